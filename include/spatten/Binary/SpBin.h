@@ -1,0 +1,76 @@
+//===- SpBin.h - The .spbin container ---------------------------*- C++ -*-===//
+//
+// A .spbin file is ELF64 little endian (ET_EXEC, EM_NONE) with sections:
+//   .text          instruction words, isa::kInstrBytes each, entry at offset 0
+//   .rodata        constants and weights; loaded at DRAM address
+//                  manifest.dram.rodata_base
+//   .spatten.meta  UTF-8 JSON manifest (see Manifest)
+// docs/BinaryFormat.md is the full specification.
+//
+// Depends only on LLVM Support/Object/BinaryFormat, never on MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_BINARY_SPBIN_H
+#define SPATTEN_BINARY_SPBIN_H
+
+#include "spatten/Support/HardwareConfig.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBufferRef.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace spatten::binary {
+
+constexpr unsigned kFormatVersion = 1;
+constexpr llvm::StringLiteral kTextSection = ".text";
+constexpr llvm::StringLiteral kRodataSection = ".rodata";
+constexpr llvm::StringLiteral kMetaSection = ".spatten.meta";
+
+/// One graph input or output living in DRAM.
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string dtype;   ///< "float32" | "int64" | "int32"
+  uint64_t dramAddr = 0;
+  uint64_t bytes() const;
+};
+
+struct Manifest {
+  unsigned version = kFormatVersion;
+  HardwareConfig hardware;
+  uint64_t entry = 0;           ///< first instruction index
+  uint64_t numInstructions = 0;
+  uint64_t rodataBase = 0;      ///< DRAM address of .rodata
+  uint64_t dramSize = 0;        ///< bytes of DRAM the program touches
+  std::vector<TensorInfo> inputs, outputs;
+  llvm::json::Object pruning;   ///< pruning/quantization settings, verbatim
+  llvm::json::Object extra;     ///< free-form compiler info (layers, ...)
+
+  llvm::json::Value toJSON() const;
+  /// Checks every field; errors name the field.
+  static llvm::Expected<Manifest> fromJSON(const llvm::json::Value &v);
+};
+
+struct Image {
+  std::vector<uint8_t> text;
+  std::vector<uint8_t> rodata;
+  Manifest manifest;
+};
+
+/// Serializes `image` as ELF64 and writes it atomically (temporary file,
+/// then rename) to `path`; "-" writes to stdout.
+llvm::Error writeImage(const Image &image, llvm::StringRef path);
+/// Serializes to bytes (for tests and in-memory use).
+std::vector<uint8_t> serializeImage(const Image &image);
+/// Parses and validates a .spbin; every error names the section or field.
+llvm::Expected<Image> readImage(llvm::MemoryBufferRef buffer);
+llvm::Expected<Image> readImageFile(llvm::StringRef path);
+
+} // namespace spatten::binary
+
+#endif // SPATTEN_BINARY_SPBIN_H

@@ -1,0 +1,191 @@
+//===- SpAttenOps.td - SpAtten transformer ops -------------*- tablegen -*-===//
+
+#ifndef SPATTEN_OPS_TD
+#define SPATTEN_OPS_TD
+
+include "spatten/Dialect/SpAtten/IR/SpAttenDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def SpAtten_F32Tensor : RankedTensorOf<[F32]>;
+def SpAtten_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+def SpAtten_LinearOp : SpAtten_Op<"linear", [Pure]> {
+  let summary = "fully connected layer: y = x * W (+ b)";
+  let description = [{
+    `x` is `[..., K]` (rows of K features), `weight` is `[K, N]`, or `[N, K]`
+    when `transpose_weight` is set (PyTorch nn.Linear / ONNX Gemm transB),
+    `bias` is `[N]`. The result is `[..., N]`. Runs on the GEMM unit (hardware
+    config `gemm_multipliers`), the whole-model extension of the design.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_F32Tensor:$weight,
+                       Optional<SpAtten_F32Tensor>:$bias,
+                       UnitAttr:$transpose_weight);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegments,
+                                                   AttrSizedResultSegments]> {
+  let summary = "multi-head scaled dot-product attention";
+  let description = [{
+    `query` is `[B, Lq, H*D]`, `key` and `value` are `[B, Lk, H*D]`, with
+    head h in columns `[h*D, (h+1)*D)`. Per batch and head:
+    `out = softmax(scale * Q K^T + mask) V` (paper Sec. II, Fig. 2).
+
+    `mask_kind`:
+      - `none`: no mask;
+      - `padding`: `mask` is an additive fp32 bias `[B, Lk]` per key (for
+        BERT exports, `(1 - attention_mask) * -10000`);
+      - `causal`: query i sees keys j <= i + P, P the past length;
+      - `padding_causal`: both.
+
+    With a KV cache, `past_key` and `past_value` are `[B, H, P, D]` and are
+    placed before the new keys, so Lk counts the past too. `present_key` and
+    `present_value` are then `[B, H, P + L, D]`: the cache after this step.
+    The result `output` is `[B, Lq, H*D]`.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
+                       SpAtten_F32Tensor:$value,
+                       Optional<SpAtten_F32Tensor>:$mask,
+                       Optional<SpAtten_F32Tensor>:$past_key,
+                       Optional<SpAtten_F32Tensor>:$past_value,
+                       I64Attr:$num_heads, F32Attr:$scale,
+                       SpAtten_MaskKindAttr:$mask_kind);
+  let results = (outs SpAtten_F32Tensor:$output,
+                      Optional<SpAtten_F32Tensor>:$present_key,
+                      Optional<SpAtten_F32Tensor>:$present_value);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` `(` $mask^ `)`)?
+    (`past` `(` $past_key^ `,` $past_value `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getHeadDim() {
+      return getQuery().getType().getShape().back() / getNumHeads();
+    }
+  }];
+}
+
+def SpAtten_LayerNormOp : SpAtten_Op<"layer_norm", [Pure]> {
+  let summary = "layer normalization over the last dimension";
+  let description = [{
+    `input` is `[..., N]`; `gamma` and `beta` are `[N]`. Each row becomes
+    `(x - mean) / sqrt(var + epsilon) * gamma + beta`, with the biased
+    variance (ONNX LayerNormalization, axis -1). Runs on the vector unit.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_F32Tensor:$gamma,
+                       SpAtten_F32Tensor:$beta, F32Attr:$epsilon);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def SpAtten_GeluOp : SpAtten_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+  let summary = "GELU activation";
+  let description = [{
+    `erf`: `0.5 x (1 + erf(x / sqrt 2))` (BERT). `tanh`:
+    `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` (GPT-2). Any shape.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input,
+                       SpAtten_GeluApproxAttr:$approximation);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$input $approximation attr-dict `:` type($input)";
+}
+
+def SpAtten_EmbeddingOp : SpAtten_Op<"embedding", [Pure]> {
+  let summary = "embedding lookup (row gather)";
+  let description = [{
+    `indices` is any shape `[...]` of int64/int32 token ids, `table` is
+    `[V, D]`; the result is `[..., D]` with row `table[indices[...]]`.
+    Lowered to an index-gather DMA. Ids outside `[0, V)` are a runtime error
+    in the simulator (ONNX Gather semantics without negative indices).
+  }];
+  let arguments = (ins SpAtten_IndexTensor:$indices, SpAtten_F32Tensor:$table);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $indices `,` $table attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def SpAtten_UnaryOp : SpAtten_Op<"unary", [Pure, SameOperandsAndResultType]> {
+  let summary = "elementwise unary function";
+  let description = "Any shape. Runs on the vector unit.";
+  let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_UnaryFnAttr:$fn);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$fn $input attr-dict `:` type($input)";
+}
+
+def SpAtten_BinaryOp : SpAtten_Op<"binary", [Pure]> {
+  let summary = "elementwise binary function with NumPy broadcasting";
+  let description = [{
+    Operands broadcast as in ONNX (multidirectional broadcasting); the
+    result has the broadcast shape. Runs on the vector unit.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$lhs, SpAtten_F32Tensor:$rhs,
+                       SpAtten_BinaryFnAttr:$fn);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $fn $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def SpAtten_SoftmaxOp : SpAtten_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "softmax over the last dimension";
+  let arguments = (ins SpAtten_F32Tensor:$input);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def SpAtten_ReshapeOp : SpAtten_Op<"reshape", [Pure]> {
+  let summary = "view with another shape";
+  let description = [{
+    Same element count and row-major order: no data moves.
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def SpAtten_TransposeOp : SpAtten_Op<"transpose", [Pure]> {
+  let summary = "permute dimensions";
+  let description = [{
+    `output.shape[i] = input.shape[permutation[i]]`. Lowered to strided DMA.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$input $permutation attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def SpAtten_ConcatOp : SpAtten_Op<"concat", [Pure]> {
+  let summary = "concatenate along an axis";
+  let arguments = (ins Variadic<SpAtten_F32Tensor>:$inputs, I64Attr:$axis);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def SpAtten_SliceOp : SpAtten_Op<"slice", [Pure]> {
+  let summary = "static strided slice";
+  let description = [{
+    `output[i...] = input[offsets + i * strides]` per dimension; the result
+    shape gives the sizes. Strides are positive.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, DenseI64ArrayAttr:$offsets,
+                       DenseI64ArrayAttr:$strides);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$input $offsets $strides attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+#endif // SPATTEN_OPS_TD

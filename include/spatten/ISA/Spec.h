@@ -1,0 +1,244 @@
+//===- Spec.h - The SpAtten ISA written down as data ------------*- C++ -*-===//
+//
+// Every instruction is kInstrBytes long: kInstrWords little-endian 64-bit
+// words. Word 0 carries the opcode and the dependency tokens; every other
+// field is listed in the per-opcode tables below as (word, lsb, width). The
+// compiler's binary emitter, the simulator's decoder, the disassembler and
+// docs/ISA.md all read these tables, so there is one source of truth.
+//
+// This header has no dependencies beyond the C++ standard library: the
+// simulator includes it without MLIR or LLVM.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_ISA_SPEC_H
+#define SPATTEN_ISA_SPEC_H
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace spatten::isa {
+
+constexpr unsigned kInstrWords = 8;
+constexpr unsigned kInstrBytes = kInstrWords * 8;
+
+enum class Opcode : uint8_t {
+  Halt = 0,   ///< Stop the program.
+  Sync = 1,   ///< Wait until every earlier instruction has finished.
+  Load = 2,   ///< DMA: strided 2-D copy DRAM -> SRAM.
+  Store = 3,  ///< DMA: strided 2-D copy SRAM -> DRAM.
+  Gather = 4, ///< DMA: rows of DRAM selected by the on-chip index list.
+  Gemm = 5,   ///< GEMM tile: C[m,n] (+)= A[m,k] * B[k,n] (+ bias[n]).
+  Attn = 6,   ///< One attention head: softmax(scale*Q*K^T + mask) * V.
+  Vec = 7,    ///< Vector unit: elementwise ops, layer norm, softmax, GELU.
+};
+constexpr unsigned kNumOpcodes = 8;
+
+/// On-chip SRAM buffers. IDX holds int32 entries, every other buffer fp32.
+/// Sizes come from the hardware configuration (`*_buffer_bytes` fields).
+enum class Buffer : uint8_t { Idx = 0, Act = 1, Wgt = 2, Acc = 3, Q = 4, K = 5, V = 6, Mask = 7 };
+constexpr unsigned kNumBuffers = 8;
+constexpr std::array<std::string_view, kNumBuffers> kBufferNames = {
+    "idx", "act", "wgt", "acc", "q", "k", "v", "mask"};
+
+/// Tensor classes for DRAM traffic accounting (report.json `dram_bytes`).
+/// The MSB/LSB classes are the two planes of progressive quantization.
+enum class TensorClass : uint8_t {
+  Weight = 0, Activation = 1, Q = 2, K = 3, V = 4,
+  KMsb = 5, KLsb = 6, VMsb = 7, VLsb = 8, Index = 9,
+};
+constexpr unsigned kNumTensorClasses = 10;
+constexpr std::array<std::string_view, kNumTensorClasses> kTensorClassNames = {
+    "weights", "activations", "q", "k", "v", "k_msb", "k_lsb", "v_msb", "v_lsb",
+    "index"};
+
+/// Element types of DRAM data moved by DMA instructions. Loads convert to the
+/// buffer's element type (int32 for IDX, fp32 otherwise); stores convert back.
+enum class DType : uint8_t { F32 = 0, I64 = 1, I32 = 2 };
+constexpr std::array<std::string_view, 3> kDTypeNames = {"f32", "i64", "i32"};
+constexpr unsigned dtypeBytes(DType t) { return t == DType::I64 ? 8 : 4; }
+
+/// Attention mask kinds (ATTN `mask_kind`). Padding adds a per-key fp32 bias
+/// row read from the mask operand; causal hides key j from query i when
+/// j > i + causal_offset (the offset is the KV-cache length).
+enum class MaskKind : uint8_t { None = 0, Padding = 1, Causal = 2, PaddingCausal = 3 };
+
+/// Vector-unit functions (VEC `func`). Binary functions read y (or the
+/// immediate when flag Imm is set); LayerNorm reads gamma from y and beta
+/// from w and uses imm as epsilon; Softmax and LayerNorm work per row.
+enum class VecFunc : uint8_t {
+  Copy = 0, Add = 1, Sub = 2, Mul = 3, Div = 4, Pow = 5, Max = 6, Min = 7,
+  Neg = 8, Exp = 9, Log = 10, Sqrt = 11, Recip = 12, Tanh = 13, Erf = 14,
+  Sigmoid = 15, Relu = 16, GeluErf = 17, GeluTanh = 18, LayerNorm = 19,
+  Softmax = 20, Abs = 21,
+};
+constexpr unsigned kNumVecFuncs = 22;
+constexpr std::array<std::string_view, kNumVecFuncs> kVecFuncNames = {
+    "copy", "add", "sub", "mul", "div", "pow", "max", "min", "neg", "exp", "log",
+    "sqrt", "recip", "tanh", "erf", "sigmoid", "relu", "gelu_erf", "gelu_tanh",
+    "layer_norm", "softmax", "abs"};
+/// Number of y/imm inputs a function reads (0 unary, 1 binary).
+constexpr bool vecFuncIsBinary(VecFunc f) {
+  return f >= VecFunc::Add && f <= VecFunc::Min;
+}
+
+/// VEC `flags` bits.
+enum VecFlags : uint8_t {
+  VecYImm = 1,     ///< y is the fp32 immediate `imm`, not an operand.
+  VecYPerRow = 2,  ///< y holds one value per row (column broadcast).
+  VecSwap = 4,     ///< compute y op x instead of x op y (e.g. 1 - x).
+};
+/// GEMM `flags` bits.
+enum GemmFlags : uint8_t {
+  GemmAccumulate = 1, ///< C += A*B instead of C = A*B.
+  GemmBias = 2,       ///< add bias[n] (bias operand) to every row.
+  GemmTransposeB = 4, ///< B is stored [n,k] (row stride over n).
+};
+/// ATTN `flags` bits (importance accumulation arrives with cascade pruning).
+enum AttnFlags : uint8_t {
+  AttnAccumulateImportance = 1,
+};
+
+/// One field of an instruction word.
+struct Field {
+  std::string_view name;
+  uint8_t word;
+  uint8_t lsb;
+  uint8_t width;
+};
+
+// Common header in word 0 for every opcode.
+constexpr Field kOpcodeField = {"opcode", 0, 0, 8};
+constexpr Field kDepWaitField = {"dep_wait", 0, 8, 4};
+constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
+
+// An SRAM operand is (buffer, element offset, row stride in elements).
+#define SPATTEN_OPERAND(NAME, WORD)                                           \
+  Field{NAME "_buf", WORD, 0, 4}, Field{NAME "_off", WORD, 4, 24},            \
+      Field{NAME "_stride", WORD, 28, 20}
+
+constexpr Field kDmaFields[] = {
+    {"class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
+    {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
+    SPATTEN_OPERAND("sram", 3),
+    {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
+};
+constexpr Field kGatherFields[] = {
+    {"class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
+    {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
+    SPATTEN_OPERAND("sram", 3),
+    {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
+    {"idx_off", 5, 0, 24},
+};
+constexpr Field kGemmFields[] = {
+    {"flags", 0, 16, 8},
+    SPATTEN_OPERAND("a", 1), SPATTEN_OPERAND("b", 2), SPATTEN_OPERAND("c", 3),
+    SPATTEN_OPERAND("bias", 4),
+    {"m", 5, 0, 16}, {"n", 5, 16, 16}, {"k", 5, 32, 16},
+};
+constexpr Field kAttnFields[] = {
+    {"mask_kind", 0, 16, 2}, {"flags", 0, 18, 6},
+    SPATTEN_OPERAND("q", 1), SPATTEN_OPERAND("k", 2), SPATTEN_OPERAND("v", 3),
+    SPATTEN_OPERAND("o", 4), SPATTEN_OPERAND("mask", 5),
+    {"lq", 6, 0, 16}, {"lk", 6, 16, 16}, {"d", 6, 32, 16},
+    {"causal_offset", 6, 48, 16},
+    {"scale", 7, 0, 32},
+    {"imp_buf", 7, 32, 4}, {"imp_off", 7, 36, 24},
+};
+constexpr Field kVecFields[] = {
+    {"func", 0, 16, 8}, {"flags", 0, 24, 8},
+    SPATTEN_OPERAND("x", 1), SPATTEN_OPERAND("y", 2), SPATTEN_OPERAND("z", 3),
+    SPATTEN_OPERAND("w", 4),
+    {"rows", 5, 0, 24}, {"cols", 5, 24, 24},
+    {"imm", 6, 0, 32},
+};
+#undef SPATTEN_OPERAND
+
+struct OpcodeSpec {
+  Opcode opcode;
+  std::string_view mnemonic;
+  const Field *fields;
+  unsigned numFields;
+};
+
+template <unsigned N>
+constexpr OpcodeSpec makeSpec(Opcode op, std::string_view m, const Field (&f)[N]) {
+  return {op, m, f, N};
+}
+
+constexpr OpcodeSpec kOpcodeSpecs[kNumOpcodes] = {
+    {Opcode::Halt, "halt", nullptr, 0},
+    {Opcode::Sync, "sync", nullptr, 0},
+    makeSpec(Opcode::Load, "load", kDmaFields),
+    makeSpec(Opcode::Store, "store", kDmaFields),
+    makeSpec(Opcode::Gather, "gather", kGatherFields),
+    makeSpec(Opcode::Gemm, "gemm", kGemmFields),
+    makeSpec(Opcode::Attn, "attn", kAttnFields),
+    makeSpec(Opcode::Vec, "vec", kVecFields),
+};
+
+/// The spec of `opcode`, or nullptr when the byte is not a valid opcode.
+inline const OpcodeSpec *lookupOpcode(uint8_t opcode) {
+  return opcode < kNumOpcodes ? &kOpcodeSpecs[opcode] : nullptr;
+}
+
+/// The field named `name` in `spec`, or nullptr.
+inline const Field *lookupField(const OpcodeSpec &spec, std::string_view name) {
+  for (unsigned i = 0; i < spec.numFields; ++i)
+    if (spec.fields[i].name == name)
+      return &spec.fields[i];
+  return nullptr;
+}
+
+constexpr uint64_t fieldMask(const Field &f) {
+  return f.width == 64 ? ~uint64_t(0) : ((uint64_t(1) << f.width) - 1);
+}
+
+/// A decoded instruction: the raw words plus typed accessors.
+struct Instr {
+  std::array<uint64_t, kInstrWords> words{};
+
+  uint64_t get(const Field &f) const {
+    return (words[f.word] >> f.lsb) & fieldMask(f);
+  }
+  /// Returns false when `value` does not fit the field.
+  bool set(const Field &f, uint64_t value) {
+    if (value & ~fieldMask(f))
+      return false;
+    words[f.word] &= ~(fieldMask(f) << f.lsb);
+    words[f.word] |= value << f.lsb;
+    return true;
+  }
+  uint8_t opcodeByte() const { return uint8_t(get(kOpcodeField)); }
+
+  void encode(uint8_t *out) const {
+    for (unsigned w = 0; w < kInstrWords; ++w)
+      for (unsigned b = 0; b < 8; ++b)
+        out[w * 8 + b] = uint8_t(words[w] >> (8 * b));
+  }
+  static Instr decode(const uint8_t *in) {
+    Instr inst;
+    for (unsigned w = 0; w < kInstrWords; ++w)
+      for (unsigned b = 0; b < 8; ++b)
+        inst.words[w] |= uint64_t(in[w * 8 + b]) << (8 * b);
+    return inst;
+  }
+};
+
+inline uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bitsFloat(uint64_t u) {
+  uint32_t v = uint32_t(u);
+  float f;
+  std::memcpy(&f, &v, 4);
+  return f;
+}
+
+} // namespace spatten::isa
+
+#endif // SPATTEN_ISA_SPEC_H

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the set-up, then every test suite: lit (FileCheck), GoogleTest through
+# ctest, and pytest. Exits non-zero when any suite fails.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/setup.sh || exit 1
+
+status=0
+echo "== lit"
+/usr/lib/llvm-22/bin/lit -sv build/test || status=1
+echo "== ctest"
+ctest --test-dir build --output-on-failure -L unit || status=1
+echo "== pytest"
+PYTHONPATH="$root/python" /usr/bin/python3 -m pytest -q python/spatten/tests || status=1
+exit $status
