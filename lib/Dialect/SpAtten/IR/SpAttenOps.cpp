@@ -201,5 +201,11 @@ LogicalResult SliceOp::verify() {
   return success();
 }
 
+LogicalResult CastOp::verify() {
+  if (shapeOf(getInput()) != shapeOf(getOutput()))
+    return emitOpError("result must have the input's shape");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.cpp.inc"

@@ -5,6 +5,7 @@
 
 include "spatten/Dialect/SpAtten/IR/SpAttenDialect.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 
 def SpAtten_F32Tensor : RankedTensorOf<[F32]>;
 def SpAtten_IndexTensor : RankedTensorOf<[I32, I64]>;
@@ -185,6 +186,18 @@ def SpAtten_SliceOp : SpAtten_Op<"slice", [Pure]> {
                        DenseI64ArrayAttr:$strides);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = "$input $offsets $strides attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def SpAtten_CastOp : SpAtten_Op<"cast", [Pure]> {
+  let summary = "convert integer tensors to fp32";
+  let description = [{
+    Same shape; int64/int32 input (e.g. an attention mask graph input),
+    fp32 result. Lowered to a DMA load with dtype conversion.
+  }];
+  let arguments = (ins SpAtten_IndexTensor:$input);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 
