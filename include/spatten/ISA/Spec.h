@@ -120,13 +120,13 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
       Field{NAME "_stride", WORD, 28, 20}
 
 constexpr Field kDmaFields[] = {
-    {"class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
+    {"tensor_class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
     {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
     SPATTEN_OPERAND("sram", 3),
     {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
 };
 constexpr Field kGatherFields[] = {
-    {"class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
+    {"tensor_class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
     {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
     SPATTEN_OPERAND("sram", 3),
     {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
