@@ -69,7 +69,11 @@ struct HardwareConfig {
   /// Parses a JSON object over `base`. Unknown keys, wrong types and
   /// out-of-range or inconsistent values are errors that name the field.
   static llvm::Expected<HardwareConfig> fromJSON(const llvm::json::Value &v,
-                                                 HardwareConfig base = {});
+                                                 HardwareConfig base);
+  /// fromJSON over the default ("spatten") preset. (A separate overload
+  /// because GCC rejects `HardwareConfig base = {}` inside the class: its
+  /// default member initializers are not parsed yet.)
+  static llvm::Expected<HardwareConfig> fromJSON(const llvm::json::Value &v);
   /// A preset name or a path to a JSON file; errors name the file.
   static llvm::Expected<HardwareConfig> load(llvm::StringRef presetOrPath);
   llvm::json::Value toJSON() const;
