@@ -1,0 +1,34 @@
+//===- BinaryEmitter.h - spatten_isa -> .spbin ------------------*- C++ -*-===//
+//
+// A translation, not a pass: packs a `spatten_isa.program` into the .spbin
+// image (docs/BinaryFormat.md). Instruction words come from the Spec.h field
+// tables; `.rodata` holds the segments' bytes at their addresses; the
+// manifest records the hardware config, I/O tensors and DRAM layout.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_TARGET_BINARY_BINARYEMITTER_H
+#define SPATTEN_TARGET_BINARY_BINARYEMITTER_H
+
+#include "spatten/Binary/SpBin.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+namespace spatten {
+namespace isa {
+class ProgramOp;
+}
+
+/// Builds the image of the single `spatten_isa.program` in `module`, with
+/// `pruning` recorded verbatim in the manifest. Errors are emitted as
+/// diagnostics on the offending op.
+mlir::FailureOr<binary::Image> buildImage(mlir::ModuleOp module,
+                                          llvm::json::Object pruning = {});
+
+/// Registers `--export-binary` (the .spbin bytes) with mlir-translate.
+void registerToBinaryTranslations();
+
+} // namespace spatten
+
+#endif

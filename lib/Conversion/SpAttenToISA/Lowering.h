@@ -1,0 +1,45 @@
+//===- Lowering.h - Per-op tiling of spatten ops ----------------*- C++ -*-===//
+
+#ifndef SPATTEN_LIB_CONVERSION_SPATTENTOISA_LOWERING_H
+#define SPATTEN_LIB_CONVERSION_SPATTENTOISA_LOWERING_H
+
+#include "ProgramBuilder.h"
+
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
+
+namespace spatten::isa {
+
+/// A tensor placed in DRAM: address/dtype/class plus its row-major shape.
+struct Tensor {
+  DramRef ref;
+  llvm::SmallVector<int64_t> shape;
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  /// Width of a row: the last dim (1 for scalars).
+  int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
+  int64_t rows() const { return numel() / std::max<int64_t>(cols(), 1); }
+  /// Byte address of element `index` (row-major).
+  int64_t addrOf(int64_t index) const {
+    return ref.addr + index * dtypeBytes(ref.dtype);
+  }
+};
+
+/// Lowers one spatten op to instructions through `pb`, reading the DRAM
+/// placement of its operands and results from `tensors`.
+struct OpLowering {
+  ProgramBuilder &pb;
+  llvm::DenseMap<mlir::Value, Tensor> &tensors;
+
+  mlir::LogicalResult lower(mlir::Operation *op);
+};
+
+} // namespace spatten::isa
+
+#endif

@@ -1,0 +1,147 @@
+//===- spatten-compile.cpp - ONNX model to .spbin ------------------------===//
+//
+// spatten-compile model.onnx -o model.spbin [--shape NAME=VALUE]...
+//     [--hw preset|file.json] [--emit=onnx|spatten|isa|asm|bin]
+// plus MLIR's pass-manager options (--mlir-print-ir-after-all,
+// --mlir-timing, ...). Exit status 1 on any diagnostic error; the output
+// file is only written, atomically, on success.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Pipeline/Pipeline.h"
+#include "spatten/Sim/Disasm.h"
+#include "spatten/Target/Binary/BinaryEmitter.h"
+#include "spatten/Target/ONNX/ONNXImporter.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+enum class Emit { ONNX, SpAtten, ISA, Asm, Bin };
+
+cl::OptionCategory category("spatten-compile options");
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx>"),
+                               cl::Required, cl::cat(category));
+cl::opt<std::string> outputPath("o", cl::desc("output file ('-' for stdout)"),
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(category));
+cl::list<std::string>
+    shapes("shape",
+           cl::desc("bind a dynamic dimension (ONNX dim_param) to a value, "
+                    "e.g. --shape seq_len=8; repeatable"),
+           cl::value_desc("NAME=VALUE"), cl::cat(category));
+cl::opt<std::string> hw("hw",
+                        cl::desc("hardware preset (spatten, spatten-1/8) or "
+                                 "JSON file (docs/HardwareConfig.md)"),
+                        cl::init("spatten"), cl::cat(category));
+cl::opt<Emit> emit(
+    "emit", cl::desc("what to write"), cl::init(Emit::Bin),
+    cl::values(clEnumValN(Emit::ONNX, "onnx", "onnx dialect after folding"),
+               clEnumValN(Emit::SpAtten, "spatten", "lifted spatten dialect"),
+               clEnumValN(Emit::ISA, "isa", "spatten_isa dialect"),
+               clEnumValN(Emit::Asm, "asm", "one line per instruction"),
+               clEnumValN(Emit::Bin, "bin", "the .spbin binary (default)")),
+    cl::cat(category));
+
+spatten::Stage lastStage() {
+  switch (emit) {
+  case Emit::ONNX: return spatten::Stage::ONNX;
+  case Emit::SpAtten: return spatten::Stage::SpAtten;
+  default: return spatten::Stage::ISA;
+  }
+}
+
+/// Writes what `--emit` asks for; the output appears only on success.
+LogicalResult writeOutput(ModuleOp module) {
+  std::string errorMessage;
+  std::unique_ptr<llvm::ToolOutputFile> out;
+  if (emit != Emit::Bin) {
+    out = openOutputFile(outputPath, &errorMessage);
+    if (!out) {
+      llvm::errs() << "spatten-compile: " << errorMessage << "\n";
+      return failure();
+    }
+  }
+  if (emit == Emit::ONNX || emit == Emit::SpAtten || emit == Emit::ISA) {
+    module.print(out->os());
+    out->keep();
+    return success();
+  }
+  FailureOr<spatten::binary::Image> image = spatten::buildImage(module);
+  if (failed(image))
+    return failure();
+  if (emit == Emit::Asm) {
+    const std::vector<uint8_t> &text = image->text;
+    for (size_t at = 0; at < text.size(); at += spatten::isa::kInstrBytes)
+      out->os() << llvm::format_hex_no_prefix(at / spatten::isa::kInstrBytes, 6)
+                << ": "
+                << spatten::sim::formatInstruction(
+                       spatten::isa::Instr::decode(text.data() + at))
+                << "\n";
+    out->keep();
+    return success();
+  }
+  if (llvm::Error err = spatten::binary::writeImage(*image, outputPath)) {
+    llvm::errs() << "spatten-compile: " << outputPath << ": "
+                 << llvm::toString(std::move(err)) << "\n";
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult run(MLIRContext &context) {
+  spatten::ImportOptions importOptions;
+  for (const std::string &binding : shapes)
+    if (failed(importOptions.addShapeBinding(binding, context)))
+      return failure();
+  OwningOpRef<ModuleOp> module =
+      spatten::importONNXModel(inputPath, importOptions, &context);
+  if (!module)
+    return failure();
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  DefaultTimingManager tm;
+  applyDefaultTimingManagerCLOptions(tm);
+  pm.enableTiming(tm.getRootScope());
+  spatten::CompilePipelineOptions options;
+  options.hw = hw;
+  spatten::buildCompilePipeline(pm, options, lastStage());
+  if (failed(pm.run(*module)))
+    return failure();
+  return writeOutput(*module);
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "spatten-compile: ONNX transformer -> SpAtten accelerator binary\n");
+
+  DialectRegistry registry;
+  spatten::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  return failed(run(context)) ? 1 : 0;
+}
