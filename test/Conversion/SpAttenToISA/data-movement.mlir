@@ -1,0 +1,49 @@
+// RUN: spatten-opt %s --convert-spatten-to-isa | FileCheck %s
+
+// Token ids are loaded (int64) into the index buffer and drive a gather of
+// table rows.
+// CHECK-LABEL: spatten_isa.program @embedding
+// CHECK: spatten_isa.load {{.*}}cols = 3 : i64{{.*}}dtype = 1 : i64{{.*}}sram_buf = 0 : i64{{.*}}tensor_class = 9 : i64
+// CHECK-NEXT: spatten_isa.gather {{.*}}cols = 4 : i64, dram_addr = 0 : i64, dram_stride = 16 : i64{{.*}}rows = 3 : i64
+// CHECK-NEXT: spatten_isa.store
+func.func @embedding(%ids: tensor<1x3xi64>) -> tensor<1x3x4xf32> {
+  %t = arith.constant dense<2.0> : tensor<10x4xf32>
+  %e = spatten.embedding %ids, %t : (tensor<1x3xi64>, tensor<10x4xf32>) -> tensor<1x3x4xf32>
+  return %e : tensor<1x3x4xf32>
+}
+
+// A transpose that moves the last dim copies one element per DMA row.
+// CHECK-LABEL: spatten_isa.program @transpose
+// CHECK: spatten_isa.load {{.*}}cols = 1 : i64, dram_addr = 4096 : i64, dram_stride = 12 : i64{{.*}}rows = 2 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}cols = 1 : i64{{.*}}dram_stride = 4 : i64{{.*}}rows = 2 : i64
+// CHECK-COUNT-2: spatten_isa.load
+// CHECK: spatten_isa.sync
+func.func @transpose(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  %t = spatten.transpose %x [1, 0] : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  return %t : tensor<3x2xf32>
+}
+
+// Reshapes alias their input: no instructions, the output is the input.
+// CHECK-LABEL: spatten_isa.program @reshape
+// CHECK-SAME: outputs = [{addr = 4096 : i64
+// CHECK-NEXT: spatten_isa.halt
+func.func @reshape(%x: tensor<2x3xf32>) -> tensor<6xf32> {
+  %r = spatten.reshape %x : (tensor<2x3xf32>) -> tensor<6xf32>
+  return %r : tensor<6xf32>
+}
+
+// Concat writes each input at its offset along the axis; slice reads with
+// the slice's offset and strides; cast converts int64 on load.
+// CHECK-LABEL: spatten_isa.program @concat_slice_cast
+// CHECK: spatten_isa.store {{.*}}dram_stride = 20 : i64{{.*}}rows = 2 : i64
+// CHECK: spatten_isa.store {{.*}}dram_addr = 4172 : i64, dram_stride = 20 : i64
+// CHECK: spatten_isa.load {{.*}}dram_addr = 4100 : i64, dram_stride = 40 : i64
+// CHECK: spatten_isa.load {{.*}}dtype = 1 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}dtype = 0 : i64
+func.func @concat_slice_cast(%x: tensor<2x3xf32>, %y: tensor<2x2xf32>, %i: tensor<2xi64>) -> (tensor<1x4xf32>, tensor<2xf32>) {
+  %c = spatten.concat %x, %y {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2x2xf32>) -> tensor<2x5xf32>
+  %s = spatten.slice %x [0, 1] [2, 1] : (tensor<2x3xf32>) -> tensor<1x2xf32>
+  %s2 = spatten.slice %c [0, 1] [1, 1] : (tensor<2x5xf32>) -> tensor<1x4xf32>
+  %f = spatten.cast %i : (tensor<2xi64>) -> tensor<2xf32>
+  return %s2, %f : tensor<1x4xf32>, tensor<2xf32>
+}

@@ -1,0 +1,26 @@
+// RUN: spatten-opt %s --convert-spatten-to-isa -split-input-file -verify-diagnostics
+// RUN: not spatten-opt %s --convert-spatten-to-isa=hw=does-not-exist.json 2>&1 | FileCheck %s --check-prefix=HW
+
+// HW: hardware configuration: {{.*}}does-not-exist.json
+
+func.func @too_many_keys(%q: tensor<1x2000x64xf32>) -> tensor<1x2000x64xf32> {
+  // expected-error @+1 {{2000 keys of width 64 exceed one K/V buffer fill (max_keys_per_fill 1024); multi-fill attention is not implemented}}
+  %o = spatten.attention %q, %q, %q {num_heads = 1 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind none>} : (tensor<1x2000x64xf32>, tensor<1x2000x64xf32>, tensor<1x2000x64xf32>) -> tensor<1x2000x64xf32>
+  return %o : tensor<1x2000x64xf32>
+}
+
+// -----
+
+func.func @row_too_wide(%x: tensor<1x100000xf32>) -> tensor<1x100000xf32> {
+  // expected-error @+1 {{a row of 100000 elements does not fit the act buffer (262144 bytes); tiling a row is not implemented}}
+  %s = spatten.softmax %x : tensor<1x100000xf32>
+  return %s : tensor<1x100000xf32>
+}
+
+// -----
+
+// expected-error @+1 {{expected exactly one func.func to lower, found 2}}
+module {
+  func.func @a() { return }
+  func.func @b() { return }
+}
