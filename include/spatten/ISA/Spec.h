@@ -64,6 +64,9 @@ constexpr unsigned dtypeBytes(DType t) { return t == DType::I64 ? 8 : 4; }
 /// row read from the mask operand; causal hides key j from query i when
 /// j > i + causal_offset (the offset is the KV-cache length).
 enum class MaskKind : uint8_t { None = 0, Padding = 1, Causal = 2, PaddingCausal = 3 };
+constexpr unsigned kNumMaskKinds = 4;
+constexpr std::array<std::string_view, kNumMaskKinds> kMaskKindNames = {
+    "none", "padding", "causal", "padding_causal"};
 
 /// Vector-unit functions (VEC `func`). Binary functions read y (or the
 /// immediate when flag Imm is set); LayerNorm reads gamma from y and beta

@@ -1,0 +1,91 @@
+//===- Simulator.h - Functional SpAtten simulator ---------------*- C++ -*-===//
+//
+// Loads a .spbin Image into a flat DRAM (manifest dram.size bytes, .rodata
+// at dram.rodata_base), allocates the SRAM buffers from the manifest's
+// hardware configuration (fp32 elements; IDX holds int32), and executes the
+// instructions in order, functionally, in fp32 (Eigen). Every field is
+// checked before it is used: a bad program yields an llvm::Error naming the
+// instruction index, mnemonic and field, never a crash.
+//
+// Independent of MLIR: it reads only the binary.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_SIM_SIMULATOR_H
+#define SPATTEN_SIM_SIMULATOR_H
+
+#include "spatten/Binary/SpBin.h"
+#include "spatten/Sim/Report.h"
+#include "spatten/Sim/Tensor.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <array>
+#include <cstdlib>
+#include <optional>
+#include <memory>
+#include <vector>
+
+namespace spatten::sim {
+
+class Simulator {
+public:
+  /// `timing` is the configuration the cycle estimate uses; by default the
+  /// one the binary was compiled for. SRAM sizes always come from the
+  /// manifest, because the program's tiling depends on them.
+  /// Allocates DRAM and SRAM; fails (instead of aborting) when the
+  /// manifest asks for more memory than the host can give.
+  static llvm::Expected<std::unique_ptr<Simulator>>
+  create(binary::Image image,
+         std::optional<HardwareConfig> timing = std::nullopt);
+
+  const binary::Manifest &manifest() const { return image.manifest; }
+  const HardwareConfig &timingConfig() const { return timing; }
+
+  /// Binds a graph input. The name must be a manifest input, the shape must
+  /// match exactly, and the dtype must match, except that int32 data is
+  /// accepted (and widened) for an int64 input.
+  llvm::Error setInput(llvm::StringRef name, const HostTensor &value);
+
+  /// Runs from the entry point to HALT. Fails if an input is unbound, an
+  /// instruction is invalid, or the program runs off the end of .text.
+  llvm::Error run();
+
+  /// Reads a graph output back from DRAM (after run()).
+  llvm::Expected<HostTensor> getOutput(llvm::StringRef name) const;
+
+  const Report &report() const { return rep; }
+
+  /// Raw state, for unit tests.
+  llvm::MutableArrayRef<uint8_t> dram() { return {dramBytes.get(), dramSize}; }
+  std::vector<float> &buffer(isa::Buffer b) { return fbufs[unsigned(b)]; }
+  std::vector<int32_t> &indexBuffer() { return idx; }
+
+  /// Executes one instruction (index `pc` is for messages only).
+  llvm::Error step(const isa::Instr &inst, uint64_t pc);
+
+private:
+  class Exec;
+  friend class Exec;
+  struct FreeDeleter {
+    void operator()(uint8_t *p) const { std::free(p); }
+  };
+
+  Simulator(binary::Image image, HardwareConfig timing)
+      : image(std::move(image)), timing(std::move(timing)) {}
+
+  binary::Image image;
+  HardwareConfig timing;
+  /// calloc'd so that untouched DRAM pages are never committed.
+  std::unique_ptr<uint8_t, FreeDeleter> dramBytes;
+  uint64_t dramSize = 0;
+  std::array<std::vector<float>, isa::kNumBuffers> fbufs; ///< IDX unused
+  std::vector<int32_t> idx;
+  llvm::StringMap<bool> boundInputs;
+  Report rep;
+};
+
+} // namespace spatten::sim
+
+#endif // SPATTEN_SIM_SIMULATOR_H

@@ -1,0 +1,140 @@
+//===- Report.cpp - Counters and the first-order cycle estimate -----------===//
+//
+// The estimate charges each instruction on its own unit, with no overlap
+// between units and no DRAM bank/row effects: a deliberately simple model
+// (docs/Simulator.md) until the cycle-level model of a later issue.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Sim/Report.h"
+
+#include <numeric>
+
+using namespace spatten;
+using namespace spatten::isa;
+using namespace spatten::sim;
+
+static uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+static uint64_t fieldOf(const Instr &inst, const OpcodeSpec &spec,
+                        std::string_view name) {
+  return inst.get(*lookupField(spec, name));
+}
+
+unsigned sim::vecFuncCost(VecFunc f) {
+  switch (f) {
+  // One lane-cycle per element: adders, comparators, sign logic.
+  case VecFunc::Copy: case VecFunc::Add: case VecFunc::Sub: case VecFunc::Mul:
+  case VecFunc::Max: case VecFunc::Min: case VecFunc::Neg: case VecFunc::Relu:
+  case VecFunc::Abs:
+    return 1;
+  // Iterative units (divider, square root, transcendental approximations).
+  case VecFunc::Div: case VecFunc::Recip: case VecFunc::Sqrt:
+  case VecFunc::Exp: case VecFunc::Log: case VecFunc::Tanh: case VecFunc::Erf:
+  case VecFunc::Sigmoid:
+    return 4;
+  case VecFunc::Pow: // exp(y * log(x))
+    return 8;
+  case VecFunc::GeluErf: case VecFunc::GeluTanh: // transcendental + 4 MACs
+    return 6;
+  // Row passes: layer norm = mean, variance, normalize; softmax = max,
+  // exp-and-sum, divide (exp counted at its 4-cycle cost).
+  case VecFunc::LayerNorm:
+    return 3;
+  case VecFunc::Softmax:
+    return 6;
+  }
+  return 1;
+}
+
+uint64_t sim::estimateCycles(const Instr &inst, const HardwareConfig &hw) {
+  const OpcodeSpec &spec = *lookupOpcode(inst.opcodeByte());
+  auto f = [&](std::string_view name) { return fieldOf(inst, spec, name); };
+  switch (spec.opcode) {
+  case Opcode::Halt:
+  case Opcode::Sync:
+    return 0; // ordering only; the functional model executes in order
+  case Opcode::Load:
+  case Opcode::Store:
+  case Opcode::Gather: {
+    uint64_t bytes = f("rows") * f("cols") * dtypeBytes(DType(f("dtype")));
+    return hw.dramLatencyCycles + ceilDiv(bytes, hw.dramBytesPerCycle());
+  }
+  case Opcode::Gemm:
+    return ceilDiv(f("m") * f("n") * f("k"), hw.gemmMultipliers);
+  case Opcode::Attn: {
+    uint64_t scores = f("lq") * f("lk");
+    return ceilDiv(scores * f("d"), hw.qkMultipliers) +
+           ceilDiv(scores, hw.softmaxUnits) +
+           ceilDiv(scores * f("d"), hw.pvMultipliers);
+  }
+  case Opcode::Vec:
+    return ceilDiv(f("rows") * f("cols"), hw.vectorLanes) *
+           vecFuncCost(VecFunc(f("func")));
+  }
+  return 0;
+}
+
+uint64_t Report::totalInstructions() const {
+  uint64_t n = 0;
+  for (const OpcodeStats &s : byOpcode)
+    n += s.count;
+  return n;
+}
+
+uint64_t Report::totalCycles() const {
+  return std::accumulate(instrCycles.begin(), instrCycles.end(), uint64_t(0));
+}
+
+static llvm::json::Object classBytes(
+    const std::array<uint64_t, kNumTensorClasses> &bytes) {
+  llvm::json::Object o;
+  for (unsigned c = 0; c < kNumTensorClasses; ++c)
+    o[std::string(kTensorClassNames[c])] = int64_t(bytes[c]);
+  return o;
+}
+
+static llvm::json::Value optionalCount(const std::optional<uint64_t> &v) {
+  return v ? llvm::json::Value(int64_t(*v)) : llvm::json::Value(nullptr);
+}
+
+llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
+  llvm::json::Object counts, cycles;
+  for (unsigned op = 0; op < kNumOpcodes; ++op) {
+    std::string m(kOpcodeSpecs[op].mnemonic);
+    counts[m] = int64_t(byOpcode[op].count);
+    cycles[m] = int64_t(byOpcode[op].cycles);
+  }
+  uint64_t total = totalCycles();
+  uint64_t read = 0, written = 0;
+  for (unsigned c = 0; c < kNumTensorClasses; ++c) {
+    read += dramRead[c];
+    written += dramWritten[c];
+  }
+  llvm::json::Array layerArr;
+  for (const LayerCounters &l : layers)
+    layerArr.push_back(llvm::json::Object{
+        {"layer", int64_t(l.layer)},
+        {"kept_tokens", optionalCount(l.keptTokens)},
+        {"kept_heads", optionalCount(l.keptHeads)},
+        {"refetched_rows", optionalCount(l.refetchedRows)}});
+  return llvm::json::Object{
+      {"hardware", hw.name},
+      {"instructions",
+       llvm::json::Object{{"total", int64_t(totalInstructions())},
+                          {"by_opcode", std::move(counts)}}},
+      {"dram_bytes",
+       llvm::json::Object{{"read", classBytes(dramRead)},
+                          {"written", classBytes(dramWritten)},
+                          {"total_read", int64_t(read)},
+                          {"total_written", int64_t(written)}}},
+      {"cycles",
+       llvm::json::Object{
+           {"model", "first-order: serial sum of per-instruction estimates, "
+                     "no overlap (docs/Simulator.md)"},
+           {"total", int64_t(total)},
+           {"by_opcode", std::move(cycles)},
+           {"time_us", double(total) / (hw.clockGHz * 1e3)}}},
+      {"layers", std::move(layerArr)},
+  };
+}

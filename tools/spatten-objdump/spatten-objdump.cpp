@@ -1,0 +1,75 @@
+//===- spatten-objdump.cpp - Inspect .spbin files -------------------------===//
+//
+//   spatten-objdump -d x.spbin        one line per instruction
+//   spatten-objdump --manifest x.spbin  the JSON manifest
+//   spatten-objdump --isa-markdown      field tables for docs/ISA.md
+//
+// The disassembly reads the raw .text words even when they would not
+// execute, so it is useful on broken programs; the file itself must still
+// pass the container checks of binary::readImage.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Binary/SpBin.h"
+#include "spatten/Sim/Disasm.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+using namespace spatten;
+
+static cl::OptionCategory category("spatten-objdump options");
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<x.spbin>"),
+                                      cl::cat(category));
+static cl::opt<bool> disassemble("d", cl::desc("Disassemble .text"),
+                                 cl::cat(category));
+static cl::alias disassembleLong("disassemble", cl::aliasopt(disassemble),
+                                 cl::desc("Alias for -d"), cl::cat(category));
+static cl::opt<bool> manifest("manifest",
+                              cl::desc("Print the .spatten.meta manifest"),
+                              cl::cat(category));
+static cl::opt<bool> isaMarkdown(
+    "isa-markdown",
+    cl::desc("Print the ISA field tables as Markdown (docs/ISA.md)"),
+    cl::cat(category));
+
+static int fail(const Twine &msg) {
+  WithColor::error(errs(), "spatten-objdump") << msg << "\n";
+  return 1;
+}
+
+static void printDisassembly(const binary::Image &img) {
+  for (size_t i = 0; i * isa::kInstrBytes < img.text.size(); ++i) {
+    isa::Instr inst = isa::Instr::decode(img.text.data() + i * isa::kInstrBytes);
+    outs() << formatv("{0:x-4}:", i);
+    for (uint64_t w : inst.words)
+      outs() << formatv(" {0:x-16}", w);
+    outs() << "  " << sim::formatInstruction(inst) << "\n";
+  }
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "SpAtten binary inspector\n");
+  if (isaMarkdown) {
+    outs() << sim::isaMarkdown();
+    return 0;
+  }
+  if (inputPath.empty())
+    return fail("no input file (usage: spatten-objdump -d x.spbin)");
+  if (!disassemble && !manifest)
+    return fail("nothing to do: pass -d and/or --manifest");
+  auto img = binary::readImageFile(inputPath);
+  if (!img)
+    return fail(toString(img.takeError()));
+  if (manifest)
+    outs() << formatv("{0:2}", img->manifest.toJSON()) << "\n";
+  if (disassemble)
+    printDisassembly(*img);
+  return 0;
+}

@@ -1,0 +1,124 @@
+//===- spatten-sim.cpp - Run a .spbin on the functional simulator ---------===//
+//
+//   spatten-sim model.spbin --input NAME=FILE ... --output-dir DIR
+//               [--report report.json] [--hw preset|file.json]
+//
+// FILE is .npy or an ONNX TensorProto .pb. Every output is written as
+// DIR/<output name>.npy (atomically). Errors go to stderr with exit code 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Sim/Simulator.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+using namespace spatten;
+
+static cl::OptionCategory category("spatten-sim options");
+static cl::opt<std::string> binaryPath(cl::Positional, cl::Required,
+                                       cl::desc("<model.spbin>"),
+                                       cl::cat(category));
+static cl::list<std::string>
+    inputs("input", cl::desc("Bind a graph input: NAME=FILE (.npy or .pb)"),
+           cl::value_desc("NAME=FILE"), cl::cat(category));
+static cl::opt<std::string> outputDir("output-dir", cl::Required,
+                                      cl::desc("Directory for <output>.npy"),
+                                      cl::value_desc("DIR"), cl::cat(category));
+static cl::opt<std::string>
+    reportPath("report", cl::desc("Write the JSON report here"),
+               cl::value_desc("report.json"), cl::cat(category));
+static cl::opt<std::string> hwConfig(
+    "hw",
+    cl::desc("Hardware config for the cycle estimate (preset name or .json); "
+             "default: the one in the binary"),
+    cl::value_desc("preset|file"), cl::cat(category));
+
+static int fail(const Twine &msg) {
+  WithColor::error(errs(), "spatten-sim") << msg << "\n";
+  return 1;
+}
+static int fail(Error e) { return fail(toString(std::move(e))); }
+
+static Error bindInputs(sim::Simulator &s) {
+  for (const std::string &spec : inputs) {
+    auto [name, file] = StringRef(spec).split('=');
+    if (name.empty() || file.empty())
+      return createStringError(inconvertibleErrorCode(),
+                               "--input '" + spec + "': expected NAME=FILE");
+    auto t = sim::readTensorFile(file);
+    if (!t)
+      return t.takeError();
+    if (Error e = s.setInput(name, *t))
+      return e;
+  }
+  return Error::success();
+}
+
+static Error writeOutputs(sim::Simulator &s) {
+  if (std::error_code ec = sys::fs::create_directories(outputDir))
+    return createStringError(ec, "cannot create --output-dir '" + outputDir +
+                                     "': " + ec.message());
+  for (const binary::TensorInfo &t : s.manifest().outputs) {
+    auto value = s.getOutput(t.name);
+    if (!value)
+      return value.takeError();
+    // Output names come from the model; keep them inside DIR.
+    std::string file = t.name;
+    for (char &c : file)
+      if (c == '/' || c == '\\')
+        c = '_';
+    SmallString<256> path(outputDir);
+    sys::path::append(path, file + ".npy");
+    if (Error e = sim::writeNpy(*value, path))
+      return e;
+  }
+  return Error::success();
+}
+
+static Error writeReport(const sim::Simulator &s) {
+  if (reportPath.empty())
+    return Error::success();
+  json::Value report = s.report().toJSON(s.timingConfig());
+  return writeToOutput(reportPath, [&](raw_ostream &os) {
+    os << formatv("{0:2}", report) << "\n";
+    return Error::success();
+  });
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "SpAtten functional simulator\n\n"
+                              "Runs a .spbin program and writes its outputs "
+                              "as .npy files.\n");
+  auto image = binary::readImageFile(binaryPath);
+  if (!image)
+    return fail(image.takeError());
+  std::optional<HardwareConfig> timing;
+  if (!hwConfig.empty()) {
+    auto cfg = HardwareConfig::load(hwConfig);
+    if (!cfg)
+      return fail(cfg.takeError());
+    timing = *cfg;
+  }
+  auto simulator = sim::Simulator::create(std::move(*image), timing);
+  if (!simulator)
+    return fail(simulator.takeError());
+  sim::Simulator &s = **simulator;
+  if (Error e = bindInputs(s))
+    return fail(std::move(e));
+  if (Error e = s.run())
+    return fail(binaryPath + ": " + toString(std::move(e)));
+  if (Error e = writeOutputs(s))
+    return fail(std::move(e));
+  if (Error e = writeReport(s))
+    return fail(std::move(e));
+  return 0;
+}
