@@ -23,7 +23,7 @@ from typing import Dict, Mapping, Optional, Union
 
 import numpy as np
 
-from .tensors import PathLike, load_tensor, save_npy
+from .tensors import PathLike, load_tensor, output_file_name, save_npy
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "scripts" / "ort-run.mjs"
@@ -91,7 +91,7 @@ def main(argv: Optional[list] = None) -> int:
         return 1
     os.makedirs(args.output_dir, exist_ok=True)
     for name, a in outs.items():
-        f = save_npy(Path(args.output_dir) / f"{name}.npy", a)
+        f = save_npy(Path(args.output_dir) / output_file_name(name), a)
         print(f"{name}: {list(a.shape)} {a.dtype} -> {f}")
     return 0
 

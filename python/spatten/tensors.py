@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Union
 
@@ -43,12 +44,19 @@ def load_tensor(path: PathLike) -> np.ndarray:
 
 
 def save_npy(path: PathLike, array: np.ndarray) -> Path:
-    """Writes C-order .npy via a temporary file and rename."""
+    """Writes C-order .npy via a temporary file and rename (rank 0 stays
+    rank 0, unlike np.ascontiguousarray)."""
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp.npy")
-    np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(tmp, np.asarray(array, order="C"), allow_pickle=False)
     os.replace(tmp, p)
     return p
+
+
+def output_file_name(name: str) -> str:
+    """File name for a graph output: characters outside [A-Za-z0-9._-] become
+    '_' (as scripts/ort-run.mjs does), so names like 'y/0' stay in DIR."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".npy"
 
 
 @dataclasses.dataclass
@@ -152,5 +160,5 @@ def random_inputs(model: Union[PathLike, onnx.ModelProto], shapes: Mapping[str, 
                 a = rng.standard_normal(shape).astype(spec.dtype)
             else:
                 a = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(spec.dtype)
-        out[spec.name] = np.ascontiguousarray(a)
+        out[spec.name] = np.asarray(a, order="C")
     return out
