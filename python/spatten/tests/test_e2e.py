@@ -1,0 +1,191 @@
+"""End to end: spatten-compile -> spatten-sim -> compare every output.
+
+References: onnxruntime for every model; PyTorch for the models exported by
+spatten.export; the model's own test_data_set_0 for GPT2Model.onnx.
+Bound: max abs error <= 1e-4 against each reference (docs/Numerics.md: fp32
+throughout; the simulator's reduction order differs from onnxruntime's).
+
+A missing build/bin tool fails these tests (it never skips them); only the
+shared-model cases skip, when ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import pytest
+
+from conftest import shared_model, tool
+from spatten import export as spexport
+from spatten import ort, tensors
+
+E2E_BOUND = 1e-4
+TIMEOUT = 1800  # seconds per tool run; base-size shared models take a while
+
+
+@dataclasses.dataclass
+class Case:
+    rel: str  # under ../shared/models/onnxruntime-testdata
+    shapes: Dict[str, int]
+    test_data: Optional[str] = None  # test_data_set_* folder with input_0.pb/output_0.pb
+
+
+SHARED_CASES = {
+    "gpt2_test_data": Case("gpt2_pytorch1.4_opset11_no_past/GPT2Model.onnx",
+                           {"batch_size": 1, "seq_len": 2}, test_data="test_data_set_0"),
+    "bert_toy": Case("bert_toy_optimized.onnx", {"batch": 2, "max_seq_len_in_batch": 7}),
+    "gpt2_megatron": Case("gpt2_megatron.onnx", {"batch_size": 1, "seq_len": 4, "past_seq_len": 3}),
+    "attention_past_state": Case("attention_past_state.onnx",
+                                 {"batch": 1, "seq_len": 4, "past_sequence_length": 3}),
+}
+
+
+def run_tool(args, what: str) -> subprocess.CompletedProcess:
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=TIMEOUT)
+    if r.returncode < 0:
+        pytest.fail(f"{what} was killed by signal {-r.returncode}:\n{r.stderr[-4000:]}", pytrace=False)
+    return r
+
+
+def compile_model(model: Path, shapes: Dict[str, int], out: Path) -> Path:
+    args = [tool("spatten-compile"), model]
+    for k, v in shapes.items():
+        args += ["--shape", f"{k}={v}"]
+    r = run_tool(args + ["-o", out], "spatten-compile")
+    if r.returncode != 0:
+        pytest.fail(f"spatten-compile {model.name} failed (exit {r.returncode}):\n{r.stderr[-4000:]}",
+                    pytrace=False)
+    assert out.is_file() and out.stat().st_size > 0
+    return out
+
+
+def simulate(binary: Path, inputs: Dict[str, Path], outdir: Path) -> Dict:
+    args = [tool("spatten-sim"), binary]
+    for name, f in inputs.items():
+        args += ["--input", f"{name}={f}"]
+    report = outdir / "report.json"
+    r = run_tool(args + ["--output-dir", outdir, "--report", report], "spatten-sim")
+    if r.returncode != 0:
+        pytest.fail(f"spatten-sim {binary.name} failed (exit {r.returncode}):\n{r.stderr[-4000:]}",
+                    pytrace=False)
+    return json.loads(report.read_text())
+
+
+def compare(outdir: Path, reference: Dict[str, np.ndarray], label: str):
+    """Every reference output must exist as DIR/<name>.npy and match."""
+    errors = {}
+    for name, want in reference.items():
+        f = outdir / tensors.output_file_name(name)
+        assert f.is_file(), f"simulator wrote no {f.name} (has: {sorted(p.name for p in outdir.glob('*.npy'))})"
+        got = np.load(f)
+        assert got.shape == want.shape, f"{name}: shape {got.shape} vs {label} {want.shape}"
+        assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} vs {label} {want.dtype}"
+        errors[name] = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max()) if want.size else 0.0
+    bad = {k: v for k, v in errors.items() if not v <= E2E_BOUND}
+    assert not bad, f"max abs error vs {label} above {E2E_BOUND}: {bad} (all: {errors})"
+    return errors
+
+
+def write_inputs(arrays: Dict[str, np.ndarray], d: Path) -> Dict[str, Path]:
+    d.mkdir(parents=True, exist_ok=True)
+    return {k: tensors.save_npy(d / f"{k}.npy", v) for k, v in arrays.items()}
+
+
+def check_report(report: Dict):
+    """Sanity of the report fields the demo prints (they must be real counts)."""
+    instr = report["instructions"]
+    assert instr["total"] > 0
+    assert sum(instr["by_opcode"].values()) == instr["total"]
+    assert report["dram_bytes"]["total_read"] > 0 and report["dram_bytes"]["total_written"] > 0
+
+
+@pytest.mark.parametrize("case", list(SHARED_CASES), ids=list(SHARED_CASES))
+def test_shared_model(case, tmp_path, reference_ready):
+    c = SHARED_CASES[case]
+    model = shared_model(c.rel)
+    if c.test_data:
+        data = model.parent / c.test_data
+        # The simulator reads the TensorProto .pb directly.
+        inputs = {"input_ids": data / "input_0.pb"}
+        arrays = {"input_ids": tensors.load_tensor(data / "input_0.pb")}
+    else:
+        arrays = tensors.random_inputs(model, c.shapes, seed=0)
+        inputs = write_inputs(arrays, tmp_path / "in")
+    reference = ort.run(model, arrays)
+    binary = compile_model(model, c.shapes, tmp_path / "model.spbin")
+    report = simulate(binary, inputs, tmp_path / "out")
+    compare(tmp_path / "out", reference, "onnxruntime")
+    if c.test_data:
+        want = tensors.load_tensor(model.parent / c.test_data / "output_0.pb")
+        compare(tmp_path / "out", {"hidden_states": want}, "test_data_set_0/output_0.pb")
+    check_report(report)
+
+
+@pytest.mark.parametrize("opset", [13, 14, 17])
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_exported_tiny_model(kind, opset, tiny_models, tmp_path, reference_ready):
+    path, model = tiny_models(kind, opset)
+    shapes = {"batch": 2, "sequence": 8}
+    arrays = spexport.make_inputs(model.config, batch=2, seq_len=8, seed=11)
+    binary = compile_model(path, shapes, tmp_path / "model.spbin")
+    report = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
+    compare(tmp_path / "out", ort.run(path, arrays), "onnxruntime")
+    compare(tmp_path / "out", spexport.torch_outputs(model, arrays), "PyTorch")
+    check_report(report)
+
+
+def test_invalid_model_clear_error(tmp_path):
+    model = shared_model("bert_squad_pytorch1.4_opset11/BertForQuestionAnswering_0.onnx")
+    out = tmp_path / "bad.spbin"
+    r = run_tool([tool("spatten-compile"), model, "-o", out], "spatten-compile")
+    assert r.returncode > 0, "an invalid model must be rejected with a non-zero exit"
+    assert re.search(r"node_\d+|Concat|shape inference", r.stderr, re.I), r.stderr
+    assert not out.exists(), "nothing may be written for a rejected model"
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_binary(tiny_models, tmp_path_factory):
+    path, model = tiny_models("bert", 14)
+    d = tmp_path_factory.mktemp("sim-errors")
+    binary = compile_model(path, {"batch": 1, "sequence": 8}, d / "bert.spbin")
+    arrays = spexport.make_inputs(model.config, batch=1, seq_len=8)
+    return binary, write_inputs(arrays, d / "in"), d
+
+
+def sim_error(binary, inputs, outdir) -> str:
+    args = [tool("spatten-sim"), binary, "--output-dir", outdir]
+    for name, f in inputs.items():
+        args += ["--input", f"{name}={f}"]
+    r = run_tool(args, "spatten-sim")
+    assert r.returncode > 0, "spatten-sim accepted bad input"
+    return r.stderr
+
+
+def test_sim_missing_input(tiny_bert_binary, tmp_path):
+    binary, inputs, _ = tiny_bert_binary
+    err = sim_error(binary, {k: v for k, v in inputs.items() if k != "token_type_ids"}, tmp_path)
+    assert "token_type_ids" in err
+
+
+def test_sim_wrong_shape_and_dtype(tiny_bert_binary, tmp_path):
+    binary, inputs, d = tiny_bert_binary
+    wrong_shape = tensors.save_npy(d / "ids_shape.npy", np.zeros((1, 5), np.int64))
+    assert "input_ids" in sim_error(binary, {**inputs, "input_ids": wrong_shape}, tmp_path / "a")
+    wrong_dtype = tensors.save_npy(d / "ids_dtype.npy", np.zeros((1, 8), np.float32))
+    assert "input_ids" in sim_error(binary, {**inputs, "input_ids": wrong_dtype}, tmp_path / "b")
+
+
+def test_sim_truncated_binary(tiny_bert_binary, tmp_path):
+    binary, inputs, _ = tiny_bert_binary
+    data = binary.read_bytes()
+    for cut in (16, len(data) // 2, len(data) - 1):
+        bad = tmp_path / f"cut{cut}.spbin"
+        bad.write_bytes(data[:cut])
+        err = sim_error(bad, inputs, tmp_path / f"o{cut}")
+        assert bad.name in err or "truncated" in err.lower() or "section" in err.lower(), err
