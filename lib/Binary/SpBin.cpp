@@ -338,17 +338,26 @@ Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
 }
 
 std::vector<uint8_t> binary::serializeImage(const Image &image) {
-  namespace E = llvm::ELF;
   std::string meta;
   llvm::raw_string_ostream(meta) << image.manifest.toJSON();
+  return serializeSections(image.text, image.rodata, meta,
+                           image.manifest.rodataBase, image.manifest.entry);
+}
+
+std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
+                                               llvm::ArrayRef<uint8_t> rodata,
+                                               llvm::StringRef meta,
+                                               uint64_t rodataBase,
+                                               uint64_t entry) {
+  namespace E = llvm::ELF;
   llvm::ArrayRef<uint8_t> metaBytes(
       reinterpret_cast<const uint8_t *>(meta.data()), meta.size());
 
   SectionPlan secs[] = {
       {kTextSection, E::SHT_PROGBITS, E::SHF_ALLOC | E::SHF_EXECINSTR, 0,
-       kSectionAlign, image.text},
-      {kRodataSection, E::SHT_PROGBITS, E::SHF_ALLOC,
-       image.manifest.rodataBase, kSectionAlign, image.rodata},
+       kSectionAlign, text},
+      {kRodataSection, E::SHT_PROGBITS, E::SHF_ALLOC, rodataBase,
+       kSectionAlign, rodata},
       {kMetaSection, E::SHT_PROGBITS, 0, 0, 1, metaBytes},
       {".shstrtab", E::SHT_STRTAB, 0, 0, 1, {}},
   };
@@ -379,7 +388,7 @@ std::vector<uint8_t> binary::serializeImage(const Image &image) {
   eh.e_type = E::ET_EXEC;
   eh.e_machine = E::EM_NONE;
   eh.e_version = E::EV_CURRENT;
-  eh.e_entry = image.manifest.entry * isa::kInstrBytes;
+  eh.e_entry = entry * isa::kInstrBytes;
   eh.e_shoff = shoff;
   eh.e_ehsize = sizeof(E::Elf64_Ehdr);
   eh.e_shentsize = sizeof(E::Elf64_Shdr);

@@ -221,7 +221,9 @@ private:
     if (b >= kNumBuffers)
       return error(p + "_buf", llvm::formatv("{0} is not a buffer (0..{1})", b,
                                              kNumBuffers - 1));
-    if (Buffer(b) == Buffer::Idx && !allowIdx)
+    // An operand the instruction does not touch (0 rows or cols) may keep
+    // its fields at zero, which names the idx buffer.
+    if (Buffer(b) == Buffer::Idx && !allowIdx && rows && cols)
       return error(p + "_buf", "the idx buffer holds int32 indices and cannot "
                                "be an fp32 operand");
     Operand op{Buffer(b), f(p + "_off"), f(p + "_stride"), rows, cols};

@@ -15,6 +15,7 @@
 #define SPATTEN_BINARY_SPBIN_H
 
 #include "spatten/Support/HardwareConfig.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -67,6 +68,14 @@ struct Image {
 llvm::Error writeImage(const Image &image, llvm::StringRef path);
 /// Serializes to bytes (for tests and in-memory use).
 std::vector<uint8_t> serializeImage(const Image &image);
+/// Lays out an ELF64 .spbin from raw section contents without checking
+/// them; `meta` is stored verbatim in .spatten.meta. For tests and tools
+/// that must produce invalid files on purpose (serializeImage uses it).
+std::vector<uint8_t> serializeSections(llvm::ArrayRef<uint8_t> text,
+                                       llvm::ArrayRef<uint8_t> rodata,
+                                       llvm::StringRef meta,
+                                       uint64_t rodataBase = 0,
+                                       uint64_t entry = 0);
 /// Parses and validates a .spbin; every error names the section or field.
 llvm::Expected<Image> readImage(llvm::MemoryBufferRef buffer);
 llvm::Expected<Image> readImageFile(llvm::StringRef path);

@@ -1,0 +1,89 @@
+//===- ISATest.cpp - Encoding tables of spatten/ISA/Spec.h ----------------===//
+
+#include "spatten/ISA/Spec.h"
+
+#include <gtest/gtest.h>
+
+using namespace spatten::isa;
+
+namespace {
+
+/// A value that fills `f` with a pattern distinct per field.
+uint64_t pattern(const Field &f, unsigned salt) {
+  uint64_t v = 0x9E3779B97F4A7C15ull * (salt + 1);
+  return v & fieldMask(f);
+}
+
+TEST(ISA, FieldsOfEachOpcodeDoNotOverlap) {
+  for (const OpcodeSpec &s : kOpcodeSpecs) {
+    std::array<uint64_t, kInstrWords> used{};
+    used[0] = (fieldMask(kOpcodeField) << kOpcodeField.lsb) |
+              (fieldMask(kDepWaitField) << kDepWaitField.lsb) |
+              (fieldMask(kDepSignalField) << kDepSignalField.lsb);
+    for (unsigned i = 0; i < s.numFields; ++i) {
+      const Field &f = s.fields[i];
+      ASSERT_LT(f.word, kInstrWords) << s.mnemonic << "." << f.name;
+      ASSERT_LE(f.lsb + f.width, 64u) << s.mnemonic << "." << f.name;
+      uint64_t bits = fieldMask(f) << f.lsb;
+      EXPECT_EQ(used[f.word] & bits, 0u) << s.mnemonic << "." << f.name;
+      used[f.word] |= bits;
+    }
+  }
+}
+
+TEST(ISA, EveryOpcodeRoundTripsThroughEncodeDecode) {
+  for (const OpcodeSpec &s : kOpcodeSpecs) {
+    Instr in;
+    ASSERT_TRUE(in.set(kOpcodeField, uint64_t(s.opcode)));
+    ASSERT_TRUE(in.set(kDepWaitField, 5));
+    ASSERT_TRUE(in.set(kDepSignalField, 10));
+    for (unsigned i = 0; i < s.numFields; ++i)
+      ASSERT_TRUE(in.set(s.fields[i], pattern(s.fields[i], i)));
+    uint8_t bytes[kInstrBytes];
+    in.encode(bytes);
+    Instr out = Instr::decode(bytes);
+    EXPECT_EQ(out.words, in.words) << s.mnemonic;
+    EXPECT_EQ(out.opcodeByte(), uint8_t(s.opcode));
+    EXPECT_EQ(lookupOpcode(out.opcodeByte()), &s);
+    EXPECT_EQ(out.get(kDepWaitField), 5u);
+    EXPECT_EQ(out.get(kDepSignalField), 10u);
+    for (unsigned i = 0; i < s.numFields; ++i)
+      EXPECT_EQ(out.get(s.fields[i]), pattern(s.fields[i], i))
+          << s.mnemonic << "." << s.fields[i].name;
+  }
+}
+
+TEST(ISA, EncodingIsLittleEndianWords) {
+  Instr in;
+  in.words[0] = 0x0807060504030201ull;
+  uint8_t bytes[kInstrBytes] = {};
+  in.encode(bytes);
+  for (unsigned b = 0; b < 8; ++b)
+    EXPECT_EQ(bytes[b], b + 1);
+}
+
+TEST(ISA, FieldOverflowIsRejectedAndLeavesTheWordIntact) {
+  for (const OpcodeSpec &s : kOpcodeSpecs)
+    for (unsigned i = 0; i < s.numFields; ++i) {
+      const Field &f = s.fields[i];
+      if (f.width == 64)
+        continue;
+      Instr in;
+      ASSERT_TRUE(in.set(f, fieldMask(f)));
+      auto before = in.words;
+      EXPECT_FALSE(in.set(f, fieldMask(f) + 1)) << s.mnemonic << "." << f.name;
+      EXPECT_EQ(in.words, before);
+    }
+}
+
+TEST(ISA, InvalidOpcodesHaveNoSpec) {
+  for (unsigned op = kNumOpcodes; op < 256; ++op)
+    EXPECT_EQ(lookupOpcode(uint8_t(op)), nullptr);
+}
+
+TEST(ISA, FloatBitsRoundTrip) {
+  for (float f : {0.0f, -1.5f, 0.125f, 1e-12f, 3.4e38f})
+    EXPECT_EQ(bitsFloat(floatBits(f)), f);
+}
+
+} // namespace

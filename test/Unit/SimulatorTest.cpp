@@ -1,0 +1,689 @@
+//===- SimulatorTest.cpp - Functional execution against hand results ------===//
+//
+// Each instruction runs on a fresh simulator whose SRAM/DRAM the test fills
+// directly; expected values are computed here by plain loops in double, an
+// implementation independent of the simulator's Eigen code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Sim/Disasm.h"
+#include "spatten/Sim/Simulator.h"
+
+#include "TestUtil.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace spatten;
+using namespace spatten::isa;
+using namespace spatten::sim;
+
+namespace {
+
+Instr asmLine(const std::string &text) {
+  auto i = parseInstruction(text);
+  if (!i) {
+    ADD_FAILURE() << text << ": " << llvm::toString(i.takeError());
+    return Instr();
+  }
+  return *i;
+}
+
+binary::Image haltImage(uint64_t dramSize) {
+  binary::Image img;
+  img.text.assign(kInstrBytes, 0); // halt
+  img.manifest.numInstructions = 1;
+  img.manifest.dramSize = dramSize;
+  return img;
+}
+
+class SimTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto s = Simulator::create(haltImage(4096));
+    ASSERT_OK(s);
+    sim = std::move(*s);
+  }
+  /// Executes one instruction as if it were instruction 7 of a program.
+  llvm::Error exec(const std::string &text) {
+    return sim->step(asmLine(text), 7);
+  }
+  std::vector<float> &buf(Buffer b) { return sim->buffer(b); }
+  template <typename T> void poke(uint64_t addr, std::vector<T> values) {
+    std::memcpy(sim->dram().data() + addr, values.data(),
+                values.size() * sizeof(T));
+  }
+  template <typename T> T peek(uint64_t addr) {
+    T v;
+    std::memcpy(&v, sim->dram().data() + addr, sizeof(T));
+    return v;
+  }
+  /// Writes a rows x cols row-major matrix into `b` at `off`, row stride
+  /// `stride`.
+  void fill(Buffer b, uint64_t off, uint64_t stride, uint64_t rows,
+            uint64_t cols, const std::vector<float> &v) {
+    for (uint64_t r = 0; r < rows; ++r)
+      for (uint64_t c = 0; c < cols; ++c)
+        buf(b)[off + r * stride + c] = v[r * cols + c];
+  }
+  std::unique_ptr<Simulator> sim;
+};
+
+//===----------------------------------------------------------------------===//
+// DMA
+//===----------------------------------------------------------------------===//
+
+TEST_F(SimTest, LoadIsStrided2D) {
+  std::vector<float> rows(24);
+  for (int i = 0; i < 24; ++i)
+    rows[i] = float(i);
+  poke(0x100, rows); // 3 rows of 8 floats (32 bytes)
+  ASSERT_NO_ERR(exec("load tensor_class=activations dtype=f32 bits=32 "
+                     "dram_addr=0x104 dram_stride=32 sram_buf=act sram_off=5 "
+                     "sram_stride=3 rows=3 cols=2"));
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 2; ++c)
+      EXPECT_EQ(buf(Buffer::Act)[5 + r * 3 + c], float(r * 8 + c + 1));
+  EXPECT_EQ(sim->report().dramRead[unsigned(TensorClass::Activation)], 24u);
+}
+
+TEST_F(SimTest, LoadConvertsIntegers) {
+  poke<int64_t>(0, {3, -1, 70000});
+  poke<int32_t>(64, {9, 8});
+  ASSERT_NO_ERR(exec("load tensor_class=index dtype=i64 bits=32 dram_addr=0 "
+                     "sram_buf=idx sram_off=1 rows=1 cols=3"));
+  EXPECT_EQ(sim->indexBuffer()[1], 3);
+  EXPECT_EQ(sim->indexBuffer()[2], -1);
+  EXPECT_EQ(sim->indexBuffer()[3], 70000);
+  ASSERT_NO_ERR(exec("load tensor_class=activations dtype=i64 bits=32 "
+                     "dram_addr=0 sram_buf=act rows=1 cols=3"));
+  EXPECT_EQ(buf(Buffer::Act)[2], 70000.0f);
+  ASSERT_NO_ERR(exec("load tensor_class=index dtype=i32 bits=32 dram_addr=64 "
+                     "sram_buf=idx rows=1 cols=2"));
+  EXPECT_EQ(sim->indexBuffer()[1], 8);
+  EXPECT_EQ(sim->report().dramRead[unsigned(TensorClass::Index)], 32u);
+}
+
+TEST_F(SimTest, LoadConversionErrors) {
+  EXPECT_ERR(exec("load tensor_class=index dtype=f32 bits=32 sram_buf=idx "
+                  "rows=1 cols=1"),
+             "instruction 7 (load): field 'dtype': f32 data cannot be loaded "
+             "into the idx buffer");
+  poke<int64_t>(0, {int64_t(1) << 40});
+  EXPECT_ERR(exec("load tensor_class=index dtype=i64 bits=32 sram_buf=idx "
+                  "rows=1 cols=1"),
+             "index 1099511627776 (row 0, col 0) does not fit the int32 idx");
+}
+
+TEST_F(SimTest, StoreConvertsAndIsStrided) {
+  fill(Buffer::Acc, 0, 2, 2, 2, {1.5f, -2.7f, 2.7f, 4});
+  ASSERT_NO_ERR(exec("store tensor_class=q dtype=f32 bits=32 dram_addr=16 "
+                     "dram_stride=64 sram_buf=acc sram_stride=2 rows=2 cols=2"));
+  EXPECT_EQ(peek<float>(16), 1.5f);
+  EXPECT_EQ(peek<float>(20), -2.7f);
+  EXPECT_EQ(peek<float>(80), 2.7f);
+  EXPECT_EQ(peek<float>(84), 4.0f);
+  EXPECT_EQ(sim->report().dramWritten[unsigned(TensorClass::Q)], 16u);
+  ASSERT_NO_ERR(exec("store tensor_class=activations dtype=i64 bits=32 "
+                     "dram_addr=256 sram_buf=acc rows=1 cols=4"));
+  EXPECT_EQ(peek<int64_t>(256), 1);
+  EXPECT_EQ(peek<int64_t>(264), -2); // truncation toward zero (ONNX Cast)
+  EXPECT_EQ(peek<int64_t>(272), 2);
+  buf(Buffer::Acc)[0] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_ERR(exec("store tensor_class=activations dtype=i32 bits=32 "
+                  "dram_addr=256 sram_buf=acc rows=1 cols=1"),
+             "field 'dtype': value nan (row 0, col 0) does not fit i32");
+}
+
+TEST_F(SimTest, GatherSelectsRowsByTheIndexList) {
+  std::vector<float> table(12);
+  for (int i = 0; i < 12; ++i)
+    table[i] = float(10 * i);
+  poke(0x200, table); // 4 rows x 3 floats
+  sim->indexBuffer()[4] = 2;
+  sim->indexBuffer()[5] = 0;
+  sim->indexBuffer()[6] = 3;
+  ASSERT_NO_ERR(exec("gather tensor_class=weights dtype=f32 bits=32 "
+                     "dram_addr=0x200 dram_stride=12 sram_buf=k sram_off=1 "
+                     "sram_stride=3 rows=3 cols=3 idx_off=4"));
+  int expectRow[3] = {2, 0, 3};
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c)
+      EXPECT_EQ(buf(Buffer::K)[1 + r * 3 + c], float(10 * (expectRow[r] * 3 + c)));
+  EXPECT_EQ(sim->report().dramRead[unsigned(TensorClass::Weight)], 36u);
+  sim->indexBuffer()[4] = -1;
+  EXPECT_ERR(exec("gather tensor_class=weights dtype=f32 bits=32 dram_stride=12 "
+                  "sram_buf=k rows=1 cols=3 idx_off=4"),
+             "field 'idx_off': index -1 (entry 4) is negative");
+  sim->indexBuffer()[4] = 1000;
+  EXPECT_ERR(exec("gather tensor_class=weights dtype=f32 bits=32 dram_stride=12 "
+                  "sram_buf=k rows=1 cols=3 idx_off=4"),
+             "row 1000 at DRAM [0x2ee0, 0x2eec) is past dram.size 0x1000");
+  EXPECT_ERR(exec("gather tensor_class=weights dtype=f32 bits=32 "
+                  "sram_buf=k rows=2 cols=1 idx_off=4095"),
+             "field 'idx_off': 2 indices at offset 4095 run past the idx buffer");
+}
+
+TEST_F(SimTest, DmaFieldsAreChecked) {
+  const std::string tail = " bits=32 sram_buf=act rows=2 cols=4";
+  EXPECT_ERR(exec("load tensor_class=weights dtype=f32 dram_addr=4090" + tail),
+             "instruction 7 (load): field 'dram_addr': row 0 at DRAM");
+  EXPECT_ERR(exec("load tensor_class=weights dtype=f32 bits=8 sram_buf=act "
+                  "rows=1 cols=1"),
+             "field 'bits': 8-bit data is not implemented");
+  EXPECT_ERR(exec("load tensor_class=weights dtype=9" + tail),
+             "field 'dtype': 9 is not a dtype");
+  EXPECT_ERR(exec("store tensor_class=12 dtype=f32" + tail),
+             "instruction 7 (store): field 'tensor_class': 12 is not a tensor "
+             "class");
+  EXPECT_ERR(exec("load tensor_class=weights dtype=f32 bits=32 sram_buf=9 "
+                  "rows=1 cols=1"),
+             "field 'sram_buf': 9 is not a buffer");
+  EXPECT_ERR(exec("load tensor_class=weights dtype=f32 bits=32 sram_buf=act "
+                  "sram_off=65535 sram_stride=2 rows=2 cols=1"),
+             "field 'sram_off': 2 rows x 1 cols at offset 65535 with stride 2 "
+             "reach element 65538, past the act buffer (65536 elements)");
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM
+//===----------------------------------------------------------------------===//
+
+class GemmTest : public SimTest {
+protected:
+  void SetUp() override {
+    SimTest::SetUp();
+    fill(Buffer::Act, 0, 3, 2, 3, a);
+    fill(Buffer::Wgt, 0, 2, 3, 2, b);
+    fill(Buffer::Wgt, 100, 3, 2, 3, bT);
+    fill(Buffer::Wgt, 200, 2, 1, 2, bias);
+  }
+  float ab(int i, int j) {
+    double s = 0;
+    for (int k = 0; k < 3; ++k)
+      s += double(a[i * 3 + k]) * b[k * 2 + j];
+    return float(s);
+  }
+  float out(int i, int j) { return buf(Buffer::Acc)[10 + i * 4 + j]; }
+
+  std::vector<float> a = {1, 2, 3, -1, 0.5f, 4};
+  std::vector<float> b = {2, -1, 0, 3, 1, 1};
+  std::vector<float> bT = {2, 0, 1, -1, 3, 1}; // b transposed, [n,k]
+  std::vector<float> bias = {10, 20};
+  const std::string ops = " a_buf=act a_stride=3 b_buf=wgt b_stride=2 c_buf=acc "
+                          "c_off=10 c_stride=4 bias_buf=wgt bias_off=200 m=2 "
+                          "n=2 k=3";
+};
+
+TEST_F(GemmTest, Plain) {
+  ASSERT_NO_ERR(exec("gemm flags=0" + ops));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      EXPECT_FLOAT_EQ(out(i, j), ab(i, j));
+  EXPECT_FLOAT_EQ(out(0, 0), 5.0f); // 1*2 + 2*0 + 3*1
+}
+
+TEST_F(GemmTest, TransposedB) {
+  ASSERT_NO_ERR(exec("gemm flags=4 a_buf=act a_stride=3 b_buf=wgt b_off=100 "
+                     "b_stride=3 c_buf=acc c_off=10 c_stride=4 m=2 n=2 k=3"));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      EXPECT_FLOAT_EQ(out(i, j), ab(i, j));
+}
+
+TEST_F(GemmTest, BiasAndAccumulate) {
+  fill(Buffer::Acc, 10, 4, 2, 2, {1, 2, 3, 4});
+  ASSERT_NO_ERR(exec("gemm flags=3" + ops));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      EXPECT_FLOAT_EQ(out(i, j), ab(i, j) + bias[j] + float(1 + i * 2 + j));
+}
+
+TEST_F(GemmTest, OperandErrors) {
+  EXPECT_ERR(exec("gemm flags=8" + ops), "instruction 7 (gemm): field 'flags': "
+                                         "unknown bits 0x8");
+  EXPECT_ERR(exec("gemm a_buf=idx b_buf=wgt c_buf=acc m=1 n=1 k=1"),
+             "field 'a_buf': the idx buffer holds int32 indices");
+  EXPECT_ERR(exec("gemm a_buf=act b_buf=wgt c_buf=acc c_off=65535 m=1 n=2 k=1"),
+             "instruction 7 (gemm): field 'c_off'");
+  EXPECT_ERR(exec("gemm flags=2 a_buf=act b_buf=wgt c_buf=acc bias_buf=mask "
+                  "bias_off=4095 m=1 n=2 k=1"),
+             "field 'bias_off'");
+}
+
+//===----------------------------------------------------------------------===//
+// ATTN
+//===----------------------------------------------------------------------===//
+
+class AttnTest : public SimTest {
+protected:
+  static constexpr int lq = 3, lk = 4, d = 2;
+  void SetUp() override {
+    SimTest::SetUp();
+    for (int i = 0; i < lq * d; ++i)
+      q.push_back(std::sin(1.3f * i));
+    for (int i = 0; i < lk * d; ++i) {
+      k.push_back(std::cos(0.7f * i));
+      v.push_back(0.25f * i - 1);
+    }
+    fill(Buffer::Q, 0, d, lq, d, q);
+    fill(Buffer::K, 0, d, lk, d, k);
+    fill(Buffer::V, 0, d, lk, d, v);
+  }
+  /// softmax(scale*QK^T + bias) V with keys j > i + causalOff hidden.
+  std::vector<double> reference(float scale, const std::vector<float> &bias,
+                                int causalOff, std::vector<double> *colSums) {
+    std::vector<double> o(lq * d, 0.0);
+    for (int i = 0; i < lq; ++i) {
+      std::vector<double> s(lk);
+      double mx = -INFINITY;
+      for (int j = 0; j < lk; ++j) {
+        double dot = 0;
+        for (int t = 0; t < d; ++t)
+          dot += double(q[i * d + t]) * k[j * d + t];
+        s[j] = scale * dot + (bias.empty() ? 0 : bias[i * lk + j]);
+        if (causalOff >= 0 && j > i + causalOff)
+          s[j] = -INFINITY;
+        mx = std::max(mx, s[j]);
+      }
+      double sum = 0;
+      for (double &x : s)
+        sum += (x = std::exp(x - mx));
+      for (int j = 0; j < lk; ++j) {
+        s[j] /= sum;
+        if (colSums)
+          (*colSums)[j] += s[j];
+        for (int t = 0; t < d; ++t)
+          o[i * d + t] += s[j] * v[j * d + t];
+      }
+    }
+    return o;
+  }
+  void expectOutput(const std::vector<double> &ref) {
+    for (int i = 0; i < lq * d; ++i)
+      EXPECT_NEAR(buf(Buffer::Act)[i], ref[i], 1e-6) << "element " << i;
+  }
+  std::string ops(const std::string &extra) {
+    return "attn q_buf=q q_stride=2 k_buf=k k_stride=2 v_buf=v v_stride=2 "
+           "o_buf=act o_stride=2 mask_buf=mask lq=3 lk=4 d=2 " + extra;
+  }
+  std::vector<float> q, k, v;
+};
+
+TEST_F(AttnTest, NoMask) {
+  ASSERT_NO_ERR(exec(ops("mask_kind=none scale=0.5")));
+  expectOutput(reference(0.5f, {}, -1, nullptr));
+}
+
+TEST_F(AttnTest, PaddingBroadcastsOneRowWithStrideZero) {
+  std::vector<float> row = {0, -10000, 0, 0};
+  fill(Buffer::Mask, 0, 0, 1, lk, row);
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding mask_stride=0 scale=1")));
+  std::vector<float> bias;
+  for (int i = 0; i < lq; ++i)
+    bias.insert(bias.end(), row.begin(), row.end());
+  expectOutput(reference(1.0f, bias, -1, nullptr));
+}
+
+TEST_F(AttnTest, PaddingPerQueryRows) {
+  std::vector<float> bias = {0, 1, 2, 3, -1, -2, 0, 0, 5, 0, 0, -5};
+  fill(Buffer::Mask, 8, lk, lq, lk, bias);
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding mask_off=8 mask_stride=4 scale=1")));
+  expectOutput(reference(1.0f, bias, -1, nullptr));
+}
+
+TEST_F(AttnTest, CausalWithOffset) {
+  ASSERT_NO_ERR(exec(ops("mask_kind=causal scale=0.7")));
+  expectOutput(reference(0.7f, {}, 0, nullptr));
+  // The first query sees only key 0, so it copies V row 0.
+  EXPECT_FLOAT_EQ(buf(Buffer::Act)[0], v[0]);
+  ASSERT_NO_ERR(exec(ops("mask_kind=causal causal_offset=1 scale=0.7")));
+  expectOutput(reference(0.7f, {}, 1, nullptr));
+}
+
+TEST_F(AttnTest, PaddingAndCausal) {
+  std::vector<float> row = {0, 0, -3, 0};
+  fill(Buffer::Mask, 0, 0, 1, lk, row);
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding_causal causal_offset=1 scale=1")));
+  std::vector<float> bias;
+  for (int i = 0; i < lq; ++i)
+    bias.insert(bias.end(), row.begin(), row.end());
+  expectOutput(reference(1.0f, bias, 1, nullptr));
+}
+
+TEST_F(AttnTest, ImportanceAccumulatesColumnSums) {
+  buf(Buffer::Acc)[100] = 1.0f;
+  ASSERT_NO_ERR(exec(ops("mask_kind=none flags=1 imp_buf=acc imp_off=100 "
+                         "scale=1")));
+  std::vector<double> sums(lk, 0.0);
+  expectOutput(reference(1.0f, {}, -1, &sums));
+  for (int j = 0; j < lk; ++j)
+    EXPECT_NEAR(buf(Buffer::Acc)[100 + j], sums[j] + (j == 0 ? 1 : 0), 1e-6);
+}
+
+TEST_F(AttnTest, FullyMaskedRowGivesZeros) {
+  std::vector<float> row(lk, -INFINITY);
+  fill(Buffer::Mask, 0, 0, 1, lk, row);
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding scale=1")));
+  for (int i = 0; i < lq * d; ++i)
+    EXPECT_EQ(buf(Buffer::Act)[i], 0.0f);
+}
+
+TEST_F(AttnTest, FieldErrors) {
+  EXPECT_ERR(exec(ops("scale=inf")), "instruction 7 (attn): field 'scale'");
+  EXPECT_ERR(exec(ops("flags=2 scale=1")), "field 'flags': unknown bits 0x2");
+  EXPECT_ERR(exec(ops("flags=1 imp_buf=idx scale=1")),
+             "field 'imp_buf': must name an fp32 buffer");
+  EXPECT_ERR(exec("attn q_buf=q k_buf=k k_off=50175 v_buf=v o_buf=act lq=1 "
+                  "lk=2 d=2 scale=1"),
+             "field 'k_off'");
+  EXPECT_ERR(exec(ops("mask_kind=padding mask_off=4094 scale=1")),
+             "field 'mask_off'");
+}
+
+//===----------------------------------------------------------------------===//
+// VEC
+//===----------------------------------------------------------------------===//
+
+class VecTest : public SimTest {
+protected:
+  void SetUp() override {
+    SimTest::SetUp();
+    fill(Buffer::Act, 0, 3, 2, 3, x);
+    fill(Buffer::Wgt, 0, 3, 2, 3, y);
+  }
+  float z(int r, int c) { return buf(Buffer::Acc)[r * 3 + c]; }
+  llvm::Error run(const std::string &fn, const std::string &extra = "") {
+    return exec("vec func=" + fn +
+                " x_buf=act x_stride=3 y_buf=wgt y_stride=3 z_buf=acc "
+                "z_stride=3 rows=2 cols=3 " +
+                extra);
+  }
+  static void expectSame(float got, double want, const std::string &what) {
+    if (std::isnan(want))
+      EXPECT_TRUE(std::isnan(got)) << what;
+    else if (std::isinf(want))
+      EXPECT_EQ(double(got), want) << what;
+    else
+      EXPECT_NEAR(got, want, 1e-6 * std::max(1.0, std::fabs(want))) << what;
+  }
+  std::vector<float> x = {-1.5f, -0.2f, 0.3f, 2.0f, 0.0f, 1.0f};
+  std::vector<float> y = {2.0f, 0.5f, -3.0f, 1.5f, 4.0f, 0.25f};
+};
+
+TEST_F(VecTest, UnaryFunctions) {
+  const double kSqrt2OverPi = std::sqrt(2.0 / M_PI);
+  std::pair<const char *, double (*)(double)> cases[] = {
+      {"copy", [](double a) { return a; }},
+      {"neg", [](double a) { return -a; }},
+      {"exp", [](double a) { return std::exp(a); }},
+      {"log", [](double a) { return std::log(a); }},
+      {"sqrt", [](double a) { return std::sqrt(a); }},
+      {"recip", [](double a) { return 1 / a; }},
+      {"tanh", [](double a) { return std::tanh(a); }},
+      {"erf", [](double a) { return std::erf(a); }},
+      {"sigmoid", [](double a) { return 1 / (1 + std::exp(-a)); }},
+      {"relu", [](double a) { return a > 0 ? a : 0.0; }},
+      {"abs", [](double a) { return std::fabs(a); }},
+      {"gelu_erf", [](double a) { return 0.5 * a * (1 + std::erf(a / M_SQRT2)); }},
+  };
+  for (auto [name, fn] : cases) {
+    ASSERT_NO_ERR(run(name));
+    for (int i = 0; i < 6; ++i) {
+      if (std::string(name) == "recip" && x[i] == 0)
+        continue;
+      expectSame(z(i / 3, i % 3), fn(x[i]), name);
+    }
+  }
+  ASSERT_NO_ERR(run("gelu_tanh"));
+  for (int i = 0; i < 6; ++i) {
+    double a = x[i];
+    expectSame(z(i / 3, i % 3),
+               0.5 * a * (1 + std::tanh(kSqrt2OverPi * (a + 0.044715 * a * a * a))),
+               "gelu_tanh");
+  }
+}
+
+TEST_F(VecTest, BinaryFunctionsAndFlags) {
+  std::pair<const char *, double (*)(double, double)> cases[] = {
+      {"add", [](double a, double b) { return a + b; }},
+      {"sub", [](double a, double b) { return a - b; }},
+      {"mul", [](double a, double b) { return a * b; }},
+      {"div", [](double a, double b) { return a / b; }},
+      {"pow", [](double a, double b) { return std::pow(a, b); }},
+      {"max", [](double a, double b) { return std::max(a, b); }},
+      {"min", [](double a, double b) { return std::min(a, b); }},
+  };
+  for (auto [name, fn] : cases) {
+    ASSERT_NO_ERR(run(name));
+    for (int i = 0; i < 6; ++i)
+      expectSame(z(i / 3, i % 3), fn(x[i], y[i]), name);
+    ASSERT_NO_ERR(run(name, "flags=1 imm=0.5")); // Imm
+    for (int i = 0; i < 6; ++i)
+      expectSame(z(i / 3, i % 3), fn(x[i], 0.5), std::string(name) + " imm");
+    ASSERT_NO_ERR(run(name, "flags=5 imm=3")); // Imm | Swap
+    for (int i = 0; i < 6; ++i)
+      expectSame(z(i / 3, i % 3), fn(3, x[i]), std::string(name) + " swap");
+  }
+  // PerRow: y holds one value per row, y_stride apart.
+  buf(Buffer::Wgt)[40] = 10;
+  buf(Buffer::Wgt)[42] = -1;
+  ASSERT_NO_ERR(exec("vec func=sub flags=2 x_buf=act x_stride=3 y_buf=wgt "
+                     "y_off=40 y_stride=2 z_buf=acc z_stride=3 rows=2 cols=3"));
+  for (int i = 0; i < 6; ++i)
+    expectSame(z(i / 3, i % 3), x[i] - (i < 3 ? 10 : -1), "per-row");
+  // y_stride 0 broadcasts one row of y (a bias add).
+  ASSERT_NO_ERR(exec("vec func=add x_buf=act x_stride=3 y_buf=wgt y_stride=0 "
+                     "z_buf=acc z_stride=3 rows=2 cols=3"));
+  for (int i = 0; i < 6; ++i)
+    expectSame(z(i / 3, i % 3), x[i] + y[i % 3], "row broadcast");
+}
+
+TEST_F(VecTest, LayerNormPerRow) {
+  fill(Buffer::Wgt, 10, 0, 1, 3, {1.0f, 2.0f, 0.5f});  // gamma
+  fill(Buffer::Wgt, 20, 0, 1, 3, {0.0f, -1.0f, 3.0f}); // beta
+  ASSERT_NO_ERR(exec("vec func=layer_norm x_buf=act x_stride=3 y_buf=wgt "
+                     "y_off=10 w_buf=wgt w_off=20 z_buf=acc z_stride=3 rows=2 "
+                     "cols=3 imm=1e-5"));
+  double gamma[3] = {1, 2, 0.5}, beta[3] = {0, -1, 3};
+  for (int r = 0; r < 2; ++r) {
+    double mean = 0, var = 0;
+    for (int c = 0; c < 3; ++c)
+      mean += x[r * 3 + c] / 3.0;
+    for (int c = 0; c < 3; ++c)
+      var += (x[r * 3 + c] - mean) * (x[r * 3 + c] - mean) / 3.0;
+    for (int c = 0; c < 3; ++c)
+      expectSame(z(r, c),
+                 (x[r * 3 + c] - mean) / std::sqrt(var + 1e-5) * gamma[c] +
+                     beta[c],
+                 "layer_norm");
+  }
+  EXPECT_ERR(exec("vec func=layer_norm x_buf=act y_buf=wgt w_buf=wgt z_buf=acc "
+                  "rows=1 cols=3 imm=-1"),
+             "field 'imm': layer_norm epsilon must be finite and >= 0");
+}
+
+TEST_F(VecTest, SoftmaxPerRow) {
+  ASSERT_NO_ERR(run("softmax"));
+  for (int r = 0; r < 2; ++r) {
+    double sum = 0;
+    for (int c = 0; c < 3; ++c)
+      sum += std::exp(double(x[r * 3 + c]));
+    for (int c = 0; c < 3; ++c)
+      expectSame(z(r, c), std::exp(double(x[r * 3 + c])) / sum, "softmax");
+  }
+}
+
+TEST_F(VecTest, InPlaceIsAllowed) {
+  ASSERT_NO_ERR(exec("vec func=mul flags=1 x_buf=act x_stride=3 z_buf=act "
+                     "z_stride=3 rows=2 cols=3 imm=2"));
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(buf(Buffer::Act)[i], 2 * x[i]);
+}
+
+TEST_F(VecTest, FieldErrors) {
+  EXPECT_ERR(exec("vec func=30 x_buf=act z_buf=acc rows=1 cols=1"),
+             "instruction 7 (vec): field 'func': 30 is not a vector function");
+  EXPECT_ERR(run("exp", "flags=1"), "field 'flags': unknown bits 0x1");
+  EXPECT_ERR(run("add", "flags=3"), "field 'flags': Imm and PerRow are exclusive");
+  EXPECT_ERR(exec("vec func=add x_buf=act z_buf=acc z_off=16777215 rows=1 "
+                  "cols=2"),
+             "field 'z_off'");
+  EXPECT_ERR(exec("vec func=add x_buf=act y_buf=idx z_buf=acc rows=1 cols=2"),
+             "field 'y_buf': the idx buffer");
+}
+
+//===----------------------------------------------------------------------===//
+// Whole programs, decoding and the report
+//===----------------------------------------------------------------------===//
+
+/// x[2,2] f32 at 0 -> y = x + 1 at 64; ids[1,3] int64 at 128 (unused).
+binary::Image addOneProgram() {
+  binary::Image img;
+  const char *lines[] = {
+      "load tensor_class=activations dtype=f32 bits=32 dram_addr=0 "
+      "dram_stride=8 sram_buf=act sram_stride=2 rows=2 cols=2",
+      "vec func=add flags=1 x_buf=act x_stride=2 z_buf=act z_stride=2 rows=2 "
+      "cols=2 imm=1",
+      "sync",
+      "store tensor_class=activations dtype=f32 bits=32 dram_addr=64 "
+      "dram_stride=8 sram_buf=act sram_stride=2 rows=2 cols=2",
+      "halt",
+  };
+  for (const char *l : lines) {
+    size_t at = img.text.size();
+    img.text.resize(at + kInstrBytes);
+    asmLine(l).encode(img.text.data() + at);
+  }
+  binary::Manifest &m = img.manifest;
+  m.numInstructions = 5;
+  m.dramSize = 256;
+  m.inputs = {{"x", {2, 2}, "float32", 0}, {"ids", {1, 3}, "int64", 128}};
+  m.outputs = {{"y", {2, 2}, "float32", 64}};
+  return img;
+}
+
+HostTensor tensorOf(std::vector<int64_t> shape, std::vector<float> v) {
+  HostTensor t = HostTensor::zeros(ElemType::F32, std::move(shape));
+  std::memcpy(t.data.data(), v.data(), t.data.size());
+  return t;
+}
+
+TEST(SimProgram, RunsAndReports) {
+  auto s = Simulator::create(addOneProgram());
+  ASSERT_OK(s);
+  Simulator &sim = **s;
+  ASSERT_NO_ERR(sim.setInput("x", tensorOf({2, 2}, {1, 2, 3, 4})));
+  HostTensor ids32 = HostTensor::zeros(ElemType::I32, {1, 3});
+  ids32.as<int32_t>()[2] = -7;
+  ASSERT_NO_ERR(sim.setInput("ids", ids32)); // int32 accepted for int64
+  int64_t widened;
+  std::memcpy(&widened, sim.dram().data() + 128 + 16, 8);
+  EXPECT_EQ(widened, -7);
+  ASSERT_NO_ERR(sim.run());
+  auto y = sim.getOutput("y");
+  ASSERT_OK(y);
+  EXPECT_EQ(y->shape, (std::vector<int64_t>{2, 2}));
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(y->as<float>()[i], float(i + 2));
+  const Report &r = sim.report();
+  EXPECT_EQ(r.totalInstructions(), 5u);
+  EXPECT_EQ(r.byOpcode[unsigned(Opcode::Load)].count, 1u);
+  EXPECT_EQ(r.byOpcode[unsigned(Opcode::Vec)].count, 1u);
+  EXPECT_EQ(r.dramRead[unsigned(TensorClass::Activation)], 16u);
+  EXPECT_EQ(r.dramWritten[unsigned(TensorClass::Activation)], 16u);
+  // Default preset: DMA 100 + ceil(16/512); VEC ceil(4/64) * 1.
+  EXPECT_EQ(r.byOpcode[unsigned(Opcode::Load)].cycles, 101u);
+  EXPECT_EQ(r.byOpcode[unsigned(Opcode::Store)].cycles, 101u);
+  EXPECT_EQ(r.byOpcode[unsigned(Opcode::Vec)].cycles, 1u);
+  EXPECT_EQ(r.totalCycles(), 203u);
+  llvm::json::Value j = r.toJSON(sim.timingConfig());
+  auto *o = j.getAsObject();
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->getObject("instructions")->getObject("by_opcode")
+                ->getInteger("load"),
+            1);
+  EXPECT_EQ(o->getObject("dram_bytes")->getObject("read")
+                ->getInteger("activations"),
+            16);
+  EXPECT_EQ(o->getObject("cycles")->getInteger("total"), 203);
+  EXPECT_TRUE(o->getArray("layers"));
+}
+
+TEST(SimProgram, TimingConfigOverride) {
+  auto hw = HardwareConfig::preset("spatten-1/8");
+  ASSERT_OK(hw);
+  auto s = Simulator::create(addOneProgram(), *hw);
+  ASSERT_OK(s);
+  ASSERT_NO_ERR((*s)->setInput("x", tensorOf({2, 2}, {1, 2, 3, 4})));
+  ASSERT_NO_ERR((*s)->setInput("ids", HostTensor::zeros(ElemType::I64, {1, 3})));
+  ASSERT_NO_ERR((*s)->run());
+  EXPECT_EQ((*s)->timingConfig().name, "spatten-1/8");
+  llvm::json::Value j = (*s)->report().toJSON((*s)->timingConfig());
+  EXPECT_EQ(j.getAsObject()->getString("hardware"), "spatten-1/8");
+}
+
+TEST(SimProgram, InputErrors) {
+  auto s = Simulator::create(addOneProgram());
+  ASSERT_OK(s);
+  Simulator &sim = **s;
+  EXPECT_ERR(sim.setInput("z", tensorOf({2, 2}, {1, 2, 3, 4})),
+             "unknown input 'z' (the program's inputs: x, ids)");
+  EXPECT_ERR(sim.setInput("x", tensorOf({4}, {1, 2, 3, 4})),
+             "input 'x': shape [4] does not match the compiled shape [2, 2]");
+  EXPECT_ERR(sim.setInput("ids", tensorOf({1, 3}, {1, 2, 3})),
+             "input 'ids': dtype float32 does not match int64");
+  ASSERT_NO_ERR(sim.setInput("x", tensorOf({2, 2}, {1, 2, 3, 4})));
+  EXPECT_ERR(sim.run(), "missing input 'ids' (shape [1, 3], int64)");
+  EXPECT_ERR(sim.getOutput("w"), "unknown output 'w'");
+}
+
+TEST(SimProgram, DecodeErrors) {
+  auto s = Simulator::create(haltImage(64));
+  ASSERT_OK(s);
+  Instr bad;
+  bad.words[0] = 0x42;
+  EXPECT_ERR((*s)->step(bad, 3),
+             "instruction 3: field 'opcode': 0x42 is not an opcode");
+  Instr reserved = asmLine("sync");
+  reserved.words[5] = 1;
+  EXPECT_ERR((*s)->step(reserved, 4),
+             "instruction 4 (sync): reserved bits 0x1 set in word 5");
+  Instr dma = asmLine("load tensor_class=weights dtype=f32 bits=32 sram_buf=act "
+                      "rows=1 cols=1");
+  dma.words[0] |= uint64_t(1) << 40;
+  EXPECT_ERR((*s)->step(dma, 5), "reserved bits 0x10000000000 set in word 0");
+}
+
+TEST(SimProgram, RunningOffTheEndIsAnError) {
+  binary::Image img = haltImage(64);
+  asmLine("sync").encode(img.text.data());
+  auto s = Simulator::create(std::move(img));
+  ASSERT_OK(s);
+  EXPECT_ERR((*s)->run(), "instruction 1: ran past the end of .text (1 "
+                          "instructions) without halt");
+}
+
+TEST(CycleEstimate, Formulas) {
+  HardwareConfig hw;
+  EXPECT_EQ(estimateCycles(asmLine("gemm m=64 n=64 k=64"), hw), 256u);
+  EXPECT_EQ(estimateCycles(asmLine("attn lq=4 lk=8 d=64"), hw), 4u + 4 + 4);
+  EXPECT_EQ(estimateCycles(asmLine("vec func=layer_norm rows=2 cols=768"), hw),
+            24u * 3);
+  EXPECT_EQ(estimateCycles(asmLine("gather dtype=i64 rows=100 cols=16"), hw),
+            100u + 25);
+  EXPECT_EQ(estimateCycles(asmLine("halt"), hw), 0u);
+  auto eighth = HardwareConfig::preset("spatten-1/8");
+  ASSERT_OK(eighth);
+  EXPECT_EQ(estimateCycles(asmLine("gemm m=64 n=64 k=64"), *eighth), 2048u);
+  // 2 channels x 32 B = 64 B per cycle.
+  EXPECT_EQ(estimateCycles(asmLine("gather dtype=i64 rows=100 cols=16"),
+                           *eighth),
+            100u + 200);
+  // Q*K 4*8*64/64 + softmax 32/1 + prob*V 32.
+  EXPECT_EQ(estimateCycles(asmLine("attn lq=4 lk=8 d=64"), *eighth),
+            32u + 32 + 32);
+}
+
+} // namespace

@@ -1,0 +1,184 @@
+//===- SpBinTest.cpp - The .spbin container -------------------------------===//
+
+#include "spatten/Binary/SpBin.h"
+#include "spatten/ISA/Spec.h"
+
+#include "TestUtil.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cstring>
+
+using namespace spatten;
+using namespace spatten::binary;
+
+namespace {
+
+Image sampleImage() {
+  Image img;
+  isa::Instr halt;
+  img.text.resize(2 * isa::kInstrBytes);
+  isa::Instr sync;
+  sync.set(isa::kOpcodeField, uint64_t(isa::Opcode::Sync));
+  sync.encode(img.text.data());
+  halt.encode(img.text.data() + isa::kInstrBytes);
+  img.rodata = {1, 2, 3, 4, 5, 6, 7, 8};
+  Manifest &m = img.manifest;
+  m.numInstructions = 2;
+  m.rodataBase = 256;
+  m.dramSize = 4096;
+  m.inputs.push_back({"input_ids", {1, 8}, "int64", 1024});
+  m.outputs.push_back({"hidden", {1, 8, 4}, "float32", 2048});
+  m.pruning["token_keep_ratio"] = 1.0;
+  m.extra["layers"] = 2;
+  return img;
+}
+
+llvm::Expected<Image> readBytes(const std::vector<uint8_t> &bytes) {
+  llvm::StringRef s(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+  return readImage(llvm::MemoryBufferRef(s, "test.spbin"));
+}
+
+/// A serialized image whose manifest is `meta` verbatim.
+llvm::Expected<Image> readWithMeta(llvm::StringRef meta) {
+  Image img = sampleImage();
+  return readBytes(serializeSections(img.text, img.rodata, meta, 256));
+}
+
+std::string sampleMeta() {
+  std::string s;
+  llvm::raw_string_ostream(s) << sampleImage().manifest.toJSON();
+  return s;
+}
+
+/// sampleMeta() with `from` replaced by `to` (once).
+std::string metaWith(llvm::StringRef from, llvm::StringRef to) {
+  std::string s = sampleMeta();
+  size_t pos = s.find(from.str());
+  EXPECT_NE(pos, std::string::npos) << from.str();
+  if (pos != std::string::npos)
+    s.replace(pos, from.size(), to.str());
+  return s;
+}
+
+TEST(SpBin, RoundTripInMemory) {
+  Image img = sampleImage();
+  auto back = readBytes(serializeImage(img));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->text, img.text);
+  EXPECT_EQ(back->rodata, img.rodata);
+  EXPECT_EQ(back->manifest.toJSON(), img.manifest.toJSON());
+  EXPECT_EQ(back->manifest.inputs[0].bytes(), 64u);
+}
+
+TEST(SpBin, RoundTripThroughAFile) {
+  llvm::SmallString<128> path;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("img", "spbin", path));
+  ASSERT_NO_ERR(writeImage(sampleImage(), path));
+  auto back = readImageFile(path);
+  ASSERT_OK(back);
+  EXPECT_EQ(back->manifest.outputs[0].name, "hidden");
+  llvm::sys::fs::remove(path);
+}
+
+TEST(SpBin, SectionsAreAlignedElf) {
+  std::vector<uint8_t> bytes = serializeImage(sampleImage());
+  ASSERT_GE(bytes.size(), 64u);
+  EXPECT_EQ(std::memcmp(bytes.data(), "\x7f" "ELF", 4), 0);
+  EXPECT_EQ(bytes[4], 2); // ELFCLASS64
+  EXPECT_EQ(bytes[5], 1); // little endian
+  EXPECT_EQ(bytes[16], 2); // ET_EXEC
+}
+
+TEST(SpBin, WriterRefusesInvalidImages) {
+  Image img = sampleImage();
+  img.manifest.numInstructions = 3;
+  EXPECT_ERR(writeImage(img, "-"), "num_instructions");
+}
+
+TEST(SpBin, EveryTruncationIsRejected) {
+  std::vector<uint8_t> bytes = serializeImage(sampleImage());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + n);
+    auto r = readBytes(cut);
+    EXPECT_FALSE(bool(r)) << "accepted a file cut to " << n << " bytes";
+    EXPECT_NE(test::errorOf(r).find("test.spbin: "), std::string::npos);
+  }
+}
+
+TEST(SpBin, GarbageIsRejected) {
+  EXPECT_ERR(readBytes({'h', 'e', 'l', 'l', 'o'}), "not an ELF file");
+  std::vector<uint8_t> bytes = serializeImage(sampleImage());
+  bytes[4] = 1; // ELFCLASS32
+  EXPECT_ERR(readBytes(bytes), "not a 64-bit little-endian ELF file");
+  // Section header table pointing past the end of the file.
+  bytes = serializeImage(sampleImage());
+  bytes[40] = 0xff;
+  bytes[41] = 0xff;
+  EXPECT_FALSE(bool(readBytes(bytes)));
+}
+
+TEST(SpBin, MissingSectionIsNamed) {
+  std::vector<uint8_t> bytes = serializeImage(sampleImage());
+  std::string s(bytes.begin(), bytes.end());
+  size_t pos = s.rfind(".rodata");
+  ASSERT_NE(pos, std::string::npos);
+  bytes[pos + 6] = 'x'; // ".rodatx"
+  EXPECT_ERR(readBytes(bytes), "missing section .rodata");
+}
+
+TEST(SpBin, TextSizeMustBeAWholeNumberOfInstructions) {
+  Image img = sampleImage();
+  img.text.push_back(0);
+  EXPECT_ERR(readBytes(serializeSections(img.text, img.rodata, sampleMeta(),
+                                         256)),
+             "section .text: size 129 is not a multiple of the 64-byte");
+}
+
+TEST(SpBin, ManifestErrorsNameTheField) {
+  EXPECT_ERR(readWithMeta("{"), "section .spatten.meta: invalid JSON");
+  EXPECT_ERR(readWithMeta("[]"), "expected a JSON object");
+  EXPECT_ERR(readWithMeta(metaWith("\"format_version\":1",
+                                   "\"format_version\":9")),
+             "field 'format_version': unsupported version 9");
+  EXPECT_ERR(readWithMeta(metaWith("\"entry\":0", "\"entri\":0")),
+             "field 'entri': unknown field");
+  EXPECT_ERR(readWithMeta(metaWith("\"num_instructions\":2",
+                                   "\"num_instructions\":5")),
+             "field 'num_instructions': 5 does not match .text (2 instructions)");
+  EXPECT_ERR(readWithMeta(metaWith("\"entry\":0", "\"entry\":2")),
+             "field 'entry'");
+  EXPECT_ERR(readWithMeta(metaWith("\"dtype\":\"int64\"",
+                                   "\"dtype\":\"float64\"")),
+             "field 'inputs[0].dtype': unsupported dtype 'float64'");
+  EXPECT_ERR(readWithMeta(metaWith("\"shape\":[1,8]", "\"shape\":[1,-8]")),
+             "field 'inputs[0].shape[1]': negative dimension -8");
+  EXPECT_ERR(readWithMeta(metaWith("\"dram_addr\":2048",
+                                   "\"dram_addr\":4000")),
+             "field 'outputs[0].dram_addr': tensor 'hidden' occupies");
+  EXPECT_ERR(readWithMeta(metaWith("\"size\":4096", "\"size\":200")),
+             "field 'dram.rodata_base'");
+  EXPECT_ERR(readWithMeta(metaWith("\"size\":4096", "\"size\":\"big\"")),
+             "field 'dram.size': expected an integer");
+  EXPECT_ERR(readWithMeta(metaWith("\"qk_multipliers\":512",
+                                   "\"qk_multipliers\":0")),
+             "field 'hardware': hardware config field 'qk_multipliers'");
+}
+
+TEST(SpBin, DuplicateNamesAreRejected) {
+  Image img = sampleImage();
+  img.manifest.inputs.push_back(img.manifest.inputs[0]);
+  std::string meta;
+  llvm::raw_string_ostream(meta) << img.manifest.toJSON();
+  EXPECT_ERR(readWithMeta(meta), "field 'inputs[1].name': duplicate tensor "
+                                 "'input_ids'");
+}
+
+TEST(SpBin, DramSizeBeyondHardwareCapacity) {
+  EXPECT_ERR(readWithMeta(metaWith("\"dram_bytes\":8589934592",
+                                   "\"dram_bytes\":1024")),
+             "field 'dram.size': 4096 bytes exceed hardware.dram_bytes 1024");
+}
+
+} // namespace

@@ -1,0 +1,158 @@
+//===- spatten-asm.cpp - Test-only assembler for .spbin files -------------===//
+//
+//   spatten-asm prog.s --manifest m.json [--raw-manifest] -o x.spbin
+//
+// Builds small binaries for the simulator tests without the compiler. The
+// program text uses the spatten-objdump syntax, one instruction per line:
+//   load tensor_class=activations dtype=f32 bits=32 dram_addr=0 ...
+// plus directives:
+//   .rodata f32|i64|i32 V...   append values to .rodata
+//   .word W0 ... W7            an instruction given as raw 64-bit words
+// `#` starts a comment. The manifest JSON may omit format_version,
+// hardware (default preset), entry and num_instructions, which are filled
+// in; with --raw-manifest it is stored verbatim (to test reader errors).
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Binary/SpBin.h"
+#include "spatten/Sim/Disasm.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace llvm;
+using namespace spatten;
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<prog.s>"));
+static cl::opt<std::string> manifestPath("manifest", cl::Required,
+                                         cl::desc("Manifest JSON"));
+static cl::opt<bool> rawManifest("raw-manifest",
+                                 cl::desc("Store the manifest verbatim"));
+static cl::opt<std::string> outputPath("o", cl::Required,
+                                       cl::desc("Output .spbin"));
+
+static Error lineError(unsigned line, const Twine &msg) {
+  return createStringError(inconvertibleErrorCode(),
+                           inputPath + ":" + Twine(line) + ": " + msg);
+}
+
+static Error appendRodata(std::vector<uint8_t> &rodata, StringRef type,
+                          ArrayRef<StringRef> values, unsigned line) {
+  for (StringRef v : values) {
+    uint8_t bytes[8];
+    size_t n = type == "i64" ? 8 : 4;
+    if (type == "f32") {
+      double d;
+      if (v.getAsDouble(d))
+        return lineError(line, "bad f32 '" + v + "'");
+      float f = float(d);
+      std::memcpy(bytes, &f, 4);
+    } else if (type == "i64" || type == "i32") {
+      int64_t i;
+      if (v.getAsInteger(0, i))
+        return lineError(line, "bad integer '" + v + "'");
+      std::memcpy(bytes, &i, n); // little-endian host
+    } else {
+      return lineError(line, "unknown .rodata type '" + type + "'");
+    }
+    rodata.insert(rodata.end(), bytes, bytes + n);
+  }
+  return Error::success();
+}
+
+static Error assemble(StringRef text, binary::Image &img) {
+  SmallVector<StringRef> lines;
+  text.split(lines, '\n');
+  for (unsigned i = 0; i < lines.size(); ++i) {
+    StringRef l = lines[i].split('#').first.trim();
+    if (l.empty())
+      continue;
+    SmallVector<StringRef> tok;
+    SplitString(l, tok);
+    if (tok[0] == ".rodata") {
+      if (tok.size() < 2)
+        return lineError(i + 1, ".rodata needs a type");
+      if (Error e = appendRodata(img.rodata, tok[1],
+                                 ArrayRef(tok).drop_front(2), i + 1))
+        return e;
+      continue;
+    }
+    isa::Instr inst;
+    if (tok[0] == ".word") {
+      if (tok.size() != 1 + isa::kInstrWords)
+        return lineError(i + 1, ".word needs 8 words");
+      for (unsigned w = 0; w < isa::kInstrWords; ++w)
+        if (tok[w + 1].getAsInteger(0, inst.words[w]))
+          return lineError(i + 1, "bad word '" + tok[w + 1] + "'");
+    } else {
+      auto parsed = sim::parseInstruction(l);
+      if (!parsed)
+        return lineError(i + 1, toString(parsed.takeError()));
+      inst = *parsed;
+    }
+    size_t at = img.text.size();
+    img.text.resize(at + isa::kInstrBytes);
+    inst.encode(img.text.data() + at);
+  }
+  return Error::success();
+}
+
+/// Fills the manifest keys a hand-written test need not spell out.
+static void completeManifest(json::Object &m, uint64_t numInstructions) {
+  if (!m.get("format_version"))
+    m["format_version"] = int64_t(binary::kFormatVersion);
+  if (!m.get("hardware"))
+    m["hardware"] = HardwareConfig().toJSON();
+  if (!m.get("num_instructions"))
+    m["num_instructions"] = int64_t(numInstructions);
+  for (const char *key : {"inputs", "outputs"})
+    if (!m.get(key))
+      m[key] = json::Array();
+}
+
+static int fail(const Twine &msg) {
+  WithColor::error(errs(), "spatten-asm") << msg << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "SpAtten test assembler\n");
+  auto src = MemoryBuffer::getFile(inputPath, /*IsText=*/true);
+  auto meta = MemoryBuffer::getFile(manifestPath, /*IsText=*/true);
+  if (!src || !meta)
+    return fail("cannot read " + (src ? manifestPath : inputPath));
+  binary::Image img;
+  if (Error e = assemble((*src)->getBuffer(), img))
+    return fail(toString(std::move(e)));
+  std::string metaText = (*meta)->getBuffer().str();
+  if (!rawManifest) {
+    auto json = json::parse(metaText);
+    if (!json || !json->getAsObject())
+      return fail(manifestPath + ": not a JSON object");
+    completeManifest(*json->getAsObject(),
+                     img.text.size() / isa::kInstrBytes);
+    auto m = binary::Manifest::fromJSON(*json);
+    if (!m)
+      return fail(manifestPath + ": " + toString(m.takeError()));
+    img.manifest = std::move(*m);
+    if (Error e = binary::writeImage(img, outputPath))
+      return fail(toString(std::move(e)));
+    return 0;
+  }
+  std::vector<uint8_t> bytes =
+      binary::serializeSections(img.text, img.rodata, metaText);
+  if (Error e = writeToOutput(outputPath, [&](raw_ostream &os) {
+        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        return Error::success();
+      }))
+    return fail(toString(std::move(e)));
+  return 0;
+}
