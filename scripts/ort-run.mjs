@@ -83,8 +83,10 @@ function readNpy(file) {
   return new ort.Tensor(type, data, arr.shape);
 }
 
+// Same rule as spatten-sim: path separators become '_' so every output
+// stays inside the output directory.
 function safeFileName(name) {
-  return name.replace(/[^A-Za-z0-9._-]/g, '_') + '.npy';
+  return name.replace(/[/\\]/g, '_') + '.npy';
 }
 
 function writeNpy(file, tensor) {

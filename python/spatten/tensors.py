@@ -54,9 +54,9 @@ def save_npy(path: PathLike, array: np.ndarray) -> Path:
 
 
 def output_file_name(name: str) -> str:
-    """File name for a graph output: characters outside [A-Za-z0-9._-] become
-    '_' (as scripts/ort-run.mjs does), so names like 'y/0' stay in DIR."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".npy"
+    """File name for a graph output: path separators become '_', so names
+    like 'y/0' stay inside DIR. Same rule as spatten-sim and ort-run.mjs."""
+    return re.sub(r"[/\\]", "_", name) + ".npy"
 
 
 @dataclasses.dataclass
