@@ -475,13 +475,14 @@ Error Simulator::Exec::attn() {
   auto o = operand("o", lq, d);
   if (!o)
     return o.takeError();
-  // mask_stride 0 broadcasts one per-key bias row to every query.
-  auto mask = operand("mask", padding ? lq : 0, lk);
+  // Spec.h: padding is one per-key bias row shared by every query row;
+  // mask_stride is not read (per-query masks would need a new mask kind).
+  auto mask = operand("mask", padding ? 1 : 0, lk);
   if (!mask)
     return mask.takeError();
   Mat s = scale * (read(*q) * read(*k).transpose());
   if (padding)
-    s += read(*mask);
+    s.rowwise() += read(*mask).row(0);
   if (causal) {
     uint64_t off = f("causal_offset");
     for (uint64_t i = 0; i < lq; ++i)
