@@ -141,7 +141,8 @@ Error applyKey(HardwareConfig &c, llvm::StringRef key,
 }
 
 HardwareConfig makeOneEighth() {
-  // Paper Sec. V-C: 1/8 of the computation resources and memory bandwidth.
+  // The paper's SpAtten-1/8: 1/8 of the computation resources and memory
+  // bandwidth (used to compare with A3 and MNNFast).
   HardwareConfig c;
   c.name = "spatten-1/8";
   c.qkMultipliers = 64;
