@@ -105,16 +105,16 @@ struct ConvertSpAttenToISAPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
-    if (funcs.size() != 1) {
-      module.emitError("expected exactly one func.func to lower, found ")
-          << funcs.size();
-      return signalPassFailure();
-    }
     llvm::Expected<HardwareConfig> hw = HardwareConfig::load(hardwareConfig);
     if (!hw) {
       module.emitError("hardware configuration: ")
           << llvm::toString(hw.takeError());
+      return signalPassFailure();
+    }
+    auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
+    if (funcs.size() != 1) {
+      module.emitError("expected exactly one func.func to lower, found ")
+          << funcs.size();
       return signalPassFailure();
     }
     if (failed(lowerFunction(funcs.front(), *hw)))

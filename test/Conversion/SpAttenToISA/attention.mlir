@@ -1,15 +1,17 @@
-// RUN: spatten-opt %s --convert-spatten-to-isa | FileCheck %s
+// RUN: spatten-opt %s --convert-spatten-to-isa -split-input-file | FileCheck %s
 
 // Per head: K and V rows are strided loads of that head's columns, Q is
 // loaded per query tile, ATTN writes ACC, the head's output is a strided
 // store. Causal masks carry the cache length in causal_offset.
 // CHECK-LABEL: spatten_isa.program @causal
-// CHECK-COUNT-2: spatten_isa.attn {causal_offset = 0 : i64, d = 4 : i64{{.*}}lk = 3 : i64, lq = 3 : i64, mask_kind = 2 : i64
+// CHECK-COUNT-2: spatten_isa.attn {causal_offset = 0 : i64, d = 4 : i64{{.*}}lk = 3 : i64, lq = 3 : i64, mask_buf = 7 : i64, mask_kind = 2 : i64
 // CHECK: spatten_isa.halt
 func.func @causal(%q: tensor<1x3x8xf32>, %k: tensor<1x3x8xf32>, %v: tensor<1x3x8xf32>) -> tensor<1x3x8xf32> {
-  %o = spatten.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind causal>} : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x8xf32>
+  %o = spatten.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x8xf32>
   return %o : tensor<1x3x8xf32>
 }
+
+// -----
 
 // The padding mask row of each batch is loaded once into the mask buffer;
 // the K rows of head 1 start 4 floats into each 8-float row.
@@ -23,9 +25,11 @@ func.func @causal(%q: tensor<1x3x8xf32>, %k: tensor<1x3x8xf32>, %v: tensor<1x3x8
 // CHECK-COUNT-1: spatten_isa.attn
 // CHECK-NOT: spatten_isa.attn
 func.func @padding(%q: tensor<1x3x8xf32>, %m: tensor<1x3xf32>) -> tensor<1x3x8xf32> {
-  %o = spatten.attention %q, %q, %q mask(%m) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind padding>} : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3xf32>) -> tensor<1x3x8xf32>
+  %o = spatten.attention %q, %q, %q mask(%m) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>} : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3xf32>) -> tensor<1x3x8xf32>
   return %o : tensor<1x3x8xf32>
 }
+
+// -----
 
 // With a KV cache the past rows are loaded first, the new key after them at
 // offset P*D, and the whole buffer is written back as the present cache.
@@ -35,6 +39,6 @@ func.func @padding(%q: tensor<1x3x8xf32>, %m: tensor<1x3xf32>) -> tensor<1x3x8xf
 // CHECK-NEXT: spatten_isa.store {{.*}}rows = 3 : i64, sram_buf = 5 : i64
 // CHECK: spatten_isa.attn {causal_offset = 2 : i64, d = 4 : i64{{.*}}lk = 3 : i64, lq = 1 : i64
 func.func @cache(%q: tensor<1x1x8xf32>, %pk: tensor<1x2x2x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) {
-  %o, %k, %v = spatten.attention %q, %q, %q past(%pk, %pk) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind causal>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 1>, resultSegmentSizes = array<i32: 1, 1, 1>} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x2x2x4xf32>, tensor<1x2x2x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>)
+  %o, %k, %v = spatten.attention %q, %q, %q past(%pk, %pk) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 1>} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x2x2x4xf32>, tensor<1x2x2x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>)
   return %o, %k, %v : tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>
 }

@@ -1,4 +1,4 @@
-// RUN: spatten-opt %s --convert-spatten-to-isa | FileCheck %s
+// RUN: spatten-opt %s --convert-spatten-to-isa -split-input-file | FileCheck %s
 
 // Token ids are loaded (int64) into the index buffer and drive a gather of
 // table rows.
@@ -12,6 +12,8 @@ func.func @embedding(%ids: tensor<1x3xi64>) -> tensor<1x3x4xf32> {
   return %e : tensor<1x3x4xf32>
 }
 
+// -----
+
 // A transpose that moves the last dim copies one element per DMA row.
 // CHECK-LABEL: spatten_isa.program @transpose
 // CHECK: spatten_isa.load {{.*}}cols = 1 : i64, dram_addr = 4096 : i64, dram_stride = 12 : i64{{.*}}rows = 2 : i64
@@ -23,6 +25,8 @@ func.func @transpose(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
   return %t : tensor<3x2xf32>
 }
 
+// -----
+
 // Reshapes alias their input: no instructions, the output is the input.
 // CHECK-LABEL: spatten_isa.program @reshape
 // CHECK-SAME: outputs = [{addr = 4096 : i64
@@ -32,12 +36,14 @@ func.func @reshape(%x: tensor<2x3xf32>) -> tensor<6xf32> {
   return %r : tensor<6xf32>
 }
 
+// -----
+
 // Concat writes each input at its offset along the axis; slice reads with
 // the slice's offset and strides; cast converts int64 on load.
 // CHECK-LABEL: spatten_isa.program @concat_slice_cast
 // CHECK: spatten_isa.store {{.*}}dram_stride = 20 : i64{{.*}}rows = 2 : i64
-// CHECK: spatten_isa.store {{.*}}dram_addr = 4172 : i64, dram_stride = 20 : i64
-// CHECK: spatten_isa.load {{.*}}dram_addr = 4100 : i64, dram_stride = 40 : i64
+// CHECK: spatten_isa.store {{.*}}dram_addr = 4300 : i64, dram_stride = 20 : i64
+// CHECK: spatten_isa.load {{.*}}dram_addr = 4100 : i64, dram_stride = 24 : i64
 // CHECK: spatten_isa.load {{.*}}dtype = 1 : i64
 // CHECK-NEXT: spatten_isa.store {{.*}}dtype = 0 : i64
 func.func @concat_slice_cast(%x: tensor<2x3xf32>, %y: tensor<2x2xf32>, %i: tensor<2xi64>) -> (tensor<1x4xf32>, tensor<2xf32>) {

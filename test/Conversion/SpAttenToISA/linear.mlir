@@ -4,25 +4,27 @@
 // A 2x8 * 8x12 + bias linear fits one tile with the paper's buffers: load A,
 // load W, load bias, one GEMM with the bias flag, store.
 // CHECK-LABEL: spatten_isa.program @linear
-// CHECK-SAME: dram_size = 4608
+// CHECK-SAME: dram_size = 4256
 // CHECK-SAME: inputs = [{addr = 4096 : i64, dtype = "float32", name = "input_0", shape = [2, 8]}]
-// CHECK-SAME: rodata_size = 448
+// CHECK-SAME: rodata_size = 432
 // CHECK: spatten_isa.segment {addr = 0 : i64
 // CHECK: spatten_isa.segment {addr = 384 : i64
 // CHECK: spatten_isa.load {bits = 32 : i64, cols = 8 : i64, dram_addr = 4096 : i64, dram_stride = 32 : i64, dtype = 0 : i64, rows = 2 : i64, sram_buf = 1 : i64, sram_off = 0 : i64, sram_stride = 8 : i64, tensor_class = 1 : i64}
 // CHECK-NEXT: spatten_isa.load {bits = 32 : i64, cols = 12 : i64, dram_addr = 0 : i64, dram_stride = 48 : i64, dtype = 0 : i64, rows = 8 : i64, sram_buf = 2 : i64, sram_off = 0 : i64, sram_stride = 12 : i64, tensor_class = 0 : i64}
 // CHECK-NEXT: spatten_isa.load {{.*}}dram_addr = 384 : i64{{.*}}sram_buf = 2 : i64, sram_off = 96 : i64
 // CHECK-NEXT: spatten_isa.gemm {{{.*}}flags = 2 : i64, k = 8 : i64, m = 2 : i64, n = 12 : i64
-// CHECK-NEXT: spatten_isa.store {{.*}}dram_addr = 4480 : i64, dram_stride = 48 : i64{{.*}}rows = 2 : i64, sram_buf = 3 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}dram_addr = 4160 : i64, dram_stride = 48 : i64{{.*}}rows = 2 : i64, sram_buf = 3 : i64
 // CHECK-NEXT: spatten_isa.sync
 // CHECK-NEXT: spatten_isa.halt
 
-// With 64-element act/acc buffers and a 128-element weight buffer the same
-// linear needs K tiles that accumulate (flags 1) after the first (bias, 2).
+// With a 64-element weight buffer the 12-column tile leaves room for
+// (64 - 12) / 12 = 4 rows of W: two K tiles, the first adding the bias
+// (flags 2), the second accumulating (flags 1), then one store.
 // TILED-LABEL: spatten_isa.program @linear
-// TILED: spatten_isa.gemm {{{.*}}flags = 2 : i64, k = 9
-// TILED-NOT: spatten_isa.halt
-// TILED: spatten_isa.gemm {{{.*}}flags = 1 : i64
+// TILED: spatten_isa.gemm {{{.*}}flags = 2 : i64, k = 4 : i64, m = 2 : i64, n = 12 : i64
+// TILED-NOT: spatten_isa.store
+// TILED: spatten_isa.gemm {{{.*}}flags = 1 : i64, k = 4 : i64
+// TILED-NEXT: spatten_isa.store
 func.func @linear(%x: tensor<2x8xf32>) -> tensor<2x12xf32> {
   %w = arith.constant dense<0.5> : tensor<8x12xf32>
   %b = arith.constant dense<1.0> : tensor<12xf32>

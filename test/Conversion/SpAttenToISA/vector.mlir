@@ -1,4 +1,4 @@
-// RUN: spatten-opt %s --convert-spatten-to-isa | FileCheck %s
+// RUN: spatten-opt %s --convert-spatten-to-isa -split-input-file | FileCheck %s
 
 // Scalar constants become the VEC immediate; `1 - x` swaps the operands.
 // CHECK-LABEL: spatten_isa.program @scalar
@@ -12,6 +12,8 @@ func.func @scalar(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   return %b : tensor<2x4xf32>
 }
 
+// -----
+
 // A [4] bias broadcast over rows is loaded once and read with stride 0; a
 // [2,1] operand is one value per row (flags 2).
 // CHECK-LABEL: spatten_isa.program @broadcast
@@ -24,6 +26,8 @@ func.func @broadcast(%x: tensor<2x4xf32>, %b: tensor<4xf32>, %r: tensor<2x1xf32>
   return %c : tensor<2x4xf32>
 }
 
+// -----
+
 // A [1,2,4] operand repeats across the batch of a [3,2,4] result: one VEC
 // per batch, each reading the same two rows.
 // CHECK-LABEL: spatten_isa.program @batch_broadcast
@@ -32,6 +36,8 @@ func.func @batch_broadcast(%x: tensor<3x2x4xf32>, %p: tensor<1x2x4xf32>) -> tens
   %a = spatten.binary <add> %x, %p : (tensor<3x2x4xf32>, tensor<1x2x4xf32>) -> tensor<3x2x4xf32>
   return %a : tensor<3x2x4xf32>
 }
+
+// -----
 
 // CHECK-LABEL: spatten_isa.program @rowwise
 // CHECK: spatten_isa.vec {{{.*}}func = 19 : i64{{.*}}imm = 9.99999974E-6 : f32

@@ -10,7 +10,7 @@ func.func @linear_k(%x: tensor<1x4x8xf32>, %w: tensor<7x24xf32>) -> tensor<1x4x2
 
 func.func @heads(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
   // expected-error @+1 {{num_heads 3 must divide width 8}}
-  %a = spatten.attention %q, %q, %q {num_heads = 3 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind none>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  %a = spatten.attention %q, %q, %q {num_heads = 3 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<none>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
   return %a : tensor<1x4x8xf32>
 }
 
@@ -18,7 +18,7 @@ func.func @heads(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
 
 func.func @padding_needs_mask(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
   // expected-error @+1 {{a mask operand is required exactly for padding masks}}
-  %a = spatten.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind padding>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  %a = spatten.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
   return %a : tensor<1x4x8xf32>
 }
 
@@ -48,10 +48,10 @@ func.func @reshape(%x: tensor<4x8xf32>) -> tensor<5x8xf32> {
 
 // -----
 
-func.func @perm(%x: tensor<4x8xf32>) -> tensor<8x4xf32> {
+func.func @perm(%x: tensor<4x8xf32>) -> tensor<4x4xf32> {
   // expected-error @+1 {{invalid permutation}}
-  %z = spatten.transpose %x [0, 0] : (tensor<4x8xf32>) -> tensor<8x4xf32>
-  return %z : tensor<8x4xf32>
+  %z = spatten.transpose %x [0, 0] : (tensor<4x8xf32>) -> tensor<4x4xf32>
+  return %z : tensor<4x4xf32>
 }
 
 // -----

@@ -7,8 +7,8 @@ func.func @layer(%x: tensor<1x4x8xf32>, %w: tensor<8x24xf32>, %b: tensor<24xf32>
   %qkv = spatten.linear %x, %w, %b : (tensor<1x4x8xf32>, tensor<8x24xf32>, tensor<24xf32>) -> tensor<1x4x24xf32>
   // CHECK: spatten.slice
   %q = spatten.slice %qkv [0, 0, 0] [1, 1, 1] : (tensor<1x4x24xf32>) -> tensor<1x4x8xf32>
-  // CHECK: spatten.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}}) {mask_kind = #spatten<mask_kind padding>, num_heads = 2 : i64, scale = 5.000000e-01 : f32}
-  %a = spatten.attention %q, %q, %q mask(%m) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind padding>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4xf32>) -> tensor<1x4x8xf32>
+  // CHECK: spatten.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}}) {mask_kind = #spatten.mask_kind<padding>, num_heads = 2 : i64, scale = 5.000000e-01 : f32}
+  %a = spatten.attention %q, %q, %q mask(%m) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4xf32>) -> tensor<1x4x8xf32>
   // CHECK: spatten.layer_norm
   %n = spatten.layer_norm %a, %g, %g {epsilon = 1.0e-5 : f32} : (tensor<1x4x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x4x8xf32>
   // CHECK: spatten.gelu %{{.*}} <tanh>
@@ -22,8 +22,8 @@ func.func @layer(%x: tensor<1x4x8xf32>, %w: tensor<8x24xf32>, %b: tensor<24xf32>
 
 // CHECK-LABEL: func @cache
 func.func @cache(%q: tensor<1x1x8xf32>, %pk: tensor<1x2x3x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) {
-  // CHECK: past(%{{.*}}, %{{.*}}) {mask_kind = #spatten<mask_kind causal>
-  %o, %k, %v = spatten.attention %q, %q, %q past(%pk, %pk) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten<mask_kind causal>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 1>, resultSegmentSizes = array<i32: 1, 1, 1>} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>)
+  // CHECK: past(%{{.*}}, %{{.*}}) {mask_kind = #spatten.mask_kind<causal>
+  %o, %k, %v = spatten.attention %q, %q, %q past(%pk, %pk) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 1>} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>)
   return %o, %k, %v : tensor<1x1x8xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
 }
 

@@ -37,7 +37,7 @@ LogicalResult LinearOp::verify() {
   if (y.size() != x.size() || y.back() != n ||
       !llvm::equal(x.drop_back(), y.drop_back()))
     return emitOpError("result shape must be input shape with last dim ") << n;
-  if (getBias() && shapeOf(getBias()) != ArrayRef<int64_t>{n})
+  if (getBias() && shapeOf(getBias()) != ArrayRef<int64_t>(n))
     return emitOpError("bias must be [") << n << "]";
   return success();
 }
@@ -62,6 +62,8 @@ LogicalResult AttentionOp::verify() {
   if (padding != bool(getMask()))
     return emitOpError("a mask operand is required exactly for padding masks");
   int64_t past = 0;
+  if (!getPastKey() && !getPresent().empty())
+    return emitOpError("present results need a KV cache (past operands)");
   if (getPastKey()) {
     ArrayRef<int64_t> pk = shapeOf(getPastKey());
     int64_t d = q[2] / heads;
@@ -69,8 +71,8 @@ LogicalResult AttentionOp::verify() {
         shapeOf(getPastValue()) != pk)
       return emitOpError("past key/value must be [B, H, P, D]");
     past = pk[2];
-    if (!getPresentKey() || !getPresentValue())
-      return emitOpError("a KV cache needs present_key and present_value");
+    if (getPresent().size() != 2)
+      return emitOpError("a KV cache needs two present results (key, value)");
     SmallVector<int64_t> present{q[0], heads, past + k[1], d};
     if (shapeOf(getPresentKey()) != ArrayRef(present) ||
         shapeOf(getPresentValue()) != ArrayRef(present))
@@ -90,7 +92,8 @@ LogicalResult LayerNormOp::verify() {
   ArrayRef<int64_t> x = shapeOf(getInput());
   if (x.empty())
     return emitOpError("input must have rank >= 1");
-  ArrayRef<int64_t> n{x.back()};
+  int64_t width = x.back();
+  ArrayRef<int64_t> n(width);
   if (shapeOf(getGamma()) != n || shapeOf(getBeta()) != n)
     return emitOpError("gamma and beta must be [") << x.back() << "]";
   if (shapeOf(getOutput()) != x)

@@ -32,7 +32,9 @@ def SpAtten_MaskKind : I32EnumAttr<"MaskKind", "attention mask kind", [
   let cppNamespace = "::spatten";
   let genSpecializedAttr = 0;
 }
-def SpAtten_MaskKindAttr : EnumAttr<SpAtten_Dialect, SpAtten_MaskKind, "mask_kind">;
+def SpAtten_MaskKindAttr : EnumAttr<SpAtten_Dialect, SpAtten_MaskKind, "mask_kind"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 def SpAtten_GeluApprox : I32EnumAttr<"GeluApproximation", "GELU formula", [
     I32EnumAttrCase<"erf", 0>,
@@ -40,7 +42,9 @@ def SpAtten_GeluApprox : I32EnumAttr<"GeluApproximation", "GELU formula", [
   let cppNamespace = "::spatten";
   let genSpecializedAttr = 0;
 }
-def SpAtten_GeluApproxAttr : EnumAttr<SpAtten_Dialect, SpAtten_GeluApprox, "gelu_approximation">;
+def SpAtten_GeluApproxAttr : EnumAttr<SpAtten_Dialect, SpAtten_GeluApprox, "gelu_approximation"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 def SpAtten_UnaryFn : I32EnumAttr<"UnaryFn", "elementwise unary function", [
     I32EnumAttrCase<"neg", 0>, I32EnumAttrCase<"exp", 1>,
@@ -51,7 +55,9 @@ def SpAtten_UnaryFn : I32EnumAttr<"UnaryFn", "elementwise unary function", [
   let cppNamespace = "::spatten";
   let genSpecializedAttr = 0;
 }
-def SpAtten_UnaryFnAttr : EnumAttr<SpAtten_Dialect, SpAtten_UnaryFn, "unary_fn">;
+def SpAtten_UnaryFnAttr : EnumAttr<SpAtten_Dialect, SpAtten_UnaryFn, "unary_fn"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 def SpAtten_BinaryFn : I32EnumAttr<"BinaryFn", "elementwise binary function", [
     I32EnumAttrCase<"add", 0>, I32EnumAttrCase<"sub", 1>,
@@ -61,6 +67,8 @@ def SpAtten_BinaryFn : I32EnumAttr<"BinaryFn", "elementwise binary function", [
   let cppNamespace = "::spatten";
   let genSpecializedAttr = 0;
 }
-def SpAtten_BinaryFnAttr : EnumAttr<SpAtten_Dialect, SpAtten_BinaryFn, "binary_fn">;
+def SpAtten_BinaryFnAttr : EnumAttr<SpAtten_Dialect, SpAtten_BinaryFn, "binary_fn"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 #endif // SPATTEN_DIALECT_TD

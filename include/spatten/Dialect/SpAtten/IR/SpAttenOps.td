@@ -28,8 +28,7 @@ def SpAtten_LinearOp : SpAtten_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegments,
-                                                   AttrSizedResultSegments]> {
+def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   let summary = "multi-head scaled dot-product attention";
   let description = [{
     `query` is `[B, Lq, H*D]`, `key` and `value` are `[B, Lk, H*D]`, with
@@ -56,8 +55,7 @@ def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegment
                        I64Attr:$num_heads, F32Attr:$scale,
                        SpAtten_MaskKindAttr:$mask_kind);
   let results = (outs SpAtten_F32Tensor:$output,
-                      Optional<SpAtten_F32Tensor>:$present_key,
-                      Optional<SpAtten_F32Tensor>:$present_value);
+                      Variadic<SpAtten_F32Tensor>:$present);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `(` $mask^ `)`)?
     (`past` `(` $past_key^ `,` $past_value `)`)? attr-dict `:`
@@ -67,6 +65,13 @@ def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegment
   let extraClassDeclaration = [{
     int64_t getHeadDim() {
       return getQuery().getType().getShape().back() / getNumHeads();
+    }
+    /// The key/value caches after this step, or null without a KV cache.
+    mlir::Value getPresentKey() {
+      return getPresent().empty() ? mlir::Value() : getPresent()[0];
+    }
+    mlir::Value getPresentValue() {
+      return getPresent().size() < 2 ? mlir::Value() : getPresent()[1];
     }
   }];
 }

@@ -1,0 +1,411 @@
+//===- AttentionPatterns.cpp - Lift multi-head attention subgraphs --------===//
+//
+// Rooted at `onnx.Softmax`, the pattern walks backwards to Q·K^T and
+// forwards to ·V and the head merge:
+//
+//   Qh = Transpose(0,2,1,3)(Reshape(q -> [B,Lq,H,D]))
+//   Kt = Transpose(0,2,3,1)(Reshape(k -> [B,Lk,H,D]))          (HF BERT, GPT-2)
+//      | Transpose(0,1,3,2)(Kh)                                 (Megatron)
+//      | Concat(axis -1)(Transpose(0,1,3,2)(past_k), Kt_new)    (GPT-2 1.5 past)
+//   Kh = Transpose(0,2,1,3)(Reshape(k)) | Concat(axis -2)(past_k, Kh_new)
+//   s  = MatMul(Qh, Kt), with scalar Mul/Div on Qh, Kt, Kh or s (the scale)
+//   s  = s + mask                     mask [B|1,1,1,Lk]: padding bias
+//      | Where(tril, s, c<=-1e4)      constant lower-triangular: causal
+//      | s * tril - 1e4 * (1 - tril)  (folded to constants): causal
+//      | s + A, A constant 0 / <=-1e4 lower-triangular: causal
+//   out = Reshape(Transpose(0,2,1,3)(MatMul(Softmax(s, axis=-1), Vh)))
+//
+// and emits one spatten.attention on the [B,L,H*D] projections. A KV cache
+// (Concat of a past tensor with the new heads) becomes past_key/past_value,
+// and the uses of the concatenated K/V (the `present` output) are rewired to
+// present_key/present_value. A causal constant must be exactly
+// lower-triangular with offset P = Lk - Lq, or the pattern does not match.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+
+namespace spatten::lift {
+namespace {
+
+bool hasPerm(Operation *op, ArrayRef<int64_t> perm) {
+  std::optional<SmallVector<int64_t>> p = getIntsAttr(op, "perm");
+  return p && ArrayRef<int64_t>(*p) == perm;
+}
+
+/// Concat axis, normalised to be non-negative.
+std::optional<int64_t> concatAxis(Operation *op) {
+  std::optional<int64_t> axis = getIntAttr(op, "axis");
+  if (!axis)
+    return std::nullopt;
+  int64_t rank = shapeOf(op->getResult(0)).size();
+  return *axis < 0 ? *axis + rank : *axis;
+}
+
+/// `Transpose(perm)(Reshape(flat -> [B, L, H, D]))`: the per-head view of a
+/// [B, L, H*D] projection.
+struct Heads {
+  Value flat;
+  int64_t b, l, h, d;
+};
+
+std::optional<Heads> matchHeads(Value v, ArrayRef<int64_t> perm) {
+  Operation *t = defOnnx(v, "Transpose");
+  if (!t || !hasPerm(t, perm))
+    return std::nullopt;
+  Operation *r = defOnnx(t->getOperand(0), "Reshape");
+  if (!r)
+    return std::nullopt;
+  ArrayRef<int64_t> s = shapeOf(r->getResult(0));
+  if (s.size() != 4)
+    return std::nullopt;
+  return Heads{r->getOperand(0), s[0], s[1], s[2], s[3]};
+}
+
+/// Strips Mul/Div by scalar constants that keep the shape, folding them into
+/// `scale`.
+Value peelScale(Value v, double &scale) {
+  while (true) {
+    v = skipNoOps(v);
+    Operation *op = v.getDefiningOp();
+    if (!op || !(isOnnx(op, "Mul") || isOnnx(op, "Div")))
+      return v;
+    bool div = isOnnx(op, "Div");
+    int found = -1;
+    for (int i : {1, 0}) {
+      if (div && i == 0)
+        continue;
+      std::optional<double> c = getScalarConst(op->getOperand(i));
+      Value other = op->getOperand(1 - i);
+      if (c && *c != 0 && other.getType() == v.getType()) {
+        scale = div ? scale / *c : scale * *c;
+        found = 1 - i;
+        break;
+      }
+    }
+    if (found < 0)
+      return v;
+    v = op->getOperand(found);
+  }
+}
+
+/// Keys or values: the new heads, and with a KV cache the past tensor and
+/// the Concat whose other uses form the `present` output.
+struct CachedHeads {
+  Heads heads;
+  Value past;          // [B,H,P,D], or [B,H,D,P] when `transposed`
+  Operation *cat = nullptr;
+  bool transposed = false;
+};
+
+/// Vh or Kh in [B,H,L,D] layout, optionally concatenated after a past.
+std::optional<CachedHeads> matchBHLD(Value v) {
+  v = skipNoOps(v);
+  if (std::optional<Heads> h = matchHeads(v, {0, 2, 1, 3}))
+    return CachedHeads{*h};
+  Operation *cat = defOnnx(v, "Concat");
+  if (!cat || cat->getNumOperands() != 2 || concatAxis(cat) != 2)
+    return std::nullopt;
+  std::optional<Heads> h = matchHeads(cat->getOperand(1), {0, 2, 1, 3});
+  if (!h)
+    return std::nullopt;
+  return CachedHeads{*h, cat->getOperand(0), cat, false};
+}
+
+/// K^T in [B,H,D,Lk] layout (see the file comment for the accepted forms).
+std::optional<CachedHeads> matchKeyT(Value kt, double &scale) {
+  kt = peelScale(kt, scale);
+  if (std::optional<Heads> h = matchHeads(kt, {0, 2, 3, 1}))
+    return CachedHeads{*h};
+  if (Operation *t = defOnnx(kt, "Transpose"); t && hasPerm(t, {0, 1, 3, 2}))
+    return matchBHLD(peelScale(t->getOperand(0), scale));
+  Operation *cat = defOnnx(kt, "Concat");
+  if (!cat || cat->getNumOperands() != 2 || concatAxis(cat) != 3)
+    return std::nullopt;
+  std::optional<Heads> h = matchHeads(cat->getOperand(1), {0, 2, 3, 1});
+  if (!h)
+    return std::nullopt;
+  return CachedHeads{*h, cat->getOperand(0), cat, true};
+}
+
+/// Checks a constant `[1,..,1,Lq,Lk]` against the causal rule "query i sees
+/// key j iff j <= i + Lk - Lq"; `ok(value, visible)` judges each element.
+bool isCausalConst(Value c, int64_t lq, int64_t lk,
+                   function_ref<bool(double, bool)> ok) {
+  ElementsAttr attr = getConstAttr(c);
+  if (!attr)
+    return false;
+  ArrayRef<int64_t> s = cast<ShapedType>(attr.getType()).getShape();
+  if (s.size() < 2 || s[s.size() - 2] != lq || s.back() != lk ||
+      llvm::any_of(s.drop_back(2), [](int64_t d) { return d != 1; }))
+    return false;
+  std::optional<SmallVector<double>> vals = readValues(attr);
+  if (!vals)
+    return false;
+  for (int64_t i = 0; i < lq; ++i)
+    for (int64_t j = 0; j < lk; ++j)
+      if (!ok((*vals)[i * lk + j], j <= i + lk - lq))
+        return false;
+  return true;
+}
+
+constexpr double kMaskedBias = -1e4 * 0.999;
+
+/// The chain between MatMul(Qh, Kt) and Softmax.
+struct Scores {
+  Value q, kt;
+  double scale = 1;
+  Value padding; // additive, broadcastable as [B|1, 1, 1, Lk]
+  bool causal = false;
+};
+
+bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
+  auto t = tensorTypeOf(m);
+  if (!t || !t.getElementType().isF32() || t.getRank() != 4)
+    return false;
+  ArrayRef<int64_t> s = t.getShape();
+  return (s[0] == scores[0] || s[0] == 1) && s[1] == 1 && s[2] == 1 &&
+         s[3] == scores[3];
+}
+
+FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape);
+
+/// `Sub(Mul(s, tril), C)` with C = 1e4 * (1 - tril): GPT-2 1.4 causal mask.
+FailureOr<Scores> parseMulSubMask(Operation *sub, Scores acc,
+                                  ArrayRef<int64_t> shape) {
+  int64_t lq = shape[2], lk = shape[3];
+  Operation *mul = defOnnx(sub->getOperand(0), "Mul");
+  if (!mul || acc.causal ||
+      !isCausalConst(sub->getOperand(1), lq, lk, [](double v, bool keep) {
+        return keep ? v == 0 : v >= -kMaskedBias;
+      }))
+    return failure();
+  for (int i : {0, 1}) {
+    Value w = mul->getOperand(i);
+    if (w.getType() != sub->getResult(0).getType() ||
+        !isCausalConst(mul->getOperand(1 - i), lq, lk, [](double v, bool keep) {
+          return v == (keep ? 1.0 : 0.0);
+        }))
+      continue;
+    acc.causal = true;
+    return parseScores(w, acc, shape);
+  }
+  return failure();
+}
+
+/// `Add(s, mask)` in either operand order: a padding bias or an additive
+/// causal constant.
+FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
+                               ArrayRef<int64_t> shape) {
+  for (int i : {0, 1}) {
+    Value w = add->getOperand(i), m = add->getOperand(1 - i);
+    if (w.getType() != add->getResult(0).getType())
+      continue;
+    Scores next = acc;
+    if (!next.causal &&
+        isCausalConst(m, shape[2], shape[3], [](double v, bool keep) {
+          return keep ? v == 0 : v <= kMaskedBias;
+        }))
+      next.causal = true;
+    else if (!next.padding && isPaddingBias(m, shape))
+      next.padding = m;
+    else
+      continue;
+    if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
+      return r;
+  }
+  return failure();
+}
+
+FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape) {
+  s = skipNoOps(s);
+  Operation *op = s.getDefiningOp();
+  if (!op)
+    return failure();
+  if (isOnnx(op, "MatMul")) {
+    acc.q = op->getOperand(0);
+    acc.kt = op->getOperand(1);
+    return acc;
+  }
+  if (isOnnx(op, "Mul") || isOnnx(op, "Div")) {
+    double scale = acc.scale;
+    Value inner = peelScale(s, scale);
+    if (inner != s) {
+      acc.scale = scale;
+      return parseScores(inner, acc, shape);
+    }
+  }
+  if (isOnnx(op, "Where") && !acc.causal) {
+    std::optional<double> fill = getScalarConst(op->getOperand(2));
+    if (fill && *fill <= kMaskedBias &&
+        isCausalConst(op->getOperand(0), shape[2], shape[3],
+                      [](double v, bool keep) { return (v != 0) == keep; })) {
+      acc.causal = true;
+      return parseScores(op->getOperand(1), acc, shape);
+    }
+  }
+  if (isOnnx(op, "Sub"))
+    return parseMulSubMask(op, acc, shape);
+  if (isOnnx(op, "Add"))
+    return parseAddMask(op, acc, shape);
+  return failure();
+}
+
+/// Follows single-use no-op users (float Cast, Identity) forward.
+Value forwardNoOps(Value v) {
+  while (v.hasOneUse()) {
+    Operation *user = *v.getUsers().begin();
+    if (!(isOnnx(user, "Identity") ||
+          (isOnnx(user, "Cast") &&
+           user->getResult(0).getType() == v.getType())))
+      break;
+    v = user->getResult(0);
+  }
+  return v;
+}
+
+/// Users of a single-use value, or null.
+Operation *soleUser(Value v) {
+  return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+}
+
+struct Match {
+  Scores scores;
+  CachedHeads q, k, v;
+  Operation *pv = nullptr, *merge = nullptr;
+};
+
+bool sameHeads(const Heads &a, const Heads &b) {
+  return a.b == b.b && a.h == b.h && a.d == b.d;
+}
+
+LogicalResult checkShapes(const Match &m, ArrayRef<int64_t> scores) {
+  const Heads &q = m.q.heads, &k = m.k.heads, &v = m.v.heads;
+  if (!sameHeads(q, k) || !sameHeads(q, v) || k.l != v.l)
+    return failure();
+  int64_t past = 0;
+  if (m.k.cat || m.v.cat) {
+    if (!m.k.cat || !m.v.cat)
+      return failure();
+    ArrayRef<int64_t> pk = shapeOf(m.k.past), pv = shapeOf(m.v.past);
+    SmallVector<int64_t> want{q.b, q.h, pv.size() == 4 ? pv[2] : -1, q.d};
+    SmallVector<int64_t> wantT{q.b, q.h, q.d, want[2]};
+    if (pv != ArrayRef(want) || pk != ArrayRef(m.k.transposed ? wantT : want))
+      return failure();
+    past = want[2];
+  }
+  if (scores != ArrayRef<int64_t>{q.b, q.h, q.l, past + k.l})
+    return failure();
+  if (m.scores.padding && shapeOf(m.scores.padding)[0] != q.b)
+    return failure(); // a [1,1,1,Lk] bias with B > 1 needs a broadcast
+  return success();
+}
+
+struct AttentionPattern : RewritePattern {
+  AttentionPattern(MLIRContext *ctx)
+      : RewritePattern("onnx.Softmax", /*benefit=*/10, ctx) {}
+
+  LogicalResult matchAndRewrite(Operation *softmax,
+                                PatternRewriter &rw) const override {
+    FailureOr<Match> m = match(softmax);
+    if (failed(m))
+      return rw.notifyMatchFailure(softmax, "not a recognised attention");
+    rewrite(*m, softmax, rw);
+    return success();
+  }
+
+  FailureOr<Match> match(Operation *softmax) const {
+    Value in = softmax->getOperand(0);
+    ArrayRef<int64_t> shape = shapeOf(in);
+    std::optional<int64_t> axis = getIntAttr(softmax, "axis");
+    if (shape.size() != 4 || !isF32Tensor(in) ||
+        !(axis == -1 || axis == 3))
+      return failure();
+    Match m;
+    FailureOr<Scores> s = parseScores(in, Scores(), shape);
+    if (failed(s))
+      return failure();
+    m.scores = *s;
+    Value qh = peelScale(m.scores.q, m.scores.scale);
+    std::optional<Heads> q = matchHeads(qh, {0, 2, 1, 3});
+    std::optional<CachedHeads> k = matchKeyT(m.scores.kt, m.scores.scale);
+    if (!q || !k)
+      return failure();
+    m.q = CachedHeads{*q};
+    m.k = *k;
+    Value probs = forwardNoOps(softmax->getResult(0));
+    m.pv = soleUser(probs);
+    if (!isOnnx(m.pv, "MatMul") || m.pv->getOperand(0) != probs)
+      return failure();
+    std::optional<CachedHeads> v = matchBHLD(m.pv->getOperand(1));
+    m.merge = soleUser(forwardNoOps(m.pv->getResult(0)));
+    if (!v || !isOnnx(m.merge, "Transpose") || !hasPerm(m.merge, {0, 2, 1, 3}))
+      return failure();
+    m.v = *v;
+    if (failed(checkShapes(m, shape)))
+      return failure();
+    return m;
+  }
+
+  void rewrite(const Match &m, Operation *softmax, PatternRewriter &rw) const {
+    const Heads &q = m.q.heads;
+    int64_t b = q.b, h = q.h, d = q.d, lk = m.k.heads.l;
+    Location loc = rw.getFusedLoc({softmax->getLoc(), m.pv->getLoc()});
+    rw.setInsertionPoint(m.merge);
+    auto flat = [&](const Heads &x) {
+      return reshapeTo(rw, loc, x.flat, {b, x.l, h * d});
+    };
+    Value qv = flat(q), kv = flat(m.k.heads), vv = flat(m.v.heads);
+    Value pastK = m.k.past, pastV = m.v.past;
+    if (pastK && m.k.transposed) {
+      Operation *t = defOnnx(pastK, "Transpose");
+      pastK = t && hasPerm(t, {0, 1, 3, 2})
+                  ? t->getOperand(0)
+                  : untranspose(rw, loc, pastK);
+    }
+    int64_t past = pastV ? shapeOf(pastV)[2] : 0;
+    Value mask;
+    if (m.scores.padding)
+      mask = reshapeTo(rw, loc, m.scores.padding, {b, past + lk});
+    MaskKind kind = m.scores.padding
+                        ? (m.scores.causal ? MaskKind::padding_causal
+                                           : MaskKind::padding)
+                        : (m.scores.causal ? MaskKind::causal : MaskKind::none);
+    auto f32 = rw.getF32Type();
+    Type outType = RankedTensorType::get({b, q.l, h * d}, f32);
+    SmallVector<Type> presentTypes;
+    if (pastV)
+      presentTypes.assign(2, RankedTensorType::get({b, h, past + lk, d}, f32));
+    auto attn = AttentionOp::create(
+        rw, loc, outType, presentTypes, qv, kv, vv, mask, pastK,
+        pastV, h, APFloat(float(m.scores.scale)), kind);
+    rw.replaceOp(m.merge, reshapeTo(rw, loc, attn.getOutput(), {b, q.l, h, d}));
+    if (!pastV)
+      return;
+    // The concatenated K/V also feed the `present` output: take them from
+    // the op. Dominance is restored by the pass's topological sort.
+    Value presentK = attn.getPresentKey();
+    if (m.k.transposed)
+      presentK = untranspose(rw, loc, presentK);
+    rw.replaceAllUsesWith(m.k.cat->getResult(0), presentK);
+    rw.replaceAllUsesWith(m.v.cat->getResult(0), attn.getPresentValue());
+  }
+
+  /// Swaps the last two dims of a [B,H,X,Y] tensor.
+  static Value untranspose(PatternRewriter &rw, Location loc, Value v) {
+    auto t = tensorTypeOf(v);
+    ArrayRef<int64_t> s = t.getShape();
+    return TransposeOp::create(rw, loc, t.clone({s[0], s[1], s[3], s[2]}), v,
+                               rw.getDenseI64ArrayAttr({0, 1, 3, 2}));
+  }
+};
+
+} // namespace
+
+void populateAttentionPatterns(RewritePatternSet &patterns) {
+  patterns.add<AttentionPattern>(patterns.getContext());
+}
+
+} // namespace spatten::lift
