@@ -241,6 +241,19 @@ private:
     return op;
   }
 
+  /// An operand the instruction writes: rows must not overlap, or the
+  /// result would depend on the write order.
+  Expected<Operand> output(llvm::StringRef prefix, uint64_t rows,
+                           uint64_t cols, bool allowIdx = false) const {
+    auto op = operand(prefix, rows, cols, allowIdx);
+    if (op && rows > 1 && op->stride < cols)
+      return error(prefix.str() + "_stride",
+                   llvm::formatv("{0} is less than the {1} columns written "
+                                 "per row, so output rows would overlap",
+                                 op->stride, cols));
+    return op;
+  }
+
   Mat read(const Operand &op) const {
     Mat m(op.rows, op.cols);
     const std::vector<float> &buf = sim.fbufs[unsigned(op.buf)];
@@ -389,7 +402,8 @@ Error Simulator::Exec::dma(bool toSram, bool gather) {
   if (Error e = checkDmaHeader(dt, cls))
     return e;
   uint64_t rows = f("rows"), cols = f("cols");
-  auto op = operand("sram", rows, cols, /*allowIdx=*/true);
+  auto op = toSram ? output("sram", rows, cols, /*allowIdx=*/true)
+                   : operand("sram", rows, cols, /*allowIdx=*/true);
   if (!op)
     return op.takeError();
   if (!rows || !cols)
@@ -422,7 +436,7 @@ Error Simulator::Exec::gemm() {
   auto b = transB ? operand("b", n, k) : operand("b", k, n);
   if (!b)
     return b.takeError();
-  auto c = operand("c", m, n);
+  auto c = output("c", m, n);
   if (!c)
     return c.takeError();
   auto bias = operand("bias", (flags & GemmBias) ? 1 : 0, n);
@@ -441,6 +455,8 @@ Error Simulator::Exec::gemm() {
 /// Row-wise softmax in place. A row whose every score is -inf (all keys
 /// masked) becomes all zeros instead of NaN.
 static void softmaxRows(Mat &s) {
+  if (s.cols() == 0) // no keys: nothing to normalize (maxCoeff needs one)
+    return;
   for (Eigen::Index i = 0; i < s.rows(); ++i) {
     float mx = s.row(i).maxCoeff();
     if (!std::isfinite(mx) && mx < 0) {
@@ -472,7 +488,7 @@ Error Simulator::Exec::attn() {
   auto v = operand("v", lk, d);
   if (!v)
     return v.takeError();
-  auto o = operand("o", lq, d);
+  auto o = output("o", lq, d);
   if (!o)
     return o.takeError();
   // Spec.h: padding is one per-key bias row shared by every query row;
@@ -571,6 +587,8 @@ Error Simulator::Exec::vecLayerNorm(const Operand &x, const Operand &z) {
   auto beta = operand("w", 1, x.cols);
   if (!beta)
     return beta.takeError();
+  if (!x.rows || !x.cols)
+    return Error::success(); // statistics of an empty row are undefined
   Mat xm = read(x), g = read(*gamma), bt = read(*beta);
   Mat out(x.rows, x.cols);
   for (uint64_t r = 0; r < x.rows; ++r) {
@@ -600,7 +618,7 @@ Error Simulator::Exec::vec() {
   auto x = operand("x", rows, cols);
   if (!x)
     return x.takeError();
-  auto z = operand("z", rows, cols);
+  auto z = output("z", rows, cols);
   if (!z)
     return z.takeError();
   if (func == VecFunc::LayerNorm)
@@ -640,8 +658,16 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
       return makeError(llvm::formatv("instruction {0} ({1}): reserved bits "
                                      "{2:x} set in word {3}",
                                      pc, spec->mnemonic, extra, w));
-  if (Error e = Exec(*this, inst, pc, *spec).run())
-    return e;
+  try {
+    if (Error e = Exec(*this, inst, pc, *spec).run())
+      return e;
+  } catch (const std::bad_alloc &) {
+    // Fields within their checked bounds can still describe an operation
+    // too large for the host (e.g. a huge lq x lk score matrix).
+    return makeError(llvm::formatv("instruction {0} ({1}): out of host memory "
+                                   "for the operation its fields describe",
+                                   pc, spec->mnemonic));
+  }
   uint64_t cycles = estimateCycles(inst, timing);
   OpcodeStats &stats = rep.byOpcode[unsigned(spec->opcode)];
   stats.count += 1;

@@ -19,6 +19,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
+#include <optional>
 
 using namespace spatten::sim;
 using llvm::Error;
@@ -71,6 +72,19 @@ HostTensor HostTensor::zeros(ElemType t, std::vector<int64_t> shape) {
   h.shape = std::move(shape);
   h.data.assign(h.numElements() * elemTypeBytes(t), 0);
   return h;
+}
+
+/// Elements of `shape`, or nullopt when the product exceeds 2^48 (no file
+/// we read can hold that much, and the product must not wrap).
+static std::optional<uint64_t> checkedElements(llvm::ArrayRef<int64_t> shape) {
+  uint64_t n = 1;
+  const uint64_t limit = uint64_t(1) << 48;
+  for (int64_t d : shape) {
+    if (d < 0 || (d && n > limit / uint64_t(d)))
+      return std::nullopt;
+    n *= uint64_t(d);
+  }
+  return n;
 }
 
 //===----------------------------------------------------------------------===//
@@ -178,7 +192,10 @@ Expected<HostTensor> spatten::sim::parseNpy(llvm::StringRef bytes,
   t.type = *type;
   t.shape = std::move(*shape);
   llvm::StringRef payload = bytes.drop_front(prefix + headerLen);
-  uint64_t want = t.numElements() * elemTypeBytes(t.type);
+  std::optional<uint64_t> elems = checkedElements(t.shape);
+  if (!elems)
+    return makeError(name + ": .npy shape " + t.shapeString() + " is too large");
+  uint64_t want = *elems * elemTypeBytes(t.type);
   if (payload.size() != want)
     return makeError(llvm::formatv("{0}: .npy data is {1} bytes, but shape {2} "
                                    "of {3} needs {4}",
@@ -268,15 +285,17 @@ Expected<HostTensor> fromProto(const onnx::TensorProto &p,
       return makeError(llvm::formatv("{0}: negative dimension {1}", name, d));
     t.shape.push_back(d);
   }
-  uint64_t n = t.numElements();
-  t.data.assign(n * elemTypeBytes(t.type), 0);
+  std::optional<uint64_t> elems = checkedElements(t.shape);
+  if (!elems)
+    return makeError(name + ": shape " + t.shapeString() + " is too large");
+  uint64_t n = *elems, bytes = n * elemTypeBytes(t.type);
   if (p.has_raw_data()) {
-    if (p.raw_data().size() != t.data.size())
+    if (p.raw_data().size() != bytes)
       return makeError(llvm::formatv("{0}: raw_data is {1} bytes, shape {2} "
                                      "needs {3}",
                                      name, p.raw_data().size(),
-                                     t.shapeString(), t.data.size()));
-    std::memcpy(t.data.data(), p.raw_data().data(), t.data.size());
+                                     t.shapeString(), bytes));
+    t.data.assign(p.raw_data().begin(), p.raw_data().end());
     return t;
   }
   int have = t.type == ElemType::F32   ? p.float_data_size()
@@ -286,6 +305,7 @@ Expected<HostTensor> fromProto(const onnx::TensorProto &p,
     return makeError(llvm::formatv("{0}: TensorProto holds {1} values, shape "
                                    "{2} needs {3}",
                                    name, have, t.shapeString(), n));
+  t.data.assign(bytes, 0);
   if (t.type == ElemType::F32)
     copyTyped<float>(t, p.float_data());
   else if (t.type == ElemType::I64)

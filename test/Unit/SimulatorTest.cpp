@@ -161,12 +161,12 @@ TEST_F(SimTest, GatherSelectsRowsByTheIndexList) {
                   "sram_buf=k rows=1 cols=3 idx_off=4"),
              "row 1000 at DRAM [0x2ee0, 0x2eec) is past dram.size 0x1000");
   EXPECT_ERR(exec("gather tensor_class=weights dtype=f32 bits=32 "
-                  "sram_buf=k rows=2 cols=1 idx_off=4095"),
+                  "sram_buf=k sram_stride=1 rows=2 cols=1 idx_off=4095"),
              "field 'idx_off': 2 indices at offset 4095 run past the idx buffer");
 }
 
 TEST_F(SimTest, DmaFieldsAreChecked) {
-  const std::string tail = " bits=32 sram_buf=act rows=2 cols=4";
+  const std::string tail = " bits=32 sram_buf=act sram_stride=4 rows=2 cols=4";
   EXPECT_ERR(exec("load tensor_class=weights dtype=f32 dram_addr=4090" + tail),
              "instruction 7 (load): field 'dram_addr': row 0 at DRAM");
   EXPECT_ERR(exec("load tensor_class=weights dtype=f32 bits=8 sram_buf=act "
@@ -682,6 +682,62 @@ TEST(CycleEstimate, Formulas) {
   // Q*K 4*8*64/64 + softmax 32/1 + prob*V 32.
   EXPECT_EQ(estimateCycles(asmLine("attn lq=4 lk=8 d=64"), *eighth),
             32u + 32 + 32);
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(SimTest, OutputRowsMustNotOverlap) {
+  EXPECT_ERR(exec("vec func=copy x_buf=act z_buf=acc z_stride=1 rows=2 cols=2"),
+             "instruction 7 (vec): field 'z_stride': 1 is less than the 2 "
+             "columns written per row");
+  EXPECT_ERR(exec("load tensor_class=weights dtype=f32 bits=32 sram_buf=act "
+                  "rows=2 cols=2"),
+             "field 'sram_stride'");
+  // Reading overlapping rows (a broadcast) is fine.
+  ASSERT_NO_ERR(exec("store tensor_class=weights dtype=f32 bits=32 "
+                     "dram_stride=8 sram_buf=act rows=2 cols=2"));
+}
+
+/// Random instructions of every opcode must end in success or an error,
+/// never a crash or an uncaught exception.
+TEST(SimFuzz, RandomInstructionsNeverCrash) {
+  auto s = Simulator::create(haltImage(1 << 16));
+  ASSERT_OK(s);
+  uint64_t state = 0x243F6A8885A308D3ull;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  unsigned ok = 0, failed = 0;
+  for (unsigned iter = 0; iter < 20000; ++iter) {
+    const OpcodeSpec &spec = kOpcodeSpecs[iter % kNumOpcodes];
+    Instr inst;
+    inst.set(kOpcodeField, uint64_t(spec.opcode));
+    for (unsigned i = 0; i < spec.numFields; ++i) {
+      const Field &f = spec.fields[i];
+      // Mostly small values so that some instructions pass the checks.
+      uint64_t v = next();
+      if (v % 4 != 0)
+        v %= (f.name == "scale" || f.name == "imm") ? 1 : 9;
+      if (f.name == "bits" && iter % 3)
+        v = 32;
+      inst.set(f, v & fieldMask(f));
+    }
+    if (iter % 97 == 0)
+      inst.words[next() % kInstrWords] ^= next();
+    if (llvm::Error e = (*s)->step(inst, iter)) {
+      ++failed;
+      llvm::consumeError(std::move(e));
+    } else {
+      ++ok;
+    }
+  }
+  EXPECT_GT(ok, 100u);
+  EXPECT_GT(failed, 100u);
 }
 
 } // namespace

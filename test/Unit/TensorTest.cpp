@@ -106,6 +106,11 @@ TEST(Npy, RejectsWhatItCannotRead) {
                                four),
                       "t.npy"),
              "t.npy: .npy data is 4 bytes, but shape [2] of float32 needs 8");
+  EXPECT_ERR(parseNpy(npyBytes("{'descr': '<f4', 'fortran_order': False, "
+                               "'shape': (1099511627776, 1099511627776), }",
+                               four),
+                      "huge.npy"),
+             "huge.npy: .npy shape [1099511627776, 1099511627776] is too large");
   std::string good = serializeNpy(iota(ElemType::F32, {4}));
   for (size_t n = 0; n < good.size(); ++n)
     EXPECT_FALSE(bool(parseNpy(good.substr(0, n), "cut.npy"))) << n;
@@ -154,6 +159,15 @@ TEST(TensorProto, RawAndTypedData) {
   r.set_data_type(onnx::TensorProto::DOUBLE);
   raw.write(r.SerializeAsString());
   EXPECT_ERR(readTensorProto(raw.path), "data_type 11 is not supported");
+  onnx::TensorProto huge;
+  huge.set_data_type(onnx::TensorProto::FLOAT);
+  huge.add_dims(int64_t(1) << 40);
+  raw.write(huge.SerializeAsString());
+  EXPECT_ERR(readTensorProto(raw.path), "TensorProto holds 0 values, shape "
+                                        "[1099511627776] needs 1099511627776");
+  huge.add_dims(int64_t(1) << 40);
+  raw.write(huge.SerializeAsString());
+  EXPECT_ERR(readTensorProto(raw.path), "is too large");
   raw.write("\xff\xff\xff garbage");
   EXPECT_ERR(readTensorProto(raw.path), "not a valid ONNX TensorProto");
 }
