@@ -18,6 +18,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -104,9 +105,14 @@ LogicalResult writeOutput(ModuleOp module) {
 
 LogicalResult run(MLIRContext &context) {
   spatten::ImportOptions importOptions;
-  for (const std::string &binding : shapes)
-    if (failed(importOptions.addShapeBinding(binding, context)))
+  for (const std::string &binding : shapes) {
+    std::string error = spatten::addShapeBinding(binding, importOptions);
+    if (!error.empty()) {
+      llvm::errs() << "spatten-compile: --shape " << binding << ": " << error
+                   << "\n";
       return failure();
+    }
+  }
   OwningOpRef<ModuleOp> module =
       spatten::importONNXModel(inputPath, importOptions, &context);
   if (!module)
@@ -116,7 +122,8 @@ LogicalResult run(MLIRContext &context) {
     return failure();
   DefaultTimingManager tm;
   applyDefaultTimingManagerCLOptions(tm);
-  pm.enableTiming(tm.getRootScope());
+  TimingScope timing = tm.getRootScope();
+  pm.enableTiming(timing);
   spatten::CompilePipelineOptions options;
   options.hw = hw;
   spatten::buildCompilePipeline(pm, options, lastStage());
