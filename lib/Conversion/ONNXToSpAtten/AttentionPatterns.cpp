@@ -266,11 +266,6 @@ Value forwardNoOps(Value v) {
   return v;
 }
 
-/// Users of a single-use value, or null.
-Operation *soleUser(Value v) {
-  return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
-}
-
 struct Match {
   Scores scores;
   CachedHeads q, k, v;

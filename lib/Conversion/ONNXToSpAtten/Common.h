@@ -1,0 +1,84 @@
+//===- Common.h - Matchers shared by the ONNX lifting patterns --*- C++ -*-===//
+//
+// The lifting patterns look at `onnx` ops by name (`onnx.<OpType>`) and read
+// operands in ONNX input order and attributes by their ONNX names, so they
+// depend only on the ONNX operator spec (onnx.ai/onnx/operators), not on the
+// C++ classes of the onnx dialect.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_LIB_CONVERSION_ONNXTOSPATTEN_COMMON_H
+#define SPATTEN_LIB_CONVERSION_ONNXTOSPATTEN_COMMON_H
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <optional>
+#include <string>
+
+namespace spatten::lift {
+using namespace mlir;
+
+/// True if `op` is the ONNX node `onnx.<type>`.
+bool isOnnx(Operation *op, StringRef type);
+/// True if `op` belongs to the onnx dialect (registered or not).
+bool isOnnxDialect(Operation *op);
+/// The ONNX node name that the importer stores as a NameLoc, or "<unnamed>".
+std::string nodeName(Operation *op);
+
+/// Skips ops that do not change the value: Identity, Dropout (inference) and
+/// a Cast whose result type equals its input type (PyTorch's `.float()`).
+Value skipNoOps(Value v);
+/// The defining op of `skipNoOps(v)` if it is `onnx.<type>`, else null.
+Operation *defOnnx(Value v, StringRef type);
+
+/// ONNX input `index` of an op whose optional inputs are recorded in
+/// operandSegmentSizes (e.g. Slice); null when absent.
+Value getOnnxInput(Operation *op, unsigned index);
+
+std::optional<int64_t> getIntAttr(Operation *op, StringRef name);
+std::optional<SmallVector<int64_t>> getIntsAttr(Operation *op, StringRef name);
+std::optional<double> getFloatAttr(Operation *op, StringRef name);
+
+/// The ElementsAttr of a constant (arith.constant or any ConstantLike op, or
+/// `onnx.Constant` with a `value` attribute), else null.
+ElementsAttr getConstAttr(Value v);
+/// Element values of a dense or resource constant (float, integer or bool
+/// elements), in row-major order; nullopt for other encodings.
+std::optional<SmallVector<double>> readValues(ElementsAttr attr);
+/// Integer values of a constant (e.g. Slice starts, Gather indices).
+std::optional<SmallVector<int64_t>> getConstInts(Value v);
+/// The value of a constant whose elements are all equal (a scalar or splat).
+std::optional<double> getScalarConst(Value v);
+/// Relative comparison for constants that exporters store in fp32.
+bool approxEq(double a, double b, double rel = 1e-3);
+
+RankedTensorType tensorTypeOf(Value v);
+ArrayRef<int64_t> shapeOf(Value v);
+bool isF32Tensor(Value v);
+/// The only user of `v`, or null when it has none or several.
+Operation *soleUser(Value v);
+/// A weight is a constant or a graph input: not computed by the graph.
+bool isWeight(Value v);
+/// `v` viewed with `shape` through spatten.reshape (no-op if equal).
+Value reshapeTo(OpBuilder &rw, Location loc, Value v,
+                ArrayRef<int64_t> shape);
+/// `shape` normalised to `[N]` when all leading dims are 1, else nullopt.
+std::optional<int64_t> vectorLength(Value v);
+
+/// Multi-head attention (Q·K^T, scale, mask, Softmax, ·V).
+void populateAttentionPatterns(RewritePatternSet &patterns);
+/// LayerNorm (decomposed, Reciprocal variant, LayerNormalization) and GELU.
+void populateNormActPatterns(RewritePatternSet &patterns);
+/// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.
+void populateLinearPatterns(RewritePatternSet &patterns);
+
+/// One-to-one lowering of a single ONNX op left after the fusions. On
+/// failure `why` says what is unsupported.
+LogicalResult convertOneToOne(Operation *op, RewriterBase &rw,
+                              std::string &why);
+
+} // namespace spatten::lift
+
+#endif

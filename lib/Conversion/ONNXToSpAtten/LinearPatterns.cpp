@@ -1,0 +1,165 @@
+//===- LinearPatterns.cpp - Lift linear layers and embeddings -------------===//
+//
+//   - MatMul(x [...,K], W [K,N]) with W a weight (constant or graph input),
+//     or W = Transpose(perm 1,0)(weight [N,K]) (tied decoder), plus a
+//     following Add of a bias broadcastable as [N] -> spatten.linear.
+//   - Gemm(A, B, C) with B a weight: transA becomes a spatten.transpose,
+//     transB the transpose_weight flag, alpha != 1 / beta != 1 / C not [N]
+//     become spatten.binary ops. The GPT-2 Conv1D form
+//     Reshape(x -> [M,K]) -> Gemm -> Reshape([..., N]) lifts to one linear
+//     on x.
+//   - Gather(table [V,D], ids, axis 0) with a weight table and integer ids
+//     computed at run time -> spatten.embedding.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+namespace spatten::lift {
+namespace {
+
+/// `Add(y, bias)` (either order) after `y`, with a bias broadcastable as
+/// [N] that keeps y's shape; the Add is returned and `bias` set.
+Operation *matchBiasAdd(Value y, Value &bias) {
+  Operation *add = soleUser(y);
+  if (!isOnnx(add, "Add") || add->getResult(0).getType() != y.getType())
+    return nullptr;
+  int64_t n = shapeOf(y).back();
+  Value other = add->getOperand(add->getOperand(0) == y ? 1 : 0);
+  if (!isF32Tensor(other) || vectorLength(other) != n)
+    return nullptr;
+  bias = other;
+  return add;
+}
+
+struct MatMulLinearPattern : RewritePattern {
+  MatMulLinearPattern(MLIRContext *ctx)
+      : RewritePattern("onnx.MatMul", /*benefit=*/2, ctx) {}
+
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rw) const override {
+    Value x = op->getOperand(0), w = op->getOperand(1);
+    if (!isF32Tensor(x) || !isF32Tensor(w) || shapeOf(w).size() != 2 ||
+        shapeOf(x).size() < 2)
+      return rw.notifyMatchFailure(op, "not [...,K] x [K,N] in f32");
+    bool transposed = false;
+    if (Operation *t = defOnnx(w, "Transpose");
+        t && getIntsAttr(t, "perm") == SmallVector<int64_t>{1, 0} &&
+        isWeight(t->getOperand(0))) {
+      w = t->getOperand(0);
+      transposed = true;
+    } else if (!isWeight(w)) {
+      return rw.notifyMatchFailure(op, "B is computed, not a weight");
+    }
+    Value bias;
+    Operation *root = matchBiasAdd(op->getResult(0), bias);
+    Location loc = op->getLoc();
+    int64_t n = shapeOf(op->getResult(0)).back();
+    if (bias)
+      bias = reshapeTo(rw, loc, bias, {n});
+    else
+      root = op;
+    rw.replaceOpWithNewOp<LinearOp>(root, op->getResult(0).getType(), x, w,
+                                    bias, transposed);
+    return success();
+  }
+};
+
+Value scalarConst(PatternRewriter &rw, Location loc, double v) {
+  auto type = RankedTensorType::get({}, rw.getF32Type());
+  return arith::ConstantOp::create(
+      rw, loc, DenseElementsAttr::get(type, rw.getF32FloatAttr(v)));
+}
+
+Value binary(PatternRewriter &rw, Location loc, BinaryFn fn, Value a, Value b,
+             Type type) {
+  return BinaryOp::create(rw, loc, type, a, b, fn);
+}
+
+struct GemmPattern : RewritePattern {
+  GemmPattern(MLIRContext *ctx)
+      : RewritePattern("onnx.Gemm", /*benefit=*/2, ctx) {}
+
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rw) const override {
+    Value a = op->getOperand(0), b = op->getOperand(1);
+    Value c = op->getNumOperands() > 2 ? op->getOperand(2) : Value();
+    if (!isF32Tensor(a) || !isF32Tensor(b) || (c && !isF32Tensor(c)))
+      return rw.notifyMatchFailure(op, "Gemm on non-f32 data");
+    if (!isWeight(b))
+      return rw.notifyMatchFailure(op, "B is computed, not a weight");
+    double alpha = getFloatAttr(op, "alpha").value_or(1.0);
+    double beta = getFloatAttr(op, "beta").value_or(1.0);
+    bool transA = getIntAttr(op, "transA").value_or(0) != 0;
+    bool transB = getIntAttr(op, "transB").value_or(0) != 0;
+    Location loc = op->getLoc();
+    Value y = op->getResult(0);
+    int64_t n = shapeOf(y)[1];
+    bool plainBias = alpha == 1.0 && (!c || (beta == 1.0 && vectorLength(c) == n));
+    Value bias = c && plainBias ? reshapeTo(rw, loc, c, {n}) : Value();
+
+    // GPT-2 Conv1D: Reshape -> Gemm -> Reshape around a [..., K] input.
+    Operation *in = defOnnx(a, "Reshape");
+    Operation *out = soleUser(y);
+    if (!transA && plainBias && in && isOnnx(out, "Reshape")) {
+      Value x = in->getOperand(0);
+      ArrayRef<int64_t> xs = shapeOf(x), os = shapeOf(out->getResult(0));
+      if (!xs.empty() && xs.back() == shapeOf(a)[1] && os.size() == xs.size() &&
+          os.back() == n && os.drop_back() == xs.drop_back()) {
+        rw.replaceOpWithNewOp<LinearOp>(out, out->getResult(0).getType(), x, b,
+                                        bias, transB);
+        return success();
+      }
+    }
+    if (transA) {
+      ArrayRef<int64_t> s = shapeOf(a);
+      a = TransposeOp::create(rw, loc, tensorTypeOf(a).clone({s[1], s[0]}), a,
+                              rw.getDenseI64ArrayAttr({1, 0}));
+    }
+    Value r = LinearOp::create(rw, loc, y.getType(), a, b, bias, transB);
+    if (alpha != 1.0)
+      r = binary(rw, loc, BinaryFn::mul, r, scalarConst(rw, loc, alpha),
+                 y.getType());
+    if (c && !plainBias) {
+      Value cs = beta == 1.0 ? c
+                             : binary(rw, loc, BinaryFn::mul, c,
+                                      scalarConst(rw, loc, beta), c.getType());
+      r = binary(rw, loc, BinaryFn::add, r, cs, y.getType());
+    }
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct EmbeddingPattern : RewritePattern {
+  EmbeddingPattern(MLIRContext *ctx)
+      : RewritePattern("onnx.Gather", /*benefit=*/2, ctx) {}
+
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rw) const override {
+    Value table = op->getOperand(0), ids = op->getOperand(1);
+    auto idType = tensorTypeOf(ids);
+    if (getIntAttr(op, "axis").value_or(0) != 0 || !isF32Tensor(table) ||
+        shapeOf(table).size() != 2 || !isWeight(table) || getConstAttr(ids) ||
+        !idType ||
+        !(idType.getElementType().isInteger(64) ||
+          idType.getElementType().isInteger(32)))
+      return rw.notifyMatchFailure(op, "not a table lookup by run-time ids");
+    rw.replaceOpWithNewOp<EmbeddingOp>(op, op->getResult(0).getType(), ids,
+                                       table);
+    return success();
+  }
+};
+
+} // namespace
+
+void populateLinearPatterns(RewritePatternSet &patterns) {
+  patterns.add<MatMulLinearPattern, GemmPattern, EmbeddingPattern>(
+      patterns.getContext());
+}
+
+} // namespace spatten::lift

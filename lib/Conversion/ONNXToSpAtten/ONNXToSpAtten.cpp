@@ -1,0 +1,147 @@
+//===- ONNXToSpAtten.cpp - Lift ONNX graphs into spatten ops --------------===//
+//
+// Four steps:
+//   1. every ONNX value must have a static shape (the importer's --shape
+//      bindings plus -canonicalize guarantee it; otherwise an error names
+//      the node);
+//   2. the fusion patterns (AttentionPatterns.cpp, NormActPatterns.cpp,
+//      LinearPatterns.cpp) run greedily; the ONNX ops they absorb become dead
+//      and are erased, and the block is re-sorted topologically because a
+//      KV-cache attention rewires the `present` output to its results;
+//   3. every ONNX op left is lowered one to one (OneToOne.cpp), or reported
+//      with the reason, its op type and its node name;
+//   4. spatten reshapes/transposes that cancel out are folded.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include "spatten/Conversion/Passes.h"
+#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+
+#include "mlir/Analysis/TopologicalSortUtils.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace spatten {
+#define GEN_PASS_DEF_CONVERTONNXTOSPATTEN
+#include "spatten/Conversion/Passes.h.inc"
+} // namespace spatten
+
+using namespace mlir;
+using namespace spatten;
+using namespace spatten::lift;
+
+namespace {
+
+InFlightDiagnostic nodeError(Operation *op) {
+  return op->emitError() << "ONNX " << op->getName().getStringRef().drop_front(5)
+                         << " node '" << nodeName(op) << "' ";
+}
+
+bool isStatic(Type t) {
+  auto rt = dyn_cast<RankedTensorType>(t);
+  return rt && rt.hasStaticShape();
+}
+
+LogicalResult checkStaticShapes(ModuleOp module) {
+  bool ok = true;
+  module.walk([&](Operation *op) {
+    if (!isOnnxDialect(op))
+      return;
+    for (auto [i, r] : llvm::enumerate(op->getResults()))
+      if (!isStatic(r.getType())) {
+        nodeError(op) << "result #" << i << " has a dynamic shape "
+                      << r.getType()
+                      << "; bind every dimension (--shape NAME=VALUE) and "
+                         "run -canonicalize first";
+        ok = false;
+      }
+    for (auto [i, v] : llvm::enumerate(op->getOperands()))
+      if (llvm::isa<BlockArgument>(v) && !isStatic(v.getType())) {
+        nodeError(op) << "operand #" << i << " is a graph input of dynamic "
+                      << "shape " << v.getType()
+                      << "; bind it with --shape NAME=VALUE";
+        ok = false;
+      }
+  });
+  return success(ok);
+}
+
+SmallVector<Operation *> collectOnnxOps(ModuleOp module) {
+  SmallVector<Operation *> ops;
+  module.walk([&](Operation *op) {
+    if (isOnnxDialect(op))
+      ops.push_back(op);
+  });
+  return ops;
+}
+
+/// ONNX ops have no side effects, so any op without uses can go; reverse
+/// order erases whole dead chains in one sweep.
+void eraseDeadOnnxOps(ModuleOp module) {
+  SmallVector<Operation *> ops = collectOnnxOps(module);
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (Operation *&op : llvm::reverse(ops))
+      if (op && op->use_empty()) {
+        op->erase();
+        op = nullptr;
+        changed = true;
+      }
+  }
+}
+
+LogicalResult sortBlocks(ModuleOp module) {
+  bool ok = true;
+  module.walk([&](Block *block) {
+    if (!sortTopologically(block)) {
+      emitError(block->getParentOp()->getLoc())
+          << "lifted graph has a cycle: cannot order its ops";
+      ok = false;
+    }
+  });
+  return success(ok);
+}
+
+LogicalResult lowerRemaining(ModuleOp module) {
+  IRRewriter rw(module.getContext());
+  bool ok = true;
+  for (Operation *op : collectOnnxOps(module)) {
+    std::string why;
+    if (failed(convertOneToOne(op, rw, why))) {
+      nodeError(op) << why;
+      ok = false;
+    }
+  }
+  return success(ok);
+}
+
+struct ConvertONNXToSpAttenPass
+    : spatten::impl::ConvertONNXToSpAttenBase<ConvertONNXToSpAttenPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (failed(checkStaticShapes(module)))
+      return signalPassFailure();
+
+    GreedyRewriteConfig config;
+    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+    RewritePatternSet fusions(&getContext());
+    populateAttentionPatterns(fusions);
+    populateNormActPatterns(fusions);
+    populateLinearPatterns(fusions);
+    if (failed(applyPatternsGreedily(module, std::move(fusions), config))) {
+      module.emitError("lifting patterns did not converge");
+      return signalPassFailure();
+    }
+    eraseDeadOnnxOps(module);
+    if (failed(sortBlocks(module)) || failed(lowerRemaining(module)))
+      return signalPassFailure();
+    (void)applyPatternsGreedily(module, RewritePatternSet(&getContext()),
+                                config);
+  }
+};
+
+} // namespace
