@@ -27,6 +27,8 @@
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
 namespace spatten::lift {
 namespace {
 
@@ -397,7 +399,80 @@ struct AttentionPattern : RewritePattern {
   }
 };
 
+/// The name of the first graph input that `v` is computed from.
+std::string graphInputName(Value v, int depth = 0) {
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto func = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
+    auto name = func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                         "onnx.name")
+                     : StringAttr();
+    return name ? name.str() : "#" + std::to_string(arg.getArgNumber());
+  }
+  Operation *op = v.getDefiningOp();
+  if (!op || depth > 8)
+    return "";
+  for (Value operand : op->getOperands())
+    if (std::string n = graphInputName(operand, depth + 1); !n.empty())
+      return n;
+  return "";
+}
+
+/// Why a mask operand `m` of the score chain is not supported, or "".
+std::string explainMask(Value m, ArrayRef<int64_t> scores) {
+  auto t = tensorTypeOf(m);
+  if (!t || t.getRank() != 4 || scores[2] <= 1 || t.getShape()[2] != scores[2])
+    return "";
+  int64_t lq = scores[2], lk = scores[3];
+  if (!getConstAttr(m)) {
+    std::string input = graphInputName(m);
+    return "its attention mask has one row per query ([B,1,Lq,Lk]) and is "
+           "computed at run time" +
+           (input.empty() ? std::string() : " from graph input '" + input + "'") +
+           "; spatten.attention takes a padding bias [B, Lk] or a constant "
+           "causal mask (not implemented)";
+  }
+  auto causal01 = [](double v, bool keep) { return v == (keep ? 1.0 : 0.0); };
+  auto causalBias = [](double v, bool keep) {
+    return keep ? v == 0 : v <= kMaskedBias;
+  };
+  if (isCausalConst(m, lq, lk, causal01) || isCausalConst(m, lq, lk, causalBias))
+    return "";
+  return "its mask constant [.., " + std::to_string(lq) + ", " +
+         std::to_string(lk) + "] is not lower-triangular with offset Lk - Lq = " +
+         std::to_string(lk - lq) + ", so it is not a causal mask";
+}
+
 } // namespace
+
+std::string explainUnliftedAttention(Operation *softmax) {
+  Value s = skipNoOps(softmax->getOperand(0));
+  if (shapeOf(s).size() != 4)
+    return "";
+  ArrayRef<int64_t> shape = shapeOf(s);
+  for (int depth = 0; depth < 8; ++depth) {
+    Operation *op = skipNoOps(s).getDefiningOp();
+    if (!op)
+      return "";
+    if (isOnnx(op, "MatMul"))
+      return isWeight(op->getOperand(1))
+                 ? ""
+                 : "its Q*K^T, scale, mask, Softmax, *V chain and head "
+                   "layout do not match a recognised attention form";
+    bool where = isOnnx(op, "Where");
+    if (!where && !isOnnx(op, "Add") && !isOnnx(op, "Sub") &&
+        !isOnnx(op, "Mul") && !isOnnx(op, "Div"))
+      return "";
+    unsigned first = where ? 1 : 0;
+    Value path = op->getOperand(first), other = op->getOperand(first + 1);
+    if (path.getType() != op->getResult(0).getType())
+      std::swap(path, other);
+    Value mask = where ? op->getOperand(0) : other;
+    if (std::string why = explainMask(mask, shape); !why.empty())
+      return why;
+    s = path;
+  }
+  return "";
+}
 
 void populateAttentionPatterns(RewritePatternSet &patterns) {
   patterns.add<AttentionPattern>(patterns.getContext());

@@ -69,6 +69,10 @@ std::optional<int64_t> vectorLength(Value v);
 
 /// Multi-head attention (Q·K^T, scale, mask, Softmax, ·V).
 void populateAttentionPatterns(RewritePatternSet &patterns);
+/// Why the attention subgraph ending at a Softmax left unlifted was not
+/// recognised (e.g. a run-time per-query mask), or "" when the Softmax does
+/// not look like attention.
+std::string explainUnliftedAttention(Operation *softmax);
 /// LayerNorm (decomposed, Reciprocal variant, LayerNormalization) and GELU.
 void populateNormActPatterns(RewritePatternSet &patterns);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.

@@ -106,6 +106,22 @@ LogicalResult sortBlocks(ModuleOp module) {
   return success(ok);
 }
 
+/// Attention subgraphs that the fusion did not take get an error that says
+/// why, instead of only the generic one on their Q*K^T MatMul.
+LogicalResult checkUnliftedAttention(ModuleOp module) {
+  bool ok = true;
+  for (Operation *op : collectOnnxOps(module)) {
+    if (!isOnnx(op, "Softmax"))
+      continue;
+    if (std::string why = explainUnliftedAttention(op); !why.empty()) {
+      nodeError(op) << "ends an attention subgraph that cannot be lifted: "
+                    << why;
+      ok = false;
+    }
+  }
+  return success(ok);
+}
+
 LogicalResult lowerRemaining(ModuleOp module) {
   IRRewriter rw(module.getContext());
   bool ok = true;
@@ -137,7 +153,8 @@ struct ConvertONNXToSpAttenPass
       return signalPassFailure();
     }
     eraseDeadOnnxOps(module);
-    if (failed(sortBlocks(module)) || failed(lowerRemaining(module)))
+    if (failed(sortBlocks(module)) || failed(checkUnliftedAttention(module)) ||
+        failed(lowerRemaining(module)))
       return signalPassFailure();
     (void)applyPatternsGreedily(module, RewritePatternSet(&getContext()),
                                 config);

@@ -1,0 +1,90 @@
+// RUN: spatten-opt %s --convert-onnx-to-spatten -split-input-file -verify-diagnostics
+
+// Dynamic shapes must be bound (--shape) and folded (-canonicalize) first.
+func.func @dynamic(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+2 {{ONNX Relu node '<unnamed>' result #0 has a dynamic shape 'tensor<?x4xf32>'}}
+  // expected-error @+1 {{ONNX Relu node '<unnamed>' operand #0 is a graph input of dynamic shape 'tensor<?x4xf32>'; bind it with --shape NAME=VALUE}}
+  %y = onnx.Relu(%x) : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// A MatMul of two activations outside any attention.
+func.func @matmul_activations(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
+  %r = onnx.Relu(%b) : (tensor<3x4xf32>) -> tensor<3x4xf32>
+  // expected-error @+1 {{ONNX MatMul node '<unnamed>' multiplies by a computed tensor (not a constant or graph-input weight) and is not part of a recognised attention subgraph}}
+  %y = onnx.MatMul(%a, %r) : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// A Where mask that is not lower-triangular is not a causal mask.
+func.func @not_causal(%q: tensor<1x3x2xf32>, %k: tensor<1x3x2xf32>, %v: tensor<1x3x2xf32>) -> tensor<1x3x2xf32> {
+  %s4 = onnx.Constant {value = dense<[1, 3, 1, 2]> : tensor<4xi64>} : tensor<4xi64>
+  %so = onnx.Constant {value = dense<[1, 3, 2]> : tensor<3xi64>} : tensor<3xi64>
+  %tril = onnx.Constant {value = dense<[[[[true, true, false], [true, true, false], [true, true, true]]]]> : tensor<1x1x3x3xi1>} : tensor<1x1x3x3xi1>
+  %fill = onnx.Constant {value = dense<-10000.0> : tensor<f32>} : tensor<f32>
+  %qr = onnx.Reshape(%q, %s4) : (tensor<1x3x2xf32>, tensor<4xi64>) -> tensor<1x3x1x2xf32>
+  %kr = onnx.Reshape(%k, %s4) : (tensor<1x3x2xf32>, tensor<4xi64>) -> tensor<1x3x1x2xf32>
+  %vr = onnx.Reshape(%v, %s4) : (tensor<1x3x2xf32>, tensor<4xi64>) -> tensor<1x3x1x2xf32>
+  %qt = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x3x1x2xf32>) -> tensor<1x1x3x2xf32>
+  %kt = onnx.Transpose(%kr) {perm = array<i64: 0, 2, 3, 1>} : (tensor<1x3x1x2xf32>) -> tensor<1x1x2x3xf32>
+  %vt = onnx.Transpose(%vr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x3x1x2xf32>) -> tensor<1x1x3x2xf32>
+  %s = onnx.MatMul(%qt, %kt) : (tensor<1x1x3x2xf32>, tensor<1x1x2x3xf32>) -> tensor<1x1x3x3xf32>
+  %sw = onnx.Where(%tril, %s, %fill) : (tensor<1x1x3x3xi1>, tensor<1x1x3x3xf32>, tensor<f32>) -> tensor<1x1x3x3xf32>
+  // expected-error @+1 {{ONNX Softmax node '<unnamed>' ends an attention subgraph that cannot be lifted: its mask constant [.., 3, 3] is not lower-triangular with offset Lk - Lq = 0, so it is not a causal mask}}
+  %p = onnx.Softmax(%sw) {axis = -1 : i64} : (tensor<1x1x3x3xf32>) -> tensor<1x1x3x3xf32>
+  %o = onnx.MatMul(%p, %vt) : (tensor<1x1x3x3xf32>, tensor<1x1x3x2xf32>) -> tensor<1x1x3x2xf32>
+  %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x1x3x2xf32>) -> tensor<1x3x1x2xf32>
+  %out = onnx.Reshape(%ot, %so) : (tensor<1x3x1x2xf32>, tensor<3xi64>) -> tensor<1x3x2xf32>
+  return %out : tensor<1x3x2xf32>
+}
+
+// -----
+
+// gpt2_megatron: the causal mask is a graph input sliced per query.
+func.func @runtime_mask(%q: tensor<1x2x2xf32>, %k: tensor<1x2x2xf32>, %v: tensor<1x2x2xf32>, %m: tensor<1x1x2x2xf32> {onnx.name = "attention_mask"}) -> tensor<1x2x2xf32> {
+  %s4 = onnx.Constant {value = dense<[1, 2, 1, 2]> : tensor<4xi64>} : tensor<4xi64>
+  %so = onnx.Constant {value = dense<[1, 2, 2]> : tensor<3xi64>} : tensor<3xi64>
+  %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : tensor<f32>
+  %big = onnx.Constant {value = dense<10000.0> : tensor<f32>} : tensor<f32>
+  %qr = onnx.Reshape(%q, %s4) : (tensor<1x2x2xf32>, tensor<4xi64>) -> tensor<1x2x1x2xf32>
+  %kr = onnx.Reshape(%k, %s4) : (tensor<1x2x2xf32>, tensor<4xi64>) -> tensor<1x2x1x2xf32>
+  %vr = onnx.Reshape(%v, %s4) : (tensor<1x2x2xf32>, tensor<4xi64>) -> tensor<1x2x1x2xf32>
+  %qt = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x1x2xf32>) -> tensor<1x1x2x2xf32>
+  %kt = onnx.Transpose(%kr) {perm = array<i64: 0, 2, 3, 1>} : (tensor<1x2x1x2xf32>) -> tensor<1x1x2x2xf32>
+  %vt = onnx.Transpose(%vr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x1x2xf32>) -> tensor<1x1x2x2xf32>
+  %s = onnx.MatMul(%qt, %kt) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  %wm = onnx.Mul(%s, %m) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  %inv = onnx.Sub(%one, %m) : (tensor<f32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  %off = onnx.Mul(%inv, %big) : (tensor<1x1x2x2xf32>, tensor<f32>) -> tensor<1x1x2x2xf32>
+  %sc = onnx.Sub(%wm, %off) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  // expected-error @+1 {{its attention mask has one row per query ([B,1,Lq,Lk]) and is computed at run time from graph input 'attention_mask'}}
+  %p = onnx.Softmax(%sc) {axis = 3 : i64} : (tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  %o = onnx.MatMul(%p, %vt) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
+  %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x1x2x2xf32>) -> tensor<1x2x1x2xf32>
+  %out = onnx.Reshape(%ot, %so) : (tensor<1x2x1x2xf32>, tensor<3xi64>) -> tensor<1x2x2xf32>
+  return %out : tensor<1x2x2xf32>
+}
+
+// -----
+
+// Ops without a spatten counterpart, and unsupported forms of mapped ops.
+func.func @unsupported(%x: tensor<4x6xf32>) -> (tensor<4x6xf32>, tensor<4x2xf32>, tensor<4x3xf32>, tensor<4x6xi64>) {
+  %idx = onnx.Constant {value = dense<[3, 1]> : tensor<2xi64>} : tensor<2xi64>
+  %starts = onnx.Constant {value = dense<[5]> : tensor<1xi64>} : tensor<1xi64>
+  %ends = onnx.Constant {value = dense<[-100]> : tensor<1xi64>} : tensor<1xi64>
+  %axes = onnx.Constant {value = dense<[1]> : tensor<1xi64>} : tensor<1xi64>
+  %steps = onnx.Constant {value = dense<[-2]> : tensor<1xi64>} : tensor<1xi64>
+  // expected-error @+1 {{ONNX Floor node '<unnamed>' has no lowering to the spatten dialect}}
+  %f = onnx.Floor(%x) : (tensor<4x6xf32>) -> tensor<4x6xf32>
+  // expected-error @+1 {{ONNX Gather node '<unnamed>' has constant indices that are not an increasing progression (not implemented)}}
+  %g = onnx.Gather(%x, %idx) {axis = 1 : i64} : (tensor<4x6xf32>, tensor<2xi64>) -> tensor<4x2xf32>
+  // expected-error @+1 {{ONNX Slice node '<unnamed>' has an axis out of range or a non-positive step (not implemented)}}
+  %s = "onnx.Slice"(%x, %starts, %ends, %axes, %steps) {operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>} : (tensor<4x6xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<4x3xf32>
+  // expected-error @+1 {{ONNX Cast node '<unnamed>' converts between types other than int32/int64 -> f32}}
+  %c = onnx.Cast(%x) {to = 7 : i64} : (tensor<4x6xf32>) -> tensor<4x6xi64>
+  return %f, %g, %s, %c : tensor<4x6xf32>, tensor<4x2xf32>, tensor<4x3xf32>, tensor<4x6xi64>
+}
