@@ -59,6 +59,7 @@ private:
   LogicalResult loadExternalData(::onnx::TensorProto &tensor);
   LogicalResult sortNodes();
   LogicalResult checkModel();
+  LogicalResult hoistConstants();
   LogicalResult bindShapes();
   LogicalResult inferShapes();
   LogicalResult buildFunction(ModuleOp module);
@@ -88,6 +89,8 @@ private:
   llvm::StringMap<Value> values;
   /// Value name -> ONNX type after shape inference.
   llvm::StringMap<const ::onnx::TypeProto *> typeOf;
+  /// Initializer name -> name of the Constant node it was hoisted from.
+  llvm::StringMap<std::string> hoistedFrom;
 };
 
 Location Importer::nodeLoc(const ::onnx::NodeProto &node, size_t index) {
@@ -109,10 +112,20 @@ static std::string describe(const ::onnx::NodeProto &node) {
 // Parsing and external data
 //===----------------------------------------------------------------------===//
 
+/// ONNX text starts with `<` after blanks and `#` comment lines; a binary
+/// ModelProto starts with a field tag byte (0x08 for ir_version).
+static bool looksLikeText(StringRef text) {
+  while (true) {
+    text = text.ltrim();
+    if (!text.starts_with("#"))
+      return text.starts_with("<");
+    text = text.drop_until([](char c) { return c == '\n'; });
+  }
+}
+
 LogicalResult Importer::parse(llvm::MemoryBufferRef buffer) {
   StringRef text = buffer.getBuffer();
-  bool isText = StringRef(path).ends_with(".onnxtext") ||
-                text.ltrim().starts_with("<");
+  bool isText = StringRef(path).ends_with(".onnxtext") || looksLikeText(text);
   if (isText) {
     std::string copy = text.str(); // the parser needs a NUL-terminated string
     auto status = ::onnx::OnnxParser::Parse(model, copy.c_str());
@@ -247,9 +260,15 @@ LogicalResult Importer::sortNodes() {
         return emitError(nodeLoc(graph->node(i), i))
                << "graph has a cycle through " << describe(graph->node(i));
   }
+  // Unnamed nodes are named after their first output, so the checker's and
+  // shape inference's messages name them as the op locations do.
   google::protobuf::RepeatedPtrField<::onnx::NodeProto> sorted;
-  for (int i : order)
-    *sorted.Add() = graph->node(i);
+  for (int i : order) {
+    ::onnx::NodeProto *node = sorted.Add();
+    *node = graph->node(i);
+    if (node->name().empty() && node->output_size())
+      node->set_name(node->output(0));
+  }
   graph->mutable_node()->Swap(&sorted);
   return success();
 }
@@ -269,6 +288,57 @@ LogicalResult Importer::checkModel() {
   } catch (const std::exception &e) {
     return emitError(fileLoc) << "ONNX checker rejected the model: " << e.what();
   }
+  return success();
+}
+
+/// Turns `Constant` nodes into initializers. Same values, but libonnx 1.12's
+/// data propagation reads initializers and not Constant nodes, so shape
+/// inference then sees the axes, shapes and indices exporters put there.
+LogicalResult Importer::hoistConstants() {
+  auto *graph = model.mutable_graph();
+  google::protobuf::RepeatedPtrField<::onnx::NodeProto> kept;
+  for (int i = 0; i < graph->node_size(); ++i) {
+    const auto &node = graph->node(i);
+    bool hoist = node.op_type() == "Constant" && node.domain().empty() &&
+                 node.attribute_size() == 1 && node.output_size() == 1;
+    ::onnx::TensorProto tensor;
+    if (hoist) {
+      const auto &attr = node.attribute(0);
+      StringRef kind = attr.name();
+      if (kind == "value") {
+        tensor = attr.t();
+      } else if (kind == "value_float") {
+        tensor.set_data_type(::onnx::TensorProto::FLOAT);
+        tensor.add_float_data(attr.f());
+      } else if (kind == "value_int") {
+        tensor.set_data_type(::onnx::TensorProto::INT64);
+        tensor.add_int64_data(attr.i());
+      } else if (kind == "value_floats") {
+        tensor.set_data_type(::onnx::TensorProto::FLOAT);
+        tensor.add_dims(attr.floats_size());
+        *tensor.mutable_float_data() = attr.floats();
+      } else if (kind == "value_ints") {
+        tensor.set_data_type(::onnx::TensorProto::INT64);
+        tensor.add_dims(attr.ints_size());
+        *tensor.mutable_int64_data() = attr.ints();
+      } else {
+        hoist = false; // value_string, sparse_value: buildNode reports them
+      }
+    }
+    if (!hoist) {
+      *kept.Add() = node;
+      continue;
+    }
+    tensor.set_name(node.output(0));
+    hoistedFrom[node.output(0)] =
+        node.name().empty() ? node.output(0) : node.name();
+    *graph->add_initializer() = std::move(tensor);
+  }
+  graph->mutable_node()->Swap(&kept);
+  // IR < 4 only lets inference see initializers that are also inputs; the
+  // checker has already validated the model against its own IR version.
+  if (model.ir_version() < 4)
+    model.set_ir_version(4);
   return success();
 }
 
@@ -675,7 +745,11 @@ LogicalResult Importer::buildFunction(ModuleOp module) {
   for (auto [name, arg] : llvm::zip(argNames, entry->getArguments()))
     values[name] = arg;
   for (const auto &init : graph.initializer()) {
-    Location loc = NameLoc::get(builder.getStringAttr(init.name()), fileLoc);
+    auto hoisted = hoistedFrom.find(init.name());
+    Location loc = NameLoc::get(
+        builder.getStringAttr(hoisted == hoistedFrom.end() ? init.name()
+                                                           : hoisted->second),
+        fileLoc);
     auto value = convertTensor(init, loc);
     if (failed(value))
       return failure();
@@ -707,14 +781,18 @@ LogicalResult Importer::buildFunction(ModuleOp module) {
 OwningOpRef<ModuleOp> Importer::run(llvm::MemoryBufferRef buffer) {
   ctx->loadDialect<onnx::ONNXDialect, func::FuncDialect>();
   if (failed(parse(buffer)) || failed(sortNodes()) || failed(checkModel()) ||
-      failed(bindShapes()) || failed(inferShapes()))
+      failed(hoistConstants()) || failed(bindShapes()) ||
+      failed(inferShapes()))
     return nullptr;
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   (*module)->setAttr(onnx::kOpsetAttrName, builder.getI64IntegerAttr(opset));
   if (!model.producer_name().empty())
-    (*module)->setAttr("onnx.producer",
-                       builder.getStringAttr(model.producer_name() + " " +
-                                             model.producer_version()));
+    (*module)->setAttr(
+        "onnx.producer",
+        builder.getStringAttr(model.producer_version().empty()
+                                  ? model.producer_name()
+                                  : model.producer_name() + " " +
+                                        model.producer_version()));
   if (failed(buildFunction(*module)) || failed(verify(*module)))
     return nullptr;
   return module;
