@@ -4,8 +4,8 @@ Without a model: exports a small BERT with PyTorch, compiles it with
 spatten-compile, runs it on spatten-sim, checks every output against
 onnxruntime (and PyTorch) and prints a short summary. With a model path it
 does the same for that .onnx file, with seeded random inputs; every dynamic
-dimension is bound to a default (``*batch*`` -> 1, ``*past*`` -> 4, others
--> 8) unless given with ``--shape NAME=VALUE``.
+dimension is bound to a default (``*past*`` -> 4, ``*seq*``/``*len*`` -> 8,
+``*batch*`` -> 1, others -> 8) unless given with ``--shape NAME=VALUE``.
 
 Exit status: 0 when every output is within the bound (docs/Numerics.md),
 1 otherwise or when a step fails (its error is printed).
@@ -36,12 +36,14 @@ class DemoError(RuntimeError):
 
 
 def default_dim(name: str) -> int:
+    """``*past*`` -> 4; sequence-like (``*seq*``, ``*len*``) -> 8, checked
+    before batch so ``max_seq_len_in_batch`` is a sequence; ``*batch*`` -> 1."""
     low = name.lower()
-    if "batch" in low:
-        return 1
     if "past" in low:
         return 4
-    return 8
+    if "seq" in low or "len" in low:
+        return 8
+    return 1 if "batch" in low else 8
 
 
 def bind_shapes(model: Path, given: Mapping[str, int]) -> Dict[str, int]:
@@ -163,11 +165,11 @@ def demo(model_path: Optional[Path], given: Mapping[str, int], workdir: Path, se
     print(f"\nSpAtten demo summary: {model_path.name}")
     print("  shapes: " + (" ".join(f"{k}={v}" for k, v in shapes.items()) or "static"))
     print(f"  compile {t_compile:.2f} s, simulate {t_sim:.2f} s; binary {human_bytes(binary.stat().st_size)}")
-    print(f"  outputs vs onnxruntime (bound {BOUND:g}):")
+    print(f"  outputs vs onnxruntime (bound {BOUND:.0e}):")
     for line in compare(outdir, ort.run(model_path, arrays), "onnxruntime"):
         print(line)
     if torch_model is not None:
-        print(f"  outputs vs PyTorch (bound {BOUND:g}):")
+        print(f"  outputs vs PyTorch (bound {BOUND:.0e}):")
         for line in compare(outdir, spexport.torch_outputs(torch_model, arrays), "PyTorch"):
             print(line)
     for line in report_lines(json.loads(report_path.read_text())):

@@ -12,6 +12,8 @@ def test_default_dims_and_overrides():
     model = shared_model("gpt2_megatron.onnx")
     assert demo.bind_shapes(model, {}) == {"batch_size": 1, "seq_len": 8, "past_seq_len": 4}
     assert demo.bind_shapes(model, {"seq_len": 2})["seq_len"] == 2
+    toy = shared_model("bert_toy_optimized.onnx")
+    assert demo.bind_shapes(toy, {}) == {"batch": 1, "max_seq_len_in_batch": 8}
     with pytest.raises(demo.DemoError, match="not dynamic dimensions"):
         demo.bind_shapes(model, {"sequence": 2})
 
