@@ -16,6 +16,41 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
     elementwise and data-movement ONNX ops map one to one. Requires static
     shapes (run `-canonicalize` first). An ONNX op left over is an error
     naming the op and its node.
+
+    Patterns (lib/Conversion/ONNXToSpAtten):
+    - `spatten.attention`, rooted at Softmax over the last axis:
+      Qh = Transpose(0,2,1,3)(Reshape(q -> [B,L,H,D])); K^T as
+      Transpose(0,2,3,1)(Reshape(k)), or Transpose(0,1,3,2) of the [B,H,L,D]
+      heads; scalar Mul/Div on Qh, K, K^T or the scores multiply into
+      `scale`; masks: Add of a [B|1,1,1,Lk] bias (padding, reshaped to
+      [B,Lk]), Where(tril, s, c <= -1e4), s*tril - 1e4*(1-tril) or an
+      additive 0/-1e4 constant (causal: the constant must be exactly
+      lower-triangular with offset Lk-Lq); Softmax, MatMul with
+      Vh = Transpose(0,2,1,3)(Reshape(v)), Transpose(0,2,1,3) back. A KV
+      cache (Concat of a past [B,H,P,D] before the new K/V, or of
+      Transpose(0,1,3,2)(past) before K^T) becomes past_key/past_value and
+      the Concat's other uses (the `present` output) take present_key /
+      present_value. A run-time per-query mask ([B,1,Lq,Lk] from a graph
+      input, gpt2_megatron) is reported as not implemented.
+    - `spatten.layer_norm`: Add(Mul((x - mean) / Sqrt(var + eps), gamma),
+      beta) with var = ReduceMean((x - mean)^2) over the last axis (Pow 2 or
+      d*d, duplicate Sub nodes, Reciprocal instead of Div), the tf form
+      x*g + (beta - mean*g) with g = Reciprocal(Sqrt(var + eps)) * gamma, and
+      LayerNormalization (axis -1).
+    - `spatten.gelu`: the expression around one Erf/Tanh is read as a
+      polynomial in x, so any association order matches
+      0.5x(1 + erf(x/sqrt 2)) and 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))
+      (Pow(x,3) or x*x*x).
+    - `spatten.linear`: MatMul by a weight (constant or graph input, or
+      Transpose(1,0) of one) plus a following [N] bias Add; Gemm with
+      transA/transB/alpha/beta; Reshape->Gemm->Reshape (Conv1D) on [...,K].
+    - `spatten.embedding`: Gather(axis 0) of a weight table by run-time
+      integer ids.
+    - One to one: Add/Sub/Mul/Div/Pow/Max/Min, Neg/Exp/Log/Sqrt/Reciprocal/
+      Tanh/Erf/Sigmoid/Relu/Abs, Softmax (last axis), Reshape/Flatten/
+      Squeeze/Unsqueeze, Transpose, Concat, Slice/Split and Gather with
+      constant indices (spatten.slice), Cast int->f32; Identity, Dropout
+      and same-type Cast are forwarded; Constant becomes arith.constant.
   }];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }
