@@ -180,3 +180,17 @@ func.func @coerce_not_last(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %s = onnx.Softmax(%x) {axis = 0 : i64, coerce_2d} : (tensor<2x3xf32>) -> tensor<2x3xf32>
   return %s : tensor<2x3xf32>
 }
+
+// -----
+
+// Inference-mode Dropout (no training_mode, or a false one) is the identity.
+// CHECK-LABEL: func.func @dropout
+// CHECK-NOT: onnx.Dropout
+// CHECK: return %arg0, %arg0
+func.func @dropout(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>) {
+  %d = "onnx.Dropout"(%x) <{operandSegmentSizes = array<i32: 1, 0, 0>}> : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %r = onnx.Constant {value = dense<5.000000e-01> : tensor<f32>} : tensor<f32>
+  %f = onnx.Constant {value = dense<false> : tensor<i1>} : tensor<i1>
+  %e = "onnx.Dropout"(%x, %r, %f) <{operandSegmentSizes = array<i32: 1, 1, 1>}> : (tensor<2x3xf32>, tensor<f32>, tensor<i1>) -> tensor<2x3xf32>
+  return %d, %e : tensor<2x3xf32>, tensor<2x3xf32>
+}

@@ -437,3 +437,20 @@ LogicalResult LogSoftmaxOp::canonicalize(LogSoftmaxOp op,
                                          PatternRewriter &rewriter) {
   return dropCoerce2d(op, rewriter);
 }
+
+/// Outside training mode Dropout is the identity (ONNX Dropout-13); with its
+/// mask unused it is replaced by its input.
+LogicalResult DropoutOp::canonicalize(DropoutOp op, PatternRewriter &rewriter) {
+  if (op.getMask() && !op.getMask().use_empty())
+    return failure();
+  if (Value training = op.getTrainingMode()) {
+    auto flag = getConstInts(training);
+    if (!flag || flag->size() != 1 || (*flag)[0] != 0)
+      return failure();
+  }
+  if (op.getData().getType() != op.getOutput().getType())
+    return failure();
+  rewriter.replaceAllUsesWith(op.getOutput(), op.getData());
+  rewriter.eraseOp(op);
+  return success();
+}

@@ -177,6 +177,7 @@ def ONNX_DropoutOp : ONNX_Op<"Dropout", [AttrSizedOperandSegments]> {
   let arguments = (ins T:$data, Optional<T>:$ratio, Optional<T>:$training_mode,
                    OptionalAttr<I64Attr>:$seed);
   let results = (outs T:$output, Optional<T>:$mask);
+  let hasCanonicalizeMethod = 1;
 }
 
 //===----------------------------------------------------------------------===//
