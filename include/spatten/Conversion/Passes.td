@@ -31,7 +31,10 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       Transpose(0,1,3,2)(past) before K^T) becomes past_key/past_value and
       the Concat's other uses (the `present` output) take present_key /
       present_value. A run-time per-query mask ([B,1,Lq,Lk] from a graph
-      input, gpt2_megatron) is reported as not implemented.
+      input, gpt2_megatron) is reported as not implemented, unless the
+      input is named in `assume-causal-inputs` and the mask is
+      s*m - 1e4*(1-m) with m its [.., P:P+Lq, 0:Lk] slice: then the caller's
+      guarantee makes it causal.
     - `spatten.layer_norm`: Add(Mul((x - mean) / Sqrt(var + eps), gamma),
       beta) with var = ReduceMean((x - mean)^2) over the last axis (Pow 2 or
       d*d, duplicate Sub nodes, Reciprocal instead of Div), the tf form
@@ -52,6 +55,13 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       constant indices (spatten.slice), Cast int->f32; Identity, Dropout
       and same-type Cast are forwarded; Constant becomes arith.constant.
   }];
+  let options = [
+    ListOption<"assumeCausalInputs", "assume-causal-inputs", "std::string",
+               "graph inputs (ONNX names) that the caller guarantees hold a "
+               "lower-triangular 0/1 causal mask [B,1,M,M]: a per-query "
+               "mask sliced from one of them (gpt2_megatron's "
+               "attention_mask) lifts to mask_kind causal">,
+  ];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }
 

@@ -158,6 +158,7 @@ constexpr double kMaskedBias = -1e4 * 0.999;
 /// The chain between MatMul(Qh, Kt) and Softmax.
 struct Scores {
   Value q, kt;
+  ArrayRef<std::string> causalInputs; // graph inputs asserted causal
   double scale = 1;
   Value padding; // additive, broadcastable as [B|1, 1, 1, Lk]
   bool causal = false;
@@ -174,22 +175,97 @@ bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
 
 FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape);
 
-/// `Sub(Mul(s, tril), C)` with C = 1e4 * (1 - tril): GPT-2 1.4 causal mask.
+/// The ONNX name of a graph input.
+std::string argName(BlockArgument arg) {
+  auto func = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
+  auto name = func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                       "onnx.name")
+                   : StringAttr();
+  return name ? name.str() : "#" + std::to_string(arg.getArgNumber());
+}
+
+/// `m` is the [.., P:P+Lq, 0:Lk] window (P = Lk - Lq) of a [B,1,M,M] graph
+/// input that the caller asserted (assume-causal-inputs) to hold a
+/// lower-triangular 0/1 mask, taken by unit-step Slices: then `m` is the
+/// causal mask of this step.
+bool isAssertedCausal(Value m, int64_t lq, int64_t lk,
+                      ArrayRef<std::string> names) {
+  SmallVector<int64_t> offsets(4, 0);
+  Value v = skipNoOps(m);
+  while (Operation *slice = defOnnx(v, "Slice")) {
+    Value data = slice->getOperand(0);
+    ArrayRef<int64_t> dims = shapeOf(data);
+    std::optional<SmallVector<int64_t>> starts =
+        getConstInts(slice->getOperand(1));
+    Value axesIn = getOnnxInput(slice, 3), stepsIn = getOnnxInput(slice, 4);
+    std::optional<SmallVector<int64_t>> axes =
+        axesIn ? getConstInts(axesIn) : std::nullopt;
+    std::optional<SmallVector<int64_t>> steps =
+        stepsIn ? getConstInts(stepsIn) : std::nullopt;
+    if (!starts || dims.size() != 4 || (axesIn && !axes) ||
+        (stepsIn && (!steps || llvm::any_of(*steps, [](int64_t x) {
+                       return x != 1;
+                     }))))
+      return false;
+    for (auto [i, start] : llvm::enumerate(*starts)) {
+      int64_t axis = axes ? (*axes)[i] : int64_t(i);
+      axis = axis < 0 ? axis + 4 : axis;
+      if (axis < 0 || axis >= 4)
+        return false;
+      int64_t st = start < 0 ? start + dims[axis] : start;
+      offsets[axis] += std::clamp<int64_t>(st, 0, dims[axis]);
+    }
+    v = skipNoOps(data);
+  }
+  auto arg = dyn_cast<BlockArgument>(v);
+  if (!arg || !llvm::is_contained(names, argName(arg)))
+    return false;
+  ArrayRef<int64_t> in = shapeOf(arg), out = shapeOf(m);
+  return in.size() == 4 && out.size() == 4 && in[0] == out[0] &&
+         in[1] == 1 && out[1] == 1 && in[2] == in[3] && offsets[0] == 0 &&
+         offsets[1] == 0 && offsets[2] == lk - lq && offsets[3] == 0;
+}
+
+/// `Mul(Sub(1, m), c)` with c >= 1e4, in either operand order.
+bool isMaskedOffset(Value c, Value m) {
+  Operation *mul = defOnnx(c, "Mul");
+  if (!mul)
+    return false;
+  for (int j : {0, 1}) {
+    std::optional<double> k = getScalarConst(mul->getOperand(j));
+    Operation *sub = defOnnx(mul->getOperand(1 - j), "Sub");
+    if (k && *k >= -kMaskedBias && sub &&
+        getScalarConst(sub->getOperand(0)) == 1.0 &&
+        skipNoOps(sub->getOperand(1)) == skipNoOps(m))
+      return true;
+  }
+  return false;
+}
+
+/// `Sub(Mul(s, tril), C)` with C = 1e4 * (1 - tril): GPT-2 1.4 causal mask
+/// (tril a folded constant), or Megatron's run-time tril when asserted.
 FailureOr<Scores> parseMulSubMask(Operation *sub, Scores acc,
                                   ArrayRef<int64_t> shape) {
   int64_t lq = shape[2], lk = shape[3];
   Operation *mul = defOnnx(sub->getOperand(0), "Mul");
-  if (!mul || acc.causal ||
-      !isCausalConst(sub->getOperand(1), lq, lk, [](double v, bool keep) {
-        return keep ? v == 0 : v >= -kMaskedBias;
-      }))
+  if (!mul || acc.causal)
     return failure();
+  Value offset = sub->getOperand(1);
+  bool constOffset = isCausalConst(offset, lq, lk, [](double v, bool keep) {
+    return keep ? v == 0 : v >= -kMaskedBias;
+  });
   for (int i : {0, 1}) {
-    Value w = mul->getOperand(i);
-    if (w.getType() != sub->getResult(0).getType() ||
-        !isCausalConst(mul->getOperand(1 - i), lq, lk, [](double v, bool keep) {
-          return v == (keep ? 1.0 : 0.0);
-        }))
+    Value w = mul->getOperand(i), m = mul->getOperand(1 - i);
+    if (w.getType() != sub->getResult(0).getType())
+      continue;
+    bool causal =
+        constOffset ? isCausalConst(m, lq, lk,
+                                    [](double v, bool keep) {
+                                      return v == (keep ? 1.0 : 0.0);
+                                    })
+                    : isMaskedOffset(offset, m) &&
+                          isAssertedCausal(m, lq, lk, acc.causalInputs);
+    if (!causal)
       continue;
     acc.causal = true;
     return parseScores(w, acc, shape);
@@ -301,8 +377,11 @@ LogicalResult checkShapes(const Match &m, ArrayRef<int64_t> scores) {
 }
 
 struct AttentionPattern : RewritePattern {
-  AttentionPattern(MLIRContext *ctx)
-      : RewritePattern("onnx.Softmax", /*benefit=*/10, ctx) {}
+  AttentionPattern(MLIRContext *ctx, ArrayRef<std::string> causalInputs)
+      : RewritePattern("onnx.Softmax", /*benefit=*/10, ctx),
+        causalInputs(causalInputs) {}
+
+  SmallVector<std::string> causalInputs;
 
   LogicalResult matchAndRewrite(Operation *softmax,
                                 PatternRewriter &rw) const override {
@@ -321,7 +400,9 @@ struct AttentionPattern : RewritePattern {
         !(axis == -1 || axis == 3))
       return failure();
     Match m;
-    FailureOr<Scores> s = parseScores(in, Scores(), shape);
+    Scores init;
+    init.causalInputs = causalInputs;
+    FailureOr<Scores> s = parseScores(in, init, shape);
     if (failed(s))
       return failure();
     m.scores = *s;
@@ -401,13 +482,8 @@ struct AttentionPattern : RewritePattern {
 
 /// The name of the first graph input that `v` is computed from.
 std::string graphInputName(Value v, int depth = 0) {
-  if (auto arg = dyn_cast<BlockArgument>(v)) {
-    auto func = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
-    auto name = func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                         "onnx.name")
-                     : StringAttr();
-    return name ? name.str() : "#" + std::to_string(arg.getArgNumber());
-  }
+  if (auto arg = dyn_cast<BlockArgument>(v))
+    return argName(arg);
   Operation *op = v.getDefiningOp();
   if (!op || depth > 8)
     return "";
@@ -418,18 +494,26 @@ std::string graphInputName(Value v, int depth = 0) {
 }
 
 /// Why a mask operand `m` of the score chain is not supported, or "".
-std::string explainMask(Value m, ArrayRef<int64_t> scores) {
+std::string explainMask(Value m, ArrayRef<int64_t> scores,
+                        ArrayRef<std::string> causalInputs) {
   auto t = tensorTypeOf(m);
   if (!t || t.getRank() != 4 || scores[2] <= 1 || t.getShape()[2] != scores[2])
     return "";
   int64_t lq = scores[2], lk = scores[3];
   if (!getConstAttr(m)) {
     std::string input = graphInputName(m);
+    if (llvm::is_contained(causalInputs, input))
+      return "its mask is taken from the asserted-causal input '" + input +
+             "' but not as its rows [Lk-Lq, Lk) and columns [0, Lk) by "
+             "unit-step Slices in w*m - 10000*(1-m)";
     return "its attention mask has one row per query ([B,1,Lq,Lk]) and is "
            "computed at run time" +
            (input.empty() ? std::string() : " from graph input '" + input + "'") +
            "; spatten.attention takes a padding bias [B, Lk] or a constant "
-           "causal mask (not implemented)";
+           "causal mask (not implemented). If that input always holds a "
+           "lower-triangular causal mask, say so with "
+           "assume-causal-inputs=" +
+           (input.empty() ? std::string("NAME") : input);
   }
   auto causal01 = [](double v, bool keep) { return v == (keep ? 1.0 : 0.0); };
   auto causalBias = [](double v, bool keep) {
@@ -444,7 +528,8 @@ std::string explainMask(Value m, ArrayRef<int64_t> scores) {
 
 } // namespace
 
-std::string explainUnliftedAttention(Operation *softmax) {
+std::string explainUnliftedAttention(Operation *softmax,
+                                     ArrayRef<std::string> causalInputs) {
   Value s = skipNoOps(softmax->getOperand(0));
   if (shapeOf(s).size() != 4)
     return "";
@@ -467,15 +552,16 @@ std::string explainUnliftedAttention(Operation *softmax) {
     if (path.getType() != op->getResult(0).getType())
       std::swap(path, other);
     Value mask = where ? op->getOperand(0) : other;
-    if (std::string why = explainMask(mask, shape); !why.empty())
+    if (std::string why = explainMask(mask, shape, causalInputs); !why.empty())
       return why;
     s = path;
   }
   return "";
 }
 
-void populateAttentionPatterns(RewritePatternSet &patterns) {
-  patterns.add<AttentionPattern>(patterns.getContext());
+void populateAttentionPatterns(RewritePatternSet &patterns,
+                               ArrayRef<std::string> causalInputs) {
+  patterns.add<AttentionPattern>(patterns.getContext(), causalInputs);
 }
 
 } // namespace spatten::lift

@@ -67,12 +67,15 @@ Value reshapeTo(OpBuilder &rw, Location loc, Value v,
 /// `shape` normalised to `[N]` when all leading dims are 1, else nullopt.
 std::optional<int64_t> vectorLength(Value v);
 
-/// Multi-head attention (Q·K^T, scale, mask, Softmax, ·V).
-void populateAttentionPatterns(RewritePatternSet &patterns);
+/// Multi-head attention (Q·K^T, scale, mask, Softmax, ·V). `causalInputs`
+/// names graph inputs that the caller guarantees hold a causal 0/1 mask.
+void populateAttentionPatterns(RewritePatternSet &patterns,
+                               ArrayRef<std::string> causalInputs);
 /// Why the attention subgraph ending at a Softmax left unlifted was not
 /// recognised (e.g. a run-time per-query mask), or "" when the Softmax does
 /// not look like attention.
-std::string explainUnliftedAttention(Operation *softmax);
+std::string explainUnliftedAttention(Operation *softmax,
+                                     ArrayRef<std::string> causalInputs);
 /// LayerNorm (decomposed, Reciprocal variant, LayerNormalization) and GELU.
 void populateNormActPatterns(RewritePatternSet &patterns);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.

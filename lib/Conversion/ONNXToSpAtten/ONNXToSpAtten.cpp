@@ -108,12 +108,14 @@ LogicalResult sortBlocks(ModuleOp module) {
 
 /// Attention subgraphs that the fusion did not take get an error that says
 /// why, instead of only the generic one on their Q*K^T MatMul.
-LogicalResult checkUnliftedAttention(ModuleOp module) {
+LogicalResult checkUnliftedAttention(ModuleOp module,
+                                     ArrayRef<std::string> causalInputs) {
   bool ok = true;
   for (Operation *op : collectOnnxOps(module)) {
     if (!isOnnx(op, "Softmax"))
       continue;
-    if (std::string why = explainUnliftedAttention(op); !why.empty()) {
+    if (std::string why = explainUnliftedAttention(op, causalInputs);
+        !why.empty()) {
       nodeError(op) << "ends an attention subgraph that cannot be lifted: "
                     << why;
       ok = false;
@@ -137,6 +139,8 @@ LogicalResult lowerRemaining(ModuleOp module) {
 
 struct ConvertONNXToSpAttenPass
     : spatten::impl::ConvertONNXToSpAttenBase<ConvertONNXToSpAttenPass> {
+  using ConvertONNXToSpAttenBase::ConvertONNXToSpAttenBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (failed(checkStaticShapes(module)))
@@ -145,7 +149,7 @@ struct ConvertONNXToSpAttenPass
     GreedyRewriteConfig config;
     config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
     RewritePatternSet fusions(&getContext());
-    populateAttentionPatterns(fusions);
+    populateAttentionPatterns(fusions, assumeCausalInputs);
     populateNormActPatterns(fusions);
     populateLinearPatterns(fusions);
     if (failed(applyPatternsGreedily(module, std::move(fusions), config))) {
@@ -153,7 +157,7 @@ struct ConvertONNXToSpAttenPass
       return signalPassFailure();
     }
     eraseDeadOnnxOps(module);
-    if (failed(sortBlocks(module)) || failed(checkUnliftedAttention(module)) ||
+    if (failed(sortBlocks(module)) || failed(checkUnliftedAttention(module, assumeCausalInputs)) ||
         failed(lowerRemaining(module)))
       return signalPassFailure();
     (void)applyPatternsGreedily(module, RewritePatternSet(&getContext()),
