@@ -194,3 +194,40 @@ func.func @dropout(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>) {
   %e = "onnx.Dropout"(%x, %r, %f) <{operandSegmentSizes = array<i32: 1, 1, 1>}> : (tensor<2x3xf32>, tensor<f32>, tensor<i1>) -> tensor<2x3xf32>
   return %d, %e : tensor<2x3xf32>, tensor<2x3xf32>
 }
+
+// -----
+
+// ONNX edge semantics: Slice with negative starts/ends/steps (clamped as in
+// Slice-13), Gather with a negative index on axis 1, Concat on axis 1, float
+// Range, Cast float->int32 truncating, integer Div truncating toward zero.
+// Result types start dynamic and are refined by libonnx inference.
+// CHECK-LABEL: func.func @edges
+// CHECK-SAME: -> (tensor<2x2xi64>, tensor<2x2xi64>, tensor<2x3xi64>, tensor<3xf32>, tensor<3xi32>, tensor<2x1xi64>)
+// CHECK-DAG: %[[S:.*]] = onnx.Constant {value = dense<{{\[}}[5, 3], [2, 0]]> : tensor<2x2xi64>}
+// CHECK-DAG: %[[G:.*]] = onnx.Constant {value = dense<{{\[}}[2, 0], [5, 3]]> : tensor<2x2xi64>}
+// CHECK-DAG: %[[C:.*]] = onnx.Constant {value = dense<{{\[}}[9, 2, 0], [8, 5, 3]]> : tensor<2x3xi64>}
+// CHECK-DAG: %[[R:.*]] = onnx.Constant {value = dense<[5.000000e-01, 1.000000e+00, 1.500000e+00]> : tensor<3xf32>}
+// CHECK-DAG: %[[I:.*]] = onnx.Constant {value = dense<[-1, 2, 3]> : tensor<3xi32>}
+// CHECK-DAG: %[[Q:.*]] = onnx.Constant {value = dense<{{\[}}[3], [-3]]> : tensor<2x1xi64>}
+// CHECK: return %[[S]], %[[G]], %[[C]], %[[R]], %[[I]], %[[Q]]
+func.func @edges() -> (tensor<?x?xi64>, tensor<?x?xi64>, tensor<?x?xi64>, tensor<?xf32>, tensor<?xi32>, tensor<?x?xi64>) {
+  %c = onnx.Constant {value = dense<[[0, 1, 2], [3, 4, 5]]> : tensor<2x3xi64>} : tensor<2x3xi64>
+  %st = onnx.Constant {value = dense<[-1, -1]> : tensor<2xi64>} : tensor<2xi64>
+  %en = onnx.Constant {value = dense<[-3, -100]> : tensor<2xi64>} : tensor<2xi64>
+  %ax = onnx.Constant {value = dense<[0, 1]> : tensor<2xi64>} : tensor<2xi64>
+  %sp = onnx.Constant {value = dense<[-1, -2]> : tensor<2xi64>} : tensor<2xi64>
+  %s = "onnx.Slice"(%c, %st, %en, %ax, %sp) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<2x3xi64>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>, tensor<2xi64>) -> tensor<?x?xi64>
+  %idx = onnx.Constant {value = dense<[-1, 0]> : tensor<2xi64>} : tensor<2xi64>
+  %g = onnx.Gather(%c, %idx) {axis = 1 : i64} : (tensor<2x3xi64>, tensor<2xi64>) -> tensor<?x?xi64>
+  %a = onnx.Constant {value = dense<[[9], [8]]> : tensor<2x1xi64>} : tensor<2x1xi64>
+  %cc = onnx.Concat(%a, %g) {axis = 1 : i64} : (tensor<2x1xi64>, tensor<?x?xi64>) -> tensor<?x?xi64>
+  %f0 = onnx.Constant {value = dense<0.5> : tensor<f32>} : tensor<f32>
+  %f1 = onnx.Constant {value = dense<2.0> : tensor<f32>} : tensor<f32>
+  %r = onnx.Range(%f0, %f1, %f0) : (tensor<f32>, tensor<f32>, tensor<f32>) -> tensor<?xf32>
+  %fl = onnx.Constant {value = dense<[-1.7, 2.9, 3.0]> : tensor<3xf32>} : tensor<3xf32>
+  %ci = onnx.Cast(%fl) {to = 6 : i64} : (tensor<3xf32>) -> tensor<?xi32>
+  %d = onnx.Constant {value = dense<[[7], [-7]]> : tensor<2x1xi64>} : tensor<2x1xi64>
+  %two = onnx.Constant {value = dense<2> : tensor<i64>} : tensor<i64>
+  %q = onnx.Div(%d, %two) : (tensor<2x1xi64>, tensor<i64>) -> tensor<?x?xi64>
+  return %s, %g, %cc, %r, %ci, %q : tensor<?x?xi64>, tensor<?x?xi64>, tensor<?x?xi64>, tensor<?xf32>, tensor<?xi32>, tensor<?x?xi64>
+}

@@ -282,7 +282,8 @@ OpFoldResult CastOp::fold(FoldAdaptor a) {
     return getInput();
   auto in = constOf(a.getInput());
   auto type = staticType(getOutput());
-  if (!in || !type || in->size() > kMathLimit)
+  if (!in || !type || in->size() > kMathLimit ||
+      in->size() != type.getNumElements())
     return {};
   Type et = type.getElementType();
   std::vector<char> out(in->size() * elementBytes(et));
