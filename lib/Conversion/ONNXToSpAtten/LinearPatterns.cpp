@@ -88,8 +88,10 @@ struct GemmPattern : RewritePattern {
                                 PatternRewriter &rw) const override {
     Value a = op->getOperand(0), b = op->getOperand(1);
     Value c = op->getNumOperands() > 2 ? op->getOperand(2) : Value();
-    if (!isF32Tensor(a) || !isF32Tensor(b) || (c && !isF32Tensor(c)))
-      return rw.notifyMatchFailure(op, "Gemm on non-f32 data");
+    if (!isF32Tensor(a) || !isF32Tensor(b) || (c && !isF32Tensor(c)) ||
+        shapeOf(a).size() != 2 || shapeOf(b).size() != 2 ||
+        shapeOf(op->getResult(0)).size() != 2)
+      return rw.notifyMatchFailure(op, "Gemm is not on f32 matrices");
     if (!isWeight(b))
       return rw.notifyMatchFailure(op, "B is computed, not a weight");
     double alpha = getFloatAttr(op, "alpha").value_or(1.0);
