@@ -20,7 +20,8 @@ llvm::StringRef ref(std::string_view s) { return {s.data(), s.size()}; }
 /// fp32 bit pattern, hex flags or a plain integer.
 enum class Kind { Int, Flags, Float, Buffer, DType, Class, VecFunc, Mask };
 
-Kind fieldKind(llvm::StringRef name) {
+Kind fieldKind(const Field &f) {
+  llvm::StringRef name = ref(f.name);
   if (name.ends_with("_buf"))
     return Kind::Buffer;
   if (name == "dtype")
@@ -31,7 +32,7 @@ Kind fieldKind(llvm::StringRef name) {
     return Kind::VecFunc;
   if (name == "mask_kind")
     return Kind::Mask;
-  if (name == "scale" || name == "imm")
+  if (f.fp32)
     return Kind::Float;
   if (name == "flags")
     return Kind::Flags;
@@ -82,7 +83,7 @@ llvm::Error fieldError(llvm::StringRef field, const llvm::Twine &msg) {
 
 Expected<uint64_t> parseValue(const Field &f, llvm::StringRef text) {
   llvm::StringRef name = ref(f.name);
-  Kind k = fieldKind(name);
+  Kind k = fieldKind(f);
   if (k == Kind::Float) {
     double d;
     if (text.getAsDouble(d))
@@ -105,7 +106,7 @@ Expected<uint64_t> parseValue(const Field &f, llvm::StringRef text) {
 
 std::string sim::formatField(const Field &f, const Instr &inst) {
   uint64_t v = inst.get(f);
-  Kind k = fieldKind(ref(f.name));
+  Kind k = fieldKind(f);
   if (k == Kind::Float)
     return floatText(bitsFloat(v));
   if (k == Kind::Flags)
@@ -166,7 +167,7 @@ Expected<Instr> sim::parseInstruction(llvm::StringRef line) {
 }
 
 static void appendFieldRow(std::string &out, const Field &f) {
-  Kind k = fieldKind(ref(f.name));
+  Kind k = fieldKind(f);
   std::string values = llvm::join(namesFor(k), ", ");
   out += llvm::formatv("| `{0}` | {1} | {2}..{3} | {4} | {5}{6} |\n",
                        ref(f.name), unsigned(f.word), unsigned(f.lsb),

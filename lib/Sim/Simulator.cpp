@@ -469,7 +469,7 @@ static void softmaxRows(Mat &s) {
 }
 
 Error Simulator::Exec::attn() {
-  if (Error e = checkFlags(AttnAccumulateImportance))
+  if (Error e = checkFlags(AttnAccumulateImportance | AttnMaskSelect))
     return e;
   uint64_t lq = f("lq"), lk = f("lk"), d = f("d");
   MaskKind kind = MaskKind(f("mask_kind"));
@@ -491,14 +491,21 @@ Error Simulator::Exec::attn() {
   auto o = output("o", lq, d);
   if (!o)
     return o.takeError();
-  // Spec.h: padding is one per-key bias row shared by every query row;
-  // mask_stride is not read (per-query masks would need a new mask kind).
-  auto mask = operand("mask", padding ? 1 : 0, lk);
+  // One mask row per query row, mask_stride apart; stride 0 shares one
+  // per-key row between all queries (the usual padding mask).
+  auto mask = operand("mask", padding ? lq : 0, lk);
   if (!mask)
     return mask.takeError();
   Mat s = scale * (read(*q) * read(*k).transpose());
-  if (padding)
-    s.rowwise() += read(*mask).row(0);
+  if (padding && (f("flags") & AttnMaskSelect)) {
+    float fill = fp("mask_fill");
+    if (!std::isfinite(fill))
+      return error("mask_fill", "is not a finite fp32 value");
+    Mat m = read(*mask);
+    s = s.cwiseProduct(m) + fill * (Mat::Ones(lq, lk) - m);
+  } else if (padding) {
+    s += read(*mask);
+  }
   if (causal) {
     uint64_t off = f("causal_offset");
     for (uint64_t i = 0; i < lq; ++i)

@@ -322,13 +322,37 @@ TEST_F(AttnTest, PaddingAddsOnePerKeyRowToEveryQuery) {
   std::vector<float> bias;
   for (int i = 0; i < lq; ++i)
     bias.insert(bias.end(), row.begin(), row.end());
-  // mask_stride is not read: the row is shared whatever its value.
-  for (const char *stride : {"0", "4"}) {
-    ASSERT_NO_ERR(exec(ops(std::string("mask_kind=padding mask_off=8 "
-                                       "mask_stride=") +
-                           stride + " scale=1")));
-    expectOutput(reference(1.0f, bias, -1, nullptr));
-  }
+  // mask_stride 0: every query row reads the same per-key row.
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding mask_off=8 mask_stride=0 scale=1")));
+  expectOutput(reference(1.0f, bias, -1, nullptr));
+}
+
+TEST_F(AttnTest, PaddingWithStrideReadsOneRowPerQuery) {
+  std::vector<float> rows = {0, -10000, 0.5f, 0,  //
+                             1, 0, 0, -2,         //
+                             0, 0, 0, 0};
+  fill(Buffer::Mask, 0, lk, lq, lk, rows);
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding mask_stride=4 scale=1")));
+  expectOutput(reference(1.0f, rows, -1, nullptr));
+}
+
+TEST_F(AttnTest, SelectorMaskKeepsOrFillsScores) {
+  std::vector<float> sel = {1, 0, 1, 1,  //
+                            1, 1, 0, 0,  //
+                            1, 1, 1, 1};
+  fill(Buffer::Mask, 0, lk, lq, lk, sel);
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding mask_stride=4 flags=2 "
+                         "mask_fill=-10000 scale=0.5")));
+  // s*m + fill*(1-m) equals the additive form s + (m ? 0 : fill - s); with
+  // fill = -1e4 a masked key's weight is exp(-1e4 - max) = 0 either way, so
+  // compare with the additive bias whose masked entries are -inf.
+  std::vector<float> bias;
+  for (float m : sel)
+    bias.push_back(m ? 0.0f : -INFINITY);
+  expectOutput(reference(0.5f, bias, -1, nullptr));
+  EXPECT_ERR(exec(ops("mask_kind=padding mask_stride=4 flags=2 "
+                      "mask_fill=inf scale=0.5")),
+             "field 'mask_fill': is not a finite fp32 value");
 }
 
 TEST_F(AttnTest, CausalWithOffset) {
@@ -370,7 +394,7 @@ TEST_F(AttnTest, FullyMaskedRowGivesZeros) {
 
 TEST_F(AttnTest, FieldErrors) {
   EXPECT_ERR(exec(ops("scale=inf")), "instruction 7 (attn): field 'scale'");
-  EXPECT_ERR(exec(ops("flags=2 scale=1")), "field 'flags': unknown bits 0x2");
+  EXPECT_ERR(exec(ops("flags=4 scale=1")), "field 'flags': unknown bits 0x4");
   EXPECT_ERR(exec(ops("flags=1 imp_buf=idx scale=1")),
              "field 'imp_buf': must name an fp32 buffer");
   EXPECT_ERR(exec("attn q_buf=q k_buf=k k_off=50175 v_buf=v o_buf=act lq=1 "

@@ -99,9 +99,13 @@ enum GemmFlags : uint8_t {
   GemmBias = 2,       ///< add bias[n] (bias operand) to every row.
   GemmTransposeB = 4, ///< B is stored [n,k] (row stride over n).
 };
-/// ATTN `flags` bits (importance accumulation arrives with cascade pruning).
+/// ATTN `flags` bits.
 enum AttnFlags : uint8_t {
+  /// Cascade token pruning: imp[j] += sum over query rows of P[i,j].
   AttnAccumulateImportance = 1,
+  /// The padding mask is a 0/1 selector m, not an additive bias: scores
+  /// become s*m + mask_fill*(1-m) (Hugging Face GPT-2's `w*b - 1e4*(1-b)`).
+  AttnMaskSelect = 2,
 };
 
 /// One field of an instruction word.
@@ -110,6 +114,7 @@ struct Field {
   uint8_t word;
   uint8_t lsb;
   uint8_t width;
+  bool fp32 = false; ///< the bits are an IEEE fp32 value
 };
 
 // Common header in word 0 for every opcode.
@@ -143,11 +148,12 @@ constexpr Field kGemmFields[] = {
 };
 constexpr Field kAttnFields[] = {
     {"mask_kind", 0, 16, 2}, {"flags", 0, 18, 6},
+    {"mask_fill", 0, 32, 32, true},
     SPATTEN_OPERAND("q", 1), SPATTEN_OPERAND("k", 2), SPATTEN_OPERAND("v", 3),
     SPATTEN_OPERAND("o", 4), SPATTEN_OPERAND("mask", 5),
     {"lq", 6, 0, 16}, {"lk", 6, 16, 16}, {"d", 6, 32, 16},
     {"causal_offset", 6, 48, 16},
-    {"scale", 7, 0, 32},
+    {"scale", 7, 0, 32, true},
     {"imp_buf", 7, 32, 4}, {"imp_off", 7, 36, 24},
 };
 constexpr Field kVecFields[] = {
@@ -155,7 +161,7 @@ constexpr Field kVecFields[] = {
     SPATTEN_OPERAND("x", 1), SPATTEN_OPERAND("y", 2), SPATTEN_OPERAND("z", 3),
     SPATTEN_OPERAND("w", 4),
     {"rows", 5, 0, 24}, {"cols", 5, 24, 24},
-    {"imm", 6, 0, 32},
+    {"imm", 6, 0, 32, true},
 };
 #undef SPATTEN_OPERAND
 

@@ -9,7 +9,8 @@
 //      | Concat(axis -1)(Transpose(0,1,3,2)(past_k), Kt_new)    (GPT-2 1.5 past)
 //   Kh = Transpose(0,2,1,3)(Reshape(k)) | Concat(axis -2)(past_k, Kh_new)
 //   s  = MatMul(Qh, Kt), with scalar Mul/Div on Qh, Kt, Kh or s (the scale)
-//   s  = s + mask                     mask [B|1,1,1,Lk]: padding bias
+//   s  = s + mask                     mask [B,1,1|Lq,Lk]: padding bias
+//      | s * m - c * (1 - m)          m [B,1,Lq,Lk] at run time: selector
 //      | Where(tril, s, c<=-1e4)      constant lower-triangular: causal
 //      | s * tril - 1e4 * (1 - tril)  (folded to constants): causal
 //      | s + A, A constant 0 / <=-1e4 lower-triangular: causal
@@ -160,7 +161,8 @@ struct Scores {
   Value q, kt;
   ArrayRef<std::string> causalInputs; // graph inputs asserted causal
   double scale = 1;
-  Value padding; // additive, broadcastable as [B|1, 1, 1, Lk]
+  Value padding; // [B|1, 1, 1|Lq, Lk]: additive bias, or selector with fill
+  std::optional<double> maskFill; // set: `padding` is a 0/1 selector
   bool causal = false;
 };
 
@@ -169,8 +171,8 @@ bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
   if (!t || !t.getElementType().isF32() || t.getRank() != 4)
     return false;
   ArrayRef<int64_t> s = t.getShape();
-  return (s[0] == scores[0] || s[0] == 1) && s[1] == 1 && s[2] == 1 &&
-         s[3] == scores[3];
+  return (s[0] == scores[0] || s[0] == 1) && s[1] == 1 &&
+         (s[2] == 1 || s[2] == scores[2]) && s[3] == scores[3];
 }
 
 FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape);
@@ -226,24 +228,25 @@ bool isAssertedCausal(Value m, int64_t lq, int64_t lk,
          offsets[1] == 0 && offsets[2] == lk - lq && offsets[3] == 0;
 }
 
-/// `Mul(Sub(1, m), c)` with c >= 1e4, in either operand order.
-bool isMaskedOffset(Value c, Value m) {
+/// c of `Mul(Sub(1, m), c)` with c >= 1e4, in either operand order.
+std::optional<double> maskedOffset(Value c, Value m) {
   Operation *mul = defOnnx(c, "Mul");
   if (!mul)
-    return false;
+    return std::nullopt;
   for (int j : {0, 1}) {
     std::optional<double> k = getScalarConst(mul->getOperand(j));
     Operation *sub = defOnnx(mul->getOperand(1 - j), "Sub");
     if (k && *k >= -kMaskedBias && sub &&
         getScalarConst(sub->getOperand(0)) == 1.0 &&
         skipNoOps(sub->getOperand(1)) == skipNoOps(m))
-      return true;
+      return k;
   }
-  return false;
+  return std::nullopt;
 }
 
-/// `Sub(Mul(s, tril), C)` with C = 1e4 * (1 - tril): GPT-2 1.4 causal mask
-/// (tril a folded constant), or Megatron's run-time tril when asserted.
+/// `Sub(Mul(s, m), C)` with C = c * (1 - m): GPT-2 1.4 causal mask (m a
+/// folded lower-triangular constant), Megatron's run-time m asserted causal
+/// (assume-causal-inputs), or any other run-time m as a selector mask.
 FailureOr<Scores> parseMulSubMask(Operation *sub, Scores acc,
                                   ArrayRef<int64_t> shape) {
   int64_t lq = shape[2], lk = shape[3];
@@ -258,17 +261,27 @@ FailureOr<Scores> parseMulSubMask(Operation *sub, Scores acc,
     Value w = mul->getOperand(i), m = mul->getOperand(1 - i);
     if (w.getType() != sub->getResult(0).getType())
       continue;
-    bool causal =
-        constOffset ? isCausalConst(m, lq, lk,
-                                    [](double v, bool keep) {
-                                      return v == (keep ? 1.0 : 0.0);
-                                    })
-                    : isMaskedOffset(offset, m) &&
-                          isAssertedCausal(m, lq, lk, acc.causalInputs);
-    if (!causal)
+    if (constOffset) {
+      if (!isCausalConst(m, lq, lk, [](double v, bool keep) {
+            return v == (keep ? 1.0 : 0.0);
+          }))
+        continue;
+      acc.causal = true;
+      return parseScores(w, acc, shape);
+    }
+    std::optional<double> c = maskedOffset(offset, m);
+    if (!c)
       continue;
-    acc.causal = true;
-    return parseScores(w, acc, shape);
+    Scores next = acc;
+    if (isAssertedCausal(m, lq, lk, acc.causalInputs)) {
+      next.causal = true;
+    } else if (!acc.padding && isPaddingBias(m, shape)) {
+      next.padding = m;
+      next.maskFill = -*c;
+    } else {
+      continue;
+    }
+    return parseScores(w, next, shape);
   }
   return failure();
 }
@@ -445,8 +458,12 @@ struct AttentionPattern : RewritePattern {
     }
     int64_t past = pastV ? shapeOf(pastV)[2] : 0;
     Value mask;
-    if (m.scores.padding)
-      mask = reshapeTo(rw, loc, m.scores.padding, {b, past + lk});
+    if (m.scores.padding) {
+      bool perQuery = shapeOf(m.scores.padding)[2] != 1;
+      mask = perQuery
+                 ? reshapeTo(rw, loc, m.scores.padding, {b, q.l, past + lk})
+                 : reshapeTo(rw, loc, m.scores.padding, {b, past + lk});
+    }
     MaskKind kind = m.scores.padding
                         ? (m.scores.causal ? MaskKind::padding_causal
                                            : MaskKind::padding)
@@ -458,7 +475,9 @@ struct AttentionPattern : RewritePattern {
       presentTypes.assign(2, RankedTensorType::get({b, h, past + lk, d}, f32));
     auto attn = AttentionOp::create(
         rw, loc, outType, presentTypes, qv, kv, vv, mask, pastK,
-        pastV, h, APFloat(float(m.scores.scale)), kind);
+        pastV, h, APFloat(float(m.scores.scale)), kind,
+        m.scores.maskFill ? rw.getF32FloatAttr(float(*m.scores.maskFill))
+                          : FloatAttr());
     rw.replaceOp(m.merge, reshapeTo(rw, loc, attn.getOutput(), {b, q.l, h, d}));
     if (!pastV)
       return;
@@ -506,14 +525,10 @@ std::string explainMask(Value m, ArrayRef<int64_t> scores,
       return "its mask is taken from the asserted-causal input '" + input +
              "' but not as its rows [Lk-Lq, Lk) and columns [0, Lk) by "
              "unit-step Slices in w*m - 10000*(1-m)";
-    return "its attention mask has one row per query ([B,1,Lq,Lk]) and is "
-           "computed at run time" +
-           (input.empty() ? std::string() : " from graph input '" + input + "'") +
-           "; spatten.attention takes a padding bias [B, Lk] or a constant "
-           "causal mask (not implemented). If that input always holds a "
-           "lower-triangular causal mask, say so with "
-           "assume-causal-inputs=" +
-           (input.empty() ? std::string("NAME") : input);
+    return "its run-time attention mask" +
+           (input.empty() ? std::string() : " (from graph input '" + input + "')") +
+           " is neither an additive bias [B,1,1|Lq,Lk] nor a 0/1 selector "
+           "applied as w*m - c*(1-m) with c >= 10000";
   }
   auto causal01 = [](double v, bool keep) { return v == (keep ? 1.0 : 0.0); };
   auto causalBias = [](double v, bool keep) {

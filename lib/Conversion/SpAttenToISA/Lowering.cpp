@@ -177,15 +177,22 @@ struct Lowerer {
                         << " exceed one K/V buffer fill (max_keys_per_fill "
                         << hw.maxKeysPerFill
                         << "); multi-fill attention is not implemented";
-    FailureOr<int64_t> tq =
-        commonTile({Buffer::Q, Buffer::Acc}, D, std::min(Lq, kMaxDim16));
-    if (failed(tq))
-      return failure();
     spatten::MaskKind kind = op.getMaskKind();
     bool padding = kind == spatten::MaskKind::padding ||
                    kind == spatten::MaskKind::padding_causal;
+    // A per-query mask streams with the query tile; a per-key one is loaded
+    // once per batch and read with stride 0.
+    bool perQueryMask = padding && t(op.getMask()).shape.size() == 3;
+    FailureOr<int64_t> tq =
+        commonTile({Buffer::Q, Buffer::Acc}, D, std::min(Lq, kMaxDim16));
+    if (succeeded(tq) && perQueryMask)
+      tq = commonTile({Buffer::Mask}, keys, *tq);
+    if (failed(tq))
+      return failure();
+    unsigned flags = op.getMaskFill() ? AttnMaskSelect : 0;
+    double fill = op.getMaskFill() ? op.getMaskFill()->convertToDouble() : 0;
     for (int64_t b = 0; b < B; ++b) {
-      if (padding) {
+      if (padding && !perQueryMask) {
         const Tensor &m = t(op.getMask());
         DramRef ref = m.ref;
         ref.addr = m.addrOf(b * keys);
@@ -197,13 +204,21 @@ struct Lowerer {
         for (int64_t q0 = 0; q0 < Lq; q0 += *tq) {
           int64_t n = std::min(*tq, Lq - q0);
           loadHeadRows({Buffer::Q, 0, D}, q, TensorClass::Q, b, h, q0, n, D);
+          if (perQueryMask) {
+            const Tensor &m = t(op.getMask());
+            DramRef ref = m.ref;
+            ref.addr = m.addrOf((b * Lq + q0) * keys);
+            pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, n, keys);
+          }
           pb.emit(Opcode::Attn,
                   {{"mask_kind", double(unsigned(kind))},
+                   {"flags", double(flags)}, {"mask_fill", fill},
                    {"q_buf", d(Buffer::Q)}, {"q_stride", d(D)},
                    {"k_buf", d(Buffer::K)}, {"k_stride", d(D)},
                    {"v_buf", d(Buffer::V)}, {"v_stride", d(D)},
                    {"o_buf", d(Buffer::Acc)}, {"o_stride", d(D)},
-                   {"mask_buf", d(Buffer::Mask)}, {"mask_stride", d(keys)},
+                   {"mask_buf", d(Buffer::Mask)},
+                   {"mask_stride", d(perQueryMask ? keys : 0)},
                    {"lq", d(n)}, {"lk", d(keys)}, {"d", d(D)},
                    {"causal_offset", d(P + q0)},
                    {"scale", op.getScale().convertToDouble()}});

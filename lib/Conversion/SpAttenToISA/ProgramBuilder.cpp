@@ -29,10 +29,6 @@ static StringRef opNameFor(Opcode opcode) {
   llvm_unreachable("opcode out of range");
 }
 
-static bool isFloatField(std::string_view name) {
-  return name == "scale" || name == "imm";
-}
-
 Operation *ProgramBuilder::emit(Opcode opcode, FieldValues fields) {
   const OpcodeSpec &spec = kOpcodeSpecs[unsigned(opcode)];
   OperationState state(loc, opNameFor(opcode));
@@ -48,15 +44,10 @@ Operation *ProgramBuilder::emit(Opcode opcode, FieldValues fields) {
   for (unsigned i = 0; i < spec.numFields; ++i) {
     std::string_view name = spec.fields[i].name;
     StringRef key(name.data(), name.size());
-    if (isFloatField(name))
+    if (spec.fields[i].fp32)
       state.addAttribute(key, b.getF32FloatAttr(float(valueOf(name))));
     else
       state.addAttribute(key, b.getI64IntegerAttr(int64_t(valueOf(name))));
-  }
-  if (opcode == Opcode::Attn || opcode == Opcode::Vec) {
-    StringRef key = opcode == Opcode::Attn ? "scale" : "imm";
-    if (!state.attributes.get(key))
-      state.addAttribute(key, b.getF32FloatAttr(float(valueOf(key.str()))));
   }
   return b.create(state);
 }

@@ -217,3 +217,27 @@ func.func @main(%ids: {ty(ids)}, %x: {ty(x)}) -> (tensor<1x4x5xf32>, tensor<4x2x
     np.testing.assert_array_equal(out["output_3"], x[:, 1:2, 1::2])
     np.testing.assert_array_equal(out["output_4"], ids.astype(np.float32))
     np.testing.assert_allclose(out["output_5"], softmax(x.astype(np.float64)), atol=TOL)
+
+
+def test_attention_per_query_masks(tmp_path, hw):
+    q, k = rand(1, 3, 4), rand(1, 4, 4)
+    bias = rand(1, 3, 4)
+    sel = np.array([[[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 1, 1]]], np.float32)
+    mlir = f"""
+func.func @main(%q: {ty(q)}, %k: {ty(k)}, %b: {ty(bias)}, %m: {ty(sel)}) -> ({ty(q)}, {ty(q)}) {{
+  %a = spatten.attention %q, %k, %k mask(%b) {{num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>}} : ({ty(q)}, {ty(k)}, {ty(k)}, {ty(bias)}) -> {ty(q)}
+  %s = spatten.attention %q, %k, %k mask(%m) {{num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>, mask_fill = -10000.0 : f32}} : ({ty(q)}, {ty(k)}, {ty(k)}, {ty(sel)}) -> {ty(q)}
+  return %a, %s : {ty(q)}, {ty(q)}
+}}"""
+    out = run(tmp_path, mlir, {"q": q, "k": k, "b": bias, "m": sel}, hw)
+
+    def reference(modify):
+        o = np.zeros((1, 3, 4))
+        for h in range(2):
+            qs, ks = q[0, :, 2 * h:2 * h + 2].astype(np.float64), k[0, :, 2 * h:2 * h + 2]
+            o[0, :, 2 * h:2 * h + 2] = softmax(modify(0.5 * qs @ ks.T)) @ ks
+        return o
+
+    np.testing.assert_allclose(out["output_0"], reference(lambda s: s + bias[0]), atol=TOL)
+    np.testing.assert_allclose(out["output_1"],
+                               reference(lambda s: s * sel[0] - 10000 * (1 - sel[0])), atol=TOL)

@@ -44,7 +44,11 @@ func.func @megatron_mask(%q: tensor<1x2x2xf32>, %k: tensor<1x2x2xf32>, %v: tenso
 // -----
 
 // The same with rows [0, Lq): query i would see keys j <= i, but the causal
-// rule with a past of P=1 is j <= i + 1. Not lifted.
+// rule with a past of P=1 is j <= i + 1. Not causal: the window is kept as a
+// per-query 0/1 selector mask instead, applied exactly as the model does.
+// CHECK-LABEL: func @wrong_window
+// CHECK: %[[M:.*]] = spatten.reshape {{.*}} : (tensor<1x1x2x3xf32>) -> tensor<1x2x3xf32>
+// CHECK: spatten.attention %arg0, %arg1, %arg2 mask(%[[M]]) past(%arg4, %arg5) {mask_fill = -1.000000e+04 : f32, mask_kind = #spatten.mask_kind<padding>
 func.func @wrong_window(%q: tensor<1x2x2xf32>, %k: tensor<1x2x2xf32>, %v: tensor<1x2x2xf32>, %m: tensor<1x1x4x4xf32> {onnx.name = "attention_mask"}, %pk: tensor<1x1x1x2xf32>, %pv: tensor<1x1x1x2xf32>) -> tensor<1x2x2xf32> {
   %s4 = onnx.Constant {value = dense<[1, 2, 1, 2]> : tensor<4xi64>} : tensor<4xi64>
   %so = onnx.Constant {value = dense<[1, 2, 2]> : tensor<3xi64>} : tensor<3xi64>
@@ -72,7 +76,6 @@ func.func @wrong_window(%q: tensor<1x2x2xf32>, %k: tensor<1x2x2xf32>, %v: tensor
   %inv = onnx.Sub(%one, %mm) : (tensor<f32>, tensor<1x1x2x3xf32>) -> tensor<1x1x2x3xf32>
   %off = onnx.Mul(%inv, %big) : (tensor<1x1x2x3xf32>, tensor<f32>) -> tensor<1x1x2x3xf32>
   %sc = onnx.Sub(%wm, %off) : (tensor<1x1x2x3xf32>, tensor<1x1x2x3xf32>) -> tensor<1x1x2x3xf32>
-  // expected-error @+1 {{its mask is taken from the asserted-causal input 'attention_mask' but not as its rows [Lk-Lq, Lk) and columns [0, Lk)}}
   %p = onnx.Softmax(%sc) {axis = 3 : i64} : (tensor<1x1x2x3xf32>) -> tensor<1x1x2x3xf32>
   %o = onnx.MatMul(%p, %vc) : (tensor<1x1x2x3xf32>, tensor<1x1x3x2xf32>) -> tensor<1x1x2x2xf32>
   %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x1x2x2xf32>) -> tensor<1x2x1x2xf32>

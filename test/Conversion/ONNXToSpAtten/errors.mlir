@@ -44,12 +44,13 @@ func.func @not_causal(%q: tensor<1x3x2xf32>, %k: tensor<1x3x2xf32>, %v: tensor<1
 
 // -----
 
-// gpt2_megatron: the causal mask is a graph input sliced per query.
+// A run-time 0/1 mask applied as w*m - c*(1-m) lifts to a selector mask only
+// when c >= 10000 makes masked scores vanish; c = 100 does not.
 func.func @runtime_mask(%q: tensor<1x2x2xf32>, %k: tensor<1x2x2xf32>, %v: tensor<1x2x2xf32>, %m: tensor<1x1x2x2xf32> {onnx.name = "attention_mask"}) -> tensor<1x2x2xf32> {
   %s4 = onnx.Constant {value = dense<[1, 2, 1, 2]> : tensor<4xi64>} : tensor<4xi64>
   %so = onnx.Constant {value = dense<[1, 2, 2]> : tensor<3xi64>} : tensor<3xi64>
   %one = onnx.Constant {value = dense<1.0> : tensor<f32>} : tensor<f32>
-  %big = onnx.Constant {value = dense<10000.0> : tensor<f32>} : tensor<f32>
+  %big = onnx.Constant {value = dense<100.0> : tensor<f32>} : tensor<f32>
   %qr = onnx.Reshape(%q, %s4) : (tensor<1x2x2xf32>, tensor<4xi64>) -> tensor<1x2x1x2xf32>
   %kr = onnx.Reshape(%k, %s4) : (tensor<1x2x2xf32>, tensor<4xi64>) -> tensor<1x2x1x2xf32>
   %vr = onnx.Reshape(%v, %s4) : (tensor<1x2x2xf32>, tensor<4xi64>) -> tensor<1x2x1x2xf32>
@@ -61,7 +62,7 @@ func.func @runtime_mask(%q: tensor<1x2x2xf32>, %k: tensor<1x2x2xf32>, %v: tensor
   %inv = onnx.Sub(%one, %m) : (tensor<f32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
   %off = onnx.Mul(%inv, %big) : (tensor<1x1x2x2xf32>, tensor<f32>) -> tensor<1x1x2x2xf32>
   %sc = onnx.Sub(%wm, %off) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
-  // expected-error @+1 {{its attention mask has one row per query ([B,1,Lq,Lk]) and is computed at run time from graph input 'attention_mask'}}
+  // expected-error @+1 {{its run-time attention mask (from graph input 'attention_mask') is neither an additive bias [B,1,1|Lq,Lk] nor a 0/1 selector applied as w*m - c*(1-m) with c >= 10000}}
   %p = onnx.Softmax(%sc) {axis = 3 : i64} : (tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
   %o = onnx.MatMul(%p, %vt) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
   %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x1x2x2xf32>) -> tensor<1x2x1x2xf32>

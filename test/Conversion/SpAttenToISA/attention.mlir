@@ -4,7 +4,7 @@
 // loaded per query tile, ATTN writes ACC, the head's output is a strided
 // store. Causal masks carry the cache length in causal_offset.
 // CHECK-LABEL: spatten_isa.program @causal
-// CHECK-COUNT-2: spatten_isa.attn {causal_offset = 0 : i64, d = 4 : i64{{.*}}lk = 3 : i64, lq = 3 : i64, mask_buf = 7 : i64, mask_kind = 2 : i64
+// CHECK-COUNT-2: spatten_isa.attn {causal_offset = 0 : i64, d = 4 : i64{{.*}}lk = 3 : i64, lq = 3 : i64, mask_buf = 7 : i64, mask_fill = 0.000000e+00 : f32, mask_kind = 2 : i64
 // CHECK: spatten_isa.halt
 func.func @causal(%q: tensor<1x3x8xf32>, %k: tensor<1x3x8xf32>, %v: tensor<1x3x8xf32>) -> tensor<1x3x8xf32> {
   %o = spatten.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x8xf32>
@@ -41,4 +41,17 @@ func.func @padding(%q: tensor<1x3x8xf32>, %m: tensor<1x3xf32>) -> tensor<1x3x8xf
 func.func @cache(%q: tensor<1x1x8xf32>, %pk: tensor<1x2x2x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>) {
   %o, %k, %v = spatten.attention %q, %q, %q past(%pk, %pk) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 1>} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x2x2x4xf32>, tensor<1x2x2x4xf32>) -> (tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>)
   return %o, %k, %v : tensor<1x1x8xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>
+}
+
+// -----
+
+// A per-query selector mask ([B, Lq, Lk], mask_fill) streams with the query
+// tile: rows of the mask buffer are Lk apart (mask_stride), and the ATTN
+// select flag (2) applies s*m + mask_fill*(1-m).
+// CHECK-LABEL: spatten_isa.program @selector
+// CHECK: spatten_isa.load {{.*}}cols = 3 : i64{{.*}}rows = 2 : i64, sram_buf = 7 : i64, sram_off = 0 : i64, sram_stride = 3 : i64
+// CHECK-NEXT: spatten_isa.attn {{.*}}flags = 2 : i64{{.*}}mask_fill = -1.000000e+04 : f32, mask_kind = 1 : i64, mask_off = 0 : i64, mask_stride = 3 : i64
+func.func @selector(%q: tensor<1x2x8xf32>, %k: tensor<1x3x8xf32>, %m: tensor<1x2x3xf32>) -> tensor<1x2x8xf32> {
+  %o = spatten.attention %q, %k, %k mask(%m) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>, mask_fill = -10000.0 : f32} : (tensor<1x2x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x2x3xf32>) -> tensor<1x2x8xf32>
+  return %o : tensor<1x2x8xf32>
 }

@@ -80,9 +80,14 @@ LogicalResult AttentionOp::verify() {
   }
   if (getMask()) {
     ArrayRef<int64_t> m = shapeOf(getMask());
-    if (m.size() != 2 || m[0] != q[0] || m[1] != past + k[1])
-      return emitOpError("padding mask must be [B, P + Lk]");
+    bool perKey = m.size() == 2 && m[0] == q[0] && m[1] == past + k[1];
+    bool perQuery = m.size() == 3 && m[0] == q[0] && m[1] == q[1] &&
+                    m[2] == past + k[1];
+    if (!perKey && !perQuery)
+      return emitOpError("padding mask must be [B, P + Lk] or [B, Lq, P + Lk]");
   }
+  if (getMaskFill() && !getMask())
+    return emitOpError("mask_fill needs a padding mask");
   return success();
 }
 

@@ -94,7 +94,7 @@ def ISA_AttnOp : ISA_InstOp<"attn", [
     "mask_kind", "flags", "q_buf", "q_off", "q_stride", "k_buf", "k_off",
     "k_stride", "v_buf", "v_off", "v_stride", "o_buf", "o_off", "o_stride",
     "mask_buf", "mask_off", "mask_stride", "lq", "lk", "d", "causal_offset",
-    "imp_buf", "imp_off"], (ins F32Attr:$scale)> {
+    "imp_buf", "imp_off"], (ins F32Attr:$mask_fill, F32Attr:$scale)> {
   let summary = "one attention head: softmax(scale Q K^T + mask) V";
 }
 def ISA_VecOp : ISA_InstOp<"vec", [

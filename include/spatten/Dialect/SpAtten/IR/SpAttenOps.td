@@ -37,8 +37,11 @@ def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegment
 
     `mask_kind`:
       - `none`: no mask;
-      - `padding`: `mask` is an additive fp32 bias `[B, Lk]` per key (for
-        BERT exports, `(1 - attention_mask) * -10000`);
+      - `padding`: `mask` is an fp32 bias added to the scores, either one
+        row per key `[B, Lk]` (BERT exports: `(1 - attention_mask) * -10000`)
+        or one row per query `[B, Lq, Lk]`. With `mask_fill`, `mask` is a
+        0/1 selector m instead and scores become `s*m + mask_fill*(1-m)`
+        (Hugging Face GPT-2's `w*b - 1e4*(1-b)` on a run-time mask);
       - `causal`: query i sees keys j <= i + P, P the past length;
       - `padding_causal`: both.
 
@@ -53,7 +56,8 @@ def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegment
                        Optional<SpAtten_F32Tensor>:$past_key,
                        Optional<SpAtten_F32Tensor>:$past_value,
                        I64Attr:$num_heads, F32Attr:$scale,
-                       SpAtten_MaskKindAttr:$mask_kind);
+                       SpAtten_MaskKindAttr:$mask_kind,
+                       OptionalAttr<F32Attr>:$mask_fill);
   let results = (outs SpAtten_F32Tensor:$output,
                       Variadic<SpAtten_F32Tensor>:$present);
   let assemblyFormat = [{
