@@ -72,8 +72,11 @@ struct Lowerer {
     return limit;
   }
 
-  /// x (rows of `cols`) -> VEC func -> result, tiled over rows.
-  LogicalResult rowwise(Value in, Value out, VecFunc func) {
+  /// x (rows of `cols`) -> VEC func -> result, tiled over rows; `y`, `w`
+  /// and `imm` are passed through (layer norm's gamma, beta and epsilon).
+  LogicalResult rowwise(Value in, Value out, VecFunc func,
+                        SramRef y = {Buffer::Act, 0, 0},
+                        SramRef w = {Buffer::Act, 0, 0}, float imm = 0) {
     const Tensor &x = t(in), &z = t(out);
     int64_t cols = x.cols(), rows = x.rows();
     FailureOr<int64_t> tile = commonTile({Buffer::Act, Buffer::Acc}, cols);
@@ -85,8 +88,8 @@ struct Lowerer {
       src.addr = x.addrOf(r0 * cols);
       dst.addr = z.addrOf(r0 * cols);
       pb.load({Buffer::Act, 0, cols}, src, cols * 4, n, cols);
-      vec(func, 0, {Buffer::Act, 0, cols}, {Buffer::Act, 0, 0},
-          {Buffer::Acc, 0, cols}, {Buffer::Act, 0, 0}, n, cols);
+      vec(func, 0, {Buffer::Act, 0, cols}, y, {Buffer::Acc, 0, cols}, w, n,
+          cols, imm);
       pb.store(dst, cols * 4, {Buffer::Acc, 0, cols}, n, cols);
     }
     return success();
@@ -265,28 +268,15 @@ struct Lowerer {
   }
 
   LogicalResult lowerLayerNorm(LayerNormOp op) {
-    const Tensor &x = t(op.getInput()), &y = t(op.getOutput());
-    int64_t N = x.cols(), rows = x.rows();
+    int64_t N = t(op.getInput()).cols();
     if (2 * N > pb.bufferElems(Buffer::Wgt))
       return pb.error() << "gamma and beta of width " << N
                         << " do not fit the weight buffer";
     pb.load({Buffer::Wgt, 0, N}, t(op.getGamma()).ref, N * 4, 1, N);
     pb.load({Buffer::Wgt, N, N}, t(op.getBeta()).ref, N * 4, 1, N);
-    FailureOr<int64_t> tile = commonTile({Buffer::Act, Buffer::Acc}, N);
-    if (failed(tile))
-      return failure();
-    for (int64_t r0 = 0; r0 < rows; r0 += *tile) {
-      int64_t n = std::min(*tile, rows - r0);
-      DramRef src = x.ref, dst = y.ref;
-      src.addr = x.addrOf(r0 * N);
-      dst.addr = y.addrOf(r0 * N);
-      pb.load({Buffer::Act, 0, N}, src, N * 4, n, N);
-      vec(VecFunc::LayerNorm, 0, {Buffer::Act, 0, N}, {Buffer::Wgt, 0, 0},
-          {Buffer::Acc, 0, N}, {Buffer::Wgt, N, 0}, n, N,
-          op.getEpsilon().convertToFloat());
-      pb.store(dst, N * 4, {Buffer::Acc, 0, N}, n, N);
-    }
-    return success();
+    return rowwise(op.getInput(), op.getOutput(), VecFunc::LayerNorm,
+                   {Buffer::Wgt, 0, 0}, {Buffer::Wgt, N, 0},
+                   op.getEpsilon().convertToFloat());
   }
 
   LogicalResult lowerEmbedding(EmbeddingOp op) {
