@@ -23,7 +23,6 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -103,6 +102,40 @@ LogicalResult writeOutput(ModuleOp module) {
   return success();
 }
 
+/// `model.onnx: node 'Softmax_91'` for the importer's NameLoc(node, file)
+/// locations; MLIR's own form otherwise.
+std::string describe(Location loc) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    if (auto file = dyn_cast<FileLineColLoc>(name.getChildLoc()))
+      os << file.getFilename().getValue() << ": ";
+    os << "node '" << name.getName().getValue() << "'";
+  } else if (auto file = dyn_cast<FileLineColLoc>(loc)) {
+    os << file.getFilename().getValue();
+    if (file.getLine())
+      os << ":" << file.getLine() << ":" << file.getColumn();
+  } else {
+    loc.print(os);
+  }
+  return text;
+}
+
+LogicalResult printDiagnostic(Diagnostic &diag) {
+  auto print = [](Diagnostic &d, StringRef kind) {
+    llvm::errs() << describe(d.getLocation()) << ": " << kind << ": " << d
+                 << "\n";
+  };
+  StringRef kind = diag.getSeverity() == DiagnosticSeverity::Error ? "error"
+                   : diag.getSeverity() == DiagnosticSeverity::Warning
+                       ? "warning"
+                       : "remark";
+  print(diag, kind);
+  for (Diagnostic &note : diag.getNotes())
+    print(note, "note");
+  return success();
+}
+
 LogicalResult run(MLIRContext &context) {
   spatten::ImportOptions importOptions;
   for (const std::string &binding : shapes) {
@@ -152,7 +185,7 @@ int main(int argc, char **argv) {
   spatten::registerAllDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  context.printOpOnDiagnostic(false);
+  ScopedDiagnosticHandler diagHandler(&context, printDiagnostic);
   return failed(run(context)) ? 1 : 0;
 }
