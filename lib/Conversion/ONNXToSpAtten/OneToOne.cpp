@@ -315,7 +315,7 @@ LogicalResult convertOneToOne(Operation *op, RewriterBase &rw,
               .Case("Split", convertSplit)
               .Case("Gather", convertGather)
               .Case("Cast", convertCast)
-              .Cases("Identity", "Dropout", forwardFirst)
+              .Cases({"Identity", "Dropout"}, forwardFirst)
               .Case("Constant", convertConstant)
               .Default(nullptr);
   if (fn)
