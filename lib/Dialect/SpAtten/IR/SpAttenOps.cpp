@@ -1,6 +1,6 @@
 //===- SpAttenOps.cpp - SpAtten op verifiers and folders ------------------===//
 
-#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+#include "Verify.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -10,15 +10,42 @@
 
 using namespace mlir;
 using namespace spatten;
+using namespace spatten::verify;
 
-static ArrayRef<int64_t> shapeOf(Value v) {
-  return cast<RankedTensorType>(v.getType()).getShape();
-}
-
-static LogicalResult verifyStatic(Operation *op) {
+LogicalResult verify::verifyStatic(Operation *op) {
   for (Type t : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
     if (auto rt = dyn_cast<RankedTensorType>(t); rt && !rt.hasStaticShape())
       return op->emitOpError("requires static shapes, got ") << t;
+  return success();
+}
+
+LogicalResult verify::verifyHeads(Operation *op, Value q, int64_t heads) {
+  ArrayRef<int64_t> s = shapeOf(q);
+  if (s.size() != 3)
+    return op->emitOpError("query must be [B, L, H*D]");
+  if (heads <= 0 || s[2] % heads != 0)
+    return op->emitOpError("num_heads ") << heads << " must divide width "
+                                         << s[2];
+  return success();
+}
+
+LogicalResult verify::verifyMask(Operation *op, MaskKind kind, Value mask,
+                                 bool hasFill, int64_t batch, int64_t queries,
+                                 int64_t keys) {
+  bool padding = kind == MaskKind::padding || kind == MaskKind::padding_causal;
+  if (padding != bool(mask))
+    return op->emitOpError(
+        "a mask operand is required exactly for padding masks");
+  if (hasFill && !mask)
+    return op->emitOpError("mask_fill needs a padding mask");
+  if (!mask)
+    return success();
+  ArrayRef<int64_t> m = shapeOf(mask);
+  bool perKey = m.size() == 2 && m[0] == batch && m[1] == keys;
+  bool perQuery =
+      m.size() == 3 && m[0] == batch && m[1] == queries && m[2] == keys;
+  if (!perKey && !perQuery)
+    return op->emitOpError("padding mask must be [B, P + Lk] or [B, Lq, P + Lk]");
   return success();
 }
 
@@ -50,17 +77,13 @@ LogicalResult AttentionOp::verify() {
   if (q.size() != 3 || k.size() != 3 || v.size() != 3)
     return emitOpError("query, key and value must be [B, L, H*D]");
   int64_t heads = getNumHeads();
-  if (heads <= 0 || q[2] % heads != 0)
-    return emitOpError("num_heads ") << heads << " must divide width " << q[2];
+  if (failed(verifyHeads(*this, getQuery(), heads)))
+    return failure();
   if (k[0] != q[0] || v[0] != q[0] || k[2] != q[2] || v[2] != q[2] ||
       v[1] != k[1])
     return emitOpError("query, key and value shapes disagree");
   if (shapeOf(getOutput()) != q)
     return emitOpError("output must have the query's shape");
-  bool padding = getMaskKind() == MaskKind::padding ||
-                 getMaskKind() == MaskKind::padding_causal;
-  if (padding != bool(getMask()))
-    return emitOpError("a mask operand is required exactly for padding masks");
   int64_t past = 0;
   if (!getPastKey() && !getPresent().empty())
     return emitOpError("present results need a KV cache (past operands)");
@@ -78,17 +101,8 @@ LogicalResult AttentionOp::verify() {
         shapeOf(getPresentValue()) != ArrayRef(present))
       return emitOpError("present key/value must be [B, H, P + L, D]");
   }
-  if (getMask()) {
-    ArrayRef<int64_t> m = shapeOf(getMask());
-    bool perKey = m.size() == 2 && m[0] == q[0] && m[1] == past + k[1];
-    bool perQuery = m.size() == 3 && m[0] == q[0] && m[1] == q[1] &&
-                    m[2] == past + k[1];
-    if (!perKey && !perQuery)
-      return emitOpError("padding mask must be [B, P + Lk] or [B, Lq, P + Lk]");
-  }
-  if (getMaskFill() && !getMask())
-    return emitOpError("mask_fill needs a padding mask");
-  return success();
+  return verifyMask(*this, getMaskKind(), getMask(), bool(getMaskFill()), q[0],
+                    q[1], past + k[1]);
 }
 
 LogicalResult LayerNormOp::verify() {

@@ -210,4 +210,6 @@ def SpAtten_CastOp : SpAtten_Op<"cast", [Pure]> {
   let hasVerifier = 1;
 }
 
+include "spatten/Dialect/SpAtten/IR/SpAttenPruningOps.td"
+
 #endif // SPATTEN_OPS_TD
