@@ -6,6 +6,7 @@
 #include "spatten/Dialect/ISA/IR/ISAOps.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+#include "spatten/Dialect/SpAtten/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -37,6 +38,7 @@ void spatten::registerAllDialects(DialectRegistry &registry) {
 
 void spatten::registerAllPasses() {
   registerSpAttenConversionPasses();
+  registerSpAttenTransformsPasses();
   mlir::registerTransformsPasses();
   PassPipelineRegistration<CompilePipelineOptions>(
       "spatten-compile-pipeline",

@@ -1,0 +1,91 @@
+//===- ProgressiveQuantization.cpp - MSB-first key fetch ------------------===//
+
+#include "AttentionForms.h"
+
+#include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+
+namespace spatten {
+#define GEN_PASS_DEF_SPATTENPROGRESSIVEQUANTIZATION
+#include "spatten/Dialect/SpAtten/Transforms/Passes.h.inc"
+} // namespace spatten
+
+using namespace mlir;
+using namespace spatten;
+
+/// The ops of a `fakeQuantizeHeads` chain ending in `x`, last first.
+static SmallVector<Operation *> fakeQuantChain(Value x) {
+  if (!isFakeQuantized(x))
+    return {};
+  auto out = x.getDefiningOp<ReshapeOp>();
+  auto dequant = out.getInput().getDefiningOp<DequantizeOp>();
+  auto quant = dequant.getCodes().getDefiningOp<QuantizeOp>();
+  return {out, dequant, quant, quant.getInput().getDefiningOp()};
+}
+
+/// The value before `fakeQuantizeHeads`, so keys are quantized once, by
+/// progressive quantization's own widths.
+static Value unquantized(Value x) {
+  SmallVector<Operation *> chain = fakeQuantChain(x);
+  return chain.empty() ? x : chain.back()->getOperand(0);
+}
+
+/// Erases a fake-quantization chain nobody reads any more.
+static void eraseIfDead(Value x) {
+  for (Operation *op : fakeQuantChain(x))
+    if (op->use_empty())
+      op->erase();
+}
+
+namespace {
+struct ProgressiveQuantizationPass
+    : spatten::impl::SpAttenProgressiveQuantizationBase<
+          ProgressiveQuantizationPass> {
+  using Base::Base;
+
+  LogicalResult checkOptions(func::FuncOp func) {
+    if (msbBits != 6 && msbBits != 8)
+      return func.emitError("spatten-progressive-quantization: msb must be 6 "
+                            "or 8, got ")
+             << msbBits.getValue();
+    if (lsbBits != 4)
+      return func.emitError("spatten-progressive-quantization: lsb must be 4, "
+                            "got ")
+             << lsbBits.getValue();
+    if (!(threshold > 0 && threshold < 1))
+      return func.emitError("spatten-progressive-quantization: threshold must "
+                            "be in (0, 1), got ")
+             << threshold.getValue();
+    if (values)
+      return func.emitError("spatten-progressive-quantization: progressive "
+                            "values are not implemented");
+    return success();
+  }
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (failed(checkOptions(func)))
+      return signalPassFailure();
+    FailureOr<SmallVector<DecomposedAttention>> attns =
+        decomposeAttentions(func, getArgument());
+    if (failed(attns))
+      return signalPassFailure();
+    for (DecomposedAttention &a : *attns) {
+      auto probs = dyn_cast<AttentionProbsOp>(a.probs);
+      if (!probs)
+        continue;
+      OpBuilder b(probs);
+      auto fetch = ProgressiveFetchOp::create(
+          b, probs.getLoc(), probs.getType(), probs.getQuery(),
+          unquantized(probs.getKey()), probs.getMask(),
+          probs.getNumHeadsAttr(), probs.getScaleAttr(),
+          probs.getMaskKindAttr(), probs.getMaskFillAttr(),
+          b.getI64IntegerAttr(msbBits), b.getI64IntegerAttr(lsbBits),
+          b.getF32FloatAttr(threshold));
+      Value key = probs.getKey();
+      probs.replaceAllUsesWith(fetch.getProbs());
+      probs.erase();
+      eraseIfDead(key);
+    }
+  }
+};
+} // namespace

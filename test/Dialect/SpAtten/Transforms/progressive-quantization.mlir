@@ -1,0 +1,30 @@
+// RUN: spatten-opt %s --spatten-progressive-quantization | FileCheck %s
+// RUN: spatten-opt %s --spatten-progressive-quantization="msb=8 threshold=0.2" | FileCheck %s --check-prefix=OPTS
+// RUN: spatten-opt %s --spatten-quantize --spatten-progressive-quantization --spatten-local-value-pruning=keep-ratio=0.5 | FileCheck %s --check-prefix=ALL
+// RUN: not spatten-opt %s --spatten-progressive-quantization=msb=5 2>&1 | FileCheck %s --check-prefix=MSB
+// RUN: not spatten-opt %s --spatten-progressive-quantization=lsb=3 2>&1 | FileCheck %s --check-prefix=LSB
+// RUN: not spatten-opt %s --spatten-progressive-quantization=threshold=1 2>&1 | FileCheck %s --check-prefix=THR
+// RUN: not spatten-opt %s --spatten-progressive-quantization=values=true 2>&1 | FileCheck %s --check-prefix=VALUES
+
+// CHECK-LABEL: func @attention
+// CHECK: %[[P:.*]] = spatten.progressive_fetch %arg0, %arg1 {lsb_bits = 4 : i64, mask_kind = #spatten.mask_kind<causal>, msb_bits = 6 : i64, num_heads = 2 : i64, scale = 5.000000e-01 : f32, threshold = 1.000000e-01 : f32}
+// CHECK-NEXT: spatten.attention_output %[[P]], %arg2
+// OPTS: {lsb_bits = 4 : i64, mask_kind = #spatten.mask_kind<causal>, msb_bits = 8 : i64, num_heads = 2 : i64, scale = 5.000000e-01 : f32, threshold = 2.000000e-01 : f32}
+
+// After --spatten-quantize, progressive quantization takes the keys before
+// their 12-bit quantization (they get msb + lsb bits instead); queries and
+// values stay 12-bit.
+// ALL-COUNT-2: spatten.quantize
+// ALL-NOT: spatten.quantize
+// ALL: %[[P:.*]] = spatten.progressive_fetch %{{.*}}, %arg1 {
+// ALL-NEXT: %[[K:.*]] = spatten.local_value_prune %[[P]] {keep = 2 : i64}
+// ALL-NEXT: spatten.attention_output %[[K]], %{{.*}}
+
+// MSB: error: spatten-progressive-quantization: msb must be 6 or 8, got 5
+// LSB: error: spatten-progressive-quantization: lsb must be 4, got 3
+// THR: error: spatten-progressive-quantization: threshold must be in (0, 1), got 1
+// VALUES: error: spatten-progressive-quantization: progressive values are not implemented
+func.func @attention(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
+  %o = spatten.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  return %o : tensor<1x4x8xf32>
+}
