@@ -117,3 +117,19 @@ func.func @dequantize_scales(%c: tensor<2x8xi16>, %s: tensor<2x8xf32>) -> tensor
   %r = spatten.dequantize %c, %s : tensor<2x8xi16>, tensor<2x8xf32> -> tensor<2x8xf32>
   return %r : tensor<2x8xf32>
 }
+
+// -----
+
+func.func @merge_rows(%f: tensor<1x4x8xf32>, %r: tensor<1x5x8xf32>, %p: tensor<1x5xi64>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{rows must be [B, k, ...] with k <= 4 and full's trailing dims}}
+  %m = spatten.merge_tokens %f, %r, %p : tensor<1x4x8xf32>, tensor<1x5x8xf32>, tensor<1x5xi64>
+  return %m : tensor<1x4x8xf32>
+}
+
+// -----
+
+func.func @merge_positions(%f: tensor<1x4x8xf32>, %r: tensor<1x2x8xf32>, %p: tensor<1x3xi64>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{positions must be [B, k]}}
+  %m = spatten.merge_tokens %f, %r, %p : tensor<1x4x8xf32>, tensor<1x2x8xf32>, tensor<1x3xi64>
+  return %m : tensor<1x4x8xf32>
+}

@@ -26,6 +26,11 @@ func.func @layer(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8x
   %o2 = spatten.prune_tokens %o, %keep : tensor<1x4x8xf32>, tensor<1x2xi64> -> tensor<1x2x8xf32>
   // CHECK: spatten.prune_tokens {{.*}} : tensor<1x4xf32>, tensor<1x2xi64> -> tensor<1x2xf32>
   %imp2 = spatten.prune_tokens %imp1, %keep : tensor<1x4xf32>, tensor<1x2xi64> -> tensor<1x2xf32>
+  // CHECK: spatten.prune_tokens {{.*}} : tensor<1x4xi64>, tensor<1x2xi64> -> tensor<1x2xi64>
+  %pos = arith.constant dense<[[0, 1, 2, 3]]> : tensor<1x4xi64>
+  %pos2 = spatten.prune_tokens %pos, %keep : tensor<1x4xi64>, tensor<1x2xi64> -> tensor<1x2xi64>
+  // CHECK: spatten.merge_tokens {{.*}} : tensor<1x4x8xf32>, tensor<1x2x8xf32>, tensor<1x2xi64>
+  %merged = spatten.merge_tokens %o, %o2, %pos2 : tensor<1x4x8xf32>, tensor<1x2x8xf32>, tensor<1x2xi64>
   %h = spatten.topk %himp1 {k = 1 : i64} : tensor<1x2xf32> -> tensor<1x1xi64>
   %h1 = spatten.reshape %h : (tensor<1x1xi64>) -> tensor<1xi64>
   // CHECK: spatten.prune_heads {{.*}} {axis = 1 : i64, num_heads = 2 : i64} : tensor<8x8xf32>, tensor<1xi64> -> tensor<8x4xf32>
@@ -34,5 +39,5 @@ func.func @layer(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8x
   %codes, %scales = spatten.quantize %k {bits = 12 : i64} : tensor<1x4x8xf32> -> tensor<1x4x8xi16>, tensor<1x4x1xf32>
   // CHECK: spatten.dequantize %[[C]], %[[S]]
   %kq = spatten.dequantize %codes, %scales : tensor<1x4x8xi16>, tensor<1x4x1xf32> -> tensor<1x4x8xf32>
-  return %o2, %imp2, %wq, %kq : tensor<1x2x8xf32>, tensor<1x2xf32>, tensor<8x4xf32>, tensor<1x4x8xf32>
+  return %o2, %imp2, %wq, %merged : tensor<1x2x8xf32>, tensor<1x2xf32>, tensor<8x4xf32>, tensor<1x4x8xf32>
 }

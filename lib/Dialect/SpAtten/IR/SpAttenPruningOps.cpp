@@ -113,6 +113,20 @@ LogicalResult PruneTokensOp::verify() {
   return success();
 }
 
+LogicalResult MergeTokensOp::verify() {
+  if (failed(verifyStatic(*this)))
+    return failure();
+  ArrayRef<int64_t> full = shapeOf(getFull()), rows = shapeOf(getRows()),
+                    pos = shapeOf(getPositions());
+  if (full.size() < 2 || rows.size() != full.size() || rows[0] != full[0] ||
+      rows[1] > full[1] || !llvm::equal(rows.drop_front(2), full.drop_front(2)))
+    return emitOpError("rows must be [B, k, ...] with k <= ")
+           << (full.size() > 1 ? full[1] : 0) << " and full's trailing dims";
+  if (pos != ArrayRef<int64_t>{rows[0], rows[1]})
+    return emitOpError("positions must be [B, k]");
+  return success();
+}
+
 LogicalResult PruneHeadsOp::verify() {
   if (failed(verifyStatic(*this)))
     return failure();

@@ -103,13 +103,35 @@ def SpAtten_PruneTokensOp : SpAtten_Op<"prune_tokens", [Pure]> {
     `[B, L]` masks or importance): `result[b, t, ...] =
     input[b, indices[b, t], ...]`, `indices` `[B, k]` int64 from
     `spatten.topk` (paper Sec. III-A: pruned tokens are gone from every later
-    layer). Lowered to index-gather DMA.
+    layer). Also applied to the int64 original positions of the kept
+    tokens. Lowered to index-gather DMA.
   }];
-  let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_I64Tensor:$indices,
+  let arguments = (ins RankedTensorOf<[F32, I64]>:$input,
+                       SpAtten_I64Tensor:$indices,
                        DefaultValuedAttr<I64Attr, "1">:$axis);
-  let results = (outs SpAtten_F32Tensor:$result);
+  let results = (outs RankedTensorOf<[F32, I64]>:$result);
   let assemblyFormat = [{
     $input `,` $indices attr-dict `:` type($input) `,` type($indices) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def SpAtten_MergeTokensOp : SpAtten_Op<"merge_tokens", [Pure,
+                                                        AllTypesMatch<["full", "result"]>]> {
+  let summary = "write token rows back at their original positions";
+  let description = [{
+    `full` `[B, L0, ...]`, `rows` `[B, k, ...]`, `positions` `[B, k]` int64
+    original positions: `result = full` with `result[b, positions[b, t]] =
+    rows[b, t]`. Cascade token pruning builds the graph output with it, so a
+    pruned token keeps the last hidden state computed for it (paper
+    Sec. III-A; docs/Algorithms.md). Lowered to index-scatter DMA.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$full, SpAtten_F32Tensor:$rows,
+                       SpAtten_I64Tensor:$positions);
+  let results = (outs SpAtten_F32Tensor:$result);
+  let assemblyFormat = [{
+    $full `,` $rows `,` $positions attr-dict `:` type($full) `,` type($rows) `,`
+    type($positions)
   }];
   let hasVerifier = 1;
 }

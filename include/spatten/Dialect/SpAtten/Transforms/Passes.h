@@ -2,6 +2,7 @@
 #ifndef SPATTEN_DIALECT_SPATTEN_TRANSFORMS_PASSES_H
 #define SPATTEN_DIALECT_SPATTEN_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenDialect.h"

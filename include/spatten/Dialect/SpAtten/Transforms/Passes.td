@@ -61,4 +61,33 @@ def SpAttenProgressiveQuantization
   let dependentDialects = ["spatten::SpAttenDialect"];
 }
 
+def SpAttenCascadeTokenPruning
+    : Pass<"spatten-cascade-token-pruning", "mlir::func::FuncOp"> {
+  let summary = "Prune unimportant tokens after each layer, for good";
+  let description = [{
+    Paper Sec. III-A. Token importance accumulates the attention
+    probabilities of every layer (`spatten.token_importance`); after layer l
+    only the top `max(1, floor(L0 * f_l))` tokens stay
+    (`spatten.topk` + `spatten.prune_tokens` on the layer output, the
+    padding mask, the importance and the original positions), so later
+    layers compute fewer Q/K/V, attention, output-projection and FFN rows.
+    Graph outputs get every pruned token's last hidden state back at its
+    original position (`spatten.merge_tokens`). The layer output is found
+    from layer l+1's query by walking back through projections, slices and
+    layer norms to the value the residual path also reads.
+    Batch 1, encoder or whole-prompt attention (Lq = Lk); schedules and
+    formulas in docs/Algorithms.md.
+  }];
+  let options = [
+    Option<"keepRatio", "keep-ratio", "double", "1.0",
+           "mean fraction of tokens kept over all layers, in (0, 1]">,
+    Option<"schedule", "schedule", "std::string", "\"paper\"",
+           "'paper' (first 15% of layers dense, then a linear ramp) or a "
+           "comma-separated keep fraction per layer">,
+    ListOption<"keepPositions", "keep-positions", "int64_t",
+               "original token positions that are never pruned (e.g. 0 for [CLS])">,
+  ];
+  let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
+}
+
 #endif // SPATTEN_TRANSFORMS_PASSES_TD

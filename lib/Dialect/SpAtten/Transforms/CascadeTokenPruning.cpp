@@ -1,0 +1,305 @@
+//===- CascadeTokenPruning.cpp - Cascade token pruning --------------------===//
+
+#include "AttentionForms.h"
+#include "Schedule.h"
+#include "ShapeRefresh.h"
+
+#include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+
+namespace spatten {
+#define GEN_PASS_DEF_SPATTENCASCADETOKENPRUNING
+#include "spatten/Dialect/SpAtten/Transforms/Passes.h.inc"
+} // namespace spatten
+
+using namespace mlir;
+using namespace spatten;
+
+/// Keep-position scores: far above any accumulated importance.
+constexpr float kForcedScore = 1e30f;
+
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Ops between a layer's input rows and its attention's query.
+static bool isProjectionSide(Operation *op) {
+  return isa<LinearOp, SliceOp, LayerNormOp, ReshapeOp, QuantizeOp,
+             DequantizeOp, AttentionProbsOp, ProgressiveFetchOp,
+             AttentionOutputOp>(op);
+}
+
+/// The row input of a projection-side producer, or null.
+static Value rowInput(Operation *op) {
+  if (isa_and_nonnull<LinearOp, SliceOp, LayerNormOp, ReshapeOp, QuantizeOp>(op))
+    return op->getOperand(0);
+  if (auto dequant = dyn_cast_or_null<DequantizeOp>(op))
+    return dequant.getCodes();
+  return {};
+}
+
+/// The layer input of the attention whose probabilities `probs` computes:
+/// walking back from its query, the first value that something other than
+/// the projections reads (the residual path).
+static Value layerInput(Operation *probs) {
+  Value v = probs->getOperand(0);
+  while (llvm::all_of(v.getUsers(), isProjectionSide)) {
+    Value in = rowInput(v.getDefiningOp());
+    if (!in)
+      return {};
+    v = in;
+  }
+  return v;
+}
+
+/// One hop of a forward walk: through operand `operand` of an op named
+/// `name`, out of its result `result`.
+struct Step {
+  OperationName name;
+  unsigned operand, result;
+};
+
+/// The shortest forward path of ops from `from` to `to`.
+static std::optional<SmallVector<Step>> forwardPath(Value from, Value to) {
+  llvm::DenseMap<Value, std::pair<Value, Step>> parent;
+  SmallVector<Value> frontier{from};
+  for (size_t i = 0; i < frontier.size() && !parent.count(to); ++i)
+    for (OpOperand &use : frontier[i].getUses())
+      for (OpResult r : use.getOwner()->getResults())
+        if (r != from && parent.try_emplace(r, frontier[i],
+                                            Step{use.getOwner()->getName(),
+                                                 use.getOperandNumber(),
+                                                 r.getResultNumber()})
+                             .second)
+          frontier.push_back(r);
+  if (!parent.count(to))
+    return std::nullopt;
+  SmallVector<Step> path;
+  // parent never holds `from` itself, so the walk back stops there.
+  for (Value v = to; v != from; v = parent.find(v)->second.first)
+    path.push_back(parent.find(v)->second.second);
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
+/// Follows `path` from `from`, taking the first matching user at each hop.
+static Value replay(Value from, ArrayRef<Step> path) {
+  Value v = from;
+  for (const Step &step : path) {
+    Value next;
+    for (OpOperand &use : v.getUses())
+      if (use.getOwner()->getName() == step.name &&
+          use.getOperandNumber() == step.operand &&
+          (!next || use.getOwner()->isBeforeInBlock(next.getDefiningOp())))
+        next = use.getOwner()->getResult(step.result);
+    if (!next)
+      return {};
+    v = next;
+  }
+  return v;
+}
+
+namespace {
+/// The state that follows the kept tokens from layer to layer.
+struct Cascade {
+  Value importance; ///< [1, n] f32, accumulated
+  Value forced;     ///< [1, n] f32, kForcedScore at keep positions
+  Value positions;  ///< [1, n] i64 original positions
+  int64_t count;    ///< n
+};
+
+struct CascadeTokenPruningPass
+    : spatten::impl::SpAttenCascadeTokenPruningBase<CascadeTokenPruningPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (failed(run(getOperation())))
+      signalPassFailure();
+  }
+
+  LogicalResult run(func::FuncOp func);
+  LogicalResult checkShapes(ArrayRef<DecomposedAttention> attns);
+  Cascade initialState(OpBuilder &b, Location loc, int64_t tokens);
+  void pruneMasks(OpBuilder &b, ArrayRef<DecomposedAttention> later, Value idx,
+                  ShapeRefresher &refresher);
+  LogicalResult restoreLastLayer(ArrayRef<DecomposedAttention> attns,
+                                 ArrayRef<std::pair<Value, Value>> boundaries,
+                                 Value positions);
+};
+} // namespace
+
+LogicalResult
+CascadeTokenPruningPass::checkShapes(ArrayRef<DecomposedAttention> attns) {
+  int64_t tokens = shapeOf(attns.front().probs->getResult(0))[3];
+  for (const DecomposedAttention &a : attns) {
+    ArrayRef<int64_t> p = shapeOf(a.probs->getResult(0));
+    if (p[0] != 1 || p[2] != p[3] || p[3] != tokens)
+      return a.probs->emitOpError("cascade token pruning needs batch 1 and "
+                                  "whole-sequence attention over ")
+             << tokens << " tokens, got probabilities " << p
+             << " (not implemented)";
+  }
+  for (int64_t pos : keepPositions)
+    if (pos < 0 || pos >= tokens)
+      return attns.front().probs->emitOpError("keep position ")
+             << pos << " is outside the " << tokens << " tokens";
+  return success();
+}
+
+Cascade CascadeTokenPruningPass::initialState(OpBuilder &b, Location loc,
+                                              int64_t tokens) {
+  auto f32 = RankedTensorType::get({1, tokens}, b.getF32Type());
+  auto i64 = RankedTensorType::get({1, tokens}, b.getI64Type());
+  SmallVector<float> forced(tokens, 0.f);
+  for (int64_t pos : keepPositions)
+    forced[pos] = kForcedScore;
+  SmallVector<int64_t> positions(tokens);
+  for (int64_t i = 0; i < tokens; ++i)
+    positions[i] = i;
+  auto constant = [&](DenseElementsAttr value) -> Value {
+    return arith::ConstantOp::create(b, loc, value);
+  };
+  return {constant(DenseElementsAttr::get(f32, 0.f)),
+          constant(DenseElementsAttr::get(f32, ArrayRef(forced))),
+          constant(DenseElementsAttr::get(i64, ArrayRef(positions))), tokens};
+}
+
+/// Later layers see only the kept keys of their padding masks (key axis
+/// last; a per-query mask loses the pruned queries too).
+void CascadeTokenPruningPass::pruneMasks(OpBuilder &b,
+                                         ArrayRef<DecomposedAttention> later,
+                                         Value idx, ShapeRefresher &refresher) {
+  llvm::DenseMap<Value, Value> pruned;
+  for (const DecomposedAttention &a : later) {
+    Value mask = a.probs->getNumOperands() > 2 ? a.probs->getOperand(2) : Value();
+    if (!mask)
+      continue;
+    Value &p = pruned[mask];
+    if (!p) {
+      p = mask;
+      int64_t rank = shapeOf(mask).size();
+      for (int64_t axis = 1; axis < rank; ++axis) {
+        SmallVector<int64_t> shape(shapeOf(p));
+        shape[axis] = shapeOf(idx)[1];
+        p = PruneTokensOp::create(
+            b, mask.getLoc(),
+            RankedTensorType::get(shape, cast<RankedTensorType>(p.getType())
+                                             .getElementType()),
+            p, idx, b.getI64IntegerAttr(axis));
+      }
+      refresher.noteReplaced(p, shapeOf(mask));
+    }
+    a.probs->setOperand(2, p);
+  }
+}
+
+/// The last layer's output becomes the full sequence again: the first
+/// pruned layer output, overwritten by every later layer's kept rows and
+/// finally by the last layer's rows, at their original positions. What
+/// follows the layers (final layer norm, heads, pooler) sees every token.
+/// The last layer's output is where the path from layer n-2's attention
+/// output to layer n-1's input leads from layer n-1's attention output.
+LogicalResult CascadeTokenPruningPass::restoreLastLayer(
+    ArrayRef<DecomposedAttention> attns,
+    ArrayRef<std::pair<Value, Value>> boundaries, Value positions) {
+  DecomposedAttention prev = attns[attns.size() - 2], last = attns.back();
+  Value prevOut = layerInput(last.probs);
+  if (auto pruned = prevOut ? prevOut.getDefiningOp<PruneTokensOp>() : nullptr)
+    prevOut = pruned.getInput();
+  std::optional<SmallVector<Step>> path =
+      prevOut ? forwardPath(prev.output, prevOut) : std::nullopt;
+  Value lastOut = path ? replay(last.output, *path) : Value();
+  if (!lastOut)
+    return last.output.emitOpError(
+        "cascade token pruning cannot find the last layer's output: the last "
+        "layer does not repeat the previous layer's structure");
+  OpBuilder b(lastOut.getContext());
+  b.setInsertionPointAfterValue(lastOut);
+  Value full = boundaries.front().first;
+  for (auto [rows, pos] : boundaries.drop_front())
+    full = MergeTokensOp::create(b, lastOut.getLoc(), full, rows, pos);
+  auto merged = MergeTokensOp::create(b, lastOut.getLoc(), full, lastOut,
+                                      positions);
+  lastOut.replaceAllUsesExcept(merged, merged);
+  return success();
+}
+
+LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
+  if (!(keepRatio > 0 && keepRatio <= 1))
+    return func.emitError("spatten-cascade-token-pruning: keep-ratio must be "
+                          "in (0, 1], got ")
+           << keepRatio.getValue();
+  FailureOr<SmallVector<DecomposedAttention>> attns =
+      decomposeAttentions(func, getArgument());
+  if (failed(attns))
+    return failure();
+  if (attns->empty() || failed(checkShapes(*attns)))
+    return success(attns->empty());
+  int64_t layers = attns->size();
+  llvm::Expected<SmallVector<double>> f =
+      parseSchedule(schedule, layers, keepRatio, /*untouched=*/0.15);
+  if (!f)
+    return func.emitError("spatten-cascade-token-pruning: ")
+           << llvm::toString(f.takeError());
+
+  OpBuilder b(func.getBody());
+  Cascade state =
+      initialState(b, func.getLoc(), shapeOf((*attns)[0].probs->getResult(0))[3]);
+  int64_t tokens = state.count;
+  ShapeRefresher refresher;
+  SmallVector<std::pair<Value, Value>> boundaries;
+  Operation *firstPrune = nullptr;
+  for (int64_t l = 0; l < layers; ++l) {
+    Operation *probs = (*attns)[l].probs;
+    b.setInsertionPointAfter(probs);
+    state.importance = TokenImportanceOp::create(
+        b, probs->getLoc(), state.importance.getType(), probs->getResult(0),
+        state.importance);
+    int64_t k = keptCount(tokens, (*f)[l]);
+    if (l + 1 == layers || k >= state.count)
+      continue;
+    Value h = layerInput((*attns)[l + 1].probs);
+    if (!h)
+      return (*attns)[l + 1].probs->emitOpError(
+          "cascade token pruning cannot find this layer's input rows");
+    b.setInsertionPointAfterValue(h);
+    if (!h.getDefiningOp() ||
+        h.getDefiningOp()->isBeforeInBlock(state.importance.getDefiningOp()))
+      b.setInsertionPointAfter(state.importance.getDefiningOp());
+    Location loc = h.getLoc();
+    Value scores = BinaryOp::create(b, loc, state.importance.getType(),
+                                    state.importance, state.forced,
+                                    BinaryFn::add);
+    auto idxType = RankedTensorType::get({1, k}, b.getI64Type());
+    Value idx = TopKOp::create(b, loc, idxType, scores, b.getI64IntegerAttr(k));
+    SmallVector<int64_t> rows(shapeOf(h));
+    rows[1] = k;
+    auto hp = PruneTokensOp::create(
+        b, loc, RankedTensorType::get(rows, cast<RankedTensorType>(h.getType()).getElementType()),
+        h, idx, b.getI64IntegerAttr(1));
+    if (!firstPrune)
+      firstPrune = scores.getDefiningOp();
+    h.replaceAllUsesExcept(hp, hp);
+    refresher.noteReplaced(hp, shapeOf(h));
+    boundaries.push_back({h, state.positions});
+    auto prune = [&](Value v) -> Value {
+      auto type = cast<RankedTensorType>(v.getType());
+      return PruneTokensOp::create(
+          b, loc, RankedTensorType::get({1, k}, type.getElementType()), v, idx,
+          b.getI64IntegerAttr(1));
+    };
+    state = {prune(state.importance), prune(state.forced),
+             prune(state.positions), k};
+    pruneMasks(b, ArrayRef(*attns).drop_front(l + 1), idx, refresher);
+  }
+  if (!firstPrune)
+    return success();
+  if (failed(restoreLastLayer(*attns, boundaries, state.positions)))
+    return failure();
+  for (Operation &op : llvm::make_range(firstPrune->getIterator(),
+                                        func.getBody().front().end()))
+    if (failed(refresher.refresh(&op)))
+      return failure();
+  return success();
+}

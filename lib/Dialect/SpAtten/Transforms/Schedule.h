@@ -1,0 +1,33 @@
+//===- Schedule.h - Keep-fraction schedules of cascade pruning --*- C++ -*-===//
+//
+// docs/Algorithms.md, "Schedules": f_l per layer, non-increasing, <= 1.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_LIB_DIALECT_SPATTEN_TRANSFORMS_SCHEDULE_H
+#define SPATTEN_LIB_DIALECT_SPATTEN_TRANSFORMS_SCHEDULE_H
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+namespace spatten {
+
+/// The paper's schedule for `layers` layers: 1 for the first
+/// floor(untouched * layers) layers, then a linear ramp whose mean over all
+/// layers is `ratio` (clipped at 0).
+llvm::SmallVector<double> paperSchedule(int64_t layers, double ratio,
+                                        double untouched);
+
+/// `schedule` is "paper" or a comma-separated list of `layers` fractions in
+/// (0, 1], non-increasing. Errors say what is wrong with the text.
+llvm::Expected<llvm::SmallVector<double>>
+parseSchedule(llvm::StringRef schedule, int64_t layers, double ratio,
+              double untouched);
+
+/// max(1, floor(total * fraction)).
+int64_t keptCount(int64_t total, double fraction);
+
+} // namespace spatten
+
+#endif
