@@ -56,6 +56,62 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Bin, "bin", "the .spbin binary (default)")),
     cl::cat(category));
 
+// SpAtten techniques (docs/Algorithms.md). Every default is off / dense.
+cl::OptionCategory spattenCategory("SpAtten pruning and quantization");
+cl::opt<double> tokenKeep("token-keep",
+                          cl::desc("cascade token pruning: mean fraction of "
+                                   "tokens kept over the layers, (0, 1]"),
+                          cl::init(1.0), cl::cat(spattenCategory));
+cl::opt<std::string> tokenSchedule(
+    "token-schedule",
+    cl::desc("'paper' (first 15% of layers dense, then a linear ramp) or a "
+             "comma-separated keep fraction per layer"),
+    cl::init("paper"), cl::cat(spattenCategory));
+cl::list<int64_t> keepPositions(
+    "keep-positions",
+    cl::desc("token positions never pruned, e.g. 0 for [CLS]"),
+    cl::CommaSeparated, cl::cat(spattenCategory));
+cl::opt<double> headKeep("head-keep",
+                         cl::desc("cascade head pruning: mean fraction of "
+                                  "heads kept, (0, 1]"),
+                         cl::init(1.0), cl::cat(spattenCategory));
+cl::opt<double> valueKeep("value-keep",
+                          cl::desc("local value pruning: fraction of keys "
+                                   "kept per query row, (0, 1]"),
+                          cl::init(1.0), cl::cat(spattenCategory));
+cl::opt<int64_t> pqMsb("pq-msb",
+                       cl::desc("progressive quantization: bits of the key "
+                                "MSB plane, 6 or 8 (off by default)"),
+                       cl::init(0), cl::cat(spattenCategory));
+cl::opt<int64_t> pqLsb("pq-lsb",
+                       cl::desc("progressive quantization: bits of the LSB "
+                                "plane (4)"),
+                       cl::init(4), cl::cat(spattenCategory));
+cl::opt<double> pqThreshold("pq-threshold",
+                            cl::desc("refetch LSBs when a row's maximum "
+                                     "probability is below this, (0, 1)"),
+                            cl::init(0.1), cl::cat(spattenCategory));
+cl::opt<bool> pqValues("pq-values",
+                       cl::desc("fetch values progressively too"),
+                       cl::init(false), cl::cat(spattenCategory));
+cl::opt<int64_t> attnBits("attn-bits",
+                          cl::desc("fixed-point width of Q, K and V, 4..16 "
+                                   "(fp32 by default)"),
+                          cl::init(0), cl::cat(spattenCategory));
+
+void fillSpAttenOptions(spatten::CompilePipelineOptions &o) {
+  o.tokenKeep = tokenKeep;
+  o.tokenSchedule = tokenSchedule;
+  o.keepPositions = llvm::to_vector(keepPositions);
+  o.headKeep = headKeep;
+  o.valueKeep = valueKeep;
+  o.pqMsb = pqMsb;
+  o.pqLsb = pqLsb;
+  o.pqThreshold = pqThreshold;
+  o.pqValues = pqValues;
+  o.attnBits = attnBits;
+}
+
 spatten::Stage lastStage() {
   switch (emit) {
   case Emit::ONNX: return spatten::Stage::ONNX;
@@ -137,6 +193,13 @@ LogicalResult printDiagnostic(Diagnostic &diag) {
 }
 
 LogicalResult run(MLIRContext &context) {
+  spatten::CompilePipelineOptions options;
+  options.hw = hw;
+  fillSpAttenOptions(options);
+  if (std::string error = options.validate(); !error.empty()) {
+    llvm::errs() << "spatten-compile: " << error << "\n";
+    return failure();
+  }
   spatten::ImportOptions importOptions;
   for (const std::string &binding : shapes) {
     std::string error = spatten::addShapeBinding(binding, importOptions);
@@ -157,8 +220,6 @@ LogicalResult run(MLIRContext &context) {
   applyDefaultTimingManagerCLOptions(tm);
   TimingScope timing = tm.getRootScope();
   pm.enableTiming(timing);
-  spatten::CompilePipelineOptions options;
-  options.hw = hw;
   spatten::buildCompilePipeline(pm, options, lastStage());
   if (failed(pm.run(*module)))
     return failure();
@@ -173,7 +234,7 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   // libLLVM registers every backend's options; show ours and MLIR's.
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &spattenCategory});
   for (auto &entry : cl::getRegisteredOptions())
     if (entry.first.starts_with("mlir-"))
       entry.second->setHiddenFlag(cl::NotHidden);

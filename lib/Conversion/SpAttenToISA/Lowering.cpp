@@ -492,6 +492,7 @@ LogicalResult OpLowering::lower(Operation *op) {
       .Case([&](ConcatOp o) { return l.lowerConcat(o); })
       .Case([&](CastOp o) { return l.lowerCast(o); })
       .Default([](Operation *o) {
-        return o->emitOpError("has no lowering to spatten_isa");
+        return o->emitOpError("has no lowering to spatten_isa yet (not "
+                               "implemented)");
       });
 }

@@ -90,4 +90,25 @@ def SpAttenCascadeTokenPruning
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }
 
+def SpAttenCascadeHeadPruning
+    : Pass<"spatten-cascade-head-pruning", "mlir::func::FuncOp"> {
+  let summary = "Prune unimportant heads after each layer, for good";
+  let description = [{
+    Paper Sec. III-B. Head importance accumulates `sum |head output|` of
+    every layer (`spatten.head_importance`); after layer l, past the first
+    30% of layers, only the top `max(1, floor(H * f_l))` heads stay
+    (`spatten.topk` over the kept heads). Later layers run attention on the
+    kept heads only: their Q/K/V head columns (`spatten.prune_heads` on the
+    projections' results) and the output projection's weight rows. The
+    projections themselves still compute every head (pruning their weight
+    columns is a later optimisation). Run after cascade token pruning.
+    Batch 1; schedule formulas in docs/Algorithms.md.
+  }];
+  let options = [
+    Option<"keepRatio", "keep-ratio", "double", "1.0",
+           "mean fraction of heads kept over all layers, in (0, 1]">,
+  ];
+  let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
+}
+
 #endif // SPATTEN_TRANSFORMS_PASSES_TD
