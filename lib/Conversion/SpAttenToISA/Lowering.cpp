@@ -346,6 +346,64 @@ struct Lowerer {
     return success();
   }
 
+  /// `out[o, j, :] = in[o, idx[j], :]` over an axis split into groups of
+  /// `group` elements: `in` is viewed as [outer, n * group * inner], each
+  /// index names a block of `group * inner` contiguous elements. `idx` is
+  /// [k] or, with `perBatch`, [B, k] with one row per leading batch entry.
+  /// Index lists go through the idx buffer; blocks move by index-gather DMA.
+  LogicalResult gatherAxis(const Tensor &in, const Tensor &idx, int64_t axis,
+                           int64_t group, bool perBatch, const Tensor &out) {
+    int64_t outer = 1, inner = 1, k = idx.shape.back();
+    for (int64_t d = 0; d < axis; ++d)
+      outer *= in.shape[d];
+    for (size_t d = axis + 1; d < in.shape.size(); ++d)
+      inner *= in.shape[d];
+    int64_t perB = perBatch ? outer / in.shape[0] : outer;
+    int64_t block = group * inner, n = in.shape[axis] / group;
+    int64_t es = dtypeBytes(in.ref.dtype), cols = std::min(block, pb.bufferElems(Buffer::Act));
+    if (k > pb.bufferElems(Buffer::Idx))
+      return pb.error() << k << " indices do not fit the idx buffer";
+    int64_t rows = std::max<int64_t>(1, std::min(k, pb.bufferElems(Buffer::Act) / cols));
+    int64_t loaded = -1;
+    for (int64_t o = 0; o < outer; ++o) {
+      if (int64_t b = o / perB; b != loaded) {
+        DramRef ir = idx.ref;
+        ir.cls = TensorClass::Index;
+        ir.addr = idx.addrOf(b * k);
+        pb.load({Buffer::Idx, 0, k}, ir, k * dtypeBytes(ir.dtype), 1, k);
+        loaded = b;
+      }
+      for (int64_t r0 = 0; r0 < k; r0 += rows)
+        for (int64_t c0 = 0; c0 < block; c0 += cols) {
+          int64_t nr = std::min(rows, k - r0), nc = std::min(cols, block - c0);
+          pb.emit(Opcode::Gather,
+                  {{"tensor_class", double(in.ref.cls)},
+                   {"dtype", double(in.ref.dtype)}, {"bits", 32},
+                   {"dram_addr", d(in.addrOf(o * n * block + c0))},
+                   {"dram_stride", d(block * es)}, {"sram_buf", d(Buffer::Act)},
+                   {"sram_stride", d(nc)}, {"rows", d(nr)}, {"cols", d(nc)},
+                   {"idx_off", d(r0)}});
+          DramRef dst = out.ref;
+          dst.addr = out.addrOf((o * k + r0) * block + c0);
+          pb.store(dst, block * dtypeBytes(out.ref.dtype), {Buffer::Act, 0, nc},
+                   nr, nc);
+        }
+    }
+    return success();
+  }
+
+  LogicalResult lowerPruneTokens(PruneTokensOp op) {
+    return gatherAxis(t(op.getInput()), t(op.getIndices()), op.getAxis(), 1,
+                      /*perBatch=*/true, t(op.getResult()));
+  }
+
+  LogicalResult lowerPruneHeads(PruneHeadsOp op) {
+    const Tensor &in = t(op.getInput());
+    int64_t group = in.shape[op.getAxis()] / op.getNumHeads();
+    return gatherAxis(in, t(op.getIndices()), op.getAxis(), group,
+                      /*perBatch=*/false, t(op.getResult()));
+  }
+
   LogicalResult lowerCast(CastOp op) {
     const Tensor &in = t(op.getInput()), &out = t(op.getOutput());
     return pb.copy(in.ref, rowMajorStrides(in.shape), out.ref,
@@ -491,6 +549,8 @@ LogicalResult OpLowering::lower(Operation *op) {
       .Case([&](SliceOp o) { return l.lowerSlice(o); })
       .Case([&](ConcatOp o) { return l.lowerConcat(o); })
       .Case([&](CastOp o) { return l.lowerCast(o); })
+      .Case([&](PruneTokensOp o) { return l.lowerPruneTokens(o); })
+      .Case([&](PruneHeadsOp o) { return l.lowerPruneHeads(o); })
       .Default([](Operation *o) {
         return o->emitOpError("has no lowering to spatten_isa yet (not "
                                "implemented)");

@@ -241,3 +241,34 @@ func.func @main(%q: {ty(q)}, %k: {ty(k)}, %b: {ty(bias)}, %m: {ty(sel)}) -> ({ty
     np.testing.assert_allclose(out["output_0"], reference(lambda s: s + bias[0]), atol=TOL)
     np.testing.assert_allclose(out["output_1"],
                                reference(lambda s: s * sel[0] - 10000 * (1 - sel[0])), atol=TOL)
+
+
+def test_prune_tokens_and_heads(tmp_path, hw):
+    x, m = rand(1, 5, 6), rand(1, 4, 4)
+    pos = np.arange(5, dtype=np.int64)[None, :] * 10
+    idx = np.array([[0, 2, 3]], np.int64)
+    idx4 = np.array([[1, 3]], np.int64)
+    act, w, wt = rand(1, 3, 8), rand(8, 5), rand(5, 8)
+    heads = np.array([0, 3], np.int64)
+    mlir = f"""
+func.func @main(%x: {ty(x)}, %i: {ty(idx)}, %pos: {ty(pos)}, %m: {ty(m)}, %i4: {ty(idx4)},
+                %a: {ty(act)}, %w: {ty(w)}, %wt: {ty(wt)}, %h: {ty(heads)})
+    -> (tensor<1x3x6xf32>, tensor<1x3xi64>, tensor<1x2x2xf32>, tensor<1x3x4xf32>, tensor<4x5xf32>, tensor<5x4xf32>) {{
+  %xp = spatten.prune_tokens %x, %i : {ty(x)}, {ty(idx)} -> tensor<1x3x6xf32>
+  %pp = spatten.prune_tokens %pos, %i : {ty(pos)}, {ty(idx)} -> tensor<1x3xi64>
+  %m1 = spatten.prune_tokens %m, %i4 {{axis = 1 : i64}} : {ty(m)}, {ty(idx4)} -> tensor<1x2x4xf32>
+  %m2 = spatten.prune_tokens %m1, %i4 {{axis = 2 : i64}} : tensor<1x2x4xf32>, {ty(idx4)} -> tensor<1x2x2xf32>
+  %ap = spatten.prune_heads %a, %h {{num_heads = 4 : i64, axis = 2 : i64}} : {ty(act)}, {ty(heads)} -> tensor<1x3x4xf32>
+  %wp = spatten.prune_heads %w, %h {{num_heads = 4 : i64, axis = 0 : i64}} : {ty(w)}, {ty(heads)} -> tensor<4x5xf32>
+  %wtp = spatten.prune_heads %wt, %h {{num_heads = 4 : i64, axis = 1 : i64}} : {ty(wt)}, {ty(heads)} -> tensor<5x4xf32>
+  return %xp, %pp, %m2, %ap, %wp, %wtp : tensor<1x3x6xf32>, tensor<1x3xi64>, tensor<1x2x2xf32>, tensor<1x3x4xf32>, tensor<4x5xf32>, tensor<5x4xf32>
+}}"""
+    out = run(tmp_path, mlir, {"x": x, "i": idx, "pos": pos, "m": m, "i4": idx4,
+                               "a": act, "w": w, "wt": wt, "h": heads}, hw)
+    cols = np.concatenate([np.arange(2 * h, 2 * h + 2) for h in heads])
+    np.testing.assert_array_equal(out["output_0"], x[:, idx[0]])
+    np.testing.assert_array_equal(out["output_1"], pos[:, idx[0]])
+    np.testing.assert_array_equal(out["output_2"], m[:, idx4[0]][:, :, idx4[0]])
+    np.testing.assert_array_equal(out["output_3"], act[:, :, cols])
+    np.testing.assert_array_equal(out["output_4"], w[cols])
+    np.testing.assert_array_equal(out["output_5"], wt[:, cols])
