@@ -43,6 +43,29 @@ std::optional<float> scalarConstant(Value v) {
   return std::nullopt;
 }
 
+/// One multi-head attention, from a fused `spatten.attention` or from the
+/// decomposed `attention_probs` -> `attention_output` (+ `token_importance`).
+struct AttentionParts {
+  Value query, key, value, mask, pastKey, pastValue, presentKey, presentValue;
+  Value output;
+  Value importanceIn, importanceOut; ///< [B, keys] cascade token importance
+  int64_t heads;
+  spatten::MaskKind kind;
+  std::optional<double> maskFill;
+  double scale;
+
+  static AttentionParts of(AttentionOp op) {
+    std::optional<double> fill;
+    if (op.getMaskFill())
+      fill = op.getMaskFill()->convertToDouble();
+    return {op.getQuery(), op.getKey(), op.getValue(), op.getMask(),
+            op.getPastKey(), op.getPastValue(), op.getPresentKey(),
+            op.getPresentValue(), op.getOutput(), {}, {},
+            op.getNumHeads(), op.getMaskKind(), fill,
+            op.getScale().convertToDouble()};
+  }
+};
+
 struct Lowerer {
   ProgramBuilder &pb;
   llvm::DenseMap<Value, Tensor> &tensors;
@@ -164,12 +187,11 @@ struct Lowerer {
     pb.load(dst, ref, HD * 4, rows, D);
   }
 
-  LogicalResult lowerAttention(AttentionOp op) {
-    const Tensor &q = t(op.getQuery()), &k = t(op.getKey()),
-                 &v = t(op.getValue()), &o = t(op.getOutput());
+  LogicalResult lowerAttention(const AttentionParts &op) {
+    const Tensor &q = t(op.query), &k = t(op.key), &o = t(op.output);
     int64_t B = q.shape[0], Lq = q.shape[1], Lk = k.shape[1];
-    int64_t H = op.getNumHeads(), D = op.getHeadDim();
-    int64_t P = op.getPastKey() ? t(op.getPastKey()).shape[2] : 0;
+    int64_t H = op.heads, D = q.shape[2] / H;
+    int64_t P = op.pastKey ? t(op.pastKey).shape[2] : 0;
     int64_t keys = P + Lk;
     const HardwareConfig &hw = pb.config();
     if (keys > int64_t(hw.maxKeysPerFill) ||
@@ -180,26 +202,39 @@ struct Lowerer {
                         << " exceed one K/V buffer fill (max_keys_per_fill "
                         << hw.maxKeysPerFill
                         << "); multi-fill attention is not implemented";
-    spatten::MaskKind kind = op.getMaskKind();
+    spatten::MaskKind kind = op.kind;
     bool padding = kind == spatten::MaskKind::padding ||
                    kind == spatten::MaskKind::padding_causal;
     // A per-query mask streams with the query tile; a per-key one is loaded
-    // once per batch and read with stride 0.
-    bool perQueryMask = padding && t(op.getMask()).shape.size() == 3;
+    // once per batch and read with stride 0. Token importance accumulates
+    // in the last `keys` elements of the mask buffer.
+    bool perQueryMask = padding && t(op.mask).shape.size() == 3;
+    int64_t impOff = pb.bufferElems(Buffer::Mask) - keys;
+    if (op.importanceOut && impOff < keys)
+      return pb.error() << "the mask buffer cannot hold a mask row and the "
+                           "importance of " << keys << " keys";
     FailureOr<int64_t> tq =
         commonTile({Buffer::Q, Buffer::Acc}, D, std::min(Lq, kMaxDim16));
     if (succeeded(tq) && perQueryMask)
-      tq = commonTile({Buffer::Mask}, keys, *tq);
+      tq = commonTile({Buffer::Mask}, keys,
+                      std::min(*tq, op.importanceOut ? impOff / keys : *tq));
     if (failed(tq))
       return failure();
-    unsigned flags = op.getMaskFill() ? AttnMaskSelect : 0;
-    double fill = op.getMaskFill() ? op.getMaskFill()->convertToDouble() : 0;
+    unsigned flags = (op.maskFill ? AttnMaskSelect : 0) |
+                     (op.importanceOut ? AttnAccumulateImportance : 0);
+    double fill = op.maskFill.value_or(0);
     for (int64_t b = 0; b < B; ++b) {
       if (padding && !perQueryMask) {
-        const Tensor &m = t(op.getMask());
+        const Tensor &m = t(op.mask);
         DramRef ref = m.ref;
         ref.addr = m.addrOf(b * keys);
         pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, 1, keys);
+      }
+      if (op.importanceOut) {
+        const Tensor &imp = t(op.importanceIn);
+        DramRef ref = imp.ref;
+        ref.addr = imp.addrOf(b * keys);
+        pb.load({Buffer::Mask, impOff, keys}, ref, keys * 4, 1, keys);
       }
       for (int64_t h = 0; h < H; ++h) {
         if (failed(loadKV(op, b, h, P, D)))
@@ -208,7 +243,7 @@ struct Lowerer {
           int64_t n = std::min(*tq, Lq - q0);
           loadHeadRows({Buffer::Q, 0, D}, q, TensorClass::Q, b, h, q0, n, D);
           if (perQueryMask) {
-            const Tensor &m = t(op.getMask());
+            const Tensor &m = t(op.mask);
             DramRef ref = m.ref;
             ref.addr = m.addrOf((b * Lq + q0) * keys);
             pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, n, keys);
@@ -224,29 +259,65 @@ struct Lowerer {
                    {"mask_stride", d(perQueryMask ? keys : 0)},
                    {"lq", d(n)}, {"lk", d(keys)}, {"d", d(D)},
                    {"causal_offset", d(P + q0)},
-                   {"scale", op.getScale().convertToDouble()}});
+                   {"imp_buf", d(Buffer::Mask)}, {"imp_off", d(impOff)},
+                   {"scale", op.scale}});
           DramRef out = o.ref;
           out.addr = o.addrOf((b * Lq + q0) * H * D + h * D);
           pb.store(out, H * D * 4, {Buffer::Acc, 0, D}, n, D);
         }
       }
+      if (op.importanceOut) {
+        const Tensor &imp = t(op.importanceOut);
+        DramRef ref = imp.ref;
+        ref.addr = imp.addrOf(b * keys);
+        pb.store(ref, keys * 4, {Buffer::Mask, impOff, keys}, 1, keys);
+      }
     }
     return success();
   }
 
+  /// `attention_probs` whose only users are one `attention_output` and
+  /// `token_importance` ops runs as fused ATTN instructions; the
+  /// probabilities never reach DRAM. Other forms need the pruning ISA.
+  LogicalResult lowerAttentionProbs(AttentionProbsOp probs) {
+    AttentionOutputOp output;
+    TokenImportanceOp importance;
+    for (Operation *user : probs->getUsers()) {
+      if (auto o = dyn_cast<AttentionOutputOp>(user); o && !output)
+        output = o;
+      else if (auto i = dyn_cast<TokenImportanceOp>(user); i && !importance)
+        importance = i;
+      else
+        return user->emitOpError("reads attention probabilities; lowering it "
+                                 "to spatten_isa is not implemented");
+    }
+    if (!output)
+      return probs.emitOpError("has no attention_output to fuse with (not "
+                               "implemented)");
+    std::optional<double> fill;
+    if (probs.getMaskFill())
+      fill = probs.getMaskFill()->convertToDouble();
+    AttentionParts parts{probs.getQuery(), probs.getKey(), output.getValue(),
+                         probs.getMask(), {}, {}, {}, {}, output.getOutput(),
+                         importance ? importance.getImportance() : Value(),
+                         importance ? importance.getResult() : Value(),
+                         probs.getNumHeads(), probs.getMaskKind(), fill,
+                         probs.getScale().convertToDouble()};
+    return lowerAttention(parts);
+  }
+
   /// Fills the K and V buffers for (b, h): cached rows first, then new rows;
   /// writes the updated cache to present_key/present_value when present.
-  LogicalResult loadKV(AttentionOp op, int64_t b, int64_t h, int64_t P,
-                       int64_t D) {
-    int64_t Lk = t(op.getKey()).shape[1], H = op.getNumHeads();
+  LogicalResult loadKV(const AttentionParts &op, int64_t b, int64_t h,
+                       int64_t P, int64_t D) {
+    int64_t Lk = t(op.key).shape[1], H = op.heads;
     struct Side {
       Value cur, past, present;
       Buffer buf;
       TensorClass cls;
-    } sides[] = {{op.getKey(), op.getPastKey(), op.getPresentKey(), Buffer::K,
-                  TensorClass::K},
-                 {op.getValue(), op.getPastValue(), op.getPresentValue(),
-                  Buffer::V, TensorClass::V}};
+    } sides[] = {{op.key, op.pastKey, op.presentKey, Buffer::K, TensorClass::K},
+                 {op.value, op.pastValue, op.presentValue, Buffer::V,
+                  TensorClass::V}};
     for (const Side &s : sides) {
       if (s.past) {
         const Tensor &past = t(s.past);
@@ -529,7 +600,13 @@ LogicalResult OpLowering::lower(Operation *op) {
   Lowerer l{pb, tensors};
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](LinearOp o) { return l.lowerLinear(o); })
-      .Case([&](AttentionOp o) { return l.lowerAttention(o); })
+      .Case([&](AttentionOp o) {
+        return l.lowerAttention(AttentionParts::of(o));
+      })
+      .Case([&](AttentionProbsOp o) { return l.lowerAttentionProbs(o); })
+      // Emitted with their attention_probs.
+      .Case<AttentionOutputOp, TokenImportanceOp>(
+          [](Operation *) { return success(); })
       .Case([&](LayerNormOp o) { return l.lowerLayerNorm(o); })
       .Case([&](GeluOp o) {
         return l.rowwise(o.getInput(), o.getOutput(),

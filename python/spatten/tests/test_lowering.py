@@ -272,3 +272,24 @@ func.func @main(%x: {ty(x)}, %i: {ty(idx)}, %pos: {ty(pos)}, %m: {ty(m)}, %i4: {
     np.testing.assert_array_equal(out["output_3"], act[:, :, cols])
     np.testing.assert_array_equal(out["output_4"], w[cols])
     np.testing.assert_array_equal(out["output_5"], wt[:, cols])
+
+
+def test_decomposed_attention_with_token_importance(tmp_path, hw):
+    q, k, v = rand(1, 5, 8), rand(1, 5, 8), rand(1, 5, 8)
+    mask = np.array([[0, 0, 0, 0, -10000]], np.float32)
+    imp = rand(1, 5)
+    mlir = f"""
+func.func @main(%q: {ty(q)}, %k: {ty(k)}, %v: {ty(v)}, %m: {ty(mask)}, %s: {ty(imp)}) -> ({ty(q)}, {ty(imp)}) {{
+  %p = spatten.attention_probs %q, %k mask(%m : {ty(mask)}) {{num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>}} : {ty(q)}, {ty(k)} -> tensor<1x2x5x5xf32>
+  %s1 = spatten.token_importance %p, %s : tensor<1x2x5x5xf32>, {ty(imp)} -> {ty(imp)}
+  %o = spatten.attention_output %p, %v : tensor<1x2x5x5xf32>, {ty(v)} -> {ty(q)}
+  return %o, %s1 : {ty(q)}, {ty(imp)}
+}}"""
+    out = run(tmp_path, mlir, {"q": q, "k": k, "v": v, "m": mask, "s": imp}, hw)
+    np.testing.assert_allclose(out["output_0"], attention(q, k, v, 2, 0.5, bias=mask), atol=TOL)
+    probs = np.zeros((2, 5, 5))
+    for h in range(2):
+        s = 0.5 * q[0, :, 4 * h:4 * h + 4].astype(np.float64) @ k[0, :, 4 * h:4 * h + 4].T
+        probs[h] = softmax(s + mask[0])
+    # docs/Algorithms.md: s[j] += sum over heads and query rows of P[h, i, j].
+    np.testing.assert_allclose(out["output_1"], imp + probs.sum(axis=(0, 1))[None, :], atol=TOL)

@@ -55,3 +55,20 @@ func.func @selector(%q: tensor<1x2x8xf32>, %k: tensor<1x3x8xf32>, %m: tensor<1x2
   %o = spatten.attention %q, %k, %k mask(%m) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>, mask_fill = -10000.0 : f32} : (tensor<1x2x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x2x3xf32>) -> tensor<1x2x8xf32>
   return %o : tensor<1x2x8xf32>
 }
+
+// -----
+
+// The decomposed form (as SpAtten's passes leave it) fuses back into ATTN
+// instructions: probabilities never reach DRAM, and token importance
+// accumulates in the last `keys` elements of the mask buffer (flags 1):
+// loaded before the heads, stored after them.
+// CHECK-LABEL: spatten_isa.program @decomposed
+// CHECK: spatten_isa.load {{.*}}cols = 3 : i64{{.*}}sram_buf = 7 : i64, sram_off = 4093 : i64
+// CHECK-COUNT-2: spatten_isa.attn {{.*}}flags = 1 : i64{{.*}}imp_buf = 7 : i64, imp_off = 4093 : i64
+// CHECK: spatten_isa.store {{.*}}cols = 3 : i64{{.*}}sram_buf = 7 : i64, sram_off = 4093 : i64
+func.func @decomposed(%q: tensor<1x3x8xf32>, %s: tensor<1x3xf32>) -> (tensor<1x3x8xf32>, tensor<1x3xf32>) {
+  %p = spatten.attention_probs %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : tensor<1x3x8xf32>, tensor<1x3x8xf32> -> tensor<1x2x3x3xf32>
+  %s1 = spatten.token_importance %p, %s : tensor<1x2x3x3xf32>, tensor<1x3xf32> -> tensor<1x3xf32>
+  %o = spatten.attention_output %p, %q : tensor<1x2x3x3xf32>, tensor<1x3x8xf32> -> tensor<1x3x8xf32>
+  return %o, %s1 : tensor<1x3x8xf32>, tensor<1x3xf32>
+}

@@ -24,3 +24,22 @@ module {
   func.func @a() { return }
   func.func @b() { return }
 }
+
+// -----
+
+// Probabilities that something other than attention_output and
+// token_importance reads cannot stay in the fused ATTN instructions.
+func.func @probs_escape(%q: tensor<1x3x8xf32>) -> tensor<1x2x3x3xf32> {
+  %p = spatten.attention_probs %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : tensor<1x3x8xf32>, tensor<1x3x8xf32> -> tensor<1x2x3x3xf32>
+  // expected-error @+1 {{reads attention probabilities; lowering it to spatten_isa is not implemented}}
+  return %p : tensor<1x2x3x3xf32>
+}
+
+// -----
+
+func.func @no_output(%q: tensor<1x3x8xf32>, %s: tensor<1x3xf32>) -> tensor<1x3xf32> {
+  // expected-error @+1 {{has no attention_output to fuse with (not implemented)}}
+  %p = spatten.attention_probs %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : tensor<1x3x8xf32>, tensor<1x3x8xf32> -> tensor<1x2x3x3xf32>
+  %s1 = spatten.token_importance %p, %s : tensor<1x2x3x3xf32>, tensor<1x3xf32> -> tensor<1x3xf32>
+  return %s1 : tensor<1x3xf32>
+}
