@@ -18,7 +18,9 @@ llvm::StringRef ref(std::string_view s) { return {s.data(), s.size()}; }
 
 /// How a field's value is written: a name from one of Spec.h's tables, an
 /// fp32 bit pattern, hex flags or a plain integer.
-enum class Kind { Int, Flags, Float, Buffer, DType, Class, VecFunc, Mask };
+enum class Kind {
+  Int, Flags, Float, Buffer, DType, Class, VecFunc, Mask, Plane, PqMode
+};
 
 Kind fieldKind(const Field &f) {
   llvm::StringRef name = ref(f.name);
@@ -32,6 +34,10 @@ Kind fieldKind(const Field &f) {
     return Kind::VecFunc;
   if (name == "mask_kind")
     return Kind::Mask;
+  if (name == "plane")
+    return Kind::Plane;
+  if (name == "pq_mode")
+    return Kind::PqMode;
   if (f.fp32)
     return Kind::Float;
   if (name == "flags")
@@ -52,6 +58,8 @@ llvm::SmallVector<llvm::StringRef> namesFor(Kind k) {
   case Kind::Class: add(kTensorClassNames); break;
   case Kind::VecFunc: add(kVecFuncNames); break;
   case Kind::Mask: add(kMaskKindNames); break;
+  case Kind::Plane: add(kPlaneNames); break;
+  case Kind::PqMode: add(kPqModeNames); break;
   default: break;
   }
   return out;
@@ -67,6 +75,8 @@ const char *kindDescription(Kind k) {
   case Kind::Class: return "tensor class";
   case Kind::VecFunc: return "vector function";
   case Kind::Mask: return "mask kind";
+  case Kind::Plane: return "plane";
+  case Kind::PqMode: return "progressive-quantization mode";
   }
   return "";
 }

@@ -8,6 +8,7 @@
 
 #include "spatten/Sim/Report.h"
 
+#include <algorithm>
 #include <numeric>
 
 using namespace spatten;
@@ -56,23 +57,66 @@ uint64_t sim::estimateCycles(const Instr &inst, const HardwareConfig &hw) {
     return 0; // ordering only; the functional model executes in order
   case Opcode::Load:
   case Opcode::Store:
-  case Opcode::Gather: {
-    uint64_t bytes = f("rows") * f("cols") * dtypeBytes(DType(f("dtype")));
-    return hw.dramLatencyCycles + ceilDiv(bytes, hw.dramBytesPerCycle());
-  }
+  case Opcode::Gather:
+  case Opcode::Scatter:
+    return hw.dramLatencyCycles +
+           ceilDiv(f("rows") * dmaRowBytes(inst), hw.dramBytesPerCycle());
   case Opcode::Gemm:
     return ceilDiv(f("m") * f("n") * f("k"), hw.gemmMultipliers);
   case Opcode::Attn: {
-    uint64_t scores = f("lq") * f("lk");
-    return ceilDiv(scores * f("d"), hw.qkMultipliers) +
-           ceilDiv(scores, hw.softmaxUnits) +
-           ceilDiv(scores * f("d"), hw.pvMultipliers);
+    // decide: Q*K and softmax only; finish is charged by the simulator.
+    bool decide = PqMode(f("pq_mode")) == PqMode::Decide;
+    return attnCycles(f("lq"), f("lk"), f("d"), !decide, f("lq"), hw);
   }
   case Opcode::Vec:
     return ceilDiv(f("rows") * f("cols"), hw.vectorLanes) *
            vecFuncCost(VecFunc(f("func")));
+  case Opcode::Topk:
+    // Data dependent: the simulator counts the quick-select passes.
+    return 0;
   }
   return 0;
+}
+
+uint64_t sim::dmaRowBytes(const Instr &inst) {
+  const OpcodeSpec &spec = *lookupOpcode(inst.opcodeByte());
+  auto f = [&](std::string_view name) { return fieldOf(inst, spec, name); };
+  uint64_t cols = f("cols"), bits = f("bits"), lsb = f("lsb_bits");
+  if (bits < 2 || bits > 16) // 32; other widths are rejected at execution
+    return cols * dtypeBytes(DType(f("dtype")));
+  switch (Plane(f("plane"))) {
+  case Plane::Full: return 4 + ceilDiv(cols * bits, 8);
+  case Plane::Msb: return 4 + ceilDiv(cols * (bits - lsb), 8);
+  case Plane::Lsb: return ceilDiv(cols * lsb, 8);
+  }
+  return 0;
+}
+
+uint64_t sim::topkPassCycles(uint64_t m, const HardwareConfig &hw) {
+  return ceilDiv(m, hw.topkComparators) + 3;
+}
+
+uint64_t sim::attnCycles(uint64_t rows, uint64_t lk, uint64_t d, bool pv,
+                         uint64_t lqForPv, const HardwareConfig &hw) {
+  uint64_t scores = rows * lk;
+  return ceilDiv(scores * d, hw.qkMultipliers) +
+         ceilDiv(scores, hw.softmaxUnits) +
+         (pv ? ceilDiv(lqForPv * lk * d, hw.pvMultipliers) : 0);
+}
+
+LayerCounters *Report::layer(uint64_t fieldValue) {
+  if (!fieldValue)
+    return nullptr;
+  unsigned l = unsigned(fieldValue - 1);
+  auto it = std::lower_bound(
+      layers.begin(), layers.end(), l,
+      [](const LayerCounters &c, unsigned v) { return c.layer < v; });
+  if (it == layers.end() || it->layer != l) {
+    LayerCounters c;
+    c.layer = l;
+    it = layers.insert(it, c);
+  }
+  return &*it;
 }
 
 uint64_t Report::totalInstructions() const {
@@ -115,9 +159,22 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
   for (const LayerCounters &l : layers)
     layerArr.push_back(llvm::json::Object{
         {"layer", int64_t(l.layer)},
+        {"dram_bytes", llvm::json::Object{{"read", classBytes(l.dramRead)},
+                                          {"written",
+                                           classBytes(l.dramWritten)}}},
         {"kept_tokens", optionalCount(l.keptTokens)},
         {"kept_heads", optionalCount(l.keptHeads)},
-        {"refetched_rows", optionalCount(l.refetchedRows)}});
+        {"refetched_rows", optionalCount(l.refetchedRows)},
+        {"unconfident_rows", optionalCount(l.unconfidentRows)},
+        {"v_rows_kept", optionalCount(l.vRowsKept)},
+        {"topk_passes", optionalCount(l.topkPasses)}});
+  llvm::json::Array topkArr;
+  for (const TopkRecord &t : topk)
+    topkArr.push_back(llvm::json::Object{{"instruction", int64_t(t.instruction)},
+                                         {"n", int64_t(t.n)},
+                                         {"k", int64_t(t.k)},
+                                         {"passes", int64_t(t.passes)},
+                                         {"cycles", int64_t(t.cycles)}});
   return llvm::json::Object{
       {"hardware", hw.name},
       {"instructions",
@@ -136,5 +193,6 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
            {"by_opcode", std::move(cycles)},
            {"time_us", double(total) / (hw.clockGHz * 1e3)}}},
       {"layers", std::move(layerArr)},
+      {"topk", std::move(topkArr)},
   };
 }

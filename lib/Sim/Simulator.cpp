@@ -14,6 +14,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -185,12 +186,18 @@ public:
     case Opcode::Load: return dma(/*toSram=*/true, /*gather=*/false);
     case Opcode::Store: return dma(/*toSram=*/false, /*gather=*/false);
     case Opcode::Gather: return dma(/*toSram=*/true, /*gather=*/true);
+    case Opcode::Scatter: return dma(/*toSram=*/false, /*gather=*/true);
     case Opcode::Gemm: return gemm();
     case Opcode::Attn: return attn();
     case Opcode::Vec: return vec();
+    case Opcode::Topk: return topk();
     }
     return error("opcode", "not implemented");
   }
+
+  /// Cycles of a data-dependent instruction (TOPK, ATTN finish, a skipped
+  /// predicated DMA); unset: sim::estimateCycles.
+  std::optional<uint64_t> cycles;
 
 private:
   Simulator &sim;
@@ -263,11 +270,18 @@ private:
     return m;
   }
   void write(const Operand &op, const Mat &m) {
-    std::vector<float> &buf = sim.fbufs[unsigned(op.buf)];
     for (uint64_t r = 0; r < op.rows; ++r)
       for (uint64_t c = 0; c < op.cols; ++c)
-        buf[op.at(r, c)] = m(r, c);
+        setF(op.buf, op.at(r, c), m(r, c));
   }
+  /// Writes an fp32 element; the element no longer holds an MSB-plane code.
+  void setF(Buffer b, uint64_t e, float v) {
+    sim.fbufs[unsigned(b)][e] = v;
+    std::vector<MsbCode> &codes = sim.msbCodes[unsigned(b)];
+    if (!codes.empty())
+      codes[e] = MsbCode();
+  }
+  LayerCounters *layer() { return sim.rep.layer(f("layer")); }
 
   Error checkFlags(uint64_t allowed) const {
     uint64_t flags = f("flags");
@@ -280,6 +294,9 @@ private:
   // DMA ---------------------------------------------------------------------
   Error dma(bool toSram, bool gather);
   Error checkDmaHeader(DType &dtype, TensorClass &cls) const;
+  Error checkQuantized(bool toSram) const;
+  Error loadQuantizedRow(const Operand &op, uint64_t r, const uint8_t *src);
+  Error storeQuantizedRow(const Operand &op, uint64_t r, uint8_t *dst) const;
   Expected<std::vector<uint64_t>> rowAddresses(uint64_t rows, bool gather,
                                                uint64_t rowBytes) const;
   Error loadElem(const Operand &op, uint64_t r, uint64_t c, DType dt,
@@ -291,6 +308,11 @@ private:
   Error gemm();
   Error attn();
   Error vec();
+  Error topk();
+  Expected<Mat> probabilities(const Operand &q, const Operand &k,
+                              const Operand &mask);
+  Error attnFinish(Mat &p, const Operand &v, const Operand &o);
+  uint64_t pruneValues(Mat &p) const;
   Error vecLayerNorm(const Operand &x, const Operand &z);
   Expected<Mat> vecY(uint64_t rows, uint64_t cols) const;
 };
@@ -305,11 +327,17 @@ Error Simulator::Exec::checkDmaHeader(DType &dtype, TensorClass &cls) const {
     return error("tensor_class",
                  llvm::formatv("{0} is not a tensor class (0..{1})", c,
                                kNumTensorClasses - 1));
-  // Fixed-point and MSB/LSB planes arrive with progressive quantization.
-  if (f("bits") != 32)
-    return error("bits", llvm::formatv("{0}-bit data is not implemented (only "
-                                       "32: fp32/int32 on chip)",
-                                       f("bits")));
+  uint64_t bits = f("bits"), plane = f("plane");
+  if (plane >= kPlaneNames.size())
+    return error("plane", llvm::formatv("{0} is not a plane (0..{1})", plane,
+                                        kPlaneNames.size() - 1));
+  if (bits == 32 && (plane || f("lsb_bits")))
+    return error(plane ? "plane" : "lsb_bits",
+                 "must be 0 for 32-bit (fp32/int32) data");
+  if (bits != 32 && (bits < 2 || bits > 16))
+    return error("bits", llvm::formatv("{0} is not a fixed-point width (2..16) "
+                                       "or 32",
+                                       bits));
   dtype = DType(dt);
   cls = TensorClass(c);
   return Error::success();
@@ -355,7 +383,7 @@ Error Simulator::Exec::loadElem(const Operand &op, uint64_t r, uint64_t c,
     iv = i32;
   }
   if (op.buf != Buffer::Idx) {
-    sim.fbufs[unsigned(op.buf)][op.at(r, c)] = dt == DType::F32 ? fv : float(iv);
+    setF(op.buf, op.at(r, c), dt == DType::F32 ? fv : float(iv));
     return Error::success();
   }
   if (dt == DType::F32)
@@ -396,32 +424,183 @@ Error Simulator::Exec::storeElem(const Operand &op, uint64_t r, uint64_t c,
   return Error::success();
 }
 
+Error Simulator::Exec::checkQuantized(bool toSram) const {
+  if (DType(f("dtype")) != DType::F32)
+    return error("dtype", "fixed-point data needs dtype f32 (the SRAM side "
+                          "is fp32)");
+  if (Buffer(f("sram_buf")) == Buffer::Idx)
+    return error("sram_buf", "fixed-point data cannot use the idx buffer");
+  uint64_t bits = f("bits"), lsb = f("lsb_bits");
+  if (Plane(f("plane")) == Plane::Full) {
+    if (lsb)
+      return error("lsb_bits", "must be 0 for the full plane");
+  } else if (lsb < 1 || lsb >= bits) {
+    return error("lsb_bits", llvm::formatv("{0} must be in 1..{1} (bits - 1) "
+                                           "for an MSB or LSB plane",
+                                           lsb, bits - 1));
+  }
+  (void)toSram;
+  return Error::success();
+}
+
+static int64_t floorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/// Code `c` of a packed row: `w` bits starting at bit c*w, least
+/// significant bit first (bit i of the stream is bit i%8 of byte i/8).
+static int64_t unpackCode(const uint8_t *src, uint64_t c, unsigned w,
+                          bool isSigned) {
+  int64_t v = 0;
+  for (unsigned b = 0; b < w; ++b) {
+    uint64_t pos = c * w + b;
+    v |= int64_t((src[pos / 8] >> (pos % 8)) & 1) << b;
+  }
+  if (isSigned && (v >> (w - 1)) & 1)
+    v -= int64_t(1) << w;
+  return v;
+}
+
+static void packCodes(uint8_t *dst, const std::vector<int64_t> &codes,
+                      unsigned w) {
+  std::memset(dst, 0, (codes.size() * w + 7) / 8);
+  for (uint64_t c = 0; c < codes.size(); ++c)
+    for (unsigned b = 0; b < w; ++b)
+      if ((codes[c] >> b) & 1) {
+        uint64_t pos = c * w + b;
+        dst[pos / 8] |= uint8_t(1) << (pos % 8);
+      }
+}
+
+Error Simulator::Exec::loadQuantizedRow(const Operand &op, uint64_t r,
+                                        const uint8_t *src) {
+  unsigned bits = f("bits"), lsb = f("lsb_bits");
+  Plane plane = Plane(f("plane"));
+  float scale = 0;
+  if (plane != Plane::Lsb) {
+    std::memcpy(&scale, src, 4);
+    if (!std::isfinite(scale) || scale < 0)
+      return error("dram_addr", llvm::formatv("row {0}: scale {1} is not a "
+                                              "finite non-negative fp32",
+                                              r, scale));
+    src += 4;
+  }
+  std::vector<MsbCode> &codes = sim.msbCodes[unsigned(op.buf)];
+  if (plane == Plane::Msb && codes.empty())
+    codes.assign(sim.fbufs[unsigned(op.buf)].size(), MsbCode());
+  for (uint64_t c = 0; c < op.cols; ++c) {
+    uint64_t e = op.at(r, c);
+    if (plane == Plane::Full) {
+      setF(op.buf, e, float(unpackCode(src, c, bits, true)) * scale);
+    } else if (plane == Plane::Msb) {
+      int64_t m = unpackCode(src, c, bits - lsb, true);
+      // The midpoint of the unknown LSBs (docs/Algorithms.md).
+      int64_t mid = m * (int64_t(1) << lsb) + (int64_t(1) << (lsb - 1));
+      setF(op.buf, e, float(mid) * scale);
+      codes[e] = MsbCode{scale, int32_t(m), uint8_t(lsb)};
+    } else {
+      if (codes.empty() || codes[e].lsbBits != lsb)
+        return error("plane", llvm::formatv("LSB row {0}, col {1}: {2} element "
+                                            "{3} holds no MSB-plane value with "
+                                            "lsb_bits={4}",
+                                            r, c, kBufferNames[unsigned(op.buf)],
+                                            e, lsb));
+      MsbCode mc = codes[e];
+      int64_t q = int64_t(mc.code) * (int64_t(1) << lsb) +
+                  unpackCode(src, c, lsb, false);
+      sim.fbufs[unsigned(op.buf)][e] = float(q) * mc.scale;
+    }
+  }
+  return Error::success();
+}
+
+Error Simulator::Exec::storeQuantizedRow(const Operand &op, uint64_t r,
+                                         uint8_t *dst) const {
+  unsigned bits = f("bits"), lsb = f("lsb_bits");
+  Plane plane = Plane(f("plane"));
+  const std::vector<float> &buf = sim.fbufs[unsigned(op.buf)];
+  float maxAbs = 0;
+  for (uint64_t c = 0; c < op.cols; ++c) {
+    float x = buf[op.at(r, c)];
+    if (!std::isfinite(x))
+      return error("sram_off", llvm::formatv("row {0}, col {1}: {2} cannot be "
+                                             "quantized",
+                                             r, c, x));
+    maxAbs = std::max(maxAbs, std::fabs(x));
+  }
+  int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
+  float scale = maxAbs / float(qmax);
+  std::vector<int64_t> codes(op.cols, 0);
+  for (uint64_t c = 0; c < op.cols && scale > 0; ++c) {
+    // Round half to even (the default rounding mode) on the fp32 quotient.
+    int64_t q = int64_t(std::nearbyint(buf[op.at(r, c)] / scale));
+    q = std::clamp<int64_t>(q, -qmax, qmax);
+    int64_t m = floorDiv(q, int64_t(1) << lsb);
+    codes[c] = plane == Plane::Full ? q
+               : plane == Plane::Msb ? m
+                                     : q - m * (int64_t(1) << lsb);
+  }
+  if (plane != Plane::Lsb) {
+    std::memcpy(dst, &scale, 4);
+    dst += 4;
+  }
+  packCodes(dst, codes,
+            plane == Plane::Full ? bits
+            : plane == Plane::Msb ? bits - lsb
+                                  : lsb);
+  return Error::success();
+}
+
 Error Simulator::Exec::dma(bool toSram, bool gather) {
   DType dt;
   TensorClass cls;
   if (Error e = checkDmaHeader(dt, cls))
     return e;
+  bool quantized = f("bits") != 32;
+  if (quantized)
+    if (Error e = checkQuantized(toSram))
+      return e;
   uint64_t rows = f("rows"), cols = f("cols");
   auto op = toSram ? output("sram", rows, cols, /*allowIdx=*/true)
                    : operand("sram", rows, cols, /*allowIdx=*/true);
   if (!op)
     return op.takeError();
+  if (f("pred") && !sim.predicate) {
+    cycles = 0; // skipped: nothing moves
+    return Error::success();
+  }
   if (!rows || !cols)
     return Error::success();
-  uint64_t esz = dtypeBytes(dt);
-  auto addrs = rowAddresses(rows, gather, cols * esz);
+  uint64_t rowBytes = dmaRowBytes(inst);
+  auto addrs = rowAddresses(rows, gather, rowBytes);
   if (!addrs)
     return addrs.takeError();
   uint8_t *dram = sim.dramBytes.get();
-  for (uint64_t r = 0; r < rows; ++r)
+  uint64_t esz = dtypeBytes(dt);
+  for (uint64_t r = 0; r < rows; ++r) {
+    uint8_t *row = dram + (*addrs)[r];
+    if (quantized) {
+      if (Error e = toSram ? loadQuantizedRow(*op, r, row)
+                           : storeQuantizedRow(*op, r, row))
+        return e;
+      continue;
+    }
     for (uint64_t c = 0; c < cols; ++c) {
-      uint8_t *p = dram + (*addrs)[r] + c * esz;
+      uint8_t *p = row + c * esz;
       if (Error e = toSram ? loadElem(*op, r, c, dt, p)
                            : storeElem(*op, r, c, dt, p))
         return e;
     }
-  uint64_t bytes = rows * cols * esz;
+  }
+  uint64_t bytes = rows * rowBytes;
   (toSram ? sim.rep.dramRead : sim.rep.dramWritten)[unsigned(cls)] += bytes;
+  if (LayerCounters *l = layer()) {
+    (toSram ? l->dramRead : l->dramWritten)[unsigned(cls)] += bytes;
+    if (toSram && quantized && Plane(f("plane")) == Plane::Lsb &&
+        cls == TensorClass::KLsb)
+      l->refetchedRows = l->refetchedRows.value_or(0) + rows;
+  }
   return Error::success();
 }
 
@@ -468,43 +647,27 @@ static void softmaxRows(Mat &s) {
   }
 }
 
-Error Simulator::Exec::attn() {
-  if (Error e = checkFlags(AttnAccumulateImportance | AttnMaskSelect))
-    return e;
-  uint64_t lq = f("lq"), lk = f("lk"), d = f("d");
+/// P = softmax(scale * Q K^T + mask), lq x lk, with the mask kind of the
+/// instruction.
+Expected<Mat> Simulator::Exec::probabilities(const Operand &q,
+                                             const Operand &k,
+                                             const Operand &mask) {
+  uint64_t lq = q.rows, lk = k.rows;
   MaskKind kind = MaskKind(f("mask_kind"));
   bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
   bool causal = kind == MaskKind::Causal || kind == MaskKind::PaddingCausal;
-  bool importance = f("flags") & AttnAccumulateImportance;
   float scale = fp("scale");
   if (!std::isfinite(scale))
     return error("scale", "is not a finite fp32 value");
-  auto q = operand("q", lq, d);
-  if (!q)
-    return q.takeError();
-  auto k = operand("k", lk, d);
-  if (!k)
-    return k.takeError();
-  auto v = operand("v", lk, d);
-  if (!v)
-    return v.takeError();
-  auto o = output("o", lq, d);
-  if (!o)
-    return o.takeError();
-  // One mask row per query row, mask_stride apart; stride 0 shares one
-  // per-key row between all queries (the usual padding mask).
-  auto mask = operand("mask", padding ? lq : 0, lk);
-  if (!mask)
-    return mask.takeError();
-  Mat s = scale * (read(*q) * read(*k).transpose());
+  Mat s = scale * (read(q) * read(k).transpose());
   if (padding && (f("flags") & AttnMaskSelect)) {
     float fill = fp("mask_fill");
     if (!std::isfinite(fill))
       return error("mask_fill", "is not a finite fp32 value");
-    Mat m = read(*mask);
+    Mat m = read(mask);
     s = s.cwiseProduct(m) + fill * (Mat::Ones(lq, lk) - m);
   } else if (padding) {
-    s += read(*mask);
+    s += read(mask);
   }
   if (causal) {
     uint64_t off = f("causal_offset");
@@ -513,8 +676,39 @@ Error Simulator::Exec::attn() {
         s(i, j) = -std::numeric_limits<float>::infinity();
   }
   softmaxRows(s);
-  if (importance) {
-    // Cascade token pruning: s[j] += sum over query rows of P[i,j].
+  return s;
+}
+
+/// Local value pruning: zeroes all but the `vk` largest probabilities of
+/// each row (ties to the earliest key), without renormalising. Returns the
+/// number of keys (V rows) kept by at least one row.
+uint64_t Simulator::Exec::pruneValues(Mat &p) const {
+  uint64_t lk = p.cols(), kv = std::min<uint64_t>(f("vk"), lk);
+  std::vector<bool> used(lk, false);
+  std::vector<uint64_t> order(lk);
+  for (Eigen::Index i = 0; i < p.rows(); ++i) {
+    for (uint64_t j = 0; j < lk; ++j)
+      order[j] = j;
+    std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) {
+      return p(i, a) > p(i, b);
+    });
+    for (uint64_t r = 0; r < lk; ++r) {
+      if (r < kv)
+        used[order[r]] = true;
+      else
+        p(i, order[r]) = 0;
+    }
+  }
+  return uint64_t(std::count(used.begin(), used.end(), true));
+}
+
+/// The part of an ATTN after the probabilities are final: importance,
+/// local value pruning, O = P V and head importance.
+Error Simulator::Exec::attnFinish(Mat &p, const Operand &v, const Operand &o) {
+  uint64_t lq = p.rows(), lk = p.cols(), flags = f("flags");
+  if (flags & AttnAccumulateImportance) {
+    // Cascade token pruning: s[j] += sum over query rows of P[i,j], before
+    // local value pruning (docs/Algorithms.md).
     Operand imp{Buffer(f("imp_buf")), f("imp_off"), 0, 1, lk};
     if (uint64_t(imp.buf) >= kNumBuffers || imp.buf == Buffer::Idx)
       return error("imp_buf", "must name an fp32 buffer");
@@ -524,11 +718,120 @@ Error Simulator::Exec::attn() {
                                             lk, imp.off,
                                             kBufferNames[unsigned(imp.buf)]));
     Mat acc = read(imp);
-    acc.row(0) += s.colwise().sum();
+    acc.row(0) += p.colwise().sum();
     write(imp, acc);
   }
-  write(*o, s * read(*v));
+  Operand himp{Buffer(f("head_imp_buf")), f("head_imp_off"), 0, 1, 1};
+  if (flags & AttnHeadImportance) {
+    if (uint64_t(himp.buf) >= kNumBuffers || himp.buf == Buffer::Idx)
+      return error("head_imp_buf", "must name an fp32 buffer");
+    if (himp.off >= bufferElems(himp.buf))
+      return error("head_imp_off",
+                   llvm::formatv("{0} is past the {1} buffer", himp.off,
+                                 kBufferNames[unsigned(himp.buf)]));
+  }
+  LayerCounters *l = layer();
+  if (f("vk")) {
+    uint64_t kept = pruneValues(p);
+    if (l)
+      l->vRowsKept = l->vRowsKept.value_or(0) + kept;
+  }
+  Mat out = p * read(v);
+  write(o, out);
+  if (flags & AttnHeadImportance) {
+    // Cascade head pruning: sum of |O| over rows and the head dimension,
+    // summed in double, then added in fp32.
+    double sum = out.cast<double>().cwiseAbs().sum();
+    setF(himp.buf, himp.off, sim.fbufs[unsigned(himp.buf)][himp.off] +
+                                 float(sum));
+  }
+  if (l) {
+    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
+    l->keptHeads = l->keptHeads.value_or(0) + 1;
+  }
+  (void)lq;
   return Error::success();
+}
+
+Error Simulator::Exec::attn() {
+  if (Error e = checkFlags(AttnAccumulateImportance | AttnMaskSelect |
+                           AttnHeadImportance))
+    return e;
+  uint64_t mode = f("pq_mode");
+  if (mode >= kPqModeNames.size())
+    return error("pq_mode", llvm::formatv("{0} is not a mode (0..{1})", mode,
+                                          kPqModeNames.size() - 1));
+  PqMode pqMode = PqMode(mode);
+  bool decide = pqMode == PqMode::Decide;
+  uint64_t lq = f("lq"), lk = f("lk"), d = f("d");
+  MaskKind kind = MaskKind(f("mask_kind"));
+  bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
+  auto q = operand("q", lq, d);
+  if (!q)
+    return q.takeError();
+  auto k = operand("k", lk, d);
+  if (!k)
+    return k.takeError();
+  // A decide reads neither V nor O.
+  auto v = operand("v", decide ? 0 : lk, d);
+  if (!v)
+    return v.takeError();
+  auto o = output("o", decide ? 0 : lq, d);
+  if (!o)
+    return o.takeError();
+  // One mask row per query row, mask_stride apart; stride 0 shares one
+  // per-key row between all queries (the usual padding mask).
+  auto mask = operand("mask", padding ? lq : 0, lk);
+  if (!mask)
+    return mask.takeError();
+  float threshold = fp("pq_threshold");
+  if (decide && !std::isfinite(threshold))
+    return error("pq_threshold", "is not a finite fp32 value");
+  if (pqMode == PqMode::Finish &&
+      (!sim.pq.valid || sim.pq.lq != lq || sim.pq.lk != lk))
+    return error("pq_mode", llvm::formatv("finish of {0} x {1} scores without "
+                                          "a pending decide of that shape",
+                                          lq, lk));
+  auto p = probabilities(*q, *k, *mask);
+  if (!p)
+    return p.takeError();
+  if (decide) {
+    // Progressive quantization: a row is unconfident when its largest
+    // probability is below the threshold (docs/Algorithms.md).
+    Simulator::PqPending &pq = sim.pq;
+    pq = {true, lq, lk, std::vector<float>(p->data(), p->data() + lq * lk),
+          std::vector<bool>(lq, false)};
+    uint64_t unconfident = 0;
+    for (uint64_t i = 0; i < lq; ++i) {
+      float mx = lk ? p->row(i).maxCoeff() : 0.0f;
+      pq.unconfident[i] = mx < threshold;
+      unconfident += pq.unconfident[i];
+    }
+    sim.predicate = unconfident > 0;
+    if (LayerCounters *l = layer()) {
+      l->unconfidentRows = l->unconfidentRows.value_or(0) + unconfident;
+      l->refetchedRows = l->refetchedRows.value_or(0);
+      l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
+    }
+    return Error::success();
+  }
+  if (pqMode == PqMode::Finish) {
+    // Confident rows keep the decide's MSB-only probabilities; marked rows
+    // take the recomputed ones (the keys now hold full values).
+    uint64_t recomputed = 0;
+    for (uint64_t i = 0; i < lq; ++i) {
+      if (sim.pq.unconfident[i]) {
+        ++recomputed;
+        continue;
+      }
+      for (uint64_t j = 0; j < lk; ++j)
+        (*p)(i, j) = sim.pq.probs[i * lk + j];
+    }
+    sim.pq = Simulator::PqPending();
+    sim.predicate = false;
+    cycles = attnCycles(recomputed, lk, d, /*pv=*/true, lq, sim.timing);
+  }
+  return attnFinish(*p, *v, *o);
 }
 
 /// y of a binary vector function, broadcast to rows x cols.
@@ -653,6 +956,108 @@ Error Simulator::Exec::vec() {
   return Error::success();
 }
 
+/// splitmix64 (Steele, Lea, Flood 2014): the top-k engine's pivot source,
+/// seeded by the instruction's `seed` field so that runs are reproducible.
+static uint64_t splitmix64(uint64_t &state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+Error Simulator::Exec::topk() {
+  if (Error e = checkFlags(TopkScoresByIndex | TopkIota))
+    return e;
+  uint64_t flags = f("flags"), n = f("n"), k = f("k");
+  uint64_t inOff = f("in_off"), outOff = f("out_off");
+  uint64_t kk = std::min(k, n);
+  uint64_t sbuf = f("s_buf"), sOff = f("s_off");
+  if (sbuf >= kNumBuffers || Buffer(sbuf) == Buffer::Idx)
+    return error("s_buf", "must name an fp32 buffer");
+  const std::vector<float> &scores = sim.fbufs[sbuf];
+  bool iota = flags & TopkIota, byIndex = flags & TopkScoresByIndex;
+  if (!iota && inOff + n > sim.idx.size())
+    return error("in_off", llvm::formatv("{0} candidates at offset {1} run "
+                                         "past the idx buffer ({2} entries)",
+                                         n, inOff, sim.idx.size()));
+  if (outOff + kk > sim.idx.size())
+    return error("out_off", llvm::formatv("{0} results at offset {1} run past "
+                                          "the idx buffer ({2} entries)",
+                                          kk, outOff, sim.idx.size()));
+  // Bound n by the buffers before allocating anything of size n.
+  if ((!byIndex || iota) && sOff + n > scores.size())
+    return error("s_off", llvm::formatv("{0} scores at offset {1} run past the "
+                                        "{2} buffer ({3} elements)",
+                                        n, sOff, kBufferNames[sbuf],
+                                        scores.size()));
+  std::vector<int32_t> cand(n);
+  std::vector<float> score(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    cand[i] = iota ? int32_t(i) : sim.idx[inOff + i];
+    int64_t at = byIndex ? int64_t(sOff) + cand[i] : int64_t(sOff + i);
+    if (byIndex && cand[i] < 0)
+      return error("in_off", llvm::formatv("candidate {0} (entry {1}) is "
+                                           "negative",
+                                           cand[i], inOff + i));
+    if (uint64_t(at) >= scores.size())
+      return error("s_off", llvm::formatv("score of candidate {0} at element "
+                                          "{1} is past the {2} buffer",
+                                          i, at, kBufferNames[sbuf]));
+    score[i] = scores[at];
+    if (std::isnan(score[i]))
+      return error("s_off", llvm::formatv("score of candidate {0} is NaN", i));
+  }
+  // Exact result: rank by (score desc, position asc), keep the first kk,
+  // emit in list order (the zero eliminator's compaction).
+  auto better = [&](uint64_t a, uint64_t b) {
+    return score[a] > score[b] || (score[a] == score[b] && a < b);
+  };
+  std::vector<uint64_t> order(n);
+  for (uint64_t i = 0; i < n; ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(), better);
+  std::vector<bool> keep(n, false);
+  for (uint64_t r = 0; r < kk; ++r)
+    keep[order[r]] = true;
+  uint64_t w = outOff;
+  for (uint64_t i = 0; i < n; ++i)
+    if (keep[i])
+      sim.idx[w++] = cand[i];
+  // Timing only: quick-select with a seeded random pivot finds the kk-th
+  // best; each partition pass compares the survivors on P comparators.
+  uint64_t passes = 0, cyc = 0;
+  if (kk && kk < n) {
+    std::vector<uint64_t> set(n);
+    for (uint64_t i = 0; i < n; ++i)
+      set[i] = i;
+    uint64_t state = f("seed"), want = kk;
+    while (true) {
+      ++passes;
+      cyc += topkPassCycles(set.size(), sim.timing);
+      uint64_t pivot = set[splitmix64(state) % set.size()];
+      std::vector<uint64_t> above, below;
+      for (uint64_t x : set)
+        if (x != pivot)
+          (better(x, pivot) ? above : below).push_back(x);
+      if (above.size() == want || above.size() + 1 == want)
+        break;
+      if (above.size() > want) {
+        set = std::move(above);
+      } else {
+        want -= above.size() + 1;
+        set = std::move(below);
+      }
+    }
+  }
+  if (kk)
+    cyc += topkPassCycles(n, sim.timing); // compaction pass
+  cycles = cyc;
+  sim.rep.topk.push_back(TopkRecord{pc, n, k, passes, cyc});
+  if (LayerCounters *l = layer())
+    l->topkPasses = l->topkPasses.value_or(0) + passes;
+  return Error::success();
+}
+
 Error Simulator::step(const Instr &inst, uint64_t pc) {
   const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
   if (!spec)
@@ -665,9 +1070,12 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
       return makeError(llvm::formatv("instruction {0} ({1}): reserved bits "
                                      "{2:x} set in word {3}",
                                      pc, spec->mnemonic, extra, w));
+  std::optional<uint64_t> dataCycles;
   try {
-    if (Error e = Exec(*this, inst, pc, *spec).run())
+    Exec exec(*this, inst, pc, *spec);
+    if (Error e = exec.run())
       return e;
+    dataCycles = exec.cycles;
   } catch (const std::bad_alloc &) {
     // Fields within their checked bounds can still describe an operation
     // too large for the host (e.g. a huge lq x lk score matrix).
@@ -675,7 +1083,7 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
                                    "for the operation its fields describe",
                                    pc, spec->mnemonic));
   }
-  uint64_t cycles = estimateCycles(inst, timing);
+  uint64_t cycles = dataCycles ? *dataCycles : estimateCycles(inst, timing);
   OpcodeStats &stats = rep.byOpcode[unsigned(spec->opcode)];
   stats.count += 1;
   stats.cycles += cycles;

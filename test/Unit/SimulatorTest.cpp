@@ -169,9 +169,9 @@ TEST_F(SimTest, DmaFieldsAreChecked) {
   const std::string tail = " bits=32 sram_buf=act sram_stride=4 rows=2 cols=4";
   EXPECT_ERR(exec("load tensor_class=weights dtype=f32 dram_addr=4090" + tail),
              "instruction 7 (load): field 'dram_addr': row 0 at DRAM");
-  EXPECT_ERR(exec("load tensor_class=weights dtype=f32 bits=8 sram_buf=act "
+  EXPECT_ERR(exec("load tensor_class=weights dtype=f32 bits=17 sram_buf=act "
                   "rows=1 cols=1"),
-             "field 'bits': 8-bit data is not implemented");
+             "field 'bits': 17 is not a fixed-point width (2..16) or 32");
   EXPECT_ERR(exec("load tensor_class=weights dtype=9" + tail),
              "field 'dtype': 9 is not a dtype");
   EXPECT_ERR(exec("store tensor_class=12 dtype=f32" + tail),
@@ -394,7 +394,7 @@ TEST_F(AttnTest, FullyMaskedRowGivesZeros) {
 
 TEST_F(AttnTest, FieldErrors) {
   EXPECT_ERR(exec(ops("scale=inf")), "instruction 7 (attn): field 'scale'");
-  EXPECT_ERR(exec(ops("flags=4 scale=1")), "field 'flags': unknown bits 0x4");
+  EXPECT_ERR(exec(ops("flags=8 scale=1")), "field 'flags': unknown bits 0x8");
   EXPECT_ERR(exec(ops("flags=1 imp_buf=idx scale=1")),
              "field 'imp_buf': must name an fp32 buffer");
   EXPECT_ERR(exec("attn q_buf=q k_buf=k k_off=50175 v_buf=v o_buf=act lq=1 "

@@ -33,8 +33,10 @@ enum class Opcode : uint8_t {
   Gemm = 5,   ///< GEMM tile: C[m,n] (+)= A[m,k] * B[k,n] (+ bias[n]).
   Attn = 6,   ///< One attention head: softmax(scale*Q*K^T + mask) * V.
   Vec = 7,    ///< Vector unit: elementwise ops, layer norm, softmax, GELU.
+  Topk = 8,   ///< Top-k engine: the k best-scored entries of an index list.
+  Scatter = 9, ///< DMA: SRAM rows to DRAM rows named by the index list.
 };
-constexpr unsigned kNumOpcodes = 8;
+constexpr unsigned kNumOpcodes = 10;
 
 /// On-chip SRAM buffers. IDX holds int32 entries, every other buffer fp32.
 /// Sizes come from the hardware configuration (`*_buffer_bytes` fields).
@@ -59,6 +61,21 @@ constexpr std::array<std::string_view, kNumTensorClasses> kTensorClassNames = {
 enum class DType : uint8_t { F32 = 0, I64 = 1, I32 = 2 };
 constexpr std::array<std::string_view, 3> kDTypeNames = {"f32", "i64", "i32"};
 constexpr unsigned dtypeBytes(DType t) { return t == DType::I64 ? 8 : 4; }
+
+/// DMA `plane` (progressive quantization, docs/ISA.md "Fixed-point DMA"):
+/// the whole `bits`-wide code, its MSB plane (bits - lsb_bits wide) or its
+/// LSB plane (lsb_bits wide). Only meaningful with bits < 32.
+enum class Plane : uint8_t { Full = 0, Msb = 1, Lsb = 2 };
+constexpr std::array<std::string_view, 3> kPlaneNames = {"full", "msb", "lsb"};
+
+/// ATTN `pq_mode` (progressive quantization, Sec. III-D): `decide` computes
+/// the probabilities with the keys in SRAM (MSB-only values), marks the
+/// unconfident query rows and sets the predicate; `finish` recomputes the
+/// marked rows with the keys now in SRAM (full values) and produces the
+/// output from the decide's probabilities for every other row.
+enum class PqMode : uint8_t { None = 0, Decide = 1, Finish = 2 };
+constexpr std::array<std::string_view, 3> kPqModeNames = {"none", "decide",
+                                                          "finish"};
 
 /// Attention mask kinds (ATTN `mask_kind`). Padding adds a per-key fp32 bias
 /// row read from the mask operand; causal hides key j from query i when
@@ -106,6 +123,17 @@ enum AttnFlags : uint8_t {
   /// The padding mask is a 0/1 selector m, not an additive bias: scores
   /// become s*m + mask_fill*(1-m) (Hugging Face GPT-2's `w*b - 1e4*(1-b)`).
   AttnMaskSelect = 2,
+  /// Cascade head pruning: head_imp[head_imp_off] += sum_i sum_d |O[i,d]|.
+  AttnHeadImportance = 4,
+};
+/// TOPK `flags` bits.
+enum TopkFlags : uint8_t {
+  /// Candidate i's score is s[s_off + cand[i]] (scores indexed by the
+  /// candidate's value, e.g. importance over all L0 tokens) instead of
+  /// s[s_off + i].
+  TopkScoresByIndex = 1,
+  /// The candidates are 0..n-1; the idx buffer is not read (in_off unused).
+  TopkIota = 2,
 };
 
 /// One field of an instruction word.
@@ -127,32 +155,48 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
   Field{NAME "_buf", WORD, 0, 4}, Field{NAME "_off", WORD, 4, 24},            \
       Field{NAME "_stride", WORD, 28, 20}
 
+// DMA header fields shared by load, store, gather and scatter. `layer` is
+// the report's layer number + 1 (0: not attributed to a layer).
+#define SPATTEN_DMA_HEADER                                                    \
+  Field{"tensor_class", 0, 16, 4}, Field{"dtype", 0, 20, 4},                  \
+      Field{"bits", 0, 24, 6}, Field{"plane", 0, 30, 2},                      \
+      Field{"lsb_bits", 0, 32, 4}, Field{"pred", 0, 36, 1},                   \
+      Field{"layer", 0, 48, 16}
+
 constexpr Field kDmaFields[] = {
-    {"tensor_class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
+    SPATTEN_DMA_HEADER,
     {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
     SPATTEN_OPERAND("sram", 3),
     {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
 };
 constexpr Field kGatherFields[] = {
-    {"tensor_class", 0, 16, 4},      {"dtype", 0, 20, 4}, {"bits", 0, 24, 6},
+    SPATTEN_DMA_HEADER,
     {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
     SPATTEN_OPERAND("sram", 3),
     {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
     {"idx_off", 5, 0, 24},
 };
+#undef SPATTEN_DMA_HEADER
 constexpr Field kGemmFields[] = {
     {"flags", 0, 16, 8},
     SPATTEN_OPERAND("a", 1), SPATTEN_OPERAND("b", 2), SPATTEN_OPERAND("c", 3),
     SPATTEN_OPERAND("bias", 4),
     {"m", 5, 0, 16}, {"n", 5, 16, 16}, {"k", 5, 32, 16},
 };
+// ATTN fills all eight words: d and causal_offset sit in the spare high
+// bits of the v and o operand words so that word 6 can hold the fp32
+// progressive-quantization threshold.
 constexpr Field kAttnFields[] = {
     {"mask_kind", 0, 16, 2}, {"flags", 0, 18, 6},
+    {"pq_mode", 0, 24, 2}, {"head_imp_buf", 0, 26, 4},
     {"mask_fill", 0, 32, 32, true},
-    SPATTEN_OPERAND("q", 1), SPATTEN_OPERAND("k", 2), SPATTEN_OPERAND("v", 3),
-    SPATTEN_OPERAND("o", 4), SPATTEN_OPERAND("mask", 5),
-    {"lq", 6, 0, 16}, {"lk", 6, 16, 16}, {"d", 6, 32, 16},
-    {"causal_offset", 6, 48, 16},
+    SPATTEN_OPERAND("q", 1), {"vk", 1, 48, 16},
+    SPATTEN_OPERAND("k", 2), {"layer", 2, 48, 16},
+    SPATTEN_OPERAND("v", 3), {"d", 3, 48, 16},
+    SPATTEN_OPERAND("o", 4), {"causal_offset", 4, 48, 16},
+    SPATTEN_OPERAND("mask", 5), {"head_imp_off", 5, 48, 16},
+    {"lq", 6, 0, 16}, {"lk", 6, 16, 16},
+    {"pq_threshold", 6, 32, 32, true},
     {"scale", 7, 0, 32, true},
     {"imp_buf", 7, 32, 4}, {"imp_off", 7, 36, 24},
 };
@@ -162,6 +206,13 @@ constexpr Field kVecFields[] = {
     SPATTEN_OPERAND("w", 4),
     {"rows", 5, 0, 24}, {"cols", 5, 24, 24},
     {"imm", 6, 0, 32, true},
+};
+constexpr Field kTopkFields[] = {
+    {"flags", 0, 16, 8}, {"layer", 0, 48, 16},
+    {"s_buf", 1, 0, 4}, {"s_off", 1, 4, 24},
+    {"in_off", 2, 0, 24}, {"out_off", 2, 24, 24},
+    {"n", 3, 0, 24}, {"k", 3, 24, 24},
+    {"seed", 4, 0, 32},
 };
 #undef SPATTEN_OPERAND
 
@@ -186,6 +237,8 @@ constexpr OpcodeSpec kOpcodeSpecs[kNumOpcodes] = {
     makeSpec(Opcode::Gemm, "gemm", kGemmFields),
     makeSpec(Opcode::Attn, "attn", kAttnFields),
     makeSpec(Opcode::Vec, "vec", kVecFields),
+    makeSpec(Opcode::Topk, "topk", kTopkFields),
+    makeSpec(Opcode::Scatter, "scatter", kGatherFields),
 };
 
 /// The spec of `opcode`, or nullptr when the byte is not a valid opcode.

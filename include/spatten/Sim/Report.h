@@ -2,8 +2,8 @@
 //
 // Instruction counts by opcode, DRAM traffic by tensor class and a
 // first-order cycle estimate (docs/Simulator.md, "Cycle estimate"). The
-// cycle-level timing model and the pruning counters arrive in later issues;
-// their places are the `layers` vector and `CycleModel`.
+// cycle-level timing model arrives in a later issue. Per-layer SpAtten
+// counters come from the `layer` fields of DMA, ATTN and TOPK instructions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,14 +27,30 @@ struct OpcodeStats {
   uint64_t cycles = 0; ///< sum of their first-order cycle estimates
 };
 
-/// Per-layer SpAtten counters. Filled by the pruning instructions (cascade
-/// token/head pruning, progressive quantization) of later issues; a value
-/// stays empty (JSON null) until an instruction reports it, never guessed.
+/// Per-layer SpAtten counters (docs/Simulator.md, "Report"). An instruction
+/// is attributed to layer `layer - 1` by its `layer` field; 0 leaves it out
+/// of every layer. A counter stays empty (JSON null) until an instruction of
+/// the kind that defines it runs in the layer, never guessed.
 struct LayerCounters {
-  unsigned layer = 0;
-  std::optional<uint64_t> keptTokens;    ///< tokens kept after top-k
-  std::optional<uint64_t> keptHeads;     ///< heads kept after top-k
-  std::optional<uint64_t> refetchedRows; ///< rows whose LSB plane was fetched
+  unsigned layer = 0; ///< the field value minus one
+  /// DRAM bytes of the layer's DMA instructions, by isa::TensorClass.
+  std::array<uint64_t, isa::kNumTensorClasses> dramRead{}, dramWritten{};
+  std::optional<uint64_t> keptTokens; ///< largest `lk` of the layer's ATTNs
+  std::optional<uint64_t> keptHeads;  ///< ATTN instructions (none/finish mode)
+  /// K rows moved by LSB-plane DMAs of class k_lsb (0 once a decide ran).
+  std::optional<uint64_t> refetchedRows;
+  std::optional<uint64_t> unconfidentRows; ///< rows marked by ATTN decides
+  /// V rows kept by at least one query row, summed over ATTNs with vk > 0.
+  std::optional<uint64_t> vRowsKept;
+  std::optional<uint64_t> topkPasses; ///< quick-select passes of TOPKs
+};
+
+/// One executed TOPK: its quick-select passes and charged cycles.
+struct TopkRecord {
+  uint64_t instruction = 0; ///< index in .text
+  uint64_t n = 0, k = 0;    ///< candidates and requested k
+  uint64_t passes = 0;      ///< partition passes (the compaction pass apart)
+  uint64_t cycles = 0;
 };
 
 struct Report {
@@ -43,7 +59,12 @@ struct Report {
   std::array<uint64_t, isa::kNumTensorClasses> dramRead{}, dramWritten{};
   /// First-order cycle estimate of each executed instruction, in order.
   std::vector<uint64_t> instrCycles;
-  std::vector<LayerCounters> layers;
+  std::vector<LayerCounters> layers; ///< sorted by layer
+  std::vector<TopkRecord> topk;      ///< in execution order
+
+  /// The counters of layer `fieldValue - 1` (created on first use), or
+  /// nullptr when `fieldValue` is 0 (not attributed).
+  LayerCounters *layer(uint64_t fieldValue);
 
   uint64_t totalInstructions() const;
   /// Serial sum of instrCycles (no overlap between units).
@@ -57,7 +78,25 @@ struct Report {
 /// ceil(m*n*k / gemm_multipliers), ATTN Q*K + softmax + prob*V on their
 /// units, VEC ceil(rows*cols / vector_lanes) * per-function passes.
 /// `inst` must already be validated.
+/// DMA bytes are the quantized row bytes (dmaRowBytes). TOPK and ATTN in
+/// progressive-quantization `finish` mode depend on the data: the simulator
+/// charges them itself (topkPassCycles, attnCycles).
 uint64_t estimateCycles(const isa::Instr &inst, const HardwareConfig &hw);
+
+/// Bytes of one DRAM row of a DMA instruction moving `cols` elements:
+/// cols * dtype bytes at 32 bits; 4 (fp32 scale) + ceil(cols * w / 8) for a
+/// full (w = bits) or MSB (w = bits - lsb_bits) plane row; ceil(cols *
+/// lsb_bits / 8) for an LSB plane row. `inst` must be a validated DMA.
+uint64_t dmaRowBytes(const isa::Instr &inst);
+
+/// One quick-select pass of the top-k engine over `m` candidates:
+/// ceil(m / topk_comparators) + 3 cycles (paper Sec. IV-B).
+uint64_t topkPassCycles(uint64_t m, const HardwareConfig &hw);
+
+/// ATTN cost when `rows` of the `lq` query rows need Q*K and softmax
+/// (all of them except in `finish` mode) and `pv` says whether prob*V runs.
+uint64_t attnCycles(uint64_t rows, uint64_t lk, uint64_t d, bool pv,
+                    uint64_t lqForPv, const HardwareConfig &hw);
 
 /// Passes over the data a vector function costs (special functions take
 /// more than one lane-cycle per element).

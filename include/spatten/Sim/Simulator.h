@@ -84,6 +84,30 @@ private:
   std::vector<int32_t> idx;
   llvm::StringMap<bool> boundInputs;
   Report rep;
+
+  /// What an MSB-plane load left in an SRAM element, so that an LSB-plane
+  /// load into the same element can rebuild the full code (docs/ISA.md,
+  /// "Fixed-point DMA"). Any other write to the element clears it.
+  struct MsbCode {
+    float scale = 0;
+    int32_t code = 0;     ///< the MSB code m
+    uint8_t lsbBits = 0;  ///< 0: the element holds no MSB-plane value
+  };
+  /// Per fp32 buffer, one entry per element; empty until the first
+  /// MSB-plane load into the buffer.
+  std::array<std::vector<MsbCode>, isa::kNumBuffers> msbCodes;
+
+  /// The attention unit's probability buffer between an ATTN `decide` and
+  /// its `finish` (progressive quantization).
+  struct PqPending {
+    bool valid = false;
+    uint64_t lq = 0, lk = 0;
+    std::vector<float> probs;     ///< lq x lk, row-major, MSB-only keys
+    std::vector<bool> unconfident; ///< per query row
+  } pq;
+  /// Set by an ATTN `decide` with an unconfident row; DMAs with `pred` run
+  /// only while it is set; an ATTN `finish` clears it.
+  bool predicate = false;
 };
 
 } // namespace spatten::sim

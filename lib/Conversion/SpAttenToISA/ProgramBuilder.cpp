@@ -25,6 +25,8 @@ static StringRef opNameFor(Opcode opcode) {
   case Opcode::Gemm: return GemmOp::getOperationName();
   case Opcode::Attn: return AttnOp::getOperationName();
   case Opcode::Vec: return VecOp::getOperationName();
+  case Opcode::Topk: return TopkOp::getOperationName();
+  case Opcode::Scatter: return ScatterOp::getOperationName();
   }
   llvm_unreachable("opcode out of range");
 }

@@ -29,6 +29,8 @@ std::optional<Opcode> isa::getOpcode(Operation *op) {
       .Case([](GemmOp) { return Opcode::Gemm; })
       .Case([](AttnOp) { return Opcode::Attn; })
       .Case([](VecOp) { return Opcode::Vec; })
+      .Case([](TopkOp) { return Opcode::Topk; })
+      .Case([](ScatterOp) { return Opcode::Scatter; })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -85,6 +87,8 @@ VERIFY_WITH_SPEC(GatherOp)
 VERIFY_WITH_SPEC(GemmOp)
 VERIFY_WITH_SPEC(AttnOp)
 VERIFY_WITH_SPEC(VecOp)
+VERIFY_WITH_SPEC(TopkOp)
+VERIFY_WITH_SPEC(ScatterOp)
 #undef VERIFY_WITH_SPEC
 
 LogicalResult ProgramOp::verify() {

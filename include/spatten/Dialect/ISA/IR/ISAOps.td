@@ -70,19 +70,29 @@ class ISA_InstOp<string mnemonic, list<string> fields, dag extra = (ins)>
 
 defvar DmaFields = ["tensor_class", "dtype", "bits", "dram_addr", "dram_stride",
                     "sram_buf", "sram_off", "sram_stride", "rows", "cols"];
+// Fields added for SpAtten's algorithms (issue 3) default to 0 = off, so
+// dense programs written before them stay valid.
+defvar I64Zero = DefaultValuedAttr<I64Attr, "0">;
+defvar DmaSpAttenFields = (ins I64Zero:$plane, I64Zero:$lsb_bits,
+                               I64Zero:$pred, I64Zero:$layer);
 
 def ISA_HaltOp : ISA_InstOp<"halt", []> { let summary = "stop the program"; }
 def ISA_SyncOp : ISA_InstOp<"sync", []> {
   let summary = "wait for every earlier instruction";
 }
-def ISA_LoadOp : ISA_InstOp<"load", DmaFields> {
+def ISA_LoadOp : ISA_InstOp<"load", DmaFields, DmaSpAttenFields> {
   let summary = "DMA: strided 2-D copy DRAM -> SRAM";
 }
-def ISA_StoreOp : ISA_InstOp<"store", DmaFields> {
+def ISA_StoreOp : ISA_InstOp<"store", DmaFields, DmaSpAttenFields> {
   let summary = "DMA: strided 2-D copy SRAM -> DRAM";
 }
-def ISA_GatherOp : ISA_InstOp<"gather", !listconcat(DmaFields, ["idx_off"])> {
+def ISA_GatherOp : ISA_InstOp<"gather", !listconcat(DmaFields, ["idx_off"]),
+                               DmaSpAttenFields> {
   let summary = "DMA: DRAM rows selected by the on-chip index list";
+}
+def ISA_ScatterOp : ISA_InstOp<"scatter", !listconcat(DmaFields, ["idx_off"]),
+                               DmaSpAttenFields> {
+  let summary = "DMA: SRAM rows to the DRAM rows named by the index list";
 }
 def ISA_GemmOp : ISA_InstOp<"gemm", [
     "flags", "a_buf", "a_off", "a_stride", "b_buf", "b_off", "b_stride",
@@ -94,7 +104,11 @@ def ISA_AttnOp : ISA_InstOp<"attn", [
     "mask_kind", "flags", "q_buf", "q_off", "q_stride", "k_buf", "k_off",
     "k_stride", "v_buf", "v_off", "v_stride", "o_buf", "o_off", "o_stride",
     "mask_buf", "mask_off", "mask_stride", "lq", "lk", "d", "causal_offset",
-    "imp_buf", "imp_off"], (ins F32Attr:$mask_fill, F32Attr:$scale)> {
+    "imp_buf", "imp_off"],
+    (ins F32Attr:$mask_fill, F32Attr:$scale,
+         DefaultValuedAttr<F32Attr, "0.0f">:$pq_threshold, I64Zero:$pq_mode,
+         I64Zero:$head_imp_buf, I64Zero:$head_imp_off, I64Zero:$vk,
+         I64Zero:$layer)> {
   let summary = "one attention head: softmax(scale Q K^T + mask) V";
 }
 def ISA_VecOp : ISA_InstOp<"vec", [
@@ -102,6 +116,12 @@ def ISA_VecOp : ISA_InstOp<"vec", [
     "y_stride", "z_buf", "z_off", "z_stride", "w_buf", "w_off", "w_stride",
     "rows", "cols"], (ins F32Attr:$imm)> {
   let summary = "vector unit: elementwise, layer norm, softmax, GELU";
+}
+
+def ISA_TopkOp : ISA_InstOp<"topk", [
+    "flags", "layer", "s_buf", "s_off", "in_off", "out_off", "n", "k",
+    "seed"]> {
+  let summary = "top-k engine: the k best-scored candidates, in list order";
 }
 
 #endif // SPATTEN_ISA_OPS_TD
