@@ -10,6 +10,7 @@
 
 #include "spatten/Sim/Simulator.h"
 
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <Eigen/Core>
@@ -483,7 +484,7 @@ Error Simulator::Exec::loadQuantizedRow(const Operand &op, uint64_t r,
     if (!std::isfinite(scale) || scale < 0)
       return error("dram_addr", llvm::formatv("row {0}: scale {1} is not a "
                                               "finite non-negative fp32",
-                                              r, scale));
+                                              r, llvm::format("%g", double(scale))));
     src += 4;
   }
   std::vector<MsbCode> &codes = sim.msbCodes[unsigned(op.buf)];
@@ -526,7 +527,7 @@ Error Simulator::Exec::storeQuantizedRow(const Operand &op, uint64_t r,
     if (!std::isfinite(x))
       return error("sram_off", llvm::formatv("row {0}, col {1}: {2} cannot be "
                                              "quantized",
-                                             r, c, x));
+                                             r, c, llvm::format("%g", double(x))));
     maxAbs = std::max(maxAbs, std::fabs(x));
   }
   int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
