@@ -238,6 +238,21 @@ TEST_F(PlaneTest, MsbLoadGivesMidpointsAndLsbLoadCompletes) {
   EXPECT_EQ(layer(0).refetchedRows, 1u);
 }
 
+TEST_F(PlaneTest, GatherAndScatterMoveQuantizedRows) {
+  // Scatter the row as MSB plane to DRAM row 3 (stride 8), gather it back.
+  idx()[0] = 3;
+  ASSERT_NO_ERR(exec(std::string("scatter tensor_class=k_msb plane=msb "
+                                 "dram_addr=256 dram_stride=8") + kPlanes));
+  EXPECT_EQ(peekF(256 + 24), 0.5f);
+  EXPECT_EQ(peek(256 + 28, 3), (std::vector<uint8_t>{0x87, 0xE1, 0x00}));
+  ASSERT_NO_ERR(exec("gather tensor_class=k_msb plane=msb dram_addr=256 "
+                     "dram_stride=8 dtype=f32 bits=6 lsb_bits=2 sram_buf=k "
+                     "rows=1 cols=5"));
+  EXPECT_EQ(buf(Buffer::K)[0], 15.0f);
+  EXPECT_EQ(buf(Buffer::K)[3], -3.0f);
+  EXPECT_EQ(rep().dramRead[unsigned(TensorClass::KMsb)], 7u);
+}
+
 TEST_F(PlaneTest, LsbLoadNeedsTheMsbRowInSram) {
   EXPECT_ERR(exec("load tensor_class=k_lsb plane=lsb dram_addr=512 dtype=f32 "
                   "bits=6 lsb_bits=2 sram_buf=k rows=1 cols=5"),
