@@ -1,5 +1,10 @@
-"""scripts/demo.sh's Python side: shape defaults, report summary, and the
-whole default demo (which needs the built tools; a missing tool fails)."""
+"""scripts/demo.sh's Python side: shape defaults, report summary, the
+SpAtten flags, the side-by-side table, and the whole default demo (which
+needs the built tools; a missing tool fails)."""
+
+import contextlib
+import io
+import re
 
 import numpy as np
 import pytest
@@ -42,9 +47,108 @@ def test_compare_flags_errors(tmp_path):
         demo.compare(tmp_path, {"z": np.ones(1, np.float32)}, "ref")
 
 
-def test_default_demo_end_to_end(tmp_path, capsys, reference_ready):
+def test_spatten_flags_become_the_reference_settings():
+    cfg = demo.spatten_config(demo.SPATTEN_FLAGS)
+    assert (cfg.token_keep, cfg.head_keep, cfg.value_keep, cfg.pq_msb) == (0.5, 0.75, 0.3, 6)
+    assert (cfg.pq_lsb, cfg.pq_threshold, cfg.pq_values, cfg.attn_bits) == (4, 0.1, False, None)
+    cfg = demo.spatten_config("--token-keep=0.4 --token-schedule=1,0.5,0.25 --keep-positions=0 "
+                              "--pq-msb=8 --pq-threshold=0.2 --pq-values --attn-bits=12")
+    assert cfg.token_schedule == [1.0, 0.5, 0.25] and list(cfg.keep_positions) == [0]
+    assert (cfg.pq_msb, cfg.pq_threshold, cfg.pq_values, cfg.attn_bits) == (8, 0.2, True, 12)
+    with pytest.raises(demo.DemoError, match="unrecognized arguments: --frobnicate"):
+        demo.spatten_config("--token-keep=0.5 --frobnicate")
+    with pytest.raises(demo.DemoError, match="token_keep=0.0 is outside"):
+        demo.spatten_config("--token-keep=0")
+    with pytest.raises(demo.DemoError, match="pq_msb=5 must be 6 or 8"):
+        demo.spatten_config("--pq-msb=5")
+
+
+def _entry(layer, refetched, **read):
+    return {"layer": layer, "dram_bytes": {"read": read, "written": {}}, "refetched_rows": refetched}
+
+
+def _report(total_read, cycles, read, layers=(), topk=()):
+    return {"dram_bytes": {"read": read, "written": {}, "total_read": total_read, "total_written": 0},
+            "cycles": {"total": cycles}, "layers": list(layers), "topk": list(topk)}
+
+
+# Two layers, 4 tokens, 2 heads. Dense: 800 B of K and 800 B of V over both
+# layers, no per-layer attribution. SpAtten: layer 0 keeps tokens 0 and 2
+# and head 1 for layer 1; 4 of layer 0's 8 K rows refetch their LSBs.
+DENSE = _report(3400, 1000, {"q": 800, "k": 800, "v": 800, "weights": 1000})
+PRUNED = _report(1700, 400, {"q": 100, "k_msb": 300, "k_lsb": 40, "v": 60, "weights": 1000},
+                 layers=[_entry(0, 4, q=80, k_msb=240, k_lsb=40, v=48), _entry(1, 0, q=20, k_msb=60, v=12)],
+                 topk=[{"layer": 0, "role": "tokens", "selected": [0, 2]},
+                       {"layer": 0, "role": "heads", "selected": [1]}])
+
+
+def test_layer_rows_count_what_each_layer_computed():
+    rows = demo.layer_rows(PRUNED, tokens=4, heads=2)
+    assert [(r.layer, r.tokens, r.heads, r.kv_bytes) for r in rows] == [(0, 4, 2, 328), (1, 2, 1, 72)]
+    assert [r.refetch for r in rows] == [0.5, 0.0]  # 4 / (4 x 2), 0 / (2 x 1)
+    no_pq = {**PRUNED, "layers": [{**e, "refetched_rows": None} for e in PRUNED["layers"]]}
+    assert [r.refetch for r in demo.layer_rows(no_pq, 4, 2)] == [None, None]
+
+
+def test_comparison_table_side_by_side():
+    text = "\n".join(demo.comparison_lines(DENSE, PRUNED, tokens=4, heads=2))
+    assert re.search(r"^\s+0\s+4 ->  4\s+2 -> 2\s+800 B -> 328 B\s+50\.0%$", text, re.M), text
+    assert re.search(r"^\s+1\s+4 ->  2\s+2 -> 1\s+800 B -> 72 B\s+0\.0%$", text, re.M), text
+    assert "the dense program has no layer attribution" in text
+    assert re.search(r"DRAM bytes read\s+3\.3 KiB -> 1\.7 KiB\s+reduction 2\.00x", text), text
+    assert re.search(r"attention bytes read\s+2\.3 KiB -> 500 B\s+reduction 4\.80x", text), text
+    assert re.search(r"cycles \(first-order\)\s+1000 -> 400\s+speedup 2\.50x", text), text
+    dense_layers = {**DENSE, "layers": [_entry(0, None, k=400, v=400), _entry(1, None, k=400, v=400)]}
+    assert "no layer attribution" not in "\n".join(demo.comparison_lines(dense_layers, PRUNED, 4, 2))
+    with pytest.raises(demo.DemoError, match="do not split evenly over 2 layers"):
+        demo.comparison_lines({**DENSE, "dram_bytes": {**DENSE["dram_bytes"], "read": {"k": 801}}}, PRUNED, 4, 2)
+    with pytest.raises(demo.DemoError, match="dense report has layers"):
+        demo.comparison_lines({**DENSE, "layers": [_entry(0, None, k=1)]}, PRUNED, 4, 2)
+
+
+def test_pruning_needs_batch_one(tmp_path, capsys):
+    assert demo.main(["--workdir", str(tmp_path), "--shape", "batch=2"]) == 1
+    assert "SpAtten pruning needs batch 1, got {'batch': 2}" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory):
+    """(exit status, stdout, stderr) of the default demo, run once."""
     tool("spatten-compile"), tool("spatten-sim")
-    assert demo.main(["--workdir", str(tmp_path)]) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = demo.main(["--workdir", str(tmp_path_factory.mktemp("demo"))])
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_default_demo_end_to_end(default_demo, reference_ready):
+    status, out, err = default_demo
+    assert status == 0, err
     assert "outputs vs onnxruntime" in out and "max abs error" in out
     assert "instructions:" in out and "DRAM bytes read:" in out
+
+
+def test_default_demo_shows_the_cascade_side_by_side(default_demo, reference_ready):
+    status, out, err = default_demo
+    assert status == 0, err
+    assert "SpAtten outputs vs the NumPy reference" in out and "ABOVE BOUND" not in out
+    assert "accuracy cost" in out
+    rows = re.findall(r"^\s+(\d+)\s+(\d+) -> +(\d+)\s+(\d+) -> (\d+)\s", out, re.M)
+    assert [int(r[0]) for r in rows] == list(range(6)), out
+    dense_tokens = {int(r[1]) for r in rows}
+    tokens = [int(r[2]) for r in rows]
+    heads = [int(r[4]) for r in rows]
+    assert dense_tokens == {32} and {int(r[3]) for r in rows} == {4}
+    assert tokens[0] == 32 and all(a >= b for a, b in zip(tokens, tokens[1:])) and tokens[-1] < 32, tokens
+    assert all(a >= b for a, b in zip(heads, heads[1:])) and heads[-1] < 4, heads
+    reduction = re.search(r"DRAM bytes read .* reduction ([\d.]+)x", out)
+    assert reduction and float(reduction.group(1)) > 1, out
+
+
+def test_dense_only(tmp_path, capsys, reference_ready):
+    tool("spatten-compile"), tool("spatten-sim")
+    assert demo.main(["--workdir", str(tmp_path), "--dense-only"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "dense outputs vs onnxruntime" in out and "DRAM bytes read:" in out
+    assert "SpAtten" not in out.replace("SpAtten demo summary", "") and "reduction" not in out
+    assert not (tmp_path / "spatten").exists()
