@@ -66,7 +66,8 @@ bool spatten::CompilePipelineOptions::anySpAtten() const {
 }
 
 /// The SpAtten techniques, in the order their rewrites compose:
-/// quantization widths first, then the probability forms, then pruning.
+/// quantization widths first, then the probability forms, then the cascade
+/// pruning, then local value pruning on the keys each layer keeps.
 static void addSpAttenPasses(OpPassManager &pm,
                              const spatten::CompilePipelineOptions &o) {
   OpPassManager &fpm = pm.nest<func::FuncOp>();
@@ -75,8 +76,6 @@ static void addSpAttenPasses(OpPassManager &pm,
   if (o.pqMsb != 0)
     fpm.addPass(createSpAttenProgressiveQuantization(
         {o.pqMsb, o.pqLsb, o.pqThreshold, o.pqValues}));
-  if (o.valueKeep < 1)
-    fpm.addPass(createSpAttenLocalValuePruning({o.valueKeep}));
   if (o.tokenKeep < 1 || o.tokenSchedule != "paper") {
     SpAttenCascadeTokenPruningOptions token;
     token.keepRatio = o.tokenKeep;
@@ -86,6 +85,9 @@ static void addSpAttenPasses(OpPassManager &pm,
   }
   if (o.headKeep < 1)
     fpm.addPass(createSpAttenCascadeHeadPruning({o.headKeep}));
+  // Its per-row keep count depends on the keys each layer still has.
+  if (o.valueKeep < 1)
+    fpm.addPass(createSpAttenLocalValuePruning({o.valueKeep}));
 }
 
 void spatten::buildCompilePipeline(OpPassManager &pm,

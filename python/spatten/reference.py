@@ -123,11 +123,12 @@ def topk(scores: np.ndarray, k: int, candidates: Sequence[int]) -> np.ndarray:
 
 
 def paper_schedule(n: int, r: float, dense_fraction: float) -> np.ndarray:
-    """Keep fraction ``f_l`` per layer, [n] float64 (docs/Algorithms.md
-    "Schedules"): ``n0 = floor(dense_fraction * n)`` layers at 1, then
+    """Fraction ``f_l`` of the tokens (heads) layer ``l`` computes, [n]
+    float64 (docs/Algorithms.md "Schedules"): ``n0 = max(1, floor(
+    dense_fraction * n))`` layers at 1 (layer 0 has no importance yet), then
     ``f_{n0+t} = 1 - a (t + 1)`` with ``a = 2 n (1 - r) / (m (m + 1))``,
     clipped at 0. ``dense_fraction`` is 0.15 for tokens, 0.3 for heads."""
-    n0 = int(math.floor(dense_fraction * n))
+    n0 = max(1, int(math.floor(dense_fraction * n)))
     m = n - n0
     f = np.ones(n, dtype=np.float64)
     if m > 0:
@@ -139,7 +140,7 @@ def paper_schedule(n: int, r: float, dense_fraction: float) -> np.ndarray:
 def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
                      dense_fraction: float) -> np.ndarray:
     """``paper`` or an explicit list of ``n`` fractions in (0, 1],
-    non-increasing; raises ValueError otherwise."""
+    non-increasing, starting at 1; raises ValueError otherwise."""
     if isinstance(spec, str):
         if spec != "paper":
             raise ValueError(f"unknown schedule {spec!r} (expected 'paper' or a list of fractions)")
@@ -149,6 +150,8 @@ def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
         raise ValueError(f"schedule has {f.size} values, the model has {n} layers")
     if np.any(f <= 0) or np.any(f > 1):
         raise ValueError(f"schedule values must be in (0, 1]: {f.tolist()}")
+    if f[0] != 1:
+        raise ValueError(f"schedule must start at 1 (no importance is known before layer 0): {f.tolist()}")
     if np.any(np.diff(f) > 0):
         raise ValueError(f"schedule must be non-increasing: {f.tolist()}")
     return f
@@ -169,10 +172,10 @@ def select_tokens(s: np.ndarray, k: int, kept: np.ndarray, forced: Sequence[int]
 
 
 def accumulate(importance: np.ndarray, contribution: np.ndarray) -> np.ndarray:
-    """``fp32(float64(importance) + contribution)``: the layer's contribution
-    is a float64 sum, added once and rounded to the fp32 importance vector
-    (docs/Algorithms.md)."""
-    return (importance.astype(np.float64) + contribution).astype(F32)
+    """``fp32(importance + fp32(contribution))``: one head's contribution,
+    summed in float64, is rounded once to fp32 and added in fp32, as the
+    attention instruction does (docs/Algorithms.md)."""
+    return (importance + contribution.astype(F32)).astype(F32)
 
 
 # ============================================================================ quantization
@@ -327,13 +330,14 @@ class AttentionResult:
     """One layer's attention over the kept tokens (L of them) and heads.
 
     out: [L, H * D] fp32, zero columns for pruned heads.
-    token_contrib: [L] float64, sum over kept heads and query rows of P.
+    token_contrib: per kept head in order, [L] float64 sums over query
+    rows of P.
     head_contrib: [H] float64, sum |O| per kept head (0 for pruned heads).
     unconfident: {head: query row positions (local)}; refetched heads are
     its keys. value_rows: {head: number of V rows fetched}."""
 
     out: np.ndarray
-    token_contrib: np.ndarray
+    token_contrib: List[np.ndarray]
     head_contrib: np.ndarray
     unconfident: Dict[int, List[int]]
     value_rows: Dict[int, int]
@@ -410,7 +414,7 @@ def attention(x_q: np.ndarray, x_k: np.ndarray, x_v: np.ndarray, heads: Sequence
     L, hd = x_q.shape
     d = hd // n_heads
     out = np.zeros((L, hd), dtype=F32)
-    token_c = np.zeros(x_k.shape[0], dtype=np.float64)
+    token_c: List[np.ndarray] = []
     head_c = np.zeros(n_heads, dtype=np.float64)
     unconf: Dict[int, List[int]] = {}
     v_rows: Dict[int, int] = {}
@@ -419,7 +423,7 @@ def attention(x_q: np.ndarray, x_k: np.ndarray, x_v: np.ndarray, heads: Sequence
         q = x_q[:, sl] if cfg.attn_bits is None else fake_quantize(x_q[:, sl], cfg.attn_bits)
         o, p, u, nv = attention_head(q, x_k[:, sl], x_v[:, sl], mask, causal, cfg)
         out[:, sl] = o
-        token_c += np.sum(p.astype(np.float64), axis=0)
+        token_c.append(np.sum(p.astype(np.float64), axis=0))
         head_c[h] = np.sum(np.abs(o.astype(np.float64)))
         if u:
             unconf[h] = u
@@ -560,16 +564,16 @@ def _prune(state: _State, att: AttentionResult, layer: int, f_tok: Optional[np.n
            f_head: Optional[np.ndarray], L0: int, cfg: SpAttenConfig) -> None:
     """Accumulate importance, then cascade top-k for tokens and heads after
     ``layer`` (docs/Algorithms.md). Mutates ``state``."""
-    tok_c = np.zeros(L0, dtype=np.float64)
-    tok_c[state.tokens] = att.token_contrib
-    state.token_imp = accumulate(state.token_imp, tok_c)
-    state.head_imp = accumulate(state.head_imp, att.head_contrib)
+    for c in att.token_contrib:
+        state.token_imp[state.tokens] = accumulate(state.token_imp[state.tokens], c)
+    kept_heads = state.heads
+    state.head_imp[kept_heads] = accumulate(state.head_imp[kept_heads], att.head_contrib[kept_heads])
     if f_tok is not None:
-        state.tokens = select_tokens(state.token_imp, keep_count(L0, f_tok[layer]), state.tokens,
+        state.tokens = select_tokens(state.token_imp, keep_count(L0, f_tok[layer + 1]), state.tokens,
                                      cfg.keep_positions)
     if f_head is not None:
         H = len(state.head_imp)
-        state.heads = topk(state.head_imp, keep_count(H, f_head[layer]), state.heads)
+        state.heads = topk(state.head_imp, keep_count(H, f_head[layer + 1]), state.heads)
 
 
 def run_sequence(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Optional[np.ndarray] = None,

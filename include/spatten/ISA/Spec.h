@@ -301,6 +301,20 @@ inline float bitsFloat(uint64_t u) {
   return f;
 }
 
+/// Bytes of one DRAM row of `cols` elements in fixed point (docs/ISA.md,
+/// "Fixed-point DMA"): the fp32 scale plus packed codes, or for the LSB
+/// plane the packed `lsbBits`-bit codes alone.
+constexpr uint64_t packedRowBytes(uint64_t cols, uint64_t bits, Plane plane,
+                                  uint64_t lsbBits) {
+  auto packed = [](uint64_t n, uint64_t w) { return (n * w + 7) / 8; };
+  switch (plane) {
+  case Plane::Full: return 4 + packed(cols, bits);
+  case Plane::Msb: return 4 + packed(cols, bits - lsbBits);
+  case Plane::Lsb: return packed(cols, lsbBits);
+  }
+  return 0;
+}
+
 } // namespace spatten::isa
 
 #endif // SPATTEN_ISA_SPEC_H

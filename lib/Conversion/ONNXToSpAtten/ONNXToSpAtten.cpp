@@ -21,6 +21,7 @@
 
 #include "mlir/Analysis/TopologicalSortUtils.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -45,7 +46,30 @@ bool isStatic(Type t) {
   return rt && rt.hasStaticShape();
 }
 
+/// An unbound graph input makes every shape after it dynamic: only the
+/// inputs are reported then, not each of the hundreds of nodes.
+LogicalResult checkStaticInputs(ModuleOp module) {
+  bool ok = true;
+  module.walk([&](func::FuncOp func) {
+    for (BlockArgument arg : func.getArguments()) {
+      if (isStatic(arg.getType()))
+        continue;
+      auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                    "onnx.name");
+      emitError(arg.getLoc())
+          << "graph input '" << (name ? name.getValue() : "?")
+          << "' has the dynamic shape " << arg.getType()
+          << "; bind its dimensions with --shape NAME=VALUE (NAME is the "
+             "ONNX dim_param)";
+      ok = false;
+    }
+  });
+  return success(ok);
+}
+
 LogicalResult checkStaticShapes(ModuleOp module) {
+  if (failed(checkStaticInputs(module)))
+    return failure();
   bool ok = true;
   module.walk([&](Operation *op) {
     if (!isOnnxDialect(op))

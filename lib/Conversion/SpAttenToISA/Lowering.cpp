@@ -44,15 +44,21 @@ std::optional<float> scalarConstant(Value v) {
 }
 
 /// One multi-head attention, from a fused `spatten.attention` or from the
-/// decomposed `attention_probs` -> `attention_output` (+ `token_importance`).
+/// decomposed form the SpAtten passes build: `attention_probs` or
+/// `progressive_fetch`, then `local_value_prune`, `attention_output`, and
+/// the `token_importance` / `head_importance` that read them.
 struct AttentionParts {
   Value query, key, value, mask, pastKey, pastValue, presentKey, presentValue;
   Value output;
-  Value importanceIn, importanceOut; ///< [B, keys] cascade token importance
+  Value importanceIn, importanceOut;         ///< [B, keys] token importance
+  Value headImportanceIn, headImportanceOut; ///< [B, H] head importance
   int64_t heads;
   spatten::MaskKind kind;
   std::optional<double> maskFill;
   double scale;
+  int64_t valueKeep = 0; ///< ATTN `vk`; 0 = no local value pruning
+  std::optional<double> pqThreshold; ///< set for progressive quantization
+  Operation *source = nullptr;       ///< owner of the K planes (scratch)
 
   static AttentionParts of(AttentionOp op) {
     std::optional<double> fill;
@@ -60,15 +66,48 @@ struct AttentionParts {
       fill = op.getMaskFill()->convertToDouble();
     return {op.getQuery(), op.getKey(), op.getValue(), op.getMask(),
             op.getPastKey(), op.getPastValue(), op.getPresentKey(),
-            op.getPresentValue(), op.getOutput(), {}, {},
-            op.getNumHeads(), op.getMaskKind(), fill,
+            op.getPresentValue(), op.getOutput(), {}, {}, {}, {},
+            int64_t(op.getNumHeads()), op.getMaskKind(), fill,
             op.getScale().convertToDouble()};
   }
+
+  /// Whether the ATTN instructions carry SpAtten state across a head's
+  /// query rows (importance, value pruning, the refetch decision), which
+  /// needs all of them in one instruction.
+  bool decomposed() const {
+    return importanceOut || headImportanceOut || valueKeep || pqThreshold;
+  }
 };
+
+/// Per-op parameters of the ATTN instructions of one query tile.
+struct AttnTile {
+  int64_t b, h, q0, rows, keys, past, D, impOff;
+  bool perQueryMask;
+};
+
+/// TOPK `role` (report attribution): what the scores rank, found through
+/// the arithmetic between the importance op and the top-k.
+TopkRole topkRole(TopKOp op) {
+  SmallVector<Value> work{op.getScores()};
+  while (!work.empty()) {
+    Operation *def = work.pop_back_val().getDefiningOp();
+    if (!def)
+      continue;
+    if (llvm::isa<TokenImportanceOp>(def))
+      return TopkRole::Tokens;
+    if (llvm::isa<HeadImportanceOp>(def))
+      return TopkRole::Heads;
+    if (llvm::isa<BinaryOp, PruneTokensOp, ReshapeOp>(def))
+      work.append(def->operand_begin(), def->operand_end());
+  }
+  return TopkRole::Other;
+}
 
 struct Lowerer {
   ProgramBuilder &pb;
   llvm::DenseMap<Value, Tensor> &tensors;
+  llvm::DenseMap<Operation *, SmallVector<Tensor, 2>> &scratch;
+  int64_t &topkSeed;
 
   const Tensor &t(Value v) { return tensors[v]; }
 
@@ -176,15 +215,113 @@ struct Lowerer {
     return success();
   }
 
-  /// Loads `rows` rows of head `h` (columns [h*D, (h+1)*D) of a [B, L, H*D]
-  /// tensor, batch `b`, from row `r0`) into `dst`.
+  /// Loads `rows` rows of head `h` of a [B, L, H*D] tensor (batch `b`, from
+  /// row `r0`) into `dst`: fp32 columns [h*D, (h+1)*D), or the head's
+  /// fixed-point rows when the tensor is packed.
   void loadHeadRows(SramRef dst, const Tensor &src, TensorClass cls, int64_t b,
-                    int64_t h, int64_t r0, int64_t rows, int64_t D) {
-    int64_t L = src.shape[1], HD = src.shape[2];
+                    int64_t h, int64_t r0, int64_t rows, int64_t D,
+                    DmaPred pred = DmaPred::Always) {
+    int64_t L = src.shape[1], HD = src.shape[2], H = HD / D;
     DramRef ref = src.ref;
     ref.cls = cls;
+    if (src.ref.packed()) {
+      int64_t row = src.ref.rowBytes(D);
+      ref.addr += ((b * L + r0) * H + h) * row;
+      pb.load(dst, ref, H * row, rows, D, pred);
+      return;
+    }
     ref.addr = src.addrOf((b * L + r0) * HD + h * D);
-    pb.load(dst, ref, HD * 4, rows, D);
+    pb.load(dst, ref, HD * 4, rows, D, pred);
+  }
+
+  /// Packs the fp32 keys [B, L, H*D] into the MSB and LSB planes of
+  /// progressive quantization (one fixed-point row per token and head).
+  /// The projection's output is re-read for it, as activations traffic.
+  LogicalResult packKeyPlanes(const Tensor &key, ArrayRef<Tensor> planes,
+                              int64_t D) {
+    int64_t rows = key.numel() / D;
+    FailureOr<int64_t> tile = pb.rowsThatFit(Buffer::Act, D, kMaxRows);
+    if (failed(tile))
+      return failure();
+    for (int64_t r0 = 0; r0 < rows; r0 += *tile) {
+      int64_t n = std::min(*tile, rows - r0);
+      DramRef src = key.ref;
+      src.cls = TensorClass::Activation;
+      src.addr = key.addrOf(r0 * D);
+      pb.load({Buffer::Act, 0, D}, src, D * 4, n, D);
+      for (const Tensor &plane : planes) {
+        DramRef dst = plane.ref;
+        dst.addr += r0 * dst.rowBytes(D);
+        pb.store(dst, dst.rowBytes(D), {Buffer::Act, 0, D}, n, D);
+      }
+    }
+    return success();
+  }
+
+  /// The ATTN fields shared by every phase of one query tile.
+  SmallVector<std::pair<StringRef, double>, 32>
+  attnFields(const AttentionParts &op, const AttnTile &tile, AttnPhase phase,
+             unsigned flags) {
+    unsigned kind = unsigned(op.kind);
+    if (op.maskFill)
+      flags |= AttnMaskSelect;
+    return {{"mask_kind", double(kind)}, {"flags", double(flags)},
+            {"phase", double(phase)}, {"mask_fill", op.maskFill.value_or(0)},
+            {"q_buf", d(Buffer::Q)}, {"q_stride", d(tile.D)},
+            {"k_buf", d(Buffer::K)}, {"k_stride", d(tile.D)},
+            {"v_buf", d(Buffer::V)}, {"v_stride", d(tile.D)},
+            {"o_buf", d(Buffer::Acc)}, {"o_stride", d(tile.D)},
+            {"mask_buf", d(Buffer::Mask)},
+            {"mask_stride", d(tile.perQueryMask ? tile.keys : 0)},
+            {"lq", d(tile.rows)}, {"lk", d(tile.keys)}, {"d", d(tile.D)},
+            {"causal_offset", d(tile.past + tile.q0)},
+            {"imp_buf", d(Buffer::Mask)}, {"imp_off", d(tile.impOff)},
+            {"head_imp_buf", d(Buffer::Wgt)}, {"head_imp_off", d(tile.h)},
+            {"vk", d(op.valueKeep)},
+            {"pq_threshold", op.pqThreshold.value_or(0)},
+            {"scale", op.scale}};
+  }
+
+  /// The ATTN instructions of one query tile, with the K rows and (unless
+  /// value pruning fetches them later) the V rows already in SRAM:
+  /// progressive quantization decides, refetches the key LSB plane under
+  /// the predicate and finishes; local value pruning defers prob*V until
+  /// only the V rows some query kept are fetched (docs/ISA.md, `attn`).
+  void emitAttn(const AttentionParts &op, const AttnTile &tile) {
+    unsigned importance =
+        op.importanceOut ? unsigned(AttnAccumulateImportance) : 0;
+    unsigned headImportance =
+        op.headImportanceOut ? unsigned(AttnHeadImportance) : 0;
+    AttnPhase main = AttnPhase::None;
+    if (op.pqThreshold) {
+      pb.emit(Opcode::Attn, attnFields(op, tile, AttnPhase::Decide, 0));
+      const Tensor &lsb = scratch[op.source][1];
+      loadHeadRows({Buffer::K, 0, tile.D}, lsb, TensorClass::KLsb, tile.b, tile.h, 0,
+                   tile.keys, tile.D, DmaPred::Unconfident);
+      main = AttnPhase::Finish;
+    }
+    if (!op.valueKeep) {
+      pb.emit(Opcode::Attn,
+              attnFields(op, tile, main, importance | headImportance));
+      return;
+    }
+    pb.emit(Opcode::Attn,
+            attnFields(op, tile, main, importance | AttnDeferValues));
+    loadHeadRows({Buffer::V, 0, tile.D}, t(op.value), TensorClass::V, tile.b, tile.h, 0,
+                 tile.keys, tile.D, DmaPred::ValueRows);
+    pb.emit(Opcode::Attn,
+            attnFields(op, tile, AttnPhase::Values, headImportance));
+  }
+
+  /// Loads or stores row `b` of a per-batch vector ([B, n] fp32) at `sram`.
+  void moveVector(Value v, int64_t b, int64_t n, SramRef sram, bool load) {
+    const Tensor &vec = t(v);
+    DramRef ref = vec.ref;
+    ref.addr = vec.addrOf(b * n);
+    if (load)
+      pb.load(sram, ref, n * 4, 1, n);
+    else
+      pb.store(ref, n * 4, sram, 1, n);
   }
 
   LogicalResult lowerAttention(const AttentionParts &op) {
@@ -202,6 +339,10 @@ struct Lowerer {
                         << " exceed one K/V buffer fill (max_keys_per_fill "
                         << hw.maxKeysPerFill
                         << "); multi-fill attention is not implemented";
+    if (op.headImportanceOut && H > std::min<int64_t>(
+                                        pb.bufferElems(Buffer::Wgt), 1 << 16))
+      return pb.error() << "head importance of " << H
+                        << " heads does not fit the weight buffer";
     spatten::MaskKind kind = op.kind;
     bool padding = kind == spatten::MaskKind::padding ||
                    kind == spatten::MaskKind::padding_causal;
@@ -220,22 +361,22 @@ struct Lowerer {
                       std::min(*tq, op.importanceOut ? impOff / keys : *tq));
     if (failed(tq))
       return failure();
-    unsigned flags = (op.maskFill ? AttnMaskSelect : 0) |
-                     (op.importanceOut ? AttnAccumulateImportance : 0);
-    double fill = op.maskFill.value_or(0);
+    if (op.decomposed() && *tq < Lq)
+      return pb.error() << Lq << " query rows do not fit one ATTN; token/head "
+                           "importance, value pruning and progressive "
+                           "quantization across query tiles are not "
+                           "implemented";
+    if (op.pqThreshold &&
+        failed(packKeyPlanes(k, scratch[op.source], D)))
+      return failure();
     for (int64_t b = 0; b < B; ++b) {
-      if (padding && !perQueryMask) {
-        const Tensor &m = t(op.mask);
-        DramRef ref = m.ref;
-        ref.addr = m.addrOf(b * keys);
-        pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, 1, keys);
-      }
-      if (op.importanceOut) {
-        const Tensor &imp = t(op.importanceIn);
-        DramRef ref = imp.ref;
-        ref.addr = imp.addrOf(b * keys);
-        pb.load({Buffer::Mask, impOff, keys}, ref, keys * 4, 1, keys);
-      }
+      if (padding && !perQueryMask)
+        moveVector(op.mask, b, keys, {Buffer::Mask, 0, keys}, true);
+      if (op.importanceOut)
+        moveVector(op.importanceIn, b, keys, {Buffer::Mask, impOff, keys},
+                   true);
+      if (op.headImportanceOut)
+        moveVector(op.headImportanceIn, b, H, {Buffer::Wgt, 0, H}, true);
       for (int64_t h = 0; h < H; ++h) {
         if (failed(loadKV(op, b, h, P, D)))
           return failure();
@@ -248,66 +389,122 @@ struct Lowerer {
             ref.addr = m.addrOf((b * Lq + q0) * keys);
             pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, n, keys);
           }
-          pb.emit(Opcode::Attn,
-                  {{"mask_kind", double(unsigned(kind))},
-                   {"flags", double(flags)}, {"mask_fill", fill},
-                   {"q_buf", d(Buffer::Q)}, {"q_stride", d(D)},
-                   {"k_buf", d(Buffer::K)}, {"k_stride", d(D)},
-                   {"v_buf", d(Buffer::V)}, {"v_stride", d(D)},
-                   {"o_buf", d(Buffer::Acc)}, {"o_stride", d(D)},
-                   {"mask_buf", d(Buffer::Mask)},
-                   {"mask_stride", d(perQueryMask ? keys : 0)},
-                   {"lq", d(n)}, {"lk", d(keys)}, {"d", d(D)},
-                   {"causal_offset", d(P + q0)},
-                   {"imp_buf", d(Buffer::Mask)}, {"imp_off", d(impOff)},
-                   {"scale", op.scale}});
+          emitAttn(op, {b, h, q0, n, keys, P, D, impOff, perQueryMask});
           DramRef out = o.ref;
           out.addr = o.addrOf((b * Lq + q0) * H * D + h * D);
           pb.store(out, H * D * 4, {Buffer::Acc, 0, D}, n, D);
         }
       }
-      if (op.importanceOut) {
-        const Tensor &imp = t(op.importanceOut);
-        DramRef ref = imp.ref;
-        ref.addr = imp.addrOf(b * keys);
-        pb.store(ref, keys * 4, {Buffer::Mask, impOff, keys}, 1, keys);
-      }
+      if (op.importanceOut)
+        moveVector(op.importanceOut, b, keys, {Buffer::Mask, impOff, keys},
+                   false);
+      if (op.headImportanceOut)
+        moveVector(op.headImportanceOut, b, H, {Buffer::Wgt, 0, H}, false);
     }
     return success();
   }
 
-  /// `attention_probs` whose only users are one `attention_output` and
-  /// `token_importance` ops runs as fused ATTN instructions; the
-  /// probabilities never reach DRAM. Other forms need the pruning ISA.
-  LogicalResult lowerAttentionProbs(AttentionProbsOp probs) {
-    AttentionOutputOp output;
-    TokenImportanceOp importance;
-    for (Operation *user : probs->getUsers()) {
-      if (auto o = dyn_cast<AttentionOutputOp>(user); o && !output)
-        output = o;
-      else if (auto i = dyn_cast<TokenImportanceOp>(user); i && !importance)
-        importance = i;
-      else
-        return user->emitOpError("reads attention probabilities; lowering it "
-                                 "to spatten_isa is not implemented");
+  /// The decomposed attention runs as fused ATTN instructions where its
+  /// `attention_output` is: the probabilities, read only by
+  /// `token_importance`, `local_value_prune` and this op, never reach DRAM;
+  /// a `head_importance` of the output joins them. Other forms are not
+  /// implemented.
+  LogicalResult lowerAttentionOutput(AttentionOutputOp output) {
+    Value probs = output.getProbs();
+    AttentionParts parts{};
+    if (auto vp = probs.getDefiningOp<LocalValuePruneOp>()) {
+      parts.valueKeep = vp.getKeep();
+      probs = vp.getProbs();
     }
-    if (!output)
-      return probs.emitOpError("has no attention_output to fuse with (not "
-                               "implemented)");
-    std::optional<double> fill;
-    if (probs.getMaskFill())
-      fill = probs.getMaskFill()->convertToDouble();
-    AttentionParts parts{probs.getQuery(), probs.getKey(), output.getValue(),
-                         probs.getMask(), {}, {}, {}, {}, output.getOutput(),
-                         importance ? importance.getImportance() : Value(),
-                         importance ? importance.getResult() : Value(),
-                         probs.getNumHeads(), probs.getMaskKind(), fill,
-                         probs.getScale().convertToDouble()};
+    Operation *source = probs.getDefiningOp();
+    if (auto p = dyn_cast_or_null<AttentionProbsOp>(source)) {
+      parts = partsOf(p, parts.valueKeep);
+    } else if (auto pf = dyn_cast_or_null<ProgressiveFetchOp>(source)) {
+      parts = partsOf(pf, parts.valueKeep);
+      parts.pqThreshold = pf.getThreshold().convertToDouble();
+    } else {
+      return output.emitOpError("reads probabilities that are not computed "
+                                "by attention_probs or progressive_fetch "
+                                "(not implemented)");
+    }
+    parts.source = source;
+    parts.value = output.getValue();
+    parts.output = output.getOutput();
+    if (failed(collectImportance(source, output, parts)))
+      return failure();
     return lowerAttention(parts);
   }
 
-  /// Fills the K and V buffers for (b, h): cached rows first, then new rows;
-  /// writes the updated cache to present_key/present_value when present.
+  /// Finds the token and head importance that the ATTN instructions
+  /// accumulate; both must be read only after the attention output exists.
+  LogicalResult collectImportance(Operation *source, AttentionOutputOp output,
+                                  AttentionParts &parts) {
+    for (Operation *user : source->getUsers()) {
+      if (auto i = dyn_cast<TokenImportanceOp>(user);
+          i && !parts.importanceOut) {
+        parts.importanceIn = i.getImportance();
+        parts.importanceOut = i.getResult();
+      } else if (!llvm::isa<LocalValuePruneOp, AttentionOutputOp>(user)) {
+        return user->emitOpError("reads attention probabilities; lowering it "
+                                 "to spatten_isa is not implemented");
+      }
+    }
+    for (Operation *user : output->getUsers())
+      if (auto hi = dyn_cast<HeadImportanceOp>(user)) {
+        if (parts.headImportanceOut)
+          return hi.emitOpError("is a second head importance of one "
+                                "attention (not implemented)");
+        parts.headImportanceIn = hi.getImportance();
+        parts.headImportanceOut = hi.getResult();
+      }
+    for (Value v : {parts.importanceOut, parts.headImportanceOut})
+      for (Operation *user : v ? SmallVector<Operation *>(v.getUsers())
+                               : SmallVector<Operation *>())
+        if (user->isBeforeInBlock(output))
+          return user->emitOpError("reads an importance before its "
+                                   "attention output is computed (not "
+                                   "implemented)");
+    if (Value in = parts.headImportanceIn; in && in.getDefiningOp() &&
+                                           output->isBeforeInBlock(
+                                               in.getDefiningOp()))
+      return output.emitOpError("accumulates head importance computed after "
+                                "it (not implemented)");
+    return success();
+  }
+
+  /// `attention_probs` and `progressive_fetch` are emitted with the
+  /// `attention_output` that reads them; one without it is an error.
+  LogicalResult checkFused(Operation *source) {
+    for (Operation *user : source->getUsers()) {
+      if (llvm::isa<AttentionOutputOp>(user))
+        return success();
+      if (auto vp = dyn_cast<LocalValuePruneOp>(user))
+        if (llvm::any_of(vp->getUsers(), llvm::IsaPred<AttentionOutputOp>))
+          return success();
+    }
+    return source->emitOpError("has no attention_output to fuse with (not "
+                               "implemented)");
+  }
+
+  template <typename ProbsOp>
+  static AttentionParts partsOf(ProbsOp op, int64_t valueKeep) {
+    AttentionParts parts{};
+    parts.query = op.getQuery();
+    parts.key = op.getKey();
+    parts.mask = op.getMask();
+    parts.heads = op.getNumHeads();
+    parts.kind = op.getMaskKind();
+    if (op.getMaskFill())
+      parts.maskFill = op.getMaskFill()->convertToDouble();
+    parts.scale = op.getScale().convertToDouble();
+    parts.valueKeep = valueKeep;
+    return parts;
+  }
+
+  /// Fills the K buffer (and the V buffer unless local value pruning
+  /// fetches V later) for (b, h): cached rows first, then new rows; writes
+  /// the updated cache to present_key/present_value when present. With
+  /// progressive quantization, K is the MSB plane.
   LogicalResult loadKV(const AttentionParts &op, int64_t b, int64_t h,
                        int64_t P, int64_t D) {
     int64_t Lk = t(op.key).shape[1], H = op.heads;
@@ -319,6 +516,8 @@ struct Lowerer {
                  {op.value, op.pastValue, op.presentValue, Buffer::V,
                   TensorClass::V}};
     for (const Side &s : sides) {
+      if (s.buf == Buffer::V && op.valueKeep)
+        continue;
       if (s.past) {
         const Tensor &past = t(s.past);
         DramRef ref = past.ref;
@@ -327,7 +526,11 @@ struct Lowerer {
         if (P)
           pb.load({s.buf, 0, D}, ref, D * 4, P, D);
       }
-      loadHeadRows({s.buf, P * D, D}, t(s.cur), s.cls, b, h, 0, Lk, D);
+      if (s.buf == Buffer::K && op.pqThreshold)
+        loadHeadRows({s.buf, 0, D}, scratch[op.source][0], TensorClass::KMsb,
+                     b, h, 0, Lk, D);
+      else
+        loadHeadRows({s.buf, P * D, D}, t(s.cur), s.cls, b, h, 0, Lk, D);
       if (s.present) {
         const Tensor &present = t(s.present);
         DramRef ref = present.ref;
@@ -475,6 +678,92 @@ struct Lowerer {
                       /*perBatch=*/false, t(op.getResult()));
   }
 
+  /// Per batch row: the scores into the act buffer, the top-k engine over
+  /// candidates 0..N-1 into the idx buffer, then the indices out as int64.
+  LogicalResult lowerTopK(TopKOp op) {
+    const Tensor &scores = t(op.getScores()), &out = t(op.getIndices());
+    int64_t B = scores.shape[0], N = scores.shape[1], k = op.getK();
+    if (N > pb.bufferElems(Buffer::Idx) || N > pb.bufferElems(Buffer::Act))
+      return pb.error() << "top-k over " << N
+                        << " scores exceeds one buffer fill (not implemented)";
+    for (int64_t b = 0; b < B; ++b) {
+      moveVector(op.getScores(), b, N, {Buffer::Act, 0, N}, true);
+      pb.emit(Opcode::Topk, {{"flags", double(TopkIota)},
+                             {"role", double(topkRole(op))},
+                             {"s_buf", d(Buffer::Act)}, {"s_off", 0},
+                             {"in_off", 0}, {"out_off", 0}, {"n", d(N)},
+                             {"k", d(k)}, {"seed", d(++topkSeed)}});
+      DramRef dst = out.ref;
+      dst.cls = TensorClass::Index;
+      dst.addr = out.addrOf(b * k);
+      pb.store(dst, k * 8, {Buffer::Idx, 0, k}, 1, k);
+    }
+    return success();
+  }
+
+  /// `full` copied to the result, then each batch row's `rows` written at
+  /// their original positions by index-scatter DMA.
+  LogicalResult lowerMergeTokens(MergeTokensOp op) {
+    const Tensor &full = t(op.getFull()), &rows = t(op.getRows()),
+                 &pos = t(op.getPositions()), &out = t(op.getResult());
+    if (failed(pb.copy(full.ref, rowMajorStrides(full.shape), out.ref,
+                       rowMajorStrides(out.shape), out.shape)))
+      return failure();
+    int64_t B = rows.shape[0], k = rows.shape[1], L0 = full.shape[1];
+    int64_t width = rows.numel() / (B * k);
+    if (k > pb.bufferElems(Buffer::Idx))
+      return pb.error() << k << " positions do not fit the idx buffer";
+    FailureOr<int64_t> tile = pb.rowsThatFit(Buffer::Act, width, k);
+    if (failed(tile))
+      return failure();
+    for (int64_t b = 0; b < B; ++b) {
+      DramRef p = pos.ref;
+      p.cls = TensorClass::Index;
+      p.addr = pos.addrOf(b * k);
+      pb.load({Buffer::Idx, 0, k}, p, k * 8, 1, k);
+      for (int64_t r0 = 0; r0 < k; r0 += *tile) {
+        int64_t n = std::min(*tile, k - r0);
+        DramRef src = rows.ref, dst = out.ref;
+        src.addr = rows.addrOf((b * k + r0) * width);
+        dst.addr = out.addrOf(b * L0 * width);
+        pb.load({Buffer::Act, 0, width}, src, width * 4, n, width);
+        pb.scatter(dst, width * 4, {Buffer::Act, 0, width}, n, width, r0);
+      }
+    }
+    return success();
+  }
+
+  /// fp32 rows [.., D] -> fixed-point rows in DRAM (docs/ISA.md): each row
+  /// is quantized with its own scale by a fixed-point store.
+  LogicalResult lowerQuantize(QuantizeOp op) {
+    const Tensor &in = t(op.getInput()), &codes = t(op.getCodes());
+    return repack(in, codes, codes.packedCols);
+  }
+
+  /// A dequantize that is not read only by attention materializes fp32.
+  LogicalResult lowerDequantize(DequantizeOp op) {
+    const Tensor &codes = t(op.getCodes());
+    return repack(codes, t(op.getResult()), codes.packedCols);
+  }
+
+  /// Copies rows of `D` elements between fp32 and fixed-point layouts,
+  /// tiled through the act buffer.
+  LogicalResult repack(const Tensor &from, const Tensor &to, int64_t D) {
+    int64_t rows = from.numel() / D;
+    FailureOr<int64_t> tile = pb.rowsThatFit(Buffer::Act, D, kMaxRows);
+    if (failed(tile))
+      return failure();
+    for (int64_t r0 = 0; r0 < rows; r0 += *tile) {
+      int64_t n = std::min(*tile, rows - r0);
+      DramRef src = from.ref, dst = to.ref;
+      src.addr += r0 * src.rowBytes(D);
+      dst.addr += r0 * dst.rowBytes(D);
+      pb.load({Buffer::Act, 0, D}, src, src.rowBytes(D), n, D);
+      pb.store(dst, dst.rowBytes(D), {Buffer::Act, 0, D}, n, D);
+    }
+    return success();
+  }
+
   LogicalResult lowerCast(CastOp op) {
     const Tensor &in = t(op.getInput()), &out = t(op.getOutput());
     return pb.copy(in.ref, rowMajorStrides(in.shape), out.ref,
@@ -597,15 +886,17 @@ LogicalResult Lowerer::lowerBinary(BinaryOp op) {
 }
 
 LogicalResult OpLowering::lower(Operation *op) {
-  Lowerer l{pb, tensors};
+  Lowerer l{pb, tensors, scratch, topkSeed};
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](LinearOp o) { return l.lowerLinear(o); })
       .Case([&](AttentionOp o) {
         return l.lowerAttention(AttentionParts::of(o));
       })
-      .Case([&](AttentionProbsOp o) { return l.lowerAttentionProbs(o); })
-      // Emitted with their attention_probs.
-      .Case<AttentionOutputOp, TokenImportanceOp>(
+      .Case([&](AttentionOutputOp o) { return l.lowerAttentionOutput(o); })
+      .Case<AttentionProbsOp, ProgressiveFetchOp>(
+          [&](Operation *o) { return l.checkFused(o); })
+      // Emitted with the attention_output they belong to.
+      .Case<TokenImportanceOp, LocalValuePruneOp, HeadImportanceOp>(
           [](Operation *) { return success(); })
       .Case([&](LayerNormOp o) { return l.lowerLayerNorm(o); })
       .Case([&](GeluOp o) {
@@ -627,6 +918,10 @@ LogicalResult OpLowering::lower(Operation *op) {
       .Case([&](ConcatOp o) { return l.lowerConcat(o); })
       .Case([&](CastOp o) { return l.lowerCast(o); })
       .Case([&](PruneTokensOp o) { return l.lowerPruneTokens(o); })
+      .Case([&](TopKOp o) { return l.lowerTopK(o); })
+      .Case([&](MergeTokensOp o) { return l.lowerMergeTokens(o); })
+      .Case([&](QuantizeOp o) { return l.lowerQuantize(o); })
+      .Case([&](DequantizeOp o) { return l.lowerDequantize(o); })
       .Case([&](PruneHeadsOp o) { return l.lowerPruneHeads(o); })
       .Default([](Operation *o) {
         return o->emitOpError("has no lowering to spatten_isa yet (not "

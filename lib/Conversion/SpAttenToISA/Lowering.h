@@ -15,6 +15,10 @@ namespace spatten::isa {
 struct Tensor {
   DramRef ref;
   llvm::SmallVector<int64_t> shape;
+  /// Elements per fixed-point row when `ref.packed()`: rows are the
+  /// innermost groups of `packedCols` elements (one token of one head), each
+  /// `ref.rowBytes(packedCols)` bytes, stored back to back.
+  int64_t packedCols = 0;
 
   int64_t numel() const {
     int64_t n = 1;
@@ -36,6 +40,11 @@ struct Tensor {
 struct OpLowering {
   ProgramBuilder &pb;
   llvm::DenseMap<mlir::Value, Tensor> &tensors;
+  /// DRAM the lowering of an op needs beyond its results, e.g. the MSB and
+  /// LSB planes of progressively quantized keys, in the layout's order.
+  llvm::DenseMap<mlir::Operation *, llvm::SmallVector<Tensor, 2>> &scratch;
+  /// Seeds of the top-k engine's pivots: 1, 2, ... in program order.
+  int64_t topkSeed = 0;
 
   mlir::LogicalResult lower(mlir::Operation *op);
 };

@@ -40,13 +40,18 @@ Operation *ProgramBuilder::emit(Opcode opcode, FieldValues fields) {
         return v;
     return 0;
   };
-  for (auto &[n, v] : fields)
+  bool hasLayer = false;
+  for (auto &[n, v] : fields) {
     assert(lookupField(spec, std::string_view(n.data(), n.size())) &&
            "unknown ISA field");
+    hasLayer |= n == "layer";
+  }
   for (unsigned i = 0; i < spec.numFields; ++i) {
     std::string_view name = spec.fields[i].name;
     StringRef key(name.data(), name.size());
-    if (spec.fields[i].fp32)
+    if (key == "layer" && !hasLayer)
+      state.addAttribute(key, b.getI64IntegerAttr(layerField));
+    else if (spec.fields[i].fp32)
       state.addAttribute(key, b.getF32FloatAttr(float(valueOf(name))));
     else
       state.addAttribute(key, b.getI64IntegerAttr(int64_t(valueOf(name))));
@@ -54,24 +59,41 @@ Operation *ProgramBuilder::emit(Opcode opcode, FieldValues fields) {
   return b.create(state);
 }
 
+void ProgramBuilder::dma(Opcode opcode, DramRef ref, int64_t dramStride,
+                         SramRef sram, int64_t rows, int64_t cols,
+                         int64_t idxOff, DmaPred pred) {
+  SmallVector<std::pair<StringRef, double>, 16> fields = {
+      {"tensor_class", double(ref.cls)}, {"dtype", double(ref.dtype)},
+      {"bits", double(ref.bits)}, {"plane", double(ref.plane)},
+      {"lsb_bits", double(ref.lsbBits)}, {"pred", double(pred)},
+      {"dram_addr", double(ref.addr)}, {"dram_stride", double(dramStride)},
+      {"sram_buf", double(sram.buf)}, {"sram_off", double(sram.off)},
+      {"sram_stride", double(sram.stride)}, {"rows", double(rows)},
+      {"cols", double(cols)}};
+  if (opcode == Opcode::Gather || opcode == Opcode::Scatter)
+    fields.push_back({"idx_off", double(idxOff)});
+  emit(opcode, fields);
+}
+
 void ProgramBuilder::load(SramRef dst, DramRef src, int64_t dramStride,
-                          int64_t rows, int64_t cols) {
-  emit(Opcode::Load,
-       {{"tensor_class", double(src.cls)}, {"dtype", double(src.dtype)},
-        {"bits", 32}, {"dram_addr", double(src.addr)},
-        {"dram_stride", double(dramStride)}, {"sram_buf", double(dst.buf)},
-        {"sram_off", double(dst.off)}, {"sram_stride", double(dst.stride)},
-        {"rows", double(rows)}, {"cols", double(cols)}});
+                          int64_t rows, int64_t cols, DmaPred pred) {
+  dma(Opcode::Load, src, dramStride, dst, rows, cols, 0, pred);
 }
 
 void ProgramBuilder::store(DramRef dst, int64_t dramStride, SramRef src,
                            int64_t rows, int64_t cols) {
-  emit(Opcode::Store,
-       {{"tensor_class", double(dst.cls)}, {"dtype", double(dst.dtype)},
-        {"bits", 32}, {"dram_addr", double(dst.addr)},
-        {"dram_stride", double(dramStride)}, {"sram_buf", double(src.buf)},
-        {"sram_off", double(src.off)}, {"sram_stride", double(src.stride)},
-        {"rows", double(rows)}, {"cols", double(cols)}});
+  dma(Opcode::Store, dst, dramStride, src, rows, cols, 0, DmaPred::Always);
+}
+
+void ProgramBuilder::gather(SramRef dst, DramRef src, int64_t dramStride,
+                            int64_t rows, int64_t cols, int64_t idxOff) {
+  dma(Opcode::Gather, src, dramStride, dst, rows, cols, idxOff, DmaPred::Always);
+}
+
+void ProgramBuilder::scatter(DramRef dst, int64_t dramStride, SramRef src,
+                             int64_t rows, int64_t cols, int64_t idxOff) {
+  dma(Opcode::Scatter, dst, dramStride, src, rows, cols, idxOff,
+      DmaPred::Always);
 }
 
 FailureOr<int64_t> ProgramBuilder::rowsThatFit(Buffer buf, int64_t cols,

@@ -14,6 +14,7 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/ArrayRef.h"
 
+#include <optional>
 #include <utility>
 
 namespace spatten::isa {
@@ -25,12 +26,24 @@ struct SramRef {
   int64_t stride = 0;
 };
 
-/// A DRAM tensor view: byte address, element type, row-major shape.
+/// A DRAM tensor view: byte address, element type, traffic class, and for
+/// fixed-point rows their width and plane (docs/ISA.md, "Fixed-point DMA").
 struct DramRef {
   int64_t addr = 0;
   DType dtype = DType::F32;
   TensorClass cls = TensorClass::Activation;
+  int64_t bits = 32;
+  Plane plane = Plane::Full;
+  int64_t lsbBits = 0;
+
+  bool packed() const { return bits != 32; }
+  /// Bytes of one DRAM row of `cols` elements.
+  int64_t rowBytes(int64_t cols) const {
+    return packed() ? int64_t(packedRowBytes(cols, bits, plane, lsbBits))
+                    : cols * int64_t(dtypeBytes(dtype));
+  }
 };
+
 
 using FieldValues = llvm::ArrayRef<std::pair<llvm::StringRef, double>>;
 
@@ -40,6 +53,11 @@ public:
       : b(builder), hw(hw) {}
 
   void setLoc(mlir::Location l) { loc = l; }
+  /// Report attribution of the instructions that follow: the `layer` field
+  /// (layer + 1; 0 = none) of every DMA, ATTN and TOPK not given one.
+  void setLayer(std::optional<int64_t> layer) {
+    layerField = layer ? *layer + 1 : 0;
+  }
   const HardwareConfig &config() const { return hw; }
   int64_t bufferElems(Buffer buf) const { return hw.bufferElems(buf); }
 
@@ -50,9 +68,15 @@ public:
   /// 2-D DMA between DRAM (`rows` rows `dramStride` bytes apart, `cols`
   /// contiguous elements each) and SRAM.
   void load(SramRef dst, DramRef src, int64_t dramStride, int64_t rows,
-            int64_t cols);
+            int64_t cols, DmaPred pred = DmaPred::Always);
   void store(DramRef dst, int64_t dramStride, SramRef src, int64_t rows,
              int64_t cols);
+  /// Index-driven DMA: DRAM row `r` is `dram.addr + idx[idxOff + r] *
+  /// dramStride` (gather reads it, scatter writes it).
+  void gather(SramRef dst, DramRef src, int64_t dramStride, int64_t rows,
+              int64_t cols, int64_t idxOff);
+  void scatter(DramRef dst, int64_t dramStride, SramRef src, int64_t rows,
+               int64_t cols, int64_t idxOff);
   void sync() { emit(Opcode::Sync, {}); }
 
   /// Copies an N-d strided view (strides in elements, per dim) from `src` to
@@ -72,6 +96,10 @@ private:
   mlir::OpBuilder &b;
   const HardwareConfig &hw;
   mlir::Location loc = b.getUnknownLoc();
+  int64_t layerField = 0;
+
+  void dma(Opcode opcode, DramRef ref, int64_t dramStride, SramRef sram,
+           int64_t rows, int64_t cols, int64_t idxOff, DmaPred pred);
 };
 
 /// Row-major strides (in elements) of `shape`.

@@ -50,12 +50,60 @@ StringRef dtypeName(DType t) {
   return "";
 }
 
+/// True when `v` (or a reshape of it) is read only as an attention operand,
+/// which loads fixed-point rows directly.
+bool onlyAttentionReads(Value v) {
+  return llvm::all_of(v.getUsers(), [](Operation *user) {
+    if (auto r = dyn_cast<ReshapeOp>(user))
+      return onlyAttentionReads(r.getResult());
+    return llvm::isa<AttentionOp, AttentionProbsOp, ProgressiveFetchOp,
+                     AttentionOutputOp>(user);
+  });
+}
+
 /// Assigns byte addresses to constants (.rodata) and to every other tensor
-/// (the arena that follows it).
+/// (the arena that follows it). Quantized Q/K/V live in DRAM as fixed-point
+/// rows (docs/ISA.md): `spatten.quantize` codes are placed packed, and a
+/// `spatten.dequantize` read only by attention aliases them.
 struct Layout {
   llvm::DenseMap<Value, Tensor> tensors;
+  llvm::DenseMap<Operation *, SmallVector<Tensor, 2>> scratch;
   int64_t rodataSize = 0;
   int64_t arenaTop = 0;
+
+  /// Reserves fixed-point rows of `packedCols` elements for a tensor of
+  /// `shape`, in format `fmt`.
+  Tensor placePacked(ArrayRef<int64_t> shape, int64_t packedCols,
+                     DramRef fmt) {
+    Tensor t{fmt, SmallVector<int64_t>(shape), packedCols};
+    t.ref.addr = arenaTop = llvm::alignTo(arenaTop, kAlign);
+    arenaTop += t.numel() / packedCols * fmt.rowBytes(packedCols);
+    return t;
+  }
+
+  void placeQuantize(QuantizeOp op) {
+    auto type = op.getInput().getType();
+    DramRef fmt;
+    fmt.bits = op.getBits();
+    Tensor codes = placePacked(type.getShape(), type.getShape().back(), fmt);
+    tensors[op.getCodes()] = codes;
+    tensors[op.getScales()] = codes; // the scales are inside the rows
+  }
+
+  /// The MSB and LSB planes of progressively quantized keys.
+  void placePlanes(ProgressiveFetchOp op) {
+    auto key = op.getKey().getType();
+    int64_t D = key.getShape().back() / op.getNumHeads();
+    DramRef fmt;
+    fmt.bits = op.getMsbBits() + op.getLsbBits();
+    fmt.lsbBits = op.getLsbBits();
+    fmt.plane = Plane::Msb;
+    fmt.cls = TensorClass::KMsb;
+    scratch[op].push_back(placePacked(key.getShape(), D, fmt));
+    fmt.plane = Plane::Lsb;
+    fmt.cls = TensorClass::KLsb;
+    scratch[op].push_back(placePacked(key.getShape(), D, fmt));
+  }
 
   LogicalResult place(Value v, int64_t &top, TensorClass cls) {
     auto type = dyn_cast<RankedTensorType>(v.getType());
@@ -85,19 +133,76 @@ struct Layout {
       if (llvm::isa<arith::ConstantOp, func::ReturnOp>(op))
         continue;
       if (auto reshape = dyn_cast<ReshapeOp>(op)) {
-        Tensor t = tensors.lookup(reshape.getInput());
-        t.shape.assign(reshape.getType().getShape().begin(),
-                       reshape.getType().getShape().end());
-        tensors[reshape.getResult()] = t;
+        alias(reshape.getInput(), reshape.getResult());
         continue;
       }
+      if (auto q = dyn_cast<QuantizeOp>(op)) {
+        placeQuantize(q);
+        continue;
+      }
+      if (auto dq = dyn_cast<DequantizeOp>(op);
+          dq && onlyAttentionReads(dq.getResult())) {
+        alias(dq.getCodes(), dq.getResult());
+        continue;
+      }
+      if (auto pf = dyn_cast<ProgressiveFetchOp>(op))
+        placePlanes(pf);
       for (Value res : op.getResults())
         if (failed(place(res, arenaTop, TensorClass::Activation)))
           return failure();
     }
     return success();
   }
+
+  void alias(Value from, Value to) {
+    Tensor t = tensors.lookup(from);
+    auto shape = cast<ShapedType>(to.getType()).getShape();
+    t.shape.assign(shape.begin(), shape.end());
+    tensors[to] = t;
+  }
 };
+
+/// Where a Q/K/V operand is computed: through views, pruning gathers and
+/// quantization back to the op that produces it (the projection).
+Operation *projectionOf(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (llvm::isa<ReshapeOp, PruneHeadsOp, DequantizeOp, QuantizeOp, SliceOp,
+                  TransposeOp>(def))
+      v = def->getOperand(0);
+    else
+      return def;
+  }
+  return nullptr;
+}
+
+/// The report layer of every op (docs/Simulator.md): layer `l` runs from
+/// the first Q/K projection of the `l`-th attention to the next layer's;
+/// ops before layer 0 (embeddings, mask arithmetic) have none, ops after
+/// the last layer's start belong to it.
+DenseMap<Operation *, int64_t> assignLayers(Block &body) {
+  DenseMap<Operation *, int64_t> position, layerOf;
+  SmallVector<int64_t> starts;
+  for (auto [i, op] : llvm::enumerate(body))
+    position[&op] = i;
+  for (Operation &op : body) {
+    if (!llvm::isa<AttentionOp, AttentionProbsOp, ProgressiveFetchOp>(op))
+      continue;
+    int64_t start = position[&op];
+    for (Value operand : op.getOperands().take_front(2))
+      if (Operation *proj = projectionOf(operand))
+        start = std::min(start, position.lookup(proj));
+    if (!starts.empty())
+      start = std::max(start, starts.back() + 1);
+    starts.push_back(start);
+  }
+  for (Operation &op : body) {
+    int64_t pos = position[&op];
+    auto it = llvm::upper_bound(starts, pos);
+    if (it != starts.begin())
+      layerOf[&op] = (it - starts.begin()) - 1;
+  }
+  return layerOf;
+}
 
 struct ConvertSpAttenToISAPass
     : spatten::impl::ConvertSpAttenToISABase<ConvertSpAttenToISAPass> {
@@ -172,9 +277,13 @@ LogicalResult ConvertSpAttenToISAPass::lowerFunction(func::FuncOp func,
   b.setInsertionPointToEnd(body);
 
   ProgramBuilder pb(b, hw);
-  OpLowering lowering{pb, layout.tensors};
+  OpLowering lowering{pb, layout.tensors, layout.scratch};
+  DenseMap<Operation *, int64_t> layers = assignLayers(func.getBody().front());
   for (Operation &op : func.getBody().front()) {
     pb.setLoc(op.getLoc());
+    auto layer = layers.find(&op);
+    pb.setLayer(layer == layers.end() ? std::nullopt
+                                      : std::optional<int64_t>(layer->second));
     if (auto c = dyn_cast<arith::ConstantOp>(op)) {
       SegmentOp::create(b, op.getLoc(),
                         b.getI64IntegerAttr(layout.tensors[c].ref.addr),
@@ -183,6 +292,9 @@ LogicalResult ConvertSpAttenToISAPass::lowerFunction(func::FuncOp func,
     }
     if (llvm::isa<func::ReturnOp, ReshapeOp>(op))
       continue;
+    if (auto dq = dyn_cast<DequantizeOp>(op);
+        dq && layout.tensors[dq.getResult()].ref.packed())
+      continue; // attention reads the fixed-point rows directly
     if (failed(lowering.lower(&op)))
       return failure();
     pb.sync();

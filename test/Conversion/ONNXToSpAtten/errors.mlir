@@ -1,10 +1,20 @@
 // RUN: spatten-opt %s --convert-onnx-to-spatten -split-input-file -verify-diagnostics
 
-// Dynamic shapes must be bound (--shape) and folded (-canonicalize) first.
-func.func @dynamic(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
-  // expected-error @+2 {{ONNX Relu node '<unnamed>' result #0 has a dynamic shape 'tensor<?x4xf32>'}}
-  // expected-error @+1 {{ONNX Relu node '<unnamed>' operand #0 is a graph input of dynamic shape 'tensor<?x4xf32>'; bind it with --shape NAME=VALUE}}
+// An unbound graph input is reported once, by its ONNX name, and not again
+// on every node its dynamic shape reaches.
+// expected-error @+1 {{graph input 'input_ids' has the dynamic shape 'tensor<?x4xf32>'; bind its dimensions with --shape NAME=VALUE}}
+func.func @dynamic_input(%x: tensor<?x4xf32> {onnx.name = "input_ids"}) -> tensor<?x4xf32> {
   %y = onnx.Relu(%x) : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %z = onnx.Relu(%y) : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  return %z : tensor<?x4xf32>
+}
+
+// -----
+
+// Static inputs but a shape left dynamic: bind and fold (-canonicalize) first.
+func.func @dynamic_result(%x: tensor<2x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{ONNX Relu node '<unnamed>' result #0 has a dynamic shape 'tensor<?x4xf32>'}}
+  %y = onnx.Relu(%x) : (tensor<2x4xf32>) -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
 

@@ -29,10 +29,24 @@ module {
 
 // Probabilities that something other than attention_output and
 // token_importance reads cannot stay in the fused ATTN instructions.
-func.func @probs_escape(%q: tensor<1x3x8xf32>) -> tensor<1x2x3x3xf32> {
+func.func @probs_escape(%q: tensor<1x3x8xf32>) -> (tensor<1x2x3x3xf32>, tensor<1x3x8xf32>) {
   %p = spatten.attention_probs %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : tensor<1x3x8xf32>, tensor<1x3x8xf32> -> tensor<1x2x3x3xf32>
+  %o = spatten.attention_output %p, %q : tensor<1x2x3x3xf32>, tensor<1x3x8xf32> -> tensor<1x3x8xf32>
   // expected-error @+1 {{reads attention probabilities; lowering it to spatten_isa is not implemented}}
-  return %p : tensor<1x2x3x3xf32>
+  return %p, %o : tensor<1x2x3x3xf32>, tensor<1x3x8xf32>
+}
+
+// -----
+
+// The ATTN instructions that accumulate importance run where the attention
+// output is computed, so nothing may read the importance earlier.
+func.func @importance_read_early(%q: tensor<1x3x8xf32>, %s: tensor<1x3xf32>) -> (tensor<1x3xf32>, tensor<1x3x8xf32>) {
+  %p = spatten.attention_probs %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : tensor<1x3x8xf32>, tensor<1x3x8xf32> -> tensor<1x2x3x3xf32>
+  %s1 = spatten.token_importance %p, %s : tensor<1x2x3x3xf32>, tensor<1x3xf32> -> tensor<1x3xf32>
+  // expected-error @+1 {{reads an importance before its attention output is computed (not implemented)}}
+  %s2 = spatten.binary <add> %s1, %s1 : (tensor<1x3xf32>, tensor<1x3xf32>) -> tensor<1x3xf32>
+  %o = spatten.attention_output %p, %q : tensor<1x2x3x3xf32>, tensor<1x3x8xf32> -> tensor<1x3x8xf32>
+  return %s2, %o : tensor<1x3xf32>, tensor<1x3x8xf32>
 }
 
 // -----

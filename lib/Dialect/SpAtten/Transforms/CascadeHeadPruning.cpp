@@ -137,8 +137,10 @@ LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
     importance = HeadImportanceOp::create(b, a.output.getLoc(),
                                           importance.getType(), a.output,
                                           importance, b.getI64IntegerAttr(count));
-    int64_t k = keptCount(heads, f[l]);
-    if (l + 1 == attns->size() || k >= count)
+    if (l + 1 == attns->size())
+      continue;
+    int64_t k = keptCount(heads, f[l + 1]);
+    if (k >= count)
       continue;
     auto idxType = RankedTensorType::get({1, k}, b.getI64Type());
     Value idx = TopKOp::create(b, loc, idxType, importance,

@@ -256,8 +256,10 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
     state.importance = TokenImportanceOp::create(
         b, probs->getLoc(), state.importance.getType(), probs->getResult(0),
         state.importance);
-    int64_t k = keptCount(tokens, (*f)[l]);
-    if (l + 1 == layers || k >= state.count)
+    if (l + 1 == layers)
+      continue;
+    int64_t k = keptCount(tokens, (*f)[l + 1]);
+    if (k >= state.count)
       continue;
     Value h = layerInput((*attns)[l + 1].probs);
     if (!h)

@@ -11,7 +11,8 @@ using namespace spatten;
 
 llvm::SmallVector<double> spatten::paperSchedule(int64_t layers, double ratio,
                                                  double untouched) {
-  int64_t first = int64_t(std::floor(untouched * layers));
+  // Layer 0 runs before any importance exists, so it is always dense.
+  int64_t first = std::max<int64_t>(1, int64_t(std::floor(untouched * layers)));
   int64_t ramp = layers - first;
   llvm::SmallVector<double> f(layers, 1.0);
   if (ramp <= 0)
@@ -39,6 +40,10 @@ spatten::parseSchedule(llvm::StringRef schedule, int64_t layers, double ratio,
     if (part.trim().getAsDouble(v) || !(v > 0 && v <= 1))
       return llvm::createStringError("schedule entry '" + part.trim() +
                                      "' is not a fraction in (0, 1]");
+    if (f.empty() && v != 1)
+      return llvm::createStringError(
+          "schedule entry '" + part.trim() +
+          "' for layer 0 must be 1: no importance is known before layer 0");
     if (!f.empty() && v > f.back())
       return llvm::createStringError("schedule '" + schedule +
                                      "' must be non-increasing");

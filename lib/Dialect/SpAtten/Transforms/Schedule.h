@@ -13,14 +13,16 @@
 
 namespace spatten {
 
-/// The paper's schedule for `layers` layers: 1 for the first
-/// floor(untouched * layers) layers, then a linear ramp whose mean over all
-/// layers is `ratio` (clipped at 0).
+/// The paper's schedule for `layers` layers: f_l is the fraction of tokens
+/// (heads) layer l computes; 1 for the first max(1, floor(untouched *
+/// layers)) layers, then a linear ramp whose mean over all layers is `ratio`
+/// (clipped at 0).
 llvm::SmallVector<double> paperSchedule(int64_t layers, double ratio,
                                         double untouched);
 
 /// `schedule` is "paper" or a comma-separated list of `layers` fractions in
-/// (0, 1], non-increasing. Errors say what is wrong with the text.
+/// (0, 1], non-increasing, starting at 1. Errors say what is wrong with the
+/// text.
 llvm::Expected<llvm::SmallVector<double>>
 parseSchedule(llvm::StringRef schedule, int64_t layers, double ratio,
               double untouched);

@@ -1,0 +1,191 @@
+"""The compiler + simulator against the NumPy reference (issue 3).
+
+For each model and SpAtten configuration, the ONNX model is compiled with
+``spatten-compile`` and run on ``spatten-sim``; ``spatten.reference`` runs
+the same model from its ONNX weights. Per layer, the kept token positions,
+the kept heads and the heads that refetched key LSBs must be equal, and the
+DRAM bytes of the report must be what those selections imply
+(docs/Algorithms.md, "DRAM bytes"). Outputs agree within OUTPUT_BOUND:
+both sides compute the same fp32 algorithm and differ only in summation
+order (docs/Numerics.md, "Pruned runs").
+
+Models: 4-layer tiny BERT and GPT-2 exported with PyTorch (summarization
+mode: the whole prompt at once), and GPT2Model.onnx and
+bert_toy_optimized.onnx from ../shared/models.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+import onnx
+import pytest
+
+from conftest import shared_model, tool
+from spatten import export as spexport
+from spatten import reference as R
+from spatten import simreport, tensors
+
+OUTPUT_BOUND = 1e-4
+L0 = 16  # tokens per sequence in every case (batch 1: pruning is per sequence)
+
+CONFIGS = {
+    "token": R.SpAttenConfig(token_keep=0.5),
+    "head": R.SpAttenConfig(head_keep=0.75),
+    "value": R.SpAttenConfig(value_keep=0.3),
+    "pq": R.SpAttenConfig(pq_msb=6, pq_lsb=4, pq_threshold=0.1),
+    "all": R.SpAttenConfig(token_keep=0.5, head_keep=0.75, value_keep=0.3, pq_msb=6, pq_lsb=4,
+                           pq_threshold=0.1),
+}
+
+
+def compile_flags(cfg: R.SpAttenConfig) -> List[str]:
+    flags = []
+    for opt, value in (("token-keep", cfg.token_keep), ("head-keep", cfg.head_keep),
+                       ("value-keep", cfg.value_keep), ("pq-msb", cfg.pq_msb),
+                       ("attn-bits", cfg.attn_bits)):
+        if value is not None:
+            flags.append(f"--{opt}={value}")
+    if cfg.pq_msb is not None:
+        flags += [f"--pq-lsb={cfg.pq_lsb}", f"--pq-threshold={cfg.pq_threshold}"]
+    if cfg.keep_positions:
+        flags.append("--keep-positions=" + ",".join(str(p) for p in cfg.keep_positions))
+    return flags
+
+
+def simulate(tmp: Path, model: Path, shapes: Dict[str, int], inputs: Dict[str, np.ndarray],
+             cfg: R.SpAttenConfig) -> Tuple[Dict[str, np.ndarray], dict]:
+    """Compiles and runs ``model``; returns (outputs by graph name, report)."""
+    binary = tmp / "model.spbin"
+    cmd = [str(tool("spatten-compile")), str(model), "-o", str(binary), *compile_flags(cfg)]
+    for name, value in shapes.items():
+        cmd += ["--shape", f"{name}={value}"]
+    subprocess.run(cmd, check=True)
+    run = [str(tool("spatten-sim")), str(binary), "--output-dir", str(tmp / "out"),
+           "--report", str(tmp / "report.json")]
+    for name, value in inputs.items():
+        path = tensors.save_npy(tmp / f"in_{len(run)}.npy", value)
+        run += ["--input", f"{name}={path}"]
+    subprocess.run(run, check=True)
+    names = [o.name for o in onnx.load(str(model), load_external_data=False).graph.output]
+    outputs = {name: np.load(tmp / "out" / tensors.output_file_name(name)) for name in names}
+    return outputs, simreport.load(tmp / "report.json")
+
+
+# ----------------------------------------------------------------------------- models
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """``get(name) -> (onnx path, ModelWeights, shapes, inputs)``, cached."""
+    root = tmp_path_factory.mktemp("agreement-models")
+    cache = {}
+
+    def get(name: str):
+        if name in cache:
+            return cache[name]
+        if name in ("bert", "gpt2"):
+            path = root / f"{name}.onnx"
+            model = spexport.export(name, str(path), size="tiny", seed=3, layers=4, seq_len=L0)
+            inputs = spexport.make_inputs(model.config, batch=1, seq_len=L0, seed=2)
+            shapes = {"batch": 1, "sequence": L0}
+        elif name == "gpt2model":
+            path = shared_model("gpt2_pytorch1.4_opset11_no_past/GPT2Model.onnx")
+            shapes = {"batch_size": 1, "seq_len": L0}
+            inputs = tensors.random_inputs(path, shapes, seed=2)
+        else:
+            path = shared_model("bert_toy_optimized.onnx")
+            shapes = {"batch": 1, "max_seq_len_in_batch": L0}
+            inputs = tensors.random_inputs(path, shapes, seed=2)
+        cache[name] = (path, R.from_onnx(path), shapes, inputs)
+        return cache[name]
+
+    return get
+
+
+def max_err(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def row_bytes(d: int, bits) -> int:
+    return 4 * d if bits is None else R.row_bytes(d, bits) + 4
+
+
+# ----------------------------------------------------------------------------- agreement
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("name", ["bert", "gpt2", "gpt2model", "bert_toy"])
+def test_simulator_agrees_with_reference(name, config, models, tmp_path):
+    path, mw, shapes, inputs = models(name)
+    cfg = CONFIGS[config]
+    got, report = simulate(tmp_path, path, shapes, inputs, cfg)
+    want = R.run_inputs(mw, inputs, cfg)
+    records = want.layers[0]
+    sel = simreport.layer_selections(report, L0, mw.heads)
+    assert [s.layer for s in sel] == [r.layer for r in records]
+    for s, r in zip(sel, records):
+        assert s.tokens == r.tokens, f"layer {r.layer}: kept tokens"
+        assert s.heads == r.heads, f"layer {r.layer}: kept heads"
+        assert s.refetched_heads == sorted(r.refetched_rows), f"layer {r.layer}: refetched heads"
+        assert s.unconfident_rows == sum(len(v) for v in r.unconfident_rows.values())
+    for out in got:
+        assert max_err(got[out], want.outputs[out]) < OUTPUT_BOUND, out
+    check_bytes(report, records, mw.head_dim, cfg)
+
+
+def check_bytes(report: dict, records: List[R.LayerRecord], d: int, cfg: R.SpAttenConfig):
+    """Every layer's K and V bytes are the kept rows times the row bytes:
+    the K MSB plane for every key row, the LSB plane for exactly the
+    refetched rows, and only the V rows local value pruning kept."""
+    for entry, r in zip(report["layers"], records):
+        c = r.counts
+        k_rows = len(r.heads) * len(r.tokens)
+        if cfg.pq_msb is not None:
+            lsb_rows = len(r.refetched_rows) * len(r.tokens)
+            assert simreport.class_bytes(entry, "k_msb") == k_rows * row_bytes(d, cfg.pq_msb)
+            assert simreport.class_bytes(entry, "k_lsb") == lsb_rows * R.row_bytes(d, cfg.pq_lsb)
+            assert entry["refetched_rows"] == lsb_rows
+            assert simreport.class_bytes(entry, "k") == 0
+        else:
+            assert simreport.class_bytes(entry, "k") == k_rows * row_bytes(d, cfg.attn_bits)
+        assert simreport.class_bytes(entry, "v") == c["v_rows"] * row_bytes(d, cfg.attn_bits)
+        assert simreport.class_bytes(entry, "q") == c["q_rows"] * row_bytes(d, cfg.attn_bits)
+
+
+# ----------------------------------------------------------------------------- totals and bounds
+
+def test_token_keep_half_fetches_half_the_keys_and_values(tmp_path):
+    """Paper schedule at token keep 0.5 on a 12-layer model: K/V bytes over
+    all layers are 0.5 +- 0.05 of dense (docs/Algorithms.md, "Schedules")."""
+    path = tmp_path / "bert12.onnx"
+    model = spexport.export("bert", str(path), size="tiny", seed=4, layers=12, seq_len=64)
+    inputs = spexport.make_inputs(model.config, batch=1, seq_len=64, seed=1)
+    inputs["attention_mask"][:] = 1  # padding would make pruning choose it first
+    shapes = {"batch": 1, "sequence": 64}
+    totals = {}
+    for label, cfg in (("dense", R.SpAttenConfig()), ("pruned", R.SpAttenConfig(token_keep=0.5))):
+        (tmp_path / label).mkdir()
+        _, report = simulate(tmp_path / label, path, shapes, inputs, cfg)
+        totals[label] = sum(simreport.class_bytes(report, c) for c in ("k", "v"))
+        assert len(report["layers"]) == 12
+    ratio = totals["pruned"] / totals["dense"]
+    assert 0.45 <= ratio <= 0.55, ratio
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2"])
+def test_attn_bits_12_within_the_derived_bound(name, models, tmp_path):
+    """docs/Numerics.md, "Fixed-point attention": |y - y_dense| <= 4 n 2^-N
+    max|y_dense|; and the simulator equals the reference's fixed-point run
+    within the fp32 bound."""
+    path, mw, shapes, inputs = models(name)
+    got, report = simulate(tmp_path, path, shapes, inputs, R.SpAttenConfig(attn_bits=12))
+    dense = R.run_inputs(mw, inputs).outputs
+    q12 = R.run_inputs(mw, inputs, R.SpAttenConfig(attn_bits=12)).outputs
+    for out in got:
+        bound = 4.0 * len(mw.layers) * 2.0 ** -12 * float(np.max(np.abs(dense[out])))
+        assert 0 < max_err(got[out], dense[out]) < bound, out
+        assert max_err(got[out], q12[out]) < OUTPUT_BOUND, out
+    check_bytes(report, R.run_inputs(mw, inputs, R.SpAttenConfig(attn_bits=12)).layers[0],
+                mw.head_dim, R.SpAttenConfig(attn_bits=12))
