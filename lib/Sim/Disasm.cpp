@@ -19,7 +19,7 @@ llvm::StringRef ref(std::string_view s) { return {s.data(), s.size()}; }
 /// How a field's value is written: a name from one of Spec.h's tables, an
 /// fp32 bit pattern, hex flags or a plain integer.
 enum class Kind {
-  Int, Flags, Float, Buffer, DType, Class, VecFunc, Mask, Plane, PqMode
+  Int, Flags, Float, Buffer, DType, Class, VecFunc, Mask, Plane, Phase, Role
 };
 
 Kind fieldKind(const Field &f) {
@@ -36,8 +36,10 @@ Kind fieldKind(const Field &f) {
     return Kind::Mask;
   if (name == "plane")
     return Kind::Plane;
-  if (name == "pq_mode")
-    return Kind::PqMode;
+  if (name == "phase")
+    return Kind::Phase;
+  if (name == "role")
+    return Kind::Role;
   if (f.fp32)
     return Kind::Float;
   if (name == "flags")
@@ -59,7 +61,8 @@ llvm::SmallVector<llvm::StringRef> namesFor(Kind k) {
   case Kind::VecFunc: add(kVecFuncNames); break;
   case Kind::Mask: add(kMaskKindNames); break;
   case Kind::Plane: add(kPlaneNames); break;
-  case Kind::PqMode: add(kPqModeNames); break;
+  case Kind::Phase: add(kAttnPhaseNames); break;
+  case Kind::Role: add(kTopkRoleNames); break;
   default: break;
   }
   return out;
@@ -76,7 +79,8 @@ const char *kindDescription(Kind k) {
   case Kind::VecFunc: return "vector function";
   case Kind::Mask: return "mask kind";
   case Kind::Plane: return "plane";
-  case Kind::PqMode: return "progressive-quantization mode";
+  case Kind::Phase: return "attention phase";
+  case Kind::Role: return "top-k role";
   }
   return "";
 }

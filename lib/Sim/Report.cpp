@@ -59,14 +59,16 @@ uint64_t sim::estimateCycles(const Instr &inst, const HardwareConfig &hw) {
   case Opcode::Store:
   case Opcode::Gather:
   case Opcode::Scatter:
-    return hw.dramLatencyCycles +
-           ceilDiv(f("rows") * dmaRowBytes(inst), hw.dramBytesPerCycle());
+    return dmaCycles(f("rows"), dmaRowBytes(inst), hw);
   case Opcode::Gemm:
     return ceilDiv(f("m") * f("n") * f("k"), hw.gemmMultipliers);
   case Opcode::Attn: {
-    // decide: Q*K and softmax only; finish is charged by the simulator.
-    bool decide = PqMode(f("pq_mode")) == PqMode::Decide;
-    return attnCycles(f("lq"), f("lk"), f("d"), !decide, f("lq"), hw);
+    // finish is charged by the simulator (it recomputes some rows only).
+    AttnPhase phase = AttnPhase(f("phase"));
+    if (phase == AttnPhase::Values)
+      return attnCycles(0, f("lk"), f("d"), /*pv=*/true, f("lq"), hw);
+    bool pv = phase != AttnPhase::Decide && !(f("flags") & AttnDeferValues);
+    return attnCycles(f("lq"), f("lk"), f("d"), pv, f("lq"), hw);
   }
   case Opcode::Vec:
     return ceilDiv(f("rows") * f("cols"), hw.vectorLanes) *
@@ -90,6 +92,12 @@ uint64_t sim::dmaRowBytes(const Instr &inst) {
   case Plane::Lsb: return ceilDiv(cols * lsb, 8);
   }
   return 0;
+}
+
+uint64_t sim::dmaCycles(uint64_t rows, uint64_t rowBytes,
+                        const HardwareConfig &hw) {
+  return hw.dramLatencyCycles +
+         ceilDiv(rows * rowBytes, hw.dramBytesPerCycle());
 }
 
 uint64_t sim::topkPassCycles(uint64_t m, const HardwareConfig &hw) {
@@ -142,6 +150,22 @@ static llvm::json::Value optionalCount(const std::optional<uint64_t> &v) {
   return v ? llvm::json::Value(int64_t(*v)) : llvm::json::Value(nullptr);
 }
 
+static llvm::json::Value topkJSON(const TopkRecord &t) {
+  llvm::json::Array selected;
+  for (int32_t c : t.selected)
+    selected.push_back(int64_t(c));
+  return llvm::json::Object{
+      {"instruction", int64_t(t.instruction)},
+      {"n", int64_t(t.n)},
+      {"k", int64_t(t.k)},
+      {"passes", int64_t(t.passes)},
+      {"cycles", int64_t(t.cycles)},
+      {"layer", t.layer ? llvm::json::Value(int64_t(*t.layer))
+                        : llvm::json::Value(nullptr)},
+      {"role", std::string(kTopkRoleNames[unsigned(t.role)])},
+      {"selected", std::move(selected)}};
+}
+
 llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
   llvm::json::Object counts, cycles;
   for (unsigned op = 0; op < kNumOpcodes; ++op) {
@@ -170,11 +194,7 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
         {"topk_passes", optionalCount(l.topkPasses)}});
   llvm::json::Array topkArr;
   for (const TopkRecord &t : topk)
-    topkArr.push_back(llvm::json::Object{{"instruction", int64_t(t.instruction)},
-                                         {"n", int64_t(t.n)},
-                                         {"k", int64_t(t.k)},
-                                         {"passes", int64_t(t.passes)},
-                                         {"cycles", int64_t(t.cycles)}});
+    topkArr.push_back(topkJSON(t));
   return llvm::json::Object{
       {"hardware", hw.name},
       {"instructions",

@@ -10,6 +10,7 @@
 
 #include "spatten/Sim/Simulator.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -298,8 +299,11 @@ private:
   Error checkQuantized(bool toSram) const;
   Error loadQuantizedRow(const Operand &op, uint64_t r, const uint8_t *src);
   Error storeQuantizedRow(const Operand &op, uint64_t r, uint8_t *dst) const;
-  Expected<std::vector<uint64_t>> rowAddresses(uint64_t rows, bool gather,
+  Expected<std::vector<bool>> movedRows(uint64_t rows, bool toSram) const;
+  Expected<std::vector<uint64_t>> rowAddresses(const std::vector<bool> &moved,
+                                               bool gather,
                                                uint64_t rowBytes) const;
+  Error moveRow(const Operand &op, uint64_t r, uint8_t *row, bool toSram);
   Error loadElem(const Operand &op, uint64_t r, uint64_t c, DType dt,
                  const uint8_t *src);
   Error storeElem(const Operand &op, uint64_t r, uint64_t c, DType dt,
@@ -312,8 +316,22 @@ private:
   Error topk();
   Expected<Mat> probabilities(const Operand &q, const Operand &k,
                               const Operand &mask);
-  Error attnFinish(Mat &p, const Operand &v, const Operand &o);
-  uint64_t pruneValues(Mat &p) const;
+  /// The checked operands of an ATTN in phase none, decide or finish.
+  struct AttnOperands {
+    Operand q, k, v, o, mask;
+    std::optional<Operand> imp, himp; ///< set when their flag is
+  };
+  Expected<AttnOperands> attnOperands() const;
+  void attnFinish(Mat &p, const AttnOperands &ops);
+  Error attnValues();
+  void attnDecide(const Mat &p);
+  void mergeDecide(Mat &p);
+  std::vector<bool> pruneValues(Mat &p) const;
+  Expected<std::optional<Operand>> tokenImportance(uint64_t lk) const;
+  void accumulateImportance(const Mat &p, const Operand &imp);
+  Expected<std::optional<Operand>> headImportance() const;
+  void writeOutput(const Mat &out, const Operand &o,
+                   const std::optional<Operand> &himp);
   Error vecLayerNorm(const Operand &x, const Operand &z);
   Expected<Mat> vecY(uint64_t rows, uint64_t cols) const;
 };
@@ -345,9 +363,10 @@ Error Simulator::Exec::checkDmaHeader(DType &dtype, TensorClass &cls) const {
 }
 
 Expected<std::vector<uint64_t>>
-Simulator::Exec::rowAddresses(uint64_t rows, bool gather,
+Simulator::Exec::rowAddresses(const std::vector<bool> &moved, bool gather,
                               uint64_t rowBytes) const {
   uint64_t base = f("dram_addr"), stride = f("dram_stride");
+  uint64_t rows = moved.size();
   std::vector<uint64_t> addrs(rows);
   uint64_t idxOff = gather ? f("idx_off") : 0;
   if (gather && idxOff + rows > sim.idx.size())
@@ -355,6 +374,8 @@ Simulator::Exec::rowAddresses(uint64_t rows, bool gather,
                                           "the idx buffer ({2} entries)",
                                           rows, idxOff, sim.idx.size()));
   for (uint64_t r = 0; r < rows; ++r) {
+    if (!moved[r])
+      continue; // a row that does not move is not addressed
     int64_t row = gather ? sim.idx[idxOff + r] : int64_t(r);
     if (row < 0)
       return error("idx_off", llvm::formatv("index {0} (entry {1}) is negative",
@@ -553,6 +574,47 @@ Error Simulator::Exec::storeQuantizedRow(const Operand &op, uint64_t r,
   return Error::success();
 }
 
+Expected<std::vector<bool>> Simulator::Exec::movedRows(uint64_t rows,
+                                                       bool toSram) const {
+  uint64_t pred = f("pred");
+  if (pred >= kNumDmaPreds)
+    return error("pred", llvm::formatv("{0} is not a predicate (0 always, 1 "
+                                       "unconfident rows, 2 value-row mask)",
+                                       pred));
+  if (DmaPred(pred) == DmaPred::Always)
+    return std::vector<bool>(rows, true);
+  if (DmaPred(pred) == DmaPred::Unconfident)
+    return std::vector<bool>(rows, sim.predicate);
+  if (!toSram)
+    return error("pred", "the value-row mask (2) gates loads and gathers "
+                         "only, not stores or scatters");
+  const Simulator::DeferredValues &dv = sim.deferred;
+  if (!dv.valid)
+    return error("pred", "no value-row mask is pending (an ATTN with "
+                         "DeferValues sets it)");
+  if (rows > dv.rowMask.size())
+    return error("pred", llvm::formatv("{0} rows exceed the {1}-bit "
+                                       "value-row mask",
+                                       rows, dv.rowMask.size()));
+  return std::vector<bool>(dv.rowMask.begin(), dv.rowMask.begin() + rows);
+}
+
+Error Simulator::Exec::moveRow(const Operand &op, uint64_t r, uint8_t *row,
+                               bool toSram) {
+  if (f("bits") != 32)
+    return toSram ? loadQuantizedRow(op, r, row)
+                  : storeQuantizedRow(op, r, row);
+  DType dt = DType(f("dtype"));
+  uint64_t esz = dtypeBytes(dt);
+  for (uint64_t c = 0; c < op.cols; ++c) {
+    uint8_t *p = row + c * esz;
+    if (Error e = toSram ? loadElem(op, r, c, dt, p)
+                         : storeElem(op, r, c, dt, p))
+      return e;
+  }
+  return Error::success();
+}
+
 Error Simulator::Exec::dma(bool toSram, bool gather) {
   DType dt;
   TensorClass cls;
@@ -567,40 +629,32 @@ Error Simulator::Exec::dma(bool toSram, bool gather) {
                    : operand("sram", rows, cols, /*allowIdx=*/true);
   if (!op)
     return op.takeError();
-  if (f("pred") && !sim.predicate) {
-    cycles = 0; // skipped: nothing moves
+  auto moved = movedRows(rows, toSram);
+  if (!moved)
+    return moved.takeError();
+  uint64_t numMoved = uint64_t(std::count(moved->begin(), moved->end(), true));
+  if (!numMoved && DmaPred(f("pred")) != DmaPred::Always) {
+    cycles = 0; // its predicate moves no row
     return Error::success();
   }
   if (!rows || !cols)
     return Error::success();
   uint64_t rowBytes = dmaRowBytes(inst);
-  auto addrs = rowAddresses(rows, gather, rowBytes);
+  auto addrs = rowAddresses(*moved, gather, rowBytes);
   if (!addrs)
     return addrs.takeError();
-  uint8_t *dram = sim.dramBytes.get();
-  uint64_t esz = dtypeBytes(dt);
-  for (uint64_t r = 0; r < rows; ++r) {
-    uint8_t *row = dram + (*addrs)[r];
-    if (quantized) {
-      if (Error e = toSram ? loadQuantizedRow(*op, r, row)
-                           : storeQuantizedRow(*op, r, row))
+  for (uint64_t r = 0; r < rows; ++r)
+    if ((*moved)[r])
+      if (Error e = moveRow(*op, r, sim.dramBytes.get() + (*addrs)[r], toSram))
         return e;
-      continue;
-    }
-    for (uint64_t c = 0; c < cols; ++c) {
-      uint8_t *p = row + c * esz;
-      if (Error e = toSram ? loadElem(*op, r, c, dt, p)
-                           : storeElem(*op, r, c, dt, p))
-        return e;
-    }
-  }
-  uint64_t bytes = rows * rowBytes;
+  uint64_t bytes = numMoved * rowBytes;
+  cycles = dmaCycles(numMoved, rowBytes, sim.timing);
   (toSram ? sim.rep.dramRead : sim.rep.dramWritten)[unsigned(cls)] += bytes;
   if (LayerCounters *l = layer()) {
     (toSram ? l->dramRead : l->dramWritten)[unsigned(cls)] += bytes;
     if (toSram && quantized && Plane(f("plane")) == Plane::Lsb &&
         cls == TensorClass::KLsb)
-      l->refetchedRows = l->refetchedRows.value_or(0) + rows;
+      l->refetchedRows = l->refetchedRows.value_or(0) + numMoved;
   }
   return Error::success();
 }
@@ -682,8 +736,8 @@ Expected<Mat> Simulator::Exec::probabilities(const Operand &q,
 
 /// Local value pruning: zeroes all but the `vk` largest probabilities of
 /// each row (ties to the earliest key), without renormalising. Returns the
-/// number of keys (V rows) kept by at least one row.
-uint64_t Simulator::Exec::pruneValues(Mat &p) const {
+/// value-row mask: key j is set when some row kept it.
+std::vector<bool> Simulator::Exec::pruneValues(Mat &p) const {
   uint64_t lk = p.cols(), kv = std::min<uint64_t>(f("vk"), lk);
   std::vector<bool> used(lk, false);
   std::vector<uint64_t> order(lk);
@@ -700,139 +754,235 @@ uint64_t Simulator::Exec::pruneValues(Mat &p) const {
         p(i, order[r]) = 0;
     }
   }
-  return uint64_t(std::count(used.begin(), used.end(), true));
+  return used;
 }
 
-/// The part of an ATTN after the probabilities are final: importance,
-/// local value pruning, O = P V and head importance.
-Error Simulator::Exec::attnFinish(Mat &p, const Operand &v, const Operand &o) {
-  uint64_t lq = p.rows(), lk = p.cols(), flags = f("flags");
-  if (flags & AttnAccumulateImportance) {
-    // Cascade token pruning: s[j] += sum over query rows of P[i,j], before
-    // local value pruning (docs/Algorithms.md).
-    Operand imp{Buffer(f("imp_buf")), f("imp_off"), 0, 1, lk};
-    if (uint64_t(imp.buf) >= kNumBuffers || imp.buf == Buffer::Idx)
-      return error("imp_buf", "must name an fp32 buffer");
-    if (lk && imp.off + lk > bufferElems(imp.buf))
-      return error("imp_off", llvm::formatv("{0} scores at offset {1} run past "
-                                            "the {2} buffer",
-                                            lk, imp.off,
-                                            kBufferNames[unsigned(imp.buf)]));
-    Mat acc = read(imp);
-    acc.row(0) += p.colwise().sum();
-    write(imp, acc);
-  }
+/// The token-importance scores (imp_buf, imp_off: lk elements) when flag
+/// AttnAccumulateImportance is set, checked before any state changes.
+Expected<std::optional<Operand>>
+Simulator::Exec::tokenImportance(uint64_t lk) const {
+  if (!(f("flags") & AttnAccumulateImportance))
+    return std::nullopt;
+  Operand imp{Buffer(f("imp_buf")), f("imp_off"), 0, 1, lk};
+  if (uint64_t(imp.buf) >= kNumBuffers || imp.buf == Buffer::Idx)
+    return error("imp_buf", "must name an fp32 buffer");
+  if (lk && imp.off + lk > bufferElems(imp.buf))
+    return error("imp_off", llvm::formatv("{0} scores at offset {1} run past "
+                                          "the {2} buffer",
+                                          lk, imp.off,
+                                          kBufferNames[unsigned(imp.buf)]));
+  return std::optional<Operand>(imp);
+}
+
+/// Cascade token pruning: imp[j] += sum_i P[i, j]. The column sum is taken
+/// in double and rounded once to fp32, then added in fp32, so that a
+/// reference can reproduce it exactly (docs/ISA.md).
+void Simulator::Exec::accumulateImportance(const Mat &p, const Operand &imp) {
+  Eigen::RowVectorXd sums = p.cast<double>().colwise().sum();
+  const std::vector<float> &buf = sim.fbufs[unsigned(imp.buf)];
+  for (uint64_t j = 0; j < imp.cols; ++j)
+    setF(imp.buf, imp.off + j, buf[imp.off + j] + float(sums[j]));
+}
+
+/// The head-importance element when flag AttnHeadImportance is set, checked
+/// before the instruction changes any state.
+Expected<std::optional<Operand>> Simulator::Exec::headImportance() const {
+  if (!(f("flags") & AttnHeadImportance))
+    return std::nullopt;
   Operand himp{Buffer(f("head_imp_buf")), f("head_imp_off"), 0, 1, 1};
-  if (flags & AttnHeadImportance) {
-    if (uint64_t(himp.buf) >= kNumBuffers || himp.buf == Buffer::Idx)
-      return error("head_imp_buf", "must name an fp32 buffer");
-    if (himp.off >= bufferElems(himp.buf))
-      return error("head_imp_off",
-                   llvm::formatv("{0} is past the {1} buffer", himp.off,
-                                 kBufferNames[unsigned(himp.buf)]));
-  }
-  LayerCounters *l = layer();
-  if (f("vk")) {
-    uint64_t kept = pruneValues(p);
-    if (l)
-      l->vRowsKept = l->vRowsKept.value_or(0) + kept;
-  }
-  Mat out = p * read(v);
+  if (uint64_t(himp.buf) >= kNumBuffers || himp.buf == Buffer::Idx)
+    return error("head_imp_buf", "must name an fp32 buffer");
+  if (himp.off >= bufferElems(himp.buf))
+    return error("head_imp_off",
+                 llvm::formatv("{0} is past the {1} buffer", himp.off,
+                               kBufferNames[unsigned(himp.buf)]));
+  return std::optional<Operand>(himp);
+}
+
+/// Writes O, adds the head importance and counts a kept head: what every
+/// ATTN that produces O does (phase none or finish without AttnDeferValues,
+/// and phase values).
+void Simulator::Exec::writeOutput(const Mat &out, const Operand &o,
+                                  const std::optional<Operand> &himp) {
   write(o, out);
-  if (flags & AttnHeadImportance) {
+  if (himp) {
     // Cascade head pruning: sum of |O| over rows and the head dimension,
     // summed in double, then added in fp32.
     double sum = out.cast<double>().cwiseAbs().sum();
-    setF(himp.buf, himp.off, sim.fbufs[unsigned(himp.buf)][himp.off] +
-                                 float(sum));
+    float &acc = sim.fbufs[unsigned(himp->buf)][himp->off];
+    setF(himp->buf, himp->off, acc + float(sum));
   }
-  if (l) {
-    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
+  if (LayerCounters *l = layer())
     l->keptHeads = l->keptHeads.value_or(0) + 1;
+}
+
+/// The part of an ATTN after the probabilities are final: importance,
+/// local value pruning, then either O = P V and head importance, or (flag
+/// AttnDeferValues) the pruned P and value-row mask kept for `values`.
+void Simulator::Exec::attnFinish(Mat &p, const AttnOperands &ops) {
+  uint64_t lk = p.cols();
+  // Token importance uses the probabilities before value pruning.
+  if (ops.imp)
+    accumulateImportance(p, *ops.imp);
+  LayerCounters *l = layer();
+  std::vector<bool> rowMask(lk, true);
+  if (f("vk")) {
+    rowMask = pruneValues(p);
+    if (l)
+      l->vRowsKept = l->vRowsKept.value_or(0) +
+                     uint64_t(std::count(rowMask.begin(), rowMask.end(), true));
   }
-  (void)lq;
+  if (l)
+    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
+  if (f("flags") & AttnDeferValues) {
+    sim.deferred = {true, uint64_t(p.rows()), lk,
+                    std::vector<float>(p.data(), p.data() + p.size()),
+                    std::move(rowMask)};
+    return;
+  }
+  writeOutput(p * read(ops.v), ops.o, ops.himp);
+}
+
+/// Phase `values`: O = P V with the pending pruned P, where V rows outside
+/// the value-row mask read as 0 (they were not fetched and may hold stale
+/// SRAM data, even NaN).
+Error Simulator::Exec::attnValues() {
+  uint64_t flags = f("flags");
+  if (uint64_t bad = flags & ~uint64_t(AttnHeadImportance))
+    return error("flags", llvm::formatv("bits {0:x} do not apply to phase "
+                                        "values (only HeadImportance, 0x4)",
+                                        bad));
+  uint64_t lq = f("lq"), lk = f("lk"), d = f("d");
+  auto v = operand("v", lk, d);
+  if (!v)
+    return v.takeError();
+  auto o = output("o", lq, d);
+  if (!o)
+    return o.takeError();
+  Simulator::DeferredValues &dv = sim.deferred;
+  if (!dv.valid || dv.lq != lq || dv.lk != lk)
+    return error("phase", llvm::formatv("values of {0} x {1} probabilities "
+                                        "without a pending deferred ATTN of "
+                                        "that shape",
+                                        lq, lk));
+  auto himp = headImportance();
+  if (!himp)
+    return himp.takeError();
+  Mat vm = read(*v);
+  for (uint64_t j = 0; j < lk; ++j)
+    if (!dv.rowMask[j])
+      vm.row(j).setZero();
+  Mat p = Eigen::Map<const Mat>(dv.probs.data(), lq, lk);
+  writeOutput(p * vm, *o, *himp);
+  sim.deferred = Simulator::DeferredValues();
+  cycles = attnCycles(0, lk, d, /*pv=*/true, lq, sim.timing);
   return Error::success();
+}
+
+/// Phase `decide` (progressive quantization): a row is unconfident when its
+/// largest probability is below the threshold (docs/Algorithms.md). Keeps P
+/// and the marks for `finish` and sets the predicate.
+void Simulator::Exec::attnDecide(const Mat &p) {
+  uint64_t lq = p.rows(), lk = p.cols();
+  float threshold = fp("pq_threshold");
+  Simulator::PqPending &pq = sim.pq;
+  pq = {true, lq, lk, std::vector<float>(p.data(), p.data() + lq * lk),
+        std::vector<bool>(lq, false)};
+  uint64_t unconfident = 0;
+  for (uint64_t i = 0; i < lq; ++i) {
+    float mx = lk ? p.row(i).maxCoeff() : 0.0f;
+    pq.unconfident[i] = mx < threshold;
+    unconfident += pq.unconfident[i];
+  }
+  sim.predicate = unconfident > 0;
+  if (LayerCounters *l = layer()) {
+    l->unconfidentRows = l->unconfidentRows.value_or(0) + unconfident;
+    l->refetchedRows = l->refetchedRows.value_or(0);
+    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
+  }
+}
+
+/// Phase `finish`: confident rows keep the decide's MSB-only probabilities;
+/// marked rows take the recomputed ones (the keys now hold full values).
+/// Clears the pending decide and the predicate.
+void Simulator::Exec::mergeDecide(Mat &p) {
+  uint64_t lq = p.rows(), lk = p.cols(), recomputed = 0;
+  for (uint64_t i = 0; i < lq; ++i) {
+    if (sim.pq.unconfident[i]) {
+      ++recomputed;
+      continue;
+    }
+    for (uint64_t j = 0; j < lk; ++j)
+      p(i, j) = sim.pq.probs[i * lk + j];
+  }
+  sim.pq = Simulator::PqPending();
+  sim.predicate = false;
+  bool pv = !(f("flags") & AttnDeferValues);
+  cycles = attnCycles(recomputed, lk, f("d"), pv, lq, sim.timing);
+}
+
+/// Decodes and checks every operand of a phase none/decide/finish ATTN, so
+/// that a bad field fails before the instruction changes any state.
+Expected<Simulator::Exec::AttnOperands> Simulator::Exec::attnOperands() const {
+  AttnPhase phase = AttnPhase(f("phase"));
+  bool decide = phase == AttnPhase::Decide;
+  // A decide ignores the flags (they apply at its finish).
+  bool defer = !decide && (f("flags") & AttnDeferValues);
+  if (defer && (f("flags") & AttnHeadImportance))
+    return error("flags", "HeadImportance (0x4) applies where O is written, "
+                          "at phase values, not with DeferValues (0x8)");
+  uint64_t lq = f("lq"), lk = f("lk"), d = f("d");
+  MaskKind kind = MaskKind(f("mask_kind"));
+  bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
+  // A decide or a deferring ATTN reads neither V nor O.
+  bool pv = !decide && !defer;
+  auto q = operand("q", lq, d);
+  auto k = q ? operand("k", lk, d) : q.takeError();
+  auto v = k ? operand("v", pv ? lk : 0, d) : k.takeError();
+  auto o = v ? output("o", pv ? lq : 0, d) : v.takeError();
+  // One mask row per query row, mask_stride apart; stride 0 shares one
+  // per-key row between all queries (the usual padding mask).
+  auto mask = o ? operand("mask", padding ? lq : 0, lk) : o.takeError();
+  if (!mask)
+    return mask.takeError();
+  auto imp = decide ? std::optional<Operand>() : tokenImportance(lk);
+  if (!imp)
+    return imp.takeError();
+  auto himp = decide ? std::optional<Operand>() : headImportance();
+  if (!himp)
+    return himp.takeError();
+  if (decide && !std::isfinite(fp("pq_threshold")))
+    return error("pq_threshold", "is not a finite fp32 value");
+  if (phase == AttnPhase::Finish &&
+      (!sim.pq.valid || sim.pq.lq != lq || sim.pq.lk != lk))
+    return error("phase", llvm::formatv("finish of {0} x {1} scores without "
+                                        "a pending decide of that shape",
+                                        lq, lk));
+  return AttnOperands{*q, *k, *v, *o, *mask, *imp, *himp};
 }
 
 Error Simulator::Exec::attn() {
   if (Error e = checkFlags(AttnAccumulateImportance | AttnMaskSelect |
-                           AttnHeadImportance))
+                           AttnHeadImportance | AttnDeferValues))
     return e;
-  uint64_t mode = f("pq_mode");
-  if (mode >= kPqModeNames.size())
-    return error("pq_mode", llvm::formatv("{0} is not a mode (0..{1})", mode,
-                                          kPqModeNames.size() - 1));
-  PqMode pqMode = PqMode(mode);
-  bool decide = pqMode == PqMode::Decide;
-  uint64_t lq = f("lq"), lk = f("lk"), d = f("d");
-  MaskKind kind = MaskKind(f("mask_kind"));
-  bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
-  auto q = operand("q", lq, d);
-  if (!q)
-    return q.takeError();
-  auto k = operand("k", lk, d);
-  if (!k)
-    return k.takeError();
-  // A decide reads neither V nor O.
-  auto v = operand("v", decide ? 0 : lk, d);
-  if (!v)
-    return v.takeError();
-  auto o = output("o", decide ? 0 : lq, d);
-  if (!o)
-    return o.takeError();
-  // One mask row per query row, mask_stride apart; stride 0 shares one
-  // per-key row between all queries (the usual padding mask).
-  auto mask = operand("mask", padding ? lq : 0, lk);
-  if (!mask)
-    return mask.takeError();
-  float threshold = fp("pq_threshold");
-  if (decide && !std::isfinite(threshold))
-    return error("pq_threshold", "is not a finite fp32 value");
-  if (pqMode == PqMode::Finish &&
-      (!sim.pq.valid || sim.pq.lq != lq || sim.pq.lk != lk))
-    return error("pq_mode", llvm::formatv("finish of {0} x {1} scores without "
-                                          "a pending decide of that shape",
-                                          lq, lk));
-  auto p = probabilities(*q, *k, *mask);
+  // The field is 2 bits wide: every value names a phase.
+  AttnPhase phase = AttnPhase(f("phase"));
+  if (phase == AttnPhase::Values)
+    return attnValues();
+  auto ops = attnOperands();
+  if (!ops)
+    return ops.takeError();
+  auto p = probabilities(ops->q, ops->k, ops->mask);
   if (!p)
     return p.takeError();
-  if (decide) {
-    // Progressive quantization: a row is unconfident when its largest
-    // probability is below the threshold (docs/Algorithms.md).
-    Simulator::PqPending &pq = sim.pq;
-    pq = {true, lq, lk, std::vector<float>(p->data(), p->data() + lq * lk),
-          std::vector<bool>(lq, false)};
-    uint64_t unconfident = 0;
-    for (uint64_t i = 0; i < lq; ++i) {
-      float mx = lk ? p->row(i).maxCoeff() : 0.0f;
-      pq.unconfident[i] = mx < threshold;
-      unconfident += pq.unconfident[i];
-    }
-    sim.predicate = unconfident > 0;
-    if (LayerCounters *l = layer()) {
-      l->unconfidentRows = l->unconfidentRows.value_or(0) + unconfident;
-      l->refetchedRows = l->refetchedRows.value_or(0);
-      l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
-    }
+  if (phase == AttnPhase::Decide) {
+    attnDecide(*p);
     return Error::success();
   }
-  if (pqMode == PqMode::Finish) {
-    // Confident rows keep the decide's MSB-only probabilities; marked rows
-    // take the recomputed ones (the keys now hold full values).
-    uint64_t recomputed = 0;
-    for (uint64_t i = 0; i < lq; ++i) {
-      if (sim.pq.unconfident[i]) {
-        ++recomputed;
-        continue;
-      }
-      for (uint64_t j = 0; j < lk; ++j)
-        (*p)(i, j) = sim.pq.probs[i * lk + j];
-    }
-    sim.pq = Simulator::PqPending();
-    sim.predicate = false;
-    cycles = attnCycles(recomputed, lk, d, /*pv=*/true, lq, sim.timing);
-  }
-  return attnFinish(*p, *v, *o);
+  if (phase == AttnPhase::Finish)
+    mergeDecide(*p);
+  attnFinish(*p, *ops);
+  return Error::success();
 }
 
 /// y of a binary vector function, broadcast to rows x cols.
@@ -966,11 +1116,48 @@ static uint64_t splitmix64(uint64_t &state) {
   return z ^ (z >> 31);
 }
 
+/// Timing only: the top-k engine's quick-select with a seeded random pivot
+/// finds the kk-th best of n; each partition pass compares the survivors on
+/// the comparators. Returns (passes, their cycles); none when kk is 0 or n.
+static std::pair<uint64_t, uint64_t>
+quickSelect(uint64_t n, uint64_t kk, uint64_t seed,
+            llvm::function_ref<bool(uint64_t, uint64_t)> better,
+            const HardwareConfig &hw) {
+  uint64_t passes = 0, cyc = 0;
+  if (!kk || kk >= n)
+    return {0, 0};
+  std::vector<uint64_t> set(n);
+  for (uint64_t i = 0; i < n; ++i)
+    set[i] = i;
+  uint64_t state = seed, want = kk;
+  while (true) {
+    ++passes;
+    cyc += topkPassCycles(set.size(), hw);
+    uint64_t pivot = set[splitmix64(state) % set.size()];
+    std::vector<uint64_t> above, below;
+    for (uint64_t x : set)
+      if (x != pivot)
+        (better(x, pivot) ? above : below).push_back(x);
+    if (above.size() == want || above.size() + 1 == want)
+      return {passes, cyc};
+    if (above.size() > want) {
+      set = std::move(above);
+    } else {
+      want -= above.size() + 1;
+      set = std::move(below);
+    }
+  }
+}
+
 Error Simulator::Exec::topk() {
   if (Error e = checkFlags(TopkScoresByIndex | TopkIota))
     return e;
   uint64_t flags = f("flags"), n = f("n"), k = f("k");
   uint64_t inOff = f("in_off"), outOff = f("out_off");
+  if (f("role") >= kTopkRoleNames.size())
+    return error("role", llvm::formatv("{0} is not a role (0 other, 1 tokens, "
+                                       "2 heads)",
+                                       f("role")));
   uint64_t kk = std::min(k, n);
   uint64_t sbuf = f("s_buf"), sOff = f("s_off");
   if (sbuf >= kNumBuffers || Buffer(sbuf) == Buffer::Idx)
@@ -1020,40 +1207,20 @@ Error Simulator::Exec::topk() {
   std::vector<bool> keep(n, false);
   for (uint64_t r = 0; r < kk; ++r)
     keep[order[r]] = true;
-  uint64_t w = outOff;
+  std::vector<int32_t> selected;
   for (uint64_t i = 0; i < n; ++i)
     if (keep[i])
-      sim.idx[w++] = cand[i];
-  // Timing only: quick-select with a seeded random pivot finds the kk-th
-  // best; each partition pass compares the survivors on P comparators.
-  uint64_t passes = 0, cyc = 0;
-  if (kk && kk < n) {
-    std::vector<uint64_t> set(n);
-    for (uint64_t i = 0; i < n; ++i)
-      set[i] = i;
-    uint64_t state = f("seed"), want = kk;
-    while (true) {
-      ++passes;
-      cyc += topkPassCycles(set.size(), sim.timing);
-      uint64_t pivot = set[splitmix64(state) % set.size()];
-      std::vector<uint64_t> above, below;
-      for (uint64_t x : set)
-        if (x != pivot)
-          (better(x, pivot) ? above : below).push_back(x);
-      if (above.size() == want || above.size() + 1 == want)
-        break;
-      if (above.size() > want) {
-        set = std::move(above);
-      } else {
-        want -= above.size() + 1;
-        set = std::move(below);
-      }
-    }
-  }
+      selected.push_back(cand[i]);
+  std::copy(selected.begin(), selected.end(), sim.idx.begin() + outOff);
+  auto [passes, cyc] = quickSelect(n, kk, f("seed"), better, sim.timing);
   if (kk)
     cyc += topkPassCycles(n, sim.timing); // compaction pass
   cycles = cyc;
-  sim.rep.topk.push_back(TopkRecord{pc, n, k, passes, cyc});
+  std::optional<unsigned> layerIndex;
+  if (f("layer"))
+    layerIndex = unsigned(f("layer") - 1);
+  sim.rep.topk.push_back(TopkRecord{pc, n, k, passes, cyc, layerIndex,
+                                    TopkRole(f("role")), std::move(selected)});
   if (LayerCounters *l = layer())
     l->topkPasses = l->topkPasses.value_or(0) + passes;
   return Error::success();

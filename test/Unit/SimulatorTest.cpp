@@ -394,7 +394,8 @@ TEST_F(AttnTest, FullyMaskedRowGivesZeros) {
 
 TEST_F(AttnTest, FieldErrors) {
   EXPECT_ERR(exec(ops("scale=inf")), "instruction 7 (attn): field 'scale'");
-  EXPECT_ERR(exec(ops("flags=8 scale=1")), "field 'flags': unknown bits 0x8");
+  EXPECT_ERR(exec(ops("flags=16 scale=1")),
+             "field 'flags': unknown bits 0x10");
   EXPECT_ERR(exec(ops("flags=1 imp_buf=idx scale=1")),
              "field 'imp_buf': must name an fp32 buffer");
   EXPECT_ERR(exec("attn q_buf=q k_buf=k k_off=50175 v_buf=v o_buf=act lq=1 "

@@ -405,7 +405,7 @@ protected:
                 "sram_stride=1 rows=2 cols=1 layer=1");
   }
   llvm::Error attn(const std::string &mode, float threshold) {
-    return exec("attn pq_mode=" + mode + " pq_threshold=" +
+    return exec("attn phase=" + mode + " pq_threshold=" +
                 std::to_string(threshold) +
                 " q_buf=q q_stride=1 k_buf=k k_stride=1 v_buf=v v_stride=1 "
                 "o_buf=acc o_stride=1 lq=2 lk=2 d=1 scale=1 layer=1");
@@ -454,12 +454,10 @@ TEST_F(PqTest, ConfidentHeadSkipsTheLsbFetch) {
 
 TEST_F(PqTest, FinishNeedsAMatchingDecide) {
   EXPECT_ERR(attn("finish", 0),
-             "instruction 7 (attn): field 'pq_mode': finish of 2 x 2 scores "
+             "instruction 7 (attn): field 'phase': finish of 2 x 2 scores "
              "without a pending decide of that shape");
   ASSERT_NO_ERR(loadMsb());
   EXPECT_ERR(attn("decide", NAN), "field 'pq_threshold': is not a finite");
-  EXPECT_ERR(exec("attn pq_mode=3 lq=1 lk=1 d=1 scale=1"),
-             "field 'pq_mode': 3 is not a mode");
 }
 
 TEST_F(OpsTest, ReportJsonHasPerLayerCounters) {

@@ -27,7 +27,9 @@
 
 namespace spatten::binary {
 
-constexpr unsigned kFormatVersion = 1;
+/// Version 2: ATTN `pq_mode` became `phase` (with `values`), DMA `pred`
+/// widened to 2 bits and TOPK gained `role` (docs/ISA.md).
+constexpr unsigned kFormatVersion = 2;
 constexpr llvm::StringLiteral kTextSection = ".text";
 constexpr llvm::StringLiteral kRodataSection = ".rodata";
 constexpr llvm::StringLiteral kMetaSection = ".spatten.meta";

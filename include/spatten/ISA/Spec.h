@@ -68,14 +68,34 @@ constexpr unsigned dtypeBytes(DType t) { return t == DType::I64 ? 8 : 4; }
 enum class Plane : uint8_t { Full = 0, Msb = 1, Lsb = 2 };
 constexpr std::array<std::string_view, 3> kPlaneNames = {"full", "msb", "lsb"};
 
-/// ATTN `pq_mode` (progressive quantization, Sec. III-D): `decide` computes
-/// the probabilities with the keys in SRAM (MSB-only values), marks the
-/// unconfident query rows and sets the predicate; `finish` recomputes the
-/// marked rows with the keys now in SRAM (full values) and produces the
-/// output from the decide's probabilities for every other row.
-enum class PqMode : uint8_t { None = 0, Decide = 1, Finish = 2 };
-constexpr std::array<std::string_view, 3> kPqModeNames = {"none", "decide",
-                                                          "finish"};
+/// ATTN `phase` (docs/ISA.md, "attn"). `None` is a whole head in one
+/// instruction. Progressive quantization (Sec. III-D) splits it: `Decide`
+/// computes the probabilities with the keys in SRAM (MSB-only values), marks
+/// the unconfident query rows and sets the predicate; `Finish` recomputes
+/// the marked rows with the keys now in SRAM (full values) and keeps the
+/// decide's probabilities for every other row. Local value pruning's V fetch
+/// (Sec. III-C, "only the V rows kept are fetched") splits off prob*V: a
+/// `None` or `Finish` with flag AttnDeferValues keeps the pruned P and the
+/// value-row mask, and `Values` computes O = P*V once the kept V rows are in
+/// SRAM.
+enum class AttnPhase : uint8_t { None = 0, Decide = 1, Finish = 2, Values = 3 };
+constexpr std::array<std::string_view, 4> kAttnPhaseNames = {
+    "none", "decide", "finish", "values"};
+
+/// DMA `pred`: when the instruction moves rows. `Unconfident` runs the
+/// whole DMA only while the progressive-quantization predicate is set (the
+/// LSB refetch); `ValueRows` moves SRAM row r of a load/gather only when
+/// bit r of the pending value-row mask is set (the V rows kept by local
+/// value pruning). 3 is reserved.
+enum class DmaPred : uint8_t { Always = 0, Unconfident = 1, ValueRows = 2 };
+constexpr unsigned kNumDmaPreds = 3;
+
+/// TOPK `role`: which SpAtten selection the instruction makes, for the
+/// report only (cascade token pruning keeps tokens, cascade head pruning
+/// keeps heads, Sec. III-A/B). No effect on execution. 3 is reserved.
+enum class TopkRole : uint8_t { Other = 0, Tokens = 1, Heads = 2 };
+constexpr std::array<std::string_view, 3> kTopkRoleNames = {"other", "tokens",
+                                                            "heads"};
 
 /// Attention mask kinds (ATTN `mask_kind`). Padding adds a per-key fp32 bias
 /// row read from the mask operand; causal hides key j from query i when
@@ -125,6 +145,9 @@ enum AttnFlags : uint8_t {
   AttnMaskSelect = 2,
   /// Cascade head pruning: head_imp[head_imp_off] += sum_i sum_d |O[i,d]|.
   AttnHeadImportance = 4,
+  /// Stop before prob*V: keep the pruned P and the value-row mask in the
+  /// attention unit for a later `values` phase (phase none or finish).
+  AttnDeferValues = 8,
 };
 /// TOPK `flags` bits.
 enum TopkFlags : uint8_t {
@@ -160,7 +183,7 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
 #define SPATTEN_DMA_HEADER                                                    \
   Field{"tensor_class", 0, 16, 4}, Field{"dtype", 0, 20, 4},                  \
       Field{"bits", 0, 24, 6}, Field{"plane", 0, 30, 2},                      \
-      Field{"lsb_bits", 0, 32, 4}, Field{"pred", 0, 36, 1},                   \
+      Field{"lsb_bits", 0, 32, 4}, Field{"pred", 0, 36, 2},                   \
       Field{"layer", 0, 48, 16}
 
 constexpr Field kDmaFields[] = {
@@ -188,7 +211,7 @@ constexpr Field kGemmFields[] = {
 // progressive-quantization threshold.
 constexpr Field kAttnFields[] = {
     {"mask_kind", 0, 16, 2}, {"flags", 0, 18, 6},
-    {"pq_mode", 0, 24, 2}, {"head_imp_buf", 0, 26, 4},
+    {"phase", 0, 24, 2}, {"head_imp_buf", 0, 26, 4},
     {"mask_fill", 0, 32, 32, true},
     SPATTEN_OPERAND("q", 1), {"vk", 1, 48, 16},
     SPATTEN_OPERAND("k", 2), {"layer", 2, 48, 16},
@@ -208,7 +231,7 @@ constexpr Field kVecFields[] = {
     {"imm", 6, 0, 32, true},
 };
 constexpr Field kTopkFields[] = {
-    {"flags", 0, 16, 8}, {"layer", 0, 48, 16},
+    {"flags", 0, 16, 8}, {"role", 0, 24, 2}, {"layer", 0, 48, 16},
     {"s_buf", 1, 0, 4}, {"s_off", 1, 4, 24},
     {"in_off", 2, 0, 24}, {"out_off", 2, 24, 24},
     {"n", 3, 0, 24}, {"k", 3, 24, 24},

@@ -3,7 +3,8 @@
 // The text form `mnemonic field=value ...` used by spatten-objdump, the
 // test assembler and docs/ISA.md. Everything is driven by the tables in
 // spatten/ISA/Spec.h: buffers, dtypes, tensor classes, vector functions and
-// mask kinds print as names, `scale` and `imm` as fp32 values.
+// mask kinds, planes, ATTN phases and TOPK roles print as names, `scale`
+// and `imm` as fp32 values.
 //
 //===----------------------------------------------------------------------===//
 

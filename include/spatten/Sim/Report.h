@@ -36,7 +36,9 @@ struct LayerCounters {
   /// DRAM bytes of the layer's DMA instructions, by isa::TensorClass.
   std::array<uint64_t, isa::kNumTensorClasses> dramRead{}, dramWritten{};
   std::optional<uint64_t> keptTokens; ///< largest `lk` of the layer's ATTNs
-  std::optional<uint64_t> keptHeads;  ///< ATTN instructions (none/finish mode)
+  /// ATTN instructions that write O: phase none or finish without
+  /// AttnDeferValues, and phase values (one per head and query tile).
+  std::optional<uint64_t> keptHeads;
   /// K rows moved by LSB-plane DMAs of class k_lsb (0 once a decide ran).
   std::optional<uint64_t> refetchedRows;
   std::optional<uint64_t> unconfidentRows; ///< rows marked by ATTN decides
@@ -45,12 +47,17 @@ struct LayerCounters {
   std::optional<uint64_t> topkPasses; ///< quick-select passes of TOPKs
 };
 
-/// One executed TOPK: its quick-select passes and charged cycles.
+/// One executed TOPK: what it selected, its quick-select passes and
+/// charged cycles. The selection is what a reference compares per layer.
 struct TopkRecord {
   uint64_t instruction = 0; ///< index in .text
   uint64_t n = 0, k = 0;    ///< candidates and requested k
   uint64_t passes = 0;      ///< partition passes (the compaction pass apart)
   uint64_t cycles = 0;
+  std::optional<unsigned> layer; ///< `layer` field - 1; empty when 0
+  isa::TopkRole role = isa::TopkRole::Other;
+  /// The candidates written to idx[out_off ..], in output (list) order.
+  std::vector<int32_t> selected;
 };
 
 struct Report {
@@ -78,9 +85,10 @@ struct Report {
 /// ceil(m*n*k / gemm_multipliers), ATTN Q*K + softmax + prob*V on their
 /// units, VEC ceil(rows*cols / vector_lanes) * per-function passes.
 /// `inst` must already be validated.
-/// DMA bytes are the quantized row bytes (dmaRowBytes). TOPK and ATTN in
-/// progressive-quantization `finish` mode depend on the data: the simulator
-/// charges them itself (topkPassCycles, attnCycles).
+/// DMA bytes are the quantized row bytes (dmaRowBytes). ATTN `decide` and
+/// AttnDeferValues leave out prob*V; phase `values` is prob*V only. TOPK,
+/// ATTN `finish` and DMAs gated by `pred` depend on the data: the simulator
+/// charges them itself (topkPassCycles, attnCycles, dmaCycles).
 uint64_t estimateCycles(const isa::Instr &inst, const HardwareConfig &hw);
 
 /// Bytes of one DRAM row of a DMA instruction moving `cols` elements:
@@ -89,12 +97,18 @@ uint64_t estimateCycles(const isa::Instr &inst, const HardwareConfig &hw);
 /// lsb_bits / 8) for an LSB plane row. `inst` must be a validated DMA.
 uint64_t dmaRowBytes(const isa::Instr &inst);
 
+/// DMA latency + ceil(rows * rowBytes / DRAM bytes per cycle): the cost of
+/// moving `rows` rows of `rowBytes` bytes.
+uint64_t dmaCycles(uint64_t rows, uint64_t rowBytes, const HardwareConfig &hw);
+
 /// One quick-select pass of the top-k engine over `m` candidates:
 /// ceil(m / topk_comparators) + 3 cycles (paper Sec. IV-B).
 uint64_t topkPassCycles(uint64_t m, const HardwareConfig &hw);
 
-/// ATTN cost when `rows` of the `lq` query rows need Q*K and softmax
-/// (all of them except in `finish` mode) and `pv` says whether prob*V runs.
+/// ATTN cost when `rows` query rows need Q*K and softmax (all of them
+/// except in `finish` mode, none in `values`) and `pv` says whether prob*V
+/// runs over `lqForPv` rows: ceil(rows*lk*d / qk_multipliers) +
+/// ceil(rows*lk / softmax_units) + ceil(lqForPv*lk*d / pv_multipliers).
 uint64_t attnCycles(uint64_t rows, uint64_t lk, uint64_t d, bool pv,
                     uint64_t lqForPv, const HardwareConfig &hw);
 

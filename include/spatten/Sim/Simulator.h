@@ -105,9 +105,20 @@ private:
     std::vector<float> probs;     ///< lq x lk, row-major, MSB-only keys
     std::vector<bool> unconfident; ///< per query row
   } pq;
-  /// Set by an ATTN `decide` with an unconfident row; DMAs with `pred` run
-  /// only while it is set; an ATTN `finish` clears it.
+  /// Set by an ATTN `decide` with an unconfident row; DMAs with `pred = 1`
+  /// run only while it is set; an ATTN `finish` clears it.
   bool predicate = false;
+
+  /// The attention unit between an ATTN with AttnDeferValues and its
+  /// `values` phase (local value pruning's V fetch, docs/ISA.md): the
+  /// pruned probabilities and the value-row mask that gates DMAs with
+  /// `pred = 2`. A later deferring ATTN replaces it; `values` clears it.
+  struct DeferredValues {
+    bool valid = false;
+    uint64_t lq = 0, lk = 0;
+    std::vector<float> probs;  ///< lq x lk, row-major, after value pruning
+    std::vector<bool> rowMask; ///< lk bits: key j kept by some query row
+  } deferred;
 };
 
 } // namespace spatten::sim

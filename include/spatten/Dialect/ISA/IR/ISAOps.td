@@ -106,7 +106,7 @@ def ISA_AttnOp : ISA_InstOp<"attn", [
     "mask_buf", "mask_off", "mask_stride", "lq", "lk", "d", "causal_offset",
     "imp_buf", "imp_off"],
     (ins F32Attr:$mask_fill, F32Attr:$scale,
-         DefaultValuedAttr<F32Attr, "0.0f">:$pq_threshold, I64Zero:$pq_mode,
+         DefaultValuedAttr<F32Attr, "0.0f">:$pq_threshold, I64Zero:$phase,
          I64Zero:$head_imp_buf, I64Zero:$head_imp_off, I64Zero:$vk,
          I64Zero:$layer)> {
   let summary = "one attention head: softmax(scale Q K^T + mask) V";
@@ -120,7 +120,7 @@ def ISA_VecOp : ISA_InstOp<"vec", [
 
 def ISA_TopkOp : ISA_InstOp<"topk", [
     "flags", "layer", "s_buf", "s_off", "in_off", "out_off", "n", "k",
-    "seed"]> {
+    "seed"], (ins I64Zero:$role)> {
   let summary = "top-k engine: the k best-scored candidates, in list order";
 }
 
