@@ -276,24 +276,30 @@ def comparison_lines(dense: Mapping, pruned: Mapping, tokens: int, heads: int) -
     if [r.layer for r in dn] != [r.layer for r in sp]:
         raise DemoError(f"the dense report has layers {[r.layer for r in dn]}, "
                         f"the SpAtten report {[r.layer for r in sp]}")
-    lines = [f"  {'layer':>5}  {'tokens':>8}  {'heads':>6}  {'K+V bytes read':>22}  {'refetch':>7}"]
+    arrow = lambda d, s, fmt=str, w=2: f"{fmt(d):>{w}} -> {fmt(s):<{w}}"
+    lines = [f"  {'layer':>5}  {'tokens':^8}  {'heads':^6}  {'K+V bytes read':^22}  refetch"]
     for d, s in zip(dn, sp):
         refetch = "-" if s.refetch is None else f"{100 * s.refetch:.1f}%"
-        kv = f"{human_bytes(d.kv_bytes)} -> {human_bytes(s.kv_bytes)}"
-        lines.append(f"  {s.layer:>5}  {d.tokens:>2} -> {s.tokens:>2}  {d.heads} -> {s.heads}  {kv:>22}  {refetch:>7}")
+        lines.append(f"  {s.layer:>5}  {arrow(d.tokens, s.tokens)}  {arrow(d.heads, s.heads, w=1)}  "
+                     f"{arrow(d.kv_bytes, s.kv_bytes, human_bytes, 9)}  {refetch:>7}")
     if split:
         lines.append("  (dense K+V per layer: the report's total / layers; the dense program has no layer attribution)")
-    totals = (("DRAM bytes read", dense["dram_bytes"]["total_read"], pruned["dram_bytes"]["total_read"], "reduction", True),
-              ("attention bytes read", read_bytes(dense, ATTN_CLASSES), read_bytes(pruned, ATTN_CLASSES), "reduction", True),
-              ("cycles (first-order)", dense["cycles"]["total"], pruned["cycles"]["total"], "speedup", False))
-    for label, d, s, what, is_bytes in totals:
-        fmt = human_bytes if is_bytes else str
-        lines.append(f"  {label:<21} {fmt(d):>10} -> {fmt(s):<10} {what} {_ratio(d, s)}")
+    totals = (("DRAM bytes read", dense["dram_bytes"]["total_read"], pruned["dram_bytes"]["total_read"], "reduction"),
+              ("attention bytes read", read_bytes(dense, ATTN_CLASSES), read_bytes(pruned, ATTN_CLASSES), "reduction"),
+              ("cycles (first-order)", dense["cycles"]["total"], pruned["cycles"]["total"], "speedup"))
+    for label, d, s, what in totals:
+        fmt = str if what == "speedup" else human_bytes
+        lines.append(f"  {label:<21} {arrow(d, s, fmt, 9)}  {what} {_ratio(d, s)}")
     return lines
 
 
 def output_difference(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> str:
     return ", ".join(f"{k} {float(np.abs(a[k].astype(np.float64) - b[k]).max()):.3g}" for k in a if k in b)
+
+
+def token_ids(arrays: Mapping[str, np.ndarray]) -> Optional[np.ndarray]:
+    """The token-id input, named like spatten.reference.run_inputs expects."""
+    return next((v for k, v in arrays.items() if "ids" in k.lower() and "type" not in k.lower()), None)
 
 
 def sim_outputs(outdir: Path, names) -> Dict[str, np.ndarray]:
@@ -315,14 +321,15 @@ def demo(model_path: Optional[Path], given: Mapping[str, int], workdir: Path, se
     if not model_path.is_file():
         raise DemoError(f"{model_path}: no such file")
     shapes = bind_shapes(model_path, given)
-    if cfg is not None:
-        wide = {k: v for k, v in shapes.items() if "batch" in k.lower() and v != 1}
-        if wide:
-            raise DemoError(f"SpAtten pruning needs batch 1, got {wide}: bind it to 1 or use --dense-only")
     if torch_model is not None:
         arrays = spexport.make_inputs(torch_model.config, batch=shapes["batch"], seq_len=shapes["sequence"], seed=seed)
     else:
         arrays = tensors.random_inputs(model_path, shapes, seed=seed)
+    ids = token_ids(arrays)
+    if cfg is not None and (ids is None or ids.ndim != 2 or ids.shape[0] != 1):
+        raise DemoError("SpAtten pruning needs one sequence: token ids of shape [1, sequence], got "
+                        + (f"{list(ids.shape)}" if ids is not None else f"no token-id input among {list(arrays)}")
+                        + " (bind the batch dimension to 1, or use --dense-only)")
     indir = workdir / "inputs"
     indir.mkdir(exist_ok=True)
     inputs = {k: tensors.save_npy(indir / tensors.output_file_name(k), v) for k, v in arrays.items()}
@@ -360,7 +367,7 @@ def demo(model_path: Optional[Path], given: Mapping[str, int], workdir: Path, se
         got = sim_outputs(pruned.outdir, want.outputs)
         print("  accuracy cost, max abs difference SpAtten vs dense (not checked): "
               + output_difference(got, sim_outputs(dense.outdir, want.outputs)))
-        L0 = int(np.asarray(next(v for k, v in arrays.items() if "ids" in k.lower())).shape[1])
+        L0 = ids.shape[1]
         print(f"\n  dense vs SpAtten ({L0} tokens, {mw.heads} heads, {len(mw.layers)} layers):")
         for line in comparison_lines(dense.report, pruned.report, L0, mw.heads):
             print(line)
@@ -382,7 +389,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--workdir", type=Path, default=ROOT / "out" / "demo", help="where files are written")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     ap.add_argument("--spatten-flags", default=SPATTEN_FLAGS, metavar="FLAGS",
-                    help=f"spatten-compile flags of the SpAtten run (default: {SPATTEN_FLAGS!r})")
+                    help=f"spatten-compile flags of the SpAtten run, quoted (default: {SPATTEN_FLAGS!r}); "
+                         "a single flag needs '=': --spatten-flags=--pq-msb=6")
     ap.add_argument("--dense-only", action="store_true", help="skip the SpAtten run")
     args = ap.parse_args(argv)
     try:
