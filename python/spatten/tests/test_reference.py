@@ -40,15 +40,15 @@ def attn_bits_bound(bits: int, n_layers: int, ref: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def small_models():
-    """4-layer tiny BERT and GPT-2 (torch, lifted): enough layers for a
-    cascade. ``get(kind) -> (ModelWeights, torch model)``."""
+    """Tiny BERT and GPT-2 (torch, lifted), 4 layers unless asked: enough
+    layers for a cascade. ``get(kind, layers=4) -> (ModelWeights, torch model)``."""
     cache = {}
 
-    def get(kind):
-        if kind not in cache:
-            model = spexport.build_model(spexport.tiny_config(kind, seed=3, layers=4))
-            cache[kind] = (R.from_torch(model), model)
-        return cache[kind]
+    def get(kind, layers=4):
+        if (kind, layers) not in cache:
+            model = spexport.build_model(spexport.tiny_config(kind, seed=3, layers=layers))
+            cache[kind, layers] = (R.from_torch(model), model)
+        return cache[kind, layers]
 
     return get
 
@@ -151,19 +151,25 @@ def test_paper_schedule_formula():
     heads = R.paper_schedule(10, 0.75, 0.3)
     assert heads[:3].tolist() == [1, 1, 1] and heads[3] < 1
     assert math.isclose(heads.mean(), 0.75, rel_tol=1e-12)
+    # floor(0.3 * 3) = 0, yet layer 0 always computes every head:
+    # n0 = 1, m = 2, a = 2*3*0.5/(2*3) = 0.5, f = [1, 0.5, 0].
+    assert np.allclose(R.paper_schedule(3, 0.5, 0.3), [1.0, 0.5, 0.0])
+    for n in range(1, 20):
+        assert R.paper_schedule(n, 0.2, 0.15)[0] == 1.0 and R.paper_schedule(n, 0.2, 0.3)[0] == 1.0
 
 
 def test_paper_schedule_clips_at_zero_and_mean_rises():
-    f = R.paper_schedule(4, 0.1, 0.15)  # n0 = 0, a = 2*4*0.9/20 = 0.36
-    assert np.allclose(f, [0.64, 0.28, 0.0, 0.0])
+    f = R.paper_schedule(4, 0.1, 0.15)  # n0 = max(1, 0) = 1, a = 2*4*0.9/12 = 0.6
+    assert np.allclose(f, [1.0, 0.4, 0.0, 0.0])
     assert f.mean() > 0.1
     assert R.keep_count(16, f[2]) == 1  # max(1, floor(L0 f))
-    assert R.keep_count(16, 0.64) == 10
+    assert R.keep_count(16, 0.4) == 6
 
 
 def test_explicit_schedule_is_checked():
     assert R.resolve_schedule([1, 0.5, 0.5], 3, 0.5, 0.15).tolist() == [1, 0.5, 0.5]
-    for bad, msg in (([1, 0.5], "3 layers"), ([1, 0.5, 0.7], "non-increasing"), ([1, 0.5, 0], r"\(0, 1\]")):
+    for bad, msg in (([1, 0.5], "3 layers"), ([1, 0.5, 0.7], "non-increasing"), ([1, 0.5, 0], r"\(0, 1\]"),
+                     ([0.9, 0.5, 0.5], "start at 1")):
         with pytest.raises(ValueError, match=msg):
             R.resolve_schedule(bad, 3, 0.5, 0.15)
     with pytest.raises(ValueError, match="unknown schedule"):
@@ -178,10 +184,34 @@ def test_forced_positions_count_toward_k():
     assert R.select_tokens(s, 1, kept, [0, 4]).tolist() == [0, 4]  # forced beyond k
 
 
-def test_importance_accumulates_in_fp32_with_float64_layer_sums():
-    s = np.array([1.0, 0.0], dtype=F32)
-    got = R.accumulate(s, np.array([2.0 ** -25, 0.1]))
-    assert got.dtype == F32 and got[0] == F32(1.0) and got[1] == F32(0.1)
+def test_importance_accumulates_in_fp32_with_float64_head_sums():
+    s = np.array([1.0, 0.0, 1.0], dtype=F32)
+    # [2]: fp32(2^-24 + 2^-50) = 2^-24 (2^-50 is 1/8 ulp of 2^-24), then
+    # 1 + 2^-24 in fp32 is a tie (half an ulp of 1) -> even -> 1.0. Adding
+    # the float64 value before rounding would give 1 + 2^-23 (above the tie).
+    got = R.accumulate(s, np.array([2.0 ** -25, 0.1, 2.0 ** -24 + 2.0 ** -50]))
+    assert got.dtype == F32 and got[0] == F32(1.0) and got[1] == F32(0.1) and got[2] == F32(1.0)
+
+
+def test_prune_adds_heads_in_ascending_order_and_keeps_f_of_the_next_layer():
+    """docs/Algorithms.md: one fp32 add per kept head, in ascending head
+    order; after layer l, k = max(1, floor(L0 f_{l+1}))."""
+    u = 2.0 ** -23  # one ulp of 1.0 in fp32
+    tok = [np.array([u / 2, u, 0.5]), np.array([u / 2, u / 2, 0.25])]  # heads 0, 1
+    att = R.AttentionResult(np.zeros((3, 4), F32), tok, np.array([u / 2 + 2.0 ** -50, 0.5]), {}, {})
+    state = R._State(np.arange(3), np.arange(2), np.array([1, 1, 0], F32), np.array([1, 3], F32), None)
+    R._prune(state, att, 0, np.array([1.0, 0.34]), np.array([1.0, 0.5]), 3, R.SpAttenConfig())
+    # token 0: 1 + u/2 is a tie -> 1 (even), twice; one float64 add of u
+    #          would give 1 + u.
+    # token 1: head 0 first: 1 + u, then + u/2 is a tie between 1 + u (odd)
+    #          and 1 + 2u (even) -> 1 + 2u; head 1 first would give 1, then 1 + u.
+    # token 2: 0.5 + 0.25 = 0.75 exactly.
+    assert state.token_imp.tolist() == [1.0, 1.0 + 2 * u, 0.75]
+    # head 0: fp32(u/2 + 2^-50) = u/2, 1 + u/2 -> 1 (tie, even); head 1: 3.5.
+    assert state.head_imp.tolist() == [1.0, 3.5]
+    # k = floor(3 * 0.34) = 1 token (f_0 = 1 would keep all 3): token 1;
+    # floor(2 * 0.5) = 1 head: head 1.
+    assert state.tokens.tolist() == [1] and state.heads.tolist() == [1]
 
 
 # ----------------------------------------------------------------------------- quantization
@@ -227,10 +257,11 @@ def test_head_and_token_importance_by_hand():
     res = R.attention(xq, xk, xv, [0, 1], 2, np.zeros(2, F32), False, R.SpAttenConfig())
     assert res.out.tolist() == [[-1, 2], [-1, 2]]
     assert res.head_contrib.tolist() == [2.0, 4.0]
-    assert res.token_contrib.tolist() == [2.0, 2.0]
+    # Per kept head, sum over the 2 query rows of P = 0.5: [1, 1] each.
+    assert [c.tolist() for c in res.token_contrib] == [[1.0, 1.0], [1.0, 1.0]]
     only1 = R.attention(xq, xk, xv, [1], 2, np.zeros(2, F32), False, R.SpAttenConfig())
     assert only1.out[:, 0].tolist() == [0, 0] and only1.head_contrib.tolist() == [0.0, 4.0]
-    assert only1.token_contrib.tolist() == [1.0, 1.0]
+    assert [c.tolist() for c in only1.token_contrib] == [[1.0, 1.0]]
 
 
 def test_local_value_pruning_keeps_top_k_without_renormalising():
@@ -286,15 +317,21 @@ def check_records(recs, cfg: R.SpAttenConfig, L0: int, H: int):
     f_tok = R.resolve_schedule(cfg.token_schedule, n, cfg.token_keep, 0.15) if cfg.token_keep else None
     f_head = R.resolve_schedule(cfg.head_schedule, n, cfg.head_keep, 0.3) if cfg.head_keep else None
     gone_heads = set()
+    assert recs[0].tokens == list(range(L0)) and recs[0].heads == list(range(H))
     for l, r in enumerate(recs):
         if l > 0:
             assert r.tokens == recs[l - 1].kept_tokens and r.heads == recs[l - 1].kept_heads
         assert set(r.kept_tokens) <= set(r.tokens) and r.kept_tokens == sorted(r.kept_tokens)
         assert set(r.kept_heads) <= set(r.heads) and r.kept_heads == sorted(r.kept_heads)
-        want_tok = R.keep_count(L0, f_tok[l]) if f_tok is not None and l < n - 1 else len(r.tokens)
-        want_head = R.keep_count(H, f_head[l]) if f_head is not None and l < n - 1 else len(r.heads)
+        # f_l is what layer l computes: the cut after layer l uses f_{l+1}.
+        want_tok = R.keep_count(L0, f_tok[l + 1]) if f_tok is not None and l < n - 1 else len(r.tokens)
+        want_head = R.keep_count(H, f_head[l + 1]) if f_head is not None and l < n - 1 else len(r.heads)
         assert len(r.kept_tokens) == want_tok
         assert len(r.kept_heads) == want_head
+        if f_tok is not None:
+            assert len(r.tokens) == R.keep_count(L0, f_tok[l])
+        if f_head is not None:
+            assert len(r.heads) == R.keep_count(H, f_head[l])
         assert not gone_heads & set(r.heads)  # pruned heads never return
         gone_heads |= set(r.heads) - set(r.kept_heads)
         for p in cfg.keep_positions:
@@ -348,16 +385,22 @@ def test_padding_tokens_are_pruned_first(small_models):
     inputs = spexport.make_inputs(model.config, batch=1, seq_len=16, seed=2)
     pad = np.nonzero(inputs["attention_mask"][0] == 0)[0].tolist()
     assert pad == [12, 13, 14, 15]
-    res = R.run_inputs(mw, inputs, CONFIGS["token"])
-    # f = [0.8, 0.6, 0.4, 0.2]: 12 kept after layer 0. Padding keys get P = 0
-    # exactly, so their importance is 0 and they go first.
+    cfg = R.SpAttenConfig(token_keep=0.5, token_schedule=[1, 0.75, 0.5, 0.25], keep_positions=(0,))
+    res = R.run_inputs(mw, inputs, cfg)
+    # floor(16 * f_1) = floor(16 * 0.75) = 12 kept for layer 1. Padding keys
+    # get P = 0 exactly, so their importance is 0 and they go first.
     assert res.layers[0][0].kept_tokens == list(range(12))
+    # paper: n0 = max(1, floor(0.6)) = 1, a = 2*4*0.5/(3*4) = 1/3,
+    # f = [1, 2/3, 1/3, 0]: floor(16 * 2/3) = 10 for layer 1, the padding
+    # still pruned first.
+    paper = R.run_inputs(mw, inputs, CONFIGS["token"]).layers[0][0].kept_tokens
+    assert len(paper) == 10 and 0 in paper and not set(paper) & set(pad)
 
 
 def test_pruned_tokens_keep_their_last_layer_output(small_models):
     mw, model = small_models("bert")
     inputs = spexport.make_inputs(model.config, batch=1, seq_len=16, seed=2)
-    cfg = R.SpAttenConfig(token_schedule=[0.5, 0.5, 0.5, 0.5], token_keep=0.5)
+    cfg = R.SpAttenConfig(token_schedule=[1, 0.5, 0.5, 0.5], token_keep=0.5)  # 8 kept for layers 1..3
     res = R.run_inputs(mw, inputs, cfg)
     pruned = sorted(set(range(16)) - set(res.layers[0][0].kept_tokens))
     assert len(pruned) == 8
@@ -381,6 +424,25 @@ def test_gpt2_causal_mask_uses_original_positions(small_models):
     pruned = R.run_inputs(mw, inputs, R.SpAttenConfig(token_keep=0.5, keep_positions=(0,)))
     assert max_err(pruned.outputs["last_hidden_state"][0][0], dense[0]) < 1e-6
     assert max_err(pruned.outputs["last_hidden_state"][0][1:], dense[1:]) > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_paper_token_schedule_fetches_about_token_keep_of_dense_k_rows(kind, small_models):
+    """f_l is what layer l computes, so the K rows over all layers are about
+    mean(f) = token_keep of dense (docs/Algorithms.md "Schedules")."""
+    mw, model = small_models(kind, layers=8)
+    L0, n, H = 32, 8, mw.heads
+    inputs = spexport.make_inputs(model.config, batch=1, seq_len=L0, seed=4)
+    k_rows = lambda res: sum(r.counts["k_rows"] for r in res.layers[0])
+    dense = k_rows(R.run_inputs(mw, inputs))
+    pruned = R.run_inputs(mw, inputs, CONFIGS["token"])
+    assert dense == n * H * L0
+    # n0 = max(1, floor(1.2)) = 1, m = 7, a = 2*8*0.5/(7*8) = 1/7,
+    # f = [1, 6/7, 5/7, ..., 1/7, 0] (mean 4/8 = 0.5); layer l computes
+    # max(1, floor(32 f_l)) = 32, 27, 22, 18, 13, 9, 4, 1 = 126 tokens.
+    assert [len(r.tokens) for r in pruned.layers[0]] == [32, 27, 22, 18, 13, 9, 4, 1]
+    assert k_rows(pruned) == H * 126
+    assert abs(k_rows(pruned) / dense - 0.5) <= 0.05  # 126/256 = 0.492
 
 
 # ----------------------------------------------------------------------------- errors and CLI
@@ -414,12 +476,21 @@ def test_cli_prints_per_layer_json(tiny_models):
     path, _ = tiny_models("bert", 14)
     cmd = [sys.executable, "-m", "spatten.reference", str(path), "--token-keep", "0.5", "--keep-positions", "0",
            "--head-keep", "0.75", "--shape", "batch=1", "--shape", "sequence=12"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT / "python"), "PATH": "/usr/bin:/bin"})
+    cli = lambda args: subprocess.run(args, capture_output=True, text=True, cwd=ROOT,
+                                      env={"PYTHONPATH": str(ROOT / "python"), "PATH": "/usr/bin:/bin"})
+    proc = cli(cmd)
     assert proc.returncode == 0, proc.stderr
     layers = json.loads(proc.stdout)["layers"]
-    assert len(layers) == 2 and len(layers[0]["kept_tokens"]) == 8 and 0 in layers[0]["kept_tokens"]
-    assert len(layers[0]["kept_heads"]) == 3
-    bad = subprocess.run(cmd[:4] + ["--token-keep", "0"], capture_output=True, text=True, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT / "python"), "PATH": "/usr/bin:/bin"})
+    # 2 layers. Tokens, paper: n0 = max(1, floor(0.3)) = 1, m = 1,
+    # a = 2*2*0.5/(1*2) = 1, f = [1, 0]: max(1, floor(12 * 0)) = 1 token for
+    # layer 1, the forced position 0. Heads: n0 = max(1, floor(0.6)) = 1,
+    # a = 2*2*0.25/2 = 0.5, f = [1, 0.5]: floor(4 * 0.5) = 2 heads.
+    assert len(layers) == 2 and layers[0]["kept_tokens"] == [0] and layers[1]["tokens"] == [0]
+    assert len(layers[0]["tokens"]) == 12 and len(layers[0]["heads"]) == 4
+    assert len(layers[0]["kept_heads"]) == 2 and layers[1]["heads"] == layers[0]["kept_heads"]
+    listed = cli(cmd + ["--token-schedule", "1,0.5"])
+    assert listed.returncode == 0, listed.stderr
+    kept = json.loads(listed.stdout)["layers"][0]["kept_tokens"]
+    assert len(kept) == 6 and 0 in kept  # floor(12 * 0.5)
+    bad = cli(cmd[:4] + ["--token-keep", "0"])
     assert bad.returncode == 1 and "token_keep=0.0 is outside (0, 1]" in bad.stderr
