@@ -190,6 +190,9 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
         {"kept_heads", optionalCount(l.keptHeads)},
         {"refetched_rows", optionalCount(l.refetchedRows)},
         {"unconfident_rows", optionalCount(l.unconfidentRows)},
+        {"refetch_decisions",
+         llvm::json::Array(llvm::map_range(
+             l.refetchDecisions, [](bool b) { return llvm::json::Value(b); }))},
         {"v_rows_kept", optionalCount(l.vRowsKept)},
         {"topk_passes", optionalCount(l.topkPasses)}});
   llvm::json::Array topkArr;

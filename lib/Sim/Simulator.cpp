@@ -897,6 +897,7 @@ void Simulator::Exec::attnDecide(const Mat &p) {
   sim.predicate = unconfident > 0;
   if (LayerCounters *l = layer()) {
     l->unconfidentRows = l->unconfidentRows.value_or(0) + unconfident;
+    l->refetchDecisions.push_back(unconfident > 0);
     l->refetchedRows = l->refetchedRows.value_or(0);
     l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
   }

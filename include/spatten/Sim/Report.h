@@ -42,6 +42,10 @@ struct LayerCounters {
   /// K rows moved by LSB-plane DMAs of class k_lsb (0 once a decide ran).
   std::optional<uint64_t> refetchedRows;
   std::optional<uint64_t> unconfidentRows; ///< rows marked by ATTN decides
+  /// Per ATTN decide in program order (one per kept head when its queries
+  /// fit one instruction): whether a row was unconfident, i.e. whether the
+  /// predicated LSB refetch that follows it ran.
+  std::vector<bool> refetchDecisions;
   /// V rows kept by at least one query row, summed over ATTNs with vk > 0.
   std::optional<uint64_t> vRowsKept;
   std::optional<uint64_t> topkPasses; ///< quick-select passes of TOPKs
