@@ -55,9 +55,6 @@ struct ProgressiveQuantizationPass
       return func.emitError("spatten-progressive-quantization: threshold must "
                             "be in (0, 1), got ")
              << threshold.getValue();
-    if (values)
-      return func.emitError("spatten-progressive-quantization: progressive "
-                            "values are not implemented");
     return success();
   }
 
@@ -80,11 +77,18 @@ struct ProgressiveQuantizationPass
           probs.getNumHeadsAttr(), probs.getScaleAttr(),
           probs.getMaskKindAttr(), probs.getMaskFillAttr(),
           b.getI64IntegerAttr(msbBits), b.getI64IntegerAttr(lsbBits),
-          b.getF32FloatAttr(threshold));
+          b.getF32FloatAttr(threshold),
+          values ? b.getUnitAttr() : UnitAttr());
       Value key = probs.getKey();
       probs.replaceAllUsesWith(fetch.getProbs());
       probs.erase();
       eraseIfDead(key);
+      if (values) {
+        // Values too are quantized once, at msb + lsb bits.
+        Value value = a.output.getValue();
+        a.output.getValueMutable().assign(unquantized(value));
+        eraseIfDead(value);
+      }
     }
   }
 };

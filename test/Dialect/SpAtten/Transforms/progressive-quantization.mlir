@@ -4,7 +4,7 @@
 // RUN: not spatten-opt %s --spatten-progressive-quantization=msb=5 2>&1 | FileCheck %s --check-prefix=MSB
 // RUN: not spatten-opt %s --spatten-progressive-quantization=lsb=3 2>&1 | FileCheck %s --check-prefix=LSB
 // RUN: not spatten-opt %s --spatten-progressive-quantization=threshold=1 2>&1 | FileCheck %s --check-prefix=THR
-// RUN: not spatten-opt %s --spatten-progressive-quantization=values=true 2>&1 | FileCheck %s --check-prefix=VALUES
+// RUN: spatten-opt %s --spatten-quantize --spatten-progressive-quantization=values=true | FileCheck %s --check-prefix=VALUES
 
 // CHECK-LABEL: func @attention
 // CHECK: %[[P:.*]] = spatten.progressive_fetch %arg0, %arg1 {lsb_bits = 4 : i64, mask_kind = #spatten.mask_kind<causal>, msb_bits = 6 : i64, num_heads = 2 : i64, scale = 5.000000e-01 : f32, threshold = 1.000000e-01 : f32}
@@ -23,7 +23,13 @@
 // MSB: error: spatten-progressive-quantization: msb must be 6 or 8, got 5
 // LSB: error: spatten-progressive-quantization: lsb must be 4, got 3
 // THR: error: spatten-progressive-quantization: threshold must be in (0, 1), got 1
-// VALUES: error: spatten-progressive-quantization: progressive values are not implemented
+
+// With values=true, V is also quantized once, at msb + lsb bits, by the
+// progressive fetch: only the queries keep their 12-bit quantization.
+// VALUES-COUNT-1: spatten.quantize
+// VALUES-NOT: spatten.quantize
+// VALUES: %[[P:.*]] = spatten.progressive_fetch %{{.*}}, %arg1 {{{.*}}threshold = 1.000000e-01 : f32, values}
+// VALUES-NEXT: spatten.attention_output %[[P]], %arg2
 func.func @attention(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
   %o = spatten.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
   return %o : tensor<1x4x8xf32>

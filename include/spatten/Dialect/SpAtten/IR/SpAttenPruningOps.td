@@ -179,13 +179,19 @@ def SpAtten_ProgressiveFetchOp : SpAtten_Op<"progressive_fetch", [Pure]> {
     the LSB plane fetched (paper Sec. III-D, progressive quantization;
     docs/Algorithms.md). `msb_bits` is 6 or 8, `lsb_bits` 4, `threshold` in
     (0, 1). Result `[B, H, Lq, Lk]`.
+
+    With `values`, the `attention_output` that reads these probabilities
+    fetches V the same way: the MSB plane of every V row it uses, and the
+    LSB plane of those rows for a head that refetched its keys' LSBs
+    (`--pq-values`).
   }];
   let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
                        Optional<SpAtten_F32Tensor>:$mask,
                        I64Attr:$num_heads, F32Attr:$scale,
                        SpAtten_MaskKindAttr:$mask_kind,
                        OptionalAttr<F32Attr>:$mask_fill,
-                       I64Attr:$msb_bits, I64Attr:$lsb_bits, F32Attr:$threshold);
+                       I64Attr:$msb_bits, I64Attr:$lsb_bits, F32Attr:$threshold,
+                       UnitAttr:$values);
   let results = (outs SpAtten_F32Tensor:$probs);
   let assemblyFormat = [{
     $query `,` $key (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:`

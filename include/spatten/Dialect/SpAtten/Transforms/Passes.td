@@ -56,7 +56,8 @@ def SpAttenProgressiveQuantization
     Option<"threshold", "threshold", "double", "0.1",
            "refetch when the maximum probability of a row is below this">,
     Option<"values", "values", "bool", "false",
-           "also fetch values progressively (not implemented yet)">,
+           "also fetch values progressively: MSB planes, and the LSB planes "
+           "of the V rows a head uses when it refetched its keys' LSBs">,
   ];
   let dependentDialects = ["spatten::SpAttenDialect"];
 }
