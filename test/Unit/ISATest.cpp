@@ -76,6 +76,28 @@ TEST(ISA, FieldOverflowIsRejectedAndLeavesTheWordIntact) {
     }
 }
 
+/// The issue-3 layout docs/ISA.md and the compiler rely on: ATTN `phase`
+/// where `pq_mode` was, DMA `pred` widened into free bits, TOPK `role` in
+/// free bits of word 0, and DeferValues in ATTN's 6-bit flags field.
+TEST(ISA, PhasePredAndRoleLayout) {
+  auto where = [](Opcode op, std::string_view name) {
+    const Field *f = lookupField(kOpcodeSpecs[unsigned(op)], name);
+    return f ? std::array<unsigned, 3>{f->word, f->lsb, f->width}
+             : std::array<unsigned, 3>{99, 99, 99};
+  };
+  using A = std::array<unsigned, 3>;
+  EXPECT_EQ(where(Opcode::Attn, "phase"), (A{0, 24, 2}));
+  EXPECT_EQ(where(Opcode::Attn, "pq_mode"), (A{99, 99, 99}));
+  for (Opcode op : {Opcode::Load, Opcode::Store, Opcode::Gather,
+                    Opcode::Scatter})
+    EXPECT_EQ(where(op, "pred"), (A{0, 36, 2}));
+  EXPECT_EQ(where(Opcode::Topk, "role"), (A{0, 24, 2}));
+  EXPECT_EQ(kAttnPhaseNames[unsigned(AttnPhase::Values)], "values");
+  EXPECT_EQ(kTopkRoleNames[unsigned(TopkRole::Heads)], "heads");
+  EXPECT_EQ(unsigned(AttnDeferValues), 8u);
+  EXPECT_LT(unsigned(AttnDeferValues), 1u << where(Opcode::Attn, "flags")[2]);
+}
+
 TEST(ISA, InvalidOpcodesHaveNoSpec) {
   for (unsigned op = kNumOpcodes; op < 256; ++op)
     EXPECT_EQ(lookupOpcode(uint8_t(op)), nullptr);

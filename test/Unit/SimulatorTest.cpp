@@ -405,6 +405,189 @@ TEST_F(AttnTest, FieldErrors) {
              "field 'mask_off'");
 }
 
+/// Token importance: each instruction's column sum is taken in double and
+/// rounded once to fp32, then added to the score in fp32. Column 0 holds
+/// P = 1 (row 0) and five P ~ 2.5e-8 (rows 1..5): summed in fp32 row by row
+/// every 2.5e-8 is below half an ulp of 1 (5.96e-8) and is lost, while the
+/// double sum 1 + 1.25e-7 rounds to the fp32 value above 1.
+TEST_F(SimTest, ImportanceRoundsTheDoubleColumnSumOnce) {
+  const int lq = 6;
+  // q = k = 0: the additive mask rows alone set the scores.
+  std::vector<float> mask = {20, 0};
+  for (int i = 1; i < lq; ++i)
+    mask.insert(mask.end(), {0, 17.5f});
+  fill(Buffer::Mask, 0, 2, lq, 2, mask);
+  fill(Buffer::V, 0, 2, 2, 2, {1, 0, 0, 1}); // V = I: O = P exactly
+  buf(Buffer::Act)[0] = 0.5f, buf(Buffer::Act)[1] = 0.25f;
+  ASSERT_NO_ERR(exec("attn mask_kind=padding flags=1 q_buf=q q_stride=2 "
+                     "k_buf=k k_stride=2 v_buf=v v_stride=2 o_buf=acc "
+                     "o_stride=2 mask_buf=mask mask_stride=2 lq=6 lk=2 d=2 "
+                     "scale=1 imp_buf=act imp_off=0"));
+  for (int j = 0; j < 2; ++j) {
+    double exact = 0;
+    float fp32 = 0;
+    for (int i = 0; i < lq; ++i) {
+      exact += buf(Buffer::Acc)[i * 2 + j];
+      fp32 += buf(Buffer::Acc)[i * 2 + j];
+    }
+    float start = j == 0 ? 0.5f : 0.25f;
+    EXPECT_EQ(buf(Buffer::Act)[j], start + float(exact)) << j;
+    if (j == 0) // the case discriminates the two roundings
+      EXPECT_NE(start + fp32, start + float(exact));
+  }
+  EXPECT_EQ(buf(Buffer::Acc)[0], 1.0f);
+  EXPECT_EQ(buf(Buffer::Act)[0], 0.5f + 1.00000012f);
+}
+
+//===----------------------------------------------------------------------===//
+// Deferred values: only the V rows kept by local value pruning are fetched
+//===----------------------------------------------------------------------===//
+
+/// q = 0, so the additive per-row mask sets the scores (lq = 2, lk = 4,
+/// d = 2): row 0 log(1 2 3 4) gives P = 0.1 0.2 0.3 0.4 and vk = 2 keeps
+/// keys 3, 2; row 1 log(4 1 1 3) gives P = 4/9 1/9 1/9 3/9 and keeps keys
+/// 0, 3. Value-row mask: keys {0, 2, 3}; key 1 is kept by no row.
+/// V in DRAM at 256, 8 bytes per row: (1 2) (3 4) (5 6) (7 8), so
+/// O row 0 = 0.3 (5 6) + 0.4 (7 8) = (4.3 5.0) and
+/// O row 1 = 4/9 (1 2) + 3/9 (7 8) = (25/9 32/9).
+class DeferTest : public SimTest {
+protected:
+  void SetUp() override {
+    SimTest::SetUp();
+    std::vector<float> m = {0, std::log(2.0f), std::log(3.0f), std::log(4.0f),
+                            std::log(4.0f), 0, 0, std::log(3.0f)};
+    fill(Buffer::Mask, 0, 4, 2, 4, m);
+    poke<float>(256, {1, 2, 3, 4, 5, 6, 7, 8});
+  }
+  /// The ATTN with `extra` fields; V at v_off `vOff`, O at acc `oOff`.
+  std::string attn(const std::string &extra, int vOff = 100, int oOff = 0) {
+    return "attn mask_kind=padding q_buf=q q_stride=2 k_buf=k k_stride=2 "
+           "v_buf=v v_stride=2 v_off=" + std::to_string(vOff) +
+           " o_buf=acc o_stride=2 o_off=" + std::to_string(oOff) +
+           " mask_buf=mask mask_stride=4 lq=2 lk=4 d=2 scale=1 " + extra;
+  }
+  /// Loads V rows from DRAM into v at 100 with `pred`.
+  std::string loadV(const std::string &extra) {
+    return "load tensor_class=v dtype=f32 bits=32 dram_addr=256 dram_stride=8 "
+           "sram_buf=v sram_off=100 sram_stride=2 cols=2 " + extra;
+  }
+  const LayerCounters &layer(unsigned l) {
+    for (const LayerCounters &c : sim->report().layers)
+      if (c.layer == l)
+        return c;
+    ADD_FAILURE() << "no layer " << l;
+    static LayerCounters none;
+    return none;
+  }
+  void expectHandO(int oOff) {
+    std::vector<double> o = {4.3, 5.0, 25 / 9.0, 32 / 9.0};
+    for (int e = 0; e < 4; ++e)
+      EXPECT_NEAR(buf(Buffer::Acc)[oOff + e], o[e], 1e-6) << e;
+  }
+};
+
+TEST_F(DeferTest, DeferredValuesEqualAPlainAttnAndFetchOnlyKeptRows) {
+  // Plain ATTN (layer 1): every V row fetched, 4 x 8 bytes.
+  ASSERT_NO_ERR(exec(loadV("rows=4 layer=2")));
+  ASSERT_NO_ERR(exec(attn("vk=2 layer=2", 100, 0)));
+  expectHandO(0);
+  // Deferred (layer 0): the SRAM rows hold NaN until the pred=2 load.
+  std::fill(buf(Buffer::V).begin() + 100, buf(Buffer::V).begin() + 108, NAN);
+  ASSERT_NO_ERR(exec(attn("flags=8 vk=2 layer=1", 100, 20)));
+  EXPECT_EQ(buf(Buffer::Acc)[20], 0.0f); // no O yet
+  // Q*K ceil(2*4*2/512) + softmax ceil(8/8), no prob*V.
+  EXPECT_EQ(sim->report().instrCycles.back(), 2u);
+  ASSERT_NO_ERR(exec(loadV("pred=2 rows=4 layer=1")));
+  EXPECT_TRUE(std::isnan(buf(Buffer::V)[102])); // key 1 was not fetched
+  EXPECT_EQ(buf(Buffer::V)[104], 5.0f);
+  EXPECT_EQ(sim->report().instrCycles.back(), 101u); // 100 + ceil(24/512)
+  ASSERT_NO_ERR(exec(attn("phase=values layer=1", 100, 20)));
+  EXPECT_EQ(sim->report().instrCycles.back(), 1u); // ceil(2*4*2/512)
+  for (int e = 0; e < 4; ++e)
+    EXPECT_EQ(buf(Buffer::Acc)[20 + e], buf(Buffer::Acc)[e]) << e;
+  expectHandO(20);
+  const LayerCounters &deferred = layer(0), &plain = layer(1);
+  EXPECT_EQ(deferred.dramRead[unsigned(TensorClass::V)], 24u); // 3 rows
+  EXPECT_EQ(plain.dramRead[unsigned(TensorClass::V)], 32u);
+  EXPECT_EQ(deferred.vRowsKept, 3u);
+  EXPECT_EQ(deferred.keptHeads, 1u); // the values phase, not the deferral
+  EXPECT_EQ(deferred.keptTokens, 4u);
+  EXPECT_EQ(plain.keptHeads, 1u);
+  // The values phase consumed the pending P and mask.
+  EXPECT_ERR(exec(attn("phase=values")), "field 'phase': values of 2 x 4");
+  EXPECT_ERR(exec(loadV("pred=2 rows=4")), "no value-row mask is pending");
+}
+
+TEST_F(DeferTest, GatherMovesOnlyMaskedRowsAndGarbageStaysOut) {
+  // The kept tokens 5 9 2 7 name DRAM rows; SRAM row 1 (token 9) is not in
+  // the mask, so its index is never used (even an invalid one) and its
+  // SRAM row keeps inf/NaN without reaching O.
+  poke<float>(256 + 5 * 8, {1, 2});
+  poke<float>(256 + 2 * 8, {5, 6});
+  poke<float>(256 + 7 * 8, {7, 8});
+  std::vector<int32_t> &idx = sim->indexBuffer();
+  idx[10] = 5, idx[11] = -1, idx[12] = 2, idx[13] = 7;
+  buf(Buffer::V)[102] = INFINITY, buf(Buffer::V)[103] = NAN;
+  ASSERT_NO_ERR(exec(attn("flags=9 vk=2 imp_buf=act imp_off=40 layer=1")));
+  ASSERT_NO_ERR(exec("gather tensor_class=v dtype=f32 bits=32 pred=2 "
+                     "dram_addr=256 dram_stride=8 sram_buf=v sram_off=100 "
+                     "sram_stride=2 rows=4 cols=2 idx_off=10 layer=1"));
+  ASSERT_NO_ERR(exec(attn("phase=values flags=4 head_imp_buf=wgt "
+                          "head_imp_off=3 layer=1")));
+  expectHandO(0);
+  EXPECT_EQ(layer(0).dramRead[unsigned(TensorClass::V)], 24u);
+  // Head importance at the values phase: sum |O| = 9.3 + 57/9.
+  EXPECT_NEAR(buf(Buffer::Wgt)[3], 9.3 + 57 / 9.0, 1e-5);
+  // Token importance at the deferring ATTN, before pruning.
+  EXPECT_NEAR(buf(Buffer::Act)[41], 0.2 + 1 / 9.0, 1e-6);
+}
+
+TEST_F(DeferTest, WithoutValuePruningEveryRowIsFetched) {
+  ASSERT_NO_ERR(exec(attn("flags=8 layer=1")));
+  ASSERT_NO_ERR(exec(loadV("pred=2 rows=4 layer=1")));
+  ASSERT_NO_ERR(exec(attn("phase=values layer=1", 100, 20)));
+  ASSERT_NO_ERR(exec(attn("", 100, 0)));
+  for (int e = 0; e < 4; ++e)
+    EXPECT_EQ(buf(Buffer::Acc)[20 + e], buf(Buffer::Acc)[e]) << e;
+  EXPECT_EQ(layer(0).dramRead[unsigned(TensorClass::V)], 32u);
+  EXPECT_FALSE(layer(0).vRowsKept.has_value()); // vk = 0: not counted
+}
+
+TEST_F(DeferTest, Errors) {
+  EXPECT_ERR(exec(attn("phase=values")),
+             "instruction 7 (attn): field 'phase': values of 2 x 4 "
+             "probabilities without a pending deferred ATTN of that shape");
+  EXPECT_ERR(exec(loadV("pred=2 rows=4")),
+             "instruction 7 (load): field 'pred': no value-row mask is "
+             "pending");
+  EXPECT_ERR(exec(loadV("pred=3 rows=4")),
+             "instruction 7 (load): field 'pred': 3 is not a predicate");
+  EXPECT_ERR(exec(attn("flags=12 vk=2")),
+             "instruction 7 (attn): field 'flags': HeadImportance (0x4) "
+             "applies where O is written");
+  ASSERT_NO_ERR(exec(attn("flags=8 vk=2")));
+  EXPECT_ERR(exec("store tensor_class=v dtype=f32 bits=32 pred=2 "
+                  "dram_addr=256 sram_buf=v rows=1 cols=2"),
+             "instruction 7 (store): field 'pred': the value-row mask (2) "
+             "gates loads and gathers only");
+  EXPECT_ERR(exec("scatter tensor_class=v dtype=f32 bits=32 pred=2 "
+                  "dram_addr=256 sram_buf=v rows=1 cols=2"),
+             "instruction 7 (scatter): field 'pred': the value-row mask");
+  EXPECT_ERR(exec(loadV("pred=2 rows=5")),
+             "field 'pred': 5 rows exceed the 4-bit value-row mask");
+  EXPECT_ERR(exec("attn phase=values v_buf=v v_stride=2 o_buf=acc "
+                  "o_stride=2 lq=1 lk=4 d=2"),
+             "field 'phase': values of 1 x 4 probabilities without a "
+             "pending deferred ATTN of that shape");
+  for (const char *flags : {"flags=1", "flags=2", "flags=8"})
+    EXPECT_ERR(exec(attn(std::string("phase=values ") + flags)),
+               "field 'flags': bits 0x" + std::string(flags + 6) +
+                   " do not apply to phase values");
+  EXPECT_ERR(exec(attn("phase=values v_off=50175")), "field 'v_off'");
+  // The pending P survived the failed instructions.
+  ASSERT_NO_ERR(exec(attn("phase=values")));
+}
+
 //===----------------------------------------------------------------------===//
 // VEC
 //===----------------------------------------------------------------------===//
@@ -704,6 +887,13 @@ TEST(CycleEstimate, Formulas) {
   EXPECT_EQ(estimateCycles(asmLine("gather dtype=i64 rows=100 cols=16"),
                            *eighth),
             100u + 200);
+  // A decide or a deferring ATTN skips prob*V; phase values is prob*V only.
+  EXPECT_EQ(estimateCycles(asmLine("attn phase=decide lq=4 lk=8 d=64"), hw),
+            4u + 4);
+  EXPECT_EQ(estimateCycles(asmLine("attn flags=8 lq=4 lk=8 d=64"), hw),
+            4u + 4);
+  EXPECT_EQ(estimateCycles(asmLine("attn phase=values lq=4 lk=8 d=64"), hw),
+            4u);
   // Q*K 4*8*64/64 + softmax 32/1 + prob*V 32.
   EXPECT_EQ(estimateCycles(asmLine("attn lq=4 lk=8 d=64"), *eighth),
             32u + 32 + 32);

@@ -452,12 +452,77 @@ TEST_F(PqTest, ConfidentHeadSkipsTheLsbFetch) {
   EXPECT_EQ(layer(0).dramRead[unsigned(TensorClass::KLsb)], 0u);
 }
 
+/// The whole idiom: decide -> K LSB refetch (pred=1) -> finish with
+/// DeferValues and vk=1 -> V rows in the value-row mask (pred=2) -> values.
+/// With vk = 1 both query rows keep key 0 (P[i,0] > 1/2), so V row 1 is
+/// never fetched; its SRAM row holds NaN and O is still P[i,0].
+TEST_F(PqTest, FinishCanDeferValuesToThePrunedFetch) {
+  pokeF(768, 1.0f);
+  pokeF(772, 0.0f);
+  buf(Buffer::V)[0] = NAN, buf(Buffer::V)[1] = NAN;
+  ASSERT_NO_ERR(loadMsb());
+  ASSERT_NO_ERR(attn("decide", 0.7f));
+  ASSERT_NO_ERR(loadLsb());
+  std::string ops = " q_buf=q q_stride=1 k_buf=k k_stride=1 v_buf=v "
+                    "v_stride=1 o_buf=acc o_stride=1 lq=2 lk=2 d=1 scale=1 "
+                    "layer=1";
+  ASSERT_NO_ERR(exec("attn phase=finish flags=8 vk=1" + ops));
+  // Q*K and softmax for the 1 recomputed row, no prob*V: 1 + 1.
+  EXPECT_EQ(rep().instrCycles.back(), 2u);
+  ASSERT_NO_ERR(exec("load tensor_class=v dtype=f32 bits=32 pred=2 "
+                     "dram_addr=768 dram_stride=4 sram_buf=v sram_stride=1 "
+                     "rows=2 cols=1 layer=1"));
+  EXPECT_EQ(buf(Buffer::V)[0], 1.0f);
+  EXPECT_TRUE(std::isnan(buf(Buffer::V)[1]));
+  ASSERT_NO_ERR(exec("attn phase=values" + ops));
+  EXPECT_EQ(rep().instrCycles.back(), 1u);
+  float msb = 30 * s, full = 31 * s;
+  EXPECT_NEAR(buf(Buffer::Acc)[0], sigmoid(2.0 * msb), 1e-6);
+  EXPECT_NEAR(buf(Buffer::Acc)[1], sigmoid(2.0 * 0.1f * full), 1e-6);
+  const LayerCounters &l = layer(0);
+  EXPECT_EQ(l.dramRead[unsigned(TensorClass::V)], 4u); // 1 of 2 rows
+  EXPECT_EQ(l.vRowsKept, 1u);
+  EXPECT_EQ(l.keptHeads, 1u);
+  EXPECT_EQ(l.refetchedRows, 2u);
+}
+
 TEST_F(PqTest, FinishNeedsAMatchingDecide) {
   EXPECT_ERR(attn("finish", 0),
              "instruction 7 (attn): field 'phase': finish of 2 x 2 scores "
              "without a pending decide of that shape");
   ASSERT_NO_ERR(loadMsb());
   EXPECT_ERR(attn("decide", NAN), "field 'pq_threshold': is not a finite");
+}
+
+TEST_F(OpsTest, TopkRecordsLayerRoleAndSelection) {
+  // Scores by position 0.5 2 2 -1 3 0.1 over candidates 10..15: the three
+  // best are positions 4, 1, 2; selected in list order: 11 12 14.
+  for (int i = 0; i < 6; ++i)
+    idx()[i] = 10 + i;
+  std::vector<float> s = {0.5f, 2, 2, -1, 3, 0.1f};
+  std::copy(s.begin(), s.end(), buf(Buffer::Acc).begin());
+  ASSERT_NO_ERR(exec("topk role=tokens s_buf=acc n=6 k=3 out_off=8 layer=3"));
+  ASSERT_NO_ERR(exec("topk role=heads flags=2 s_buf=acc n=6 k=2 out_off=20"));
+  const TopkRecord &t = rep().topk[0], &h = rep().topk[1];
+  EXPECT_EQ(t.layer, 2u);
+  EXPECT_EQ(t.role, TopkRole::Tokens);
+  EXPECT_EQ(t.selected, (std::vector<int32_t>{11, 12, 14}));
+  EXPECT_FALSE(h.layer.has_value());
+  EXPECT_EQ(h.role, TopkRole::Heads);
+  EXPECT_EQ(h.selected, (std::vector<int32_t>{1, 4}));
+  std::string text;
+  llvm::raw_string_ostream(text) << rep().toJSON(HardwareConfig());
+  EXPECT_NE(text.find("\"layer\":2,\"n\":6,\"passes\""), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"role\":\"tokens\",\"selected\":[11,12,14]"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"layer\":null"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"role\":\"heads\",\"selected\":[1,4]"),
+            std::string::npos)
+      << text;
+  EXPECT_ERR(exec("topk role=3 s_buf=acc n=2 k=1"),
+             "instruction 7 (topk): field 'role': 3 is not a role");
 }
 
 TEST_F(OpsTest, ReportJsonHasPerLayerCounters) {

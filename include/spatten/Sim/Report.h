@@ -110,7 +110,7 @@ uint64_t dmaCycles(uint64_t rows, uint64_t rowBytes, const HardwareConfig &hw);
 uint64_t topkPassCycles(uint64_t m, const HardwareConfig &hw);
 
 /// ATTN cost when `rows` query rows need Q*K and softmax (all of them
-/// except in `finish` mode, none in `values`) and `pv` says whether prob*V
+/// except in phase `finish`, none in `values`) and `pv` says whether prob*V
 /// runs over `lqForPv` rows: ceil(rows*lk*d / qk_multipliers) +
 /// ceil(rows*lk / softmax_units) + ceil(lqForPv*lk*d / pv_multipliers).
 uint64_t attnCycles(uint64_t rows, uint64_t lk, uint64_t d, bool pv,
