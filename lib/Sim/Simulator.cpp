@@ -577,16 +577,13 @@ Error Simulator::Exec::storeQuantizedRow(const Operand &op, uint64_t r,
 Expected<std::vector<bool>> Simulator::Exec::movedRows(uint64_t rows,
                                                        bool toSram) const {
   uint64_t pred = f("pred");
-  if (pred >= kNumDmaPreds)
-    return error("pred", llvm::formatv("{0} is not a predicate (0 always, 1 "
-                                       "unconfident rows, 2 value-row mask)",
-                                       pred));
+  // The field is 2 bits wide: every value names a predicate.
   if (DmaPred(pred) == DmaPred::Always)
     return std::vector<bool>(rows, true);
   if (DmaPred(pred) == DmaPred::Unconfident)
     return std::vector<bool>(rows, sim.predicate);
   if (!toSram)
-    return error("pred", "the value-row mask (2) gates loads and gathers "
+    return error("pred", "the value-row mask (2, 3) gates loads and gathers "
                          "only, not stores or scatters");
   const Simulator::DeferredValues &dv = sim.deferred;
   if (!dv.valid)
@@ -596,7 +593,10 @@ Expected<std::vector<bool>> Simulator::Exec::movedRows(uint64_t rows,
     return error("pred", llvm::formatv("{0} rows exceed the {1}-bit "
                                        "value-row mask",
                                        rows, dv.rowMask.size()));
-  return std::vector<bool>(dv.rowMask.begin(), dv.rowMask.begin() + rows);
+  std::vector<bool> moved(dv.rowMask.begin(), dv.rowMask.begin() + rows);
+  if (DmaPred(pred) == DmaPred::UnconfidentValueRows && !sim.predicate)
+    moved.assign(rows, false);
+  return moved;
 }
 
 Error Simulator::Exec::moveRow(const Operand &op, uint64_t r, uint8_t *row,
@@ -875,6 +875,7 @@ Error Simulator::Exec::attnValues() {
   Mat p = Eigen::Map<const Mat>(dv.probs.data(), lq, lk);
   writeOutput(p * vm, *o, *himp);
   sim.deferred = Simulator::DeferredValues();
+  sim.predicate = false;
   cycles = attnCycles(0, lk, d, /*pv=*/true, lq, sim.timing);
   return Error::success();
 }
@@ -905,7 +906,9 @@ void Simulator::Exec::attnDecide(const Mat &p) {
 
 /// Phase `finish`: confident rows keep the decide's MSB-only probabilities;
 /// marked rows take the recomputed ones (the keys now hold full values).
-/// Clears the pending decide and the predicate.
+/// Clears the pending decide, and the predicate unless the values are
+/// deferred: then the V LSB loads of `--pq-values` still need it, and the
+/// `values` phase clears it.
 void Simulator::Exec::mergeDecide(Mat &p) {
   uint64_t lq = p.rows(), lk = p.cols(), recomputed = 0;
   for (uint64_t i = 0; i < lq; ++i) {
@@ -917,8 +920,9 @@ void Simulator::Exec::mergeDecide(Mat &p) {
       p(i, j) = sim.pq.probs[i * lk + j];
   }
   sim.pq = Simulator::PqPending();
-  sim.predicate = false;
   bool pv = !(f("flags") & AttnDeferValues);
+  if (pv)
+    sim.predicate = false;
   cycles = attnCycles(recomputed, lk, f("d"), pv, lq, sim.timing);
 }
 

@@ -553,22 +553,47 @@ TEST_F(DeferTest, WithoutValuePruningEveryRowIsFetched) {
   EXPECT_FALSE(layer(0).vRowsKept.has_value()); // vk = 0: not counted
 }
 
+/// `--pq-values` with value pruning: a deferring finish keeps the
+/// progressive-quantization predicate, so pred=3 moves the kept V rows only
+/// for a head that refetched; the values phase clears it. Max P is 0.4 in
+/// row 0 and 4/9 in row 1: a 0.42 threshold marks row 0, 0.3 marks none.
+TEST_F(DeferTest, UnconfidentValueRowsNeedThePredicateAndTheMask) {
+  struct Case {
+    const char *threshold, *layer;
+    unsigned reportLayer, movedBytes;
+  };
+  for (Case c : {Case{"0.42", "1", 0, 24}, Case{"0.3", "2", 1, 0}}) {
+    SCOPED_TRACE(c.threshold);
+    std::string l = std::string(" layer=") + c.layer;
+    ASSERT_NO_ERR(exec(attn(std::string("phase=decide pq_threshold=") +
+                            c.threshold + l)));
+    ASSERT_NO_ERR(exec(attn("phase=finish flags=8 vk=2" + l)));
+    ASSERT_NO_ERR(exec(loadV("pred=3 rows=4" + l)));
+    EXPECT_EQ(layer(c.reportLayer).dramRead[unsigned(TensorClass::V)],
+              c.movedBytes);
+    ASSERT_NO_ERR(exec(attn("phase=values" + l, 100, 20)));
+    // The values phase cleared the predicate: a pred=1 load moves nothing.
+    ASSERT_NO_ERR(exec(loadV("pred=1 rows=4" + l)));
+    EXPECT_EQ(layer(c.reportLayer).dramRead[unsigned(TensorClass::V)],
+              c.movedBytes);
+  }
+}
+
 TEST_F(DeferTest, Errors) {
   EXPECT_ERR(exec(attn("phase=values")),
              "instruction 7 (attn): field 'phase': values of 2 x 4 "
              "probabilities without a pending deferred ATTN of that shape");
-  EXPECT_ERR(exec(loadV("pred=2 rows=4")),
-             "instruction 7 (load): field 'pred': no value-row mask is "
-             "pending");
-  EXPECT_ERR(exec(loadV("pred=3 rows=4")),
-             "instruction 7 (load): field 'pred': 3 is not a predicate");
+  for (const char *pred : {"pred=2 rows=4", "pred=3 rows=4"})
+    EXPECT_ERR(exec(loadV(pred)),
+               "instruction 7 (load): field 'pred': no value-row mask is "
+               "pending");
   EXPECT_ERR(exec(attn("flags=12 vk=2")),
              "instruction 7 (attn): field 'flags': HeadImportance (0x4) "
              "applies where O is written");
   ASSERT_NO_ERR(exec(attn("flags=8 vk=2")));
   EXPECT_ERR(exec("store tensor_class=v dtype=f32 bits=32 pred=2 "
                   "dram_addr=256 sram_buf=v rows=1 cols=2"),
-             "instruction 7 (store): field 'pred': the value-row mask (2) "
+             "instruction 7 (store): field 'pred': the value-row mask (2, 3) "
              "gates loads and gathers only");
   EXPECT_ERR(exec("scatter tensor_class=v dtype=f32 bits=32 pred=2 "
                   "dram_addr=256 sram_buf=v rows=1 cols=2"),

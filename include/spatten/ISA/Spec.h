@@ -86,9 +86,15 @@ constexpr std::array<std::string_view, 4> kAttnPhaseNames = {
 /// whole DMA only while the progressive-quantization predicate is set (the
 /// LSB refetch); `ValueRows` moves SRAM row r of a load/gather only when
 /// bit r of the pending value-row mask is set (the V rows kept by local
-/// value pruning). 3 is reserved.
-enum class DmaPred : uint8_t { Always = 0, Unconfident = 1, ValueRows = 2 };
-constexpr unsigned kNumDmaPreds = 3;
+/// value pruning); `UnconfidentValueRows` needs both (the V LSB planes of a
+/// head that refetched, `--pq-values` with value pruning).
+enum class DmaPred : uint8_t {
+  Always = 0,
+  Unconfident = 1,
+  ValueRows = 2,
+  UnconfidentValueRows = 3
+};
+constexpr unsigned kNumDmaPreds = 4;
 
 /// TOPK `role`: which SpAtten selection the instruction makes, for the
 /// report only (cascade token pruning keeps tokens, cascade head pruning

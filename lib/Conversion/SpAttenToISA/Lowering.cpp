@@ -58,7 +58,8 @@ struct AttentionParts {
   double scale;
   int64_t valueKeep = 0; ///< ATTN `vk`; 0 = no local value pruning
   std::optional<double> pqThreshold; ///< set for progressive quantization
-  Operation *source = nullptr;       ///< owner of the K planes (scratch)
+  bool pqValues = false;             ///< V in planes too (`--pq-values`)
+  Operation *source = nullptr;       ///< owner of the K/V planes (scratch)
 
   static AttentionParts of(AttentionOp op) {
     std::optional<double> fill;
@@ -71,12 +72,6 @@ struct AttentionParts {
             op.getScale().convertToDouble()};
   }
 
-  /// Whether the ATTN instructions carry SpAtten state across a head's
-  /// query rows (importance, value pruning, the refetch decision), which
-  /// needs all of them in one instruction.
-  bool decomposed() const {
-    return importanceOut || headImportanceOut || valueKeep || pqThreshold;
-  }
 };
 
 /// Per-op parameters of the ATTN instructions of one query tile.
@@ -234,30 +229,6 @@ struct Lowerer {
     pb.load(dst, ref, HD * 4, rows, D, pred);
   }
 
-  /// Packs the fp32 keys [B, L, H*D] into the MSB and LSB planes of
-  /// progressive quantization (one fixed-point row per token and head).
-  /// The projection's output is re-read for it, as activations traffic.
-  LogicalResult packKeyPlanes(const Tensor &key, ArrayRef<Tensor> planes,
-                              int64_t D) {
-    int64_t rows = key.numel() / D;
-    FailureOr<int64_t> tile = pb.rowsThatFit(Buffer::Act, D, kMaxRows);
-    if (failed(tile))
-      return failure();
-    for (int64_t r0 = 0; r0 < rows; r0 += *tile) {
-      int64_t n = std::min(*tile, rows - r0);
-      DramRef src = key.ref;
-      src.cls = TensorClass::Activation;
-      src.addr = key.addrOf(r0 * D);
-      pb.load({Buffer::Act, 0, D}, src, D * 4, n, D);
-      for (const Tensor &plane : planes) {
-        DramRef dst = plane.ref;
-        dst.addr += r0 * dst.rowBytes(D);
-        pb.store(dst, dst.rowBytes(D), {Buffer::Act, 0, D}, n, D);
-      }
-    }
-    return success();
-  }
-
   /// The ATTN fields shared by every phase of one query tile.
   SmallVector<std::pair<StringRef, double>, 32>
   attnFields(const AttentionParts &op, const AttnTile &tile, AttnPhase phase,
@@ -295,9 +266,9 @@ struct Lowerer {
     AttnPhase main = AttnPhase::None;
     if (op.pqThreshold) {
       pb.emit(Opcode::Attn, attnFields(op, tile, AttnPhase::Decide, 0));
-      const Tensor &lsb = scratch[op.source][1];
-      loadHeadRows({Buffer::K, 0, tile.D}, lsb, TensorClass::KLsb, tile.b, tile.h, 0,
-                   tile.keys, tile.D, DmaPred::Unconfident);
+      loadPlane(op, tile, 1, Buffer::K, DmaPred::Unconfident);
+      if (op.pqValues && !op.valueKeep)
+        loadPlane(op, tile, 3, Buffer::V, DmaPred::Unconfident);
       main = AttnPhase::Finish;
     }
     if (!op.valueKeep) {
@@ -307,10 +278,24 @@ struct Lowerer {
     }
     pb.emit(Opcode::Attn,
             attnFields(op, tile, main, importance | AttnDeferValues));
-    loadHeadRows({Buffer::V, 0, tile.D}, t(op.value), TensorClass::V, tile.b, tile.h, 0,
-                 tile.keys, tile.D, DmaPred::ValueRows);
+    if (op.pqValues) {
+      loadPlane(op, tile, 2, Buffer::V, DmaPred::ValueRows);
+      loadPlane(op, tile, 3, Buffer::V, DmaPred::UnconfidentValueRows);
+    } else {
+      loadHeadRows({Buffer::V, 0, tile.D}, t(op.value), TensorClass::V,
+                   tile.b, tile.h, 0, tile.keys, tile.D, DmaPred::ValueRows);
+    }
     pb.emit(Opcode::Attn,
             attnFields(op, tile, AttnPhase::Values, headImportance));
+  }
+
+  /// Loads the head's rows of progressive-quantization plane `index` of
+  /// scratch (K MSB, K LSB, V MSB, V LSB) into `buf`.
+  void loadPlane(const AttentionParts &op, const AttnTile &tile,
+                 unsigned index, Buffer buf, DmaPred pred) {
+    const Tensor &plane = scratch[op.source][index];
+    loadHeadRows({buf, 0, tile.D}, plane, plane.ref.cls, tile.b, tile.h, 0,
+                 tile.keys, tile.D, pred);
   }
 
   /// Loads or stores row `b` of a per-batch vector ([B, n] fp32) at `sram`.
@@ -361,13 +346,17 @@ struct Lowerer {
                       std::min(*tq, op.importanceOut ? impOff / keys : *tq));
     if (failed(tq))
       return failure();
-    if (op.decomposed() && *tq < Lq)
-      return pb.error() << Lq << " query rows do not fit one ATTN; token/head "
-                           "importance, value pruning and progressive "
-                           "quantization across query tiles are not "
-                           "implemented";
-    if (op.pqThreshold &&
-        failed(packKeyPlanes(k, scratch[op.source], D)))
+    // The refetch decision is per head (docs/Algorithms.md). Importance and
+    // value pruning work per query tile, adding once per tile and fetching
+    // the V rows each tile keeps.
+    if (op.pqThreshold && *tq < Lq)
+      return pb.error() << Lq << " query rows do not fit one ATTN; "
+                           "progressive quantization across query tiles is "
+                           "not implemented";
+    ArrayRef<Tensor> planes = scratch[op.source];
+    if (op.pqThreshold && failed(repack(k, planes.take_front(2), D)))
+      return failure();
+    if (op.pqValues && failed(repack(t(op.value), planes.drop_front(2), D)))
       return failure();
     for (int64_t b = 0; b < B; ++b) {
       if (padding && !perQueryMask)
@@ -422,6 +411,7 @@ struct Lowerer {
     } else if (auto pf = dyn_cast_or_null<ProgressiveFetchOp>(source)) {
       parts = partsOf(pf, parts.valueKeep);
       parts.pqThreshold = pf.getThreshold().convertToDouble();
+      parts.pqValues = pf.getValues();
     } else {
       return output.emitOpError("reads probabilities that are not computed "
                                 "by attention_probs or progressive_fetch "
@@ -528,6 +518,9 @@ struct Lowerer {
       }
       if (s.buf == Buffer::K && op.pqThreshold)
         loadHeadRows({s.buf, 0, D}, scratch[op.source][0], TensorClass::KMsb,
+                     b, h, 0, Lk, D);
+      else if (s.buf == Buffer::V && op.pqValues)
+        loadHeadRows({s.buf, 0, D}, scratch[op.source][2], TensorClass::VMsb,
                      b, h, 0, Lk, D);
       else
         loadHeadRows({s.buf, P * D, D}, t(s.cur), s.cls, b, h, 0, Lk, D);
@@ -746,20 +739,25 @@ struct Lowerer {
     return repack(codes, t(op.getResult()), codes.packedCols);
   }
 
-  /// Copies rows of `D` elements between fp32 and fixed-point layouts,
-  /// tiled through the act buffer.
-  LogicalResult repack(const Tensor &from, const Tensor &to, int64_t D) {
+  /// Copies rows of `D` elements from one layout (fp32 or fixed point) to
+  /// each of `to`, tiled through the act buffer: quantizing stores, or the
+  /// MSB and LSB planes of progressive quantization from the projection's
+  /// fp32 output (re-read as activations traffic).
+  LogicalResult repack(const Tensor &from, ArrayRef<Tensor> to, int64_t D) {
     int64_t rows = from.numel() / D;
     FailureOr<int64_t> tile = pb.rowsThatFit(Buffer::Act, D, kMaxRows);
     if (failed(tile))
       return failure();
     for (int64_t r0 = 0; r0 < rows; r0 += *tile) {
       int64_t n = std::min(*tile, rows - r0);
-      DramRef src = from.ref, dst = to.ref;
+      DramRef src = from.ref;
       src.addr += r0 * src.rowBytes(D);
-      dst.addr += r0 * dst.rowBytes(D);
       pb.load({Buffer::Act, 0, D}, src, src.rowBytes(D), n, D);
-      pb.store(dst, dst.rowBytes(D), {Buffer::Act, 0, D}, n, D);
+      for (const Tensor &dstTensor : to) {
+        DramRef dst = dstTensor.ref;
+        dst.addr += r0 * dst.rowBytes(D);
+        pb.store(dst, dst.rowBytes(D), {Buffer::Act, 0, D}, n, D);
+      }
     }
     return success();
   }

@@ -90,19 +90,36 @@ struct Layout {
     tensors[op.getScales()] = codes; // the scales are inside the rows
   }
 
-  /// The MSB and LSB planes of progressively quantized keys.
+  /// The MSB and LSB planes of progressively quantized keys, then with
+  /// `values` those of the values: scratch[op] = {K MSB, K LSB[, V MSB,
+  /// V LSB]}.
   void placePlanes(ProgressiveFetchOp op) {
-    auto key = op.getKey().getType();
-    int64_t D = key.getShape().back() / op.getNumHeads();
+    placePlanePair(op, op.getKey(), TensorClass::KMsb, TensorClass::KLsb);
+    if (!op.getValues())
+      return;
+    for (Operation *user : op->getUsers()) {
+      Operation *reader = user;
+      if (llvm::isa<LocalValuePruneOp>(user) && user->hasOneUse())
+        reader = *user->user_begin();
+      if (auto out = dyn_cast<AttentionOutputOp>(reader))
+        return placePlanePair(op, out.getValue(), TensorClass::VMsb,
+                              TensorClass::VLsb);
+    }
+  }
+
+  void placePlanePair(ProgressiveFetchOp op, Value x, TensorClass msb,
+                      TensorClass lsb) {
+    auto shape = cast<ShapedType>(x.getType()).getShape();
+    int64_t D = shape.back() / op.getNumHeads();
     DramRef fmt;
     fmt.bits = op.getMsbBits() + op.getLsbBits();
     fmt.lsbBits = op.getLsbBits();
     fmt.plane = Plane::Msb;
-    fmt.cls = TensorClass::KMsb;
-    scratch[op].push_back(placePacked(key.getShape(), D, fmt));
+    fmt.cls = msb;
+    scratch[op].push_back(placePacked(shape, D, fmt));
     fmt.plane = Plane::Lsb;
-    fmt.cls = TensorClass::KLsb;
-    scratch[op].push_back(placePacked(key.getShape(), D, fmt));
+    fmt.cls = lsb;
+    scratch[op].push_back(placePacked(shape, D, fmt));
   }
 
   LogicalResult place(Value v, int64_t &top, TensorClass cls) {

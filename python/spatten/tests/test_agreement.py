@@ -40,6 +40,10 @@ CONFIGS = {
     "pq": R.SpAttenConfig(pq_msb=6, pq_lsb=4, pq_threshold=0.1),
     "all": R.SpAttenConfig(token_keep=0.5, head_keep=0.75, value_keep=0.3, pq_msb=6, pq_lsb=4,
                            pq_threshold=0.1),
+    # --pq-values, alone and with the value-row-masked V fetch.
+    "pq-values": R.SpAttenConfig(pq_msb=8, pq_lsb=4, pq_threshold=0.1, pq_values=True),
+    "pq-values-value": R.SpAttenConfig(value_keep=0.3, pq_msb=6, pq_lsb=4, pq_threshold=0.1,
+                                       pq_values=True),
 }
 
 
@@ -52,6 +56,8 @@ def compile_flags(cfg: R.SpAttenConfig) -> List[str]:
             flags.append(f"--{opt}={value}")
     if cfg.pq_msb is not None:
         flags += [f"--pq-lsb={cfg.pq_lsb}", f"--pq-threshold={cfg.pq_threshold}"]
+    if cfg.pq_values:
+        flags.append("--pq-values")
     if cfg.keep_positions:
         flags.append("--keep-positions=" + ",".join(str(p) for p in cfg.keep_positions))
     return flags
@@ -141,7 +147,9 @@ def test_simulator_agrees_with_reference(name, config, models, tmp_path):
 def check_bytes(report: dict, records: List[R.LayerRecord], d: int, cfg: R.SpAttenConfig):
     """Every layer's K and V bytes are the kept rows times the row bytes:
     the K MSB plane for every key row, the LSB plane for exactly the
-    refetched rows, and only the V rows local value pruning kept."""
+    refetched rows, and only the V rows local value pruning kept (with
+    --pq-values: their MSB plane, and their LSB plane in refetching
+    heads)."""
     for entry, r in zip(report["layers"], records):
         c = r.counts
         k_rows = len(r.heads) * len(r.tokens)
@@ -153,7 +161,12 @@ def check_bytes(report: dict, records: List[R.LayerRecord], d: int, cfg: R.SpAtt
             assert simreport.class_bytes(entry, "k") == 0
         else:
             assert simreport.class_bytes(entry, "k") == k_rows * row_bytes(d, cfg.attn_bits)
-        assert simreport.class_bytes(entry, "v") == c["v_rows"] * row_bytes(d, cfg.attn_bits)
+        if cfg.pq_values:
+            assert simreport.class_bytes(entry, "v") == 0
+            assert simreport.class_bytes(entry, "v_msb") == c["v_msb_rows"] * row_bytes(d, cfg.pq_msb)
+            assert simreport.class_bytes(entry, "v_lsb") == c["v_lsb_rows"] * R.row_bytes(d, cfg.pq_lsb)
+        else:
+            assert simreport.class_bytes(entry, "v") == c["v_rows"] * row_bytes(d, cfg.attn_bits)
         assert simreport.class_bytes(entry, "q") == c["q_rows"] * row_bytes(d, cfg.attn_bits)
 
 
