@@ -19,10 +19,10 @@ What it implements (each function names its source):
   final LN; the whole prompt at once) forward passes.
 
 Precision: every tensor of the forward pass is fp32 and every operation
-rounds to fp32, like the hardware and onnxruntime. Only the importance
-contributions of one layer are summed in float64 before being added to the
-fp32 importance vectors (``docs/Algorithms.md``), and erf is evaluated in
-float64 then rounded (NumPy has no fp32 erf).
+rounds to fp32, like the hardware and onnxruntime. Only each head's
+importance contribution is summed in float64, then rounded once to fp32 and
+added in fp32, as the attention instruction does (``docs/Algorithms.md``),
+and erf is evaluated in float64 then rounded (NumPy has no fp32 erf).
 
 Weights are "lifted": :class:`ModelWeights` holds plain NumPy arrays, linear
 weights as ``[in, out]`` (``y = x @ w + b``). Loaders build it from a model
@@ -61,8 +61,9 @@ class SpAttenConfig:
     or ``False`` means off / dense.
 
     token_keep, head_keep, value_keep: ratios in (0, 1].
-    token_schedule: ``"paper"`` or ``n`` per-layer keep fractions.
-    head_schedule: ``"paper"`` or ``n`` per-layer keep fractions.
+    token_schedule: ``"paper"`` or, per layer, the fraction of the tokens it
+        computes (``n`` values, non-increasing, the first 1).
+    head_schedule: the same for heads.
     keep_positions: original token positions never pruned (0 = [CLS]).
     pq_msb (6 or 8), pq_lsb (4), pq_threshold, pq_values: progressive
     quantization of keys (and values).
