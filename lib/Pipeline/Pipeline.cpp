@@ -4,6 +4,7 @@
 
 #include "spatten/Conversion/Passes.h"
 #include "spatten/Dialect/ISA/IR/ISAOps.h"
+#include "spatten/Dialect/ISA/Transforms/Passes.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
@@ -105,6 +106,7 @@ void spatten::buildCompilePipeline(OpPassManager &pm,
   ConvertSpAttenToISAOptions isaOptions;
   isaOptions.hardwareConfig = options.hw;
   pm.addPass(createConvertSpAttenToISA(isaOptions));
+  pm.addPass(isa::createSpAttenISASchedule());
 }
 
 void spatten::registerAllDialects(DialectRegistry &registry) {
@@ -115,6 +117,7 @@ void spatten::registerAllDialects(DialectRegistry &registry) {
 void spatten::registerAllPasses() {
   registerSpAttenConversionPasses();
   registerSpAttenTransformsPasses();
+  isa::registerISATransformsPasses();
   mlir::registerTransformsPasses();
   PassPipelineRegistration<CompilePipelineOptions>(
       "spatten-compile-pipeline",

@@ -15,6 +15,7 @@
 #define SPATTEN_ISA_SPEC_H
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -164,6 +165,43 @@ enum TopkFlags : uint8_t {
   /// The candidates are 0..n-1; the idx buffer is not read (in_off unused).
   TopkIota = 2,
 };
+
+/// Instruction queues of the accelerator (docs/ISA.md, "Queues and
+/// dependencies"). Each queue runs its instructions in program order, one
+/// at a time; instructions of different queues overlap unless `dep_wait`
+/// or a `sync` orders them.
+enum class Queue : uint8_t { Load = 0, Compute = 1, Store = 2 };
+constexpr unsigned kNumQueues = 3;
+constexpr std::array<std::string_view, kNumQueues> kQueueNames = {
+    "load", "compute", "store"};
+
+/// The queue of an opcode; `sync` and `halt` belong to none (they wait for
+/// every queue).
+constexpr std::optional<Queue> queueOf(Opcode op) {
+  switch (op) {
+  case Opcode::Load:
+  case Opcode::Gather:
+    return Queue::Load;
+  case Opcode::Store:
+  case Opcode::Scatter:
+    return Queue::Store;
+  case Opcode::Gemm:
+  case Opcode::Attn:
+  case Opcode::Vec:
+  case Opcode::Topk:
+    return Queue::Compute;
+  case Opcode::Halt:
+  case Opcode::Sync:
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// `dep_wait` bits: before it starts, an instruction waits until the last
+/// earlier instruction (in program order) of each named queue has
+/// finished. `dep_signal` is reserved (0).
+enum DepWait : uint8_t { WaitLoad = 1, WaitCompute = 2, WaitStore = 4 };
+constexpr uint8_t waitBit(Queue q) { return uint8_t(1u << unsigned(q)); }
 
 /// One field of an instruction word.
 struct Field {
