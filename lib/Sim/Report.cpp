@@ -134,7 +134,7 @@ uint64_t Report::totalInstructions() const {
   return n;
 }
 
-uint64_t Report::totalCycles() const {
+uint64_t Report::serialCycles() const {
   return std::accumulate(instrCycles.begin(), instrCycles.end(), uint64_t(0));
 }
 
@@ -148,6 +148,34 @@ static llvm::json::Object classBytes(
 
 static llvm::json::Value optionalCount(const std::optional<uint64_t> &v) {
   return v ? llvm::json::Value(int64_t(*v)) : llvm::json::Value(nullptr);
+}
+
+static llvm::json::Object queueCycles(
+    const std::array<uint64_t, kNumQueues> &busy) {
+  llvm::json::Object o;
+  for (unsigned q = 0; q < kNumQueues; ++q)
+    o[std::string(kQueueNames[q])] = int64_t(busy[q]);
+  return o;
+}
+
+/// Busy cycles / `span` per queue (0 for an empty span).
+static llvm::json::Object utilization(
+    const std::array<uint64_t, kNumQueues> &busy, uint64_t span) {
+  llvm::json::Object o;
+  for (unsigned q = 0; q < kNumQueues; ++q)
+    o[std::string(kQueueNames[q])] = span ? double(busy[q]) / span : 0.0;
+  return o;
+}
+
+static llvm::json::Value layerCycles(const LayerCounters &l) {
+  if (l.firstStart > l.lastEnd)
+    return nullptr;
+  uint64_t span = l.lastEnd - l.firstStart;
+  return llvm::json::Object{{"start", int64_t(l.firstStart)},
+                            {"end", int64_t(l.lastEnd)},
+                            {"span", int64_t(span)},
+                            {"by_queue", queueCycles(l.queueBusy)},
+                            {"utilization", utilization(l.queueBusy, span)}};
 }
 
 static llvm::json::Value topkJSON(const TopkRecord &t) {
@@ -173,7 +201,7 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
     counts[m] = int64_t(byOpcode[op].count);
     cycles[m] = int64_t(byOpcode[op].cycles);
   }
-  uint64_t total = totalCycles();
+  uint64_t total = this->cycles;
   uint64_t read = 0, written = 0;
   for (unsigned c = 0; c < kNumTensorClasses; ++c) {
     read += dramRead[c];
@@ -194,7 +222,8 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
          llvm::json::Array(llvm::map_range(
              l.refetchDecisions, [](bool b) { return llvm::json::Value(b); }))},
         {"v_rows_kept", optionalCount(l.vRowsKept)},
-        {"topk_passes", optionalCount(l.topkPasses)}});
+        {"topk_passes", optionalCount(l.topkPasses)},
+        {"cycles", layerCycles(l)}});
   llvm::json::Array topkArr;
   for (const TopkRecord &t : topk)
     topkArr.push_back(topkJSON(t));
@@ -210,11 +239,20 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
                           {"total_written", int64_t(written)}}},
       {"cycles",
        llvm::json::Object{
-           {"model", "first-order: serial sum of per-instruction estimates, "
-                     "no overlap (docs/Simulator.md)"},
+           {"model", "cycle-level: load/compute/store queues ordered by "
+                     "dep_wait (docs/Simulator.md)"},
            {"total", int64_t(total)},
+           {"serial_first_order", int64_t(serialCycles())},
            {"by_opcode", std::move(cycles)},
+           {"by_queue", queueCycles(queueBusy)},
+           {"utilization", utilization(queueBusy, total)},
            {"time_us", double(total) / (hw.clockGHz * 1e3)}}},
+      {"dram_bandwidth",
+       llvm::json::Object{
+           {"bytes_per_cycle", total ? double(read + written) / total : 0.0},
+           {"gb_per_s", total ? double(read + written) / total * hw.clockGHz
+                              : 0.0},
+           {"peak_bytes_per_cycle", int64_t(hw.dramBytesPerCycle())}}},
       {"layers", std::move(layerArr)},
       {"topk", std::move(topkArr)},
   };

@@ -42,6 +42,7 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
   HardwareConfig t = timing ? *timing : image.manifest.hardware;
   std::unique_ptr<Simulator> sim(new Simulator(std::move(image), t));
   const binary::Manifest &m = sim->image.manifest;
+  sim->engine = std::make_unique<timing::Engine>(t, timing::firstOrderDram(t));
   sim->dramSize = m.dramSize;
   sim->dramBytes.reset(
       static_cast<uint8_t *>(std::calloc(std::max<uint64_t>(m.dramSize, 1), 1)));
@@ -134,6 +135,8 @@ Error Simulator::run() {
                        HostTensor::zeros(ElemType::F32, t.shape).shapeString() +
                        ", " + t.dtype + ")");
   rep = Report();
+  engine = std::make_unique<timing::Engine>(timing,
+                                            timing::firstOrderDram(timing));
   uint64_t n = image.text.size() / kInstrBytes;
   for (uint64_t pc = image.manifest.entry;; ++pc) {
     if (pc >= n)
@@ -200,6 +203,8 @@ public:
   /// Cycles of a data-dependent instruction (TOPK, ATTN finish, a skipped
   /// predicated DMA); unset: sim::estimateCycles.
   std::optional<uint64_t> cycles;
+  /// The DRAM rows a DMA moved, for the timing engine.
+  std::vector<timing::DramRow> dramRows;
 
 private:
   Simulator &sim;
@@ -649,6 +654,9 @@ Error Simulator::Exec::dma(bool toSram, bool gather) {
         return e;
   uint64_t bytes = numMoved * rowBytes;
   cycles = dmaCycles(numMoved, rowBytes, sim.timing);
+  for (uint64_t r = 0; r < rows; ++r)
+    if ((*moved)[r])
+      dramRows.push_back({(*addrs)[r], rowBytes});
   (toSram ? sim.rep.dramRead : sim.rep.dramWritten)[unsigned(cls)] += bytes;
   if (LayerCounters *l = layer()) {
     (toSram ? l->dramRead : l->dramWritten)[unsigned(cls)] += bytes;
@@ -1231,6 +1239,21 @@ Error Simulator::Exec::topk() {
   return Error::success();
 }
 
+void Simulator::noteTimeline(const timing::Work &work,
+                             const timing::Interval &when) {
+  rep.cycles = engine->total();
+  std::optional<Queue> q = queueOf(work.opcode);
+  if (q)
+    rep.queueBusy[unsigned(*q)] += when.cycles();
+  if (!work.layer || !when.cycles()) // e.g. a predicated DMA that was skipped
+    return;
+  LayerCounters *l = rep.layer(*work.layer + 1);
+  l->firstStart = std::min(l->firstStart, when.start);
+  l->lastEnd = std::max(l->lastEnd, when.end);
+  if (q)
+    l->queueBusy[unsigned(*q)] += when.cycles();
+}
+
 Error Simulator::step(const Instr &inst, uint64_t pc) {
   const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
   if (!spec)
@@ -1243,12 +1266,25 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
       return makeError(llvm::formatv("instruction {0} ({1}): reserved bits "
                                      "{2:x} set in word {3}",
                                      pc, spec->mnemonic, extra, w));
+  if (uint64_t bad = inst.get(kDepWaitField) &
+                     ~uint64_t(WaitLoad | WaitCompute | WaitStore))
+    return makeError(llvm::formatv("instruction {0} ({1}): field 'dep_wait': "
+                                   "bit {2:x} names no queue (1 load, 2 "
+                                   "compute, 4 store)",
+                                   pc, spec->mnemonic, bad));
+  if (inst.get(kDepSignalField))
+    return makeError(llvm::formatv("instruction {0} ({1}): field "
+                                   "'dep_signal' is reserved and must be 0",
+                                   pc, spec->mnemonic));
   std::optional<uint64_t> dataCycles;
+  timing::Work work{pc, spec->opcode, unsigned(inst.get(kDepWaitField)),
+                    std::nullopt, 0, {}};
   try {
     Exec exec(*this, inst, pc, *spec);
     if (Error e = exec.run())
       return e;
     dataCycles = exec.cycles;
+    work.dram = std::move(exec.dramRows);
   } catch (const std::bad_alloc &) {
     // Fields within their checked bounds can still describe an operation
     // too large for the host (e.g. a huge lq x lk score matrix).
@@ -1257,9 +1293,14 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
                                    pc, spec->mnemonic));
   }
   uint64_t cycles = dataCycles ? *dataCycles : estimateCycles(inst, timing);
+  if (const Field *l = lookupField(*spec, "layer"); l && inst.get(*l))
+    work.layer = unsigned(inst.get(*l) - 1);
+  work.computeCycles = cycles;
+  timing::Interval when = engine->issue(work);
+  noteTimeline(work, when);
   OpcodeStats &stats = rep.byOpcode[unsigned(spec->opcode)];
   stats.count += 1;
-  stats.cycles += cycles;
+  stats.cycles += when.cycles();
   rep.instrCycles.push_back(cycles);
   return Error::success();
 }

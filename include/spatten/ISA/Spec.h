@@ -245,7 +245,7 @@ constexpr Field kGatherFields[] = {
 };
 #undef SPATTEN_DMA_HEADER
 constexpr Field kGemmFields[] = {
-    {"flags", 0, 16, 8},
+    {"flags", 0, 16, 8}, {"layer", 0, 48, 16},
     SPATTEN_OPERAND("a", 1), SPATTEN_OPERAND("b", 2), SPATTEN_OPERAND("c", 3),
     SPATTEN_OPERAND("bias", 4),
     {"m", 5, 0, 16}, {"n", 5, 16, 16}, {"k", 5, 32, 16},
@@ -268,7 +268,7 @@ constexpr Field kAttnFields[] = {
     {"imp_buf", 7, 32, 4}, {"imp_off", 7, 36, 24},
 };
 constexpr Field kVecFields[] = {
-    {"func", 0, 16, 8}, {"flags", 0, 24, 8},
+    {"func", 0, 16, 8}, {"flags", 0, 24, 8}, {"layer", 0, 48, 16},
     SPATTEN_OPERAND("x", 1), SPATTEN_OPERAND("y", 2), SPATTEN_OPERAND("z", 3),
     SPATTEN_OPERAND("w", 4),
     {"rows", 5, 0, 24}, {"cols", 5, 24, 24},

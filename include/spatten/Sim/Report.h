@@ -49,6 +49,10 @@ struct LayerCounters {
   /// V rows kept by at least one query row, summed over ATTNs with vk > 0.
   std::optional<uint64_t> vRowsKept;
   std::optional<uint64_t> topkPasses; ///< quick-select passes of TOPKs
+  /// Cycle-level model: when the layer's first instruction started and its
+  /// last one finished, and the cycles each queue spent on it.
+  uint64_t firstStart = ~uint64_t(0), lastEnd = 0;
+  std::array<uint64_t, isa::kNumQueues> queueBusy{};
 };
 
 /// One executed TOPK: what it selected, its quick-select passes and
@@ -72,14 +76,19 @@ struct Report {
   std::vector<uint64_t> instrCycles;
   std::vector<LayerCounters> layers; ///< sorted by layer
   std::vector<TopkRecord> topk;      ///< in execution order
+  /// Cycle-level model (docs/Simulator.md): the cycle the program finished
+  /// and the cycles each queue (load, compute, store) was busy.
+  uint64_t cycles = 0;
+  std::array<uint64_t, isa::kNumQueues> queueBusy{};
 
   /// The counters of layer `fieldValue - 1` (created on first use), or
   /// nullptr when `fieldValue` is 0 (not attributed).
   LayerCounters *layer(uint64_t fieldValue);
 
   uint64_t totalInstructions() const;
-  /// Serial sum of instrCycles (no overlap between units).
-  uint64_t totalCycles() const;
+  /// Serial sum of instrCycles: the first-order estimate, no overlap
+  /// between units and every DMA at the fixed latency.
+  uint64_t serialCycles() const;
   /// report.json; `hw` is the configuration the estimate used.
   llvm::json::Value toJSON(const HardwareConfig &hw) const;
 };

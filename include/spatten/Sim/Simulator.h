@@ -17,6 +17,7 @@
 #include "spatten/Binary/SpBin.h"
 #include "spatten/Sim/Report.h"
 #include "spatten/Sim/Tensor.h"
+#include "spatten/Sim/Timing/Engine.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
@@ -56,6 +57,8 @@ public:
   llvm::Expected<HostTensor> getOutput(llvm::StringRef name) const;
 
   const Report &report() const { return rep; }
+  /// The timeline of the last run (cycle-level model, docs/Simulator.md).
+  const timing::Engine &timeline() const { return *engine; }
 
   /// Raw state, for unit tests.
   llvm::MutableArrayRef<uint8_t> dram() { return {dramBytes.get(), dramSize}; }
@@ -72,6 +75,9 @@ private:
     void operator()(uint8_t *p) const { std::free(p); }
   };
 
+  /// Adds one instruction's interval to the report's cycle counters.
+  void noteTimeline(const timing::Work &work, const timing::Interval &when);
+
   Simulator(binary::Image image, HardwareConfig timing)
       : image(std::move(image)), timing(std::move(timing)) {}
 
@@ -84,6 +90,7 @@ private:
   std::vector<int32_t> idx;
   llvm::StringMap<bool> boundInputs;
   Report rep;
+  std::unique_ptr<timing::Engine> engine;
 
   /// What an MSB-plane load left in an SRAM element, so that an LSB-plane
   /// load into the same element can rebuild the full code (docs/ISA.md,

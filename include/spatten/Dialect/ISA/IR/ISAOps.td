@@ -97,7 +97,7 @@ def ISA_ScatterOp : ISA_InstOp<"scatter", !listconcat(DmaFields, ["idx_off"]),
 def ISA_GemmOp : ISA_InstOp<"gemm", [
     "flags", "a_buf", "a_off", "a_stride", "b_buf", "b_off", "b_stride",
     "c_buf", "c_off", "c_stride", "bias_buf", "bias_off", "bias_stride",
-    "m", "n", "k"]> {
+    "m", "n", "k"], (ins I64Zero:$layer)> {
   let summary = "GEMM tile: C[m,n] (+)= A[m,k] B[k,n] (+ bias)";
 }
 def ISA_AttnOp : ISA_InstOp<"attn", [
@@ -114,7 +114,7 @@ def ISA_AttnOp : ISA_InstOp<"attn", [
 def ISA_VecOp : ISA_InstOp<"vec", [
     "func", "flags", "x_buf", "x_off", "x_stride", "y_buf", "y_off",
     "y_stride", "z_buf", "z_off", "z_stride", "w_buf", "w_off", "w_stride",
-    "rows", "cols"], (ins F32Attr:$imm)> {
+    "rows", "cols"], (ins F32Attr:$imm, I64Zero:$layer)> {
   let summary = "vector unit: elementwise, layer norm, softmax, GELU";
 }
 

@@ -1,0 +1,99 @@
+//===- Engine.h - When each instruction runs --------------------*- C++ -*-===//
+//
+// The cycle-level timing of a program (docs/Simulator.md, "Cycle-level
+// model"). Instructions go to their queue (load, compute, store: ISA
+// `queueOf`); a queue runs one instruction at a time in program order, and
+// an instruction starts once its queue is free, the queues its `dep_wait`
+// names have finished every earlier instruction, and the last `sync` has
+// completed. DMA instructions take the time the DRAM model gives for the
+// rows they move; compute instructions take the cycles of their unit
+// (GEMM array, vector unit, top-k engine, attention pipeline).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_SIM_TIMING_ENGINE_H
+#define SPATTEN_SIM_TIMING_ENGINE_H
+
+#include "spatten/ISA/Spec.h"
+#include "spatten/Support/HardwareConfig.h"
+
+#include "llvm/ADT/ArrayRef.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace spatten::sim::timing {
+
+/// One DRAM row a DMA instruction moves: `bytes` at byte address `addr`.
+struct DramRow {
+  uint64_t addr = 0, bytes = 0;
+};
+
+/// The DRAM as the engine sees it: a DMA's rows are all issued at cycle
+/// `issue`; the result is the cycle the last byte has moved.
+class DramModel {
+public:
+  virtual ~DramModel() = default;
+  virtual uint64_t access(llvm::ArrayRef<DramRow> rows, bool write,
+                          uint64_t issue) = 0;
+};
+
+/// `dram_latency_cycles + ceil(bytes / (channels x transaction bytes))`
+/// per instruction, channels not shared between overlapping DMAs: the
+/// first-order model (docs/Simulator.md), kept for comparison.
+std::unique_ptr<DramModel> firstOrderDram(const HardwareConfig &hw);
+
+/// One executed instruction, as the engine needs it.
+struct Work {
+  uint64_t pc = 0;
+  isa::Opcode opcode = isa::Opcode::Halt;
+  unsigned depWait = 0;              ///< `dep_wait` bits (isa::DepWait)
+  std::optional<unsigned> layer;     ///< report layer, if attributed
+  uint64_t computeCycles = 0;        ///< compute queue: the unit's cycles
+  std::vector<DramRow> dram;         ///< DMA: the rows it moved
+};
+
+/// When one instruction ran, in cycles from the program start.
+struct Interval {
+  uint64_t start = 0, end = 0;
+  uint64_t cycles() const { return end - start; }
+};
+
+/// One instruction on the timeline, for the report and the trace.
+struct Event {
+  uint64_t pc;
+  isa::Opcode opcode;
+  std::optional<isa::Queue> queue;
+  std::optional<unsigned> layer;
+  Interval when;
+};
+
+class Engine {
+public:
+  Engine(const HardwareConfig &hw, std::unique_ptr<DramModel> dram);
+
+  /// Places `w` on the timeline (calls come in program order).
+  Interval issue(const Work &w);
+
+  /// The cycle the last instruction finished.
+  uint64_t total() const { return finish; }
+  /// Cycles each queue spent running instructions.
+  const std::array<uint64_t, isa::kNumQueues> &busy() const { return busyCycles; }
+  /// Every instruction, in program order.
+  const std::vector<Event> &events() const { return timeline; }
+
+private:
+  std::unique_ptr<DramModel> dram;
+  std::array<uint64_t, isa::kNumQueues> queueFree{}, busyCycles{};
+  uint64_t barrier = 0, finish = 0;
+  std::vector<Event> timeline;
+
+  uint64_t startOf(const Work &w, std::optional<isa::Queue> q) const;
+};
+
+} // namespace spatten::sim::timing
+
+#endif // SPATTEN_SIM_TIMING_ENGINE_H
