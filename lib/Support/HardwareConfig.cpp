@@ -1,19 +1,26 @@
 //===- HardwareConfig.cpp - Presets and JSON for the hardware config -----===//
 //
 // The JSON keys are the snake_case names documented on each field of
-// HardwareConfig. One table (kUnsignedFields) maps keys to members so that
-// parsing, printing and docs/HardwareConfig.md cannot drift apart.
+// HardwareConfig. Tables (kUnsignedFields, kEnergyFields) map keys to
+// members so that parsing and printing cannot drift apart; the presets are
+// configs/*.json, embedded by lib/Support/CMakeLists.txt, and must spell out
+// every key that toJSON prints.
 //
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Support/HardwareConfig.h"
 
+#include "HardwareConfigPresets.inc"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
+#include <sstream>
+#include <vector>
 
 using namespace spatten;
 using llvm::Error;
@@ -34,16 +41,64 @@ struct UnsignedField {
 };
 
 constexpr UnsignedField kUnsignedFields[] = {
+    {"multipliers", &HardwareConfig::multipliers},
     {"qk_multipliers", &HardwareConfig::qkMultipliers},
     {"pv_multipliers", &HardwareConfig::pvMultipliers},
     {"softmax_units", &HardwareConfig::softmaxUnits},
     {"topk_comparators", &HardwareConfig::topkComparators},
     {"max_keys_per_fill", &HardwareConfig::maxKeysPerFill},
+    {"crossbar_inputs", &HardwareConfig::crossbarInputs},
+    {"crossbar_outputs", &HardwareConfig::crossbarOutputs},
+    {"pipeline_queue_depth", &HardwareConfig::pipelineQueueDepth},
     {"gemm_multipliers", &HardwareConfig::gemmMultipliers},
     {"vector_lanes", &HardwareConfig::vectorLanes},
     {"dram_channels", &HardwareConfig::dramChannels},
     {"dram_transaction_bytes", &HardwareConfig::dramTransactionBytes},
+    {"dram_banks_per_channel", &HardwareConfig::dramBanksPerChannel},
+    {"dram_row_bytes", &HardwareConfig::dramRowBytes},
+    {"dram_interleave_bytes", &HardwareConfig::dramInterleaveBytes},
+    {"dram_trcd", &HardwareConfig::dramTRCD},
+    {"dram_trp", &HardwareConfig::dramTRP},
+    {"dram_tcl", &HardwareConfig::dramTCL},
+    {"dram_tras", &HardwareConfig::dramTRAS},
+    {"dram_tburst", &HardwareConfig::dramTBurst},
+    {"dram_trefi", &HardwareConfig::dramTREFI},
+    {"dram_trfc", &HardwareConfig::dramTRFC},
+    {"dram_scheduler_window", &HardwareConfig::dramSchedulerWindow},
     {"dram_latency_cycles", &HardwareConfig::dramLatencyCycles},
+};
+
+/// An entry of the energy table and its key inside the `energy` object.
+struct EnergyField {
+  llvm::StringLiteral key;
+  EnergyEntry EnergyTable::*member;
+};
+
+constexpr EnergyField kEnergyFields[] = {
+    {"dram_read_pj_per_byte", &EnergyTable::dramReadPerByte},
+    {"dram_write_pj_per_byte", &EnergyTable::dramWritePerByte},
+    {"sram_read_pj_per_byte", &EnergyTable::sramReadPerByte},
+    {"sram_write_pj_per_byte", &EnergyTable::sramWritePerByte},
+    {"attn_mac_pj", &EnergyTable::attnMac},
+    {"softmax_op_pj", &EnergyTable::softmaxOp},
+    {"topk_compare_pj", &EnergyTable::topkCompare},
+    {"gemm_mac_pj", &EnergyTable::gemmMac},
+    {"vector_op_pj", &EnergyTable::vectorOp},
+};
+
+/// The presets, in the order embeddedPreset indexes them. `alias` is the
+/// spelling usable in file names.
+struct PresetText {
+  llvm::StringLiteral name;
+  llvm::StringLiteral alias;
+  llvm::StringLiteral file;
+  const char *text;
+};
+
+const PresetText kPresets[] = {
+    {"spatten", "spatten", "configs/spatten.json", kSpattenPresetJson},
+    {"spatten-1/8", "spatten-1_8", "configs/spatten-1_8.json",
+     kSpattenOneEighthPresetJson},
 };
 
 std::string bufferKey(unsigned b) {
@@ -64,37 +119,73 @@ Expected<uint64_t> readPositive(llvm::StringRef key, const llvm::json::Value &v,
   return uint64_t(*i);
 }
 
-/// Cross-field rules: each error names the field that must change.
-Error checkConsistency(const HardwareConfig &c) {
-  if (c.softmaxUnits > c.qkMultipliers)
-    return fieldError("softmax_units",
-                      llvm::formatv("{0} exceeds qk_multipliers ({1}): a softmax "
-                                    "unit consumes at least one Q*K product",
-                                    c.softmaxUnits, c.qkMultipliers));
-  if (!llvm::isPowerOf2_32(c.dramTransactionBytes))
-    return fieldError("dram_transaction_bytes",
-                      llvm::formatv("{0} is not a power of two",
-                                    c.dramTransactionBytes));
-  // SRAM operands address elements with a 24-bit offset (isa::Spec.h).
-  const uint64_t maxElems = uint64_t(1) << 24;
-  for (unsigned b = 0; b < isa::kNumBuffers; ++b) {
-    uint64_t bytes = c.bufferBytes[b];
-    if (bytes % 4)
-      return fieldError(bufferKey(b),
-                        llvm::formatv("{0} is not a multiple of 4 (buffers hold "
-                                      "32-bit elements)",
-                                      bytes));
-    if (bytes / 4 > maxElems)
-      return fieldError(bufferKey(b),
-                        llvm::formatv("{0} bytes exceed the 24-bit element "
-                                      "offset of SRAM operands ({1} bytes)",
-                                      bytes, maxElems * 4));
+/// `d` as a person writes it (-0.1, not -1.000000e-01).
+std::string shortNumber(double d) {
+  std::ostringstream os;
+  os << d;
+  return os.str();
+}
+
+/// Reads one energy entry: a number of pJ, or {"pj": number, "source":
+/// string}. A bare number has no source.
+Error readEnergyEntry(llvm::StringRef key, const llvm::json::Value &v,
+                      EnergyEntry &e) {
+  const llvm::json::Value *pj = &v;
+  e.source.clear();
+  if (const llvm::json::Object *o = v.getAsObject()) {
+    for (const auto &kv : *o)
+      if (kv.first != "pj" && kv.first != "source")
+        return fieldError((key + "." + llvm::StringRef(kv.first)).str(),
+                          "unknown field");
+    pj = o->get("pj");
+    if (!pj)
+      return fieldError((key + ".pj").str(), "missing");
+    if (const llvm::json::Value *s = o->get("source")) {
+      std::optional<llvm::StringRef> str = s->getAsString();
+      if (!str)
+        return fieldError((key + ".source").str(), "expected a string");
+      e.source = str->str();
+    }
+  }
+  std::optional<double> d = pj->getAsNumber();
+  if (!d)
+    return fieldError(key, "expected a number of pJ or an object "
+                           "{\"pj\": number, \"source\": string}");
+  // 1 uJ per access or operation is far beyond any real figure.
+  if (!std::isfinite(*d) || *d < 0 || *d > 1e6)
+    return fieldError(key, shortNumber(*d) + " pJ is out of range [0, 1e6]");
+  e.pj = *d;
+  return Error::success();
+}
+
+/// Sorted keys of `obj`, so that the first reported error is deterministic.
+std::vector<llvm::StringRef> sortedKeys(const llvm::json::Object &obj) {
+  std::vector<llvm::StringRef> keys;
+  for (const auto &kv : obj)
+    keys.push_back(kv.first);
+  llvm::sort(keys);
+  return keys;
+}
+
+Error applyEnergy(EnergyTable &t, const llvm::json::Value &v) {
+  const llvm::json::Object *obj = v.getAsObject();
+  if (!obj)
+    return fieldError("energy", "expected an object");
+  for (llvm::StringRef key : sortedKeys(*obj)) {
+    const EnergyField *f = llvm::find_if(
+        kEnergyFields, [&](const EnergyField &f) { return f.key == key; });
+    std::string name = ("energy." + key).str();
+    if (f == std::end(kEnergyFields))
+      return fieldError(name, "unknown field");
+    if (Error e = readEnergyEntry(name, *obj->get(key), t.*f->member))
+      return e;
   }
   return Error::success();
 }
 
-Error applyKey(HardwareConfig &c, llvm::StringRef key,
-               const llvm::json::Value &v) {
+Error applyScalar(HardwareConfig &c, llvm::StringRef key,
+                  const llvm::json::Value &v, bool &known) {
+  known = true;
   if (key == "name") {
     std::optional<llvm::StringRef> s = v.getAsString();
     if (!s)
@@ -111,6 +202,13 @@ Error applyKey(HardwareConfig &c, llvm::StringRef key,
     c.clockGHz = *d;
     return Error::success();
   }
+  if (key == "double_buffered") {
+    std::optional<bool> b = v.getAsBoolean();
+    if (!b)
+      return fieldError(key, "expected true or false");
+    c.doubleBuffered = *b;
+    return Error::success();
+  }
   if (key == "dram_bytes") {
     // dram_addr is a 48-bit field (isa::kDmaFields).
     auto n = readPositive(key, v, uint64_t(1) << 48);
@@ -119,6 +217,17 @@ Error applyKey(HardwareConfig &c, llvm::StringRef key,
     c.dramBytes = *n;
     return Error::success();
   }
+  if (key == "energy")
+    return applyEnergy(c.energy, v);
+  known = false;
+  return Error::success();
+}
+
+Error applyKey(HardwareConfig &c, llvm::StringRef key,
+               const llvm::json::Value &v) {
+  bool known = false;
+  if (Error e = applyScalar(c, key, v, known); e || known)
+    return e;
   for (const UnsignedField &f : kUnsignedFields) {
     if (key != f.key)
       continue;
@@ -140,27 +249,186 @@ Error applyKey(HardwareConfig &c, llvm::StringRef key,
   return fieldError(key, "unknown field");
 }
 
-HardwareConfig makeOneEighth() {
-  // The paper's SpAtten-1/8: 1/8 of the computation resources and memory
-  // bandwidth (used to compare with A3 and MNNFast).
-  HardwareConfig c;
-  c.name = "spatten-1/8";
-  c.qkMultipliers = 64;
-  c.pvMultipliers = 64;
-  c.softmaxUnits = 1;
-  c.gemmMultipliers = 1024 / 8;
-  c.vectorLanes = 64 / 8;
-  c.dramChannels = 2;
-  return c;
+/// Applies every key of `obj` except "preset" (handled by the caller).
+Error applyObject(HardwareConfig &c, const llvm::json::Object &obj) {
+  for (llvm::StringRef key : sortedKeys(obj)) {
+    if (key == "preset")
+      continue;
+    if (Error e = applyKey(c, key, *obj.get(key)))
+      return e;
+  }
+  return Error::success();
+}
+
+/// The attention engine's cross-field rules.
+Error checkEngine(const HardwareConfig &c) {
+  if (c.multipliers != c.qkMultipliers + c.pvMultipliers)
+    return fieldError(
+        "multipliers",
+        llvm::formatv("{0} is not qk_multipliers ({1}) + pv_multipliers ({2}) "
+                      "= {3}",
+                      c.multipliers, c.qkMultipliers, c.pvMultipliers,
+                      c.qkMultipliers + c.pvMultipliers));
+  if (c.softmaxUnits > c.qkMultipliers)
+    return fieldError("softmax_units",
+                      llvm::formatv("{0} exceeds qk_multipliers ({1}): a softmax "
+                                    "unit consumes at least one Q*K product",
+                                    c.softmaxUnits, c.qkMultipliers));
+  if (c.crossbarOutputs != c.dramChannels)
+    return fieldError("crossbar_outputs",
+                      llvm::formatv("{0} is not dram_channels ({1}): the "
+                                    "fetcher's crossbar has one output per "
+                                    "channel",
+                                    c.crossbarOutputs, c.dramChannels));
+  return Error::success();
+}
+
+/// The HBM model's rules: the address mapping slices address bits, so its
+/// sizes are powers of two, and a transaction lies in one interleave chunk,
+/// which lies in one row.
+Error checkDram(const HardwareConfig &c) {
+  const std::pair<llvm::StringLiteral, unsigned> pow2[] = {
+      {"dram_channels", c.dramChannels},
+      {"dram_transaction_bytes", c.dramTransactionBytes},
+      {"dram_banks_per_channel", c.dramBanksPerChannel},
+      {"dram_row_bytes", c.dramRowBytes},
+      {"dram_interleave_bytes", c.dramInterleaveBytes},
+  };
+  for (auto [key, value] : pow2)
+    if (!llvm::isPowerOf2_32(value))
+      return fieldError(key, llvm::formatv("{0} is not a power of two (the "
+                                           "address mapping slices address "
+                                           "bits)",
+                                           value));
+  if (c.dramInterleaveBytes < c.dramTransactionBytes)
+    return fieldError("dram_interleave_bytes",
+                      llvm::formatv("{0} is smaller than dram_transaction_bytes "
+                                    "({1}): a transaction would span channels",
+                                    c.dramInterleaveBytes,
+                                    c.dramTransactionBytes));
+  if (c.dramRowBytes < c.dramInterleaveBytes)
+    return fieldError("dram_row_bytes",
+                      llvm::formatv("{0} is smaller than dram_interleave_bytes "
+                                    "({1}): an interleave chunk must lie in one "
+                                    "row",
+                                    c.dramRowBytes, c.dramInterleaveBytes));
+  if (c.dramTRAS < c.dramTRCD)
+    return fieldError("dram_tras",
+                      llvm::formatv("{0} is less than dram_trcd ({1}): a row "
+                                    "stays open at least until it can be read",
+                                    c.dramTRAS, c.dramTRCD));
+  if (c.dramTRFC >= c.dramTREFI)
+    return fieldError("dram_trfc",
+                      llvm::formatv("{0} is not less than dram_trefi ({1}): "
+                                    "refresh would leave no time for accesses",
+                                    c.dramTRFC, c.dramTREFI));
+  return Error::success();
+}
+
+Error checkBuffers(const HardwareConfig &c) {
+  // SRAM operands address elements with a 24-bit offset (isa::Spec.h).
+  const uint64_t maxElems = uint64_t(1) << 24;
+  for (unsigned b = 0; b < isa::kNumBuffers; ++b) {
+    uint64_t bytes = c.bufferBytes[b];
+    if (bytes % 4)
+      return fieldError(bufferKey(b),
+                        llvm::formatv("{0} is not a multiple of 4 (buffers hold "
+                                      "32-bit elements)",
+                                      bytes));
+    if (bytes / 4 > maxElems)
+      return fieldError(bufferKey(b),
+                        llvm::formatv("{0} bytes exceed the 24-bit element "
+                                      "offset of SRAM operands ({1} bytes)",
+                                      bytes, maxElems * 4));
+  }
+  if (!c.doubleBuffered)
+    return Error::success();
+  for (isa::Buffer b : {isa::Buffer::K, isa::Buffer::V})
+    if (c.bufferBytes[unsigned(b)] % 8)
+      return fieldError(bufferKey(unsigned(b)),
+                        llvm::formatv("{0} does not split into two halves of "
+                                      "32-bit elements (double_buffered)",
+                                      c.bufferBytes[unsigned(b)]));
+  return Error::success();
+}
+
+/// Cross-field rules: each error names the field that must change.
+Error checkConsistency(const HardwareConfig &c) {
+  if (Error e = checkEngine(c))
+    return e;
+  if (Error e = checkDram(c))
+    return e;
+  return checkBuffers(c);
+}
+
+/// A preset file spells out every field, with a cited source for every
+/// energy figure, so that the file alone documents the design.
+Error checkComplete(const llvm::json::Object &obj,
+                    const llvm::json::Object &all) {
+  if (obj.get("preset"))
+    return fieldError("preset", "a preset file cannot name a base preset");
+  for (llvm::StringRef key : sortedKeys(all))
+    if (!obj.get(key))
+      return fieldError(key, "missing (a preset spells out every field)");
+  const llvm::json::Object *energy = obj.getObject("energy");
+  for (const EnergyField &f : kEnergyFields) {
+    const llvm::json::Object *e = energy ? energy->getObject(f.key) : nullptr;
+    if (!e || !e->getString("source") || e->getString("source")->empty())
+      return fieldError(("energy." + f.key).str(),
+                        "a preset gives {\"pj\": ..., \"source\": ...}");
+  }
+  return Error::success();
 }
 
 } // namespace
 
+HardwareConfig::HardwareConfig() : HardwareConfig(embeddedPreset(0)) {}
+
+Expected<HardwareConfig> HardwareConfig::parsePreset(llvm::StringRef file,
+                                                     llvm::StringRef text) {
+  auto fail = [&](Error e) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "embedded " + file + ": " +
+                                       llvm::toString(std::move(e)));
+  };
+  auto json = llvm::json::parse(text);
+  if (!json)
+    return fail(json.takeError());
+  const llvm::json::Object *obj = json->getAsObject();
+  if (!obj)
+    return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                        "expected a JSON object"));
+  HardwareConfig c{Blank{}};
+  llvm::json::Value all = c.toJSON();
+  if (Error e = checkComplete(*obj, *all.getAsObject()))
+    return fail(std::move(e));
+  if (Error e = applyObject(c, *obj))
+    return fail(std::move(e));
+  if (Error e = checkConsistency(c))
+    return fail(std::move(e));
+  return c;
+}
+
+const HardwareConfig &HardwareConfig::embeddedPreset(unsigned index) {
+  // Parsed once; an invalid embedded preset is a build defect (the unit
+  // tests parse both), not an input error, so it stops the program.
+  static const std::vector<HardwareConfig> presets = [] {
+    std::vector<HardwareConfig> v;
+    for (const PresetText &p : kPresets) {
+      auto c = parsePreset(p.file, p.text);
+      if (!c)
+        llvm::report_fatal_error(llvm::StringRef(toString(c.takeError())));
+      v.push_back(std::move(*c));
+    }
+    return v;
+  }();
+  return presets[index];
+}
+
 Expected<HardwareConfig> HardwareConfig::preset(llvm::StringRef name) {
-  if (name == "spatten")
-    return HardwareConfig();
-  if (name == "spatten-1/8" || name == "spatten-1_8")
-    return makeOneEighth();
+  for (unsigned i = 0; i < std::size(kPresets); ++i)
+    if (name == kPresets[i].name || name == kPresets[i].alias)
+      return embeddedPreset(i);
   return llvm::createStringError(
       llvm::inconvertibleErrorCode(),
       "unknown hardware preset '" + name +
@@ -183,17 +451,8 @@ Expected<HardwareConfig> HardwareConfig::fromJSON(const llvm::json::Value &v,
       return fieldError("preset", llvm::toString(pre.takeError()));
     base = *pre;
   }
-  // Sorted keys make the first reported error deterministic.
-  std::vector<llvm::StringRef> keys;
-  for (const auto &kv : *obj)
-    keys.push_back(kv.first);
-  llvm::sort(keys);
-  for (llvm::StringRef key : keys) {
-    if (key == "preset")
-      continue;
-    if (Error e = applyKey(base, key, *obj->get(key)))
-      return std::move(e);
-  }
+  if (Error e = applyObject(base, *obj))
+    return std::move(e);
   if (Error e = checkConsistency(base))
     return std::move(e);
   return base;
@@ -230,10 +489,17 @@ llvm::json::Value HardwareConfig::toJSON() const {
   llvm::json::Object o;
   o["name"] = name;
   o["clock_ghz"] = clockGHz;
+  o["double_buffered"] = doubleBuffered;
   for (const UnsignedField &f : kUnsignedFields)
     o[f.key] = int64_t(this->*f.member);
   o["dram_bytes"] = int64_t(dramBytes);
   for (unsigned b = 0; b < isa::kNumBuffers; ++b)
     o[bufferKey(b)] = int64_t(bufferBytes[b]);
+  llvm::json::Object e;
+  for (const EnergyField &f : kEnergyFields) {
+    const EnergyEntry &entry = energy.*f.member;
+    e[f.key] = llvm::json::Object{{"pj", entry.pj}, {"source", entry.source}};
+  }
+  o["energy"] = std::move(e);
   return o;
 }

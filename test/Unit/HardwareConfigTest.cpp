@@ -5,6 +5,7 @@
 #include "TestUtil.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace spatten;
@@ -18,25 +19,79 @@ llvm::Expected<HardwareConfig> parse(llvm::StringRef text) {
   return HardwareConfig::fromJSON(*json);
 }
 
+/// Expects each config text to be refused with a message containing its
+/// second member.
+void expectErrors(
+    std::initializer_list<std::pair<const char *, const char *>> cases) {
+  for (auto [text, message] : cases) {
+    SCOPED_TRACE(text);
+    EXPECT_ERR(parse(text), message);
+  }
+}
+
 TEST(HardwareConfig, DefaultPresetIsThePaperDesign) {
   auto c = HardwareConfig::preset("spatten");
   ASSERT_OK(c);
-  EXPECT_EQ(c->qkMultipliers + c->pvMultipliers, 1024u);
-  EXPECT_EQ(c->softmaxUnits, 8u);
+  EXPECT_EQ(c->name, "spatten");
+  EXPECT_EQ(c->multipliers, 1024u);
+  EXPECT_EQ(c->qkMultipliers, 512u);
+  EXPECT_EQ(c->pvMultipliers, 512u);
+  EXPECT_EQ(c->softmaxUnits, c->multipliers / 64); // 16
+  EXPECT_EQ(c->softmaxUnits, 16u);
+  EXPECT_EQ(c->topkComparators, 16u);
+  EXPECT_EQ(c->crossbarInputs, 32u); // paper: 32x16 crossbar
+  EXPECT_EQ(c->crossbarOutputs, 16u);
+  EXPECT_EQ(c->pipelineQueueDepth, 2u);
+  EXPECT_TRUE(c->doubleBuffered);
   EXPECT_EQ(c->dramChannels, 16u);
   EXPECT_EQ(c->dramBytesPerCycle(), 512u); // 512 GB/s at 1 GHz
   EXPECT_EQ(c->bufferBytes[unsigned(isa::Buffer::K)], 196u << 10);
+  EXPECT_EQ(c->bufferBytes[unsigned(isa::Buffer::V)], 196u << 10);
+  // The HBM2 timing mirrors sim::timing::HbmParams.
+  EXPECT_EQ(c->dramBanksPerChannel, 16u);
+  EXPECT_EQ(c->dramRowBytes, 1024u);
+  EXPECT_EQ(c->dramInterleaveBytes, 256u);
+  EXPECT_EQ(c->dramTRCD, 14u);
+  EXPECT_EQ(c->dramTRP, 14u);
+  EXPECT_EQ(c->dramTCL, 14u);
+  EXPECT_EQ(c->dramTRAS, 33u);
+  EXPECT_EQ(c->dramTBurst, 1u);
+  EXPECT_EQ(c->dramTREFI, 3900u);
+  EXPECT_EQ(c->dramTRFC, 260u);
+  EXPECT_EQ(c->dramSchedulerWindow, 32u);
+  EXPECT_EQ(c->dramLatencyCycles, 100u);
+  // HBM2 3.9 pJ/bit = 31.2 pJ/byte (O'Connor et al., MICRO 2017).
+  EXPECT_DOUBLE_EQ(c->energy.dramReadPerByte.pj, 31.2);
+  EXPECT_NE(c->energy.dramReadPerByte.source.find("O'Connor"),
+            std::string::npos);
+  EXPECT_DOUBLE_EQ(c->energy.gemmMac.pj, 4.1);
+  EXPECT_DOUBLE_EQ(c->energy.attnMac.pj, 0.49);
+}
+
+TEST(HardwareConfig, DefaultConstructedIsTheSpattenPreset) {
+  auto c = HardwareConfig::preset("spatten");
+  ASSERT_OK(c);
+  EXPECT_EQ(HardwareConfig().toJSON(), c->toJSON());
 }
 
 TEST(HardwareConfig, OneEighthPreset) {
   auto c = HardwareConfig::preset("spatten-1/8");
   ASSERT_OK(c);
   EXPECT_EQ(c->name, "spatten-1/8");
+  EXPECT_EQ(c->multipliers, 128u);
   EXPECT_EQ(c->qkMultipliers, 64u);
   EXPECT_EQ(c->pvMultipliers, 64u);
-  EXPECT_EQ(c->softmaxUnits, 1u);
+  EXPECT_EQ(c->softmaxUnits, 2u); // multipliers / 64
   EXPECT_EQ(c->dramChannels, 2u);
+  EXPECT_EQ(c->crossbarOutputs, 2u);
+  EXPECT_EQ(c->crossbarInputs, 4u);
+  EXPECT_EQ(c->dramBytesPerCycle(), 64u);
   EXPECT_EQ(c->gemmMultipliers, 128u);
+  EXPECT_EQ(c->vectorLanes, 8u);
+  EXPECT_EQ(c->dramTRCD, 14u); // per-channel timing unchanged
+  auto alias = HardwareConfig::preset("spatten-1_8");
+  ASSERT_OK(alias);
+  EXPECT_EQ(alias->toJSON(), c->toJSON());
   EXPECT_ERR(HardwareConfig::preset("a3"), "known presets: spatten, spatten-1/8");
 }
 
@@ -46,7 +101,14 @@ TEST(HardwareConfig, JsonRoundTrip) {
     ASSERT_OK(c);
     auto back = HardwareConfig::fromJSON(c->toJSON());
     ASSERT_OK(back);
-    EXPECT_EQ(back->toJSON(), c->toJSON());
+    EXPECT_EQ(back->toJSON(), c->toJSON()) << name;
+    // toJSON spells out every field, so the base does not matter.
+    auto other = HardwareConfig::preset(
+        llvm::StringRef(name) == "spatten" ? "spatten-1/8" : "spatten");
+    ASSERT_OK(other);
+    auto over = HardwareConfig::fromJSON(c->toJSON(), *other);
+    ASSERT_OK(over);
+    EXPECT_EQ(over->toJSON(), c->toJSON()) << name;
   }
 }
 
@@ -78,7 +140,8 @@ TEST(HardwareConfig, ErrorsNameTheField) {
 }
 
 TEST(HardwareConfig, InconsistentValuesNameTheField) {
-  EXPECT_ERR(parse(R"({"qk_multipliers": 4, "softmax_units": 8})"),
+  EXPECT_ERR(parse(R"({"multipliers": 516, "qk_multipliers": 4,
+                       "softmax_units": 8})"),
              "field 'softmax_units': 8 exceeds qk_multipliers (4)");
   EXPECT_ERR(parse(R"({"act_buffer_bytes": 1022})"),
              "field 'act_buffer_bytes': 1022 is not a multiple of 4");
@@ -131,6 +194,157 @@ TEST(HardwareConfig, ShippedConfigFilesMatchThePresets) {
     ASSERT_OK(p);
     EXPECT_EQ(fromFile->toJSON(), p->toJSON()) << file;
   }
+}
+
+TEST(HardwareConfig, ShippedFilesSpellOutEveryField) {
+  // The presets are these files (embedded at build time); each names every
+  // key that toJSON prints, so the file alone documents the design.
+  for (const char *file : {"spatten.json", "spatten-1_8.json"}) {
+    auto buf = llvm::MemoryBuffer::getFile(
+        std::string(SPATTEN_SOURCE_DIR "/configs/") + file);
+    ASSERT_TRUE(bool(buf)) << file;
+    auto json = llvm::json::parse((*buf)->getBuffer());
+    ASSERT_OK(json);
+    const llvm::json::Object *obj = json->getAsObject();
+    ASSERT_TRUE(obj);
+    llvm::json::Value all = HardwareConfig().toJSON();
+    for (const auto &kv : *all.getAsObject())
+      EXPECT_TRUE(obj->get(kv.first)) << file << ": " << kv.first.str();
+    EXPECT_EQ(obj->size(), all.getAsObject()->size()) << file;
+  }
+}
+
+TEST(HardwareConfig, NewFieldsOverride) {
+  auto c = parse(R"({"multipliers": 256, "qk_multipliers": 128,
+                     "pv_multipliers": 128, "softmax_units": 4,
+                     "crossbar_inputs": 8, "crossbar_outputs": 4,
+                     "dram_channels": 4, "pipeline_queue_depth": 5,
+                     "double_buffered": false, "dram_banks_per_channel": 8,
+                     "dram_row_bytes": 2048, "dram_interleave_bytes": 64,
+                     "dram_trcd": 10, "dram_trp": 11, "dram_tcl": 12,
+                     "dram_tras": 28, "dram_tburst": 2, "dram_trefi": 7800,
+                     "dram_trfc": 350, "dram_scheduler_window": 16})");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->multipliers, 256u);
+  EXPECT_EQ(c->crossbarInputs, 8u);
+  EXPECT_EQ(c->crossbarOutputs, 4u);
+  EXPECT_EQ(c->pipelineQueueDepth, 5u);
+  EXPECT_FALSE(c->doubleBuffered);
+  EXPECT_EQ(c->dramBanksPerChannel, 8u);
+  EXPECT_EQ(c->dramRowBytes, 2048u);
+  EXPECT_EQ(c->dramInterleaveBytes, 64u);
+  EXPECT_EQ(c->dramTRCD, 10u);
+  EXPECT_EQ(c->dramTRP, 11u);
+  EXPECT_EQ(c->dramTCL, 12u);
+  EXPECT_EQ(c->dramTRAS, 28u);
+  EXPECT_EQ(c->dramTBurst, 2u);
+  EXPECT_EQ(c->dramTREFI, 7800u);
+  EXPECT_EQ(c->dramTRFC, 350u);
+  EXPECT_EQ(c->dramSchedulerWindow, 16u);
+  // Keys left out keep the base preset's value.
+  EXPECT_EQ(c->topkComparators, 16u);
+}
+
+TEST(HardwareConfig, EnergyTable) {
+  auto c = parse(R"({"energy": {"dram_read_pj_per_byte": 20,
+                     "gemm_mac_pj": {"pj": 1.5, "source": "my synthesis"}}})");
+  ASSERT_OK(c);
+  EXPECT_DOUBLE_EQ(c->energy.dramReadPerByte.pj, 20);
+  EXPECT_EQ(c->energy.dramReadPerByte.source, ""); // a bare number cites none
+  EXPECT_DOUBLE_EQ(c->energy.gemmMac.pj, 1.5);
+  EXPECT_EQ(c->energy.gemmMac.source, "my synthesis");
+  // Entries left out keep the preset's figure and source.
+  HardwareConfig paper;
+  EXPECT_DOUBLE_EQ(c->energy.sramReadPerByte.pj, paper.energy.sramReadPerByte.pj);
+  EXPECT_EQ(c->energy.sramReadPerByte.source,
+            paper.energy.sramReadPerByte.source);
+  // Zero is allowed (leave a term out of the estimate).
+  ASSERT_OK(parse(R"({"energy": {"topk_compare_pj": 0}})"));
+  for (const EnergyEntry *e :
+       {&paper.energy.dramReadPerByte, &paper.energy.dramWritePerByte,
+        &paper.energy.sramReadPerByte, &paper.energy.sramWritePerByte,
+        &paper.energy.attnMac, &paper.energy.softmaxOp,
+        &paper.energy.topkCompare, &paper.energy.gemmMac,
+        &paper.energy.vectorOp}) {
+    EXPECT_GT(e->pj, 0);
+    EXPECT_FALSE(e->source.empty());
+  }
+}
+
+TEST(HardwareConfig, EnergyErrorsNameTheField) {
+  expectErrors({
+      {R"({"energy": 3})",
+       "field 'energy': expected an object"},
+      {R"({"energy": {"dram_pj": 3}})",
+       "field 'energy.dram_pj': unknown field"},
+      {R"({"energy": {"attn_mac_pj": -0.1}})",
+       "field 'energy.attn_mac_pj': -0.1 pJ is out of range"},
+      {R"({"energy": {"attn_mac_pj": "cheap"}})",
+       "field 'energy.attn_mac_pj': expected a number of pJ"},
+      {R"({"energy": {"attn_mac_pj": {"pj": 1, "src": "x"}}})",
+       "field 'energy.attn_mac_pj.src': unknown field"},
+      {R"({"energy": {"attn_mac_pj": {"source": "x"}}})",
+       "field 'energy.attn_mac_pj.pj': missing"},
+      {R"({"energy": {"attn_mac_pj": {"pj": 1, "source": 2}}})",
+       "field 'energy.attn_mac_pj.source': expected a string"},
+      {R"({"energy": {"vector_op_pj": {"pj": -2}}})",
+       "field 'energy.vector_op_pj': -2 pJ is out of range"},
+  });
+}
+
+TEST(HardwareConfig, NewFieldErrorsNameTheField) {
+  expectErrors({
+      {R"({"double_buffered": 1})",
+       "field 'double_buffered': expected true or false"},
+      {R"({"pipeline_queue_depth": 0})",
+       "field 'pipeline_queue_depth': must be positive, got 0"},
+      {R"({"crossbar_inputs": 0})",
+       "field 'crossbar_inputs': must be positive"},
+      {R"({"dram_trcd": 0})",
+       "field 'dram_trcd': must be positive"},
+      {R"({"dram_tburst": 2.5})",
+       "field 'dram_tburst': expected an integer"},
+      {R"({"dram_scheduler_window": -1})",
+       "field 'dram_scheduler_window': must be positive"},
+      {R"({"multipliers": 16777217})",
+       "field 'multipliers': 16777217 is out of range"},
+  });
+}
+
+TEST(HardwareConfig, NewInconsistenciesNameTheField) {
+  expectErrors({
+      // qk + pv must be the multiplier count.
+      {R"({"qk_multipliers": 256})",
+       "field 'multipliers': 1024 is not qk_multipliers (256) + "
+       "pv_multipliers (512) = 768"},
+      {R"({"preset": "spatten-1/8", "multipliers": 1024})",
+       "field 'multipliers': 1024 is not qk_multipliers (64)"},
+      // The crossbar has one output per channel.
+      {R"({"dram_channels": 8})",
+       "field 'crossbar_outputs': 16 is not dram_channels (8)"},
+      // The address mapping slices bits.
+      {R"({"dram_channels": 12, "crossbar_outputs": 12})",
+       "field 'dram_channels': 12 is not a power of two"},
+      {R"({"dram_banks_per_channel": 6})",
+       "field 'dram_banks_per_channel': 6 is not a power of two"},
+      {R"({"dram_row_bytes": 1000})",
+       "field 'dram_row_bytes': 1000 is not a power of two"},
+      {R"({"dram_interleave_bytes": 16})",
+       "field 'dram_interleave_bytes': 16 is smaller than "
+       "dram_transaction_bytes (32)"},
+      {R"({"dram_row_bytes": 128})",
+       "field 'dram_row_bytes': 128 is smaller than "
+       "dram_interleave_bytes (256)"},
+      // Timing.
+      {R"({"dram_tras": 13})",
+       "field 'dram_tras': 13 is less than dram_trcd (14)"},
+      {R"({"dram_trfc": 3900})",
+       "field 'dram_trfc': 3900 is not less than dram_trefi (3900)"},
+      // Double buffering splits K and V into halves of whole elements.
+      {R"({"k_buffer_bytes": 1028})",
+       "field 'k_buffer_bytes': 1028 does not split into two halves"},
+  });
+  ASSERT_OK(parse(R"({"k_buffer_bytes": 1028, "double_buffered": false})"));
 }
 
 } // namespace

@@ -902,7 +902,8 @@ TEST(SimProgram, RunningOffTheEndIsAnError) {
 TEST(CycleEstimate, Formulas) {
   HardwareConfig hw;
   EXPECT_EQ(estimateCycles(asmLine("gemm m=64 n=64 k=64"), hw), 256u);
-  EXPECT_EQ(estimateCycles(asmLine("attn lq=4 lk=8 d=64"), hw), 4u + 4 + 4);
+  // Q*K 4*8*64/512 + softmax 32/16 + prob*V 4*8*64/512.
+  EXPECT_EQ(estimateCycles(asmLine("attn lq=4 lk=8 d=64"), hw), 4u + 2 + 4);
   EXPECT_EQ(estimateCycles(asmLine("vec func=layer_norm rows=2 cols=768"), hw),
             24u * 3);
   EXPECT_EQ(estimateCycles(asmLine("gather dtype=i64 rows=100 cols=16"), hw),
@@ -917,14 +918,14 @@ TEST(CycleEstimate, Formulas) {
             100u + 200);
   // A decide or a deferring ATTN skips prob*V; phase values is prob*V only.
   EXPECT_EQ(estimateCycles(asmLine("attn phase=decide lq=4 lk=8 d=64"), hw),
-            4u + 4);
+            4u + 2);
   EXPECT_EQ(estimateCycles(asmLine("attn flags=8 lq=4 lk=8 d=64"), hw),
-            4u + 4);
+            4u + 2);
   EXPECT_EQ(estimateCycles(asmLine("attn phase=values lq=4 lk=8 d=64"), hw),
             4u);
-  // Q*K 4*8*64/64 + softmax 32/1 + prob*V 32.
+  // Q*K 4*8*64/64 + softmax 32/2 + prob*V 32.
   EXPECT_EQ(estimateCycles(asmLine("attn lq=4 lk=8 d=64"), *eighth),
-            32u + 32 + 32);
+            32u + 16 + 32);
 }
 
 } // namespace

@@ -1,11 +1,13 @@
 //===- HardwareConfig.h - SpAtten hardware configuration --------*- C++ -*-===//
 //
 // Every hardware figure the compiler tiles for and the simulator times with.
-// Defaults are the paper's SpAtten (HPCA 2021, Sec. V-A / Table II); the
-// `spatten-1/8` preset is the scaled-down design the paper compares with A3
-// and MNNFast. Configs are JSON objects whose keys are the field names
-// below; absent keys keep the preset's value. docs/HardwareConfig.md
-// documents every field.
+// The presets are the JSON files configs/spatten.json (the paper's SpAtten,
+// HPCA 2021, Sec. V-A) and configs/spatten-1_8.json (the scaled-down design
+// the paper compares with A3 and MNNFast), embedded in the library at build
+// time: they are the only place the preset values are written. Configs are
+// JSON objects whose keys are the snake_case names below; absent keys keep
+// the base preset's value. docs/HardwareConfig.md documents every field with
+// its unit and source.
 //
 // Depends only on LLVM Support (JSON), never on MLIR.
 //
@@ -25,35 +27,75 @@
 
 namespace spatten {
 
+/// One figure of the energy table: picojoules and where the figure comes
+/// from (the `source` string is carried into reports).
+struct EnergyEntry {
+  double pj = 0;
+  std::string source;
+};
+
+/// Per-access and per-operation energies (JSON object `energy`). Units are
+/// in the key names; docs/HardwareConfig.md cites and derives each figure.
+struct EnergyTable {
+  EnergyEntry dramReadPerByte;  ///< dram_read_pj_per_byte: pJ per byte
+  EnergyEntry dramWritePerByte; ///< dram_write_pj_per_byte: pJ per byte
+  EnergyEntry sramReadPerByte;  ///< sram_read_pj_per_byte: pJ per byte
+  EnergyEntry sramWritePerByte; ///< sram_write_pj_per_byte: pJ per byte
+  EnergyEntry attnMac;     ///< attn_mac_pj: one 12-bit Q*K or prob*V MAC
+  EnergyEntry softmaxOp;   ///< softmax_op_pj: one key through softmax
+  EnergyEntry topkCompare; ///< topk_compare_pj: one top-k comparison
+  EnergyEntry gemmMac;     ///< gemm_mac_pj: one fp32 GEMM MAC
+  EnergyEntry vectorOp;    ///< vector_op_pj: one fp32 vector-lane op
+};
+
+/// All counts are positive; cycles are cycles of the accelerator clock
+/// (`clock_ghz`); sizes are bytes. The default-constructed value is the
+/// `spatten` preset.
 struct HardwareConfig {
-  std::string name = "spatten";
-  double clockGHz = 1.0;              ///< clock_ghz
+  std::string name;
+  double clockGHz = 0;             ///< clock_ghz
   // Attention engine (paper Sec. V-A).
-  unsigned qkMultipliers = 512;       ///< qk_multipliers: Q*K MACs per cycle
-  unsigned pvMultipliers = 512;       ///< pv_multipliers: prob*V MACs per cycle
-  unsigned softmaxUnits = 8;          ///< softmax_units: keys per cycle
-  unsigned topkComparators = 16;      ///< topk_comparators
-  unsigned maxKeysPerFill = 1024;     ///< max_keys_per_fill
+  unsigned multipliers = 0;        ///< multipliers: qk + pv
+  unsigned qkMultipliers = 0;      ///< qk_multipliers: Q*K MACs per cycle
+  unsigned pvMultipliers = 0;      ///< pv_multipliers: prob*V MACs per cycle
+  unsigned softmaxUnits = 0;       ///< softmax_units: keys per cycle
+  unsigned topkComparators = 0;    ///< topk_comparators: per cycle
+  unsigned maxKeysPerFill = 0;     ///< max_keys_per_fill: keys
+  unsigned crossbarInputs = 0;     ///< crossbar_inputs: fetch requests/cycle
+  unsigned crossbarOutputs = 0;    ///< crossbar_outputs: = dram_channels
+  unsigned pipelineQueueDepth = 0; ///< pipeline_queue_depth: FIFO slots
+  /// double_buffered: the K and V SRAMs are split in halves so that the
+  /// fetch of the next fill overlaps compute on the current one.
+  bool doubleBuffered = false;
   // Whole-model extension (not in the paper; see docs/HardwareConfig.md).
-  unsigned gemmMultipliers = 1024;    ///< gemm_multipliers: MACs per cycle
-  unsigned vectorLanes = 64;          ///< vector_lanes: elements per cycle
-  // Memory (HBM2, paper Sec. V-A).
-  unsigned dramChannels = 16;         ///< dram_channels
-  unsigned dramTransactionBytes = 32; ///< dram_transaction_bytes
-  unsigned dramLatencyCycles = 100;   ///< dram_latency_cycles (first-order)
-  uint64_t dramBytes = uint64_t(8) << 30; ///< dram_bytes: capacity
+  unsigned gemmMultipliers = 0;    ///< gemm_multipliers: MACs per cycle
+  unsigned vectorLanes = 0;        ///< vector_lanes: elements per cycle
+  // Memory (HBM2, paper Sec. V-A). The timing fields mirror
+  // spatten::sim::timing::HbmParams (same names and defaults).
+  unsigned dramChannels = 0;        ///< dram_channels
+  unsigned dramTransactionBytes = 0; ///< dram_transaction_bytes: per burst
+  unsigned dramBanksPerChannel = 0; ///< dram_banks_per_channel
+  unsigned dramRowBytes = 0;        ///< dram_row_bytes: bytes per open row
+  unsigned dramInterleaveBytes = 0; ///< dram_interleave_bytes: per channel
+  unsigned dramTRCD = 0;            ///< dram_trcd: activate to read, cycles
+  unsigned dramTRP = 0;             ///< dram_trp: precharge, cycles
+  unsigned dramTCL = 0;             ///< dram_tcl: read to data, cycles
+  unsigned dramTRAS = 0;            ///< dram_tras: activate to precharge
+  unsigned dramTBurst = 0;          ///< dram_tburst: cycles per transaction
+  unsigned dramTREFI = 0;           ///< dram_trefi: refresh interval, cycles
+  unsigned dramTRFC = 0;            ///< dram_trfc: refresh duration, cycles
+  unsigned dramSchedulerWindow = 0; ///< dram_scheduler_window: requests
+  /// dram_latency_cycles: the first-order DMA latency of the estimate
+  /// (docs/Simulator.md); the cycle-level HBM model replaces it.
+  unsigned dramLatencyCycles = 0;
+  uint64_t dramBytes = 0;           ///< dram_bytes: capacity
   /// SRAM buffer sizes in bytes, indexed by isa::Buffer
   /// (idx_buffer_bytes, act_buffer_bytes, ..., mask_buffer_bytes).
-  std::array<uint64_t, isa::kNumBuffers> bufferBytes = {
-      16 << 10,  // idx
-      256 << 10, // act
-      512 << 10, // wgt
-      256 << 10, // acc
-      196 << 10, // q
-      196 << 10, // k (paper: 196 KB key SRAM)
-      196 << 10, // v (paper: 196 KB value SRAM)
-      16 << 10,  // mask
-  };
+  std::array<uint64_t, isa::kNumBuffers> bufferBytes = {};
+  EnergyTable energy; ///< energy
+
+  /// The `spatten` preset (parsed once from the embedded JSON).
+  HardwareConfig();
 
   uint64_t bufferElems(isa::Buffer b) const {
     return bufferBytes[unsigned(b)] / 4;
@@ -63,20 +105,28 @@ struct HardwareConfig {
     return uint64_t(dramChannels) * dramTransactionBytes;
   }
 
-  /// A named preset ("spatten", "spatten-1/8"), or an error naming the
-  /// known presets.
+  /// A named preset ("spatten", "spatten-1/8" or its file-name spelling
+  /// "spatten-1_8"), or an error naming the known presets.
   static llvm::Expected<HardwareConfig> preset(llvm::StringRef name);
-  /// Parses a JSON object over `base`. Unknown keys, wrong types and
-  /// out-of-range or inconsistent values are errors that name the field.
+  /// Parses a JSON object over `base` (or over the preset its "preset" key
+  /// names). Unknown keys, wrong types and out-of-range or inconsistent
+  /// values are errors that name the field.
   static llvm::Expected<HardwareConfig> fromJSON(const llvm::json::Value &v,
                                                  HardwareConfig base);
-  /// fromJSON over the default ("spatten") preset. (A separate overload
-  /// because GCC rejects `HardwareConfig base = {}` inside the class: its
-  /// default member initializers are not parsed yet.)
+  /// fromJSON over the default ("spatten") preset.
   static llvm::Expected<HardwareConfig> fromJSON(const llvm::json::Value &v);
   /// A preset name or a path to a JSON file; errors name the file.
   static llvm::Expected<HardwareConfig> load(llvm::StringRef presetOrPath);
+  /// Every field, in the format fromJSON reads.
   llvm::json::Value toJSON() const;
+
+private:
+  struct Blank {};
+  /// All fields zero: the base a preset file must fill completely.
+  explicit HardwareConfig(Blank) {}
+  static llvm::Expected<HardwareConfig> parsePreset(llvm::StringRef file,
+                                                    llvm::StringRef text);
+  static const HardwareConfig &embeddedPreset(unsigned index);
 };
 
 } // namespace spatten
