@@ -100,10 +100,6 @@ uint64_t sim::dmaCycles(uint64_t rows, uint64_t rowBytes,
          ceilDiv(rows * rowBytes, hw.dramBytesPerCycle());
 }
 
-uint64_t sim::topkPassCycles(uint64_t m, const HardwareConfig &hw) {
-  return ceilDiv(m, hw.topkComparators) + 3;
-}
-
 uint64_t sim::attnCycles(uint64_t rows, uint64_t lk, uint64_t d, bool pv,
                          uint64_t lqForPv, const HardwareConfig &hw) {
   uint64_t scores = rows * lk;

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Simulator.h"
+#include "spatten/Sim/Timing/TopkEngine.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Format.h"
@@ -1120,48 +1121,6 @@ Error Simulator::Exec::vec() {
   return Error::success();
 }
 
-/// splitmix64 (Steele, Lea, Flood 2014): the top-k engine's pivot source,
-/// seeded by the instruction's `seed` field so that runs are reproducible.
-static uint64_t splitmix64(uint64_t &state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/// Timing only: the top-k engine's quick-select with a seeded random pivot
-/// finds the kk-th best of n; each partition pass compares the survivors on
-/// the comparators. Returns (passes, their cycles); none when kk is 0 or n.
-static std::pair<uint64_t, uint64_t>
-quickSelect(uint64_t n, uint64_t kk, uint64_t seed,
-            llvm::function_ref<bool(uint64_t, uint64_t)> better,
-            const HardwareConfig &hw) {
-  uint64_t passes = 0, cyc = 0;
-  if (!kk || kk >= n)
-    return {0, 0};
-  std::vector<uint64_t> set(n);
-  for (uint64_t i = 0; i < n; ++i)
-    set[i] = i;
-  uint64_t state = seed, want = kk;
-  while (true) {
-    ++passes;
-    cyc += topkPassCycles(set.size(), hw);
-    uint64_t pivot = set[splitmix64(state) % set.size()];
-    std::vector<uint64_t> above, below;
-    for (uint64_t x : set)
-      if (x != pivot)
-        (better(x, pivot) ? above : below).push_back(x);
-    if (above.size() == want || above.size() + 1 == want)
-      return {passes, cyc};
-    if (above.size() > want) {
-      set = std::move(above);
-    } else {
-      want -= above.size() + 1;
-      set = std::move(below);
-    }
-  }
-}
-
 Error Simulator::Exec::topk() {
   if (Error e = checkFlags(TopkScoresByIndex | TopkIota))
     return e;
@@ -1225,9 +1184,11 @@ Error Simulator::Exec::topk() {
     if (keep[i])
       selected.push_back(cand[i]);
   std::copy(selected.begin(), selected.end(), sim.idx.begin() + outOff);
-  auto [passes, cyc] = quickSelect(n, kk, f("seed"), better, sim.timing);
-  if (kk)
-    cyc += topkPassCycles(n, sim.timing); // compaction pass
+  auto qs = timing::quickSelect(score, k, f("seed"),
+                                sim.timing.topkComparators);
+  if (!qs)
+    return qs.takeError();
+  auto [passes, cyc] = *qs;
   cycles = cyc;
   std::optional<unsigned> layerIndex;
   if (f("layer"))

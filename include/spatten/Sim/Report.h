@@ -101,7 +101,7 @@ struct Report {
 /// DMA bytes are the quantized row bytes (dmaRowBytes). ATTN `decide` and
 /// AttnDeferValues leave out prob*V; phase `values` is prob*V only. TOPK,
 /// ATTN `finish` and DMAs gated by `pred` depend on the data: the simulator
-/// charges them itself (topkPassCycles, attnCycles, dmaCycles).
+/// charges them itself (timing::quickSelect, attnCycles, dmaCycles).
 uint64_t estimateCycles(const isa::Instr &inst, const HardwareConfig &hw);
 
 /// Bytes of one DRAM row of a DMA instruction moving `cols` elements:
@@ -113,10 +113,6 @@ uint64_t dmaRowBytes(const isa::Instr &inst);
 /// DMA latency + ceil(rows * rowBytes / DRAM bytes per cycle): the cost of
 /// moving `rows` rows of `rowBytes` bytes.
 uint64_t dmaCycles(uint64_t rows, uint64_t rowBytes, const HardwareConfig &hw);
-
-/// One quick-select pass of the top-k engine over `m` candidates:
-/// ceil(m / topk_comparators) + 3 cycles (paper Sec. IV-B).
-uint64_t topkPassCycles(uint64_t m, const HardwareConfig &hw);
 
 /// ATTN cost when `rows` query rows need Q*K and softmax (all of them
 /// except in phase `finish`, none in `values`) and `pv` says whether prob*V

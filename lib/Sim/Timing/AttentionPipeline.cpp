@@ -1,0 +1,267 @@
+//===- AttentionPipeline.cpp - Cycle-level SpAtten attention pipeline -----===//
+//
+// An event-driven replay: time jumps from one service completion to the
+// next, and at each such cycle the stages settle (hand rows on, start new
+// ones) until nothing moves, so a slot freed in a cycle is refilled in that
+// cycle and 0-cycle stages pass rows on at once. Each settling sweep runs
+// from PV back to KFetch; that order decides the one tie that matters: a
+// row PqDecide sends back in cycle t goes ahead of a new row KFetch could
+// start in t.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Sim/Timing/AttentionPipeline.h"
+
+#include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+
+using namespace spatten::sim;
+using namespace spatten::sim::timing;
+
+llvm::StringRef timing::stageName(Stage s) {
+  static constexpr const char *names[kNumStages] = {
+      "k_fetch",    "qk",         "softmax", "pq_decide",
+      "importance", "value_topk", "v_fetch", "pv"};
+  return unsigned(s) < kNumStages ? names[unsigned(s)] : "?";
+}
+
+namespace {
+
+/// A row on its way through the stages; `recompute` once PqDecide sent it
+/// back for the LSB refetch.
+struct Token {
+  uint64_t row = 0;
+  bool recompute = false;
+};
+
+enum class State { Idle, Busy, Holding };
+
+struct Unit {
+  State state = State::Idle;
+  Token tok;
+  uint64_t doneAt = 0;
+  size_t interval = 0; ///< index in PipelineResult::intervals (trace only)
+};
+
+constexpr unsigned kPqDecide = unsigned(Stage::PqDecide);
+constexpr unsigned kPV = unsigned(Stage::PV);
+
+class Engine {
+public:
+  Engine(llvm::ArrayRef<RowWork> rows, const PipelineParams &p,
+         uint64_t start)
+      : rows(rows), p(p), start(start), now(start), left(rows.size()),
+        lastLeave(start) {}
+  PipelineResult run();
+
+private:
+  uint64_t cost(const Token &t, unsigned s) const;
+  bool needsRefetch(const Token &t) const {
+    return rows[t.row].refetch && !t.recompute;
+  }
+  bool canPush(unsigned s) const;
+  bool release(unsigned s);
+  bool take(unsigned s);
+  bool nextInput(unsigned s, Token &t);
+  uint64_t nextEvent() const;
+  void account(uint64_t until);
+
+  llvm::ArrayRef<RowWork> rows;
+  PipelineParams p;
+  uint64_t start, now;
+  std::array<Unit, kNumStages> units;
+  std::array<std::deque<Token>, kNumStages - 1> queues; ///< after stage s
+  std::deque<Token> refetch; ///< PqDecide -> KFetch, ahead of new rows
+  uint64_t nextRow = 0, left, lastLeave;
+  PipelineResult res;
+};
+
+} // namespace
+
+uint64_t Engine::cost(const Token &t, unsigned s) const {
+  const RowWork &w = rows[t.row];
+  return t.recompute && s < w.refetchCycles.size() ? w.refetchCycles[s]
+                                                    : w.cycles[s];
+}
+
+bool Engine::canPush(unsigned s) const {
+  // Depth 0: no FIFO, so the row may only go straight into an idle stage.
+  const std::deque<Token> &q = queues[s];
+  return q.size() < p.queueDepth ||
+         (q.empty() && units[s + 1].state == State::Idle);
+}
+
+/// Hands a finished row on; false while it must stay (blocked).
+bool Engine::release(unsigned s) {
+  Unit &u = units[s];
+  if (u.state != State::Holding)
+    return false;
+  if (s == kPV) {
+    --left;
+    lastLeave = now;
+  } else if (s == kPqDecide && needsRefetch(u.tok)) {
+    refetch.push_back(Token{u.tok.row, true});
+  } else if (canPush(s)) {
+    queues[s].push_back(u.tok);
+  } else {
+    return false;
+  }
+  if (p.trace)
+    res.intervals[u.interval].leave = now;
+  u.state = State::Idle;
+  return true;
+}
+
+bool Engine::nextInput(unsigned s, Token &t) {
+  std::deque<Token> *q = s ? &queues[s - 1] : &refetch;
+  if (!q->empty()) {
+    t = q->front();
+    q->pop_front();
+    return true;
+  }
+  if (s || nextRow == rows.size())
+    return false;
+  t = Token{nextRow++, false};
+  return true;
+}
+
+/// An idle stage starts its next row, if any.
+bool Engine::take(unsigned s) {
+  Unit &u = units[s];
+  if (u.state != State::Idle || !nextInput(s, u.tok))
+    return false;
+  u.doneAt = llvm::SaturatingAdd(now, cost(u.tok, s));
+  u.state = u.doneAt > now ? State::Busy : State::Holding;
+  if (p.trace) {
+    u.interval = res.intervals.size();
+    res.intervals.push_back(StageInterval{
+        u.tok.row, Stage(s), u.tok.recompute && s <= kPqDecide, now,
+        u.doneAt, u.doneAt});
+  }
+  return true;
+}
+
+uint64_t Engine::nextEvent() const {
+  uint64_t next = std::numeric_limits<uint64_t>::max();
+  bool any = false;
+  for (const Unit &u : units)
+    if (u.state == State::Busy) {
+      next = std::min(next, u.doneAt);
+      any = true;
+    }
+  // With rows left, some stage is busy: PV never blocks, the refetch path
+  // is unbounded, and an idle stage with input starts it when settling.
+  if (!any)
+    llvm_unreachable("attention pipeline: rows left but no stage busy");
+  return next;
+}
+
+void Engine::account(uint64_t until) {
+  for (unsigned s = 0; s < kNumStages; ++s) {
+    StageStats &st = res.stages[s];
+    uint64_t span = until - now;
+    switch (units[s].state) {
+    case State::Busy: st.busy += span; break;
+    case State::Holding: st.blocked += span; break;
+    case State::Idle: st.starved += span; break;
+    }
+  }
+}
+
+PipelineResult Engine::run() {
+  while (left) {
+    for (Unit &u : units)
+      if (u.state == State::Busy && u.doneAt <= now)
+        u.state = State::Holding;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (unsigned s = kNumStages; s-- > 0;) {
+        moved |= release(s);
+        moved |= take(s);
+      }
+    }
+    if (!left)
+      break;
+    uint64_t next = nextEvent();
+    account(next);
+    now = next;
+  }
+  res.cycles = lastLeave - start;
+  return std::move(res);
+}
+
+PipelineResult timing::runPipeline(llvm::ArrayRef<RowWork> rows,
+                                   const PipelineParams &p, uint64_t start) {
+  return Engine(rows, p, start).run();
+}
+
+//===----------------------------------------------------------------------===//
+// Per-row work from unit counts
+//===----------------------------------------------------------------------===//
+
+static llvm::Error zeroUnit(llvm::StringRef field) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "field '" + field + "': must be positive");
+}
+
+static llvm::Error checkUnits(const AttentionUnits &u) {
+  const std::pair<const char *, unsigned> fields[] = {
+      {"qk_multipliers", u.qkMultipliers},
+      {"pv_multipliers", u.pvMultipliers},
+      {"softmax_units", u.softmaxUnits},
+      {"topk_comparators", u.topkComparators},
+      {"crossbar_inputs", u.crossbarInputs},
+      {"crossbar_outputs", u.crossbarOutputs}};
+  for (auto [name, value] : fields)
+    if (!value)
+      return zeroUnit(name);
+  return llvm::Error::success();
+}
+
+/// A K fetch that uses the crossbar moves at most one key row per port per
+/// cycle, and min(inputs, outputs) ports carry rows at once.
+static uint64_t crossbarFetch(const AttentionUnits &u, uint64_t keys,
+                              uint64_t fetchCycles) {
+  if (!fetchCycles)
+    return 0;
+  uint64_t ports = std::min(u.crossbarInputs, u.crossbarOutputs);
+  return std::max(fetchCycles, llvm::divideCeil(keys, ports));
+}
+
+llvm::Expected<RowWork> timing::rowWork(const AttentionUnits &u,
+                                        uint64_t keys, uint64_t d,
+                                        uint64_t keptValues,
+                                        uint64_t topkCycles,
+                                        uint64_t kFetchCycles,
+                                        uint64_t vFetchCycles,
+                                        const AttentionMode &mode) {
+  if (llvm::Error e = checkUnits(u))
+    return std::move(e);
+  uint64_t perKeyLane = llvm::divideCeil(keys, uint64_t(u.softmaxUnits));
+  RowWork w;
+  auto at = [&](Stage s) -> uint64_t & { return w.cycles[unsigned(s)]; };
+  at(Stage::KFetch) = crossbarFetch(u, keys, kFetchCycles);
+  at(Stage::QK) = llvm::divideCeil(keys * d, uint64_t(u.qkMultipliers));
+  at(Stage::Softmax) = perKeyLane;
+  at(Stage::PqDecide) = mode.progressiveQuantization ? 1 : 0;
+  at(Stage::Importance) = mode.importance ? perKeyLane : 0;
+  at(Stage::ValueTopk) = topkCycles;
+  at(Stage::VFetch) = vFetchCycles;
+  at(Stage::PV) = llvm::divideCeil(keptValues * d, uint64_t(u.pvMultipliers));
+  return w;
+}
+
+llvm::Error timing::setRefetch(RowWork &w, const AttentionUnits &u,
+                               uint64_t keys, uint64_t lsbFetchCycles) {
+  if (llvm::Error e = checkUnits(u))
+    return e;
+  w.refetch = true;
+  w.refetchCycles = {crossbarFetch(u, keys, lsbFetchCycles),
+                     w.cycles[unsigned(Stage::QK)],
+                     w.cycles[unsigned(Stage::Softmax)]};
+  return llvm::Error::success();
+}
