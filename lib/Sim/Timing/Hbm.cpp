@@ -116,26 +116,30 @@ HbmLocation HbmModel::locate(uint64_t addr) const {
   return loc;
 }
 
+void HbmModel::enqueue(const HbmRequest &r) {
+  if (r.bytes == 0)
+    return;
+  // Every transaction-aligned block the request touches; the last byte is
+  // clamped so that a request running past 2^64 cannot wrap around.
+  uint64_t lastByte = r.addr + std::min(r.bytes - 1, ~uint64_t(0) - r.addr);
+  uint64_t last = lastByte >> txnShift_;
+  for (uint64_t t = r.addr >> txnShift_;; ++t) {
+    uint64_t addr = t << txnShift_;
+    HbmLocation loc = locate(addr);
+    queues_[loc.channel].push_back({addr, loc, r.write});
+    if (t == last)
+      break;
+  }
+}
+
 uint64_t HbmModel::access(llvm::ArrayRef<HbmRequest> requests,
                           uint64_t issue) {
   // Out-of-order calls are clamped rather than refused: the caller's clock
   // only moves forward, and the model's state already reflects later work.
   issue = std::max(issue, lastIssue_);
   lastIssue_ = issue;
-  for (const HbmRequest &r : requests) {
-    if (r.bytes == 0)
-      continue;
-    uint64_t first = r.addr >> txnShift_;
-    uint64_t lastByte = r.addr + std::min(r.bytes - 1, ~uint64_t(0) - r.addr);
-    uint64_t last = lastByte >> txnShift_;
-    for (uint64_t t = first;; ++t) {
-      uint64_t addr = t << txnShift_;
-      HbmLocation loc = locate(addr);
-      queues_[loc.channel].push_back({addr, loc, r.write});
-      if (t == last)
-        break;
-    }
-  }
+  for (const HbmRequest &r : requests)
+    enqueue(r);
   uint64_t end = issue;
   for (unsigned c = 0; c < p_.channels; ++c) {
     if (queues_[c].empty())
@@ -146,7 +150,7 @@ uint64_t HbmModel::access(llvm::ArrayRef<HbmRequest> requests,
   return end;
 }
 
-uint64_t HbmModel::enterCycle(Channel &ch, uint64_t issue) const {
+uint64_t HbmModel::enterCycle(Channel &ch, uint64_t issue) {
   // The window is the channel's queue: arrival g takes the slot that pick
   // g - W freed at its column command (a queue entry retires at CAS).
   uint64_t g = ch.arrivals++;
@@ -200,13 +204,19 @@ uint64_t HbmModel::columnReady(const Channel &ch, const Pending &e) const {
   return std::max(e.enter, ch.banks[e.loc.bank].actAt + p_.tRCD);
 }
 
+uint64_t HbmModel::columnSlot(const Channel &ch) const {
+  // Data leaves in column-command order on the shared bus, so the next
+  // column command is issued no earlier than tCL before the bus frees.
+  return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
+}
+
 size_t HbmModel::pickFrFcfs(const Channel &ch, const Window &window) const {
   // FR-FCFS (Rixner et al., ISCA 2000) on column commands: at the cycle the
   // data bus can next take a command, the oldest request whose row is open
   // (a row hit); if none is ready yet, the first to become ready, oldest on
   // a tie. Rows were opened oldest-first per bank, so without hits this is
   // the oldest request. The window is in arrival order.
-  uint64_t now = ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
+  uint64_t now = columnSlot(ch);
   size_t best = 0;
   uint64_t bestReady = ~uint64_t(0);
   for (size_t i = 0; i < window.size(); ++i) {
@@ -248,8 +258,7 @@ uint64_t HbmModel::runChannel(unsigned c, std::vector<Pending> &queue,
   while (!window.empty()) {
     size_t i = pickFrFcfs(ch, window);
     Pending &e = *window[i];
-    uint64_t column = std::max(columnReady(ch, e),
-                               ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0);
+    uint64_t column = std::max(columnReady(ch, e), columnSlot(ch));
     uint64_t done = column + p_.tCL + p_.tBurst;
     // A transaction runs only if it completes by the next refresh; else the
     // refresh goes first (closing every row) and the pick is made again.

@@ -21,9 +21,10 @@
 
 namespace spatten::sim::timing {
 
-/// HBM2 geometry and timing. Defaults: the paper's 16 channels (8 channels x
-/// 2 pseudo-channels) of 32-byte transactions, and JESD235 HBM2 timings at a
-/// 1 GHz (2 Gb/s per pin) interface clock; docs/Memory.md gives each source.
+/// HBM2 geometry and timing. Defaults: the paper's 16 channels of 32-byte
+/// transactions at one transaction per cycle each (512 GB/s at 1 GHz), and
+/// JESD235 HBM2 timings at a 1 GHz (2 Gb/s per pin) interface clock;
+/// docs/Memory.md gives each source and how the channels map onto HBM2.
 struct HbmParams {
   unsigned channels = 16;         ///< power of two
   unsigned banksPerChannel = 16;  ///< power of two
@@ -152,10 +153,12 @@ private:
   using Window = std::vector<Pending *>; // arrival order
 
   uint64_t runChannel(unsigned c, std::vector<Pending> &queue, uint64_t issue);
-  uint64_t enterCycle(Channel &ch, uint64_t issue) const;
+  void enqueue(const HbmRequest &r);
+  uint64_t enterCycle(Channel &ch, uint64_t issue);
   void openFor(Channel &ch, const Window &window, unsigned bank);
   void replanAll(Channel &ch, const Window &window);
   uint64_t columnReady(const Channel &ch, const Pending &e) const;
+  uint64_t columnSlot(const Channel &ch) const;
   size_t pickFrFcfs(const Channel &ch, const Window &window) const;
   void commit(Channel &ch, const Pending &t, uint64_t done);
   bool refreshUpTo(Channel &ch, uint64_t cycle);
