@@ -1,0 +1,191 @@
+//===- Hbm.h - HBM2 DRAM timing model ---------------------------*- C++ -*-===//
+//
+// Per-channel banks with open rows (open-page policy), row hit / miss /
+// conflict timing from tRCD, tRP, tCL, tRAS and the burst time, all-bank
+// refresh every tREFI, a windowed FR-FCFS scheduler per channel, and address
+// interleaving over channels and banks (docs/Memory.md). Every time is in
+// cycles of the accelerator clock (1 GHz in the paper's design, so one cycle
+// is one nanosecond); every size is in bytes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_SIM_TIMING_HBM_H
+#define SPATTEN_SIM_TIMING_HBM_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace spatten::sim::timing {
+
+/// HBM2 geometry and timing. Defaults: the paper's 16 channels of 32-byte
+/// transactions at one transaction per cycle each (512 GB/s at 1 GHz), and
+/// JESD235 HBM2 timings at a 1 GHz (2 Gb/s per pin) interface clock;
+/// docs/Memory.md gives each source and how the channels map onto HBM2.
+struct HbmParams {
+  unsigned channels = 16;         ///< power of two
+  unsigned banksPerChannel = 16;  ///< power of two
+  unsigned transactionBytes = 32; ///< bytes per transaction; power of two
+  uint64_t rowBytes = 1024;       ///< page (row buffer) bytes per bank
+  /// Consecutive blocks of this many bytes go to consecutive channels.
+  uint64_t interleaveBytes = 256;
+  unsigned tRCD = 14; ///< cycles from ACT to a column command
+  unsigned tRP = 14;  ///< cycles from PRE to the next ACT of the bank
+  unsigned tCL = 14;  ///< cycles from a column command to its data
+  unsigned tRAS = 33; ///< minimum cycles from ACT to PRE of the bank
+  /// Cycles one transaction holds a channel's data bus: 128 bits at 2 Gb/s
+  /// per pin move 32 bytes per nanosecond.
+  unsigned tBurst = 1;
+  /// Cycles between all-bank refreshes of a channel; 0 disables refresh.
+  unsigned tREFI = 3900;
+  unsigned tRFC = 260; ///< cycles a refresh blocks its channel
+  /// Transactions of a channel that FR-FCFS may pick among (its queue).
+  unsigned schedulerWindow = 32;
+
+  /// Refuses a field out of range, naming it ("tRCD must be > 0",
+  /// "channels must be a power of two", ...).
+  llvm::Error validate() const;
+};
+
+/// `bytes` bytes at DRAM byte address `addr`; split into every
+/// transactionBytes-aligned block it touches.
+struct HbmRequest {
+  uint64_t addr = 0;
+  uint64_t bytes = 0;
+  bool write = false;
+};
+
+/// Counters since construction. `bytes` counts whole transactions (what the
+/// data buses moved), not the requested bytes.
+struct HbmStats {
+  uint64_t transactions = 0, bytes = 0;
+  uint64_t rowHits = 0;
+  uint64_t rowMisses = 0;    ///< the bank was closed (first use, refresh)
+  uint64_t rowConflicts = 0; ///< another row of the bank was open
+  /// All-bank refreshes applied, summed over channels. Refresh is applied
+  /// lazily: a channel counts the refreshes up to its latest transaction.
+  uint64_t refreshes = 0;
+  /// Per channel: cycles its data bus carried data (tBurst per transaction).
+  std::vector<uint64_t> channelBusyCycles;
+};
+
+/// Where a byte address lives (docs/Memory.md, "Address mapping").
+struct HbmLocation {
+  unsigned channel = 0, bank = 0;
+  uint64_t row = 0;
+  uint64_t column = 0; ///< byte offset inside the row
+};
+
+enum class HbmRowOutcome { Hit, Miss, Conflict };
+
+/// One scheduled transaction, for tests and a later timeline trace. Cycles
+/// are absolute; `firstCommand` is the PRE (conflict), ACT (miss) or column
+/// command (hit) that started it.
+struct HbmTransactionTrace {
+  uint64_t addr = 0; ///< transactionBytes-aligned
+  bool write = false;
+  HbmLocation location;
+  HbmRowOutcome outcome = HbmRowOutcome::Miss;
+  uint64_t arrival = 0;      ///< the `issue` of its access() call
+  uint64_t enter = 0;        ///< it entered the scheduler window
+  uint64_t firstCommand = 0; ///< see above
+  uint64_t column = 0;       ///< its READ/WRITE command
+  uint64_t dataStart = 0;    ///< column + tCL
+  uint64_t done = 0;         ///< dataStart + tBurst
+};
+
+class HbmModel {
+public:
+  /// `p` must have passed validate().
+  explicit HbmModel(HbmParams p);
+
+  /// All transactions of `requests` (one DMA instruction's rows) arrive at
+  /// cycle `issue`; returns the cycle at which the last of them completes
+  /// (read data returned / write data written), or `issue` when there is
+  /// none. Bank state, bus occupancy and refresh persist across calls. Calls
+  /// are expected in non-decreasing `issue` order: an earlier `issue` is
+  /// clamped to the latest one seen. A call's transactions are scheduled
+  /// after every earlier call's (no reordering across calls).
+  uint64_t access(llvm::ArrayRef<HbmRequest> requests, uint64_t issue);
+
+  const HbmStats &stats() const { return stats_; }
+  const HbmParams &params() const { return p_; }
+  /// Peak bytes per cycle: channels x transactionBytes / tBurst.
+  double peakBytesPerCycle() const;
+  /// The channel, bank, row and column of byte address `addr`.
+  HbmLocation locate(uint64_t addr) const;
+  /// Called once per transaction, in the order each channel serves them.
+  void setTraceHook(std::function<void(const HbmTransactionTrace &)> hook) {
+    trace_ = std::move(hook);
+  }
+
+private:
+  struct Bank {
+    bool open = false;
+    uint64_t row = 0;
+    uint64_t actAt = 0;       ///< ACT of the open row (may be planned ahead)
+    uint64_t lastDataEnd = 0; ///< its last transaction's `done`
+    uint64_t idleFrom = 0;    ///< earliest ACT while closed
+  };
+  struct Channel {
+    std::vector<Bank> banks;
+    uint64_t busFree = 0;     ///< data bus free from this cycle
+    uint64_t nextRefresh = 0; ///< the next refresh not yet applied
+    uint64_t arrivals = 0, picks = 0;
+    /// Column-command cycle of the last schedulerWindow picks, by pick
+    /// number modulo the window: a pick frees its window slot then.
+    std::vector<uint64_t> slotFreed;
+  };
+  /// A transaction in a channel's queue. `outcome` and `first` are set
+  /// when its bank opens its row for it (Miss/Conflict and the ACT/PRE
+  /// cycle); a request served from a row opened for another stays a Hit.
+  struct Pending {
+    uint64_t addr;
+    HbmLocation loc;
+    bool write;
+    uint64_t enter = 0;
+    HbmRowOutcome outcome = HbmRowOutcome::Hit;
+    uint64_t first = 0;
+  };
+  using Window = std::vector<Pending *>; // arrival order
+
+  uint64_t runChannel(unsigned c, std::vector<Pending> &queue, uint64_t issue);
+  void enqueue(const HbmRequest &r);
+  uint64_t enterCycle(Channel &ch, uint64_t issue);
+  void openFor(Channel &ch, const Window &window, unsigned bank);
+  void replanAll(Channel &ch, const Window &window);
+  uint64_t columnReady(const Channel &ch, const Pending &e) const;
+  uint64_t columnSlot(const Channel &ch) const;
+  size_t pickFrFcfs(const Channel &ch, const Window &window) const;
+  void commit(Channel &ch, const Pending &t, uint64_t done);
+  bool refreshUpTo(Channel &ch, uint64_t cycle);
+
+  HbmParams p_;
+  unsigned txnShift_, interleaveShift_, channelShift_, rowShift_, bankShift_;
+  std::vector<Channel> channels_;
+  std::vector<std::vector<Pending>> queues_; // per-call scratch
+  uint64_t lastIssue_ = 0;
+  HbmStats stats_;
+  std::function<void(const HbmTransactionTrace &)> trace_;
+};
+
+/// Achieved over peak bandwidth of `requests` issued together at cycle 0 on
+/// a fresh model: transaction bytes / (completion cycle x
+/// peakBytesPerCycle()). What the microbenchmarks and docs/Memory.md report.
+double bandwidthRatio(const HbmParams &p, llvm::ArrayRef<HbmRequest> requests);
+
+/// One read of `bytes` bytes from `base`: a long sequential stream.
+std::vector<HbmRequest> sequentialReads(uint64_t base, uint64_t bytes);
+
+/// `count` reads of `bytes` bytes at random `bytes`-aligned addresses below
+/// `spanBytes` (a power of two): an index-scattered gather. Deterministic for
+/// a given seed (std::mt19937_64, whose output the C++ standard fixes).
+std::vector<HbmRequest> scatteredReads(uint64_t count, uint64_t bytes,
+                                       uint64_t spanBytes, uint64_t seed);
+
+} // namespace spatten::sim::timing
+
+#endif

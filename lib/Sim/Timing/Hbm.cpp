@@ -1,0 +1,349 @@
+//===- Hbm.cpp - HBM2 DRAM timing model -----------------------------------===//
+//
+// docs/Memory.md describes the model; the comments here say why each rule
+// is the way it is.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Sim/Timing/Hbm.h"
+
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
+#include <random>
+
+using namespace spatten::sim::timing;
+
+namespace {
+
+llvm::Error fieldError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "HBM parameters: " + msg);
+}
+
+// Geometry fields become bit fields of the address, so they must be powers
+// of two; the upper bound keeps per-channel state small.
+llvm::Error checkPowerOfTwo(const char *field, uint64_t v, uint64_t max) {
+  if (!llvm::isPowerOf2_64(v))
+    return fieldError(llvm::Twine(field) + " must be a power of two (got " +
+                      llvm::Twine(v) + ")");
+  if (v > max)
+    return fieldError(llvm::Twine(field) + " must be at most " +
+                      llvm::Twine(max) + " (got " + llvm::Twine(v) + ")");
+  return llvm::Error::success();
+}
+
+llvm::Error checkPositive(const char *field, uint64_t v) {
+  if (v == 0)
+    return fieldError(llvm::Twine(field) + " must be > 0");
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Error HbmParams::validate() const {
+  const std::pair<const char *, uint64_t> geometry[] = {
+      {"channels", channels},
+      {"banksPerChannel", banksPerChannel},
+      {"transactionBytes", transactionBytes},
+      {"interleaveBytes", interleaveBytes},
+      {"rowBytes", rowBytes}};
+  for (auto [field, v] : geometry)
+    if (auto e = checkPowerOfTwo(field, v, uint64_t(1) << 20))
+      return e;
+  // A transaction must not straddle two channels, nor a channel's block
+  // two rows, or one transaction would need two banks.
+  if (interleaveBytes < transactionBytes)
+    return fieldError("interleaveBytes (" + llvm::Twine(interleaveBytes) +
+                      ") must be at least transactionBytes (" +
+                      llvm::Twine(transactionBytes) + ")");
+  if (rowBytes < interleaveBytes)
+    return fieldError("rowBytes (" + llvm::Twine(rowBytes) +
+                      ") must be at least interleaveBytes (" +
+                      llvm::Twine(interleaveBytes) + ")");
+  const std::pair<const char *, uint64_t> timings[] = {
+      {"tRCD", tRCD},     {"tRP", tRP},
+      {"tCL", tCL},       {"tBurst", tBurst},
+      {"schedulerWindow", schedulerWindow}};
+  for (auto [field, v] : timings)
+    if (auto e = checkPositive(field, v))
+      return e;
+  if (schedulerWindow > 4096)
+    return fieldError("schedulerWindow must be at most 4096 (got " +
+                      llvm::Twine(schedulerWindow) + ")");
+  // After a refresh every bank is closed; a row miss must fit before the
+  // next one or a transaction could never be scheduled.
+  uint64_t fit = uint64_t(tRFC) + tRCD + tCL + tBurst;
+  if (tREFI != 0 && tREFI < fit)
+    return fieldError("tREFI (" + llvm::Twine(tREFI) +
+                      ") must be at least tRFC + tRCD + tCL + tBurst (" +
+                      llvm::Twine(fit) + ")");
+  return llvm::Error::success();
+}
+
+HbmModel::HbmModel(HbmParams p) : p_(p) {
+  txnShift_ = llvm::Log2_64(p_.transactionBytes);
+  interleaveShift_ = llvm::Log2_64(p_.interleaveBytes);
+  channelShift_ = llvm::Log2_64(p_.channels);
+  rowShift_ = llvm::Log2_64(p_.rowBytes);
+  bankShift_ = llvm::Log2_64(p_.banksPerChannel);
+  channels_.resize(p_.channels);
+  for (Channel &ch : channels_) {
+    ch.banks.resize(p_.banksPerChannel);
+    ch.slotFreed.assign(p_.schedulerWindow, 0);
+    ch.nextRefresh = p_.tREFI;
+  }
+  queues_.resize(p_.channels);
+  stats_.channelBusyCycles.assign(p_.channels, 0);
+}
+
+double HbmModel::peakBytesPerCycle() const {
+  return double(p_.channels) * p_.transactionBytes / p_.tBurst;
+}
+
+HbmLocation HbmModel::locate(uint64_t addr) const {
+  // Channel bits sit right above the interleave block; removing them gives
+  // the channel-local address, which splits into column | bank | row.
+  HbmLocation loc;
+  loc.channel = unsigned((addr >> interleaveShift_) & (p_.channels - 1));
+  uint64_t local = ((addr >> (interleaveShift_ + channelShift_))
+                    << interleaveShift_) |
+                   (addr & (p_.interleaveBytes - 1));
+  loc.column = local & (p_.rowBytes - 1);
+  loc.bank = unsigned((local >> rowShift_) & (p_.banksPerChannel - 1));
+  loc.row = local >> (rowShift_ + bankShift_);
+  return loc;
+}
+
+void HbmModel::enqueue(const HbmRequest &r) {
+  if (r.bytes == 0)
+    return;
+  // Every transaction-aligned block the request touches; the last byte is
+  // clamped so that a request running past 2^64 cannot wrap around.
+  uint64_t lastByte = r.addr + std::min(r.bytes - 1, ~uint64_t(0) - r.addr);
+  uint64_t last = lastByte >> txnShift_;
+  for (uint64_t t = r.addr >> txnShift_;; ++t) {
+    uint64_t addr = t << txnShift_;
+    HbmLocation loc = locate(addr);
+    queues_[loc.channel].push_back({addr, loc, r.write});
+    if (t == last)
+      break;
+  }
+}
+
+uint64_t HbmModel::access(llvm::ArrayRef<HbmRequest> requests,
+                          uint64_t issue) {
+  // Out-of-order calls are clamped rather than refused: the caller's clock
+  // only moves forward, and the model's state already reflects later work.
+  issue = std::max(issue, lastIssue_);
+  lastIssue_ = issue;
+  for (const HbmRequest &r : requests)
+    enqueue(r);
+  uint64_t end = issue;
+  for (unsigned c = 0; c < p_.channels; ++c) {
+    if (queues_[c].empty())
+      continue;
+    end = std::max(end, runChannel(c, queues_[c], issue));
+    queues_[c].clear();
+  }
+  return end;
+}
+
+uint64_t HbmModel::enterCycle(Channel &ch, uint64_t issue) {
+  // The window is the channel's queue: arrival g takes the slot that pick
+  // g - W freed at its column command (a queue entry retires at CAS).
+  uint64_t g = ch.arrivals++;
+  uint64_t w = p_.schedulerWindow;
+  if (g < w)
+    return issue;
+  return std::max(issue, ch.slotFreed[(g - w) % w]);
+}
+
+void HbmModel::openFor(Channel &ch, const Window &window, unsigned bank) {
+  // Row commands: while the open (or opening) row still has requests in the
+  // window the bank keeps it (open-page, hits first); otherwise it closes
+  // it and opens the row of its oldest waiting request, as early as the
+  // request's arrival and the bank's timing allow.
+  Bank &b = ch.banks[bank];
+  Pending *oldest = nullptr;
+  for (Pending *e : window) {
+    if (e->loc.bank != bank)
+      continue;
+    if (b.open && e->loc.row == b.row)
+      return;
+    if (!oldest)
+      oldest = e;
+  }
+  if (!oldest)
+    return;
+  if (!b.open) {
+    oldest->outcome = HbmRowOutcome::Miss;
+    oldest->first = std::max(oldest->enter, b.idleFrom);
+    b.actAt = oldest->first;
+  } else {
+    // PRE waits for tRAS and for the bank's last data transfer, which
+    // stands in for the read-to-precharge and write-recovery times.
+    oldest->outcome = HbmRowOutcome::Conflict;
+    oldest->first = std::max({oldest->enter, b.actAt + p_.tRAS, b.lastDataEnd});
+    b.actAt = oldest->first + p_.tRP;
+  }
+  b.open = true;
+  b.row = oldest->loc.row;
+}
+
+void HbmModel::replanAll(Channel &ch, const Window &window) {
+  // A refresh closed every bank: the rows planned for the window are gone.
+  for (Pending *e : window)
+    e->outcome = HbmRowOutcome::Hit;
+  for (unsigned b = 0; b < p_.banksPerChannel; ++b)
+    openFor(ch, window, b);
+}
+
+uint64_t HbmModel::columnReady(const Channel &ch, const Pending &e) const {
+  return std::max(e.enter, ch.banks[e.loc.bank].actAt + p_.tRCD);
+}
+
+uint64_t HbmModel::columnSlot(const Channel &ch) const {
+  // Data leaves in column-command order on the shared bus, so the next
+  // column command is issued no earlier than tCL before the bus frees.
+  return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
+}
+
+size_t HbmModel::pickFrFcfs(const Channel &ch, const Window &window) const {
+  // FR-FCFS (Rixner et al., ISCA 2000) on column commands: at the cycle the
+  // data bus can next take a command, the oldest request whose row is open
+  // (a row hit); if none is ready yet, the first to become ready, oldest on
+  // a tie. Rows were opened oldest-first per bank, so without hits this is
+  // the oldest request. The window is in arrival order.
+  uint64_t now = columnSlot(ch);
+  size_t best = 0;
+  uint64_t bestReady = ~uint64_t(0);
+  for (size_t i = 0; i < window.size(); ++i) {
+    const Bank &b = ch.banks[window[i]->loc.bank];
+    if (!b.open || b.row != window[i]->loc.row)
+      continue;
+    uint64_t ready = columnReady(ch, *window[i]);
+    if (ready <= now)
+      return i;
+    if (ready < bestReady) {
+      best = i;
+      bestReady = ready;
+    }
+  }
+  return best;
+}
+
+uint64_t HbmModel::runChannel(unsigned c, std::vector<Pending> &queue,
+                              uint64_t issue) {
+  Channel &ch = channels_[c];
+  Window window;
+  size_t next = 0;
+  uint64_t end = issue;
+  auto fill = [&] {
+    bool refreshed = false;
+    size_t first = window.size();
+    while (window.size() < p_.schedulerWindow && next < queue.size()) {
+      Pending &e = queue[next++];
+      e.enter = enterCycle(ch, issue);
+      refreshed |= refreshUpTo(ch, e.enter);
+      window.push_back(&e);
+    }
+    if (refreshed)
+      return replanAll(ch, window);
+    for (size_t i = first; i < window.size(); ++i)
+      openFor(ch, window, window[i]->loc.bank);
+  };
+  fill();
+  while (!window.empty()) {
+    size_t i = pickFrFcfs(ch, window);
+    Pending &e = *window[i];
+    uint64_t column = std::max(columnReady(ch, e), columnSlot(ch));
+    uint64_t done = column + p_.tCL + p_.tBurst;
+    // A transaction runs only if it completes by the next refresh; else the
+    // refresh goes first (closing every row) and the pick is made again.
+    // validate() guarantees a row miss fits after a refresh, so this ends.
+    if (p_.tREFI != 0 && done > ch.nextRefresh) {
+      refreshUpTo(ch, ch.nextRefresh);
+      replanAll(ch, window);
+      continue;
+    }
+    if (e.outcome == HbmRowOutcome::Hit)
+      e.first = column;
+    commit(ch, e, done);
+    ch.slotFreed[ch.picks++ % p_.schedulerWindow] = column;
+    if (trace_)
+      trace_({e.addr, e.write, e.loc, e.outcome, issue, e.enter, e.first,
+              column, column + p_.tCL, done});
+    end = std::max(end, done);
+    window.erase(window.begin() + i);
+    openFor(ch, window, e.loc.bank);
+    fill();
+  }
+  return end;
+}
+
+bool HbmModel::refreshUpTo(Channel &ch, uint64_t cycle) {
+  if (p_.tREFI == 0 || cycle < ch.nextRefresh)
+    return false;
+  // Refreshes before the last one due leave no state behind (banks closed
+  // either way), so an idle gap of any length costs one step.
+  uint64_t due = (cycle - ch.nextRefresh) / p_.tREFI + 1;
+  uint64_t at = ch.nextRefresh + (due - 1) * p_.tREFI;
+  stats_.refreshes += due;
+  ch.nextRefresh = at + p_.tREFI;
+  uint64_t free = at + p_.tRFC;
+  for (Bank &b : ch.banks) {
+    b.open = false;
+    b.idleFrom = std::max(b.idleFrom, free);
+  }
+  ch.busFree = std::max(ch.busFree, free);
+  return true;
+}
+
+void HbmModel::commit(Channel &ch, const Pending &t, uint64_t done) {
+  Bank &b = ch.banks[t.loc.bank];
+  b.lastDataEnd = done;
+  ch.busFree = done;
+  ++stats_.transactions;
+  stats_.bytes += p_.transactionBytes;
+  stats_.channelBusyCycles[t.loc.channel] += p_.tBurst;
+  switch (t.outcome) {
+  case HbmRowOutcome::Hit:
+    ++stats_.rowHits;
+    break;
+  case HbmRowOutcome::Miss:
+    ++stats_.rowMisses;
+    break;
+  case HbmRowOutcome::Conflict:
+    ++stats_.rowConflicts;
+    break;
+  }
+}
+
+double spatten::sim::timing::bandwidthRatio(
+    const HbmParams &p, llvm::ArrayRef<HbmRequest> requests) {
+  HbmModel m(p);
+  uint64_t end = m.access(requests, 0);
+  if (end == 0)
+    return 0.0;
+  return double(m.stats().bytes) / (double(end) * m.peakBytesPerCycle());
+}
+
+std::vector<HbmRequest> spatten::sim::timing::sequentialReads(uint64_t base,
+                                                              uint64_t bytes) {
+  return {HbmRequest{base, bytes, false}};
+}
+
+std::vector<HbmRequest> spatten::sim::timing::scatteredReads(
+    uint64_t count, uint64_t bytes, uint64_t spanBytes, uint64_t seed) {
+  // Masking the raw generator output (no distribution object) keeps the
+  // addresses identical across standard libraries.
+  std::mt19937_64 rng(seed);
+  uint64_t mask = (spanBytes - 1) & ~(bytes - 1);
+  std::vector<HbmRequest> out;
+  out.reserve(count);
+  for (uint64_t i = 0; i < count; ++i)
+    out.push_back({rng() & mask, bytes, false});
+  return out;
+}
