@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Report.h"
+#include "spatten/Sim/Timing/AttentionPipeline.h"
 
 #include <algorithm>
 #include <numeric>
@@ -163,6 +164,13 @@ static llvm::json::Object utilization(
   return o;
 }
 
+static llvm::json::Object stageCycles(const std::array<uint64_t, 8> &busy) {
+  llvm::json::Object o;
+  for (unsigned st = 0; st < timing::kNumStages; ++st)
+    o[timing::stageName(timing::Stage(st)).str()] = int64_t(busy[st]);
+  return o;
+}
+
 static llvm::json::Value layerCycles(const LayerCounters &l) {
   if (l.firstStart > l.lastEnd)
     return nullptr;
@@ -171,7 +179,8 @@ static llvm::json::Value layerCycles(const LayerCounters &l) {
                             {"end", int64_t(l.lastEnd)},
                             {"span", int64_t(span)},
                             {"by_queue", queueCycles(l.queueBusy)},
-                            {"utilization", utilization(l.queueBusy, span)}};
+                            {"utilization", utilization(l.queueBusy, span)},
+                            {"attention_stages", stageCycles(l.stageBusy)}};
 }
 
 static llvm::json::Value topkJSON(const TopkRecord &t) {
@@ -242,6 +251,7 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
            {"by_opcode", std::move(cycles)},
            {"by_queue", queueCycles(queueBusy)},
            {"utilization", utilization(queueBusy, total)},
+           {"attention_stages", stageCycles(stageBusy)},
            {"time_us", double(total) / (hw.clockGHz * 1e3)}}},
       {"dram_bandwidth",
        llvm::json::Object{

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Simulator.h"
+#include "spatten/Sim/Timing/AttentionPipeline.h"
 #include "spatten/Sim/Timing/TopkEngine.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -43,7 +44,8 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
   HardwareConfig t = timing ? *timing : image.manifest.hardware;
   std::unique_ptr<Simulator> sim(new Simulator(std::move(image), t));
   const binary::Manifest &m = sim->image.manifest;
-  sim->engine = std::make_unique<timing::Engine>(t, timing::firstOrderDram(t));
+  if (llvm::Error e = sim->resetTimeline())
+    return std::move(e);
   sim->dramSize = m.dramSize;
   sim->dramBytes.reset(
       static_cast<uint8_t *>(std::calloc(std::max<uint64_t>(m.dramSize, 1), 1)));
@@ -136,8 +138,8 @@ Error Simulator::run() {
                        HostTensor::zeros(ElemType::F32, t.shape).shapeString() +
                        ", " + t.dtype + ")");
   rep = Report();
-  engine = std::make_unique<timing::Engine>(timing,
-                                            timing::firstOrderDram(timing));
+  if (Error e = resetTimeline())
+    return e;
   uint64_t n = image.text.size() / kInstrBytes;
   for (uint64_t pc = image.manifest.entry;; ++pc) {
     if (pc >= n)
@@ -206,6 +208,9 @@ public:
   std::optional<uint64_t> cycles;
   /// The DRAM rows a DMA moved, for the timing engine.
   std::vector<timing::DramRow> dramRows;
+  /// ATTN: the attention pipeline's run (docs/Simulator.md, "Attention
+  /// pipeline model"); the engine's compute cycles instead of `cycles`.
+  std::optional<timing::PipelineResult> pipeline;
 
 private:
   Simulator &sim;
@@ -332,7 +337,15 @@ private:
   Error attnValues();
   void attnDecide(const Mat &p);
   void mergeDecide(Mat &p);
-  std::vector<bool> pruneValues(Mat &p) const;
+  std::vector<bool> pruneValues(Mat &p, std::vector<uint64_t> &topkCycles) const;
+  /// What each query row of this ATTN does in the attention pipeline.
+  struct AttnRows {
+    std::vector<bool> qk;             ///< runs Q*K and softmax
+    std::vector<uint64_t> topk;       ///< local-V top-k cycles
+    std::vector<uint64_t> keptValues; ///< V rows prob*V reads (0: no PV)
+    bool decide = false, importance = false;
+  } rows;
+  void runPipeline(uint64_t lk, uint64_t d);
   Expected<std::optional<Operand>> tokenImportance(uint64_t lk) const;
   void accumulateImportance(const Mat &p, const Operand &imp);
   Expected<std::optional<Operand>> headImportance() const;
@@ -746,11 +759,22 @@ Expected<Mat> Simulator::Exec::probabilities(const Operand &q,
 /// Local value pruning: zeroes all but the `vk` largest probabilities of
 /// each row (ties to the earliest key), without renormalising. Returns the
 /// value-row mask: key j is set when some row kept it.
-std::vector<bool> Simulator::Exec::pruneValues(Mat &p) const {
+std::vector<bool> Simulator::Exec::pruneValues(
+    Mat &p, std::vector<uint64_t> &topkCycles) const {
   uint64_t lk = p.cols(), kv = std::min<uint64_t>(f("vk"), lk);
   std::vector<bool> used(lk, false);
   std::vector<uint64_t> order(lk);
+  topkCycles.assign(p.rows(), 0);
   for (Eigen::Index i = 0; i < p.rows(); ++i) {
+    // The top-k engine's quick-select over the row (timing only; seeded by
+    // instruction and row so that runs repeat).
+    std::vector<float> row(p.row(i).data(), p.row(i).data() + lk);
+    auto qs = timing::quickSelect(row, kv, pc * 65536 + uint64_t(i),
+                                  sim.timing.topkComparators);
+    if (qs)
+      topkCycles[i] = qs->cycles;
+    else
+      llvm::consumeError(qs.takeError()); // softmax output is never NaN
     for (uint64_t j = 0; j < lk; ++j)
       order[j] = j;
     std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) {
@@ -835,8 +859,13 @@ void Simulator::Exec::attnFinish(Mat &p, const AttnOperands &ops) {
     accumulateImportance(p, *ops.imp);
   LayerCounters *l = layer();
   std::vector<bool> rowMask(lk, true);
+  rows.importance = ops.imp.has_value();
+  bool defer = f("flags") & AttnDeferValues;
+  rows.keptValues.assign(p.rows(), defer ? 0 : lk);
   if (f("vk")) {
-    rowMask = pruneValues(p);
+    rowMask = pruneValues(p, rows.topk);
+    if (!defer)
+      rows.keptValues.assign(p.rows(), std::min<uint64_t>(f("vk"), lk));
     if (l)
       l->vRowsKept = l->vRowsKept.value_or(0) +
                      uint64_t(std::count(rowMask.begin(), rowMask.end(), true));
@@ -883,9 +912,14 @@ Error Simulator::Exec::attnValues() {
       vm.row(j).setZero();
   Mat p = Eigen::Map<const Mat>(dv.probs.data(), lq, lk);
   writeOutput(p * vm, *o, *himp);
+  rows.qk.assign(lq, false);
+  rows.keptValues.resize(lq);
+  for (uint64_t i = 0; i < lq; ++i)
+    rows.keptValues[i] = uint64_t((p.row(i).array() != 0).count());
   sim.deferred = Simulator::DeferredValues();
   sim.predicate = false;
   cycles = attnCycles(0, lk, d, /*pv=*/true, lq, sim.timing);
+  runPipeline(lk, d);
   return Error::success();
 }
 
@@ -920,6 +954,7 @@ void Simulator::Exec::attnDecide(const Mat &p) {
 /// `values` phase clears it.
 void Simulator::Exec::mergeDecide(Mat &p) {
   uint64_t lq = p.rows(), lk = p.cols(), recomputed = 0;
+  rows.qk = sim.pq.unconfident;
   for (uint64_t i = 0; i < lq; ++i) {
     if (sim.pq.unconfident[i]) {
       ++recomputed;
@@ -989,14 +1024,49 @@ Error Simulator::Exec::attn() {
   auto p = probabilities(ops->q, ops->k, ops->mask);
   if (!p)
     return p.takeError();
+  uint64_t lq = f("lq"), lk = f("lk"), d = f("d");
+  rows.qk.assign(lq, true);
+  rows.keptValues.assign(lq, 0);
   if (phase == AttnPhase::Decide) {
+    rows.decide = true;
     attnDecide(*p);
-    return Error::success();
+  } else {
+    if (phase == AttnPhase::Finish)
+      mergeDecide(*p);
+    attnFinish(*p, *ops);
   }
-  if (phase == AttnPhase::Finish)
-    mergeDecide(*p);
-  attnFinish(*p, *ops);
+  runPipeline(lk, d);
   return Error::success();
+}
+
+/// The attention pipeline over this instruction's query rows. K and V
+/// rows are already in SRAM (their DMAs ran on the load queue), so the
+/// fetch stages cost nothing here.
+void Simulator::Exec::runPipeline(uint64_t lk, uint64_t d) {
+  const HardwareConfig &hw = sim.timing;
+  timing::AttentionUnits units{hw.qkMultipliers,   hw.pvMultipliers,
+                               hw.softmaxUnits,    hw.topkComparators,
+                               hw.crossbarInputs,  hw.crossbarOutputs};
+  timing::AttentionMode mode{rows.decide, rows.importance};
+  std::vector<timing::RowWork> work;
+  work.reserve(rows.qk.size());
+  for (size_t i = 0; i < rows.qk.size(); ++i) {
+    uint64_t topk = i < rows.topk.size() ? rows.topk[i] : 0;
+    auto w = timing::rowWork(units, lk, d, rows.keptValues[i], topk, 0, 0,
+                             mode);
+    if (!w) { // the configuration was validated: no unit count is 0
+      llvm::consumeError(w.takeError());
+      return;
+    }
+    if (!rows.qk[i]) {
+      w->cycles[unsigned(timing::Stage::QK)] = 0;
+      w->cycles[unsigned(timing::Stage::Softmax)] = 0;
+    }
+    work.push_back(*w);
+  }
+  timing::PipelineParams params;
+  params.queueDepth = hw.pipelineQueueDepth;
+  pipeline = timing::runPipeline(work, params);
 }
 
 /// y of a binary vector function, broadcast to rows x cols.
@@ -1200,6 +1270,15 @@ Error Simulator::Exec::topk() {
   return Error::success();
 }
 
+Error Simulator::resetTimeline() {
+  auto dram = timing::hbmDram(timing);
+  if (!dram)
+    return makeError("hardware configuration: " +
+                     llvm::toString(dram.takeError()));
+  engine = std::make_unique<timing::Engine>(timing, std::move(*dram));
+  return Error::success();
+}
+
 void Simulator::noteTimeline(const timing::Work &work,
                              const timing::Interval &when) {
   rep.cycles = engine->total();
@@ -1213,6 +1292,16 @@ void Simulator::noteTimeline(const timing::Work &work,
   l->lastEnd = std::max(l->lastEnd, when.end);
   if (q)
     l->queueBusy[unsigned(*q)] += when.cycles();
+}
+
+void Simulator::notePipeline(const timing::PipelineResult &run,
+                             std::optional<unsigned> layerIndex) {
+  LayerCounters *l = layerIndex ? rep.layer(*layerIndex + 1) : nullptr;
+  for (unsigned s = 0; s < timing::kNumStages; ++s) {
+    rep.stageBusy[s] += run.stages[s].busy;
+    if (l)
+      l->stageBusy[s] += run.stages[s].busy;
+  }
 }
 
 Error Simulator::step(const Instr &inst, uint64_t pc) {
@@ -1238,6 +1327,7 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
                                    "'dep_signal' is reserved and must be 0",
                                    pc, spec->mnemonic));
   std::optional<uint64_t> dataCycles;
+  std::optional<timing::PipelineResult> pipelineRun;
   timing::Work work{pc, spec->opcode, unsigned(inst.get(kDepWaitField)),
                     std::nullopt, 0, {}};
   try {
@@ -1246,6 +1336,7 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
       return e;
     dataCycles = exec.cycles;
     work.dram = std::move(exec.dramRows);
+    pipelineRun = std::move(exec.pipeline);
   } catch (const std::bad_alloc &) {
     // Fields within their checked bounds can still describe an operation
     // too large for the host (e.g. a huge lq x lk score matrix).
@@ -1256,8 +1347,10 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
   uint64_t cycles = dataCycles ? *dataCycles : estimateCycles(inst, timing);
   if (const Field *l = lookupField(*spec, "layer"); l && inst.get(*l))
     work.layer = unsigned(inst.get(*l) - 1);
-  work.computeCycles = cycles;
+  work.computeCycles = pipelineRun ? pipelineRun->cycles : cycles;
   timing::Interval when = engine->issue(work);
+  if (pipelineRun)
+    notePipeline(*pipelineRun, work.layer);
   noteTimeline(work, when);
   OpcodeStats &stats = rep.byOpcode[unsigned(spec->opcode)];
   stats.count += 1;

@@ -53,6 +53,8 @@ struct LayerCounters {
   /// last one finished, and the cycles each queue spent on it.
   uint64_t firstStart = ~uint64_t(0), lastEnd = 0;
   std::array<uint64_t, isa::kNumQueues> queueBusy{};
+  /// Busy cycles of each attention pipeline stage (timing::Stage order).
+  std::array<uint64_t, 8> stageBusy{};
 };
 
 /// One executed TOPK: what it selected, its quick-select passes and
@@ -80,6 +82,7 @@ struct Report {
   /// and the cycles each queue (load, compute, store) was busy.
   uint64_t cycles = 0;
   std::array<uint64_t, isa::kNumQueues> queueBusy{};
+  std::array<uint64_t, 8> stageBusy{}; ///< attention pipeline stages
 
   /// The counters of layer `fieldValue - 1` (created on first use), or
   /// nullptr when `fieldValue` is 0 (not attributed).

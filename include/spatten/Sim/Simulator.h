@@ -17,6 +17,7 @@
 #include "spatten/Binary/SpBin.h"
 #include "spatten/Sim/Report.h"
 #include "spatten/Sim/Tensor.h"
+#include "spatten/Sim/Timing/AttentionPipeline.h"
 #include "spatten/Sim/Timing/Engine.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -75,6 +76,11 @@ private:
     void operator()(uint8_t *p) const { std::free(p); }
   };
 
+  /// A new timeline with the HBM2 model of the timing configuration.
+  llvm::Error resetTimeline();
+  /// Adds an ATTN's attention-pipeline stage cycles to the report.
+  void notePipeline(const timing::PipelineResult &run,
+                    std::optional<unsigned> layer);
   /// Adds one instruction's interval to the report's cycle counters.
   void noteTimeline(const timing::Work &work, const timing::Interval &when);
 

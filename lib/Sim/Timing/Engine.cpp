@@ -1,6 +1,7 @@
 //===- Engine.cpp - When each instruction runs ----------------------------===//
 
 #include "spatten/Sim/Timing/Engine.h"
+#include "spatten/Sim/Timing/Hbm.h"
 
 #include <algorithm>
 
@@ -29,6 +30,52 @@ private:
 
 std::unique_ptr<DramModel> sim::timing::firstOrderDram(const HardwareConfig &hw) {
   return std::make_unique<FirstOrderDram>(hw);
+}
+
+namespace {
+/// The HBM2 model (docs/Memory.md) with the configuration's channels,
+/// banks, address mapping and timings.
+class HbmDram : public DramModel {
+public:
+  explicit HbmDram(HbmParams p) : model(p) {}
+  uint64_t access(llvm::ArrayRef<DramRow> rows, bool write,
+                  uint64_t issue) override {
+    requests.clear();
+    for (const DramRow &r : rows)
+      requests.push_back({r.addr, r.bytes, write});
+    return requests.empty() ? issue : model.access(requests, issue);
+  }
+
+private:
+  HbmModel model;
+  std::vector<HbmRequest> requests;
+};
+} // namespace
+
+HbmParams sim::timing::hbmParams(const HardwareConfig &hw) {
+  HbmParams p;
+  p.channels = hw.dramChannels;
+  p.banksPerChannel = hw.dramBanksPerChannel;
+  p.transactionBytes = hw.dramTransactionBytes;
+  p.rowBytes = hw.dramRowBytes;
+  p.interleaveBytes = hw.dramInterleaveBytes;
+  p.tRCD = hw.dramTRCD;
+  p.tRP = hw.dramTRP;
+  p.tCL = hw.dramTCL;
+  p.tRAS = hw.dramTRAS;
+  p.tBurst = hw.dramTBurst;
+  p.tREFI = hw.dramTREFI;
+  p.tRFC = hw.dramTRFC;
+  p.schedulerWindow = hw.dramSchedulerWindow;
+  return p;
+}
+
+llvm::Expected<std::unique_ptr<DramModel>>
+sim::timing::hbmDram(const HardwareConfig &hw) {
+  HbmParams p = hbmParams(hw);
+  if (llvm::Error e = p.validate())
+    return std::move(e);
+  return std::make_unique<HbmDram>(p);
 }
 
 Engine::Engine(const HardwareConfig &, std::unique_ptr<DramModel> dram)

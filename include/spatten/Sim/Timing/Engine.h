@@ -46,6 +46,13 @@ public:
 /// first-order model (docs/Simulator.md), kept for comparison.
 std::unique_ptr<DramModel> firstOrderDram(const HardwareConfig &hw);
 
+struct HbmParams;
+/// The HBM2 parameters of a hardware configuration (dram_* fields).
+HbmParams hbmParams(const HardwareConfig &hw);
+/// The HBM2 model (docs/Memory.md) for `hw`; an error names the field the
+/// model refuses.
+llvm::Expected<std::unique_ptr<DramModel>> hbmDram(const HardwareConfig &hw);
+
 /// One executed instruction, as the engine needs it.
 struct Work {
   uint64_t pc = 0;
