@@ -78,6 +78,7 @@ struct AttentionParts {
 struct AttnTile {
   int64_t b, h, q0, rows, keys, past, D, impOff;
   bool perQueryMask;
+  int64_t kvOff, qOff, oOff; ///< double-buffering slots of K/V, Q and O
 };
 
 /// TOPK `role` (report attribution): what the scores rank, found through
@@ -121,12 +122,27 @@ struct Lowerer {
   FailureOr<int64_t> commonTile(ArrayRef<Buffer> bufs, int64_t cols,
                                 int64_t limit = kMaxRows) {
     for (Buffer b : bufs) {
-      FailureOr<int64_t> n = pb.rowsThatFit(b, cols, limit);
+      FailureOr<int64_t> n = rowsPerSlot(b, cols, limit);
       if (failed(n))
         return failure();
       limit = *n;
     }
     return limit;
+  }
+
+  /// Double buffering (hardware `double_buffered`): tile `i` of a loop uses
+  /// half `i % 2` of each buffer it streams through, so that the DMA of
+  /// tile i+1 overlaps the compute of tile i (the scheduling pass finds no
+  /// conflict between them).
+  int64_t numSlots() const { return pb.config().doubleBuffered ? 2 : 1; }
+  int64_t slotElems(Buffer b) const { return pb.bufferElems(b) / numSlots(); }
+  int64_t slotOff(Buffer b, int64_t i) const {
+    return (i % numSlots()) * slotElems(b);
+  }
+  /// Rows of `cols` that fit one slot of `buf`.
+  FailureOr<int64_t> rowsPerSlot(Buffer buf, int64_t cols, int64_t limit) {
+    return pb.rowsThatFit(buf, cols, limit,
+                          pb.bufferElems(buf) - slotElems(buf));
   }
 
   /// x (rows of `cols`) -> VEC func -> result, tiled over rows; `y`, `w`
@@ -139,15 +155,16 @@ struct Lowerer {
     FailureOr<int64_t> tile = commonTile({Buffer::Act, Buffer::Acc}, cols);
     if (failed(tile))
       return failure();
-    for (int64_t r0 = 0; r0 < rows; r0 += *tile) {
+    for (int64_t r0 = 0, i = 0; r0 < rows; r0 += *tile, ++i) {
       int64_t n = std::min(*tile, rows - r0);
       DramRef src = x.ref, dst = z.ref;
       src.addr = x.addrOf(r0 * cols);
       dst.addr = z.addrOf(r0 * cols);
-      pb.load({Buffer::Act, 0, cols}, src, cols * 4, n, cols);
-      vec(func, 0, {Buffer::Act, 0, cols}, y, {Buffer::Acc, 0, cols}, w, n,
-          cols, imm);
-      pb.store(dst, cols * 4, {Buffer::Acc, 0, cols}, n, cols);
+      SramRef in{Buffer::Act, slotOff(Buffer::Act, i), cols};
+      SramRef out{Buffer::Acc, slotOff(Buffer::Acc, i), cols};
+      pb.load(in, src, cols * 4, n, cols);
+      vec(func, 0, in, y, out, w, n, cols, imm);
+      pb.store(dst, cols * 4, out, n, cols);
     }
     return success();
   }
@@ -157,54 +174,59 @@ struct Lowerer {
                  &y = t(op.getOutput());
     bool transB = op.getTransposeWeight();
     int64_t K = x.cols(), M = x.rows(), N = y.cols();
-    int64_t wgtElems = pb.bufferElems(Buffer::Wgt);
+    int64_t wgtElems = slotElems(Buffer::Wgt);
     int64_t tn = std::min({N, int64_t(512), kMaxDim16});
     int64_t tk = std::min({K, (wgtElems - tn) / std::max<int64_t>(tn, 1),
                            kMaxDim16});
     if (tk <= 0)
       return pb.error() << "weight buffer too small for a " << tn
                         << "-column tile";
-    FailureOr<int64_t> tmA = pb.rowsThatFit(Buffer::Act, tk, kMaxDim16);
-    FailureOr<int64_t> tmC = pb.rowsThatFit(Buffer::Acc, tn, kMaxDim16);
+    FailureOr<int64_t> tmA = rowsPerSlot(Buffer::Act, tk, kMaxDim16);
+    FailureOr<int64_t> tmC = rowsPerSlot(Buffer::Acc, tn, kMaxDim16);
     if (failed(tmA) || failed(tmC))
       return failure();
     int64_t tm = std::min(*tmA, *tmC);
     Value bias = op.getBias();
+    int64_t tile = 0, outTile = 0;
     for (int64_t m0 = 0; m0 < M; m0 += tm) {
       int64_t m = std::min(tm, M - m0);
-      for (int64_t n0 = 0; n0 < N; n0 += tn) {
+      for (int64_t n0 = 0; n0 < N; n0 += tn, ++outTile) {
         int64_t n = std::min(tn, N - n0);
-        for (int64_t k0 = 0; k0 < K; k0 += tk) {
+        int64_t cOff = slotOff(Buffer::Acc, outTile);
+        for (int64_t k0 = 0; k0 < K; k0 += tk, ++tile) {
           int64_t k = std::min(tk, K - k0);
+          int64_t aOff = slotOff(Buffer::Act, tile);
+          int64_t bOff = slotOff(Buffer::Wgt, tile);
           DramRef a = x.ref;
           a.addr = x.addrOf(m0 * K + k0);
-          pb.load({Buffer::Act, 0, k}, a, K * 4, m, k);
+          pb.load({Buffer::Act, aOff, k}, a, K * 4, m, k);
           DramRef wb = w.ref;
           wb.addr = transB ? w.addrOf(n0 * K + k0) : w.addrOf(k0 * N + n0);
           if (transB)
-            pb.load({Buffer::Wgt, 0, k}, wb, K * 4, n, k);
+            pb.load({Buffer::Wgt, bOff, k}, wb, K * 4, n, k);
           else
-            pb.load({Buffer::Wgt, 0, n}, wb, N * 4, k, n);
+            pb.load({Buffer::Wgt, bOff, n}, wb, N * 4, k, n);
           bool addBias = bias && k0 == 0;
           if (addBias) {
             DramRef bb = t(bias).ref;
             bb.addr = t(bias).addrOf(n0);
-            pb.load({Buffer::Wgt, tk * tn, n}, bb, n * 4, 1, n);
+            pb.load({Buffer::Wgt, bOff + tk * tn, n}, bb, n * 4, 1, n);
           }
           unsigned flags = (k0 ? GemmAccumulate : 0) |
                            (addBias ? GemmBias : 0) |
                            (transB ? GemmTransposeB : 0);
           pb.emit(Opcode::Gemm,
                   {{"flags", double(flags)}, {"a_buf", d(Buffer::Act)},
-                   {"a_stride", d(k)}, {"b_buf", d(Buffer::Wgt)},
+                   {"a_off", d(aOff)}, {"a_stride", d(k)},
+                   {"b_buf", d(Buffer::Wgt)}, {"b_off", d(bOff)},
                    {"b_stride", d(transB ? k : n)}, {"c_buf", d(Buffer::Acc)},
-                   {"c_stride", d(n)}, {"bias_buf", d(Buffer::Wgt)},
-                   {"bias_off", d(tk * tn)}, {"m", d(m)}, {"n", d(n)},
-                   {"k", d(k)}});
+                   {"c_off", d(cOff)}, {"c_stride", d(n)},
+                   {"bias_buf", d(Buffer::Wgt)}, {"bias_off", d(bOff + tk * tn)},
+                   {"m", d(m)}, {"n", d(n)}, {"k", d(k)}});
         }
         DramRef out = y.ref;
         out.addr = y.addrOf(m0 * N + n0);
-        pb.store(out, N * 4, {Buffer::Acc, 0, n}, m, n);
+        pb.store(out, N * 4, {Buffer::Acc, cOff, n}, m, n);
       }
     }
     return success();
@@ -238,10 +260,14 @@ struct Lowerer {
       flags |= AttnMaskSelect;
     return {{"mask_kind", double(kind)}, {"flags", double(flags)},
             {"phase", double(phase)}, {"mask_fill", op.maskFill.value_or(0)},
-            {"q_buf", d(Buffer::Q)}, {"q_stride", d(tile.D)},
-            {"k_buf", d(Buffer::K)}, {"k_stride", d(tile.D)},
-            {"v_buf", d(Buffer::V)}, {"v_stride", d(tile.D)},
-            {"o_buf", d(Buffer::Acc)}, {"o_stride", d(tile.D)},
+            {"q_buf", d(Buffer::Q)}, {"q_off", d(tile.qOff)},
+            {"q_stride", d(tile.D)},
+            {"k_buf", d(Buffer::K)}, {"k_off", d(tile.kvOff)},
+            {"k_stride", d(tile.D)},
+            {"v_buf", d(Buffer::V)}, {"v_off", d(tile.kvOff)},
+            {"v_stride", d(tile.D)},
+            {"o_buf", d(Buffer::Acc)}, {"o_off", d(tile.oOff)},
+            {"o_stride", d(tile.D)},
             {"mask_buf", d(Buffer::Mask)},
             {"mask_stride", d(tile.perQueryMask ? tile.keys : 0)},
             {"lq", d(tile.rows)}, {"lk", d(tile.keys)}, {"d", d(tile.D)},
@@ -282,7 +308,7 @@ struct Lowerer {
       loadPlane(op, tile, 2, Buffer::V, DmaPred::ValueRows);
       loadPlane(op, tile, 3, Buffer::V, DmaPred::UnconfidentValueRows);
     } else {
-      loadHeadRows({Buffer::V, 0, tile.D}, t(op.value), TensorClass::V,
+      loadHeadRows({Buffer::V, tile.kvOff, tile.D}, t(op.value), TensorClass::V,
                    tile.b, tile.h, 0, tile.keys, tile.D, DmaPred::ValueRows);
     }
     pb.emit(Opcode::Attn,
@@ -294,7 +320,7 @@ struct Lowerer {
   void loadPlane(const AttentionParts &op, const AttnTile &tile,
                  unsigned index, Buffer buf, DmaPred pred) {
     const Tensor &plane = scratch[op.source][index];
-    loadHeadRows({buf, 0, tile.D}, plane, plane.ref.cls, tile.b, tile.h, 0,
+    loadHeadRows({buf, tile.kvOff, tile.D}, plane, plane.ref.cls, tile.b, tile.h, 0,
                  tile.keys, tile.D, pred);
   }
 
@@ -317,8 +343,8 @@ struct Lowerer {
     int64_t keys = P + Lk;
     const HardwareConfig &hw = pb.config();
     if (keys > int64_t(hw.maxKeysPerFill) ||
-        keys * D > pb.bufferElems(Buffer::K) ||
-        keys * D > pb.bufferElems(Buffer::V) ||
+        keys * D > slotElems(Buffer::K) ||
+        keys * D > slotElems(Buffer::V) ||
         keys > pb.bufferElems(Buffer::Mask))
       return pb.error() << keys << " keys of width " << D
                         << " exceed one K/V buffer fill (max_keys_per_fill "
@@ -358,6 +384,7 @@ struct Lowerer {
       return failure();
     if (op.pqValues && failed(repack(t(op.value), planes.drop_front(2), D)))
       return failure();
+    int64_t headTile = 0, qTile = 0;
     for (int64_t b = 0; b < B; ++b) {
       if (padding && !perQueryMask)
         moveVector(op.mask, b, keys, {Buffer::Mask, 0, keys}, true);
@@ -366,22 +393,26 @@ struct Lowerer {
                    true);
       if (op.headImportanceOut)
         moveVector(op.headImportanceIn, b, H, {Buffer::Wgt, 0, H}, true);
-      for (int64_t h = 0; h < H; ++h) {
-        if (failed(loadKV(op, b, h, P, D)))
+      for (int64_t h = 0; h < H; ++h, ++headTile) {
+        int64_t kvOff = slotOff(Buffer::K, headTile);
+        if (failed(loadKV(op, b, h, P, D, kvOff)))
           return failure();
-        for (int64_t q0 = 0; q0 < Lq; q0 += *tq) {
+        for (int64_t q0 = 0; q0 < Lq; q0 += *tq, ++qTile) {
           int64_t n = std::min(*tq, Lq - q0);
-          loadHeadRows({Buffer::Q, 0, D}, q, TensorClass::Q, b, h, q0, n, D);
+          int64_t qOff = slotOff(Buffer::Q, qTile);
+          int64_t oOff = slotOff(Buffer::Acc, qTile);
+          loadHeadRows({Buffer::Q, qOff, D}, q, TensorClass::Q, b, h, q0, n, D);
           if (perQueryMask) {
             const Tensor &m = t(op.mask);
             DramRef ref = m.ref;
             ref.addr = m.addrOf((b * Lq + q0) * keys);
             pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, n, keys);
           }
-          emitAttn(op, {b, h, q0, n, keys, P, D, impOff, perQueryMask});
+          emitAttn(op, {b, h, q0, n, keys, P, D, impOff, perQueryMask, kvOff,
+                        qOff, oOff});
           DramRef out = o.ref;
           out.addr = o.addrOf((b * Lq + q0) * H * D + h * D);
-          pb.store(out, H * D * 4, {Buffer::Acc, 0, D}, n, D);
+          pb.store(out, H * D * 4, {Buffer::Acc, oOff, D}, n, D);
         }
       }
       if (op.importanceOut)
@@ -496,7 +527,7 @@ struct Lowerer {
   /// the updated cache to present_key/present_value when present. With
   /// progressive quantization, K is the MSB plane.
   LogicalResult loadKV(const AttentionParts &op, int64_t b, int64_t h,
-                       int64_t P, int64_t D) {
+                       int64_t P, int64_t D, int64_t off) {
     int64_t Lk = t(op.key).shape[1], H = op.heads;
     struct Side {
       Value cur, past, present;
@@ -514,21 +545,21 @@ struct Lowerer {
         ref.cls = s.cls;
         ref.addr = past.addrOf((b * H + h) * P * D);
         if (P)
-          pb.load({s.buf, 0, D}, ref, D * 4, P, D);
+          pb.load({s.buf, off, D}, ref, D * 4, P, D);
       }
       if (s.buf == Buffer::K && op.pqThreshold)
-        loadHeadRows({s.buf, 0, D}, scratch[op.source][0], TensorClass::KMsb,
+        loadHeadRows({s.buf, off, D}, scratch[op.source][0], TensorClass::KMsb,
                      b, h, 0, Lk, D);
       else if (s.buf == Buffer::V && op.pqValues)
-        loadHeadRows({s.buf, 0, D}, scratch[op.source][2], TensorClass::VMsb,
+        loadHeadRows({s.buf, off, D}, scratch[op.source][2], TensorClass::VMsb,
                      b, h, 0, Lk, D);
       else
-        loadHeadRows({s.buf, P * D, D}, t(s.cur), s.cls, b, h, 0, Lk, D);
+        loadHeadRows({s.buf, off + P * D, D}, t(s.cur), s.cls, b, h, 0, Lk, D);
       if (s.present) {
         const Tensor &present = t(s.present);
         DramRef ref = present.ref;
         ref.addr = present.addrOf((b * H + h) * (P + Lk) * D);
-        pb.store(ref, D * 4, {s.buf, 0, D}, P + Lk, D);
+        pb.store(ref, D * 4, {s.buf, off, D}, P + Lk, D);
       }
     }
     return success();

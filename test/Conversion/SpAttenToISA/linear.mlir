@@ -17,13 +17,16 @@
 // CHECK-NEXT: spatten_isa.sync
 // CHECK-NEXT: spatten_isa.halt
 
-// With a 64-element weight buffer the 12-column tile leaves room for
-// (64 - 12) / 12 = 4 rows of W: two K tiles, the first adding the bias
-// (flags 2), the second accumulating (flags 1), then one store.
+// With a 64-element weight buffer, double-buffered into halves of 32, the
+// 12-column tile leaves room for (32 - 12) / 12 = 1 row of W: eight K tiles
+// alternating between the halves (act and wgt at offset 0, then 32), the
+// first adding the bias (flags 2), the others accumulating (flags 1), then
+// one store.
 // TILED-LABEL: spatten_isa.program @linear
-// TILED: spatten_isa.gemm {{{.*}}flags = 2 : i64, k = 4 : i64, m = 2 : i64, n = 12 : i64
+// TILED: spatten_isa.gemm {a_buf = 1 : i64, a_off = 0 : i64{{.*}}b_off = 0 : i64{{.*}}flags = 2 : i64, k = 1 : i64, m = 2 : i64, n = 12 : i64
 // TILED-NOT: spatten_isa.store
-// TILED: spatten_isa.gemm {{{.*}}flags = 1 : i64, k = 4 : i64
+// TILED: spatten_isa.gemm {a_buf = 1 : i64, a_off = 32 : i64{{.*}}b_off = 32 : i64{{.*}}flags = 1 : i64, k = 1 : i64
+// TILED-COUNT-6: spatten_isa.gemm {{{.*}}flags = 1 : i64, k = 1 : i64
 // TILED-NEXT: spatten_isa.store
 func.func @linear(%x: tensor<2x8xf32>) -> tensor<2x12xf32> {
   %w = arith.constant dense<0.5> : tensor<8x12xf32>
