@@ -183,6 +183,44 @@ static llvm::json::Value layerCycles(const LayerCounters &l) {
                             {"attention_stages", stageCycles(l.stageBusy)}};
 }
 
+/// Energy estimate (docs/Simulator.md): counts times the configuration's
+/// per-access and per-op energies, in microjoules by component.
+static llvm::json::Object energyJSON(const Report &r, const HardwareConfig &hw) {
+  const EnergyTable &e = hw.energy;
+  uint64_t read = 0, written = 0;
+  for (unsigned c = 0; c < kNumTensorClasses; ++c) {
+    read += r.dramRead[c];
+    written += r.dramWritten[c];
+  }
+  // Every DMA byte also crosses an SRAM port once (written on a load, read
+  // on a store).
+  std::pair<const char *, double> parts[] = {
+      {"dram", read * e.dramReadPerByte.pj + written * e.dramWritePerByte.pj},
+      {"sram", read * e.sramWritePerByte.pj + written * e.sramReadPerByte.pj},
+      {"attention_macs", r.ops.attnMacs * e.attnMac.pj},
+      {"softmax", r.ops.softmaxOps * e.softmaxOp.pj},
+      {"topk", r.ops.topkCompares * e.topkCompare.pj},
+      {"gemm", r.ops.gemmMacs * e.gemmMac.pj},
+      {"vector", r.ops.vectorOps * e.vectorOp.pj}};
+  llvm::json::Object byPart, counts;
+  double total = 0;
+  for (auto [name, pj] : parts) {
+    byPart[name] = pj * 1e-6;
+    total += pj;
+  }
+  counts["gemm_macs"] = int64_t(r.ops.gemmMacs);
+  counts["vector_ops"] = int64_t(r.ops.vectorOps);
+  counts["attention_macs"] = int64_t(r.ops.attnMacs);
+  counts["softmax_ops"] = int64_t(r.ops.softmaxOps);
+  counts["topk_compares"] = int64_t(r.ops.topkCompares);
+  llvm::json::Value config = hw.toJSON();
+  llvm::json::Value *table = config.getAsObject()->get("energy");
+  return llvm::json::Object{{"total_uj", total * 1e-6},
+                            {"by_component_uj", std::move(byPart)},
+                            {"operations", std::move(counts)},
+                            {"table", table ? std::move(*table) : nullptr}};
+}
+
 static llvm::json::Value topkJSON(const TopkRecord &t) {
   llvm::json::Array selected;
   for (int32_t c : t.selected)
@@ -259,6 +297,7 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
            {"gb_per_s", total ? double(read + written) / total * hw.clockGHz
                               : 0.0},
            {"peak_bytes_per_cycle", int64_t(hw.dramBytesPerCycle())}}},
+      {"energy", energyJSON(*this, hw)},
       {"layers", std::move(layerArr)},
       {"topk", std::move(topkArr)},
   };

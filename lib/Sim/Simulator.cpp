@@ -351,6 +351,7 @@ private:
   Expected<std::optional<Operand>> headImportance() const;
   void writeOutput(const Mat &out, const Operand &o,
                    const std::optional<Operand> &himp);
+  Mat times(const Mat &p, const Mat &v) const;
   Error vecLayerNorm(const Operand &x, const Operand &z);
   Expected<Mat> vecY(uint64_t rows, uint64_t cols) const;
 };
@@ -698,6 +699,9 @@ Error Simulator::Exec::gemm() {
   auto bias = operand("bias", (flags & GemmBias) ? 1 : 0, n);
   if (!bias)
     return bias.takeError();
+  sim.rep.ops.gemmMacs += m * n * k;
+  if (sim.timingOnly)
+    return Error::success();
   Mat bm = read(*b);
   Mat out = transB ? Mat(read(*a) * bm.transpose()) : Mat(read(*a) * bm);
   if (flags & GemmAccumulate)
@@ -730,6 +734,8 @@ Expected<Mat> Simulator::Exec::probabilities(const Operand &q,
                                              const Operand &k,
                                              const Operand &mask) {
   uint64_t lq = q.rows, lk = k.rows;
+  if (sim.timingOnly) // uniform probabilities, docs/Simulator.md
+    return Mat(Mat::Constant(lq, lk, lk ? 1.0f / float(lk) : 0.0f));
   MaskKind kind = MaskKind(f("mask_kind"));
   bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
   bool causal = kind == MaskKind::Causal || kind == MaskKind::PaddingCausal;
@@ -835,6 +841,13 @@ Expected<std::optional<Operand>> Simulator::Exec::headImportance() const {
 /// Writes O, adds the head importance and counts a kept head: what every
 /// ATTN that produces O does (phase none or finish without AttnDeferValues,
 /// and phase values).
+/// P V, or (timing only) zeros of its shape.
+Mat Simulator::Exec::times(const Mat &p, const Mat &v) const {
+  if (sim.timingOnly)
+    return Mat::Zero(p.rows(), v.cols());
+  return p * v;
+}
+
 void Simulator::Exec::writeOutput(const Mat &out, const Operand &o,
                                   const std::optional<Operand> &himp) {
   write(o, out);
@@ -878,7 +891,7 @@ void Simulator::Exec::attnFinish(Mat &p, const AttnOperands &ops) {
                     std::move(rowMask)};
     return;
   }
-  writeOutput(p * read(ops.v), ops.o, ops.himp);
+  writeOutput(times(p, read(ops.v)), ops.o, ops.himp);
 }
 
 /// Phase `values`: O = P V with the pending pruned P, where V rows outside
@@ -911,7 +924,7 @@ Error Simulator::Exec::attnValues() {
     if (!dv.rowMask[j])
       vm.row(j).setZero();
   Mat p = Eigen::Map<const Mat>(dv.probs.data(), lq, lk);
-  writeOutput(p * vm, *o, *himp);
+  writeOutput(times(p, vm), *o, *himp);
   rows.qk.assign(lq, false);
   rows.keptValues.resize(lq);
   for (uint64_t i = 0; i < lq; ++i)
@@ -1067,6 +1080,16 @@ void Simulator::Exec::runPipeline(uint64_t lk, uint64_t d) {
   timing::PipelineParams params;
   params.queueDepth = hw.pipelineQueueDepth;
   pipeline = timing::runPipeline(work, params);
+  OpCounts &ops = sim.rep.ops;
+  for (size_t i = 0; i < rows.qk.size(); ++i) {
+    if (rows.qk[i]) {
+      ops.attnMacs += lk * d;
+      ops.softmaxOps += lk;
+    }
+    ops.attnMacs += rows.keptValues[i] * d;
+    if (i < rows.topk.size()) // about one comparison per comparator-cycle
+      ops.topkCompares += rows.topk[i] * hw.topkComparators;
+  }
 }
 
 /// y of a binary vector function, broadcast to rows x cols.
@@ -1166,6 +1189,9 @@ Error Simulator::Exec::vec() {
   auto z = output("z", rows, cols);
   if (!z)
     return z.takeError();
+  sim.rep.ops.vectorOps += rows * cols * vecFuncCost(func);
+  if (sim.timingOnly)
+    return Error::success();
   if (func == VecFunc::LayerNorm)
     return vecLayerNorm(*x, *z);
   Mat xm = read(*x);
@@ -1259,6 +1285,7 @@ Error Simulator::Exec::topk() {
   if (!qs)
     return qs.takeError();
   auto [passes, cyc] = *qs;
+  sim.rep.ops.topkCompares += cyc * sim.timing.topkComparators;
   cycles = cyc;
   std::optional<unsigned> layerIndex;
   if (f("layer"))

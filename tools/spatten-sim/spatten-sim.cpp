@@ -1,7 +1,8 @@
 //===- spatten-sim.cpp - Run a .spbin on the functional simulator ---------===//
 //
 //   spatten-sim model.spbin --input NAME=FILE ... --output-dir DIR
-//               [--report report.json] [--hw preset|file.json]
+//               [--report report.json] [--trace trace.json]
+//               [--timing-only] [--hw preset|file.json]
 //
 // FILE is .npy or an ONNX TensorProto .pb. Every output is written as
 // DIR/<output name>.npy (atomically). Errors go to stderr with exit code 1.
@@ -9,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Simulator.h"
+#include "spatten/Sim/Timing/Trace.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -38,6 +40,17 @@ static cl::opt<std::string> hwConfig(
     cl::desc("Hardware config for the cycle estimate (preset name or .json); "
              "default: the one in the binary"),
     cl::value_desc("preset|file"), cl::cat(category));
+
+static cl::opt<std::string>
+    tracePath("trace",
+              cl::desc("Write a Chrome/Perfetto trace-event timeline here, "
+                       "one track per unit"),
+              cl::value_desc("trace.json"), cl::cat(category));
+static cl::opt<bool> timingOnly(
+    "timing-only",
+    cl::desc("Skip the arithmetic of GEMM, VEC and attention: cycles and "
+             "bytes only, outputs meaningless (docs/Simulator.md)"),
+    cl::cat(category));
 
 static int fail(const Twine &msg) {
   WithColor::error(errs(), "spatten-sim") << msg << "\n";
@@ -81,6 +94,17 @@ static Error writeOutputs(sim::Simulator &s) {
   return Error::success();
 }
 
+static Error writeTrace(const sim::Simulator &s) {
+  if (tracePath.empty())
+    return Error::success();
+  json::Value trace =
+      sim::timing::traceJSON(s.timeline(), s.timingConfig().clockGHz);
+  return writeToOutput(tracePath, [&](raw_ostream &os) {
+    os << trace << "\n";
+    return Error::success();
+  });
+}
+
 static Error writeReport(const sim::Simulator &s) {
   if (reportPath.empty())
     return Error::success();
@@ -112,6 +136,7 @@ int main(int argc, char **argv) {
   if (!simulator)
     return fail(simulator.takeError());
   sim::Simulator &s = **simulator;
+  s.setTimingOnly(timingOnly);
   if (Error e = bindInputs(s))
     return fail(std::move(e));
   if (Error e = s.run())
@@ -119,6 +144,8 @@ int main(int argc, char **argv) {
   if (Error e = writeOutputs(s))
     return fail(std::move(e));
   if (Error e = writeReport(s))
+    return fail(std::move(e));
+  if (Error e = writeTrace(s))
     return fail(std::move(e));
   return 0;
 }

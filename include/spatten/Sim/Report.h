@@ -70,7 +70,17 @@ struct TopkRecord {
   std::vector<int32_t> selected;
 };
 
+/// Operations of the compute units, for the energy estimate.
+struct OpCounts {
+  uint64_t gemmMacs = 0;     ///< fp32 GEMM multiply-accumulates
+  uint64_t vectorOps = 0;    ///< vector lane-operations (x function passes)
+  uint64_t attnMacs = 0;     ///< Q*K and prob*V multiply-accumulates
+  uint64_t softmaxOps = 0;   ///< probabilities through softmax
+  uint64_t topkCompares = 0; ///< top-k engine comparisons (local V, TOPK)
+};
+
 struct Report {
+  OpCounts ops;
   std::array<OpcodeStats, isa::kNumOpcodes> byOpcode{};
   /// DRAM bytes read (LOAD, GATHER) and written (STORE), by isa::TensorClass.
   std::array<uint64_t, isa::kNumTensorClasses> dramRead{}, dramWritten{};

@@ -42,6 +42,12 @@ public:
   create(binary::Image image,
          std::optional<HardwareConfig> timing = std::nullopt);
 
+  /// Timing only (docs/Simulator.md): skip the arithmetic of GEMM, VEC and
+  /// ATTN (attention sees uniform probabilities); DMAs, top-k and control
+  /// still run. Outputs are then meaningless; cycles equal a full run's
+  /// whenever the program's control does not depend on computed values.
+  void setTimingOnly(bool on) { timingOnly = on; }
+
   const binary::Manifest &manifest() const { return image.manifest; }
   const HardwareConfig &timingConfig() const { return timing; }
 
@@ -97,6 +103,7 @@ private:
   llvm::StringMap<bool> boundInputs;
   Report rep;
   std::unique_ptr<timing::Engine> engine;
+  bool timingOnly = false;
 
   /// What an MSB-plane load left in an SRAM element, so that an LSB-plane
   /// load into the same element can rebuild the full code (docs/ISA.md,

@@ -1,0 +1,61 @@
+//===- Trace.cpp - Chrome/Perfetto timeline of a run ----------------------===//
+
+#include "spatten/Sim/Timing/Trace.h"
+
+using namespace spatten;
+using namespace spatten::isa;
+using namespace spatten::sim::timing;
+
+namespace {
+/// Track (thread id) and name of the unit that runs `op`.
+std::pair<int64_t, const char *> unitOf(Opcode op) {
+  switch (op) {
+  case Opcode::Load:
+  case Opcode::Gather: return {1, "DMA load"};
+  case Opcode::Store:
+  case Opcode::Scatter: return {2, "DMA store"};
+  case Opcode::Gemm: return {3, "GEMM array"};
+  case Opcode::Vec: return {4, "vector unit"};
+  case Opcode::Attn: return {5, "attention pipeline"};
+  case Opcode::Topk: return {6, "top-k engine"};
+  case Opcode::Sync:
+  case Opcode::Halt: return {0, "control"};
+  }
+  return {0, "control"};
+}
+} // namespace
+
+llvm::json::Value sim::timing::traceJSON(const Engine &engine,
+                                         double clockGHz) {
+  double usPerCycle = 1.0 / (clockGHz * 1e3);
+  llvm::json::Array events;
+  for (Opcode op : {Opcode::Sync, Opcode::Load, Opcode::Store, Opcode::Gemm,
+                    Opcode::Vec, Opcode::Attn, Opcode::Topk}) {
+    auto [tid, name] = unitOf(op);
+    events.push_back(llvm::json::Object{
+        {"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", tid},
+        {"args", llvm::json::Object{{"name", name}}}});
+  }
+  events.push_back(llvm::json::Object{
+      {"name", "process_name"}, {"ph", "M"}, {"pid", 0},
+      {"args", llvm::json::Object{{"name", "SpAtten"}}}});
+  for (const Event &e : engine.events()) {
+    if (!e.when.cycles())
+      continue;
+    llvm::json::Object args{{"pc", int64_t(e.pc)},
+                            {"start_cycle", int64_t(e.when.start)},
+                            {"cycles", int64_t(e.when.cycles())}};
+    if (e.layer)
+      args["layer"] = int64_t(*e.layer);
+    events.push_back(llvm::json::Object{
+        {"name", std::string(kOpcodeSpecs[unsigned(e.opcode)].mnemonic)},
+        {"ph", "X"},
+        {"pid", 0},
+        {"tid", unitOf(e.opcode).first},
+        {"ts", e.when.start * usPerCycle},
+        {"dur", e.when.cycles() * usPerCycle},
+        {"args", std::move(args)}});
+  }
+  return llvm::json::Object{{"traceEvents", std::move(events)},
+                            {"displayTimeUnit", "ns"}};
+}
