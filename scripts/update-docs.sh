@@ -6,4 +6,5 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmake --build "$root/build" --target mlir-doc
 cp "$root"/build/docs/Dialects/*.md "$root/docs/Dialects/"
-cp "$root/build/docs/ConversionPasses.md" "$root/build/docs/SpAttenPasses.md" "$root/docs/"
+cp "$root/build/docs/ConversionPasses.md" "$root/build/docs/SpAttenPasses.md" \
+  "$root/build/docs/ISAPasses.md" "$root/docs/"
