@@ -389,18 +389,25 @@ Simulator::Exec::rowAddresses(const std::vector<bool> &moved, bool gather,
   uint64_t rows = moved.size();
   std::vector<uint64_t> addrs(rows);
   uint64_t idxOff = gather ? f("idx_off") : 0;
-  if (gather && idxOff + rows > sim.idx.size())
+  // With idx_period p, row r uses index entry r % p in period r / p, each
+  // period period_stride bytes further (docs/ISA.md, "gather").
+  uint64_t period = gather ? f("idx_period") : 0;
+  uint64_t periodStride = gather ? f("period_stride") : 0;
+  uint64_t entries = period ? std::min(period, rows) : rows;
+  if (gather && idxOff + entries > sim.idx.size())
     return error("idx_off", llvm::formatv("{0} indices at offset {1} run past "
                                           "the idx buffer ({2} entries)",
-                                          rows, idxOff, sim.idx.size()));
+                                          entries, idxOff, sim.idx.size()));
   for (uint64_t r = 0; r < rows; ++r) {
     if (!moved[r])
       continue; // a row that does not move is not addressed
-    int64_t row = gather ? sim.idx[idxOff + r] : int64_t(r);
+    uint64_t entry = period ? r % period : r;
+    int64_t row = gather ? sim.idx[idxOff + entry] : int64_t(r);
     if (row < 0)
       return error("idx_off", llvm::formatv("index {0} (entry {1}) is negative",
-                                            row, idxOff + r));
-    addrs[r] = base + uint64_t(row) * stride;
+                                            row, idxOff + entry));
+    addrs[r] = base + uint64_t(row) * stride +
+               (period ? (r / period) * periodStride : 0);
     if (addrs[r] + rowBytes > sim.dramSize)
       return error(gather ? "idx_off" : "dram_addr",
                    llvm::formatv("row {0} at DRAM [{1:x}, {2:x}) is past "

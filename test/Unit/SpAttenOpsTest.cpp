@@ -306,6 +306,29 @@ TEST_F(OpsTest, PredicatedDmaIsSkippedWithoutAnUnconfidentRow) {
   EXPECT_TRUE(rep().layers.empty()); // nothing moved, nothing attributed
 }
 
+TEST_F(OpsTest, PeriodicGatherTakesTheSameHeadsFromEveryRow) {
+  // A [2 tokens, 3 heads x 1] activation at 0: token 0 = (10 11 12), token
+  // 1 = (20 21 22), 12 bytes per token. Kept heads 2, 0: rows r = 0..3 read
+  // entry r % 2 of the list, token r / 2: 12 10 22 20.
+  for (int t = 0; t < 2; ++t)
+    for (int h = 0; h < 3; ++h)
+      pokeF(uint64_t(4 * (3 * t + h)), float(10 * (t + 1) + h));
+  idx()[4] = 2, idx()[5] = 0;
+  ASSERT_NO_ERR(exec("gather tensor_class=activations dtype=f32 bits=32 "
+                     "dram_addr=0 dram_stride=4 sram_buf=act sram_stride=1 "
+                     "rows=4 cols=1 idx_off=4 idx_period=2 period_stride=12"));
+  std::vector<float> want = {12, 10, 22, 20};
+  for (int r = 0; r < 4; ++r)
+    EXPECT_EQ(buf(Buffer::Act)[r], want[r]) << r;
+  EXPECT_EQ(rep().dramRead[unsigned(TensorClass::Activation)], 16u);
+  // Only the period's entries are read: entries 4 and 5 must exist.
+  EXPECT_ERR(exec("gather tensor_class=activations dtype=f32 bits=32 "
+                  "dram_addr=0 dram_stride=4 sram_buf=act sram_stride=1 "
+                  "rows=4 cols=1 idx_off=16383 idx_period=2 period_stride=12"),
+             "field 'idx_off': 2 indices at offset 16383 run past the idx "
+             "buffer");
+}
+
 TEST_F(OpsTest, ScatterWritesRowsAtIndexedPositions) {
   // SRAM rows (1 2) and (3 4) go to DRAM rows 2 and 0 (8 bytes apart).
   std::vector<float> x = {1, 2, 3, 4};

@@ -81,8 +81,10 @@ inline void addDma(llvm::SmallVectorImpl<Access> &out, const Instr &inst,
     return;
   addOperand(out, inst, spec, "sram", rows, cols, /*write=*/toSram);
   if (indexed) {
-    out.push_back({Space::Sram, Buffer::Idx, f("idx_off"), f("idx_off") + rows,
-                   false});
+    uint64_t period = f("idx_period");
+    uint64_t entries = period ? std::min(period, rows) : rows;
+    out.push_back({Space::Sram, Buffer::Idx, f("idx_off"),
+                   f("idx_off") + entries, false});
     out.push_back({Space::Dram, Buffer::Idx, 0,
                    std::numeric_limits<uint64_t>::max(), !toSram});
   } else {

@@ -241,7 +241,8 @@ constexpr Field kGatherFields[] = {
     {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
     SPATTEN_OPERAND("sram", 3),
     {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
-    {"idx_off", 5, 0, 24},
+    {"idx_off", 5, 0, 24},   {"idx_period", 5, 24, 24},
+    {"period_stride", 6, 0, 48},
 };
 #undef SPATTEN_DMA_HEADER
 constexpr Field kGemmFields[] = {

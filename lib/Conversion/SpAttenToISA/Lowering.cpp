@@ -651,43 +651,90 @@ struct Lowerer {
   /// Index lists go through the idx buffer; blocks move by index-gather DMA.
   LogicalResult gatherAxis(const Tensor &in, const Tensor &idx, int64_t axis,
                            int64_t group, bool perBatch, const Tensor &out) {
-    int64_t outer = 1, inner = 1, k = idx.shape.back();
-    for (int64_t d = 0; d < axis; ++d)
-      outer *= in.shape[d];
-    for (size_t d = axis + 1; d < in.shape.size(); ++d)
-      inner *= in.shape[d];
-    int64_t perB = perBatch ? outer / in.shape[0] : outer;
-    int64_t block = group * inner, n = in.shape[axis] / group;
-    int64_t es = dtypeBytes(in.ref.dtype), cols = std::min(block, pb.bufferElems(Buffer::Act));
-    if (k > pb.bufferElems(Buffer::Idx))
-      return pb.error() << k << " indices do not fit the idx buffer";
-    int64_t rows = std::max<int64_t>(1, std::min(k, pb.bufferElems(Buffer::Act) / cols));
-    int64_t loaded = -1;
-    for (int64_t o = 0; o < outer; ++o) {
-      if (int64_t b = o / perB; b != loaded) {
-        DramRef ir = idx.ref;
-        ir.cls = TensorClass::Index;
-        ir.addr = idx.addrOf(b * k);
-        pb.load({Buffer::Idx, 0, k}, ir, k * dtypeBytes(ir.dtype), 1, k);
-        loaded = b;
-      }
-      for (int64_t r0 = 0; r0 < k; r0 += rows)
-        for (int64_t c0 = 0; c0 < block; c0 += cols) {
-          int64_t nr = std::min(rows, k - r0), nc = std::min(cols, block - c0);
+    GatherShape g(in, idx, axis, group, perBatch);
+    if (g.k > pb.bufferElems(Buffer::Idx))
+      return pb.error() << g.k << " indices do not fit the idx buffer";
+    int64_t rowsPerSlot = slotElems(Buffer::Act) / g.block;
+    for (int64_t b = 0; b * g.perB < g.outer; ++b) {
+      DramRef ir = idx.ref;
+      ir.cls = TensorClass::Index;
+      ir.addr = idx.addrOf(b * g.k);
+      pb.load({Buffer::Idx, 0, g.k}, ir, g.k * dtypeBytes(ir.dtype), 1, g.k);
+      int64_t first = b * g.perB, last = std::min(g.outer, first + g.perB);
+      if (g.k <= rowsPerSlot)
+        gatherPeriodic(in, out, g, first, last, rowsPerSlot / g.k);
+      else
+        gatherRowByRow(in, out, g, first, last);
+    }
+    return success();
+  }
+
+  /// `out[o, j, :] = in[o, idx[j], :]` viewed as blocks: `outer` rows of
+  /// `n` blocks of `block` elements; `k` indices, one list per `perB`
+  /// outer rows.
+  struct GatherShape {
+    int64_t outer = 1, inner = 1, k, perB, block, n, es;
+    GatherShape(const Tensor &in, const Tensor &idx, int64_t axis,
+                int64_t group, bool perBatch)
+        : k(idx.shape.back()) {
+      for (int64_t dim = 0; dim < axis; ++dim)
+        outer *= in.shape[dim];
+      for (size_t dim = axis + 1; dim < in.shape.size(); ++dim)
+        inner *= in.shape[dim];
+      perB = perBatch ? outer / in.shape[0] : outer;
+      block = group * inner;
+      n = in.shape[axis] / group;
+      es = dtypeBytes(in.ref.dtype);
+    }
+  };
+
+  /// Outer rows [first, last) in chunks of `perChunk`, each one periodic
+  /// gather (the index list repeats every k rows, one outer row apart).
+  void gatherPeriodic(const Tensor &in, const Tensor &out, const GatherShape &g,
+                      int64_t first, int64_t last, int64_t perChunk) {
+    perChunk = std::min(perChunk, kMaxRows / g.k);
+    for (int64_t o = first, i = 0; o < last; o += perChunk, ++i) {
+      int64_t cnt = std::min(perChunk, last - o), rows = cnt * g.k;
+      SramRef act{Buffer::Act, slotOff(Buffer::Act, i), g.block};
+      pb.emit(Opcode::Gather,
+              {{"tensor_class", double(in.ref.cls)},
+               {"dtype", double(in.ref.dtype)}, {"bits", 32},
+               {"dram_addr", d(in.addrOf(o * g.n * g.block))},
+               {"dram_stride", d(g.block * g.es)},
+               {"sram_buf", d(act.buf)}, {"sram_off", d(act.off)},
+               {"sram_stride", d(g.block)}, {"rows", d(rows)},
+               {"cols", d(g.block)}, {"idx_off", 0}, {"idx_period", d(g.k)},
+               {"period_stride", d(g.n * g.block * g.es)}});
+      DramRef dst = out.ref;
+      dst.addr = out.addrOf(o * g.k * g.block);
+      pb.store(dst, g.block * dtypeBytes(out.ref.dtype), act, rows, g.block);
+    }
+  }
+
+  /// Blocks wider than a buffer slot: per outer row, k rows in column
+  /// chunks.
+  void gatherRowByRow(const Tensor &in, const Tensor &out, const GatherShape &g,
+                      int64_t first, int64_t last) {
+    int64_t cols = std::min(g.block, pb.bufferElems(Buffer::Act));
+    int64_t rows = std::max<int64_t>(
+        1, std::min(g.k, pb.bufferElems(Buffer::Act) / cols));
+    for (int64_t o = first; o < last; ++o)
+      for (int64_t r0 = 0; r0 < g.k; r0 += rows)
+        for (int64_t c0 = 0; c0 < g.block; c0 += cols) {
+          int64_t nr = std::min(rows, g.k - r0);
+          int64_t nc = std::min(cols, g.block - c0);
           pb.emit(Opcode::Gather,
                   {{"tensor_class", double(in.ref.cls)},
                    {"dtype", double(in.ref.dtype)}, {"bits", 32},
-                   {"dram_addr", d(in.addrOf(o * n * block + c0))},
-                   {"dram_stride", d(block * es)}, {"sram_buf", d(Buffer::Act)},
-                   {"sram_stride", d(nc)}, {"rows", d(nr)}, {"cols", d(nc)},
-                   {"idx_off", d(r0)}});
+                   {"dram_addr", d(in.addrOf(o * g.n * g.block + c0))},
+                   {"dram_stride", d(g.block * g.es)},
+                   {"sram_buf", d(Buffer::Act)}, {"sram_stride", d(nc)},
+                   {"rows", d(nr)}, {"cols", d(nc)}, {"idx_off", d(r0)}});
           DramRef dst = out.ref;
-          dst.addr = out.addrOf((o * k + r0) * block + c0);
-          pb.store(dst, block * dtypeBytes(out.ref.dtype), {Buffer::Act, 0, nc},
-                   nr, nc);
+          dst.addr = out.addrOf((o * g.k + r0) * g.block + c0);
+          pb.store(dst, g.block * dtypeBytes(out.ref.dtype),
+                   {Buffer::Act, 0, nc}, nr, nc);
         }
-    }
-    return success();
   }
 
   LogicalResult lowerPruneTokens(PruneTokensOp op) {

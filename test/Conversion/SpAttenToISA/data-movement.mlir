@@ -60,7 +60,7 @@ func.func @concat_slice_cast(%x: tensor<2x3xf32>, %y: tensor<2x2xf32>, %i: tenso
 // then one index-gather DMA fetches the kept rows.
 // CHECK-LABEL: spatten_isa.program @prune_tokens
 // CHECK: spatten_isa.load {{.*}}cols = 2 : i64{{.*}}dtype = 1 : i64{{.*}}sram_buf = 0 : i64{{.*}}tensor_class = 9 : i64
-// CHECK-NEXT: spatten_isa.gather {{.*}}cols = 6 : i64, dram_addr = 4096 : i64, dram_stride = 24 : i64{{.*}}idx_off = 0 : i64, rows = 2 : i64
+// CHECK-NEXT: spatten_isa.gather {{.*}}cols = 6 : i64, dram_addr = 4096 : i64, dram_stride = 24 : i64{{.*}}idx_off = 0 : i64, idx_period = 2 : i64{{.*}}period_stride = 120 : i64{{.*}}rows = 2 : i64
 // CHECK-NEXT: spatten_isa.store {{.*}}cols = 6 : i64{{.*}}rows = 2 : i64
 func.func @prune_tokens(%x: tensor<1x5x6xf32>, %i: tensor<1x2xi64>) -> tensor<1x2x6xf32> {
   %p = spatten.prune_tokens %x, %i : tensor<1x5x6xf32>, tensor<1x2xi64> -> tensor<1x2x6xf32>
@@ -69,11 +69,14 @@ func.func @prune_tokens(%x: tensor<1x5x6xf32>, %i: tensor<1x2xi64>) -> tensor<1x
 
 // -----
 
-// Head pruning of a [K, H*D] weight's columns: per row, gather the kept
-// heads' D-wide blocks.
+// Head pruning of a [K, H*D] weight's columns: one periodic gather takes
+// the kept heads' D-wide blocks of all 3 rows: row r reads index entry
+// r % 2, one 32-byte matrix row further every 2 rows.
 // CHECK-LABEL: spatten_isa.program @prune_head_columns
 // CHECK: spatten_isa.load {{.*}}sram_buf = 0 : i64
-// CHECK-COUNT-3: spatten_isa.gather {{.*}}cols = 2 : i64{{.*}}dram_stride = 8 : i64
+// CHECK-NEXT: spatten_isa.gather {{.*}}cols = 2 : i64{{.*}}dram_stride = 8 : i64{{.*}}idx_period = 2 : i64{{.*}}period_stride = 32 : i64{{.*}}rows = 6 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}rows = 6 : i64
+// CHECK-NOT: spatten_isa.gather
 func.func @prune_head_columns(%w: tensor<3x8xf32>, %h: tensor<2xi64>) -> tensor<3x4xf32> {
   %p = spatten.prune_heads %w, %h {num_heads = 4 : i64, axis = 1 : i64} : tensor<3x8xf32>, tensor<2xi64> -> tensor<3x4xf32>
   return %p : tensor<3x4xf32>

@@ -87,11 +87,15 @@ def ISA_StoreOp : ISA_InstOp<"store", DmaFields, DmaSpAttenFields> {
   let summary = "DMA: strided 2-D copy SRAM -> DRAM";
 }
 def ISA_GatherOp : ISA_InstOp<"gather", !listconcat(DmaFields, ["idx_off"]),
-                               DmaSpAttenFields> {
+                               !con(DmaSpAttenFields,
+                                    (ins I64Zero:$idx_period,
+                                         I64Zero:$period_stride))> {
   let summary = "DMA: DRAM rows selected by the on-chip index list";
 }
 def ISA_ScatterOp : ISA_InstOp<"scatter", !listconcat(DmaFields, ["idx_off"]),
-                               DmaSpAttenFields> {
+                                !con(DmaSpAttenFields,
+                                     (ins I64Zero:$idx_period,
+                                          I64Zero:$period_stride))> {
   let summary = "DMA: SRAM rows to the DRAM rows named by the index list";
 }
 def ISA_GemmOp : ISA_InstOp<"gemm", [
