@@ -176,6 +176,12 @@ struct Lowerer {
     int64_t K = x.cols(), M = x.rows(), N = y.cols();
     int64_t wgtElems = slotElems(Buffer::Wgt);
     int64_t tn = std::min({N, int64_t(512), kMaxDim16});
+    ArrayRef<Tensor> planes;
+    if (auto it = scratch.find(op); it != scratch.end()) {
+      planes = ArrayRef(it->second).take_front(2);
+      int64_t D = planes[0].packedCols;
+      tn = std::max(D, tn / D * D); // whole heads per tile
+    }
     int64_t tk = std::min({K, (wgtElems - tn) / std::max<int64_t>(tn, 1),
                            kMaxDim16});
     if (tk <= 0)
@@ -224,12 +230,30 @@ struct Lowerer {
                    {"bias_buf", d(Buffer::Wgt)}, {"bias_off", d(bOff + tk * tn)},
                    {"m", d(m)}, {"n", d(n)}, {"k", d(k)}});
         }
+        if (!planes.empty()) {
+          storePlanes(planes, {Buffer::Acc, cOff, n}, m0, m, n0, n, N);
+          continue;
+        }
         DramRef out = y.ref;
         out.addr = y.addrOf(m0 * N + n0);
         pb.store(out, N * 4, {Buffer::Acc, cOff, n}, m, n);
       }
     }
     return success();
+  }
+
+  /// The output tile (rows m0.., columns n0.. of N = H*D) quantized into
+  /// each progressive-quantization plane: one store per head and plane.
+  void storePlanes(ArrayRef<Tensor> planes, SramRef acc, int64_t m0,
+                   int64_t m, int64_t n0, int64_t n, int64_t N) {
+    int64_t D = planes[0].packedCols, H = N / D;
+    for (int64_t c = 0; c < n; c += D)
+      for (const Tensor &plane : planes) {
+        DramRef dst = plane.ref;
+        int64_t row = dst.rowBytes(D);
+        dst.addr += (m0 * H + (n0 + c) / D) * row;
+        pb.store(dst, H * row, {acc.buf, acc.off + c, acc.stride}, m, D);
+      }
   }
 
   /// Loads `rows` rows of head `h` of a [B, L, H*D] tensor (batch `b`, from
@@ -380,7 +404,10 @@ struct Lowerer {
                            "progressive quantization across query tiles is "
                            "not implemented";
     ArrayRef<Tensor> planes = scratch[op.source];
-    if (op.pqThreshold && failed(repack(k, planes.take_front(2), D)))
+    bool prepacked = op.key.getDefiningOp() &&
+                     scratch.count(op.key.getDefiningOp());
+    if (op.pqThreshold && !prepacked &&
+        failed(repack(k, planes.take_front(2), D)))
       return failure();
     if (op.pqValues && failed(repack(t(op.value), planes.drop_front(2), D)))
       return failure();

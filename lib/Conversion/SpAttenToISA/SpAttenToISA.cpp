@@ -95,6 +95,11 @@ struct Layout {
   /// V LSB]}.
   void placePlanes(ProgressiveFetchOp op) {
     placePlanePair(op, op.getKey(), TensorClass::KMsb, TensorClass::KLsb);
+    // A key projection read only by this op writes the planes itself (the
+    // GEMM's store quantizes), instead of its fp32 rows being re-read.
+    if (auto linear = op.getKey().getDefiningOp<LinearOp>();
+        linear && op.getKey().hasOneUse())
+      scratch[linear] = scratch[op];
     if (!op.getValues())
       return;
     for (Operation *user : op->getUsers()) {
