@@ -1,0 +1,590 @@
+#!/usr/bin/python3
+"""Regenerates docs/results.md and its plots (docs/results/*.png).
+
+    /usr/bin/python3 bench/run.py            # full run: BERT-base 128 and 384, GPT-2 small 384
+    /usr/bin/python3 bench/run.py --quick    # BERT-base 128, dense + all; writes under --work-dir
+
+For each model (exported from PyTorch at full size, seeded random weights)
+and each pruning configuration it compiles with build/bin/spatten-compile,
+simulates with build/bin/spatten-sim (full and --timing-only) and tabulates
+cycles, DRAM bytes by class and energy against the dense run and the paper
+(python/spatten/analysis.py). It also measures the tools' own speed side by
+side in the same run: compile against the protobuf parse of the same ONNX
+file, and simulation against PyTorch and onnxruntime CPU inference.
+
+Nothing here is a test: the goals are checked and reported, met or not.
+Tools run one at a time (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+
+import numpy as np  # noqa: E402
+
+from spatten import analysis as an  # noqa: E402
+from spatten import export as spexport  # noqa: E402
+from spatten import ort as sport  # noqa: E402
+from spatten.tensors import save_npy  # noqa: E402
+
+#: Compiler flags of each configuration (issue 4, item 6).
+CONFIGS: Dict[str, List[str]] = {
+    "dense": [],
+    "token": ["--token-keep=0.5"],
+    "head": ["--head-keep=0.75"],
+    "value": ["--value-keep=0.3"],
+    "pq": ["--pq-msb=6"],
+    "all": ["--token-keep=0.5", "--head-keep=0.75", "--value-keep=0.3", "--pq-msb=6"],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """A model at one sequence length (batch 1)."""
+
+    name: str
+    kind: str  # "bert" or "gpt2"
+    seq: int
+
+    @property
+    def onnx_name(self) -> str:
+        return "bert-base.onnx" if self.kind == "bert" else "gpt2-small.onnx"
+
+
+FULL_WORKLOADS = [Workload("BERT-base seq 128", "bert", 128), Workload("BERT-base seq 384", "bert", 384),
+                  Workload("GPT-2 small seq 384 (summarization)", "gpt2", 384)]
+QUICK_WORKLOADS = [FULL_WORKLOADS[0]]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------- tools
+
+def tool(bin_dir: Path, name: str, wait_s: float = 300.0) -> Path:
+    """The tool's path; waits for it while it is missing (build/bin is rebuilt
+    by others concurrently), then fails."""
+    p = bin_dir / name
+    deadline = time.monotonic() + wait_s
+    while not (p.is_file() and os.access(p, os.X_OK)):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {p} is missing (build it: ninja -C build {name})")
+        log(f"{p} is missing, waiting")
+        time.sleep(15)
+    return p
+
+
+def timed(cmd: Sequence[str], what: str) -> float:
+    """Runs ``cmd``; returns its wall-clock seconds (time.perf_counter).
+    Raises SystemExit with the tool's stderr when it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {what} failed (exit {proc.returncode}):\n  {' '.join(map(str, cmd))}\n"
+                         f"{proc.stderr.strip()}")
+    return dt
+
+
+def compile_cmd(bin_dir: Path, onnx: Path, out: Path, w: Workload, flags: Sequence[str]) -> List[str]:
+    return [str(tool(bin_dir, "spatten-compile")), str(onnx), "-o", str(out), "--shape", "batch=1",
+            "--shape", f"sequence={w.seq}", *flags]
+
+
+def sim_cmd(bin_dir: Path, spbin: Path, inputs: Dict[str, Path], out_dir: Path, report: Path,
+            timing_only: bool) -> List[str]:
+    cmd = [str(tool(bin_dir, "spatten-sim")), str(spbin)]
+    for n, f in inputs.items():
+        cmd += ["--input", f"{n}={f}"]
+    cmd += ["--output-dir", str(out_dir), "--report", str(report)]
+    return cmd + (["--timing-only"] if timing_only else [])
+
+
+# ----------------------------------------------------------------------------- models
+
+def ensure_model(work: Path, kind: str) -> Path:
+    """Exports BERT-base / GPT-2 small (seed 0) once; reuses the file when a
+    previous run left it with the same export settings."""
+    path = work / ("bert-base.onnx" if kind == "bert" else "gpt2-small.onnx")
+    stamp = path.with_suffix(".json")
+    settings = {"kind": kind, "size": "base", "seed": 0, "opset": 14, "torch": spexport.torch.__version__}
+    if path.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == settings:
+        return path
+    log(f"exporting {kind} (full size) to {path}")
+    spexport.export(kind, str(path), size="base", opset=14, seed=0, seq_len=128)
+    stamp.write_text(json.dumps(settings))
+    return path
+
+
+def write_inputs(work: Path, w: Workload) -> Dict[str, Path]:
+    cfg = spexport.base_config(w.kind)
+    arrays = spexport.make_inputs(cfg, batch=1, seq_len=w.seq, seed=0)
+    return {n: save_npy(work / f"{w.kind}{w.seq}_{n}.npy", a) for n, a in arrays.items()}
+
+
+# ----------------------------------------------------------------------------- matrix
+
+@dataclasses.dataclass
+class Run:
+    workload: Workload
+    config: str
+    report: dict
+    timing_report: dict
+    compile_s: float
+    sim_s: float
+    timing_s: float
+
+
+def run_matrix(args, workloads: Sequence[Workload], configs: Sequence[str]) -> List[Run]:
+    runs = []
+    for w in workloads:
+        onnx = ensure_model(args.work_dir, w.kind)
+        inputs = write_inputs(args.work_dir, w)
+        for c in configs:
+            d = args.work_dir / w.kind / str(w.seq) / c
+            d.mkdir(parents=True, exist_ok=True)
+            spbin = d / "model.spbin"
+            log(f"{w.name} / {c}: compile")
+            tc = timed(compile_cmd(args.bin_dir, onnx, spbin, w, CONFIGS[c]), f"compile {w.name} {c}")
+            log(f"{w.name} / {c}: simulate")
+            ts = timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out", d / "report.json", False),
+                       f"simulate {w.name} {c}")
+            tt = timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out-timing", d / "report-timing.json", True),
+                       f"simulate --timing-only {w.name} {c}")
+            runs.append(Run(w, c, json.loads((d / "report.json").read_text()),
+                            json.loads((d / "report-timing.json").read_text()), tc, ts, tt))
+            log(f"  cycles {runs[-1].report['cycles']['total']:,}  compile {tc:.1f}s  sim {ts:.1f}s  "
+                f"timing-only {tt:.1f}s")
+            if not args.keep_binaries:
+                spbin.unlink()
+    return runs
+
+
+# ----------------------------------------------------------------------------- tool speed
+
+ORT_TIMER_JS = r"""
+import ort from 'onnxruntime-node';
+import fs from 'node:fs';
+const spec = JSON.parse(fs.readFileSync(0, 'utf8'));
+let t0 = performance.now();
+const session = await ort.InferenceSession.create(spec.model, {
+  intraOpNumThreads: spec.threads, interOpNumThreads: 1, graphOptimizationLevel: spec.opt });
+const create_ms = performance.now() - t0;
+const feeds = {};
+for (const [name, t] of Object.entries(spec.inputs))
+  feeds[name] = new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
+const runs_ms = [];
+for (let i = 0; i < spec.repeat + 1; i++) {
+  t0 = performance.now();
+  await session.run(feeds);
+  runs_ms.push(performance.now() - t0);
+}
+console.log(JSON.stringify({ create_ms, first_ms: runs_ms[0], runs_ms: runs_ms.slice(1) }));
+"""
+
+
+def ort_in_process(onnx: Path, arrays: Dict[str, np.ndarray], threads: int, repeat: int) -> dict:
+    """onnxruntime-node timed inside one Node.js process: session creation,
+    a warm-up run and ``repeat`` timed runs (milliseconds)."""
+    sport.check_installed()
+    spec = {"model": str(onnx), "threads": threads, "opt": "all", "repeat": repeat,
+            "inputs": {n: {"shape": list(a.shape), "data": a.reshape(-1).tolist()} for n, a in arrays.items()}}
+    proc = subprocess.run([sport.node_executable(), "--input-type=module", "-e", ORT_TIMER_JS],
+                          input=json.dumps(spec), capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip())
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure_speed(args) -> dict:
+    """Side-by-side wall-clock seconds on BERT-base seq 128 (dense): the
+    compile against onnx.load, the simulation against PyTorch and
+    onnxruntime. Medians of ``args.repeat`` samples."""
+    import onnx
+    import torch
+
+    w = FULL_WORKLOADS[0]
+    n = args.repeat
+    model_path = ensure_model(args.work_dir, "bert")
+    inputs = write_inputs(args.work_dir, w)
+    d = args.work_dir / "speed"
+    d.mkdir(parents=True, exist_ok=True)
+    spbin = d / "model.spbin"
+    res: Dict[str, object] = {"model": w.name, "onnx_bytes": model_path.stat().st_size, "samples": n}
+
+    log("speed: parse floor (onnx.load) and spatten-compile, alternating")
+    parse, comp = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        m = onnx.load(str(model_path))
+        parse.append(time.perf_counter() - t0)
+        del m
+        comp.append(timed(compile_cmd(args.bin_dir, model_path, spbin, w, []), "compile (speed)"))
+    res["parse_s"], res["compile_s"] = parse, comp
+
+    log("speed: spatten-sim full and --timing-only")
+    full, tonly = [], []
+    for _ in range(n):
+        full.append(timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out", d / "r.json", False), "sim (speed)"))
+        tonly.append(timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out-t", d / "rt.json", True),
+                           "sim --timing-only (speed)"))
+    res["sim_full_s"], res["sim_timing_s"] = full, tonly
+    rd = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        spbin.read_bytes()
+        rd.append(time.perf_counter() - t0)
+    res["read_spbin_s"], res["spbin_bytes"] = rd, spbin.stat().st_size
+
+    log("speed: PyTorch CPU inference (2 threads)")
+    torch.set_num_threads(2)
+    cfg = spexport.base_config("bert")
+    arrays = spexport.make_inputs(cfg, batch=1, seq_len=w.seq, seed=0)
+    model = spexport.build_model(cfg)
+    ref = spexport.torch_outputs(model, arrays)  # warm-up
+    tt = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        spexport.torch_outputs(model, arrays)
+        tt.append(time.perf_counter() - t0)
+    res["torch_s"], res["torch_threads"] = tt, torch.get_num_threads()
+    sim_out = np.load(d / "out" / "last_hidden_state.npy")
+    res["sim_vs_torch_max_abs"] = float(np.max(np.abs(sim_out - ref["last_hidden_state"])))
+    # Debian's torch links the generic reference BLAS, so nn.Linear is slow;
+    # oneDNN (MKL-DNN, built in) gives the fairer PyTorch figure. to_mkldnn
+    # swaps the Linear modules in place.
+    log("speed: PyTorch with oneDNN Linear (torch.utils.mkldnn.to_mkldnn)")
+    from torch.utils import mkldnn as torch_mkldnn
+    model = torch_mkldnn.to_mkldnn(model)
+    spexport.torch_outputs(model, arrays)  # warm-up
+    tm = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        out = spexport.torch_outputs(model, arrays)
+        tm.append(time.perf_counter() - t0)
+    res["torch_onednn_s"] = tm
+    res["onednn_vs_torch_max_abs"] = float(np.max(np.abs(out["last_hidden_state"] - ref["last_hidden_state"])))
+    del model
+
+    log("speed: onnxruntime (spatten.ort.run: node start-up + session + run, 1 thread, no graph opt.)")
+    ot = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        sport.run(model_path, arrays)
+        ot.append(time.perf_counter() - t0)
+    res["ort_run_s"] = ot
+    log("speed: onnxruntime in one Node.js process (2 threads, graph opt. all)")
+    res["ort_in_process"] = ort_in_process(model_path, arrays, threads=2, repeat=n)
+    if not args.keep_binaries:
+        spbin.unlink()
+    return res
+
+
+# ----------------------------------------------------------------------------- plots
+
+def make_plots(out_dir: Path, by_model: Dict[str, List[an.Comparison]], kept: Dict[str, list]) -> List[str]:
+    """Writes the PNGs; returns their file names."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    models = list(by_model)
+    configs = [c.config for c in by_model[models[0]]]
+    width = 0.8 / len(models)
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for i, m in enumerate(models):
+        xs = [j + i * width for j in range(len(configs))]
+        comps = {c.config: c for c in by_model[m]}
+        axes[0].bar(xs, [comps[c].summary.cycles / 1e6 if c in comps else 0 for c in configs], width, label=m)
+        axes[1].bar(xs, [(comps[c].speedup or 0) if c in comps else 0 for c in configs], width, label=m)
+    for ax, title in zip(axes, ["cycles (millions, 1 GHz: ms)", "speedup over dense"]):
+        ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(configs))])
+        ax.set_xticklabels(configs)
+        ax.set_title(title)
+    axes[1].axhline(1.0, color="k", lw=0.8, ls="--")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "cycles_speedup.png", dpi=110)
+    plt.close(fig)
+    names.append("cycles_speedup.png")
+
+    fig, axes = plt.subplots(2, len(models), figsize=(5 * len(models), 8), squeeze=False)
+    colors = plt.get_cmap("tab10").colors
+    for i, m in enumerate(models):
+        comps = by_model[m]
+        for row, classes, title in ((0, an.ALL_CLASSES, "all classes"),
+                                    (1, an.ATTENTION_CLASSES, "attention classes")):
+            ax = axes[row][i]
+            bottom = np.zeros(len(comps))
+            for k, cls in enumerate(classes):
+                vals = np.array([c.summary.by_class.get(cls, 0) / 1e6 for c in comps])
+                ax.bar([c.config for c in comps], vals, bottom=bottom, label=cls,
+                       color=colors[an.ALL_CLASSES.index(cls) % len(colors)])
+                bottom += vals
+            ax.set_title(f"{m}\nDRAM MB ({title})", fontsize=9)
+            ax.tick_params(axis="x", labelsize=8)
+        axes[1][i].legend(fontsize=7)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / "dram_by_class.png", dpi=110)
+    plt.close(fig)
+    names.append("dram_by_class.png")
+
+    if kept:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for m, layers in kept.items():
+            ls = [e["layer"] for e in layers]
+            axes[0].plot(ls, [e["kept_tokens"] for e in layers], marker="o", label=m)
+            axes[1].plot(ls, [e["kept_heads"] for e in layers], marker="o", label=m)
+        axes[0].set_title("kept tokens per layer ('all')")
+        axes[1].set_title("kept heads per layer ('all')")
+        for ax in axes:
+            ax.set_xlabel("layer")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "kept_per_layer.png", dpi=110)
+        plt.close(fig)
+        names.append("kept_per_layer.png")
+    return names
+
+
+# ----------------------------------------------------------------------------- report
+
+def torch_blas() -> str:
+    """BLAS_INFO of the installed torch build (``generic`` = reference BLAS)."""
+    import torch
+    for part in torch.__config__.show().replace("\n", ",").split(","):
+        if part.strip().startswith("BLAS_INFO="):
+            return part.strip().split("=", 1)[1]
+    return "unknown"
+
+
+def machine_info() -> Dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    ort_pkg = ROOT / "node_modules" / "onnxruntime-node" / "package.json"
+    ort_ver = json.loads(ort_pkg.read_text())["version"] if ort_pkg.is_file() else "absent"
+    import torch
+    return {"nproc": nproc, "cpu": cpu, "python": platform.python_version(), "torch": f"{torch.__version__} (BLAS_INFO={torch_blas()})",
+            "onnxruntime-node": ort_ver, "node": subprocess.run([sport.node_executable(), "--version"],
+                                                               capture_output=True, text=True).stdout.strip(),
+            "git HEAD": head, "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+
+
+def describe_losses(by_model: Dict[str, List[an.Comparison]]) -> List[str]:
+    """One sentence per configuration that ran slower or moved more bytes
+    than dense on some model, from the measured numbers."""
+    lines = []
+    for m, comps in by_model.items():
+        for c in comps:
+            if c.config == "dense":
+                continue
+            bad = []
+            if c.speedup is not None and c.speedup < 1:
+                bad.append(f"{(1 / c.speedup - 1) * 100:.1f}% more cycles")
+            if c.dram_reduction is not None and c.dram_reduction < 1:
+                bad.append(f"{(1 / c.dram_reduction - 1) * 100:.1f}% more DRAM bytes")
+            if bad:
+                lines.append(f"- {m}, `{c.config}`: {' and '.join(bad)} than dense.")
+    return lines
+
+
+def timing_only_table(runs: Sequence[Run]) -> str:
+    rows = []
+    for r in runs:
+        full, t = r.report["cycles"]["total"], r.timing_report["cycles"]["total"]
+        rows.append((r.workload.name, r.config, f"{full:,}", f"{t:,}",
+                     "equal" if full == t else f"{(t - full) / full * 100:+.2f}%",
+                     f"{r.compile_s:.1f}", f"{r.sim_s:.1f}", f"{r.timing_s:.1f}"))
+    return an.markdown_table(["model", "config", "cycles (full)", "cycles (--timing-only)", "difference",
+                              "compile s", "sim s", "--timing-only s"], rows)
+
+
+def speed_section(sp: dict) -> List[str]:
+    med = {k: an.median(sp[k]) for k in ("parse_s", "compile_s", "sim_full_s", "sim_timing_s", "torch_s",
+                                         "torch_onednn_s", "ort_run_s", "read_spbin_s")}
+    best_torch = min(med["torch_s"], med["torch_onednn_s"])
+    oi = sp["ort_in_process"]
+    ort_run_med = an.median(oi["runs_ms"]) / 1e3
+    goals = an.speed_goals(med["compile_s"], med["parse_s"], med["sim_full_s"], med["sim_timing_s"],
+                           best_torch)
+
+    def fmt(xs):
+        return ", ".join(f"{x:.2f}" for x in xs)
+
+    rows = [
+        ("onnx.load (protobuf C++ parse, the parse floor)", f"{med['parse_s']:.2f}", fmt(sp["parse_s"])),
+        ("spatten-compile (process, dense)", f"{med['compile_s']:.2f}", fmt(sp["compile_s"])),
+        ("spatten-sim, full (process: load binary, run, write outputs + report)",
+         f"{med['sim_full_s']:.2f}", fmt(sp["sim_full_s"])),
+        ("spatten-sim --timing-only (process)", f"{med['sim_timing_s']:.2f}", fmt(sp["sim_timing_s"])),
+        (f"read the .spbin file ({sp['spbin_bytes'] / 1e6:.0f} MB, page cache: the simulator's I/O floor)",
+         f"{med['read_spbin_s']:.2f}", fmt(sp["read_spbin_s"])),
+        (f"PyTorch forward ({sp['torch_threads']} threads, model in memory, Debian build: "
+         f"BLAS_INFO={torch_blas()})", f"{med['torch_s']:.3f}", fmt(sp["torch_s"])),
+        ("PyTorch forward, Linear layers on oneDNN (`torch.utils.mkldnn.to_mkldnn`)",
+         f"{med['torch_onednn_s']:.3f}", fmt(sp["torch_onednn_s"])),
+        ("onnxruntime via spatten.ort.run (node start-up + session creation + 1 run, 1 thread, "
+         "graph optimisations off)", f"{med['ort_run_s']:.2f}", fmt(sp["ort_run_s"])),
+        ("onnxruntime-node session creation (in one process, 2 threads, optimisations all)",
+         f"{oi['create_ms'] / 1e3:.2f}", ""),
+        ("onnxruntime-node run, warm (same process)", f"{ort_run_med:.3f}", fmt([x / 1e3 for x in oi["runs_ms"]])),
+    ]
+    out = [f"Model: {sp['model']} dense, ONNX file {sp['onnx_bytes'] / 1e6:.0f} MB; wall-clock "
+           f"(`time.perf_counter`), median of {sp['samples']} samples each, taken one after the other "
+           "in this run on this machine.", "",
+           an.markdown_table(["what", "median s", "samples s"], rows), "",
+           an.markdown_table(["goal", "measured", "limit", "met"],
+                             [(g.name, an.fmt_ratio(g.value), ("<= " if g.at_most else ">= ") + f"{g.limit:g}x",
+                               {True: "yes", False: "**no**", None: "not measured"}[g.met]) for g in goals]),
+           "",
+           "The PyTorch goal is checked against the faster of the two PyTorch figures "
+           f"({best_torch:.3f} s); against the generic-BLAS figure the ratio is "
+           f"{an.fmt_ratio(an.ratio(med['sim_full_s'], med['torch_s']))}. oneDNN and generic-BLAS outputs differ "
+           f"by at most {sp['onednn_vs_torch_max_abs']:.1e}.",
+           "",
+           "Other ratios: full simulation / onnxruntime warm run "
+           f"{an.fmt_ratio(an.ratio(med['sim_full_s'], ort_run_med))}; full simulation / "
+           f"`spatten.ort.run` end to end {an.fmt_ratio(an.ratio(med['sim_full_s'], med['ort_run_s']))}.",
+           "",
+           f"The simulator's output agrees with PyTorch: max |sim - torch| of `last_hidden_state` = "
+           f"{sp['sim_vs_torch_max_abs']:.2e} (fp32; tolerances in docs/Numerics.md)."]
+    return out
+
+
+def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, kept) -> str:
+    cmd = "/usr/bin/python3 bench/run.py" + (" --quick" if args.quick else "")
+    L = ["# Benchmark results", "",
+         f"Generated by `{cmd}` (from the project root, after building `build/bin`). "
+         "Do not edit by hand: rerun the command. Takes about 15 minutes on the machine below "
+         "(`--quick`: BERT-base seq 128, dense and all, about 3 minutes).", "",
+         "## Machine", "",
+         an.markdown_table(["field", "value"], list(machine.items())), "",
+         "## Workloads", "",
+         "- Models exported from PyTorch at full size by `spatten.export` (seeded random weights, seed 0): "
+         "BERT-base (12 layers, hidden 768, 12 heads, ~440 MB) and GPT-2 small (same sizes, whole prompt at "
+         "once: summarization mode). Batch 1.",
+         "- Inputs: `spatten.export.make_inputs(cfg, 1, seq, seed=0)`; for BERT the last quarter of the "
+         "sequence is padding (`attention_mask` 0).",
+         "- Hardware: the `spatten` preset (docs/HardwareConfig.md): 1 GHz, so 1 million cycles = 1 ms.",
+         "- Configurations (spatten-compile flags): "
+         + "; ".join(f"`{c.config}`: {' '.join(CONFIGS[c.config]) or '(none)'}"
+                     for c in next(iter(by_model.values()))) + ".",
+         "- DRAM bytes are read + written; \"attn\" columns count only the attention classes "
+         f"({', '.join(an.ATTENTION_CLASSES)}), which is what the paper's figures measure (it accelerates "
+         "attention only; this project also runs the rest of the model, so weights and activations dominate "
+         "the totals). Reductions and speedups are dense / configuration: above 1 is better.", ""]
+    for m, comps in by_model.items():
+        L += [f"## {m}", "", an.comparison_table(comps), "", "DRAM bytes per attention class (MB):", "",
+              an.class_table(comps), ""]
+    L += ["## Beside the paper", "",
+          "Paper: Wang, Zhang, Han, \"SpAtten: Efficient Sparse Attention Architecture with Cascade Token and "
+          "Head Pruning\", HPCA 2021, arXiv 2012.09852. The only figure used is the abstract's average DRAM "
+          "access reduction (10.0x over 30 BERT and GPT-2 benchmarks). /work/shared/DESIGN.md (\"Hardware model\", "
+          "\"SpAtten semantics\") gives the hardware parameters and the algorithms but no per-technique "
+          "reduction factors, and no other paper figure could be read here, so the per-technique rows say "
+          "\"not found\" instead of a number. The paper's keep ratios were tuned per task for no accuracy loss; "
+          "the configurations here use fixed ratios on random weights, so the comparison is of magnitude only.", "",
+          an.markdown_table(["model", "config", "metric", "measured", "paper", "source"],
+                            [(c.model, c.config, c.metric, an.fmt_ratio(c.measured),
+                              "not found" if c.paper is None else f"{c.paper:g}x", c.source) for c in checks]), ""]
+    L += ["## Plots", ""] + [f"![{p}](results/{p})" for p in plots] + [""]
+    L += ["## Full run against --timing-only", "",
+          "Cycles of both runs and the wall-clock seconds of each tool call (one sample each). "
+          "docs/Simulator.md: the two agree when control does not depend on computed values (dense); with "
+          "pruning the top-k selections, gathers and refetch decisions see uniform probabilities under "
+          "--timing-only, so cycles may differ.", "", timing_only_table(runs), ""]
+    if speed:
+        L += ["## Tool speed", ""] + speed_section(speed) + [""]
+    L += ["## Discussion", "",
+          "Configurations that cost more than dense in this run (computed from the tables above):", ""]
+    losses = describe_losses(by_model)
+    L += (losses or ["- none"]) + [""]
+    L += ["docs/Simulator.md (\"Known limits\") names the causes found so far: head pruning gathers the kept "
+          "heads' activations token by token instead of skipping the pruned heads' fetches; progressive "
+          "quantization re-reads the K projection to pack its MSB/LSB planes instead of writing them from "
+          "the GEMM; and the local-V top-k (a quick-select per query row) can take longer than that row's "
+          "Q·K. The first two are lowering choices, not properties of SpAtten. Token pruning is the "
+          "technique whose savings carry into the whole model (QKV projections and FFN rows shrink with the "
+          "kept tokens).", "",
+          "Dense totals are dominated by weights (fp32, read once per run) and activations of the GEMM "
+          "layers, which SpAtten does not address; compare the attention columns with the paper.", ""]
+    return "\n".join(L)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="BERT-base seq 128, dense + all; output under --work-dir")
+    ap.add_argument("--work-dir", type=Path, default=ROOT / "out" / "bench",
+                    help="models, binaries, reports (default out/bench, git-ignored)")
+    ap.add_argument("--bin-dir", type=Path, default=ROOT / "build" / "bin")
+    ap.add_argument("--output", type=Path, help="results Markdown (default docs/results.md; "
+                                                "with --quick <work-dir>/quick/results.md)")
+    ap.add_argument("--repeat", type=int, help="timing samples per tool-speed measurement (default 3, quick 1)")
+    ap.add_argument("--no-speed", action="store_true", help="skip the tool-speed measurements")
+    ap.add_argument("--keep-binaries", action="store_true", help="keep the .spbin files (~440 MB each)")
+    args = ap.parse_args(argv)
+    args.work_dir = args.work_dir.resolve()
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    output = args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
+    plot_dir = output.parent / "results"
+
+    workloads = QUICK_WORKLOADS if args.quick else FULL_WORKLOADS
+    configs = ["dense", "all"] if args.quick else list(CONFIGS)
+    machine = machine_info()
+    speed = None if args.no_speed else measure_speed(args)
+    runs = run_matrix(args, workloads, configs)
+
+    by_model: Dict[str, List[an.Comparison]] = {}
+    kept = {}
+    for w in workloads:
+        mine = [r for r in runs if r.workload == w]
+        by_model[w.name] = an.compare_to_dense({r.config: an.summarize(r.report) for r in mine})
+        kept.update({w.name: an.kept_per_layer(r.report) for r in mine if r.config == "all"})
+    checks = an.paper_comparison(by_model)
+    plots = make_plots(plot_dir, by_model, kept)
+    write_atomic(output, render(args, machine, runs, by_model, checks, plots, speed, kept))
+    (args.work_dir / ("speed-quick.json" if args.quick else "speed.json")).write_text(json.dumps(speed, indent=1))
+    log(f"wrote {output} and {len(plots)} plots in {plot_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
