@@ -120,7 +120,7 @@ def report_lines(report: Mapping) -> List[str]:
     cycles = report.get("cycles") or {}
     if "total" in cycles:
         extra = f", {cycles['time_us']:.2f} us" if isinstance(cycles.get("time_us"), (int, float)) else ""
-        lines.append(f"  cycles (first-order estimate): {cycles['total']}{extra}")
+        lines.append(f"  cycles (cycle-level model): {cycles['total']}{extra}")
     return lines
 
 
@@ -286,7 +286,7 @@ def comparison_lines(dense: Mapping, pruned: Mapping, tokens: int, heads: int) -
         lines.append("  (dense K+V per layer: the report's total / layers; the dense program has no layer attribution)")
     totals = (("DRAM bytes read", dense["dram_bytes"]["total_read"], pruned["dram_bytes"]["total_read"], "reduction"),
               ("attention bytes read", read_bytes(dense, ATTN_CLASSES), read_bytes(pruned, ATTN_CLASSES), "reduction"),
-              ("cycles (first-order)", dense["cycles"]["total"], pruned["cycles"]["total"], "speedup"))
+              ("cycles", dense["cycles"]["total"], pruned["cycles"]["total"], "speedup"))
     for label, d, s, what in totals:
         fmt = str if what == "speedup" else human_bytes
         lines.append(f"  {label:<21} {arrow(d, s, fmt, 9)}  {what} {_ratio(d, s)}")

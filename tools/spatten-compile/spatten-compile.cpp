@@ -60,12 +60,13 @@ cl::opt<Emit> emit(
 cl::OptionCategory spattenCategory("SpAtten pruning and quantization");
 cl::opt<double> tokenKeep("token-keep",
                           cl::desc("cascade token pruning: mean fraction of "
-                                   "tokens kept over the layers, (0, 1]"),
+                                   "the tokens the layers compute, (0, 1]"),
                           cl::init(1.0), cl::cat(spattenCategory));
 cl::opt<std::string> tokenSchedule(
     "token-schedule",
-    cl::desc("'paper' (first 15% of layers dense, then a linear ramp) or a "
-             "comma-separated keep fraction per layer"),
+    cl::desc("'paper' (first 15% of layers, at least layer 0, dense, then a "
+             "linear ramp) or the fraction each layer computes, comma-"
+             "separated, starting at 1"),
     cl::init("paper"), cl::cat(spattenCategory));
 cl::list<int64_t> keepPositions(
     "keep-positions",

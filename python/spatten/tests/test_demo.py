@@ -34,7 +34,7 @@ def test_report_lines_reads_simulator_keys():
     assert "instructions: 7 (gemm 4, dma_load 2, halt 1)" in text
     assert "DRAM bytes read: 2.1 KiB (weights 2.0 KiB, activations 100 B)" in text
     assert "DRAM bytes written: 64 B (activations 64 B)" in text
-    assert "cycles (first-order estimate): 1234, 1.23 us" in text
+    assert "cycles (cycle-level model): 1234, 1.23 us" in text
 
 
 def test_compare_flags_errors(tmp_path):
@@ -97,7 +97,7 @@ def test_comparison_table_side_by_side():
     assert "the dense program has no layer attribution" in text
     assert re.search(r"DRAM bytes read\s+3\.3 KiB -> 1\.7 KiB\s+reduction 2\.00x", text), text
     assert re.search(r"attention bytes read\s+2\.3 KiB -> 500 B\s+reduction 4\.80x", text), text
-    assert re.search(r"cycles \(first-order\)\s+1000 -> 400\s+speedup 2\.50x", text), text
+    assert re.search(r"cycles\s+1000 -> 400\s+speedup 2\.50x", text), text
     dense_layers = {**DENSE, "layers": [_entry(0, None, k=400, v=400), _entry(1, None, k=400, v=400)]}
     assert "no layer attribution" not in "\n".join(demo.comparison_lines(dense_layers, PRUNED, 4, 2))
     with pytest.raises(demo.DemoError, match="do not split evenly over 2 layers"):
