@@ -217,6 +217,14 @@ def kept_per_layer(report: Mapping) -> List[Dict[str, Optional[int]]]:
             for e in report.get("layers", [])]
 
 
+def refetch_rate(report: Mapping) -> Optional[float]:
+    """Fraction of progressive-quantization decisions (one per kept head and
+    layer, ``layers[].refetch_decisions``) that fetched the keys' LSB
+    planes; None when no ``decide`` ran (progressive quantization off)."""
+    decisions = [d for e in report.get("layers", []) for d in (e.get("refetch_decisions") or [])]
+    return sum(1 for d in decisions if d) / len(decisions) if decisions else None
+
+
 def fmt_ratio(x: Optional[float]) -> str:
     """``2.35x``, or ``n/a`` when the ratio is missing."""
     return "n/a" if x is None else f"{x:.2f}x"

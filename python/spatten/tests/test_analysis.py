@@ -120,3 +120,11 @@ def test_markdown_tables():
     assert lines[3].startswith("| token | 500 | 2.00x |")
     assert "0.00" in an.class_table(comps).splitlines()[2]  # 100 bytes = 0.0001 MB
     assert an.fmt_ratio(None) == "n/a" and an.fmt_mb(2_500_000) == "2.50"
+
+
+def test_refetch_rate_counts_decisions_over_layers():
+    r = report(1, {"q": 1}, layers=[{"layer": 0, "refetch_decisions": [True, False, True]},
+                                    {"layer": 1, "refetch_decisions": [False]},
+                                    {"layer": 2, "refetch_decisions": []}])
+    assert an.refetch_rate(r) == 0.5
+    assert an.refetch_rate(report(1, {"q": 1}, layers=[{"layer": 0, "refetch_decisions": []}])) is None
