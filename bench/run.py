@@ -557,15 +557,18 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
               ""]
     if speed:
         L += speed_discussion(speed) + [""]
-    L += ["docs/Simulator.md (\"Known limits\") names the causes found so far: head pruning gathers the kept "
-          "heads' activations token by token instead of skipping the pruned heads' fetches; progressive "
-          "quantization re-reads the K projection to pack its MSB/LSB planes instead of writing them from "
-          "the GEMM; and the local-V top-k (a quick-select per query row) can take longer than that row's "
-          "Q·K. The first two are lowering choices, not properties of SpAtten. Token pruning is the "
-          "technique whose savings carry into the whole model (QKV projections and FFN rows shrink with the "
-          "kept tokens).", "",
-          "Dense totals are dominated by weights (fp32, read once per run) and activations of the GEMM "
-          "layers, which SpAtten does not address; compare the attention columns with the paper.", ""]
+    L += ["docs/Simulator.md (\"Known limits\") names the causes found so far: the Q/K/V projections "
+          "still compute every head and the kept heads are copied out (one periodic gather per tile); "
+          "progressive quantization serialises each head (decide, predicated LSB load, finish); and "
+          "the local-V top-k (a quick-select per query row on 16 comparators) takes longer than that "
+          "row's Q·K. The first two are lowering choices, not properties of SpAtten. Token pruning is "
+          "the technique whose savings carry into the whole model (QKV projections and FFN rows "
+          "shrink with the kept tokens).", "",
+          "Dense totals are dominated by the GEMM layers' fp32 weights and activations, which SpAtten "
+          "does not address. The GEMM lowering also re-reads each weight tile once per tile of 64 "
+          "activation rows (twice at 128 tokens, six times at 384; see the weights reads in the "
+          "reports), a tiling limit of the lowering to fix next; compare the attention columns "
+          "with the paper.", ""]
     return "\n".join(L)
 
 
