@@ -14,6 +14,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace spatten;
@@ -174,24 +175,17 @@ struct Lowerer {
                  &y = t(op.getOutput());
     bool transB = op.getTransposeWeight();
     int64_t K = x.cols(), M = x.rows(), N = y.cols();
-    int64_t wgtElems = slotElems(Buffer::Wgt);
-    int64_t tn = std::min({N, int64_t(512), kMaxDim16});
     ArrayRef<Tensor> planes;
+    int64_t unit = 1; // tn granularity: whole heads when writing planes
     if (auto it = scratch.find(op); it != scratch.end()) {
       planes = ArrayRef(it->second).take_front(2);
-      int64_t D = planes[0].packedCols;
-      tn = std::max(D, tn / D * D); // whole heads per tile
+      unit = planes[0].packedCols;
     }
-    int64_t tk = std::min({K, (wgtElems - tn) / std::max<int64_t>(tn, 1),
-                           kMaxDim16});
-    if (tk <= 0)
-      return pb.error() << "weight buffer too small for a " << tn
-                        << "-column tile";
-    FailureOr<int64_t> tmA = rowsPerSlot(Buffer::Act, tk, kMaxDim16);
-    FailureOr<int64_t> tmC = rowsPerSlot(Buffer::Acc, tn, kMaxDim16);
-    if (failed(tmA) || failed(tmC))
-      return failure();
-    int64_t tm = std::min(*tmA, *tmC);
+    std::optional<LinearTiles> tiles = chooseLinearTiles(M, N, K, unit);
+    if (!tiles)
+      return pb.error() << "the weight, act and acc buffers cannot hold a "
+                        << unit << "-column GEMM tile of " << K << " inputs";
+    auto [tm, tn, tk] = *tiles;
     Value bias = op.getBias();
     int64_t tile = 0, outTile = 0;
     for (int64_t m0 = 0; m0 < M; m0 += tm) {
@@ -254,6 +248,43 @@ struct Lowerer {
         dst.addr += (m0 * H + (n0 + c) / D) * row;
         pb.store(dst, H * row, {acc.buf, acc.off + c, acc.stride}, m, D);
       }
+  }
+
+  struct LinearTiles {
+    int64_t tm, tn, tk;
+  };
+
+  /// GEMM tile sizes for Y[M, N] = X[M, K] W[K, N] that fit one slot of the
+  /// act (tm x tk), wgt (tk x tn + bias) and acc (tm x tn) buffers, with tn
+  /// a multiple of `unit`. Every (m, n) output tile reloads its A and W
+  /// tiles, so DRAM traffic is X x ceil(N / tn) + W x ceil(M / tm): the
+  /// candidate widths are compared on it (fewer weight re-reads for short
+  /// sequences, fewer activation re-reads for long ones).
+  std::optional<LinearTiles> chooseLinearTiles(int64_t M, int64_t N, int64_t K,
+                                               int64_t unit) {
+    int64_t act = slotElems(Buffer::Act), wgt = slotElems(Buffer::Wgt);
+    int64_t acc = slotElems(Buffer::Acc);
+    std::optional<LinearTiles> best;
+    double bestTraffic = 0;
+    for (int64_t width : {int64_t(512), int64_t(256), int64_t(128), int64_t(64),
+                          int64_t(32), int64_t(16), acc / std::max<int64_t>(M, 1)}) {
+      int64_t tn = std::min({N, width, kMaxDim16}) / unit * unit;
+      if (tn <= 0)
+        tn = unit;
+      int64_t tk = std::min({K, (wgt - tn) / tn, kMaxDim16});
+      if (tk <= 0 || tn > acc)
+        continue;
+      int64_t tm = std::min({M, act / tk, acc / tn, kMaxDim16});
+      if (tm <= 0)
+        continue;
+      double traffic = double(M) * K * llvm::divideCeil(N, tn) +
+                       double(K) * N * llvm::divideCeil(M, tm);
+      if (!best || traffic < bestTraffic) {
+        best = LinearTiles{tm, tn, tk};
+        bestTraffic = traffic;
+      }
+    }
+    return best;
   }
 
   /// Loads `rows` rows of head `h` of a [B, L, H*D] tensor (batch `b`, from
