@@ -565,10 +565,9 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
           "the technique whose savings carry into the whole model (QKV projections and FFN rows "
           "shrink with the kept tokens).", "",
           "Dense totals are dominated by the GEMM layers' fp32 weights and activations, which SpAtten "
-          "does not address. The GEMM lowering also re-reads each weight tile once per tile of 64 "
-          "activation rows (twice at 128 tokens, six times at 384; see the weights reads in the "
-          "reports), a tiling limit of the lowering to fix next; compare the attention columns "
-          "with the paper.", ""]
+          "does not address (the GEMM lowering picks tile widths that minimise the re-reads of "
+          "weight and activation tiles, but buffers of this size still re-read some); compare the "
+          "attention columns with the paper.", ""]
     return "\n".join(L)
 
 
