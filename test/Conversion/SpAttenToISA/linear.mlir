@@ -34,3 +34,4 @@ func.func @linear(%x: tensor<2x8xf32>) -> tensor<2x12xf32> {
   %y = spatten.linear %x, %w, %b : (tensor<2x8xf32>, tensor<8x12xf32>, tensor<12xf32>) -> tensor<2x12xf32>
   return %y : tensor<2x12xf32>
 }
+
