@@ -81,20 +81,6 @@ uint64_t sim::estimateCycles(const Instr &inst, const HardwareConfig &hw) {
   return 0;
 }
 
-uint64_t sim::dmaRowBytes(const Instr &inst) {
-  const OpcodeSpec &spec = *lookupOpcode(inst.opcodeByte());
-  auto f = [&](std::string_view name) { return fieldOf(inst, spec, name); };
-  uint64_t cols = f("cols"), bits = f("bits"), lsb = f("lsb_bits");
-  if (bits < 2 || bits > 16) // 32; other widths are rejected at execution
-    return cols * dtypeBytes(DType(f("dtype")));
-  switch (Plane(f("plane"))) {
-  case Plane::Full: return 4 + ceilDiv(cols * bits, 8);
-  case Plane::Msb: return 4 + ceilDiv(cols * (bits - lsb), 8);
-  case Plane::Lsb: return ceilDiv(cols * lsb, 8);
-  }
-  return 0;
-}
-
 uint64_t sim::dmaCycles(uint64_t rows, uint64_t rowBytes,
                         const HardwareConfig &hw) {
   return hw.dramLatencyCycles +

@@ -781,8 +781,8 @@ std::vector<bool> Simulator::Exec::pruneValues(
   for (Eigen::Index i = 0; i < p.rows(); ++i) {
     // The top-k engine's quick-select over the row (timing only; seeded by
     // instruction and row so that runs repeat).
-    std::vector<float> row(p.row(i).data(), p.row(i).data() + lk);
-    auto qs = timing::quickSelect(row, kv, pc * 65536 + uint64_t(i),
+    auto qs = timing::quickSelect(llvm::ArrayRef(p.row(i).data(), lk), kv,
+                                  pc * 65536 + uint64_t(i),
                                   sim.timing.topkComparators);
     if (qs)
       topkCycles[i] = qs->cycles;
@@ -1309,7 +1309,7 @@ Error Simulator::resetTimeline() {
   if (!dram)
     return makeError("hardware configuration: " +
                      llvm::toString(dram.takeError()));
-  engine = std::make_unique<timing::Engine>(timing, std::move(*dram));
+  engine = std::make_unique<timing::Engine>(std::move(*dram));
   return Error::success();
 }
 

@@ -35,7 +35,7 @@ Work compute(Opcode op, uint64_t cycles, unsigned wait = 0) {
 class EngineTest : public ::testing::Test {
 protected:
   HardwareConfig hw;
-  Engine engine{hw, firstOrderDram(hw)};
+  Engine engine{firstOrderDram(hw)};
 };
 
 TEST_F(EngineTest, QueuesOverlapUnlessTheyWait) {

@@ -64,15 +64,6 @@ inline void addOperand(llvm::SmallVectorImpl<Access> &out, const Instr &inst,
                  off + (rows - 1) * f("_stride") + cols, write});
 }
 
-/// Bytes of one DRAM row of a DMA instruction (docs/ISA.md).
-inline uint64_t dmaRowBytes(const Instr &inst, const OpcodeSpec &spec) {
-  auto f = [&](std::string_view n) { return fieldValue(inst, spec, n); };
-  uint64_t cols = f("cols"), bits = f("bits");
-  if (bits < 2 || bits > 16)
-    return cols * dtypeBytes(DType(f("dtype")));
-  return packedRowBytes(cols, bits, Plane(f("plane") % 3), f("lsb_bits"));
-}
-
 inline void addDma(llvm::SmallVectorImpl<Access> &out, const Instr &inst,
                    const OpcodeSpec &spec, bool toSram, bool indexed) {
   auto f = [&](std::string_view n) { return fieldValue(inst, spec, n); };
@@ -91,7 +82,7 @@ inline void addDma(llvm::SmallVectorImpl<Access> &out, const Instr &inst,
     uint64_t addr = f("dram_addr");
     out.push_back({Space::Dram, Buffer::Idx, addr,
                    addr + (rows - 1) * f("dram_stride") +
-                       dmaRowBytes(inst, spec),
+                       isa::dmaRowBytes(inst),
                    !toSram});
   }
   if (f("pred"))

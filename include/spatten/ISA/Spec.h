@@ -383,6 +383,24 @@ constexpr uint64_t packedRowBytes(uint64_t cols, uint64_t bits, Plane plane,
   return 0;
 }
 
+/// Bytes of one DRAM row of a DMA instruction (load, store, gather,
+/// scatter): `cols` elements of `dtype` at 32 bits, else packedRowBytes of
+/// its `bits`, `plane` and `lsb_bits` (0 for a plane value no row has; the
+/// simulator rejects those before moving anything).
+inline uint64_t dmaRowBytes(const Instr &inst) {
+  const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
+  if (!spec)
+    return 0;
+  auto f = [&](std::string_view name) -> uint64_t {
+    const Field *field = lookupField(*spec, name);
+    return field ? inst.get(*field) : 0;
+  };
+  uint64_t cols = f("cols"), bits = f("bits");
+  if (bits < 2 || bits > 16) // 32; other widths are rejected at execution
+    return cols * dtypeBytes(DType(f("dtype")));
+  return packedRowBytes(cols, bits, Plane(f("plane")), f("lsb_bits"));
+}
+
 } // namespace spatten::isa
 
 #endif // SPATTEN_ISA_SPEC_H

@@ -111,17 +111,11 @@ struct Report {
 /// ceil(m*n*k / gemm_multipliers), ATTN Q*K + softmax + prob*V on their
 /// units, VEC ceil(rows*cols / vector_lanes) * per-function passes.
 /// `inst` must already be validated.
-/// DMA bytes are the quantized row bytes (dmaRowBytes). ATTN `decide` and
+/// DMA bytes are the quantized row bytes (isa::dmaRowBytes). ATTN `decide` and
 /// AttnDeferValues leave out prob*V; phase `values` is prob*V only. TOPK,
 /// ATTN `finish` and DMAs gated by `pred` depend on the data: the simulator
 /// charges them itself (timing::quickSelect, attnCycles, dmaCycles).
 uint64_t estimateCycles(const isa::Instr &inst, const HardwareConfig &hw);
-
-/// Bytes of one DRAM row of a DMA instruction moving `cols` elements:
-/// cols * dtype bytes at 32 bits; 4 (fp32 scale) + ceil(cols * w / 8) for a
-/// full (w = bits) or MSB (w = bits - lsb_bits) plane row; ceil(cols *
-/// lsb_bits / 8) for an LSB plane row. `inst` must be a validated DMA.
-uint64_t dmaRowBytes(const isa::Instr &inst);
 
 /// DMA latency + ceil(rows * rowBytes / DRAM bytes per cycle): the cost of
 /// moving `rows` rows of `rowBytes` bytes.

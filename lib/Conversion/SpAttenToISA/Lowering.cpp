@@ -652,12 +652,7 @@ struct Lowerer {
       pb.load({Buffer::Idx, 0, rows}, idx, rows * dtypeBytes(idx.dtype), 1,
               rows);
       DramRef tab = table.ref;
-      pb.emit(Opcode::Gather,
-              {{"tensor_class", double(tab.cls)}, {"dtype", double(tab.dtype)},
-               {"bits", 32}, {"dram_addr", d(tab.addr)},
-               {"dram_stride", d(D * 4)}, {"sram_buf", d(Buffer::Act)},
-               {"sram_stride", d(D)}, {"rows", d(rows)}, {"cols", d(D)},
-               {"idx_off", 0}});
+      pb.gather({Buffer::Act, 0, D}, tab, D * 4, rows, D, {});
       pb.store(dst, D * 4, {Buffer::Act, 0, D}, rows, D);
     }
     return success();
@@ -754,15 +749,10 @@ struct Lowerer {
     for (int64_t o = first, i = 0; o < last; o += perChunk, ++i) {
       int64_t cnt = std::min(perChunk, last - o), rows = cnt * g.k;
       SramRef act{Buffer::Act, slotOff(Buffer::Act, i), g.block};
-      pb.emit(Opcode::Gather,
-              {{"tensor_class", double(in.ref.cls)},
-               {"dtype", double(in.ref.dtype)}, {"bits", 32},
-               {"dram_addr", d(in.addrOf(o * g.n * g.block))},
-               {"dram_stride", d(g.block * g.es)},
-               {"sram_buf", d(act.buf)}, {"sram_off", d(act.off)},
-               {"sram_stride", d(g.block)}, {"rows", d(rows)},
-               {"cols", d(g.block)}, {"idx_off", 0}, {"idx_period", d(g.k)},
-               {"period_stride", d(g.n * g.block * g.es)}});
+      DramRef src = in.ref;
+      src.addr = in.addrOf(o * g.n * g.block);
+      pb.gather(act, src, g.block * g.es, rows, g.block,
+                {0, g.k, g.n * g.block * g.es});
       DramRef dst = out.ref;
       dst.addr = out.addrOf(o * g.k * g.block);
       pb.store(dst, g.block * dtypeBytes(out.ref.dtype), act, rows, g.block);
@@ -781,13 +771,9 @@ struct Lowerer {
         for (int64_t c0 = 0; c0 < g.block; c0 += cols) {
           int64_t nr = std::min(rows, g.k - r0);
           int64_t nc = std::min(cols, g.block - c0);
-          pb.emit(Opcode::Gather,
-                  {{"tensor_class", double(in.ref.cls)},
-                   {"dtype", double(in.ref.dtype)}, {"bits", 32},
-                   {"dram_addr", d(in.addrOf(o * g.n * g.block + c0))},
-                   {"dram_stride", d(g.block * g.es)},
-                   {"sram_buf", d(Buffer::Act)}, {"sram_stride", d(nc)},
-                   {"rows", d(nr)}, {"cols", d(nc)}, {"idx_off", d(r0)}});
+          DramRef src = in.ref;
+          src.addr = in.addrOf(o * g.n * g.block + c0);
+          pb.gather({Buffer::Act, 0, nc}, src, g.block * g.es, nr, nc, {r0});
           DramRef dst = out.ref;
           dst.addr = out.addrOf((o * g.k + r0) * g.block + c0);
           pb.store(dst, g.block * dtypeBytes(out.ref.dtype),
@@ -856,7 +842,7 @@ struct Lowerer {
         src.addr = rows.addrOf((b * k + r0) * width);
         dst.addr = out.addrOf(b * L0 * width);
         pb.load({Buffer::Act, 0, width}, src, width * 4, n, width);
-        pb.scatter(dst, width * 4, {Buffer::Act, 0, width}, n, width, r0);
+        pb.scatter(dst, width * 4, {Buffer::Act, 0, width}, n, width, {r0});
       }
     }
     return success();

@@ -61,7 +61,7 @@ Operation *ProgramBuilder::emit(Opcode opcode, FieldValues fields) {
 
 void ProgramBuilder::dma(Opcode opcode, DramRef ref, int64_t dramStride,
                          SramRef sram, int64_t rows, int64_t cols,
-                         int64_t idxOff, DmaPred pred) {
+                         IndexList list, DmaPred pred) {
   SmallVector<std::pair<StringRef, double>, 16> fields = {
       {"tensor_class", double(ref.cls)}, {"dtype", double(ref.dtype)},
       {"bits", double(ref.bits)}, {"plane", double(ref.plane)},
@@ -71,28 +71,30 @@ void ProgramBuilder::dma(Opcode opcode, DramRef ref, int64_t dramStride,
       {"sram_stride", double(sram.stride)}, {"rows", double(rows)},
       {"cols", double(cols)}};
   if (opcode == Opcode::Gather || opcode == Opcode::Scatter)
-    fields.push_back({"idx_off", double(idxOff)});
+    fields.append({{"idx_off", double(list.off)},
+                   {"idx_period", double(list.period)},
+                   {"period_stride", double(list.periodStride)}});
   emit(opcode, fields);
 }
 
 void ProgramBuilder::load(SramRef dst, DramRef src, int64_t dramStride,
                           int64_t rows, int64_t cols, DmaPred pred) {
-  dma(Opcode::Load, src, dramStride, dst, rows, cols, 0, pred);
+  dma(Opcode::Load, src, dramStride, dst, rows, cols, {}, pred);
 }
 
 void ProgramBuilder::store(DramRef dst, int64_t dramStride, SramRef src,
                            int64_t rows, int64_t cols) {
-  dma(Opcode::Store, dst, dramStride, src, rows, cols, 0, DmaPred::Always);
+  dma(Opcode::Store, dst, dramStride, src, rows, cols, {}, DmaPred::Always);
 }
 
 void ProgramBuilder::gather(SramRef dst, DramRef src, int64_t dramStride,
-                            int64_t rows, int64_t cols, int64_t idxOff) {
-  dma(Opcode::Gather, src, dramStride, dst, rows, cols, idxOff, DmaPred::Always);
+                            int64_t rows, int64_t cols, IndexList list) {
+  dma(Opcode::Gather, src, dramStride, dst, rows, cols, list, DmaPred::Always);
 }
 
 void ProgramBuilder::scatter(DramRef dst, int64_t dramStride, SramRef src,
-                             int64_t rows, int64_t cols, int64_t idxOff) {
-  dma(Opcode::Scatter, dst, dramStride, src, rows, cols, idxOff,
+                             int64_t rows, int64_t cols, IndexList list) {
+  dma(Opcode::Scatter, dst, dramStride, src, rows, cols, list,
       DmaPred::Always);
 }
 

@@ -45,6 +45,13 @@ struct DramRef {
 };
 
 
+/// Where gather/scatter read their indices: entries from `off` in the idx
+/// buffer, repeating every `period` rows (0: never), each period
+/// `periodStride` DRAM bytes further.
+struct IndexList {
+  int64_t off = 0, period = 0, periodStride = 0;
+};
+
 using FieldValues = llvm::ArrayRef<std::pair<llvm::StringRef, double>>;
 
 class ProgramBuilder {
@@ -71,12 +78,14 @@ public:
             int64_t cols, DmaPred pred = DmaPred::Always);
   void store(DramRef dst, int64_t dramStride, SramRef src, int64_t rows,
              int64_t cols);
-  /// Index-driven DMA: DRAM row `r` is `dram.addr + idx[idxOff + r] *
-  /// dramStride` (gather reads it, scatter writes it).
+  /// Index-driven DMA: DRAM row `r` is `dram.addr + idx[list.off + r] *
+  /// dramStride`, or with a period p, `dram.addr + idx[list.off + r % p] *
+  /// dramStride + (r / p) * list.periodStride` (gather reads it, scatter
+  /// writes it; docs/ISA.md).
   void gather(SramRef dst, DramRef src, int64_t dramStride, int64_t rows,
-              int64_t cols, int64_t idxOff);
+              int64_t cols, IndexList list);
   void scatter(DramRef dst, int64_t dramStride, SramRef src, int64_t rows,
-               int64_t cols, int64_t idxOff);
+               int64_t cols, IndexList list);
   void sync() { emit(Opcode::Sync, {}); }
 
   /// Copies an N-d strided view (strides in elements, per dim) from `src` to
@@ -99,7 +108,7 @@ private:
   int64_t layerField = 0;
 
   void dma(Opcode opcode, DramRef ref, int64_t dramStride, SramRef sram,
-           int64_t rows, int64_t cols, int64_t idxOff, DmaPred pred);
+           int64_t rows, int64_t cols, IndexList list, DmaPred pred);
 };
 
 /// Row-major strides (in elements) of `shape`.

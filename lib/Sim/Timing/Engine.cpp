@@ -78,7 +78,7 @@ sim::timing::hbmDram(const HardwareConfig &hw) {
   return std::make_unique<HbmDram>(p);
 }
 
-Engine::Engine(const HardwareConfig &, std::unique_ptr<DramModel> dram)
+Engine::Engine(std::unique_ptr<DramModel> dram)
     : dram(std::move(dram)) {}
 
 uint64_t Engine::startOf(const Work &w, std::optional<Queue> q) const {

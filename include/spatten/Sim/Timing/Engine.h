@@ -80,7 +80,7 @@ struct Event {
 
 class Engine {
 public:
-  Engine(const HardwareConfig &hw, std::unique_ptr<DramModel> dram);
+  explicit Engine(std::unique_ptr<DramModel> dram);
 
   /// Places `w` on the timeline (calls come in program order).
   Interval issue(const Work &w);
