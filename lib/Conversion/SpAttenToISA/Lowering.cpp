@@ -62,17 +62,32 @@ struct AttentionParts {
   bool pqValues = false;             ///< V in planes too (`--pq-values`)
   Operation *source = nullptr;       ///< owner of the K/V planes (scratch)
 
-  static AttentionParts of(AttentionOp op) {
-    std::optional<double> fill;
+  /// The fields every attention-like op has (query, key, mask, heads,
+  /// mask kind and fill, scale).
+  template <typename AttentionLikeOp>
+  static AttentionParts common(AttentionLikeOp op) {
+    AttentionParts parts{};
+    parts.query = op.getQuery();
+    parts.key = op.getKey();
+    parts.mask = op.getMask();
+    parts.heads = int64_t(op.getNumHeads());
+    parts.kind = op.getMaskKind();
     if (op.getMaskFill())
-      fill = op.getMaskFill()->convertToDouble();
-    return {op.getQuery(), op.getKey(), op.getValue(), op.getMask(),
-            op.getPastKey(), op.getPastValue(), op.getPresentKey(),
-            op.getPresentValue(), op.getOutput(), {}, {}, {}, {},
-            int64_t(op.getNumHeads()), op.getMaskKind(), fill,
-            op.getScale().convertToDouble()};
+      parts.maskFill = op.getMaskFill()->convertToDouble();
+    parts.scale = op.getScale().convertToDouble();
+    return parts;
   }
 
+  static AttentionParts of(AttentionOp op) {
+    AttentionParts parts = common(op);
+    parts.value = op.getValue();
+    parts.pastKey = op.getPastKey();
+    parts.pastValue = op.getPastValue();
+    parts.presentKey = op.getPresentKey();
+    parts.presentValue = op.getPresentValue();
+    parts.output = op.getOutput();
+    return parts;
+  }
 };
 
 /// Per-op parameters of the ATTN instructions of one query tile.
@@ -489,16 +504,17 @@ struct Lowerer {
   /// implemented.
   LogicalResult lowerAttentionOutput(AttentionOutputOp output) {
     Value probs = output.getProbs();
-    AttentionParts parts{};
+    int64_t valueKeep = 0;
     if (auto vp = probs.getDefiningOp<LocalValuePruneOp>()) {
-      parts.valueKeep = vp.getKeep();
+      valueKeep = vp.getKeep();
       probs = vp.getProbs();
     }
     Operation *source = probs.getDefiningOp();
+    AttentionParts parts;
     if (auto p = dyn_cast_or_null<AttentionProbsOp>(source)) {
-      parts = partsOf(p, parts.valueKeep);
+      parts = AttentionParts::common(p);
     } else if (auto pf = dyn_cast_or_null<ProgressiveFetchOp>(source)) {
-      parts = partsOf(pf, parts.valueKeep);
+      parts = AttentionParts::common(pf);
       parts.pqThreshold = pf.getThreshold().convertToDouble();
       parts.pqValues = pf.getValues();
     } else {
@@ -506,6 +522,7 @@ struct Lowerer {
                                 "by attention_probs or progressive_fetch "
                                 "(not implemented)");
     }
+    parts.valueKeep = valueKeep;
     parts.source = source;
     parts.value = output.getValue();
     parts.output = output.getOutput();
@@ -563,21 +580,6 @@ struct Lowerer {
     }
     return source->emitOpError("has no attention_output to fuse with (not "
                                "implemented)");
-  }
-
-  template <typename ProbsOp>
-  static AttentionParts partsOf(ProbsOp op, int64_t valueKeep) {
-    AttentionParts parts{};
-    parts.query = op.getQuery();
-    parts.key = op.getKey();
-    parts.mask = op.getMask();
-    parts.heads = op.getNumHeads();
-    parts.kind = op.getMaskKind();
-    if (op.getMaskFill())
-      parts.maskFill = op.getMaskFill()->convertToDouble();
-    parts.scale = op.getScale().convertToDouble();
-    parts.valueKeep = valueKeep;
-    return parts;
   }
 
   /// Fills the K buffer (and the V buffer unless local value pruning
