@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Simulator.h"
+#include "spatten/ISA/Accesses.h"
 #include "spatten/Sim/Timing/AttentionPipeline.h"
 #include "spatten/Sim/Timing/TopkEngine.h"
 
@@ -208,9 +209,9 @@ public:
   std::optional<uint64_t> cycles;
   /// The DRAM rows a DMA moved, for the timing engine.
   std::vector<timing::DramRow> dramRows;
-  /// ATTN: the attention pipeline's run (docs/Simulator.md, "Attention
-  /// pipeline model"); the engine's compute cycles instead of `cycles`.
-  std::optional<timing::PipelineResult> pipeline;
+  /// ATTN: its rows for the attention pipeline model (docs/Simulator.md,
+  /// "Attention pipeline model"); the engine runs them in place of `cycles`.
+  std::optional<timing::AttnWork> attnWork;
 
 private:
   Simulator &sim;
@@ -1084,9 +1085,11 @@ void Simulator::Exec::runPipeline(uint64_t lk, uint64_t d) {
     }
     work.push_back(*w);
   }
-  timing::PipelineParams params;
-  params.queueDepth = hw.pipelineQueueDepth;
-  pipeline = timing::runPipeline(work, params);
+  attnWork.emplace();
+  attnWork->rows = std::move(work);
+  attnWork->params.queueDepth = hw.pipelineQueueDepth;
+  attnWork->params.servers[unsigned(timing::Stage::ValueTopk)] =
+      hw.valueTopkEngines;
   OpCounts &ops = sim.rep.ops;
   for (size_t i = 0; i < rows.qk.size(); ++i) {
     if (rows.qk[i]) {
@@ -1310,6 +1313,7 @@ Error Simulator::resetTimeline() {
     return makeError("hardware configuration: " +
                      llvm::toString(dram.takeError()));
   engine = std::make_unique<timing::Engine>(std::move(*dram));
+  lastAttn.reset();
   return Error::success();
 }
 
@@ -1317,15 +1321,32 @@ void Simulator::noteTimeline(const timing::Work &work,
                              const timing::Interval &when) {
   rep.cycles = engine->total();
   std::optional<Queue> q = queueOf(work.opcode);
-  if (q)
-    rep.queueBusy[unsigned(*q)] += when.cycles();
+  // A streamed ATTN overlaps its predecessor: count only the new cycles.
+  uint64_t busy = 0;
+  if (q) {
+    busy = engine->busy()[unsigned(*q)] - rep.queueBusy[unsigned(*q)];
+    rep.queueBusy[unsigned(*q)] += busy;
+  }
   if (!work.layer || !when.cycles()) // e.g. a predicated DMA that was skipped
     return;
   LayerCounters *l = rep.layer(*work.layer + 1);
   l->firstStart = std::min(l->firstStart, when.start);
   l->lastEnd = std::max(l->lastEnd, when.end);
   if (q)
-    l->queueBusy[unsigned(*q)] += when.cycles();
+    l->queueBusy[unsigned(*q)] += busy;
+}
+
+/// `next` reads SRAM that `prev` writes (a read-after-write hazard that
+/// keeps `next` from streaming behind `prev`). The importance both
+/// accumulate is not one: the adder takes rows in pipeline order.
+bool Simulator::readsResultsOf(const Instr &next, const Instr &prev) {
+  auto reads = isa::accessesOf(next), writes = isa::accessesOf(prev);
+  return llvm::any_of(writes, [&](const isa::Access &w) {
+    return w.write && w.space == isa::Space::Sram &&
+           llvm::any_of(reads, [&](const isa::Access &r) {
+             return !r.write && r.conflicts(w);
+           });
+  });
 }
 
 void Simulator::notePipeline(const timing::PipelineResult &run,
@@ -1350,27 +1371,26 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
       return makeError(llvm::formatv("instruction {0} ({1}): reserved bits "
                                      "{2:x} set in word {3}",
                                      pc, spec->mnemonic, extra, w));
-  if (uint64_t bad = inst.get(kDepWaitField) &
-                     ~uint64_t(WaitLoad | WaitCompute | WaitStore))
-    return makeError(llvm::formatv("instruction {0} ({1}): field 'dep_wait': "
-                                   "bit {2:x} names no queue (1 load, 2 "
-                                   "compute, 4 store)",
-                                   pc, spec->mnemonic, bad));
-  if (inst.get(kDepSignalField))
-    return makeError(llvm::formatv("instruction {0} ({1}): field "
-                                   "'dep_signal' is reserved and must be 0",
-                                   pc, spec->mnemonic));
+  for (const Field &dep : {kDepWaitField, kDepSignalField})
+    if (uint64_t bad = inst.get(dep) &
+                       ~uint64_t(WaitLoad | WaitCompute | WaitStore))
+      return makeError(llvm::formatv("instruction {0} ({1}): field '{2}': "
+                                     "bit {3:x} names no queue (1 load, 2 "
+                                     "compute, 4 store)",
+                                     pc, spec->mnemonic, dep.name, bad));
   std::optional<uint64_t> dataCycles;
-  std::optional<timing::PipelineResult> pipelineRun;
-  timing::Work work{pc, spec->opcode, unsigned(inst.get(kDepWaitField)),
-                    std::nullopt, 0, {}};
+  timing::Work work;
+  work.pc = pc;
+  work.opcode = spec->opcode;
+  work.depWait = unsigned(inst.get(kDepWaitField));
+  work.depSignal = unsigned(inst.get(kDepSignalField));
   try {
     Exec exec(*this, inst, pc, *spec);
     if (Error e = exec.run())
       return e;
     dataCycles = exec.cycles;
     work.dram = std::move(exec.dramRows);
-    pipelineRun = std::move(exec.pipeline);
+    work.attn = std::move(exec.attnWork);
   } catch (const std::bad_alloc &) {
     // Fields within their checked bounds can still describe an operation
     // too large for the host (e.g. a huge lq x lk score matrix).
@@ -1381,10 +1401,22 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
   uint64_t cycles = dataCycles ? *dataCycles : estimateCycles(inst, timing);
   if (const Field *l = lookupField(*spec, "layer"); l && inst.get(*l))
     work.layer = unsigned(inst.get(*l) - 1);
-  work.computeCycles = pipelineRun ? pipelineRun->cycles : cycles;
-  timing::Interval when = engine->issue(work);
-  if (pipelineRun)
-    notePipeline(*pipelineRun, work.layer);
+  work.computeCycles = cycles;
+  if (work.attn) {
+    work.attn->streams = lastAttn && !readsResultsOf(inst, *lastAttn);
+    lastAttn = inst;
+  } else if (queueOf(spec->opcode) == Queue::Compute) {
+    lastAttn.reset();
+  }
+  timing::PipelineResult pipelineRun;
+  auto issued = engine->issue(work, &pipelineRun);
+  if (!issued)
+    return makeError(llvm::formatv("instruction {0} ({1}): {2}", pc,
+                                   spec->mnemonic,
+                                   llvm::toString(issued.takeError())));
+  timing::Interval when = *issued;
+  if (work.attn)
+    notePipeline(pipelineRun, work.layer);
   noteTimeline(work, when);
   OpcodeStats &stats = rep.byOpcode[unsigned(spec->opcode)];
   stats.count += 1;

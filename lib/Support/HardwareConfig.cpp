@@ -46,6 +46,7 @@ constexpr UnsignedField kUnsignedFields[] = {
     {"pv_multipliers", &HardwareConfig::pvMultipliers},
     {"softmax_units", &HardwareConfig::softmaxUnits},
     {"topk_comparators", &HardwareConfig::topkComparators},
+    {"value_topk_engines", &HardwareConfig::valueTopkEngines},
     {"max_keys_per_fill", &HardwareConfig::maxKeysPerFill},
     {"crossbar_inputs", &HardwareConfig::crossbarInputs},
     {"crossbar_outputs", &HardwareConfig::crossbarOutputs},

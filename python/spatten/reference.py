@@ -365,8 +365,8 @@ def _value_prune(p: np.ndarray, keep: Optional[float]) -> Tuple[np.ndarray, int]
     ``max(1, floor(Lk keep))`` probabilities (``topk`` over all Lk keys,
     masked ones included), zero the rest, no renormalisation.
 
-    p [Lq, Lk] -> (pruned p [Lq, Lk], V rows fetched = keys selected by at
-    least one row)."""
+    p [Lq, Lk] -> (pruned p [Lq, Lk], V rows fetched: the keys selected by
+    at least one row when ``defer_value_fetch``, else all Lk)."""
     if keep is None:
         return p, p.shape[1]
     kv = keep_count(p.shape[1], keep)
@@ -377,7 +377,20 @@ def _value_prune(p: np.ndarray, keep: Optional[float]) -> Tuple[np.ndarray, int]
         idx = topk(p[i], kv, cand)
         out[i, idx] = p[i, idx]
         used[idx] = True
+    if not defer_value_fetch(kv, p.shape[1], p.shape[0]):
+        return out, p.shape[1]
     return out, int(np.count_nonzero(used))
+
+
+def defer_value_fetch(kv: int, keys: int, rows: int) -> bool:
+    """Whether the compiler fetches V after the local-V top-k (only the rows
+    some query row keeps) rather than with K: when ``rows`` query rows, each
+    keeping ``kv`` of ``keys``, are expected to need at most half of them,
+    ``1 - (1 - kv/keys)^rows <= 0.5`` (docs/Algorithms.md, "Local value
+    pruning"; the lowering's deferValueFetch). One query tile per head."""
+    if kv >= keys:
+        return False
+    return 1.0 - (1.0 - kv / keys) ** rows <= 0.5
 
 
 def attention_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray, causal: bool,

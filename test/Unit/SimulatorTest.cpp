@@ -773,8 +773,8 @@ TEST_F(VecTest, FieldErrors) {
 binary::Image addOneProgram() {
   binary::Image img;
   const char *lines[] = {
-      "load tensor_class=activations dtype=f32 bits=32 dram_addr=0 "
-      "dram_stride=8 sram_buf=act sram_stride=2 rows=2 cols=2",
+      "load dep_signal=2 tensor_class=activations dtype=f32 bits=32 "
+      "dram_addr=0 dram_stride=8 sram_buf=act sram_stride=2 rows=2 cols=2",
       "vec dep_wait=1 func=add flags=1 x_buf=act x_stride=2 z_buf=act "
       "z_stride=2 rows=2 cols=2 imm=1",
       "sync",

@@ -139,7 +139,7 @@ TEST(SpBin, TextSizeMustBeAWholeNumberOfInstructions) {
 TEST(SpBin, ManifestErrorsNameTheField) {
   EXPECT_ERR(readWithMeta("{"), "section .spatten.meta: invalid JSON");
   EXPECT_ERR(readWithMeta("[]"), "expected a JSON object");
-  EXPECT_ERR(readWithMeta(metaWith("\"format_version\":2",
+  EXPECT_ERR(readWithMeta(metaWith("\"format_version\":3",
                                    "\"format_version\":9")),
              "field 'format_version': unsupported version 9");
   EXPECT_ERR(readWithMeta(metaWith("\"entry\":0", "\"entri\":0")),

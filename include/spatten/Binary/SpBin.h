@@ -28,8 +28,10 @@
 namespace spatten::binary {
 
 /// Version 2: ATTN `pq_mode` became `phase` (with `values`), DMA `pred`
-/// widened to 2 bits and TOPK gained `role` (docs/ISA.md).
-constexpr unsigned kFormatVersion = 2;
+/// widened to 2 bits and TOPK gained `role`. Version 3: `dep_wait` takes a
+/// dependency token that a `dep_signal` pushed, instead of waiting for the
+/// whole queue (docs/ISA.md, "Queues and dependencies").
+constexpr unsigned kFormatVersion = 3;
 constexpr llvm::StringLiteral kTextSection = ".text";
 constexpr llvm::StringLiteral kRodataSection = ".rodata";
 constexpr llvm::StringLiteral kMetaSection = ".spatten.meta";

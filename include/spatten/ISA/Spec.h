@@ -168,8 +168,8 @@ enum TopkFlags : uint8_t {
 
 /// Instruction queues of the accelerator (docs/ISA.md, "Queues and
 /// dependencies"). Each queue runs its instructions in program order, one
-/// at a time; instructions of different queues overlap unless `dep_wait`
-/// or a `sync` orders them.
+/// at a time; instructions of different queues overlap unless a
+/// dependency token (`dep_wait`/`dep_signal`) or a `sync` orders them.
 enum class Queue : uint8_t { Load = 0, Compute = 1, Store = 2 };
 constexpr unsigned kNumQueues = 3;
 constexpr std::array<std::string_view, kNumQueues> kQueueNames = {
@@ -197,9 +197,10 @@ constexpr std::optional<Queue> queueOf(Opcode op) {
   return std::nullopt;
 }
 
-/// `dep_wait` bits: before it starts, an instruction waits until the last
-/// earlier instruction (in program order) of each named queue has
-/// finished. `dep_signal` is reserved (0).
+/// Queue bits of `dep_wait` and `dep_signal` (docs/ISA.md, "Queues and
+/// dependencies"): an instruction pushes a token to each queue its
+/// `dep_signal` names when it finishes, and takes the oldest token from
+/// each queue its `dep_wait` names before it starts.
 enum DepWait : uint8_t { WaitLoad = 1, WaitCompute = 2, WaitStore = 4 };
 constexpr uint8_t waitBit(Queue q) { return uint8_t(1u << unsigned(q)); }
 

@@ -84,6 +84,7 @@ private:
 
   /// A new timeline with the HBM2 model of the timing configuration.
   llvm::Error resetTimeline();
+  static bool readsResultsOf(const isa::Instr &next, const isa::Instr &prev);
   /// Adds an ATTN's attention-pipeline stage cycles to the report.
   void notePipeline(const timing::PipelineResult &run,
                     std::optional<unsigned> layer);
@@ -103,6 +104,9 @@ private:
   llvm::StringMap<bool> boundInputs;
   Report rep;
   std::unique_ptr<timing::Engine> engine;
+  /// The last compute instruction, when it is an ATTN (the next ATTN may
+  /// stream behind it).
+  std::optional<isa::Instr> lastAttn;
   bool timingOnly = false;
 
   /// What an MSB-plane load left in an SRAM element, so that an LSB-plane

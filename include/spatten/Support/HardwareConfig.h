@@ -60,6 +60,9 @@ struct HardwareConfig {
   unsigned pvMultipliers = 0;      ///< pv_multipliers: prob*V MACs per cycle
   unsigned softmaxUnits = 0;       ///< softmax_units: keys per cycle
   unsigned topkComparators = 0;    ///< topk_comparators: per cycle
+  /// value_topk_engines: top-k engines (each topk_comparators wide) that
+  /// serve the local value pruning of different query rows at once.
+  unsigned valueTopkEngines = 0;
   unsigned maxKeysPerFill = 0;     ///< max_keys_per_fill: keys
   unsigned crossbarInputs = 0;     ///< crossbar_inputs: fetch requests/cycle
   unsigned crossbarOutputs = 0;    ///< crossbar_outputs: = dram_channels

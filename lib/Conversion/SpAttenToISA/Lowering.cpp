@@ -16,6 +16,8 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace spatten;
 using namespace spatten::isa;
@@ -60,6 +62,9 @@ struct AttentionParts {
   int64_t valueKeep = 0; ///< ATTN `vk`; 0 = no local value pruning
   std::optional<double> pqThreshold; ///< set for progressive quantization
   bool pqValues = false;             ///< V in planes too (`--pq-values`)
+  /// Local value pruning fetches only the V rows a query tile keeps, after
+  /// its top-k, instead of every V row with K (see deferValueFetch).
+  bool deferValues = false;
   Operation *source = nullptr;       ///< owner of the K/V planes (scratch)
 
   /// The fields every attention-like op has (query, key, mask, heads,
@@ -352,9 +357,14 @@ struct Lowerer {
   /// The ATTN instructions of one query tile, with the K rows and (unless
   /// value pruning fetches them later) the V rows already in SRAM:
   /// progressive quantization decides, refetches the key LSB plane under
-  /// the predicate and finishes; local value pruning defers prob*V until
-  /// only the V rows some query kept are fetched (docs/ISA.md, `attn`).
-  void emitAttn(const AttentionParts &op, const AttnTile &tile) {
+  /// the predicate and finishes; local value pruning that defers its V
+  /// fetch (deferValueFetch) defers prob*V until only the V rows some query
+  /// kept are fetched (docs/ISA.md, `attn`).
+  /// `afterFirst` emits what may run while the last ATTN computes (the next
+  /// head's inputs), after the DMAs that wait for the first one: a DMA
+  /// that waits for the compute queue waits for every ATTN before it.
+  LogicalResult emitAttn(const AttentionParts &op, const AttnTile &tile,
+                         llvm::function_ref<LogicalResult()> afterFirst) {
     unsigned importance =
         op.importanceOut ? unsigned(AttnAccumulateImportance) : 0;
     unsigned headImportance =
@@ -363,14 +373,16 @@ struct Lowerer {
     if (op.pqThreshold) {
       pb.emit(Opcode::Attn, attnFields(op, tile, AttnPhase::Decide, 0));
       loadPlane(op, tile, 1, Buffer::K, DmaPred::Unconfident);
-      if (op.pqValues && !op.valueKeep)
+      if (op.pqValues && !op.deferValues)
         loadPlane(op, tile, 3, Buffer::V, DmaPred::Unconfident);
+      if (failed(afterFirst()))
+        return failure();
       main = AttnPhase::Finish;
     }
-    if (!op.valueKeep) {
+    if (!op.deferValues) {
       pb.emit(Opcode::Attn,
               attnFields(op, tile, main, importance | headImportance));
-      return;
+      return op.pqThreshold ? success() : afterFirst();
     }
     pb.emit(Opcode::Attn,
             attnFields(op, tile, main, importance | AttnDeferValues));
@@ -381,8 +393,11 @@ struct Lowerer {
       loadHeadRows({Buffer::V, tile.kvOff, tile.D}, t(op.value), TensorClass::V,
                    tile.b, tile.h, 0, tile.keys, tile.D, DmaPred::ValueRows);
     }
+    if (!op.pqThreshold && failed(afterFirst()))
+      return failure();
     pb.emit(Opcode::Attn,
             attnFields(op, tile, AttnPhase::Values, headImportance));
+    return success();
   }
 
   /// Loads the head's rows of progressive-quantization plane `index` of
@@ -405,7 +420,22 @@ struct Lowerer {
       pb.store(ref, n * 4, sram, 1, n);
   }
 
-  LogicalResult lowerAttention(const AttentionParts &op) {
+  /// Whether local value pruning should fetch V after the top-k: only
+  /// when a query tile of `rows` rows is expected to need at most half of
+  /// the `keys` V rows (each row keeps `vk`; taken as independent, the tile
+  /// needs 1 - (1 - vk/keys)^rows of them). Otherwise the fetch after the
+  /// top-k saves few bytes and exposes its latency, so V is fetched with K
+  /// and overlaps the previous head's compute; prob·V still reads only the
+  /// kept rows.
+  static bool deferValueFetch(int64_t vk, int64_t keys, int64_t rows) {
+    if (!vk || vk >= keys)
+      return false;
+    double needed = 1.0 - std::pow(1.0 - double(vk) / double(keys),
+                                   double(rows));
+    return needed <= 0.5;
+  }
+
+  LogicalResult lowerAttention(AttentionParts op) {
     const Tensor &q = t(op.query), &k = t(op.key), &o = t(op.output);
     int64_t B = q.shape[0], Lq = q.shape[1], Lk = k.shape[1];
     int64_t H = op.heads, D = q.shape[2] / H;
@@ -445,6 +475,7 @@ struct Lowerer {
     // The refetch decision is per head (docs/Algorithms.md). Importance and
     // value pruning work per query tile, adding once per tile and fetching
     // the V rows each tile keeps.
+    op.deferValues = deferValueFetch(op.valueKeep, keys, std::min(*tq, Lq));
     if (op.pqThreshold && *tq < Lq)
       return pb.error() << Lq << " query rows do not fit one ATTN; "
                            "progressive quantization across query tiles is "
@@ -457,6 +488,30 @@ struct Lowerer {
       return failure();
     if (op.pqValues && failed(repack(t(op.value), planes.drop_front(2), D)))
       return failure();
+    // Progressive quantization and a deferred V fetch split a head's ATTN
+    // around a DMA that waits for its first part. With one query tile per
+    // head, the next head's inputs are fetched right after that DMA, while
+    // the head's last part computes, instead of after the head.
+    bool oneTile = *tq >= Lq;
+    bool prefetch = oneTile && (op.pqThreshold || op.deferValues);
+    auto loadQueryTile = [&](int64_t b, int64_t h, int64_t q0, int64_t n,
+                             int64_t qOff) {
+      loadHeadRows({Buffer::Q, qOff, D}, q, TensorClass::Q, b, h, q0, n, D);
+      // The mask rows of a query tile are the same for every head.
+      if (perQueryMask && (!oneTile || h == 0)) {
+        const Tensor &m = t(op.mask);
+        DramRef ref = m.ref;
+        ref.addr = m.addrOf((b * Lq + q0) * keys);
+        pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, n, keys);
+      }
+    };
+    auto loadHead = [&](int64_t b, int64_t h, int64_t headTile,
+                        int64_t qTile) -> LogicalResult {
+      if (failed(loadKV(op, b, h, P, D, slotOff(Buffer::K, headTile))))
+        return failure();
+      loadQueryTile(b, h, 0, Lq, slotOff(Buffer::Q, qTile));
+      return success();
+    };
     int64_t headTile = 0, qTile = 0;
     for (int64_t b = 0; b < B; ++b) {
       if (padding && !perQueryMask)
@@ -468,21 +523,25 @@ struct Lowerer {
         moveVector(op.headImportanceIn, b, H, {Buffer::Wgt, 0, H}, true);
       for (int64_t h = 0; h < H; ++h, ++headTile) {
         int64_t kvOff = slotOff(Buffer::K, headTile);
-        if (failed(loadKV(op, b, h, P, D, kvOff)))
+        if (prefetch && h == 0 && failed(loadHead(b, h, headTile, qTile)))
+          return failure();
+        if (!prefetch && failed(loadKV(op, b, h, P, D, kvOff)))
           return failure();
         for (int64_t q0 = 0; q0 < Lq; q0 += *tq, ++qTile) {
           int64_t n = std::min(*tq, Lq - q0);
           int64_t qOff = slotOff(Buffer::Q, qTile);
           int64_t oOff = slotOff(Buffer::Acc, qTile);
-          loadHeadRows({Buffer::Q, qOff, D}, q, TensorClass::Q, b, h, q0, n, D);
-          if (perQueryMask) {
-            const Tensor &m = t(op.mask);
-            DramRef ref = m.ref;
-            ref.addr = m.addrOf((b * Lq + q0) * keys);
-            pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, n, keys);
-          }
-          emitAttn(op, {b, h, q0, n, keys, P, D, impOff, perQueryMask, kvOff,
-                        qOff, oOff});
+          if (!prefetch)
+            loadQueryTile(b, h, q0, n, qOff);
+          auto next = [&] {
+            return prefetch && h + 1 < H
+                       ? loadHead(b, h + 1, headTile + 1, qTile + 1)
+                       : success();
+          };
+          if (failed(emitAttn(op, {b, h, q0, n, keys, P, D, impOff,
+                                   perQueryMask, kvOff, qOff, oOff},
+                              next)))
+            return failure();
           DramRef out = o.ref;
           out.addr = o.addrOf((b * Lq + q0) * H * D + h * D);
           pb.store(out, H * D * 4, {Buffer::Acc, oOff, D}, n, D);
@@ -597,7 +656,7 @@ struct Lowerer {
                  {op.value, op.pastValue, op.presentValue, Buffer::V,
                   TensorClass::V}};
     for (const Side &s : sides) {
-      if (s.buf == Buffer::V && op.valueKeep)
+      if (s.buf == Buffer::V && op.deferValues)
         continue;
       if (s.past) {
         const Tensor &past = t(s.past);

@@ -12,6 +12,8 @@
 
 #include "spatten/Sim/Timing/AttentionPipeline.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -53,9 +55,7 @@ constexpr unsigned kPV = unsigned(Stage::PV);
 class Engine {
 public:
   Engine(llvm::ArrayRef<RowWork> rows, const PipelineParams &p,
-         uint64_t start)
-      : rows(rows), p(p), start(start), now(start), left(rows.size()),
-        lastLeave(start) {}
+         uint64_t start);
   PipelineResult run();
 
 private:
@@ -63,7 +63,10 @@ private:
   bool needsRefetch(const Token &t) const {
     return rows[t.row].refetch && !t.recompute;
   }
+  bool anyIdle(unsigned s) const;
   bool canPush(unsigned s) const;
+  Unit *oldestHolding(unsigned s);
+  bool handOn(unsigned s, Unit &u);
   bool release(unsigned s);
   bool take(unsigned s);
   bool nextInput(unsigned s, Token &t);
@@ -73,7 +76,7 @@ private:
   llvm::ArrayRef<RowWork> rows;
   PipelineParams p;
   uint64_t start, now;
-  std::array<Unit, kNumStages> units;
+  std::array<llvm::SmallVector<Unit, 1>, kNumStages> units;
   std::array<std::deque<Token>, kNumStages - 1> queues; ///< after stage s
   std::deque<Token> refetch; ///< PqDecide -> KFetch, ahead of new rows
   uint64_t nextRow = 0, left, lastLeave;
@@ -82,24 +85,44 @@ private:
 
 } // namespace
 
+Engine::Engine(llvm::ArrayRef<RowWork> rows, const PipelineParams &p,
+               uint64_t start)
+    : rows(rows), p(p), start(start), now(start), left(rows.size()),
+      lastLeave(start) {
+  for (unsigned s = 0; s < kNumStages; ++s)
+    units[s].resize(std::max(1u, p.servers[s]));
+}
+
 uint64_t Engine::cost(const Token &t, unsigned s) const {
   const RowWork &w = rows[t.row];
   return t.recompute && s < w.refetchCycles.size() ? w.refetchCycles[s]
                                                     : w.cycles[s];
 }
 
+bool Engine::anyIdle(unsigned s) const {
+  return llvm::any_of(units[s],
+                      [](const Unit &u) { return u.state == State::Idle; });
+}
+
 bool Engine::canPush(unsigned s) const {
-  // Depth 0: no FIFO, so the row may only go straight into an idle stage.
+  // Depth 0: no FIFO, so the row may only go straight into an idle unit.
   const std::deque<Token> &q = queues[s];
-  return q.size() < p.queueDepth ||
-         (q.empty() && units[s + 1].state == State::Idle);
+  return q.size() < p.queueDepth || (q.empty() && anyIdle(s + 1));
+}
+
+/// The finished row of stage s that entered first: rows leave a stage of
+/// several units in row order, as they arrived.
+Unit *Engine::oldestHolding(unsigned s) {
+  Unit *oldest = nullptr;
+  for (Unit &u : units[s])
+    if (u.state == State::Holding &&
+        (!oldest || u.tok.row < oldest->tok.row))
+      oldest = &u;
+  return oldest;
 }
 
 /// Hands a finished row on; false while it must stay (blocked).
-bool Engine::release(unsigned s) {
-  Unit &u = units[s];
-  if (u.state != State::Holding)
-    return false;
+bool Engine::handOn(unsigned s, Unit &u) {
   if (s == kPV) {
     --left;
     lastLeave = now;
@@ -112,8 +135,19 @@ bool Engine::release(unsigned s) {
   }
   if (p.trace)
     res.intervals[u.interval].leave = now;
+  res.lastLeave[s] = now - start;
   u.state = State::Idle;
   return true;
+}
+
+bool Engine::release(unsigned s) {
+  bool moved = false;
+  while (Unit *u = oldestHolding(s)) {
+    if (!handOn(s, *u))
+      break;
+    moved = true;
+  }
+  return moved;
 }
 
 bool Engine::nextInput(unsigned s, Token &t) {
@@ -129,54 +163,69 @@ bool Engine::nextInput(unsigned s, Token &t) {
   return true;
 }
 
-/// An idle stage starts its next row, if any.
+/// Idle units of stage s start their next rows, if any.
 bool Engine::take(unsigned s) {
-  Unit &u = units[s];
-  if (u.state != State::Idle || !nextInput(s, u.tok))
+  if (now < start + p.freeAt[s])
     return false;
-  u.doneAt = llvm::SaturatingAdd(now, cost(u.tok, s));
-  u.state = u.doneAt > now ? State::Busy : State::Holding;
-  if (p.trace) {
-    u.interval = res.intervals.size();
-    res.intervals.push_back(StageInterval{
-        u.tok.row, Stage(s), u.tok.recompute && s <= kPqDecide, now,
-        u.doneAt, u.doneAt});
+  bool moved = false;
+  for (Unit &u : units[s]) {
+    if (u.state != State::Idle || !nextInput(s, u.tok))
+      continue;
+    moved = true;
+    u.doneAt = llvm::SaturatingAdd(now, cost(u.tok, s));
+    u.state = u.doneAt > now ? State::Busy : State::Holding;
+    if (p.trace) {
+      u.interval = res.intervals.size();
+      res.intervals.push_back(StageInterval{
+          u.tok.row, Stage(s), u.tok.recompute && s <= kPqDecide, now,
+          u.doneAt, u.doneAt});
+    }
   }
-  return true;
+  return moved;
 }
 
 uint64_t Engine::nextEvent() const {
   uint64_t next = std::numeric_limits<uint64_t>::max();
-  bool any = false;
-  for (const Unit &u : units)
-    if (u.state == State::Busy) {
-      next = std::min(next, u.doneAt);
-      any = true;
-    }
-  // With rows left, some stage is busy: PV never blocks, the refetch path
-  // is unbounded, and an idle stage with input starts it when settling.
-  if (!any)
-    llvm_unreachable("attention pipeline: rows left but no stage busy");
+  for (unsigned s = 0; s < kNumStages; ++s) {
+    if (start + p.freeAt[s] > now)
+      next = std::min(next, start + p.freeAt[s]);
+    for (const Unit &u : units[s])
+      if (u.state == State::Busy)
+        next = std::min(next, u.doneAt);
+  }
+  // With rows left, some unit is busy or a stage is yet to free up: PV
+  // never blocks, the refetch path is unbounded, and an idle stage with
+  // input starts it when settling.
+  if (next == std::numeric_limits<uint64_t>::max())
+    llvm_unreachable("attention pipeline: rows left but nothing to wait for");
   return next;
 }
 
 void Engine::account(uint64_t until) {
   for (unsigned s = 0; s < kNumStages; ++s) {
+    if (now < start + p.freeAt[s])
+      continue; // the previous ATTN's time, counted there
     StageStats &st = res.stages[s];
     uint64_t span = until - now;
-    switch (units[s].state) {
-    case State::Busy: st.busy += span; break;
-    case State::Holding: st.blocked += span; break;
-    case State::Idle: st.starved += span; break;
-    }
+    auto in = [&](State state) {
+      return llvm::any_of(units[s],
+                          [&](const Unit &u) { return u.state == state; });
+    };
+    if (in(State::Busy))
+      st.busy += span;
+    else if (in(State::Holding))
+      st.blocked += span;
+    else
+      st.starved += span;
   }
 }
 
 PipelineResult Engine::run() {
   while (left) {
-    for (Unit &u : units)
-      if (u.state == State::Busy && u.doneAt <= now)
-        u.state = State::Holding;
+    for (auto &stage : units)
+      for (Unit &u : stage)
+        if (u.state == State::Busy && u.doneAt <= now)
+          u.state = State::Holding;
     for (bool moved = true; moved;) {
       moved = false;
       for (unsigned s = kNumStages; s-- > 0;) {

@@ -268,7 +268,10 @@ def test_local_value_pruning_keeps_top_k_without_renormalising():
     p = np.array([[0.1, 0.4, 0.2, 0.3], [0.25, 0.25, 0.25, 0.25]], dtype=F32)
     pv, rows = R._value_prune(p, 0.5)  # kv = 2
     assert pv.tolist() == [[0, F32(0.4), 0, F32(0.3)], [0.25, 0.25, 0, 0]]
-    assert rows == 3  # keys 0, 1, 3
+    # Two rows each keeping 2 of 4 need 1 - (1/2)^2 = 3/4 of V: all fetched.
+    assert rows == 4
+    # One row (a generation step) fetches only the 2 it keeps.
+    assert R._value_prune(p[:1], 0.5)[1] == 2
     assert R._value_prune(p, 0.1)[0][0].tolist() == [0, F32(0.4), 0, 0]  # max(1, floor(0.4))
 
 
@@ -494,3 +497,13 @@ def test_cli_prints_per_layer_json(tiny_models):
     assert len(kept) == 6 and 0 in kept  # floor(12 * 0.5)
     bad = cli(cmd[:4] + ["--token-keep", "0"])
     assert bad.returncode == 1 and "token_keep=0.0 is outside (0, 1]" in bad.stderr
+
+
+def test_value_fetch_is_deferred_only_when_a_tile_needs_at_most_half():
+    # One generation step keeps 38 of 128 V rows: fetch them after the top-k.
+    assert R.defer_value_fetch(38, 128, 1)
+    # 128 query rows need nearly every row: fetch V with K.
+    assert not R.defer_value_fetch(38, 128, 128)
+    # 1 - (1 - 1/4)^2 = 0.4375 <= 0.5, but 1 - (3/4)^3 = 0.58 > 0.5.
+    assert R.defer_value_fetch(1, 4, 2) and not R.defer_value_fetch(1, 4, 3)
+    assert not R.defer_value_fetch(4, 4, 1)

@@ -58,12 +58,21 @@ struct PipelineParams {
   /// no FIFO: a stage hands its row straight to the next one when that one
   /// is idle.
   unsigned queueDepth = 2;
+  /// Units of each stage that serve rows at once (at least 1 each): rows go
+  /// to the first free unit, and finished rows move on in row order.
+  /// ValueTopk has `value_topk_engines`; every other stage has one.
+  std::array<unsigned, kNumStages> servers{1, 1, 1, 1, 1, 1, 1, 1};
+  /// Cycle (relative to `start`) before which stage s starts no row: the
+  /// previous ATTN's rows still occupy it (Engine streams consecutive ATTN
+  /// instructions through the pipeline). All 0 for an empty pipeline.
+  std::array<uint64_t, kNumStages> freeAt{};
   /// Record every service interval in PipelineResult::intervals.
   bool trace = false;
 };
 
-/// How a stage spent the cycles from `start` to the end of the run; the
-/// three add up to PipelineResult::cycles for every stage.
+/// How a stage spent the cycles from `freeAt` to the end of the run; the
+/// three add up to PipelineResult::cycles - freeAt for every stage. With
+/// several units, the stage is busy while any unit serves a row.
 struct StageStats {
   uint64_t busy = 0;    ///< serving a row
   uint64_t blocked = 0; ///< done with a row, but the next queue is full
@@ -85,13 +94,17 @@ struct PipelineResult {
   /// The cycle the last row leaves PV, relative to `start`; 0 for no rows.
   uint64_t cycles = 0;
   std::array<StageStats, kNumStages> stages{}; ///< indexed by Stage
+  /// The cycle (relative to `start`) the last row left each stage: from
+  /// then on a following ATTN's rows may use it (PipelineParams::freeAt).
+  std::array<uint64_t, kNumStages> lastLeave{};
   /// With PipelineParams::trace, every visit in the order services start.
   std::vector<StageInterval> intervals;
 };
 
 /// Runs `rows` through the pipeline from cycle `start`. Semantics:
 ///  - all rows are waiting in front of KFetch at `start`, in order;
-///  - each stage serves one row at a time, in arrival order (FIFO), except
+///  - stage s starts no row before `freeAt[s]`;
+///  - each unit serves one row at a time, in arrival order (FIFO), except
 ///    that rows sent back by PqDecide for a refetch enter KFetch ahead of
 ///    rows that have not started (the LSB recompute is re-injected ahead
 ///    of new work, so an unconfident row does not wait behind the rest);
@@ -106,7 +119,8 @@ struct PipelineResult {
 ///    and bounding it could deadlock the loop), does KFetch, QK and Softmax
 ///    again with refetchCycles, then PqDecide again with its normal cycles
 ///    (the stage forwards it; there is no second refetch) and continues.
-/// Never fails: every input describes a run that ends.
+/// Never fails: every input describes a run that ends (a `servers` entry
+/// of 0 counts as 1).
 PipelineResult runPipeline(llvm::ArrayRef<RowWork> rows,
                            const PipelineParams &p, uint64_t start = 0);
 

@@ -3,11 +3,15 @@
 // The cycle-level timing of a program (docs/Simulator.md, "Cycle-level
 // model"). Instructions go to their queue (load, compute, store: ISA
 // `queueOf`); a queue runs one instruction at a time in program order, and
-// an instruction starts once its queue is free, the queues its `dep_wait`
-// names have finished every earlier instruction, and the last `sync` has
-// completed. DMA instructions take the time the DRAM model gives for the
+// an instruction starts once its queue is free, it has taken a dependency
+// token from each queue its `dep_wait` names (a token is pushed when an
+// instruction whose `dep_signal` names this queue finishes), and the last
+// `sync` has completed. DMA instructions take the time the DRAM model gives for the
 // rows they move; compute instructions take the cycles of their unit
-// (GEMM array, vector unit, top-k engine, attention pipeline).
+// (GEMM array, vector unit, top-k engine, attention pipeline). Consecutive
+// ATTNs stream through the attention pipeline: the next one's rows follow
+// the previous one's last row stage by stage, unless it reads what that one
+// writes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,12 +19,15 @@
 #define SPATTEN_SIM_TIMING_ENGINE_H
 
 #include "spatten/ISA/Spec.h"
+#include "spatten/Sim/Timing/AttentionPipeline.h"
 #include "spatten/Support/HardwareConfig.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -53,14 +60,26 @@ HbmParams hbmParams(const HardwareConfig &hw);
 /// model refuses.
 llvm::Expected<std::unique_ptr<DramModel>> hbmDram(const HardwareConfig &hw);
 
+/// An ATTN's query rows for the attention pipeline model.
+struct AttnWork {
+  std::vector<RowWork> rows;
+  PipelineParams params; ///< freeAt is set by the engine
+  /// The previous compute instruction is an ATTN whose SRAM results this
+  /// one does not read: its rows may enter each stage right behind that
+  /// ATTN's last row instead of waiting for it to leave prob·V.
+  bool streams = false;
+};
+
 /// One executed instruction, as the engine needs it.
 struct Work {
   uint64_t pc = 0;
   isa::Opcode opcode = isa::Opcode::Halt;
   unsigned depWait = 0;              ///< `dep_wait` bits (isa::DepWait)
+  unsigned depSignal = 0;            ///< `dep_signal` bits (isa::DepWait)
   std::optional<unsigned> layer;     ///< report layer, if attributed
   uint64_t computeCycles = 0;        ///< compute queue: the unit's cycles
   std::vector<DramRow> dram;         ///< DMA: the rows it moved
+  std::optional<AttnWork> attn;      ///< ATTN: runs in the pipeline model
 };
 
 /// When one instruction ran, in cycles from the program start.
@@ -82,8 +101,13 @@ class Engine {
 public:
   explicit Engine(std::unique_ptr<DramModel> dram);
 
-  /// Places `w` on the timeline (calls come in program order).
-  Interval issue(const Work &w);
+  /// Places `w` on the timeline (calls come in program order). An ATTN
+  /// runs through the attention pipeline model; its run is stored in
+  /// `*pipeline` when given. Errors: a `dep_wait` bit with no token from
+  /// that queue to take (field named), and dependency bits on an
+  /// instruction of no queue.
+  llvm::Expected<Interval> issue(const Work &w,
+                                 PipelineResult *pipeline = nullptr);
 
   /// The cycle the last instruction finished.
   uint64_t total() const { return finish; }
@@ -97,8 +121,21 @@ private:
   std::array<uint64_t, isa::kNumQueues> queueFree{}, busyCycles{};
   uint64_t barrier = 0, finish = 0;
   std::vector<Event> timeline;
+  /// The last compute instruction was an ATTN: the cycle its last row left
+  /// each pipeline stage, and the cycle a following ATTN may issue.
+  bool lastComputeIsAttn = false;
+  std::array<uint64_t, kNumStages> attnStageFree{};
+  uint64_t attnIssueFree = 0;
 
-  uint64_t startOf(const Work &w, std::optional<isa::Queue> q) const;
+  /// Per queue pair [from][to]: the completion cycles of the `from`
+  /// instructions that signalled `to`, not yet taken by a wait.
+  std::array<std::array<std::deque<uint64_t>, isa::kNumQueues>,
+             isa::kNumQueues>
+      tokens;
+
+  llvm::Expected<uint64_t> startOf(const Work &w, isa::Queue q,
+                                   uint64_t queueReady);
+  llvm::Expected<Interval> runAttn(const Work &w, PipelineResult &run);
 };
 
 } // namespace spatten::sim::timing

@@ -1,11 +1,14 @@
-//===- Schedule.cpp - Queue dependencies instead of syncs -----------------===//
+//===- Schedule.cpp - Dependency tokens instead of syncs ------------------===//
 //
-// Walks a program in order and keeps, per queue, the storage its
-// instructions touched. An instruction waits on another queue when one of
-// that queue's instructions not yet known to be finished conflicts with it.
-// "Known finished" follows the hardware's rules: a queue runs in order, so
-// after an instruction of queue P waited on queue Q, every later P
-// instruction starts after all Q instructions issued so far, and after
+// Walks a program in order and keeps, per queue, its instructions and the
+// storage each touched. An instruction of queue P that conflicts with an
+// instruction J of queue Q not yet known to be finished waits for a token
+// from Q, and J (the latest such instruction of Q) signals P. Tokens from Q
+// to P are consumed in order, and both queues run in program order, so the
+// k-th wait of P on Q takes the token of the k-th Q instruction that
+// signals P. "Known finished" follows the hardware's rules: a queue
+// finishes in order, so after a P instruction waited for J, every later P
+// instruction starts after all Q instructions up to J, and after
 // everything those had waited for.
 //
 //===----------------------------------------------------------------------===//
@@ -23,51 +26,79 @@ using namespace spatten::isa;
 
 namespace {
 
-/// Per queue: the accesses of its instructions in program order, and for
-/// every other queue the prefix of that queue's accesses known finished
-/// when this queue's next instruction starts.
-struct QueueState {
-  SmallVector<Access> history;
-  std::array<size_t, kNumQueues> finished{};
+/// One scheduled instruction of a queue.
+struct Scheduled {
+  Operation *op;
+  SmallVector<Access, 8> accesses;
+  /// Per queue, how many of its instructions were known finished when
+  /// this one started.
+  std::array<size_t, kNumQueues> finished;
+  unsigned signal = 0; ///< dep_signal bits
 };
 
 class Scheduler {
 public:
-  /// The `dep_wait` bits of an instruction of queue `p` with `accesses`.
-  unsigned schedule(Queue p, ArrayRef<Access> accesses) {
-    QueueState &self = queues[unsigned(p)];
+  /// Schedules `op` of queue `p`: returns its `dep_wait` bits and sets the
+  /// `dep_signal` bit p on the instructions it waits for.
+  unsigned schedule(Operation *op, Queue p, SmallVector<Access, 8> accesses) {
+    std::array<size_t, kNumQueues> &known = finished[unsigned(p)];
     unsigned wait = 0;
-    for (unsigned q = 0; q < kNumQueues; ++q)
-      if (q != unsigned(p) && conflictsWithPending(self, q, accesses))
-        wait |= 1u << q;
-    for (unsigned q = 0; q < kNumQueues; ++q)
-      if (wait & (1u << q))
-        inheritFinished(self, q);
-    self.history.append(accesses.begin(), accesses.end());
+    for (unsigned q = 0; q < kNumQueues; ++q) {
+      if (q == unsigned(p))
+        continue;
+      std::optional<size_t> j = lastConflict(q, known[q], accesses);
+      if (!j)
+        continue;
+      wait |= 1u << q;
+      queues[q][*j].signal |= 1u << unsigned(p);
+      inheritFinished(known, q, *j);
+    }
+    queues[unsigned(p)].push_back({op, std::move(accesses), known, 0});
     return wait;
   }
 
-private:
-  std::array<QueueState, kNumQueues> queues;
-
-  bool conflictsWithPending(const QueueState &self, unsigned q,
-                            ArrayRef<Access> accesses) const {
-    ArrayRef<Access> pending =
-        ArrayRef(queues[q].history).drop_front(self.finished[q]);
-    for (const Access &a : accesses)
-      for (const Access &b : pending)
-        if (a.conflicts(b))
-          return true;
-    return false;
+  /// Writes the `dep_signal` bits (after the whole program is scheduled).
+  void writeSignals() {
+    for (auto &queue : queues)
+      for (Scheduled &s : queue)
+        setBits(s.op, "dep_signal", s.signal);
   }
 
-  /// Waiting on queue q finishes all of q so far, and what q knew finished.
-  void inheritFinished(QueueState &self, unsigned q) {
-    const QueueState &other = queues[q];
-    self.finished[q] = other.history.size();
+  static void setBits(Operation *op, StringRef name, unsigned bits) {
+    if (bits)
+      op->setAttr(name, IntegerAttr::get(IntegerType::get(op->getContext(), 64),
+                                         bits));
+    else
+      op->removeAttr(name);
+  }
+
+private:
+  std::array<std::vector<Scheduled>, kNumQueues> queues;
+  /// Per queue P, per queue Q: how many Q instructions P's next one knows
+  /// finished.
+  std::array<std::array<size_t, kNumQueues>, kNumQueues> finished{};
+
+  /// The latest instruction of queue q from `from` on that conflicts with
+  /// `accesses`.
+  std::optional<size_t> lastConflict(unsigned q, size_t from,
+                                     ArrayRef<Access> accesses) const {
+    const std::vector<Scheduled> &queue = queues[q];
+    for (size_t j = queue.size(); j-- > from;)
+      for (const Access &b : queue[j].accesses)
+        if (llvm::any_of(accesses,
+                         [&](const Access &a) { return a.conflicts(b); }))
+          return j;
+    return std::nullopt;
+  }
+
+  /// Waiting for instruction j of queue q finishes q up to j, and what j
+  /// knew finished when it started.
+  void inheritFinished(std::array<size_t, kNumQueues> &known, unsigned q,
+                       size_t j) {
+    known[q] = j + 1;
     for (unsigned r = 0; r < kNumQueues; ++r)
       if (r != q)
-        self.finished[r] = std::max(self.finished[r], other.finished[r]);
+        known[r] = std::max(known[r], queues[q][j].finished[r]);
   }
 };
 
@@ -81,30 +112,64 @@ struct SchedulePass
       signalPassFailure();
   }
 
+  /// Moves each store below the loads that follow it when they touch
+  /// nothing it does: the next tile's loads then reach DRAM before a store
+  /// that waits for compute, as the load queue would issue them (the
+  /// simulator's DRAM model takes requests in program order).
+  LogicalResult sinkStores(ProgramOp program) {
+    Block &body = program.getBody().front();
+    SmallVector<Operation *> stores;
+    for (Operation &op : body)
+      if (getOpcode(&op) == Opcode::Store)
+        stores.push_back(&op);
+    for (Operation *store : stores) {
+      FailureOr<Instr> inst = encodeInstruction(store);
+      if (failed(inst))
+        return failure();
+      auto accesses = accessesOf(*inst);
+      Operation *after = nullptr;
+      for (Operation *next = store->getNextNode(); next;
+           next = next->getNextNode()) {
+        std::optional<Opcode> opcode = getOpcode(next);
+        if (!opcode || (*opcode != Opcode::Load && *opcode != Opcode::Gather))
+          break;
+        FailureOr<Instr> load = encodeInstruction(next);
+        if (failed(load))
+          return failure();
+        if (llvm::any_of(accessesOf(*load), [&](const Access &a) {
+              return llvm::any_of(accesses,
+                                  [&](const Access &b) { return a.conflicts(b); });
+            }))
+          break;
+        after = next;
+      }
+      if (after)
+        store->moveAfter(after);
+    }
+    return success();
+  }
+
   LogicalResult schedule(ProgramOp program) {
+    for (Operation &op : llvm::make_early_inc_range(program.getBody().front()))
+      if (getOpcode(&op) == Opcode::Sync)
+        op.erase();
+    if (failed(sinkStores(program)))
+      return failure();
     Scheduler scheduler;
-    for (Operation &op : llvm::make_early_inc_range(program.getBody().front())) {
+    for (Operation &op : program.getBody().front()) {
       std::optional<Opcode> opcode = getOpcode(&op);
       if (!opcode)
         continue;
-      if (*opcode == Opcode::Sync) {
-        op.erase();
-        continue;
-      }
       std::optional<Queue> queue = queueOf(*opcode);
       if (!queue)
         continue;
       FailureOr<Instr> inst = encodeInstruction(&op);
       if (failed(inst))
         return failure();
-      unsigned wait = scheduler.schedule(*queue, accessesOf(*inst));
-      if (wait)
-        op.setAttr("dep_wait",
-                   IntegerAttr::get(IntegerType::get(op.getContext(), 64),
-                                    wait));
-      else
-        op.removeAttr("dep_wait");
+      unsigned wait = scheduler.schedule(&op, *queue, accessesOf(*inst));
+      Scheduler::setBits(&op, "dep_wait", wait);
     }
+    scheduler.writeSignals();
     return success();
   }
 };

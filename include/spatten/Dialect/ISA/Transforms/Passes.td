@@ -6,20 +6,25 @@
 include "mlir/Pass/PassBase.td"
 
 def SpAttenISASchedule : Pass<"spatten-isa-schedule", "mlir::ModuleOp"> {
-  let summary = "Replace per-op syncs by the exact queue dependencies";
+  let summary = "Replace per-op syncs by dependency tokens";
   let description = [{
     The lowering orders every op's instructions after the previous op's
-    with a `sync`. This pass removes the `sync`s and instead sets each
-    instruction's `dep_wait` to the queues (load, compute, store; docs/ISA.md
-    "Queues and dependencies") whose earlier instructions it conflicts with:
-    they touch overlapping SRAM, DRAM or attention-unit state and one of
-    them writes (`include/spatten/ISA/Accesses.h`). Loads of the next tile
-    then overlap the compute of this one wherever the lowering
-    double-buffers, and stores overlap the next op.
+    with a `sync`. This pass removes the `sync`s and orders only the
+    instructions that conflict: they touch overlapping SRAM, DRAM or
+    attention-unit state and one of them writes
+    (`include/spatten/ISA/Accesses.h`). An instruction of queue P that
+    conflicts with instruction J of queue Q takes a token from Q
+    (`dep_wait`), and J pushes one to P (`dep_signal`; docs/ISA.md "Queues
+    and dependencies"); J is the latest such instruction of Q, and none is
+    taken when an earlier wait already covers it (a queue finishes in
+    order, and a waited-for instruction had itself waited for its own
+    producers). Loads of the next tile then overlap the compute of this one
+    wherever the lowering double-buffers, and stores overlap the next op.
 
-    A wait on a queue covers every earlier instruction of that queue (each
-    queue runs in order), and what a waited-for instruction had itself
-    waited for, so the pass adds no redundant bit it can prove covered.
+    First, each `store` moves below the `load`s and `gather`s that follow
+    it when they touch nothing it does, so the next tile's loads reach the
+    DRAM before a store that waits for compute (the simulator's DRAM model
+    takes requests in program order).
   }];
   let dependentDialects = ["spatten::isa::ISADialect"];
 }
