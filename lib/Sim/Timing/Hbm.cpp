@@ -95,6 +95,7 @@ HbmModel::HbmModel(HbmParams p) : p_(p) {
     ch.nextRefresh = p_.tREFI;
   }
   queues_.resize(p_.channels);
+  window_.banks.resize(p_.banksPerChannel);
   stats_.channelBusyCycles.assign(p_.channels, 0);
 }
 
@@ -160,23 +161,38 @@ uint64_t HbmModel::enterCycle(Channel &ch, uint64_t issue) {
   return std::max(issue, ch.slotFreed[(g - w) % w]);
 }
 
-void HbmModel::openFor(Channel &ch, const Window &window, unsigned bank) {
+void HbmModel::addToWindow(const Channel &ch, Pending *e) {
+  BankQueue &q = window_.banks[e->loc.bank];
+  if (q.waiting.empty())
+    window_.active.push_back(e->loc.bank);
+  q.waiting.push_back(e);
+  q.wantRow += e->loc.row == ch.banks[e->loc.bank].row;
+  ++window_.size;
+}
+
+void HbmModel::removeFromWindow(const Channel &ch, Pending *e) {
+  unsigned bank = e->loc.bank;
+  BankQueue &q = window_.banks[bank];
+  q.waiting.erase(std::find(q.waiting.begin(), q.waiting.end(), e));
+  q.wantRow -= e->loc.row == ch.banks[bank].row;
+  --window_.size;
+  if (q.waiting.empty()) {
+    auto &active = window_.active;
+    *std::find(active.begin(), active.end(), bank) = active.back();
+    active.pop_back();
+  }
+}
+
+void HbmModel::openFor(Channel &ch, unsigned bank) {
   // Row commands: while the open (or opening) row still has requests in the
   // window the bank keeps it (open-page, hits first); otherwise it closes
   // it and opens the row of its oldest waiting request, as early as the
   // request's arrival and the bank's timing allow.
   Bank &b = ch.banks[bank];
-  Pending *oldest = nullptr;
-  for (Pending *e : window) {
-    if (e->loc.bank != bank)
-      continue;
-    if (b.open && e->loc.row == b.row)
-      return;
-    if (!oldest)
-      oldest = e;
-  }
-  if (!oldest)
+  BankQueue &q = window_.banks[bank];
+  if (q.waiting.empty() || (b.open && q.wantRow))
     return;
+  Pending *oldest = q.waiting.front();
   if (!b.open) {
     oldest->outcome = HbmRowOutcome::Miss;
     oldest->first = std::max(oldest->enter, b.idleFrom);
@@ -190,14 +206,18 @@ void HbmModel::openFor(Channel &ch, const Window &window, unsigned bank) {
   }
   b.open = true;
   b.row = oldest->loc.row;
+  q.wantRow = size_t(std::count_if(
+      q.waiting.begin(), q.waiting.end(),
+      [&](const Pending *e) { return e->loc.row == b.row; }));
 }
 
-void HbmModel::replanAll(Channel &ch, const Window &window) {
+void HbmModel::replanAll(Channel &ch) {
   // A refresh closed every bank: the rows planned for the window are gone.
-  for (Pending *e : window)
-    e->outcome = HbmRowOutcome::Hit;
-  for (unsigned b = 0; b < p_.banksPerChannel; ++b)
-    openFor(ch, window, b);
+  for (unsigned bank : window_.active) {
+    for (Pending *e : window_.banks[bank].waiting)
+      e->outcome = HbmRowOutcome::Hit;
+    openFor(ch, bank);
+  }
 }
 
 uint64_t HbmModel::columnReady(const Channel &ch, const Pending &e) const {
@@ -210,54 +230,62 @@ uint64_t HbmModel::columnSlot(const Channel &ch) const {
   return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
 }
 
-size_t HbmModel::pickFrFcfs(const Channel &ch, const Window &window) const {
+HbmModel::Pending *HbmModel::pickFrFcfs(const Channel &ch) const {
   // FR-FCFS (Rixner et al., ISCA 2000) on column commands: at the cycle the
   // data bus can next take a command, the oldest request whose row is open
   // (a row hit); if none is ready yet, the first to become ready, oldest on
   // a tie. Rows were opened oldest-first per bank, so without hits this is
-  // the oldest request. The window is in arrival order.
+  // the oldest request. Queue order is arrival order, so "older" is a lower
+  // address in the call's queue.
+  //
+  // Only each bank's oldest request for its open row can win: the requests
+  // of one row share the ACT, and `enter` never decreases with arrival
+  // (slots free at column commands, which a channel issues in increasing
+  // cycles), so that request is both the oldest and the first ready.
   uint64_t now = columnSlot(ch);
-  size_t best = 0;
+  Pending *readyNow = nullptr, *best = nullptr;
   uint64_t bestReady = ~uint64_t(0);
-  for (size_t i = 0; i < window.size(); ++i) {
-    const Bank &b = ch.banks[window[i]->loc.bank];
-    if (!b.open || b.row != window[i]->loc.row)
+  for (unsigned bank : window_.active) {
+    const Bank &b = ch.banks[bank];
+    const BankQueue &q = window_.banks[bank];
+    if (!b.open || !q.wantRow)
       continue;
-    uint64_t ready = columnReady(ch, *window[i]);
-    if (ready <= now)
-      return i;
-    if (ready < bestReady) {
-      best = i;
+    Pending *e = *std::find_if(q.waiting.begin(), q.waiting.end(),
+                               [&](const Pending *e) { return e->loc.row == b.row; });
+    uint64_t ready = columnReady(ch, *e);
+    if (ready <= now) {
+      if (!readyNow || e < readyNow)
+        readyNow = e;
+    } else if (ready < bestReady || (ready == bestReady && e < best)) {
+      best = e;
       bestReady = ready;
     }
   }
-  return best;
+  return readyNow ? readyNow : best;
 }
 
 uint64_t HbmModel::runChannel(unsigned c, std::vector<Pending> &queue,
                               uint64_t issue) {
   Channel &ch = channels_[c];
-  Window window;
   size_t next = 0;
   uint64_t end = issue;
   auto fill = [&] {
     bool refreshed = false;
-    size_t first = window.size();
-    while (window.size() < p_.schedulerWindow && next < queue.size()) {
+    size_t first = next;
+    while (window_.size < p_.schedulerWindow && next < queue.size()) {
       Pending &e = queue[next++];
       e.enter = enterCycle(ch, issue);
       refreshed |= refreshUpTo(ch, e.enter);
-      window.push_back(&e);
+      addToWindow(ch, &e);
     }
     if (refreshed)
-      return replanAll(ch, window);
-    for (size_t i = first; i < window.size(); ++i)
-      openFor(ch, window, window[i]->loc.bank);
+      return replanAll(ch);
+    for (size_t i = first; i < next; ++i)
+      openFor(ch, queue[i].loc.bank);
   };
   fill();
-  while (!window.empty()) {
-    size_t i = pickFrFcfs(ch, window);
-    Pending &e = *window[i];
+  while (window_.size) {
+    Pending &e = *pickFrFcfs(ch);
     uint64_t column = std::max(columnReady(ch, e), columnSlot(ch));
     uint64_t done = column + p_.tCL + p_.tBurst;
     // A transaction runs only if it completes by the next refresh; else the
@@ -265,7 +293,7 @@ uint64_t HbmModel::runChannel(unsigned c, std::vector<Pending> &queue,
     // validate() guarantees a row miss fits after a refresh, so this ends.
     if (p_.tREFI != 0 && done > ch.nextRefresh) {
       refreshUpTo(ch, ch.nextRefresh);
-      replanAll(ch, window);
+      replanAll(ch);
       continue;
     }
     if (e.outcome == HbmRowOutcome::Hit)
@@ -276,8 +304,8 @@ uint64_t HbmModel::runChannel(unsigned c, std::vector<Pending> &queue,
       trace_({e.addr, e.write, e.loc, e.outcome, issue, e.enter, e.first,
               column, column + p_.tCL, done});
     end = std::max(end, done);
-    window.erase(window.begin() + i);
-    openFor(ch, window, e.loc.bank);
+    removeFromWindow(ch, &e);
+    openFor(ch, e.loc.bank);
     fill();
   }
   return end;

@@ -150,16 +150,31 @@ private:
     HbmRowOutcome outcome = HbmRowOutcome::Hit;
     uint64_t first = 0;
   };
-  using Window = std::vector<Pending *>; // arrival order
+  /// The window's requests for one bank, oldest first, and how many of
+  /// them want the bank's current row (`Bank::row`, open or not).
+  struct BankQueue {
+    std::vector<Pending *> waiting;
+    size_t wantRow = 0;
+  };
+  /// The scheduler window of the channel being run, kept per bank so that
+  /// row and column decisions look at a bank's own requests rather than
+  /// scanning the whole window. Empty between runChannel() calls.
+  struct Window {
+    std::vector<BankQueue> banks; // indexed by bank
+    std::vector<unsigned> active; // banks with waiting requests, any order
+    size_t size = 0;
+  };
 
   uint64_t runChannel(unsigned c, std::vector<Pending> &queue, uint64_t issue);
   void enqueue(const HbmRequest &r);
   uint64_t enterCycle(Channel &ch, uint64_t issue);
-  void openFor(Channel &ch, const Window &window, unsigned bank);
-  void replanAll(Channel &ch, const Window &window);
+  void addToWindow(const Channel &ch, Pending *e);
+  void removeFromWindow(const Channel &ch, Pending *e);
+  void openFor(Channel &ch, unsigned bank);
+  void replanAll(Channel &ch);
   uint64_t columnReady(const Channel &ch, const Pending &e) const;
   uint64_t columnSlot(const Channel &ch) const;
-  size_t pickFrFcfs(const Channel &ch, const Window &window) const;
+  Pending *pickFrFcfs(const Channel &ch) const;
   void commit(Channel &ch, const Pending &t, uint64_t done);
   bool refreshUpTo(Channel &ch, uint64_t cycle);
 
@@ -167,6 +182,7 @@ private:
   unsigned txnShift_, interleaveShift_, channelShift_, rowShift_, bankShift_;
   std::vector<Channel> channels_;
   std::vector<std::vector<Pending>> queues_; // per-call scratch
+  Window window_;                            // runChannel() scratch
   uint64_t lastIssue_ = 0;
   HbmStats stats_;
   std::function<void(const HbmTransactionTrace &)> trace_;
