@@ -7,6 +7,7 @@
 
 #include "spatten/Sim/Timing/Hbm.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -95,6 +96,9 @@ HbmModel::HbmModel(HbmParams p) : p_(p) {
     ch.nextRefresh = p_.tREFI;
   }
   queues_.resize(p_.channels);
+  window_.slots.resize(p_.schedulerWindow);
+  for (Pending &slot : window_.slots)
+    window_.free.push_back(&slot);
   window_.banks.resize(p_.banksPerChannel);
   stats_.channelBusyCycles.assign(p_.channels, 0);
 }
@@ -106,31 +110,66 @@ double HbmModel::peakBytesPerCycle() const {
 HbmLocation HbmModel::locate(uint64_t addr) const {
   // Channel bits sit right above the interleave block; removing them gives
   // the channel-local address, which splits into column | bank | row.
-  HbmLocation loc;
-  loc.channel = unsigned((addr >> interleaveShift_) & (p_.channels - 1));
+  unsigned channel =
+      unsigned((addr >> interleaveShift_) & (p_.channels - 1));
   uint64_t local = ((addr >> (interleaveShift_ + channelShift_))
                     << interleaveShift_) |
                    (addr & (p_.interleaveBytes - 1));
+  return localLocation(channel, local);
+}
+
+HbmLocation HbmModel::localLocation(unsigned c, uint64_t local) const {
+  HbmLocation loc;
+  loc.channel = c;
   loc.column = local & (p_.rowBytes - 1);
   loc.bank = unsigned((local >> rowShift_) & (p_.banksPerChannel - 1));
   loc.row = local >> (rowShift_ + bankShift_);
   return loc;
 }
 
+uint64_t HbmModel::globalAddr(unsigned c, uint64_t local) const {
+  // locate() backwards: the channel bits go back above the block offset.
+  return ((local >> interleaveShift_) << (interleaveShift_ + channelShift_)) |
+         (uint64_t(c) << interleaveShift_) |
+         (local & (p_.interleaveBytes - 1));
+}
+
 void HbmModel::enqueue(const HbmRequest &r) {
   if (r.bytes == 0)
     return;
   // Every transaction-aligned block the request touches; the last byte is
-  // clamped so that a request running past 2^64 cannot wrap around.
+  // clamped so that a request running past 2^64 cannot wrap around. An
+  // interleave block's transactions share a channel and are consecutive
+  // there, so the request is walked block by block.
   uint64_t lastByte = r.addr + std::min(r.bytes - 1, ~uint64_t(0) - r.addr);
-  uint64_t last = lastByte >> txnShift_;
-  for (uint64_t t = r.addr >> txnShift_;; ++t) {
-    uint64_t addr = t << txnShift_;
-    HbmLocation loc = locate(addr);
-    queues_[loc.channel].push_back({addr, loc, r.write});
-    if (t == last)
+  uint64_t first = r.addr >> txnShift_, last = lastByte >> txnShift_;
+  unsigned perBlock = interleaveShift_ - txnShift_;
+  uint64_t inBlock = (uint64_t(1) << perBlock) - 1;
+  for (uint64_t block = first >> perBlock;; ++block) {
+    uint64_t lo = std::max(first, block << perBlock);
+    uint64_t hi = std::min(last, (block << perBlock) | inBlock);
+    enqueueBlock(block, lo, hi, r.write);
+    if (hi == last)
       break;
   }
+}
+
+void HbmModel::enqueueBlock(uint64_t block, uint64_t firstTxn,
+                            uint64_t lastTxn, bool write) {
+  // Transactions firstTxn..lastTxn of interleave block `block`, which lives
+  // in channel `c`; removing the channel bits numbers them inside it.
+  unsigned perBlock = interleaveShift_ - txnShift_;
+  unsigned c = unsigned(block & (p_.channels - 1));
+  uint64_t local = ((block >> channelShift_) << perBlock) |
+                   (firstTxn & ((uint64_t(1) << perBlock) - 1));
+  uint64_t count = lastTxn - firstTxn + 1;
+  std::vector<Run> &runs = queues_[c];
+  if (!runs.empty() && runs.back().write == write &&
+      runs.back().local + runs.back().count == local) {
+    runs.back().count += count;
+    return;
+  }
+  runs.push_back({local, count, write});
 }
 
 uint64_t HbmModel::access(llvm::ArrayRef<HbmRequest> requests,
@@ -153,17 +192,59 @@ uint64_t HbmModel::access(llvm::ArrayRef<HbmRequest> requests,
 
 uint64_t HbmModel::enterCycle(Channel &ch, uint64_t issue) {
   // The window is the channel's queue: arrival g takes the slot that pick
-  // g - W freed at its column command (a queue entry retires at CAS).
+  // g - W freed at its column command (a queue entry retires at CAS); that
+  // is slot g mod W, as pick g - W wrote it.
   uint64_t g = ch.arrivals++;
-  uint64_t w = p_.schedulerWindow;
-  if (g < w)
+  unsigned slot = ch.enterSlot;
+  ch.enterSlot = slot + 1 == p_.schedulerWindow ? 0 : slot + 1;
+  if (g < p_.schedulerWindow)
     return issue;
-  return std::max(issue, ch.slotFreed[(g - w) % w]);
+  return std::max(issue, ch.slotFreed[slot]);
+}
+
+HbmModel::Pending *HbmModel::admit(Channel &ch, unsigned c, const Run &run,
+                                   uint64_t offset, uint64_t issue) {
+  Pending *e = window_.free.back();
+  window_.free.pop_back();
+  uint64_t local = (run.local + offset) << txnShift_;
+  e->arrival = ch.arrivals;
+  e->enter = enterCycle(ch, issue);
+  e->addr = globalAddr(c, local);
+  e->loc = localLocation(c, local);
+  e->write = run.write;
+  e->outcome = HbmRowOutcome::Hit;
+  e->first = 0;
+  return e;
+}
+
+void HbmModel::fill(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
+                    Cursor &at, uint64_t issue) {
+  bool refreshed = false;
+  size_t admitted = 0;
+  Pending *last = nullptr;
+  while (window_.size < p_.schedulerWindow && at.run < runs.size()) {
+    last = admit(ch, c, runs[at.run], at.offset, issue);
+    if (++at.offset == runs[at.run].count)
+      at = {at.run + 1, 0};
+    refreshed |= refreshUpTo(ch, last->enter);
+    addToWindow(ch, last);
+    ++admitted;
+  }
+  if (refreshed)
+    return replanAll(ch);
+  // Row decisions come after every admission, as a newcomer may want the
+  // row its bank has open. Banks without newcomers already have their row
+  // open for a waiting request, so openFor() would leave them alone; after
+  // a pick only one request enters, and only its bank is asked.
+  if (admitted == 1)
+    return openFor(ch, last->loc.bank);
+  for (unsigned bank : window_.active)
+    openFor(ch, bank);
 }
 
 void HbmModel::addToWindow(const Channel &ch, Pending *e) {
   BankQueue &q = window_.banks[e->loc.bank];
-  if (q.waiting.empty())
+  if (q.empty())
     window_.active.push_back(e->loc.bank);
   q.waiting.push_back(e);
   q.wantRow += e->loc.row == ch.banks[e->loc.bank].row;
@@ -173,14 +254,20 @@ void HbmModel::addToWindow(const Channel &ch, Pending *e) {
 void HbmModel::removeFromWindow(const Channel &ch, Pending *e) {
   unsigned bank = e->loc.bank;
   BankQueue &q = window_.banks[bank];
-  q.waiting.erase(std::find(q.waiting.begin(), q.waiting.end(), e));
+  if (q.front() == e)
+    ++q.head;
+  else
+    q.waiting.erase(std::find(q.waiting.begin() + q.head, q.waiting.end(), e));
   q.wantRow -= e->loc.row == ch.banks[bank].row;
   --window_.size;
-  if (q.waiting.empty()) {
-    auto &active = window_.active;
-    *std::find(active.begin(), active.end(), bank) = active.back();
-    active.pop_back();
-  }
+  window_.free.push_back(e);
+  if (!q.empty())
+    return;
+  q.waiting.clear();
+  q.head = 0;
+  auto &active = window_.active;
+  *std::find(active.begin(), active.end(), bank) = active.back();
+  active.pop_back();
 }
 
 void HbmModel::openFor(Channel &ch, unsigned bank) {
@@ -190,9 +277,9 @@ void HbmModel::openFor(Channel &ch, unsigned bank) {
   // request's arrival and the bank's timing allow.
   Bank &b = ch.banks[bank];
   BankQueue &q = window_.banks[bank];
-  if (q.waiting.empty() || (b.open && q.wantRow))
+  if (q.empty() || (b.open && q.wantRow))
     return;
-  Pending *oldest = q.waiting.front();
+  Pending *oldest = q.front();
   if (!b.open) {
     oldest->outcome = HbmRowOutcome::Miss;
     oldest->first = std::max(oldest->enter, b.idleFrom);
@@ -206,15 +293,14 @@ void HbmModel::openFor(Channel &ch, unsigned bank) {
   }
   b.open = true;
   b.row = oldest->loc.row;
-  q.wantRow = size_t(std::count_if(
-      q.waiting.begin(), q.waiting.end(),
-      [&](const Pending *e) { return e->loc.row == b.row; }));
+  q.wantRow = size_t(llvm::count_if(
+      q.all(), [&](const Pending *e) { return e->loc.row == b.row; }));
 }
 
 void HbmModel::replanAll(Channel &ch) {
   // A refresh closed every bank: the rows planned for the window are gone.
   for (unsigned bank : window_.active) {
-    for (Pending *e : window_.banks[bank].waiting)
+    for (Pending *e : window_.banks[bank].all())
       e->outcome = HbmRowOutcome::Hit;
     openFor(ch, bank);
   }
@@ -235,8 +321,7 @@ HbmModel::Pending *HbmModel::pickFrFcfs(const Channel &ch) const {
   // data bus can next take a command, the oldest request whose row is open
   // (a row hit); if none is ready yet, the first to become ready, oldest on
   // a tie. Rows were opened oldest-first per bank, so without hits this is
-  // the oldest request. Queue order is arrival order, so "older" is a lower
-  // address in the call's queue.
+  // the oldest request.
   //
   // Only each bank's oldest request for its open row can win: the requests
   // of one row share the ACT, and `enter` never decreases with arrival
@@ -250,13 +335,14 @@ HbmModel::Pending *HbmModel::pickFrFcfs(const Channel &ch) const {
     const BankQueue &q = window_.banks[bank];
     if (!b.open || !q.wantRow)
       continue;
-    Pending *e = *std::find_if(q.waiting.begin(), q.waiting.end(),
-                               [&](const Pending *e) { return e->loc.row == b.row; });
+    Pending *e = *llvm::find_if(
+        q.all(), [&](const Pending *e) { return e->loc.row == b.row; });
     uint64_t ready = columnReady(ch, *e);
     if (ready <= now) {
-      if (!readyNow || e < readyNow)
+      if (!readyNow || e->arrival < readyNow->arrival)
         readyNow = e;
-    } else if (ready < bestReady || (ready == bestReady && e < best)) {
+    } else if (ready < bestReady ||
+               (ready == bestReady && e->arrival < best->arrival)) {
       best = e;
       bestReady = ready;
     }
@@ -264,26 +350,12 @@ HbmModel::Pending *HbmModel::pickFrFcfs(const Channel &ch) const {
   return readyNow ? readyNow : best;
 }
 
-uint64_t HbmModel::runChannel(unsigned c, std::vector<Pending> &queue,
+uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
                               uint64_t issue) {
   Channel &ch = channels_[c];
-  size_t next = 0;
+  Cursor at;
   uint64_t end = issue;
-  auto fill = [&] {
-    bool refreshed = false;
-    size_t first = next;
-    while (window_.size < p_.schedulerWindow && next < queue.size()) {
-      Pending &e = queue[next++];
-      e.enter = enterCycle(ch, issue);
-      refreshed |= refreshUpTo(ch, e.enter);
-      addToWindow(ch, &e);
-    }
-    if (refreshed)
-      return replanAll(ch);
-    for (size_t i = first; i < next; ++i)
-      openFor(ch, queue[i].loc.bank);
-  };
-  fill();
+  fill(ch, c, runs, at, issue);
   while (window_.size) {
     Pending &e = *pickFrFcfs(ch);
     uint64_t column = std::max(columnReady(ch, e), columnSlot(ch));
@@ -299,14 +371,16 @@ uint64_t HbmModel::runChannel(unsigned c, std::vector<Pending> &queue,
     if (e.outcome == HbmRowOutcome::Hit)
       e.first = column;
     commit(ch, e, done);
-    ch.slotFreed[ch.picks++ % p_.schedulerWindow] = column;
+    ch.slotFreed[ch.pickSlot] = column;
+    ch.pickSlot = ch.pickSlot + 1 == p_.schedulerWindow ? 0 : ch.pickSlot + 1;
     if (trace_)
       trace_({e.addr, e.write, e.loc, e.outcome, issue, e.enter, e.first,
               column, column + p_.tCL, done});
     end = std::max(end, done);
-    removeFromWindow(ch, &e);
-    openFor(ch, e.loc.bank);
-    fill();
+    unsigned bank = e.loc.bank;
+    removeFromWindow(ch, &e); // frees e's slot
+    openFor(ch, bank);
+    fill(ch, c, runs, at, issue);
   }
   return end;
 }
