@@ -249,6 +249,7 @@ void HbmModel::addToWindow(const Channel &ch, Pending *e) {
   q.waiting.push_back(e);
   q.wantRow += e->loc.row == ch.banks[e->loc.bank].row;
   ++window_.size;
+  window_.order.push_back({e, e->arrival});
 }
 
 void HbmModel::removeFromWindow(const Channel &ch, Pending *e) {
@@ -261,6 +262,8 @@ void HbmModel::removeFromWindow(const Channel &ch, Pending *e) {
   q.wantRow -= e->loc.row == ch.banks[bank].row;
   --window_.size;
   window_.free.push_back(e);
+  e->arrival = ~uint64_t(0);
+  dropLeftFromOrder();
   if (!q.empty())
     return;
   q.waiting.clear();
@@ -268,6 +271,22 @@ void HbmModel::removeFromWindow(const Channel &ch, Pending *e) {
   auto &active = window_.active;
   *std::find(active.begin(), active.end(), bank) = active.back();
   active.pop_back();
+}
+
+void HbmModel::dropLeftFromOrder() {
+  // Requests mostly leave oldest first, so the head just moves; the vector
+  // is compacted now and then, keeping it a small multiple of the window.
+  auto &order = window_.order;
+  size_t &head = window_.orderHead;
+  while (head < order.size() && order[head].first->arrival != order[head].second)
+    ++head;
+  if (head == order.size()) {
+    order.clear();
+    head = 0;
+  } else if (head > 4 * size_t(p_.schedulerWindow) && 2 * head > order.size()) {
+    order.erase(order.begin(), order.begin() + head);
+    head = 0;
+  }
 }
 
 void HbmModel::openFor(Channel &ch, unsigned bank) {
@@ -328,6 +347,13 @@ HbmModel::Pending *HbmModel::pickFrFcfs(const Channel &ch) const {
   // (slots free at column commands, which a channel issues in increasing
   // cycles), so that request is both the oldest and the first ready.
   uint64_t now = columnSlot(ch);
+  // The oldest request, when ready for its open row, is the answer outright
+  // (most picks of a streaming DMA), without looking at the other banks.
+  Pending *oldest = window_.oldest();
+  if (ch.banks[oldest->loc.bank].open &&
+      ch.banks[oldest->loc.bank].row == oldest->loc.row &&
+      columnReady(ch, *oldest) <= now)
+    return oldest;
   Pending *readyNow = nullptr, *best = nullptr;
   uint64_t bestReady = ~uint64_t(0);
   for (unsigned bank : window_.active) {

@@ -153,7 +153,8 @@ private:
   /// bank opens its row for it (Miss/Conflict and the ACT/PRE cycle); a
   /// request served from a row opened for another stays a Hit.
   struct Pending {
-    uint64_t arrival; ///< Channel::arrivals when it arrived: lower is older
+    /// Channel::arrivals when it arrived: lower is older. ~0 once it left.
+    uint64_t arrival;
     uint64_t addr;
     HbmLocation loc;
     bool write;
@@ -183,6 +184,12 @@ private:
     std::vector<BankQueue> banks; // indexed by bank
     std::vector<unsigned> active; // banks with waiting requests, any order
     size_t size = 0;
+    /// Every request admitted, in arrival order, with its arrival number;
+    /// an entry whose slot no longer holds that arrival has left. From
+    /// `orderHead` on, the first entry is the oldest request present.
+    std::vector<std::pair<Pending *, uint64_t>> order;
+    size_t orderHead = 0;
+    Pending *oldest() const { return order[orderHead].first; }
   };
   /// Where runChannel() is in its channel's runs.
   struct Cursor {
@@ -203,6 +210,7 @@ private:
   uint64_t enterCycle(Channel &ch, uint64_t issue);
   void addToWindow(const Channel &ch, Pending *e);
   void removeFromWindow(const Channel &ch, Pending *e);
+  void dropLeftFromOrder();
   void openFor(Channel &ch, unsigned bank);
   void replanAll(Channel &ch);
   uint64_t columnReady(const Channel &ch, const Pending &e) const;
