@@ -278,7 +278,10 @@ void HbmModel::dropLeftFromOrder() {
   // is compacted now and then, keeping it a small multiple of the window.
   auto &order = window_.order;
   size_t &head = window_.orderHead;
-  while (head < order.size() && order[head].first->arrival != order[head].second)
+  auto left = [&](size_t i) {
+    return order[i].first->arrival != order[i].second;
+  };
+  while (head < order.size() && left(head))
     ++head;
   if (head == order.size()) {
     order.clear();
