@@ -13,6 +13,8 @@
 
 #include "TestUtil.h"
 
+#include "llvm/ADT/STLExtras.h"
+
 using namespace spatten::sim::timing;
 
 namespace {
@@ -279,6 +281,36 @@ TEST(Hbm, GatheredRowsOf256BytesSitBetween) {
   EXPECT_GE(m.stats().rowHits, 7u * 8192 - 64);
   EXPECT_GE(r, 0.60);
   EXPECT_LE(r, 0.80);
+}
+
+TEST(Hbm, SplittingAStreamIntoRowsChangesNothing) {
+  // A DMA hands the model one request per tensor row. Transactions arrive
+  // per channel in request order, ascending inside each, so 64 rows of
+  // 1 KB back to back are the 64 KB stream they cover: same transactions,
+  // same cycles, same order. A gap between the rows (a 3 KB stride) is
+  // another stream and must not be taken for one.
+  std::vector<HbmRequest> rows, strided;
+  for (uint64_t r = 0; r < 64; ++r) {
+    rows.push_back(read(r * 1024, 1024));
+    strided.push_back(read(r * 3072, 1024));
+  }
+  HbmModel whole{HbmParams()}, split{HbmParams()}, gaps{HbmParams()};
+  Recorder w(whole), s(split), g(gaps);
+  EXPECT_EQ(split.access(rows, 5), whole.access({read(0, 64 << 10)}, 5));
+  ASSERT_EQ(s.served.size(), w.served.size());
+  for (size_t i = 0; i < w.served.size(); ++i) {
+    EXPECT_EQ(s.served[i].addr, w.served[i].addr);
+    EXPECT_EQ(s.served[i].done, w.served[i].done);
+  }
+  gaps.access(strided, 5);
+  std::vector<uint64_t> got, want;
+  for (const HbmTransactionTrace &t : g.served)
+    got.push_back(t.addr);
+  for (uint64_t r = 0; r < 64; ++r)
+    for (uint64_t t = 0; t < 32; ++t)
+      want.push_back(r * 3072 + t * 32);
+  llvm::sort(got);
+  EXPECT_EQ(got, want);
 }
 
 } // namespace

@@ -134,15 +134,27 @@ private:
     std::vector<Bank> banks;
     uint64_t busFree = 0;     ///< data bus free from this cycle
     uint64_t nextRefresh = 0; ///< the next refresh not yet applied
-    uint64_t arrivals = 0, picks = 0;
+    uint64_t arrivals = 0;    ///< transactions ever received
     /// Column-command cycle of the last schedulerWindow picks, by pick
     /// number modulo the window: a pick frees its window slot then.
     std::vector<uint64_t> slotFreed;
+    unsigned enterSlot = 0, pickSlot = 0; ///< arrivals, picks modulo window
   };
-  /// A transaction in a channel's queue. `outcome` and `first` are set
-  /// when its bank opens its row for it (Miss/Conflict and the ACT/PRE
-  /// cycle); a request served from a row opened for another stays a Hit.
+  /// `count` consecutive transactions of one channel from its transaction
+  /// number `local` (channel-local byte address / transactionBytes), in
+  /// arrival order. A call's contiguous requests
+  /// merge into one run, so enqueueing costs one step per interleave block
+  /// and a transaction exists only while it is in the window.
+  struct Run {
+    uint64_t local, count;
+    bool write;
+  };
+  /// A transaction in the window. `outcome` and `first` are set when its
+  /// bank opens its row for it (Miss/Conflict and the ACT/PRE cycle); a
+  /// request served from a row opened for another stays a Hit.
   struct Pending {
+    /// Channel::arrivals when it arrived: lower is older. ~0 once it left.
+    uint64_t arrival;
     uint64_t addr;
     HbmLocation loc;
     bool write;
@@ -150,23 +162,68 @@ private:
     HbmRowOutcome outcome = HbmRowOutcome::Hit;
     uint64_t first = 0;
   };
-  using Window = std::vector<Pending *>; // arrival order
+  /// The window's requests for one bank, oldest first from `head`, and how
+  /// many of them want the bank's current row (`Bank::row`, open or not).
+  /// Most requests leave from the head, which then just moves.
+  struct BankQueue {
+    std::vector<Pending *> waiting;
+    size_t head = 0;
+    size_t wantRow = 0;
+    bool empty() const { return head == waiting.size(); }
+    Pending *front() const { return waiting[head]; }
+    llvm::ArrayRef<Pending *> all() const {
+      return llvm::ArrayRef(waiting).drop_front(head);
+    }
+  };
+  /// The scheduler window of the channel being run, kept per bank so that
+  /// row and column decisions look at a bank's own requests rather than
+  /// scanning the whole window. Empty between runChannel() calls.
+  struct Window {
+    std::vector<Pending> slots;   // schedulerWindow entries, reused
+    std::vector<Pending *> free;  // slots not in use
+    std::vector<BankQueue> banks; // indexed by bank
+    std::vector<unsigned> active; // banks with waiting requests, any order
+    size_t size = 0;
+    /// Every request admitted, in arrival order, with its arrival number;
+    /// an entry whose slot no longer holds that arrival has left. From
+    /// `orderHead` on, the first entry is the oldest request present.
+    std::vector<std::pair<Pending *, uint64_t>> order;
+    size_t orderHead = 0;
+    Pending *oldest() const { return order[orderHead].first; }
+  };
+  /// Where runChannel() is in its channel's runs.
+  struct Cursor {
+    size_t run = 0;
+    uint64_t offset = 0; ///< transactions of `run` already admitted
+  };
 
-  uint64_t runChannel(unsigned c, std::vector<Pending> &queue, uint64_t issue);
+  uint64_t runChannel(unsigned c, llvm::ArrayRef<Run> runs, uint64_t issue);
   void enqueue(const HbmRequest &r);
+  void enqueueBlock(uint64_t block, uint64_t firstTxn, uint64_t lastTxn,
+                    bool write);
+  HbmLocation localLocation(unsigned c, uint64_t local) const;
+  uint64_t globalAddr(unsigned c, uint64_t local) const;
+  void fill(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs, Cursor &at,
+            uint64_t issue);
+  Pending *admit(Channel &ch, unsigned c, const Run &run, uint64_t offset,
+                 uint64_t issue);
   uint64_t enterCycle(Channel &ch, uint64_t issue);
-  void openFor(Channel &ch, const Window &window, unsigned bank);
-  void replanAll(Channel &ch, const Window &window);
+  void addToWindow(const Channel &ch, Pending *e);
+  void removeFromWindow(const Channel &ch, Pending *e);
+  void dropLeftFromOrder();
+  void openFor(Channel &ch, unsigned bank);
+  void replanAll(Channel &ch);
   uint64_t columnReady(const Channel &ch, const Pending &e) const;
   uint64_t columnSlot(const Channel &ch) const;
-  size_t pickFrFcfs(const Channel &ch, const Window &window) const;
+  Pending *pickFrFcfs(const Channel &ch) const;
   void commit(Channel &ch, const Pending &t, uint64_t done);
   bool refreshUpTo(Channel &ch, uint64_t cycle);
 
   HbmParams p_;
   unsigned txnShift_, interleaveShift_, channelShift_, rowShift_, bankShift_;
   std::vector<Channel> channels_;
-  std::vector<std::vector<Pending>> queues_; // per-call scratch
+  std::vector<std::vector<Run>> queues_; // per-call scratch, per channel
+  Window window_;                        // runChannel() scratch
   uint64_t lastIssue_ = 0;
   HbmStats stats_;
   std::function<void(const HbmTransactionTrace &)> trace_;
