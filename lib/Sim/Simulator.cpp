@@ -671,10 +671,13 @@ Error Simulator::Exec::dma(bool toSram, bool gather) {
   auto addrs = rowAddresses(*moved, gather, rowBytes);
   if (!addrs)
     return addrs.takeError();
-  for (uint64_t r = 0; r < rows; ++r)
-    if ((*moved)[r])
-      if (Error e = moveRow(*op, r, sim.dramBytes.get() + (*addrs)[r], toSram))
-        return e;
+  // --timing-only keeps only the data that steers control: index lists.
+  if (!sim.timingOnly || op->buf == Buffer::Idx)
+    for (uint64_t r = 0; r < rows; ++r)
+      if ((*moved)[r])
+        if (Error e =
+                moveRow(*op, r, sim.dramBytes.get() + (*addrs)[r], toSram))
+          return e;
   uint64_t bytes = numMoved * rowBytes;
   cycles = dmaCycles(numMoved, rowBytes, sim.timing);
   for (uint64_t r = 0; r < rows; ++r)

@@ -280,6 +280,52 @@ TEST(AttentionPipeline, RandomRefetchRunsAccountEveryCycle) {
   }
 }
 
+TEST(AttentionPipeline, SeveralEnginesServeRowsAtOnce) {
+  // QK 2, ValueTopk 10, depth 2. One engine: VT [2,12) [12,22) [22,32)
+  // [32,42). Two: row 0 [2,12) and row 1 [4,14) at once, rows 2 and 3 wait
+  // in the queue for them: [12,22) [14,24).
+  std::vector<RowWork> rows(4, row({0, 2, 0, 0, 0, 10, 0, 0}));
+  PipelineParams p;
+  EXPECT_EQ(runPipeline(rows, p).cycles, 42u);
+  p.servers[VT] = 2;
+  PipelineResult r = runPipeline(rows, p);
+  EXPECT_EQ(r.cycles, 24u);
+  expectStats(r, VT, 22, 0, 2); // some engine busy from 2 to 24
+  expectStatsCover(r);
+}
+
+TEST(AttentionPipeline, AShortRowOvertakesALongOneOnAnotherEngine) {
+  // Row 0 VT [1,11) on engine 0, row 1 VT [2,4) on engine 1: row 1 reaches
+  // PV [4,5) first, row 0 [11,12).
+  std::vector<RowWork> rows = {row({0, 1, 0, 0, 0, 10, 0, 1}),
+                               row({0, 1, 0, 0, 0, 2, 0, 1})};
+  PipelineParams p;
+  p.servers[VT] = 2;
+  p.trace = true;
+  PipelineResult r = runPipeline(rows, p);
+  EXPECT_EQ(r.cycles, 12u);
+  std::vector<std::pair<uint64_t, uint64_t>> pv;
+  for (const StageInterval &i : r.intervals)
+    if (i.stage == Stage::PV)
+      pv.push_back({i.row, i.begin});
+  EXPECT_EQ(pv, (std::vector<std::pair<uint64_t, uint64_t>>{{1, 4}, {0, 11}}));
+}
+
+TEST(AttentionPipeline, StagesStartNoRowBeforeTheyAreFree) {
+  // QK free from 5, PV from 10: QK [5,8), PV [10,13). The stats cover only
+  // the cycles after each stage's freeAt.
+  std::vector<RowWork> rows = {row({0, 3, 0, 0, 0, 0, 0, 3})};
+  PipelineParams p;
+  p.freeAt[QK] = 5;
+  p.freeAt[PV] = 10;
+  PipelineResult r = runPipeline(rows, p, /*start=*/100);
+  EXPECT_EQ(r.cycles, 13u);
+  EXPECT_EQ(r.lastLeave[QK], 8u);
+  EXPECT_EQ(r.lastLeave[PV], 13u);
+  expectStats(r, QK, 3, 0, 5);
+  expectStats(r, PV, 3, 0, 0);
+}
+
 TEST(AttentionPipeline, RowWorkFromUnits) {
   // Defaults: 512/512 multipliers, 16 softmax lanes, 32x16 crossbar.
   // keys 100, d 64, 30 kept V rows, top-k 12, K fetch 5, V fetch 9:

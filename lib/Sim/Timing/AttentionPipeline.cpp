@@ -110,8 +110,8 @@ bool Engine::canPush(unsigned s) const {
   return q.size() < p.queueDepth || (q.empty() && anyIdle(s + 1));
 }
 
-/// The finished row of stage s that entered first: rows leave a stage of
-/// several units in row order, as they arrived.
+/// The oldest finished row of stage s: of the rows several units have
+/// finished, the one that arrived first moves on first.
 Unit *Engine::oldestHolding(unsigned s) {
   Unit *oldest = nullptr;
   for (Unit &u : units[s])

@@ -58,8 +58,9 @@ struct PipelineParams {
   /// no FIFO: a stage hands its row straight to the next one when that one
   /// is idle.
   unsigned queueDepth = 2;
-  /// Units of each stage that serve rows at once (at least 1 each): rows go
-  /// to the first free unit, and finished rows move on in row order.
+  /// Units of each stage that serve rows at once (at least 1 each): a row
+  /// goes to the first free unit, and finished rows move on oldest first
+  /// (a short row may overtake a long one; rows are independent).
   /// ValueTopk has `value_topk_engines`; every other stage has one.
   std::array<unsigned, kNumStages> servers{1, 1, 1, 1, 1, 1, 1, 1};
   /// Cycle (relative to `start`) before which stage s starts no row: the
