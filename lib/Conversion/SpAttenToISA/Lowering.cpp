@@ -17,6 +17,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
+#include <numeric>
 
 using namespace mlir;
 using namespace spatten;
@@ -95,6 +96,10 @@ struct AttentionParts {
   }
 };
 
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getShape();
+}
+
 /// Per-op parameters of the ATTN instructions of one query tile.
 struct AttnTile {
   int64_t b, h, q0, rows, keys, past, D, impOff;
@@ -127,6 +132,38 @@ struct Lowerer {
   int64_t &topkSeed;
 
   const Tensor &t(Value v) { return tensors[v]; }
+
+  /// Offsets in the idx buffer of the index lists this op loaded, by value
+  /// (one Lowerer lowers one op, so each list is loaded once per op).
+  SmallVector<std::pair<Value, int64_t>, 4> lists;
+  int64_t listTop = 0;
+
+  /// The idx buffer offset of a list this op loaded (loadList).
+  int64_t listOffset(Value indices) const {
+    for (auto &[v, off] : lists)
+      if (v == indices)
+        return off;
+    llvm_unreachable("index list not loaded");
+  }
+
+  /// Loads the int64 index list `indices` ([k]) into the idx buffer unless
+  /// this op already did; returns its offset there.
+  FailureOr<int64_t> loadList(Value indices) {
+    if (llvm::is_contained(llvm::make_first_range(lists), indices))
+      return listOffset(indices);
+    const Tensor &idx = t(indices);
+    int64_t k = idx.numel();
+    if (listTop + k > pb.bufferElems(Buffer::Idx)) {
+      pb.error() << k << " head indices do not fit the idx buffer";
+      return failure();
+    }
+    DramRef ref = idx.ref;
+    ref.cls = TensorClass::Index;
+    pb.load({Buffer::Idx, listTop, k}, ref, k * dtypeBytes(ref.dtype), 1, k);
+    lists.push_back({indices, listTop});
+    listTop += k;
+    return lists.back().second;
+  }
 
   void vec(VecFunc func, unsigned flags, SramRef x, SramRef y, SramRef z,
            SramRef w, int64_t rows, int64_t cols, float imm = 0) {
@@ -191,22 +228,29 @@ struct Lowerer {
   }
 
   LogicalResult lowerLinear(LinearOp op) {
-    const Tensor &x = t(op.getInput()), &w = t(op.getWeight()),
-                 &y = t(op.getOutput());
+    const Tensor &x = t(op.getInput()), &y = t(op.getOutput());
     bool transB = op.getTransposeWeight();
     int64_t K = x.cols(), M = x.rows(), N = y.cols();
+    Value bias = op.getBias();
     ArrayRef<Tensor> planes;
     int64_t unit = 1; // tn granularity: whole heads when writing planes
     if (auto it = scratch.find(op); it != scratch.end()) {
       planes = ArrayRef(it->second).take_front(2);
       unit = planes[0].packedCols;
     }
+    FailureOr<KeptHeads> wh = keptHeadsOf(op.getWeight());
+    FailureOr<KeptHeads> bh =
+        bias ? keptHeadsOf(bias) : FailureOr<KeptHeads>(KeptHeads{});
+    if (failed(wh) || failed(bh))
+      return failure();
+    // Output tiles of whole kept heads: one periodic gather per W tile.
+    if (wh->src && wh->axis == (transB ? 0 : 1))
+      unit = std::lcm(unit, wh->D);
     std::optional<LinearTiles> tiles = chooseLinearTiles(M, N, K, unit);
     if (!tiles)
       return pb.error() << "the weight, act and acc buffers cannot hold a "
                         << unit << "-column GEMM tile of " << K << " inputs";
     auto [tm, tn, tk] = *tiles;
-    Value bias = op.getBias();
     int64_t tile = 0, outTile = 0;
     for (int64_t m0 = 0; m0 < M; m0 += tm) {
       int64_t m = std::min(tm, M - m0);
@@ -220,14 +264,17 @@ struct Lowerer {
           DramRef a = x.ref;
           a.addr = x.addrOf(m0 * K + k0);
           pb.load({Buffer::Act, aOff, k}, a, K * 4, m, k);
-          DramRef wb = w.ref;
-          wb.addr = transB ? w.addrOf(n0 * K + k0) : w.addrOf(k0 * N + n0);
-          if (transB)
-            pb.load({Buffer::Wgt, bOff, k}, wb, K * 4, n, k);
+          if (wh->src && transB)
+            loadKeptHeads({Buffer::Wgt, bOff, k}, *wh, n0, n, k0, k);
+          else if (wh->src)
+            loadKeptHeads({Buffer::Wgt, bOff, n}, *wh, k0, k, n0, n);
           else
-            pb.load({Buffer::Wgt, bOff, n}, wb, N * 4, k, n);
+            loadWeightTile(t(op.getWeight()), transB, bOff, K, N, k0, k, n0,
+                           n);
           bool addBias = bias && k0 == 0;
-          if (addBias) {
+          if (addBias && bh->src) {
+            loadKeptHeads({Buffer::Wgt, bOff + tk * tn, n}, *bh, 0, 1, n0, n);
+          } else if (addBias) {
             DramRef bb = t(bias).ref;
             bb.addr = t(bias).addrOf(n0);
             pb.load({Buffer::Wgt, bOff + tk * tn, n}, bb, n * 4, 1, n);
@@ -254,6 +301,78 @@ struct Lowerer {
       }
     }
     return success();
+  }
+
+  /// The k x n tile (rows k0.., columns n0..) of the weight [K, N] (with
+  /// `transB`, [N, K] and the tile n x k) into the wgt buffer at `off`.
+  void loadWeightTile(const Tensor &w, bool transB, int64_t off, int64_t K,
+                      int64_t N, int64_t k0, int64_t k, int64_t n0,
+                      int64_t n) {
+    DramRef wb = w.ref;
+    wb.addr = transB ? w.addrOf(n0 * K + k0) : w.addrOf(k0 * N + n0);
+    if (transB)
+      pb.load({Buffer::Wgt, off, k}, wb, K * 4, n, k);
+    else
+      pb.load({Buffer::Wgt, off, n}, wb, N * 4, k, n);
+  }
+
+  /// A GEMM operand that is the kept heads of a matrix, read in place
+  /// (`prune_heads` of a linear's weight or bias): `src` viewed as 2-D
+  /// ([R, cols]; a bias is one row), heads of `D` elements along `axis`
+  /// (0 rows, 1 columns), kept-head list at `listOff` in the idx buffer.
+  /// `src` is null for an operand that is not such a view.
+  struct KeptHeads {
+    const Tensor *src = nullptr;
+    int64_t cols = 0, axis = 0, D = 0, listOff = 0;
+  };
+
+  /// The kept-head view of `v`, loading its list into the idx buffer.
+  FailureOr<KeptHeads> keptHeadsOf(Value v) {
+    auto prune = v.getDefiningOp<PruneHeadsOp>();
+    if (!prune || !readsHeadsInPlace(prune))
+      return KeptHeads{};
+    const Tensor &in = t(prune.getInput());
+    FailureOr<int64_t> off = loadList(prune.getIndices());
+    if (failed(off))
+      return failure();
+    int64_t axis = prune.getAxis() + 2 - int64_t(in.shape.size());
+    return KeptHeads{&in, in.cols(), axis,
+                     in.shape[prune.getAxis()] / int64_t(prune.getNumHeads()),
+                     *off};
+  }
+
+  /// Rows [r0, r0+R) x columns [c0, c0+C) of the pruned matrix `m` into
+  /// `dst` (row stride dst.stride) by index-gather DMA from the unpruned
+  /// one, so that no compacted copy is ever written. Whole kept column
+  /// heads are one periodic gather (docs/ISA.md, `gather`: period = heads
+  /// in the tile, one matrix row apart); otherwise one gather per kept head
+  /// the tile touches, with period 1 (the head's index, rows one matrix row
+  /// apart).
+  void loadKeptHeads(SramRef dst, const KeptHeads &m, int64_t r0, int64_t R,
+                     int64_t c0, int64_t C) {
+    const Tensor &x = *m.src;
+    int64_t es = dtypeBytes(x.ref.dtype), D = m.D;
+    DramRef ref = x.ref;
+    if (m.axis == 1 && c0 % D == 0 && C % D == 0 && dst.stride == C) {
+      ref.addr = x.addrOf(r0 * m.cols);
+      pb.gather({dst.buf, dst.off, D}, ref, D * es, R * (C / D), D,
+                {m.listOff + c0 / D, C / D, m.cols * es});
+      return;
+    }
+    int64_t lo = m.axis ? c0 : r0, hi = lo + (m.axis ? C : R);
+    for (int64_t j = lo / D; j * D < hi; ++j) {
+      int64_t s = std::max(lo, j * D), len = std::min(hi, (j + 1) * D) - s;
+      IndexList list{m.listOff + j, 1, m.cols * es};
+      if (m.axis == 0) {
+        ref.addr = x.addrOf((s - j * D) * m.cols + c0);
+        pb.gather({dst.buf, dst.off + (s - lo) * dst.stride, dst.stride}, ref,
+                  D * m.cols * es, len, C, list);
+      } else {
+        ref.addr = x.addrOf(r0 * m.cols + s - j * D);
+        pb.gather({dst.buf, dst.off + (s - lo), dst.stride}, ref, D * es, R,
+                  len, list);
+      }
+    }
   }
 
   /// The output tile (rows m0.., columns n0.. of N = H*D) quantized into
@@ -326,6 +445,48 @@ struct Lowerer {
     pb.load(dst, ref, HD * 4, rows, D, pred);
   }
 
+  /// Where attention reads the heads of a [B, L, H*D] operand: `src`
+  /// itself (`listOff` < 0), or for a `prune_heads` read in place the
+  /// unpruned tensor, head `h` being entry `listOff + h` of the idx buffer.
+  struct HeadRows {
+    const Tensor *src;
+    int64_t listOff = -1;
+  };
+
+  HeadRows headRows(Value v) {
+    auto prune = v.getDefiningOp<PruneHeadsOp>();
+    if (prune && readsHeadsInPlace(prune))
+      return {&t(prune.getInput()), listOffset(prune.getIndices())};
+    return {&t(v)};
+  }
+
+  /// Loads the kept-head lists of the attention operands read in place
+  /// (headRows reads their offsets).
+  LogicalResult loadHeadLists(const AttentionParts &op) {
+    for (Value v : {op.query, op.key, op.value})
+      if (auto prune = v ? v.getDefiningOp<PruneHeadsOp>() : PruneHeadsOp();
+          prune && readsHeadsInPlace(prune) &&
+          failed(loadList(prune.getIndices())))
+        return failure();
+    return success();
+  }
+
+  /// loadHeadRows of a HeadRows: a kept head of an unpruned tensor is one
+  /// gather with period 1 (its index, one token row apart), fp32 or packed.
+  void loadHeadRows(SramRef dst, const HeadRows &src, TensorClass cls,
+                    int64_t b, int64_t h, int64_t r0, int64_t rows, int64_t D,
+                    DmaPred pred = DmaPred::Always) {
+    if (src.listOff < 0)
+      return loadHeadRows(dst, *src.src, cls, b, h, r0, rows, D, pred);
+    const Tensor &in = *src.src;
+    int64_t L = in.shape[1], H = in.shape[2] / D;
+    DramRef ref = in.ref;
+    ref.cls = cls;
+    int64_t row = ref.packed() ? ref.rowBytes(D) : D * dtypeBytes(ref.dtype);
+    ref.addr += (b * L + r0) * H * row;
+    pb.gather(dst, ref, row, rows, D, {src.listOff + h, 1, H * row}, pred);
+  }
+
   /// The ATTN fields shared by every phase of one query tile.
   SmallVector<std::pair<StringRef, double>, 32>
   attnFields(const AttentionParts &op, const AttnTile &tile, AttnPhase phase,
@@ -390,7 +551,8 @@ struct Lowerer {
       loadPlane(op, tile, 2, Buffer::V, DmaPred::ValueRows);
       loadPlane(op, tile, 3, Buffer::V, DmaPred::UnconfidentValueRows);
     } else {
-      loadHeadRows({Buffer::V, tile.kvOff, tile.D}, t(op.value), TensorClass::V,
+      loadHeadRows({Buffer::V, tile.kvOff, tile.D}, headRows(op.value),
+                   TensorClass::V,
                    tile.b, tile.h, 0, tile.keys, tile.D, DmaPred::ValueRows);
     }
     if (!op.pqThreshold && failed(afterFirst()))
@@ -436,9 +598,10 @@ struct Lowerer {
   }
 
   LogicalResult lowerAttention(AttentionParts op) {
-    const Tensor &q = t(op.query), &k = t(op.key), &o = t(op.output);
-    int64_t B = q.shape[0], Lq = q.shape[1], Lk = k.shape[1];
-    int64_t H = op.heads, D = q.shape[2] / H;
+    ArrayRef<int64_t> qShape = shapeOf(op.query);
+    const Tensor &o = t(op.output);
+    int64_t B = qShape[0], Lq = qShape[1], Lk = shapeOf(op.key)[1];
+    int64_t H = op.heads, D = qShape[2] / H;
     int64_t P = op.pastKey ? t(op.pastKey).shape[2] : 0;
     int64_t keys = P + Lk;
     const HardwareConfig &hw = pb.config();
@@ -484,10 +647,13 @@ struct Lowerer {
     bool prepacked = op.key.getDefiningOp() &&
                      scratch.count(op.key.getDefiningOp());
     if (op.pqThreshold && !prepacked &&
-        failed(repack(k, planes.take_front(2), D)))
+        failed(repack(t(op.key), planes.take_front(2), D)))
       return failure();
     if (op.pqValues && failed(repack(t(op.value), planes.drop_front(2), D)))
       return failure();
+    if (failed(loadHeadLists(op)))
+      return failure();
+    HeadRows q = headRows(op.query);
     // Progressive quantization and a deferred V fetch split a head's ATTN
     // around a DMA that waits for its first part. With one query tile per
     // head, the next head's inputs are fetched right after that DMA, while
@@ -647,7 +813,7 @@ struct Lowerer {
   /// progressive quantization, K is the MSB plane.
   LogicalResult loadKV(const AttentionParts &op, int64_t b, int64_t h,
                        int64_t P, int64_t D, int64_t off) {
-    int64_t Lk = t(op.key).shape[1], H = op.heads;
+    int64_t Lk = shapeOf(op.key)[1], H = op.heads;
     struct Side {
       Value cur, past, present;
       Buffer buf;
@@ -673,7 +839,8 @@ struct Lowerer {
         loadHeadRows({s.buf, off, D}, scratch[op.source][2], TensorClass::VMsb,
                      b, h, 0, Lk, D);
       else
-        loadHeadRows({s.buf, off + P * D, D}, t(s.cur), s.cls, b, h, 0, Lk, D);
+        loadHeadRows({s.buf, off + P * D, D}, headRows(s.cur), s.cls, b, h, 0,
+                     Lk, D);
       if (s.present) {
         const Tensor &present = t(s.present);
         DramRef ref = present.ref;
@@ -1108,4 +1275,38 @@ LogicalResult OpLowering::lower(Operation *op) {
         return o->emitOpError("has no lowering to spatten_isa yet (not "
                                "implemented)");
       });
+}
+
+/// Whether `use`, of the result of `prune`, reads the kept heads in place
+/// (readsHeadsInPlace).
+static bool readsInPlace(OpOperand &use, PruneHeadsOp prune) {
+  int64_t rank = cast<ShapedType>(prune.getInput().getType()).getRank();
+  int64_t axis = prune.getAxis();
+  unsigned operand = use.getOperandNumber();
+  Operation *user = use.getOwner();
+  if (llvm::isa<LinearOp>(user))
+    return (operand == 1 && rank == 2) || (operand == 2 && rank == 1);
+  if (rank != 3 || axis != 2)
+    return false;
+  if (llvm::isa<AttentionProbsOp>(user))
+    return operand <= 1; // query, key
+  if (llvm::isa<ProgressiveFetchOp>(user))
+    return operand == 0; // its keys are repacked into planes
+  auto output = dyn_cast<AttentionOutputOp>(user);
+  if (!output || operand != 1)
+    return false;
+  Value probs = output.getProbs();
+  if (auto vp = probs.getDefiningOp<LocalValuePruneOp>())
+    probs = vp.getProbs();
+  if (auto pf = probs.getDefiningOp<ProgressiveFetchOp>())
+    return !pf.getValues(); // V planes are repacked from fp32 V
+  return probs.getDefiningOp<AttentionProbsOp>() != nullptr;
+}
+
+bool isa::readsHeadsInPlace(Operation *op) {
+  auto prune = dyn_cast_or_null<PruneHeadsOp>(op);
+  return prune && !prune->use_empty() &&
+         llvm::all_of(prune->getUses(), [&](OpOperand &use) {
+           return readsInPlace(use, prune);
+         });
 }

@@ -35,6 +35,14 @@ struct Tensor {
   }
 };
 
+/// Whether every user of `op` (a `spatten.prune_heads`) reads the kept heads
+/// in place from its unpruned input by index-gather DMA: a linear's weight
+/// (rows or columns) or bias, an attention's Q/K (`attention_probs`; the
+/// query of `progressive_fetch`) or V (`attention_output`, unless V is
+/// fetched in planes). Such an op is neither placed in DRAM nor lowered, so
+/// head pruning writes no compacted copy. False for any other op.
+bool readsHeadsInPlace(mlir::Operation *op);
+
 /// Lowers one spatten op to instructions through `pb`, reading the DRAM
 /// placement of its operands and results from `tensors`.
 struct OpLowering {

@@ -88,8 +88,9 @@ void ProgramBuilder::store(DramRef dst, int64_t dramStride, SramRef src,
 }
 
 void ProgramBuilder::gather(SramRef dst, DramRef src, int64_t dramStride,
-                            int64_t rows, int64_t cols, IndexList list) {
-  dma(Opcode::Gather, src, dramStride, dst, rows, cols, list, DmaPred::Always);
+                            int64_t rows, int64_t cols, IndexList list,
+                            DmaPred pred) {
+  dma(Opcode::Gather, src, dramStride, dst, rows, cols, list, pred);
 }
 
 void ProgramBuilder::scatter(DramRef dst, int64_t dramStride, SramRef src,

@@ -83,7 +83,7 @@ public:
   /// dramStride + (r / p) * list.periodStride` (gather reads it, scatter
   /// writes it; docs/ISA.md).
   void gather(SramRef dst, DramRef src, int64_t dramStride, int64_t rows,
-              int64_t cols, IndexList list);
+              int64_t cols, IndexList list, DmaPred pred = DmaPred::Always);
   void scatter(DramRef dst, int64_t dramStride, SramRef src, int64_t rows,
                int64_t cols, IndexList list);
   void sync() { emit(Opcode::Sync, {}); }

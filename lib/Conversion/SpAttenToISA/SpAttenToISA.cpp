@@ -4,7 +4,8 @@
 // graph inputs and intermediate results in an arena after it; reshapes
 // alias their input), then lowers each spatten op in program order to DMA,
 // GEMM, ATTN and VEC instructions tiled to the SRAM buffers of the hardware
-// configuration, with a SYNC after each op.
+// configuration, with a SYNC after each op. A `prune_heads` whose readers
+// all gather the kept heads in place is neither placed nor lowered.
 //
 //===----------------------------------------------------------------------===//
 
@@ -167,6 +168,8 @@ struct Layout {
         alias(dq.getCodes(), dq.getResult());
         continue;
       }
+      if (readsHeadsInPlace(&op))
+        continue; // its readers gather the kept heads from its input
       if (auto pf = dyn_cast<ProgressiveFetchOp>(op))
         placePlanes(pf);
       for (Value res : op.getResults())
@@ -312,7 +315,7 @@ LogicalResult ConvertSpAttenToISAPass::lowerFunction(func::FuncOp func,
                         cast<ElementsAttr>(c.getValue()));
       continue;
     }
-    if (llvm::isa<func::ReturnOp, ReshapeOp>(op))
+    if (llvm::isa<func::ReturnOp, ReshapeOp>(op) || readsHeadsInPlace(&op))
       continue;
     if (auto dq = dyn_cast<DequantizeOp>(op);
         dq && layout.tensors[dq.getResult()].ref.packed())

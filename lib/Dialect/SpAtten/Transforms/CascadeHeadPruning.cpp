@@ -28,23 +28,30 @@ namespace {
 /// Restricts one layer's attention to `kept` of its `heads` heads.
 struct LayerPruner {
   OpBuilder &b;
-  Value kept; ///< [k] int64 original head indices, ascending
+  Value kept;    ///< [k] int64 original head indices, ascending
+  Value keptRow; ///< the same as [1, k]
   int64_t heads, k;
 
   /// The kept heads' slices of dim `axis` (`heads * D` wide) of `x`.
-  Value prune(Value x, int64_t axis) {
+  Value prune(Value x, int64_t axis) { return prune(x, axis, kept, heads, k); }
+
+  /// The `kn` heads of `list` out of `n` heads along dim `axis` of `x`.
+  Value prune(Value x, int64_t axis, Value list, int64_t n, int64_t kn) {
     SmallVector<int64_t> shape = shapeOf(x);
-    shape[axis] = shape[axis] / heads * k;
-    return PruneHeadsOp::create(b, x.getLoc(), withShape(x, shape), x, kept,
-                                b.getI64IntegerAttr(heads),
+    shape[axis] = shape[axis] / n * kn;
+    return PruneHeadsOp::create(b, x.getLoc(), withShape(x, shape), x, list,
+                                b.getI64IntegerAttr(n),
                                 b.getI64IntegerAttr(axis));
   }
 
   LogicalResult run(DecomposedAttention &a) {
     Operation *probs = a.probs;
     b.setInsertionPoint(probs);
-    probs->setOperand(0, prune(probs->getOperand(0), 2));
-    probs->setOperand(1, prune(probs->getOperand(1), 2));
+    bool fused = pruneFusedProjection(a);
+    if (!fused) {
+      probs->setOperand(0, pruneProjection(probs->getOperand(0)));
+      probs->setOperand(1, pruneProjection(probs->getOperand(1)));
+    }
     probs->setAttr("num_heads", b.getI64IntegerAttr(k));
     SmallVector<int64_t> p = shapeOf(probs->getResult(0));
     p[1] = k;
@@ -54,11 +61,124 @@ struct LayerPruner {
         lvp.getResult().setType(
             cast<RankedTensorType>(probs->getResult(0).getType()));
     b.setInsertionPoint(a.output);
-    a.output.getValueMutable().assign(prune(a.output.getValue(), 2));
+    if (!fused)
+      a.output.getValueMutable().assign(pruneProjection(a.output.getValue()));
     SmallVector<int64_t> o = shapeOf(a.output);
     o[2] = o[2] / heads * k;
     a.output.getOutput().setType(withShape(a.output, o));
     return pruneOutputProjection(a.output);
+  }
+
+  /// A copy of `linear` that computes only the `kn` heads of `list` out of
+  /// its `n` output heads: it reads their weight columns and bias
+  /// (`prune_heads`, which the ISA lowering gathers in place). `linear` is
+  /// erased; its users must be rewired by the caller.
+  Value keepHeads(LinearOp linear, Value list, int64_t n, int64_t kn) {
+    bool transB = linear.getTransposeWeight();
+    Value weight = prune(linear.getWeight(), transB ? 0 : 1, list, n, kn);
+    Value bias = linear.getBias()
+                     ? prune(linear.getBias(), 0, list, n, kn)
+                     : Value();
+    auto copy = cast<LinearOp>(b.clone(*linear));
+    copy.getWeightMutable().assign(weight);
+    if (bias)
+      copy.getBiasMutable().assign(bias);
+    SmallVector<int64_t> shape = shapeOf(linear.getOutput());
+    shape.back() = shape.back() / n * kn;
+    copy.getOutput().setType(withShape(linear.getOutput(), shape));
+    return copy.getOutput();
+  }
+
+  /// The kept heads of a Q/K/V operand `x` ([B, L, H*D]). A projection
+  /// read only here computes just them, so that no pruned head is computed
+  /// and no result columns are gathered; any other `x` keeps its kept head
+  /// columns.
+  Value pruneProjection(Value x) {
+    auto linear = x.getDefiningOp<LinearOp>();
+    if (!linear || !x.hasOneUse())
+      return prune(x, 2);
+    Value keptX = keepHeads(linear, kept, heads, k);
+    linear->dropAllUses();
+    linear->erase();
+    return keptX;
+  }
+
+  /// The slices of a fused projection (GPT-2's `c_attn`: one linear of
+  /// G*N columns, N = H*D) that are exactly this attention's Q, K and V:
+  /// each an N-wide slice at a multiple of N, read once, by `a`.
+  static SmallVector<SliceOp> fusedSlices(DecomposedAttention &a) {
+    auto q = a.probs->getOperand(0).getDefiningOp<SliceOp>();
+    auto linear = q ? q.getInput().getDefiningOp<LinearOp>() : LinearOp();
+    if (!linear)
+      return {};
+    int64_t N = shapeOf(q).back();
+    if (shapeOf(linear.getOutput()).back() % N != 0)
+      return {};
+    SmallVector<Value> operands = {a.probs->getOperand(0),
+                                   a.probs->getOperand(1), a.output.getValue()};
+    SmallVector<SliceOp> slices;
+    for (Operation *user : linear->getUsers()) {
+      auto s = dyn_cast<SliceOp>(user);
+      if (!s || !s->hasOneUse() ||
+          !llvm::is_contained(operands, s.getOutput()) ||
+          shapeOf(s).back() != N)
+        return {};
+      ArrayRef<int64_t> off = s.getOffsets();
+      if (llvm::any_of(s.getStrides(), [](int64_t st) { return st != 1; }) ||
+          llvm::any_of(off.drop_back(), [](int64_t o) { return o != 0; }) ||
+          off.back() % N != 0 ||
+          !llvm::equal(ArrayRef(shapeOf(s)).drop_back(),
+                       ArrayRef(shapeOf(linear.getOutput())).drop_back()))
+        return {};
+      slices.push_back(s);
+    }
+    if (slices.size() != 3)
+      return {};
+    llvm::sort(slices, [](SliceOp x, SliceOp y) {
+      return x.getOffsets().back() < y.getOffsets().back();
+    });
+    return slices;
+  }
+
+  /// Fused Q/K/V projection: the linear computes the kept heads of each of
+  /// its G groups (kept-head list `g*H + kept`, gathered from a constant
+  /// by the composed original head list) and the slices take kD-wide
+  /// groups. Returns false, changing nothing, for any other form.
+  bool pruneFusedProjection(DecomposedAttention &a) {
+    SmallVector<SliceOp> slices = fusedSlices(a);
+    if (slices.empty())
+      return false;
+    auto linear = slices[0].getInput().getDefiningOp<LinearOp>();
+    int64_t N = shapeOf(slices[0]).back();
+    int64_t G = shapeOf(linear.getOutput()).back() / N;
+    SmallVector<int64_t> groups;
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t h = 0; h < heads; ++h)
+        groups.push_back(g * heads + h);
+    Location loc = linear.getLoc();
+    auto i64 = b.getI64Type();
+    Value all = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(RankedTensorType::get({1, G, heads}, i64),
+                               ArrayRef(groups)));
+    Value keptGroups = PruneTokensOp::create(
+        b, loc, RankedTensorType::get({1, G, k}, i64), all, keptRow,
+        b.getI64IntegerAttr(2));
+    Value list = ReshapeOp::create(b, loc, RankedTensorType::get({G * k}, i64),
+                                   keptGroups);
+    Value keptX = keepHeads(linear, list, G * heads, G * k);
+    for (SliceOp s : slices) {
+      SmallVector<int64_t> off(s.getOffsets());
+      off.back() = off.back() / N * (N / heads * k);
+      SmallVector<int64_t> shape = shapeOf(s);
+      shape.back() = N / heads * k;
+      auto copy = SliceOp::create(b, s.getLoc(), withShape(s, shape), keptX,
+                                  off, s.getStrides());
+      s.getOutput().replaceAllUsesWith(copy.getOutput());
+      s->erase();
+    }
+    linear->erase();
+    return true;
   }
 
   /// The output projection reads only the kept heads' rows of its weight.
@@ -130,7 +250,7 @@ LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
       b.setInsertionPoint(a.probs);
       Value list = ReshapeOp::create(
           b, loc, RankedTensorType::get({count}, b.getI64Type()), kept);
-      if (failed(LayerPruner{b, list, heads, count}.run(a)))
+      if (failed(LayerPruner{b, list, kept, heads, count}.run(a)))
         return failure();
     }
     b.setInsertionPointAfter(a.output);

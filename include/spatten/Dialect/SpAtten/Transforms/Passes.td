@@ -98,12 +98,18 @@ def SpAttenCascadeHeadPruning
     Paper Sec. III-B. Head importance accumulates `sum |head output|` of
     every layer (`spatten.head_importance`); after layer l, past the first
     30% of layers, only the top `max(1, floor(H * f_l))` heads stay
-    (`spatten.topk` over the kept heads). Later layers run attention on the
-    kept heads only: their Q/K/V head columns (`spatten.prune_heads` on the
-    projections' results) and the output projection's weight rows. The
-    projections themselves still compute every head (pruning their weight
-    columns is a later optimisation). Run after cascade token pruning.
-    Batch 1; schedule formulas in docs/Algorithms.md.
+    (`spatten.topk` over the kept heads). Later layers compute the kept
+    heads only: a Q/K/V projection read only by the attention becomes a
+    linear over the kept heads' weight columns and bias
+    (`spatten.prune_heads` of the weight and bias); a fused QKV projection
+    split by three slices (GPT-2's `c_attn`) is pruned per third with the
+    list `g*H + kept` (gathered from a constant by the kept heads) and its
+    slices narrowed; any other Q/K/V form gets `spatten.prune_heads` on its
+    result. The output projection reads the kept heads' weight rows. The
+    ISA lowering reads every such `prune_heads` in place (index-gather DMA
+    from the unpruned tensor), so no compacted copy is written. Run after
+    cascade token pruning. Batch 1; schedule formulas in
+    docs/Algorithms.md.
   }];
   let options = [
     Option<"keepRatio", "keep-ratio", "double", "1.0",
