@@ -16,6 +16,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -291,16 +292,45 @@ struct Lowerer {
                    {"bias_buf", d(Buffer::Wgt)}, {"bias_off", d(bOff + tk * tn)},
                    {"m", d(m)}, {"n", d(n)}, {"k", d(k)}});
         }
-        if (!planes.empty()) {
-          storePlanes(planes, {Buffer::Acc, cOff, n}, m0, m, n0, n, N);
-          continue;
-        }
-        DramRef out = y.ref;
-        out.addr = y.addrOf(m0 * N + n0);
-        pb.store(out, N * 4, {Buffer::Acc, cOff, n}, m, n);
+        storeOutputTile(y, planes, planeStart(op), {Buffer::Acc, cOff, n},
+                        m0, m, n0, n);
       }
     }
     return success();
+  }
+
+  /// The first output column a linear writes as progressive-quantization
+  /// planes: that of the key slice that reads them (a fused projection),
+  /// else 0.
+  int64_t planeStart(LinearOp op) {
+    for (Operation *user : op.getOutput().getUsers())
+      if (auto slice = dyn_cast<SliceOp>(user); slice && scratch.count(slice))
+        return slice.getOffsets().back();
+    return 0;
+  }
+
+  /// Stores output tile rows m0.., columns [n0, n0 + n) of y [M, N]: the
+  /// columns `planes` cover (from `pStart`) as planes, the others as fp32.
+  void storeOutputTile(const Tensor &y, ArrayRef<Tensor> planes,
+                       int64_t pStart, SramRef acc, int64_t m0, int64_t m,
+                       int64_t n0, int64_t n) {
+    int64_t N = y.cols();
+    int64_t pEnd = planes.empty() ? pStart : pStart + planes[0].shape.back();
+    auto fp32 = [&](int64_t c0, int64_t c1) {
+      if (c0 >= c1)
+        return;
+      DramRef out = y.ref;
+      out.addr = y.addrOf(m0 * N + c0);
+      pb.store(out, N * 4, {acc.buf, acc.off + c0 - n0, acc.stride}, m,
+               c1 - c0);
+    };
+    int64_t lo = std::clamp(pStart, n0, n0 + n);
+    int64_t hi = std::clamp(pEnd, n0, n0 + n);
+    fp32(n0, lo);
+    if (lo < hi)
+      storePlanes(planes, {acc.buf, acc.off + lo - n0, acc.stride}, m0, m,
+                  lo - pStart, hi - lo);
+    fp32(hi, n0 + n);
   }
 
   /// The k x n tile (rows k0.., columns n0..) of the weight [K, N] (with
@@ -375,11 +405,11 @@ struct Lowerer {
     }
   }
 
-  /// The output tile (rows m0.., columns n0.. of N = H*D) quantized into
+  /// Rows m0.. and plane columns n0.. (of the planes' H*D) quantized into
   /// each progressive-quantization plane: one store per head and plane.
   void storePlanes(ArrayRef<Tensor> planes, SramRef acc, int64_t m0,
-                   int64_t m, int64_t n0, int64_t n, int64_t N) {
-    int64_t D = planes[0].packedCols, H = N / D;
+                   int64_t m, int64_t n0, int64_t n) {
+    int64_t D = planes[0].packedCols, H = planes[0].shape.back() / D;
     for (int64_t c = 0; c < n; c += D)
       for (const Tensor &plane : planes) {
         DramRef dst = plane.ref;
@@ -897,6 +927,8 @@ struct Lowerer {
   }
 
   LogicalResult lowerSlice(SliceOp op) {
+    if (scratch.count(op)) // its projection wrote it as planes
+      return success();
     const Tensor &in = t(op.getInput()), &out = t(op.getOutput());
     SmallVector<int64_t> inStrides = rowMajorStrides(in.shape), src;
     DramRef base = in.ref;

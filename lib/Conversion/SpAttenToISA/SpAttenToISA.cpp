@@ -97,10 +97,20 @@ struct Layout {
   void placePlanes(ProgressiveFetchOp op) {
     placePlanePair(op, op.getKey(), TensorClass::KMsb, TensorClass::KLsb);
     // A key projection read only by this op writes the planes itself (the
-    // GEMM's store quantizes), instead of its fp32 rows being re-read.
+    // GEMM's store quantizes), instead of its fp32 rows being re-read; so
+    // does a fused projection whose key columns a slice read only by this
+    // op takes (GPT-2's c_attn), and the slice is not copied.
     if (auto linear = op.getKey().getDefiningOp<LinearOp>();
         linear && op.getKey().hasOneUse())
       scratch[linear] = scratch[op];
+    if (auto slice = op.getKey().getDefiningOp<SliceOp>();
+        slice && op.getKey().hasOneUse() && isColumnSlice(slice)) {
+      if (auto linear = slice.getInput().getDefiningOp<LinearOp>();
+          linear && !scratch.count(linear)) {
+        scratch[linear] = scratch[op];
+        scratch[slice] = scratch[op];
+      }
+    }
     if (!op.getValues())
       return;
     for (Operation *user : op->getUsers()) {
@@ -111,6 +121,20 @@ struct Layout {
         return placePlanePair(op, out.getValue(), TensorClass::VMsb,
                               TensorClass::VLsb);
     }
+  }
+
+  /// `slice` takes whole rows' column range [o, o + n) of its input: unit
+  /// strides, offsets 0 but on the last axis, the other dimensions kept.
+  static bool isColumnSlice(SliceOp slice) {
+    auto in = cast<ShapedType>(slice.getInput().getType()).getShape();
+    auto out = cast<ShapedType>(slice.getOutput().getType()).getShape();
+    for (size_t i = 0; i < in.size(); ++i) {
+      bool last = i + 1 == in.size();
+      if (slice.getStrides()[i] != 1 ||
+          (!last && (slice.getOffsets()[i] != 0 || in[i] != out[i])))
+        return false;
+    }
+    return true;
   }
 
   void placePlanePair(ProgressiveFetchOp op, Value x, TensorClass msb,
