@@ -39,6 +39,7 @@ TEST(HardwareConfig, DefaultPresetIsThePaperDesign) {
   EXPECT_EQ(c->softmaxUnits, c->multipliers / 64); // 16
   EXPECT_EQ(c->softmaxUnits, 16u);
   EXPECT_EQ(c->topkComparators, 16u);
+  EXPECT_EQ(c->valueTopkEngines, 8u);
   EXPECT_EQ(c->crossbarInputs, 32u); // paper: 32x16 crossbar
   EXPECT_EQ(c->crossbarOutputs, 16u);
   EXPECT_EQ(c->pipelineQueueDepth, 2u);
@@ -298,6 +299,8 @@ TEST(HardwareConfig, NewFieldErrorsNameTheField) {
        "field 'double_buffered': expected true or false"},
       {R"({"pipeline_queue_depth": 0})",
        "field 'pipeline_queue_depth': must be positive, got 0"},
+      {R"({"value_topk_engines": 0})",
+       "field 'value_topk_engines': must be positive, got 0"},
       {R"({"crossbar_inputs": 0})",
        "field 'crossbar_inputs': must be positive"},
       {R"({"dram_trcd": 0})",
