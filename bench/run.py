@@ -551,19 +551,20 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
               "paper's 10.0x average. Visible in the class tables: Q stays fp32 and shrinks only with the kept "
               "tokens; V is fetched at full precision (progressive quantization of values, `--pq-values`, is "
               f"off); with random weights the softmax is flat, and {refetch_all * 100:.0f}% of the `all` runs' "
-              "decisions refetch the LSB planes; local value pruning keeps 30% of the keys per query row, but V bytes fall much "
-              "less, since a V row is fetched when any query row of the instruction keeps it (`v_rows_kept`, "
-              "docs/Simulator.md); and the keep ratios are fixed rather than tuned per task as in the paper.",
+              "decisions refetch the LSB planes; local value pruning keeps 30% of the keys per query row, but "
+              "every query row of a head shares one tile and together they need nearly every V row, so V is "
+              "fetched with K and its bytes do not fall (docs/Algorithms.md, \"Local value pruning\"; only "
+              "generation steps fetch the kept rows alone); and the keep ratios are fixed rather than tuned "
+              "per task as in the paper.",
               ""]
     if speed:
         L += speed_discussion(speed) + [""]
-    L += ["docs/Simulator.md (\"Known limits\") names the causes found so far: the Q/K/V projections "
-          "still compute every head and the kept heads are copied out (one periodic gather per tile); "
-          "progressive quantization serialises each head (decide, predicated LSB load, finish); and "
-          "the local-V top-k (a quick-select per query row on 16 comparators) takes longer than that "
-          "row's Q·K. The first two are lowering choices, not properties of SpAtten. Token pruning is "
-          "the technique whose savings carry into the whole model (QKV projections and FFN rows "
-          "shrink with the kept tokens).", "",
+    L += ["docs/Simulator.md (\"Known limits\") names the causes: progressive quantization trades "
+          "compute for memory (the decide pass plus the recompute of unconfident rows, most rows with "
+          "random weights), and local value pruning's smaller prob·V is hidden behind Q·K (the "
+          "multipliers are split 512/512) while its top-k latency adds to each run of heads. Token "
+          "pruning and head pruning carry into the whole model: the QKV projections and FFN rows shrink "
+          "with the kept tokens, and the later layers' projections compute only the kept heads.", "",
           "Dense totals are dominated by the GEMM layers' fp32 weights and activations, which SpAtten "
           "does not address (the GEMM lowering picks tile widths that minimise the re-reads of "
           "weight and activation tiles, but buffers of this size still re-read some); compare the "
