@@ -234,9 +234,12 @@ struct SectionPlan {
   uint64_t offset = 0;
 };
 
-template <typename T> void appendStruct(std::vector<uint8_t> &out, const T &v) {
-  const uint8_t *p = reinterpret_cast<const uint8_t *>(&v);
-  out.insert(out.end(), p, p + sizeof(T));
+template <typename T> void writeStruct(llvm::raw_ostream &os, const T &v) {
+  os.write(reinterpret_cast<const char *>(&v), sizeof(T));
+}
+
+void writeBytes(llvm::raw_ostream &os, llvm::ArrayRef<uint8_t> bytes) {
+  os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
 }
 
 } // namespace
@@ -337,11 +340,18 @@ Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
   return m;
 }
 
-std::vector<uint8_t> binary::serializeImage(const Image &image) {
+void binary::writeImage(const Image &image, llvm::raw_ostream &os) {
   std::string meta;
   llvm::raw_string_ostream(meta) << image.manifest.toJSON();
-  return serializeSections(image.text, image.rodata, meta,
-                           image.manifest.rodataBase, image.manifest.entry);
+  writeSections(os, image.text, image.rodata, meta, image.manifest.rodataBase,
+                image.manifest.entry);
+}
+
+std::vector<uint8_t> binary::serializeImage(const Image &image) {
+  std::string bytes;
+  llvm::raw_string_ostream os(bytes);
+  writeImage(image, os);
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
 std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
@@ -349,6 +359,17 @@ std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
                                                llvm::StringRef meta,
                                                uint64_t rodataBase,
                                                uint64_t entry) {
+  std::string bytes;
+  llvm::raw_string_ostream os(bytes);
+  writeSections(os, text, rodata, meta, rodataBase, entry);
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+void binary::writeSections(llvm::raw_ostream &os,
+                           llvm::ArrayRef<uint8_t> text,
+                           llvm::ArrayRef<uint8_t> rodata,
+                           llvm::StringRef meta, uint64_t rodataBase,
+                           uint64_t entry) {
   namespace E = llvm::ELF;
   llvm::ArrayRef<uint8_t> metaBytes(
       reinterpret_cast<const uint8_t *>(meta.data()), meta.size());
@@ -395,17 +416,18 @@ std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
   eh.e_shnum = kNumSections;
   eh.e_shstrndx = kNumSections - 1;
 
-  std::vector<uint8_t> out;
-  out.reserve(shoff + kNumSections * sizeof(E::Elf64_Shdr));
-  appendStruct(out, eh);
+  // Streamed, so the weights are written once and never copied whole.
+  uint64_t at = sizeof(eh);
+  writeStruct(os, eh);
   for (const SectionPlan &s : secs) {
-    out.resize(s.offset, 0);
-    out.insert(out.end(), s.data.begin(), s.data.end());
+    os.write_zeros(s.offset - at);
+    writeBytes(os, s.data);
+    at = s.offset + s.data.size();
   }
-  out.resize(shoff, 0);
+  os.write_zeros(shoff - at);
   E::Elf64_Shdr null;
   std::memset(&null, 0, sizeof(null));
-  appendStruct(out, null);
+  writeStruct(os, null);
   for (const SectionPlan &s : secs) {
     E::Elf64_Shdr sh;
     std::memset(&sh, 0, sizeof(sh));
@@ -416,18 +438,16 @@ std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
     sh.sh_offset = s.offset;
     sh.sh_size = s.data.size();
     sh.sh_addralign = s.align;
-    appendStruct(out, sh);
+    writeStruct(os, sh);
   }
-  return out;
 }
 
 Error binary::writeImage(const Image &image, llvm::StringRef path) {
   if (Error e = checkImage(image))
     return makeError("refusing to write " + path + ": " +
                      llvm::toString(std::move(e)));
-  std::vector<uint8_t> bytes = serializeImage(image);
   return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+    writeImage(image, os);
     return Error::success();
   });
 }

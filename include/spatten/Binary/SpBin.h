@@ -20,6 +20,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBufferRef.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
 #include <string>
@@ -70,6 +71,8 @@ struct Image {
 /// Serializes `image` as ELF64 and writes it atomically (temporary file,
 /// then rename) to `path`; "-" writes to stdout.
 llvm::Error writeImage(const Image &image, llvm::StringRef path);
+/// Serializes `image` (unchecked) as ELF64 into `os`, section by section.
+void writeImage(const Image &image, llvm::raw_ostream &os);
 /// Serializes to bytes (for tests and in-memory use).
 std::vector<uint8_t> serializeImage(const Image &image);
 /// Lays out an ELF64 .spbin from raw section contents without checking
@@ -80,6 +83,10 @@ std::vector<uint8_t> serializeSections(llvm::ArrayRef<uint8_t> text,
                                        llvm::StringRef meta,
                                        uint64_t rodataBase = 0,
                                        uint64_t entry = 0);
+/// serializeSections into `os`.
+void writeSections(llvm::raw_ostream &os, llvm::ArrayRef<uint8_t> text,
+                   llvm::ArrayRef<uint8_t> rodata, llvm::StringRef meta,
+                   uint64_t rodataBase = 0, uint64_t entry = 0);
 /// Parses and validates a .spbin; every error names the section or field.
 llvm::Expected<Image> readImage(llvm::MemoryBufferRef buffer);
 llvm::Expected<Image> readImageFile(llvm::StringRef path);

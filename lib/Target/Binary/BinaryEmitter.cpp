@@ -127,8 +127,7 @@ void spatten::registerToBinaryTranslations() {
         FailureOr<binary::Image> image = buildImage(module);
         if (failed(image))
           return failure();
-        std::vector<uint8_t> bytes = binary::serializeImage(*image);
-        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        binary::writeImage(*image, os);
         return success();
       },
       [](DialectRegistry &registry) {

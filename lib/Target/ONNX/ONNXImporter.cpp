@@ -67,7 +67,7 @@ private:
 
   FailureOr<Type> convertType(const ::onnx::TypeProto &type, Location loc,
                               StringRef what);
-  FailureOr<ElementsAttr> convertTensor(const ::onnx::TensorProto &tensor,
+  FailureOr<ElementsAttr> convertTensor(::onnx::TensorProto &tensor,
                                         Location loc);
   FailureOr<Attribute> convertAttribute(const ::onnx::AttributeProto &attr,
                                         Location loc);
@@ -454,7 +454,20 @@ static void appendLE(std::string &out, const Range &values, int width) {
   }
 }
 
-FailureOr<ElementsAttr> Importer::convertTensor(const ::onnx::TensorProto &t,
+/// `bytes` as a resource blob, without copying them when they are aligned
+/// for any element type (weights are most of a model's size).
+static AsmResourceBlob takeBytes(std::string bytes) {
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t))
+    return HeapAsmResourceBlob::allocateAndCopyWithAlign(
+        ArrayRef<char>(bytes.data(), bytes.size()), alignof(uint64_t));
+  auto *owned = new std::string(std::move(bytes));
+  return AsmResourceBlob(
+      ArrayRef<char>(owned->data(), owned->size()), alignof(uint64_t),
+      [owned](void *, size_t, size_t) { delete owned; },
+      /*dataIsMutable=*/true);
+}
+
+FailureOr<ElementsAttr> Importer::convertTensor(::onnx::TensorProto &t,
                                                 Location loc) {
   Type elem = onnx::getElementTypeForONNX(t.data_type(), ctx);
   if (!elem)
@@ -468,7 +481,7 @@ FailureOr<ElementsAttr> Importer::convertTensor(const ::onnx::TensorProto &t,
   std::string bytes;
   using DT = ::onnx::TensorProto;
   if (t.has_raw_data()) {
-    bytes = t.raw_data();
+    bytes = std::move(*t.mutable_raw_data()); // the importer reads it once
   } else {
     switch (t.data_type()) {
     case DT::FLOAT: appendLE(bytes, t.float_data(), 4); break;
@@ -497,10 +510,10 @@ FailureOr<ElementsAttr> Importer::convertTensor(const ::onnx::TensorProto &t,
   for (char &c : key)
     if (!llvm::isAlnum(c) && c != '_' && c != '.')
       c = '_';
-  auto blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(
-      ArrayRef<char>(bytes.data(), bytes.size()), alignof(uint64_t));
-  return ElementsAttr(DenseResourceElementsAttr::get(type, key, std::move(blob)));
+  return ElementsAttr(
+      DenseResourceElementsAttr::get(type, key, takeBytes(std::move(bytes))));
 }
+
 
 FailureOr<Attribute>
 Importer::convertAttribute(const ::onnx::AttributeProto &attr, Location loc) {
@@ -525,7 +538,8 @@ Importer::convertAttribute(const ::onnx::AttributeProto &attr, Location loc) {
     return Attribute(builder.getArrayAttr(strs));
   }
   case AP::TENSOR: {
-    auto t = convertTensor(attr.t(), loc);
+    ::onnx::TensorProto tensor = attr.t();
+    auto t = convertTensor(tensor, loc);
     if (failed(t))
       return failure();
     return Attribute(*t);
@@ -744,7 +758,7 @@ LogicalResult Importer::buildFunction(ModuleOp module) {
   builder.setInsertionPointToStart(entry);
   for (auto [name, arg] : llvm::zip(argNames, entry->getArguments()))
     values[name] = arg;
-  for (const auto &init : graph.initializer()) {
+  for (auto &init : *model.mutable_graph()->mutable_initializer()) {
     auto hoisted = hoistedFrom.find(init.name());
     Location loc = NameLoc::get(
         builder.getStringAttr(hoisted == hoistedFrom.end() ? init.name()
