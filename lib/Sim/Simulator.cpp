@@ -633,6 +633,19 @@ Error Simulator::Exec::moveRow(const Operand &op, uint64_t r, uint8_t *row,
     return toSram ? loadQuantizedRow(op, r, row)
                   : storeQuantizedRow(op, r, row);
   DType dt = DType(f("dtype"));
+  if (dt == DType::F32 && op.buf != Buffer::Idx) {
+    // fp32 rows move as they are (most of a model's traffic).
+    float *sram = sim.fbufs[unsigned(op.buf)].data() + op.at(r, 0);
+    if (toSram) {
+      std::memcpy(sram, row, op.cols * 4);
+      std::vector<MsbCode> &codes = sim.msbCodes[unsigned(op.buf)];
+      if (!codes.empty())
+        std::fill_n(codes.begin() + op.at(r, 0), op.cols, MsbCode());
+    } else {
+      std::memcpy(row, sram, op.cols * 4);
+    }
+    return Error::success();
+  }
   uint64_t esz = dtypeBytes(dt);
   for (uint64_t c = 0; c < op.cols; ++c) {
     uint8_t *p = row + c * esz;
