@@ -73,7 +73,50 @@ static Error bindInputs(sim::Simulator &s) {
   return Error::success();
 }
 
-static Error writeOutputs(sim::Simulator &s) {
+namespace {
+/// The files one run writes (outputs, report, trace), committed together:
+/// each is written to a temporary file beside its path, and only once all
+/// are written are they renamed into place, so a failure leaves none.
+class OutputSet {
+public:
+  void add(std::string path, std::string bytes) {
+    files.push_back({std::move(path), std::move(bytes)});
+  }
+
+  Error commit() {
+    std::vector<sys::fs::TempFile> temps;
+    auto discard = [&](Error e) {
+      for (sys::fs::TempFile &t : temps)
+        consumeError(t.discard());
+      return e;
+    };
+    for (const auto &[path, bytes] : files) {
+      auto tmp = sys::fs::TempFile::create(path + ".tmp-%%%%%%");
+      if (!tmp)
+        return discard(createStringError(
+            inconvertibleErrorCode(),
+            "cannot write '" + path + "': " + toString(tmp.takeError())));
+      temps.push_back(std::move(*tmp));
+      raw_fd_ostream os(temps.back().FD, /*shouldClose=*/false);
+      os << bytes;
+      os.flush();
+      if (os.has_error())
+        return discard(createStringError(os.error(), "cannot write '" + path +
+                                                         "': " +
+                                                         os.error().message()));
+    }
+    for (size_t i = 0; i < temps.size(); ++i)
+      if (Error e = temps[i].keep(files[i].first))
+        return discard(std::move(e));
+    return Error::success();
+  }
+
+private:
+  std::vector<std::pair<std::string, std::string>> files;
+};
+} // namespace
+
+static Error addOutputs(sim::Simulator &s, OutputSet &out) {
   if (std::error_code ec = sys::fs::create_directories(outputDir))
     return createStringError(ec, "cannot create --output-dir '" + outputDir +
                                      "': " + ec.message());
@@ -88,31 +131,25 @@ static Error writeOutputs(sim::Simulator &s) {
         c = '_';
     SmallString<256> path(outputDir);
     sys::path::append(path, file + ".npy");
-    if (Error e = sim::writeNpy(*value, path))
-      return e;
+    out.add(std::string(path), sim::serializeNpy(*value));
   }
   return Error::success();
 }
 
-static Error writeTrace(const sim::Simulator &s) {
-  if (tracePath.empty())
-    return Error::success();
-  json::Value trace =
-      sim::timing::traceJSON(s.timeline(), s.timingConfig().clockGHz);
-  return writeToOutput(tracePath, [&](raw_ostream &os) {
-    os << trace << "\n";
-    return Error::success();
-  });
-}
-
-static Error writeReport(const sim::Simulator &s) {
-  if (reportPath.empty())
-    return Error::success();
-  json::Value report = s.report().toJSON(s.timingConfig());
-  return writeToOutput(reportPath, [&](raw_ostream &os) {
-    os << formatv("{0:2}", report) << "\n";
-    return Error::success();
-  });
+static void addReportAndTrace(const sim::Simulator &s, OutputSet &out) {
+  if (!reportPath.empty()) {
+    std::string text;
+    raw_string_ostream(text)
+        << formatv("{0:2}", s.report().toJSON(s.timingConfig())) << "\n";
+    out.add(reportPath, std::move(text));
+  }
+  if (!tracePath.empty()) {
+    std::string text;
+    raw_string_ostream(text)
+        << sim::timing::traceJSON(s.timeline(), s.timingConfig().clockGHz)
+        << "\n";
+    out.add(tracePath, std::move(text));
+  }
 }
 
 int main(int argc, char **argv) {
@@ -141,11 +178,11 @@ int main(int argc, char **argv) {
     return fail(std::move(e));
   if (Error e = s.run())
     return fail(binaryPath + ": " + toString(std::move(e)));
-  if (Error e = writeOutputs(s))
+  OutputSet out;
+  if (Error e = addOutputs(s, out))
     return fail(std::move(e));
-  if (Error e = writeReport(s))
-    return fail(std::move(e));
-  if (Error e = writeTrace(s))
+  addReportAndTrace(s, out);
+  if (Error e = out.commit())
     return fail(std::move(e));
   return 0;
 }
