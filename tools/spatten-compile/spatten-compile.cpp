@@ -58,59 +58,19 @@ cl::opt<Emit> emit(
 
 // SpAtten techniques (docs/Algorithms.md). Every default is off / dense.
 cl::OptionCategory spattenCategory("SpAtten pruning and quantization");
-cl::opt<double> tokenKeep("token-keep",
-                          cl::desc("cascade token pruning: mean fraction of "
-                                   "the tokens the layers compute, (0, 1]"),
-                          cl::init(1.0), cl::cat(spattenCategory));
-cl::opt<std::string> tokenSchedule(
-    "token-schedule",
-    cl::desc("'paper' (first 15% of layers, at least layer 0, dense, then a "
-             "linear ramp) or the fraction each layer computes, comma-"
-             "separated, starting at 1"),
-    cl::init("paper"), cl::cat(spattenCategory));
-cl::list<int64_t> keepPositions(
-    "keep-positions",
-    cl::desc("token positions never pruned, e.g. 0 for [CLS]"),
-    cl::CommaSeparated, cl::cat(spattenCategory));
-cl::opt<double> headKeep("head-keep",
-                         cl::desc("cascade head pruning: mean fraction of "
-                                  "heads kept, (0, 1]"),
-                         cl::init(1.0), cl::cat(spattenCategory));
-cl::opt<double> valueKeep("value-keep",
-                          cl::desc("local value pruning: fraction of keys "
-                                   "kept per query row, (0, 1]"),
-                          cl::init(1.0), cl::cat(spattenCategory));
-cl::opt<int64_t> pqMsb("pq-msb",
-                       cl::desc("progressive quantization: bits of the key "
-                                "MSB plane, 6 or 8 (off by default)"),
-                       cl::init(0), cl::cat(spattenCategory));
-cl::opt<int64_t> pqLsb("pq-lsb",
-                       cl::desc("progressive quantization: bits of the LSB "
-                                "plane (4)"),
-                       cl::init(4), cl::cat(spattenCategory));
-cl::opt<double> pqThreshold("pq-threshold",
-                            cl::desc("refetch LSBs when a row's maximum "
-                                     "probability is below this, (0, 1)"),
-                            cl::init(0.1), cl::cat(spattenCategory));
-cl::opt<bool> pqValues("pq-values",
-                       cl::desc("fetch values progressively too"),
-                       cl::init(false), cl::cat(spattenCategory));
-cl::opt<int64_t> attnBits("attn-bits",
-                          cl::desc("fixed-point width of Q, K and V, 4..16 "
-                                   "(fp32 by default)"),
-                          cl::init(0), cl::cat(spattenCategory));
+#define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP)                     \
+  cl::opt<TYPE> MEMBER(FLAG, cl::desc(HELP), cl::init(DEFAULT),               \
+                       cl::cat(spattenCategory));
+#define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP)                         \
+  cl::list<TYPE> MEMBER(FLAG, cl::desc(HELP), cl::CommaSeparated,             \
+                        cl::cat(spattenCategory));
+#include "spatten/Pipeline/SpAttenOptions.def"
 
 void fillSpAttenOptions(spatten::CompilePipelineOptions &o) {
-  o.tokenKeep = tokenKeep;
-  o.tokenSchedule = tokenSchedule;
-  o.keepPositions = llvm::to_vector(keepPositions);
-  o.headKeep = headKeep;
-  o.valueKeep = valueKeep;
-  o.pqMsb = pqMsb;
-  o.pqLsb = pqLsb;
-  o.pqThreshold = pqThreshold;
-  o.pqValues = pqValues;
-  o.attnBits = attnBits;
+#define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP) o.MEMBER = MEMBER;
+#define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP)                         \
+  o.MEMBER = llvm::to_vector(MEMBER);
+#include "spatten/Pipeline/SpAttenOptions.def"
 }
 
 spatten::Stage lastStage() {

@@ -24,40 +24,12 @@ struct CompilePipelineOptions
                          llvm::cl::desc("hardware preset or JSON file"),
                          llvm::cl::init("spatten")};
   // SpAtten techniques (docs/Algorithms.md); the defaults are dense fp32.
-  Option<double> tokenKeep{*this, "token-keep",
-                           llvm::cl::desc("cascade token pruning keep ratio"),
-                           llvm::cl::init(1.0)};
-  Option<std::string> tokenSchedule{
-      *this, "token-schedule",
-      llvm::cl::desc("'paper' or a comma-separated keep fraction per layer"),
-      llvm::cl::init("paper")};
-  ListOption<int64_t> keepPositions{
-      *this, "keep-positions",
-      llvm::cl::desc("token positions never pruned (e.g. 0 for [CLS])")};
-  Option<double> headKeep{*this, "head-keep",
-                          llvm::cl::desc("cascade head pruning keep ratio"),
-                          llvm::cl::init(1.0)};
-  Option<double> valueKeep{*this, "value-keep",
-                           llvm::cl::desc("local value pruning keep ratio"),
-                           llvm::cl::init(1.0)};
-  Option<int64_t> pqMsb{*this, "pq-msb",
-                        llvm::cl::desc("progressive quantization MSB bits "
-                                       "(6 or 8); 0 turns it off"),
-                        llvm::cl::init(0)};
-  Option<int64_t> pqLsb{*this, "pq-lsb",
-                        llvm::cl::desc("progressive quantization LSB bits"),
-                        llvm::cl::init(4)};
-  Option<double> pqThreshold{
-      *this, "pq-threshold",
-      llvm::cl::desc("refetch LSBs when a row's max probability is below"),
-      llvm::cl::init(0.1)};
-  Option<bool> pqValues{*this, "pq-values",
-                        llvm::cl::desc("fetch values progressively too"),
-                        llvm::cl::init(false)};
-  Option<int64_t> attnBits{*this, "attn-bits",
-                           llvm::cl::desc("fixed-point width of Q, K, V; 0 "
-                                          "keeps fp32"),
-                           llvm::cl::init(0)};
+#define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP)                     \
+  Option<TYPE> MEMBER{*this, FLAG, llvm::cl::desc(HELP),                      \
+                      llvm::cl::init(DEFAULT)};
+#define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP)                         \
+  ListOption<TYPE> MEMBER{*this, FLAG, llvm::cl::desc(HELP)};
+#include "spatten/Pipeline/SpAttenOptions.def"
 
   /// The first invalid setting, described for the user, or "".
   std::string validate() const;
