@@ -72,3 +72,37 @@ func.func @decomposed(%q: tensor<1x3x8xf32>, %s: tensor<1x3xf32>) -> (tensor<1x3
   %o = spatten.attention_output %p, %q : tensor<1x2x3x3xf32>, tensor<1x3x8xf32> -> tensor<1x3x8xf32>
   return %o, %s1 : tensor<1x3x8xf32>, tensor<1x3xf32>
 }
+
+// -----
+
+// Local value pruning with 4 query rows each keeping 3 of 10 keys: together
+// they need about 1 - 0.7^4 = 76% of the V rows, so V is fetched with K
+// (tensor_class 4) and one ATTN per head prunes and multiplies (vk = 3,
+// no phase attribute: none; no DeferValues); no predicated V fetch follows.
+// CHECK-LABEL: spatten_isa.program @value_with_k
+// CHECK: spatten_isa.load {{.*}}tensor_class = 4 : i64
+// CHECK: spatten_isa.attn {{.*}}flags = 0 : i64{{.*}}o_stride = 4 : i64, q_buf{{.*}}vk = 3 : i64
+// CHECK-NOT: pred = 2
+// CHECK: spatten_isa.halt
+func.func @value_with_k(%q: tensor<1x4x8xf32>, %k: tensor<1x10x8xf32>, %v: tensor<1x10x8xf32>) -> tensor<1x4x8xf32> {
+  %p = spatten.attention_probs %q, %k {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<none>} : tensor<1x4x8xf32>, tensor<1x10x8xf32> -> tensor<1x2x4x10xf32>
+  %pk = spatten.local_value_prune %p {keep = 3 : i64} : tensor<1x2x4x10xf32>
+  %o = spatten.attention_output %pk, %v : tensor<1x2x4x10xf32>, tensor<1x10x8xf32> -> tensor<1x4x8xf32>
+  return %o : tensor<1x4x8xf32>
+}
+
+// -----
+
+// One query row keeping 3 of 10 keys needs 30% of the V rows: V is fetched
+// after the top-k, only the kept rows (pred = 2), between a deferring ATTN
+// (flags 8) and the values phase (phase 3).
+// CHECK-LABEL: spatten_isa.program @value_after_topk
+// CHECK: spatten_isa.attn {{.*}}flags = 8 : i64{{.*}}vk = 3 : i64
+// CHECK-NEXT: spatten_isa.load {{.*}}pred = 2 : i64{{.*}}tensor_class = 4 : i64
+// CHECK: spatten_isa.attn {{.*}}phase = 3 : i64
+func.func @value_after_topk(%q: tensor<1x1x8xf32>, %k: tensor<1x10x8xf32>, %v: tensor<1x10x8xf32>) -> tensor<1x1x8xf32> {
+  %p = spatten.attention_probs %q, %k {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<none>} : tensor<1x1x8xf32>, tensor<1x10x8xf32> -> tensor<1x2x1x10xf32>
+  %pk = spatten.local_value_prune %p {keep = 3 : i64} : tensor<1x2x1x10xf32>
+  %o = spatten.attention_output %pk, %v : tensor<1x2x1x10xf32>, tensor<1x10x8xf32> -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
