@@ -627,13 +627,28 @@ struct Lowerer {
     return needed <= 0.5;
   }
 
-  LogicalResult lowerAttention(AttentionParts op) {
+  /// What lowerAttention decided for one attention: sizes, the query tile
+  /// and where the mask and importance live.
+  struct AttnPlan {
+    int64_t B, Lq, H, D, P, keys, tq, impOff;
+    bool padding, perQueryMask;
+    /// Progressive quantization and a deferred V fetch split a head's ATTN
+    /// around a DMA that waits for its first part. With one query tile per
+    /// head, the next head's inputs are fetched right after that DMA, while
+    /// the head's last part computes, instead of after the head.
+    bool oneTile, prefetch;
+    HeadRows q;
+  };
+
+  /// Checks that the attention fits the buffers, picks the query tile and
+  /// the value fetch, and writes the planes and head lists it reads.
+  FailureOr<AttnPlan> planAttention(AttentionParts &op) {
     ArrayRef<int64_t> qShape = shapeOf(op.query);
-    const Tensor &o = t(op.output);
-    int64_t B = qShape[0], Lq = qShape[1], Lk = shapeOf(op.key)[1];
-    int64_t H = op.heads, D = qShape[2] / H;
-    int64_t P = op.pastKey ? t(op.pastKey).shape[2] : 0;
-    int64_t keys = P + Lk;
+    AttnPlan p{};
+    p.B = qShape[0], p.Lq = qShape[1], p.H = op.heads, p.D = qShape[2] / p.H;
+    p.P = op.pastKey ? t(op.pastKey).shape[2] : 0;
+    p.keys = p.P + shapeOf(op.key)[1];
+    int64_t keys = p.keys, D = p.D;
     const HardwareConfig &hw = pb.config();
     if (keys > int64_t(hw.maxKeysPerFill) ||
         keys * D > slotElems(Buffer::K) ||
@@ -643,36 +658,47 @@ struct Lowerer {
                         << " exceed one K/V buffer fill (max_keys_per_fill "
                         << hw.maxKeysPerFill
                         << "); multi-fill attention is not implemented";
-    if (op.headImportanceOut && H > std::min<int64_t>(
-                                        pb.bufferElems(Buffer::Wgt), 1 << 16))
-      return pb.error() << "head importance of " << H
+    if (op.headImportanceOut && p.H > std::min<int64_t>(
+                                          pb.bufferElems(Buffer::Wgt), 1 << 16))
+      return pb.error() << "head importance of " << p.H
                         << " heads does not fit the weight buffer";
-    spatten::MaskKind kind = op.kind;
-    bool padding = kind == spatten::MaskKind::padding ||
-                   kind == spatten::MaskKind::padding_causal;
+    p.padding = op.kind == spatten::MaskKind::padding ||
+                op.kind == spatten::MaskKind::padding_causal;
     // A per-query mask streams with the query tile; a per-key one is loaded
     // once per batch and read with stride 0. Token importance accumulates
     // in the last `keys` elements of the mask buffer.
-    bool perQueryMask = padding && t(op.mask).shape.size() == 3;
-    int64_t impOff = pb.bufferElems(Buffer::Mask) - keys;
-    if (op.importanceOut && impOff < keys)
+    p.perQueryMask = p.padding && t(op.mask).shape.size() == 3;
+    p.impOff = pb.bufferElems(Buffer::Mask) - keys;
+    if (op.importanceOut && p.impOff < keys)
       return pb.error() << "the mask buffer cannot hold a mask row and the "
                            "importance of " << keys << " keys";
     FailureOr<int64_t> tq =
-        commonTile({Buffer::Q, Buffer::Acc}, D, std::min(Lq, kMaxDim16));
-    if (succeeded(tq) && perQueryMask)
+        commonTile({Buffer::Q, Buffer::Acc}, D, std::min(p.Lq, kMaxDim16));
+    if (succeeded(tq) && p.perQueryMask)
       tq = commonTile({Buffer::Mask}, keys,
-                      std::min(*tq, op.importanceOut ? impOff / keys : *tq));
+                      std::min(*tq, op.importanceOut ? p.impOff / keys : *tq));
     if (failed(tq))
       return failure();
+    p.tq = *tq;
     // The refetch decision is per head (docs/Algorithms.md). Importance and
     // value pruning work per query tile, adding once per tile and fetching
     // the V rows each tile keeps.
-    op.deferValues = deferValueFetch(op.valueKeep, keys, std::min(*tq, Lq));
-    if (op.pqThreshold && *tq < Lq)
-      return pb.error() << Lq << " query rows do not fit one ATTN; "
+    op.deferValues = deferValueFetch(op.valueKeep, keys, std::min(p.tq, p.Lq));
+    if (op.pqThreshold && p.tq < p.Lq)
+      return pb.error() << p.Lq << " query rows do not fit one ATTN; "
                            "progressive quantization across query tiles is "
                            "not implemented";
+    if (failed(writePlanes(op, D)) || failed(loadHeadLists(op)))
+      return failure();
+    p.oneTile = p.tq >= p.Lq;
+    p.prefetch = p.oneTile && (op.pqThreshold || op.deferValues);
+    p.q = headRows(op.query);
+    return p;
+  }
+
+  /// The K (and with `--pq-values` V) planes the attention reads, unless
+  /// the projection already wrote them.
+  LogicalResult writePlanes(const AttentionParts &op, int64_t D) {
     ArrayRef<Tensor> planes = scratch[op.source];
     bool prepacked = op.key.getDefiningOp() &&
                      scratch.count(op.key.getDefiningOp());
@@ -681,70 +707,85 @@ struct Lowerer {
       return failure();
     if (op.pqValues && failed(repack(t(op.value), planes.drop_front(2), D)))
       return failure();
-    if (failed(loadHeadLists(op)))
+    return success();
+  }
+
+  /// Q rows q0..q0+n of head h into `qOff`, with their mask rows when the
+  /// mask is per query (the same for every head, so loaded once per tile).
+  void loadQueryTile(const AttentionParts &op, const AttnPlan &p, int64_t b,
+                     int64_t h, int64_t q0, int64_t n, int64_t qOff) {
+    loadHeadRows({Buffer::Q, qOff, p.D}, p.q, TensorClass::Q, b, h, q0, n,
+                 p.D);
+    if (!p.perQueryMask || (p.oneTile && h != 0))
+      return;
+    const Tensor &m = t(op.mask);
+    DramRef ref = m.ref;
+    ref.addr = m.addrOf((b * p.Lq + q0) * p.keys);
+    pb.load({Buffer::Mask, 0, p.keys}, ref, p.keys * 4, n, p.keys);
+  }
+
+  /// Every input of head h with one query tile (prefetch mode).
+  LogicalResult loadHead(const AttentionParts &op, const AttnPlan &p,
+                         int64_t b, int64_t h, int64_t headTile,
+                         int64_t qTile) {
+    if (failed(loadKV(op, b, h, p.P, p.D, slotOff(Buffer::K, headTile))))
       return failure();
-    HeadRows q = headRows(op.query);
-    // Progressive quantization and a deferred V fetch split a head's ATTN
-    // around a DMA that waits for its first part. With one query tile per
-    // head, the next head's inputs are fetched right after that DMA, while
-    // the head's last part computes, instead of after the head.
-    bool oneTile = *tq >= Lq;
-    bool prefetch = oneTile && (op.pqThreshold || op.deferValues);
-    auto loadQueryTile = [&](int64_t b, int64_t h, int64_t q0, int64_t n,
-                             int64_t qOff) {
-      loadHeadRows({Buffer::Q, qOff, D}, q, TensorClass::Q, b, h, q0, n, D);
-      // The mask rows of a query tile are the same for every head.
-      if (perQueryMask && (!oneTile || h == 0)) {
-        const Tensor &m = t(op.mask);
-        DramRef ref = m.ref;
-        ref.addr = m.addrOf((b * Lq + q0) * keys);
-        pb.load({Buffer::Mask, 0, keys}, ref, keys * 4, n, keys);
-      }
-    };
-    auto loadHead = [&](int64_t b, int64_t h, int64_t headTile,
-                        int64_t qTile) -> LogicalResult {
-      if (failed(loadKV(op, b, h, P, D, slotOff(Buffer::K, headTile))))
+    loadQueryTile(op, p, b, h, 0, p.Lq, slotOff(Buffer::Q, qTile));
+    return success();
+  }
+
+  /// The ATTN instructions of head h of batch row b, query tile by tile;
+  /// `headTile` and `qTile` count the double-buffering slots used so far.
+  LogicalResult lowerHead(const AttentionParts &op, const AttnPlan &p,
+                          int64_t b, int64_t h, int64_t headTile,
+                          int64_t &qTile) {
+    int64_t kvOff = slotOff(Buffer::K, headTile);
+    if (p.prefetch && h == 0 && failed(loadHead(op, p, b, h, headTile, qTile)))
+      return failure();
+    if (!p.prefetch && failed(loadKV(op, b, h, p.P, p.D, kvOff)))
+      return failure();
+    const Tensor &o = t(op.output);
+    for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq, ++qTile) {
+      int64_t n = std::min(p.tq, p.Lq - q0);
+      int64_t qOff = slotOff(Buffer::Q, qTile);
+      int64_t oOff = slotOff(Buffer::Acc, qTile);
+      if (!p.prefetch)
+        loadQueryTile(op, p, b, h, q0, n, qOff);
+      auto next = [&] {
+        return p.prefetch && h + 1 < p.H
+                   ? loadHead(op, p, b, h + 1, headTile + 1, qTile + 1)
+                   : success();
+      };
+      if (failed(emitAttn(op, {b, h, q0, n, p.keys, p.P, p.D, p.impOff,
+                               p.perQueryMask, kvOff, qOff, oOff},
+                          next)))
         return failure();
-      loadQueryTile(b, h, 0, Lq, slotOff(Buffer::Q, qTile));
-      return success();
-    };
-    int64_t headTile = 0, qTile = 0;
-    for (int64_t b = 0; b < B; ++b) {
-      if (padding && !perQueryMask)
+      DramRef out = o.ref;
+      out.addr = o.addrOf((b * p.Lq + q0) * p.H * p.D + h * p.D);
+      pb.store(out, p.H * p.D * 4, {Buffer::Acc, oOff, p.D}, n, p.D);
+    }
+    return success();
+  }
+
+  LogicalResult lowerAttention(AttentionParts op) {
+    FailureOr<AttnPlan> plan = planAttention(op);
+    if (failed(plan))
+      return failure();
+    const AttnPlan &p = *plan;
+    int64_t keys = p.keys, H = p.H, headTile = 0, qTile = 0;
+    for (int64_t b = 0; b < p.B; ++b) {
+      if (p.padding && !p.perQueryMask)
         moveVector(op.mask, b, keys, {Buffer::Mask, 0, keys}, true);
       if (op.importanceOut)
-        moveVector(op.importanceIn, b, keys, {Buffer::Mask, impOff, keys},
+        moveVector(op.importanceIn, b, keys, {Buffer::Mask, p.impOff, keys},
                    true);
       if (op.headImportanceOut)
         moveVector(op.headImportanceIn, b, H, {Buffer::Wgt, 0, H}, true);
-      for (int64_t h = 0; h < H; ++h, ++headTile) {
-        int64_t kvOff = slotOff(Buffer::K, headTile);
-        if (prefetch && h == 0 && failed(loadHead(b, h, headTile, qTile)))
+      for (int64_t h = 0; h < H; ++h, ++headTile)
+        if (failed(lowerHead(op, p, b, h, headTile, qTile)))
           return failure();
-        if (!prefetch && failed(loadKV(op, b, h, P, D, kvOff)))
-          return failure();
-        for (int64_t q0 = 0; q0 < Lq; q0 += *tq, ++qTile) {
-          int64_t n = std::min(*tq, Lq - q0);
-          int64_t qOff = slotOff(Buffer::Q, qTile);
-          int64_t oOff = slotOff(Buffer::Acc, qTile);
-          if (!prefetch)
-            loadQueryTile(b, h, q0, n, qOff);
-          auto next = [&] {
-            return prefetch && h + 1 < H
-                       ? loadHead(b, h + 1, headTile + 1, qTile + 1)
-                       : success();
-          };
-          if (failed(emitAttn(op, {b, h, q0, n, keys, P, D, impOff,
-                                   perQueryMask, kvOff, qOff, oOff},
-                              next)))
-            return failure();
-          DramRef out = o.ref;
-          out.addr = o.addrOf((b * Lq + q0) * H * D + h * D);
-          pb.store(out, H * D * 4, {Buffer::Acc, oOff, D}, n, D);
-        }
-      }
       if (op.importanceOut)
-        moveVector(op.importanceOut, b, keys, {Buffer::Mask, impOff, keys},
+        moveVector(op.importanceOut, b, keys, {Buffer::Mask, p.impOff, keys},
                    false);
       if (op.headImportanceOut)
         moveVector(op.headImportanceOut, b, H, {Buffer::Wgt, 0, H}, false);
