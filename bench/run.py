@@ -554,7 +554,7 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
               "decisions refetch the LSB planes; local value pruning keeps 30% of the keys per query row, but "
               "every query row of a head shares one tile and together they need nearly every V row, so V is "
               "fetched with K and its bytes do not fall (docs/Algorithms.md, \"Local value pruning\"; only "
-              "generation steps fetch the kept rows alone); and the keep ratios are fixed rather than tuned "
+              "small query tiles fetch the kept rows alone); and the keep ratios are fixed rather than tuned "
               "per task as in the paper.",
               ""]
     if speed:
