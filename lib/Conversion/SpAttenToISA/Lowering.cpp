@@ -481,12 +481,17 @@ struct Lowerer {
   struct HeadRows {
     const Tensor *src;
     int64_t listOff = -1;
+    /// A column slice read in place: its first column in `src` [B, L, C].
+    int64_t colOff = 0;
   };
 
   HeadRows headRows(Value v) {
     auto prune = v.getDefiningOp<PruneHeadsOp>();
     if (prune && readsHeadsInPlace(prune))
       return {&t(prune.getInput()), listOffset(prune.getIndices())};
+    auto slice = v.getDefiningOp<SliceOp>();
+    if (slice && readsColumnsInPlace(slice))
+      return {&t(slice.getInput()), -1, slice.getOffsets().back()};
     return {&t(v)};
   }
 
@@ -506,6 +511,9 @@ struct Lowerer {
   void loadHeadRows(SramRef dst, const HeadRows &src, TensorClass cls,
                     int64_t b, int64_t h, int64_t r0, int64_t rows, int64_t D,
                     DmaPred pred = DmaPred::Always) {
+    if (src.listOff < 0 && src.colOff)
+      return loadSliceHeadRows(dst, src, cls, b, h, r0, rows, D, pred);
+    // A slice from column 0 reads like a tensor of its input's row width.
     if (src.listOff < 0)
       return loadHeadRows(dst, *src.src, cls, b, h, r0, rows, D, pred);
     const Tensor &in = *src.src;
@@ -515,6 +523,19 @@ struct Lowerer {
     int64_t row = ref.packed() ? ref.rowBytes(D) : D * dtypeBytes(ref.dtype);
     ref.addr += (b * L + r0) * H * row;
     pb.gather(dst, ref, row, rows, D, {src.listOff + h, 1, H * row}, pred);
+  }
+
+  /// Head h of a column slice of fp32 [B, L, C], read in place: columns
+  /// colOff + h*D.., one input row apart.
+  void loadSliceHeadRows(SramRef dst, const HeadRows &src, TensorClass cls,
+                         int64_t b, int64_t h, int64_t r0, int64_t rows,
+                         int64_t D, DmaPred pred) {
+    const Tensor &in = *src.src;
+    int64_t L = in.shape[1], C = in.shape[2];
+    DramRef ref = in.ref;
+    ref.cls = cls;
+    ref.addr = in.addrOf((b * L + r0) * C + src.colOff + h * D);
+    pb.load(dst, ref, C * 4, rows, D, pred);
   }
 
   /// The ATTN fields shared by every phase of one query tile.
@@ -1350,17 +1371,13 @@ LogicalResult OpLowering::lower(Operation *op) {
       });
 }
 
-/// Whether `use`, of the result of `prune`, reads the kept heads in place
-/// (readsHeadsInPlace).
-static bool readsInPlace(OpOperand &use, PruneHeadsOp prune) {
-  int64_t rank = cast<ShapedType>(prune.getInput().getType()).getRank();
-  int64_t axis = prune.getAxis();
+/// Whether `use` is a [B, L, H*D] attention operand that the lowering reads
+/// head by head through loadHeadRows (headRows).
+static bool attentionReadsHeads(OpOperand &use) {
   unsigned operand = use.getOperandNumber();
   Operation *user = use.getOwner();
-  if (llvm::isa<LinearOp>(user))
-    return (operand == 1 && rank == 2) || (operand == 2 && rank == 1);
-  if (rank != 3 || axis != 2)
-    return false;
+  if (llvm::isa<AttentionOp>(user))
+    return operand <= 2; // query, key, value
   if (llvm::isa<AttentionProbsOp>(user))
     return operand <= 1; // query, key
   if (llvm::isa<ProgressiveFetchOp>(user))
@@ -1374,6 +1391,42 @@ static bool readsInPlace(OpOperand &use, PruneHeadsOp prune) {
   if (auto pf = probs.getDefiningOp<ProgressiveFetchOp>())
     return !pf.getValues(); // V planes are repacked from fp32 V
   return probs.getDefiningOp<AttentionProbsOp>() != nullptr;
+}
+
+/// Whether `use`, of the result of `prune`, reads the kept heads in place
+/// (readsHeadsInPlace).
+static bool readsInPlace(OpOperand &use, PruneHeadsOp prune) {
+  int64_t rank = cast<ShapedType>(prune.getInput().getType()).getRank();
+  int64_t axis = prune.getAxis();
+  unsigned operand = use.getOperandNumber();
+  Operation *user = use.getOwner();
+  if (llvm::isa<LinearOp>(user))
+    return (operand == 1 && rank == 2) || (operand == 2 && rank == 1);
+  return rank == 3 && axis == 2 && attentionReadsHeads(use);
+}
+
+bool isa::isColumnSlice(Operation *op) {
+  auto slice = dyn_cast_or_null<SliceOp>(op);
+  if (!slice)
+    return false;
+  auto in = cast<ShapedType>(slice.getInput().getType()).getShape();
+  auto out = cast<ShapedType>(slice.getOutput().getType()).getShape();
+  for (size_t i = 0; i < in.size(); ++i) {
+    bool last = i + 1 == in.size();
+    if (slice.getStrides()[i] != 1 ||
+        (!last && (slice.getOffsets()[i] != 0 || in[i] != out[i])))
+      return false;
+  }
+  return true;
+}
+
+bool isa::readsColumnsInPlace(Operation *op) {
+  auto slice = dyn_cast_or_null<SliceOp>(op);
+  if (!slice || slice->use_empty() || !isColumnSlice(slice))
+    return false;
+  auto type = cast<ShapedType>(slice.getInput().getType());
+  return type.getRank() == 3 && type.getElementType().isF32() &&
+         llvm::all_of(slice->getUses(), attentionReadsHeads);
 }
 
 bool isa::readsHeadsInPlace(Operation *op) {

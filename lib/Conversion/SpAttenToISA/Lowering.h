@@ -43,6 +43,18 @@ struct Tensor {
 /// head pruning writes no compacted copy. False for any other op.
 bool readsHeadsInPlace(mlir::Operation *op);
 
+/// Whether `op` is a `spatten.slice` that takes a column range [o, o + n)
+/// of whole rows of its input: unit strides, offsets 0 but on the last
+/// axis, the other dimensions kept.
+bool isColumnSlice(mlir::Operation *op);
+
+/// Whether `op` is a column slice of an fp32 [B, L, C] tensor that every
+/// user reads head by head in place, at the slice's column offset: an
+/// attention's Q/K/V as readsHeadsInPlace lists them, or a fused
+/// `attention`'s (GPT-2's split of the fused QKV projection). Such a slice
+/// is neither placed in DRAM nor copied. False for any other op.
+bool readsColumnsInPlace(mlir::Operation *op);
+
 /// Lowers one spatten op to instructions through `pb`, reading the DRAM
 /// placement of its operands and results from `tensors`.
 struct OpLowering {

@@ -123,20 +123,6 @@ struct Layout {
     }
   }
 
-  /// `slice` takes whole rows' column range [o, o + n) of its input: unit
-  /// strides, offsets 0 but on the last axis, the other dimensions kept.
-  static bool isColumnSlice(SliceOp slice) {
-    auto in = cast<ShapedType>(slice.getInput().getType()).getShape();
-    auto out = cast<ShapedType>(slice.getOutput().getType()).getShape();
-    for (size_t i = 0; i < in.size(); ++i) {
-      bool last = i + 1 == in.size();
-      if (slice.getStrides()[i] != 1 ||
-          (!last && (slice.getOffsets()[i] != 0 || in[i] != out[i])))
-        return false;
-    }
-    return true;
-  }
-
   void placePlanePair(ProgressiveFetchOp op, Value x, TensorClass msb,
                       TensorClass lsb) {
     auto shape = cast<ShapedType>(x.getType()).getShape();
@@ -192,8 +178,8 @@ struct Layout {
         alias(dq.getCodes(), dq.getResult());
         continue;
       }
-      if (readsHeadsInPlace(&op))
-        continue; // its readers gather the kept heads from its input
+      if (readsHeadsInPlace(&op) || readsColumnsInPlace(&op))
+        continue; // its readers take their heads from its input
       if (auto pf = dyn_cast<ProgressiveFetchOp>(op))
         placePlanes(pf);
       for (Value res : op.getResults())
@@ -339,7 +325,8 @@ LogicalResult ConvertSpAttenToISAPass::lowerFunction(func::FuncOp func,
                         cast<ElementsAttr>(c.getValue()));
       continue;
     }
-    if (llvm::isa<func::ReturnOp, ReshapeOp>(op) || readsHeadsInPlace(&op))
+    if (llvm::isa<func::ReturnOp, ReshapeOp>(op) || readsHeadsInPlace(&op) ||
+        readsColumnsInPlace(&op))
       continue;
     if (auto dq = dyn_cast<DequantizeOp>(op);
         dq && layout.tensors[dq.getResult()].ref.packed())

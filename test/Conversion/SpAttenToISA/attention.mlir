@@ -106,3 +106,22 @@ func.func @value_after_topk(%q: tensor<1x1x8xf32>, %k: tensor<1x10x8xf32>, %v: t
   %o = spatten.attention_output %pk, %v : tensor<1x2x1x10xf32>, tensor<1x10x8xf32> -> tensor<1x1x8xf32>
   return %o : tensor<1x1x8xf32>
 }
+
+// -----
+
+// GPT-2 splits its fused QKV projection by column slices: the attention
+// reads each head of Q, K and V in place from the [1, 4, 24] tensor (rows
+// 96 bytes apart, from columns 0, 8 and 16), and no slice is copied.
+// CHECK-LABEL: spatten_isa.program @qkv_slices
+// CHECK-NOT: spatten_isa.store
+// CHECK: spatten_isa.load {bits = 32 : i64, cols = 4 : i64, dram_addr = 4128 : i64, dram_stride = 96 : i64{{.*}}sram_buf = 5 : i64
+// CHECK-NEXT: spatten_isa.load {bits = 32 : i64, cols = 4 : i64, dram_addr = 4160 : i64, dram_stride = 96 : i64{{.*}}sram_buf = 6 : i64
+// CHECK-NEXT: spatten_isa.load {bits = 32 : i64, cols = 4 : i64, dram_addr = 4096 : i64, dram_stride = 96 : i64{{.*}}sram_buf = 4 : i64
+// CHECK-NEXT: spatten_isa.attn
+func.func @qkv_slices(%qkv: tensor<1x4x24xf32>) -> tensor<1x4x8xf32> {
+  %q = spatten.slice %qkv [0, 0, 0] [1, 1, 1] : (tensor<1x4x24xf32>) -> tensor<1x4x8xf32>
+  %k = spatten.slice %qkv [0, 0, 8] [1, 1, 1] : (tensor<1x4x24xf32>) -> tensor<1x4x8xf32>
+  %v = spatten.slice %qkv [0, 0, 16] [1, 1, 1] : (tensor<1x4x24xf32>) -> tensor<1x4x8xf32>
+  %o = spatten.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  return %o : tensor<1x4x8xf32>
+}
