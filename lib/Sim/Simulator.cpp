@@ -346,7 +346,7 @@ private:
     std::vector<uint64_t> keptValues; ///< V rows prob*V reads (0: no PV)
     bool decide = false, importance = false;
   } rows;
-  void runPipeline(uint64_t lk, uint64_t d);
+  void describeRows(uint64_t lk, uint64_t d);
   Expected<std::optional<Operand>> tokenImportance(uint64_t lk) const;
   void accumulateImportance(const Mat &p, const Operand &imp);
   Expected<std::optional<Operand>> headImportance() const;
@@ -956,7 +956,7 @@ Error Simulator::Exec::attnValues() {
   sim.deferred = Simulator::DeferredValues();
   sim.predicate = false;
   cycles = attnCycles(0, lk, d, /*pv=*/true, lq, sim.timing);
-  runPipeline(lk, d);
+  describeRows(lk, d);
   return Error::success();
 }
 
@@ -1072,14 +1072,15 @@ Error Simulator::Exec::attn() {
       mergeDecide(*p);
     attnFinish(*p, *ops);
   }
-  runPipeline(lk, d);
+  describeRows(lk, d);
   return Error::success();
 }
 
-/// The attention pipeline over this instruction's query rows. K and V
-/// rows are already in SRAM (their DMAs ran on the load queue), so the
-/// fetch stages cost nothing here.
-void Simulator::Exec::runPipeline(uint64_t lk, uint64_t d) {
+/// This instruction's query rows for the attention pipeline model (the
+/// engine runs them, timing::Engine::issue), and its operation counts. K
+/// and V rows are already in SRAM (their DMAs ran on the load queue), so
+/// the fetch stages cost nothing here.
+void Simulator::Exec::describeRows(uint64_t lk, uint64_t d) {
   const HardwareConfig &hw = sim.timing;
   timing::AttentionUnits units{hw.qkMultipliers,   hw.pvMultipliers,
                                hw.softmaxUnits,    hw.topkComparators,

@@ -252,6 +252,7 @@ struct Lowerer {
       return pb.error() << "the weight, act and acc buffers cannot hold a "
                         << unit << "-column GEMM tile of " << K << " inputs";
     auto [tm, tn, tk] = *tiles;
+    int64_t pStart = planes.empty() ? 0 : planeStart(op);
     int64_t tile = 0, outTile = 0;
     for (int64_t m0 = 0; m0 < M; m0 += tm) {
       int64_t m = std::min(tm, M - m0);
@@ -292,7 +293,7 @@ struct Lowerer {
                    {"bias_buf", d(Buffer::Wgt)}, {"bias_off", d(bOff + tk * tn)},
                    {"m", d(m)}, {"n", d(n)}, {"k", d(k)}});
         }
-        storeOutputTile(y, planes, planeStart(op), {Buffer::Acc, cOff, n},
+        storeOutputTile(y, planes, pStart, {Buffer::Acc, cOff, n},
                         m0, m, n0, n);
       }
     }
