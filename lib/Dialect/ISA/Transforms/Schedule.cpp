@@ -26,6 +26,16 @@ using namespace spatten::isa;
 
 namespace {
 
+/// Whether any access of `a` conflicts with any of `b`.
+bool conflict(ArrayRef<Access> a, ArrayRef<Access> b) {
+  return llvm::any_of(a, [&](const Access &x) {
+    return llvm::any_of(b, [&](const Access &y) { return x.conflicts(y); });
+  });
+}
+
+/// What each instruction of a program accesses, encoded once.
+using AccessMap = llvm::DenseMap<Operation *, SmallVector<Access, 8>>;
+
 /// One scheduled instruction of a queue.
 struct Scheduled {
   Operation *op;
@@ -84,10 +94,8 @@ private:
                                      ArrayRef<Access> accesses) const {
     const std::vector<Scheduled> &queue = queues[q];
     for (size_t j = queue.size(); j-- > from;)
-      for (const Access &b : queue[j].accesses)
-        if (llvm::any_of(accesses,
-                         [&](const Access &a) { return a.conflicts(b); }))
-          return j;
+      if (conflict(accesses, queue[j].accesses))
+        return j;
     return std::nullopt;
   }
 
@@ -116,59 +124,57 @@ struct SchedulePass
   /// nothing it does: the next tile's loads then reach DRAM before a store
   /// that waits for compute, as the load queue would issue them (the
   /// simulator's DRAM model takes requests in program order).
-  LogicalResult sinkStores(ProgramOp program) {
-    Block &body = program.getBody().front();
+  static void sinkStores(ProgramOp program, const AccessMap &accesses) {
     SmallVector<Operation *> stores;
-    for (Operation &op : body)
+    for (Operation &op : program.getBody().front())
       if (getOpcode(&op) == Opcode::Store)
         stores.push_back(&op);
     for (Operation *store : stores) {
-      FailureOr<Instr> inst = encodeInstruction(store);
-      if (failed(inst))
-        return failure();
-      auto accesses = accessesOf(*inst);
       Operation *after = nullptr;
       for (Operation *next = store->getNextNode(); next;
            next = next->getNextNode()) {
         std::optional<Opcode> opcode = getOpcode(next);
-        if (!opcode || (*opcode != Opcode::Load && *opcode != Opcode::Gather))
-          break;
-        FailureOr<Instr> load = encodeInstruction(next);
-        if (failed(load))
-          return failure();
-        if (llvm::any_of(accessesOf(*load), [&](const Access &a) {
-              return llvm::any_of(accesses,
-                                  [&](const Access &b) { return a.conflicts(b); });
-            }))
+        if (!opcode || (*opcode != Opcode::Load && *opcode != Opcode::Gather) ||
+            conflict(accesses.at(next), accesses.at(store)))
           break;
         after = next;
       }
       if (after)
         store->moveAfter(after);
     }
-    return success();
   }
 
-  LogicalResult schedule(ProgramOp program) {
-    for (Operation &op : llvm::make_early_inc_range(program.getBody().front()))
-      if (getOpcode(&op) == Opcode::Sync)
-        op.erase();
-    if (failed(sinkStores(program)))
-      return failure();
-    Scheduler scheduler;
-    for (Operation &op : program.getBody().front()) {
+  /// Removes the syncs and encodes every queued instruction once.
+  static FailureOr<AccessMap> collectAccesses(ProgramOp program) {
+    AccessMap accesses;
+    for (Operation &op : llvm::make_early_inc_range(program.getBody().front())) {
       std::optional<Opcode> opcode = getOpcode(&op);
-      if (!opcode)
+      if (opcode == Opcode::Sync) {
+        op.erase();
         continue;
-      std::optional<Queue> queue = queueOf(*opcode);
-      if (!queue)
+      }
+      if (!opcode || !queueOf(*opcode))
         continue;
       FailureOr<Instr> inst = encodeInstruction(&op);
       if (failed(inst))
         return failure();
-      unsigned wait = scheduler.schedule(&op, *queue, accessesOf(*inst));
-      Scheduler::setBits(&op, "dep_wait", wait);
+      accesses[&op] = accessesOf(*inst);
     }
+    return accesses;
+  }
+
+  LogicalResult schedule(ProgramOp program) {
+    FailureOr<AccessMap> accesses = collectAccesses(program);
+    if (failed(accesses))
+      return failure();
+    sinkStores(program, *accesses);
+    Scheduler scheduler;
+    for (Operation &op : program.getBody().front())
+      if (auto it = accesses->find(&op); it != accesses->end()) {
+        Queue queue = *queueOf(*getOpcode(&op));
+        unsigned wait = scheduler.schedule(&op, queue, std::move(it->second));
+        Scheduler::setBits(&op, "dep_wait", wait);
+      }
     scheduler.writeSignals();
     return success();
   }
