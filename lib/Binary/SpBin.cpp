@@ -207,12 +207,12 @@ Error checkImage(const Image &img) {
     return fieldError("dram.size",
                       llvm::formatv("{0} bytes exceed hardware.dram_bytes {1}",
                                     m.dramSize, m.hardware.dramBytes));
-  if (m.rodataBase > m.dramSize ||
-      img.rodata.size() > m.dramSize - m.rodataBase)
+  uint64_t rodataSize = img.rodataBytes().size();
+  if (m.rodataBase > m.dramSize || rodataSize > m.dramSize - m.rodataBase)
     return fieldError("dram.rodata_base",
                       llvm::formatv(".rodata ({0} bytes at {1:x}) does not fit "
                                     "in dram.size {2:x}",
-                                    img.rodata.size(), m.rodataBase,
+                                    rodataSize, m.rodataBase,
                                     m.dramSize));
   if (Error e = checkTensorsInDram(m.inputs, "inputs", m.dramSize))
     return e;
@@ -343,7 +343,8 @@ Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
 void binary::writeImage(const Image &image, llvm::raw_ostream &os) {
   std::string meta;
   llvm::raw_string_ostream(meta) << image.manifest.toJSON();
-  writeSections(os, image.text, image.rodata, meta, image.manifest.rodataBase,
+  writeSections(os, image.text, image.rodataBytes(), meta,
+                image.manifest.rodataBase,
                 image.manifest.entry);
 }
 
@@ -492,7 +493,10 @@ sectionBytes(const llvm::object::ELFFile<ELFT> &elf, llvm::StringRef name) {
   return makeError("missing section " + name);
 }
 
-Expected<Image> parseImage(llvm::StringRef data) {
+/// Parses `data`; .rodata is viewed in `file` when given (which must hold
+/// `data`), else copied.
+Expected<Image> parseImage(llvm::StringRef data,
+                           std::shared_ptr<const llvm::MemoryBuffer> file) {
   if (Error e = checkHeader(data))
     return std::move(e);
   auto elf = llvm::object::ELFFile<ELFT>::create(data);
@@ -514,7 +518,12 @@ Expected<Image> parseImage(llvm::StringRef data) {
   if (!meta)
     return meta.takeError();
   img.text.assign(text->begin(), text->end());
-  img.rodata.assign(rodata->begin(), rodata->end());
+  if (file) {
+    img.file = std::move(file);
+    img.mappedRodata = *rodata;
+  } else {
+    img.rodata.assign(rodata->begin(), rodata->end());
+  }
   llvm::StringRef metaText(reinterpret_cast<const char *>(meta->data()),
                            meta->size());
   auto json = llvm::json::parse(metaText);
@@ -533,12 +542,18 @@ Expected<Image> parseImage(llvm::StringRef data) {
 
 } // namespace
 
-Expected<Image> binary::readImage(llvm::MemoryBufferRef buffer) {
-  auto img = parseImage(buffer.getBuffer());
+static Expected<Image>
+readImageFrom(llvm::MemoryBufferRef buffer,
+          std::shared_ptr<const llvm::MemoryBuffer> file) {
+  auto img = parseImage(buffer.getBuffer(), std::move(file));
   if (!img)
     return makeError(buffer.getBufferIdentifier() + ": " +
                      llvm::toString(img.takeError()));
   return img;
+}
+
+Expected<Image> binary::readImage(llvm::MemoryBufferRef buffer) {
+  return readImageFrom(buffer, nullptr);
 }
 
 Expected<Image> binary::readImageFile(llvm::StringRef path) {
@@ -546,5 +561,6 @@ Expected<Image> binary::readImageFile(llvm::StringRef path) {
                                                 /*RequiresNullTerminator=*/false);
   if (!buf)
     return makeError("cannot read '" + path + "': " + buf.getError().message());
-  return readImage((*buf)->getMemBufferRef());
+  std::shared_ptr<const llvm::MemoryBuffer> file = std::move(*buf);
+  return readImageFrom(file->getMemBufferRef(), file);
 }

@@ -54,10 +54,10 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
     return makeError(llvm::formatv("cannot allocate {0} bytes of simulated DRAM "
                                    "(manifest dram.size)",
                                    m.dramSize));
-  // readImage checked that .rodata fits below dram.size.
-  if (!sim->image.rodata.empty())
-    std::memcpy(sim->dramBytes.get() + m.rodataBase, sim->image.rodata.data(),
-                sim->image.rodata.size());
+  // readImage checked that .rodata fits below dram.size; it is copied in
+  // chunk by chunk when first written (dramForWrite).
+  sim->rodataCopied.resize(
+      llvm::divideCeil(sim->image.rodataBytes().size(), kRodataChunk));
   try {
     for (unsigned b = 0; b < kNumBuffers; ++b)
       if (Buffer(b) != Buffer::Idx)
@@ -68,6 +68,49 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
                      "hardware configuration");
   }
   return sim;
+}
+
+std::optional<std::pair<size_t, size_t>>
+Simulator::rodataChunks(uint64_t addr, uint64_t n) const {
+  uint64_t base = image.manifest.rodataBase;
+  uint64_t end = base + image.rodataBytes().size();
+  uint64_t lo = std::max(addr, base), hi = std::min(addr + n, end);
+  if (lo >= hi)
+    return std::nullopt;
+  return std::pair{size_t((lo - base) / kRodataChunk),
+                   size_t((hi - 1 - base) / kRodataChunk)};
+}
+
+void Simulator::copyInRodata(std::pair<size_t, size_t> chunks) const {
+  llvm::ArrayRef<uint8_t> rodata = image.rodataBytes();
+  for (size_t c = chunks.first; c <= chunks.second; ++c) {
+    if (rodataCopied[c])
+      continue;
+    uint64_t at = c * kRodataChunk;
+    uint64_t n = std::min<uint64_t>(kRodataChunk, rodata.size() - at);
+    std::memcpy(dramBytes.get() + image.manifest.rodataBase + at,
+                rodata.data() + at, n);
+    rodataCopied.set(c);
+  }
+}
+
+const uint8_t *Simulator::dramForRead(uint64_t addr, uint64_t n) const {
+  auto chunks = rodataChunks(addr, n);
+  if (!chunks)
+    return dramBytes.get() + addr;
+  uint64_t base = image.manifest.rodataBase;
+  bool inside = addr >= base && addr + n <= base + image.rodataBytes().size();
+  if (inside && rodataCopied.find_first_in(chunks->first,
+                                           chunks->second + 1) == -1)
+    return image.rodataBytes().data() + (addr - base);
+  copyInRodata(*chunks);
+  return dramBytes.get() + addr;
+}
+
+uint8_t *Simulator::dramForWrite(uint64_t addr, uint64_t n) {
+  if (auto chunks = rodataChunks(addr, n))
+    copyInRodata(*chunks);
+  return dramBytes.get() + addr;
 }
 
 static const binary::TensorInfo *findTensor(
@@ -100,8 +143,8 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
                      " does not match the compiled shape " +
                      expected.shapeString());
   }
-  uint8_t *dst = dramBytes.get() + info->dramAddr;
   uint64_t n = value.numElements();
+  uint8_t *dst = dramForWrite(info->dramAddr, info->bytes());
   if (value.type == *want) {
     std::memcpy(dst, value.data.data(), value.data.size());
   } else if (value.type == ElemType::I32 && *want == ElemType::I64) {
@@ -128,7 +171,8 @@ Expected<HostTensor> Simulator::getOutput(llvm::StringRef name) const {
   if (!type)
     return type.takeError();
   HostTensor t = HostTensor::zeros(*type, info->shape);
-  std::memcpy(t.data.data(), dramBytes.get() + info->dramAddr, t.data.size());
+  std::memcpy(t.data.data(), dramForRead(info->dramAddr, t.data.size()),
+              t.data.size());
   return t;
 }
 
@@ -315,7 +359,12 @@ private:
   Expected<std::vector<uint64_t>> rowAddresses(const std::vector<bool> &moved,
                                                bool gather,
                                                uint64_t rowBytes) const;
-  Error moveRow(const Operand &op, uint64_t r, uint8_t *row, bool toSram);
+  Error loadRow(const Operand &op, uint64_t r, const uint8_t *src);
+  Error storeRow(const Operand &op, uint64_t r, uint8_t *dst);
+  /// Moves SRAM row `r` of `op` from (toSram) or to the `bytes` DRAM bytes
+  /// at `addr`.
+  Error moveRow(const Operand &op, uint64_t r, uint64_t addr, uint64_t bytes,
+                bool toSram);
   Error loadElem(const Operand &op, uint64_t r, uint64_t c, DType dt,
                  const uint8_t *src);
   Error storeElem(const Operand &op, uint64_t r, uint64_t c, DType dt,
@@ -627,33 +676,45 @@ Expected<std::vector<bool>> Simulator::Exec::movedRows(uint64_t rows,
   return moved;
 }
 
-Error Simulator::Exec::moveRow(const Operand &op, uint64_t r, uint8_t *row,
-                               bool toSram) {
+Error Simulator::Exec::loadRow(const Operand &op, uint64_t r,
+                               const uint8_t *src) {
   if (f("bits") != 32)
-    return toSram ? loadQuantizedRow(op, r, row)
-                  : storeQuantizedRow(op, r, row);
+    return loadQuantizedRow(op, r, src);
   DType dt = DType(f("dtype"));
   if (dt == DType::F32 && op.buf != Buffer::Idx) {
     // fp32 rows move as they are (most of a model's traffic).
-    float *sram = sim.fbufs[unsigned(op.buf)].data() + op.at(r, 0);
-    if (toSram) {
-      std::memcpy(sram, row, op.cols * 4);
-      std::vector<MsbCode> &codes = sim.msbCodes[unsigned(op.buf)];
-      if (!codes.empty())
-        std::fill_n(codes.begin() + op.at(r, 0), op.cols, MsbCode());
-    } else {
-      std::memcpy(row, sram, op.cols * 4);
-    }
+    std::memcpy(sim.fbufs[unsigned(op.buf)].data() + op.at(r, 0), src,
+                op.cols * 4);
+    std::vector<MsbCode> &codes = sim.msbCodes[unsigned(op.buf)];
+    if (!codes.empty())
+      std::fill_n(codes.begin() + op.at(r, 0), op.cols, MsbCode());
     return Error::success();
   }
-  uint64_t esz = dtypeBytes(dt);
-  for (uint64_t c = 0; c < op.cols; ++c) {
-    uint8_t *p = row + c * esz;
-    if (Error e = toSram ? loadElem(op, r, c, dt, p)
-                         : storeElem(op, r, c, dt, p))
+  for (uint64_t c = 0; c < op.cols; ++c)
+    if (Error e = loadElem(op, r, c, dt, src + c * dtypeBytes(dt)))
       return e;
-  }
   return Error::success();
+}
+
+Error Simulator::Exec::storeRow(const Operand &op, uint64_t r, uint8_t *dst) {
+  if (f("bits") != 32)
+    return storeQuantizedRow(op, r, dst);
+  DType dt = DType(f("dtype"));
+  if (dt == DType::F32 && op.buf != Buffer::Idx) {
+    std::memcpy(dst, sim.fbufs[unsigned(op.buf)].data() + op.at(r, 0),
+                op.cols * 4);
+    return Error::success();
+  }
+  for (uint64_t c = 0; c < op.cols; ++c)
+    if (Error e = storeElem(op, r, c, dt, dst + c * dtypeBytes(dt)))
+      return e;
+  return Error::success();
+}
+
+Error Simulator::Exec::moveRow(const Operand &op, uint64_t r, uint64_t addr,
+                               uint64_t bytes, bool toSram) {
+  return toSram ? loadRow(op, r, sim.dramForRead(addr, bytes))
+                : storeRow(op, r, sim.dramForWrite(addr, bytes));
 }
 
 Error Simulator::Exec::dma(bool toSram, bool gather) {
@@ -688,8 +749,7 @@ Error Simulator::Exec::dma(bool toSram, bool gather) {
   if (!sim.timingOnly || op->buf == Buffer::Idx)
     for (uint64_t r = 0; r < rows; ++r)
       if ((*moved)[r])
-        if (Error e =
-                moveRow(*op, r, sim.dramBytes.get() + (*addrs)[r], toSram))
+        if (Error e = moveRow(*op, r, (*addrs)[r], rowBytes, toSram))
           return e;
   uint64_t bytes = numMoved * rowBytes;
   cycles = dmaCycles(numMoved, rowBytes, sim.timing);

@@ -88,6 +88,43 @@ TEST_F(SimTest, LoadIsStrided2D) {
   EXPECT_EQ(sim->report().dramRead[unsigned(TensorClass::Activation)], 24u);
 }
 
+TEST(SimRodata, ReadsUnwrittenRodataAndSeesWrites) {
+  // .rodata (two 64 KiB copy-in chunks and a bit) at 0x1000: loads read it
+  // in place until a store writes into it; the store then copies its whole
+  // chunk in, so untouched bytes of that chunk keep their values.
+  binary::Image img = haltImage(0x40000);
+  img.manifest.rodataBase = 0x1000;
+  img.rodata.resize(2 * 65536 + 100);
+  for (size_t i = 0; i < img.rodata.size(); i += 4) {
+    float v = float(i / 4);
+    std::memcpy(img.rodata.data() + i, &v, 4);
+  }
+  auto s = Simulator::create(img);
+  ASSERT_OK(s);
+  Simulator &sim = **s;
+  auto load = [&](uint64_t addr) {
+    return sim.step(asmLine("load tensor_class=weights dtype=f32 bits=32 "
+                            "dram_addr=" + std::to_string(addr) +
+                            " sram_buf=wgt rows=1 cols=2"),
+                    0);
+  };
+  ASSERT_NO_ERR(load(0x1000 + 65536 + 8));
+  EXPECT_EQ(sim.buffer(Buffer::Wgt)[0], float(16384 + 2));
+  sim.buffer(Buffer::Acc)[0] = -1.0f;
+  ASSERT_NO_ERR(sim.step(asmLine("store tensor_class=activations dtype=f32 "
+                                 "bits=32 dram_addr=" +
+                                 std::to_string(0x1000 + 65536 + 4) +
+                                 " sram_buf=acc rows=1 cols=1"),
+                         1));
+  ASSERT_NO_ERR(load(0x1000 + 65536));
+  EXPECT_EQ(sim.buffer(Buffer::Wgt)[0], float(16384));
+  EXPECT_EQ(sim.buffer(Buffer::Wgt)[1], -1.0f);
+  // A row across the end of .rodata reads both sides.
+  ASSERT_NO_ERR(load(0x1000 + 2 * 65536 + 96));
+  EXPECT_EQ(sim.buffer(Buffer::Wgt)[0], float(32768 + 24));
+  EXPECT_EQ(sim.buffer(Buffer::Wgt)[1], 0.0f);
+}
+
 TEST_F(SimTest, LoadConvertsIntegers) {
   poke<int64_t>(0, {3, -1, 70000});
   poke<int32_t>(64, {9, 8});

@@ -79,6 +79,10 @@ TEST(SpBin, RoundTripThroughAFile) {
   auto back = readImageFile(path);
   ASSERT_OK(back);
   EXPECT_EQ(back->manifest.outputs[0].name, "hidden");
+  // .rodata is viewed in the file the image keeps open, not copied.
+  EXPECT_TRUE(back->rodata.empty());
+  ASSERT_TRUE(back->file);
+  EXPECT_EQ(back->rodataBytes(), llvm::ArrayRef(sampleImage().rodata));
   llvm::sys::fs::remove(path);
 }
 

@@ -19,10 +19,11 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBufferRef.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -64,8 +65,19 @@ struct Manifest {
 
 struct Image {
   std::vector<uint8_t> text;
+  /// .rodata of an image built or copied in memory (compiler, tests).
   std::vector<uint8_t> rodata;
   Manifest manifest;
+  /// The file readImageFile read, kept open: `mappedRodata` views .rodata
+  /// in it rather than copying every weight (437 MB for BERT-base), so
+  /// that only the bytes a run reads are ever paged in; `rodata` is empty.
+  std::shared_ptr<const llvm::MemoryBuffer> file;
+  llvm::ArrayRef<uint8_t> mappedRodata;
+
+  /// .rodata, wherever it lives.
+  llvm::ArrayRef<uint8_t> rodataBytes() const {
+    return file ? mappedRodata : llvm::ArrayRef<uint8_t>(rodata);
+  }
 };
 
 /// Serializes `image` as ELF64 and writes it atomically (temporary file,
@@ -88,7 +100,9 @@ void writeSections(llvm::raw_ostream &os, llvm::ArrayRef<uint8_t> text,
                    llvm::ArrayRef<uint8_t> rodata, llvm::StringRef meta,
                    uint64_t rodataBase = 0, uint64_t entry = 0);
 /// Parses and validates a .spbin; every error names the section or field.
+/// The image copies its sections out of `buffer`.
 llvm::Expected<Image> readImage(llvm::MemoryBufferRef buffer);
+/// readImage on a file, which stays mapped (Image::file) for .rodata.
 llvm::Expected<Image> readImageFile(llvm::StringRef path);
 
 } // namespace spatten::binary

@@ -21,6 +21,7 @@
 #include "spatten/Sim/Timing/Engine.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <array>
@@ -68,7 +69,9 @@ public:
   const timing::Engine &timeline() const { return *engine; }
 
   /// Raw state, for unit tests.
-  llvm::MutableArrayRef<uint8_t> dram() { return {dramBytes.get(), dramSize}; }
+  llvm::MutableArrayRef<uint8_t> dram() {
+    return {dramForWrite(0, dramSize), dramSize};
+  }
   std::vector<float> &buffer(isa::Buffer b) { return fbufs[unsigned(b)]; }
   std::vector<int32_t> &indexBuffer() { return idx; }
 
@@ -99,6 +102,23 @@ private:
   /// calloc'd so that untouched DRAM pages are never committed.
   std::unique_ptr<uint8_t, FreeDeleter> dramBytes;
   uint64_t dramSize = 0;
+  /// .rodata reaches dramBytes lazily, in chunks of this many bytes: a run
+  /// reads most weights once, and --timing-only reads only index lists, so
+  /// reads come straight from the mapped image until a chunk is written.
+  static constexpr uint64_t kRodataChunk = 64 * 1024;
+  /// Per chunk of .rodata: copied into dramBytes. Mutable: copying in does
+  /// not change what the DRAM holds.
+  mutable llvm::BitVector rodataCopied;
+  /// The .rodata chunks [first, last] that DRAM bytes [addr, addr + n)
+  /// overlap, if any.
+  std::optional<std::pair<size_t, size_t>> rodataChunks(uint64_t addr,
+                                                        uint64_t n) const;
+  void copyInRodata(std::pair<size_t, size_t> chunks) const;
+  /// The `n` DRAM bytes at `addr` (in range: the caller checked), to read;
+  /// .rodata not yet written is read from the image where it is mapped.
+  const uint8_t *dramForRead(uint64_t addr, uint64_t n) const;
+  /// The same bytes to write; the .rodata among them is copied in first.
+  uint8_t *dramForWrite(uint64_t addr, uint64_t n);
   std::array<std::vector<float>, isa::kNumBuffers> fbufs; ///< IDX unused
   std::vector<int32_t> idx;
   llvm::StringMap<bool> boundInputs;
