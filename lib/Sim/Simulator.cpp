@@ -14,15 +14,21 @@
 #include "spatten/Sim/Timing/TopkEngine.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Threading.h"
 
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 using namespace spatten;
 using namespace spatten::isa;
@@ -185,6 +191,29 @@ Error Simulator::run() {
   rep = Report();
   if (Error e = resetTimeline())
     return e;
+  std::optional<Error> retireErr;
+  auto retireHere = [&](Executed &&x) {
+    if (Error e = retire(x)) {
+      retireErr.emplace(std::move(e));
+      return false;
+    }
+    return true;
+  };
+  Error execErr = llvm::hardware_concurrency().compute_thread_count() > 1
+                      ? runPipelined(retireErr)
+                      : executeProgram(retireHere);
+  mergeRetired();
+  // A retire error is at an earlier instruction than any the execute half
+  // reached after it, so it is the first in program order.
+  if (retireErr && *retireErr) {
+    llvm::consumeError(std::move(execErr));
+    return std::move(*retireErr);
+  }
+  return execErr;
+}
+
+Error Simulator::executeProgram(
+    llvm::function_ref<bool(Executed &&)> handOff) {
   uint64_t n = image.text.size() / kInstrBytes;
   for (uint64_t pc = image.manifest.entry;; ++pc) {
     if (pc >= n)
@@ -192,11 +221,93 @@ Error Simulator::run() {
                                      ".text ({1} instructions) without halt",
                                      pc, n));
     Instr inst = Instr::decode(image.text.data() + pc * kInstrBytes);
-    if (Error e = step(inst, pc))
-      return e;
+    auto x = execute(inst, pc);
+    if (!x)
+      return x.takeError();
+    if (!handOff(std::move(*x)))
+      return Error::success(); // the retire half reports its error
     if (inst.opcodeByte() == uint8_t(Opcode::Halt))
       return Error::success();
   }
+}
+
+namespace {
+
+/// A bounded hand-off from one producer thread to one consumer thread.
+/// Bounded so that the producer (functional execution) cannot run far ahead
+/// of the consumer (the timing model) and hold every instruction's DRAM rows
+/// in memory at once.
+template <typename T> class HandOff {
+public:
+  explicit HandOff(size_t capacity) : capacity(capacity) {}
+
+  /// Producer: waits for room. False once the consumer has stopped.
+  bool push(T &&item) {
+    std::unique_lock<std::mutex> lock(mutex);
+    notFull.wait(lock, [&] { return items.size() < capacity || stopped; });
+    if (stopped)
+      return false;
+    items.push_back(std::move(item));
+    lock.unlock();
+    notEmpty.notify_one();
+    return true;
+  }
+  /// Producer: no more items.
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex);
+    closed = true;
+    notEmpty.notify_one();
+  }
+  /// Consumer: takes every waiting item (one lock per batch, not per item).
+  /// False once the producer has closed and nothing is left.
+  bool popAll(std::deque<T> &batch) {
+    batch.clear();
+    std::unique_lock<std::mutex> lock(mutex);
+    notEmpty.wait(lock, [&] { return !items.empty() || closed; });
+    batch.swap(items);
+    lock.unlock();
+    notFull.notify_one();
+    return !batch.empty();
+  }
+  /// Consumer: takes no more items; a waiting push() returns false.
+  void stop() {
+    std::lock_guard<std::mutex> lock(mutex);
+    stopped = true;
+    notFull.notify_one();
+  }
+
+private:
+  const size_t capacity;
+  std::mutex mutex;
+  std::condition_variable notFull, notEmpty;
+  std::deque<T> items;
+  bool closed = false, stopped = false;
+};
+
+/// Instructions the execute half may run ahead of the retire half.
+constexpr size_t kRetireQueueDepth = 32;
+
+} // namespace
+
+Error Simulator::runPipelined(std::optional<Error> &retireErr) {
+  HandOff<Executed> queue(kRetireQueueDepth);
+  std::thread worker([&] {
+    std::deque<Executed> batch;
+    while (queue.popAll(batch))
+      for (const Executed &x : batch)
+        if (Error e = retire(x)) {
+          retireErr.emplace(std::move(e));
+          queue.stop();
+          return;
+        }
+  });
+  // Joined on every way out, an exception included.
+  llvm::scope_exit join([&] {
+    queue.close();
+    worker.join();
+  });
+  return executeProgram(
+      [&](Executed &&x) { return queue.push(std::move(x)); });
 }
 
 //===----------------------------------------------------------------------===//
@@ -1390,23 +1501,26 @@ Error Simulator::resetTimeline() {
     return makeError("hardware configuration: " +
                      llvm::toString(dram.takeError()));
   engine = std::make_unique<timing::Engine>(std::move(*dram));
+  retired = Report();
+  countedBusy = {};
   lastAttn.reset();
   return Error::success();
 }
 
 void Simulator::noteTimeline(const timing::Work &work,
                              const timing::Interval &when) {
-  rep.cycles = engine->total();
+  retired.cycles = engine->total();
   std::optional<Queue> q = queueOf(work.opcode);
   // A streamed ATTN overlaps its predecessor: count only the new cycles.
   uint64_t busy = 0;
   if (q) {
-    busy = engine->busy()[unsigned(*q)] - rep.queueBusy[unsigned(*q)];
-    rep.queueBusy[unsigned(*q)] += busy;
+    busy = engine->busy()[unsigned(*q)] - countedBusy[unsigned(*q)];
+    countedBusy[unsigned(*q)] += busy;
+    retired.queueBusy[unsigned(*q)] += busy;
   }
   if (!work.layer || !when.cycles()) // e.g. a predicated DMA that was skipped
     return;
-  LayerCounters *l = rep.layer(*work.layer + 1);
+  LayerCounters *l = retired.layer(*work.layer + 1);
   l->firstStart = std::min(l->firstStart, when.start);
   l->lastEnd = std::max(l->lastEnd, when.end);
   if (q)
@@ -1428,15 +1542,43 @@ bool Simulator::readsResultsOf(const Instr &next, const Instr &prev) {
 
 void Simulator::notePipeline(const timing::PipelineResult &run,
                              std::optional<unsigned> layerIndex) {
-  LayerCounters *l = layerIndex ? rep.layer(*layerIndex + 1) : nullptr;
+  LayerCounters *l = layerIndex ? retired.layer(*layerIndex + 1) : nullptr;
   for (unsigned s = 0; s < timing::kNumStages; ++s) {
-    rep.stageBusy[s] += run.stages[s].busy;
+    retired.stageBusy[s] += run.stages[s].busy;
     if (l)
       l->stageBusy[s] += run.stages[s].busy;
   }
 }
 
-Error Simulator::step(const Instr &inst, uint64_t pc) {
+template <typename T, size_t N>
+static void addTo(std::array<T, N> &to, const std::array<T, N> &from) {
+  for (size_t i = 0; i < N; ++i)
+    to[i] += from[i];
+}
+
+void Simulator::mergeRetired() {
+  if (retired.instrCycles.empty())
+    return; // nothing retired: the timeline is unchanged
+  rep.cycles = retired.cycles;
+  addTo(rep.queueBusy, retired.queueBusy);
+  addTo(rep.stageBusy, retired.stageBusy);
+  for (unsigned o = 0; o < kNumOpcodes; ++o) {
+    rep.byOpcode[o].count += retired.byOpcode[o].count;
+    rep.byOpcode[o].cycles += retired.byOpcode[o].cycles;
+  }
+  llvm::append_range(rep.instrCycles, retired.instrCycles);
+  for (const LayerCounters &t : retired.layers) {
+    LayerCounters *l = rep.layer(uint64_t(t.layer) + 1);
+    l->firstStart = std::min(l->firstStart, t.firstStart);
+    l->lastEnd = std::max(l->lastEnd, t.lastEnd);
+    addTo(l->queueBusy, t.queueBusy);
+    addTo(l->stageBusy, t.stageBusy);
+  }
+  retired = Report();
+}
+
+Expected<Simulator::Executed> Simulator::execute(const Instr &inst,
+                                                 uint64_t pc) {
   const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
   if (!spec)
     return makeError(llvm::formatv("instruction {0}: field 'opcode': {1:x2} is "
@@ -1456,7 +1598,9 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
                                      "compute, 4 store)",
                                      pc, spec->mnemonic, dep.name, bad));
   std::optional<uint64_t> dataCycles;
-  timing::Work work;
+  Executed x;
+  x.spec = spec;
+  timing::Work &work = x.work;
   work.pc = pc;
   work.opcode = spec->opcode;
   work.depWait = unsigned(inst.get(kDepWaitField));
@@ -1464,7 +1608,7 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
   try {
     Exec exec(*this, inst, pc, *spec);
     if (Error e = exec.run())
-      return e;
+      return std::move(e);
     dataCycles = exec.cycles;
     work.dram = std::move(exec.dramRows);
     work.attn = std::move(exec.attnWork);
@@ -1475,29 +1619,43 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
                                    "for the operation its fields describe",
                                    pc, spec->mnemonic));
   }
-  uint64_t cycles = dataCycles ? *dataCycles : estimateCycles(inst, timing);
+  x.cycles = dataCycles ? *dataCycles : estimateCycles(inst, timing);
   if (const Field *l = lookupField(*spec, "layer"); l && inst.get(*l))
     work.layer = unsigned(inst.get(*l) - 1);
-  work.computeCycles = cycles;
+  work.computeCycles = x.cycles;
   if (work.attn) {
     work.attn->streams = lastAttn && !readsResultsOf(inst, *lastAttn);
     lastAttn = inst;
   } else if (queueOf(spec->opcode) == Queue::Compute) {
     lastAttn.reset();
   }
+  return std::move(x);
+}
+
+Error Simulator::retire(const Executed &x) {
+  const timing::Work &work = x.work;
   timing::PipelineResult pipelineRun;
   auto issued = engine->issue(work, &pipelineRun);
   if (!issued)
-    return makeError(llvm::formatv("instruction {0} ({1}): {2}", pc,
-                                   spec->mnemonic,
+    return makeError(llvm::formatv("instruction {0} ({1}): {2}", work.pc,
+                                   x.spec->mnemonic,
                                    llvm::toString(issued.takeError())));
   timing::Interval when = *issued;
   if (work.attn)
     notePipeline(pipelineRun, work.layer);
   noteTimeline(work, when);
-  OpcodeStats &stats = rep.byOpcode[unsigned(spec->opcode)];
+  OpcodeStats &stats = retired.byOpcode[unsigned(work.opcode)];
   stats.count += 1;
   stats.cycles += when.cycles();
-  rep.instrCycles.push_back(cycles);
+  retired.instrCycles.push_back(x.cycles);
   return Error::success();
+}
+
+Error Simulator::step(const Instr &inst, uint64_t pc) {
+  auto x = execute(inst, pc);
+  if (!x)
+    return x.takeError();
+  Error e = retire(*x);
+  mergeRetired();
+  return e;
 }

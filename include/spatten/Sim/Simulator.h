@@ -22,6 +22,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/BitVector.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <array>
@@ -58,7 +59,12 @@ public:
   llvm::Error setInput(llvm::StringRef name, const HostTensor &value);
 
   /// Runs from the entry point to HALT. Fails if an input is unbound, an
-  /// instruction is invalid, or the program runs off the end of .text.
+  /// instruction is invalid, or the program runs off the end of .text; the
+  /// error is the first one in program order.
+  /// With more than one hardware thread (llvm::hardware_concurrency), the
+  /// calling thread executes and a worker thread retires (docs/Simulator.md,
+  /// "Two threads"); the worker has been joined when run() returns. Outputs,
+  /// report, timeline and errors are the same either way.
   llvm::Error run();
 
   /// Reads a graph output back from DRAM (after run()).
@@ -75,7 +81,8 @@ public:
   std::vector<float> &buffer(isa::Buffer b) { return fbufs[unsigned(b)]; }
   std::vector<int32_t> &indexBuffer() { return idx; }
 
-  /// Executes one instruction (index `pc` is for messages only).
+  /// Executes one instruction (index `pc` is for messages only) and retires
+  /// it, on the calling thread.
   llvm::Error step(const isa::Instr &inst, uint64_t pc);
 
 private:
@@ -85,13 +92,37 @@ private:
     void operator()(uint8_t *p) const { std::free(p); }
   };
 
+  /// One executed instruction on its way to the timeline.
+  struct Executed {
+    const isa::OpcodeSpec *spec = nullptr;
+    timing::Work work;
+    uint64_t cycles = 0; ///< its first-order estimate (Report::instrCycles)
+  };
+
   /// A new timeline with the HBM2 model of the timing configuration.
   llvm::Error resetTimeline();
+  /// The execute half of an instruction: decode, field checks, the
+  /// functional run (writes SRAM, DRAM and the execution counters of `rep`)
+  /// and what the timeline needs. Touches neither `engine` nor `retired`.
+  llvm::Expected<Executed> execute(const isa::Instr &inst, uint64_t pc);
+  /// The retire half: places `x` on the timeline and counts it in
+  /// `retired`. Touches neither `rep` nor the functional state, so it may
+  /// run on another thread than execute().
+  llvm::Error retire(const Executed &x);
+  /// Runs execute() from the entry point to HALT, handing every instruction
+  /// to `handOff` in program order; stops early when `handOff` returns false
+  /// (the retire half failed and holds the error).
+  llvm::Error executeProgram(llvm::function_ref<bool(Executed &&)> handOff);
+  /// executeProgram() with retire() on a worker thread; a retire error is
+  /// stored in `retireErr`. The worker is joined before it returns.
+  llvm::Error runPipelined(std::optional<llvm::Error> &retireErr);
+  /// Adds `retired` to `rep` and clears it.
+  void mergeRetired();
   static bool readsResultsOf(const isa::Instr &next, const isa::Instr &prev);
-  /// Adds an ATTN's attention-pipeline stage cycles to the report.
+  /// Adds an ATTN's attention-pipeline stage cycles to `retired`.
   void notePipeline(const timing::PipelineResult &run,
                     std::optional<unsigned> layer);
-  /// Adds one instruction's interval to the report's cycle counters.
+  /// Adds one instruction's interval to `retired`'s cycle counters.
   void noteTimeline(const timing::Work &work, const timing::Interval &when);
 
   Simulator(binary::Image image, HardwareConfig timing)
@@ -122,10 +153,19 @@ private:
   std::array<std::vector<float>, isa::kNumBuffers> fbufs; ///< IDX unused
   std::vector<int32_t> idx;
   llvm::StringMap<bool> boundInputs;
+  /// Written by the execute half only (while run() runs).
   Report rep;
+  /// The retire half's state, written by it only (while run() runs): the
+  /// timeline, and the report fields the timeline defines (cycles,
+  /// queueBusy, stageBusy, byOpcode, instrCycles and the layers'
+  /// firstStart, lastEnd, queueBusy and stageBusy; the rest stays empty)
+  /// until mergeRetired() adds them to `rep`.
   std::unique_ptr<timing::Engine> engine;
+  Report retired;
+  /// Queue busy cycles of the timeline already counted in the report.
+  std::array<uint64_t, isa::kNumQueues> countedBusy{};
   /// The last compute instruction, when it is an ATTN (the next ATTN may
-  /// stream behind it).
+  /// stream behind it). Execute half.
   std::optional<isa::Instr> lastAttn;
   bool timingOnly = false;
 
