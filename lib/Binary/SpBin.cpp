@@ -207,7 +207,7 @@ Error checkImage(const Image &img) {
     return fieldError("dram.size",
                       llvm::formatv("{0} bytes exceed hardware.dram_bytes {1}",
                                     m.dramSize, m.hardware.dramBytes));
-  uint64_t rodataSize = img.rodataBytes().size();
+  uint64_t rodataSize = img.rodata.size();
   if (m.rodataBase > m.dramSize || rodataSize > m.dramSize - m.rodataBase)
     return fieldError("dram.rodata_base",
                       llvm::formatv(".rodata ({0} bytes at {1:x}) does not fit "
@@ -223,6 +223,10 @@ Error checkImage(const Image &img) {
 // ELF layout.
 //===--------------------------------------------------------------------===//
 
+void writeBytes(llvm::raw_ostream &os, llvm::ArrayRef<uint8_t> bytes) {
+  os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+}
+
 struct SectionPlan {
   llvm::StringRef name;
   uint32_t type;
@@ -230,19 +234,91 @@ struct SectionPlan {
   uint64_t addr;
   uint64_t align;
   llvm::ArrayRef<uint8_t> data;
+  const SectionBytes *pieces = nullptr; ///< instead of `data`
   uint32_t nameOffset = 0;
   uint64_t offset = 0;
+  uint64_t size() const { return pieces ? pieces->size() : data.size(); }
+  void write(llvm::raw_ostream &os) const {
+    if (pieces)
+      return pieces->write(os);
+    writeBytes(os, data);
+  }
 };
 
 template <typename T> void writeStruct(llvm::raw_ostream &os, const T &v) {
   os.write(reinterpret_cast<const char *>(&v), sizeof(T));
 }
 
-void writeBytes(llvm::raw_ostream &os, llvm::ArrayRef<uint8_t> bytes) {
-  os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+} // namespace
+
+//===--------------------------------------------------------------------===//
+// SectionBytes.
+//===--------------------------------------------------------------------===//
+
+SectionBytes::SectionBytes(std::vector<uint8_t> bytes) {
+  auto owned = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  total = owned->size();
+  if (total)
+    pieces.push_back({0, *owned});
+  owners.push_back(owned);
 }
 
-} // namespace
+SectionBytes::SectionBytes(llvm::ArrayRef<uint8_t> bytes,
+                           std::shared_ptr<const void> owner)
+    : total(bytes.size()) {
+  if (total)
+    pieces.push_back({0, bytes});
+  owners.push_back(std::move(owner));
+}
+
+SectionBytes SectionBytes::zeros(uint64_t size) {
+  SectionBytes s;
+  s.total = size;
+  return s;
+}
+
+bool SectionBytes::place(uint64_t offset, llvm::ArrayRef<uint8_t> bytes) {
+  uint64_t from = pieces.empty() ? 0
+                                 : pieces.back().first +
+                                       pieces.back().second.size();
+  if (offset < from || offset > total || bytes.size() > total - offset)
+    return false;
+  if (!bytes.empty())
+    pieces.push_back({offset, bytes});
+  flat.reset();
+  return true;
+}
+
+bool SectionBytes::placeCopy(uint64_t offset, llvm::ArrayRef<uint8_t> bytes) {
+  auto copy = std::make_shared<const std::vector<uint8_t>>(bytes.begin(),
+                                                           bytes.end());
+  if (!place(offset, *copy))
+    return false;
+  owners.push_back(std::move(copy));
+  return true;
+}
+
+llvm::ArrayRef<uint8_t> SectionBytes::contiguous() const {
+  if (pieces.size() == 1 && pieces[0].second.size() == total)
+    return pieces[0].second;
+  if (!flat) {
+    auto bytes = std::make_shared<std::vector<uint8_t>>(total, 0);
+    for (const auto &[offset, piece] : pieces)
+      std::memcpy(bytes->data() + offset, piece.data(), piece.size());
+    flat = std::move(bytes);
+  }
+  return *flat;
+}
+
+void SectionBytes::write(llvm::raw_ostream &os) const {
+  uint64_t at = 0;
+  for (const auto &[offset, piece] : pieces) {
+    os.write_zeros(offset - at);
+    writeBytes(os, piece);
+    at = offset + piece.size();
+  }
+  os.write_zeros(total - at);
+}
 
 uint64_t TensorInfo::bytes() const {
   uint64_t n = dtypeSize(dtype);
@@ -343,8 +419,7 @@ Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
 void binary::writeImage(const Image &image, llvm::raw_ostream &os) {
   std::string meta;
   llvm::raw_string_ostream(meta) << image.manifest.toJSON();
-  writeSections(os, image.text, image.rodataBytes(), meta,
-                image.manifest.rodataBase,
+  writeSections(os, image.text, image.rodata, meta, image.manifest.rodataBase,
                 image.manifest.entry);
 }
 
@@ -356,7 +431,7 @@ std::vector<uint8_t> binary::serializeImage(const Image &image) {
 }
 
 std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
-                                               llvm::ArrayRef<uint8_t> rodata,
+                                               const SectionBytes &rodata,
                                                llvm::StringRef meta,
                                                uint64_t rodataBase,
                                                uint64_t entry) {
@@ -368,7 +443,7 @@ std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
 
 void binary::writeSections(llvm::raw_ostream &os,
                            llvm::ArrayRef<uint8_t> text,
-                           llvm::ArrayRef<uint8_t> rodata,
+                           const SectionBytes &rodata,
                            llvm::StringRef meta, uint64_t rodataBase,
                            uint64_t entry) {
   namespace E = llvm::ELF;
@@ -379,7 +454,7 @@ void binary::writeSections(llvm::raw_ostream &os,
       {kTextSection, E::SHT_PROGBITS, E::SHF_ALLOC | E::SHF_EXECINSTR, 0,
        kSectionAlign, text},
       {kRodataSection, E::SHT_PROGBITS, E::SHF_ALLOC, rodataBase,
-       kSectionAlign, rodata},
+       kSectionAlign, {}, &rodata},
       {kMetaSection, E::SHT_PROGBITS, 0, 0, 1, metaBytes},
       {".shstrtab", E::SHT_STRTAB, 0, 0, 1, {}},
   };
@@ -395,7 +470,7 @@ void binary::writeSections(llvm::raw_ostream &os,
   uint64_t offset = sizeof(E::Elf64_Ehdr);
   for (SectionPlan &s : secs) {
     s.offset = alignTo(offset, s.align);
-    offset = s.offset + s.data.size();
+    offset = s.offset + s.size();
   }
   uint64_t shoff = alignTo(offset, 8);
   constexpr unsigned kNumSections = 5; // null + 4
@@ -422,8 +497,8 @@ void binary::writeSections(llvm::raw_ostream &os,
   writeStruct(os, eh);
   for (const SectionPlan &s : secs) {
     os.write_zeros(s.offset - at);
-    writeBytes(os, s.data);
-    at = s.offset + s.data.size();
+    s.write(os);
+    at = s.offset + s.size();
   }
   os.write_zeros(shoff - at);
   E::Elf64_Shdr null;
@@ -437,7 +512,7 @@ void binary::writeSections(llvm::raw_ostream &os,
     sh.sh_flags = s.flags;
     sh.sh_addr = s.addr;
     sh.sh_offset = s.offset;
-    sh.sh_size = s.data.size();
+    sh.sh_size = s.size();
     sh.sh_addralign = s.align;
     writeStruct(os, sh);
   }
@@ -518,12 +593,9 @@ Expected<Image> parseImage(llvm::StringRef data,
   if (!meta)
     return meta.takeError();
   img.text.assign(text->begin(), text->end());
-  if (file) {
-    img.file = std::move(file);
-    img.mappedRodata = *rodata;
-  } else {
-    img.rodata.assign(rodata->begin(), rodata->end());
-  }
+  img.rodata = file ? SectionBytes(*rodata, std::move(file))
+                    : SectionBytes(std::vector<uint8_t>(rodata->begin(),
+                                                        rodata->end()));
   llvm::StringRef metaText(reinterpret_cast<const char *>(meta->data()),
                            meta->size());
   auto json = llvm::json::parse(metaText);

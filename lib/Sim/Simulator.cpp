@@ -62,8 +62,8 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
                                    m.dramSize));
   // readImage checked that .rodata fits below dram.size; it is copied in
   // chunk by chunk when first written (dramForWrite).
-  sim->rodataCopied.resize(
-      llvm::divideCeil(sim->image.rodataBytes().size(), kRodataChunk));
+  sim->rodata = sim->image.rodata.contiguous();
+  sim->rodataCopied.resize(llvm::divideCeil(sim->rodata.size(), kRodataChunk));
   try {
     for (unsigned b = 0; b < kNumBuffers; ++b)
       if (Buffer(b) != Buffer::Idx)
@@ -79,7 +79,7 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
 std::optional<std::pair<size_t, size_t>>
 Simulator::rodataChunks(uint64_t addr, uint64_t n) const {
   uint64_t base = image.manifest.rodataBase;
-  uint64_t end = base + image.rodataBytes().size();
+  uint64_t end = base + rodata.size();
   uint64_t lo = std::max(addr, base), hi = std::min(addr + n, end);
   if (lo >= hi)
     return std::nullopt;
@@ -88,7 +88,6 @@ Simulator::rodataChunks(uint64_t addr, uint64_t n) const {
 }
 
 void Simulator::copyInRodata(std::pair<size_t, size_t> chunks) const {
-  llvm::ArrayRef<uint8_t> rodata = image.rodataBytes();
   for (size_t c = chunks.first; c <= chunks.second; ++c) {
     if (rodataCopied[c])
       continue;
@@ -105,10 +104,10 @@ const uint8_t *Simulator::dramForRead(uint64_t addr, uint64_t n) const {
   if (!chunks)
     return dramBytes.get() + addr;
   uint64_t base = image.manifest.rodataBase;
-  bool inside = addr >= base && addr + n <= base + image.rodataBytes().size();
+  bool inside = addr >= base && addr + n <= base + rodata.size();
   if (inside && rodataCopied.find_first_in(chunks->first,
                                            chunks->second + 1) == -1)
-    return image.rodataBytes().data() + (addr - base);
+    return rodata.data() + (addr - base);
   copyInRodata(*chunks);
   return dramBytes.get() + addr;
 }

@@ -94,11 +94,12 @@ TEST(SimRodata, ReadsUnwrittenRodataAndSeesWrites) {
   // chunk in, so untouched bytes of that chunk keep their values.
   binary::Image img = haltImage(0x40000);
   img.manifest.rodataBase = 0x1000;
-  img.rodata.resize(2 * 65536 + 100);
-  for (size_t i = 0; i < img.rodata.size(); i += 4) {
+  std::vector<uint8_t> rodata(2 * 65536 + 100);
+  for (size_t i = 0; i < rodata.size(); i += 4) {
     float v = float(i / 4);
-    std::memcpy(img.rodata.data() + i, &v, 4);
+    std::memcpy(rodata.data() + i, &v, 4);
   }
+  img.rodata = binary::SectionBytes(std::move(rodata));
   auto s = Simulator::create(img);
   ASSERT_OK(s);
   Simulator &sim = **s;

@@ -68,6 +68,7 @@ static Error appendRodata(std::vector<uint8_t> &rodata, StringRef type,
 }
 
 static Error assemble(StringRef text, binary::Image &img) {
+  std::vector<uint8_t> rodata;
   SmallVector<StringRef> lines;
   text.split(lines, '\n');
   for (unsigned i = 0; i < lines.size(); ++i) {
@@ -79,7 +80,7 @@ static Error assemble(StringRef text, binary::Image &img) {
     if (tok[0] == ".rodata") {
       if (tok.size() < 2)
         return lineError(i + 1, ".rodata needs a type");
-      if (Error e = appendRodata(img.rodata, tok[1],
+      if (Error e = appendRodata(rodata, tok[1],
                                  ArrayRef(tok).drop_front(2), i + 1))
         return e;
       continue;
@@ -101,6 +102,7 @@ static Error assemble(StringRef text, binary::Image &img) {
     img.text.resize(at + isa::kInstrBytes);
     inst.encode(img.text.data() + at);
   }
+  img.rodata = binary::SectionBytes(std::move(rodata));
   return Error::success();
 }
 

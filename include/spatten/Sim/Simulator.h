@@ -137,6 +137,8 @@ private:
   /// reads most weights once, and --timing-only reads only index lists, so
   /// reads come straight from the mapped image until a chunk is written.
   static constexpr uint64_t kRodataChunk = 64 * 1024;
+  /// The image's .rodata (for a read image, a view of the mapped file).
+  llvm::ArrayRef<uint8_t> rodata;
   /// Per chunk of .rodata: copied into dramBytes. Mutable: copying in does
   /// not change what the DRAM holds.
   mutable llvm::BitVector rodataCopied;

@@ -64,6 +64,30 @@ static FailureOr<std::vector<binary::TensorInfo>> tensorInfos(Operation *op,
   return infos;
 }
 
+/// Places every segment's bytes at its address in `rodata`, borrowed from
+/// its attribute or resource blob (the module outlives writing the image);
+/// only splats, stored as one element, are expanded into copies.
+static LogicalResult placeSegments(MutableArrayRef<isa::SegmentOp> segments,
+                                   binary::SectionBytes &rodata) {
+  llvm::stable_sort(segments, [](isa::SegmentOp a, isa::SegmentOp b) {
+    return a.getAddr() < b.getAddr();
+  });
+  std::vector<char> scratch;
+  for (isa::SegmentOp seg : segments) {
+    FailureOr<ArrayRef<char>> bytes = rawBytes(seg, seg.getValue(), scratch);
+    if (failed(bytes))
+      return failure();
+    ArrayRef<uint8_t> data(reinterpret_cast<const uint8_t *>(bytes->data()),
+                           bytes->size());
+    bool copied = bytes->data() == scratch.data();
+    if (!(copied ? rodata.placeCopy(seg.getAddr(), data)
+                 : rodata.place(seg.getAddr(), data)))
+      return seg.emitOpError("lies outside .rodata or overlaps another "
+                             "segment");
+  }
+  return success();
+}
+
 FailureOr<binary::Image> spatten::buildImage(ModuleOp module,
                                              llvm::json::Object pruning) {
   auto programs = llvm::to_vector(module.getOps<isa::ProgramOp>());
@@ -72,17 +96,11 @@ FailureOr<binary::Image> spatten::buildImage(ModuleOp module,
            << programs.size();
   isa::ProgramOp program = programs.front();
   binary::Image image;
-  image.rodata.assign(program.getRodataSize(), 0);
-  std::vector<char> scratch;
+  image.rodata = binary::SectionBytes::zeros(program.getRodataSize());
+  SmallVector<isa::SegmentOp> segments;
   for (Operation &op : program.getBody().front()) {
     if (auto seg = dyn_cast<isa::SegmentOp>(op)) {
-      FailureOr<ArrayRef<char>> bytes = rawBytes(seg, seg.getValue(), scratch);
-      if (failed(bytes))
-        return failure();
-      if (seg.getAddr() + bytes->size() > image.rodata.size())
-        return seg.emitOpError("lies outside .rodata");
-      std::memcpy(image.rodata.data() + seg.getAddr(), bytes->data(),
-                  bytes->size());
+      segments.push_back(seg);
       continue;
     }
     FailureOr<isa::Instr> inst = isa::encodeInstruction(&op);
@@ -92,6 +110,8 @@ FailureOr<binary::Image> spatten::buildImage(ModuleOp module,
     image.text.resize(at + isa::kInstrBytes);
     inst->encode(image.text.data() + at);
   }
+  if (failed(placeSegments(segments, image.rodata)))
+    return failure();
 
   binary::Manifest &m = image.manifest;
   llvm::Expected<llvm::json::Value> hwJson =

@@ -21,8 +21,11 @@ class ProgramOp;
 }
 
 /// Builds the image of the single `spatten_isa.program` in `module`, with
-/// `pruning` recorded verbatim in the manifest. Errors are emitted as
-/// diagnostics on the offending op.
+/// `pruning` recorded verbatim in the manifest. The image's .rodata borrows
+/// the segments' bytes from their attributes and resource blobs, so
+/// `module` must outlive it (until it is written). Errors are emitted as
+/// diagnostics on the offending op: a segment outside .rodata or
+/// overlapping another, a constant without a byte layout.
 mlir::FailureOr<binary::Image> buildImage(mlir::ModuleOp module,
                                           llvm::json::Object pruning = {});
 
