@@ -19,7 +19,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/MemoryBufferRef.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
@@ -89,7 +89,6 @@ public:
   bool placeCopy(uint64_t offset, llvm::ArrayRef<uint8_t> bytes);
 
   uint64_t size() const { return total; }
-  bool empty() const { return total == 0; }
   /// All size() bytes in one array: the piece itself when one piece spans
   /// the section (images read from a file or built from a vector), else a
   /// copy made once and kept.
