@@ -653,6 +653,10 @@ struct Lowerer {
   /// and where the mask and importance live.
   struct AttnPlan {
     int64_t B, Lq, H, D, P, keys, tq, impOff;
+    /// K/V double-buffering slots: 1 when a head's K or V fills more than
+    /// half its buffer (BERT-base at 512 fp32 keys), so that the next
+    /// head's fetch waits for this head instead of not fitting.
+    int64_t kvSlots;
     bool padding, perQueryMask;
     /// Progressive quantization and a deferred V fetch split a head's ATTN
     /// around a DMA that waits for its first part. With one query tile per
@@ -673,13 +677,16 @@ struct Lowerer {
     int64_t keys = p.keys, D = p.D;
     const HardwareConfig &hw = pb.config();
     if (keys > int64_t(hw.maxKeysPerFill) ||
-        keys * D > slotElems(Buffer::K) ||
-        keys * D > slotElems(Buffer::V) ||
+        keys * D > pb.bufferElems(Buffer::K) ||
+        keys * D > pb.bufferElems(Buffer::V) ||
         keys > pb.bufferElems(Buffer::Mask))
       return pb.error() << keys << " keys of width " << D
                         << " exceed one K/V buffer fill (max_keys_per_fill "
                         << hw.maxKeysPerFill
                         << "); multi-fill attention is not implemented";
+    bool twoFit = keys * D <= slotElems(Buffer::K) &&
+                  keys * D <= slotElems(Buffer::V);
+    p.kvSlots = twoFit ? numSlots() : 1;
     if (op.headImportanceOut && p.H > std::min<int64_t>(
                                           pb.bufferElems(Buffer::Wgt), 1 << 16))
       return pb.error() << "head importance of " << p.H
@@ -746,11 +753,17 @@ struct Lowerer {
     pb.load({Buffer::Mask, 0, p.keys}, ref, p.keys * 4, n, p.keys);
   }
 
+  /// Where head tile `headTile` keeps K and V (the same offset in both
+  /// buffers).
+  int64_t kvOff(const AttnPlan &p, int64_t headTile) const {
+    return p.kvSlots > 1 ? slotOff(Buffer::K, headTile) : 0;
+  }
+
   /// Every input of head h with one query tile (prefetch mode).
   LogicalResult loadHead(const AttentionParts &op, const AttnPlan &p,
                          int64_t b, int64_t h, int64_t headTile,
                          int64_t qTile) {
-    if (failed(loadKV(op, b, h, p.P, p.D, slotOff(Buffer::K, headTile))))
+    if (failed(loadKV(op, b, h, p.P, p.D, kvOff(p, headTile))))
       return failure();
     loadQueryTile(op, p, b, h, 0, p.Lq, slotOff(Buffer::Q, qTile));
     return success();
@@ -761,10 +774,10 @@ struct Lowerer {
   LogicalResult lowerHead(const AttentionParts &op, const AttnPlan &p,
                           int64_t b, int64_t h, int64_t headTile,
                           int64_t &qTile) {
-    int64_t kvOff = slotOff(Buffer::K, headTile);
+    int64_t kv = kvOff(p, headTile);
     if (p.prefetch && h == 0 && failed(loadHead(op, p, b, h, headTile, qTile)))
       return failure();
-    if (!p.prefetch && failed(loadKV(op, b, h, p.P, p.D, kvOff)))
+    if (!p.prefetch && failed(loadKV(op, b, h, p.P, p.D, kv)))
       return failure();
     const Tensor &o = t(op.output);
     for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq, ++qTile) {
@@ -779,7 +792,7 @@ struct Lowerer {
                    : success();
       };
       if (failed(emitAttn(op, {b, h, q0, n, p.keys, p.P, p.D, p.impOff,
-                               p.perQueryMask, kvOff, qOff, oOff},
+                               p.perQueryMask, kv, qOff, oOff},
                           next)))
         return failure();
       DramRef out = o.ref;

@@ -140,6 +140,26 @@ def test_exported_tiny_model(kind, opset, tiny_models, tmp_path, reference_ready
     check_report(report)
 
 
+def test_heads_that_fill_more_than_half_the_kv_buffers(tmp_path, reference_ready):
+    """One head's K (64 keys x 64 fp32 = 16 KiB) takes more than half of a
+    24 KiB K/V buffer: the heads share one slot instead of double-buffering
+    (BERT-base at 512 tokens does this on the `spatten` preset), and the
+    outputs still match onnxruntime."""
+    path = tmp_path / "model.onnx"
+    model = spexport.export("bert", str(path), size="tiny", seed=7, layers=2, hidden=128, heads=2, seq_len=64)
+    hw = tmp_path / "hw.json"
+    hw.write_text(json.dumps({"preset": "spatten", "name": "small-kv",
+                              "k_buffer_bytes": 24576, "v_buffer_bytes": 24576}))
+    arrays = spexport.make_inputs(model.config, batch=1, seq_len=64, seed=8)
+    args = [tool("spatten-compile"), path, "--shape", "batch=1", "--shape", "sequence=64", "--hw", hw,
+            "-o", tmp_path / "model.spbin"]
+    r = run_tool(args, "spatten-compile")
+    assert r.returncode == 0, r.stderr[-4000:]
+    report = simulate(tmp_path / "model.spbin", write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
+    compare(tmp_path / "out", ort.run(path, arrays), "onnxruntime")
+    check_report(report)
+
+
 def test_invalid_model_clear_error(tmp_path):
     model = shared_model("bert_squad_pytorch1.4_opset11/BertForQuestionAnswering_0.onnx")
     out = tmp_path / "bad.spbin"

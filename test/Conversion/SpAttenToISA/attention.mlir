@@ -125,3 +125,20 @@ func.func @qkv_slices(%qkv: tensor<1x4x24xf32>) -> tensor<1x4x8xf32> {
   %o = spatten.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<causal>} : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
   return %o : tensor<1x4x8xf32>
 }
+
+// -----
+
+// A head's K and V each take more than half of their buffer (512 fp32 keys
+// of width 64 = 128 KiB of 196 KB): there is room for one head, not two,
+// so every head uses offset 0 and the next head's fetch waits for this
+// head's ATTNs instead of the attention not fitting.
+// CHECK-LABEL: spatten_isa.program @kv_single_slot
+// CHECK: spatten_isa.load {{.*}}rows = 512 : i64, sram_buf = 5 : i64, sram_off = 0 : i64
+// CHECK: spatten_isa.attn {{.*}}k_off = 0 : i64{{.*}}v_off = 0 : i64
+// CHECK: spatten_isa.load {{.*}}rows = 512 : i64, sram_buf = 5 : i64, sram_off = 0 : i64
+// CHECK: spatten_isa.attn {{.*}}k_off = 0 : i64{{.*}}v_off = 0 : i64
+// CHECK: spatten_isa.halt
+func.func @kv_single_slot(%q: tensor<1x512x128xf32>) -> tensor<1x512x128xf32> {
+  %o = spatten.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<none>} : (tensor<1x512x128xf32>, tensor<1x512x128xf32>, tensor<1x512x128xf32>) -> tensor<1x512x128xf32>
+  return %o : tensor<1x512x128xf32>
+}
