@@ -654,8 +654,8 @@ struct Lowerer {
   struct AttnPlan {
     int64_t B, Lq, H, D, P, keys, tq, impOff;
     /// K/V double-buffering slots: 1 when a head's K or V fills more than
-    /// half its buffer (BERT-base at 512 fp32 keys), so that the next
-    /// head's fetch waits for this head instead of not fitting.
+    /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
+    /// then follows this head's ATTNs instead of overlapping them.
     int64_t kvSlots;
     bool padding, perQueryMask;
     /// Progressive quantization and a deferred V fetch split a head's ATTN
@@ -720,7 +720,10 @@ struct Lowerer {
     if (failed(writePlanes(op, D)) || failed(loadHeadLists(op)))
       return failure();
     p.oneTile = p.tq >= p.Lq;
-    p.prefetch = p.oneTile && (op.pqThreshold || op.deferValues);
+    // The next head's K/V go to the other slot while this head finishes;
+    // with one slot they would overwrite what it still reads.
+    p.prefetch = p.oneTile && p.kvSlots > 1 &&
+                 (op.pqThreshold || op.deferValues);
     p.q = headRows(op.query);
     return p;
   }

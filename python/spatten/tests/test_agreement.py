@@ -16,6 +16,7 @@ bert_toy_optimized.onnx from ../shared/models.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -64,10 +65,11 @@ def compile_flags(cfg: R.SpAttenConfig) -> List[str]:
 
 
 def simulate(tmp: Path, model: Path, shapes: Dict[str, int], inputs: Dict[str, np.ndarray],
-             cfg: R.SpAttenConfig) -> Tuple[Dict[str, np.ndarray], dict]:
-    """Compiles and runs ``model``; returns (outputs by graph name, report)."""
+             cfg: R.SpAttenConfig, *extra: str) -> Tuple[Dict[str, np.ndarray], dict]:
+    """Compiles (with ``extra`` spatten-compile flags) and runs ``model``;
+    returns (outputs by graph name, report)."""
     binary = tmp / "model.spbin"
-    cmd = [str(tool("spatten-compile")), str(model), "-o", str(binary), *compile_flags(cfg)]
+    cmd = [str(tool("spatten-compile")), str(model), "-o", str(binary), *compile_flags(cfg), *extra]
     for name, value in shapes.items():
         cmd += ["--shape", f"{name}={value}"]
     subprocess.run(cmd, check=True)
@@ -127,9 +129,27 @@ def row_bytes(d: int, bits) -> int:
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("name", ["bert", "gpt2", "gpt2model", "bert_toy"])
 def test_simulator_agrees_with_reference(name, config, models, tmp_path):
-    path, mw, shapes, inputs, tokens = models(name)
-    cfg = CONFIGS[config]
-    got, report = simulate(tmp_path, path, shapes, inputs, cfg)
+    check_agreement(models(name), CONFIGS[config], tmp_path)
+
+
+@pytest.mark.parametrize("config", ["pq", "all", "pq-values-value"])
+def test_one_kv_slot_agrees_with_reference(config, models, tmp_path):
+    """K/V buffers that hold one head's keys but not two (as BERT-base at
+    512 tokens on the spatten preset): every head uses offset 0, and the
+    next head's inputs must not be fetched while this head still reads
+    them (the prefetch that progressive quantization uses otherwise)."""
+    model = models("bert")
+    d, tokens = model[1].head_dim, model[4]
+    kv = 4 * d * tokens * 3 // 2  # 1.5 heads of fp32 keys
+    hw = tmp_path / "hw.json"
+    hw.write_text(json.dumps({"preset": "spatten", "name": "one-kv-slot",
+                              "k_buffer_bytes": kv, "v_buffer_bytes": kv}))
+    check_agreement(model, CONFIGS[config], tmp_path, "--hw", str(hw))
+
+
+def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path, *extra: str):
+    path, mw, shapes, inputs, tokens = model
+    got, report = simulate(tmp_path, path, shapes, inputs, cfg, *extra)
     want = R.run_inputs(mw, inputs, cfg)
     records = want.layers[0]
     sel = simreport.layer_selections(report, tokens, mw.heads)
