@@ -657,6 +657,9 @@ struct Lowerer {
     /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
     /// then follows this head's ATTNs instead of overlapping them.
     int64_t kvSlots;
+    /// Q and ACC slots: 1 when progressive quantization needs more query
+    /// rows in one ATTN than half of those buffers hold.
+    int64_t qSlots;
     bool padding, perQueryMask;
     /// Progressive quantization and a deferred V fetch split a head's ATTN
     /// around a DMA that waits for its first part. With one query tile per
@@ -709,9 +712,16 @@ struct Lowerer {
     if (failed(tq))
       return failure();
     p.tq = *tq;
-    // The refetch decision is per head (docs/Algorithms.md). Importance and
-    // value pruning work per query tile, adding once per tile and fetching
-    // the V rows each tile keeps.
+    p.qSlots = numSlots();
+    // The refetch decision is per head (docs/Algorithms.md), so progressive
+    // quantization needs every query row in one ATTN: when they do not fit
+    // half of the Q and ACC buffers, they take the whole of them.
+    if (op.pqThreshold && p.tq < p.Lq && !p.perQueryMask &&
+        p.Lq <= kMaxDim16 && p.Lq * D <= pb.bufferElems(Buffer::Q) &&
+        p.Lq * D <= pb.bufferElems(Buffer::Acc))
+      p.tq = p.Lq, p.qSlots = 1;
+    // Importance and value pruning work per query tile, adding once per
+    // tile and fetching the V rows each tile keeps.
     op.deferValues = deferValueFetch(op.valueKeep, keys, std::min(p.tq, p.Lq));
     if (op.pqThreshold && p.tq < p.Lq)
       return pb.error() << p.Lq << " query rows do not fit one ATTN; "
@@ -722,7 +732,7 @@ struct Lowerer {
     p.oneTile = p.tq >= p.Lq;
     // The next head's K/V go to the other slot while this head finishes;
     // with one slot they would overwrite what it still reads.
-    p.prefetch = p.oneTile && p.kvSlots > 1 &&
+    p.prefetch = p.oneTile && p.kvSlots > 1 && p.qSlots > 1 &&
                  (op.pqThreshold || op.deferValues);
     p.q = headRows(op.query);
     return p;
@@ -762,13 +772,18 @@ struct Lowerer {
     return p.kvSlots > 1 ? slotOff(Buffer::K, headTile) : 0;
   }
 
+  /// Where query tile `qTile` keeps its rows in `buf` (Q or ACC).
+  int64_t qOff(const AttnPlan &p, Buffer buf, int64_t qTile) const {
+    return p.qSlots > 1 ? slotOff(buf, qTile) : 0;
+  }
+
   /// Every input of head h with one query tile (prefetch mode).
   LogicalResult loadHead(const AttentionParts &op, const AttnPlan &p,
                          int64_t b, int64_t h, int64_t headTile,
                          int64_t qTile) {
     if (failed(loadKV(op, b, h, p.P, p.D, kvOff(p, headTile))))
       return failure();
-    loadQueryTile(op, p, b, h, 0, p.Lq, slotOff(Buffer::Q, qTile));
+    loadQueryTile(op, p, b, h, 0, p.Lq, qOff(p, Buffer::Q, qTile));
     return success();
   }
 
@@ -785,22 +800,22 @@ struct Lowerer {
     const Tensor &o = t(op.output);
     for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq, ++qTile) {
       int64_t n = std::min(p.tq, p.Lq - q0);
-      int64_t qOff = slotOff(Buffer::Q, qTile);
-      int64_t oOff = slotOff(Buffer::Acc, qTile);
+      int64_t qAt = qOff(p, Buffer::Q, qTile);
+      int64_t oAt = qOff(p, Buffer::Acc, qTile);
       if (!p.prefetch)
-        loadQueryTile(op, p, b, h, q0, n, qOff);
+        loadQueryTile(op, p, b, h, q0, n, qAt);
       auto next = [&] {
         return p.prefetch && h + 1 < p.H
                    ? loadHead(op, p, b, h + 1, headTile + 1, qTile + 1)
                    : success();
       };
       if (failed(emitAttn(op, {b, h, q0, n, p.keys, p.P, p.D, p.impOff,
-                               p.perQueryMask, kv, qOff, oOff},
+                               p.perQueryMask, kv, qAt, oAt},
                           next)))
         return failure();
       DramRef out = o.ref;
       out.addr = o.addrOf((b * p.Lq + q0) * p.H * p.D + h * p.D);
-      pb.store(out, p.H * p.D * 4, {Buffer::Acc, oOff, p.D}, n, p.D);
+      pb.store(out, p.H * p.D * 4, {Buffer::Acc, oAt, p.D}, n, p.D);
     }
     return success();
   }

@@ -132,18 +132,21 @@ def test_simulator_agrees_with_reference(name, config, models, tmp_path):
     check_agreement(models(name), CONFIGS[config], tmp_path)
 
 
+@pytest.mark.parametrize("buffers", [("k", "v"), ("q",)], ids=["kv", "q"])
 @pytest.mark.parametrize("config", ["pq", "all", "pq-values-value"])
-def test_one_kv_slot_agrees_with_reference(config, models, tmp_path):
-    """K/V buffers that hold one head's keys but not two (as BERT-base at
-    512 tokens on the spatten preset): every head uses offset 0, and the
-    next head's inputs must not be fetched while this head still reads
-    them (the prefetch that progressive quantization uses otherwise)."""
+def test_one_slot_agrees_with_reference(config, buffers, models, tmp_path):
+    """Buffers that hold one head's keys (K/V) or query rows (Q) but not
+    two, as BERT-base at 512 tokens on the spatten preset: every head uses
+    offset 0 (with progressive quantization all query rows must share one
+    ATTN), and the next head's inputs must not be fetched while this head
+    still reads them, as the prefetch under progressive quantization
+    otherwise does."""
     model = models("bert")
     d, tokens = model[1].head_dim, model[4]
-    kv = 4 * d * tokens * 3 // 2  # 1.5 heads of fp32 keys
+    size = 4 * d * tokens * 3 // 2  # 1.5 heads of fp32 rows
     hw = tmp_path / "hw.json"
-    hw.write_text(json.dumps({"preset": "spatten", "name": "one-kv-slot",
-                              "k_buffer_bytes": kv, "v_buffer_bytes": kv}))
+    hw.write_text(json.dumps({"preset": "spatten", "name": "one-slot",
+                              **{f"{b}_buffer_bytes": size for b in buffers}}))
     check_agreement(model, CONFIGS[config], tmp_path, "--hw", str(hw))
 
 
