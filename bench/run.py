@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Regenerates docs/results.md and its plots (docs/results/*.png).
 
-    /usr/bin/python3 bench/run.py            # full run: BERT-base 128 and 384, GPT-2 small 384
+    /usr/bin/python3 bench/run.py            # full run: BERT-base 128, 384 and 512, GPT-2 small 384
     /usr/bin/python3 bench/run.py --quick    # BERT-base 128, dense + all; writes under --work-dir
 
 For each model (exported from PyTorch at full size, seeded random weights)
@@ -67,6 +67,7 @@ class Workload:
 
 
 FULL_WORKLOADS = [Workload("BERT-base seq 128", "bert", 128), Workload("BERT-base seq 384", "bert", 384),
+                  Workload("BERT-base seq 512", "bert", 512),
                   Workload("GPT-2 small seq 384 (summarization)", "gpt2", 384)]
 QUICK_WORKLOADS = [FULL_WORKLOADS[0]]
 
