@@ -669,14 +669,9 @@ struct Lowerer {
     HeadRows q;
   };
 
-  /// Checks that the attention fits the buffers, picks the query tile and
-  /// the value fetch, and writes the planes and head lists it reads.
-  FailureOr<AttnPlan> planAttention(AttentionParts &op) {
-    ArrayRef<int64_t> qShape = shapeOf(op.query);
-    AttnPlan p{};
-    p.B = qShape[0], p.Lq = qShape[1], p.H = op.heads, p.D = qShape[2] / p.H;
-    p.P = op.pastKey ? t(op.pastKey).shape[2] : 0;
-    p.keys = p.P + shapeOf(op.key)[1];
+  /// Checks that a head's keys fit one fill of the K, V and mask buffers,
+  /// and picks the K/V slots.
+  LogicalResult planKeys(AttnPlan &p) {
     int64_t keys = p.keys, D = p.D;
     const HardwareConfig &hw = pb.config();
     if (keys > int64_t(hw.maxKeysPerFill) ||
@@ -690,6 +685,47 @@ struct Lowerer {
     bool twoFit = keys * D <= slotElems(Buffer::K) &&
                   keys * D <= slotElems(Buffer::V);
     p.kvSlots = twoFit ? numSlots() : 1;
+    return success();
+  }
+
+  /// Picks the query tile and its Q/ACC slots.
+  LogicalResult planQueryTile(const AttentionParts &op, AttnPlan &p) {
+    int64_t keys = p.keys, D = p.D;
+    FailureOr<int64_t> tq =
+        commonTile({Buffer::Q, Buffer::Acc}, D, std::min(p.Lq, kMaxDim16));
+    if (succeeded(tq) && p.perQueryMask)
+      tq = commonTile({Buffer::Mask}, keys,
+                      std::min(*tq, op.importanceOut ? p.impOff / keys : *tq));
+    if (failed(tq))
+      return failure();
+    p.tq = *tq;
+    p.qSlots = numSlots();
+    if (!op.pqThreshold || p.tq >= p.Lq)
+      return success();
+    // The refetch decision is per head (docs/Algorithms.md), so progressive
+    // quantization needs every query row in one ATTN: when they do not fit
+    // half of the Q and ACC buffers, they take the whole of them.
+    if (p.perQueryMask || p.Lq > kMaxDim16 ||
+        p.Lq * D > pb.bufferElems(Buffer::Q) ||
+        p.Lq * D > pb.bufferElems(Buffer::Acc))
+      return pb.error() << p.Lq << " query rows do not fit one ATTN; "
+                           "progressive quantization across query tiles is "
+                           "not implemented";
+    p.tq = p.Lq, p.qSlots = 1;
+    return success();
+  }
+
+  /// Checks that the attention fits the buffers, picks the query tile and
+  /// the value fetch, and writes the planes and head lists it reads.
+  FailureOr<AttnPlan> planAttention(AttentionParts &op) {
+    ArrayRef<int64_t> qShape = shapeOf(op.query);
+    AttnPlan p{};
+    p.B = qShape[0], p.Lq = qShape[1], p.H = op.heads, p.D = qShape[2] / p.H;
+    p.P = op.pastKey ? t(op.pastKey).shape[2] : 0;
+    p.keys = p.P + shapeOf(op.key)[1];
+    int64_t keys = p.keys, D = p.D;
+    if (failed(planKeys(p)))
+      return failure();
     if (op.headImportanceOut && p.H > std::min<int64_t>(
                                           pb.bufferElems(Buffer::Wgt), 1 << 16))
       return pb.error() << "head importance of " << p.H
@@ -704,29 +740,11 @@ struct Lowerer {
     if (op.importanceOut && p.impOff < keys)
       return pb.error() << "the mask buffer cannot hold a mask row and the "
                            "importance of " << keys << " keys";
-    FailureOr<int64_t> tq =
-        commonTile({Buffer::Q, Buffer::Acc}, D, std::min(p.Lq, kMaxDim16));
-    if (succeeded(tq) && p.perQueryMask)
-      tq = commonTile({Buffer::Mask}, keys,
-                      std::min(*tq, op.importanceOut ? p.impOff / keys : *tq));
-    if (failed(tq))
+    if (failed(planQueryTile(op, p)))
       return failure();
-    p.tq = *tq;
-    p.qSlots = numSlots();
-    // The refetch decision is per head (docs/Algorithms.md), so progressive
-    // quantization needs every query row in one ATTN: when they do not fit
-    // half of the Q and ACC buffers, they take the whole of them.
-    if (op.pqThreshold && p.tq < p.Lq && !p.perQueryMask &&
-        p.Lq <= kMaxDim16 && p.Lq * D <= pb.bufferElems(Buffer::Q) &&
-        p.Lq * D <= pb.bufferElems(Buffer::Acc))
-      p.tq = p.Lq, p.qSlots = 1;
     // Importance and value pruning work per query tile, adding once per
     // tile and fetching the V rows each tile keeps.
     op.deferValues = deferValueFetch(op.valueKeep, keys, std::min(p.tq, p.Lq));
-    if (op.pqThreshold && p.tq < p.Lq)
-      return pb.error() << p.Lq << " query rows do not fit one ATTN; "
-                           "progressive quantization across query tiles is "
-                           "not implemented";
     if (failed(writePlanes(op, D)) || failed(loadHeadLists(op)))
       return failure();
     p.oneTile = p.tq >= p.Lq;
