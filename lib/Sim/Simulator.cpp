@@ -1632,6 +1632,19 @@ Expected<Simulator::Executed> Simulator::execute(const Instr &inst,
 }
 
 Error Simulator::retire(const Executed &x) {
+  try {
+    return placeOnTimeline(x);
+  } catch (const std::bad_alloc &) {
+    // The timeline grows with the program and can exhaust the host, as
+    // execute() can; on the worker thread an escaping exception would end
+    // the process.
+    return makeError(llvm::formatv("instruction {0} ({1}): out of host "
+                                   "memory for the timeline",
+                                   x.work.pc, x.spec->mnemonic));
+  }
+}
+
+Error Simulator::placeOnTimeline(const Executed &x) {
   const timing::Work &work = x.work;
   timing::PipelineResult pipelineRun;
   auto issued = engine->issue(work, &pipelineRun);

@@ -107,8 +107,11 @@ private:
   llvm::Expected<Executed> execute(const isa::Instr &inst, uint64_t pc);
   /// The retire half: places `x` on the timeline and counts it in
   /// `retired`. Touches neither `rep` nor the functional state, so it may
-  /// run on another thread than execute().
+  /// run on another thread than execute(). Errors name the instruction: a
+  /// `dep_wait` with no token to take, or the host out of memory.
   llvm::Error retire(const Executed &x);
+  /// retire() without its catch of host out-of-memory.
+  llvm::Error placeOnTimeline(const Executed &x);
   /// Runs execute() from the entry point to HALT, handing every instruction
   /// to `handOff` in program order; stops early when `handOff` returns false
   /// (the retire half failed and holds the error).
