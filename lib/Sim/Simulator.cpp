@@ -191,16 +191,17 @@ Error Simulator::run() {
   if (Error e = resetTimeline())
     return e;
   std::optional<Error> retireErr;
-  auto retireHere = [&](Executed &&x) {
+  auto retireOrKeepError = [&](const Executed &x) {
     if (Error e = retire(x)) {
       retireErr.emplace(std::move(e));
       return false;
     }
     return true;
   };
-  Error execErr = llvm::hardware_concurrency().compute_thread_count() > 1
-                      ? runPipelined(retireErr)
-                      : executeProgram(retireHere);
+  Error execErr =
+      llvm::hardware_concurrency().compute_thread_count() > 1
+          ? runPipelined(retireOrKeepError)
+          : executeProgram([&](Executed &&x) { return retireOrKeepError(x); });
   mergeRetired();
   // A retire error is at an earlier instruction than any the execute half
   // reached after it, so it is the first in program order.
@@ -288,14 +289,14 @@ constexpr size_t kRetireQueueDepth = 32;
 
 } // namespace
 
-Error Simulator::runPipelined(std::optional<Error> &retireErr) {
+Error Simulator::runPipelined(
+    llvm::function_ref<bool(const Executed &)> retireOne) {
   HandOff<Executed> queue(kRetireQueueDepth);
   std::thread worker([&] {
     std::deque<Executed> batch;
     while (queue.popAll(batch))
       for (const Executed &x : batch)
-        if (Error e = retire(x)) {
-          retireErr.emplace(std::move(e));
+        if (!retireOne(x)) {
           queue.stop();
           return;
         }
@@ -800,8 +801,9 @@ Error Simulator::Exec::loadRow(const Operand &op, uint64_t r,
       std::fill_n(codes.begin() + op.at(r, 0), op.cols, MsbCode());
     return Error::success();
   }
+  uint64_t esz = dtypeBytes(dt);
   for (uint64_t c = 0; c < op.cols; ++c)
-    if (Error e = loadElem(op, r, c, dt, src + c * dtypeBytes(dt)))
+    if (Error e = loadElem(op, r, c, dt, src + c * esz))
       return e;
   return Error::success();
 }
@@ -815,8 +817,9 @@ Error Simulator::Exec::storeRow(const Operand &op, uint64_t r, uint8_t *dst) {
                 op.cols * 4);
     return Error::success();
   }
+  uint64_t esz = dtypeBytes(dt);
   for (uint64_t c = 0; c < op.cols; ++c)
-    if (Error e = storeElem(op, r, c, dt, dst + c * dtypeBytes(dt)))
+    if (Error e = storeElem(op, r, c, dt, dst + c * esz))
       return e;
   return Error::success();
 }
@@ -1501,22 +1504,16 @@ Error Simulator::resetTimeline() {
                      llvm::toString(dram.takeError()));
   engine = std::make_unique<timing::Engine>(std::move(*dram));
   retired = Report();
-  countedBusy = {};
   lastAttn.reset();
   return Error::success();
 }
 
 void Simulator::noteTimeline(const timing::Work &work,
-                             const timing::Interval &when) {
+                             const timing::Interval &when, uint64_t busy) {
   retired.cycles = engine->total();
   std::optional<Queue> q = queueOf(work.opcode);
-  // A streamed ATTN overlaps its predecessor: count only the new cycles.
-  uint64_t busy = 0;
-  if (q) {
-    busy = engine->busy()[unsigned(*q)] - countedBusy[unsigned(*q)];
-    countedBusy[unsigned(*q)] += busy;
+  if (q)
     retired.queueBusy[unsigned(*q)] += busy;
-  }
   if (!work.layer || !when.cycles()) // e.g. a predicated DMA that was skipped
     return;
   LayerCounters *l = retired.layer(*work.layer + 1);
@@ -1647,6 +1644,10 @@ Error Simulator::retire(const Executed &x) {
 Error Simulator::placeOnTimeline(const Executed &x) {
   const timing::Work &work = x.work;
   timing::PipelineResult pipelineRun;
+  // A streamed ATTN overlaps its predecessor: only the queue's new busy
+  // cycles count.
+  std::optional<Queue> q = queueOf(work.opcode);
+  uint64_t busyBefore = q ? engine->busy()[unsigned(*q)] : 0;
   auto issued = engine->issue(work, &pipelineRun);
   if (!issued)
     return makeError(llvm::formatv("instruction {0} ({1}): {2}", work.pc,
@@ -1655,7 +1656,8 @@ Error Simulator::placeOnTimeline(const Executed &x) {
   timing::Interval when = *issued;
   if (work.attn)
     notePipeline(pipelineRun, work.layer);
-  noteTimeline(work, when);
+  noteTimeline(work, when,
+               q ? engine->busy()[unsigned(*q)] - busyBefore : 0);
   OpcodeStats &stats = retired.byOpcode[unsigned(work.opcode)];
   stats.count += 1;
   stats.cycles += when.cycles();

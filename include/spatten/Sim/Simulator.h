@@ -116,9 +116,11 @@ private:
   /// to `handOff` in program order; stops early when `handOff` returns false
   /// (the retire half failed and holds the error).
   llvm::Error executeProgram(llvm::function_ref<bool(Executed &&)> handOff);
-  /// executeProgram() with retire() on a worker thread; a retire error is
-  /// stored in `retireErr`. The worker is joined before it returns.
-  llvm::Error runPipelined(std::optional<llvm::Error> &retireErr);
+  /// executeProgram() with `retireOne` on a worker thread; it returns false
+  /// (keeping its error) to stop execution. The worker is joined before
+  /// this returns.
+  llvm::Error
+  runPipelined(llvm::function_ref<bool(const Executed &)> retireOne);
   /// Adds `retired` to `rep` and clears it.
   void mergeRetired();
   static bool readsResultsOf(const isa::Instr &next, const isa::Instr &prev);
@@ -126,7 +128,9 @@ private:
   void notePipeline(const timing::PipelineResult &run,
                     std::optional<unsigned> layer);
   /// Adds one instruction's interval to `retired`'s cycle counters.
-  void noteTimeline(const timing::Work &work, const timing::Interval &when);
+  /// `busy`: the cycles it added to its queue's busy time.
+  void noteTimeline(const timing::Work &work, const timing::Interval &when,
+                    uint64_t busy);
 
   Simulator(binary::Image image, HardwareConfig timing)
       : image(std::move(image)), timing(std::move(timing)) {}
@@ -167,8 +171,6 @@ private:
   /// until mergeRetired() adds them to `rep`.
   std::unique_ptr<timing::Engine> engine;
   Report retired;
-  /// Queue busy cycles of the timeline already counted in the report.
-  std::array<uint64_t, isa::kNumQueues> countedBusy{};
   /// The last compute instruction, when it is an ATTN (the next ATTN may
   /// stream behind it). Execute half.
   std::optional<isa::Instr> lastAttn;
