@@ -10,6 +10,7 @@
 #include "spatten/Binary/SpBin.h"
 #include "spatten/ISA/Spec.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/Object/ELF.h"
@@ -233,17 +234,27 @@ struct SectionPlan {
   uint64_t flags;
   uint64_t addr;
   uint64_t align;
-  llvm::ArrayRef<uint8_t> data;
-  const SectionBytes *pieces = nullptr; ///< instead of `data`
+  const SectionBytes *data;
   uint32_t nameOffset = 0;
   uint64_t offset = 0;
-  uint64_t size() const { return pieces ? pieces->size() : data.size(); }
-  void write(llvm::raw_ostream &os) const {
-    if (pieces)
-      return pieces->write(os);
-    writeBytes(os, data);
-  }
 };
+
+/// A view of `bytes`, which the caller keeps alive.
+SectionBytes viewOf(llvm::StringRef bytes) {
+  return SectionBytes(
+      llvm::ArrayRef(reinterpret_cast<const uint8_t *>(bytes.data()),
+                     bytes.size()),
+      nullptr);
+}
+
+/// The bytes `write` puts into a stream.
+std::vector<uint8_t>
+bytesOf(llvm::function_ref<void(llvm::raw_ostream &)> write) {
+  std::string bytes;
+  llvm::raw_string_ostream os(bytes);
+  write(os);
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
 
 template <typename T> void writeStruct(llvm::raw_ostream &os, const T &v) {
   os.write(reinterpret_cast<const char *>(&v), sizeof(T));
@@ -424,10 +435,7 @@ void binary::writeImage(const Image &image, llvm::raw_ostream &os) {
 }
 
 std::vector<uint8_t> binary::serializeImage(const Image &image) {
-  std::string bytes;
-  llvm::raw_string_ostream os(bytes);
-  writeImage(image, os);
-  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+  return bytesOf([&](llvm::raw_ostream &os) { writeImage(image, os); });
 }
 
 std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
@@ -435,10 +443,9 @@ std::vector<uint8_t> binary::serializeSections(llvm::ArrayRef<uint8_t> text,
                                                llvm::StringRef meta,
                                                uint64_t rodataBase,
                                                uint64_t entry) {
-  std::string bytes;
-  llvm::raw_string_ostream os(bytes);
-  writeSections(os, text, rodata, meta, rodataBase, entry);
-  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+  return bytesOf([&](llvm::raw_ostream &os) {
+    writeSections(os, text, rodata, meta, rodataBase, entry);
+  });
 }
 
 void binary::writeSections(llvm::raw_ostream &os,
@@ -447,16 +454,14 @@ void binary::writeSections(llvm::raw_ostream &os,
                            llvm::StringRef meta, uint64_t rodataBase,
                            uint64_t entry) {
   namespace E = llvm::ELF;
-  llvm::ArrayRef<uint8_t> metaBytes(
-      reinterpret_cast<const uint8_t *>(meta.data()), meta.size());
-
+  SectionBytes textBytes(text, nullptr), metaBytes = viewOf(meta), names;
   SectionPlan secs[] = {
       {kTextSection, E::SHT_PROGBITS, E::SHF_ALLOC | E::SHF_EXECINSTR, 0,
-       kSectionAlign, text},
+       kSectionAlign, &textBytes},
       {kRodataSection, E::SHT_PROGBITS, E::SHF_ALLOC, rodataBase,
-       kSectionAlign, {}, &rodata},
-      {kMetaSection, E::SHT_PROGBITS, 0, 0, 1, metaBytes},
-      {".shstrtab", E::SHT_STRTAB, 0, 0, 1, {}},
+       kSectionAlign, &rodata},
+      {kMetaSection, E::SHT_PROGBITS, 0, 0, 1, &metaBytes},
+      {".shstrtab", E::SHT_STRTAB, 0, 0, 1, &names},
   };
   std::string shstrtab(1, '\0');
   for (SectionPlan &s : secs) {
@@ -464,13 +469,12 @@ void binary::writeSections(llvm::raw_ostream &os,
     shstrtab += s.name.str();
     shstrtab.push_back('\0');
   }
-  secs[3].data = llvm::ArrayRef<uint8_t>(
-      reinterpret_cast<const uint8_t *>(shstrtab.data()), shstrtab.size());
+  names = viewOf(shstrtab);
 
   uint64_t offset = sizeof(E::Elf64_Ehdr);
   for (SectionPlan &s : secs) {
     s.offset = alignTo(offset, s.align);
-    offset = s.offset + s.size();
+    offset = s.offset + s.data->size();
   }
   uint64_t shoff = alignTo(offset, 8);
   constexpr unsigned kNumSections = 5; // null + 4
@@ -497,8 +501,8 @@ void binary::writeSections(llvm::raw_ostream &os,
   writeStruct(os, eh);
   for (const SectionPlan &s : secs) {
     os.write_zeros(s.offset - at);
-    s.write(os);
-    at = s.offset + s.size();
+    s.data->write(os);
+    at = s.offset + s.data->size();
   }
   os.write_zeros(shoff - at);
   E::Elf64_Shdr null;
@@ -512,7 +516,7 @@ void binary::writeSections(llvm::raw_ostream &os,
     sh.sh_flags = s.flags;
     sh.sh_addr = s.addr;
     sh.sh_offset = s.offset;
-    sh.sh_size = s.size();
+    sh.sh_size = s.data->size();
     sh.sh_addralign = s.align;
     writeStruct(os, sh);
   }
@@ -616,7 +620,7 @@ Expected<Image> parseImage(llvm::StringRef data,
 
 static Expected<Image>
 readImageFrom(llvm::MemoryBufferRef buffer,
-          std::shared_ptr<const llvm::MemoryBuffer> file) {
+              std::shared_ptr<const llvm::MemoryBuffer> file) {
   auto img = parseImage(buffer.getBuffer(), std::move(file));
   if (!img)
     return makeError(buffer.getBufferIdentifier() + ": " +

@@ -75,7 +75,7 @@ public:
   SectionBytes() = default;
   /// Owns `bytes`.
   SectionBytes(std::vector<uint8_t> bytes);
-  /// Views `bytes`, which `owner` keeps alive.
+  /// Views `bytes`, which `owner` keeps alive (null: the caller does).
   SectionBytes(llvm::ArrayRef<uint8_t> bytes,
                std::shared_ptr<const void> owner);
   /// `size` zero bytes to place pieces into.
