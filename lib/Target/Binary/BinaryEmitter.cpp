@@ -79,9 +79,10 @@ static LogicalResult placeSegments(MutableArrayRef<isa::SegmentOp> segments,
       return failure();
     ArrayRef<uint8_t> data(reinterpret_cast<const uint8_t *>(bytes->data()),
                            bytes->size());
-    bool copied = bytes->data() == scratch.data();
-    if (!(copied ? rodata.placeCopy(seg.getAddr(), data)
-                 : rodata.place(seg.getAddr(), data)))
+    auto dense = dyn_cast<DenseElementsAttr>(seg.getValue());
+    bool expanded = dense && dense.isSplat(); // into `scratch`
+    if (!(expanded ? rodata.placeCopy(seg.getAddr(), data)
+                   : rodata.place(seg.getAddr(), data)))
       return seg.emitOpError("lies outside .rodata or overlaps another "
                              "segment");
   }
