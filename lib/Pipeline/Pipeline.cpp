@@ -106,7 +106,7 @@ void spatten::buildCompilePipeline(OpPassManager &pm,
   ConvertSpAttenToISAOptions isaOptions;
   isaOptions.hardwareConfig = options.hw;
   pm.addPass(createConvertSpAttenToISA(isaOptions));
-  pm.addPass(isa::createSpAttenISASchedule());
+  pm.addPass(isa::createSpAttenISAInsertDependencies());
 }
 
 void spatten::registerAllDialects(DialectRegistry &registry) {

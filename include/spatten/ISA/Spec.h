@@ -218,72 +218,127 @@ constexpr Field kOpcodeField = {"opcode", 0, 0, 8};
 constexpr Field kDepWaitField = {"dep_wait", 0, 8, 4};
 constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
 
+// The field tables, one X-macro per instruction layout: X(MEMBER, NAME, WORD,
+// LSB, WIDTH, FP32). Each expands into a struct of named constants
+// (`fields::Dma::rows`, for typed access by the compiler and the simulator)
+// and an array (`kDmaFields`, for table walks by name: the ISA dialect's
+// verifier, the binary emitter, the disassembler and docs/ISA.md).
+
 // An SRAM operand is (buffer, element offset, row stride in elements).
-#define SPATTEN_OPERAND(NAME, WORD)                                           \
-  Field{NAME "_buf", WORD, 0, 4}, Field{NAME "_off", WORD, 4, 24},            \
-      Field{NAME "_stride", WORD, 28, 20}
+#define SPATTEN_ISA_OPERAND(X, M, NAME, WORD)                                 \
+  X(M##Buf, NAME "_buf", WORD, 0, 4, false)                                   \
+  X(M##Off, NAME "_off", WORD, 4, 24, false)                                  \
+  X(M##Stride, NAME "_stride", WORD, 28, 20, false)
 
-// DMA header fields shared by load, store, gather and scatter. `layer` is
-// the report's layer number + 1 (0: not attributed to a layer).
-#define SPATTEN_DMA_HEADER                                                    \
-  Field{"tensor_class", 0, 16, 4}, Field{"dtype", 0, 20, 4},                  \
-      Field{"bits", 0, 24, 6}, Field{"plane", 0, 30, 2},                      \
-      Field{"lsb_bits", 0, 32, 4}, Field{"pred", 0, 36, 2},                   \
-      Field{"layer", 0, 48, 16}
+// DMA fields shared by load, store, gather and scatter. `layer` is the
+// report's layer number + 1 (0: not attributed to a layer).
+#define SPATTEN_ISA_DMA_FIELDS(X)                                             \
+  X(tensorClass, "tensor_class", 0, 16, 4, false)                             \
+  X(dtype, "dtype", 0, 20, 4, false)                                          \
+  X(bits, "bits", 0, 24, 6, false)                                            \
+  X(plane, "plane", 0, 30, 2, false)                                          \
+  X(lsbBits, "lsb_bits", 0, 32, 4, false)                                     \
+  X(pred, "pred", 0, 36, 2, false)                                            \
+  X(layer, "layer", 0, 48, 16, false)                                         \
+  X(dramAddr, "dram_addr", 1, 0, 48, false)                                   \
+  X(dramStride, "dram_stride", 2, 0, 32, false)                               \
+  SPATTEN_ISA_OPERAND(X, sram, "sram", 3)                                     \
+  X(rows, "rows", 4, 0, 24, false)                                            \
+  X(cols, "cols", 4, 24, 24, false)
 
-constexpr Field kDmaFields[] = {
-    SPATTEN_DMA_HEADER,
-    {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
-    SPATTEN_OPERAND("sram", 3),
-    {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
-};
-constexpr Field kGatherFields[] = {
-    SPATTEN_DMA_HEADER,
-    {"dram_addr", 1, 0, 48},  {"dram_stride", 2, 0, 32},
-    SPATTEN_OPERAND("sram", 3),
-    {"rows", 4, 0, 24},       {"cols", 4, 24, 24},
-    {"idx_off", 5, 0, 24},   {"idx_period", 5, 24, 24},
-    {"period_stride", 6, 0, 48},
-};
-#undef SPATTEN_DMA_HEADER
-constexpr Field kGemmFields[] = {
-    {"flags", 0, 16, 8}, {"layer", 0, 48, 16},
-    SPATTEN_OPERAND("a", 1), SPATTEN_OPERAND("b", 2), SPATTEN_OPERAND("c", 3),
-    SPATTEN_OPERAND("bias", 4),
-    {"m", 5, 0, 16}, {"n", 5, 16, 16}, {"k", 5, 32, 16},
-};
+// Gather and scatter add the index list.
+#define SPATTEN_ISA_GATHER_FIELDS(X)                                          \
+  SPATTEN_ISA_DMA_FIELDS(X)                                                   \
+  X(idxOff, "idx_off", 5, 0, 24, false)                                       \
+  X(idxPeriod, "idx_period", 5, 24, 24, false)                                \
+  X(periodStride, "period_stride", 6, 0, 48, false)
+
+#define SPATTEN_ISA_GEMM_FIELDS(X)                                            \
+  X(flags, "flags", 0, 16, 8, false)                                          \
+  X(layer, "layer", 0, 48, 16, false)                                         \
+  SPATTEN_ISA_OPERAND(X, a, "a", 1)                                           \
+  SPATTEN_ISA_OPERAND(X, b, "b", 2)                                           \
+  SPATTEN_ISA_OPERAND(X, c, "c", 3)                                           \
+  SPATTEN_ISA_OPERAND(X, bias, "bias", 4)                                     \
+  X(m, "m", 5, 0, 16, false)                                                  \
+  X(n, "n", 5, 16, 16, false)                                                 \
+  X(k, "k", 5, 32, 16, false)
+
 // ATTN fills all eight words: d and causal_offset sit in the spare high
 // bits of the v and o operand words so that word 6 can hold the fp32
 // progressive-quantization threshold.
-constexpr Field kAttnFields[] = {
-    {"mask_kind", 0, 16, 2}, {"flags", 0, 18, 6},
-    {"phase", 0, 24, 2}, {"head_imp_buf", 0, 26, 4},
-    {"mask_fill", 0, 32, 32, true},
-    SPATTEN_OPERAND("q", 1), {"vk", 1, 48, 16},
-    SPATTEN_OPERAND("k", 2), {"layer", 2, 48, 16},
-    SPATTEN_OPERAND("v", 3), {"d", 3, 48, 16},
-    SPATTEN_OPERAND("o", 4), {"causal_offset", 4, 48, 16},
-    SPATTEN_OPERAND("mask", 5), {"head_imp_off", 5, 48, 16},
-    {"lq", 6, 0, 16}, {"lk", 6, 16, 16},
-    {"pq_threshold", 6, 32, 32, true},
-    {"scale", 7, 0, 32, true},
-    {"imp_buf", 7, 32, 4}, {"imp_off", 7, 36, 24},
-};
-constexpr Field kVecFields[] = {
-    {"func", 0, 16, 8}, {"flags", 0, 24, 8}, {"layer", 0, 48, 16},
-    SPATTEN_OPERAND("x", 1), SPATTEN_OPERAND("y", 2), SPATTEN_OPERAND("z", 3),
-    SPATTEN_OPERAND("w", 4),
-    {"rows", 5, 0, 24}, {"cols", 5, 24, 24},
-    {"imm", 6, 0, 32, true},
-};
-constexpr Field kTopkFields[] = {
-    {"flags", 0, 16, 8}, {"role", 0, 24, 2}, {"layer", 0, 48, 16},
-    {"s_buf", 1, 0, 4}, {"s_off", 1, 4, 24},
-    {"in_off", 2, 0, 24}, {"out_off", 2, 24, 24},
-    {"n", 3, 0, 24}, {"k", 3, 24, 24},
-    {"seed", 4, 0, 32},
-};
-#undef SPATTEN_OPERAND
+#define SPATTEN_ISA_ATTN_FIELDS(X)                                            \
+  X(maskKind, "mask_kind", 0, 16, 2, false)                                   \
+  X(flags, "flags", 0, 18, 6, false)                                          \
+  X(phase, "phase", 0, 24, 2, false)                                          \
+  X(headImpBuf, "head_imp_buf", 0, 26, 4, false)                              \
+  X(maskFill, "mask_fill", 0, 32, 32, true)                                   \
+  SPATTEN_ISA_OPERAND(X, q, "q", 1)                                           \
+  X(vk, "vk", 1, 48, 16, false)                                               \
+  SPATTEN_ISA_OPERAND(X, k, "k", 2)                                           \
+  X(layer, "layer", 2, 48, 16, false)                                         \
+  SPATTEN_ISA_OPERAND(X, v, "v", 3)                                           \
+  X(d, "d", 3, 48, 16, false)                                                 \
+  SPATTEN_ISA_OPERAND(X, o, "o", 4)                                           \
+  X(causalOffset, "causal_offset", 4, 48, 16, false)                          \
+  SPATTEN_ISA_OPERAND(X, mask, "mask", 5)                                     \
+  X(headImpOff, "head_imp_off", 5, 48, 16, false)                             \
+  X(lq, "lq", 6, 0, 16, false)                                                \
+  X(lk, "lk", 6, 16, 16, false)                                               \
+  X(pqThreshold, "pq_threshold", 6, 32, 32, true)                             \
+  X(scale, "scale", 7, 0, 32, true)                                           \
+  X(impBuf, "imp_buf", 7, 32, 4, false)                                       \
+  X(impOff, "imp_off", 7, 36, 24, false)
+
+#define SPATTEN_ISA_VEC_FIELDS(X)                                             \
+  X(func, "func", 0, 16, 8, false)                                            \
+  X(flags, "flags", 0, 24, 8, false)                                          \
+  X(layer, "layer", 0, 48, 16, false)                                         \
+  SPATTEN_ISA_OPERAND(X, x, "x", 1)                                           \
+  SPATTEN_ISA_OPERAND(X, y, "y", 2)                                           \
+  SPATTEN_ISA_OPERAND(X, z, "z", 3)                                           \
+  SPATTEN_ISA_OPERAND(X, w, "w", 4)                                           \
+  X(rows, "rows", 5, 0, 24, false)                                            \
+  X(cols, "cols", 5, 24, 24, false)                                           \
+  X(imm, "imm", 6, 0, 32, true)
+
+#define SPATTEN_ISA_TOPK_FIELDS(X)                                            \
+  X(flags, "flags", 0, 16, 8, false)                                          \
+  X(role, "role", 0, 24, 2, false)                                            \
+  X(layer, "layer", 0, 48, 16, false)                                         \
+  X(sBuf, "s_buf", 1, 0, 4, false)                                            \
+  X(sOff, "s_off", 1, 4, 24, false)                                           \
+  X(inOff, "in_off", 2, 0, 24, false)                                         \
+  X(outOff, "out_off", 2, 24, 24, false)                                      \
+  X(n, "n", 3, 0, 24, false)                                                  \
+  X(k, "k", 3, 24, 24, false)                                                 \
+  X(seed, "seed", 4, 0, 32, false)
+
+#define SPATTEN_ISA_FIELD_MEMBER(M, NAME, WORD, LSB, WIDTH, FP32)             \
+  static constexpr Field M{NAME, WORD, LSB, WIDTH, FP32};
+#define SPATTEN_ISA_FIELD_ENTRY(M, NAME, WORD, LSB, WIDTH, FP32)              \
+  Field{NAME, WORD, LSB, WIDTH, FP32},
+
+/// Named fields per instruction layout: load and store use `Dma`, gather
+/// and scatter `Gather` (a superset of `Dma`).
+namespace fields {
+struct Dma { SPATTEN_ISA_DMA_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
+struct Gather { SPATTEN_ISA_GATHER_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
+struct Gemm { SPATTEN_ISA_GEMM_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
+struct Attn { SPATTEN_ISA_ATTN_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
+struct Vec { SPATTEN_ISA_VEC_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
+struct Topk { SPATTEN_ISA_TOPK_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
+} // namespace fields
+
+constexpr Field kDmaFields[] = {SPATTEN_ISA_DMA_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
+constexpr Field kGatherFields[] = {
+    SPATTEN_ISA_GATHER_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
+constexpr Field kGemmFields[] = {SPATTEN_ISA_GEMM_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
+constexpr Field kAttnFields[] = {SPATTEN_ISA_ATTN_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
+constexpr Field kVecFields[] = {SPATTEN_ISA_VEC_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
+constexpr Field kTopkFields[] = {SPATTEN_ISA_TOPK_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
+#undef SPATTEN_ISA_FIELD_MEMBER
+#undef SPATTEN_ISA_FIELD_ENTRY
 
 struct OpcodeSpec {
   Opcode opcode;
@@ -389,17 +444,12 @@ constexpr uint64_t packedRowBytes(uint64_t cols, uint64_t bits, Plane plane,
 /// its `bits`, `plane` and `lsb_bits` (0 for a plane value no row has; the
 /// simulator rejects those before moving anything).
 inline uint64_t dmaRowBytes(const Instr &inst) {
-  const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
-  if (!spec)
-    return 0;
-  auto f = [&](std::string_view name) -> uint64_t {
-    const Field *field = lookupField(*spec, name);
-    return field ? inst.get(*field) : 0;
-  };
-  uint64_t cols = f("cols"), bits = f("bits");
+  using F = fields::Dma; // gather and scatter share these positions
+  uint64_t cols = inst.get(F::cols), bits = inst.get(F::bits);
   if (bits < 2 || bits > 16) // 32; other widths are rejected at execution
-    return cols * dtypeBytes(DType(f("dtype")));
-  return packedRowBytes(cols, bits, Plane(f("plane")), f("lsb_bits"));
+    return cols * dtypeBytes(DType(inst.get(F::dtype)));
+  return packedRowBytes(cols, bits, Plane(inst.get(F::plane)),
+                        inst.get(F::lsbBits));
 }
 
 } // namespace spatten::isa

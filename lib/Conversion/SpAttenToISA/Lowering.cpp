@@ -110,7 +110,7 @@ struct AttnTile {
 
 /// TOPK `role` (report attribution): what the scores rank, found through
 /// the arithmetic between the importance op and the top-k.
-TopkRole topkRole(TopKOp op) {
+TopkRole topkRole(spatten::TopkOp op) {
   SmallVector<Value> work{op.getScores()};
   while (!work.empty()) {
     Operation *def = work.pop_back_val().getDefiningOp();
@@ -1167,7 +1167,7 @@ struct Lowerer {
 
   /// Per batch row: the scores into the act buffer, the top-k engine over
   /// candidates 0..N-1 into the idx buffer, then the indices out as int64.
-  LogicalResult lowerTopK(TopKOp op) {
+  LogicalResult lowerTopk(spatten::TopkOp op) {
     const Tensor &scores = t(op.getScores()), &out = t(op.getIndices());
     int64_t B = scores.shape[0], N = scores.shape[1], k = op.getK();
     if (N > pb.bufferElems(Buffer::Idx) || N > pb.bufferElems(Buffer::Act))
@@ -1410,7 +1410,7 @@ LogicalResult OpLowering::lower(Operation *op) {
       .Case([&](ConcatOp o) { return l.lowerConcat(o); })
       .Case([&](CastOp o) { return l.lowerCast(o); })
       .Case([&](PruneTokensOp o) { return l.lowerPruneTokens(o); })
-      .Case([&](TopKOp o) { return l.lowerTopK(o); })
+      .Case([&](spatten::TopkOp o) { return l.lowerTopk(o); })
       .Case([&](MergeTokensOp o) { return l.lowerMergeTokens(o); })
       .Case([&](QuantizeOp o) { return l.lowerQuantize(o); })
       .Case([&](DequantizeOp o) { return l.lowerDequantize(o); })

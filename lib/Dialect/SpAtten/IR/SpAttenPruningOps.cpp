@@ -82,7 +82,7 @@ LogicalResult HeadImportanceOp::verify() {
   return success();
 }
 
-LogicalResult TopKOp::verify() {
+LogicalResult TopkOp::verify() {
   if (failed(verifyStatic(*this)))
     return failure();
   ArrayRef<int64_t> s = shapeOf(getScores());

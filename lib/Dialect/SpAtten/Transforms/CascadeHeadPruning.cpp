@@ -1,7 +1,7 @@
 //===- CascadeHeadPruning.cpp - Cascade head pruning ----------------------===//
 
 #include "AttentionForms.h"
-#include "Schedule.h"
+#include "KeepSchedule.h"
 
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
 
@@ -263,7 +263,7 @@ LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
     if (k >= count)
       continue;
     auto idxType = RankedTensorType::get({1, k}, b.getI64Type());
-    Value idx = TopKOp::create(b, loc, idxType, importance,
+    Value idx = TopkOp::create(b, loc, idxType, importance,
                                b.getI64IntegerAttr(k));
     auto gather = [&](Value v) -> Value {
       return PruneTokensOp::create(b, loc, withShape(v, {1, k}), v, idx,

@@ -1,7 +1,7 @@
 //===- CascadeTokenPruning.cpp - Cascade token pruning --------------------===//
 
 #include "AttentionForms.h"
-#include "Schedule.h"
+#include "KeepSchedule.h"
 #include "ShapeRefresh.h"
 
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
@@ -274,7 +274,7 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
                                     state.importance, state.forced,
                                     BinaryFn::add);
     auto idxType = RankedTensorType::get({1, k}, b.getI64Type());
-    Value idx = TopKOp::create(b, loc, idxType, scores, b.getI64IntegerAttr(k));
+    Value idx = TopkOp::create(b, loc, idxType, scores, b.getI64IntegerAttr(k));
     SmallVector<int64_t> rows(shapeOf(h));
     rows[1] = k;
     auto hp = PruneTokensOp::create(

@@ -121,7 +121,7 @@ LogicalResult ShapeRefresher::refresh(Operation *op) {
         setShape(t.getResult(), {p[0], p[3]});
         return success();
       })
-      .Case<HeadImportanceOp, MergeTokensOp, PruneTokensOp, TopKOp,
+      .Case<HeadImportanceOp, MergeTokensOp, PruneTokensOp, TopkOp,
             func::ReturnOp>([](Operation *) { return success(); })
       .Case([&](SliceOp s) {
         setShape(s.getOutput(), sliceResult(s, oldShapeOf(s.getInput()),

@@ -5,7 +5,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def SpAttenISASchedule : Pass<"spatten-isa-schedule", "mlir::ModuleOp"> {
+def SpAttenISAInsertDependencies : Pass<"spatten-isa-insert-dependencies", "mlir::ModuleOp"> {
   let summary = "Replace per-op syncs by dependency tokens";
   let description = [{
     The lowering orders every op's instructions after the previous op's

@@ -80,7 +80,7 @@ def SpAtten_HeadImportanceOp : SpAtten_Op<"head_importance", [Pure]> {
   let hasVerifier = 1;
 }
 
-def SpAtten_TopKOp : SpAtten_Op<"topk", [Pure]> {
+def SpAtten_TopkOp : SpAtten_Op<"topk", [Pure]> {
   let summary = "indices of the k largest scores, in original order";
   let description = [{
     `scores` `[B, N]`; result `[B, k]` int64: per batch row, the positions

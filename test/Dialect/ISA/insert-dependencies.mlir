@@ -1,4 +1,4 @@
-// RUN: spatten-opt %s --spatten-isa-schedule -split-input-file | FileCheck %s
+// RUN: spatten-opt %s --spatten-isa-insert-dependencies -split-input-file | FileCheck %s
 
 // Two tiles of a GEMM, the second double-buffered (act/wgt at offset 64,
 // acc at 32), then a load reading back what the first store wrote.

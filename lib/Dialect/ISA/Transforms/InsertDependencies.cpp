@@ -1,4 +1,4 @@
-//===- Schedule.cpp - Dependency tokens instead of syncs ------------------===//
+//===- InsertDependencies.cpp - Dependency tokens instead of syncs --------===//
 //
 // Walks a program in order and keeps, per queue, its instructions and the
 // storage each touched. An instruction of queue P that conflicts with an
@@ -17,7 +17,7 @@
 #include "spatten/ISA/Accesses.h"
 
 namespace spatten::isa {
-#define GEN_PASS_DEF_SPATTENISASCHEDULE
+#define GEN_PASS_DEF_SPATTENISAINSERTDEPENDENCIES
 #include "spatten/Dialect/ISA/Transforms/Passes.h.inc"
 } // namespace spatten::isa
 
@@ -110,8 +110,8 @@ private:
   }
 };
 
-struct SchedulePass
-    : spatten::isa::impl::SpAttenISAScheduleBase<SchedulePass> {
+struct InsertDependenciesPass
+    : spatten::isa::impl::SpAttenISAInsertDependenciesBase<InsertDependenciesPass> {
   void runOnOperation() override {
     WalkResult r = getOperation().walk([&](ProgramOp program) {
       return WalkResult(schedule(program));

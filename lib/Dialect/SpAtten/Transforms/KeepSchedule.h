@@ -1,11 +1,11 @@
-//===- Schedule.h - Keep-fraction schedules of cascade pruning --*- C++ -*-===//
+//===- KeepSchedule.h - Keep-fraction schedules of cascade pruning -*- C++ -*-===//
 //
 // docs/Algorithms.md, "Schedules": f_l per layer, non-increasing, <= 1.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef SPATTEN_LIB_DIALECT_SPATTEN_TRANSFORMS_SCHEDULE_H
-#define SPATTEN_LIB_DIALECT_SPATTEN_TRANSFORMS_SCHEDULE_H
+#ifndef SPATTEN_LIB_DIALECT_SPATTEN_TRANSFORMS_KEEPSCHEDULE_H
+#define SPATTEN_LIB_DIALECT_SPATTEN_TRANSFORMS_KEEPSCHEDULE_H
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"

@@ -1,6 +1,6 @@
-//===- Schedule.cpp - Keep-fraction schedules of cascade pruning ----------===//
+//===- KeepSchedule.cpp - Keep-fraction schedules of cascade pruning ------===//
 
-#include "Schedule.h"
+#include "KeepSchedule.h"
 
 #include "llvm/ADT/StringExtras.h"
 
