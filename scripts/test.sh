@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs the set-up, then every test suite: lit (FileCheck), GoogleTest through
-# ctest, and pytest. Exits non-zero when any suite fails.
+# ctest, and pytest, and checks that no tracked file names a machine path or
+# the issue tracker. Exits non-zero when any of them fails.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh || exit 1
 
 status=0
+echo "== text"
+scripts/check-text.sh || status=1
 echo "== lit"
 /usr/lib/llvm-22/bin/lit -sv build/test || status=1
 echo "== ctest"

@@ -70,8 +70,8 @@ class ISA_InstOp<string mnemonic, list<string> fields, dag extra = (ins)>
 
 defvar DmaFields = ["tensor_class", "dtype", "bits", "dram_addr", "dram_stride",
                     "sram_buf", "sram_off", "sram_stride", "rows", "cols"];
-// Fields added for SpAtten's algorithms (issue 3) default to 0 = off, so
-// dense programs written before them stay valid.
+// The SpAtten fields of DMA instructions (planes, predicates, layer) default
+// to 0 = off, so dense programs need not name them.
 defvar I64Zero = DefaultValuedAttr<I64Attr, "0">;
 defvar DmaSpAttenFields = (ins I64Zero:$plane, I64Zero:$lsb_bits,
                                I64Zero:$pred, I64Zero:$layer);
