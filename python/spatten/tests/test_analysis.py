@@ -8,13 +8,12 @@ from spatten import analysis as an
 from spatten.report import Report
 
 
-def report(cycles, read, written=None, energy=None, serial=None, layers=()):
+def report(cycles, read, written=None, energy=None, serial=None):
     """A minimal spatten-sim report with per-class read bytes ``read``."""
     written = written or {}
     r = {"cycles": {"total": cycles},
          "dram_bytes": {"read": dict(read), "written": dict(written),
-                        "total_read": sum(read.values()), "total_written": sum(written.values())},
-         "layers": list(layers)}
+                        "total_read": sum(read.values()), "total_written": sum(written.values())}}
     if serial is not None:
         r["cycles"]["serial_first_order"] = serial
     if energy is not None:
