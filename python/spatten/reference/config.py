@@ -112,7 +112,13 @@ class SpAttenConfig:
         missing = [f.name for f in FLAGS if f.name not in settings]
         if unknown or missing:
             raise ValueError(f"settings: unknown keys {unknown}, missing keys {missing}")
-        cfg = cls(**{f.field: _to_config(f, settings[f.name]) for f in FLAGS})
+        fields = {}
+        for f in FLAGS:
+            try:
+                fields[f.field] = _to_config(f, settings[f.name])
+            except (ValueError, TypeError, AttributeError):  # a value of the wrong JSON type
+                raise ValueError(f"settings: {f.name}={settings[f.name]!r} is not a valid {f.kind} value") from None
+        cfg = cls(**fields)
         # spatten-compile prunes tokens with an explicit schedule at any
         # --token-keep; the reference prunes when token_keep is set.
         if cfg.token_schedule != "paper" and cfg.token_keep is None:
@@ -188,8 +194,8 @@ def _parse_text(f: Flag, text: str) -> object:
             return int(text)
         if f.kind == "positions":
             return [int(p) for p in text.split(",") if p.strip()]
-        if f.kind == "schedule" and text != "paper":
-            [float(p) for p in text.split(",")]
+        if f.kind == "schedule":
+            _schedule(text)
         return text
     except ValueError:
         raise ValueError(f"--{f.name}={text}: not a valid {f.kind} value") from None
@@ -200,10 +206,16 @@ def _to_config(f: Flag, value) -> object:
     if f.kind in ("ratio", "bits"):
         return None if value == f.default else (float(value) if f.kind == "ratio" else int(value))
     if f.kind == "schedule":
-        return value if value == "paper" else [float(p) for p in str(value).split(",")]
+        return _schedule(value)
     if f.kind == "positions":
         return tuple(int(p) for p in value)
     return {"int": int, "float": float, "bool": bool}[f.kind](value)
+
+
+def _schedule(text: str) -> Union[str, List[float]]:
+    """``paper`` or the fractions of a comma-separated list; ValueError
+    for anything else."""
+    return text if text == "paper" else [float(p) for p in text.split(",")]
 
 
 def _to_setting(f: Flag, value) -> object:

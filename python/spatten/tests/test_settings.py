@@ -59,6 +59,10 @@ def test_from_manifest_refuses_missing_unknown_and_bad_settings():
         R.SpAttenConfig.from_manifest({**DEFAULTS, "head-schedule": "paper"})
     with pytest.raises(ValueError, match="pq_msb=5 must be 6 or 8"):
         R.SpAttenConfig.from_manifest({**DEFAULTS, "pq-msb": 5})
+    with pytest.raises(ValueError, match="settings: token-schedule='1,x' is not a valid schedule value"):
+        R.SpAttenConfig.from_manifest({**DEFAULTS, "token-schedule": "1,x"})
+    with pytest.raises(ValueError, match="settings: keep-positions=3 is not a valid positions value"):
+        R.SpAttenConfig.from_manifest({**DEFAULTS, "keep-positions": 3})
 
 
 def test_from_flags_round_trips_to_flags():
