@@ -5,8 +5,8 @@
     /usr/bin/python3 bench/run.py --quick    # BERT-base 128, dense + all; writes under --work-dir
 
 For each model (exported from PyTorch at full size, seeded random weights)
-and each pruning configuration it compiles with build/bin/spatten-compile,
-simulates with build/bin/spatten-sim (full and --timing-only) and tabulates
+and each pruning configuration it compiles with spatten-compile, simulates
+with spatten-sim (full and --timing-only; both through spatten.tools) and tabulates
 cycles, DRAM bytes by class and energy against the dense run and the paper
 (python/spatten/analysis.py). It also measures the tools' own speed side by
 side in the same run: compile against the protobuf parse of the same ONNX
@@ -24,7 +24,6 @@ import datetime
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,16 +39,19 @@ import numpy as np  # noqa: E402
 from spatten import analysis as an  # noqa: E402
 from spatten import export as spexport  # noqa: E402
 from spatten import ort as sport  # noqa: E402
+from spatten import tools  # noqa: E402
+from spatten.reference import SpAttenConfig  # noqa: E402
+from spatten.report import ALL_CLASSES, ATTENTION_CLASSES, Report  # noqa: E402
 from spatten.tensors import save_npy  # noqa: E402
 
-#: Compiler flags of each configuration (issue 4, item 6).
-CONFIGS: Dict[str, List[str]] = {
-    "dense": [],
-    "token": ["--token-keep=0.5"],
-    "head": ["--head-keep=0.75"],
-    "value": ["--value-keep=0.3"],
-    "pq": ["--pq-msb=6"],
-    "all": ["--token-keep=0.5", "--head-keep=0.75", "--value-keep=0.3", "--pq-msb=6"],
+#: SpAtten settings of each configuration: each technique alone, then all.
+CONFIGS: Dict[str, SpAttenConfig] = {
+    "dense": SpAttenConfig(),
+    "token": SpAttenConfig(token_keep=0.5),
+    "head": SpAttenConfig(head_keep=0.75),
+    "value": SpAttenConfig(value_keep=0.3),
+    "pq": SpAttenConfig(pq_msb=6),
+    "all": SpAttenConfig(token_keep=0.5, head_keep=0.75, value_keep=0.3, pq_msb=6),
 }
 
 
@@ -78,43 +80,39 @@ def log(msg: str) -> None:
 
 # ----------------------------------------------------------------------------- tools
 
-def tool(bin_dir: Path, name: str, wait_s: float = 300.0) -> Path:
-    """The tool's path; waits for it while it is missing (build/bin is rebuilt
-    by others concurrently), then fails."""
-    p = bin_dir / name
+def wait_for_tools(bin_dir: Path, wait_s: float = 300.0) -> None:
+    """Waits while a tool is missing (build/bin may be being rebuilt), then
+    fails naming it."""
     deadline = time.monotonic() + wait_s
-    while not (p.is_file() and os.access(p, os.X_OK)):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: {p} is missing (build it: ninja -C build {name})")
-        log(f"{p} is missing, waiting")
-        time.sleep(15)
-    return p
+    for name in ("spatten-compile", "spatten-sim", "spatten-objdump"):
+        while True:
+            try:
+                tools.tool_path(name, bin_dir)
+                break
+            except tools.ToolError as e:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"bench: {e}")
+                log(f"{name} is missing, waiting")
+                time.sleep(15)
 
 
-def timed(cmd: Sequence[str], what: str) -> float:
-    """Runs ``cmd``; returns its wall-clock seconds (time.perf_counter).
-    Raises SystemExit with the tool's stderr when it fails."""
-    t0 = time.perf_counter()
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"bench: {what} failed (exit {proc.returncode}):\n  {' '.join(map(str, cmd))}\n"
-                         f"{proc.stderr.strip()}")
-    return dt
+def compile_model(args, onnx: Path, out: Path, w: Workload, cfg: SpAttenConfig) -> tools.Binary:
+    """Compiles ``w`` at batch 1; SystemExit with the compiler's message
+    when it fails."""
+    try:
+        return tools.compile(onnx, out, settings=cfg, shapes={"batch": 1, "sequence": w.seq}, directory=args.bin_dir)
+    except tools.ToolError as e:
+        raise SystemExit(f"bench: compile {w.name} failed:\n{e}")
 
 
-def compile_cmd(bin_dir: Path, onnx: Path, out: Path, w: Workload, flags: Sequence[str]) -> List[str]:
-    return [str(tool(bin_dir, "spatten-compile")), str(onnx), "-o", str(out), "--shape", "batch=1",
-            "--shape", f"sequence={w.seq}", *flags]
-
-
-def sim_cmd(bin_dir: Path, spbin: Path, inputs: Dict[str, Path], out_dir: Path, report: Path,
-            timing_only: bool) -> List[str]:
-    cmd = [str(tool(bin_dir, "spatten-sim")), str(spbin)]
-    for n, f in inputs.items():
-        cmd += ["--input", f"{n}={f}"]
-    cmd += ["--output-dir", str(out_dir), "--report", str(report)]
-    return cmd + (["--timing-only"] if timing_only else [])
+def simulate(args, binary: tools.Binary, inputs: Dict[str, Path], out_dir: Path, report: Path,
+             timing_only: bool) -> tools.SimRun:
+    """Runs ``binary``; SystemExit with the simulator's message when it fails."""
+    try:
+        return tools.simulate(binary, inputs, out_dir, report=report, timing_only=timing_only,
+                              directory=args.bin_dir)
+    except tools.ToolError as e:
+        raise SystemExit(f"bench: simulate {binary.path} failed:\n{e}")
 
 
 # ----------------------------------------------------------------------------- models
@@ -143,10 +141,13 @@ def write_inputs(work: Path, w: Workload) -> Dict[str, Path]:
 
 @dataclasses.dataclass
 class Run:
+    """One workload and configuration: the full run's and the
+    --timing-only run's reports, and the tools' wall-clock seconds."""
+
     workload: Workload
     config: str
-    report: dict
-    timing_report: dict
+    report: Report
+    timing_report: Report
     compile_s: float
     sim_s: float
     timing_s: float
@@ -160,58 +161,20 @@ def run_matrix(args, workloads: Sequence[Workload], configs: Sequence[str]) -> L
         for c in configs:
             d = args.work_dir / w.kind / str(w.seq) / c
             d.mkdir(parents=True, exist_ok=True)
-            spbin = d / "model.spbin"
             log(f"{w.name} / {c}: compile")
-            tc = timed(compile_cmd(args.bin_dir, onnx, spbin, w, CONFIGS[c]), f"compile {w.name} {c}")
+            binary = compile_model(args, onnx, d / "model.spbin", w, CONFIGS[c])
             log(f"{w.name} / {c}: simulate")
-            ts = timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out", d / "report.json", False),
-                       f"simulate {w.name} {c}")
-            tt = timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out-timing", d / "report-timing.json", True),
-                       f"simulate --timing-only {w.name} {c}")
-            runs.append(Run(w, c, json.loads((d / "report.json").read_text()),
-                            json.loads((d / "report-timing.json").read_text()), tc, ts, tt))
-            log(f"  cycles {runs[-1].report['cycles']['total']:,}  compile {tc:.1f}s  sim {ts:.1f}s  "
-                f"timing-only {tt:.1f}s")
+            full = simulate(args, binary, inputs, d / "out", d / "report.json", False)
+            fast = simulate(args, binary, inputs, d / "out-timing", d / "report-timing.json", True)
+            runs.append(Run(w, c, full.report, fast.report, binary.seconds, full.seconds, fast.seconds))
+            log(f"  cycles {full.report.cycles:,}  compile {binary.seconds:.1f}s  sim {full.seconds:.1f}s  "
+                f"timing-only {fast.seconds:.1f}s")
             if not args.keep_binaries:
-                spbin.unlink()
+                binary.path.unlink()
     return runs
 
 
 # ----------------------------------------------------------------------------- tool speed
-
-ORT_TIMER_JS = r"""
-import ort from 'onnxruntime-node';
-import fs from 'node:fs';
-const spec = JSON.parse(fs.readFileSync(0, 'utf8'));
-let t0 = performance.now();
-const session = await ort.InferenceSession.create(spec.model, {
-  intraOpNumThreads: spec.threads, interOpNumThreads: 1, graphOptimizationLevel: spec.opt });
-const create_ms = performance.now() - t0;
-const feeds = {};
-for (const [name, t] of Object.entries(spec.inputs))
-  feeds[name] = new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.shape);
-const runs_ms = [];
-for (let i = 0; i < spec.repeat + 1; i++) {
-  t0 = performance.now();
-  await session.run(feeds);
-  runs_ms.push(performance.now() - t0);
-}
-console.log(JSON.stringify({ create_ms, first_ms: runs_ms[0], runs_ms: runs_ms.slice(1) }));
-"""
-
-
-def ort_in_process(onnx: Path, arrays: Dict[str, np.ndarray], threads: int, repeat: int) -> dict:
-    """onnxruntime-node timed inside one Node.js process: session creation,
-    a warm-up run and ``repeat`` timed runs (milliseconds)."""
-    sport.check_installed()
-    spec = {"model": str(onnx), "threads": threads, "opt": "all", "repeat": repeat,
-            "inputs": {n: {"shape": list(a.shape), "data": a.reshape(-1).tolist()} for n, a in arrays.items()}}
-    proc = subprocess.run([sport.node_executable(), "--input-type=module", "-e", ORT_TIMER_JS],
-                          input=json.dumps(spec), capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip())
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
 
 def clock(fn) -> float:
     """Wall-clock seconds of ``fn()`` (time.perf_counter)."""
@@ -237,7 +200,6 @@ def measure_speed(args) -> dict:
     inputs = write_inputs(args.work_dir, w)
     d = args.work_dir / "speed"
     d.mkdir(parents=True, exist_ok=True)
-    spbin = d / "model.spbin"
     keys = ("parse_s", "compile_s", "read_spbin_s", "sim_full_s", "sim_timing_s", "torch_s",
             "torch_onednn_s", "ort_run_s", "ort_create_s", "ort_warm_s")
     res: Dict[str, object] = {"model": w.name, "onnx_bytes": model_path.stat().st_size,
@@ -259,24 +221,23 @@ def measure_speed(args) -> dict:
     for i in range(args.repeat):
         log(f"speed: round {i + 1}/{args.repeat}")
         res["parse_s"].append(clock(lambda: onnx.load(str(model_path))))
-        res["compile_s"].append(timed(compile_cmd(args.bin_dir, model_path, spbin, w, []), "compile (speed)"))
-        res["read_spbin_s"].append(clock(spbin.read_bytes))
-        res["sim_full_s"].append(timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out", d / "r.json", False),
-                                       "sim (speed)"))
-        res["sim_timing_s"].append(timed(sim_cmd(args.bin_dir, spbin, inputs, d / "out-t", d / "rt.json", True),
-                                         "sim --timing-only (speed)"))
+        binary = compile_model(args, model_path, d / "model.spbin", w, CONFIGS["dense"])
+        res["compile_s"].append(binary.seconds)
+        res["read_spbin_s"].append(clock(binary.path.read_bytes))
+        res["sim_full_s"].append(simulate(args, binary, inputs, d / "out", d / "r.json", False).seconds)
+        res["sim_timing_s"].append(simulate(args, binary, inputs, d / "out-t", d / "rt.json", True).seconds)
         res["torch_s"].append(clock(lambda: spexport.torch_outputs(model, arrays)))
         res["torch_onednn_s"].append(clock(lambda: spexport.torch_outputs(onednn, arrays)))
         res["ort_run_s"].append(clock(lambda: sport.run(model_path, arrays)))
-        oi = ort_in_process(model_path, arrays, threads=2, repeat=1)
-        res["ort_create_s"].append(oi["create_ms"] / 1e3)
-        res["ort_warm_s"].append(oi["runs_ms"][0] / 1e3)
-    res["spbin_bytes"] = spbin.stat().st_size
+        timing = sport.time_runs(model_path, arrays, repeat=1, threads=2)
+        res["ort_create_s"].append(timing.create_s)
+        res["ort_warm_s"].append(timing.runs_s[0])
+    res["spbin_bytes"] = binary.path.stat().st_size
     res["loadavg_after"] = os.getloadavg()[0]
     sim_out = np.load(d / "out" / "last_hidden_state.npy")
     res["sim_vs_torch_max_abs"] = float(np.max(np.abs(sim_out - ref["last_hidden_state"])))
     if not args.keep_binaries:
-        spbin.unlink()
+        binary.path.unlink()
     return res
 
 
@@ -315,14 +276,13 @@ def make_plots(out_dir: Path, by_model: Dict[str, List[an.Comparison]], kept: Di
     colors = plt.get_cmap("tab10").colors
     for i, m in enumerate(models):
         comps = by_model[m]
-        for row, classes, title in ((0, an.ALL_CLASSES, "all classes"),
-                                    (1, an.ATTENTION_CLASSES, "attention classes")):
+        for row, classes, title in ((0, ALL_CLASSES, "all classes"), (1, ATTENTION_CLASSES, "attention classes")):
             ax = axes[row][i]
             bottom = np.zeros(len(comps))
             for k, cls in enumerate(classes):
                 vals = np.array([c.summary.by_class.get(cls, 0) / 1e6 for c in comps])
                 ax.bar([c.config for c in comps], vals, bottom=bottom, label=cls,
-                       color=colors[an.ALL_CLASSES.index(cls) % len(colors)])
+                       color=colors[ALL_CLASSES.index(cls) % len(colors)])
                 bottom += vals
             ax.set_title(f"{m}\nDRAM MB ({title})", fontsize=9)
             ax.tick_params(axis="x", labelsize=8)
@@ -336,9 +296,9 @@ def make_plots(out_dir: Path, by_model: Dict[str, List[an.Comparison]], kept: Di
     if kept:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for m, layers in kept.items():
-            ls = [e["layer"] for e in layers]
-            axes[0].plot(ls, [e["kept_tokens"] for e in layers], marker="o", label=m)
-            axes[1].plot(ls, [e["kept_heads"] for e in layers], marker="o", label=m)
+            ls = [e.layer for e in layers]
+            axes[0].plot(ls, [e.kept_tokens for e in layers], marker="o", label=m)
+            axes[1].plot(ls, [e.kept_heads for e in layers], marker="o", label=m)
         axes[0].set_title("kept tokens per layer ('all')")
         axes[1].set_title("kept heads per layer ('all')")
         for ax in axes:
@@ -404,7 +364,7 @@ def describe_losses(by_model: Dict[str, List[an.Comparison]]) -> List[str]:
 def timing_only_table(runs: Sequence[Run]) -> str:
     rows = []
     for r in runs:
-        full, t = r.report["cycles"]["total"], r.timing_report["cycles"]["total"]
+        full, t = r.report.cycles, r.timing_report.cycles
         rows.append((r.workload.name, r.config, f"{full:,}", f"{t:,}",
                      "equal" if full == t else f"{(t - full) / full * 100:+.2f}%",
                      f"{r.compile_s:.1f}", f"{r.sim_s:.1f}", f"{r.timing_s:.1f}"))
@@ -467,7 +427,7 @@ def speed_section(sp: dict) -> List[str]:
 
 
 def refetch_line(runs: Sequence[Run], w: Workload) -> str:
-    rates = [(r.config, an.refetch_rate(r.report)) for r in runs if r.workload == w]
+    rates = [(r.config, r.report.refetch_rate) for r in runs if r.workload == w]
     rates = [f"`{c}` {x * 100:.0f}%" for c, x in rates if x is not None]
     return ("LSB refetch rate (share of kept heads, over all layers, whose keys' LSB planes were fetched "
             "because a query row's maximum probability was below the 0.1 threshold): "
@@ -512,10 +472,10 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
          "sequence is padding (`attention_mask` 0).",
          "- Hardware: the `spatten` preset (docs/HardwareConfig.md): 1 GHz, so 1 million cycles = 1 ms.",
          "- Configurations (spatten-compile flags): "
-         + "; ".join(f"`{c.config}`: {' '.join(CONFIGS[c.config]) or '(none)'}"
+         + "; ".join(f"`{c.config}`: {' '.join(CONFIGS[c.config].to_flags()) or '(none)'}"
                      for c in next(iter(by_model.values()))) + ".",
          "- DRAM bytes are read + written; \"attn\" columns count only the attention classes "
-         f"({', '.join(an.ATTENTION_CLASSES)}), which is what the paper's figures measure (it accelerates "
+         f"({', '.join(ATTENTION_CLASSES)}), which is what the paper's figures measure (it accelerates "
          "attention only; this project also runs the rest of the model, so weights and activations dominate "
          "the totals). Reductions and speedups are dense / configuration: above 1 is better.", ""]
     for m, comps in by_model.items():
@@ -525,7 +485,7 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
     L += ["## Beside the paper", "",
           "Paper: Wang, Zhang, Han, \"SpAtten: Efficient Sparse Attention Architecture with Cascade Token and "
           "Head Pruning\", HPCA 2021, arXiv 2012.09852. The only figure used is the abstract's average DRAM "
-          "access reduction (10.0x over 30 BERT and GPT-2 benchmarks). /work/shared/DESIGN.md (\"Hardware model\", "
+          "access reduction (10.0x over 30 BERT and GPT-2 benchmarks). The shared DESIGN.md (\"Hardware model\", "
           "\"SpAtten semantics\") gives the hardware parameters and the algorithms but no per-technique "
           "reduction factors, and no other paper figure could be read here, so the per-technique rows say "
           "\"not found\" instead of a number. The paper's keep ratios were tuned per task for no accuracy loss; "
@@ -548,7 +508,7 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
     alls = [c for c in checks if c.config == "all" and c.measured is not None]
     if alls:
         lo, hi = min(c.measured for c in alls), max(c.measured for c in alls)
-        rates = [an.refetch_rate(r.report) for r in runs if r.config == "all"]
+        rates = [r.report.refetch_rate for r in runs if r.config == "all"]
         refetch_all = sum(x for x in rates if x is not None) / max(1, sum(x is not None for x in rates))
         L += [f"Attention DRAM reduction of `all`: {lo:.2f}x to {hi:.2f}x across the models, against the "
               "paper's 10.0x average. Visible in the class tables: Q stays fp32 and shrinks only with the kept "
@@ -598,6 +558,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.work_dir = args.work_dir.resolve()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     args.repeat = args.repeat or (1 if args.quick else 3)
+    wait_for_tools(args.bin_dir)
     output = args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
     plot_dir = output.parent / "results"
 
@@ -612,7 +573,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for w in workloads:
         mine = [r for r in runs if r.workload == w]
         by_model[w.name] = an.compare_to_dense({r.config: an.summarize(r.report) for r in mine})
-        kept.update({w.name: an.kept_per_layer(r.report) for r in mine if r.config == "all"})
+        kept.update({w.name: r.report.layers for r in mine if r.config == "all"})
     checks = an.paper_comparison(by_model)
     plots = make_plots(plot_dir, by_model, kept)
     write_atomic(output, render(args, machine, runs, by_model, checks, plots, speed, kept))

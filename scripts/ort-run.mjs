@@ -6,9 +6,13 @@
 //
 //   node scripts/ort-run.mjs model.onnx --input NAME=FILE.npy ... --output-dir DIR
 //        [--opt-level disabled|basic|extended|all] [--threads N]
+//   node scripts/ort-run.mjs model.onnx --input NAME=FILE.npy ... --time N [...]
 //
-// Prints a JSON object {output name: file} on stdout. Errors go to stderr
-// with a non-zero exit. ONNX TensorProto (.pb) inputs are converted to .npy
+// Prints a JSON object {output name: file} on stdout. With --time N it
+// times the session creation and N + 1 runs on the same session (the first
+// is the warm-up) and prints {"create_ms", "first_ms", "runs_ms": [N]}
+// instead (milliseconds, performance.now); --output-dir is then optional.
+// Errors go to stderr with a non-zero exit. ONNX TensorProto (.pb) inputs are converted to .npy
 // by the Python wrapper (python/spatten/ort.py), which uses onnx.numpy_helper.
 //
 // Graph optimisations are disabled by default: the reference should execute
@@ -32,7 +36,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const args = { inputs: [], outputDir: null, optLevel: 'disabled', threads: 1, model: null };
+  const args = { inputs: [], outputDir: null, optLevel: 'disabled', threads: 1, model: null, time: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -47,12 +51,16 @@ function parseArgs(argv) {
     } else if (a === '--output-dir') args.outputDir = value();
     else if (a === '--opt-level') args.optLevel = value();
     else if (a === '--threads') args.threads = Number(value());
+    else if (a === '--time') {
+      args.time = Number(value());
+      if (!Number.isInteger(args.time) || args.time < 0) fail(`--time expects a run count >= 0, got '${argv[i]}'`);
+    }
     else if (a.startsWith('-')) fail(`unknown option ${a}`);
     else if (args.model === null) args.model = a;
     else fail(`unexpected argument ${a}`);
   }
   if (!args.model) fail('no model given (usage: ort-run.mjs model.onnx --input NAME=FILE.npy ... --output-dir DIR)');
-  if (!args.outputDir) fail('--output-dir is required');
+  if (!args.outputDir && args.time === null) fail('--output-dir is required (or --time N)');
   return args;
 }
 
@@ -98,11 +106,20 @@ function writeNpy(file, tensor) {
   fs.renameSync(tmp, file);
 }
 
+async function run(session, feeds, model) {
+  try {
+    return await session.run(feeds);
+  } catch (e) {
+    fail(`onnxruntime failed to run ${model}: ${e.message}`);
+  }
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const feeds = {};
   for (const [name, file] of args.inputs) feeds[name] = readNpy(file);
   let session;
+  const created = performance.now();
   try {
     session = await ort.InferenceSession.create(args.model, {
       graphOptimizationLevel: args.optLevel,
@@ -112,16 +129,22 @@ async function main() {
   } catch (e) {
     fail(`onnxruntime cannot load ${args.model}: ${e.message}`);
   }
+  const createMs = performance.now() - created;
   const missing = session.inputNames.filter((n) => !(n in feeds));
   if (missing.length) fail(`missing inputs: ${missing.join(', ')} (model inputs: ${session.inputNames.join(', ')})`);
   const extra = Object.keys(feeds).filter((n) => !session.inputNames.includes(n));
   if (extra.length) fail(`unknown inputs: ${extra.join(', ')} (model inputs: ${session.inputNames.join(', ')})`);
-  let results;
-  try {
-    results = await session.run(feeds);
-  } catch (e) {
-    fail(`onnxruntime failed to run ${args.model}: ${e.message}`);
+  if (args.time !== null) {
+    const runsMs = [];
+    for (let i = 0; i <= args.time; i++) {
+      const t0 = performance.now();
+      await run(session, feeds, args.model);
+      runsMs.push(performance.now() - t0);
+    }
+    process.stdout.write(JSON.stringify({ create_ms: createMs, first_ms: runsMs[0], runs_ms: runsMs.slice(1) }) + '\n');
+    return;
   }
+  const results = await run(session, feeds, args.model);
   fs.mkdirSync(args.outputDir, { recursive: true });
   const written = {};
   for (const name of session.outputNames) {

@@ -1,6 +1,9 @@
-"""SpAtten compiler Python side: model export (``spatten.export``), the
-onnxruntime reference executor wrapper (``spatten.ort``), the end-to-end demo
-(``spatten.demo``) and graph summaries (``spatten.modelinfo``).
+"""SpAtten compiler Python side: model export (``spatten.export``), the C++
+tools from Python (``spatten.tools``, reports in ``spatten.report``), the
+NumPy reference of SpAtten (``spatten.reference``), the onnxruntime
+reference executor wrapper (``spatten.ort``), the end-to-end demo
+(``spatten.demo``), benchmark tables (``spatten.analysis``) and graph
+summaries (``spatten.modelinfo``).
 
 Run with ``/usr/bin/python3`` (Debian's onnx, numpy and torch) and
 ``PYTHONPATH=<repo>/python``.

@@ -1,9 +1,9 @@
-"""Benchmark analysis: summaries of ``spatten-sim --report`` JSON, ratios
-against a dense run, the paper's reported figures, the tool-speed goals and
-Markdown tables.
+"""Benchmark analysis: summaries of simulator reports, ratios against a
+dense run, the paper's reported figures, the tool-speed goals and Markdown
+tables.
 
-Everything here is a pure function of report dicts (docs/Simulator.md,
-"Report") and measured times, so ``bench/run.py`` and the tests share it.
+Everything here is a pure function of :class:`~spatten.report.Report`
+objects and measured times, so ``bench/run.py`` and the tests share it.
 Plots are drawn by ``bench/run.py``; nothing here runs a tool or a model.
 
 Units: cycles of the accelerator clock, bytes, microjoules, seconds.
@@ -15,13 +15,7 @@ import dataclasses
 import statistics
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-#: DRAM tensor classes of the attention itself (Q, K, V and the progressive
-#: quantization planes; ``kTensorClassNames`` in include/spatten/ISA/Spec.h).
-#: The paper accelerates attention only, so its DRAM figures compare to these.
-ATTENTION_CLASSES = ("q", "k", "v", "k_msb", "k_lsb", "v_msb", "v_lsb")
-
-#: Every class a stacked DRAM plot shows, attention classes last.
-ALL_CLASSES = ("weights", "activations", "index") + ATTENTION_CLASSES
+from .report import ATTENTION_CLASSES, Report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,14 +40,14 @@ PAPER_FIGURES = (
                 "paper abstract: 'on average, SpAtten reduces DRAM access by 10.0x' "
                 "(30 benchmarks, BERT and GPT-2, attention DRAM access)"),
     PaperFigure("attention_dram_reduction", "token", None,
-                "per-technique factor: not listed in /work/shared/DESIGN.md "
+                "per-technique factor: not listed in the shared DESIGN.md "
                 "('SpAtten semantics' and 'Hardware model' give no factors); not found"),
     PaperFigure("attention_dram_reduction", "head", None,
-                "per-technique factor: not listed in /work/shared/DESIGN.md; not found"),
+                "per-technique factor: not listed in the shared DESIGN.md; not found"),
     PaperFigure("attention_dram_reduction", "value", None,
-                "per-technique factor: not listed in /work/shared/DESIGN.md; not found"),
+                "per-technique factor: not listed in the shared DESIGN.md; not found"),
     PaperFigure("attention_dram_reduction", "pq", None,
-                "per-technique factor: not listed in /work/shared/DESIGN.md; not found"),
+                "per-technique factor: not listed in the shared DESIGN.md; not found"),
 )
 
 
@@ -83,27 +77,14 @@ class RunSummary:
         return sum(self.by_class.get(c, 0) for c in ATTENTION_CLASSES)
 
 
-def summarize(report: Mapping) -> RunSummary:
-    """A :class:`RunSummary` of one report dict.
+def summarize(report: Report) -> RunSummary:
+    """A :class:`RunSummary` of one report.
 
     Raises KeyError naming the missing field when the report lacks
     ``cycles.total`` or ``dram_bytes`` (not a spatten-sim report)."""
-    for path in (("cycles", "total"), ("dram_bytes", "read"), ("dram_bytes", "written")):
-        node = report
-        for key in path:
-            if not isinstance(node, Mapping) or key not in node:
-                raise KeyError(f"report has no '{'.'.join(path)}'")
-            node = node[key]
-    dram = report["dram_bytes"]
-    classes = set(dram["read"]) | set(dram["written"])
-    by_class = {c: int(dram["read"].get(c, 0)) + int(dram["written"].get(c, 0)) for c in sorted(classes)}
-    read = int(dram.get("total_read", sum(dram["read"].values())))
-    written = int(dram.get("total_written", sum(dram["written"].values())))
-    energy = report.get("energy", {}).get("total_uj")
-    return RunSummary(cycles=int(report["cycles"]["total"]),
-                      serial_cycles=report["cycles"].get("serial_first_order"),
-                      dram_read=read, dram_written=written, by_class=by_class,
-                      energy_uj=None if energy is None else float(energy))
+    dram = report.dram
+    return RunSummary(cycles=report.cycles, serial_cycles=report.serial_cycles, dram_read=dram.read(),
+                      dram_written=dram.written(), by_class=dram.by_class(), energy_uj=report.energy_uj)
 
 
 def ratio(numerator: Optional[float], denominator: Optional[float]) -> Optional[float]:
@@ -190,7 +171,7 @@ class Goal:
 
 def speed_goals(compile_s: Optional[float], parse_s: Optional[float], sim_full_s: Optional[float],
                 sim_timing_s: Optional[float], torch_s: Optional[float]) -> List[Goal]:
-    """The three goals of issue 4, item 6, from median wall-clock seconds:
+    """The three tool-speed goals, from median wall-clock seconds:
     compile <= 3x the protobuf parse floor, full simulation <= 3x PyTorch
     inference, ``--timing-only`` >= 10x faster than the full simulation."""
     return [
@@ -208,21 +189,6 @@ def median(samples: Sequence[float]) -> float:
     if not samples:
         raise ValueError("no samples")
     return statistics.median(samples)
-
-
-def kept_per_layer(report: Mapping) -> List[Dict[str, Optional[int]]]:
-    """``[{'layer', 'kept_tokens', 'kept_heads'}]`` from the report's layers
-    (None where the report says null: no attention ran in that layer)."""
-    return [{"layer": e["layer"], "kept_tokens": e.get("kept_tokens"), "kept_heads": e.get("kept_heads")}
-            for e in report.get("layers", [])]
-
-
-def refetch_rate(report: Mapping) -> Optional[float]:
-    """Fraction of progressive-quantization decisions (one per kept head and
-    layer, ``layers[].refetch_decisions``) that fetched the keys' LSB
-    planes; None when no ``decide`` ran (progressive quantization off)."""
-    decisions = [d for e in report.get("layers", []) for d in (e.get("refetch_decisions") or [])]
-    return sum(1 for d in decisions if d) / len(decisions) if decisions else None
 
 
 def fmt_ratio(x: Optional[float]) -> str:

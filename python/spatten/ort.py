@@ -2,7 +2,8 @@
 
 onnxruntime comes from npm (``onnxruntime-node``, pinned in the project's
 package-lock.json; installed by scripts/setup.sh). ``run`` writes the inputs
-as .npy, calls ``scripts/ort-run.mjs`` and reads the outputs back.
+as .npy, calls ``scripts/ort-run.mjs`` and reads the outputs back;
+``time_runs`` measures session creation and runs inside one Node.js process.
 
 CLI (inputs may be .npy or ONNX TensorProto .pb)::
 
@@ -12,6 +13,7 @@ CLI (inputs may be .npy or ONNX TensorProto .pb)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -19,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -49,25 +51,55 @@ def check_installed() -> None:
                              "(run scripts/setup.sh, or: npm ci --ignore-scripts)")
 
 
-def run(model_path: PathLike, inputs: Mapping[str, Union[np.ndarray, PathLike]],
-        opt_level: str = "disabled", timeout: float = 900.0) -> Dict[str, np.ndarray]:
+Inputs = Mapping[str, Union[np.ndarray, PathLike]]
+
+
+def _runner(model_path: PathLike, inputs: Inputs, options: Sequence[str], tmp: Path, timeout: float) -> dict:
+    """Runs ort-run.mjs with ``inputs`` written as .npy under ``tmp``;
+    returns the JSON it printed. Raises ReferenceError with its message."""
+    check_installed()
+    cmd = [node_executable(), str(RUNNER), str(model_path)]
+    for i, (name, value) in enumerate(inputs.items()):
+        array = value if isinstance(value, np.ndarray) else load_tensor(value)
+        cmd += ["--input", f"{name}={save_npy(tmp / f'in{i}.npy', array)}"]
+    proc = subprocess.run(cmd + list(options), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise ReferenceError(proc.stderr.strip() or f"ort-run.mjs exited with {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(model_path: PathLike, inputs: Inputs, opt_level: str = "disabled",
+        timeout: float = 900.0) -> Dict[str, np.ndarray]:
     """Runs ``model_path`` on onnxruntime (CPU, one thread, graph optimisations
     off by default) and returns ``{output name: array}``.
 
     ``inputs`` maps each graph input name to an array or to a .npy/.pb file.
     Raises ReferenceError with onnxruntime's message on failure."""
-    check_installed()
     with tempfile.TemporaryDirectory(prefix="spatten-ort-") as tmp:
-        cmd = [node_executable(), str(RUNNER), str(model_path)]
-        for i, (name, value) in enumerate(inputs.items()):
-            array = value if isinstance(value, np.ndarray) else load_tensor(value)
-            cmd += ["--input", f"{name}={save_npy(Path(tmp) / f'in{i}.npy', array)}"]
-        cmd += ["--output-dir", str(Path(tmp) / "out"), "--opt-level", opt_level]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            raise ReferenceError(proc.stderr.strip() or f"ort-run.mjs exited with {proc.returncode}")
-        written = json.loads(proc.stdout.strip().splitlines()[-1])
+        options = ["--output-dir", str(Path(tmp) / "out"), "--opt-level", opt_level]
+        written = _runner(model_path, inputs, options, Path(tmp), timeout)
         return {name: np.load(f) for name, f in written.items()}
+
+
+@dataclasses.dataclass
+class Timing:
+    """Wall-clock seconds inside one Node.js process (``performance.now``):
+    session creation, the first (warm-up) run and each later run."""
+
+    create_s: float
+    first_s: float
+    runs_s: List[float]
+
+
+def time_runs(model_path: PathLike, inputs: Inputs, repeat: int = 1, threads: int = 1, opt_level: str = "all",
+              timeout: float = 900.0) -> Timing:
+    """Times onnxruntime on ``model_path``: session creation, a warm-up run
+    and ``repeat`` runs on the same session, with ``threads`` intra-op
+    threads. Raises ReferenceError with onnxruntime's message on failure."""
+    with tempfile.TemporaryDirectory(prefix="spatten-ort-") as tmp:
+        options = ["--time", str(repeat), "--threads", str(threads), "--opt-level", opt_level]
+        ms = _runner(model_path, inputs, options, Path(tmp), timeout)
+    return Timing(ms["create_ms"] / 1e3, ms["first_ms"] / 1e3, [t / 1e3 for t in ms["runs_ms"]])
 
 
 def main(argv: Optional[list] = None) -> int:

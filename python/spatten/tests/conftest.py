@@ -1,6 +1,7 @@
 """Shared pytest fixtures: project paths, the shared real models (skipped with
 a reason when ../shared is absent), the C++ tools in build/bin (a missing tool
-is a test failure, not a skip) and exported tiny models (cached per session).
+is a test failure, not a skip: spatten.tools raises ToolError) and exported
+tiny models (cached per session).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "python"))
 
 from spatten import export as spexport  # noqa: E402
-from spatten import ort  # noqa: E402
+from spatten import ort, tools  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "models" / "onnxruntime-testdata"
-BIN = ROOT / "build" / "bin"
 
 
 def shared_model(rel: str) -> Path:
@@ -31,11 +31,10 @@ def shared_model(rel: str) -> Path:
 
 def tool(name: str) -> Path:
     """A built tool from build/bin; fails (never skips) when it is missing."""
-    p = BIN / name
-    if not p.is_file():
-        pytest.fail(f"{p} does not exist: build it first (scripts/setup.sh, or ninja -C build {name})",
-                    pytrace=False)
-    return p
+    try:
+        return tools.tool_path(name)
+    except tools.ToolError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")

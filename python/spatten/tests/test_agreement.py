@@ -1,4 +1,4 @@
-"""The compiler + simulator against the NumPy reference (issue 3).
+"""The compiler + simulator against the NumPy reference.
 
 For each model and SpAtten configuration, the ONNX model is compiled with
 ``spatten-compile`` and run on ``spatten-sim``; ``spatten.reference`` runs
@@ -17,18 +17,17 @@ bert_toy_optimized.onnx from ../shared/models.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-import onnx
 import pytest
 
-from conftest import shared_model, tool
+from conftest import shared_model
 from spatten import export as spexport
 from spatten import reference as R
-from spatten import simreport, tensors
+from spatten import tensors, tools
+from spatten.report import Report
 
 OUTPUT_BOUND = 1e-4
 L0 = 16  # tokens per sequence (batch 1: pruning is per sequence) ...
@@ -48,40 +47,13 @@ CONFIGS = {
 }
 
 
-def compile_flags(cfg: R.SpAttenConfig) -> List[str]:
-    flags = []
-    for opt, value in (("token-keep", cfg.token_keep), ("head-keep", cfg.head_keep),
-                       ("value-keep", cfg.value_keep), ("pq-msb", cfg.pq_msb),
-                       ("attn-bits", cfg.attn_bits)):
-        if value is not None:
-            flags.append(f"--{opt}={value}")
-    if cfg.pq_msb is not None:
-        flags += [f"--pq-lsb={cfg.pq_lsb}", f"--pq-threshold={cfg.pq_threshold}"]
-    if cfg.pq_values:
-        flags.append("--pq-values")
-    if cfg.keep_positions:
-        flags.append("--keep-positions=" + ",".join(str(p) for p in cfg.keep_positions))
-    return flags
-
-
 def simulate(tmp: Path, model: Path, shapes: Dict[str, int], inputs: Dict[str, np.ndarray],
-             cfg: R.SpAttenConfig, *extra: str) -> Tuple[Dict[str, np.ndarray], dict]:
-    """Compiles (with ``extra`` spatten-compile flags) and runs ``model``;
+             cfg: R.SpAttenConfig, hw: Optional[Path] = None) -> Tuple[Dict[str, np.ndarray], Report]:
+    """Compiles (for hardware configuration ``hw``) and runs ``model``;
     returns (outputs by graph name, report)."""
-    binary = tmp / "model.spbin"
-    cmd = [str(tool("spatten-compile")), str(model), "-o", str(binary), *compile_flags(cfg), *extra]
-    for name, value in shapes.items():
-        cmd += ["--shape", f"{name}={value}"]
-    subprocess.run(cmd, check=True)
-    run = [str(tool("spatten-sim")), str(binary), "--output-dir", str(tmp / "out"),
-           "--report", str(tmp / "report.json")]
-    for name, value in inputs.items():
-        path = tensors.save_npy(tmp / f"in_{len(run)}.npy", value)
-        run += ["--input", f"{name}={path}"]
-    subprocess.run(run, check=True)
-    names = [o.name for o in onnx.load(str(model), load_external_data=False).graph.output]
-    outputs = {name: np.load(tmp / "out" / tensors.output_file_name(name)) for name in names}
-    return outputs, simreport.load(tmp / "report.json")
+    binary = tools.compile(model, tmp / "model.spbin", settings=cfg, shapes=shapes, hw=hw)
+    run = tools.simulate(binary, inputs, tmp / "out", report=tmp / "report.json")
+    return run.outputs, run.report
 
 
 # ----------------------------------------------------------------------------- models
@@ -147,15 +119,15 @@ def test_one_slot_agrees_with_reference(config, buffers, models, tmp_path):
     hw = tmp_path / "hw.json"
     hw.write_text(json.dumps({"preset": "spatten", "name": "one-slot",
                               **{f"{b}_buffer_bytes": size for b in buffers}}))
-    check_agreement(model, CONFIGS[config], tmp_path, "--hw", str(hw))
+    check_agreement(model, CONFIGS[config], tmp_path, hw)
 
 
-def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path, *extra: str):
+def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path, hw: Optional[Path] = None):
     path, mw, shapes, inputs, tokens = model
-    got, report = simulate(tmp_path, path, shapes, inputs, cfg, *extra)
+    got, report = simulate(tmp_path, path, shapes, inputs, cfg, hw)
     want = R.run_inputs(mw, inputs, cfg)
     records = want.layers[0]
-    sel = simreport.layer_selections(report, tokens, mw.heads)
+    sel = report.layer_selections(tokens, mw.heads)
     assert [s.layer for s in sel] == [r.layer for r in records]
     for s, r in zip(sel, records):
         assert s.tokens == r.tokens, f"layer {r.layer}: kept tokens"
@@ -167,30 +139,30 @@ def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path, *extra: str):
     check_bytes(report, records, mw.head_dim, cfg)
 
 
-def check_bytes(report: dict, records: List[R.LayerRecord], d: int, cfg: R.SpAttenConfig):
+def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpAttenConfig):
     """Every layer's K and V bytes are the kept rows times the row bytes:
     the K MSB plane for every key row, the LSB plane for exactly the
     refetched rows, and only the V rows local value pruning kept (with
     --pq-values: their MSB plane, and their LSB plane in refetching
     heads)."""
-    for entry, r in zip(report["layers"], records):
-        c = r.counts
+    for layer, r in zip(report.layers, records):
+        c, read = r.counts, layer.dram.read
         k_rows = len(r.heads) * len(r.tokens)
         if cfg.pq_msb is not None:
             lsb_rows = len(r.refetched_rows) * len(r.tokens)
-            assert simreport.class_bytes(entry, "k_msb") == k_rows * row_bytes(d, cfg.pq_msb)
-            assert simreport.class_bytes(entry, "k_lsb") == lsb_rows * R.row_bytes(d, cfg.pq_lsb)
-            assert entry["refetched_rows"] == lsb_rows
-            assert simreport.class_bytes(entry, "k") == 0
+            assert read(["k_msb"]) == k_rows * row_bytes(d, cfg.pq_msb)
+            assert read(["k_lsb"]) == lsb_rows * R.row_bytes(d, cfg.pq_lsb)
+            assert layer.refetched_rows == lsb_rows
+            assert read(["k"]) == 0
         else:
-            assert simreport.class_bytes(entry, "k") == k_rows * row_bytes(d, cfg.attn_bits)
+            assert read(["k"]) == k_rows * row_bytes(d, cfg.attn_bits)
         if cfg.pq_values:
-            assert simreport.class_bytes(entry, "v") == 0
-            assert simreport.class_bytes(entry, "v_msb") == c["v_msb_rows"] * row_bytes(d, cfg.pq_msb)
-            assert simreport.class_bytes(entry, "v_lsb") == c["v_lsb_rows"] * R.row_bytes(d, cfg.pq_lsb)
+            assert read(["v"]) == 0
+            assert read(["v_msb"]) == c["v_msb_rows"] * row_bytes(d, cfg.pq_msb)
+            assert read(["v_lsb"]) == c["v_lsb_rows"] * R.row_bytes(d, cfg.pq_lsb)
         else:
-            assert simreport.class_bytes(entry, "v") == c["v_rows"] * row_bytes(d, cfg.attn_bits)
-        assert simreport.class_bytes(entry, "q") == c["q_rows"] * row_bytes(d, cfg.attn_bits)
+            assert read(["v"]) == c["v_rows"] * row_bytes(d, cfg.attn_bits)
+        assert read(["q"]) == c["q_rows"] * row_bytes(d, cfg.attn_bits)
 
 
 # ----------------------------------------------------------------------------- totals and bounds
@@ -207,8 +179,8 @@ def test_token_keep_half_fetches_half_the_keys_and_values(tmp_path):
     for label, cfg in (("dense", R.SpAttenConfig()), ("pruned", R.SpAttenConfig(token_keep=0.5))):
         (tmp_path / label).mkdir()
         _, report = simulate(tmp_path / label, path, shapes, inputs, cfg)
-        totals[label] = sum(simreport.class_bytes(report, c) for c in ("k", "v"))
-        assert len(report["layers"]) == 12
+        totals[label] = report.dram.read(["k", "v"])
+        assert len(report.layers) == 12
     ratio = totals["pruned"] / totals["dense"]
     assert 0.45 <= ratio <= 0.55, ratio
 

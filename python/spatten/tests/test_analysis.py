@@ -5,20 +5,20 @@ from __future__ import annotations
 import pytest
 
 from spatten import analysis as an
+from spatten.report import Report
 
 
-def report(cycles, read, written=None, energy=None, serial=None, layers=()):
+def report(cycles, read, written=None, energy=None, serial=None):
     """A minimal spatten-sim report with per-class read bytes ``read``."""
     written = written or {}
     r = {"cycles": {"total": cycles},
          "dram_bytes": {"read": dict(read), "written": dict(written),
-                        "total_read": sum(read.values()), "total_written": sum(written.values())},
-         "layers": list(layers)}
+                        "total_read": sum(read.values()), "total_written": sum(written.values())}}
     if serial is not None:
         r["cycles"]["serial_first_order"] = serial
     if energy is not None:
         r["energy"] = {"total_uj": energy}
-    return r
+    return Report(r)
 
 
 DENSE = report(1000, {"weights": 600, "q": 100, "k": 100, "v": 100}, {"activations": 100}, energy=50.0, serial=1500)
@@ -40,7 +40,7 @@ def test_summarize_attention_bytes_counts_quantization_planes():
 
 def test_summarize_refuses_a_report_without_cycles():
     with pytest.raises(KeyError, match="cycles.total"):
-        an.summarize({"dram_bytes": {"read": {}, "written": {}}})
+        an.summarize(Report({"dram_bytes": {"read": {}, "written": {}}}))
 
 
 def test_ratio_is_none_when_it_cannot_be_formed():
@@ -102,13 +102,6 @@ def test_median_and_empty_samples():
         an.median([])
 
 
-def test_kept_per_layer_keeps_nulls():
-    r = report(1, {"q": 1}, layers=[{"layer": 0, "kept_tokens": 8, "kept_heads": 2},
-                                    {"layer": 1, "kept_tokens": None, "kept_heads": None}])
-    assert an.kept_per_layer(r) == [{"layer": 0, "kept_tokens": 8, "kept_heads": 2},
-                                    {"layer": 1, "kept_tokens": None, "kept_heads": None}]
-
-
 def test_markdown_tables():
     t = an.markdown_table(["a", "b"], [(1, "x"), (2, "y")])
     assert t.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2 | y |"]
@@ -120,11 +113,3 @@ def test_markdown_tables():
     assert lines[3].startswith("| token | 500 | 2.00x |")
     assert "0.00" in an.class_table(comps).splitlines()[2]  # 100 bytes = 0.0001 MB
     assert an.fmt_ratio(None) == "n/a" and an.fmt_mb(2_500_000) == "2.50"
-
-
-def test_refetch_rate_counts_decisions_over_layers():
-    r = report(1, {"q": 1}, layers=[{"layer": 0, "refetch_decisions": [True, False, True]},
-                                    {"layer": 1, "refetch_decisions": [False]},
-                                    {"layer": 2, "refetch_decisions": []}])
-    assert an.refetch_rate(r) == 0.5
-    assert an.refetch_rate(report(1, {"q": 1}, layers=[{"layer": 0, "refetch_decisions": []}])) is None

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import shared_model, tool
 from spatten import demo
+from spatten.report import Report
 
 
 def test_default_dims_and_overrides():
@@ -30,7 +31,7 @@ def test_report_lines_reads_simulator_keys():
                        "written": {"activations": 64}, "total_read": 2148, "total_written": 64},
         "cycles": {"total": 1234, "time_us": 1.234},
     }
-    text = "\n".join(demo.report_lines(report))
+    text = "\n".join(demo.report_lines(Report(report)))
     assert "instructions: 7 (gemm 4, dma_load 2, halt 1)" in text
     assert "DRAM bytes read: 2.1 KiB (weights 2.0 KiB, activations 100 B)" in text
     assert "DRAM bytes written: 64 B (activations 64 B)" in text
@@ -47,20 +48,11 @@ def test_compare_flags_errors(tmp_path):
         demo.compare(tmp_path, {"z": np.ones(1, np.float32)}, "ref")
 
 
-def test_spatten_flags_become_the_reference_settings():
-    cfg = demo.spatten_config(demo.SPATTEN_FLAGS)
-    assert (cfg.token_keep, cfg.head_keep, cfg.value_keep, cfg.pq_msb) == (0.5, 0.75, 0.3, 6)
-    assert (cfg.pq_lsb, cfg.pq_threshold, cfg.pq_values, cfg.attn_bits) == (4, 0.1, False, None)
-    cfg = demo.spatten_config("--token-keep=0.4 --token-schedule=1,0.5,0.25 --keep-positions=0 "
-                              "--pq-msb=8 --pq-threshold=0.2 --pq-values --attn-bits=12")
-    assert cfg.token_schedule == [1.0, 0.5, 0.25] and list(cfg.keep_positions) == [0]
-    assert (cfg.pq_msb, cfg.pq_threshold, cfg.pq_values, cfg.attn_bits) == (8, 0.2, True, 12)
-    with pytest.raises(demo.DemoError, match="unrecognized arguments: --frobnicate"):
-        demo.spatten_config("--token-keep=0.5 --frobnicate")
-    with pytest.raises(demo.DemoError, match="token_keep=0.0 is outside"):
-        demo.spatten_config("--token-keep=0")
-    with pytest.raises(demo.DemoError, match="pq_msb=5 must be 6 or 8"):
-        demo.spatten_config("--pq-msb=5")
+def test_bad_spatten_flags_are_refused_naming_the_option(tmp_path, capsys):
+    assert demo.main(["--workdir", str(tmp_path), "--spatten-flags", "--token-keep=0.5 --frobnicate"]) == 1
+    assert "--spatten-flags: unrecognized arguments: --frobnicate" in capsys.readouterr().err
+    assert demo.main(["--workdir", str(tmp_path), "--spatten-flags=--pq-msb=5"]) == 1
+    assert "--spatten-flags: pq_msb=5 must be 6 or 8" in capsys.readouterr().err
 
 
 def _entry(layer, refetched, **read):
@@ -68,8 +60,8 @@ def _entry(layer, refetched, **read):
 
 
 def _report(total_read, cycles, read, layers=(), topk=()):
-    return {"dram_bytes": {"read": read, "written": {}, "total_read": total_read, "total_written": 0},
-            "cycles": {"total": cycles}, "layers": list(layers), "topk": list(topk)}
+    return Report({"dram_bytes": {"read": read, "written": {}, "total_read": total_read, "total_written": 0},
+                   "cycles": {"total": cycles}, "layers": list(layers), "topk": list(topk)})
 
 
 # Two layers, 4 tokens, 2 heads. Dense: 800 B of K and 800 B of V over both
@@ -86,7 +78,7 @@ def test_layer_rows_count_what_each_layer_computed():
     rows = demo.layer_rows(PRUNED, tokens=4, heads=2)
     assert [(r.layer, r.tokens, r.heads, r.kv_bytes) for r in rows] == [(0, 4, 2, 328), (1, 2, 1, 72)]
     assert [r.refetch for r in rows] == [0.5, 0.0]  # 4 / (4 x 2), 0 / (2 x 1)
-    no_pq = {**PRUNED, "layers": [{**e, "refetched_rows": None} for e in PRUNED["layers"]]}
+    no_pq = Report({**PRUNED.data, "layers": [{**e, "refetched_rows": None} for e in PRUNED.data["layers"]]})
     assert [r.refetch for r in demo.layer_rows(no_pq, 4, 2)] == [None, None]
 
 
@@ -98,12 +90,13 @@ def test_comparison_table_side_by_side():
     assert re.search(r"DRAM bytes read\s+3\.3 KiB -> 1\.7 KiB\s+reduction 2\.00x", text), text
     assert re.search(r"attention bytes read\s+2\.3 KiB -> 500 B\s+reduction 4\.80x", text), text
     assert re.search(r"cycles\s+1000 -> 400\s+speedup 2\.50x", text), text
-    dense_layers = {**DENSE, "layers": [_entry(0, None, k=400, v=400), _entry(1, None, k=400, v=400)]}
+    dense_layers = Report({**DENSE.data, "layers": [_entry(0, None, k=400, v=400), _entry(1, None, k=400, v=400)]})
     assert "no layer attribution" not in "\n".join(demo.comparison_lines(dense_layers, PRUNED, 4, 2))
     with pytest.raises(demo.DemoError, match="do not split evenly over 2 layers"):
-        demo.comparison_lines({**DENSE, "dram_bytes": {**DENSE["dram_bytes"], "read": {"k": 801}}}, PRUNED, 4, 2)
+        demo.comparison_lines(Report({**DENSE.data, "dram_bytes": {**DENSE.data["dram_bytes"], "read": {"k": 801}}}),
+                              PRUNED, 4, 2)
     with pytest.raises(demo.DemoError, match="dense report has layers"):
-        demo.comparison_lines({**DENSE, "layers": [_entry(0, None, k=1)]}, PRUNED, 4, 2)
+        demo.comparison_lines(Report({**DENSE.data, "layers": [_entry(0, None, k=1)]}), PRUNED, 4, 2)
 
 
 def test_pruning_needs_batch_one(tmp_path, capsys):

@@ -14,16 +14,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
 import pytest
 
-from conftest import shared_model, tool
+from conftest import shared_model
 from spatten import export as spexport
-from spatten import ort, tensors
+from spatten import ort, tensors, tools
+from spatten.report import Report
 
 E2E_BOUND = 1e-4
 TIMEOUT = 1800  # seconds per tool run; base-size shared models take a while
@@ -46,44 +46,22 @@ SHARED_CASES = {
 }
 
 
-def run_tool(args, what: str) -> subprocess.CompletedProcess:
-    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=TIMEOUT)
-    if r.returncode < 0:
-        pytest.fail(f"{what} was killed by signal {-r.returncode}:\n{r.stderr[-4000:]}", pytrace=False)
-    return r
-
-
-def compile_model(model: Path, shapes: Dict[str, int], out: Path) -> Path:
-    args = [tool("spatten-compile"), model]
-    for k, v in shapes.items():
-        args += ["--shape", f"{k}={v}"]
-    r = run_tool(args + ["-o", out], "spatten-compile")
-    if r.returncode != 0:
-        pytest.fail(f"spatten-compile {model.name} failed (exit {r.returncode}):\n{r.stderr[-4000:]}",
-                    pytrace=False)
+def compile_model(model: Path, shapes: Dict[str, int], out: Path, hw: Optional[Path] = None) -> tools.Binary:
+    binary = tools.compile(model, out, shapes=shapes, hw=hw, timeout=TIMEOUT)
     assert out.is_file() and out.stat().st_size > 0
-    return out
+    return binary
 
 
-def simulate(binary: Path, inputs: Dict[str, Path], outdir: Path) -> Dict:
-    args = [tool("spatten-sim"), binary]
-    for name, f in inputs.items():
-        args += ["--input", f"{name}={f}"]
-    report = outdir / "report.json"
-    r = run_tool(args + ["--output-dir", outdir, "--report", report], "spatten-sim")
-    if r.returncode != 0:
-        pytest.fail(f"spatten-sim {binary.name} failed (exit {r.returncode}):\n{r.stderr[-4000:]}",
-                    pytrace=False)
-    return json.loads(report.read_text())
+def simulate(binary: tools.Binary, inputs: Dict[str, Path], outdir: Path) -> tools.SimRun:
+    return tools.simulate(binary, inputs, outdir, timeout=TIMEOUT)
 
 
-def compare(outdir: Path, reference: Dict[str, np.ndarray], label: str):
-    """Every reference output must exist as DIR/<name>.npy and match."""
+def compare(run: tools.SimRun, reference: Dict[str, np.ndarray], label: str):
+    """Every reference output must be an output of the run and match."""
     errors = {}
     for name, want in reference.items():
-        f = outdir / tensors.output_file_name(name)
-        assert f.is_file(), f"simulator wrote no {f.name} (has: {sorted(p.name for p in outdir.glob('*.npy'))})"
-        got = np.load(f)
+        assert name in run.outputs, f"no output {name} (has: {sorted(run.outputs)})"
+        got = run.outputs[name]
         assert got.shape == want.shape, f"{name}: shape {got.shape} vs {label} {want.shape}"
         assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} vs {label} {want.dtype}"
         errors[name] = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max()) if want.size else 0.0
@@ -97,12 +75,11 @@ def write_inputs(arrays: Dict[str, np.ndarray], d: Path) -> Dict[str, Path]:
     return {k: tensors.save_npy(d / f"{k}.npy", v) for k, v in arrays.items()}
 
 
-def check_report(report: Dict):
+def check_report(report: Report):
     """Sanity of the report fields the demo prints (they must be real counts)."""
-    instr = report["instructions"]
-    assert instr["total"] > 0
-    assert sum(instr["by_opcode"].values()) == instr["total"]
-    assert report["dram_bytes"]["total_read"] > 0 and report["dram_bytes"]["total_written"] > 0
+    assert report.instructions > 0
+    assert sum(report.instructions_by_opcode.values()) == report.instructions
+    assert report.dram.read() > 0 and report.dram.written() > 0
 
 
 @pytest.mark.parametrize("case", list(SHARED_CASES), ids=list(SHARED_CASES))
@@ -118,13 +95,12 @@ def test_shared_model(case, tmp_path, reference_ready):
         arrays = tensors.random_inputs(model, c.shapes, seed=0)
         inputs = write_inputs(arrays, tmp_path / "in")
     reference = ort.run(model, arrays)
-    binary = compile_model(model, c.shapes, tmp_path / "model.spbin")
-    report = simulate(binary, inputs, tmp_path / "out")
-    compare(tmp_path / "out", reference, "onnxruntime")
+    run = simulate(compile_model(model, c.shapes, tmp_path / "model.spbin"), inputs, tmp_path / "out")
+    compare(run, reference, "onnxruntime")
     if c.test_data:
         want = tensors.load_tensor(model.parent / c.test_data / "output_0.pb")
-        compare(tmp_path / "out", {"hidden_states": want}, "test_data_set_0/output_0.pb")
-    check_report(report)
+        compare(run, {"hidden_states": want}, "test_data_set_0/output_0.pb")
+    check_report(run.report)
 
 
 @pytest.mark.parametrize("opset", [13, 14, 17])
@@ -134,10 +110,10 @@ def test_exported_tiny_model(kind, opset, tiny_models, tmp_path, reference_ready
     shapes = {"batch": 2, "sequence": 8}
     arrays = spexport.make_inputs(model.config, batch=2, seq_len=8, seed=11)
     binary = compile_model(path, shapes, tmp_path / "model.spbin")
-    report = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
-    compare(tmp_path / "out", ort.run(path, arrays), "onnxruntime")
-    compare(tmp_path / "out", spexport.torch_outputs(model, arrays), "PyTorch")
-    check_report(report)
+    run = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
+    compare(run, ort.run(path, arrays), "onnxruntime")
+    compare(run, spexport.torch_outputs(model, arrays), "PyTorch")
+    check_report(run.report)
 
 
 def test_heads_that_fill_more_than_half_the_kv_buffers(tmp_path, reference_ready):
@@ -151,21 +127,19 @@ def test_heads_that_fill_more_than_half_the_kv_buffers(tmp_path, reference_ready
     hw.write_text(json.dumps({"preset": "spatten", "name": "small-kv",
                               "k_buffer_bytes": 24576, "v_buffer_bytes": 24576}))
     arrays = spexport.make_inputs(model.config, batch=1, seq_len=64, seed=8)
-    args = [tool("spatten-compile"), path, "--shape", "batch=1", "--shape", "sequence=64", "--hw", hw,
-            "-o", tmp_path / "model.spbin"]
-    r = run_tool(args, "spatten-compile")
-    assert r.returncode == 0, r.stderr[-4000:]
-    report = simulate(tmp_path / "model.spbin", write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
-    compare(tmp_path / "out", ort.run(path, arrays), "onnxruntime")
-    check_report(report)
+    binary = compile_model(path, {"batch": 1, "sequence": 64}, tmp_path / "model.spbin", hw)
+    run = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
+    compare(run, ort.run(path, arrays), "onnxruntime")
+    check_report(run.report)
 
 
 def test_invalid_model_clear_error(tmp_path):
     model = shared_model("bert_squad_pytorch1.4_opset11/BertForQuestionAnswering_0.onnx")
     out = tmp_path / "bad.spbin"
-    r = run_tool([tool("spatten-compile"), model, "-o", out], "spatten-compile")
-    assert r.returncode > 0, "an invalid model must be rejected with a non-zero exit"
-    assert re.search(r"node_\d+|Concat|shape inference", r.stderr, re.I), r.stderr
+    with pytest.raises(tools.ToolError) as failed:
+        tools.compile(model, out, timeout=TIMEOUT)
+    assert failed.value.returncode > 0, "an invalid model must be rejected with a non-zero exit"
+    assert re.search(r"node_\d+|Concat|shape inference", failed.value.stderr, re.I), failed.value.stderr
     assert not out.exists(), "nothing may be written for a rejected model"
 
 
@@ -179,12 +153,10 @@ def tiny_bert_binary(tiny_models, tmp_path_factory):
 
 
 def sim_error(binary, inputs, outdir) -> str:
-    args = [tool("spatten-sim"), binary, "--output-dir", outdir]
-    for name, f in inputs.items():
-        args += ["--input", f"{name}={f}"]
-    r = run_tool(args, "spatten-sim")
-    assert r.returncode > 0, "spatten-sim accepted bad input"
-    return r.stderr
+    with pytest.raises(tools.ToolError) as failed:
+        tools.simulate(binary, inputs, outdir, report=False, timeout=TIMEOUT)
+    assert failed.value.returncode > 0, "spatten-sim accepted bad input"
+    return failed.value.stderr
 
 
 def test_sim_missing_input(tiny_bert_binary, tmp_path):
@@ -203,7 +175,7 @@ def test_sim_wrong_shape_and_dtype(tiny_bert_binary, tmp_path):
 
 def test_sim_truncated_binary(tiny_bert_binary, tmp_path):
     binary, inputs, _ = tiny_bert_binary
-    data = binary.read_bytes()
+    data = binary.path.read_bytes()
     for cut in (16, len(data) // 2, len(data) - 1):
         bad = tmp_path / f"cut{cut}.spbin"
         bad.write_bytes(data[:cut])

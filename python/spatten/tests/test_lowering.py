@@ -13,14 +13,13 @@ float64, so the bound covers fp32 rounding of sums over at most 16 terms.
 from __future__ import annotations
 
 import json
-import subprocess
 from math import erf, sqrt
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import tool
+from spatten import tools
 
 TOL = 1e-5
 HW_CONFIGS = {
@@ -41,18 +40,11 @@ def run(tmp_path: Path, mlir: str, inputs: dict, hw) -> dict:
         cfg.write_text(json.dumps(hw))
         hw = str(cfg)
     isa = tmp_path / "f.isa.mlir"
-    subprocess.run([str(tool("spatten-opt")), str(src),
-                    f"--convert-spatten-to-isa=hw={hw}", "-o", str(isa)], check=True)
+    tools.run_tool("spatten-opt", [src, f"--convert-spatten-to-isa=hw={hw}", "-o", isa])
     binary = tmp_path / "f.spbin"
-    subprocess.run([str(tool("spatten-translate")), "--export-binary", str(isa),
-                    "-o", str(binary)], check=True)
-    args = [str(tool("spatten-sim")), str(binary), "--output-dir", str(tmp_path / "out")]
-    for i, value in enumerate(inputs.values()):
-        path = tmp_path / f"input_{i}.npy"
-        np.save(path, value)
-        args += ["--input", f"input_{i}={path}"]
-    subprocess.run(args, check=True)
-    return {p.stem: np.load(p) for p in sorted((tmp_path / "out").glob("*.npy"))}
+    tools.run_tool("spatten-translate", ["--export-binary", isa, "-o", binary])
+    named = {f"input_{i}": value for i, value in enumerate(inputs.values())}
+    return tools.simulate(binary, named, tmp_path / "out", report=False).outputs
 
 
 def ty(a: np.ndarray) -> str:

@@ -122,3 +122,12 @@ def test_random_inputs_respect_tables():
     again = tensors.random_inputs(model, {"batch": 2, "max_seq_len_in_batch": 8}, seed=1)
     for k in ins:
         np.testing.assert_array_equal(ins[k], again[k])
+
+
+def test_time_runs_times_creation_and_each_run(tmp_path, reference_ready):
+    model = identity_model(tmp_path / "id.onnx", [np.float32])
+    timing = ort.time_runs(model, {"x0": np.zeros(4, np.float32)}, repeat=2, threads=2)
+    assert timing.create_s > 0 and timing.first_s > 0
+    assert len(timing.runs_s) == 2 and all(t > 0 for t in timing.runs_s)
+    with pytest.raises(ort.ReferenceError, match="--time expects a run count"):
+        ort.time_runs(model, {"x0": np.zeros(4, np.float32)}, repeat=-1)

@@ -21,6 +21,7 @@ from conftest import ROOT, shared_model
 from spatten import export as spexport
 from spatten import ort, tensors
 from spatten import reference as R
+from spatten.reference.attention import _counts, _prune, _State, _value_prune
 
 DENSE_BOUND = 1e-4  # same as the simulator's fp32 bound, docs/Numerics.md
 GPT2_DIR = "gpt2_pytorch1.4_opset11_no_past"
@@ -199,8 +200,8 @@ def test_prune_adds_heads_in_ascending_order_and_keeps_f_of_the_next_layer():
     u = 2.0 ** -23  # one ulp of 1.0 in fp32
     tok = [np.array([u / 2, u, 0.5]), np.array([u / 2, u / 2, 0.25])]  # heads 0, 1
     att = R.AttentionResult(np.zeros((3, 4), F32), tok, np.array([u / 2 + 2.0 ** -50, 0.5]), {}, {})
-    state = R._State(np.arange(3), np.arange(2), np.array([1, 1, 0], F32), np.array([1, 3], F32), None)
-    R._prune(state, att, 0, np.array([1.0, 0.34]), np.array([1.0, 0.5]), 3, R.SpAttenConfig())
+    state = _State(np.arange(3), np.arange(2), np.array([1, 1, 0], F32), np.array([1, 3], F32), None)
+    _prune(state, att, 0, np.array([1.0, 0.34]), np.array([1.0, 0.5]), 3, R.SpAttenConfig())
     # token 0: 1 + u/2 is a tie -> 1 (even), twice; one float64 add of u
     #          would give 1 + u.
     # token 1: head 0 first: 1 + u, then + u/2 is a tie between 1 + u (odd)
@@ -266,13 +267,13 @@ def test_head_and_token_importance_by_hand():
 
 def test_local_value_pruning_keeps_top_k_without_renormalising():
     p = np.array([[0.1, 0.4, 0.2, 0.3], [0.25, 0.25, 0.25, 0.25]], dtype=F32)
-    pv, rows = R._value_prune(p, 0.5)  # kv = 2
+    pv, rows = _value_prune(p, 0.5)  # kv = 2
     assert pv.tolist() == [[0, F32(0.4), 0, F32(0.3)], [0.25, 0.25, 0, 0]]
     # Two rows each keeping 2 of 4 need 1 - (1/2)^2 = 3/4 of V: all fetched.
     assert rows == 4
     # One row (a generation step) fetches only the 2 it keeps.
-    assert R._value_prune(p[:1], 0.5)[1] == 2
-    assert R._value_prune(p, 0.1)[0][0].tolist() == [0, F32(0.4), 0, 0]  # max(1, floor(0.4))
+    assert _value_prune(p[:1], 0.5)[1] == 2
+    assert _value_prune(p, 0.1)[0][0].tolist() == [0, F32(0.4), 0, 0]  # max(1, floor(0.4))
 
 
 def test_progressive_quantization_recomputes_only_unconfident_rows():
@@ -296,8 +297,8 @@ def test_progressive_quantization_recomputes_only_unconfident_rows():
     xq = np.concatenate([q, np.stack([8 * k[0], 8 * k[1]])], axis=1)
     res = R.attention(xq, np.tile(k, (1, 2)), np.tile(v, (1, 2)), [0, 1], 2, np.zeros(L, F32), False, cfg)
     assert res.unconfident == {0: [1]}
-    state = R._State(np.arange(L), np.arange(2), None, None, None)
-    c = R._counts(res, state, D, cfg)
+    state = _State(np.arange(L), np.arange(2), None, None, None)
+    c = _counts(res, state, D, cfg)
     assert (c["k_rows"], c["k_msb_rows"], c["k_lsb_rows"]) == (32, 32, 16)
     assert c["k_bytes"] == 32 * (3 + 4) + 16 * 2
 

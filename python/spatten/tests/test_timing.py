@@ -18,16 +18,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import tool
 from spatten import export as spexport
 from spatten import reference as R
-from spatten import tensors
-from test_agreement import CONFIGS, compile_flags
+from spatten import tensors, tools
+from spatten.report import Report
+from test_agreement import CONFIGS
 
 L0 = 64
 
@@ -43,31 +42,23 @@ def model(request, tmp_path_factory):
     return path, files
 
 
-def compile_model(path: Path, out: Path, cfg: R.SpAttenConfig) -> Path:
-    cmd = [str(tool("spatten-compile")), str(path), "-o", str(out), "--shape", "batch=1",
-           "--shape", f"sequence={L0}", *compile_flags(cfg)]
-    subprocess.run(cmd, check=True)
-    return out
+def compile_model(path: Path, out: Path, cfg: R.SpAttenConfig) -> tools.Binary:
+    return tools.compile(path, out, settings=cfg, shapes={"batch": 1, "sequence": L0})
 
 
-def simulate(binary: Path, inputs: dict, out: Path, *extra: str) -> dict:
-    cmd = [str(tool("spatten-sim")), str(binary), "--output-dir", str(out / "out"),
-           "--report", str(out / "report.json"), *extra]
-    for name, f in inputs.items():
-        cmd += ["--input", f"{name}={f}"]
-    subprocess.run(cmd, check=True)
-    return json.loads((out / "report.json").read_text())
+def simulate(binary: tools.Binary, inputs: dict, out: Path, **options) -> Report:
+    return tools.simulate(binary, inputs, out / "out", report=out / "report.json", **options).report
 
 
-def run(model, tmp_path: Path, label: str, cfg: R.SpAttenConfig, *extra: str) -> dict:
+def run(model, tmp_path: Path, label: str, cfg: R.SpAttenConfig, **options) -> Report:
     path, inputs = model
     d = tmp_path / label
     d.mkdir()
-    return simulate(compile_model(path, d / "m.spbin", cfg), inputs, d, *extra)
+    return simulate(compile_model(path, d / "m.spbin", cfg), inputs, d, **options)
 
 
-def total_bytes(report: dict) -> int:
-    return report["dram_bytes"]["total_read"] + report["dram_bytes"]["total_written"]
+def total_bytes(report: Report) -> int:
+    return report.dram.read() + report.dram.written()
 
 
 def test_same_binary_same_cycles_and_trace(model, tmp_path):
@@ -78,7 +69,7 @@ def test_same_binary_same_cycles_and_trace(model, tmp_path):
     for i in range(2):
         d = tmp_path / f"run{i}"
         d.mkdir()
-        report = simulate(binary, inputs, d, "--trace", str(d / "trace.json"))
+        report = simulate(binary, inputs, d, trace=d / "trace.json")
         runs.append((report, (d / "trace.json").read_text()))
     assert runs[0][0] == runs[1][0]
     assert runs[0][1] == runs[1][1]
@@ -92,20 +83,18 @@ def test_same_binary_same_cycles_and_trace(model, tmp_path):
 def test_timing_only_equals_a_full_run(model, tmp_path, label):
     cfg = R.SpAttenConfig() if label == "dense" else R.SpAttenConfig(attn_bits=12)
     full = run(model, tmp_path, "full", cfg)
-    fast = run(model, tmp_path, "fast", cfg, "--timing-only")
-    assert fast["cycles"] == full["cycles"]
-    assert fast["dram_bytes"] == full["dram_bytes"]
-    assert fast["layers"] == full["layers"]
+    fast = run(model, tmp_path, "fast", cfg, timing_only=True)
+    for section in ("cycles", "dram_bytes", "layers"):
+        assert fast.data[section] == full.data[section], section
 
 
 def test_token_pruning_saves_bytes_and_cycles(model, tmp_path):
     dense = run(model, tmp_path, "dense", R.SpAttenConfig())
     pruned = run(model, tmp_path, "token", CONFIGS["token"])
     assert total_bytes(pruned) < total_bytes(dense)
-    assert pruned["cycles"]["total"] < dense["cycles"]["total"]
+    assert pruned.cycles < dense.cycles
     attention = ("q", "k", "v")
-    kv = lambda r: sum(r["dram_bytes"]["read"][c] for c in attention)
-    assert kv(pruned) < 0.6 * kv(dense)
+    assert pruned.dram.read(attention) < 0.6 * dense.dram.read(attention)
     allr = run(model, tmp_path, "all", CONFIGS["all"])
     assert total_bytes(allr) < total_bytes(dense)
 
@@ -129,7 +118,7 @@ def test_pruning_never_increases_cycles_or_bytes(wide_model, tmp_path, label):
     model, dense = wide_model
     pruned = run(model, tmp_path, label, CONFIGS[label])
     assert total_bytes(pruned) <= total_bytes(dense)
-    assert pruned["cycles"]["total"] <= dense["cycles"]["total"]
+    assert pruned.cycles <= dense.cycles
 
 
 def test_local_value_pruning_moves_no_more_bytes_and_at_most_its_top_k_latency(wide_model, tmp_path):
@@ -142,7 +131,7 @@ def test_local_value_pruning_moves_no_more_bytes_and_at_most_its_top_k_latency(w
     model, dense = wide_model
     pruned = run(model, tmp_path, "value", CONFIGS["value"])
     assert total_bytes(pruned) <= total_bytes(dense)
-    assert pruned["cycles"]["total"] <= 1.01 * dense["cycles"]["total"]
+    assert pruned.cycles <= 1.01 * dense.cycles
 
 
 def test_progressive_quantization_moves_fewer_bytes(wide_model, tmp_path):

@@ -1,0 +1,293 @@
+"""Attention and the cascade (paper Sec. III): one attention head with
+local value pruning and progressive quantization, multi-head attention over
+the kept tokens and heads, the token and head schedules, cascade token and
+head pruning by accumulated importance, and the per-layer records the
+simulator's report is compared with (docs/Algorithms.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .config import SpAttenConfig
+from .kernels import (F32, dequantize, fake_quantize, pq_msb_value, pq_split, quantize_rows, row_bytes,
+                      softmax, topk)
+
+
+# ============================================================================ schedules
+
+def paper_schedule(n: int, r: float, dense_fraction: float) -> np.ndarray:
+    """Fraction ``f_l`` of the tokens (heads) layer ``l`` computes, [n]
+    float64 (docs/Algorithms.md "Schedules"): ``n0 = max(1, floor(
+    dense_fraction * n))`` layers at 1 (layer 0 has no importance yet), then
+    ``f_{n0+t} = 1 - a (t + 1)`` with ``a = 2 n (1 - r) / (m (m + 1))``,
+    clipped at 0. ``dense_fraction`` is 0.15 for tokens, 0.3 for heads."""
+    n0 = max(1, int(math.floor(dense_fraction * n)))
+    m = n - n0
+    f = np.ones(n, dtype=np.float64)
+    if m > 0:
+        a = 2.0 * n * (1.0 - r) / (m * (m + 1))
+        f[n0:] = np.maximum(0.0, 1.0 - a * (np.arange(m) + 1))
+    return f
+
+
+def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
+                     dense_fraction: float) -> np.ndarray:
+    """``paper`` or an explicit list of ``n`` fractions in (0, 1],
+    non-increasing, starting at 1; raises ValueError otherwise."""
+    if isinstance(spec, str):
+        if spec != "paper":
+            raise ValueError(f"unknown schedule {spec!r} (expected 'paper' or a list of fractions)")
+        return paper_schedule(n, r, dense_fraction)
+    f = np.asarray(list(spec), dtype=np.float64)
+    if f.shape != (n,):
+        raise ValueError(f"schedule has {f.size} values, the model has {n} layers")
+    if np.any(f <= 0) or np.any(f > 1):
+        raise ValueError(f"schedule values must be in (0, 1]: {f.tolist()}")
+    if f[0] != 1:
+        raise ValueError(f"schedule must start at 1 (no importance is known before layer 0): {f.tolist()}")
+    if np.any(np.diff(f) > 0):
+        raise ValueError(f"schedule must be non-increasing: {f.tolist()}")
+    return f
+
+
+def keep_count(total: int, f: float) -> int:
+    """``k_l = max(1, floor(total * f_l))`` (docs/Algorithms.md)."""
+    return max(1, int(math.floor(total * f)))
+
+
+def select_tokens(s: np.ndarray, k: int, kept: np.ndarray, forced: Sequence[int]) -> np.ndarray:
+    """Cascade token top-k: every forced (``keep_positions``) token still
+    kept, plus ``topk`` of the rest up to ``k`` in total. Original order."""
+    forced_kept = sorted(set(int(p) for p in forced) & set(kept.tolist()))
+    rest = [int(t) for t in kept if int(t) not in forced_kept]
+    chosen = topk(s, k - len(forced_kept), rest)
+    return np.sort(np.concatenate([np.asarray(forced_kept, dtype=np.int64), chosen]))
+
+
+def accumulate(importance: np.ndarray, contribution: np.ndarray) -> np.ndarray:
+    """``fp32(importance + fp32(contribution))``: one head's contribution,
+    summed in float64, is rounded once to fp32 and added in fp32, as the
+    attention instruction does (docs/Algorithms.md)."""
+    return (importance + contribution.astype(F32)).astype(F32)
+
+
+# ============================================================================ attention
+
+@dataclasses.dataclass
+class AttentionResult:
+    """One layer's attention over the kept tokens (L of them) and heads.
+
+    out: [L, H * D] fp32, zero columns for pruned heads.
+    token_contrib: per kept head in order, [L] float64 sums over query
+    rows of P.
+    head_contrib: [H] float64, sum |O| per kept head (0 for pruned heads).
+    unconfident: {head: query row positions (local)}; refetched heads are
+    its keys. value_rows: {head: number of V rows fetched}."""
+
+    out: np.ndarray
+    token_contrib: List[np.ndarray]
+    head_contrib: np.ndarray
+    unconfident: Dict[int, List[int]]
+    value_rows: Dict[int, int]
+
+
+def _pq_planes(x: np.ndarray, cfg: SpAttenConfig) -> Tuple[np.ndarray, np.ndarray]:
+    """(MSB-only values, full values) of rows x [L, D] quantized at msb+lsb."""
+    q, s = quantize_rows(x, cfg.pq_msb + cfg.pq_lsb)
+    m, _ = pq_split(q, cfg.pq_lsb)
+    return pq_msb_value(m, s, cfg.pq_lsb), dequantize(q, s)
+
+
+def _scores(q: np.ndarray, k: np.ndarray, mask: np.ndarray, causal: bool) -> np.ndarray:
+    """``q k^T / sqrt(D)`` then the mask: additive [Lk] (BERT) or, when
+    ``causal``, a [Lq, Lk] bool visibility replaced by -10000 (GPT-2)."""
+    s = (np.matmul(q, k.T).astype(F32) / F32(math.sqrt(q.shape[-1]))).astype(F32)
+    if causal:
+        return np.where(mask, s, F32(-10000.0)).astype(F32)
+    return (s + mask[None, :]).astype(F32)
+
+
+def _value_prune(p: np.ndarray, keep: Optional[float]) -> Tuple[np.ndarray, int]:
+    """Local value pruning (Sec. III-C): per query row keep the top
+    ``max(1, floor(Lk keep))`` probabilities (``topk`` over all Lk keys,
+    masked ones included), zero the rest, no renormalisation.
+
+    p [Lq, Lk] -> (pruned p [Lq, Lk], V rows fetched: the keys selected by
+    at least one row when ``defer_value_fetch``, else all Lk)."""
+    if keep is None:
+        return p, p.shape[1]
+    kv = keep_count(p.shape[1], keep)
+    out = np.zeros_like(p)
+    cand = np.arange(p.shape[1])
+    used = np.zeros(p.shape[1], dtype=bool)
+    for i in range(p.shape[0]):
+        idx = topk(p[i], kv, cand)
+        out[i, idx] = p[i, idx]
+        used[idx] = True
+    if not defer_value_fetch(kv, p.shape[1], p.shape[0]):
+        return out, p.shape[1]
+    return out, int(np.count_nonzero(used))
+
+
+def defer_value_fetch(kv: int, keys: int, rows: int) -> bool:
+    """Whether the compiler fetches V after the local-V top-k (only the rows
+    some query row keeps) rather than with K: when ``rows`` query rows, each
+    keeping ``kv`` of ``keys``, are expected to need at most half of them,
+    ``1 - (1 - kv/keys)^rows <= 0.5`` (docs/Algorithms.md, "Local value
+    pruning"; the lowering's deferValueFetch). One query tile per head."""
+    if kv >= keys:
+        return False
+    return 1.0 - (1.0 - kv / keys) ** rows <= 0.5
+
+
+def attention_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray, causal: bool,
+                   cfg: SpAttenConfig) -> Tuple[np.ndarray, np.ndarray, List[int], int]:
+    """One head: q [Lq, D], k, v [Lk, D] fp32 (Q already quantized).
+
+    Returns (O [Lq, D], final probabilities P [Lq, Lk] before value pruning,
+    unconfident query rows, V rows fetched). Progressive quantization
+    (docs/Algorithms.md): MSB-only keys first; rows with max P below the
+    threshold are recomputed with full keys once the head fetched its LSBs."""
+    unconf: List[int] = []
+    if cfg.pq_msb is not None:
+        k_msb, k_full = _pq_planes(k, cfg)
+        p = softmax(_scores(q, k_msb, mask, causal))
+        unconf = np.nonzero(np.max(p, axis=-1) < F32(cfg.pq_threshold))[0].tolist()
+        if unconf:
+            p[unconf] = softmax(_scores(q, k_full, mask, causal))[unconf]
+    else:
+        if cfg.attn_bits is not None:
+            k = fake_quantize(k, cfg.attn_bits)
+        p = softmax(_scores(q, k, mask, causal))
+    if cfg.pq_values:
+        v_msb, v_full = _pq_planes(v, cfg)
+        v = v_full if unconf else v_msb
+    elif cfg.attn_bits is not None:
+        v = fake_quantize(v, cfg.attn_bits)
+    pv, v_rows = _value_prune(p, cfg.value_keep)
+    return np.matmul(pv, v).astype(F32), p, unconf, v_rows
+
+
+def attention(x_q: np.ndarray, x_k: np.ndarray, x_v: np.ndarray, heads: Sequence[int], n_heads: int,
+              mask: np.ndarray, causal: bool, cfg: SpAttenConfig) -> AttentionResult:
+    """Multi-head attention over kept tokens: x_q/x_k/x_v [L, H * D] are the
+    projections (bias added). Pruned heads produce zero output columns."""
+    L, hd = x_q.shape
+    d = hd // n_heads
+    out = np.zeros((L, hd), dtype=F32)
+    token_c: List[np.ndarray] = []
+    head_c = np.zeros(n_heads, dtype=np.float64)
+    unconf: Dict[int, List[int]] = {}
+    v_rows: Dict[int, int] = {}
+    for h in heads:
+        sl = slice(h * d, (h + 1) * d)
+        q = x_q[:, sl] if cfg.attn_bits is None else fake_quantize(x_q[:, sl], cfg.attn_bits)
+        o, p, u, nv = attention_head(q, x_k[:, sl], x_v[:, sl], mask, causal, cfg)
+        out[:, sl] = o
+        token_c.append(np.sum(p.astype(np.float64), axis=0))
+        head_c[h] = np.sum(np.abs(o.astype(np.float64)))
+        if u:
+            unconf[h] = u
+        v_rows[h] = nv
+    return AttentionResult(out, token_c, head_c, unconf, v_rows)
+
+
+# ============================================================================ cascade state
+
+@dataclasses.dataclass
+class _State:
+    """Cascade state of one sequence: kept original token positions, kept
+    heads, fp32 importance vectors, the padding mask add [L0] (BERT)."""
+
+    tokens: np.ndarray
+    heads: np.ndarray
+    token_imp: np.ndarray
+    head_imp: np.ndarray
+    mask_add: Optional[np.ndarray]
+
+    def mask(self) -> np.ndarray:
+        """BERT: additive mask [Lk] of the kept keys. GPT-2: causal
+        visibility [Lq, Lk] by original positions (key j visible to query i
+        iff pos_j <= pos_i)."""
+        if self.mask_add is not None:
+            return self.mask_add[self.tokens]
+        return self.tokens[None, :] <= self.tokens[:, None]
+
+
+def _prune(state: _State, att: AttentionResult, layer: int, f_tok: Optional[np.ndarray],
+           f_head: Optional[np.ndarray], L0: int, cfg: SpAttenConfig) -> None:
+    """Accumulate importance, then cascade top-k for tokens and heads after
+    ``layer`` (docs/Algorithms.md). Mutates ``state``."""
+    for c in att.token_contrib:
+        state.token_imp[state.tokens] = accumulate(state.token_imp[state.tokens], c)
+    kept_heads = state.heads
+    state.head_imp[kept_heads] = accumulate(state.head_imp[kept_heads], att.head_contrib[kept_heads])
+    if f_tok is not None:
+        state.tokens = select_tokens(state.token_imp, keep_count(L0, f_tok[layer + 1]), state.tokens,
+                                     cfg.keep_positions)
+    if f_head is not None:
+        H = len(state.head_imp)
+        state.heads = topk(state.head_imp, keep_count(H, f_head[layer + 1]), state.heads)
+
+
+# ============================================================================ records
+
+@dataclasses.dataclass
+class LayerRecord:
+    """What layer ``layer`` did (original token positions, head indices).
+
+    tokens / heads: those the layer computed; kept_tokens / kept_heads: those
+    kept after it (the next layer's). unconfident_rows: {head: original
+    positions of unconfident query rows}; refetched_rows: {head: original
+    positions of the key rows whose LSB plane was fetched}.
+    counts: q_rows, k_rows, v_rows (one row = one token of one head),
+    k_msb_rows, k_lsb_rows, v_msb_rows, v_lsb_rows, and the byte counts
+    q_bytes, k_bytes, k_msb_bytes, k_lsb_bytes, v_bytes (codes plus the
+    4-byte fp32 scale per row where quantized; fp32 rows otherwise)."""
+
+    layer: int
+    tokens: List[int]
+    heads: List[int]
+    kept_tokens: List[int]
+    kept_heads: List[int]
+    unconfident_rows: Dict[int, List[int]]
+    refetched_rows: Dict[int, List[int]]
+    counts: Dict[str, int]
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["unconfident_rows"] = {str(k): v for k, v in self.unconfident_rows.items()}
+        d["refetched_rows"] = {str(k): v for k, v in self.refetched_rows.items()}
+        return d
+
+
+def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig) -> Dict[str, int]:
+    """Row and byte counts of one layer's attention (docs/Algorithms.md)."""
+    nh, lk = len(state.heads), len(state.tokens)
+    k_rows = nh * lk
+    v_rows = sum(att.value_rows.values())
+    lsb_heads = len(att.unconfident)
+    c = dict(q_rows=nh * lk, k_rows=k_rows, v_rows=v_rows, k_msb_rows=0, k_lsb_rows=0,
+             v_msb_rows=0, v_lsb_rows=0)
+    plain = lambda rows: rows * (row_bytes(d, cfg.attn_bits) + 4 if cfg.attn_bits else 4 * d)
+    c["q_bytes"] = plain(c["q_rows"])
+    if cfg.pq_msb is not None:
+        c["k_msb_rows"], c["k_lsb_rows"] = k_rows, lsb_heads * lk
+        c["k_msb_bytes"] = k_rows * (row_bytes(d, cfg.pq_msb) + 4)
+        c["k_lsb_bytes"] = c["k_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
+        c["k_bytes"] = c["k_msb_bytes"] + c["k_lsb_bytes"]
+    else:
+        c["k_msb_bytes"] = c["k_lsb_bytes"] = 0
+        c["k_bytes"] = plain(k_rows)
+    if cfg.pq_values:
+        c["v_msb_rows"] = v_rows
+        c["v_lsb_rows"] = sum(att.value_rows[h] for h in att.unconfident)
+        c["v_bytes"] = v_rows * (row_bytes(d, cfg.pq_msb) + 4) + c["v_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
+    else:
+        c["v_bytes"] = plain(v_rows)
+    return c

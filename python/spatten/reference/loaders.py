@@ -1,0 +1,230 @@
+"""Weight loaders: :class:`~spatten.reference.models.ModelWeights` from a
+``spatten.export`` torch model or from an ONNX file (the exports of
+``spatten.export``, Hugging Face GPT-2 with fused Conv1D QKV such as
+``GPT2Model.onnx``, Hugging Face BERT / BertForPreTraining such as
+``bert_toy_optimized.onnx``). Weights are found by initializer names and
+the few nodes around them; the ONNX graph is not interpreted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .kernels import F32
+from .models import LayerWeights, ModelWeights
+
+
+def from_torch(model) -> ModelWeights:
+    """Lifts a ``spatten.export`` BertModel / GPT2Model (torch modules)."""
+    sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
+    c = model.config
+    if c.kind == "bert":
+        lin = lambda p: (sd[p + ".weight"].T.copy(), sd[p + ".bias"])
+        layers = []
+        for i in range(c.layers):
+            p = f"layers.{i}."
+            layers.append(LayerWeights(
+                *lin(p + "attention.query"), *lin(p + "attention.key"), *lin(p + "attention.value"),
+                *lin(p + "attn_out"), sd[p + "attn_ln.weight"], sd[p + "attn_ln.bias"],
+                *lin(p + "intermediate"), *lin(p + "output"), sd[p + "out_ln.weight"], sd[p + "out_ln.bias"]))
+        return ModelWeights("bert", c.heads, c.ln_eps, sd["word_embeddings.weight"],
+                            sd["position_embeddings.weight"], layers, type_emb=sd["token_type_embeddings.weight"],
+                            emb_ln=(sd["emb_ln.weight"], sd["emb_ln.bias"]),
+                            pooler=lin("pooler") if c.pooler else None, outputs=tuple(c.output_names))
+    layers = []
+    for i in range(c.layers):
+        p = f"h.{i}."
+        conv = lambda q: (sd[p + q + ".weight"], sd[p + q + ".bias"])
+        layers.append(_gpt2_layer(*conv("attn.c_attn"), conv("attn.c_proj"), sd[p + "ln_1.weight"],
+                                  sd[p + "ln_1.bias"], conv("c_fc"), conv("c_proj"),
+                                  sd[p + "ln_2.weight"], sd[p + "ln_2.bias"]))
+    return ModelWeights("gpt2", c.heads, c.ln_eps, sd["wte.weight"], sd["wpe.weight"], layers,
+                        final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]), outputs=tuple(c.output_names))
+
+
+def _gpt2_layer(w_qkv, b_qkv, proj, ln1_g, ln1_b, fc, fc_proj, ln2_g, ln2_b) -> LayerWeights:
+    """Splits GPT-2's fused Conv1D QKV weight [hidden, 3 hidden] into Q, K, V."""
+    hd = w_qkv.shape[0]
+    ws = [w_qkv[:, i * hd:(i + 1) * hd].copy() for i in range(3)]
+    bs = [b_qkv[i * hd:(i + 1) * hd].copy() for i in range(3)]
+    return LayerWeights(ws[0], bs[0], ws[1], bs[1], ws[2], bs[2], *proj, ln1_g, ln1_b, *fc, *fc_proj, ln2_g, ln2_b)
+
+
+class _Graph:
+    """Initializers, constants and consumers of an ONNX graph, to find the
+    weights of known structures (not an interpreter)."""
+
+    def __init__(self, path):
+        import onnx
+        from onnx import numpy_helper
+        self.model = onnx.load(str(path))
+        g = self.model.graph
+        self.inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        self.consts = dict(self.inits)
+        self.producer, self.consumers = {}, {}
+        for node in g.node:
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+                self.consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+            for o in node.output:
+                self.producer[o] = node
+            for i in node.input:
+                self.consumers.setdefault(i, []).append(node)
+        self.path = str(path)
+
+    def init(self, name: str) -> np.ndarray:
+        if name not in self.inits:
+            raise ValueError(f"{self.path}: initializer {name!r} not found")
+        return self.inits[name].astype(F32)
+
+    def linear(self, bias: str) -> Tuple[np.ndarray, np.ndarray]:
+        """(w [in, out], b) of the Linear whose bias initializer is ``bias``:
+        ``Add(MatMul(x, W), b)`` or ``Gemm(x, W, b)`` (transB honoured)."""
+        for node in self.consumers.get(bias, []):
+            if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2] == bias:
+                trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+                w = self.init(node.input[1])
+                return (w.T.copy() if trans_b else w), self.init(bias)
+            if node.op_type == "Add":
+                other = node.input[1] if node.input[0] == bias else node.input[0]
+                mm = self.producer.get(other)
+                if mm is not None and mm.op_type == "MatMul" and mm.input[1] in self.inits:
+                    return self.init(mm.input[1]), self.init(bias)
+        raise ValueError(f"{self.path}: no MatMul+Add or Gemm uses bias {bias!r}")
+
+    def scalar(self, name: str) -> Optional[float]:
+        a = self.consts.get(name)
+        return float(a.reshape(-1)[0]) if a is not None and a.size == 1 else None
+
+    def ln_eps(self, gamma: str) -> float:
+        """Epsilon of the LayerNorm with gain ``gamma``: LayerNormalization's
+        attribute, or the constant of ``Sqrt(Add(var, eps))`` in the
+        decomposed form ``Mul(Div(x - mean, Sqrt(...)), gamma)``."""
+        for node in self.consumers.get(gamma, []):
+            if node.op_type == "LayerNormalization":
+                return next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+            if node.op_type == "Mul":
+                div = self.producer.get(node.input[1] if node.input[0] == gamma else node.input[0])
+                sq = self.producer.get(div.input[1]) if div is not None and div.op_type == "Div" else None
+                add = self.producer.get(sq.input[0]) if sq is not None and sq.op_type == "Sqrt" else None
+                if add is not None and add.op_type == "Add":
+                    eps = [self.scalar(i) for i in add.input if self.scalar(i) is not None]
+                    if eps:
+                        return eps[0]
+        raise ValueError(f"{self.path}: cannot find the LayerNorm epsilon of {gamma!r}")
+
+    def head_dim(self) -> int:
+        """D from the score scale: ``Div(MatMul(q, k^T), sqrt D)`` (or ``Mul``
+        by 1/sqrt D) a few nodes before each Softmax; all must agree."""
+        found = set()
+        for sm in (n for n in self.model.graph.node if n.op_type == "Softmax"):
+            frontier = [sm]
+            for _ in range(4):
+                nxt = []
+                for node in frontier:
+                    for i in node.input:
+                        p = self.producer.get(i)
+                        if p is None:
+                            continue
+                        d = self._scale_dim(p)
+                        if d:
+                            found.add(d)
+                        nxt.append(p)
+                frontier = nxt
+        if len(found) != 1:
+            raise ValueError(f"{self.path}: cannot determine the head width from the score scale (found {found})")
+        return found.pop()
+
+    def _scale_dim(self, node) -> Optional[int]:
+        if node.op_type not in ("Div", "Mul") or len(node.input) != 2:
+            return None
+        mm, c = self.producer.get(node.input[0]), self.scalar(node.input[1])
+        if mm is None or mm.op_type != "MatMul" or not c:
+            return None
+        d = c * c if node.op_type == "Div" else 1.0 / (c * c)
+        return int(round(d)) if abs(d - round(d)) < 1e-3 else None
+
+
+def _find(names, pattern: str) -> Optional[str]:
+    rx = re.compile(pattern)
+    return next((n for n in names if rx.fullmatch(n)), None)
+
+
+def _gpt2_from_onnx(g: _Graph) -> ModelWeights:
+    """HF GPT-2 names (``h.{i}.attn.c_attn``, optional ``mlp.`` and
+    ``_resize`` suffix), Conv1D weights [in, out] used by Gemm."""
+    names = list(g.inits)
+    sfx = "_resize" if "wte.weight_resize" in g.inits else ""
+    n = 1 + max(int(m.group(1)) for m in (re.match(r"h\.(\d+)\.", x) for x in names) if m)
+    layers = []
+    for i in range(n):
+        nm = lambda part: _find(names, rf"h\.{i}\.(mlp\.)?{re.escape(part)}{sfx}") or f"h.{i}.{part}{sfx}"
+        lin = lambda part: g.linear(nm(part + ".bias"))
+        layers.append(_gpt2_layer(*lin("attn.c_attn"), lin("attn.c_proj"), g.init(nm("ln_1.weight")),
+                                  g.init(nm("ln_1.bias")), lin("c_fc"), lin("c_proj"),
+                                  g.init(nm("ln_2.weight")), g.init(nm("ln_2.bias"))))
+    hidden = layers[0].wq.shape[0]
+    return ModelWeights("gpt2", hidden // g.head_dim(), g.ln_eps(f"ln_f.weight{sfx}"), g.init(f"wte.weight{sfx}"),
+                        g.init(f"wpe.weight{sfx}"), layers,
+                        final_ln=(g.init(f"ln_f.weight{sfx}"), g.init(f"ln_f.bias{sfx}")),
+                        outputs=tuple(o.name for o in g.model.graph.output))
+
+
+# BERT initializer names: spatten.export's module names, and Hugging Face's.
+_BERT_NAMES = {
+    "export": dict(layer="layers.{i}.", q="attention.query", k="attention.key", v="attention.value",
+                   o="attn_out", ln1="attn_ln", fc1="intermediate", fc2="output", ln2="out_ln",
+                   word="word_embeddings.weight", pos="position_embeddings.weight",
+                   type="token_type_embeddings.weight", emb_ln="emb_ln", pooler="pooler"),
+    "hf": dict(layer="bert.encoder.layer.{i}.", q="attention.self.query", k="attention.self.key",
+               v="attention.self.value", o="attention.output.dense", ln1="attention.output.LayerNorm",
+               fc1="intermediate.dense", fc2="output.dense", ln2="output.LayerNorm",
+               word="bert.embeddings.word_embeddings.weight", pos="bert.embeddings.position_embeddings.weight",
+               type="bert.embeddings.token_type_embeddings.weight", emb_ln="bert.embeddings.LayerNorm",
+               pooler="bert.pooler.dense"),
+}
+
+
+def _bert_from_onnx(g: _Graph) -> ModelWeights:
+    """BERT encoder (+ pooler, + BertForPreTraining's cls heads)."""
+    nm = _BERT_NAMES["hf" if "bert.embeddings.word_embeddings.weight" in g.inits else "export"]
+    n = 0
+    while nm["layer"].format(i=n) + nm["ln2"] + ".weight" in g.inits:
+        n += 1
+    layers = []
+    for i in range(n):
+        p = nm["layer"].format(i=i)
+        lin = lambda key: g.linear(p + nm[key] + ".bias")
+        ln = lambda key: (g.init(p + nm[key] + ".weight"), g.init(p + nm[key] + ".bias"))
+        layers.append(LayerWeights(*lin("q"), *lin("k"), *lin("v"), *lin("o"), *ln("ln1"),
+                                   *lin("fc1"), *lin("fc2"), *ln("ln2")))
+    outputs = tuple(o.name for o in g.model.graph.output)
+    word = g.init(nm["word"])
+    pooler = g.linear(nm["pooler"] + ".bias") if nm["pooler"] + ".bias" in g.inits else None
+    mlm = nsp = None
+    if "prediction_scores" in outputs:
+        # The decoder is tied to the word embeddings (MatMul by Transpose(word)).
+        mlm = (*g.linear("cls.predictions.transform.dense.bias"),
+               g.init("cls.predictions.transform.LayerNorm.weight"),
+               g.init("cls.predictions.transform.LayerNorm.bias"), word.T.copy(), g.init("cls.predictions.bias"))
+    if "seq_relationship_score" in outputs:
+        nsp = g.linear("cls.seq_relationship.bias")
+    hidden = word.shape[1]
+    return ModelWeights("bert", hidden // g.head_dim(), g.ln_eps(nm["emb_ln"] + ".weight"), word,
+                        g.init(nm["pos"]), layers, type_emb=g.inits.get(nm["type"]),
+                        emb_ln=(g.init(nm["emb_ln"] + ".weight"), g.init(nm["emb_ln"] + ".bias")),
+                        pooler=pooler, mlm=mlm, nsp=nsp, outputs=outputs)
+
+
+def from_onnx(path) -> ModelWeights:
+    """Lifts the weights of a BERT- or GPT-2-style ONNX model by initializer
+    names (see the module docstring). Raises ValueError for other models."""
+    g = _Graph(path)
+    if any(re.fullmatch(r"h\.\d+\.attn\.c_attn\.weight(_resize)?", n) for n in g.inits):
+        return _gpt2_from_onnx(g)
+    if any(re.match(r"(bert\.encoder\.layer|layers)\.\d+\.", n) for n in g.inits):
+        return _bert_from_onnx(g)
+    raise ValueError(f"{path}: not a BERT- or GPT-2-style model this reference knows "
+                     "(expected Hugging Face or spatten.export initializer names)")

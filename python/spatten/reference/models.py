@@ -1,0 +1,230 @@
+"""The forward passes: lifted weights (:class:`ModelWeights`), BERT-style
+(post-LN, erf GELU, additive padding mask, optional pooler and
+``BertForPreTraining`` heads) and GPT-2-style (pre-LN, tanh GELU, causal,
+final LN; the whole prompt at once) layers, and :func:`run` /
+:func:`run_inputs`, which apply the cascade of ``attention.py`` layer by
+layer and restore each pruned token's last output at its position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .attention import AttentionResult, LayerRecord, _counts, _prune, _State, attention, resolve_schedule
+from .config import SpAttenConfig
+from .kernels import F32, gelu_erf, gelu_tanh, layer_norm, linear
+
+
+# ============================================================================ weights
+
+@dataclasses.dataclass
+class LayerWeights:
+    """One transformer layer, linear weights [in, out]. ``ln1`` is BERT's
+    post-attention LN (GPT-2's ln_1, before attention); ``ln2`` BERT's
+    post-FFN LN (GPT-2's ln_2, before the FFN)."""
+
+    wq: np.ndarray
+    bq: np.ndarray
+    wk: np.ndarray
+    bk: np.ndarray
+    wv: np.ndarray
+    bv: np.ndarray
+    wo: np.ndarray
+    bo: np.ndarray
+    ln1_g: np.ndarray
+    ln1_b: np.ndarray
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+    ln2_g: np.ndarray
+    ln2_b: np.ndarray
+
+
+@dataclasses.dataclass
+class ModelWeights:
+    """A lifted BERT- or GPT-2-style model.
+
+    kind: "bert" (post-LN, erf GELU, padding mask) or "gpt2" (pre-LN, tanh
+    GELU, causal, final LN). heads: H; ln_eps: LayerNorm epsilon.
+    word_emb [V, hidden], pos_emb [P, hidden], type_emb [T, hidden] (BERT),
+    emb_ln (BERT) / final_ln (GPT-2) as (gamma, beta).
+    pooler: (w, b) for BERT's tanh pooler on token 0, or None.
+    mlm: BertForPreTraining's prediction head as (dense w, dense b, ln gamma,
+    ln beta, decoder w [hidden, V], decoder bias); nsp: (w, b) on the pooler.
+    outputs: names of the outputs :func:`run` returns, in graph order.
+    """
+
+    kind: str
+    heads: int
+    ln_eps: float
+    word_emb: np.ndarray
+    pos_emb: np.ndarray
+    layers: List[LayerWeights]
+    type_emb: Optional[np.ndarray] = None
+    emb_ln: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    final_ln: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    pooler: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    mlm: Optional[Tuple[np.ndarray, ...]] = None
+    nsp: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    outputs: Tuple[str, ...] = ("last_hidden_state",)
+
+    @property
+    def hidden(self) -> int:
+        return self.word_emb.shape[1]
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+
+# ============================================================================ layers
+
+def _attend(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
+            cfg: SpAttenConfig) -> AttentionResult:
+    """Q/K/V projections of the kept rows x [L, hidden], then attention."""
+    return attention(linear(x, lw.wq, lw.bq), linear(x, lw.wk, lw.bk), linear(x, lw.wv, lw.bv),
+                     state.heads.tolist(), mw.heads, state.mask(), mw.kind == "gpt2", cfg)
+
+
+def bert_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
+               cfg: SpAttenConfig) -> Tuple[np.ndarray, AttentionResult]:
+    """Post-LN BERT layer on the kept rows x [L, hidden]; returns the layer
+    output (the post-FFN LayerNorm output) and the attention result."""
+    att = _attend(lw, x, state, mw, cfg)
+    x1 = layer_norm((linear(att.out, lw.wo, lw.bo) + x).astype(F32), lw.ln1_g, lw.ln1_b, mw.ln_eps)
+    h = linear(gelu_erf(linear(x1, lw.w1, lw.b1)), lw.w2, lw.b2)
+    return layer_norm((h + x1).astype(F32), lw.ln2_g, lw.ln2_b, mw.ln_eps), att
+
+
+def gpt2_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
+               cfg: SpAttenConfig) -> Tuple[np.ndarray, AttentionResult]:
+    """Pre-LN GPT-2 block on the kept rows x [L, hidden]; returns the
+    residual stream after the block and the attention result."""
+    att = _attend(lw, layer_norm(x, lw.ln1_g, lw.ln1_b, mw.ln_eps), state, mw, cfg)
+    x = (x + linear(att.out, lw.wo, lw.bo)).astype(F32)
+    h = linear(gelu_tanh(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
+    return (x + h).astype(F32), att
+
+
+# ============================================================================ forward
+
+@dataclasses.dataclass
+class Result:
+    """outputs: {name: fp32 array [B, ...]}; layers: per sequence of the
+    batch, one LayerRecord per layer (batch 1 when pruning)."""
+
+    outputs: Dict[str, np.ndarray]
+    layers: List[List[LayerRecord]]
+
+
+def _embed(mw: ModelWeights, ids: np.ndarray, types: Optional[np.ndarray]) -> np.ndarray:
+    """Embeddings of one sequence ids [L0] -> [L0, hidden] fp32."""
+    x = (mw.word_emb[ids] + mw.pos_emb[np.arange(len(ids))]).astype(F32)
+    if mw.kind == "bert":
+        if mw.type_emb is not None:
+            t = np.zeros_like(ids) if types is None else types
+            x = (x + mw.type_emb[t]).astype(F32)
+        x = layer_norm(x, mw.emb_ln[0], mw.emb_ln[1], mw.ln_eps)
+    return x
+
+
+def run_sequence(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Optional[np.ndarray] = None,
+                 mask: Optional[np.ndarray] = None) -> Tuple[np.ndarray, List[LayerRecord]]:
+    """All layers on one sequence ids [L0]; returns the restored layer
+    output [L0, hidden] (each pruned token's last layer output at its
+    original position) and the per-layer records."""
+    L0, n = len(ids), len(mw.layers)
+    for p in cfg.keep_positions:
+        if not 0 <= int(p) < L0:
+            raise ValueError(f"keep position {p} is outside the sequence (length {L0})")
+    f_tok = None if cfg.token_keep is None else resolve_schedule(cfg.token_schedule, n, cfg.token_keep, 0.15)
+    f_head = None if cfg.head_keep is None else resolve_schedule(cfg.head_schedule, n, cfg.head_keep, 0.3)
+    mask_add = None
+    if mw.kind == "bert":
+        m = np.ones(L0, dtype=F32) if mask is None else mask.astype(F32)
+        mask_add = ((F32(1) - m) * F32(-10000.0)).astype(F32)
+    state = _State(np.arange(L0), np.arange(mw.heads), np.zeros(L0, F32), np.zeros(mw.heads, F32), mask_add)
+    x = _embed(mw, ids, types)
+    final = x.copy()
+    records = []
+    layer_fn = bert_layer if mw.kind == "bert" else gpt2_layer
+    for l, lw in enumerate(mw.layers):
+        tokens, heads = state.tokens.copy(), state.heads.copy()
+        y, att = layer_fn(lw, x, state, mw, cfg)
+        final[tokens] = y
+        counts = _counts(att, state, mw.head_dim, cfg)
+        if l < n - 1:
+            _prune(state, att, l, f_tok, f_head, L0, cfg)
+        else:
+            _prune(state, att, l, None, None, L0, cfg)
+        records.append(LayerRecord(
+            l, tokens.tolist(), heads.tolist(), state.tokens.tolist(), state.heads.tolist(),
+            {h: tokens[u].tolist() for h, u in att.unconfident.items()},
+            {h: tokens.tolist() for h in att.unconfident}, counts))
+        x = y[np.searchsorted(tokens, state.tokens)]
+    return final, records
+
+
+def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
+    """What follows the layers, on all L0 tokens of one sequence x [L0, hidden]."""
+    if mw.kind == "gpt2":
+        return {mw.outputs[0]: layer_norm(x, mw.final_ln[0], mw.final_ln[1], mw.ln_eps)}
+    out = {"last_hidden_state": x}
+    pooled = None
+    if mw.pooler is not None:
+        pooled = np.tanh(linear(x[:1], *mw.pooler)).astype(F32)[0]
+        out["pooler_output"] = pooled
+    if mw.mlm is not None:
+        dw, db, g, b, decw, decb = mw.mlm
+        t = layer_norm(gelu_erf(linear(x, dw, db)), g, b, mw.ln_eps)
+        out["prediction_scores"] = linear(t, decw, decb)
+    if mw.nsp is not None:
+        out["seq_relationship_score"] = linear(pooled[None, :], *mw.nsp)[0]
+    return {k: out[k] for k in mw.outputs}
+
+
+def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = None,
+        attention_mask: Optional[np.ndarray] = None, token_type_ids: Optional[np.ndarray] = None) -> Result:
+    """Runs the model on int [B, L0] ids (BERT: optional 0/1 mask and token
+    types [B, L0]). Pruning, value pruning and progressive quantization need
+    B = 1 (ValueError otherwise); dense and ``attn_bits`` runs take any B.
+    Outputs are stacked over the batch like the ONNX graph's."""
+    cfg = cfg or SpAttenConfig()
+    cfg.validate()
+    ids = np.asarray(input_ids)
+    if ids.ndim != 2:
+        raise ValueError(f"input_ids must be [batch, sequence], got shape {ids.shape}")
+    if cfg.prunes and ids.shape[0] != 1:
+        raise ValueError(f"SpAtten pruning and progressive quantization need batch 1, got batch {ids.shape[0]}")
+    outs: Dict[str, List[np.ndarray]] = {k: [] for k in mw.outputs}
+    records = []
+    for b in range(ids.shape[0]):
+        pick = lambda a: None if a is None else np.asarray(a)[b]
+        x, rec = run_sequence(mw, ids[b], cfg, pick(token_type_ids), pick(attention_mask))
+        for k, v in _heads_after(mw, x).items():
+            outs[k].append(v)
+        records.append(rec)
+    return Result({k: np.stack(v).astype(F32) for k, v in outs.items()}, records)
+
+
+def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional[SpAttenConfig] = None) -> Result:
+    """:func:`run` with ONNX-style named inputs: ``*ids*`` without ``type``
+    = token ids, ``*type*`` = token types, ``*mask*`` = padding mask."""
+    ids = types = mask = None
+    for name, a in inputs.items():
+        low = name.lower()
+        if "mask" in low:
+            mask = a
+        elif "type" in low:
+            types = a
+        elif "ids" in low:
+            ids = a
+        else:
+            raise ValueError(f"input {name!r} is not token ids, token types or a mask")
+    if ids is None:
+        raise ValueError(f"no token-id input among {list(inputs)}")
+    return run(mw, ids, cfg, attention_mask=mask, token_type_ids=types)
