@@ -92,6 +92,7 @@ private:
   LogicalResult plan();
   LogicalResult planKeys();
   LogicalResult planQueryTile();
+  LogicalResult planImportance();
   LogicalResult writePlanes();
   LogicalResult loadHeadLists();
   FailureOr<HeadRows> headRows(Value v);
@@ -176,18 +177,9 @@ LogicalResult AttentionLowering::planQueryTile() {
   return success();
 }
 
-/// Checks that the attention fits the buffers, picks the query tile and
-/// the value fetch, and writes the planes and head lists it reads.
-LogicalResult AttentionLowering::plan() {
-  if (failed(op.resolveTensors(core)))
-    return failure();
-  ArrayRef<int64_t> qShape = cast<ShapedType>(op.query.getType()).getShape();
-  p.B = qShape[0], p.Lq = qShape[1], p.H = op.heads, p.D = qShape[2] / p.H;
-  p.P = op.pastKey ? op.t.pastKey->shape[2] : 0;
-  p.keys = p.P + cast<ShapedType>(op.key.getType()).getShape()[1];
+/// Where the mask and the token and head importance live in SRAM.
+LogicalResult AttentionLowering::planImportance() {
   int64_t keys = p.keys;
-  if (failed(planKeys()))
-    return failure();
   if (op.headImportanceOut &&
       p.H > std::min<int64_t>(pb.bufferElems(Buffer::Wgt), 1 << 16))
     return pb.error() << "head importance of " << p.H
@@ -203,11 +195,23 @@ LogicalResult AttentionLowering::plan() {
     return pb.error() << "the mask buffer cannot hold a mask row and the "
                          "importance of "
                       << keys << " keys";
-  if (failed(planQueryTile()))
+  return success();
+}
+
+/// Checks that the attention fits the buffers, picks the query tile and
+/// the value fetch, and writes the planes and head lists it reads.
+LogicalResult AttentionLowering::plan() {
+  if (failed(op.resolveTensors(core)))
+    return failure();
+  ArrayRef<int64_t> qShape = cast<ShapedType>(op.query.getType()).getShape();
+  p.B = qShape[0], p.Lq = qShape[1], p.H = op.heads, p.D = qShape[2] / p.H;
+  p.P = op.pastKey ? op.t.pastKey->shape[2] : 0;
+  p.keys = p.P + cast<ShapedType>(op.key.getType()).getShape()[1];
+  if (failed(planKeys()) || failed(planImportance()) || failed(planQueryTile()))
     return failure();
   // Importance and value pruning work per query tile, adding once per
   // tile and fetching the V rows each tile keeps.
-  op.deferValues = deferValueFetch(op.valueKeep, keys, std::min(p.tq, p.Lq));
+  op.deferValues = deferValueFetch(op.valueKeep, p.keys, std::min(p.tq, p.Lq));
   if (failed(writePlanes()) || failed(loadHeadLists()))
     return failure();
   p.oneTile = p.tq >= p.Lq;

@@ -106,7 +106,7 @@ public:
 
   void setLoc(mlir::Location l) { loc = l; }
   /// Report attribution of the instructions that follow: the `layer` field
-  /// (layer + 1; 0 = none) of every DMA, ATTN and TOPK not given one.
+  /// (layer + 1; 0 = none) of every instruction that has one.
   void setLayer(std::optional<int64_t> layer) {
     layerField = layer ? *layer + 1 : 0;
   }

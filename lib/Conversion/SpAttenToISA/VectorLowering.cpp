@@ -155,6 +155,48 @@ FailureOr<BinaryOperands> orderOperands(LoweringCore &core, BinaryOp op,
   return o;
 }
 
+/// One run of output rows [r0, r0 + n) in which x's row advances by `xs`
+/// and y's by `ys` (0 broadcast, 1 contiguous) per output row.
+struct BinaryRun {
+  int64_t r0, n, xs, ys;
+};
+
+/// Output rows are grouped into runs where each operand's row advances by a
+/// constant step of 0 (broadcast) or 1 (contiguous), at most `maxRows` rows.
+FailureOr<BinaryRun> nextRun(LoweringCore &core, const Broadcast &xb,
+                             const Broadcast &yb, bool imm,
+                             ArrayRef<int64_t> out, int64_t R, int64_t r0,
+                             int64_t maxRows) {
+  auto step = [&](const Broadcast &bc, int64_t r) {
+    return r + 1 < R ? bc.rowOf(r + 1, out) - bc.rowOf(r, out) : 0;
+  };
+  int64_t xs = step(xb, r0), ys = imm ? 0 : step(yb, r0);
+  int64_t n = 1;
+  while (r0 + n < R && n < maxRows &&
+         xb.rowOf(r0 + n, out) == xb.rowOf(r0, out) + n * xs &&
+         (imm || yb.rowOf(r0 + n, out) == yb.rowOf(r0, out) + n * ys))
+    ++n;
+  if (n == 1)
+    xs = ys = 0;
+  if ((xs != 0 && xs != 1) || (ys != 0 && ys != 1))
+    return core.pb.error() << "unsupported broadcast pattern";
+  return BinaryRun{r0, n, xs, ys};
+}
+
+/// Loads the y rows of `run` into the wgt buffer; returns y's SRAM operand.
+SramRef loadBinaryY(ProgramBuilder &pb, const Tensor &y, const Broadcast &yb,
+                    ArrayRef<int64_t> out, const BinaryRun &run) {
+  int64_t yc = yb.cols();
+  DramRef yr = y.ref;
+  yr.addr = y.addrOf(yb.rowOf(run.r0, out) * yc);
+  int64_t rows = run.ys ? run.n : 1;
+  if (yb.perRow) // one value per row, packed contiguously
+    pb.load({Buffer::Wgt, 0, 1}, yr, 4, rows, 1);
+  else
+    pb.load({Buffer::Wgt, 0, yc}, yr, yc * 4, rows, yc);
+  return {Buffer::Wgt, 0, run.ys ? (yb.perRow ? 1 : yc) : 0};
+}
+
 LogicalResult lowerBinary(LoweringCore &core, BinaryOp op) {
   ProgramBuilder &pb = core.pb;
   const Tensor *z;
@@ -172,51 +214,29 @@ LogicalResult lowerBinary(LoweringCore &core, BinaryOp op) {
       core.commonTile({Buffer::Act, Buffer::Wgt, Buffer::Acc}, C);
   if (failed(maxTile))
     return failure();
-  auto func = VecFunc(unsigned(op.getFn()) + unsigned(VecFunc::Add));
-  // Output rows are grouped into runs where each operand's row advances by
-  // a constant step of 0 (broadcast) or 1 (contiguous).
-  auto step = [&](const Broadcast &bc, int64_t r) {
-    return r + 1 < R ? bc.rowOf(r + 1, out) - bc.rowOf(r, out) : 0;
-  };
+  VecInstr vec;
+  vec.func = VecFunc(unsigned(op.getFn()) + unsigned(VecFunc::Add));
+  vec.flags = o->flags;
+  vec.z = {Buffer::Acc, 0, C};
+  vec.w = {Buffer::Act, 0, 0};
+  vec.cols = C;
+  vec.imm = o->imm.value_or(0.f);
   for (int64_t r0 = 0; r0 < R;) {
-    int64_t xs = step(xb, r0), ys = imm ? 0 : step(yb, r0);
-    int64_t n = 1;
-    while (r0 + n < R && n < *maxTile &&
-           xb.rowOf(r0 + n, out) == xb.rowOf(r0, out) + n * xs &&
-           (imm || yb.rowOf(r0 + n, out) == yb.rowOf(r0, out) + n * ys))
-      ++n;
-    if (n == 1)
-      xs = ys = 0;
-    if ((xs != 0 && xs != 1) || (ys != 0 && ys != 1))
-      return pb.error() << "unsupported broadcast pattern";
+    FailureOr<BinaryRun> run = nextRun(core, xb, yb, imm, out, R, r0, *maxTile);
+    if (failed(run))
+      return failure();
     DramRef xr = x.ref;
     xr.addr = x.addrOf(xb.rowOf(r0, out) * C);
-    pb.load({Buffer::Act, 0, C}, xr, C * 4, xs ? n : 1, C);
-    SramRef ysram{Buffer::Wgt, 0, 0};
-    if (!imm) {
-      int64_t yc = yb.cols();
-      DramRef yr = y.ref;
-      yr.addr = y.addrOf(yb.rowOf(r0, out) * yc);
-      int64_t rows = ys ? n : 1;
-      if (yb.perRow) // one value per row, packed contiguously
-        pb.load({Buffer::Wgt, 0, 1}, yr, 4, rows, 1);
-      else
-        pb.load({Buffer::Wgt, 0, yc}, yr, yc * 4, rows, yc);
-      ysram.stride = ys ? (yb.perRow ? 1 : yc) : 0;
-    }
-    pb.emit(VecInstr{func,
-                     o->flags,
-                     {Buffer::Act, 0, xs ? C : 0},
-                     ysram,
-                     {Buffer::Acc, 0, C},
-                     {Buffer::Act, 0, 0},
-                     n,
-                     C,
-                     o->imm.value_or(0.f)});
+    pb.load({Buffer::Act, 0, C}, xr, C * 4, run->xs ? run->n : 1, C);
+    vec.x = {Buffer::Act, 0, run->xs ? C : 0};
+    vec.y =
+        imm ? SramRef{Buffer::Wgt, 0, 0} : loadBinaryY(pb, y, yb, out, *run);
+    vec.rows = run->n;
+    pb.emit(vec);
     DramRef zr = z->ref;
     zr.addr = z->addrOf(r0 * C);
-    pb.store(zr, C * 4, {Buffer::Acc, 0, C}, n, C);
-    r0 += n;
+    pb.store(zr, C * 4, {Buffer::Acc, 0, C}, run->n, C);
+    r0 += run->n;
   }
   return success();
 }
