@@ -16,6 +16,22 @@ SmallVector<int64_t> isa::rowMajorStrides(ArrayRef<int64_t> shape) {
 }
 
 namespace {
+StringRef opNameFor(Opcode opcode) {
+  switch (opcode) {
+  case Opcode::Halt: return HaltOp::getOperationName();
+  case Opcode::Sync: return SyncOp::getOperationName();
+  case Opcode::Load: return LoadOp::getOperationName();
+  case Opcode::Store: return StoreOp::getOperationName();
+  case Opcode::Gather: return GatherOp::getOperationName();
+  case Opcode::Gemm: return GemmOp::getOperationName();
+  case Opcode::Attn: return AttnOp::getOperationName();
+  case Opcode::Vec: return VecOp::getOperationName();
+  case Opcode::Topk: return TopkOp::getOperationName();
+  case Opcode::Scatter: return ScatterOp::getOperationName();
+  }
+  llvm_unreachable("opcode out of range");
+}
+
 /// The attributes of one instruction op, named by the Spec.h field
 /// constants.
 class InstrAttrs {
@@ -36,8 +52,13 @@ public:
     set(stride, ref.stride);
   }
 
-  Operation *create(OpBuilder &builder, Location loc, StringRef opName) {
-    OperationState state(loc, opName);
+  /// The instruction op; every field of its layout must have been set.
+  Operation *create(OpBuilder &builder, Location loc, Opcode opcode) {
+    const OpcodeSpec &spec = kOpcodeSpecs[unsigned(opcode)];
+    assert(llvm::all_of(llvm::ArrayRef(spec.fields, spec.numFields),
+                        [&](const Field &f) { return attrs.get(nameOf(f)); }) &&
+           "an ISA field was not set");
+    OperationState state(loc, opNameFor(opcode));
     state.addAttributes(attrs);
     return builder.create(state);
   }
@@ -64,7 +85,7 @@ void ProgramBuilder::emit(const GemmInstr &g) {
   attrs.set(F::m, g.m);
   attrs.set(F::n, g.n);
   attrs.set(F::k, g.k);
-  attrs.create(b, loc, GemmOp::getOperationName());
+  attrs.create(b, loc, Opcode::Gemm);
 }
 
 void ProgramBuilder::emit(const AttnInstr &a) {
@@ -91,7 +112,7 @@ void ProgramBuilder::emit(const AttnInstr &a) {
   attrs.set(F::layer, layerField);
   attrs.setFp32(F::pqThreshold, a.pqThreshold);
   attrs.setFp32(F::scale, a.scale);
-  attrs.create(b, loc, AttnOp::getOperationName());
+  attrs.create(b, loc, Opcode::Attn);
 }
 
 void ProgramBuilder::emit(const VecInstr &v) {
@@ -107,7 +128,7 @@ void ProgramBuilder::emit(const VecInstr &v) {
   attrs.set(F::rows, v.rows);
   attrs.set(F::cols, v.cols);
   attrs.setFp32(F::imm, v.imm);
-  attrs.create(b, loc, VecOp::getOperationName());
+  attrs.create(b, loc, Opcode::Vec);
 }
 
 void ProgramBuilder::emit(const TopkInstr &t) {
@@ -123,7 +144,7 @@ void ProgramBuilder::emit(const TopkInstr &t) {
   attrs.set(F::n, t.n);
   attrs.set(F::k, t.k);
   attrs.set(F::seed, t.seed);
-  attrs.create(b, loc, TopkOp::getOperationName());
+  attrs.create(b, loc, Opcode::Topk);
 }
 
 void ProgramBuilder::sync() {
@@ -154,20 +175,12 @@ void ProgramBuilder::dma(Opcode opcode, DramRef ref, int64_t dramStride,
   attrs.set(F::sramBuf, F::sramOff, F::sramStride, sram);
   attrs.set(F::rows, rows);
   attrs.set(F::cols, cols);
-  StringRef opName;
-  switch (opcode) {
-  case Opcode::Load: opName = LoadOp::getOperationName(); break;
-  case Opcode::Store: opName = StoreOp::getOperationName(); break;
-  case Opcode::Gather: opName = GatherOp::getOperationName(); break;
-  case Opcode::Scatter: opName = ScatterOp::getOperationName(); break;
-  default: llvm_unreachable("not a DMA opcode");
-  }
   if (opcode == Opcode::Gather || opcode == Opcode::Scatter) {
     attrs.set(F::idxOff, list.off);
     attrs.set(F::idxPeriod, list.period);
     attrs.set(F::periodStride, list.periodStride);
   }
-  attrs.create(b, loc, opName);
+  attrs.create(b, loc, opcode);
 }
 
 void ProgramBuilder::load(SramRef dst, DramRef src, int64_t dramStride,
