@@ -98,13 +98,11 @@ private:
   FailureOr<HeadRows> headRows(Value v);
 
   // The head and query-tile loop.
-  LogicalResult lowerHead(int64_t b, int64_t h, int64_t headTile,
-                          int64_t &qTile);
+  void lowerHead(int64_t b, int64_t h, int64_t headTile, int64_t &qTile);
   void loadHead(int64_t b, int64_t h, int64_t headTile, int64_t qTile);
   void loadKV(int64_t b, int64_t h, int64_t off);
   void loadQueryTile(int64_t b, int64_t h, int64_t q0, int64_t n, int64_t qOff);
-  LogicalResult emitAttn(const AttnTile &tile,
-                         llvm::function_ref<LogicalResult()> afterFirst);
+  void emitAttn(const AttnTile &tile, llvm::function_ref<void()> afterFirst);
   AttnInstr attnInstr(const AttnTile &tile, AttnPhase phase,
                       uint8_t flags) const;
   void loadPlane(const AttnTile &tile, unsigned index, Buffer buf,
@@ -284,8 +282,7 @@ LogicalResult AttentionLowering::lower() {
     if (op.headImportanceOut)
       core.moveVector(*t.headImportanceIn, b, H, {Buffer::Wgt, 0, H}, true);
     for (int64_t h = 0; h < H; ++h, ++headTile)
-      if (failed(lowerHead(b, h, headTile, qTile)))
-        return failure();
+      lowerHead(b, h, headTile, qTile);
     if (op.importanceOut)
       core.moveVector(*t.importanceOut, b, keys, {Buffer::Mask, p.impOff, keys},
                       false);
@@ -297,8 +294,8 @@ LogicalResult AttentionLowering::lower() {
 
 /// The ATTN instructions of head h of batch row b, query tile by tile;
 /// `headTile` and `qTile` count the double-buffering slots used so far.
-LogicalResult AttentionLowering::lowerHead(int64_t b, int64_t h,
-                                           int64_t headTile, int64_t &qTile) {
+void AttentionLowering::lowerHead(int64_t b, int64_t h, int64_t headTile,
+                                  int64_t &qTile) {
   int64_t kv = kvOff(headTile);
   if (p.prefetch && h == 0)
     loadHead(b, h, headTile, qTile);
@@ -314,17 +311,14 @@ LogicalResult AttentionLowering::lowerHead(int64_t b, int64_t h,
     auto next = [&] {
       if (p.prefetch && h + 1 < p.H)
         loadHead(b, h + 1, headTile + 1, qTile + 1);
-      return success();
     };
-    if (failed(emitAttn({b, h, q0, n, p.keys, p.P, p.D, p.impOff,
-                         p.perQueryMask, kv, qAt, oAt},
-                        next)))
-      return failure();
+    emitAttn(
+        {b, h, q0, n, p.keys, p.P, p.D, p.impOff, p.perQueryMask, kv, qAt, oAt},
+        next);
     DramRef out = o.ref;
     out.addr = o.addrOf((b * p.Lq + q0) * p.H * p.D + h * p.D);
     pb.store(out, p.H * p.D * 4, {Buffer::Acc, oAt, p.D}, n, p.D);
   }
-  return success();
 }
 
 /// Every input of head h with one query tile (prefetch mode).
@@ -429,9 +423,8 @@ AttnInstr AttentionLowering::attnInstr(const AttnTile &tile, AttnPhase phase,
 /// `afterFirst` emits what may run while the last ATTN computes (the next
 /// head's inputs), after the DMAs that wait for the first one: a DMA
 /// that waits for the compute queue waits for every ATTN before it.
-LogicalResult
-AttentionLowering::emitAttn(const AttnTile &tile,
-                            llvm::function_ref<LogicalResult()> afterFirst) {
+void AttentionLowering::emitAttn(const AttnTile &tile,
+                                 llvm::function_ref<void()> afterFirst) {
   uint8_t importance = op.importanceOut ? AttnAccumulateImportance : 0;
   uint8_t headImportance = op.headImportanceOut ? AttnHeadImportance : 0;
   AttnPhase main = AttnPhase::None;
@@ -440,13 +433,14 @@ AttentionLowering::emitAttn(const AttnTile &tile,
     loadPlane(tile, 1, Buffer::K, DmaPred::Unconfident);
     if (op.pqValues && !op.deferValues)
       loadPlane(tile, 3, Buffer::V, DmaPred::Unconfident);
-    if (failed(afterFirst()))
-      return failure();
+    afterFirst();
     main = AttnPhase::Finish;
   }
   if (!op.deferValues) {
     pb.emit(attnInstr(tile, main, importance | headImportance));
-    return op.pqThreshold ? success() : afterFirst();
+    if (!op.pqThreshold)
+      afterFirst();
+    return;
   }
   pb.emit(attnInstr(tile, main, importance | AttnDeferValues));
   if (op.pqValues) {
@@ -456,10 +450,9 @@ AttentionLowering::emitAttn(const AttnTile &tile,
     loadHeadRows({Buffer::V, tile.kvOff, tile.D}, p.v, TensorClass::V, tile.b,
                  tile.h, 0, tile.keys, DmaPred::ValueRows);
   }
-  if (!op.pqThreshold && failed(afterFirst()))
-    return failure();
+  if (!op.pqThreshold)
+    afterFirst();
   pb.emit(attnInstr(tile, AttnPhase::Values, headImportance));
-  return success();
 }
 
 /// Loads the head's rows of progressive-quantization plane `index` (K MSB,
