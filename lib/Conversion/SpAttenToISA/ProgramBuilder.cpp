@@ -15,7 +15,8 @@ SmallVector<int64_t> isa::rowMajorStrides(ArrayRef<int64_t> shape) {
   return strides;
 }
 
-static StringRef opNameFor(Opcode opcode) {
+namespace {
+StringRef opNameFor(Opcode opcode) {
   switch (opcode) {
   case Opcode::Halt: return HaltOp::getOperationName();
   case Opcode::Sync: return SyncOp::getOperationName();
@@ -31,50 +32,155 @@ static StringRef opNameFor(Opcode opcode) {
   llvm_unreachable("opcode out of range");
 }
 
-Operation *ProgramBuilder::emit(Opcode opcode, FieldValues fields) {
-  const OpcodeSpec &spec = kOpcodeSpecs[unsigned(opcode)];
-  OperationState state(loc, opNameFor(opcode));
-  auto valueOf = [&](std::string_view name) -> double {
-    for (auto &[n, v] : fields)
-      if (n == StringRef(name.data(), name.size()))
-        return v;
-    return 0;
-  };
-  bool hasLayer = false;
-  for (auto &[n, v] : fields) {
-    assert(lookupField(spec, std::string_view(n.data(), n.size())) &&
-           "unknown ISA field");
-    hasLayer |= n == "layer";
+/// The attributes of one instruction op, named by the Spec.h field
+/// constants.
+class InstrAttrs {
+public:
+  explicit InstrAttrs(Builder &b) : b(b) {}
+
+  void set(const Field &f, int64_t value) {
+    attrs.set(nameOf(f), b.getI64IntegerAttr(value));
   }
-  for (unsigned i = 0; i < spec.numFields; ++i) {
-    std::string_view name = spec.fields[i].name;
-    StringRef key(name.data(), name.size());
-    if (key == "layer" && !hasLayer)
-      state.addAttribute(key, b.getI64IntegerAttr(layerField));
-    else if (spec.fields[i].fp32)
-      state.addAttribute(key, b.getF32FloatAttr(float(valueOf(name))));
-    else
-      state.addAttribute(key, b.getI64IntegerAttr(int64_t(valueOf(name))));
+  void setFp32(const Field &f, float value) {
+    attrs.set(nameOf(f), b.getF32FloatAttr(value));
   }
-  return b.create(state);
+  /// An SRAM operand's buffer, offset and stride fields.
+  void set(const Field &buf, const Field &off, const Field &stride,
+           SramRef ref) {
+    set(buf, int64_t(ref.buf));
+    set(off, ref.off);
+    set(stride, ref.stride);
+  }
+
+  /// The instruction op; every field of its layout must have been set.
+  Operation *create(OpBuilder &builder, Location loc, Opcode opcode) {
+    const OpcodeSpec &spec = kOpcodeSpecs[unsigned(opcode)];
+    assert(llvm::all_of(llvm::ArrayRef(spec.fields, spec.numFields),
+                        [&](const Field &f) { return attrs.get(nameOf(f)); }) &&
+           "an ISA field was not set");
+    OperationState state(loc, opNameFor(opcode));
+    state.addAttributes(attrs);
+    return builder.create(state);
+  }
+
+private:
+  Builder &b;
+  NamedAttrList attrs;
+
+  static StringRef nameOf(const Field &f) {
+    return StringRef(f.name.data(), f.name.size());
+  }
+};
+} // namespace
+
+void ProgramBuilder::emit(const GemmInstr &g) {
+  using F = fields::Gemm;
+  InstrAttrs attrs(b);
+  attrs.set(F::flags, g.flags);
+  attrs.set(F::layer, layerField);
+  attrs.set(F::aBuf, F::aOff, F::aStride, g.a);
+  attrs.set(F::bBuf, F::bOff, F::bStride, g.b);
+  attrs.set(F::cBuf, F::cOff, F::cStride, g.c);
+  attrs.set(F::biasBuf, F::biasOff, F::biasStride, g.bias);
+  attrs.set(F::m, g.m);
+  attrs.set(F::n, g.n);
+  attrs.set(F::k, g.k);
+  attrs.create(b, loc, Opcode::Gemm);
+}
+
+void ProgramBuilder::emit(const AttnInstr &a) {
+  using F = fields::Attn;
+  InstrAttrs attrs(b);
+  attrs.set(F::maskKind, int64_t(a.maskKind));
+  attrs.set(F::flags, a.flags);
+  attrs.set(F::phase, int64_t(a.phase));
+  attrs.setFp32(F::maskFill, a.maskFill);
+  attrs.set(F::qBuf, F::qOff, F::qStride, a.q);
+  attrs.set(F::kBuf, F::kOff, F::kStride, a.k);
+  attrs.set(F::vBuf, F::vOff, F::vStride, a.v);
+  attrs.set(F::oBuf, F::oOff, F::oStride, a.o);
+  attrs.set(F::maskBuf, F::maskOff, F::maskStride, a.mask);
+  attrs.set(F::impBuf, int64_t(a.importance.buf));
+  attrs.set(F::impOff, a.importance.off);
+  attrs.set(F::headImpBuf, int64_t(a.headImportance.buf));
+  attrs.set(F::headImpOff, a.headImportance.off);
+  attrs.set(F::lq, a.lq);
+  attrs.set(F::lk, a.lk);
+  attrs.set(F::d, a.d);
+  attrs.set(F::causalOffset, a.causalOffset);
+  attrs.set(F::vk, a.vk);
+  attrs.set(F::layer, layerField);
+  attrs.setFp32(F::pqThreshold, a.pqThreshold);
+  attrs.setFp32(F::scale, a.scale);
+  attrs.create(b, loc, Opcode::Attn);
+}
+
+void ProgramBuilder::emit(const VecInstr &v) {
+  using F = fields::Vec;
+  InstrAttrs attrs(b);
+  attrs.set(F::func, int64_t(v.func));
+  attrs.set(F::flags, v.flags);
+  attrs.set(F::layer, layerField);
+  attrs.set(F::xBuf, F::xOff, F::xStride, v.x);
+  attrs.set(F::yBuf, F::yOff, F::yStride, v.y);
+  attrs.set(F::zBuf, F::zOff, F::zStride, v.z);
+  attrs.set(F::wBuf, F::wOff, F::wStride, v.w);
+  attrs.set(F::rows, v.rows);
+  attrs.set(F::cols, v.cols);
+  attrs.setFp32(F::imm, v.imm);
+  attrs.create(b, loc, Opcode::Vec);
+}
+
+void ProgramBuilder::emit(const TopkInstr &t) {
+  using F = fields::Topk;
+  InstrAttrs attrs(b);
+  attrs.set(F::flags, t.flags);
+  attrs.set(F::role, int64_t(t.role));
+  attrs.set(F::layer, layerField);
+  attrs.set(F::sBuf, int64_t(t.scores.buf));
+  attrs.set(F::sOff, t.scores.off);
+  attrs.set(F::inOff, t.inOff);
+  attrs.set(F::outOff, t.outOff);
+  attrs.set(F::n, t.n);
+  attrs.set(F::k, t.k);
+  attrs.set(F::seed, t.seed);
+  attrs.create(b, loc, Opcode::Topk);
+}
+
+void ProgramBuilder::sync() {
+  SyncOp::create(b, loc, /*dep_wait=*/IntegerAttr(),
+                 /*dep_signal=*/IntegerAttr());
+}
+
+void ProgramBuilder::halt() {
+  HaltOp::create(b, loc, /*dep_wait=*/IntegerAttr(),
+                 /*dep_signal=*/IntegerAttr());
 }
 
 void ProgramBuilder::dma(Opcode opcode, DramRef ref, int64_t dramStride,
                          SramRef sram, int64_t rows, int64_t cols,
                          IndexList list, DmaPred pred) {
-  SmallVector<std::pair<StringRef, double>, 16> fields = {
-      {"tensor_class", double(ref.cls)}, {"dtype", double(ref.dtype)},
-      {"bits", double(ref.bits)}, {"plane", double(ref.plane)},
-      {"lsb_bits", double(ref.lsbBits)}, {"pred", double(pred)},
-      {"dram_addr", double(ref.addr)}, {"dram_stride", double(dramStride)},
-      {"sram_buf", double(sram.buf)}, {"sram_off", double(sram.off)},
-      {"sram_stride", double(sram.stride)}, {"rows", double(rows)},
-      {"cols", double(cols)}};
-  if (opcode == Opcode::Gather || opcode == Opcode::Scatter)
-    fields.append({{"idx_off", double(list.off)},
-                   {"idx_period", double(list.period)},
-                   {"period_stride", double(list.periodStride)}});
-  emit(opcode, fields);
+  // Load and store use the gather layout's leading fields (fields::Dma).
+  using F = fields::Gather;
+  InstrAttrs attrs(b);
+  attrs.set(F::tensorClass, int64_t(ref.cls));
+  attrs.set(F::dtype, int64_t(ref.dtype));
+  attrs.set(F::bits, ref.bits);
+  attrs.set(F::plane, int64_t(ref.plane));
+  attrs.set(F::lsbBits, ref.lsbBits);
+  attrs.set(F::pred, int64_t(pred));
+  attrs.set(F::layer, layerField);
+  attrs.set(F::dramAddr, ref.addr);
+  attrs.set(F::dramStride, dramStride);
+  attrs.set(F::sramBuf, F::sramOff, F::sramStride, sram);
+  attrs.set(F::rows, rows);
+  attrs.set(F::cols, cols);
+  if (opcode == Opcode::Gather || opcode == Opcode::Scatter) {
+    attrs.set(F::idxOff, list.off);
+    attrs.set(F::idxPeriod, list.period);
+    attrs.set(F::periodStride, list.periodStride);
+  }
+  attrs.create(b, loc, opcode);
 }
 
 void ProgramBuilder::load(SramRef dst, DramRef src, int64_t dramStride,
@@ -95,8 +201,7 @@ void ProgramBuilder::gather(SramRef dst, DramRef src, int64_t dramStride,
 
 void ProgramBuilder::scatter(DramRef dst, int64_t dramStride, SramRef src,
                              int64_t rows, int64_t cols, IndexList list) {
-  dma(Opcode::Scatter, dst, dramStride, src, rows, cols, list,
-      DmaPred::Always);
+  dma(Opcode::Scatter, dst, dramStride, src, rows, cols, list, DmaPred::Always);
 }
 
 FailureOr<int64_t> ProgramBuilder::rowsThatFit(Buffer buf, int64_t cols,

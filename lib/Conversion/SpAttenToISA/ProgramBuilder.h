@@ -1,7 +1,8 @@
 //===- ProgramBuilder.h - Emit spatten_isa instructions ---------*- C++ -*-===//
 //
-// Builds instruction ops from field/value lists checked against the Spec.h
-// tables, plus the DMA idioms every lowering shares (tiled strided copies).
+// Builds instruction ops from typed per-opcode descriptions, naming each
+// attribute by the Spec.h field constants, plus the DMA idioms every
+// lowering shares (tiled strided copies).
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,7 +22,7 @@ namespace spatten::isa {
 
 /// An SRAM operand: buffer, element offset, row stride in elements.
 struct SramRef {
-  Buffer buf;
+  Buffer buf = Buffer::Idx;
   int64_t off = 0;
   int64_t stride = 0;
 };
@@ -44,7 +45,6 @@ struct DramRef {
   }
 };
 
-
 /// Where gather/scatter read their indices: entries from `off` in the idx
 /// buffer, repeating every `period` rows (0: never), each period
 /// `periodStride` DRAM bytes further.
@@ -52,7 +52,52 @@ struct IndexList {
   int64_t off = 0, period = 0, periodStride = 0;
 };
 
-using FieldValues = llvm::ArrayRef<std::pair<llvm::StringRef, double>>;
+/// GEMM tile (docs/ISA.md, "gemm"): C[m, n] (+)= A[m, k] B[k, n]
+/// (+ bias[n]); dimensions in elements, at most 16 bits each.
+struct GemmInstr {
+  uint8_t flags = 0; ///< GemmFlags
+  SramRef a, b, c, bias;
+  int64_t m = 0, n = 0, k = 0;
+};
+
+/// One attention head of one query tile (docs/ISA.md, "attn"): `lq` query
+/// rows against `lk` keys of width `d`.
+struct AttnInstr {
+  AttnPhase phase = AttnPhase::None;
+  MaskKind maskKind = MaskKind::None;
+  uint8_t flags = 0;  ///< AttnFlags
+  float maskFill = 0; ///< the fill of AttnMaskSelect
+  SramRef q, k, v, o, mask;
+  /// Token importance accumulated over the keys (stride unused).
+  SramRef importance;
+  /// Head importance: element `off` of buffer `buf` (stride unused).
+  SramRef headImportance;
+  int64_t lq = 0, lk = 0, d = 0;
+  int64_t causalOffset = 0; ///< the KV-cache length plus the tile's first row
+  int64_t vk = 0;           ///< V rows local value pruning keeps; 0 = off
+  float pqThreshold = 0;    ///< progressive quantization's confidence
+  float scale = 0;          ///< applied to Q K^T
+};
+
+/// Vector-unit instruction (docs/ISA.md, "vec"): `rows` x `cols` elements.
+struct VecInstr {
+  VecFunc func = VecFunc::Copy;
+  uint8_t flags = 0; ///< VecFlags
+  SramRef x, y, z, w;
+  int64_t rows = 0, cols = 0;
+  float imm = 0; ///< VecYImm's operand, or layer norm's epsilon
+};
+
+/// Top-k engine instruction (docs/ISA.md, "topk"): the `k` best of `n`
+/// candidates scored from `scores` (stride unused).
+struct TopkInstr {
+  uint8_t flags = 0; ///< TopkFlags
+  TopkRole role = TopkRole::Other;
+  SramRef scores;
+  int64_t inOff = 0, outOff = 0; ///< idx buffer offsets of the lists
+  int64_t n = 0, k = 0;
+  int64_t seed = 0; ///< the engine's pivot seed
+};
 
 class ProgramBuilder {
 public:
@@ -61,16 +106,22 @@ public:
 
   void setLoc(mlir::Location l) { loc = l; }
   /// Report attribution of the instructions that follow: the `layer` field
-  /// (layer + 1; 0 = none) of every DMA, ATTN and TOPK not given one.
+  /// (layer + 1; 0 = none) of every instruction that has one.
   void setLayer(std::optional<int64_t> layer) {
     layerField = layer ? *layer + 1 : 0;
   }
   const HardwareConfig &config() const { return hw; }
+  mlir::OpBuilder &builder() { return b; }
   int64_t bufferElems(Buffer buf) const { return hw.bufferElems(buf); }
 
-  /// Creates the instruction op for `opcode`. Fields not named are 0;
-  /// `scale` and `imm` are fp32, everything else an integer.
-  mlir::Operation *emit(Opcode opcode, FieldValues fields);
+  /// Creates the instruction op (docs/ISA.md); the ISA op verifier checks
+  /// that every value fits its field.
+  void emit(const GemmInstr &instr);
+  void emit(const AttnInstr &instr);
+  void emit(const VecInstr &instr);
+  void emit(const TopkInstr &instr);
+  void sync();
+  void halt();
 
   /// 2-D DMA between DRAM (`rows` rows `dramStride` bytes apart, `cols`
   /// contiguous elements each) and SRAM.
@@ -86,7 +137,6 @@ public:
               int64_t cols, IndexList list, DmaPred pred = DmaPred::Always);
   void scatter(DramRef dst, int64_t dramStride, SramRef src, int64_t rows,
                int64_t cols, IndexList list);
-  void sync() { emit(Opcode::Sync, {}); }
 
   /// Copies an N-d strided view (strides in elements, per dim) from `src` to
   /// `dst` through the ACT buffer, tiled to its size.
@@ -96,8 +146,8 @@ public:
 
   /// Rows of `cols` elements that fit `buf` (at least 1, at most `limit`);
   /// fails with a diagnostic at the current location when one row does not.
-  mlir::FailureOr<int64_t> rowsThatFit(Buffer buf, int64_t cols,
-                                       int64_t limit, int64_t reserved = 0);
+  mlir::FailureOr<int64_t> rowsThatFit(Buffer buf, int64_t cols, int64_t limit,
+                                       int64_t reserved = 0);
 
   mlir::InFlightDiagnostic error() { return mlir::emitError(loc); }
 

@@ -1,0 +1,530 @@
+//===- AttentionLowering.cpp - Multi-head attention to ATTN instructions --===//
+//
+// One attention, fused (`spatten.attention`) or decomposed by the SpAtten
+// passes (`attention_probs` / `progressive_fetch`, `local_value_prune`,
+// `attention_output`, `token_importance`, `head_importance`), runs as ATTN
+// instructions head by head and query tile by query tile, with K/V and Q
+// double-buffered, progressive quantization's MSB/LSB planes and local
+// value pruning's deferred V fetch (docs/ISA.md, `attn`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "AttentionParts.h"
+#include "LoweringCore.h"
+
+#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace spatten;
+using namespace spatten::isa;
+
+namespace {
+/// Where attention reads the heads of a [B, L, H*D] operand: `src`
+/// itself (`listOff` < 0), or for kept heads read in place the unpruned
+/// tensor, head `h` being entry `listOff + h` of the idx buffer.
+struct HeadRows {
+  const Tensor *src = nullptr;
+  int64_t listOff = -1;
+  /// A column slice read in place: its first column in `src` [B, L, C].
+  int64_t colOff = 0;
+};
+
+/// Per-op parameters of the ATTN instructions of one query tile.
+struct AttnTile {
+  int64_t b, h, q0, rows, keys, past, D, impOff;
+  bool perQueryMask;
+  int64_t kvOff, qOff, oOff; ///< double-buffering slots of K/V, Q and O
+};
+
+/// What the lowering decided for one attention: sizes, the query tile
+/// and where the mask and importance live.
+struct AttnPlan {
+  int64_t B, Lq, H, D, P, keys, tq, impOff;
+  /// K/V double-buffering slots: 1 when a head's K or V fills more than
+  /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
+  /// then follows this head's ATTNs instead of overlapping them.
+  int64_t kvSlots;
+  /// Q and ACC slots: 1 when progressive quantization needs more query
+  /// rows in one ATTN than half of those buffers hold.
+  int64_t qSlots;
+  bool padding, perQueryMask;
+  /// Progressive quantization and a deferred V fetch split a head's ATTN
+  /// around a DMA that waits for its first part. With one query tile per
+  /// head, the next head's inputs are fetched right after that DMA, while
+  /// the head's last part computes, instead of after the head.
+  bool oneTile, prefetch;
+  HeadRows q, k, v;
+};
+
+/// Whether local value pruning should fetch V after the top-k: only
+/// when a query tile of `rows` rows is expected to need at most half of
+/// the `keys` V rows (each row keeps `vk`; taken as independent, the tile
+/// needs 1 - (1 - vk/keys)^rows of them). Otherwise the fetch after the
+/// top-k saves few bytes and exposes its latency, so V is fetched with K
+/// and overlaps the previous head's compute; prob·V still reads only the
+/// kept rows.
+bool deferValueFetch(int64_t vk, int64_t keys, int64_t rows) {
+  if (!vk || vk >= keys)
+    return false;
+  double needed = 1.0 - std::pow(1.0 - double(vk) / double(keys), double(rows));
+  return needed <= 0.5;
+}
+
+class AttentionLowering {
+public:
+  AttentionLowering(LoweringCore &core, AttentionParts parts)
+      : core(core), pb(core.pb), op(std::move(parts)) {}
+
+  LogicalResult lower();
+
+private:
+  LoweringCore &core;
+  ProgramBuilder &pb;
+  AttentionParts op;
+  AttnPlan p{};
+  /// The progressive-quantization planes of op.source: K MSB, K LSB[,
+  /// V MSB, V LSB].
+  ArrayRef<Tensor> planes;
+
+  // Planning.
+  LogicalResult plan();
+  LogicalResult planKeys();
+  LogicalResult planQueryTile();
+  LogicalResult planImportance();
+  LogicalResult writePlanes();
+  LogicalResult loadHeadLists();
+  FailureOr<HeadRows> headRows(Value v);
+
+  // The head and query-tile loop.
+  void lowerHead(int64_t b, int64_t h, int64_t headTile, int64_t &qTile);
+  void loadHead(int64_t b, int64_t h, int64_t headTile, int64_t qTile);
+  void loadKV(int64_t b, int64_t h, int64_t off);
+  void loadQueryTile(int64_t b, int64_t h, int64_t q0, int64_t n, int64_t qOff);
+  void emitAttn(const AttnTile &tile, llvm::function_ref<void()> afterFirst);
+  AttnInstr attnInstr(const AttnTile &tile, AttnPhase phase,
+                      uint8_t flags) const;
+  void loadPlane(const AttnTile &tile, unsigned index, Buffer buf,
+                 DmaPred pred);
+  int64_t kvOff(int64_t headTile) const;
+  int64_t qOff(Buffer buf, int64_t qTile) const;
+
+  // DMA of one head's rows.
+  void loadHeadRows(SramRef dst, const Tensor &src, TensorClass cls, int64_t b,
+                    int64_t h, int64_t r0, int64_t rows,
+                    DmaPred pred = DmaPred::Always);
+  void loadHeadRows(SramRef dst, const HeadRows &src, TensorClass cls,
+                    int64_t b, int64_t h, int64_t r0, int64_t rows,
+                    DmaPred pred = DmaPred::Always);
+  void loadSliceHeadRows(SramRef dst, const HeadRows &src, TensorClass cls,
+                         int64_t b, int64_t h, int64_t r0, int64_t rows,
+                         DmaPred pred);
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Planning
+//===----------------------------------------------------------------------===//
+
+/// Checks that a head's keys fit one fill of the K, V and mask buffers,
+/// and picks the K/V slots.
+LogicalResult AttentionLowering::planKeys() {
+  int64_t keys = p.keys, D = p.D;
+  const HardwareConfig &hw = pb.config();
+  if (keys > int64_t(hw.maxKeysPerFill) ||
+      keys * D > pb.bufferElems(Buffer::K) ||
+      keys * D > pb.bufferElems(Buffer::V) ||
+      keys > pb.bufferElems(Buffer::Mask))
+    return pb.error() << keys << " keys of width " << D
+                      << " exceed one K/V buffer fill (max_keys_per_fill "
+                      << hw.maxKeysPerFill
+                      << "); multi-fill attention is not implemented";
+  bool twoFit = keys * D <= core.slotElems(Buffer::K) &&
+                keys * D <= core.slotElems(Buffer::V);
+  p.kvSlots = twoFit ? core.numSlots() : 1;
+  return success();
+}
+
+/// Picks the query tile and its Q/ACC slots.
+LogicalResult AttentionLowering::planQueryTile() {
+  int64_t keys = p.keys, D = p.D;
+  FailureOr<int64_t> tq =
+      core.commonTile({Buffer::Q, Buffer::Acc}, D, std::min(p.Lq, kMaxDim16));
+  if (succeeded(tq) && p.perQueryMask)
+    tq = core.commonTile(
+        {Buffer::Mask}, keys,
+        std::min(*tq, op.importanceOut ? p.impOff / keys : *tq));
+  if (failed(tq))
+    return failure();
+  p.tq = *tq;
+  p.qSlots = core.numSlots();
+  if (!op.pqThreshold || p.tq >= p.Lq)
+    return success();
+  // The refetch decision is per head (docs/Algorithms.md), so progressive
+  // quantization needs every query row in one ATTN: when they do not fit
+  // half of the Q and ACC buffers, they take the whole of them.
+  if (p.perQueryMask || p.Lq > kMaxDim16 ||
+      p.Lq * D > pb.bufferElems(Buffer::Q) ||
+      p.Lq * D > pb.bufferElems(Buffer::Acc))
+    return pb.error() << p.Lq
+                      << " query rows do not fit one ATTN; "
+                         "progressive quantization across query tiles is "
+                         "not implemented";
+  p.tq = p.Lq, p.qSlots = 1;
+  return success();
+}
+
+/// Where the mask and the token and head importance live in SRAM.
+LogicalResult AttentionLowering::planImportance() {
+  int64_t keys = p.keys;
+  if (op.headImportanceOut &&
+      p.H > std::min<int64_t>(pb.bufferElems(Buffer::Wgt), 1 << 16))
+    return pb.error() << "head importance of " << p.H
+                      << " heads does not fit the weight buffer";
+  p.padding = op.kind == spatten::MaskKind::padding ||
+              op.kind == spatten::MaskKind::padding_causal;
+  // A per-query mask streams with the query tile; a per-key one is loaded
+  // once per batch and read with stride 0. Token importance accumulates
+  // in the last `keys` elements of the mask buffer.
+  p.perQueryMask = p.padding && op.t.mask->shape.size() == 3;
+  p.impOff = pb.bufferElems(Buffer::Mask) - keys;
+  if (op.importanceOut && p.impOff < keys)
+    return pb.error() << "the mask buffer cannot hold a mask row and the "
+                         "importance of "
+                      << keys << " keys";
+  return success();
+}
+
+/// Checks that the attention fits the buffers, picks the query tile and
+/// the value fetch, and writes the planes and head lists it reads.
+LogicalResult AttentionLowering::plan() {
+  if (failed(op.resolveTensors(core)))
+    return failure();
+  ArrayRef<int64_t> qShape = cast<ShapedType>(op.query.getType()).getShape();
+  p.B = qShape[0], p.Lq = qShape[1], p.H = op.heads, p.D = qShape[2] / p.H;
+  p.P = op.pastKey ? op.t.pastKey->shape[2] : 0;
+  p.keys = p.P + cast<ShapedType>(op.key.getType()).getShape()[1];
+  if (failed(planKeys()) || failed(planImportance()) || failed(planQueryTile()))
+    return failure();
+  // Importance and value pruning work per query tile, adding once per
+  // tile and fetching the V rows each tile keeps.
+  op.deferValues = deferValueFetch(op.valueKeep, p.keys, std::min(p.tq, p.Lq));
+  if (failed(writePlanes()) || failed(loadHeadLists()))
+    return failure();
+  p.oneTile = p.tq >= p.Lq;
+  // The next head's K/V go to the other slot while this head finishes;
+  // with one slot they would overwrite what it still reads.
+  p.prefetch = p.oneTile && p.kvSlots > 1 && p.qSlots > 1 &&
+               (op.pqThreshold || op.deferValues);
+  FailureOr<HeadRows> q = headRows(op.query), k = headRows(op.key),
+                      v = headRows(op.value);
+  if (failed(q) || failed(k) || failed(v))
+    return failure();
+  p.q = *q, p.k = *k, p.v = *v;
+  return success();
+}
+
+/// The K (and with `--pq-values` V) planes the attention reads, unless
+/// the projection already wrote them.
+LogicalResult AttentionLowering::writePlanes() {
+  planes = core.plan.scratchOf(op.source);
+  const Tensor *src;
+  if (op.pqThreshold && !core.plan.writtenAsPlanes(op.key) &&
+      (failed(core.get(op.key, src)) ||
+       failed(core.repack(*src, planes.take_front(2), p.D))))
+    return failure();
+  if (op.pqValues && (failed(core.get(op.value, src)) ||
+                      failed(core.repack(*src, planes.drop_front(2), p.D))))
+    return failure();
+  return success();
+}
+
+/// Loads the kept-head lists of the Q/K/V operands read in place
+/// (headRows reads their offsets).
+LogicalResult AttentionLowering::loadHeadLists() {
+  for (Value v : {op.query, op.key, op.value}) {
+    const InPlaceView *view = v ? core.plan.viewOf(v) : nullptr;
+    if (view && view->kind == InPlaceView::Kind::KeptHeads &&
+        failed(core.loadList(view->indices)))
+      return failure();
+  }
+  return success();
+}
+
+FailureOr<HeadRows> AttentionLowering::headRows(Value v) {
+  const InPlaceView *view = core.plan.viewOf(v);
+  FailureOr<const Tensor *> src = core.tensor(view ? view->source : v);
+  if (failed(src))
+    return failure();
+  if (!view)
+    return HeadRows{*src};
+  if (view->kind == InPlaceView::Kind::KeptHeads)
+    return HeadRows{*src, core.listOffset(view->indices)};
+  return HeadRows{*src, -1, view->firstColumn};
+}
+
+//===----------------------------------------------------------------------===//
+// Heads and query tiles
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionLowering::lower() {
+  if (failed(plan()))
+    return failure();
+  const AttentionTensors &t = op.t;
+  int64_t keys = p.keys, H = p.H, headTile = 0, qTile = 0;
+  for (int64_t b = 0; b < p.B; ++b) {
+    if (p.padding && !p.perQueryMask)
+      core.moveVector(*t.mask, b, keys, {Buffer::Mask, 0, keys}, true);
+    if (op.importanceOut)
+      core.moveVector(*t.importanceIn, b, keys, {Buffer::Mask, p.impOff, keys},
+                      true);
+    if (op.headImportanceOut)
+      core.moveVector(*t.headImportanceIn, b, H, {Buffer::Wgt, 0, H}, true);
+    for (int64_t h = 0; h < H; ++h, ++headTile)
+      lowerHead(b, h, headTile, qTile);
+    if (op.importanceOut)
+      core.moveVector(*t.importanceOut, b, keys, {Buffer::Mask, p.impOff, keys},
+                      false);
+    if (op.headImportanceOut)
+      core.moveVector(*t.headImportanceOut, b, H, {Buffer::Wgt, 0, H}, false);
+  }
+  return success();
+}
+
+/// The ATTN instructions of head h of batch row b, query tile by tile;
+/// `headTile` and `qTile` count the double-buffering slots used so far.
+void AttentionLowering::lowerHead(int64_t b, int64_t h, int64_t headTile,
+                                  int64_t &qTile) {
+  int64_t kv = kvOff(headTile);
+  if (p.prefetch && h == 0)
+    loadHead(b, h, headTile, qTile);
+  if (!p.prefetch)
+    loadKV(b, h, kv);
+  const Tensor &o = *op.t.output;
+  for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq, ++qTile) {
+    int64_t n = std::min(p.tq, p.Lq - q0);
+    int64_t qAt = qOff(Buffer::Q, qTile);
+    int64_t oAt = qOff(Buffer::Acc, qTile);
+    if (!p.prefetch)
+      loadQueryTile(b, h, q0, n, qAt);
+    auto next = [&] {
+      if (p.prefetch && h + 1 < p.H)
+        loadHead(b, h + 1, headTile + 1, qTile + 1);
+    };
+    emitAttn(
+        {b, h, q0, n, p.keys, p.P, p.D, p.impOff, p.perQueryMask, kv, qAt, oAt},
+        next);
+    DramRef out = o.ref;
+    out.addr = o.addrOf((b * p.Lq + q0) * p.H * p.D + h * p.D);
+    pb.store(out, p.H * p.D * 4, {Buffer::Acc, oAt, p.D}, n, p.D);
+  }
+}
+
+/// Every input of head h with one query tile (prefetch mode).
+void AttentionLowering::loadHead(int64_t b, int64_t h, int64_t headTile,
+                                 int64_t qTile) {
+  loadKV(b, h, kvOff(headTile));
+  loadQueryTile(b, h, 0, p.Lq, qOff(Buffer::Q, qTile));
+}
+
+/// Where head tile `headTile` keeps K and V (the same offset in both
+/// buffers).
+int64_t AttentionLowering::kvOff(int64_t headTile) const {
+  return p.kvSlots > 1 ? core.slotOff(Buffer::K, headTile) : 0;
+}
+
+/// Where query tile `qTile` keeps its rows in `buf` (Q or ACC).
+int64_t AttentionLowering::qOff(Buffer buf, int64_t qTile) const {
+  return p.qSlots > 1 ? core.slotOff(buf, qTile) : 0;
+}
+
+/// Fills the K buffer (and the V buffer unless local value pruning
+/// fetches V later) for (b, h): cached rows first, then new rows; writes
+/// the updated cache to present_key/present_value when present. With
+/// progressive quantization, K is the MSB plane.
+void AttentionLowering::loadKV(int64_t b, int64_t h, int64_t off) {
+  int64_t P = p.P, D = p.D, H = op.heads;
+  int64_t Lk = cast<ShapedType>(op.key.getType()).getShape()[1];
+  struct Side {
+    const HeadRows &cur;
+    const Tensor *past, *present;
+    Buffer buf;
+    TensorClass cls;
+  } sides[] = {
+      {p.k, op.t.pastKey, op.t.presentKey, Buffer::K, TensorClass::K},
+      {p.v, op.t.pastValue, op.t.presentValue, Buffer::V, TensorClass::V}};
+  for (const Side &s : sides) {
+    if (s.buf == Buffer::V && op.deferValues)
+      continue;
+    if (s.past) {
+      DramRef ref = s.past->ref;
+      ref.cls = s.cls;
+      ref.addr = s.past->addrOf((b * H + h) * P * D);
+      if (P)
+        pb.load({s.buf, off, D}, ref, D * 4, P, D);
+    }
+    if (s.buf == Buffer::K && op.pqThreshold)
+      loadHeadRows({s.buf, off, D}, planes[0], TensorClass::KMsb, b, h, 0, Lk);
+    else if (s.buf == Buffer::V && op.pqValues)
+      loadHeadRows({s.buf, off, D}, planes[2], TensorClass::VMsb, b, h, 0, Lk);
+    else
+      loadHeadRows({s.buf, off + P * D, D}, s.cur, s.cls, b, h, 0, Lk);
+    if (s.present) {
+      DramRef ref = s.present->ref;
+      ref.addr = s.present->addrOf((b * H + h) * (P + Lk) * D);
+      pb.store(ref, D * 4, {s.buf, off, D}, P + Lk, D);
+    }
+  }
+}
+
+/// Q rows q0..q0+n of head h into `qOff`, with their mask rows when the
+/// mask is per query (the same for every head, so loaded once per tile).
+void AttentionLowering::loadQueryTile(int64_t b, int64_t h, int64_t q0,
+                                      int64_t n, int64_t qOff) {
+  loadHeadRows({Buffer::Q, qOff, p.D}, p.q, TensorClass::Q, b, h, q0, n);
+  if (!p.perQueryMask || (p.oneTile && h != 0))
+    return;
+  const Tensor &m = *op.t.mask;
+  DramRef ref = m.ref;
+  ref.addr = m.addrOf((b * p.Lq + q0) * p.keys);
+  pb.load({Buffer::Mask, 0, p.keys}, ref, p.keys * 4, n, p.keys);
+}
+
+/// The ATTN instruction of one query tile in `phase`.
+AttnInstr AttentionLowering::attnInstr(const AttnTile &tile, AttnPhase phase,
+                                       uint8_t flags) const {
+  AttnInstr a;
+  a.phase = phase;
+  a.maskKind = isa::MaskKind(unsigned(op.kind));
+  a.flags = flags | (op.maskFill ? AttnMaskSelect : 0);
+  a.maskFill = float(op.maskFill.value_or(0));
+  a.q = {Buffer::Q, tile.qOff, tile.D};
+  a.k = {Buffer::K, tile.kvOff, tile.D};
+  a.v = {Buffer::V, tile.kvOff, tile.D};
+  a.o = {Buffer::Acc, tile.oOff, tile.D};
+  a.mask = {Buffer::Mask, 0, tile.perQueryMask ? tile.keys : 0};
+  a.importance = {Buffer::Mask, tile.impOff};
+  a.headImportance = {Buffer::Wgt, tile.h};
+  a.lq = tile.rows, a.lk = tile.keys, a.d = tile.D;
+  a.causalOffset = tile.past + tile.q0;
+  a.vk = op.valueKeep;
+  a.pqThreshold = float(op.pqThreshold.value_or(0));
+  a.scale = float(op.scale);
+  return a;
+}
+
+/// The ATTN instructions of one query tile, with the K rows and (unless
+/// value pruning fetches them later) the V rows already in SRAM:
+/// progressive quantization decides, refetches the key LSB plane under
+/// the predicate and finishes; local value pruning that defers its V
+/// fetch (deferValueFetch) defers prob*V until only the V rows some query
+/// kept are fetched (docs/ISA.md, `attn`).
+/// `afterFirst` emits what may run while the last ATTN computes (the next
+/// head's inputs), after the DMAs that wait for the first one: a DMA
+/// that waits for the compute queue waits for every ATTN before it.
+void AttentionLowering::emitAttn(const AttnTile &tile,
+                                 llvm::function_ref<void()> afterFirst) {
+  uint8_t importance = op.importanceOut ? AttnAccumulateImportance : 0;
+  uint8_t headImportance = op.headImportanceOut ? AttnHeadImportance : 0;
+  AttnPhase main = AttnPhase::None;
+  if (op.pqThreshold) {
+    pb.emit(attnInstr(tile, AttnPhase::Decide, 0));
+    loadPlane(tile, 1, Buffer::K, DmaPred::Unconfident);
+    if (op.pqValues && !op.deferValues)
+      loadPlane(tile, 3, Buffer::V, DmaPred::Unconfident);
+    afterFirst();
+    main = AttnPhase::Finish;
+  }
+  if (!op.deferValues) {
+    pb.emit(attnInstr(tile, main, importance | headImportance));
+    if (!op.pqThreshold)
+      afterFirst();
+    return;
+  }
+  pb.emit(attnInstr(tile, main, importance | AttnDeferValues));
+  if (op.pqValues) {
+    loadPlane(tile, 2, Buffer::V, DmaPred::ValueRows);
+    loadPlane(tile, 3, Buffer::V, DmaPred::UnconfidentValueRows);
+  } else {
+    loadHeadRows({Buffer::V, tile.kvOff, tile.D}, p.v, TensorClass::V, tile.b,
+                 tile.h, 0, tile.keys, DmaPred::ValueRows);
+  }
+  if (!op.pqThreshold)
+    afterFirst();
+  pb.emit(attnInstr(tile, AttnPhase::Values, headImportance));
+}
+
+/// Loads the head's rows of progressive-quantization plane `index` (K MSB,
+/// K LSB, V MSB, V LSB) into `buf`.
+void AttentionLowering::loadPlane(const AttnTile &tile, unsigned index,
+                                  Buffer buf, DmaPred pred) {
+  const Tensor &plane = planes[index];
+  loadHeadRows({buf, tile.kvOff, tile.D}, plane, plane.ref.cls, tile.b, tile.h,
+               0, tile.keys, pred);
+}
+
+//===----------------------------------------------------------------------===//
+// DMA of one head's rows
+//===----------------------------------------------------------------------===//
+
+/// Loads `rows` rows of head `h` of a [B, L, H*D] tensor (batch `b`, from
+/// row `r0`) into `dst`: fp32 columns [h*D, (h+1)*D), or the head's
+/// fixed-point rows when the tensor is packed.
+void AttentionLowering::loadHeadRows(SramRef dst, const Tensor &src,
+                                     TensorClass cls, int64_t b, int64_t h,
+                                     int64_t r0, int64_t rows, DmaPred pred) {
+  int64_t D = p.D, L = src.shape[1], HD = src.shape[2], H = HD / D;
+  DramRef ref = src.ref;
+  ref.cls = cls;
+  if (src.ref.packed()) {
+    int64_t row = src.ref.rowBytes(D);
+    ref.addr += ((b * L + r0) * H + h) * row;
+    pb.load(dst, ref, H * row, rows, D, pred);
+    return;
+  }
+  ref.addr = src.addrOf((b * L + r0) * HD + h * D);
+  pb.load(dst, ref, HD * 4, rows, D, pred);
+}
+
+/// loadHeadRows of a HeadRows: a kept head of an unpruned tensor is one
+/// gather with period 1 (its index, one token row apart), fp32 or packed.
+void AttentionLowering::loadHeadRows(SramRef dst, const HeadRows &src,
+                                     TensorClass cls, int64_t b, int64_t h,
+                                     int64_t r0, int64_t rows, DmaPred pred) {
+  if (src.listOff < 0 && src.colOff)
+    return loadSliceHeadRows(dst, src, cls, b, h, r0, rows, pred);
+  // A slice from column 0 reads like a tensor of its input's row width.
+  if (src.listOff < 0)
+    return loadHeadRows(dst, *src.src, cls, b, h, r0, rows, pred);
+  const Tensor &in = *src.src;
+  int64_t D = p.D, L = in.shape[1], H = in.shape[2] / D;
+  DramRef ref = in.ref;
+  ref.cls = cls;
+  int64_t row = ref.packed() ? ref.rowBytes(D) : D * dtypeBytes(ref.dtype);
+  ref.addr += (b * L + r0) * H * row;
+  pb.gather(dst, ref, row, rows, D, {src.listOff + h, 1, H * row}, pred);
+}
+
+/// Head h of a column slice of fp32 [B, L, C], read in place: columns
+/// colOff + h*D.., one input row apart.
+void AttentionLowering::loadSliceHeadRows(SramRef dst, const HeadRows &src,
+                                          TensorClass cls, int64_t b, int64_t h,
+                                          int64_t r0, int64_t rows,
+                                          DmaPred pred) {
+  const Tensor &in = *src.src;
+  int64_t L = in.shape[1], C = in.shape[2];
+  DramRef ref = in.ref;
+  ref.cls = cls;
+  ref.addr = in.addrOf((b * L + r0) * C + src.colOff + h * p.D);
+  pb.load(dst, ref, C * 4, rows, p.D, pred);
+}
+
+LogicalResult isa::lowerAttentionFamily(LoweringCore &core, Operation *op) {
+  std::optional<AttentionParts> parts;
+  if (failed(collectAttention(op, parts)))
+    return failure();
+  if (!parts) // emitted with the attention_output it belongs to
+    return success();
+  return AttentionLowering(core, std::move(*parts)).lower();
+}
