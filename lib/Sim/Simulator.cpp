@@ -439,13 +439,18 @@ std::vector<float> &Simulator::buffer(Buffer b) {
 std::vector<int32_t> &Simulator::indexBuffer() { return machine->idx; }
 
 /// The tensor `name` among `ts`, the program's inputs or outputs (`kind`:
-/// "input" or "output"); the error lists them.
-static Expected<const binary::TensorInfo *>
+/// "input" or "output"), and its element type; the error lists them.
+static Expected<std::pair<const binary::TensorInfo *, ElemType>>
 findTensor(const std::vector<binary::TensorInfo> &ts, llvm::StringRef kind,
            llvm::StringRef name) {
-  for (const binary::TensorInfo &t : ts)
-    if (t.name == name)
-      return &t;
+  for (const binary::TensorInfo &t : ts) {
+    if (t.name != name)
+      continue;
+    auto type = parseElemType(t.dtype);
+    if (!type)
+      return type.takeError();
+    return std::pair{&t, *type};
+  }
   std::string names;
   for (const binary::TensorInfo &t : ts)
     names += (names.empty() ? "" : ", ") + t.name;
@@ -457,10 +462,7 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
   auto found = findTensor(image.manifest.inputs, "input", name);
   if (!found)
     return found.takeError();
-  const binary::TensorInfo *info = *found;
-  auto want = parseElemType(info->dtype);
-  if (!want)
-    return want.takeError();
+  auto [info, want] = *found;
   if (value.shape != info->shape) {
     HostTensor expected;
     expected.shape = info->shape;
@@ -470,9 +472,9 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
   }
   uint64_t n = value.numElements();
   uint8_t *dst = machine->dram.forWrite(info->dramAddr, info->bytes());
-  if (value.type == *want) {
+  if (value.type == want) {
     std::memcpy(dst, value.data.data(), value.data.size());
-  } else if (value.type == ElemType::I32 && *want == ElemType::I64) {
+  } else if (value.type == ElemType::I32 && want == ElemType::I64) {
     // Widening is exact; test data often stores token ids as int32.
     for (uint64_t i = 0; i < n; ++i) {
       int64_t v = value.as<int32_t>()[i];
@@ -491,11 +493,8 @@ Expected<HostTensor> Simulator::getOutput(llvm::StringRef name) const {
   auto found = findTensor(image.manifest.outputs, "output", name);
   if (!found)
     return found.takeError();
-  const binary::TensorInfo *info = *found;
-  auto type = parseElemType(info->dtype);
-  if (!type)
-    return type.takeError();
-  HostTensor t = HostTensor::zeros(*type, info->shape);
+  auto [info, type] = *found;
+  HostTensor t = HostTensor::zeros(type, info->shape);
   std::memcpy(t.data.data(), machine->dram.forRead(info->dramAddr,
                                                    t.data.size()),
               t.data.size());
