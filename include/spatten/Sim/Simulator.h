@@ -28,6 +28,8 @@
 
 namespace spatten::sim {
 
+// Private to lib/Sim: the functional state the units execute on, and the
+// retire half that places instructions on the timeline.
 struct Machine;
 class Retirement;
 

@@ -66,7 +66,10 @@ private:
   Mat times(const Mat &p, const Mat &v) const;
   void writeOutput(const Mat &o, const Operand &op,
                    const std::optional<Operand> &himp);
+  /// Hands the rows to the timeline and counts their operations.
   void describeRows(uint64_t lk, uint64_t d);
+  std::optional<timing::AttnWork> pipelineWork(uint64_t lk, uint64_t d) const;
+  void countOps(uint64_t lk, uint64_t d);
 
   /// What each query row of this ATTN does in the attention pipeline.
   struct Rows {
@@ -402,36 +405,41 @@ Error AttentionUnit::run() {
 }
 
 /// This instruction's query rows for the attention pipeline model (the
-/// engine runs them, timing::Engine::issue), and its operation counts. K
-/// and V rows are already in SRAM (their DMAs ran on the load queue), so
-/// the fetch stages cost nothing here.
-void AttentionUnit::describeRows(uint64_t lk, uint64_t d) {
+/// engine runs them, timing::Engine::issue). K and V rows are already in
+/// SRAM (their DMAs ran on the load queue), so the fetch stages cost
+/// nothing here. Empty only if the configuration has a unit count of 0,
+/// which its validation excludes.
+std::optional<timing::AttnWork>
+AttentionUnit::pipelineWork(uint64_t lk, uint64_t d) const {
   const HardwareConfig &hw = machine.timing;
   timing::AttentionUnits units{hw.qkMultipliers,   hw.pvMultipliers,
                                hw.softmaxUnits,    hw.topkComparators,
                                hw.crossbarInputs,  hw.crossbarOutputs};
   timing::AttentionMode mode{rows.decide, rows.importance};
-  std::vector<timing::RowWork> work;
-  work.reserve(rows.qk.size());
+  timing::AttnWork attn;
+  attn.rows.reserve(rows.qk.size());
   for (size_t i = 0; i < rows.qk.size(); ++i) {
     uint64_t topk = i < rows.topk.size() ? rows.topk[i] : 0;
     auto w = timing::rowWork(units, lk, d, rows.keptValues[i], topk, 0, 0,
                              mode);
-    if (!w) { // the configuration was validated: no unit count is 0
+    if (!w) {
       llvm::consumeError(w.takeError());
-      return;
+      return std::nullopt;
     }
     if (!rows.qk[i]) {
       w->cycles[unsigned(timing::Stage::QK)] = 0;
       w->cycles[unsigned(timing::Stage::Softmax)] = 0;
     }
-    work.push_back(*w);
+    attn.rows.push_back(*w);
   }
-  out.attnWork.emplace();
-  out.attnWork->rows = std::move(work);
-  out.attnWork->params.queueDepth = hw.pipelineQueueDepth;
-  out.attnWork->params.servers[unsigned(timing::Stage::ValueTopk)] =
-      hw.valueTopkEngines;
+  attn.params.queueDepth = hw.pipelineQueueDepth;
+  attn.params.servers[unsigned(timing::Stage::ValueTopk)] = hw.valueTopkEngines;
+  return attn;
+}
+
+/// The operation counts of this instruction's rows, for the energy
+/// estimate.
+void AttentionUnit::countOps(uint64_t lk, uint64_t d) {
   OpCounts &ops = machine.rep.ops;
   for (size_t i = 0; i < rows.qk.size(); ++i) {
     if (rows.qk[i]) {
@@ -440,8 +448,14 @@ void AttentionUnit::describeRows(uint64_t lk, uint64_t d) {
     }
     ops.attnMacs += rows.keptValues[i] * d;
     if (i < rows.topk.size()) // about one comparison per comparator-cycle
-      ops.topkCompares += rows.topk[i] * hw.topkComparators;
+      ops.topkCompares += rows.topk[i] * machine.timing.topkComparators;
   }
+}
+
+void AttentionUnit::describeRows(uint64_t lk, uint64_t d) {
+  out.attnWork = pipelineWork(lk, d);
+  if (out.attnWork)
+    countOps(lk, d);
 }
 
 Error sim::executeAttn(const UnitInstr &instr) {
