@@ -251,6 +251,18 @@ static bool readsResultsOf(const Instr &next, const Instr &prev) {
   });
 }
 
+/// Whether an ATTN's rows may stream behind the previous compute
+/// instruction (an ATTN whose results it does not read), and the last ATTN
+/// for the next one.
+static void noteAttnStream(Machine &m, const Instr &inst, timing::Work &work) {
+  if (work.attn) {
+    work.attn->streams = m.lastAttn && !readsResultsOf(inst, *m.lastAttn);
+    m.lastAttn = inst;
+  } else if (queueOf(work.opcode) == Queue::Compute) {
+    m.lastAttn.reset();
+  }
+}
+
 /// The execute half of an instruction: decode, field checks, the
 /// functional run on `m` (SRAM, DRAM, the execution counters) and what the
 /// timeline needs. Touches nothing of the retire half.
@@ -284,12 +296,7 @@ static Expected<Executed> execute(Machine &m, const Instr &inst, uint64_t pc) {
   if (const Field *l = layerField(work.opcode); l && inst.get(*l))
     work.layer = unsigned(inst.get(*l) - 1);
   work.computeCycles = x.cycles;
-  if (work.attn) {
-    work.attn->streams = m.lastAttn && !readsResultsOf(inst, *m.lastAttn);
-    m.lastAttn = inst;
-  } else if (queueOf(work.opcode) == Queue::Compute) {
-    m.lastAttn.reset();
-  }
+  noteAttnStream(m, inst, work);
   return std::move(x);
 }
 

@@ -42,6 +42,10 @@ private:
   Expected<std::vector<bool>> movedRows(uint64_t rows) const;
   Expected<std::vector<uint64_t>> rowAddresses(const std::vector<bool> &moved,
                                                uint64_t rowBytes) const;
+  /// Moves the `moved` rows of `op` (rowBytes each in DRAM) and records
+  /// them for the DRAM model.
+  Error moveRows(const Operand &op, const std::vector<bool> &moved,
+                 uint64_t rowBytes);
   /// Moves SRAM row `r` of `op` from (toSram) or to the `bytes` DRAM bytes
   /// at `addr`.
   Error moveRow(const Operand &op, uint64_t r, uint64_t addr, uint64_t bytes);
@@ -375,6 +379,23 @@ Error DmaUnit::moveRow(const Operand &op, uint64_t r, uint64_t addr,
                 : storeRow(op, r, machine.dram.forWrite(addr, bytes));
 }
 
+Error DmaUnit::moveRows(const Operand &op, const std::vector<bool> &moved,
+                        uint64_t rowBytes) {
+  auto addrs = rowAddresses(moved, rowBytes);
+  if (!addrs)
+    return addrs.takeError();
+  // --timing-only keeps only the data that steers control: index lists.
+  if (!machine.timingOnly || op.buf == Buffer::Idx)
+    for (uint64_t r = 0; r < op.rows; ++r)
+      if (moved[r])
+        if (Error e = moveRow(op, r, (*addrs)[r], rowBytes))
+          return e;
+  for (uint64_t r = 0; r < op.rows; ++r)
+    if (moved[r])
+      out.dramRows.push_back({(*addrs)[r], rowBytes});
+  return Error::success();
+}
+
 void DmaUnit::count(TensorClass cls, uint64_t numMoved, uint64_t rowBytes) {
   uint64_t bytes = numMoved * rowBytes;
   Report &rep = machine.rep;
@@ -412,19 +433,9 @@ Error DmaUnit::run() {
   if (!rows || !cols)
     return Error::success();
   uint64_t rowBytes = dmaRowBytes(inst);
-  auto addrs = rowAddresses(*moved, rowBytes);
-  if (!addrs)
-    return addrs.takeError();
-  // --timing-only keeps only the data that steers control: index lists.
-  if (!machine.timingOnly || op->buf == Buffer::Idx)
-    for (uint64_t r = 0; r < rows; ++r)
-      if ((*moved)[r])
-        if (Error e = moveRow(*op, r, (*addrs)[r], rowBytes))
-          return e;
+  if (Error e = moveRows(*op, *moved, rowBytes))
+    return e;
   out.cycles = dmaCycles(numMoved, rowBytes, machine.timing);
-  for (uint64_t r = 0; r < rows; ++r)
-    if ((*moved)[r])
-      out.dramRows.push_back({(*addrs)[r], rowBytes});
   count(cls, numMoved, rowBytes);
   return Error::success();
 }
