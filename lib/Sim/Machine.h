@@ -1,0 +1,152 @@
+//===- Machine.h - The simulated accelerator's state ------------*- C++ -*-===//
+//
+// Private to lib/Sim. What the functional units (Units/) read and write
+// while they execute a program: DRAM, the SRAM buffers, the attention
+// unit's state between the phases of an ATTN, and the report's execution
+// counters. Simulator owns one Machine and hides it behind its public API.
+// Only the execute half touches it (docs/Simulator.md, "Two threads").
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_LIB_SIM_MACHINE_H
+#define SPATTEN_LIB_SIM_MACHINE_H
+
+#include "spatten/Binary/SpBin.h"
+#include "spatten/Sim/Report.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/BitVector.h"
+#include "llvm/Support/Error.h"
+
+#include <array>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace spatten::sim {
+
+/// The simulated DRAM: manifest `dram.size` bytes, zero but for the
+/// program's .rodata at `dram.rodata_base` (docs/Simulator.md,
+/// "Execution"). Addresses are byte addresses; callers check their ranges
+/// against size() first.
+class Dram {
+public:
+  Dram() = default;
+  /// Allocates `size` zero bytes lazily (calloc: untouched pages are never
+  /// committed); fails when the host cannot give them. `rodata` must stay
+  /// mapped while the Dram lives and fit below `size` (readImage checks).
+  static llvm::Expected<Dram> create(uint64_t size,
+                                     llvm::ArrayRef<uint8_t> rodata,
+                                     uint64_t rodataBase);
+
+  uint64_t size() const { return numBytes; }
+  /// The `n` bytes at `addr`, to read; .rodata not yet written is read
+  /// from the image where it is mapped.
+  const uint8_t *forRead(uint64_t addr, uint64_t n) const;
+  /// The same bytes to write; the .rodata among them is copied in first.
+  uint8_t *forWrite(uint64_t addr, uint64_t n);
+
+private:
+  struct FreeDeleter {
+    void operator()(uint8_t *p) const { std::free(p); }
+  };
+  /// .rodata reaches `bytes` lazily, in chunks of this many bytes: a run
+  /// reads most weights once, and --timing-only reads only index lists, so
+  /// reads come straight from the mapped image until a chunk is written.
+  static constexpr uint64_t kRodataChunk = 64 * 1024;
+
+  /// The .rodata chunks [first, last] that bytes [addr, addr + n) overlap,
+  /// if any.
+  std::optional<std::pair<size_t, size_t>> rodataChunks(uint64_t addr,
+                                                        uint64_t n) const;
+  void copyInRodata(std::pair<size_t, size_t> chunks) const;
+
+  std::unique_ptr<uint8_t, FreeDeleter> bytes;
+  uint64_t numBytes = 0;
+  llvm::ArrayRef<uint8_t> rodata;
+  uint64_t rodataBase = 0;
+  /// Per chunk of .rodata: copied into `bytes`. Mutable: copying in does
+  /// not change what the DRAM holds.
+  mutable llvm::BitVector rodataCopied;
+};
+
+/// What an MSB-plane load left in an SRAM element, so that an LSB-plane
+/// load into the same element can rebuild the full code (docs/ISA.md,
+/// "Fixed-point DMA"). Any other write to the element clears it.
+struct MsbCode {
+  float scale = 0;
+  int32_t code = 0;    ///< the MSB code m
+  uint8_t lsbBits = 0; ///< 0: the element holds no MSB-plane value
+};
+
+/// The attention unit's probability buffer between an ATTN `decide` and
+/// its `finish` (progressive quantization).
+struct PqPending {
+  bool valid = false;
+  uint64_t lq = 0, lk = 0;
+  std::vector<float> probs;      ///< lq x lk, row-major, MSB-only keys
+  std::vector<bool> unconfident; ///< per query row
+};
+
+/// The attention unit between an ATTN with AttnDeferValues and its
+/// `values` phase (local value pruning's V fetch, docs/ISA.md): the pruned
+/// probabilities and the value-row mask that gates DMAs with `pred = 2`.
+/// A later deferring ATTN replaces it; `values` clears it.
+struct DeferredValues {
+  bool valid = false;
+  uint64_t lq = 0, lk = 0;
+  std::vector<float> probs;  ///< lq x lk, row-major, after value pruning
+  std::vector<bool> rowMask; ///< lk bits: key j kept by some query row
+};
+
+struct Machine {
+  /// DRAM from the manifest's `dram` section with `image`'s .rodata (which
+  /// must outlive the Machine), and SRAM buffers from the manifest's
+  /// hardware configuration. `timing` is the configuration the cycle
+  /// estimate uses. Fails when the host cannot allocate them.
+  static llvm::Expected<std::unique_ptr<Machine>>
+  create(const binary::Image &image, HardwareConfig timing);
+
+  /// Elements of SRAM buffer `b` (fp32, or int32 for IDX).
+  uint64_t bufferElems(isa::Buffer b) const {
+    return b == isa::Buffer::Idx ? idx.size() : fbufs[unsigned(b)].size();
+  }
+  /// Writes fp32 element `e` of `b`; it no longer holds an MSB-plane code.
+  void setElement(isa::Buffer b, uint64_t e, float v) {
+    fbufs[unsigned(b)][e] = v;
+    std::vector<MsbCode> &codes = msbCodes[unsigned(b)];
+    if (!codes.empty())
+      codes[e] = MsbCode();
+  }
+
+  /// The cycle estimate's configuration (unit counts, DRAM bandwidth).
+  HardwareConfig timing;
+  /// Timing only (docs/Simulator.md): GEMM, VEC and ATTN skip their math.
+  bool timingOnly = false;
+
+  Dram dram;
+  std::array<std::vector<float>, isa::kNumBuffers> fbufs; ///< IDX unused
+  std::vector<int32_t> idx;
+  /// Per fp32 buffer, one entry per element; empty until the first
+  /// MSB-plane load into the buffer.
+  std::array<std::vector<MsbCode>, isa::kNumBuffers> msbCodes;
+
+  /// The attention unit between phases.
+  PqPending pq;
+  /// Set by an ATTN `decide` with an unconfident row; DMAs with `pred = 1`
+  /// run only while it is set; an ATTN `finish` clears it.
+  bool predicate = false;
+  DeferredValues deferred;
+  /// The last compute instruction, when it is an ATTN (the next ATTN may
+  /// stream behind it).
+  std::optional<isa::Instr> lastAttn;
+
+  /// The execution counters: everything but what the timeline defines
+  /// (docs/Simulator.md, "Two threads").
+  Report rep;
+};
+
+} // namespace spatten::sim
+
+#endif // SPATTEN_LIB_SIM_MACHINE_H

@@ -1,0 +1,463 @@
+//===- Attention.cpp - The attention unit: ATTN and its phases ------------===//
+//
+// P = softmax(scale * Q K^T + mask), then token importance (cascade token
+// pruning), local value pruning, and O = P V with head importance (cascade
+// head pruning). Progressive quantization splits an ATTN into `decide`
+// (MSB-only keys; marks unconfident rows, sets the predicate) and `finish`
+// (recomputes the marked rows); local value pruning's V fetch defers P V
+// to a `values` phase (docs/ISA.md, "attn"; docs/Algorithms.md). The state
+// between phases lives in the Machine.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Unit.h"
+
+#include "spatten/Sim/Timing/AttentionPipeline.h"
+#include "spatten/Sim/Timing/TopkEngine.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+using namespace spatten;
+using namespace spatten::isa;
+using namespace spatten::sim;
+using llvm::Error;
+using llvm::Expected;
+
+namespace {
+
+using F = fields::Attn;
+constexpr OperandFields kQ{F::qBuf, F::qOff, F::qStride};
+constexpr OperandFields kK{F::kBuf, F::kOff, F::kStride};
+constexpr OperandFields kV{F::vBuf, F::vOff, F::vStride};
+constexpr OperandFields kO{F::oBuf, F::oOff, F::oStride};
+constexpr OperandFields kMask{F::maskBuf, F::maskOff, F::maskStride};
+
+class AttentionUnit : UnitInstr {
+public:
+  explicit AttentionUnit(const UnitInstr &instr) : UnitInstr(instr) {}
+  Error run();
+
+private:
+  /// The checked operands of an ATTN in phase none, decide or finish.
+  struct Operands {
+    Operand q, k, v, o, mask;
+    std::optional<Operand> imp, himp; ///< set when their flag is
+  };
+  /// Decodes and checks every operand of a phase none/decide/finish ATTN,
+  /// so that a bad field fails before the instruction changes any state.
+  Expected<Operands> operands() const;
+  Expected<std::optional<Operand>> tokenImportance(uint64_t lk) const;
+  Expected<std::optional<Operand>> headImportance() const;
+
+  Expected<Mat> probabilities(const Operand &q, const Operand &k,
+                              const Operand &mask) const;
+  void decide(const Mat &p);
+  void mergeDecide(Mat &p);
+  void finish(Mat &p, const Operands &ops);
+  Error values();
+
+  std::vector<bool> pruneValues(Mat &p, std::vector<uint64_t> &topkCycles) const;
+  void accumulateImportance(const Mat &p, const Operand &imp);
+  /// P V, or (timing only) zeros of its shape.
+  Mat times(const Mat &p, const Mat &v) const;
+  void writeOutput(const Mat &o, const Operand &op,
+                   const std::optional<Operand> &himp);
+  /// Hands the rows to the timeline and counts their operations.
+  void describeRows(uint64_t lk, uint64_t d);
+  std::optional<timing::AttnWork> pipelineWork(uint64_t lk, uint64_t d) const;
+  void countOps(uint64_t lk, uint64_t d);
+
+  /// What each query row of this ATTN does in the attention pipeline.
+  struct Rows {
+    std::vector<bool> qk;             ///< runs Q*K and softmax
+    std::vector<uint64_t> topk;       ///< local-V top-k cycles
+    std::vector<uint64_t> keptValues; ///< V rows prob*V reads (0: no PV)
+    bool decide = false, importance = false;
+  } rows;
+};
+
+} // namespace
+
+/// P = softmax(scale * Q K^T + mask), lq x lk, with the mask kind of the
+/// instruction.
+Expected<Mat> AttentionUnit::probabilities(const Operand &q, const Operand &k,
+                                           const Operand &mask) const {
+  uint64_t lq = q.rows, lk = k.rows;
+  if (machine.timingOnly) // uniform probabilities, docs/Simulator.md
+    return Mat(Mat::Constant(lq, lk, lk ? 1.0f / float(lk) : 0.0f));
+  MaskKind kind = MaskKind(get(F::maskKind));
+  bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
+  bool causal = kind == MaskKind::Causal || kind == MaskKind::PaddingCausal;
+  float scale = getFloat(F::scale);
+  if (!std::isfinite(scale))
+    return error(F::scale, "is not a finite fp32 value");
+  Mat s = scale * (read(q) * read(k).transpose());
+  if (padding && (get(F::flags) & AttnMaskSelect)) {
+    float fill = getFloat(F::maskFill);
+    if (!std::isfinite(fill))
+      return error(F::maskFill, "is not a finite fp32 value");
+    Mat m = read(mask);
+    s = s.cwiseProduct(m) + fill * (Mat::Ones(lq, lk) - m);
+  } else if (padding) {
+    s += read(mask);
+  }
+  if (causal) {
+    uint64_t off = get(F::causalOffset);
+    for (uint64_t i = 0; i < lq; ++i)
+      for (uint64_t j = i + off + 1; j < lk; ++j)
+        s(i, j) = -std::numeric_limits<float>::infinity();
+  }
+  softmaxRows(s);
+  return s;
+}
+
+/// Local value pruning: zeroes all but the `vk` largest probabilities of
+/// each row (ties to the earliest key), without renormalising. Returns the
+/// value-row mask: key j is set when some row kept it.
+std::vector<bool>
+AttentionUnit::pruneValues(Mat &p, std::vector<uint64_t> &topkCycles) const {
+  uint64_t lk = p.cols(), kv = std::min<uint64_t>(get(F::vk), lk);
+  std::vector<bool> used(lk, false);
+  std::vector<uint64_t> order(lk);
+  topkCycles.assign(p.rows(), 0);
+  for (Eigen::Index i = 0; i < p.rows(); ++i) {
+    // The top-k engine's quick-select over the row (timing only; seeded by
+    // instruction and row so that runs repeat).
+    auto qs = timing::quickSelect(llvm::ArrayRef(p.row(i).data(), lk), kv,
+                                  pc * 65536 + uint64_t(i),
+                                  machine.timing.topkComparators);
+    if (qs)
+      topkCycles[i] = qs->cycles;
+    else
+      llvm::consumeError(qs.takeError()); // softmax output is never NaN
+    for (uint64_t j = 0; j < lk; ++j)
+      order[j] = j;
+    std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) {
+      return p(i, a) > p(i, b);
+    });
+    for (uint64_t r = 0; r < lk; ++r) {
+      if (r < kv)
+        used[order[r]] = true;
+      else
+        p(i, order[r]) = 0;
+    }
+  }
+  return used;
+}
+
+/// The token-importance scores (imp_buf, imp_off: lk elements) when flag
+/// AttnAccumulateImportance is set, checked before any state changes.
+Expected<std::optional<Operand>>
+AttentionUnit::tokenImportance(uint64_t lk) const {
+  if (!(get(F::flags) & AttnAccumulateImportance))
+    return std::nullopt;
+  Operand imp{Buffer(get(F::impBuf)), get(F::impOff), 0, 1, lk};
+  if (uint64_t(imp.buf) >= kNumBuffers || imp.buf == Buffer::Idx)
+    return error(F::impBuf, "must name an fp32 buffer");
+  if (lk && imp.off + lk > machine.bufferElems(imp.buf))
+    return error(F::impOff, llvm::formatv("{0} scores at offset {1} run past "
+                                          "the {2} buffer",
+                                          lk, imp.off,
+                                          kBufferNames[unsigned(imp.buf)]));
+  return std::optional<Operand>(imp);
+}
+
+/// Cascade token pruning: imp[j] += sum_i P[i, j]. The column sum is taken
+/// in double and rounded once to fp32, then added in fp32, so that a
+/// reference can reproduce it exactly (docs/ISA.md).
+void AttentionUnit::accumulateImportance(const Mat &p, const Operand &imp) {
+  Eigen::RowVectorXd sums = p.cast<double>().colwise().sum();
+  const std::vector<float> &buf = machine.fbufs[unsigned(imp.buf)];
+  for (uint64_t j = 0; j < imp.cols; ++j)
+    machine.setElement(imp.buf, imp.off + j,
+                       buf[imp.off + j] + float(sums[j]));
+}
+
+/// The head-importance element when flag AttnHeadImportance is set, checked
+/// before the instruction changes any state.
+Expected<std::optional<Operand>> AttentionUnit::headImportance() const {
+  if (!(get(F::flags) & AttnHeadImportance))
+    return std::nullopt;
+  Operand himp{Buffer(get(F::headImpBuf)), get(F::headImpOff), 0, 1, 1};
+  if (uint64_t(himp.buf) >= kNumBuffers || himp.buf == Buffer::Idx)
+    return error(F::headImpBuf, "must name an fp32 buffer");
+  if (himp.off >= machine.bufferElems(himp.buf))
+    return error(F::headImpOff,
+                 llvm::formatv("{0} is past the {1} buffer", himp.off,
+                               kBufferNames[unsigned(himp.buf)]));
+  return std::optional<Operand>(himp);
+}
+
+Mat AttentionUnit::times(const Mat &p, const Mat &v) const {
+  if (machine.timingOnly)
+    return Mat::Zero(p.rows(), v.cols());
+  return p * v;
+}
+
+/// Writes O, adds the head importance and counts a kept head: what every
+/// ATTN that produces O does (phase none or finish without AttnDeferValues,
+/// and phase values).
+void AttentionUnit::writeOutput(const Mat &o, const Operand &op,
+                                const std::optional<Operand> &himp) {
+  write(op, o);
+  if (himp) {
+    // Cascade head pruning: sum of |O| over rows and the head dimension,
+    // summed in double, then added in fp32.
+    double sum = o.cast<double>().cwiseAbs().sum();
+    float acc = machine.fbufs[unsigned(himp->buf)][himp->off];
+    machine.setElement(himp->buf, himp->off, acc + float(sum));
+  }
+  if (LayerCounters *l = layer())
+    l->keptHeads = l->keptHeads.value_or(0) + 1;
+}
+
+/// The part of an ATTN after the probabilities are final: importance,
+/// local value pruning, then either O = P V and head importance, or (flag
+/// AttnDeferValues) the pruned P and value-row mask kept for `values`.
+void AttentionUnit::finish(Mat &p, const Operands &ops) {
+  uint64_t lk = p.cols();
+  // Token importance uses the probabilities before value pruning.
+  if (ops.imp)
+    accumulateImportance(p, *ops.imp);
+  LayerCounters *l = layer();
+  std::vector<bool> rowMask(lk, true);
+  rows.importance = ops.imp.has_value();
+  bool defer = get(F::flags) & AttnDeferValues;
+  rows.keptValues.assign(p.rows(), defer ? 0 : lk);
+  if (get(F::vk)) {
+    rowMask = pruneValues(p, rows.topk);
+    if (!defer)
+      rows.keptValues.assign(p.rows(), std::min<uint64_t>(get(F::vk), lk));
+    if (l)
+      l->vRowsKept = l->vRowsKept.value_or(0) +
+                     uint64_t(std::count(rowMask.begin(), rowMask.end(), true));
+  }
+  if (l)
+    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
+  if (defer) {
+    machine.deferred = {true, uint64_t(p.rows()), lk,
+                        std::vector<float>(p.data(), p.data() + p.size()),
+                        std::move(rowMask)};
+    return;
+  }
+  writeOutput(times(p, read(ops.v)), ops.o, ops.himp);
+}
+
+/// Phase `values`: O = P V with the pending pruned P, where V rows outside
+/// the value-row mask read as 0 (they were not fetched and may hold stale
+/// SRAM data, even NaN).
+Error AttentionUnit::values() {
+  uint64_t flags = get(F::flags);
+  if (uint64_t bad = flags & ~uint64_t(AttnHeadImportance))
+    return error(F::flags, llvm::formatv("bits {0:x} do not apply to phase "
+                                         "values (only HeadImportance, 0x4)",
+                                         bad));
+  uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
+  auto v = operand(kV, lk, d);
+  if (!v)
+    return v.takeError();
+  auto o = output(kO, lq, d);
+  if (!o)
+    return o.takeError();
+  DeferredValues &dv = machine.deferred;
+  if (!dv.valid || dv.lq != lq || dv.lk != lk)
+    return error(F::phase, llvm::formatv("values of {0} x {1} probabilities "
+                                         "without a pending deferred ATTN of "
+                                         "that shape",
+                                         lq, lk));
+  auto himp = headImportance();
+  if (!himp)
+    return himp.takeError();
+  Mat vm = read(*v);
+  for (uint64_t j = 0; j < lk; ++j)
+    if (!dv.rowMask[j])
+      vm.row(j).setZero();
+  Mat p = Eigen::Map<const Mat>(dv.probs.data(), lq, lk);
+  writeOutput(times(p, vm), *o, *himp);
+  rows.qk.assign(lq, false);
+  rows.keptValues.resize(lq);
+  for (uint64_t i = 0; i < lq; ++i)
+    rows.keptValues[i] = uint64_t((p.row(i).array() != 0).count());
+  machine.deferred = DeferredValues();
+  machine.predicate = false;
+  out.cycles = attnCycles(0, lk, d, /*pv=*/true, lq, machine.timing);
+  describeRows(lk, d);
+  return Error::success();
+}
+
+/// Phase `decide` (progressive quantization): a row is unconfident when its
+/// largest probability is below the threshold (docs/Algorithms.md). Keeps P
+/// and the marks for `finish` and sets the predicate.
+void AttentionUnit::decide(const Mat &p) {
+  uint64_t lq = p.rows(), lk = p.cols();
+  float threshold = getFloat(F::pqThreshold);
+  PqPending &pq = machine.pq;
+  pq = {true, lq, lk, std::vector<float>(p.data(), p.data() + lq * lk),
+        std::vector<bool>(lq, false)};
+  uint64_t unconfident = 0;
+  for (uint64_t i = 0; i < lq; ++i) {
+    float mx = lk ? p.row(i).maxCoeff() : 0.0f;
+    pq.unconfident[i] = mx < threshold;
+    unconfident += pq.unconfident[i];
+  }
+  machine.predicate = unconfident > 0;
+  if (LayerCounters *l = layer()) {
+    l->unconfidentRows = l->unconfidentRows.value_or(0) + unconfident;
+    l->refetchDecisions.push_back(unconfident > 0);
+    l->refetchedRows = l->refetchedRows.value_or(0);
+    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
+  }
+}
+
+/// Phase `finish`: confident rows keep the decide's MSB-only probabilities;
+/// marked rows take the recomputed ones (the keys now hold full values).
+/// Clears the pending decide, and the predicate unless the values are
+/// deferred: then the V LSB loads of `--pq-values` still need it, and the
+/// `values` phase clears it.
+void AttentionUnit::mergeDecide(Mat &p) {
+  uint64_t lq = p.rows(), lk = p.cols(), recomputed = 0;
+  const PqPending &pq = machine.pq;
+  rows.qk = pq.unconfident;
+  for (uint64_t i = 0; i < lq; ++i) {
+    if (pq.unconfident[i]) {
+      ++recomputed;
+      continue;
+    }
+    for (uint64_t j = 0; j < lk; ++j)
+      p(i, j) = pq.probs[i * lk + j];
+  }
+  machine.pq = PqPending();
+  bool pv = !(get(F::flags) & AttnDeferValues);
+  if (pv)
+    machine.predicate = false;
+  out.cycles = attnCycles(recomputed, lk, get(F::d), pv, lq, machine.timing);
+}
+
+Expected<AttentionUnit::Operands> AttentionUnit::operands() const {
+  AttnPhase phase = AttnPhase(get(F::phase));
+  bool isDecide = phase == AttnPhase::Decide;
+  // A decide ignores the flags (they apply at its finish).
+  bool defer = !isDecide && (get(F::flags) & AttnDeferValues);
+  if (defer && (get(F::flags) & AttnHeadImportance))
+    return error(F::flags, "HeadImportance (0x4) applies where O is written, "
+                           "at phase values, not with DeferValues (0x8)");
+  uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
+  MaskKind kind = MaskKind(get(F::maskKind));
+  bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
+  // A decide or a deferring ATTN reads neither V nor O.
+  bool pv = !isDecide && !defer;
+  auto q = operand(kQ, lq, d);
+  auto k = q ? operand(kK, lk, d) : q.takeError();
+  auto v = k ? operand(kV, pv ? lk : 0, d) : k.takeError();
+  auto o = v ? output(kO, pv ? lq : 0, d) : v.takeError();
+  // One mask row per query row, mask_stride apart; stride 0 shares one
+  // per-key row between all queries (the usual padding mask).
+  auto mask = o ? operand(kMask, padding ? lq : 0, lk) : o.takeError();
+  if (!mask)
+    return mask.takeError();
+  auto imp = isDecide ? std::optional<Operand>() : tokenImportance(lk);
+  if (!imp)
+    return imp.takeError();
+  auto himp = isDecide ? std::optional<Operand>() : headImportance();
+  if (!himp)
+    return himp.takeError();
+  if (isDecide && !std::isfinite(getFloat(F::pqThreshold)))
+    return error(F::pqThreshold, "is not a finite fp32 value");
+  const PqPending &pq = machine.pq;
+  if (phase == AttnPhase::Finish && (!pq.valid || pq.lq != lq || pq.lk != lk))
+    return error(F::phase, llvm::formatv("finish of {0} x {1} scores without "
+                                         "a pending decide of that shape",
+                                         lq, lk));
+  return Operands{*q, *k, *v, *o, *mask, *imp, *himp};
+}
+
+Error AttentionUnit::run() {
+  if (Error e = checkFlags(F::flags, AttnAccumulateImportance | AttnMaskSelect |
+                                         AttnHeadImportance | AttnDeferValues))
+    return e;
+  // The field is 2 bits wide: every value names a phase.
+  AttnPhase phase = AttnPhase(get(F::phase));
+  if (phase == AttnPhase::Values)
+    return values();
+  auto ops = operands();
+  if (!ops)
+    return ops.takeError();
+  auto p = probabilities(ops->q, ops->k, ops->mask);
+  if (!p)
+    return p.takeError();
+  uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
+  rows.qk.assign(lq, true);
+  rows.keptValues.assign(lq, 0);
+  if (phase == AttnPhase::Decide) {
+    rows.decide = true;
+    decide(*p);
+  } else {
+    if (phase == AttnPhase::Finish)
+      mergeDecide(*p);
+    finish(*p, *ops);
+  }
+  describeRows(lk, d);
+  return Error::success();
+}
+
+/// This instruction's query rows for the attention pipeline model (the
+/// engine runs them, timing::Engine::issue). K and V rows are already in
+/// SRAM (their DMAs ran on the load queue), so the fetch stages cost
+/// nothing here. Empty only if the configuration has a unit count of 0,
+/// which its validation excludes.
+std::optional<timing::AttnWork>
+AttentionUnit::pipelineWork(uint64_t lk, uint64_t d) const {
+  const HardwareConfig &hw = machine.timing;
+  timing::AttentionUnits units{hw.qkMultipliers,   hw.pvMultipliers,
+                               hw.softmaxUnits,    hw.topkComparators,
+                               hw.crossbarInputs,  hw.crossbarOutputs};
+  timing::AttentionMode mode{rows.decide, rows.importance};
+  timing::AttnWork attn;
+  attn.rows.reserve(rows.qk.size());
+  for (size_t i = 0; i < rows.qk.size(); ++i) {
+    uint64_t topk = i < rows.topk.size() ? rows.topk[i] : 0;
+    auto w = timing::rowWork(units, lk, d, rows.keptValues[i], topk, 0, 0,
+                             mode);
+    if (!w) {
+      llvm::consumeError(w.takeError());
+      return std::nullopt;
+    }
+    if (!rows.qk[i]) {
+      w->cycles[unsigned(timing::Stage::QK)] = 0;
+      w->cycles[unsigned(timing::Stage::Softmax)] = 0;
+    }
+    attn.rows.push_back(*w);
+  }
+  attn.params.queueDepth = hw.pipelineQueueDepth;
+  attn.params.servers[unsigned(timing::Stage::ValueTopk)] = hw.valueTopkEngines;
+  return attn;
+}
+
+/// The operation counts of this instruction's rows, for the energy
+/// estimate.
+void AttentionUnit::countOps(uint64_t lk, uint64_t d) {
+  OpCounts &ops = machine.rep.ops;
+  for (size_t i = 0; i < rows.qk.size(); ++i) {
+    if (rows.qk[i]) {
+      ops.attnMacs += lk * d;
+      ops.softmaxOps += lk;
+    }
+    ops.attnMacs += rows.keptValues[i] * d;
+    if (i < rows.topk.size()) // about one comparison per comparator-cycle
+      ops.topkCompares += rows.topk[i] * machine.timing.topkComparators;
+  }
+}
+
+void AttentionUnit::describeRows(uint64_t lk, uint64_t d) {
+  out.attnWork = pipelineWork(lk, d);
+  if (out.attnWork)
+    countOps(lk, d);
+}
+
+Error sim::executeAttn(const UnitInstr &instr) {
+  return AttentionUnit(instr).run();
+}

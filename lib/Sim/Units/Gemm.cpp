@@ -1,0 +1,62 @@
+//===- Gemm.cpp - The matrix unit: C = A B (+ C) (+ bias) ------------------===//
+
+#include "Unit.h"
+
+using namespace spatten;
+using namespace spatten::isa;
+using namespace spatten::sim;
+using llvm::Error;
+
+namespace {
+
+using F = fields::Gemm;
+constexpr OperandFields kA{F::aBuf, F::aOff, F::aStride};
+constexpr OperandFields kB{F::bBuf, F::bOff, F::bStride};
+constexpr OperandFields kC{F::cBuf, F::cOff, F::cStride};
+constexpr OperandFields kBias{F::biasBuf, F::biasOff, F::biasStride};
+
+class GemmUnit : UnitInstr {
+public:
+  explicit GemmUnit(const UnitInstr &instr) : UnitInstr(instr) {}
+  Error run();
+};
+
+} // namespace
+
+/// C (m x n) = A (m x k) B (k x n, or n x k with GemmTransposeB), plus C
+/// with GemmAccumulate, plus the bias row (1 x n) with GemmBias.
+Error GemmUnit::run() {
+  if (Error e = checkFlags(F::flags,
+                           GemmAccumulate | GemmBias | GemmTransposeB))
+    return e;
+  uint64_t flags = get(F::flags), m = get(F::m), n = get(F::n),
+           k = get(F::k);
+  bool transB = flags & GemmTransposeB;
+  auto a = operand(kA, m, k);
+  if (!a)
+    return a.takeError();
+  auto b = transB ? operand(kB, n, k) : operand(kB, k, n);
+  if (!b)
+    return b.takeError();
+  auto c = output(kC, m, n);
+  if (!c)
+    return c.takeError();
+  auto bias = operand(kBias, (flags & GemmBias) ? 1 : 0, n);
+  if (!bias)
+    return bias.takeError();
+  machine.rep.ops.gemmMacs += m * n * k;
+  if (machine.timingOnly)
+    return Error::success();
+  Mat bm = read(*b);
+  Mat result = transB ? Mat(read(*a) * bm.transpose()) : Mat(read(*a) * bm);
+  if (flags & GemmAccumulate)
+    result += read(*c);
+  if (flags & GemmBias)
+    result.rowwise() += read(*bias).row(0);
+  write(*c, result);
+  return Error::success();
+}
+
+Error sim::executeGemm(const UnitInstr &instr) {
+  return GemmUnit(instr).run();
+}

@@ -1,0 +1,104 @@
+//===- Unit.cpp - Operand decoding and diagnostics the units share --------===//
+
+#include "Unit.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace spatten;
+using namespace spatten::isa;
+using namespace spatten::sim;
+using llvm::Error;
+using llvm::Expected;
+
+const Field *sim::layerField(Opcode op) {
+  switch (op) {
+  case Opcode::Load:
+  case Opcode::Store:
+  case Opcode::Gather:
+  case Opcode::Scatter:
+    return &fields::Dma::layer; // gather and scatter share its position
+  case Opcode::Gemm: return &fields::Gemm::layer;
+  case Opcode::Attn: return &fields::Attn::layer;
+  case Opcode::Vec: return &fields::Vec::layer;
+  case Opcode::Topk: return &fields::Topk::layer;
+  case Opcode::Halt:
+  case Opcode::Sync:
+    return nullptr;
+  }
+  return nullptr;
+}
+
+Error UnitInstr::error(llvm::StringRef field, const llvm::Twine &msg) const {
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      llvm::formatv("instruction {0} ({1}): field '{2}': ", pc, spec.mnemonic,
+                    field) +
+          msg);
+}
+
+Error UnitInstr::checkFlags(const Field &flagsField, uint64_t allowed) const {
+  uint64_t flags = get(flagsField);
+  if (flags & ~allowed)
+    return error(flagsField,
+                 llvm::formatv("unknown bits {0:x} (defined: {1:x})",
+                               flags & ~allowed, allowed));
+  return Error::success();
+}
+
+Expected<Operand> UnitInstr::operand(const OperandFields &fields,
+                                     uint64_t rows, uint64_t cols,
+                                     bool allowIdx) const {
+  uint64_t b = get(fields.buf);
+  if (b >= kNumBuffers)
+    return error(fields.buf, llvm::formatv("{0} is not a buffer (0..{1})", b,
+                                           kNumBuffers - 1));
+  // An operand the instruction does not touch (0 rows or cols) may keep
+  // its fields at zero, which names the idx buffer.
+  if (Buffer(b) == Buffer::Idx && !allowIdx && rows && cols)
+    return error(fields.buf, "the idx buffer holds int32 indices and cannot "
+                             "be an fp32 operand");
+  Operand op{Buffer(b), get(fields.off), get(fields.stride), rows, cols};
+  if (rows && cols) {
+    uint64_t end = op.at(rows - 1, cols);
+    uint64_t size = machine.bufferElems(op.buf);
+    if (end > size)
+      return error(fields.off,
+                   llvm::formatv("{0} rows x {1} cols at offset {2} with "
+                                 "stride {3} reach element {4}, past the "
+                                 "{5} buffer ({6} elements)",
+                                 rows, cols, op.off, op.stride, end,
+                                 kBufferNames[b], size));
+  }
+  return op;
+}
+
+Expected<Operand> UnitInstr::output(const OperandFields &fields, uint64_t rows,
+                                    uint64_t cols, bool allowIdx) const {
+  auto op = operand(fields, rows, cols, allowIdx);
+  if (op && rows > 1 && op->stride < cols)
+    return error(fields.stride,
+                 llvm::formatv("{0} is less than the {1} columns written "
+                               "per row, so output rows would overlap",
+                               op->stride, cols));
+  return op;
+}
+
+Mat UnitInstr::read(const Operand &op) const {
+  Mat m(op.rows, op.cols);
+  const std::vector<float> &buf = machine.fbufs[unsigned(op.buf)];
+  for (uint64_t r = 0; r < op.rows; ++r)
+    for (uint64_t c = 0; c < op.cols; ++c)
+      m(r, c) = buf[op.at(r, c)];
+  return m;
+}
+
+void UnitInstr::write(const Operand &op, const Mat &m) {
+  for (uint64_t r = 0; r < op.rows; ++r)
+    for (uint64_t c = 0; c < op.cols; ++c)
+      machine.setElement(op.buf, op.at(r, c), m(r, c));
+}
+
+LayerCounters *UnitInstr::layer() {
+  const Field *f = layerField(spec.opcode);
+  return f ? machine.rep.layer(get(*f)) : nullptr;
+}

@@ -1,0 +1,130 @@
+//===- Unit.h - What the simulator's functional units share -----*- C++ -*-===//
+//
+// Private to lib/Sim. One functional model per accelerator unit, each in
+// its own file (Dma, Gemm, Attention, Vector, Topk), operating on the
+// Machine. Every unit checks each field before it uses it, and before the
+// instruction changes any state where it can: a bad program yields an
+// llvm::Error naming the instruction index, mnemonic and field
+// (docs/Simulator.md, "Execution"). docs/ISA.md defines the semantics.
+//
+// SRAM operands are copied into dense Eigen matrices first, so that an
+// output may overlap an input exactly as on hardware that reads before it
+// writes. Eigen's SIMD width decides summation order: every file that
+// includes this header is built with the same target flags
+// (lib/Sim/CMakeLists.txt).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_LIB_SIM_UNITS_UNIT_H
+#define SPATTEN_LIB_SIM_UNITS_UNIT_H
+
+#include "../Machine.h"
+
+#include "spatten/Sim/Timing/Engine.h"
+
+#include "llvm/Support/Error.h"
+
+#include <Eigen/Core>
+
+#include <optional>
+#include <vector>
+
+namespace spatten::sim {
+
+using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// A checked SRAM operand: rows x cols elements of `buf`, row r at element
+/// off + r*stride.
+struct Operand {
+  isa::Buffer buf;
+  uint64_t off, stride, rows, cols;
+  uint64_t at(uint64_t r, uint64_t c) const { return off + r * stride + c; }
+};
+
+/// The three fields of an SRAM operand (`x_buf`, `x_off`, `x_stride`).
+struct OperandFields {
+  isa::Field buf, off, stride;
+};
+
+/// What an executed instruction hands to the timeline.
+struct UnitOutput {
+  /// Cycles of a data-dependent instruction (TOPK, ATTN finish and values,
+  /// a DMA); unset: sim::estimateCycles.
+  std::optional<uint64_t> cycles;
+  /// The DRAM rows a DMA moved, for the DRAM model.
+  std::vector<timing::DramRow> dramRows;
+  /// ATTN: its query rows for the attention pipeline model
+  /// (docs/Simulator.md, "Attention pipeline model"); the engine runs them
+  /// in place of `cycles`.
+  std::optional<timing::AttnWork> attnWork;
+};
+
+/// The `layer` field of `op`'s layout (the report's layer + 1, 0: none),
+/// or nullptr for `halt` and `sync`.
+const isa::Field *layerField(isa::Opcode op);
+
+/// One instruction on its functional unit: its fields, the machine it
+/// changes, the checked decoding of its operands, and its diagnostics. The
+/// units derive from it.
+class UnitInstr {
+public:
+  UnitInstr(Machine &machine, const isa::Instr &inst, uint64_t pc,
+            const isa::OpcodeSpec &spec, UnitOutput &out)
+      : machine(machine), inst(inst), pc(pc), spec(spec), out(out) {}
+
+  /// "instruction PC (MNEMONIC): field 'FIELD': MSG".
+  llvm::Error error(llvm::StringRef field, const llvm::Twine &msg) const;
+  llvm::Error error(const isa::Field &f, const llvm::Twine &msg) const {
+    return error(llvm::StringRef(f.name), msg);
+  }
+
+protected:
+  uint64_t get(const isa::Field &f) const { return inst.get(f); }
+  /// An fp32 field's value.
+  float getFloat(const isa::Field &f) const {
+    return isa::bitsFloat(inst.get(f));
+  }
+
+  /// Fails when the `flags` field has a bit outside `allowed`.
+  llvm::Error checkFlags(const isa::Field &flags, uint64_t allowed) const;
+
+  /// Decodes the operand of `fields` covering rows x cols, checked against
+  /// its buffer; `allowIdx` admits the int32 IDX buffer.
+  llvm::Expected<Operand> operand(const OperandFields &fields, uint64_t rows,
+                                  uint64_t cols, bool allowIdx = false) const;
+  /// An operand the instruction writes: rows must not overlap either, or
+  /// the result would depend on the write order.
+  llvm::Expected<Operand> output(const OperandFields &fields, uint64_t rows,
+                                 uint64_t cols, bool allowIdx = false) const;
+
+  /// The operand's elements as a rows x cols matrix.
+  Mat read(const Operand &op) const;
+  void write(const Operand &op, const Mat &m);
+
+  /// The report's counters of the instruction's layer, or nullptr when its
+  /// `layer` field is 0.
+  LayerCounters *layer();
+
+  Machine &machine;
+  const isa::Instr &inst;
+  const uint64_t pc; ///< index in .text, for messages and seeds
+  const isa::OpcodeSpec &spec;
+  UnitOutput &out;
+};
+
+/// load (`toSram`, not `gather`), store, gather (`toSram`, `gather`) and
+/// scatter: Dma.cpp.
+llvm::Error executeDma(const UnitInstr &instr, bool toSram, bool gather);
+llvm::Error executeGemm(const UnitInstr &instr);
+llvm::Error executeAttn(const UnitInstr &instr);
+llvm::Error executeVec(const UnitInstr &instr);
+llvm::Error executeTopk(const UnitInstr &instr);
+
+/// Row-wise softmax in place (the vector unit's and the attention unit's).
+/// A row whose every score is -inf (all keys masked) becomes all zeros
+/// instead of NaN.
+void softmaxRows(Mat &s);
+
+} // namespace spatten::sim
+
+#endif // SPATTEN_LIB_SIM_UNITS_UNIT_H

@@ -1,0 +1,190 @@
+//===- Vector.cpp - The vector unit: z = func(x[, y]) ----------------------===//
+//
+// Element-wise unary and binary functions (y an operand, a per-row column
+// or an immediate), row softmax and layer normalization (docs/ISA.md,
+// "vec").
+//
+//===----------------------------------------------------------------------===//
+
+#include "Unit.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+
+using namespace spatten;
+using namespace spatten::isa;
+using namespace spatten::sim;
+using llvm::Error;
+using llvm::Expected;
+
+namespace {
+
+using F = fields::Vec;
+constexpr OperandFields kX{F::xBuf, F::xOff, F::xStride};
+constexpr OperandFields kY{F::yBuf, F::yOff, F::yStride};
+constexpr OperandFields kZ{F::zBuf, F::zOff, F::zStride};
+constexpr OperandFields kW{F::wBuf, F::wOff, F::wStride};
+
+class VectorUnit : UnitInstr {
+public:
+  explicit VectorUnit(const UnitInstr &instr) : UnitInstr(instr) {}
+  Error run();
+
+private:
+  /// y of a binary function, broadcast to rows x cols.
+  Expected<Mat> operandY(uint64_t rows, uint64_t cols) const;
+  Error binary(VecFunc func, const Mat &x, const Operand &z);
+  /// z = (x - mean) / sqrt(var + imm) * gamma (y, 1 x cols) + beta (w).
+  Error layerNorm(const Operand &x, const Operand &z);
+};
+
+} // namespace
+
+void sim::softmaxRows(Mat &s) {
+  if (s.cols() == 0) // no keys: nothing to normalize (maxCoeff needs one)
+    return;
+  for (Eigen::Index i = 0; i < s.rows(); ++i) {
+    float mx = s.row(i).maxCoeff();
+    if (!std::isfinite(mx) && mx < 0) {
+      s.row(i).setZero();
+      continue;
+    }
+    s.row(i) = (s.row(i).array() - mx).exp().matrix();
+    s.row(i) /= s.row(i).sum();
+  }
+}
+
+static float applyUnary(VecFunc fn, float x) {
+  switch (fn) {
+  case VecFunc::Copy: return x;
+  case VecFunc::Neg: return -x;
+  case VecFunc::Exp: return std::exp(x);
+  case VecFunc::Log: return std::log(x);
+  case VecFunc::Sqrt: return std::sqrt(x);
+  case VecFunc::Recip: return 1.0f / x;
+  case VecFunc::Tanh: return std::tanh(x);
+  case VecFunc::Erf: return std::erf(x);
+  case VecFunc::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+  case VecFunc::Relu: return x > 0 ? x : 0.0f;
+  case VecFunc::Abs: return std::fabs(x);
+  case VecFunc::GeluErf:
+    return 0.5f * x * (1.0f + std::erf(x * float(M_SQRT1_2)));
+  case VecFunc::GeluTanh: {
+    const float c = std::sqrt(2.0f / float(M_PI));
+    return 0.5f * x * (1.0f + std::tanh(c * (x + 0.044715f * x * x * x)));
+  }
+  default: return x;
+  }
+}
+
+static float applyBinary(VecFunc fn, float a, float b) {
+  switch (fn) {
+  case VecFunc::Add: return a + b;
+  case VecFunc::Sub: return a - b;
+  case VecFunc::Mul: return a * b;
+  case VecFunc::Div: return a / b;
+  case VecFunc::Pow: return std::pow(a, b);
+  case VecFunc::Max: return std::max(a, b);
+  case VecFunc::Min: return std::min(a, b);
+  default: return a;
+  }
+}
+
+Expected<Mat> VectorUnit::operandY(uint64_t rows, uint64_t cols) const {
+  uint64_t flags = get(F::flags);
+  if ((flags & VecYImm) && (flags & VecYPerRow))
+    return error(F::flags, "Imm and PerRow are exclusive");
+  if (flags & VecYImm)
+    return Mat(Mat::Constant(rows, cols, getFloat(F::imm)));
+  bool perRow = flags & VecYPerRow;
+  auto y = operand(kY, rows, perRow ? 1 : cols);
+  if (!y)
+    return y.takeError();
+  Mat ym = read(*y);
+  if (perRow)
+    return Mat(ym.col(0).replicate(1, cols));
+  return ym;
+}
+
+Error VectorUnit::binary(VecFunc func, const Mat &x, const Operand &z) {
+  uint64_t rows = z.rows, cols = z.cols;
+  auto y = operandY(rows, cols);
+  if (!y)
+    return y.takeError();
+  bool swap = get(F::flags) & VecSwap;
+  Mat result(rows, cols);
+  for (uint64_t r = 0; r < rows; ++r)
+    for (uint64_t c = 0; c < cols; ++c)
+      result(r, c) = swap ? applyBinary(func, (*y)(r, c), x(r, c))
+                          : applyBinary(func, x(r, c), (*y)(r, c));
+  write(z, result);
+  return Error::success();
+}
+
+Error VectorUnit::layerNorm(const Operand &x, const Operand &z) {
+  float eps = getFloat(F::imm);
+  if (!std::isfinite(eps) || eps < 0)
+    return error(F::imm, "layer_norm epsilon must be finite and >= 0");
+  auto gamma = operand(kY, 1, x.cols);
+  if (!gamma)
+    return gamma.takeError();
+  auto beta = operand(kW, 1, x.cols);
+  if (!beta)
+    return beta.takeError();
+  if (!x.rows || !x.cols)
+    return Error::success(); // statistics of an empty row are undefined
+  Mat xm = read(x), g = read(*gamma), bt = read(*beta);
+  Mat result(x.rows, x.cols);
+  for (uint64_t r = 0; r < x.rows; ++r) {
+    // Statistics in double: the mean of a long row loses bits in fp32.
+    Eigen::RowVectorXd row = xm.row(r).cast<double>();
+    double mean = row.mean();
+    double var = (row.array() - mean).square().mean();
+    double inv = 1.0 / std::sqrt(var + double(eps));
+    result.row(r) = ((row.array() - mean) * inv).cast<float>().matrix()
+                        .cwiseProduct(g.row(0)) +
+                    bt.row(0);
+  }
+  write(z, result);
+  return Error::success();
+}
+
+Error VectorUnit::run() {
+  uint64_t fn = get(F::func);
+  if (fn >= kNumVecFuncs)
+    return error(F::func, llvm::formatv("{0} is not a vector function "
+                                        "(0..{1})",
+                                        fn, kNumVecFuncs - 1));
+  VecFunc func = VecFunc(fn);
+  bool isBinary = vecFuncIsBinary(func);
+  if (Error e = checkFlags(F::flags,
+                           isBinary ? (VecYImm | VecYPerRow | VecSwap) : 0))
+    return e;
+  uint64_t rows = get(F::rows), cols = get(F::cols);
+  auto x = operand(kX, rows, cols);
+  if (!x)
+    return x.takeError();
+  auto z = output(kZ, rows, cols);
+  if (!z)
+    return z.takeError();
+  machine.rep.ops.vectorOps += rows * cols * vecFuncCost(func);
+  if (machine.timingOnly)
+    return Error::success();
+  if (func == VecFunc::LayerNorm)
+    return layerNorm(*x, *z);
+  Mat xm = read(*x);
+  if (func == VecFunc::Softmax) {
+    softmaxRows(xm);
+    write(*z, xm);
+    return Error::success();
+  }
+  if (isBinary)
+    return binary(func, xm, *z);
+  write(*z, xm.unaryExpr([func](float v) { return applyUnary(func, v); }));
+  return Error::success();
+}
+
+Error sim::executeVec(const UnitInstr &instr) {
+  return VectorUnit(instr).run();
+}
