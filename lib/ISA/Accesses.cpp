@@ -69,7 +69,8 @@ void addAttn(Accesses &out, const Instr &inst) {
   auto phase = AttnPhase(inst.get(F::phase));
   auto mask = MaskKind(inst.get(F::maskKind));
   bool values = phase == AttnPhase::Values;
-  bool pv = values || (phase != AttnPhase::Decide && !(flags & AttnDeferValues));
+  bool pv =
+      values || (phase != AttnPhase::Decide && !(flags & AttnDeferValues));
   out.push_back({Space::AttnState, Buffer::Idx, 0, 1, true});
   if (!values) {
     addOperand(out, inst, F::q, lq, d, false);
@@ -84,7 +85,8 @@ void addAttn(Accesses &out, const Instr &inst) {
   if (phase != AttnPhase::Decide && !values &&
       (flags & AttnAccumulateImportance)) {
     uint64_t off = inst.get(F::impOff);
-    out.push_back({Space::Sram, bufferOf(inst, F::impBuf), off, off + lk, true});
+    out.push_back(
+        {Space::Sram, bufferOf(inst, F::impBuf), off, off + lk, true});
   }
   if (pv && (flags & AttnHeadImportance)) {
     uint64_t off = inst.get(F::headImpOff);

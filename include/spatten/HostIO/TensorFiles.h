@@ -1,4 +1,4 @@
-//===- TensorFiles.h - Host tensors in .npy and TensorProto files -*- C++ -*-===//
+//===- TensorFiles.h - .npy and ONNX TensorProto files ----------*- C++ -*-===//
 //
 // The file formats in which tensors reach and leave the simulator on the
 // host: NumPy .npy (format v1-v3, dtypes '<f4', '<i8', '<i4', C order) and

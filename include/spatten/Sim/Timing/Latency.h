@@ -1,7 +1,7 @@
 //===- Latency.h - Cycles of one instruction on its unit --------*- C++ -*-===//
 //
 // The first-order cost of each instruction on its own unit (docs/Simulator.md,
-// "First-order estimate"): what a compute instruction occupies the compute queue
+// "First-order estimate"): what GEMM, VEC and TOPK occupy the compute queue
 // for in the cycle-level model, and, summed serially with every DMA at the
 // fixed `dram_latency_cycles`, the report's `serial_first_order` estimate.
 // Units and rates are HardwareConfig fields.
