@@ -225,8 +225,9 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
 // verifier, the binary emitter, the disassembler and docs/ISA.md).
 
 // An SRAM operand is (buffer, element offset, row stride in elements).
-// Besides its three fields it names `X##_OPERAND(M)`, which declares the
-// triple as one `OperandFields` member (`fields::Gemm::a`).
+// Besides its three fields it expands `X##_OPERAND(M)`, so every X comes
+// with an X_OPERAND: the struct form declares the triple as one
+// `OperandFields` member (`fields::Gemm::a`), the array form nothing.
 #define SPATTEN_ISA_OPERAND(X, M, NAME, WORD)                                 \
   X(M##Buf, NAME "_buf", WORD, 0, 4, false)                                   \
   X(M##Off, NAME "_off", WORD, 4, 24, false)                                  \
