@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Timing/Hbm.h"
+#include "spatten/Support/HardwareConfig.h"
 
 #include <benchmark/benchmark.h>
 
@@ -20,7 +21,7 @@ using namespace spatten::sim::timing;
 namespace {
 
 void report(benchmark::State &state, llvm::ArrayRef<HbmRequest> requests) {
-  HbmParams p;
+  spatten::HbmTiming p = spatten::HardwareConfig().hbm; // the paper's HBM2
   uint64_t end = 0, bytes = 0;
   double peak = 0;
   for (auto _ : state) {

@@ -1,10 +1,4 @@
-//===- Report.cpp - Counters and the first-order cycle estimate -----------===//
-//
-// The estimate charges each instruction on its own unit, with no overlap
-// between units and no DRAM bank/row effects: a deliberately simple model
-// (docs/Simulator.md) until the cycle-level model of a later issue.
-//
-//===----------------------------------------------------------------------===//
+//===- Report.cpp - What a simulation run measured, as report.json -------===//
 
 #include "spatten/Sim/Report.h"
 #include "spatten/Sim/Timing/AttentionPipeline.h"
@@ -15,85 +9,6 @@
 using namespace spatten;
 using namespace spatten::isa;
 using namespace spatten::sim;
-
-static uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-
-static uint64_t fieldOf(const Instr &inst, const OpcodeSpec &spec,
-                        std::string_view name) {
-  return inst.get(*lookupField(spec, name));
-}
-
-unsigned sim::vecFuncCost(VecFunc f) {
-  switch (f) {
-  // One lane-cycle per element: adders, comparators, sign logic.
-  case VecFunc::Copy: case VecFunc::Add: case VecFunc::Sub: case VecFunc::Mul:
-  case VecFunc::Max: case VecFunc::Min: case VecFunc::Neg: case VecFunc::Relu:
-  case VecFunc::Abs:
-    return 1;
-  // Iterative units (divider, square root, transcendental approximations).
-  case VecFunc::Div: case VecFunc::Recip: case VecFunc::Sqrt:
-  case VecFunc::Exp: case VecFunc::Log: case VecFunc::Tanh: case VecFunc::Erf:
-  case VecFunc::Sigmoid:
-    return 4;
-  case VecFunc::Pow: // exp(y * log(x))
-    return 8;
-  case VecFunc::GeluErf: case VecFunc::GeluTanh: // transcendental + 4 MACs
-    return 6;
-  // Row passes: layer norm = mean, variance, normalize; softmax = max,
-  // exp-and-sum, divide (exp counted at its 4-cycle cost).
-  case VecFunc::LayerNorm:
-    return 3;
-  case VecFunc::Softmax:
-    return 6;
-  }
-  return 1;
-}
-
-uint64_t sim::estimateCycles(const Instr &inst, const HardwareConfig &hw) {
-  const OpcodeSpec &spec = *lookupOpcode(inst.opcodeByte());
-  auto f = [&](std::string_view name) { return fieldOf(inst, spec, name); };
-  switch (spec.opcode) {
-  case Opcode::Halt:
-  case Opcode::Sync:
-    return 0; // ordering only; the functional model executes in order
-  case Opcode::Load:
-  case Opcode::Store:
-  case Opcode::Gather:
-  case Opcode::Scatter:
-    return dmaCycles(f("rows"), dmaRowBytes(inst), hw);
-  case Opcode::Gemm:
-    return ceilDiv(f("m") * f("n") * f("k"), hw.gemmMultipliers);
-  case Opcode::Attn: {
-    // finish is charged by the simulator (it recomputes some rows only).
-    AttnPhase phase = AttnPhase(f("phase"));
-    if (phase == AttnPhase::Values)
-      return attnCycles(0, f("lk"), f("d"), /*pv=*/true, f("lq"), hw);
-    bool pv = phase != AttnPhase::Decide && !(f("flags") & AttnDeferValues);
-    return attnCycles(f("lq"), f("lk"), f("d"), pv, f("lq"), hw);
-  }
-  case Opcode::Vec:
-    return ceilDiv(f("rows") * f("cols"), hw.vectorLanes) *
-           vecFuncCost(VecFunc(f("func")));
-  case Opcode::Topk:
-    // Data dependent: the simulator counts the quick-select passes.
-    return 0;
-  }
-  return 0;
-}
-
-uint64_t sim::dmaCycles(uint64_t rows, uint64_t rowBytes,
-                        const HardwareConfig &hw) {
-  return hw.dramLatencyCycles +
-         ceilDiv(rows * rowBytes, hw.dramBytesPerCycle());
-}
-
-uint64_t sim::attnCycles(uint64_t rows, uint64_t lk, uint64_t d, bool pv,
-                         uint64_t lqForPv, const HardwareConfig &hw) {
-  uint64_t scores = rows * lk;
-  return ceilDiv(scores * d, hw.qkMultipliers) +
-         ceilDiv(scores, hw.softmaxUnits) +
-         (pv ? ceilDiv(lqForPv * lk * d, hw.pvMultipliers) : 0);
-}
 
 LayerCounters *Report::layer(uint64_t fieldValue) {
   if (!fieldValue)

@@ -26,15 +26,16 @@ using namespace spatten;
 using llvm::Error;
 using llvm::Expected;
 
-namespace {
-
-llvm::Error fieldError(llvm::StringRef field, const llvm::Twine &msg) {
+Error spatten::configFieldError(llvm::StringRef field, const llvm::Twine &msg) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  "hardware config field '" + field +
                                      "': " + msg);
 }
 
-/// A 32-bit unsigned field of HardwareConfig and its JSON key.
+namespace {
+
+/// A 32-bit unsigned field of HardwareConfig and its JSON key (the dram_*
+/// keys of the HBM model are HbmTiming::fields()).
 struct UnsignedField {
   llvm::StringLiteral key;
   unsigned HardwareConfig::*member;
@@ -53,19 +54,6 @@ constexpr UnsignedField kUnsignedFields[] = {
     {"pipeline_queue_depth", &HardwareConfig::pipelineQueueDepth},
     {"gemm_multipliers", &HardwareConfig::gemmMultipliers},
     {"vector_lanes", &HardwareConfig::vectorLanes},
-    {"dram_channels", &HardwareConfig::dramChannels},
-    {"dram_transaction_bytes", &HardwareConfig::dramTransactionBytes},
-    {"dram_banks_per_channel", &HardwareConfig::dramBanksPerChannel},
-    {"dram_row_bytes", &HardwareConfig::dramRowBytes},
-    {"dram_interleave_bytes", &HardwareConfig::dramInterleaveBytes},
-    {"dram_trcd", &HardwareConfig::dramTRCD},
-    {"dram_trp", &HardwareConfig::dramTRP},
-    {"dram_tcl", &HardwareConfig::dramTCL},
-    {"dram_tras", &HardwareConfig::dramTRAS},
-    {"dram_tburst", &HardwareConfig::dramTBurst},
-    {"dram_trefi", &HardwareConfig::dramTREFI},
-    {"dram_trfc", &HardwareConfig::dramTRFC},
-    {"dram_scheduler_window", &HardwareConfig::dramSchedulerWindow},
     {"dram_latency_cycles", &HardwareConfig::dramLatencyCycles},
 };
 
@@ -111,12 +99,13 @@ Expected<uint64_t> readPositive(llvm::StringRef key, const llvm::json::Value &v,
                                 uint64_t max) {
   std::optional<int64_t> i = v.getAsInteger();
   if (!i)
-    return fieldError(key, "expected an integer");
+    return configFieldError(key, "expected an integer");
   if (*i <= 0)
-    return fieldError(key, llvm::formatv("must be positive, got {0}", *i));
+    return configFieldError(key,
+                            llvm::formatv("must be positive, got {0}", *i));
   if (uint64_t(*i) > max)
-    return fieldError(key,
-                      llvm::formatv("{0} is out of range (maximum {1})", *i, max));
+    return configFieldError(
+        key, llvm::formatv("{0} is out of range (maximum {1})", *i, max));
   return uint64_t(*i);
 }
 
@@ -136,25 +125,26 @@ Error readEnergyEntry(llvm::StringRef key, const llvm::json::Value &v,
   if (const llvm::json::Object *o = v.getAsObject()) {
     for (const auto &kv : *o)
       if (kv.first != "pj" && kv.first != "source")
-        return fieldError((key + "." + llvm::StringRef(kv.first)).str(),
-                          "unknown field");
+        return configFieldError((key + "." + llvm::StringRef(kv.first)).str(),
+                                "unknown field");
     pj = o->get("pj");
     if (!pj)
-      return fieldError((key + ".pj").str(), "missing");
+      return configFieldError((key + ".pj").str(), "missing");
     if (const llvm::json::Value *s = o->get("source")) {
       std::optional<llvm::StringRef> str = s->getAsString();
       if (!str)
-        return fieldError((key + ".source").str(), "expected a string");
+        return configFieldError((key + ".source").str(), "expected a string");
       e.source = str->str();
     }
   }
   std::optional<double> d = pj->getAsNumber();
   if (!d)
-    return fieldError(key, "expected a number of pJ or an object "
-                           "{\"pj\": number, \"source\": string}");
+    return configFieldError(key, "expected a number of pJ or an object "
+                                 "{\"pj\": number, \"source\": string}");
   // 1 uJ per access or operation is far beyond any real figure.
   if (!std::isfinite(*d) || *d < 0 || *d > 1e6)
-    return fieldError(key, shortNumber(*d) + " pJ is out of range [0, 1e6]");
+    return configFieldError(key,
+                            shortNumber(*d) + " pJ is out of range [0, 1e6]");
   e.pj = *d;
   return Error::success();
 }
@@ -171,13 +161,13 @@ std::vector<llvm::StringRef> sortedKeys(const llvm::json::Object &obj) {
 Error applyEnergy(EnergyTable &t, const llvm::json::Value &v) {
   const llvm::json::Object *obj = v.getAsObject();
   if (!obj)
-    return fieldError("energy", "expected an object");
+    return configFieldError("energy", "expected an object");
   for (llvm::StringRef key : sortedKeys(*obj)) {
     const EnergyField *f = llvm::find_if(
         kEnergyFields, [&](const EnergyField &f) { return f.key == key; });
     std::string name = ("energy." + key).str();
     if (f == std::end(kEnergyFields))
-      return fieldError(name, "unknown field");
+      return configFieldError(name, "unknown field");
     if (Error e = readEnergyEntry(name, *obj->get(key), t.*f->member))
       return e;
   }
@@ -190,23 +180,24 @@ Error applyScalar(HardwareConfig &c, llvm::StringRef key,
   if (key == "name") {
     std::optional<llvm::StringRef> s = v.getAsString();
     if (!s)
-      return fieldError(key, "expected a string");
+      return configFieldError(key, "expected a string");
     c.name = s->str();
     return Error::success();
   }
   if (key == "clock_ghz") {
     std::optional<double> d = v.getAsNumber();
     if (!d)
-      return fieldError(key, "expected a number");
+      return configFieldError(key, "expected a number");
     if (!std::isfinite(*d) || *d <= 0 || *d > 100)
-      return fieldError(key, llvm::formatv("{0} is out of range (0, 100]", *d));
+      return configFieldError(
+          key, llvm::formatv("{0} is out of range (0, 100]", *d));
     c.clockGHz = *d;
     return Error::success();
   }
   if (key == "double_buffered") {
     std::optional<bool> b = v.getAsBoolean();
     if (!b)
-      return fieldError(key, "expected true or false");
+      return configFieldError(key, "expected true or false");
     c.doubleBuffered = *b;
     return Error::success();
   }
@@ -229,15 +220,19 @@ Error applyKey(HardwareConfig &c, llvm::StringRef key,
   bool known = false;
   if (Error e = applyScalar(c, key, v, known); e || known)
     return e;
-  for (const UnsignedField &f : kUnsignedFields) {
-    if (key != f.key)
-      continue;
+  auto readUnsigned = [&](unsigned &member) -> Error {
     auto n = readPositive(key, v, uint64_t(1) << 24);
     if (!n)
       return n.takeError();
-    c.*f.member = unsigned(*n);
+    member = unsigned(*n);
     return Error::success();
-  }
+  };
+  for (const UnsignedField &f : kUnsignedFields)
+    if (key == f.key)
+      return readUnsigned(c.*f.member);
+  for (const HbmTiming::FieldSpec &f : HbmTiming::fields())
+    if (key == f.key)
+      return readUnsigned(c.hbm.*f.member);
   for (unsigned b = 0; b < isa::kNumBuffers; ++b) {
     if (key != bufferKey(b))
       continue;
@@ -247,7 +242,7 @@ Error applyKey(HardwareConfig &c, llvm::StringRef key,
     c.bufferBytes[b] = *n;
     return Error::success();
   }
-  return fieldError(key, "unknown field");
+  return configFieldError(key, "unknown field");
 }
 
 /// Applies every key of `obj` except "preset" (handled by the caller).
@@ -264,65 +259,24 @@ Error applyObject(HardwareConfig &c, const llvm::json::Object &obj) {
 /// The attention engine's cross-field rules.
 Error checkEngine(const HardwareConfig &c) {
   if (c.multipliers != c.qkMultipliers + c.pvMultipliers)
-    return fieldError(
+    return configFieldError(
         "multipliers",
         llvm::formatv("{0} is not qk_multipliers ({1}) + pv_multipliers ({2}) "
                       "= {3}",
                       c.multipliers, c.qkMultipliers, c.pvMultipliers,
                       c.qkMultipliers + c.pvMultipliers));
   if (c.softmaxUnits > c.qkMultipliers)
-    return fieldError("softmax_units",
-                      llvm::formatv("{0} exceeds qk_multipliers ({1}): a softmax "
-                                    "unit consumes at least one Q*K product",
-                                    c.softmaxUnits, c.qkMultipliers));
-  if (c.crossbarOutputs != c.dramChannels)
-    return fieldError("crossbar_outputs",
-                      llvm::formatv("{0} is not dram_channels ({1}): the "
-                                    "fetcher's crossbar has one output per "
-                                    "channel",
-                                    c.crossbarOutputs, c.dramChannels));
-  return Error::success();
-}
-
-/// The HBM model's rules: the address mapping slices address bits, so its
-/// sizes are powers of two, and a transaction lies in one interleave chunk,
-/// which lies in one row.
-Error checkDram(const HardwareConfig &c) {
-  const std::pair<llvm::StringLiteral, unsigned> pow2[] = {
-      {"dram_channels", c.dramChannels},
-      {"dram_transaction_bytes", c.dramTransactionBytes},
-      {"dram_banks_per_channel", c.dramBanksPerChannel},
-      {"dram_row_bytes", c.dramRowBytes},
-      {"dram_interleave_bytes", c.dramInterleaveBytes},
-  };
-  for (auto [key, value] : pow2)
-    if (!llvm::isPowerOf2_32(value))
-      return fieldError(key, llvm::formatv("{0} is not a power of two (the "
-                                           "address mapping slices address "
-                                           "bits)",
-                                           value));
-  if (c.dramInterleaveBytes < c.dramTransactionBytes)
-    return fieldError("dram_interleave_bytes",
-                      llvm::formatv("{0} is smaller than dram_transaction_bytes "
-                                    "({1}): a transaction would span channels",
-                                    c.dramInterleaveBytes,
-                                    c.dramTransactionBytes));
-  if (c.dramRowBytes < c.dramInterleaveBytes)
-    return fieldError("dram_row_bytes",
-                      llvm::formatv("{0} is smaller than dram_interleave_bytes "
-                                    "({1}): an interleave chunk must lie in one "
-                                    "row",
-                                    c.dramRowBytes, c.dramInterleaveBytes));
-  if (c.dramTRAS < c.dramTRCD)
-    return fieldError("dram_tras",
-                      llvm::formatv("{0} is less than dram_trcd ({1}): a row "
-                                    "stays open at least until it can be read",
-                                    c.dramTRAS, c.dramTRCD));
-  if (c.dramTRFC >= c.dramTREFI)
-    return fieldError("dram_trfc",
-                      llvm::formatv("{0} is not less than dram_trefi ({1}): "
-                                    "refresh would leave no time for accesses",
-                                    c.dramTRFC, c.dramTREFI));
+    return configFieldError(
+        "softmax_units",
+        llvm::formatv("{0} exceeds qk_multipliers ({1}): a softmax unit "
+                      "consumes at least one Q*K product",
+                      c.softmaxUnits, c.qkMultipliers));
+  if (c.crossbarOutputs != c.hbm.channels)
+    return configFieldError(
+        "crossbar_outputs",
+        llvm::formatv("{0} is not dram_channels ({1}): the fetcher's crossbar "
+                      "has one output per channel",
+                      c.crossbarOutputs, c.hbm.channels));
   return Error::success();
 }
 
@@ -332,13 +286,13 @@ Error checkBuffers(const HardwareConfig &c) {
   for (unsigned b = 0; b < isa::kNumBuffers; ++b) {
     uint64_t bytes = c.bufferBytes[b];
     if (bytes % 4)
-      return fieldError(bufferKey(b),
-                        llvm::formatv("{0} is not a multiple of 4 (buffers hold "
-                                      "32-bit elements)",
+      return configFieldError(
+          bufferKey(b), llvm::formatv("{0} is not a multiple of 4 (buffers "
+                                      "hold 32-bit elements)",
                                       bytes));
     if (bytes / 4 > maxElems)
-      return fieldError(bufferKey(b),
-                        llvm::formatv("{0} bytes exceed the 24-bit element "
+      return configFieldError(
+          bufferKey(b), llvm::formatv("{0} bytes exceed the 24-bit element "
                                       "offset of SRAM operands ({1} bytes)",
                                       bytes, maxElems * 4));
   }
@@ -346,10 +300,11 @@ Error checkBuffers(const HardwareConfig &c) {
     return Error::success();
   for (isa::Buffer b : {isa::Buffer::K, isa::Buffer::V})
     if (c.bufferBytes[unsigned(b)] % 8)
-      return fieldError(bufferKey(unsigned(b)),
-                        llvm::formatv("{0} does not split into two halves of "
-                                      "32-bit elements (double_buffered)",
-                                      c.bufferBytes[unsigned(b)]));
+      return configFieldError(
+          bufferKey(unsigned(b)),
+          llvm::formatv("{0} does not split into two halves of 32-bit "
+                        "elements (double_buffered)",
+                        c.bufferBytes[unsigned(b)]));
   return Error::success();
 }
 
@@ -357,7 +312,7 @@ Error checkBuffers(const HardwareConfig &c) {
 Error checkConsistency(const HardwareConfig &c) {
   if (Error e = checkEngine(c))
     return e;
-  if (Error e = checkDram(c))
+  if (Error e = c.hbm.validate())
     return e;
   return checkBuffers(c);
 }
@@ -367,16 +322,17 @@ Error checkConsistency(const HardwareConfig &c) {
 Error checkComplete(const llvm::json::Object &obj,
                     const llvm::json::Object &all) {
   if (obj.get("preset"))
-    return fieldError("preset", "a preset file cannot name a base preset");
+    return configFieldError("preset",
+                            "a preset file cannot name a base preset");
   for (llvm::StringRef key : sortedKeys(all))
     if (!obj.get(key))
-      return fieldError(key, "missing (a preset spells out every field)");
+      return configFieldError(key, "missing (a preset spells out every field)");
   const llvm::json::Object *energy = obj.getObject("energy");
   for (const EnergyField &f : kEnergyFields) {
     const llvm::json::Object *e = energy ? energy->getObject(f.key) : nullptr;
     if (!e || !e->getString("source") || e->getString("source")->empty())
-      return fieldError(("energy." + f.key).str(),
-                        "a preset gives {\"pj\": ..., \"source\": ...}");
+      return configFieldError(("energy." + f.key).str(),
+                              "a preset gives {\"pj\": ..., \"source\": ...}");
   }
   return Error::success();
 }
@@ -446,10 +402,10 @@ Expected<HardwareConfig> HardwareConfig::fromJSON(const llvm::json::Value &v,
   if (const llvm::json::Value *p = obj->get("preset")) {
     std::optional<llvm::StringRef> s = p->getAsString();
     if (!s)
-      return fieldError("preset", "expected a string");
+      return configFieldError("preset", "expected a string");
     auto pre = preset(*s);
     if (!pre)
-      return fieldError("preset", llvm::toString(pre.takeError()));
+      return configFieldError("preset", llvm::toString(pre.takeError()));
     base = *pre;
   }
   if (Error e = applyObject(base, *obj))
@@ -493,6 +449,8 @@ llvm::json::Value HardwareConfig::toJSON() const {
   o["double_buffered"] = doubleBuffered;
   for (const UnsignedField &f : kUnsignedFields)
     o[f.key] = int64_t(this->*f.member);
+  for (const HbmTiming::FieldSpec &f : HbmTiming::fields())
+    o[f.key] = int64_t(hbm.*f.member);
   o["dram_bytes"] = int64_t(dramBytes);
   for (unsigned b = 0; b < isa::kNumBuffers; ++b)
     o[bufferKey(b)] = int64_t(bufferBytes[b]);

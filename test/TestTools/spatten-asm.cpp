@@ -15,7 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Binary/SpBin.h"
-#include "spatten/Sim/Disasm.h"
+#include "spatten/ISA/Disasm.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -93,7 +93,7 @@ static Error assemble(StringRef text, binary::Image &img) {
         if (tok[w + 1].getAsInteger(0, inst.words[w]))
           return lineError(i + 1, "bad word '" + tok[w + 1] + "'");
     } else {
-      auto parsed = sim::parseInstruction(l);
+      auto parsed = isa::parseInstruction(l);
       if (!parsed)
         return lineError(i + 1, toString(parsed.takeError()));
       inst = *parsed;

@@ -1,6 +1,6 @@
 //===- DisasmTest.cpp - Text form of instructions -------------------------===//
 
-#include "spatten/Sim/Disasm.h"
+#include "spatten/ISA/Disasm.h"
 
 #include "TestUtil.h"
 
@@ -10,11 +10,11 @@ using namespace spatten::isa;
 namespace {
 
 TEST(Disasm, PrintsNamesForEnumerationsAndFloats) {
-  auto inst = sim::parseInstruction(
+  auto inst = isa::parseInstruction(
       "attn mask_kind=padding_causal q_buf=q k_buf=k v_buf=v o_buf=act "
       "mask_buf=mask lq=4 lk=8 d=64 causal_offset=3 scale=0.125");
   ASSERT_OK(inst);
-  std::string text = sim::formatInstruction(*inst);
+  std::string text = isa::formatInstruction(*inst);
   EXPECT_NE(text.find("attn mask_kind=padding_causal"), std::string::npos);
   EXPECT_NE(text.find("q_buf=q"), std::string::npos);
   EXPECT_NE(text.find("o_buf=act"), std::string::npos);
@@ -36,21 +36,21 @@ TEST(Disasm, FormatThenParseIsIdentity) {
       "vec func=sub flags=5 x_buf=act z_buf=act rows=1 cols=1 imm=-0.5",
   };
   for (const char *line : lines) {
-    auto a = sim::parseInstruction(line);
+    auto a = isa::parseInstruction(line);
     ASSERT_OK(a) << line;
-    auto b = sim::parseInstruction(sim::formatInstruction(*a));
+    auto b = isa::parseInstruction(isa::formatInstruction(*a));
     ASSERT_OK(b) << line;
     EXPECT_EQ(a->words, b->words) << line;
   }
 }
 
 TEST(Disasm, ParseErrorsNameTheField) {
-  EXPECT_ERR(sim::parseInstruction("frob x=1"), "unknown mnemonic 'frob'");
-  EXPECT_ERR(sim::parseInstruction("gemm m=70000"),
+  EXPECT_ERR(isa::parseInstruction("frob x=1"), "unknown mnemonic 'frob'");
+  EXPECT_ERR(isa::parseInstruction("gemm m=70000"),
              "field 'm': value 70000 does not fit in 16 bits");
-  EXPECT_ERR(sim::parseInstruction("gemm lq=1"),
+  EXPECT_ERR(isa::parseInstruction("gemm lq=1"),
              "field 'lq': not a field of gemm");
-  auto bad = sim::parseInstruction("vec func=frobnicate");
+  auto bad = isa::parseInstruction("vec func=frobnicate");
   ASSERT_FALSE(bool(bad));
   std::string msg = llvm::toString(bad.takeError());
   EXPECT_NE(msg.find("field 'func': bad value 'frobnicate'"), std::string::npos);
@@ -60,11 +60,11 @@ TEST(Disasm, ParseErrorsNameTheField) {
 TEST(Disasm, InvalidOpcodePrints) {
   Instr inst;
   inst.words[0] = 0xee;
-  EXPECT_EQ(sim::formatInstruction(inst), "<invalid opcode 0xee>");
+  EXPECT_EQ(isa::formatInstruction(inst), "<invalid opcode 0xee>");
 }
 
 TEST(Disasm, MarkdownListsEveryOpcodeAndField) {
-  std::string md = sim::isaMarkdown();
+  std::string md = isa::isaMarkdown();
   for (const OpcodeSpec &s : kOpcodeSpecs) {
     EXPECT_NE(md.find("`" + std::string(s.mnemonic) + "`"), std::string::npos);
     for (unsigned i = 0; i < s.numFields; ++i)

@@ -44,22 +44,22 @@ TEST(HardwareConfig, DefaultPresetIsThePaperDesign) {
   EXPECT_EQ(c->crossbarOutputs, 16u);
   EXPECT_EQ(c->pipelineQueueDepth, 2u);
   EXPECT_TRUE(c->doubleBuffered);
-  EXPECT_EQ(c->dramChannels, 16u);
+  EXPECT_EQ(c->hbm.channels, 16u);
   EXPECT_EQ(c->dramBytesPerCycle(), 512u); // 512 GB/s at 1 GHz
   EXPECT_EQ(c->bufferBytes[unsigned(isa::Buffer::K)], 196u << 10);
   EXPECT_EQ(c->bufferBytes[unsigned(isa::Buffer::V)], 196u << 10);
-  // The HBM2 timing mirrors sim::timing::HbmParams.
-  EXPECT_EQ(c->dramBanksPerChannel, 16u);
-  EXPECT_EQ(c->dramRowBytes, 1024u);
-  EXPECT_EQ(c->dramInterleaveBytes, 256u);
-  EXPECT_EQ(c->dramTRCD, 14u);
-  EXPECT_EQ(c->dramTRP, 14u);
-  EXPECT_EQ(c->dramTCL, 14u);
-  EXPECT_EQ(c->dramTRAS, 33u);
-  EXPECT_EQ(c->dramTBurst, 1u);
-  EXPECT_EQ(c->dramTREFI, 3900u);
-  EXPECT_EQ(c->dramTRFC, 260u);
-  EXPECT_EQ(c->dramSchedulerWindow, 32u);
+  // The HBM2 geometry and timing the HBM model runs with.
+  EXPECT_EQ(c->hbm.banksPerChannel, 16u);
+  EXPECT_EQ(c->hbm.rowBytes, 1024u);
+  EXPECT_EQ(c->hbm.interleaveBytes, 256u);
+  EXPECT_EQ(c->hbm.tRCD, 14u);
+  EXPECT_EQ(c->hbm.tRP, 14u);
+  EXPECT_EQ(c->hbm.tCL, 14u);
+  EXPECT_EQ(c->hbm.tRAS, 33u);
+  EXPECT_EQ(c->hbm.tBurst, 1u);
+  EXPECT_EQ(c->hbm.tREFI, 3900u);
+  EXPECT_EQ(c->hbm.tRFC, 260u);
+  EXPECT_EQ(c->hbm.schedulerWindow, 32u);
   EXPECT_EQ(c->dramLatencyCycles, 100u);
   // HBM2 3.9 pJ/bit = 31.2 pJ/byte (O'Connor et al., MICRO 2017).
   EXPECT_DOUBLE_EQ(c->energy.dramReadPerByte.pj, 31.2);
@@ -83,13 +83,13 @@ TEST(HardwareConfig, OneEighthPreset) {
   EXPECT_EQ(c->qkMultipliers, 64u);
   EXPECT_EQ(c->pvMultipliers, 64u);
   EXPECT_EQ(c->softmaxUnits, 2u); // multipliers / 64
-  EXPECT_EQ(c->dramChannels, 2u);
+  EXPECT_EQ(c->hbm.channels, 2u);
   EXPECT_EQ(c->crossbarOutputs, 2u);
   EXPECT_EQ(c->crossbarInputs, 4u);
   EXPECT_EQ(c->dramBytesPerCycle(), 64u);
   EXPECT_EQ(c->gemmMultipliers, 128u);
   EXPECT_EQ(c->vectorLanes, 8u);
-  EXPECT_EQ(c->dramTRCD, 14u); // per-channel timing unchanged
+  EXPECT_EQ(c->hbm.tRCD, 14u); // per-channel timing unchanged
   auto alias = HardwareConfig::preset("spatten-1_8");
   ASSERT_OK(alias);
   EXPECT_EQ(alias->toJSON(), c->toJSON());
@@ -231,17 +231,17 @@ TEST(HardwareConfig, NewFieldsOverride) {
   EXPECT_EQ(c->crossbarOutputs, 4u);
   EXPECT_EQ(c->pipelineQueueDepth, 5u);
   EXPECT_FALSE(c->doubleBuffered);
-  EXPECT_EQ(c->dramBanksPerChannel, 8u);
-  EXPECT_EQ(c->dramRowBytes, 2048u);
-  EXPECT_EQ(c->dramInterleaveBytes, 64u);
-  EXPECT_EQ(c->dramTRCD, 10u);
-  EXPECT_EQ(c->dramTRP, 11u);
-  EXPECT_EQ(c->dramTCL, 12u);
-  EXPECT_EQ(c->dramTRAS, 28u);
-  EXPECT_EQ(c->dramTBurst, 2u);
-  EXPECT_EQ(c->dramTREFI, 7800u);
-  EXPECT_EQ(c->dramTRFC, 350u);
-  EXPECT_EQ(c->dramSchedulerWindow, 16u);
+  EXPECT_EQ(c->hbm.banksPerChannel, 8u);
+  EXPECT_EQ(c->hbm.rowBytes, 2048u);
+  EXPECT_EQ(c->hbm.interleaveBytes, 64u);
+  EXPECT_EQ(c->hbm.tRCD, 10u);
+  EXPECT_EQ(c->hbm.tRP, 11u);
+  EXPECT_EQ(c->hbm.tCL, 12u);
+  EXPECT_EQ(c->hbm.tRAS, 28u);
+  EXPECT_EQ(c->hbm.tBurst, 2u);
+  EXPECT_EQ(c->hbm.tREFI, 7800u);
+  EXPECT_EQ(c->hbm.tRFC, 350u);
+  EXPECT_EQ(c->hbm.schedulerWindow, 16u);
   // Keys left out keep the base preset's value.
   EXPECT_EQ(c->topkComparators, 16u);
 }
@@ -343,6 +343,14 @@ TEST(HardwareConfig, NewInconsistenciesNameTheField) {
        "field 'dram_tras': 13 is less than dram_trcd (14)"},
       {R"({"dram_trfc": 3900})",
        "field 'dram_trfc': 3900 is not less than dram_trefi (3900)"},
+      // The HBM model's rules hold for the JSON too (one HbmTiming::validate).
+      {R"({"dram_trefi": 280})",
+       "field 'dram_trefi': 280 is less than dram_trfc + dram_trcd + "
+       "dram_tcl + dram_tburst (289)"},
+      {R"({"dram_scheduler_window": 8192})",
+       "field 'dram_scheduler_window': 8192 is out of range (maximum 4096)"},
+      {R"({"dram_row_bytes": 2097152})",
+       "field 'dram_row_bytes': 2097152 is out of range (maximum 1048576)"},
       // Double buffering splits K and V into halves of whole elements.
       {R"({"k_buffer_bytes": 1028})",
        "field 'k_buffer_bytes': 1028 does not split into two halves"},

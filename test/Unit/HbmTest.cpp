@@ -1,6 +1,6 @@
 //===- HbmTest.cpp - HBM2 timing model against hand calculations ----------===//
 //
-// Default parameters unless a test says otherwise: tRCD = tRP = tCL = 14,
+// The `spatten` preset's parameters unless a test says otherwise: tRCD = tRP = tCL = 14,
 // tRAS = 33, tBurst = 1, tREFI = 3900, tRFC = 260 cycles; 16 channels x 16
 // banks, 1 KB rows, 256-byte channel interleave, 32-byte transactions.
 // Default address bits (docs/Memory.md): [4:0] byte in the transaction,
@@ -10,14 +10,19 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Timing/Hbm.h"
+#include "spatten/Support/HardwareConfig.h"
 
 #include "TestUtil.h"
 
 #include "llvm/ADT/STLExtras.h"
 
 using namespace spatten::sim::timing;
+using spatten::HbmTiming;
 
 namespace {
+
+/// The paper's HBM2 (configs/spatten.json).
+HbmTiming paper() { return spatten::HardwareConfig().hbm; }
 
 /// Byte address of `column` (a byte offset in the 1 KB row) of `row` in
 /// `bank` of `channel`, under the default mapping.
@@ -42,17 +47,17 @@ struct Recorder {
 
 TEST(Hbm, SingleReadOnAnIdleBank) {
   // ACT at 0, READ at tRCD = 14, data at 14 + tCL = 28, done at 28 + 1.
-  HbmModel m{HbmParams()};
+  HbmModel m{paper()};
   EXPECT_EQ(m.access({read(0)}, 0), 29u);
   EXPECT_EQ(m.stats().rowMisses, 1u);
   EXPECT_EQ(m.stats().transactions, 1u);
   EXPECT_EQ(m.stats().bytes, 32u);
   // The same on a fresh model issued at 100: 100 + 29.
-  HbmModel late{HbmParams()};
+  HbmModel late{paper()};
   EXPECT_EQ(late.access({read(0)}, 100), 129u);
   // A request of 1 byte straddling nothing is still one 32-byte transaction;
   // 2 bytes across a 32-byte boundary are two.
-  HbmModel small{HbmParams()};
+  HbmModel small{paper()};
   small.access({read(31, 2)}, 0);
   EXPECT_EQ(small.stats().transactions, 2u);
 }
@@ -62,7 +67,7 @@ TEST(Hbm, SequentialStreamInOneRow) {
   // transactions. The first is a miss (ACT 0, READ 14, data 28..29); the
   // other 31 are row hits whose data follows back to back on the bus:
   // transaction i carries data in [28 + i, 29 + i). Last (i = 31): 60.
-  HbmParams p;
+  HbmTiming p = paper();
   p.channels = 1;
   HbmModel m(p);
   Recorder rec(m);
@@ -76,7 +81,7 @@ TEST(Hbm, SequentialStreamInOneRow) {
 }
 
 TEST(Hbm, BankConflictWaitsForTRasThenPrecharges) {
-  HbmModel m{HbmParams()};
+  HbmModel m{paper()};
   EXPECT_EQ(m.access({read(addrOf(0, 0, 0))}, 0), 29u); // ACT at 0
   // Row 1 of the same bank, issued at 0 too: PRE at max(ACT + tRAS = 33,
   // last data end 29) = 33; ACT 33 + tRP = 47; READ 47 + tRCD = 61;
@@ -100,7 +105,7 @@ TEST(Hbm, FrFcfsServesTheRowHitBeforeTheOlderConflict) {
   // done 29. Row 0 is now open, so C (a hit) passes B: READ at 15, data 29
   // (bus free at 29), done 30. B last: PRE at max(ACT 0 + tRAS, 30) = 33,
   // ACT 47, READ 61, data 75, done 76.
-  HbmModel m{HbmParams()};
+  HbmModel m{paper()};
   Recorder rec(m);
   EXPECT_EQ(m.access(trace, 0), 76u);
   ASSERT_EQ(rec.served.size(), 3u);
@@ -119,7 +124,7 @@ TEST(Hbm, FrFcfsServesTheRowHitBeforeTheOlderConflict) {
   // with row 1: it enters when B's READ frees the slot (61); PRE at
   // max(61, B's ACT 47 + tRAS = 80, 76) = 80, ACT 94, READ 108, data 122,
   // done 123.
-  HbmParams fcfs;
+  HbmTiming fcfs = paper();
   fcfs.schedulerWindow = 1;
   HbmModel f(fcfs);
   Recorder frec(f);
@@ -132,7 +137,7 @@ TEST(Hbm, FrFcfsServesTheRowHitBeforeTheOlderConflict) {
 }
 
 TEST(Hbm, RefreshDelaysByTRfcAndReopensTheRow) {
-  HbmModel m{HbmParams()};
+  HbmModel m{paper()};
   Recorder rec(m);
   // Opens row 0 of bank 0, channel 0: ACT 3800, done 3829 (before 3900).
   EXPECT_EQ(m.access({read(addrOf(0, 0, 0))}, 3800), 3829u);
@@ -154,7 +159,7 @@ TEST(Hbm, RefreshDelaysByTRfcAndReopensTheRow) {
 }
 
 TEST(Hbm, RefreshesDuringAnIdleGapAreCountedAndBlock) {
-  HbmModel m{HbmParams()};
+  HbmModel m{paper()};
   m.access({read(0)}, 0);
   // Refreshes at 3900, 7800, ..., 97500 = 25 x 3900 fall before 97600; the
   // last blocks the channel until 97760: ACT 97760, done 97789.
@@ -164,7 +169,7 @@ TEST(Hbm, RefreshesDuringAnIdleGapAreCountedAndBlock) {
 }
 
 TEST(Hbm, EarlierIssueIsClampedToTheLatest) {
-  HbmModel m{HbmParams()};
+  HbmModel m{paper()};
   m.access({read(addrOf(0, 1, 0))}, 50);
   // Issued "at 10" after a call at 50: handled as 50, a miss on channel 1:
   // 50 + 29.
@@ -175,7 +180,7 @@ TEST(Hbm, EarlierIssueIsClampedToTheLatest) {
 }
 
 TEST(Hbm, AddressInterleaving) {
-  HbmModel m{HbmParams()};
+  HbmModel m{paper()};
   auto loc = [&](uint64_t a) {
     HbmLocation l = m.locate(a);
     return std::make_tuple(l.channel, l.bank, l.row, l.column);
@@ -200,27 +205,44 @@ TEST(Hbm, AddressInterleaving) {
 
 TEST(Hbm, ValidateNamesTheField) {
   using spatten::test::errorOf;
-  EXPECT_EQ(errorOf(HbmParams().validate()), "");
+  EXPECT_EQ(errorOf(paper().validate()), "");
+  EXPECT_ERR(HbmTiming().validate(),
+             "field 'dram_channels': must be positive, got 0");
   auto with = [](auto edit) {
-    HbmParams p;
+    HbmTiming p = paper();
     edit(p);
     return p.validate();
   };
-  EXPECT_ERR(with([](HbmParams &p) { p.channels = 12; }),
-             "channels must be a power of two");
-  EXPECT_ERR(with([](HbmParams &p) { p.banksPerChannel = 0; }),
-             "banksPerChannel must be a power of two");
-  EXPECT_ERR(with([](HbmParams &p) { p.tRCD = 0; }), "tRCD must be > 0");
-  EXPECT_ERR(with([](HbmParams &p) { p.tBurst = 0; }), "tBurst must be > 0");
-  EXPECT_ERR(with([](HbmParams &p) { p.schedulerWindow = 0; }),
-             "schedulerWindow must be > 0");
-  EXPECT_ERR(with([](HbmParams &p) { p.rowBytes = 128; }),
-             "rowBytes (128) must be at least interleaveBytes (256)");
-  EXPECT_ERR(with([](HbmParams &p) { p.interleaveBytes = 16; }),
-             "interleaveBytes (16) must be at least transactionBytes");
-  EXPECT_ERR(with([](HbmParams &p) { p.tREFI = 280; }),
-             "tREFI (280) must be at least tRFC + tRCD + tCL + tBurst (289)");
-  EXPECT_EQ(errorOf(with([](HbmParams &p) { p.tREFI = 0; })), "");
+  EXPECT_ERR(with([](HbmTiming &p) { p.channels = 12; }),
+             "field 'dram_channels': 12 is not a power of two");
+  EXPECT_ERR(with([](HbmTiming &p) { p.banksPerChannel = 0; }),
+             "field 'dram_banks_per_channel': must be positive");
+  EXPECT_ERR(with([](HbmTiming &p) { p.rowBytes = 1u << 21; }),
+             "field 'dram_row_bytes': 2097152 is out of range (maximum "
+             "1048576)");
+  EXPECT_ERR(with([](HbmTiming &p) { p.tRCD = 0; }),
+             "field 'dram_trcd': must be positive");
+  EXPECT_ERR(with([](HbmTiming &p) { p.tBurst = 0; }),
+             "field 'dram_tburst': must be positive");
+  EXPECT_ERR(with([](HbmTiming &p) { p.schedulerWindow = 8192; }),
+             "field 'dram_scheduler_window': 8192 is out of range (maximum "
+             "4096)");
+  EXPECT_ERR(with([](HbmTiming &p) { p.rowBytes = 128; }),
+             "field 'dram_row_bytes': 128 is smaller than "
+             "dram_interleave_bytes (256)");
+  EXPECT_ERR(with([](HbmTiming &p) { p.interleaveBytes = 16; }),
+             "field 'dram_interleave_bytes': 16 is smaller than "
+             "dram_transaction_bytes (32)");
+  EXPECT_ERR(with([](HbmTiming &p) { p.channels = p.banksPerChannel = 1024; }),
+             "field 'dram_channels': 1024 channels x (1024 banks + 32 "
+             "scheduler slots) exceed 1048576");
+  EXPECT_ERR(with([](HbmTiming &p) { p.tRAS = 13; }),
+             "field 'dram_tras': 13 is less than dram_trcd (14)");
+  EXPECT_ERR(with([](HbmTiming &p) { p.tREFI = 260; }),
+             "field 'dram_trfc': 260 is not less than dram_trefi (260)");
+  EXPECT_ERR(with([](HbmTiming &p) { p.tREFI = 280; }),
+             "field 'dram_trefi': 280 is less than dram_trfc + dram_trcd + "
+             "dram_tcl + dram_tburst (289)");
 }
 
 // Bandwidth properties, computed by the model (never wall-clock time); the
@@ -234,14 +256,15 @@ TEST(Hbm, SequentialStreamReachesNinetyPercentOfPeak) {
   // first transaction enters the window, 32 transactions ahead. So
   // 32768 + 28 + 8 x 288 = 35100 cycles: 32768 / 35100 = 93.4% of peak,
   // which the bound below leaves a 3.4-point margin on.
-  HbmParams p;
+  HbmTiming p = paper();
   HbmModel m(p);
   EXPECT_EQ(m.access(sequentialReads(0, 16u << 20), 0), 35100u);
   double r = bandwidthRatio(p, sequentialReads(0, 16u << 20));
   EXPECT_GE(r, 0.90);
   EXPECT_LE(r, 1.0);
-  // Without refresh only the first miss is lost: 32768 / 32796 = 99.9%.
-  p.tREFI = 0;
+  // Without refresh (the first one after the end of the stream) only the
+  // first miss is lost: 32768 / 32796 = 99.9%.
+  p.tREFI = 1u << 24;
   EXPECT_GE(bandwidthRatio(p, sequentialReads(0, 16u << 20)), 0.99);
 }
 
@@ -253,7 +276,7 @@ TEST(Hbm, ScatteredReadsStayWellBelowPeak) {
   // 32-entry window and refresh take it lower (docs/Memory.md: 24.5%). The
   // bounds: below the bank-cycle limit, and above 20% so that a regression
   // serialising banks (a window of 1 gives 3.4%) fails.
-  HbmParams p;
+  HbmTiming p = paper();
   auto gather = scatteredReads(65536, 32, uint64_t(8) << 30, 1);
   double r = bandwidthRatio(p, gather);
   EXPECT_LE(r, 16.0 / 47.0);
@@ -273,7 +296,7 @@ TEST(Hbm, GatheredRowsOf256BytesSitBetween) {
   // each) are one activation and 7 row hits apiece, so they beat 32-byte
   // scattered reads; the 32-entry window (4 rows) keeps them below a
   // stream. docs/Memory.md: 67.4%.
-  HbmParams p;
+  HbmTiming p = paper();
   HbmModel m(p);
   auto rows = scatteredReads(8192, 256, uint64_t(8) << 30, 1);
   uint64_t end = m.access(rows, 0);
@@ -294,7 +317,7 @@ TEST(Hbm, SplittingAStreamIntoRowsChangesNothing) {
     rows.push_back(read(r * 1024, 1024));
     strided.push_back(read(r * 3072, 1024));
   }
-  HbmModel whole{HbmParams()}, split{HbmParams()}, gaps{HbmParams()};
+  HbmModel whole{paper()}, split{paper()}, gaps{paper()};
   Recorder w(whole), s(split), g(gaps);
   EXPECT_EQ(split.access(rows, 5), whole.access({read(0, 64 << 10)}, 5));
   ASSERT_EQ(s.served.size(), w.served.size());

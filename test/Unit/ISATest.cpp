@@ -1,5 +1,6 @@
-//===- ISATest.cpp - Encoding tables of spatten/ISA/Spec.h ----------------===//
+//===- ISATest.cpp - Encoding tables of spatten/ISA/Spec.h, Accesses.h ---===//
 
+#include "spatten/ISA/Accesses.h"
 #include "spatten/ISA/Spec.h"
 
 #include <gtest/gtest.h>
@@ -76,7 +77,7 @@ TEST(ISA, FieldOverflowIsRejectedAndLeavesTheWordIntact) {
     }
 }
 
-/// The issue-3 layout docs/ISA.md and the compiler rely on: ATTN `phase`
+/// The layout docs/ISA.md and the compiler rely on: ATTN `phase`
 /// where `pq_mode` was, DMA `pred` widened into free bits, TOPK `role` in
 /// free bits of word 0, and DeferValues in ATTN's 6-bit flags field.
 TEST(ISA, PhasePredAndRoleLayout) {
@@ -106,6 +107,80 @@ TEST(ISA, InvalidOpcodesHaveNoSpec) {
 TEST(ISA, FloatBitsRoundTrip) {
   for (float f : {0.0f, -1.5f, 0.125f, 1e-12f, 3.4e38f})
     EXPECT_EQ(bitsFloat(floatBits(f)), f);
+}
+
+TEST(ISA, OperandFieldsAreTheTableFieldsOfTheirPrefix) {
+  auto check = [](const OperandFields &op, std::string_view prefix) {
+    EXPECT_EQ(op.buf.name, std::string(prefix) + "_buf");
+    EXPECT_EQ(op.off.name, std::string(prefix) + "_off");
+    EXPECT_EQ(op.stride.name, std::string(prefix) + "_stride");
+    EXPECT_EQ(op.buf.word, op.off.word);
+    EXPECT_EQ(op.off.word, op.stride.word);
+  };
+  check(fields::Dma::sram, "sram");
+  check(fields::Gather::sram, "sram");
+  check(fields::Gemm::bias, "bias");
+  check(fields::Attn::mask, "mask");
+  check(fields::Vec::w, "w");
+}
+
+Instr make(Opcode op, std::initializer_list<std::pair<Field, uint64_t>> f) {
+  Instr inst;
+  inst.set(kOpcodeField, uint64_t(op));
+  for (auto [field, v] : f)
+    EXPECT_TRUE(inst.set(field, v)) << field.name;
+  return inst;
+}
+
+std::string show(const Access &a) {
+  return std::to_string(unsigned(a.space)) + ":" +
+         std::to_string(unsigned(a.buf)) + "[" + std::to_string(a.begin) +
+         "," + std::to_string(a.end) + ")" + (a.write ? "w" : "r");
+}
+
+std::vector<std::string> shown(const Instr &inst) {
+  std::vector<std::string> out;
+  for (const Access &a : accessesOf(inst))
+    out.push_back(show(a));
+  return out;
+}
+
+TEST(Accesses, GemmReadsItsOperandsAndWritesC) {
+  using F = fields::Gemm;
+  Instr gemm = make(Opcode::Gemm,
+                    {{F::m, 2}, {F::n, 3}, {F::k, 4},
+                     {F::flags, GemmAccumulate | GemmBias},
+                     {F::aBuf, unsigned(Buffer::Act)}, {F::aStride, 4},
+                     {F::bBuf, unsigned(Buffer::Wgt)}, {F::bStride, 3},
+                     {F::cBuf, unsigned(Buffer::Acc)}, {F::cOff, 10},
+                     {F::cStride, 8}, {F::biasBuf, unsigned(Buffer::Wgt)},
+                     {F::biasOff, 100}});
+  // a: rows 2 x k 4; b: k 4 x n 3; bias: 1 x 3; c read then written:
+  // offset 10, (2 - 1) * 8 + 3 elements.
+  EXPECT_EQ(shown(gemm),
+            (std::vector<std::string>{"0:1[0,8)r", "0:2[0,12)r",
+                                      "0:2[100,103)r", "0:3[10,21)r",
+                                      "0:3[10,21)w"}));
+}
+
+TEST(Accesses, GatherCoversAllDramAndPredicatedLoadsReadTheAttnState) {
+  using G = fields::Gather;
+  Instr gather = make(Opcode::Gather, {{G::rows, 5}, {G::cols, 2},
+                                       {G::sramBuf, unsigned(Buffer::K)},
+                                       {G::sramStride, 2}, {G::idxOff, 7},
+                                       {G::idxPeriod, 3}});
+  EXPECT_EQ(shown(gather),
+            (std::vector<std::string>{"0:5[0,10)w", "0:0[7,10)r",
+                                      "1:0[0,18446744073709551615)r"}));
+  using D = fields::Dma;
+  Instr load = make(Opcode::Load, {{D::rows, 2}, {D::cols, 4},
+                                   {D::dramAddr, 64}, {D::dramStride, 32},
+                                   {D::sramStride, 4},
+                                   {D::pred, unsigned(DmaPred::Unconfident)}});
+  // DRAM: 64 + (2 - 1) * 32 + 4 fp32 elements of 4 bytes.
+  EXPECT_EQ(shown(load), (std::vector<std::string>{"0:0[0,8)w", "1:0[64,112)r",
+                                                   "2:0[0,1)r"}));
+  EXPECT_TRUE(accessesOf(make(Opcode::Sync, {})).empty());
 }
 
 } // namespace

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "spatten/Sim/Disasm.h"
+#include "spatten/ISA/Disasm.h"
 #include "spatten/Sim/Simulator.h"
 
 #include "TestUtil.h"

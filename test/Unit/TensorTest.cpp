@@ -1,6 +1,6 @@
 //===- TensorTest.cpp - .npy and TensorProto files ------------------------===//
 
-#include "spatten/Sim/Tensor.h"
+#include "spatten/HostIO/TensorFiles.h"
 
 #include "TestUtil.h"
 
@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+using namespace spatten::hostio;
 using namespace spatten::sim;
 
 namespace {

@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "spatten/Sim/Disasm.h"
+#include "spatten/ISA/Disasm.h"
 #include "spatten/Sim/Simulator.h"
 #include "spatten/Sim/Timing/TopkEngine.h"
 
@@ -139,7 +139,7 @@ TEST(TopkEngine, SimulatorChargesQuickSelect) {
     for (float &x : s)
       x = float(gen() % 17); // many ties
     std::copy(s.begin(), s.end(), act.begin());
-    auto inst = parseInstruction(
+    auto inst = isa::parseInstruction(
         llvm::formatv("topk flags=2 s_buf=act n={0} k={1} seed={2}", n, k,
                       seed)
             .str());

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Pipeline/Pipeline.h"
-#include "spatten/Sim/Disasm.h"
+#include "spatten/ISA/Disasm.h"
 #include "spatten/Target/Binary/BinaryEmitter.h"
 #include "spatten/Target/ONNX/ONNXImporter.h"
 
@@ -105,7 +105,7 @@ LogicalResult writeOutput(ModuleOp module) {
     for (size_t at = 0; at < text.size(); at += spatten::isa::kInstrBytes)
       out->os() << llvm::format_hex_no_prefix(at / spatten::isa::kInstrBytes, 6)
                 << ": "
-                << spatten::sim::formatInstruction(
+                << spatten::isa::formatInstruction(
                        spatten::isa::Instr::decode(text.data() + at))
                 << "\n";
     out->keep();

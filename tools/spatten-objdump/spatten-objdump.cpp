@@ -11,7 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Binary/SpBin.h"
-#include "spatten/Sim/Disasm.h"
+#include "spatten/ISA/Disasm.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -48,7 +48,7 @@ static void printDisassembly(const binary::Image &img) {
     outs() << formatv("{0:x-4}:", i);
     for (uint64_t w : inst.words)
       outs() << formatv(" {0:x-16}", w);
-    outs() << "  " << sim::formatInstruction(inst) << "\n";
+    outs() << "  " << isa::formatInstruction(inst) << "\n";
   }
 }
 
@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "SpAtten binary inspector\n");
   if (isaMarkdown) {
-    outs() << sim::isaMarkdown();
+    outs() << isa::isaMarkdown();
     return 0;
   }
   if (inputPath.empty())

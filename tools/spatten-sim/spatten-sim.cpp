@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "spatten/HostIO/TensorFiles.h"
 #include "spatten/Sim/Simulator.h"
 #include "spatten/Sim/Timing/Trace.h"
 
@@ -64,7 +65,7 @@ static Error bindInputs(sim::Simulator &s) {
     if (name.empty() || file.empty())
       return createStringError(inconvertibleErrorCode(),
                                "--input '" + spec + "': expected NAME=FILE");
-    auto t = sim::readTensorFile(file);
+    auto t = hostio::readTensorFile(file);
     if (!t)
       return t.takeError();
     if (Error e = s.setInput(name, *t))
@@ -131,7 +132,7 @@ static Error addOutputs(sim::Simulator &s, OutputSet &out) {
         c = '_';
     SmallString<256> path(outputDir);
     sys::path::append(path, file + ".npy");
-    out.add(std::string(path), sim::serializeNpy(*value));
+    out.add(std::string(path), hostio::serializeNpy(*value));
   }
   return Error::success();
 }

@@ -225,10 +225,14 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
 // verifier, the binary emitter, the disassembler and docs/ISA.md).
 
 // An SRAM operand is (buffer, element offset, row stride in elements).
+// Besides its three fields it expands `X##_OPERAND(M)`, so every X comes
+// with an X_OPERAND: the struct form declares the triple as one
+// `OperandFields` member (`fields::Gemm::a`), the array form nothing.
 #define SPATTEN_ISA_OPERAND(X, M, NAME, WORD)                                 \
   X(M##Buf, NAME "_buf", WORD, 0, 4, false)                                   \
   X(M##Off, NAME "_off", WORD, 4, 24, false)                                  \
-  X(M##Stride, NAME "_stride", WORD, 28, 20, false)
+  X(M##Stride, NAME "_stride", WORD, 28, 20, false)                           \
+  X##_OPERAND(M)
 
 // DMA fields shared by load, store, gather and scatter. `layer` is the
 // report's layer number + 1 (0: not attributed to a layer).
@@ -314,13 +318,22 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
   X(k, "k", 3, 24, 24, false)                                                 \
   X(seed, "seed", 4, 0, 32, false)
 
+/// The three fields of one SRAM operand (`a_buf`, `a_off`, `a_stride`).
+struct OperandFields {
+  Field buf, off, stride;
+};
+
 #define SPATTEN_ISA_FIELD_MEMBER(M, NAME, WORD, LSB, WIDTH, FP32)             \
   static constexpr Field M{NAME, WORD, LSB, WIDTH, FP32};
+#define SPATTEN_ISA_FIELD_MEMBER_OPERAND(M)                                   \
+  static constexpr OperandFields M{M##Buf, M##Off, M##Stride};
 #define SPATTEN_ISA_FIELD_ENTRY(M, NAME, WORD, LSB, WIDTH, FP32)              \
   Field{NAME, WORD, LSB, WIDTH, FP32},
+#define SPATTEN_ISA_FIELD_ENTRY_OPERAND(M)
 
 /// Named fields per instruction layout: load and store use `Dma`, gather
-/// and scatter `Gather` (a superset of `Dma`).
+/// and scatter `Gather` (a superset of `Dma`). Each SRAM operand is also an
+/// OperandFields member named by its prefix (`fields::Dma::sram`).
 namespace fields {
 struct Dma { SPATTEN_ISA_DMA_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
 struct Gather { SPATTEN_ISA_GATHER_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
@@ -338,7 +351,9 @@ constexpr Field kAttnFields[] = {SPATTEN_ISA_ATTN_FIELDS(SPATTEN_ISA_FIELD_ENTRY
 constexpr Field kVecFields[] = {SPATTEN_ISA_VEC_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
 constexpr Field kTopkFields[] = {SPATTEN_ISA_TOPK_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
 #undef SPATTEN_ISA_FIELD_MEMBER
+#undef SPATTEN_ISA_FIELD_MEMBER_OPERAND
 #undef SPATTEN_ISA_FIELD_ENTRY
+#undef SPATTEN_ISA_FIELD_ENTRY_OPERAND
 
 struct OpcodeSpec {
   Opcode opcode;

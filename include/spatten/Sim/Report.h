@@ -1,9 +1,9 @@
 //===- Report.h - What a simulation run measured ----------------*- C++ -*-===//
 //
-// Instruction counts by opcode, DRAM traffic by tensor class and a
-// first-order cycle estimate (docs/Simulator.md, "Cycle estimate"). The
-// cycle-level timing model arrives in a later issue. Per-layer SpAtten
-// counters come from the `layer` fields of DMA, ATTN and TOPK instructions.
+// Instruction counts by opcode, DRAM traffic by tensor class, the cycles of
+// the cycle-level model and of the first-order estimate (docs/Simulator.md,
+// "Report"), and the energy estimate. Per-layer SpAtten counters come from
+// the `layer` fields of DMA, ATTN and TOPK instructions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +11,7 @@
 #define SPATTEN_SIM_REPORT_H
 
 #include "spatten/ISA/Spec.h"
+#include "spatten/Sim/Timing/Latency.h"
 #include "spatten/Support/HardwareConfig.h"
 
 #include "llvm/Support/JSON.h"
@@ -105,32 +106,6 @@ struct Report {
   /// report.json; `hw` is the configuration the estimate used.
   llvm::json::Value toJSON(const HardwareConfig &hw) const;
 };
-
-/// First-order cost of one instruction in cycles (docs/Simulator.md):
-/// DMA latency + ceil(bytes / dram bytes per cycle), GEMM
-/// ceil(m*n*k / gemm_multipliers), ATTN Q*K + softmax + prob*V on their
-/// units, VEC ceil(rows*cols / vector_lanes) * per-function passes.
-/// `inst` must already be validated.
-/// DMA bytes are the quantized row bytes (isa::dmaRowBytes). ATTN `decide` and
-/// AttnDeferValues leave out prob*V; phase `values` is prob*V only. TOPK,
-/// ATTN `finish` and DMAs gated by `pred` depend on the data: the simulator
-/// charges them itself (timing::quickSelect, attnCycles, dmaCycles).
-uint64_t estimateCycles(const isa::Instr &inst, const HardwareConfig &hw);
-
-/// DMA latency + ceil(rows * rowBytes / DRAM bytes per cycle): the cost of
-/// moving `rows` rows of `rowBytes` bytes.
-uint64_t dmaCycles(uint64_t rows, uint64_t rowBytes, const HardwareConfig &hw);
-
-/// ATTN cost when `rows` query rows need Q*K and softmax (all of them
-/// except in phase `finish`, none in `values`) and `pv` says whether prob*V
-/// runs over `lqForPv` rows: ceil(rows*lk*d / qk_multipliers) +
-/// ceil(rows*lk / softmax_units) + ceil(lqForPv*lk*d / pv_multipliers).
-uint64_t attnCycles(uint64_t rows, uint64_t lk, uint64_t d, bool pv,
-                    uint64_t lqForPv, const HardwareConfig &hw);
-
-/// Passes over the data a vector function costs (special functions take
-/// more than one lane-cycle per element).
-unsigned vecFuncCost(isa::VecFunc f);
 
 } // namespace spatten::sim
 

@@ -17,6 +17,8 @@
 #define SPATTEN_SUPPORT_HARDWARECONFIG_H
 
 #include "spatten/ISA/Spec.h"
+#include "spatten/Support/HbmTiming.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -73,21 +75,8 @@ struct HardwareConfig {
   // Whole-model extension (not in the paper; see docs/HardwareConfig.md).
   unsigned gemmMultipliers = 0;    ///< gemm_multipliers: MACs per cycle
   unsigned vectorLanes = 0;        ///< vector_lanes: elements per cycle
-  // Memory (HBM2, paper Sec. V-A). The timing fields mirror
-  // spatten::sim::timing::HbmParams (same names and defaults).
-  unsigned dramChannels = 0;        ///< dram_channels
-  unsigned dramTransactionBytes = 0; ///< dram_transaction_bytes: per burst
-  unsigned dramBanksPerChannel = 0; ///< dram_banks_per_channel
-  unsigned dramRowBytes = 0;        ///< dram_row_bytes: bytes per open row
-  unsigned dramInterleaveBytes = 0; ///< dram_interleave_bytes: per channel
-  unsigned dramTRCD = 0;            ///< dram_trcd: activate to read, cycles
-  unsigned dramTRP = 0;             ///< dram_trp: precharge, cycles
-  unsigned dramTCL = 0;             ///< dram_tcl: read to data, cycles
-  unsigned dramTRAS = 0;            ///< dram_tras: activate to precharge
-  unsigned dramTBurst = 0;          ///< dram_tburst: cycles per transaction
-  unsigned dramTREFI = 0;           ///< dram_trefi: refresh interval, cycles
-  unsigned dramTRFC = 0;            ///< dram_trfc: refresh duration, cycles
-  unsigned dramSchedulerWindow = 0; ///< dram_scheduler_window: requests
+  /// Memory (HBM2, paper Sec. V-A): the dram_* keys of the HBM model.
+  HbmTiming hbm;
   /// dram_latency_cycles: the first-order DMA latency of the estimate
   /// (docs/Simulator.md); the cycle-level HBM model replaces it.
   unsigned dramLatencyCycles = 0;
@@ -105,7 +94,7 @@ struct HardwareConfig {
   }
   /// Peak DRAM bytes per cycle: channels x transaction bytes.
   uint64_t dramBytesPerCycle() const {
-    return uint64_t(dramChannels) * dramTransactionBytes;
+    return uint64_t(hbm.channels) * hbm.transactionBytes;
   }
 
   /// A named preset ("spatten", "spatten-1/8" or its file-name spelling
@@ -113,7 +102,8 @@ struct HardwareConfig {
   static llvm::Expected<HardwareConfig> preset(llvm::StringRef name);
   /// Parses a JSON object over `base` (or over the preset its "preset" key
   /// names). Unknown keys, wrong types and out-of-range or inconsistent
-  /// values are errors that name the field.
+  /// values (HbmTiming::validate for the dram_* keys) are errors that name
+  /// the field (configFieldError).
   static llvm::Expected<HardwareConfig> fromJSON(const llvm::json::Value &v,
                                                  HardwareConfig base);
   /// fromJSON over the default ("spatten") preset.

@@ -37,7 +37,7 @@ namespace {
 /// banks, address mapping and timings.
 class HbmDram : public DramModel {
 public:
-  explicit HbmDram(HbmParams p) : model(p) {}
+  explicit HbmDram(const HbmTiming &p) : model(p) {}
   uint64_t access(llvm::ArrayRef<DramRow> rows, bool write,
                   uint64_t issue) override {
     requests.clear();
@@ -52,30 +52,11 @@ private:
 };
 } // namespace
 
-HbmParams sim::timing::hbmParams(const HardwareConfig &hw) {
-  HbmParams p;
-  p.channels = hw.dramChannels;
-  p.banksPerChannel = hw.dramBanksPerChannel;
-  p.transactionBytes = hw.dramTransactionBytes;
-  p.rowBytes = hw.dramRowBytes;
-  p.interleaveBytes = hw.dramInterleaveBytes;
-  p.tRCD = hw.dramTRCD;
-  p.tRP = hw.dramTRP;
-  p.tCL = hw.dramTCL;
-  p.tRAS = hw.dramTRAS;
-  p.tBurst = hw.dramTBurst;
-  p.tREFI = hw.dramTREFI;
-  p.tRFC = hw.dramTRFC;
-  p.schedulerWindow = hw.dramSchedulerWindow;
-  return p;
-}
-
 llvm::Expected<std::unique_ptr<DramModel>>
 sim::timing::hbmDram(const HardwareConfig &hw) {
-  HbmParams p = hbmParams(hw);
-  if (llvm::Error e = p.validate())
+  if (llvm::Error e = hw.hbm.validate())
     return std::move(e);
-  return std::make_unique<HbmDram>(p);
+  return std::make_unique<HbmDram>(hw.hbm);
 }
 
 Engine::Engine(std::unique_ptr<DramModel> dram)

@@ -8,82 +8,15 @@
 #include "spatten/Sim/Timing/Hbm.h"
 
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/Twine.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <random>
 
 using namespace spatten::sim::timing;
+using spatten::HbmTiming;
 
-namespace {
-
-llvm::Error fieldError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "HBM parameters: " + msg);
-}
-
-// Geometry fields become bit fields of the address, so they must be powers
-// of two; the upper bound keeps per-channel state small.
-llvm::Error checkPowerOfTwo(const char *field, uint64_t v, uint64_t max) {
-  if (!llvm::isPowerOf2_64(v))
-    return fieldError(llvm::Twine(field) + " must be a power of two (got " +
-                      llvm::Twine(v) + ")");
-  if (v > max)
-    return fieldError(llvm::Twine(field) + " must be at most " +
-                      llvm::Twine(max) + " (got " + llvm::Twine(v) + ")");
-  return llvm::Error::success();
-}
-
-llvm::Error checkPositive(const char *field, uint64_t v) {
-  if (v == 0)
-    return fieldError(llvm::Twine(field) + " must be > 0");
-  return llvm::Error::success();
-}
-
-} // namespace
-
-llvm::Error HbmParams::validate() const {
-  const std::pair<const char *, uint64_t> geometry[] = {
-      {"channels", channels},
-      {"banksPerChannel", banksPerChannel},
-      {"transactionBytes", transactionBytes},
-      {"interleaveBytes", interleaveBytes},
-      {"rowBytes", rowBytes}};
-  for (auto [field, v] : geometry)
-    if (auto e = checkPowerOfTwo(field, v, uint64_t(1) << 20))
-      return e;
-  // A transaction must not straddle two channels, nor a channel's block
-  // two rows, or one transaction would need two banks.
-  if (interleaveBytes < transactionBytes)
-    return fieldError("interleaveBytes (" + llvm::Twine(interleaveBytes) +
-                      ") must be at least transactionBytes (" +
-                      llvm::Twine(transactionBytes) + ")");
-  if (rowBytes < interleaveBytes)
-    return fieldError("rowBytes (" + llvm::Twine(rowBytes) +
-                      ") must be at least interleaveBytes (" +
-                      llvm::Twine(interleaveBytes) + ")");
-  const std::pair<const char *, uint64_t> timings[] = {
-      {"tRCD", tRCD},     {"tRP", tRP},
-      {"tCL", tCL},       {"tBurst", tBurst},
-      {"schedulerWindow", schedulerWindow}};
-  for (auto [field, v] : timings)
-    if (auto e = checkPositive(field, v))
-      return e;
-  if (schedulerWindow > 4096)
-    return fieldError("schedulerWindow must be at most 4096 (got " +
-                      llvm::Twine(schedulerWindow) + ")");
-  // After a refresh every bank is closed; a row miss must fit before the
-  // next one or a transaction could never be scheduled.
-  uint64_t fit = uint64_t(tRFC) + tRCD + tCL + tBurst;
-  if (tREFI != 0 && tREFI < fit)
-    return fieldError("tREFI (" + llvm::Twine(tREFI) +
-                      ") must be at least tRFC + tRCD + tCL + tBurst (" +
-                      llvm::Twine(fit) + ")");
-  return llvm::Error::success();
-}
-
-HbmModel::HbmModel(HbmParams p) : p_(p) {
+HbmModel::HbmModel(HbmTiming p) : p_(p) {
   txnShift_ = llvm::Log2_64(p_.transactionBytes);
   interleaveShift_ = llvm::Log2_64(p_.interleaveBytes);
   channelShift_ = llvm::Log2_64(p_.channels);
@@ -392,7 +325,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
     // A transaction runs only if it completes by the next refresh; else the
     // refresh goes first (closing every row) and the pick is made again.
     // validate() guarantees a row miss fits after a refresh, so this ends.
-    if (p_.tREFI != 0 && done > ch.nextRefresh) {
+    if (done > ch.nextRefresh) {
       refreshUpTo(ch, ch.nextRefresh);
       replanAll(ch);
       continue;
@@ -415,7 +348,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
 }
 
 bool HbmModel::refreshUpTo(Channel &ch, uint64_t cycle) {
-  if (p_.tREFI == 0 || cycle < ch.nextRefresh)
+  if (cycle < ch.nextRefresh)
     return false;
   // Refreshes before the last one due leave no state behind (banks closed
   // either way), so an idle gap of any length costs one step.
@@ -453,7 +386,7 @@ void HbmModel::commit(Channel &ch, const Pending &t, uint64_t done) {
 }
 
 double spatten::sim::timing::bandwidthRatio(
-    const HbmParams &p, llvm::ArrayRef<HbmRequest> requests) {
+    const HbmTiming &p, llvm::ArrayRef<HbmRequest> requests) {
   HbmModel m(p);
   uint64_t end = m.access(requests, 0);
   if (end == 0)

@@ -53,11 +53,8 @@ public:
 /// first-order model (docs/Simulator.md), kept for comparison.
 std::unique_ptr<DramModel> firstOrderDram(const HardwareConfig &hw);
 
-struct HbmParams;
-/// The HBM2 parameters of a hardware configuration (dram_* fields).
-HbmParams hbmParams(const HardwareConfig &hw);
-/// The HBM2 model (docs/Memory.md) for `hw`; an error names the field the
-/// model refuses.
+/// The HBM2 model (docs/Memory.md) with `hw.hbm`; an error names the field
+/// HbmTiming::validate refuses.
 llvm::Expected<std::unique_ptr<DramModel>> hbmDram(const HardwareConfig &hw);
 
 /// An ATTN's query rows for the attention pipeline model.

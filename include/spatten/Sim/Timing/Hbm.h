@@ -12,43 +12,15 @@
 #ifndef SPATTEN_SIM_TIMING_HBM_H
 #define SPATTEN_SIM_TIMING_HBM_H
 
+#include "spatten/Support/HbmTiming.h"
+
 #include "llvm/ADT/ArrayRef.h"
-#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 namespace spatten::sim::timing {
-
-/// HBM2 geometry and timing. Defaults: the paper's 16 channels of 32-byte
-/// transactions at one transaction per cycle each (512 GB/s at 1 GHz), and
-/// JESD235 HBM2 timings at a 1 GHz (2 Gb/s per pin) interface clock;
-/// docs/Memory.md gives each source and how the channels map onto HBM2.
-struct HbmParams {
-  unsigned channels = 16;         ///< power of two
-  unsigned banksPerChannel = 16;  ///< power of two
-  unsigned transactionBytes = 32; ///< bytes per transaction; power of two
-  uint64_t rowBytes = 1024;       ///< page (row buffer) bytes per bank
-  /// Consecutive blocks of this many bytes go to consecutive channels.
-  uint64_t interleaveBytes = 256;
-  unsigned tRCD = 14; ///< cycles from ACT to a column command
-  unsigned tRP = 14;  ///< cycles from PRE to the next ACT of the bank
-  unsigned tCL = 14;  ///< cycles from a column command to its data
-  unsigned tRAS = 33; ///< minimum cycles from ACT to PRE of the bank
-  /// Cycles one transaction holds a channel's data bus: 128 bits at 2 Gb/s
-  /// per pin move 32 bytes per nanosecond.
-  unsigned tBurst = 1;
-  /// Cycles between all-bank refreshes of a channel; 0 disables refresh.
-  unsigned tREFI = 3900;
-  unsigned tRFC = 260; ///< cycles a refresh blocks its channel
-  /// Transactions of a channel that FR-FCFS may pick among (its queue).
-  unsigned schedulerWindow = 32;
-
-  /// Refuses a field out of range, naming it ("tRCD must be > 0",
-  /// "channels must be a power of two", ...).
-  llvm::Error validate() const;
-};
 
 /// `bytes` bytes at DRAM byte address `addr`; split into every
 /// transactionBytes-aligned block it touches.
@@ -99,8 +71,8 @@ struct HbmTransactionTrace {
 
 class HbmModel {
 public:
-  /// `p` must have passed validate().
-  explicit HbmModel(HbmParams p);
+  /// `p` must have passed HbmTiming::validate().
+  explicit HbmModel(HbmTiming p);
 
   /// All transactions of `requests` (one DMA instruction's rows) arrive at
   /// cycle `issue`; returns the cycle at which the last of them completes
@@ -112,7 +84,7 @@ public:
   uint64_t access(llvm::ArrayRef<HbmRequest> requests, uint64_t issue);
 
   const HbmStats &stats() const { return stats_; }
-  const HbmParams &params() const { return p_; }
+  const HbmTiming &params() const { return p_; }
   /// Peak bytes per cycle: channels x transactionBytes / tBurst.
   double peakBytesPerCycle() const;
   /// The channel, bank, row and column of byte address `addr`.
@@ -219,7 +191,7 @@ private:
   void commit(Channel &ch, const Pending &t, uint64_t done);
   bool refreshUpTo(Channel &ch, uint64_t cycle);
 
-  HbmParams p_;
+  HbmTiming p_;
   unsigned txnShift_, interleaveShift_, channelShift_, rowShift_, bankShift_;
   std::vector<Channel> channels_;
   std::vector<std::vector<Run>> queues_; // per-call scratch, per channel
@@ -232,7 +204,7 @@ private:
 /// Achieved over peak bandwidth of `requests` issued together at cycle 0 on
 /// a fresh model: transaction bytes / (completion cycle x
 /// peakBytesPerCycle()). What the microbenchmarks and docs/Memory.md report.
-double bandwidthRatio(const HbmParams &p, llvm::ArrayRef<HbmRequest> requests);
+double bandwidthRatio(const HbmTiming &p, llvm::ArrayRef<HbmRequest> requests);
 
 /// One read of `bytes` bytes from `base`: a long sequential stream.
 std::vector<HbmRequest> sequentialReads(uint64_t base, uint64_t bytes);

@@ -1,6 +1,6 @@
 //===- Disasm.cpp - Table-driven text form of instructions ----------------===//
 
-#include "spatten/Sim/Disasm.h"
+#include "spatten/ISA/Disasm.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
@@ -118,7 +118,7 @@ Expected<uint64_t> parseValue(const Field &f, llvm::StringRef text) {
 
 } // namespace
 
-std::string sim::formatField(const Field &f, const Instr &inst) {
+std::string isa::formatField(const Field &f, const Instr &inst) {
   uint64_t v = inst.get(f);
   Kind k = fieldKind(f);
   if (k == Kind::Float)
@@ -131,7 +131,7 @@ std::string sim::formatField(const Field &f, const Instr &inst) {
   return std::to_string(v);
 }
 
-std::string sim::formatInstruction(const Instr &inst) {
+std::string isa::formatInstruction(const Instr &inst) {
   const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
   if (!spec)
     return llvm::formatv("<invalid opcode {0:x2}>", unsigned(inst.opcodeByte()))
@@ -146,7 +146,7 @@ std::string sim::formatInstruction(const Instr &inst) {
   return out;
 }
 
-Expected<Instr> sim::parseInstruction(llvm::StringRef line) {
+Expected<Instr> isa::parseInstruction(llvm::StringRef line) {
   llvm::SmallVector<llvm::StringRef> tokens;
   llvm::SplitString(line, tokens);
   if (tokens.empty())
@@ -191,7 +191,7 @@ static void appendFieldRow(std::string &out, const Field &f) {
              .str();
 }
 
-std::string sim::isaMarkdown() {
+std::string isa::isaMarkdown() {
   std::string out;
   const char *head = "| field | word | bits | width | value |\n"
                      "|---|---|---|---|---|\n";

@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef SPATTEN_SIM_DISASM_H
-#define SPATTEN_SIM_DISASM_H
+#ifndef SPATTEN_ISA_DISASM_H
+#define SPATTEN_ISA_DISASM_H
 
 #include "spatten/ISA/Spec.h"
 
@@ -18,23 +18,23 @@
 
 #include <string>
 
-namespace spatten::sim {
+namespace spatten::isa {
 
 /// `mnemonic field=value ...` for `inst`; fields in table order, dep_wait
 /// and dep_signal only when non-zero. An invalid opcode prints as
 /// `<invalid opcode 0xNN>`.
-std::string formatInstruction(const isa::Instr &inst);
+std::string formatInstruction(const Instr &inst);
 
 /// The value of field `f` of `inst` as text (names for enumerations).
-std::string formatField(const isa::Field &f, const isa::Instr &inst);
+std::string formatField(const Field &f, const Instr &inst);
 
 /// Parses the text form back; unknown mnemonic or field, bad value and
 /// values that overflow the field are errors naming the field.
-llvm::Expected<isa::Instr> parseInstruction(llvm::StringRef line);
+llvm::Expected<Instr> parseInstruction(llvm::StringRef line);
 
 /// Markdown tables of every opcode's fields (docs/ISA.md embeds them).
 std::string isaMarkdown();
 
-} // namespace spatten::sim
+} // namespace spatten::isa
 
-#endif // SPATTEN_SIM_DISASM_H
+#endif // SPATTEN_ISA_DISASM_H

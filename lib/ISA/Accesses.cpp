@@ -1,0 +1,149 @@
+//===- Accesses.cpp - What an instruction reads and writes ----------------===//
+
+#include "spatten/ISA/Accesses.h"
+
+#include <algorithm>
+#include <limits>
+
+using namespace spatten::isa;
+
+namespace {
+
+using Accesses = llvm::SmallVectorImpl<Access>;
+constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
+
+Buffer bufferOf(const Instr &inst, const Field &f) {
+  return Buffer(inst.get(f) % kNumBuffers);
+}
+
+/// The elements `rows` x `cols` of SRAM operand `op` span.
+void addOperand(Accesses &out, const Instr &inst, const OperandFields &op,
+                uint64_t rows, uint64_t cols, bool write) {
+  if (!rows || !cols)
+    return;
+  uint64_t off = inst.get(op.off);
+  out.push_back({Space::Sram, bufferOf(inst, op.buf), off,
+                 off + (rows - 1) * inst.get(op.stride) + cols, write});
+}
+
+void addDma(Accesses &out, const Instr &inst, bool toSram, bool indexed) {
+  using F = fields::Gather; // load and store share its first fields (Dma)
+  uint64_t rows = inst.get(F::rows), cols = inst.get(F::cols);
+  if (!rows || !cols)
+    return;
+  addOperand(out, inst, F::sram, rows, cols, /*write=*/toSram);
+  if (indexed) {
+    uint64_t period = inst.get(F::idxPeriod), idxOff = inst.get(F::idxOff);
+    uint64_t entries = period ? std::min(period, rows) : rows;
+    out.push_back({Space::Sram, Buffer::Idx, idxOff, idxOff + entries, false});
+    out.push_back({Space::Dram, Buffer::Idx, 0, kAll, !toSram});
+  } else {
+    uint64_t addr = inst.get(F::dramAddr);
+    out.push_back({Space::Dram, Buffer::Idx, addr,
+                   addr + (rows - 1) * inst.get(F::dramStride) +
+                       dmaRowBytes(inst),
+                   !toSram});
+  }
+  if (inst.get(F::pred))
+    out.push_back({Space::AttnState, Buffer::Idx, 0, 1, false});
+}
+
+void addGemm(Accesses &out, const Instr &inst) {
+  using F = fields::Gemm;
+  uint64_t m = inst.get(F::m), n = inst.get(F::n), k = inst.get(F::k);
+  uint64_t flags = inst.get(F::flags);
+  bool transB = flags & GemmTransposeB;
+  addOperand(out, inst, F::a, m, k, false);
+  addOperand(out, inst, F::b, transB ? n : k, transB ? k : n, false);
+  if (flags & GemmBias)
+    addOperand(out, inst, F::bias, 1, n, false);
+  if (flags & GemmAccumulate)
+    addOperand(out, inst, F::c, m, n, false);
+  addOperand(out, inst, F::c, m, n, true);
+}
+
+void addAttn(Accesses &out, const Instr &inst) {
+  using F = fields::Attn;
+  uint64_t lq = inst.get(F::lq), lk = inst.get(F::lk), d = inst.get(F::d);
+  uint64_t flags = inst.get(F::flags);
+  auto phase = AttnPhase(inst.get(F::phase));
+  auto mask = MaskKind(inst.get(F::maskKind));
+  bool values = phase == AttnPhase::Values;
+  bool pv =
+      values || (phase != AttnPhase::Decide && !(flags & AttnDeferValues));
+  out.push_back({Space::AttnState, Buffer::Idx, 0, 1, true});
+  if (!values) {
+    addOperand(out, inst, F::q, lq, d, false);
+    addOperand(out, inst, F::k, lk, d, false);
+    if (mask == MaskKind::Padding || mask == MaskKind::PaddingCausal)
+      addOperand(out, inst, F::mask, lq, lk, false);
+  }
+  if (pv) {
+    addOperand(out, inst, F::v, lk, d, false);
+    addOperand(out, inst, F::o, lq, d, true);
+  }
+  if (phase != AttnPhase::Decide && !values &&
+      (flags & AttnAccumulateImportance)) {
+    uint64_t off = inst.get(F::impOff);
+    out.push_back(
+        {Space::Sram, bufferOf(inst, F::impBuf), off, off + lk, true});
+  }
+  if (pv && (flags & AttnHeadImportance)) {
+    uint64_t off = inst.get(F::headImpOff);
+    out.push_back(
+        {Space::Sram, bufferOf(inst, F::headImpBuf), off, off + 1, true});
+  }
+}
+
+void addVec(Accesses &out, const Instr &inst) {
+  using F = fields::Vec;
+  uint64_t rows = inst.get(F::rows), cols = inst.get(F::cols);
+  uint64_t flags = inst.get(F::flags);
+  auto fn = VecFunc(inst.get(F::func));
+  addOperand(out, inst, F::x, rows, cols, false);
+  if (fn == VecFunc::LayerNorm) {
+    addOperand(out, inst, F::y, 1, cols, false);
+    addOperand(out, inst, F::w, 1, cols, false);
+  } else if (vecFuncIsBinary(fn) && !(flags & VecYImm)) {
+    addOperand(out, inst, F::y, rows, (flags & VecYPerRow) ? 1 : cols, false);
+  }
+  addOperand(out, inst, F::z, rows, cols, true);
+}
+
+void addTopk(Accesses &out, const Instr &inst) {
+  using F = fields::Topk;
+  uint64_t n = inst.get(F::n), k = std::min(inst.get(F::k), n);
+  uint64_t flags = inst.get(F::flags), sOff = inst.get(F::sOff);
+  uint64_t inOff = inst.get(F::inOff), outOff = inst.get(F::outOff);
+  Buffer sBuf = bufferOf(inst, F::sBuf);
+  if (flags & TopkScoresByIndex) // indexed by candidate values: any element
+    out.push_back({Space::Sram, sBuf, sOff, kAll, false});
+  else if (n)
+    out.push_back({Space::Sram, sBuf, sOff, sOff + n, false});
+  if (!(flags & TopkIota) && n)
+    out.push_back({Space::Sram, Buffer::Idx, inOff, inOff + n, false});
+  if (k)
+    out.push_back({Space::Sram, Buffer::Idx, outOff, outOff + k, true});
+}
+
+} // namespace
+
+llvm::SmallVector<Access, 8> spatten::isa::accessesOf(const Instr &inst) {
+  llvm::SmallVector<Access, 8> out;
+  const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
+  if (!spec)
+    return out;
+  switch (spec->opcode) {
+  case Opcode::Load: addDma(out, inst, true, false); break;
+  case Opcode::Gather: addDma(out, inst, true, true); break;
+  case Opcode::Store: addDma(out, inst, false, false); break;
+  case Opcode::Scatter: addDma(out, inst, false, true); break;
+  case Opcode::Gemm: addGemm(out, inst); break;
+  case Opcode::Attn: addAttn(out, inst); break;
+  case Opcode::Vec: addVec(out, inst); break;
+  case Opcode::Topk: addTopk(out, inst); break;
+  case Opcode::Halt:
+  case Opcode::Sync: break;
+  }
+  return out;
+}
