@@ -8,6 +8,7 @@
 
 #include "spatten/ISA/Disasm.h"
 #include "spatten/Sim/Simulator.h"
+#include "spatten/Sim/Timing/Latency.h"
 
 #include "TestUtil.h"
 

@@ -11,7 +11,6 @@
 #define SPATTEN_SIM_REPORT_H
 
 #include "spatten/ISA/Spec.h"
-#include "spatten/Sim/Timing/Latency.h"
 #include "spatten/Support/HardwareConfig.h"
 
 #include "llvm/Support/JSON.h"

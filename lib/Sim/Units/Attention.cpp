@@ -30,11 +30,6 @@ using llvm::Expected;
 namespace {
 
 using F = fields::Attn;
-constexpr OperandFields kQ{F::qBuf, F::qOff, F::qStride};
-constexpr OperandFields kK{F::kBuf, F::kOff, F::kStride};
-constexpr OperandFields kV{F::vBuf, F::vOff, F::vStride};
-constexpr OperandFields kO{F::oBuf, F::oOff, F::oStride};
-constexpr OperandFields kMask{F::maskBuf, F::maskOff, F::maskStride};
 
 class AttentionUnit : UnitInstr {
 public:
@@ -257,10 +252,10 @@ Error AttentionUnit::values() {
                                          "values (only HeadImportance, 0x4)",
                                          bad));
   uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
-  auto v = operand(kV, lk, d);
+  auto v = operand(F::v, lk, d);
   if (!v)
     return v.takeError();
-  auto o = output(kO, lq, d);
+  auto o = output(F::o, lq, d);
   if (!o)
     return o.takeError();
   DeferredValues &dv = machine.deferred;
@@ -350,13 +345,13 @@ Expected<AttentionUnit::Operands> AttentionUnit::operands() const {
   bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
   // A decide or a deferring ATTN reads neither V nor O.
   bool pv = !isDecide && !defer;
-  auto q = operand(kQ, lq, d);
-  auto k = q ? operand(kK, lk, d) : q.takeError();
-  auto v = k ? operand(kV, pv ? lk : 0, d) : k.takeError();
-  auto o = v ? output(kO, pv ? lq : 0, d) : v.takeError();
+  auto q = operand(F::q, lq, d);
+  auto k = q ? operand(F::k, lk, d) : q.takeError();
+  auto v = k ? operand(F::v, pv ? lk : 0, d) : k.takeError();
+  auto o = v ? output(F::o, pv ? lq : 0, d) : v.takeError();
   // One mask row per query row, mask_stride apart; stride 0 shares one
   // per-key row between all queries (the usual padding mask).
-  auto mask = o ? operand(kMask, padding ? lq : 0, lk) : o.takeError();
+  auto mask = o ? operand(F::mask, padding ? lq : 0, lk) : o.takeError();
   if (!mask)
     return mask.takeError();
   auto imp = isDecide ? std::optional<Operand>() : tokenImportance(lk);

@@ -28,7 +28,6 @@ namespace {
 
 using F = fields::Dma;    // load and store; gather and scatter share these
 using G = fields::Gather; // the index list of gather and scatter
-constexpr OperandFields kSram{F::sramBuf, F::sramOff, F::sramStride};
 
 class DmaUnit : UnitInstr {
 public:
@@ -418,8 +417,8 @@ Error DmaUnit::run() {
     if (Error e = checkQuantized())
       return e;
   uint64_t rows = get(F::rows), cols = get(F::cols);
-  auto op = toSram ? output(kSram, rows, cols, /*allowIdx=*/true)
-                   : operand(kSram, rows, cols, /*allowIdx=*/true);
+  auto op = toSram ? output(F::sram, rows, cols, /*allowIdx=*/true)
+                   : operand(F::sram, rows, cols, /*allowIdx=*/true);
   if (!op)
     return op.takeError();
   auto moved = movedRows(rows);

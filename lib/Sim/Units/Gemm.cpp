@@ -10,10 +10,6 @@ using llvm::Error;
 namespace {
 
 using F = fields::Gemm;
-constexpr OperandFields kA{F::aBuf, F::aOff, F::aStride};
-constexpr OperandFields kB{F::bBuf, F::bOff, F::bStride};
-constexpr OperandFields kC{F::cBuf, F::cOff, F::cStride};
-constexpr OperandFields kBias{F::biasBuf, F::biasOff, F::biasStride};
 
 class GemmUnit : UnitInstr {
 public:
@@ -32,16 +28,16 @@ Error GemmUnit::run() {
   uint64_t flags = get(F::flags), m = get(F::m), n = get(F::n),
            k = get(F::k);
   bool transB = flags & GemmTransposeB;
-  auto a = operand(kA, m, k);
+  auto a = operand(F::a, m, k);
   if (!a)
     return a.takeError();
-  auto b = transB ? operand(kB, n, k) : operand(kB, k, n);
+  auto b = transB ? operand(F::b, n, k) : operand(F::b, k, n);
   if (!b)
     return b.takeError();
-  auto c = output(kC, m, n);
+  auto c = output(F::c, m, n);
   if (!c)
     return c.takeError();
-  auto bias = operand(kBias, (flags & GemmBias) ? 1 : 0, n);
+  auto bias = operand(F::bias, (flags & GemmBias) ? 1 : 0, n);
   if (!bias)
     return bias.takeError();
   machine.rep.ops.gemmMacs += m * n * k;

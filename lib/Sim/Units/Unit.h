@@ -21,6 +21,7 @@
 #include "../Machine.h"
 
 #include "spatten/Sim/Timing/Engine.h"
+#include "spatten/Sim/Timing/Latency.h"
 
 #include "llvm/Support/Error.h"
 
@@ -41,10 +42,7 @@ struct Operand {
   uint64_t at(uint64_t r, uint64_t c) const { return off + r * stride + c; }
 };
 
-/// The three fields of an SRAM operand (`x_buf`, `x_off`, `x_stride`).
-struct OperandFields {
-  isa::Field buf, off, stride;
-};
+using isa::OperandFields;
 
 /// What an executed instruction hands to the timeline.
 struct UnitOutput {

@@ -21,10 +21,6 @@ using llvm::Expected;
 namespace {
 
 using F = fields::Vec;
-constexpr OperandFields kX{F::xBuf, F::xOff, F::xStride};
-constexpr OperandFields kY{F::yBuf, F::yOff, F::yStride};
-constexpr OperandFields kZ{F::zBuf, F::zOff, F::zStride};
-constexpr OperandFields kW{F::wBuf, F::wOff, F::wStride};
 
 class VectorUnit : UnitInstr {
 public:
@@ -98,7 +94,7 @@ Expected<Mat> VectorUnit::operandY(uint64_t rows, uint64_t cols) const {
   if (flags & VecYImm)
     return Mat(Mat::Constant(rows, cols, getFloat(F::imm)));
   bool perRow = flags & VecYPerRow;
-  auto y = operand(kY, rows, perRow ? 1 : cols);
+  auto y = operand(F::y, rows, perRow ? 1 : cols);
   if (!y)
     return y.takeError();
   Mat ym = read(*y);
@@ -126,10 +122,10 @@ Error VectorUnit::layerNorm(const Operand &x, const Operand &z) {
   float eps = getFloat(F::imm);
   if (!std::isfinite(eps) || eps < 0)
     return error(F::imm, "layer_norm epsilon must be finite and >= 0");
-  auto gamma = operand(kY, 1, x.cols);
+  auto gamma = operand(F::y, 1, x.cols);
   if (!gamma)
     return gamma.takeError();
-  auto beta = operand(kW, 1, x.cols);
+  auto beta = operand(F::w, 1, x.cols);
   if (!beta)
     return beta.takeError();
   if (!x.rows || !x.cols)
@@ -162,10 +158,10 @@ Error VectorUnit::run() {
                            isBinary ? (VecYImm | VecYPerRow | VecSwap) : 0))
     return e;
   uint64_t rows = get(F::rows), cols = get(F::cols);
-  auto x = operand(kX, rows, cols);
+  auto x = operand(F::x, rows, cols);
   if (!x)
     return x.takeError();
-  auto z = output(kZ, rows, cols);
+  auto z = output(F::z, rows, cols);
   if (!z)
     return z.takeError();
   machine.rep.ops.vectorOps += rows * cols * vecFuncCost(func);
