@@ -88,7 +88,7 @@ TEST(Hbm, BankConflictWaitsForTRasThenPrecharges) {
   // data 61 + tCL = 75; done 76 = tRAS + tRP + tRCD + tCL + tBurst.
   EXPECT_EQ(m.access({read(addrOf(0, 0, 1))}, 0), 76u);
   EXPECT_EQ(m.stats().rowConflicts, 1u);
-  // Row 0 again, long after (issue 200, tRAS long satisfied): PRE 200,
+  // Row 0 again, requested long after, at 200 (tRAS long satisfied): PRE 200,
   // ACT 214, READ 228, data 242, done 243 = 200 + tRP + tRCD + tCL + 1.
   EXPECT_EQ(m.access({read(addrOf(0, 0, 0))}, 200), 243u);
   EXPECT_EQ(m.stats().rowConflicts, 2u);
