@@ -484,11 +484,11 @@ def render(args, machine, runs: Sequence[Run], by_model, checks, plots, speed, k
               an.class_table(comps), "", refetch_line(runs, w), ""]
     L += ["## Beside the paper", "",
           "Paper: Wang, Zhang, Han, \"SpAtten: Efficient Sparse Attention Architecture with Cascade Token and "
-          "Head Pruning\", HPCA 2021, arXiv 2012.09852. The only figure used is the abstract's average DRAM "
-          "access reduction (10.0x over 30 BERT and GPT-2 benchmarks). The shared DESIGN.md (\"Hardware model\", "
-          "\"SpAtten semantics\") gives the hardware parameters and the algorithms but no per-technique "
-          "reduction factors, and no other paper figure could be read here, so the per-technique rows say "
-          "\"not found\" instead of a number. The paper's keep ratios were tuned per task for no accuracy loss; "
+          "Head Pruning\", HPCA 2021, arXiv 2012.09852, as summarized with section references in the "
+          "paper-figures.md that sits beside the project. The paper's per-technique factors are averages over "
+          "its benchmarks, and GPT-2's come mostly from the generation stage (one query per step against the "
+          "KV cache), which these whole-sequence runs do not model; its keep ratios were tuned per task for no "
+          "accuracy loss, while "
           "the configurations here use fixed ratios on random weights, so the comparison is of magnitude only.", "",
           an.markdown_table(["model", "config", "metric", "measured", "paper", "source"],
                             [(c.model, c.config, c.metric, an.fmt_ratio(c.measured),
