@@ -169,8 +169,8 @@ Expected<llvm::json::Object> optionalObject(const llvm::json::Object &o,
   return *obj;
 }
 
-/// The `settings` record if there is one: every setting with its type, and
-/// valid (SpAttenSettings::validate).
+/// The `settings` record if there is one: every setting, of its type and
+/// valid.
 Expected<std::optional<SpAttenSettings>>
 optionalSettings(const llvm::json::Object &o) {
   const llvm::json::Value *v = o.get("settings");
@@ -178,9 +178,7 @@ optionalSettings(const llvm::json::Object &o) {
     return std::nullopt;
   Expected<SpAttenSettings> settings = settingsFromJSON(*v, "settings");
   if (!settings)
-    return makeError("manifest: " + llvm::toString(settings.takeError()));
-  if (Error e = settings->validate())
-    return fieldError("settings", llvm::toString(std::move(e)));
+    return fieldError("settings", llvm::toString(settings.takeError()));
   return std::optional<SpAttenSettings>(std::move(*settings));
 }
 

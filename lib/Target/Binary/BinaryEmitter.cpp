@@ -100,10 +100,9 @@ recordedSettings(ModuleOp module) {
     return module.emitError() << kSettingsAttrName << " must be a dictionary";
   llvm::Expected<SpAttenSettings> settings =
       SpAttenSettings::fromAttribute(dict);
-  llvm::Error invalid = settings ? settings->validate() : settings.takeError();
-  if (invalid)
-    return module.emitError()
-           << kSettingsAttrName << ": " << llvm::toString(std::move(invalid));
+  if (!settings)
+    return module.emitError() << kSettingsAttrName << ": "
+                              << llvm::toString(settings.takeError());
   return std::optional<SpAttenSettings>(std::move(*settings));
 }
 

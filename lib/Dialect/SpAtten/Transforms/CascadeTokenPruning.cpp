@@ -235,8 +235,8 @@ LogicalResult CascadeTokenPruningPass::restoreLastLayer(
 
 LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
   FailureOr<SpAttenSettings> settings = checkedSettings(func);
-  if (failed(settings))
-    return failure();
+  if (failed(settings) || !settings->cascadeTokenPruning())
+    return failure(failed(settings));
   FailureOr<SmallVector<DecomposedAttention>> attns =
       decomposeAttentions(func, getArgument());
   if (failed(attns))

@@ -116,5 +116,7 @@ spatten::settingsFromJSON(const llvm::json::Value &value, StringRef name) {
   SpAttenSettings settings;
   if (!fromJSON(value, settings, root))
     return root.getError();
+  if (Error error = settings.validate())
+    return std::move(error);
   return settings;
 }

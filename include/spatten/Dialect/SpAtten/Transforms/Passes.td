@@ -82,7 +82,8 @@ def SpAttenCascadeTokenPruning
     fraction of tokens kept over all layers, in (0, 1]), `token-schedule`
     (`paper` or a comma-separated keep fraction per layer),
     `keep-positions` (original token positions never pruned, e.g. 0 for
-    [CLS]).
+    [CLS]). The pass does nothing at the defaults, `token-keep=1` with the
+    `paper` schedule.
   }];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }

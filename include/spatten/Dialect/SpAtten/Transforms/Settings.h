@@ -70,8 +70,9 @@ struct SpAttenSettings {
   /// The `spatten.settings` dictionary: every setting keyed by its flag
   /// name, as f64, i64, string, bool or an array of i64.
   mlir::DictionaryAttr toAttribute(mlir::MLIRContext *context) const;
-  /// Reads toAttribute()'s dictionary; the error names the key that is
-  /// missing, unknown or of the wrong type. Values are not validated.
+  /// Reads toAttribute()'s dictionary (settingsFromJSON's checks); the
+  /// error names the key that is missing, unknown or of the wrong type, or
+  /// is validate()'s.
   static llvm::Expected<SpAttenSettings> fromAttribute(mlir::DictionaryAttr);
 };
 
@@ -90,8 +91,8 @@ llvm::json::Value toJSON(const SpAttenSettings &settings);
 /// reports the offending key through `path`. Values are not validated.
 bool fromJSON(const llvm::json::Value &value, SpAttenSettings &settings,
               llvm::json::Path path);
-/// fromJSON() with its error as an llvm::Error that names the key below
-/// `name`, e.g. "expected integer at settings.pq-msb".
+/// fromJSON(), then validate(): the error names the key below `name`
+/// ("expected integer at settings.pq-msb") or is validate()'s.
 llvm::Expected<SpAttenSettings> settingsFromJSON(const llvm::json::Value &value,
                                                  llvm::StringRef name);
 
