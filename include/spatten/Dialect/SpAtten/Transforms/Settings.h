@@ -39,6 +39,9 @@ namespace spatten {
 /// the manifest.
 constexpr llvm::StringLiteral kSettingsAttrName = "spatten.settings";
 
+/// What a compilation applies of SpAtten's techniques: keep ratios are
+/// fractions of tokens, heads or keys, widths are bits, the threshold is a
+/// softmax probability. Every default is off (dense fp32).
 struct SpAttenSettings {
 #define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP) TYPE MEMBER = DEFAULT;
 #define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP) std::vector<TYPE> MEMBER;
