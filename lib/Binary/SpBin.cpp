@@ -169,6 +169,19 @@ Expected<llvm::json::Object> optionalObject(const llvm::json::Object &o,
   return *obj;
 }
 
+/// The `settings` record if there is one: every setting, of its type and
+/// valid.
+Expected<std::optional<SpAttenSettings>>
+optionalSettings(const llvm::json::Object &o) {
+  const llvm::json::Value *v = o.get("settings");
+  if (!v)
+    return std::nullopt;
+  Expected<SpAttenSettings> settings = settingsFromJSON(*v, "settings");
+  if (!settings)
+    return fieldError("settings", llvm::toString(settings.takeError()));
+  return std::optional<SpAttenSettings>(std::move(*settings));
+}
+
 //===--------------------------------------------------------------------===//
 // Cross-checks between the manifest and the sections.
 //===--------------------------------------------------------------------===//
@@ -344,7 +357,7 @@ llvm::json::Value Manifest::toJSON() const {
     ins.push_back(tensorToJSON(t));
   for (const TensorInfo &t : outputs)
     outs.push_back(tensorToJSON(t));
-  return llvm::json::Object{
+  llvm::json::Object object{
       {"format_version", int64_t(version)},
       {"hardware", hardware.toJSON()},
       {"entry", int64_t(entry)},
@@ -353,9 +366,11 @@ llvm::json::Value Manifest::toJSON() const {
                                   {"size", int64_t(dramSize)}}},
       {"inputs", std::move(ins)},
       {"outputs", std::move(outs)},
-      {"pruning", llvm::json::Object(pruning)},
       {"extra", llvm::json::Object(extra)},
   };
+  if (settings)
+    object["settings"] = spatten::toJSON(*settings);
+  return object;
 }
 
 Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
@@ -365,7 +380,7 @@ Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
   if (Error e = rejectUnknownKeys(
           *o,
           {"format_version", "hardware", "entry", "num_instructions", "dram",
-           "inputs", "outputs", "pruning", "extra"},
+           "inputs", "outputs", "settings", "extra"},
           ""))
     return std::move(e);
   Manifest m;
@@ -416,13 +431,13 @@ Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
     return outs.takeError();
   m.inputs = std::move(*ins);
   m.outputs = std::move(*outs);
-  auto pruning = optionalObject(*o, "pruning");
-  if (!pruning)
-    return pruning.takeError();
+  auto settings = optionalSettings(*o);
+  if (!settings)
+    return settings.takeError();
   auto extra = optionalObject(*o, "extra");
   if (!extra)
     return extra.takeError();
-  m.pruning = std::move(*pruning);
+  m.settings = std::move(*settings);
   m.extra = std::move(*extra);
   return m;
 }

@@ -30,7 +30,11 @@ Image sampleImage() {
   m.dramSize = 4096;
   m.inputs.push_back({"input_ids", {1, 8}, "int64", 1024});
   m.outputs.push_back({"hidden", {1, 8, 4}, "float32", 2048});
-  m.pruning["token_keep_ratio"] = 1.0;
+  SpAttenSettings settings;
+  settings.tokenKeep = 0.5;
+  settings.keepPositions = {0, 3};
+  settings.pqMsb = 6;
+  m.settings = settings;
   m.extra["layers"] = 2;
   return img;
 }
@@ -184,6 +188,49 @@ TEST(SpBin, ManifestErrorsNameTheField) {
   EXPECT_ERR(readWithMeta(metaWith("\"qk_multipliers\":512",
                                    "\"qk_multipliers\":0")),
              "field 'hardware': hardware config field 'qk_multipliers'");
+}
+
+TEST(SpBin, SettingsRoundTripWithEveryKey) {
+  auto back = readWithMeta(sampleMeta());
+  ASSERT_OK(back);
+  ASSERT_TRUE(back->manifest.settings.has_value());
+  EXPECT_EQ(back->manifest.settings->tokenKeep, 0.5);
+  EXPECT_EQ(back->manifest.settings->keepPositions,
+            (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(back->manifest.settings->pqMsb, 6);
+  EXPECT_EQ(back->manifest.settings->tokenSchedule, "paper");
+  const llvm::json::Object *json =
+      back->manifest.toJSON().getAsObject()->getObject("settings");
+  ASSERT_NE(json, nullptr);
+  for (llvm::StringRef key : {"token-keep", "token-schedule", "keep-positions",
+                              "head-keep", "value-keep", "pq-msb", "pq-lsb",
+                              "pq-threshold", "pq-values", "attn-bits"})
+    EXPECT_NE(json->get(key), nullptr) << key.str();
+  EXPECT_EQ(json->size(), 10u);
+}
+
+TEST(SpBin, SettingsAreOptional) {
+  Image img = sampleImage();
+  img.manifest.settings.reset();
+  auto back = readBytes(serializeImage(img));
+  ASSERT_OK(back);
+  EXPECT_FALSE(back->manifest.settings.has_value());
+  EXPECT_EQ(back->manifest.toJSON().getAsObject()->get("settings"), nullptr);
+}
+
+TEST(SpBin, SettingsErrorsNameTheKey) {
+  EXPECT_ERR(readWithMeta(metaWith("\"pq-msb\":6", "\"pq-msb\":\"6\"")),
+             "expected integer at settings.pq-msb");
+  EXPECT_ERR(readWithMeta(metaWith("\"pq-msb\":6,", "")),
+             "missing value at settings.pq-msb");
+  EXPECT_ERR(readWithMeta(metaWith("\"pq-msb\":6", "\"pq-msb\":6,\"x\":1")),
+             "unknown setting at settings.x");
+  EXPECT_ERR(readWithMeta(
+                 metaWith("\"keep-positions\":[0,3]", "\"keep-positions\":0")),
+             "expected array at settings.keep-positions");
+  EXPECT_ERR(readWithMeta(metaWith("\"pq-msb\":6", "\"pq-msb\":5")),
+             "field 'settings': --pq-msb=5: the ISA encodes MSB planes of 6 "
+             "or 8 bits");
 }
 
 TEST(SpBin, DuplicateNamesAreRejected) {

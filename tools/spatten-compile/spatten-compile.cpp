@@ -56,22 +56,10 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Bin, "bin", "the .spbin binary (default)")),
     cl::cat(category));
 
-// SpAtten techniques (docs/Algorithms.md). Every default is off / dense.
+// SpAtten techniques (docs/Algorithms.md), flags from Settings.def. Every
+// default is off / dense.
 cl::OptionCategory spattenCategory("SpAtten pruning and quantization");
-#define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP)                     \
-  cl::opt<TYPE> MEMBER(FLAG, cl::desc(HELP), cl::init(DEFAULT),               \
-                       cl::cat(spattenCategory));
-#define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP)                         \
-  cl::list<TYPE> MEMBER(FLAG, cl::desc(HELP), cl::CommaSeparated,             \
-                        cl::cat(spattenCategory));
-#include "spatten/Pipeline/SpAttenOptions.def"
-
-void fillSpAttenOptions(spatten::CompilePipelineOptions &o) {
-#define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP) o.MEMBER = MEMBER;
-#define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP)                         \
-  o.MEMBER = llvm::to_vector(MEMBER);
-#include "spatten/Pipeline/SpAttenOptions.def"
-}
+spatten::SettingsCommandLine spattenFlags(spattenCategory);
 
 spatten::Stage lastStage() {
   switch (emit) {
@@ -154,11 +142,10 @@ LogicalResult printDiagnostic(Diagnostic &diag) {
 }
 
 LogicalResult run(MLIRContext &context) {
-  spatten::CompilePipelineOptions options;
-  options.hw = hw;
-  fillSpAttenOptions(options);
-  if (std::string error = options.validate(); !error.empty()) {
-    llvm::errs() << "spatten-compile: " << error << "\n";
+  const spatten::SpAttenSettings &settings = spattenFlags.settings();
+  if (llvm::Error error = settings.validate()) {
+    llvm::errs() << "spatten-compile: " << llvm::toString(std::move(error))
+                 << "\n";
     return failure();
   }
   spatten::ImportOptions importOptions;
@@ -181,7 +168,7 @@ LogicalResult run(MLIRContext &context) {
   applyDefaultTimingManagerCLOptions(tm);
   TimingScope timing = tm.getRootScope();
   pm.enableTiming(timing);
-  spatten::buildCompilePipeline(pm, options, lastStage());
+  spatten::buildCompilePipeline(pm, settings, hw, lastStage());
   if (failed(pm.run(*module)))
     return failure();
   return writeOutput(*module);

@@ -14,6 +14,7 @@
 #ifndef SPATTEN_BINARY_SPBIN_H
 #define SPATTEN_BINARY_SPBIN_H
 
+#include "spatten/Dialect/SpAtten/Transforms/Settings.h"
 #include "spatten/Support/HardwareConfig.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,7 +57,9 @@ struct Manifest {
   uint64_t rodataBase = 0;      ///< DRAM address of .rodata
   uint64_t dramSize = 0;        ///< bytes of DRAM the program touches
   std::vector<TensorInfo> inputs, outputs;
-  llvm::json::Object pruning;   ///< pruning/quantization settings, verbatim
+  /// The SpAtten settings it was compiled with; absent from binaries not
+  /// compiled by the pipeline (hand-written tests).
+  std::optional<SpAttenSettings> settings;
   llvm::json::Object extra;     ///< free-form compiler info (layers, ...)
 
   llvm::json::Value toJSON() const;

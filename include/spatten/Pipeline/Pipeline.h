@@ -1,13 +1,17 @@
 //===- Pipeline.h - The spatten-compile pass pipeline -----------*- C++ -*-===//
 //
-// ONNX dialect -> canonicalize (fold shape arithmetic) -> lift to spatten ->
-// canonicalize + CSE -> tile to spatten_isa. Registered with spatten-opt as
-// `--spatten-compile-pipeline` so any stage can be reproduced from .mlir.
+// Record the SpAtten settings -> ONNX dialect -> canonicalize (fold shape
+// arithmetic) -> lift to spatten -> canonicalize + CSE -> SpAtten's
+// techniques -> tile to spatten_isa -> dependency tokens. Registered with
+// spatten-opt as `--spatten-compile-pipeline` so any stage can be
+// reproduced from .mlir.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef SPATTEN_PIPELINE_PIPELINE_H
 #define SPATTEN_PIPELINE_PIPELINE_H
+
+#include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
@@ -18,28 +22,23 @@ namespace spatten {
 /// The last stage the pipeline runs (spatten-compile `--emit`).
 enum class Stage { ONNX, SpAtten, ISA };
 
+/// `--spatten-compile-pipeline`'s options: `hw` and every SpAtten setting
+/// under its flag name (`token-keep=0.5 keep-positions=0`).
 struct CompilePipelineOptions
     : public mlir::PassPipelineOptions<CompilePipelineOptions> {
   Option<std::string> hw{*this, "hw",
                          llvm::cl::desc("hardware preset or JSON file"),
                          llvm::cl::init("spatten")};
-  // SpAtten techniques (docs/Algorithms.md); the defaults are dense fp32.
-#define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP)                     \
-  Option<TYPE> MEMBER{*this, FLAG, llvm::cl::desc(HELP),                      \
-                      llvm::cl::init(DEFAULT)};
-#define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP)                         \
-  ListOption<TYPE> MEMBER{*this, FLAG, llvm::cl::desc(HELP)};
-#include "spatten/Pipeline/SpAttenOptions.def"
-
-  /// The first invalid setting, described for the user, or "".
-  std::string validate() const;
-  /// Whether any SpAtten technique is on.
-  bool anySpAtten() const;
+  SettingOptions<mlir::detail::PassOptions, setting::All> spatten{*this};
 };
 
-/// Appends the passes that take the module from `onnx` up to `last`.
+/// Appends the passes that take the module from `onnx` up to `last`,
+/// applying `settings` (validated by the first pass, which records them on
+/// the module) for hardware `hw` (a preset name or a JSON file,
+/// docs/HardwareConfig.md).
 void buildCompilePipeline(mlir::OpPassManager &pm,
-                          const CompilePipelineOptions &options,
+                          const SpAttenSettings &settings,
+                          llvm::StringRef hw = "spatten",
                           Stage last = Stage::ISA);
 
 /// Every dialect the compiler reads or writes.

@@ -89,8 +89,24 @@ static LogicalResult placeSegments(MutableArrayRef<isa::SegmentOp> segments,
   return success();
 }
 
-FailureOr<binary::Image> spatten::buildImage(ModuleOp module,
-                                             llvm::json::Object pruning) {
+/// The module's `spatten.settings`, if the pipeline recorded them.
+static FailureOr<std::optional<SpAttenSettings>>
+recordedSettings(ModuleOp module) {
+  Attribute attr = module->getAttr(kSettingsAttrName);
+  if (!attr)
+    return std::optional<SpAttenSettings>();
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  if (!dict)
+    return module.emitError() << kSettingsAttrName << " must be a dictionary";
+  llvm::Expected<SpAttenSettings> settings =
+      SpAttenSettings::fromAttribute(dict);
+  if (!settings)
+    return module.emitError() << kSettingsAttrName << ": "
+                              << llvm::toString(settings.takeError());
+  return std::optional<SpAttenSettings>(std::move(*settings));
+}
+
+FailureOr<binary::Image> spatten::buildImage(ModuleOp module) {
   auto programs = llvm::to_vector(module.getOps<isa::ProgramOp>());
   if (programs.size() != 1)
     return module.emitError("expected one spatten_isa.program, found ")
@@ -134,7 +150,10 @@ FailureOr<binary::Image> spatten::buildImage(ModuleOp module,
     return failure();
   m.inputs = std::move(*ins);
   m.outputs = std::move(*outs);
-  m.pruning = std::move(pruning);
+  FailureOr<std::optional<SpAttenSettings>> settings = recordedSettings(module);
+  if (failed(settings))
+    return failure();
+  m.settings = std::move(*settings);
   return image;
 }
 

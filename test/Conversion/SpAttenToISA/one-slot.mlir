@@ -1,4 +1,4 @@
-// RUN: spatten-opt %s --spatten-progressive-quantization --convert-spatten-to-isa=hw=%S/Inputs/small-q.json -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: spatten-opt %s --spatten-progressive-quantization=pq-msb=6 --convert-spatten-to-isa=hw=%S/Inputs/small-q.json -split-input-file -verify-diagnostics | FileCheck %s
 
 // Progressive quantization decides per head, so all 12 query rows share
 // one ATTN. 12 rows of width 64 do not fit half of the 4 KiB Q buffer, so

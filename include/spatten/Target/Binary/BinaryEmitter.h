@@ -3,7 +3,8 @@
 // A translation, not a pass: packs a `spatten_isa.program` into the .spbin
 // image (docs/BinaryFormat.md). Instruction words come from the Spec.h field
 // tables; `.rodata` holds the segments' bytes at their addresses; the
-// manifest records the hardware config, I/O tensors and DRAM layout.
+// manifest records the hardware config, I/O tensors, DRAM layout and the
+// module's `spatten.settings`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,14 +21,15 @@ namespace isa {
 class ProgramOp;
 }
 
-/// Builds the image of the single `spatten_isa.program` in `module`, with
-/// `pruning` recorded verbatim in the manifest. The image's .rodata borrows
+/// Builds the image of the single `spatten_isa.program` in `module`; the
+/// manifest's `settings` are the module's `spatten.settings` (none when the
+/// module has no such attribute). The image's .rodata borrows
 /// the segments' bytes from their attributes and resource blobs, so
 /// `module` must outlive it (until it is written). Errors are emitted as
 /// diagnostics on the offending op: a segment outside .rodata or
-/// overlapping another, a constant without a byte layout.
-mlir::FailureOr<binary::Image> buildImage(mlir::ModuleOp module,
-                                          llvm::json::Object pruning = {});
+/// overlapping another, a constant without a byte layout, settings of the
+/// wrong form or invalid.
+mlir::FailureOr<binary::Image> buildImage(mlir::ModuleOp module);
 
 /// Registers `--export-binary` (the .spbin bytes) with mlir-translate.
 void registerToBinaryTranslations();

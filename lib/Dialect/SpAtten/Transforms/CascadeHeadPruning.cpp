@@ -4,6 +4,7 @@
 #include "KeepSchedule.h"
 
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+#include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -199,8 +200,10 @@ struct LayerPruner {
 };
 
 struct CascadeHeadPruningPass
-    : spatten::impl::SpAttenCascadeHeadPruningBase<CascadeHeadPruningPass> {
-  using Base::Base;
+    : SettingsPass<
+          spatten::impl::SpAttenCascadeHeadPruningBase<CascadeHeadPruningPass>,
+          setting::List<setting::headKeep>> {
+  using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
     if (failed(run(getOperation())))
@@ -212,12 +215,9 @@ struct CascadeHeadPruningPass
 } // namespace
 
 LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
-  if (!(keepRatio > 0 && keepRatio <= 1))
-    return func.emitError("spatten-cascade-head-pruning: keep-ratio must be "
-                          "in (0, 1], got ")
-           << keepRatio.getValue();
-  if (keepRatio == 1)
-    return success();
+  FailureOr<SpAttenSettings> settings = checkedSettings(func);
+  if (failed(settings) || !settings->cascadeHeadPruning())
+    return failure(failed(settings));
   FailureOr<SmallVector<DecomposedAttention>> attns =
       decomposeAttentions(func, getArgument());
   if (failed(attns) || attns->empty())
@@ -229,7 +229,7 @@ LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
       return a.probs->emitOpError("cascade head pruning needs batch 1 and ")
              << heads << " heads in every layer (not implemented otherwise)";
   }
-  SmallVector<double> f = paperSchedule(attns->size(), keepRatio, 0.3);
+  SmallVector<double> f = paperSchedule(attns->size(), settings->headKeep, 0.3);
 
   OpBuilder b(func.getBody());
   Location loc = func.getLoc();
@@ -274,4 +274,9 @@ LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
     count = k;
   }
   return success();
+}
+
+std::unique_ptr<Pass>
+spatten::createSpAttenCascadeHeadPruning(const SpAttenSettings &settings) {
+  return std::make_unique<CascadeHeadPruningPass>(settings);
 }

@@ -5,6 +5,7 @@
 #include "ShapeRefresh.h"
 
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+#include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -110,8 +111,11 @@ struct Cascade {
 };
 
 struct CascadeTokenPruningPass
-    : spatten::impl::SpAttenCascadeTokenPruningBase<CascadeTokenPruningPass> {
-  using Base::Base;
+    : SettingsPass<spatten::impl::SpAttenCascadeTokenPruningBase<
+                       CascadeTokenPruningPass>,
+                   setting::List<setting::tokenKeep, setting::tokenSchedule,
+                                 setting::keepPositions>> {
+  using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
     if (failed(run(getOperation())))
@@ -119,8 +123,10 @@ struct CascadeTokenPruningPass
   }
 
   LogicalResult run(func::FuncOp func);
-  LogicalResult checkShapes(ArrayRef<DecomposedAttention> attns);
-  Cascade initialState(OpBuilder &b, Location loc, int64_t tokens);
+  LogicalResult checkShapes(ArrayRef<DecomposedAttention> attns,
+                            ArrayRef<int64_t> keepPositions);
+  Cascade initialState(OpBuilder &b, Location loc, int64_t tokens,
+                       ArrayRef<int64_t> keepPositions);
   void pruneMasks(OpBuilder &b, ArrayRef<DecomposedAttention> later, Value idx,
                   ShapeRefresher &refresher);
   LogicalResult restoreLastLayer(ArrayRef<DecomposedAttention> attns,
@@ -130,7 +136,8 @@ struct CascadeTokenPruningPass
 } // namespace
 
 LogicalResult
-CascadeTokenPruningPass::checkShapes(ArrayRef<DecomposedAttention> attns) {
+CascadeTokenPruningPass::checkShapes(ArrayRef<DecomposedAttention> attns,
+                                     ArrayRef<int64_t> keepPositions) {
   int64_t tokens = shapeOf(attns.front().probs->getResult(0))[3];
   for (const DecomposedAttention &a : attns) {
     ArrayRef<int64_t> p = shapeOf(a.probs->getResult(0));
@@ -148,7 +155,8 @@ CascadeTokenPruningPass::checkShapes(ArrayRef<DecomposedAttention> attns) {
 }
 
 Cascade CascadeTokenPruningPass::initialState(OpBuilder &b, Location loc,
-                                              int64_t tokens) {
+                                              int64_t tokens,
+                                              ArrayRef<int64_t> keepPositions) {
   auto f32 = RankedTensorType::get({1, tokens}, b.getF32Type());
   auto i64 = RankedTensorType::get({1, tokens}, b.getI64Type());
   SmallVector<float> forced(tokens, 0.f);
@@ -226,26 +234,27 @@ LogicalResult CascadeTokenPruningPass::restoreLastLayer(
 }
 
 LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
-  if (!(keepRatio > 0 && keepRatio <= 1))
-    return func.emitError("spatten-cascade-token-pruning: keep-ratio must be "
-                          "in (0, 1], got ")
-           << keepRatio.getValue();
+  FailureOr<SpAttenSettings> settings = checkedSettings(func);
+  if (failed(settings) || !settings->cascadeTokenPruning())
+    return failure(failed(settings));
   FailureOr<SmallVector<DecomposedAttention>> attns =
       decomposeAttentions(func, getArgument());
   if (failed(attns))
     return failure();
-  if (attns->empty() || failed(checkShapes(*attns)))
+  if (attns->empty() || failed(checkShapes(*attns, settings->keepPositions)))
     return success(attns->empty());
   int64_t layers = attns->size();
   llvm::Expected<SmallVector<double>> f =
-      parseSchedule(schedule, layers, keepRatio, /*untouched=*/0.15);
+      parseSchedule(settings->tokenSchedule, layers, settings->tokenKeep,
+                    /*untouched=*/0.15);
   if (!f)
-    return func.emitError("spatten-cascade-token-pruning: ")
-           << llvm::toString(f.takeError());
+    return func.emitError()
+           << getArgument() << ": " << llvm::toString(f.takeError());
 
   OpBuilder b(func.getBody());
-  Cascade state =
-      initialState(b, func.getLoc(), shapeOf((*attns)[0].probs->getResult(0))[3]);
+  Cascade state = initialState(b, func.getLoc(),
+                               shapeOf((*attns)[0].probs->getResult(0))[3],
+                               settings->keepPositions);
   int64_t tokens = state.count;
   ShapeRefresher refresher;
   SmallVector<std::pair<Value, Value>> boundaries;
@@ -304,4 +313,9 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
     if (failed(refresher.refresh(&op)))
       return failure();
   return success();
+}
+
+std::unique_ptr<Pass>
+spatten::createSpAttenCascadeTokenPruning(const SpAttenSettings &settings) {
+  return std::make_unique<CascadeTokenPruningPass>(settings);
 }

@@ -2,7 +2,7 @@
 
 #include "KeepSchedule.h"
 
-#include "llvm/ADT/StringExtras.h"
+#include "spatten/Dialect/SpAtten/Transforms/Settings.h"
 
 #include <algorithm>
 #include <cmath>
@@ -28,27 +28,15 @@ spatten::parseSchedule(llvm::StringRef schedule, int64_t layers, double ratio,
                        double untouched) {
   if (schedule == "paper")
     return paperSchedule(layers, ratio, untouched);
-  llvm::SmallVector<llvm::StringRef> parts;
-  schedule.split(parts, ',');
-  if (int64_t(parts.size()) != layers)
-    return llvm::createStringError(
-        "schedule '" + schedule + "' lists " + llvm::Twine(parts.size()) +
-        " fractions for " + llvm::Twine(layers) + " layers");
-  llvm::SmallVector<double> f;
-  for (llvm::StringRef part : parts) {
-    double v;
-    if (part.trim().getAsDouble(v) || !(v > 0 && v <= 1))
-      return llvm::createStringError("schedule entry '" + part.trim() +
-                                     "' is not a fraction in (0, 1]");
-    if (f.empty() && v != 1)
-      return llvm::createStringError(
-          "schedule entry '" + part.trim() +
-          "' for layer 0 must be 1: no importance is known before layer 0");
-    if (!f.empty() && v > f.back())
-      return llvm::createStringError("schedule '" + schedule +
-                                     "' must be non-increasing");
-    f.push_back(v);
-  }
+  llvm::Expected<llvm::SmallVector<double>> f =
+      parseTokenScheduleList(schedule);
+  if (!f)
+    return llvm::createStringError("schedule '" + schedule +
+                                   "': " + llvm::toString(f.takeError()));
+  if (int64_t(f->size()) != layers)
+    return llvm::createStringError("schedule '" + schedule + "' lists " +
+                                   llvm::Twine(f->size()) + " fractions for " +
+                                   llvm::Twine(layers) + " layers");
   return f;
 }
 

@@ -20,9 +20,8 @@ namespace spatten {
 llvm::SmallVector<double> paperSchedule(int64_t layers, double ratio,
                                         double untouched);
 
-/// `schedule` is "paper" or a comma-separated list of `layers` fractions in
-/// (0, 1], non-increasing, starting at 1. Errors say what is wrong with the
-/// text.
+/// `schedule` is "paper" or a comma-separated list of `layers` fractions
+/// (parseTokenScheduleList). Errors say what is wrong with the text.
 llvm::Expected<llvm::SmallVector<double>>
 parseSchedule(llvm::StringRef schedule, int64_t layers, double ratio,
               double untouched);

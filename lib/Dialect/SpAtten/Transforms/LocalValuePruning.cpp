@@ -3,6 +3,7 @@
 #include "AttentionForms.h"
 
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+#include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
 #include <cmath>
 
@@ -16,18 +17,17 @@ using namespace spatten;
 
 namespace {
 struct LocalValuePruningPass
-    : spatten::impl::SpAttenLocalValuePruningBase<LocalValuePruningPass> {
-  using Base::Base;
+    : SettingsPass<
+          spatten::impl::SpAttenLocalValuePruningBase<LocalValuePruningPass>,
+          setting::List<setting::valueKeep>> {
+  using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    if (!(keepRatio > 0 && keepRatio <= 1)) {
-      func.emitError("spatten-local-value-pruning: keep-ratio must be in "
-                     "(0, 1], got ")
-          << keepRatio.getValue();
+    FailureOr<SpAttenSettings> settings = checkedSettings(func);
+    if (failed(settings))
       return signalPassFailure();
-    }
-    if (keepRatio == 1)
+    if (!settings->localValuePruning())
       return;
     FailureOr<SmallVector<DecomposedAttention>> attns =
         decomposeAttentions(func, getArgument());
@@ -38,7 +38,8 @@ struct LocalValuePruningPass
       if (probs.getDefiningOp<LocalValuePruneOp>())
         continue;
       int64_t keys = cast<RankedTensorType>(probs.getType()).getDimSize(3);
-      int64_t keep = std::max<int64_t>(1, std::floor(keys * keepRatio));
+      int64_t keep =
+          std::max<int64_t>(1, std::floor(keys * settings->valueKeep));
       OpBuilder b(a.output);
       auto pruned = LocalValuePruneOp::create(b, a.output.getLoc(), probs,
                                               b.getI64IntegerAttr(keep));
@@ -47,3 +48,8 @@ struct LocalValuePruningPass
   }
 };
 } // namespace
+
+std::unique_ptr<Pass>
+spatten::createSpAttenLocalValuePruning(const SpAttenSettings &settings) {
+  return std::make_unique<LocalValuePruningPass>(settings);
+}

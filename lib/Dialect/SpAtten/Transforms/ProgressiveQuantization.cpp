@@ -3,6 +3,7 @@
 #include "AttentionForms.h"
 
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+#include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
 namespace spatten {
 #define GEN_PASS_DEF_SPATTENPROGRESSIVEQUANTIZATION
@@ -38,30 +39,19 @@ static void eraseIfDead(Value x) {
 
 namespace {
 struct ProgressiveQuantizationPass
-    : spatten::impl::SpAttenProgressiveQuantizationBase<
-          ProgressiveQuantizationPass> {
-  using Base::Base;
-
-  LogicalResult checkOptions(func::FuncOp func) {
-    if (msbBits != 6 && msbBits != 8)
-      return func.emitError("spatten-progressive-quantization: msb must be 6 "
-                            "or 8, got ")
-             << msbBits.getValue();
-    if (lsbBits != 4)
-      return func.emitError("spatten-progressive-quantization: lsb must be 4, "
-                            "got ")
-             << lsbBits.getValue();
-    if (!(threshold > 0 && threshold < 1))
-      return func.emitError("spatten-progressive-quantization: threshold must "
-                            "be in (0, 1), got ")
-             << threshold.getValue();
-    return success();
-  }
+    : SettingsPass<spatten::impl::SpAttenProgressiveQuantizationBase<
+                       ProgressiveQuantizationPass>,
+                   setting::List<setting::pqMsb, setting::pqLsb,
+                                 setting::pqThreshold, setting::pqValues>> {
+  using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    if (failed(checkOptions(func)))
+    FailureOr<SpAttenSettings> settings = checkedSettings(func);
+    if (failed(settings))
       return signalPassFailure();
+    if (!settings->progressiveQuantization())
+      return;
     FailureOr<SmallVector<DecomposedAttention>> attns =
         decomposeAttentions(func, getArgument());
     if (failed(attns))
@@ -73,17 +63,17 @@ struct ProgressiveQuantizationPass
       OpBuilder b(probs);
       auto fetch = ProgressiveFetchOp::create(
           b, probs.getLoc(), probs.getType(), probs.getQuery(),
-          unquantized(probs.getKey()), probs.getMask(),
-          probs.getNumHeadsAttr(), probs.getScaleAttr(),
-          probs.getMaskKindAttr(), probs.getMaskFillAttr(),
-          b.getI64IntegerAttr(msbBits), b.getI64IntegerAttr(lsbBits),
-          b.getF32FloatAttr(threshold),
-          values ? b.getUnitAttr() : UnitAttr());
+          unquantized(probs.getKey()), probs.getMask(), probs.getNumHeadsAttr(),
+          probs.getScaleAttr(), probs.getMaskKindAttr(),
+          probs.getMaskFillAttr(), b.getI64IntegerAttr(settings->pqMsb),
+          b.getI64IntegerAttr(settings->pqLsb),
+          b.getF32FloatAttr(settings->pqThreshold),
+          settings->pqValues ? b.getUnitAttr() : UnitAttr());
       Value key = probs.getKey();
       probs.replaceAllUsesWith(fetch.getProbs());
       probs.erase();
       eraseIfDead(key);
-      if (values) {
+      if (settings->pqValues) {
         // Values too are quantized once, at msb + lsb bits.
         Value value = a.output.getValue();
         a.output.getValueMutable().assign(unquantized(value));
@@ -93,3 +83,8 @@ struct ProgressiveQuantizationPass
   }
 };
 } // namespace
+
+std::unique_ptr<Pass>
+spatten::createSpAttenProgressiveQuantization(const SpAttenSettings &settings) {
+  return std::make_unique<ProgressiveQuantizationPass>(settings);
+}

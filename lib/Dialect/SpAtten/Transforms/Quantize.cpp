@@ -3,6 +3,7 @@
 #include "AttentionForms.h"
 
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+#include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -15,31 +16,40 @@ using namespace mlir;
 using namespace spatten;
 
 namespace {
-struct QuantizePass : spatten::impl::SpAttenQuantizeBase<QuantizePass> {
-  using Base::Base;
+struct QuantizePass
+    : SettingsPass<spatten::impl::SpAttenQuantizeBase<QuantizePass>,
+                   setting::List<setting::attnBits>> {
+  using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
-    if (bits < 4 || bits > 16) {
-      getOperation().emitError("spatten-quantize: bits must be in [4, 16], got ")
-          << bits.getValue();
+    FailureOr<SpAttenSettings> settings = checkedSettings(getOperation());
+    if (failed(settings))
       return signalPassFailure();
-    }
+    if (!settings->quantization())
+      return;
+    int64_t bits = settings->attnBits;
     getOperation().walk([&](Operation *op) {
       llvm::TypeSwitch<Operation *>(op)
           .Case([&](AttentionOp a) {
-            quantize(a, {0, 1, 2}, a.getNumHeads());
+            quantize(a, {0, 1, 2}, a.getNumHeads(), bits);
           })
-          .Case([&](AttentionProbsOp p) { quantize(p, {0, 1}, p.getNumHeads()); })
+          .Case([&](AttentionProbsOp p) {
+            quantize(p, {0, 1}, p.getNumHeads(), bits);
+          })
           // Progressive quantization owns the keys' format.
-          .Case([&](ProgressiveFetchOp p) { quantize(p, {0}, p.getNumHeads()); })
+          .Case([&](ProgressiveFetchOp p) {
+            quantize(p, {0}, p.getNumHeads(), bits);
+          })
           .Case([&](AttentionOutputOp o) {
             auto probs = cast<RankedTensorType>(o.getProbs().getType());
-            quantize(o, {1}, probs.getDimSize(1));
+            quantize(o, {1}, probs.getDimSize(1), bits);
           });
     });
   }
 
-  void quantize(Operation *op, ArrayRef<unsigned> operands, int64_t heads) {
+  /// Fake-quantizes `op`'s `operands` to `bits` bits per row of each head.
+  void quantize(Operation *op, ArrayRef<unsigned> operands, int64_t heads,
+                int64_t bits) {
     OpBuilder b(op);
     for (unsigned i : operands) {
       Value x = op->getOperand(i);
@@ -49,3 +59,8 @@ struct QuantizePass : spatten::impl::SpAttenQuantizeBase<QuantizePass> {
   }
 };
 } // namespace
+
+std::unique_ptr<Pass>
+spatten::createSpAttenQuantize(const SpAttenSettings &settings) {
+  return std::make_unique<QuantizePass>(settings);
+}

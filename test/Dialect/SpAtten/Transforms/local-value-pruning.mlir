@@ -1,9 +1,9 @@
-// RUN: spatten-opt %s --spatten-local-value-pruning=keep-ratio=0.3 -split-input-file -verify-diagnostics | FileCheck %s
-// RUN: not spatten-opt %s --spatten-local-value-pruning=keep-ratio=0 -split-input-file 2>&1 | FileCheck %s --check-prefix=ZERO
-// RUN: not spatten-opt %s --spatten-local-value-pruning=keep-ratio=1.5 -split-input-file 2>&1 | FileCheck %s --check-prefix=ABOVE
+// RUN: spatten-opt %s --spatten-local-value-pruning=value-keep=0.3 -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: not spatten-opt %s --spatten-local-value-pruning=value-keep=0 -split-input-file 2>&1 | FileCheck %s --check-prefix=ZERO
+// RUN: not spatten-opt %s --spatten-local-value-pruning=value-keep=1.5 -split-input-file 2>&1 | FileCheck %s --check-prefix=ABOVE
 
-// ZERO: error: spatten-local-value-pruning: keep-ratio must be in (0, 1], got 0
-// ABOVE: error: spatten-local-value-pruning: keep-ratio must be in (0, 1], got 1.5
+// ZERO: error: spatten-local-value-pruning: --value-keep=0.00: a keep ratio must be in (0, 1]
+// ABOVE: error: spatten-local-value-pruning: --value-keep=1.50: a keep ratio must be in (0, 1]
 
 // The attention is decomposed; each query row keeps floor(10 * 0.3) = 3 of
 // its 10 probabilities.

@@ -1,10 +1,12 @@
-// RUN: spatten-opt %s --spatten-progressive-quantization | FileCheck %s
-// RUN: spatten-opt %s --spatten-progressive-quantization="msb=8 threshold=0.2" | FileCheck %s --check-prefix=OPTS
-// RUN: spatten-opt %s --spatten-quantize --spatten-progressive-quantization --spatten-local-value-pruning=keep-ratio=0.5 | FileCheck %s --check-prefix=ALL
-// RUN: not spatten-opt %s --spatten-progressive-quantization=msb=5 2>&1 | FileCheck %s --check-prefix=MSB
-// RUN: not spatten-opt %s --spatten-progressive-quantization=lsb=3 2>&1 | FileCheck %s --check-prefix=LSB
-// RUN: not spatten-opt %s --spatten-progressive-quantization=threshold=1 2>&1 | FileCheck %s --check-prefix=THR
-// RUN: spatten-opt %s --spatten-quantize --spatten-progressive-quantization=values=true | FileCheck %s --check-prefix=VALUES
+// RUN: spatten-opt %s --spatten-progressive-quantization=pq-msb=6 | FileCheck %s
+// RUN: spatten-opt %s --spatten-progressive-quantization="pq-msb=8 pq-threshold=0.2" | FileCheck %s --check-prefix=OPTS
+// RUN: spatten-opt %s --spatten-quantize=attn-bits=12 --spatten-progressive-quantization=pq-msb=6 --spatten-local-value-pruning=value-keep=0.5 | FileCheck %s --check-prefix=ALL
+// RUN: spatten-opt %s --spatten-progressive-quantization | FileCheck %s --check-prefix=OFF
+// RUN: not spatten-opt %s --spatten-progressive-quantization=pq-msb=5 2>&1 | FileCheck %s --check-prefix=MSB
+// RUN: not spatten-opt %s --spatten-progressive-quantization="pq-msb=6 pq-lsb=3" 2>&1 | FileCheck %s --check-prefix=LSB
+// RUN: not spatten-opt %s --spatten-progressive-quantization="pq-msb=6 pq-threshold=1" 2>&1 | FileCheck %s --check-prefix=THR
+// RUN: not spatten-opt %s --spatten-progressive-quantization=pq-values=true 2>&1 | FileCheck %s --check-prefix=PQV
+// RUN: spatten-opt %s --spatten-quantize=attn-bits=12 --spatten-progressive-quantization="pq-msb=6 pq-values=true" | FileCheck %s --check-prefix=VALUES
 
 // CHECK-LABEL: func @attention
 // CHECK: %[[P:.*]] = spatten.progressive_fetch %arg0, %arg1 {lsb_bits = 4 : i64, mask_kind = #spatten.mask_kind<causal>, msb_bits = 6 : i64, num_heads = 2 : i64, scale = 5.000000e-01 : f32, threshold = 1.000000e-01 : f32}
@@ -20,11 +22,15 @@
 // ALL-NEXT: %[[K:.*]] = spatten.local_value_prune %[[P]] {keep = 2 : i64}
 // ALL-NEXT: spatten.attention_output %[[K]], %{{.*}}
 
-// MSB: error: spatten-progressive-quantization: msb must be 6 or 8, got 5
-// LSB: error: spatten-progressive-quantization: lsb must be 4, got 3
-// THR: error: spatten-progressive-quantization: threshold must be in (0, 1), got 1
+// At its default, pq-msb=0, the pass leaves the IR alone.
+// OFF-NOT: spatten.progressive_fetch
 
-// With values=true, V is also quantized once, at msb + lsb bits, by the
+// MSB: error: spatten-progressive-quantization: --pq-msb=5: the ISA encodes MSB planes of 6 or 8 bits
+// LSB: error: spatten-progressive-quantization: --pq-lsb=3: the ISA encodes 4-bit LSB planes
+// THR: error: spatten-progressive-quantization: --pq-threshold=1.00: a probability threshold must be in (0, 1)
+// PQV: error: spatten-progressive-quantization: --pq-values needs --pq-msb
+
+// With pq-values, V is also quantized once, at msb + lsb bits, by the
 // progressive fetch: only the queries keep their 12-bit quantization.
 // VALUES-COUNT-1: spatten.quantize
 // VALUES-NOT: spatten.quantize

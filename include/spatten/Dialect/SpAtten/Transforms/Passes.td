@@ -4,6 +4,10 @@
 // docs/Algorithms.md. The passes decompose `spatten.attention` into
 // `attention_probs` / `attention_output` where they need the probabilities.
 //
+// The passes take their settings as options named like spatten-compile's
+// flags; they are declared in C++ from Settings.def (SettingsOptions.h), not
+// here, so that the table stays their one source.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef SPATTEN_TRANSFORMS_PASSES_TD
@@ -15,14 +19,13 @@ def SpAttenQuantize : Pass<"spatten-quantize", "mlir::func::FuncOp"> {
   let summary = "Fixed-point quantization of the attention path (Q, K, V)";
   let description = [{
     Quantizes every attention's query, key and value rows (one token of one
-    head) to `bits`-bit symmetric fixed point with one scale per row
+    head) to `attn-bits`-bit symmetric fixed point with one scale per row
     (`spatten.quantize` + `spatten.dequantize`; paper Sec. V-B uses 12 bits).
     Keys and values that progressive quantization handles are left to it.
+
+    Option (spatten-compile's flag of the same name): `attn-bits`, 4..16;
+    the pass does nothing at its default, 0.
   }];
-  let options = [
-    Option<"bits", "bits", "int64_t", "12",
-           "fixed-point width of Q, K and V in bits (4..16)">,
-  ];
   let dependentDialects = ["spatten::SpAttenDialect"];
 }
 
@@ -31,13 +34,12 @@ def SpAttenLocalValuePruning
   let summary = "Keep the largest probabilities of each query row";
   let description = [{
     Paper Sec. III-C: per query row only the `keep = max(1, floor(Lk *
-    keep-ratio))` largest probabilities stay (`spatten.local_value_prune`),
+    value-keep))` largest probabilities stay (`spatten.local_value_prune`),
     so only their V rows are fetched. Not cumulative across layers.
+
+    Option (spatten-compile's flag of the same name): `value-keep`, the
+    keep ratio, in (0, 1]; the pass does nothing at its default, 1.
   }];
-  let options = [
-    Option<"keepRatio", "keep-ratio", "double", "1.0",
-           "fraction of keys kept per query row, in (0, 1]">,
-  ];
   let dependentDialects = ["spatten::SpAttenDialect"];
 }
 
@@ -46,19 +48,16 @@ def SpAttenProgressiveQuantization
   let summary = "Fetch key MSBs first, LSBs only when softmax is not confident";
   let description = [{
     Paper Sec. III-D: attention probabilities come from
-    `spatten.progressive_fetch` with keys quantized to `msb + lsb` bits and
-    fetched as an MSB plane; rows whose maximum probability is below
-    `threshold` are recomputed after fetching the LSB plane.
+    `spatten.progressive_fetch` with keys quantized to `pq-msb + pq-lsb`
+    bits and fetched as an MSB plane; rows whose maximum probability is
+    below `pq-threshold` are recomputed after fetching the LSB plane. With
+    `pq-values`, values are fetched progressively too: MSB planes, and the
+    LSB planes of the V rows a head uses when it refetched its keys' LSBs.
+
+    Options (spatten-compile's flags of the same names): `pq-msb` (6 or 8;
+    the pass does nothing at its default, 0), `pq-lsb` (4), `pq-threshold`
+    (in (0, 1), 0.1), `pq-values`.
   }];
-  let options = [
-    Option<"msbBits", "msb", "int64_t", "6", "bits of the MSB plane (6 or 8)">,
-    Option<"lsbBits", "lsb", "int64_t", "4", "bits of the LSB plane (4)">,
-    Option<"threshold", "threshold", "double", "0.1",
-           "refetch when the maximum probability of a row is below this">,
-    Option<"values", "values", "bool", "false",
-           "also fetch values progressively: MSB planes, and the LSB planes "
-           "of the V rows a head uses when it refetched its keys' LSBs">,
-  ];
   let dependentDialects = ["spatten::SpAttenDialect"];
 }
 
@@ -78,16 +77,14 @@ def SpAttenCascadeTokenPruning
     layer norms to the value the residual path also reads.
     Batch 1, encoder or whole-prompt attention (Lq = Lk); schedules and
     formulas in docs/Algorithms.md.
+
+    Options (spatten-compile's flags of the same names): `token-keep` (mean
+    fraction of tokens kept over all layers, in (0, 1]), `token-schedule`
+    (`paper` or a comma-separated keep fraction per layer),
+    `keep-positions` (original token positions never pruned, e.g. 0 for
+    [CLS]). The pass does nothing at the defaults, `token-keep=1` with the
+    `paper` schedule.
   }];
-  let options = [
-    Option<"keepRatio", "keep-ratio", "double", "1.0",
-           "mean fraction of tokens kept over all layers, in (0, 1]">,
-    Option<"schedule", "schedule", "std::string", "\"paper\"",
-           "'paper' (first 15% of layers dense, then a linear ramp) or a "
-           "comma-separated keep fraction per layer">,
-    ListOption<"keepPositions", "keep-positions", "int64_t",
-               "original token positions that are never pruned (e.g. 0 for [CLS])">,
-  ];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }
 
@@ -110,12 +107,27 @@ def SpAttenCascadeHeadPruning
     from the unpruned tensor), so no compacted copy is written. Run after
     cascade token pruning. Batch 1; schedule formulas in
     docs/Algorithms.md.
+
+    Option (spatten-compile's flag of the same name): `head-keep`, the mean
+    fraction of heads kept over all layers, in (0, 1]; the pass does
+    nothing at its default, 1.
   }];
-  let options = [
-    Option<"keepRatio", "keep-ratio", "double", "1.0",
-           "mean fraction of heads kept over all layers, in (0, 1]">,
-  ];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
+}
+
+def SpAttenRecordSettings
+    : Pass<"spatten-record-settings", "mlir::ModuleOp"> {
+  let summary = "Record the SpAtten settings on the module";
+  let description = [{
+    Sets the module attribute `spatten.settings`: every SpAtten setting
+    keyed by its flag name (f64 ratios and threshold, i64 bit widths, the
+    schedule string, the kept positions as an array of i64, `pq-values` as
+    a bool), defaults included. `spatten-translate --export-binary` copies
+    it into the manifest's `settings` record (docs/BinaryFormat.md), so a
+    binary tells how it was compiled. `--spatten-compile-pipeline` runs it
+    first. Takes every setting as an option (spatten-compile's flags of the
+    same names) and fails on an invalid one.
+  }];
 }
 
 #endif // SPATTEN_TRANSFORMS_PASSES_TD
