@@ -4,7 +4,7 @@
 // options named like spatten-compile's flags (`token-keep=0.5`). ODS would
 // declare them from literals in Passes.td, repeating Settings.def; these
 // templates declare them from the table instead
-// (docs/Architecture-settings.md).
+// (docs/Architecture.md, "SpAtten settings: one table").
 //
 //===----------------------------------------------------------------------===//
 
