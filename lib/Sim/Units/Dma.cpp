@@ -19,10 +19,7 @@
 #include <limits>
 
 using namespace spatten;
-using namespace spatten::isa;
 using namespace spatten::sim;
-using llvm::Error;
-using llvm::Expected;
 
 namespace {
 

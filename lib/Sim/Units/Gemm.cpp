@@ -3,9 +3,7 @@
 #include "Unit.h"
 
 using namespace spatten;
-using namespace spatten::isa;
 using namespace spatten::sim;
-using llvm::Error;
 
 namespace {
 

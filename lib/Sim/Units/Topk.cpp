@@ -16,9 +16,7 @@
 #include <cmath>
 
 using namespace spatten;
-using namespace spatten::isa;
 using namespace spatten::sim;
-using llvm::Error;
 
 namespace {
 

@@ -5,10 +5,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace spatten;
-using namespace spatten::isa;
 using namespace spatten::sim;
-using llvm::Error;
-using llvm::Expected;
 
 const Field *sim::layerField(Opcode op) {
   switch (op) {

@@ -32,6 +32,11 @@
 
 namespace spatten::sim {
 
+// The units speak the ISA's terms and return LLVM errors.
+using namespace isa;
+using llvm::Error;
+using llvm::Expected;
+
 using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// A checked SRAM operand: rows x cols elements of `buf`, row r at element

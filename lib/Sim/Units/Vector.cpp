@@ -13,10 +13,7 @@
 #include <cmath>
 
 using namespace spatten;
-using namespace spatten::isa;
 using namespace spatten::sim;
-using llvm::Error;
-using llvm::Expected;
 
 namespace {
 
