@@ -45,11 +45,10 @@ public:
     attrs.set(nameOf(f), b.getF32FloatAttr(value));
   }
   /// An SRAM operand's buffer, offset and stride fields.
-  void set(const Field &buf, const Field &off, const Field &stride,
-           SramRef ref) {
-    set(buf, int64_t(ref.buf));
-    set(off, ref.off);
-    set(stride, ref.stride);
+  void set(const OperandFields &operand, SramRef ref) {
+    set(operand.buf, int64_t(ref.buf));
+    set(operand.off, ref.off);
+    set(operand.stride, ref.stride);
   }
 
   /// The instruction op; every field of its layout must have been set.
@@ -78,10 +77,10 @@ void ProgramBuilder::emit(const GemmInstr &g) {
   InstrAttrs attrs(b);
   attrs.set(F::flags, g.flags);
   attrs.set(F::layer, layerField);
-  attrs.set(F::aBuf, F::aOff, F::aStride, g.a);
-  attrs.set(F::bBuf, F::bOff, F::bStride, g.b);
-  attrs.set(F::cBuf, F::cOff, F::cStride, g.c);
-  attrs.set(F::biasBuf, F::biasOff, F::biasStride, g.bias);
+  attrs.set(F::a, g.a);
+  attrs.set(F::b, g.b);
+  attrs.set(F::c, g.c);
+  attrs.set(F::bias, g.bias);
   attrs.set(F::m, g.m);
   attrs.set(F::n, g.n);
   attrs.set(F::k, g.k);
@@ -95,11 +94,11 @@ void ProgramBuilder::emit(const AttnInstr &a) {
   attrs.set(F::flags, a.flags);
   attrs.set(F::phase, int64_t(a.phase));
   attrs.setFp32(F::maskFill, a.maskFill);
-  attrs.set(F::qBuf, F::qOff, F::qStride, a.q);
-  attrs.set(F::kBuf, F::kOff, F::kStride, a.k);
-  attrs.set(F::vBuf, F::vOff, F::vStride, a.v);
-  attrs.set(F::oBuf, F::oOff, F::oStride, a.o);
-  attrs.set(F::maskBuf, F::maskOff, F::maskStride, a.mask);
+  attrs.set(F::q, a.q);
+  attrs.set(F::k, a.k);
+  attrs.set(F::v, a.v);
+  attrs.set(F::o, a.o);
+  attrs.set(F::mask, a.mask);
   attrs.set(F::impBuf, int64_t(a.importance.buf));
   attrs.set(F::impOff, a.importance.off);
   attrs.set(F::headImpBuf, int64_t(a.headImportance.buf));
@@ -121,10 +120,10 @@ void ProgramBuilder::emit(const VecInstr &v) {
   attrs.set(F::func, int64_t(v.func));
   attrs.set(F::flags, v.flags);
   attrs.set(F::layer, layerField);
-  attrs.set(F::xBuf, F::xOff, F::xStride, v.x);
-  attrs.set(F::yBuf, F::yOff, F::yStride, v.y);
-  attrs.set(F::zBuf, F::zOff, F::zStride, v.z);
-  attrs.set(F::wBuf, F::wOff, F::wStride, v.w);
+  attrs.set(F::x, v.x);
+  attrs.set(F::y, v.y);
+  attrs.set(F::z, v.z);
+  attrs.set(F::w, v.w);
   attrs.set(F::rows, v.rows);
   attrs.set(F::cols, v.cols);
   attrs.setFp32(F::imm, v.imm);
@@ -172,7 +171,7 @@ void ProgramBuilder::dma(Opcode opcode, DramRef ref, int64_t dramStride,
   attrs.set(F::layer, layerField);
   attrs.set(F::dramAddr, ref.addr);
   attrs.set(F::dramStride, dramStride);
-  attrs.set(F::sramBuf, F::sramOff, F::sramStride, sram);
+  attrs.set(F::sram, sram);
   attrs.set(F::rows, rows);
   attrs.set(F::cols, cols);
   if (opcode == Opcode::Gather || opcode == Opcode::Scatter) {
