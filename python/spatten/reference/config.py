@@ -2,8 +2,8 @@
 flags, binary manifest settings and reference CLI options they map to.
 
 The flag table :data:`FLAGS` is the one place Python names the SpAtten
-flags (``include/spatten/Dialect/SpAtten/Transforms/Settings.def`` is the C++ one; same
-names, order and defaults). Three forms of the same settings:
+flags (``include/spatten/Dialect/SpAtten/Transforms/Settings.def`` is the
+C++ one; same names, order and defaults). Three forms of the same settings:
 
 * flags: ``["--token-keep=0.5", "--pq-values", "--keep-positions=0,3"]``;
 * settings: the manifest's ``settings`` record (docs/BinaryFormat.md), one
