@@ -202,11 +202,12 @@ TEST(SpBin, SettingsRoundTripWithEveryKey) {
   const llvm::json::Object *json =
       back->manifest.toJSON().getAsObject()->getObject("settings");
   ASSERT_NE(json, nullptr);
-  for (llvm::StringRef key : {"token-keep", "token-schedule", "keep-positions",
-                              "head-keep", "value-keep", "pq-msb", "pq-lsb",
-                              "pq-threshold", "pq-values", "attn-bits"})
+  for (llvm::StringRef key :
+       {"token-keep", "token-schedule", "keep-positions", "head-keep",
+        "value-keep", "pq-msb", "pq-lsb", "pq-threshold", "pq-values",
+        "attn-bits", "q-bits", "k-bits", "v-bits"})
     EXPECT_NE(json->get(key), nullptr) << key.str();
-  EXPECT_EQ(json->size(), 10u);
+  EXPECT_EQ(json->size(), 13u);
 }
 
 TEST(SpBin, SettingsAreOptional) {

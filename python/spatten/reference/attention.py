@@ -161,14 +161,14 @@ def attention_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray
         if unconf:
             p[unconf] = softmax(_scores(q, k_full, mask, causal))[unconf]
     else:
-        if cfg.attn_bits is not None:
-            k = fake_quantize(k, cfg.attn_bits)
+        if cfg.key_bits is not None:
+            k = fake_quantize(k, cfg.key_bits)
         p = softmax(_scores(q, k, mask, causal))
     if cfg.pq_values:
         v_msb, v_full = _pq_planes(v, cfg)
         v = v_full if unconf else v_msb
-    elif cfg.attn_bits is not None:
-        v = fake_quantize(v, cfg.attn_bits)
+    elif cfg.value_bits is not None:
+        v = fake_quantize(v, cfg.value_bits)
     pv, v_rows = _value_prune(p, cfg.value_keep)
     return np.matmul(pv, v).astype(F32), p, unconf, v_rows
 
@@ -186,7 +186,7 @@ def attention(x_q: np.ndarray, x_k: np.ndarray, x_v: np.ndarray, heads: Sequence
     v_rows: Dict[int, int] = {}
     for h in heads:
         sl = slice(h * d, (h + 1) * d)
-        q = x_q[:, sl] if cfg.attn_bits is None else fake_quantize(x_q[:, sl], cfg.attn_bits)
+        q = x_q[:, sl] if cfg.query_bits is None else fake_quantize(x_q[:, sl], cfg.query_bits)
         o, p, u, nv = attention_head(q, x_k[:, sl], x_v[:, sl], mask, causal, cfg)
         out[:, sl] = o
         token_c.append(np.sum(p.astype(np.float64), axis=0))
@@ -274,8 +274,8 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig) -> 
     lsb_heads = len(att.unconfident)
     c = dict(q_rows=nh * lk, k_rows=k_rows, v_rows=v_rows, k_msb_rows=0, k_lsb_rows=0,
              v_msb_rows=0, v_lsb_rows=0)
-    plain = lambda rows: rows * (row_bytes(d, cfg.attn_bits) + 4 if cfg.attn_bits else 4 * d)
-    c["q_bytes"] = plain(c["q_rows"])
+    plain = lambda rows, bits: rows * (row_bytes(d, bits) + 4 if bits else 4 * d)
+    c["q_bytes"] = plain(c["q_rows"], cfg.query_bits)
     if cfg.pq_msb is not None:
         c["k_msb_rows"], c["k_lsb_rows"] = k_rows, lsb_heads * lk
         c["k_msb_bytes"] = k_rows * (row_bytes(d, cfg.pq_msb) + 4)
@@ -283,11 +283,11 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig) -> 
         c["k_bytes"] = c["k_msb_bytes"] + c["k_lsb_bytes"]
     else:
         c["k_msb_bytes"] = c["k_lsb_bytes"] = 0
-        c["k_bytes"] = plain(k_rows)
+        c["k_bytes"] = plain(k_rows, cfg.key_bits)
     if cfg.pq_values:
         c["v_msb_rows"] = v_rows
         c["v_lsb_rows"] = sum(att.value_rows[h] for h in att.unconfident)
         c["v_bytes"] = v_rows * (row_bytes(d, cfg.pq_msb) + 4) + c["v_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
     else:
-        c["v_bytes"] = plain(v_rows)
+        c["v_bytes"] = plain(v_rows, cfg.value_bits)
     return c

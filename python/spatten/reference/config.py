@@ -2,8 +2,8 @@
 flags, binary manifest settings and reference CLI options they map to.
 
 The flag table :data:`FLAGS` is the one place Python names the SpAtten
-flags (``include/spatten/Pipeline/SpAttenOptions.def`` is the C++ one; same
-names, order and defaults). Three forms of the same settings:
+flags (``include/spatten/Dialect/SpAtten/Transforms/Settings.def`` is the
+C++ one; same names, order and defaults). Three forms of the same settings:
 
 * flags: ``["--token-keep=0.5", "--pq-values", "--keep-positions=0,3"]``;
 * settings: the manifest's ``settings`` record (docs/BinaryFormat.md), one
@@ -49,6 +49,9 @@ FLAGS = (
     Flag("pq-threshold", "pq_threshold", "float", 0.1),
     Flag("pq-values", "pq_values", "bool", False),
     Flag("attn-bits", "attn_bits", "bits", 0),
+    Flag("q-bits", "q_bits", "bits", 0),
+    Flag("k-bits", "k_bits", "bits", 0),
+    Flag("v-bits", "v_bits", "bits", 0),
 )
 
 
@@ -66,6 +69,8 @@ class SpAttenConfig:
     quantization of keys (and values).
     attn_bits: fixed-point width of Q, K, V (4..16); keys/values handled by
     progressive quantization use ``pq_msb + pq_lsb`` bits instead.
+    q_bits, k_bits, v_bits: the width of one tensor (4..16), ``attn_bits``
+    where ``None`` (:attr:`query_bits`, :attr:`key_bits`, :attr:`value_bits`).
     """
 
     token_keep: Optional[float] = None
@@ -79,6 +84,9 @@ class SpAttenConfig:
     pq_threshold: float = 0.1
     pq_values: bool = False
     attn_bits: Optional[int] = None
+    q_bits: Optional[int] = None
+    k_bits: Optional[int] = None
+    v_bits: Optional[int] = None
 
     def validate(self) -> None:
         """Raises ValueError naming the bad field."""
@@ -92,12 +100,28 @@ class SpAttenConfig:
             raise ValueError(f"pq_lsb={self.pq_lsb} must be 4")
         if self.pq_values and self.pq_msb is None:
             raise ValueError("pq_values needs pq_msb")
-        if self.attn_bits is not None and not 4 <= self.attn_bits <= 16:
-            raise ValueError(f"attn_bits={self.attn_bits} is outside 4..16")
+        for name in ("attn_bits", "q_bits", "k_bits", "v_bits"):
+            v = getattr(self, name)
+            if v is not None and not 4 <= v <= 16:
+                raise ValueError(f"{name}={v} is outside 4..16")
+
+    # Fixed-point widths in bits per tensor, None for fp32.
+    @property
+    def query_bits(self) -> Optional[int]:
+        return self.attn_bits if self.q_bits is None else self.q_bits
+
+    @property
+    def key_bits(self) -> Optional[int]:
+        return self.attn_bits if self.k_bits is None else self.k_bits
+
+    @property
+    def value_bits(self) -> Optional[int]:
+        return self.attn_bits if self.v_bits is None else self.v_bits
 
     @property
     def prunes(self) -> bool:
-        """True when an option needs batch 1 (anything but attn_bits)."""
+        """True when an option needs batch 1 (anything but the fixed-point
+        widths)."""
         return any(v is not None for v in (self.token_keep, self.head_keep, self.value_keep, self.pq_msb))
 
     # ------------------------------------------------------------------ settings

@@ -122,7 +122,10 @@ def test_one_slot_agrees_with_reference(config, buffers, models, tmp_path):
     check_agreement(model, CONFIGS[config], tmp_path, hw)
 
 
-def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path, hw: Optional[Path] = None):
+def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path,
+                    hw: Optional[Path] = None) -> Dict[str, np.ndarray]:
+    """Checks the simulator's run of ``model`` against the reference's;
+    returns the simulator's outputs."""
     path, mw, shapes, inputs, tokens = model
     got, report = simulate(tmp_path, path, shapes, inputs, cfg, hw)
     want = R.run_inputs(mw, inputs, cfg)
@@ -137,6 +140,7 @@ def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path, hw: Optional[Pa
     for out in got:
         assert max_err(got[out], want.outputs[out]) < OUTPUT_BOUND, out
     check_bytes(report, records, mw.head_dim, cfg)
+    return got
 
 
 def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpAttenConfig):
@@ -155,14 +159,14 @@ def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpA
             assert layer.refetched_rows == lsb_rows
             assert read(["k"]) == 0
         else:
-            assert read(["k"]) == k_rows * row_bytes(d, cfg.attn_bits)
+            assert read(["k"]) == k_rows * row_bytes(d, cfg.key_bits)
         if cfg.pq_values:
             assert read(["v"]) == 0
             assert read(["v_msb"]) == c["v_msb_rows"] * row_bytes(d, cfg.pq_msb)
             assert read(["v_lsb"]) == c["v_lsb_rows"] * R.row_bytes(d, cfg.pq_lsb)
         else:
-            assert read(["v"]) == c["v_rows"] * row_bytes(d, cfg.attn_bits)
-        assert read(["q"]) == c["q_rows"] * row_bytes(d, cfg.attn_bits)
+            assert read(["v"]) == c["v_rows"] * row_bytes(d, cfg.value_bits)
+        assert read(["q"]) == c["q_rows"] * row_bytes(d, cfg.query_bits)
 
 
 # ----------------------------------------------------------------------------- totals and bounds
@@ -185,18 +189,49 @@ def test_token_keep_half_fetches_half_the_keys_and_values(tmp_path):
     assert 0.45 <= ratio <= 0.55, ratio
 
 
+def fixed_point_bound(cfg: R.SpAttenConfig, n_layers: int) -> float:
+    """docs/Numerics.md, "Fixed-point attention": the bound on |y - y_dense|
+    relative to max|y_dense|, n (1.5 (u_q + u_k) + u_v) with u = 2^-N per
+    tensor (0 in fp32; 2^-msb for a tensor fetched MSB plane first). With
+    one width N for Q, K and V it is 4 n 2^-N."""
+    u = lambda bits: 0.0 if bits is None else 2.0 ** -bits
+    u_k = u(cfg.key_bits) if cfg.pq_msb is None else u(cfg.pq_msb)
+    u_v = u(cfg.pq_msb) if cfg.pq_values else u(cfg.value_bits)
+    return n_layers * (1.5 * (u(cfg.query_bits) + u_k) + u_v)
+
+
+def check_within_bound(model, cfg: R.SpAttenConfig, got: Dict[str, np.ndarray]):
+    """The fixed-point run moves every output, by less than the bound."""
+    _, mw, _, inputs, _ = model
+    dense = R.run_inputs(mw, inputs).outputs
+    for out in got:
+        bound = fixed_point_bound(cfg, len(mw.layers)) * float(np.max(np.abs(dense[out])))
+        assert 0 < max_err(got[out], dense[out]) < bound, out
+
+
 @pytest.mark.parametrize("name", ["bert", "gpt2"])
 def test_attn_bits_12_within_the_derived_bound(name, models, tmp_path):
-    """docs/Numerics.md, "Fixed-point attention": |y - y_dense| <= 4 n 2^-N
-    max|y_dense|; and the simulator equals the reference's fixed-point run
-    within the fp32 bound."""
-    path, mw, shapes, inputs, _ = models(name)
-    got, report = simulate(tmp_path, path, shapes, inputs, R.SpAttenConfig(attn_bits=12))
-    dense = R.run_inputs(mw, inputs).outputs
-    q12 = R.run_inputs(mw, inputs, R.SpAttenConfig(attn_bits=12)).outputs
-    for out in got:
-        bound = 4.0 * len(mw.layers) * 2.0 ** -12 * float(np.max(np.abs(dense[out])))
-        assert 0 < max_err(got[out], dense[out]) < bound, out
-        assert max_err(got[out], q12[out]) < OUTPUT_BOUND, out
-    check_bytes(report, R.run_inputs(mw, inputs, R.SpAttenConfig(attn_bits=12)).layers[0],
-                mw.head_dim, R.SpAttenConfig(attn_bits=12))
+    """The simulator equals the reference's fixed-point run within the fp32
+    bound, with its DRAM bytes, and stays within the derived bound of the
+    dense run."""
+    cfg = R.SpAttenConfig(attn_bits=12)
+    check_within_bound(models(name), cfg, check_agreement(models(name), cfg, tmp_path))
+
+
+#: Q, K and V at widths of their own: 16/8/6 bits, and the paper's
+#: generation setting (keys progressive, 6 MSB + 4 LSB bits at threshold
+#: 0.05; values 6 bits; queries 16).
+TENSOR_WIDTHS = {
+    "q16-k8-v6": R.SpAttenConfig(q_bits=16, k_bits=8, v_bits=6),
+    "generation": R.SpAttenConfig(pq_msb=6, pq_lsb=4, pq_threshold=0.05, q_bits=16, v_bits=6),
+}
+
+
+@pytest.mark.parametrize("config", list(TENSOR_WIDTHS))
+@pytest.mark.parametrize("name", ["bert", "gpt2", "gpt2model", "bert_toy"])
+def test_tensor_widths_within_the_derived_bound(name, config, models, tmp_path):
+    """Kept tokens, heads, refetches and DRAM bytes (each tensor's rows at
+    its width) equal the reference's; outputs within the fp32 bound of the
+    reference's run and within the derived bound of the dense run."""
+    cfg = TENSOR_WIDTHS[config]
+    check_within_bound(models(name), cfg, check_agreement(models(name), cfg, tmp_path))

@@ -12,13 +12,13 @@ from spatten import tools
 
 DEFAULTS = {"token-keep": 1.0, "token-schedule": "paper", "keep-positions": [], "head-keep": 1.0,
             "value-keep": 1.0, "pq-msb": 0, "pq-lsb": 4, "pq-threshold": 0.1, "pq-values": False,
-            "attn-bits": 0}
+            "attn-bits": 0, "q-bits": 0, "k-bits": 0, "v-bits": 0}
 
 #: Every flag at a value other than its default, except --pq-lsb: the ISA
 #: encodes 4-bit LSB planes only, so 4 (the default) is its one valid value.
 EVERY_FLAG = ["--token-keep=0.5", "--token-schedule=1,0.75,0.5,0.25", "--keep-positions=0,3",
               "--head-keep=0.75", "--value-keep=0.3", "--pq-msb=8", "--pq-threshold=0.2", "--pq-values",
-              "--attn-bits=12"]
+              "--attn-bits=12", "--q-bits=16", "--k-bits=8", "--v-bits=6"]
 
 
 def test_flag_table_matches_the_manifest_record():
@@ -36,11 +36,11 @@ def test_defaults_are_dense_and_give_no_flags():
 def test_from_manifest_reads_every_setting():
     settings = {**DEFAULTS, "token-keep": 0.5, "token-schedule": "1,0.75,0.5,0.25", "keep-positions": [0, 3],
                 "head-keep": 0.75, "value-keep": 0.3, "pq-msb": 8, "pq-threshold": 0.2, "pq-values": True,
-                "attn-bits": 12}
+                "attn-bits": 12, "q-bits": 16, "k-bits": 8, "v-bits": 6}
     cfg = R.SpAttenConfig.from_manifest(settings)
     assert cfg == R.SpAttenConfig(token_keep=0.5, token_schedule=[1.0, 0.75, 0.5, 0.25], keep_positions=(0, 3),
                                   head_keep=0.75, value_keep=0.3, pq_msb=8, pq_threshold=0.2, pq_values=True,
-                                  attn_bits=12)
+                                  attn_bits=12, q_bits=16, k_bits=8, v_bits=6)
     assert cfg.to_flags() == EVERY_FLAG
     assert cfg.to_manifest() == settings
 
@@ -86,6 +86,14 @@ def test_from_flags_errors_name_the_flag():
         R.SpAttenConfig.from_flags("--token-keep=0")
     with pytest.raises(ValueError, match="pq_values needs pq_msb"):
         R.SpAttenConfig.from_flags("--pq-values")
+    with pytest.raises(ValueError, match="v_bits=17 is outside 4..16"):
+        R.SpAttenConfig.from_flags("--v-bits=17")
+
+
+def test_tensor_widths_default_to_attn_bits():
+    cfg = R.SpAttenConfig.from_flags("--attn-bits=12 --v-bits=6")
+    assert (cfg.query_bits, cfg.key_bits, cfg.value_bits) == (12, 12, 6)
+    assert R.SpAttenConfig(k_bits=8).query_bits is None
 
 
 def test_head_schedule_has_no_flag():

@@ -16,9 +16,16 @@ using namespace mlir;
 using namespace spatten;
 
 namespace {
+/// An attention operand and its fixed-point width in bits (0: fp32).
+struct QuantizedOperand {
+  unsigned index;
+  int64_t bits;
+};
+
 struct QuantizePass
     : SettingsPass<spatten::impl::SpAttenQuantizeBase<QuantizePass>,
-                   setting::List<setting::attnBits>> {
+                   setting::List<setting::attnBits, setting::qBits,
+                                 setting::kBits, setting::vBits>> {
   using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
@@ -27,33 +34,35 @@ struct QuantizePass
       return signalPassFailure();
     if (!settings->quantization())
       return;
-    int64_t bits = settings->attnBits;
+    int64_t q = settings->queryBits(), k = settings->keyBits(),
+            v = settings->valueBits();
     getOperation().walk([&](Operation *op) {
       llvm::TypeSwitch<Operation *>(op)
           .Case([&](AttentionOp a) {
-            quantize(a, {0, 1, 2}, a.getNumHeads(), bits);
+            quantize(a, {{0, q}, {1, k}, {2, v}}, a.getNumHeads());
           })
           .Case([&](AttentionProbsOp p) {
-            quantize(p, {0, 1}, p.getNumHeads(), bits);
+            quantize(p, {{0, q}, {1, k}}, p.getNumHeads());
           })
           // Progressive quantization owns the keys' format.
           .Case([&](ProgressiveFetchOp p) {
-            quantize(p, {0}, p.getNumHeads(), bits);
+            quantize(p, {{0, q}}, p.getNumHeads());
           })
           .Case([&](AttentionOutputOp o) {
             auto probs = cast<RankedTensorType>(o.getProbs().getType());
-            quantize(o, {1}, probs.getDimSize(1), bits);
+            quantize(o, {{1, v}}, probs.getDimSize(1));
           });
     });
   }
 
-  /// Fake-quantizes `op`'s `operands` to `bits` bits per row of each head.
-  void quantize(Operation *op, ArrayRef<unsigned> operands, int64_t heads,
-                int64_t bits) {
+  /// Fake-quantizes each of `op`'s `operands` to its width per row of each
+  /// head; an operand of width 0 stays fp32.
+  void quantize(Operation *op, ArrayRef<QuantizedOperand> operands,
+                int64_t heads) {
     OpBuilder b(op);
-    for (unsigned i : operands) {
+    for (auto [i, bits] : operands) {
       Value x = op->getOperand(i);
-      if (!isFakeQuantized(x))
+      if (bits != 0 && !isFakeQuantized(x))
         op->setOperand(i, fakeQuantizeHeads(b, op->getLoc(), x, heads, bits));
     }
   }

@@ -66,9 +66,14 @@ Error SpAttenSettings::validate() const {
     return invalid(llvm::formatv("--pq-threshold={0}: a probability threshold "
                                  "must be in (0, 1)",
                                  pqThreshold));
-  if (attnBits != 0 && (attnBits < 4 || attnBits > 16))
-    return invalid(llvm::formatv(
-        "--attn-bits={0}: the ISA encodes 4 to 16 bits", attnBits));
+  for (auto [flag, bits] :
+       {std::pair<StringRef, int64_t>{"attn-bits", attnBits},
+        {"q-bits", qBits},
+        {"k-bits", kBits},
+        {"v-bits", vBits}})
+    if (bits != 0 && (bits < 4 || bits > 16))
+      return invalid(
+          llvm::formatv("--{0}={1}: the ISA encodes 4 to 16 bits", flag, bits));
   if (pqValues && pqMsb == 0)
     return invalid("--pq-values needs --pq-msb");
   return Error::success();

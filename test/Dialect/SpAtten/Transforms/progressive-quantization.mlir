@@ -7,6 +7,7 @@
 // RUN: not spatten-opt %s --spatten-progressive-quantization="pq-msb=6 pq-threshold=1" 2>&1 | FileCheck %s --check-prefix=THR
 // RUN: not spatten-opt %s --spatten-progressive-quantization=pq-values=true 2>&1 | FileCheck %s --check-prefix=PQV
 // RUN: spatten-opt %s --spatten-quantize=attn-bits=12 --spatten-progressive-quantization="pq-msb=6 pq-values=true" | FileCheck %s --check-prefix=VALUES
+// RUN: spatten-opt %s --spatten-quantize="q-bits=16 v-bits=6" --spatten-progressive-quantization="pq-msb=6 pq-threshold=0.05" | FileCheck %s --check-prefix=AUTHORS
 
 // CHECK-LABEL: func @attention
 // CHECK: %[[P:.*]] = spatten.progressive_fetch %arg0, %arg1 {lsb_bits = 4 : i64, mask_kind = #spatten.mask_kind<causal>, msb_bits = 6 : i64, num_heads = 2 : i64, scale = 5.000000e-01 : f32, threshold = 1.000000e-01 : f32}
@@ -21,6 +22,16 @@
 // ALL: %[[P:.*]] = spatten.progressive_fetch %{{.*}}, %arg1 {
 // ALL-NEXT: %[[K:.*]] = spatten.local_value_prune %[[P]] {keep = 2 : i64}
 // ALL-NEXT: spatten.attention_output %[[K]], %{{.*}}
+
+// The paper's generation setting: keys progressive (6 MSB + 4 LSB bits),
+// queries 16-bit, values 6-bit.
+// AUTHORS: %[[Q:.*]] = spatten.reshape %arg0
+// AUTHORS: spatten.quantize %[[Q]] {bits = 16 : i64}
+// AUTHORS: %[[V:.*]] = spatten.reshape %arg2
+// AUTHORS: spatten.quantize %[[V]] {bits = 6 : i64}
+// AUTHORS-NOT: spatten.quantize
+// AUTHORS: %[[P:.*]] = spatten.progressive_fetch %{{.*}}, %arg1 {lsb_bits = 4 : i64, {{.*}}msb_bits = 6 : i64, {{.*}}threshold = 5.000000e-02 : f32}
+// AUTHORS-NEXT: spatten.attention_output %[[P]], %{{.*}}
 
 // At its default, pq-msb=0, the pass leaves the IR alone.
 // OFF-NOT: spatten.progressive_fetch

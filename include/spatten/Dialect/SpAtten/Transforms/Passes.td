@@ -19,12 +19,16 @@ def SpAttenQuantize : Pass<"spatten-quantize", "mlir::func::FuncOp"> {
   let summary = "Fixed-point quantization of the attention path (Q, K, V)";
   let description = [{
     Quantizes every attention's query, key and value rows (one token of one
-    head) to `attn-bits`-bit symmetric fixed point with one scale per row
-    (`spatten.quantize` + `spatten.dequantize`; paper Sec. V-B uses 12 bits).
-    Keys and values that progressive quantization handles are left to it.
+    head) to symmetric fixed point with one scale per row
+    (`spatten.quantize` + `spatten.dequantize`), each tensor at its own
+    width: paper Sec. V-B uses 12 bits for all three, its GPT-2 generation
+    workload 16-bit queries, 6-bit values and progressive keys. Keys and
+    values that progressive quantization handles are left to it.
 
-    Option (spatten-compile's flag of the same name): `attn-bits`, 4..16;
-    the pass does nothing at its default, 0.
+    Options (spatten-compile's flags of the same names): `q-bits`,
+    `k-bits`, `v-bits`, the width of one tensor, and `attn-bits`, the width
+    of those left at 0; each 4..16. A tensor whose width is 0 stays fp32,
+    so the pass does nothing at the defaults.
   }];
   let dependentDialects = ["spatten::SpAttenDialect"];
 }

@@ -57,6 +57,13 @@ struct SpAttenSettings {
   /// are the passes'.
   llvm::Error validate() const;
 
+  /// The fixed-point width of Q, K and V in bits, 0 for fp32: --q-bits,
+  /// --k-bits, --v-bits, or --attn-bits where those are 0. Keys (and values
+  /// with --pq-values) under progressive quantization ignore it.
+  int64_t queryBits() const { return qBits ? qBits : attnBits; }
+  int64_t keyBits() const { return kBits ? kBits : attnBits; }
+  int64_t valueBits() const { return vBits ? vBits : attnBits; }
+
   /// Which techniques are on (each is off at its default).
   bool cascadeTokenPruning() const {
     return tokenKeep < 1 || tokenSchedule != "paper";
@@ -64,7 +71,9 @@ struct SpAttenSettings {
   bool cascadeHeadPruning() const { return headKeep < 1; }
   bool localValuePruning() const { return valueKeep < 1; }
   bool progressiveQuantization() const { return pqMsb != 0; }
-  bool quantization() const { return attnBits != 0; }
+  bool quantization() const {
+    return queryBits() != 0 || keyBits() != 0 || valueBits() != 0;
+  }
   bool anyTechnique() const {
     return cascadeTokenPruning() || cascadeHeadPruning() ||
            localValuePruning() || progressiveQuantization() || quantization();
