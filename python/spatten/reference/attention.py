@@ -36,9 +36,11 @@ def paper_schedule(n: int, r: float, dense_fraction: float) -> np.ndarray:
 
 
 def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
-                     dense_fraction: float) -> np.ndarray:
+                     dense_fraction: float, dense_first: bool = True) -> np.ndarray:
     """``paper`` or an explicit list of ``n`` fractions in (0, 1],
-    non-increasing, starting at 1; raises ValueError otherwise."""
+    non-increasing, starting at 1 unless ``dense_first`` is False (a
+    generation step: importance is known from the steps before); raises
+    ValueError otherwise."""
     if isinstance(spec, str):
         if spec != "paper":
             raise ValueError(f"unknown schedule {spec!r} (expected 'paper' or a list of fractions)")
@@ -48,7 +50,7 @@ def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
         raise ValueError(f"schedule has {f.size} values, the model has {n} layers")
     if np.any(f <= 0) or np.any(f > 1):
         raise ValueError(f"schedule values must be in (0, 1]: {f.tolist()}")
-    if f[0] != 1:
+    if dense_first and f[0] != 1:
         raise ValueError(f"schedule must start at 1 (no importance is known before layer 0): {f.tolist()}")
     if np.any(np.diff(f) > 0):
         raise ValueError(f"schedule must be non-increasing: {f.tolist()}")
@@ -58,6 +60,24 @@ def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
 def keep_count(total: int, f: float) -> int:
     """``k_l = max(1, floor(total * f_l))`` (docs/Algorithms.md)."""
     return max(1, int(math.floor(total * f)))
+
+
+def schedule_from_keys(keys: Sequence[int], total: int) -> List[float]:
+    """Per-layer keep fractions that keep exactly ``keys[l]`` of ``total``
+    tokens (``keep_count(total, f_l) == keys[l]``): the smallest double at
+    or above ``keys[l] / total`` that does. E.g. the authors' GPT-2-small
+    keeps at 1024 keys (paper-figures "GPT-2 setting", [R]): 921, 716, then
+    204 (layers 2-5) and 102 (layers 6-11). Raises ValueError for a count
+    outside [1, total] or an increasing list."""
+    if any(not 1 <= k <= total for k in keys) or any(b > a for a, b in zip(keys, keys[1:])):
+        raise ValueError(f"key counts must be non-increasing and in [1, {total}]: {list(keys)}")
+    fractions = []
+    for k in keys:
+        f = k / total
+        while keep_count(total, f) < k:
+            f = float(np.nextafter(f, 2.0))
+        fractions.append(min(f, 1.0))
+    return fractions
 
 
 def select_tokens(s: np.ndarray, k: int, kept: np.ndarray, forced: Sequence[int]) -> np.ndarray:
@@ -161,14 +181,14 @@ def attention_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray
         if unconf:
             p[unconf] = softmax(_scores(q, k_full, mask, causal))[unconf]
     else:
-        if cfg.attn_bits is not None:
-            k = fake_quantize(k, cfg.attn_bits)
+        if cfg.tensor_bits("k") is not None:
+            k = fake_quantize(k, cfg.tensor_bits("k"))
         p = softmax(_scores(q, k, mask, causal))
     if cfg.pq_values:
         v_msb, v_full = _pq_planes(v, cfg)
         v = v_full if unconf else v_msb
-    elif cfg.attn_bits is not None:
-        v = fake_quantize(v, cfg.attn_bits)
+    elif cfg.tensor_bits("v") is not None:
+        v = fake_quantize(v, cfg.tensor_bits("v"))
     pv, v_rows = _value_prune(p, cfg.value_keep)
     return np.matmul(pv, v).astype(F32), p, unconf, v_rows
 
@@ -186,7 +206,8 @@ def attention(x_q: np.ndarray, x_k: np.ndarray, x_v: np.ndarray, heads: Sequence
     v_rows: Dict[int, int] = {}
     for h in heads:
         sl = slice(h * d, (h + 1) * d)
-        q = x_q[:, sl] if cfg.attn_bits is None else fake_quantize(x_q[:, sl], cfg.attn_bits)
+        q_bits = cfg.tensor_bits("q")
+        q = x_q[:, sl] if q_bits is None else fake_quantize(x_q[:, sl], q_bits)
         o, p, u, nv = attention_head(q, x_k[:, sl], x_v[:, sl], mask, causal, cfg)
         out[:, sl] = o
         token_c.append(np.sum(p.astype(np.float64), axis=0))
@@ -266,16 +287,23 @@ class LayerRecord:
         return d
 
 
-def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig) -> Dict[str, int]:
-    """Row and byte counts of one layer's attention (docs/Algorithms.md)."""
+def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
+            queries: Optional[int] = None) -> Dict[str, int]:
+    """Row and byte counts of one layer's attention (docs/Algorithms.md).
+    ``queries``: query rows per head, one per kept token unless given (a
+    generation step has one)."""
     nh, lk = len(state.heads), len(state.tokens)
     k_rows = nh * lk
     v_rows = sum(att.value_rows.values())
     lsb_heads = len(att.unconfident)
-    c = dict(q_rows=nh * lk, k_rows=k_rows, v_rows=v_rows, k_msb_rows=0, k_lsb_rows=0,
-             v_msb_rows=0, v_lsb_rows=0)
-    plain = lambda rows: rows * (row_bytes(d, cfg.attn_bits) + 4 if cfg.attn_bits else 4 * d)
-    c["q_bytes"] = plain(c["q_rows"])
+    c = dict(q_rows=nh * (lk if queries is None else queries), k_rows=k_rows, v_rows=v_rows, k_msb_rows=0,
+             k_lsb_rows=0, v_msb_rows=0, v_lsb_rows=0)
+
+    def plain(rows: int, tensor: str) -> int:
+        bits = cfg.tensor_bits(tensor)
+        return rows * (row_bytes(d, bits) + 4 if bits else 4 * d)
+
+    c["q_bytes"] = plain(c["q_rows"], "q")
     if cfg.pq_msb is not None:
         c["k_msb_rows"], c["k_lsb_rows"] = k_rows, lsb_heads * lk
         c["k_msb_bytes"] = k_rows * (row_bytes(d, cfg.pq_msb) + 4)
@@ -283,11 +311,11 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig) -> 
         c["k_bytes"] = c["k_msb_bytes"] + c["k_lsb_bytes"]
     else:
         c["k_msb_bytes"] = c["k_lsb_bytes"] = 0
-        c["k_bytes"] = plain(k_rows)
+        c["k_bytes"] = plain(k_rows, "k")
     if cfg.pq_values:
         c["v_msb_rows"] = v_rows
         c["v_lsb_rows"] = sum(att.value_rows[h] for h in att.unconfident)
         c["v_bytes"] = v_rows * (row_bytes(d, cfg.pq_msb) + 4) + c["v_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
     else:
-        c["v_bytes"] = plain(v_rows)
+        c["v_bytes"] = plain(v_rows, "v")
     return c

@@ -49,7 +49,14 @@ FLAGS = (
     Flag("pq-threshold", "pq_threshold", "float", 0.1),
     Flag("pq-values", "pq_values", "bool", False),
     Flag("attn-bits", "attn_bits", "bits", 0),
+    Flag("q-bits", "q_bits", "bits", 0),
+    Flag("k-bits", "k_bits", "bits", 0),
+    Flag("v-bits", "v_bits", "bits", 0),
 )
+
+#: Settings a manifest may lack: compilers from before per-tensor widths do
+#: not record them, and their absence means the default (``attn-bits``).
+OPTIONAL_SETTINGS = ("q-bits", "k-bits", "v-bits")
 
 
 @dataclasses.dataclass
@@ -66,6 +73,10 @@ class SpAttenConfig:
     quantization of keys (and values).
     attn_bits: fixed-point width of Q, K, V (4..16); keys/values handled by
     progressive quantization use ``pq_msb + pq_lsb`` bits instead.
+    q_bits, k_bits, v_bits: one tensor's own width (4..16), overriding
+    attn_bits for it (:meth:`tensor_bits`); the authors' GPT-2 generation
+    setting is ``pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05``
+    (K 6+4 progressive, V 6 bits, Q 16 bits).
     """
 
     token_keep: Optional[float] = None
@@ -79,6 +90,15 @@ class SpAttenConfig:
     pq_threshold: float = 0.1
     pq_values: bool = False
     attn_bits: Optional[int] = None
+    q_bits: Optional[int] = None
+    k_bits: Optional[int] = None
+    v_bits: Optional[int] = None
+
+    def tensor_bits(self, tensor: str) -> Optional[int]:
+        """Static fixed-point width of ``"q"``, ``"k"`` or ``"v"``: its own
+        setting, else ``attn_bits``; None for fp32. Progressive quantization
+        takes precedence for the keys (and values) it handles."""
+        return getattr(self, f"{tensor}_bits") or self.attn_bits
 
     def validate(self) -> None:
         """Raises ValueError naming the bad field."""
@@ -92,12 +112,14 @@ class SpAttenConfig:
             raise ValueError(f"pq_lsb={self.pq_lsb} must be 4")
         if self.pq_values and self.pq_msb is None:
             raise ValueError("pq_values needs pq_msb")
-        if self.attn_bits is not None and not 4 <= self.attn_bits <= 16:
-            raise ValueError(f"attn_bits={self.attn_bits} is outside 4..16")
+        for name in ("attn_bits", "q_bits", "k_bits", "v_bits"):
+            v = getattr(self, name)
+            if v is not None and not 4 <= v <= 16:
+                raise ValueError(f"{name}={v} is outside 4..16")
 
     @property
     def prunes(self) -> bool:
-        """True when an option needs batch 1 (anything but attn_bits)."""
+        """True when an option needs batch 1 (anything but static widths)."""
         return any(v is not None for v in (self.token_keep, self.head_keep, self.value_keep, self.pq_msb))
 
     # ------------------------------------------------------------------ settings
@@ -105,19 +127,20 @@ class SpAttenConfig:
     @classmethod
     def from_manifest(cls, settings: Mapping[str, object]) -> "SpAttenConfig":
         """The config of a manifest ``settings`` record (every key of
-        :data:`FLAGS`, defaults included). Raises ValueError naming a
+        :data:`FLAGS`, defaults included; those of
+        :data:`OPTIONAL_SETTINGS` may be absent). Raises ValueError naming a
         missing or unknown key or a bad value."""
         names = {f.name for f in FLAGS}
         unknown = sorted(set(settings) - names)
-        missing = [f.name for f in FLAGS if f.name not in settings]
+        missing = [f.name for f in FLAGS if f.name not in settings and f.name not in OPTIONAL_SETTINGS]
         if unknown or missing:
             raise ValueError(f"settings: unknown keys {unknown}, missing keys {missing}")
         fields = {}
         for f in FLAGS:
             try:
-                fields[f.field] = _to_config(f, settings[f.name])
+                fields[f.field] = _to_config(f, settings.get(f.name, f.default))
             except (ValueError, TypeError, AttributeError):  # a value of the wrong JSON type
-                raise ValueError(f"settings: {f.name}={settings[f.name]!r} is not a valid {f.kind} value") from None
+                raise ValueError(f"settings: {f.name}={settings.get(f.name)!r} is not a valid {f.kind} value") from None
         cfg = cls(**fields)
         # spatten-compile prunes tokens with an explicit schedule at any
         # --token-keep; the reference prunes when token_keep is set.

@@ -12,7 +12,7 @@ from spatten import tools
 
 DEFAULTS = {"token-keep": 1.0, "token-schedule": "paper", "keep-positions": [], "head-keep": 1.0,
             "value-keep": 1.0, "pq-msb": 0, "pq-lsb": 4, "pq-threshold": 0.1, "pq-values": False,
-            "attn-bits": 0}
+            "attn-bits": 0, "q-bits": 0, "k-bits": 0, "v-bits": 0}
 
 #: Every flag at a value other than its default, except --pq-lsb: the ISA
 #: encodes 4-bit LSB planes only, so 4 (the default) is its one valid value.
