@@ -1,5 +1,5 @@
 """PyTorch greedy generation with a KV cache: the oracle of the generation
-stage (paper Sec. V, GPT-2: the prompt is read once, then one query per step
+stage (GPT-2: the prompt is read once, then one query per step
 against the cache) and the benchmark's PyTorch CPU baseline.
 
 :func:`greedy` runs a ``spatten.export`` GPT-2 LM-head model

@@ -1,4 +1,4 @@
-"""SpAtten in the generation stage (paper Sec. III and V; docs/Algorithms.md
+"""SpAtten in the generation stage (paper Sec. III; docs/Algorithms.md
 "Generation"): greedy generation with a GPT-2 LM-head model, every SpAtten
 technique applied across steps.
 
