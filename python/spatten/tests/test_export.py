@@ -200,3 +200,22 @@ def test_past_needs_the_lm_head(tmp_path):
     r = _cli("gpt2", "--past", "-o", str(tmp_path / "x.onnx"))
     assert r.returncode == 2
     assert "past key values need the language-model head" in r.stderr
+
+
+@pytest.mark.parametrize("past", [False, True])
+def test_gpt2_lm_goes_through_the_compiler(past, tmp_path):
+    """The LM head (MatMul with the transposed embedding) and the cache's
+    Concat take the importer's existing paths: the simulator's logits and
+    presents equal PyTorch's."""
+    from spatten import tools
+    path = tmp_path / "lm.onnx"
+    model = spexport.export("gpt2-lm", str(path), size="tiny", past=past)
+    inputs = spexport.make_inputs(model.config, seq_len=6, seed=1, past_len=3 if past else 0)
+    shapes = {"batch": 1, "sequence": 6, **({"past_sequence": 3} if past else {})}
+    binary = tools.compile(path, tmp_path / "lm.spbin", shapes=shapes)
+    got = tools.simulate(binary, inputs, tmp_path / "out").outputs
+    want = spexport.torch_outputs(model, inputs)
+    assert set(got) == set(want)
+    for name in want:
+        err = float(np.abs(got[name] - want[name]).max())
+        assert err <= 1e-4, f"{name}: max abs error {err} vs PyTorch"
