@@ -86,7 +86,10 @@ def time_greedy(model, prompt_ids: Union[Sequence[int], np.ndarray], n: int, rep
                 warmup: int = 1) -> GenerationTiming:
     """Times :func:`greedy`'s work (PyTorch CPU, the threads
     ``torch.get_num_threads()`` gives) after ``warmup`` untimed runs; each
-    phase reports its fastest of ``repeats`` runs."""
+    phase reports its fastest of ``repeats`` runs. ValueError as
+    :func:`greedy`, or for ``repeats < 1``."""
+    if repeats < 1:
+        raise ValueError(f"repeats={repeats}: time at least one run")
     ids = _prompt(model, prompt_ids, n)
     best_prefill = best_decode = float("inf")
     with torch.no_grad():

@@ -65,3 +65,5 @@ def test_time_greedy(lm):
     assert t.tokens == 4 and t.prefill_s > 0 and t.decode_s > 0
     assert t.total_s == pytest.approx(t.prefill_s + t.decode_s)
     assert t.decode_per_token_s == pytest.approx(t.decode_s / 3)
+    with pytest.raises(ValueError, match="repeats=0"):
+        generate.time_greedy(lm, PROMPT, 4, repeats=0)
