@@ -235,3 +235,24 @@ def test_per_tensor_widths():
     assert [cfg.tensor_bits(t) for t in "qkv"] == [16, 12, 6]
     assert R.SpAttenConfig(k_bits=8).tensor_bits("q") is None
     assert R.SpAttenConfig.from_flags("--q-bits=16 --v-bits=6").to_flags() == ["--q-bits=16", "--v-bits=6"]
+
+
+def test_cli_generate(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    path = tmp_path / "lm.onnx"
+    lm = spexport.export("gpt2-lm", str(path), size="tiny", init_std=0.3)
+    env = {"PYTHONPATH": str(ROOT / "python"), "PATH": "/usr/bin:/bin"}
+    ids = spexport.make_inputs(lm.config, seq_len=5, seed=2)["input_ids"]
+    np.save(tmp_path / "ids.npy", ids)
+    r = subprocess.run([sys.executable, "-m", "spatten.reference", str(path), "--generate", "3", "--token-keep=0.5",
+                        "--input", f"input_ids={tmp_path / 'ids.npy'}"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    want = R.generate(R.from_torch(lm), ids, 3, R.SpAttenConfig(token_keep=0.5))
+    assert out["tokens"] == want.tokens[0].tolist()
+    assert [s["context"] for s in out["steps"]] == [5, 6, 7]
+    assert out["steps"][2]["layers"][1] == want.steps[2].layers[1].to_json()
