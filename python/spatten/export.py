@@ -11,7 +11,7 @@ The modules are written in plain torch with the structure of Hugging Face's
 * GPT-2: token + position embeddings, pre-LayerNorm (eps 1e-5), Conv1D
   (``addmm`` -> Gemm between Reshapes) with fused QKV and ``split``, causal
   mask by ``where(tril, w, -10000)``, GELU (tanh), final LayerNorm. The whole
-  prompt is processed at once (no KV cache).
+  prompt is processed at once (no KV cache; ``gpt2-lm --past`` has one).
 
 Weights are drawn from a seeded generator, so a (config, seed) pair always
 gives the same model; LayerNorm gains/biases are randomised too, so a test
@@ -25,6 +25,14 @@ CLI::
 
     /usr/bin/python3 -m spatten.export bert --tiny -o model.onnx
     /usr/bin/python3 -m spatten.export gpt2 --base --opset 17 -o gpt2.onnx
+    /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
+
+``gpt2-lm`` is GPT-2 with Hugging Face's GPT2LMHeadModel head (``logits``
+[batch, sequence, vocab], tied to the token embedding); ``--past`` adds
+per-layer ``past_key_values.{i}.key/value`` inputs and ``present.{i}.key/
+value`` outputs ([batch, heads, past, head_dim]), as a Hugging Face export
+with past does (without its attention_mask input: generation runs batch 1
+unpadded).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import argparse
 import dataclasses
 import math
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -46,7 +54,10 @@ DYNAMIC_DIMS = {"batch": 0, "sequence": 1}
 @dataclasses.dataclass
 class ModelConfig:
     """Model sizes. ``intermediate`` is the FFN width (4 * hidden for both
-    families); ``max_positions`` bounds the sequence length."""
+    families); ``max_positions`` bounds the sequence length (past included).
+    GPT-2 only: ``lm_head`` adds the tied language-model head (output
+    ``logits``); ``past`` (with ``lm_head``) adds the KV-cache inputs and
+    outputs."""
 
     kind: str  # "bert" or "gpt2"
     layers: int
@@ -59,6 +70,8 @@ class ModelConfig:
     pooler: bool = False
     init_std: float = 0.02
     seed: int = 0
+    lm_head: bool = False
+    past: bool = False
 
     def __post_init__(self):
         if self.kind not in ("bert", "gpt2"):
@@ -67,6 +80,10 @@ class ModelConfig:
             raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
         if not self.intermediate:
             self.intermediate = 4 * self.hidden
+        if (self.lm_head or self.past) and self.kind != "gpt2":
+            raise ValueError("a language-model head and a KV cache are GPT-2 options")
+        if self.past and not self.lm_head:
+            raise ValueError("past key values need the language-model head (gpt2-lm)")
 
     @property
     def ln_eps(self) -> float:
@@ -74,13 +91,24 @@ class ModelConfig:
 
     @property
     def input_names(self) -> List[str]:
-        return ["input_ids", "attention_mask", "token_type_ids"] if self.kind == "bert" else ["input_ids"]
+        if self.kind == "bert":
+            return ["input_ids", "attention_mask", "token_type_ids"]
+        return ["input_ids"] + self.cache_names("past_key_values")
 
     @property
     def output_names(self) -> List[str]:
         if self.kind == "bert":
             return ["last_hidden_state", "pooler_output"] if self.pooler else ["last_hidden_state"]
+        if self.lm_head:
+            return ["logits"] + self.cache_names("present")
         return ["last_hidden_state"]
+
+    def cache_names(self, prefix: str) -> List[str]:
+        """Hugging Face's KV-cache names, ``{prefix}.{layer}.key`` then
+        ``.value`` per layer; none without ``past``."""
+        if not self.past:
+            return []
+        return [f"{prefix}.{i}.{t}" for i in range(self.layers) for t in ("key", "value")]
 
 
 def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
@@ -204,18 +232,28 @@ class GPT2Attention(nn.Module):
         b, l, _ = x.shape
         return x.view(b, l, self.heads, self.head_dim).permute(*perm)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, layer_past: Optional[Tuple[torch.Tensor, torch.Tensor]] = None):
+        """x [b, l, hidden] -> [b, l, hidden]; with ``layer_past`` (K, V
+        [b, heads, past, head_dim]) also returns ``present``, the cache with
+        this call's rows appended. Without a past, K is transposed directly
+        (one permute), the pattern the importer lifts."""
         q, k, v = self.c_attn(x).split(self.hidden, dim=2)
         q = self.split_heads(q, (0, 2, 1, 3))
-        k_t = self.split_heads(k, (0, 2, 3, 1))
-        v = self.split_heads(v, (0, 2, 1, 3))
+        if layer_past is None:
+            k_t = self.split_heads(k, (0, 2, 3, 1))
+            v = self.split_heads(v, (0, 2, 1, 3))
+        else:
+            k = torch.cat((layer_past[0], self.split_heads(k, (0, 2, 1, 3))), dim=2)
+            v = torch.cat((layer_past[1], self.split_heads(v, (0, 2, 1, 3))), dim=2)
+            k_t = k.transpose(-1, -2)
         w = torch.matmul(q, k_t) / math.sqrt(self.head_dim)
         nd, ns = w.size(-2), w.size(-1)
         causal = self.bias[:, :, ns - nd:ns, :ns]
         w = torch.where(causal, w, self.masked_bias)
         a = torch.matmul(torch.softmax(w, dim=-1), v)
         b, _, l, _ = a.shape
-        return self.c_proj(a.permute(0, 2, 1, 3).contiguous().view(b, l, self.hidden))
+        out = self.c_proj(a.permute(0, 2, 1, 3).contiguous().view(b, l, self.hidden))
+        return out if layer_past is None else (out, (k, v))
 
 
 def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -232,9 +270,15 @@ class GPT2Block(nn.Module):
         self.c_fc = Conv1D(c.hidden, c.intermediate)
         self.c_proj = Conv1D(c.intermediate, c.hidden)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
-        return x + self.c_proj(gelu_tanh(self.c_fc(self.ln_2(x))))
+    def forward(self, x: torch.Tensor, layer_past=None):
+        """Returns the block output, and ``present`` when given ``layer_past``."""
+        a = self.attn(self.ln_1(x), layer_past)
+        present = None
+        if layer_past is not None:
+            a, present = a
+        x = x + a
+        x = x + self.c_proj(gelu_tanh(self.c_fc(self.ln_2(x))))
+        return x if layer_past is None else (x, present)
 
 
 class GPT2Model(nn.Module):
@@ -256,6 +300,55 @@ class GPT2Model(nn.Module):
             x = block(x)
         return self.ln_f(x)
 
+    def forward_cached(self, input_ids, past: Sequence[Tuple[torch.Tensor, torch.Tensor]]):
+        """The new tokens input_ids [b, l] after ``past`` (per layer K, V
+        [b, heads, past, head_dim]): positions continue from the past
+        length. Returns (hidden [b, l, hidden], presents: per layer K, V
+        [b, heads, past + l, head_dim])."""
+        start = past[0][0].shape[2]
+        x = self.wte(input_ids) + self.wpe(self.position_ids[:, start:start + input_ids.shape[1]])
+        presents = []
+        for block, layer_past in zip(self.h, past):
+            x, present = block(x, layer_past)
+            presents.append(present)
+        return self.ln_f(x), presents
+
+
+class GPT2LMHeadModel(nn.Module):
+    """GPT-2 with its language-model head, as Hugging Face's
+    GPT2LMHeadModel: ``logits = ln_f(h) @ wte^T`` (the head is tied to the
+    token embedding, no bias). Output logits [batch, sequence, vocab].
+
+    With ``config.past`` the forward also takes ``past_key_values`` (per
+    layer K then V, [batch, heads, past, head_dim]) and returns each
+    layer's ``present`` after the logits, the inputs and outputs of a
+    Hugging Face export with past (names in :class:`ModelConfig`)."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.config = c
+        self.transformer = GPT2Model(c)
+        self.lm_head = nn.Linear(c.hidden, c.vocab, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight
+
+    def step(self, input_ids, past: Optional[Sequence[Tuple[torch.Tensor, torch.Tensor]]] = None):
+        """input_ids [b, l] after ``past`` (None: an empty cache) -> (logits
+        [b, l, vocab], presents). The one call greedy generation makes per
+        step."""
+        if past is None:
+            c = self.config
+            empty = torch.zeros(input_ids.shape[0], c.heads, 0, c.hidden // c.heads)
+            past = [(empty, empty)] * c.layers
+        h, presents = self.transformer.forward_cached(input_ids, past)
+        return self.lm_head(h), presents
+
+    def forward(self, input_ids, *past_key_values):
+        if not self.config.past:
+            return self.lm_head(self.transformer(input_ids))
+        past = list(zip(past_key_values[0::2], past_key_values[1::2]))
+        logits, presents = self.step(input_ids, past)
+        return (logits, *[t for kv in presents for t in kv])
+
 
 # ----------------------------------------------------------------------------- API
 
@@ -263,7 +356,10 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     """Builds the model in eval mode with seeded weights (normal(0, init_std);
     LayerNorm gain 1 + N(0, 0.1), biases N(0, init_std))."""
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = BertModel(cfg) if cfg.kind == "bert" else GPT2Model(cfg)
+    if cfg.kind == "bert":
+        model = BertModel(cfg)
+    else:
+        model = GPT2LMHeadModel(cfg) if cfg.lm_head else GPT2Model(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=gen)
@@ -278,16 +374,20 @@ def _owner(model: nn.Module, param_name: str) -> nn.Module:
     return model.get_submodule(param_name.rsplit(".", 1)[0]) if "." in param_name else model
 
 
-def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 0) -> Dict[str, np.ndarray]:
+def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 0,
+                past_len: int = 0) -> Dict[str, np.ndarray]:
     """Seeded int64 inputs. For BERT the last quarter (at least one position)
     of the last batch row is padding (mask 0) when seq_len >= 3, so the
-    padding path is exercised."""
-    if seq_len > cfg.max_positions:
-        raise ValueError(f"seq_len {seq_len} exceeds max_positions {cfg.max_positions}")
+    padding path is exercised. With ``cfg.past``, seeded normal fp32 past
+    keys and values [batch, heads, past_len, head_dim]."""
+    if seq_len + past_len > cfg.max_positions:
+        raise ValueError(f"seq_len {seq_len} + past_len {past_len} exceeds max_positions {cfg.max_positions}")
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
     if cfg.kind == "gpt2":
-        return {"input_ids": ids}
+        shape = (batch, cfg.heads, past_len, cfg.hidden // cfg.heads)
+        past = {n: rng.standard_normal(shape).astype(np.float32) for n in cfg.cache_names("past_key_values")}
+        return {"input_ids": ids, **past}
     mask = np.ones((batch, seq_len), dtype=np.int64)
     if seq_len >= 3:
         mask[-1, seq_len - max(1, seq_len // 4):] = 0
@@ -308,15 +408,19 @@ def torch_outputs(model: nn.Module, inputs: Dict[str, np.ndarray]) -> Dict[str, 
 
 def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, seq_len: int = 8) -> str:
     """Writes ``path`` with ``torch.onnx.export``; batch and sequence are
-    dynamic axes named ``batch`` and ``sequence``. Raises ValueError for an
-    opset torch 1.13 cannot target."""
+    dynamic axes named ``batch`` and ``sequence`` (with a KV cache also
+    ``past_sequence`` and ``total_sequence``, the past's and the present's
+    length). Raises ValueError for an opset torch 1.13 cannot target."""
     if opset not in SUPPORTED_OPSETS:
         raise ValueError(f"opset {opset} is not supported (choose one of {SUPPORTED_OPSETS})")
     cfg: ModelConfig = model.config
-    sample = make_inputs(cfg, batch=batch, seq_len=seq_len, seed=cfg.seed)
+    # A past as long as the new rows would let the tracer confuse the two.
+    sample = make_inputs(cfg, batch=batch, seq_len=seq_len, seed=cfg.seed, past_len=seq_len + 1 if cfg.past else 0)
     args = tuple(torch.from_numpy(sample[n]) for n in cfg.input_names)
-    dyn = {n: {0: "batch", 1: "sequence"} for n in cfg.input_names}
-    dyn["last_hidden_state"] = {0: "batch", 1: "sequence"}
+    dyn = {n: {0: "batch", 1: "sequence"} for n in cfg.input_names if not n.startswith("past_key_values")}
+    dyn.update({n: {0: "batch", 2: "past_sequence"} for n in cfg.cache_names("past_key_values")})
+    dyn.update({n: {0: "batch", 2: "total_sequence"} for n in cfg.cache_names("present")})
+    dyn[cfg.output_names[0]] = {0: "batch", 1: "sequence"}
     if "pooler_output" in cfg.output_names:
         dyn["pooler_output"] = {0: "batch"}
     with torch.no_grad():
@@ -327,7 +431,11 @@ def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, se
 
 def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int = 0,
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
-    """One-call export; returns the PyTorch model (for ``torch_outputs``)."""
+    """One-call export; returns the PyTorch model (for ``torch_outputs``).
+    ``kind``: ``bert``, ``gpt2`` or ``gpt2-lm`` (GPT-2 with the LM head;
+    ``past=True`` adds the KV cache)."""
+    if kind == "gpt2-lm":
+        kind, over = "gpt2", {**over, "lm_head": True}
     cfg = (tiny_config if size == "tiny" else base_config)(kind, seed=seed, **over)
     model = build_model(cfg)
     export_onnx(model, path, opset=opset, batch=batch, seq_len=seq_len)
@@ -336,7 +444,7 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT- or GPT-2-style model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "gpt2"])
+    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -351,11 +459,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--max-positions", type=int, dest="max_positions")
     ap.add_argument("--seq-len", type=int, default=8, help="sequence length of the tracing sample")
     ap.add_argument("--no-pooler", action="store_true", help="BERT: leave out the tanh pooler")
+    ap.add_argument("--past", action="store_true",
+                    help="gpt2-lm: past_key_values inputs and present outputs (dynamic past length)")
     args = ap.parse_args(argv)
     over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "vocab", "max_positions")
             if getattr(args, k) is not None}
     if args.no_pooler:
         over["pooler"] = False
+    if args.past:
+        over["past"] = True
     try:
         export(args.kind, args.output, size=args.size, opset=args.opset, seed=args.seed,
                seq_len=args.seq_len, **over)

@@ -7,7 +7,7 @@ kept head indices and refetched rows exactly.
 What it implements (each function names its source):
 
 * fixed-point quantization of Q, K and V rows (per-row scale, round half to
-  even, clamp);
+  even, clamp; one width for all three or one per tensor);
 * cascade token pruning (cumulative importance, top-k in original order,
   ``paper`` or explicit schedules, forced ``keep_positions``);
 * cascade head pruning (cumulative ``sum |head output|``, first 30% of
@@ -16,7 +16,10 @@ What it implements (each function names its source):
 * progressive quantization (MSB plane + LSB plane, per-head LSB refetch);
 * BERT-style (post-LN, erf GELU, additive padding mask, optional pooler and
   ``BertForPreTraining`` heads) and GPT-2-style (pre-LN, tanh GELU, causal,
-  final LN; the whole prompt at once) forward passes.
+  final LN; the whole prompt at once, optional LM head) forward passes;
+* greedy generation with every technique applied across steps
+  (``generation``: the prefill, then one query per step against the KV
+  cache).
 
 Precision: every tensor of the forward pass is fp32 and every operation
 rounds to fp32, like the hardware and onnxruntime. Only each head's
@@ -35,8 +38,9 @@ initializers by known structure; it does not interpret ONNX graphs.
 Modules: ``config`` (:class:`SpAttenConfig` and the spatten-compile flag
 table), ``kernels`` (top-k, quantization, softmax, LayerNorm, GELU),
 ``attention`` (attention heads, value pruning, progressive quantization,
-the cascade and per-layer records), ``models`` (the forward passes) and
-``loaders`` (weights from torch or ONNX). This package re-exports their
+the cascade and per-layer records), ``models`` (the forward passes),
+``generation`` (greedy generation) and ``loaders`` (weights from torch or
+ONNX). This package re-exports their
 public names.
 
 CLI (``__main__.py``)::
@@ -46,15 +50,19 @@ CLI (``__main__.py``)::
 """
 
 from .attention import (AttentionResult, LayerRecord, accumulate, attention, attention_head, defer_value_fetch,
-                        keep_count, paper_schedule, resolve_schedule, select_tokens)
+                        keep_count, paper_schedule, resolve_schedule, schedule_from_keys, select_tokens)
 from .config import FLAGS, Flag, SpAttenConfig
+from .generation import Generation, Step, generate
 from .kernels import (F32, dequantize, fake_quantize, gelu_erf, gelu_tanh, layer_norm, linear, pq_msb_value,
                       pq_split, quantize_rows, row_bytes, softmax, topk)
 from .loaders import from_onnx, from_torch
-from .models import LayerWeights, ModelWeights, Result, bert_layer, gpt2_layer, run, run_inputs, run_sequence
+from .models import (LayerWeights, ModelWeights, Result, bert_layer, gpt2_layer, gpt2_outputs, run, run_inputs,
+                     run_layers, run_sequence)
 
 __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attention_head", "defer_value_fetch",
-           "keep_count", "paper_schedule", "resolve_schedule", "select_tokens", "FLAGS", "Flag", "SpAttenConfig",
+           "keep_count", "paper_schedule", "resolve_schedule", "schedule_from_keys", "select_tokens", "FLAGS",
+           "Flag", "SpAttenConfig", "Generation", "Step", "generate",
            "F32", "dequantize", "fake_quantize", "gelu_erf", "gelu_tanh", "layer_norm", "linear", "pq_msb_value",
            "pq_split", "quantize_rows", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "LayerWeights",
-           "ModelWeights", "Result", "bert_layer", "gpt2_layer", "run", "run_inputs", "run_sequence"]
+           "ModelWeights", "Result", "bert_layer", "gpt2_layer", "gpt2_outputs", "run", "run_inputs", "run_layers",
+           "run_sequence"]

@@ -4,6 +4,11 @@ value`` or ``--flag=value``)::
 
     /usr/bin/python3 -m spatten.reference model.onnx --token-keep 0.5 \\
         --keep-positions 0 --shape batch=1 --shape sequence=16
+
+With ``--generate N`` (a GPT-2 model with an LM head, ``spatten.export
+gpt2-lm``), it generates N tokens greedily after the ``input_ids`` prompt
+and prints the tokens and every step's per-layer records
+(docs/Algorithms.md "Generation").
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Dict, List, Optional
 
 from ..tensors import load_tensor, random_inputs, symbolic_dims
 from . import config
+from .generation import generate
 from .loaders import from_onnx
 from .models import run_inputs
 
@@ -28,6 +34,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="bind a symbolic input dim for seeded random inputs (default: every dim 1, sequence 16)")
     ap.add_argument("--input", action="append", default=[], metavar="NAME=FILE", help=".npy or .pb input")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--generate", type=int, metavar="N", help="generate N tokens after the input_ids prompt")
     args = ap.parse_args(argv)
     try:
         cfg = config.from_arguments(args)
@@ -36,11 +43,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not inputs:
             shapes = {k: int(v) for k, v in (s.split("=", 1) for s in args.shape)}
             inputs = random_inputs(args.model, _default_shapes(args.model, shapes), seed=args.seed)
-        res = run_inputs(mw, inputs, cfg)
+        if args.generate is not None:
+            if "input_ids" not in inputs:
+                raise ValueError("--generate needs an input_ids prompt")
+            gen = generate(mw, inputs["input_ids"], args.generate, cfg)
+            out = {"tokens": gen.tokens[0].tolist(),
+                   "steps": [dict(step=s.step, context=s.context, query=s.query, token=s.token,
+                                  layers=[r.to_json() for r in s.layers]) for s in gen.steps]}
+        else:
+            out = {"layers": [r.to_json() for r in run_inputs(mw, inputs, cfg).layers[0]]}
     except (ValueError, OSError) as e:
         print(f"spatten.reference: error: {e}", file=sys.stderr)
         return 1
-    print(json.dumps({"layers": [r.to_json() for r in res.layers[0]]}, indent=1))
+    print(json.dumps(out, indent=1))
     return 0
 
 

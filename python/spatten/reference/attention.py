@@ -36,9 +36,11 @@ def paper_schedule(n: int, r: float, dense_fraction: float) -> np.ndarray:
 
 
 def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
-                     dense_fraction: float) -> np.ndarray:
+                     dense_fraction: float, dense_first: bool = True) -> np.ndarray:
     """``paper`` or an explicit list of ``n`` fractions in (0, 1],
-    non-increasing, starting at 1; raises ValueError otherwise."""
+    non-increasing, starting at 1 unless ``dense_first`` is False (a
+    generation step: importance is known from the steps before); raises
+    ValueError otherwise."""
     if isinstance(spec, str):
         if spec != "paper":
             raise ValueError(f"unknown schedule {spec!r} (expected 'paper' or a list of fractions)")
@@ -48,7 +50,7 @@ def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
         raise ValueError(f"schedule has {f.size} values, the model has {n} layers")
     if np.any(f <= 0) or np.any(f > 1):
         raise ValueError(f"schedule values must be in (0, 1]: {f.tolist()}")
-    if f[0] != 1:
+    if dense_first and f[0] != 1:
         raise ValueError(f"schedule must start at 1 (no importance is known before layer 0): {f.tolist()}")
     if np.any(np.diff(f) > 0):
         raise ValueError(f"schedule must be non-increasing: {f.tolist()}")
@@ -58,6 +60,24 @@ def resolve_schedule(spec: Union[str, Sequence[float]], n: int, r: float,
 def keep_count(total: int, f: float) -> int:
     """``k_l = max(1, floor(total * f_l))`` (docs/Algorithms.md)."""
     return max(1, int(math.floor(total * f)))
+
+
+def schedule_from_keys(keys: Sequence[int], total: int) -> List[float]:
+    """Per-layer keep fractions that keep exactly ``keys[l]`` of ``total``
+    tokens (``keep_count(total, f_l) == keys[l]``): the smallest double at
+    or above ``keys[l] / total`` that does. E.g. the authors' GPT-2-small
+    keeps at 1024 keys (paper-figures "GPT-2 setting", [R]): 921, 716, then
+    204 (layers 2-5) and 102 (layers 6-11). Raises ValueError for a count
+    outside [1, total] or an increasing list."""
+    if any(not 1 <= k <= total for k in keys) or any(b > a for a, b in zip(keys, keys[1:])):
+        raise ValueError(f"key counts must be non-increasing and in [1, {total}]: {list(keys)}")
+    fractions = []
+    for k in keys:
+        f = k / total
+        while keep_count(total, f) < k:
+            f = float(np.nextafter(f, 2.0))
+        fractions.append(min(f, 1.0))
+    return fractions
 
 
 def select_tokens(s: np.ndarray, k: int, kept: np.ndarray, forced: Sequence[int]) -> np.ndarray:
@@ -266,14 +286,17 @@ class LayerRecord:
         return d
 
 
-def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig) -> Dict[str, int]:
-    """Row and byte counts of one layer's attention (docs/Algorithms.md)."""
+def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
+            queries: Optional[int] = None) -> Dict[str, int]:
+    """Row and byte counts of one layer's attention (docs/Algorithms.md).
+    ``queries``: query rows per head, one per kept token unless given (a
+    generation step has one)."""
     nh, lk = len(state.heads), len(state.tokens)
     k_rows = nh * lk
     v_rows = sum(att.value_rows.values())
     lsb_heads = len(att.unconfident)
-    c = dict(q_rows=nh * lk, k_rows=k_rows, v_rows=v_rows, k_msb_rows=0, k_lsb_rows=0,
-             v_msb_rows=0, v_lsb_rows=0)
+    c = dict(q_rows=nh * (lk if queries is None else queries), k_rows=k_rows, v_rows=v_rows, k_msb_rows=0,
+             k_lsb_rows=0, v_msb_rows=0, v_lsb_rows=0)
     plain = lambda rows, bits: rows * (row_bytes(d, bits) + 4 if bits else 4 * d)
     c["q_bytes"] = plain(c["q_rows"], cfg.query_bits)
     if cfg.pq_msb is not None:

@@ -54,7 +54,6 @@ FLAGS = (
     Flag("v-bits", "v_bits", "bits", 0),
 )
 
-
 @dataclasses.dataclass
 class SpAttenConfig:
     """SpAtten options (``spatten-compile`` flags of the same names). ``None``
@@ -71,6 +70,8 @@ class SpAttenConfig:
     progressive quantization use ``pq_msb + pq_lsb`` bits instead.
     q_bits, k_bits, v_bits: the width of one tensor (4..16), ``attn_bits``
     where ``None`` (:attr:`query_bits`, :attr:`key_bits`, :attr:`value_bits`).
+    The authors' GPT-2 generation setting is ``pq_msb=6, v_bits=6,
+    q_bits=16, pq_threshold=0.05`` (K 6+4 progressive, V 6 bits, Q 16 bits).
     """
 
     token_keep: Optional[float] = None
@@ -129,8 +130,9 @@ class SpAttenConfig:
     @classmethod
     def from_manifest(cls, settings: Mapping[str, object]) -> "SpAttenConfig":
         """The config of a manifest ``settings`` record (every key of
-        :data:`FLAGS`, defaults included). Raises ValueError naming a
-        missing or unknown key or a bad value."""
+        :data:`FLAGS`, defaults included, as spatten-compile writes it and
+        its manifest reader requires). Raises ValueError naming a missing or
+        unknown key or a bad value."""
         names = {f.name for f in FLAGS}
         unknown = sorted(set(settings) - names)
         missing = [f.name for f in FLAGS if f.name not in settings]

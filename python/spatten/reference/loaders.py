@@ -8,6 +8,7 @@ the few nodes around them; the ONNX graph is not interpreted.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Optional, Tuple
 
@@ -18,7 +19,8 @@ from .models import LayerWeights, ModelWeights
 
 
 def from_torch(model) -> ModelWeights:
-    """Lifts a ``spatten.export`` BertModel / GPT2Model (torch modules)."""
+    """Lifts a ``spatten.export`` BertModel / GPT2Model / GPT2LMHeadModel
+    (torch modules; the LM model's output is ``logits``, past or not)."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
     c = model.config
     if c.kind == "bert":
@@ -34,6 +36,9 @@ def from_torch(model) -> ModelWeights:
                             sd["position_embeddings.weight"], layers, type_emb=sd["token_type_embeddings.weight"],
                             emb_ln=(sd["emb_ln.weight"], sd["emb_ln.bias"]),
                             pooler=lin("pooler") if c.pooler else None, outputs=tuple(c.output_names))
+    if hasattr(model, "lm_head"):
+        head = model.lm_head.weight.detach().numpy().astype(F32).T.copy()
+        return dataclasses.replace(from_torch(model.transformer), lm_head=head, outputs=("logits",))
     layers = []
     for i in range(c.layers):
         p = f"h.{i}."
@@ -42,7 +47,7 @@ def from_torch(model) -> ModelWeights:
                                   sd[p + "ln_1.bias"], conv("c_fc"), conv("c_proj"),
                                   sd[p + "ln_2.weight"], sd[p + "ln_2.bias"]))
     return ModelWeights("gpt2", c.heads, c.ln_eps, sd["wte.weight"], sd["wpe.weight"], layers,
-                        final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]), outputs=tuple(c.output_names))
+                        final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]), outputs=("last_hidden_state",))
 
 
 def _gpt2_layer(w_qkv, b_qkv, proj, ln1_g, ln1_b, fc, fc_proj, ln2_g, ln2_b) -> LayerWeights:
@@ -154,22 +159,35 @@ def _find(names, pattern: str) -> Optional[str]:
 
 def _gpt2_from_onnx(g: _Graph) -> ModelWeights:
     """HF GPT-2 names (``h.{i}.attn.c_attn``, optional ``mlp.`` and
-    ``_resize`` suffix), Conv1D weights [in, out] used by Gemm."""
+    ``_resize`` suffix; ``transformer.`` before them in an LM-head model),
+    Conv1D weights [in, out] used by Gemm. A ``logits`` output is the
+    MatMul of the final LN with the LM head [hidden, V]."""
     names = list(g.inits)
-    sfx = "_resize" if "wte.weight_resize" in g.inits else ""
-    n = 1 + max(int(m.group(1)) for m in (re.match(r"h\.(\d+)\.", x) for x in names) if m)
+    pre = "transformer." if "transformer.wte.weight" in g.inits else ""
+    sfx = "_resize" if f"{pre}wte.weight_resize" in g.inits else ""
+    n = 1 + max(int(m.group(1)) for m in (re.match(rf"{re.escape(pre)}h\.(\d+)\.", x) for x in names) if m)
     layers = []
     for i in range(n):
-        nm = lambda part: _find(names, rf"h\.{i}\.(mlp\.)?{re.escape(part)}{sfx}") or f"h.{i}.{part}{sfx}"
+        nm = lambda part: (_find(names, rf"{re.escape(pre)}h\.{i}\.(mlp\.)?{re.escape(part)}{sfx}")
+                           or f"{pre}h.{i}.{part}{sfx}")
         lin = lambda part: g.linear(nm(part + ".bias"))
         layers.append(_gpt2_layer(*lin("attn.c_attn"), lin("attn.c_proj"), g.init(nm("ln_1.weight")),
                                   g.init(nm("ln_1.bias")), lin("c_fc"), lin("c_proj"),
                                   g.init(nm("ln_2.weight")), g.init(nm("ln_2.bias"))))
     hidden = layers[0].wq.shape[0]
-    return ModelWeights("gpt2", hidden // g.head_dim(), g.ln_eps(f"ln_f.weight{sfx}"), g.init(f"wte.weight{sfx}"),
-                        g.init(f"wpe.weight{sfx}"), layers,
-                        final_ln=(g.init(f"ln_f.weight{sfx}"), g.init(f"ln_f.bias{sfx}")),
-                        outputs=tuple(o.name for o in g.model.graph.output))
+    outputs = tuple(o.name for o in g.model.graph.output)
+    lm_head = None
+    if "logits" in outputs:
+        head = g.producer["logits"]
+        if head.op_type != "MatMul" or head.input[1] not in g.inits:
+            raise ValueError(f"{g.path}: logits come from {head.op_type} {head.name!r}, not a MatMul "
+                             "with the LM head")
+        lm_head = g.init(head.input[1])
+        outputs = ("logits",)
+    ln_f = f"{pre}ln_f.weight{sfx}"
+    return ModelWeights("gpt2", hidden // g.head_dim(), g.ln_eps(ln_f), g.init(f"{pre}wte.weight{sfx}"),
+                        g.init(f"{pre}wpe.weight{sfx}"), layers,
+                        final_ln=(g.init(ln_f), g.init(f"{pre}ln_f.bias{sfx}")), lm_head=lm_head, outputs=outputs)
 
 
 # BERT initializer names: spatten.export's module names, and Hugging Face's.
@@ -222,7 +240,7 @@ def from_onnx(path) -> ModelWeights:
     """Lifts the weights of a BERT- or GPT-2-style ONNX model by initializer
     names (see the module docstring). Raises ValueError for other models."""
     g = _Graph(path)
-    if any(re.fullmatch(r"h\.\d+\.attn\.c_attn\.weight(_resize)?", n) for n in g.inits):
+    if any(re.fullmatch(r"(transformer\.)?h\.\d+\.attn\.c_attn\.weight(_resize)?", n) for n in g.inits):
         return _gpt2_from_onnx(g)
     if any(re.match(r"(bert\.encoder\.layer|layers)\.\d+\.", n) for n in g.inits):
         return _bert_from_onnx(g)

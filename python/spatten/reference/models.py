@@ -9,7 +9,7 @@ layer and restore each pruned token's last output at its position.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -55,6 +55,8 @@ class ModelWeights:
     pooler: (w, b) for BERT's tanh pooler on token 0, or None.
     mlm: BertForPreTraining's prediction head as (dense w, dense b, ln gamma,
     ln beta, decoder w [hidden, V], decoder bias); nsp: (w, b) on the pooler.
+    lm_head: GPT-2's language-model head w [hidden, V] after the final LN
+    (``logits`` output; the transposed token embedding when tied).
     outputs: names of the outputs :func:`run` returns, in graph order.
     """
 
@@ -70,6 +72,7 @@ class ModelWeights:
     pooler: Optional[Tuple[np.ndarray, np.ndarray]] = None
     mlm: Optional[Tuple[np.ndarray, ...]] = None
     nsp: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    lm_head: Optional[np.ndarray] = None
     outputs: Tuple[str, ...] = ("last_hidden_state",)
 
     @property
@@ -90,21 +93,27 @@ def _attend(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
                      state.heads.tolist(), mw.heads, state.mask(), mw.kind == "gpt2", cfg)
 
 
+#: ``attend(lw, x, state, mw, cfg)``: a layer's attention on its (normalised)
+#: input rows x; :func:`_attend` unless a caller supplies the keys and values
+#: another way (a generation step reads them from its cache).
+Attend = Callable[[LayerWeights, np.ndarray, "_State", ModelWeights, SpAttenConfig], AttentionResult]
+
+
 def bert_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
-               cfg: SpAttenConfig) -> Tuple[np.ndarray, AttentionResult]:
+               cfg: SpAttenConfig, attend: Attend = _attend) -> Tuple[np.ndarray, AttentionResult]:
     """Post-LN BERT layer on the kept rows x [L, hidden]; returns the layer
     output (the post-FFN LayerNorm output) and the attention result."""
-    att = _attend(lw, x, state, mw, cfg)
+    att = attend(lw, x, state, mw, cfg)
     x1 = layer_norm((linear(att.out, lw.wo, lw.bo) + x).astype(F32), lw.ln1_g, lw.ln1_b, mw.ln_eps)
     h = linear(gelu_erf(linear(x1, lw.w1, lw.b1)), lw.w2, lw.b2)
     return layer_norm((h + x1).astype(F32), lw.ln2_g, lw.ln2_b, mw.ln_eps), att
 
 
 def gpt2_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
-               cfg: SpAttenConfig) -> Tuple[np.ndarray, AttentionResult]:
+               cfg: SpAttenConfig, attend: Attend = _attend) -> Tuple[np.ndarray, AttentionResult]:
     """Pre-LN GPT-2 block on the kept rows x [L, hidden]; returns the
     residual stream after the block and the attention result."""
-    att = _attend(lw, layer_norm(x, lw.ln1_g, lw.ln1_b, mw.ln_eps), state, mw, cfg)
+    att = attend(lw, layer_norm(x, lw.ln1_g, lw.ln1_b, mw.ln_eps), state, mw, cfg)
     x = (x + linear(att.out, lw.wo, lw.bo)).astype(F32)
     h = linear(gelu_tanh(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
     return (x + h).astype(F32), att
@@ -137,11 +146,25 @@ def run_sequence(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: O
     """All layers on one sequence ids [L0]; returns the restored layer
     output [L0, hidden] (each pruned token's last layer output at its
     original position) and the per-layer records."""
+    final, records, _ = run_layers(mw, ids, cfg, types, mask)
+    return final, records
+
+
+def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Optional[np.ndarray] = None,
+               mask: Optional[np.ndarray] = None, attend: Attend = _attend,
+               token_schedule: Optional[np.ndarray] = None) -> Tuple[np.ndarray, List[LayerRecord], "_State"]:
+    """:func:`run_sequence`, also returning the cascade state after the
+    last layer (importance vectors, kept tokens and heads). ``attend``
+    replaces each layer's attention (a generation prefill also stores the
+    keys and values); ``token_schedule`` replaces the resolved token
+    schedule [layers]."""
     L0, n = len(ids), len(mw.layers)
     for p in cfg.keep_positions:
         if not 0 <= int(p) < L0:
             raise ValueError(f"keep position {p} is outside the sequence (length {L0})")
-    f_tok = None if cfg.token_keep is None else resolve_schedule(cfg.token_schedule, n, cfg.token_keep, 0.15)
+    f_tok = token_schedule
+    if f_tok is None and cfg.token_keep is not None:
+        f_tok = resolve_schedule(cfg.token_schedule, n, cfg.token_keep, 0.15)
     f_head = None if cfg.head_keep is None else resolve_schedule(cfg.head_schedule, n, cfg.head_keep, 0.3)
     mask_add = None
     if mw.kind == "bert":
@@ -154,7 +177,7 @@ def run_sequence(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: O
     layer_fn = bert_layer if mw.kind == "bert" else gpt2_layer
     for l, lw in enumerate(mw.layers):
         tokens, heads = state.tokens.copy(), state.heads.copy()
-        y, att = layer_fn(lw, x, state, mw, cfg)
+        y, att = layer_fn(lw, x, state, mw, cfg, attend)
         final[tokens] = y
         counts = _counts(att, state, mw.head_dim, cfg)
         if l < n - 1:
@@ -166,13 +189,21 @@ def run_sequence(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: O
             {h: tokens[u].tolist() for h, u in att.unconfident.items()},
             {h: tokens.tolist() for h in att.unconfident}, counts))
         x = y[np.searchsorted(tokens, state.tokens)]
-    return final, records
+    return final, records, state
+
+
+def gpt2_outputs(mw: ModelWeights, x: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """GPT-2's final LayerNorm on rows x [L, hidden] and, with an LM head,
+    the logits [L, V] (None without)."""
+    h = layer_norm(x, mw.final_ln[0], mw.final_ln[1], mw.ln_eps)
+    return h, None if mw.lm_head is None else linear(h, mw.lm_head, None)
 
 
 def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
     """What follows the layers, on all L0 tokens of one sequence x [L0, hidden]."""
     if mw.kind == "gpt2":
-        return {mw.outputs[0]: layer_norm(x, mw.final_ln[0], mw.final_ln[1], mw.ln_eps)}
+        h, logits = gpt2_outputs(mw, x)
+        return {mw.outputs[0]: h} if logits is None else {"logits": logits}
     out = {"last_hidden_state": x}
     pooled = None
     if mw.pooler is not None:

@@ -125,3 +125,97 @@ def test_cli_rejects_bad_config(tmp_path):
     assert r.returncode == 2
     assert "not divisible by heads" in r.stderr
     assert not (tmp_path / "x.onnx").exists()
+
+
+# ----------------------------------------------------------------------------- GPT-2 with the LM head
+
+LM_OPSETS = (13, 14, 15, 16, 17)
+
+
+@pytest.mark.parametrize("opset", LM_OPSETS)
+@pytest.mark.parametrize("past", [False, True])
+def test_gpt2_lm_export_matches_torch(opset, past, tmp_path, reference_ready):
+    """logits (and with past, every present) equal PyTorch's at a batch,
+    sequence and past length other than the traced ones, past 0 included."""
+    path = tmp_path / "lm.onnx"
+    model = spexport.export("gpt2-lm", str(path), size="tiny", opset=opset, past=past)
+    m = onnx.load(str(path))
+    onnx.checker.check_model(m, full_check=True)
+    assert [i.name for i in m.graph.input] == model.config.input_names
+    assert [o.name for o in m.graph.output] == model.config.output_names
+    for past_len in ((0, 5) if past else (0,)):
+        inputs = spexport.make_inputs(model.config, batch=2, seq_len=3, seed=4, past_len=past_len)
+        want = spexport.torch_outputs(model, inputs)
+        got = ort.run(path, inputs)
+        assert got["logits"].shape == (2, 3, model.config.vocab)
+        for name in want:
+            assert got[name].shape == want[name].shape, name
+            err = float(np.abs(got[name] - want[name]).max())
+            assert err <= ORT_VS_TORCH, f"{name} (past {past_len}): max abs error {err} vs PyTorch"
+
+
+def test_gpt2_lm_head_is_tied_and_named_like_hugging_face(tmp_path):
+    model = spexport.export("gpt2-lm", str(tmp_path / "lm.onnx"), past=True, layers=2)
+    assert model.lm_head.weight is model.transformer.wte.weight
+    assert model.lm_head.bias is None
+    assert model.config.input_names == ["input_ids", "past_key_values.0.key", "past_key_values.0.value",
+                                        "past_key_values.1.key", "past_key_values.1.value"]
+    assert model.config.output_names == ["logits", "present.0.key", "present.0.value",
+                                         "present.1.key", "present.1.value"]
+    g = onnx.load(str(tmp_path / "lm.onnx")).graph
+    dims = {vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
+            for vi in list(g.input) + list(g.output)}
+    assert dims["past_key_values.0.key"] == ["batch", 4, "past_sequence", 8]
+    assert dims["present.1.value"] == ["batch", 4, "total_sequence", 8]
+    assert dims["logits"] == ["batch", "sequence", 99]
+
+
+def test_gpt2_lm_shares_the_transformer_of_gpt2():
+    """Same config and seed: the LM model's transformer is GPT2Model's."""
+    base = spexport.build_model(spexport.tiny_config("gpt2", seed=3))
+    lm = spexport.build_model(spexport.tiny_config("gpt2", seed=3, lm_head=True))
+    inputs = spexport.make_inputs(base.config, seq_len=5, seed=1)
+    want = spexport.torch_outputs(base, inputs)["last_hidden_state"]
+    import torch
+    with torch.no_grad():
+        got = lm.transformer(torch.from_numpy(inputs["input_ids"])).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_gpt2_lm_base_size_matches_hugging_face():
+    """gpt2 GPT2LMHeadModel: the tied head adds no parameter."""
+    model = spexport.GPT2LMHeadModel(spexport.base_config("gpt2", lm_head=True))
+    assert sum(p.numel() for p in model.parameters()) == 124_439_808
+
+
+def test_cli_gpt2_lm_past(tmp_path):
+    out = tmp_path / "lm.onnx"
+    r = _cli("gpt2-lm", "--tiny", "--past", "--layers", "1", "--opset", "15", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    m = onnx.load(str(out))
+    assert [o.name for o in m.graph.output] == ["logits", "present.0.key", "present.0.value"]
+
+
+def test_past_needs_the_lm_head(tmp_path):
+    r = _cli("gpt2", "--past", "-o", str(tmp_path / "x.onnx"))
+    assert r.returncode == 2
+    assert "past key values need the language-model head" in r.stderr
+
+
+@pytest.mark.parametrize("past", [False, True])
+def test_gpt2_lm_goes_through_the_compiler(past, tmp_path):
+    """The LM head (MatMul with the transposed embedding) and the cache's
+    Concat take the importer's existing paths: the simulator's logits and
+    presents equal PyTorch's."""
+    from spatten import tools
+    path = tmp_path / "lm.onnx"
+    model = spexport.export("gpt2-lm", str(path), size="tiny", past=past)
+    inputs = spexport.make_inputs(model.config, seq_len=6, seed=1, past_len=3 if past else 0)
+    shapes = {"batch": 1, "sequence": 6, **({"past_sequence": 3} if past else {})}
+    binary = tools.compile(path, tmp_path / "lm.spbin", shapes=shapes)
+    got = tools.simulate(binary, inputs, tmp_path / "out").outputs
+    want = spexport.torch_outputs(model, inputs)
+    assert set(got) == set(want)
+    for name in want:
+        err = float(np.abs(got[name] - want[name]).max())
+        assert err <= 1e-4, f"{name}: max abs error {err} vs PyTorch"
