@@ -69,8 +69,8 @@ void addAttn(Accesses &out, const Instr &inst) {
   auto phase = AttnPhase(inst.get(F::phase));
   auto mask = MaskKind(inst.get(F::maskKind));
   bool values = phase == AttnPhase::Values;
-  bool pv =
-      values || (phase != AttnPhase::Decide && !(flags & AttnDeferValues));
+  bool pv = values || (phase != AttnPhase::Decide &&
+                       !(flags & (AttnDeferValues | AttnFillStats)));
   out.push_back({Space::AttnState, Buffer::Idx, 0, 1, true});
   if (!values) {
     addOperand(out, inst, F::q, lq, d, false);
@@ -80,6 +80,8 @@ void addAttn(Accesses &out, const Instr &inst) {
   }
   if (pv) {
     addOperand(out, inst, F::v, lk, d, false);
+    if (flags & AttnFillApply) // O += P V over the fills
+      addOperand(out, inst, F::o, lq, d, false);
     addOperand(out, inst, F::o, lq, d, true);
   }
   if (phase != AttnPhase::Decide && !values &&

@@ -100,6 +100,18 @@ struct DeferredValues {
   std::vector<bool> rowMask; ///< lk bits: key j kept by some query row
 };
 
+/// The attention unit's softmax statistics over the fills of a key range
+/// longer than one K/V buffer fill (ATTN flags AttnFillStats and
+/// AttnFillApply, docs/ISA.md): per query row the running max and sum of
+/// exp. A statistics pass after an apply pass starts them anew.
+struct FillStatistics {
+  bool valid = false;
+  bool applying = false; ///< an apply pass has used them
+  uint64_t lq = 0;
+  uint64_t keys = 0;          ///< keys over every statistics pass
+  std::vector<float> max, sum; ///< per query row
+};
+
 struct Machine {
   /// DRAM from the manifest's `dram` section with `image`'s .rodata (which
   /// must outlive the Machine), and SRAM buffers from the manifest's
@@ -138,6 +150,7 @@ struct Machine {
   /// run only while it is set; an ATTN `finish` clears it.
   bool predicate = false;
   DeferredValues deferred;
+  FillStatistics fill;
   /// The last compute instruction, when it is an ATTN (the next ATTN may
   /// stream behind it).
   std::optional<isa::Instr> lastAttn;

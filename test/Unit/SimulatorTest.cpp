@@ -12,6 +12,8 @@
 
 #include "TestUtil.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -433,8 +435,9 @@ TEST_F(AttnTest, FullyMaskedRowGivesZeros) {
 
 TEST_F(AttnTest, FieldErrors) {
   EXPECT_ERR(exec(ops("scale=inf")), "instruction 7 (attn): field 'scale'");
-  EXPECT_ERR(exec(ops("flags=16 scale=1")),
-             "field 'flags': unknown bits 0x10");
+  EXPECT_ERR(exec(ops("flags=48 scale=1")),
+             "field 'flags': FillStats (0x10) and FillApply (0x20) are "
+             "separate passes");
   EXPECT_ERR(exec(ops("flags=1 imp_buf=idx scale=1")),
              "field 'imp_buf': must name an fp32 buffer");
   EXPECT_ERR(exec("attn q_buf=q k_buf=k k_off=50175 v_buf=v o_buf=act lq=1 "
@@ -442,6 +445,78 @@ TEST_F(AttnTest, FieldErrors) {
              "field 'k_off'");
   EXPECT_ERR(exec(ops("mask_kind=padding mask_off=4094 scale=1")),
              "field 'mask_off'");
+}
+
+/// A key range split into two fills of two keys: a statistics pass over
+/// each, then an apply pass over each, gives the output and importance of
+/// one ATTN over all four keys. The second fill's causal offset is
+/// negative (its keys lie past query row 0).
+class AttnFillTest : public AttnTest {
+protected:
+  /// The ATTN over fill f (keys 2f, 2f+1) with `flags` and `extra`.
+  llvm::Error pass(int f, int flags, int causal, const std::string &extra) {
+    int off = causal - 2 * f;
+    return exec(
+        "attn q_buf=q q_stride=2 k_buf=k k_stride=2 v_buf=v v_stride=2 "
+        "o_buf=act o_stride=2 mask_buf=mask lq=3 lk=2 d=2 scale=0.5 " +
+        llvm::formatv("k_off={0} v_off={0} mask_off={1} imp_off={2} "
+                      "causal_offset={3} flags={4} ",
+                      4 * f, 8 + 2 * f, 100 + 2 * f, uint16_t(int16_t(off)),
+                      flags)
+            .str() +
+        extra);
+  }
+};
+
+TEST_F(AttnFillTest, TwoFillsEqualOneAttn) {
+  std::vector<float> row = {0, -1, 0.5f, 0};
+  fill(Buffer::Mask, 8, 0, 1, lk, row);
+  std::vector<float> bias;
+  for (int i = 0; i < lq; ++i)
+    bias.insert(bias.end(), row.begin(), row.end());
+  const std::string kind =
+      "mask_kind=padding_causal mask_stride=0 imp_buf=acc head_imp_buf=wgt "
+      "head_imp_off=3";
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillStats, 0, kind));
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f,
+                       AttnFillApply | AttnAccumulateImportance |
+                           (f == 1 ? AttnHeadImportance : 0),
+                       0, kind));
+  std::vector<double> sums(lk, 0.0);
+  std::vector<double> ref = reference(0.5f, bias, 0, &sums);
+  expectOutput(ref);
+  double absSum = 0;
+  for (double x : ref)
+    absSum += std::fabs(x);
+  for (int j = 0; j < lk; ++j)
+    EXPECT_NEAR(buf(Buffer::Acc)[100 + j], sums[j], 1e-6) << "key " << j;
+  EXPECT_NEAR(buf(Buffer::Wgt)[3], absSum, 1e-5);
+  // A new statistics pass after the apply passes starts anew.
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillStats, 0, kind));
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillApply, 0, kind));
+  expectOutput(ref);
+}
+
+TEST_F(AttnFillTest, Errors) {
+  EXPECT_ERR(pass(0, AttnFillApply, 0, "mask_kind=causal"),
+             "field 'flags': FillApply (0x20) without statistics");
+  ASSERT_NO_ERR(pass(0, AttnFillStats, 0, "mask_kind=causal"));
+  EXPECT_ERR(exec("attn q_buf=q k_buf=k k_stride=2 lq=2 lk=2 d=2 scale=1 "
+                  "flags=16"),
+             "field 'lq': statistics of 2 query rows continue statistics of 3");
+  EXPECT_ERR(exec("attn q_buf=q k_buf=k k_stride=2 v_buf=v o_buf=act lq=2 "
+                  "lk=2 d=2 scale=1 flags=32"),
+             "field 'lq': apply pass of 2 query rows with statistics of 3");
+  EXPECT_ERR(pass(0, AttnFillStats | AttnAccumulateImportance, 0, ""),
+             "field 'flags': importance (0x1, 0x4) applies in the apply pass");
+  EXPECT_ERR(pass(0, AttnFillStats, 0, "vk=1"), "field 'vk': must be 0");
+  EXPECT_ERR(pass(0, AttnFillStats, 0, "phase=decide"), "field 'phase'");
+  EXPECT_ERR(pass(0, AttnFillApply | AttnDeferValues, 0, ""),
+             "DeferValues (0x8) does not apply to a fill pass");
 }
 
 /// Token importance: each instruction's column sum is taken in double and

@@ -2,7 +2,8 @@
 //
 // The storage each instruction reads and writes, from its fields alone:
 // SRAM element ranges per buffer, DRAM byte ranges, and the attention unit's
-// state (pending probabilities, predicate, value-row mask). The compiler's
+// state (pending probabilities, predicate, value-row mask, fill softmax
+// statistics). The compiler's
 // scheduling pass derives `dep_wait` from it (two instructions conflict when
 // they touch overlapping storage and one of them writes), so that the
 // dependencies written into a binary are exactly the hazards of its program.

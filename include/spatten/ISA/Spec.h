@@ -155,7 +155,23 @@ enum AttnFlags : uint8_t {
   /// Stop before prob*V: keep the pruned P and the value-row mask in the
   /// attention unit for a later `values` phase (phase none or finish).
   AttnDeferValues = 8,
+  /// Statistics pass over one fill of a key range longer than one K/V
+  /// buffer fill: folds each query row's running max and sum of exp into
+  /// the attention unit's state (the first after an apply pass, or ever,
+  /// starts it anew). Reads Q, K and the mask; writes no O.
+  AttnFillStats = 16,
+  /// Apply pass over one fill: P = exp(s - m) / l with the statistics'
+  /// final m and l, importance on P, O += P*V (the first apply after the
+  /// statistics overwrites O).
+  AttnFillApply = 32,
 };
+/// With a fill flag, `causal_offset` is a signed 16-bit value: a query
+/// row's position minus the fill's first key (negative when the fill lies
+/// past the row). Without one it is unsigned.
+constexpr int64_t attnCausalOffset(uint64_t bits, uint64_t flags) {
+  return (flags & (AttnFillStats | AttnFillApply)) ? int64_t(int16_t(bits))
+                                                   : int64_t(bits);
+}
 /// TOPK `flags` bits.
 enum TopkFlags : uint8_t {
   /// Candidate i's score is s[s_off + cand[i]] (scores indexed by the

@@ -14,6 +14,8 @@
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 
 using namespace mlir;
@@ -42,6 +44,9 @@ struct AttnTile {
 /// and where the mask and importance live.
 struct AttnPlan {
   int64_t B, Lq, H, D, P, keys, tq, impOff;
+  /// Keys per K/V buffer fill: `keys` when they fit one; else a head runs
+  /// a statistics pass and an apply pass over each fill (docs/ISA.md).
+  int64_t fill;
   /// K/V double-buffering slots: 1 when a head's K or V fills more than
   /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
   /// then follows this head's ATTNs instead of overlapping them.
@@ -92,6 +97,7 @@ private:
   LogicalResult plan();
   LogicalResult planKeys();
   LogicalResult planQueryTile();
+  LogicalResult planFillQueryTile();
   LogicalResult planImportance();
   LogicalResult writePlanes();
   LogicalResult loadHeadLists();
@@ -99,6 +105,22 @@ private:
 
   // The head and query-tile loop.
   void lowerHead(int64_t b, int64_t h, int64_t headTile, int64_t &qTile);
+  void lowerFilledHead(int64_t b, int64_t h);
+  void loadFill(Buffer buf, int64_t b, int64_t h, int64_t r0, int64_t n,
+                bool withPresent);
+  /// One side (K or V) of the attention's keys.
+  struct KVSide {
+    const HeadRows &cur;
+    const Tensor *past, *present;
+    Buffer buf;
+    TensorClass cls;
+  };
+  KVSide kvSide(Buffer buf) const;
+  void loadPast(const KVSide &side, int64_t off, int64_t b, int64_t h,
+                int64_t r0, int64_t rows);
+  void storePresent(const KVSide &side, int64_t off, int64_t b, int64_t h,
+                    int64_t r0, int64_t rows);
+  void storeOutput(int64_t b, int64_t h, int64_t q0, int64_t n, int64_t oAt);
   void loadHead(int64_t b, int64_t h, int64_t headTile, int64_t qTile);
   void loadKV(int64_t b, int64_t h, int64_t off);
   void loadQueryTile(int64_t b, int64_t h, int64_t q0, int64_t n, int64_t qOff);
@@ -127,19 +149,43 @@ private:
 // Planning
 //===----------------------------------------------------------------------===//
 
-/// Checks that a head's keys fit one fill of the K, V and mask buffers,
-/// and picks the K/V slots.
+/// Picks the keys per K/V buffer fill (at most max_keys_per_fill and what
+/// the K and V buffers hold) and the K/V slots. A mask row must hold every
+/// key; techniques that need a whole row of probabilities at once refuse
+/// more than one fill.
 LogicalResult AttentionLowering::planKeys() {
   int64_t keys = p.keys, D = p.D;
   const HardwareConfig &hw = pb.config();
-  if (keys > int64_t(hw.maxKeysPerFill) ||
-      keys * D > pb.bufferElems(Buffer::K) ||
-      keys * D > pb.bufferElems(Buffer::V) ||
-      keys > pb.bufferElems(Buffer::Mask))
-    return pb.error() << keys << " keys of width " << D
-                      << " exceed one K/V buffer fill (max_keys_per_fill "
-                      << hw.maxKeysPerFill
-                      << "); multi-fill attention is not implemented";
+  int64_t fill = std::min({int64_t(hw.maxKeysPerFill),
+                           pb.bufferElems(Buffer::K) / D,
+                           pb.bufferElems(Buffer::V) / D});
+  if (keys > pb.bufferElems(Buffer::Mask))
+    return pb.error() << keys << " keys exceed the "
+                      << pb.bufferElems(Buffer::Mask)
+                      << " elements of the mask buffer, which holds a "
+                         "mask row of every key";
+  if (fill < 1)
+    return pb.error() << "a key row of width " << D
+                      << " does not fit the K and V buffers";
+  p.fill = std::min(keys, fill);
+  if (keys > fill) {
+    auto refuse = [&](StringRef flag, StringRef why) {
+      return pb.error() << flag << " with " << keys
+                        << " keys in more than one K/V buffer fill ("
+                        << fill << " keys) is not implemented: " << why;
+    };
+    if (op.valueKeep)
+      return refuse("--value-keep", "local value pruning's top-k needs "
+                                    "every probability of a row");
+    if (op.pqThreshold)
+      return refuse("--pq-msb", "the per-head refetch decision needs every "
+                                "probability of the head");
+    if (keys > INT16_MAX) // the signed causal_offset of a fill pass
+      return pb.error() << keys << " keys exceed " << INT16_MAX
+                        << " in more than one K/V buffer fill";
+    p.kvSlots = 1;
+    return success();
+  }
   bool twoFit = keys * D <= core.slotElems(Buffer::K) &&
                 keys * D <= core.slotElems(Buffer::V);
   p.kvSlots = twoFit ? core.numSlots() : 1;
@@ -148,6 +194,8 @@ LogicalResult AttentionLowering::planKeys() {
 
 /// Picks the query tile and its Q/ACC slots.
 LogicalResult AttentionLowering::planQueryTile() {
+  if (p.fill < p.keys)
+    return planFillQueryTile();
   int64_t keys = p.keys, D = p.D;
   FailureOr<int64_t> tq =
       core.commonTile({Buffer::Q, Buffer::Acc}, D, std::min(p.Lq, kMaxDim16));
@@ -172,6 +220,25 @@ LogicalResult AttentionLowering::planQueryTile() {
                          "progressive quantization across query tiles is "
                          "not implemented";
   p.tq = p.Lq, p.qSlots = 1;
+  return success();
+}
+
+/// The query tile of a head over several fills: its ATTNs follow one
+/// another through the attention unit's statistics, so a tile takes the
+/// whole Q and ACC buffers (each tile fetches every fill's K twice and V
+/// once: the larger the tile, the fewer fetches).
+LogicalResult AttentionLowering::planFillQueryTile() {
+  FailureOr<int64_t> tq =
+      pb.rowsThatFit(Buffer::Q, p.D, std::min(p.Lq, kMaxDim16), 0);
+  if (succeeded(tq))
+    tq = pb.rowsThatFit(Buffer::Acc, p.D, *tq, 0);
+  if (succeeded(tq) && p.perQueryMask)
+    tq = core.commonTile(
+        {Buffer::Mask}, p.keys,
+        std::min(*tq, op.importanceOut ? p.impOff / p.keys : *tq));
+  if (failed(tq))
+    return failure();
+  p.tq = *tq, p.qSlots = 1;
   return success();
 }
 
@@ -296,12 +363,13 @@ LogicalResult AttentionLowering::lower() {
 /// `headTile` and `qTile` count the double-buffering slots used so far.
 void AttentionLowering::lowerHead(int64_t b, int64_t h, int64_t headTile,
                                   int64_t &qTile) {
+  if (p.fill < p.keys)
+    return lowerFilledHead(b, h);
   int64_t kv = kvOff(headTile);
   if (p.prefetch && h == 0)
     loadHead(b, h, headTile, qTile);
   if (!p.prefetch)
     loadKV(b, h, kv);
-  const Tensor &o = *op.t.output;
   for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq, ++qTile) {
     int64_t n = std::min(p.tq, p.Lq - q0);
     int64_t qAt = qOff(Buffer::Q, qTile);
@@ -315,10 +383,99 @@ void AttentionLowering::lowerHead(int64_t b, int64_t h, int64_t headTile,
     emitAttn(
         {b, h, q0, n, p.keys, p.P, p.D, p.impOff, p.perQueryMask, kv, qAt, oAt},
         next);
-    DramRef out = o.ref;
-    out.addr = o.addrOf((b * p.Lq + q0) * p.H * p.D + h * p.D);
-    pb.store(out, p.H * p.D * 4, {Buffer::Acc, oAt, p.D}, n, p.D);
+    storeOutput(b, h, q0, n, oAt);
   }
+}
+
+/// Stores rows q0..q0+n of head h's output from ACC at `oAt`.
+void AttentionLowering::storeOutput(int64_t b, int64_t h, int64_t q0,
+                                    int64_t n, int64_t oAt) {
+  const Tensor &o = *op.t.output;
+  DramRef out = o.ref;
+  out.addr = o.addrOf((b * p.Lq + q0) * p.H * p.D + h * p.D);
+  pb.store(out, p.H * p.D * 4, {Buffer::Acc, oAt, p.D}, n, p.D);
+}
+
+/// Head h when its keys exceed one K/V buffer fill, query tile by query
+/// tile (at Q and ACC offset 0, planFillQueryTile): a statistics pass over
+/// each fill (K fetched), then an apply pass over each fill (K and V
+/// fetched again), exact softmax without an lq x lk probability buffer
+/// (docs/Algorithms.md). The mask and importance are addressed at the
+/// fill's first key; the first tile writes present_key/present_value.
+void AttentionLowering::lowerFilledHead(int64_t b, int64_t h) {
+  uint8_t importance = op.importanceOut ? AttnAccumulateImportance : 0;
+  for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq) {
+    int64_t rows = std::min(p.tq, p.Lq - q0);
+    loadQueryTile(b, h, q0, rows, 0);
+    AttnTile tile{b, h, q0, rows, p.keys, p.P, p.D, p.impOff, p.perQueryMask,
+                  0, 0, 0};
+    for (bool apply : {false, true}) {
+      for (int64_t f0 = 0; f0 < p.keys; f0 += p.fill) {
+        int64_t n = std::min(p.fill, p.keys - f0);
+        bool last = f0 + n == p.keys;
+        loadFill(Buffer::K, b, h, f0, n, apply && q0 == 0);
+        if (apply)
+          loadFill(Buffer::V, b, h, f0, n, q0 == 0);
+        uint8_t flags = AttnFillStats;
+        if (apply)
+          flags = AttnFillApply | importance |
+                  (last && op.headImportanceOut ? AttnHeadImportance : 0);
+        AttnInstr a = attnInstr(tile, AttnPhase::None, flags);
+        a.lk = n;
+        a.mask.off = f0;
+        a.importance.off = p.impOff + f0;
+        a.causalOffset = uint16_t(int16_t(p.P + q0 - f0));
+        pb.emit(a);
+      }
+    }
+    storeOutput(b, h, q0, rows, 0);
+  }
+}
+
+/// Key rows [r0, r0 + n) of head h into `buf` (K or V) at 0: cached rows
+/// from past_key/past_value, then new rows; with `withPresent`, the same
+/// rows to present_key/present_value.
+void AttentionLowering::loadFill(Buffer buf, int64_t b, int64_t h, int64_t r0,
+                                 int64_t n, bool withPresent) {
+  KVSide side = kvSide(buf);
+  int64_t pastRows = std::clamp<int64_t>(p.P - r0, 0, n);
+  loadPast(side, 0, b, h, r0, pastRows);
+  if (n > pastRows)
+    loadHeadRows({buf, pastRows * p.D, p.D}, side.cur, side.cls, b, h,
+                 r0 + pastRows - p.P, n - pastRows);
+  if (withPresent)
+    storePresent(side, 0, b, h, r0, n);
+}
+
+/// The K or V side of the attention: its new rows, KV cache and class.
+AttentionLowering::KVSide AttentionLowering::kvSide(Buffer buf) const {
+  if (buf == Buffer::K)
+    return {p.k, op.t.pastKey, op.t.presentKey, buf, TensorClass::K};
+  return {p.v, op.t.pastValue, op.t.presentValue, buf, TensorClass::V};
+}
+
+/// Cached rows [r0, r0 + rows) of head h from past_key/past_value into
+/// the side's buffer at `off` (nothing without a cache or rows).
+void AttentionLowering::loadPast(const KVSide &side, int64_t off, int64_t b,
+                                 int64_t h, int64_t r0, int64_t rows) {
+  if (!side.past || !rows)
+    return;
+  DramRef ref = side.past->ref;
+  ref.cls = side.cls;
+  ref.addr = side.past->addrOf(((b * op.heads + h) * p.P + r0) * p.D);
+  pb.load({side.buf, off, p.D}, ref, p.D * 4, rows, p.D);
+}
+
+/// Key rows [r0, r0 + rows) of head h from the side's buffer at `off` to
+/// present_key/present_value, when the attention writes them.
+void AttentionLowering::storePresent(const KVSide &side, int64_t off,
+                                     int64_t b, int64_t h, int64_t r0,
+                                     int64_t rows) {
+  if (!side.present)
+    return;
+  DramRef ref = side.present->ref;
+  ref.addr = side.present->addrOf(((b * op.heads + h) * p.keys + r0) * p.D);
+  pb.store(ref, p.D * 4, {side.buf, off, p.D}, rows, p.D);
 }
 
 /// Every input of head h with one query tile (prefetch mode).
@@ -344,37 +501,20 @@ int64_t AttentionLowering::qOff(Buffer buf, int64_t qTile) const {
 /// the updated cache to present_key/present_value when present. With
 /// progressive quantization, K is the MSB plane.
 void AttentionLowering::loadKV(int64_t b, int64_t h, int64_t off) {
-  int64_t P = p.P, D = p.D, H = op.heads;
+  int64_t P = p.P, D = p.D;
   int64_t Lk = cast<ShapedType>(op.key.getType()).getShape()[1];
-  struct Side {
-    const HeadRows &cur;
-    const Tensor *past, *present;
-    Buffer buf;
-    TensorClass cls;
-  } sides[] = {
-      {p.k, op.t.pastKey, op.t.presentKey, Buffer::K, TensorClass::K},
-      {p.v, op.t.pastValue, op.t.presentValue, Buffer::V, TensorClass::V}};
-  for (const Side &s : sides) {
-    if (s.buf == Buffer::V && op.deferValues)
+  for (Buffer buf : {Buffer::K, Buffer::V}) {
+    if (buf == Buffer::V && op.deferValues)
       continue;
-    if (s.past) {
-      DramRef ref = s.past->ref;
-      ref.cls = s.cls;
-      ref.addr = s.past->addrOf((b * H + h) * P * D);
-      if (P)
-        pb.load({s.buf, off, D}, ref, D * 4, P, D);
-    }
-    if (s.buf == Buffer::K && op.pqThreshold)
-      loadHeadRows({s.buf, off, D}, planes[0], TensorClass::KMsb, b, h, 0, Lk);
-    else if (s.buf == Buffer::V && op.pqValues)
-      loadHeadRows({s.buf, off, D}, planes[2], TensorClass::VMsb, b, h, 0, Lk);
+    KVSide side = kvSide(buf);
+    loadPast(side, off, b, h, 0, P);
+    if (buf == Buffer::K && op.pqThreshold)
+      loadHeadRows({buf, off, D}, planes[0], TensorClass::KMsb, b, h, 0, Lk);
+    else if (buf == Buffer::V && op.pqValues)
+      loadHeadRows({buf, off, D}, planes[2], TensorClass::VMsb, b, h, 0, Lk);
     else
-      loadHeadRows({s.buf, off + P * D, D}, s.cur, s.cls, b, h, 0, Lk);
-    if (s.present) {
-      DramRef ref = s.present->ref;
-      ref.addr = s.present->addrOf((b * H + h) * (P + Lk) * D);
-      pb.store(ref, D * 4, {s.buf, off, D}, P + Lk, D);
-    }
+      loadHeadRows({buf, off + P * D, D}, side.cur, side.cls, b, h, 0, Lk);
+    storePresent(side, off, b, h, 0, P + Lk);
   }
 }
 

@@ -48,7 +48,7 @@ static uint64_t attnEstimate(const Instr &inst, const HardwareConfig &hw) {
   if (phase == AttnPhase::Values)
     return attnCycles(0, lk, d, /*pv=*/true, lq, hw);
   bool pv = phase != AttnPhase::Decide &&
-            !(inst.get(F::flags) & AttnDeferValues);
+            !(inst.get(F::flags) & (AttnDeferValues | AttnFillStats));
   return attnCycles(lq, lk, d, pv, lq, hw);
 }
 

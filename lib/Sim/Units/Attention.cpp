@@ -45,8 +45,13 @@ private:
   Expected<std::optional<Operand>> tokenImportance(uint64_t lk) const;
   Expected<std::optional<Operand>> headImportance() const;
 
+  Expected<Mat> scores(const Operand &q, const Operand &k,
+                        const Operand &mask) const;
   Expected<Mat> probabilities(const Operand &q, const Operand &k,
                               const Operand &mask) const;
+  Error checkFillPass() const;
+  void accumulateStatistics(const Mat &s);
+  void applyFill(Mat &s, const Operands &ops);
   void decide(const Mat &p);
   void mergeDecide(Mat &p);
   void finish(Mat &p, const Operands &ops);
@@ -57,7 +62,7 @@ private:
   /// P V, or (timing only) zeros of its shape.
   Mat times(const Mat &p, const Mat &v) const;
   void writeOutput(const Mat &o, const Operand &op,
-                   const std::optional<Operand> &himp);
+                   const std::optional<Operand> &himp, bool countHead = true);
   /// Hands the rows to the timeline and counts their operations.
   void describeRows(uint64_t lk, uint64_t d);
   std::optional<timing::AttnWork> pipelineWork(uint64_t lk, uint64_t d) const;
@@ -74,13 +79,13 @@ private:
 
 } // namespace
 
-/// P = softmax(scale * Q K^T + mask), lq x lk, with the mask kind of the
-/// instruction.
-Expected<Mat> AttentionUnit::probabilities(const Operand &q, const Operand &k,
-                                           const Operand &mask) const {
+/// The scores scale * Q K^T + mask, lq x lk, with the mask kind of the
+/// instruction; zeros when timing only.
+Expected<Mat> AttentionUnit::scores(const Operand &q, const Operand &k,
+                                    const Operand &mask) const {
   uint64_t lq = q.rows, lk = k.rows;
-  if (machine.timingOnly) // uniform probabilities, docs/Simulator.md
-    return Mat(Mat::Constant(lq, lk, lk ? 1.0f / float(lk) : 0.0f));
+  if (machine.timingOnly)
+    return Mat(Mat::Zero(lq, lk));
   MaskKind kind = MaskKind(get(F::maskKind));
   bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
   bool causal = kind == MaskKind::Causal || kind == MaskKind::PaddingCausal;
@@ -98,12 +103,23 @@ Expected<Mat> AttentionUnit::probabilities(const Operand &q, const Operand &k,
     s += read(mask);
   }
   if (causal) {
-    uint64_t off = get(F::causalOffset);
-    for (uint64_t i = 0; i < lq; ++i)
-      for (uint64_t j = i + off + 1; j < lk; ++j)
+    int64_t off = attnCausalOffset(get(F::causalOffset), get(F::flags));
+    for (int64_t i = 0; i < int64_t(lq); ++i)
+      for (int64_t j = std::max<int64_t>(0, i + off + 1); j < int64_t(lk); ++j)
         s(i, j) = -std::numeric_limits<float>::infinity();
   }
-  softmaxRows(s);
+  return s;
+}
+
+/// P = softmax(scores), lq x lk.
+Expected<Mat> AttentionUnit::probabilities(const Operand &q, const Operand &k,
+                                           const Operand &mask) const {
+  uint64_t lq = q.rows, lk = k.rows;
+  if (machine.timingOnly) // uniform probabilities, docs/Simulator.md
+    return Mat(Mat::Constant(lq, lk, lk ? 1.0f / float(lk) : 0.0f));
+  auto s = scores(q, k, mask);
+  if (s)
+    softmaxRows(*s);
   return s;
 }
 
@@ -194,7 +210,8 @@ Mat AttentionUnit::times(const Mat &p, const Mat &v) const {
 /// ATTN that produces O does (phase none or finish without AttnDeferValues,
 /// and phase values).
 void AttentionUnit::writeOutput(const Mat &o, const Operand &op,
-                                const std::optional<Operand> &himp) {
+                                const std::optional<Operand> &himp,
+                                bool countHead) {
   write(op, o);
   if (himp) {
     // Cascade head pruning: sum of |O| over rows and the head dimension,
@@ -203,7 +220,8 @@ void AttentionUnit::writeOutput(const Mat &o, const Operand &op,
     float acc = machine.fbufs[unsigned(himp->buf)][himp->off];
     machine.setElement(himp->buf, himp->off, acc + float(sum));
   }
-  if (LayerCounters *l = layer())
+  LayerCounters *l = layer();
+  if (l && countHead)
     l->keptHeads = l->keptHeads.value_or(0) + 1;
 }
 
@@ -340,8 +358,9 @@ Expected<AttentionUnit::Operands> AttentionUnit::operands() const {
   uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
   MaskKind kind = MaskKind(get(F::maskKind));
   bool padding = kind == MaskKind::Padding || kind == MaskKind::PaddingCausal;
-  // A decide or a deferring ATTN reads neither V nor O.
-  bool pv = !isDecide && !defer;
+  // A decide, a deferring ATTN or a statistics pass reads neither V nor O.
+  bool stats = get(F::flags) & AttnFillStats;
+  bool pv = !isDecide && !defer && !stats;
   auto q = operand(F::q, lq, d);
   auto k = q ? operand(F::k, lk, d) : q.takeError();
   auto v = k ? operand(F::v, pv ? lk : 0, d) : k.takeError();
@@ -351,10 +370,10 @@ Expected<AttentionUnit::Operands> AttentionUnit::operands() const {
   auto mask = o ? operand(F::mask, padding ? lq : 0, lk) : o.takeError();
   if (!mask)
     return mask.takeError();
-  auto imp = isDecide ? std::optional<Operand>() : tokenImportance(lk);
+  auto imp = isDecide || stats ? std::optional<Operand>() : tokenImportance(lk);
   if (!imp)
     return imp.takeError();
-  auto himp = isDecide ? std::optional<Operand>() : headImportance();
+  auto himp = isDecide || stats ? std::optional<Operand>() : headImportance();
   if (!himp)
     return himp.takeError();
   if (isDecide && !std::isfinite(getFloat(F::pqThreshold)))
@@ -367,10 +386,98 @@ Expected<AttentionUnit::Operands> AttentionUnit::operands() const {
   return Operands{*q, *k, *v, *o, *mask, *imp, *himp};
 }
 
+/// Checks a statistics or apply pass against its flags, phase, `vk` and
+/// the attention unit's statistics, before any state changes.
+Error AttentionUnit::checkFillPass() const {
+  uint64_t flags = get(F::flags), lq = get(F::lq);
+  bool stats = flags & AttnFillStats;
+  if (stats && (flags & AttnFillApply))
+    return error(F::flags, "FillStats (0x10) and FillApply (0x20) are "
+                           "separate passes");
+  if (AttnPhase(get(F::phase)) != AttnPhase::None)
+    return error(F::phase, "must be none with FillStats (0x10) or FillApply "
+                           "(0x20)");
+  if (flags & AttnDeferValues)
+    return error(F::flags, "DeferValues (0x8) does not apply to a fill pass");
+  if (get(F::vk))
+    return error(F::vk, "must be 0 in a fill pass (local value pruning "
+                        "needs every probability of a row)");
+  if (stats && (flags & (AttnAccumulateImportance | AttnHeadImportance)))
+    return error(F::flags, "importance (0x1, 0x4) applies in the apply pass, "
+                           "not with FillStats (0x10)");
+  const FillStatistics &st = machine.fill;
+  bool continues = st.valid && !st.applying;
+  if (stats && continues && st.lq != lq)
+    return error(F::lq, llvm::formatv("statistics of {0} query rows continue "
+                                      "statistics of {1}",
+                                      lq, st.lq));
+  if (!stats && !st.valid)
+    return error(F::flags, "FillApply (0x20) without statistics: no FillStats "
+                           "(0x10) ATTN before it");
+  if (!stats && st.lq != lq)
+    return error(F::lq, llvm::formatv("apply pass of {0} query rows with "
+                                      "statistics of {1}",
+                                      lq, st.lq));
+  return Error::success();
+}
+
+/// Statistics pass: folds each row's max and sum of exp over this fill's
+/// scores into the running ones (m' = max(m, max_j s), l' = l e^(m - m') +
+/// sum_j e^(s_j - m')); the first pass after an apply starts anew.
+void AttentionUnit::accumulateStatistics(const Mat &s) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  uint64_t lq = s.rows(), lk = s.cols();
+  FillStatistics &st = machine.fill;
+  if (!st.valid || st.applying)
+    st = {true, false, lq, 0, std::vector<float>(lq, -inf),
+          std::vector<float>(lq, 0.0f)};
+  st.keys += lk;
+  for (uint64_t i = 0; i < lq && lk; ++i) {
+    float m = std::max(st.max[i], s.row(i).maxCoeff());
+    if (m == -inf) // every key so far hidden
+      continue;
+    st.sum[i] = st.sum[i] * std::exp(st.max[i] - m) +
+                (s.row(i).array() - m).exp().sum();
+    st.max[i] = m;
+  }
+}
+
+/// Apply pass: P = exp(s - m) / l with the final statistics (rows with
+/// every key hidden get P = 0, as softmaxRows), token importance on P, and
+/// O = P V (first apply) or O += P V; head importance on O as it stands.
+void AttentionUnit::applyFill(Mat &s, const Operands &ops) {
+  FillStatistics &st = machine.fill;
+  uint64_t lq = s.rows(), lk = s.cols();
+  for (uint64_t i = 0; i < lq; ++i) {
+    if (st.max[i] == -std::numeric_limits<float>::infinity() || !lk) {
+      s.row(i).setZero();
+      continue;
+    }
+    s.row(i) = (s.row(i).array() - st.max[i]).exp().matrix();
+    s.row(i) /= st.sum[i];
+  }
+  if (ops.imp)
+    accumulateImportance(s, *ops.imp);
+  rows.importance = ops.imp.has_value();
+  rows.keptValues.assign(lq, lk);
+  bool first = !st.applying;
+  if (LayerCounters *l = layer(); l && first)
+    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), st.keys);
+  Mat o = times(s, read(ops.v));
+  if (!first)
+    o += read(ops.o);
+  st.applying = true;
+  writeOutput(o, ops.o, ops.himp, /*countHead=*/first);
+}
+
 Error AttentionUnit::run() {
   if (Error e = checkFlags(F::flags, AttnAccumulateImportance | AttnMaskSelect |
-                                         AttnHeadImportance | AttnDeferValues))
+                                         AttnHeadImportance | AttnDeferValues |
+                                         AttnFillStats | AttnFillApply))
     return e;
+  if (get(F::flags) & (AttnFillStats | AttnFillApply))
+    if (Error e = checkFillPass())
+      return e;
   // The field is 2 bits wide: every value names a phase.
   AttnPhase phase = AttnPhase(get(F::phase));
   if (phase == AttnPhase::Values)
@@ -378,13 +485,20 @@ Error AttentionUnit::run() {
   auto ops = operands();
   if (!ops)
     return ops.takeError();
-  auto p = probabilities(ops->q, ops->k, ops->mask);
+  uint64_t flags = get(F::flags);
+  bool fillPass = flags & (AttnFillStats | AttnFillApply);
+  auto p = fillPass ? scores(ops->q, ops->k, ops->mask)
+                    : probabilities(ops->q, ops->k, ops->mask);
   if (!p)
     return p.takeError();
   uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
   rows.qk.assign(lq, true);
   rows.keptValues.assign(lq, 0);
-  if (phase == AttnPhase::Decide) {
+  if (flags & AttnFillStats) {
+    accumulateStatistics(*p);
+  } else if (flags & AttnFillApply) {
+    applyFill(*p, *ops);
+  } else if (phase == AttnPhase::Decide) {
     rows.decide = true;
     decide(*p);
   } else {

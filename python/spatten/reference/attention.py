@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -286,13 +286,38 @@ class LayerRecord:
         return d
 
 
+def keys_per_fill(hardware: Mapping, d: int) -> int:
+    """Keys one K/V buffer fill holds for heads of width ``d``: at most
+    ``max_keys_per_fill``, and as many fp32 rows as the K and V buffers
+    hold (hardware configuration fields, as the binary's manifest records
+    them; the lowering's planKeys)."""
+    rows = lambda buf: int(hardware[f"{buf}_buffer_bytes"]) // (4 * d)
+    return min(int(hardware["max_keys_per_fill"]), rows("k"), rows("v"))
+
+
+def fill_fetches(keys: int, queries: int, d: int, hardware: Optional[Mapping]) -> Tuple[int, int]:
+    """How many times a head of ``queries`` query rows fetches each of its
+    ``keys`` (K rows, V rows): (1, 1) when they fit one K/V buffer fill or
+    ``hardware`` is None. Otherwise per query tile, of as many rows as the
+    whole Q and ACC buffers hold, twice K (a statistics pass and an apply
+    pass over each fill) and once V (docs/Algorithms.md, "Attention over
+    several fills"; with a per-key mask)."""
+    if hardware is None or keys <= keys_per_fill(hardware, d):
+        return 1, 1
+    rows = lambda buf: int(hardware[f"{buf}_buffer_bytes"]) // (4 * d)
+    tiles = -(-queries // min(65535, rows("q"), rows("acc")))
+    return 2 * tiles, tiles
+
+
 def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
-            queries: Optional[int] = None) -> Dict[str, int]:
+            queries: Optional[int] = None, hardware: Optional[Mapping] = None) -> Dict[str, int]:
     """Row and byte counts of one layer's attention (docs/Algorithms.md).
     ``queries``: query rows per head, one per kept token unless given (a
-    generation step has one)."""
+    generation step has one). ``hardware``: the hardware configuration
+    that sets the K/V buffer fill (K counted once without it)."""
     nh, lk = len(state.heads), len(state.tokens)
     k_rows = nh * lk
+    k_fetches, v_fetches = fill_fetches(lk, lk if queries is None else queries, d, hardware)
     v_rows = sum(att.value_rows.values())
     lsb_heads = len(att.unconfident)
     c = dict(q_rows=nh * (lk if queries is None else queries), k_rows=k_rows, v_rows=v_rows, k_msb_rows=0,
@@ -306,11 +331,11 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
         c["k_bytes"] = c["k_msb_bytes"] + c["k_lsb_bytes"]
     else:
         c["k_msb_bytes"] = c["k_lsb_bytes"] = 0
-        c["k_bytes"] = plain(k_rows, cfg.key_bits)
+        c["k_bytes"] = plain(k_rows * k_fetches, cfg.key_bits)
     if cfg.pq_values:
         c["v_msb_rows"] = v_rows
         c["v_lsb_rows"] = sum(att.value_rows[h] for h in att.unconfident)
         c["v_bytes"] = v_rows * (row_bytes(d, cfg.pq_msb) + 4) + c["v_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
     else:
-        c["v_bytes"] = plain(v_rows, cfg.value_bits)
+        c["v_bytes"] = plain(v_rows * v_fetches, cfg.value_bits)
     return c

@@ -142,17 +142,19 @@ def _embed(mw: ModelWeights, ids: np.ndarray, types: Optional[np.ndarray]) -> np
 
 
 def run_sequence(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Optional[np.ndarray] = None,
-                 mask: Optional[np.ndarray] = None) -> Tuple[np.ndarray, List[LayerRecord]]:
+                 mask: Optional[np.ndarray] = None,
+                 hardware: Optional[Mapping] = None) -> Tuple[np.ndarray, List[LayerRecord]]:
     """All layers on one sequence ids [L0]; returns the restored layer
     output [L0, hidden] (each pruned token's last layer output at its
     original position) and the per-layer records."""
-    final, records, _ = run_layers(mw, ids, cfg, types, mask)
+    final, records, _ = run_layers(mw, ids, cfg, types, mask, hardware=hardware)
     return final, records
 
 
 def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Optional[np.ndarray] = None,
                mask: Optional[np.ndarray] = None, attend: Attend = _attend,
-               token_schedule: Optional[np.ndarray] = None) -> Tuple[np.ndarray, List[LayerRecord], "_State"]:
+               token_schedule: Optional[np.ndarray] = None,
+               hardware: Optional[Mapping] = None) -> Tuple[np.ndarray, List[LayerRecord], "_State"]:
     """:func:`run_sequence`, also returning the cascade state after the
     last layer (importance vectors, kept tokens and heads). ``attend``
     replaces each layer's attention (a generation prefill also stores the
@@ -179,7 +181,7 @@ def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Opt
         tokens, heads = state.tokens.copy(), state.heads.copy()
         y, att = layer_fn(lw, x, state, mw, cfg, attend)
         final[tokens] = y
-        counts = _counts(att, state, mw.head_dim, cfg)
+        counts = _counts(att, state, mw.head_dim, cfg, hardware=hardware)
         if l < n - 1:
             _prune(state, att, l, f_tok, f_head, L0, cfg)
         else:
@@ -219,11 +221,14 @@ def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
 
 
 def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = None,
-        attention_mask: Optional[np.ndarray] = None, token_type_ids: Optional[np.ndarray] = None) -> Result:
+        attention_mask: Optional[np.ndarray] = None, token_type_ids: Optional[np.ndarray] = None,
+        hardware: Optional[Mapping] = None) -> Result:
     """Runs the model on int [B, L0] ids (BERT: optional 0/1 mask and token
     types [B, L0]). Pruning, value pruning and progressive quantization need
     B = 1 (ValueError otherwise); dense and ``attn_bits`` runs take any B.
-    Outputs are stacked over the batch like the ONNX graph's."""
+    Outputs are stacked over the batch like the ONNX graph's. ``hardware``
+    (a binary's manifest ``hardware`` record) sets the K/V buffer fill the
+    records' K bytes count (:func:`~spatten.reference.fill_fetches`)."""
     cfg = cfg or SpAttenConfig()
     cfg.validate()
     ids = np.asarray(input_ids)
@@ -235,14 +240,15 @@ def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = 
     records = []
     for b in range(ids.shape[0]):
         pick = lambda a: None if a is None else np.asarray(a)[b]
-        x, rec = run_sequence(mw, ids[b], cfg, pick(token_type_ids), pick(attention_mask))
+        x, rec = run_sequence(mw, ids[b], cfg, pick(token_type_ids), pick(attention_mask), hardware)
         for k, v in _heads_after(mw, x).items():
             outs[k].append(v)
         records.append(rec)
     return Result({k: np.stack(v).astype(F32) for k, v in outs.items()}, records)
 
 
-def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional[SpAttenConfig] = None) -> Result:
+def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional[SpAttenConfig] = None,
+               hardware: Optional[Mapping] = None) -> Result:
     """:func:`run` with ONNX-style named inputs: ``*ids*`` without ``type``
     = token ids, ``*type*`` = token types, ``*mask*`` = padding mask."""
     ids = types = mask = None
@@ -258,4 +264,4 @@ def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional
             raise ValueError(f"input {name!r} is not token ids, token types or a mask")
     if ids is None:
         raise ValueError(f"no token-id input among {list(inputs)}")
-    return run(mw, ids, cfg, attention_mask=mask, token_type_ids=types)
+    return run(mw, ids, cfg, attention_mask=mask, token_type_ids=types, hardware=hardware)

@@ -122,13 +122,36 @@ def test_one_slot_agrees_with_reference(config, buffers, models, tmp_path):
     check_agreement(model, CONFIGS[config], tmp_path, hw)
 
 
+MULTI_FILL = {
+    "token": CONFIGS["token"],
+    "head": CONFIGS["head"],
+    "token-head": R.SpAttenConfig(token_keep=0.5, head_keep=0.75),
+}
+
+
+@pytest.mark.parametrize("config", list(MULTI_FILL))
+@pytest.mark.parametrize("name", ["bert", "gpt2"])
+def test_multi_fill_agrees_with_reference(name, config, models, tmp_path):
+    """Keys over several K/V buffer fills (4 keys a fill: 16 tokens take
+    four fills, and still two after token pruning) and query tiles of 6
+    rows: the two-pass softmax keeps the same tokens and heads as the
+    reference, and each K row is read twice per query tile and each V row
+    once (check_bytes)."""
+    d = models(name)[1].head_dim
+    hw = tmp_path / "hw.json"
+    hw.write_text(json.dumps({"preset": "spatten", "name": "four-keys", "max_keys_per_fill": 4,
+                              "q_buffer_bytes": 6 * 4 * d}))
+    check_agreement(models(name), MULTI_FILL[config], tmp_path, hw)
+
+
 def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path,
                     hw: Optional[Path] = None) -> Dict[str, np.ndarray]:
     """Checks the simulator's run of ``model`` against the reference's;
     returns the simulator's outputs."""
     path, mw, shapes, inputs, tokens = model
     got, report = simulate(tmp_path, path, shapes, inputs, cfg, hw)
-    want = R.run_inputs(mw, inputs, cfg)
+    hardware = tools.Binary(tmp_path / "model.spbin").hardware
+    want = R.run_inputs(mw, inputs, cfg, hardware)
     records = want.layers[0]
     sel = report.layer_selections(tokens, mw.heads)
     assert [s.layer for s in sel] == [r.layer for r in records]
@@ -139,19 +162,22 @@ def check_agreement(model, cfg: R.SpAttenConfig, tmp_path: Path,
         assert s.unconfident_rows == sum(len(v) for v in r.unconfident_rows.values())
     for out in got:
         assert max_err(got[out], want.outputs[out]) < OUTPUT_BOUND, out
-    check_bytes(report, records, mw.head_dim, cfg)
+    check_bytes(report, records, mw.head_dim, cfg, hardware)
     return got
 
 
-def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpAttenConfig):
+def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpAttenConfig,
+                hardware: Optional[dict] = None):
     """Every layer's K and V bytes are the kept rows times the row bytes:
     the K MSB plane for every key row, the LSB plane for exactly the
     refetched rows, and only the V rows local value pruning kept (with
     --pq-values: their MSB plane, and their LSB plane in refetching
-    heads)."""
+    heads). Keys over several K/V buffer fills of ``hardware`` are read
+    more than once (R.fill_fetches)."""
     for layer, r in zip(report.layers, records):
         c, read = r.counts, layer.dram.read
-        k_rows = len(r.heads) * len(r.tokens)
+        k_fetches, v_fetches = R.fill_fetches(len(r.tokens), len(r.tokens), d, hardware)
+        k_rows = len(r.heads) * len(r.tokens) * k_fetches
         if cfg.pq_msb is not None:
             lsb_rows = len(r.refetched_rows) * len(r.tokens)
             assert read(["k_msb"]) == k_rows * row_bytes(d, cfg.pq_msb)
@@ -160,12 +186,14 @@ def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpA
             assert read(["k"]) == 0
         else:
             assert read(["k"]) == k_rows * row_bytes(d, cfg.key_bits)
+            assert read(["k"]) == c["k_bytes"]
         if cfg.pq_values:
             assert read(["v"]) == 0
             assert read(["v_msb"]) == c["v_msb_rows"] * row_bytes(d, cfg.pq_msb)
             assert read(["v_lsb"]) == c["v_lsb_rows"] * R.row_bytes(d, cfg.pq_lsb)
         else:
-            assert read(["v"]) == c["v_rows"] * row_bytes(d, cfg.value_bits)
+            assert read(["v"]) == c["v_rows"] * v_fetches * row_bytes(d, cfg.value_bits)
+            assert read(["v"]) == c["v_bytes"]
         assert read(["q"]) == c["q_rows"] * row_bytes(d, cfg.query_bits)
 
 

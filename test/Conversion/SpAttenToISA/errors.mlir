@@ -3,10 +3,10 @@
 
 // HW: hardware configuration: {{.*}}does-not-exist.json
 
-func.func @too_many_keys(%q: tensor<1x2000x64xf32>) -> tensor<1x2000x64xf32> {
-  // expected-error @+1 {{2000 keys of width 64 exceed one K/V buffer fill (max_keys_per_fill 1024); multi-fill attention is not implemented}}
-  %o = spatten.attention %q, %q, %q {num_heads = 1 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<none>} : (tensor<1x2000x64xf32>, tensor<1x2000x64xf32>, tensor<1x2000x64xf32>) -> tensor<1x2000x64xf32>
-  return %o : tensor<1x2000x64xf32>
+func.func @too_many_keys(%q: tensor<1x5000x64xf32>) -> tensor<1x5000x64xf32> {
+  // expected-error @+1 {{5000 keys exceed the 4096 elements of the mask buffer, which holds a mask row of every key}}
+  %o = spatten.attention %q, %q, %q {num_heads = 1 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<none>} : (tensor<1x5000x64xf32>, tensor<1x5000x64xf32>, tensor<1x5000x64xf32>) -> tensor<1x5000x64xf32>
+  return %o : tensor<1x5000x64xf32>
 }
 
 // -----

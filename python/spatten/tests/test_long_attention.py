@@ -1,0 +1,94 @@
+"""Attention over more keys than one K/V buffer fill, end to end.
+
+A head whose keys exceed one fill runs a statistics pass and an apply
+pass over each fill (docs/Algorithms.md, "Attention over several fills").
+The outputs are compared with onnxruntime within E2E_BOUND (1e-4 max abs
+error, docs/Numerics.md: fp32 throughout, only the summation order
+differs), and the report's K and V bytes with the fetches the reference
+counts (``spatten.reference.fill_fetches``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from spatten import export as spexport
+from spatten import ort
+from spatten import reference as R
+from test_e2e import check_report, compare, compile_model, simulate, write_inputs
+
+
+def run_long(kind: str, tokens: int, tmp_path: Path, hw: Optional[dict] = None, **widths):
+    """Exports a 2-layer ``kind`` model of ``widths`` for ``tokens`` tokens,
+    compiles it (for hardware ``hw`` over the spatten preset), simulates it
+    and compares with onnxruntime. Returns (binary, run, head width)."""
+    path = tmp_path / "model.onnx"
+    model = spexport.export(kind, str(path), size="tiny", seed=5, layers=2, seq_len=tokens, **widths)
+    arrays = spexport.make_inputs(model.config, batch=1, seq_len=tokens, seed=6)
+    binary = compile_model(path, {"batch": 1, "sequence": tokens}, tmp_path / "model.spbin",
+                           hw_file(tmp_path, hw))
+    run = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
+    compare(run, ort.run(path, arrays), "onnxruntime")
+    check_report(run.report)
+    return binary, run, model.config.hidden // model.config.heads
+
+
+def hw_file(tmp_path: Path, hw: Optional[dict]) -> Optional[Path]:
+    """A hardware configuration of the spatten preset with ``hw``'s fields."""
+    if hw is None:
+        return None
+    path = tmp_path / "hw.json"
+    path.write_text(json.dumps({"preset": "spatten", "name": "long-attention", **hw}))
+    return path
+
+
+def check_kv_bytes(binary, run, tokens: int, heads: int, d: int, fetches):
+    """Each layer reads every K row k times and every V row v times."""
+    assert R.fill_fetches(tokens, tokens, d, binary.hardware) == fetches
+    rows = heads * tokens * 4 * d
+    for layer in run.report.layers:
+        assert layer.dram.read(["k"]) == rows * fetches[0]
+        assert layer.dram.read(["v"]) == rows * fetches[1]
+
+
+def test_gpt2_1024_tokens(tmp_path, reference_ready):
+    """GPT-2 at 1024 tokens with 64-wide heads: 1024 keys take two fills of
+    784 on the spatten preset (the K buffer holds 784 rows of 64 fp32), and
+    the 1024 query rows two tiles, so each K row is read four times."""
+    binary, run, d = run_long("gpt2", 1024, tmp_path, hidden=256, heads=4, max_positions=1024)
+    check_kv_bytes(binary, run, 1024, 4, d, (4, 2))
+
+
+def test_bert_2048_tokens(tmp_path, reference_ready):
+    """A BERT-style model with a 2048-position table at 2048 tokens: two
+    fills of 1024 keys (max_keys_per_fill) and one query tile."""
+    binary, run, d = run_long("bert", 2048, tmp_path, hidden=64, heads=4, max_positions=2048)
+    check_kv_bytes(binary, run, 2048, 4, d, (2, 1))
+
+
+@pytest.mark.parametrize("kind", ["bert", "gpt2"])
+def test_small_kv_buffers(kind, tmp_path, reference_ready):
+    """Five keys a fill and seven query rows a tile: 24 tokens take five
+    fills (the last of four keys) and four tiles (the last of three rows),
+    so fills lie wholly past some query rows of a causal tile."""
+    binary, run, d = run_long(kind, 24, tmp_path, {"max_keys_per_fill": 5, "q_buffer_bytes": 7 * 4 * 8},
+                              hidden=32, heads=4, max_positions=64)
+    check_kv_bytes(binary, run, 24, 4, d, (8, 4))
+
+
+def test_gpt2_kv_cache_over_fills(tmp_path, reference_ready):
+    """A KV cache of 3 tokens and 6 new ones over fills of 4 keys: the first
+    fill holds cached and new rows, and the presents (written per fill by
+    the first query tile) and logits match onnxruntime."""
+    path = tmp_path / "lm.onnx"
+    model = spexport.export("gpt2-lm", str(path), size="tiny", past=True)
+    arrays = spexport.make_inputs(model.config, seq_len=6, seed=1, past_len=3)
+    shapes = {"batch": 1, "sequence": 6, "past_sequence": 3}
+    binary = compile_model(path, shapes, tmp_path / "lm.spbin",
+                           hw_file(tmp_path, {"max_keys_per_fill": 4, "q_buffer_bytes": 4 * 4 * 8}))
+    run = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
+    compare(run, ort.run(path, arrays), "onnxruntime")
