@@ -163,6 +163,27 @@ TEST(Accesses, GemmReadsItsOperandsAndWritesC) {
                                       "0:3[10,21)w"}));
 }
 
+TEST(Accesses, FillPassesReadWhatTheyUse) {
+  using F = fields::Attn;
+  auto attn = [](uint64_t flags) {
+    return make(Opcode::Attn, {{F::lq, 2}, {F::lk, 3}, {F::d, 4},
+                               {F::flags, flags},
+                               {F::qBuf, unsigned(Buffer::Q)}, {F::qStride, 4},
+                               {F::kBuf, unsigned(Buffer::K)}, {F::kStride, 4},
+                               {F::vBuf, unsigned(Buffer::V)}, {F::vStride, 4},
+                               {F::oBuf, unsigned(Buffer::Acc)},
+                               {F::oStride, 4}});
+  };
+  // Statistics: the attention unit's state, Q and K; neither V nor O.
+  EXPECT_EQ(shown(attn(AttnFillStats)),
+            (std::vector<std::string>{"2:0[0,1)w", "0:4[0,8)r", "0:5[0,12)r"}));
+  // Apply: also V, and O read (O += P V) before it is written.
+  EXPECT_EQ(shown(attn(AttnFillApply)),
+            (std::vector<std::string>{"2:0[0,1)w", "0:4[0,8)r", "0:5[0,12)r",
+                                      "0:6[0,12)r", "0:3[0,8)r",
+                                      "0:3[0,8)w"}));
+}
+
 TEST(Accesses, GatherCoversAllDramAndPredicatedLoadsReadTheAttnState) {
   using G = fields::Gather;
   Instr gather = make(Opcode::Gather, {{G::rows, 5}, {G::cols, 2},

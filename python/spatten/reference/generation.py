@@ -34,7 +34,7 @@ with the others.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -116,7 +116,7 @@ def _token_schedule(mw: ModelWeights, cfg: SpAttenConfig) -> Optional[np.ndarray
 
 
 def _prefill(mw: ModelWeights, ids: np.ndarray, total: int, cfg: SpAttenConfig,
-             f_tok: Optional[np.ndarray]):
+             f_tok: Optional[np.ndarray], hardware: Optional[Mapping]):
     """Step 0: the prompt as a whole sequence; returns (logits [V], the
     layer records, the cache sized for ``total`` positions)."""
     L0, hidden = len(ids), mw.hidden
@@ -136,7 +136,8 @@ def _prefill(mw: ModelWeights, ids: np.ndarray, total: int, cfg: SpAttenConfig,
     if f_tok is not None:
         schedule = f_tok.copy()
         schedule[0] = 1.0  # no importance is known before the prompt's first layer
-    final, records, state = run_layers(mw, ids, prefill_cfg, attend=attend, token_schedule=schedule)
+    final, records, state = run_layers(mw, ids, prefill_cfg, attend=attend, token_schedule=schedule,
+                                       hardware=hardware)
     cache.tokens = [np.asarray(r.tokens, dtype=np.int64) for r in records]
     cache.heads = [np.asarray(r.heads, dtype=np.int64) for r in records]
     cache.token_imp[:L0] = state.token_imp
@@ -175,7 +176,7 @@ def _select(cache: _Cache, l: int, pos: int, above: Optional[_State], n: int, cf
 
 
 def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenConfig,
-            f_tok: Optional[np.ndarray], f_head: Optional[np.ndarray]):
+            f_tok: Optional[np.ndarray], f_head: Optional[np.ndarray], hardware: Optional[Mapping]):
     """One decode step: the token at position ``pos`` through every layer
     against the cache; returns (logits [V], the layer records)."""
     x = (mw.word_emb[[token]] + mw.pos_emb[[pos]]).astype(F32)
@@ -192,7 +193,7 @@ def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenC
                                      mw_, cfg_)
 
         x, att = gpt2_layer(lw, x, state, mw, cfg, attend)
-        counts = _counts(att, state, mw.head_dim, cfg, queries=1)
+        counts = _counts(att, state, mw.head_dim, cfg, queries=1, hardware=hardware)
         _prune(state, att, l, None, None, pos + 1, cfg)  # accumulates importance only
         tokens, heads = state.tokens.tolist(), state.heads.tolist()
         records.append(LayerRecord(l, tokens, heads, tokens, heads, {h: [pos] for h in att.unconfident},
@@ -205,13 +206,15 @@ def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenC
 
 
 def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: int,
-             cfg: Optional[SpAttenConfig] = None) -> Generation:
+             cfg: Optional[SpAttenConfig] = None, hardware: Optional[Mapping] = None) -> Generation:
     """Greedy generation of ``n`` tokens after ``prompt_ids`` ([L0] or
     [1, L0]) with SpAtten's techniques of ``cfg`` (dense when None): the
     prefill, then ``n - 1`` one-query steps, each feeding the token chosen
     before (``argmax``, ties to the lowest id). Raises ValueError for a
     model without an LM head, an empty prompt, ids outside the vocabulary,
-    more positions than the model has, or a bad config."""
+    more positions than the model has, or a bad config. ``hardware`` (a
+    binary's manifest ``hardware`` record) sets the K/V buffer fill the
+    records' K and V bytes count (:func:`~spatten.reference.fill_fetches`)."""
     cfg = cfg or SpAttenConfig()
     ids = np.asarray(prompt_ids, dtype=np.int64)
     ids = ids[0] if ids.ndim == 2 and ids.shape[0] == 1 else ids
@@ -222,12 +225,12 @@ def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: 
                                                                  cfg.head_keep, 0.3)
     logits = np.zeros((n, mw.word_emb.shape[0]), dtype=F32)
     tokens = np.zeros((1, n), dtype=np.int64)
-    logits[0], records, cache = _prefill(mw, ids, L0 + n - 1, cfg, f_tok)
+    logits[0], records, cache = _prefill(mw, ids, L0 + n - 1, cfg, f_tok, hardware)
     tokens[0, 0] = int(np.argmax(logits[0]))
     steps = [Step(0, L0, L0 - 1, int(tokens[0, 0]), records)]
     for t in range(1, n):
         pos = L0 + t - 1
-        logits[t], records = _decode(mw, cache, int(tokens[0, t - 1]), pos, cfg, f_tok, f_head)
+        logits[t], records = _decode(mw, cache, int(tokens[0, t - 1]), pos, cfg, f_tok, f_head, hardware)
         tokens[0, t] = int(np.argmax(logits[t]))
         steps.append(Step(t, pos + 1, pos, int(tokens[0, t]), records))
     return Generation(tokens, logits, steps)
