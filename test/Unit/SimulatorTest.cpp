@@ -501,6 +501,19 @@ TEST_F(AttnFillTest, TwoFillsEqualOneAttn) {
   expectOutput(ref);
 }
 
+/// The statistics pass runs Q*K; the apply pass Q*K again and prob*V:
+/// over two fills of 2 keys, 3 rows of width 2 take 3 * 4 * 2 MACs per
+/// statistics pass and twice that per apply pass, each key once through
+/// softmax per pass.
+TEST_F(AttnFillTest, CountsQKTwiceAndPVOnce) {
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillStats, 0, "mask_kind=causal"));
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillApply, 0, "mask_kind=causal"));
+  EXPECT_EQ(sim->report().ops.attnMacs, uint64_t(2 * 12 + 2 * 24));
+  EXPECT_EQ(sim->report().ops.softmaxOps, uint64_t(4 * 3 * 2));
+}
+
 TEST_F(AttnFillTest, Errors) {
   EXPECT_ERR(pass(0, AttnFillApply, 0, "mask_kind=causal"),
              "field 'flags': FillApply (0x20) without statistics");
