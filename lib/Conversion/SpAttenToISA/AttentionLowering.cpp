@@ -5,7 +5,9 @@
 // `attention_output`, `token_importance`, `head_importance`), runs as ATTN
 // instructions head by head and query tile by query tile, with K/V and Q
 // double-buffered, progressive quantization's MSB/LSB planes and local
-// value pruning's deferred V fetch (docs/ISA.md, `attn`).
+// value pruning's deferred V fetch (docs/ISA.md, `attn`). Keys over more
+// than one K/V buffer fill take a statistics pass and an apply pass per
+// fill.
 //
 //===----------------------------------------------------------------------===//
 
