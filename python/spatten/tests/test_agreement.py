@@ -130,13 +130,13 @@ MULTI_FILL = {
 
 
 @pytest.mark.parametrize("config", list(MULTI_FILL))
-@pytest.mark.parametrize("name", ["bert", "gpt2"])
+@pytest.mark.parametrize("name", ["bert", "gpt2", "gpt2model", "bert_toy"])
 def test_multi_fill_agrees_with_reference(name, config, models, tmp_path):
     """Keys over several K/V buffer fills (4 keys a fill: 16 tokens take
-    four fills, and still two after token pruning) and query tiles of 6
-    rows: the two-pass softmax keeps the same tokens and heads as the
-    reference, and each K row is read twice per query tile and each V row
-    once (check_bytes)."""
+    four fills, and still two after token pruning; GPT2Model.onnx's 8 two,
+    with its per-query causal mask) and query tiles of 6 rows: the two-pass
+    softmax keeps the same tokens and heads as the reference, and each K
+    row is read twice per query tile and each V row once (check_bytes)."""
     d = models(name)[1].head_dim
     hw = tmp_path / "hw.json"
     hw.write_text(json.dumps({"preset": "spatten", "name": "four-keys", "max_keys_per_fill": 4,
