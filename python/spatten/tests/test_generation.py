@@ -256,3 +256,23 @@ def test_cli_generate(tmp_path):
     assert out["tokens"] == want.tokens[0].tolist()
     assert [s["context"] for s in out["steps"]] == [5, 6, 7]
     assert out["steps"][2]["layers"][1] == want.steps[2].layers[1].to_json()
+
+
+def test_several_fills_fetch_keys_twice(mw, dense):
+    """Over more keys than one K/V buffer fill (4 here), the prefill (query
+    tiles of 6 rows) and every decode step (one query) read each K row twice
+    per query tile and each V row once; with the keys in one fill, once."""
+    d = mw.head_dim
+    hw = {"max_keys_per_fill": 4, "k_buffer_bytes": 1 << 20, "v_buffer_bytes": 1 << 20,
+          "q_buffer_bytes": 6 * 4 * d, "acc_buffer_bytes": 1 << 20}
+    filled = R.generate(mw, PROMPT, STEPS, hardware=hw)
+    assert filled.tokens.tolist() == dense.tokens.tolist()
+    for one, many in zip(dense.steps, filled.steps):
+        queries = len(PROMPT) if one.step == 0 else 1
+        k, v = R.fill_fetches(one.context, queries, d, hw)
+        assert (k, v) == ((2 * -(-queries // 6), -(-queries // 6)))
+        for a, b in zip(one.layers, many.layers):
+            assert b.counts["k_bytes"] == k * a.counts["k_bytes"]
+            assert b.counts["v_bytes"] == v * a.counts["v_bytes"]
+    assert R.fill_fetches(4, 10, d, hw) == (1, 1)
+    assert R.fill_fetches(1024, 1024, d, None) == (1, 1)
