@@ -17,7 +17,7 @@ from typing import Optional
 import pytest
 
 from spatten import export as spexport
-from spatten import ort
+from spatten import ort, tools
 from spatten import reference as R
 from test_e2e import check_report, compare, compile_model, simulate, write_inputs
 
@@ -92,3 +92,21 @@ def test_gpt2_kv_cache_over_fills(tmp_path, reference_ready):
                            hw_file(tmp_path, {"max_keys_per_fill": 4, "q_buffer_bytes": 4 * 4 * 8}))
     run = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
     compare(run, ort.run(path, arrays), "onnxruntime")
+
+
+@pytest.mark.parametrize("flags", [R.SpAttenConfig(value_keep=0.5), R.SpAttenConfig(pq_msb=6)],
+                         ids=["value-keep", "pq-msb"])
+def test_techniques_that_need_a_whole_row_refuse_several_fills(flags, tmp_path):
+    """Local value pruning and progressive quantization over several fills
+    are refused with the flag named and a non-zero exit, nothing written."""
+    path = tmp_path / "model.onnx"
+    spexport.export("gpt2", str(path), size="tiny", layers=1, seq_len=8)
+    out = tmp_path / "model.spbin"
+    with pytest.raises(tools.ToolError) as failed:
+        tools.compile(path, out, settings=flags, shapes={"batch": 1, "sequence": 8},
+                      hw=hw_file(tmp_path, {"max_keys_per_fill": 4}))
+    assert failed.value.returncode > 0
+    flag = "--value-keep" if flags.value_keep else "--pq-msb"
+    assert f"{flag} with 8 keys in more than one K/V buffer fill (4 keys) is not implemented" in \
+        failed.value.stderr, failed.value.stderr
+    assert not out.exists()
