@@ -17,8 +17,8 @@
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
+#include <cstdint>
 
 using namespace mlir;
 using namespace spatten;
@@ -182,9 +182,11 @@ LogicalResult AttentionLowering::planKeys() {
     if (op.pqThreshold)
       return refuse("--pq-msb", "the per-head refetch decision needs every "
                                 "probability of the head");
-    if (keys > INT16_MAX) // the signed causal_offset of a fill pass
-      return pb.error() << keys << " keys exceed " << INT16_MAX
-                        << " in more than one K/V buffer fill";
+    // A fill pass's causal_offset is signed 16-bit.
+    if (std::max(keys, p.P + p.Lq) > INT16_MAX)
+      return pb.error() << keys << " keys and " << p.Lq
+                        << " query rows exceed the 16-bit signed causal "
+                           "offset of more than one K/V buffer fill";
     p.kvSlots = 1;
     return success();
   }
