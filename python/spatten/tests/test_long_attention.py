@@ -2,9 +2,9 @@
 
 A head whose keys exceed one fill runs a statistics pass and an apply
 pass over each fill (docs/Algorithms.md, "Attention over several fills").
-The outputs are compared with onnxruntime within 1e-4 max abs
-error, docs/Numerics.md: fp32 throughout, only the summation order
-differs), and the report's K and V bytes with the fetches the reference
+The outputs are compared with onnxruntime within 1e-4 max abs error
+(docs/Numerics.md: fp32 throughout, only the summation order differs),
+and the report's K and V bytes with the fetches the reference
 counts (``spatten.reference.fill_fetches``).
 """
 
