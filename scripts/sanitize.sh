@@ -75,14 +75,22 @@ filter=
 [ $kind = thread ] && filter=--gtest_filter=-SimFuzz.*
 $san/SpAttenUnitTests --gtest_brief=1 $filter || fail "unit tests"
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
 if [ $kind = address ]; then
   echo "== lit test/Sim ($kind)"
-  /usr/lib/llvm-22/bin/lit -s $dir/test/Sim || fail "lit test/Sim"
+  # Reports go to files: a test that expects a tool to fail (`not`) would
+  # pass on a sanitizer's exit status too.
+  ASAN_OPTIONS=$ASAN_OPTIONS:log_path=$work/report \
+    UBSAN_OPTIONS=$UBSAN_OPTIONS:log_path=$work/report \
+    /usr/lib/llvm-22/bin/lit -s $dir/test/Sim || fail "lit test/Sim"
+  for r in "$work"/report.*; do
+    [ -e "$r" ] && fail "lit test/Sim: sanitizer report: $(head -c 2000 "$r")"
+  done
 fi
 
 echo "== programs ($kind)"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 py() { PYTHONPATH=$root/python /usr/bin/python3 "$@"; }
 py -m spatten.export bert -o $work/bert.onnx --seq-len 32 >/dev/null || exit 1
 py -m spatten.export gpt2 -o $work/gpt2.onnx --seq-len 32 >/dev/null || exit 1
