@@ -740,6 +740,34 @@ TEST_F(DeferTest, Errors) {
   ASSERT_NO_ERR(exec(attn("phase=values")));
 }
 
+/// A gather's row address base + index * dram_stride + (row / idx_period) *
+/// period_stride must not wrap around 64 bits: the value-row mask skips the
+/// rows before the one it keeps, so no earlier row bounds the address.
+TEST_F(SimTest, GatherAddressesThatWrapAreErrors) {
+  // One query against 50001 keys of one element; key 50000 scores highest,
+  // so vk=1 keeps only DRAM row 50000.
+  buf(Buffer::Q)[0] = 1;
+  buf(Buffer::K)[50000] = 10;
+  ASSERT_NO_ERR(exec("attn flags=8 q_buf=q q_stride=1 k_buf=k k_stride=1 "
+                     "v_buf=v o_buf=acc lq=1 lk=50001 d=1 scale=1 vk=1"));
+  sim->indexBuffer()[0] = INT32_MAX;
+  auto gather = [&](const char *base) {
+    return exec(std::string("gather tensor_class=v dtype=f32 bits=32 pred=2 "
+                            "dram_addr=") +
+                base +
+                " dram_stride=4294967295 sram_buf=act sram_stride=1 "
+                "rows=50001 cols=1 idx_period=1 period_stride=184467440865944");
+  };
+  // (2^31 - 1)(2^32 - 1) + 50000 * period_stride + 26747 is 2^64 - 4: the
+  // row's end wraps to 0 (it read the 4 bytes before DRAM).
+  EXPECT_ERR(gather("26747"), "instruction 7 (gather): field 'idx_off': row "
+                              "2147483647 at DRAM [0xfffffffffffffffc, 0x0) "
+                              "is past dram.size 0x1000");
+  // 12 more: 2^64 + 8, which wrapped to DRAM byte 8.
+  EXPECT_ERR(gather("26759"), "instruction 7 (gather): field 'idx_off': row "
+                              "50000: its DRAM address overflows 64 bits");
+}
+
 //===----------------------------------------------------------------------===//
 // VEC
 //===----------------------------------------------------------------------===//

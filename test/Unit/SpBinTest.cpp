@@ -199,8 +199,10 @@ TEST(SpBin, SettingsRoundTripWithEveryKey) {
             (std::vector<int64_t>{0, 3}));
   EXPECT_EQ(back->manifest.settings->pqMsb, 6);
   EXPECT_EQ(back->manifest.settings->tokenSchedule, "paper");
+  // Kept alive: `json` points into it.
+  llvm::json::Value manifest = back->manifest.toJSON();
   const llvm::json::Object *json =
-      back->manifest.toJSON().getAsObject()->getObject("settings");
+      manifest.getAsObject()->getObject("settings");
   ASSERT_NE(json, nullptr);
   for (llvm::StringRef key :
        {"token-keep", "token-schedule", "keep-positions", "head-keep",

@@ -12,6 +12,7 @@
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <cmath>
@@ -155,9 +156,21 @@ DmaUnit::rowAddresses(const std::vector<bool> &moved, uint64_t rowBytes) const {
       return error(G::idxOff, llvm::formatv("index {0} (entry {1}) is "
                                             "negative",
                                             row, idxOff + entry));
-    addrs[r] = base + uint64_t(row) * stride +
-               (period ? (r / period) * periodStride : 0);
-    if (addrs[r] + rowBytes > dramSize)
+    // The fields allow sums past 2^64; a wrapped address must not pass the
+    // bounds check below.
+    bool wraps = false, periodWraps = false;
+    uint64_t addr =
+        llvm::SaturatingMultiplyAdd(uint64_t(row), stride, base, &wraps);
+    if (period)
+      addr = llvm::SaturatingMultiplyAdd(r / period, periodStride, addr,
+                                         &periodWraps);
+    if (wraps || periodWraps)
+      return error(gather ? G::idxOff : F::dramAddr,
+                   llvm::formatv("row {0}: its DRAM address overflows 64 "
+                                 "bits",
+                                 r));
+    addrs[r] = addr;
+    if (addr > dramSize || rowBytes > dramSize - addr)
       return error(gather ? G::idxOff : F::dramAddr,
                    llvm::formatv("row {0} at DRAM [{1:x}, {2:x}) is past "
                                  "dram.size {3:x}",
