@@ -380,9 +380,14 @@ Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
   if (Error e = rejectUnknownKeys(
           *o,
           {"format_version", "hardware", "entry", "num_instructions", "dram",
-           "inputs", "outputs", "settings", "extra"},
+           "inputs", "outputs", "settings", "extra", "pruning"},
           ""))
     return std::move(e);
+  // Binaries written before the settings record carry an always-empty
+  // `pruning` object; they stay readable, and it means nothing.
+  if (const llvm::json::Value *legacy = o->get("pruning");
+      legacy && !legacy->getAsObject())
+    return fieldError("pruning", "expected an object");
   Manifest m;
   auto version = getUInt(*o, "format_version", "format_version");
   if (!version)
