@@ -743,9 +743,28 @@ TEST_F(DeferTest, Errors) {
 /// A gather's row address base + index * dram_stride + (row / idx_period) *
 /// period_stride must not wrap around 64 bits: the value-row mask skips the
 /// rows before the one it keeps, so no earlier row bounds the address.
+TEST_F(SimTest, AttnCoversAtMostOneFillOfKeys) {
+  // Repeated rows (stride 0) pass the operand bounds at any lq x lk; the
+  // fill bounds the keys, and a head has a column.
+  EXPECT_ERR(exec("attn q_buf=q k_buf=k v_buf=v o_buf=acc lq=1 lk=1025 d=1 "
+                  "scale=1"),
+             "instruction 7 (attn): field 'lk': 1025 keys exceed one fill "
+             "(max_keys_per_fill 1024)");
+  EXPECT_ERR(exec("attn q_buf=q k_buf=k v_buf=v o_buf=acc lq=1 lk=4 d=0 "
+                  "scale=1"),
+             "instruction 7 (attn): field 'd': a head is at least one column "
+             "wide");
+}
+
 TEST_F(SimTest, GatherAddressesThatWrapAreErrors) {
-  // One query against 50001 keys of one element; key 50000 scores highest,
-  // so vk=1 keeps only DRAM row 50000.
+  // Hardware whose fill takes 50001 keys: one query against 50001 keys of
+  // one element; key 50000 scores highest, so vk=1 keeps only DRAM row
+  // 50000.
+  HardwareConfig wide;
+  wide.maxKeysPerFill = 65535;
+  auto s = Simulator::create(haltImage(4096), wide);
+  ASSERT_OK(s);
+  sim = std::move(*s);
   buf(Buffer::Q)[0] = 1;
   buf(Buffer::K)[50000] = 10;
   ASSERT_NO_ERR(exec("attn flags=8 q_buf=q q_stride=1 k_buf=k k_stride=1 "

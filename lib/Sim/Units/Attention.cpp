@@ -52,6 +52,7 @@ private:
   Expected<Mat> probabilities(const Operand &q, const Operand &k,
                               const Operand &mask) const;
   Error checkFillPass() const;
+  Error checkShape() const;
   void accumulateStatistics(const Mat &s);
   void applyFill(Mat &s, const Operands &ops);
   void decide(const Mat &p);
@@ -390,6 +391,20 @@ Expected<AttentionUnit::Operands> AttentionUnit::operands() const {
 
 /// Checks a statistics or apply pass against its flags, phase, `vk` and
 /// the attention unit's statistics, before any state changes.
+/// One ATTN covers at most one fill of keys (max_keys_per_fill), and a head
+/// has at least one column: operand bounds alone do not bound lq x lk when
+/// rows repeat (stride 0), and the unit holds a row's scores for every key.
+Error AttentionUnit::checkShape() const {
+  if (get(F::d) == 0)
+    return error(F::d, "a head is at least one column wide");
+  uint64_t fill = machine.timing.maxKeysPerFill;
+  if (get(F::lk) > fill)
+    return error(F::lk, llvm::formatv("{0} keys exceed one fill "
+                                      "(max_keys_per_fill {1})",
+                                      get(F::lk), fill));
+  return Error::success();
+}
+
 Error AttentionUnit::checkFillPass() const {
   uint64_t flags = get(F::flags), lq = get(F::lq);
   bool stats = flags & AttnFillStats;
@@ -480,6 +495,8 @@ Error AttentionUnit::run() {
   if (get(F::flags) & (AttnFillStats | AttnFillApply))
     if (Error e = checkFillPass())
       return e;
+  if (Error e = checkShape())
+    return e;
   // The field is 2 bits wide: every value names a phase.
   AttnPhase phase = AttnPhase(get(F::phase));
   if (phase == AttnPhase::Values)
