@@ -70,10 +70,6 @@ class Workload:
     def runs(self, config: str) -> bool:
         return not self.configs or config in self.configs
 
-    @property
-    def onnx_name(self) -> str:
-        return "bert-base.onnx" if self.kind == "bert" else "gpt2-small.onnx"
-
 
 FULL_WORKLOADS = [Workload("BERT-base seq 128", "bert", 128), Workload("BERT-base seq 384", "bert", 384),
                   Workload("BERT-base seq 512", "bert", 512),

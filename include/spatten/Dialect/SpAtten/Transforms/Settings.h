@@ -74,10 +74,6 @@ struct SpAttenSettings {
   bool quantization() const {
     return queryBits() != 0 || keyBits() != 0 || valueBits() != 0;
   }
-  bool anyTechnique() const {
-    return cascadeTokenPruning() || cascadeHeadPruning() ||
-           localValuePruning() || progressiveQuantization() || quantization();
-  }
 
   /// The `spatten.settings` dictionary: every setting keyed by its flag
   /// name, as f64, i64, string, bool or an array of i64.
