@@ -37,7 +37,8 @@ static void addSpAttenPasses(OpPassManager &pm, const SpAttenSettings &s) {
 
 void spatten::buildCompilePipeline(OpPassManager &pm,
                                    const SpAttenSettings &settings,
-                                   StringRef hw, Stage last) {
+                                   StringRef hw, Stage last,
+                                   bool generation) {
   pm.addPass(createSpAttenRecordSettings(settings));
   pm.addPass(createCanonicalizerPass());
   if (last == Stage::ONNX)
@@ -45,6 +46,10 @@ void spatten::buildCompilePipeline(OpPassManager &pm,
   pm.addPass(createConvertONNXToSpAtten());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (generation) {
+    pm.addPass(createSpAttenGenerationEntries());
+    pm.addPass(createCanonicalizerPass());
+  }
   addSpAttenPasses(pm, settings);
   if (last == Stage::SpAtten)
     return;
@@ -68,6 +73,7 @@ void spatten::registerAllPasses() {
       "spatten-compile-pipeline",
       "ONNX dialect to spatten_isa: fold shapes, lift, tile",
       [](OpPassManager &pm, const CompilePipelineOptions &options) {
-        buildCompilePipeline(pm, options.spatten.get(), options.hw);
+        buildCompilePipeline(pm, options.spatten.get(), options.hw,
+                             Stage::ISA, options.generation);
       });
 }

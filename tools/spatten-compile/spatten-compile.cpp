@@ -47,6 +47,12 @@ cl::opt<std::string> hw("hw",
                         cl::desc("hardware preset (spatten, spatten-1/8) or "
                                  "JSON file (docs/HardwareConfig.md)"),
                         cl::init("spatten"), cl::cat(category));
+cl::opt<std::string> maxContext(
+    "max-context",
+    cl::desc("build a generation binary (prefill and decode entry points, "
+             "a KV cache of C positions; docs/Generation.md); without a "
+             "value, C is the model's position-table size"),
+    cl::value_desc("C"), cl::ValueOptional, cl::cat(category));
 cl::opt<Emit> emit(
     "emit", cl::desc("what to write"), cl::init(Emit::Bin),
     cl::values(clEnumValN(Emit::ONNX, "onnx", "onnx dialect after folding"),
@@ -157,6 +163,16 @@ LogicalResult run(MLIRContext &context) {
       return failure();
     }
   }
+  if (maxContext.getNumOccurrences()) {
+    importOptions.maxContext = -1; // the position table's size
+    if (!maxContext.empty() &&
+        (StringRef(maxContext).getAsInteger(10, importOptions.maxContext) ||
+         importOptions.maxContext < 1)) {
+      llvm::errs() << "spatten-compile: --max-context=" << maxContext
+                   << ": expected a positive number of positions\n";
+      return failure();
+    }
+  }
   OwningOpRef<ModuleOp> module =
       spatten::importONNXModel(inputPath, importOptions, &context);
   if (!module)
@@ -168,7 +184,8 @@ LogicalResult run(MLIRContext &context) {
   applyDefaultTimingManagerCLOptions(tm);
   TimingScope timing = tm.getRootScope();
   pm.enableTiming(timing);
-  spatten::buildCompilePipeline(pm, settings, hw, lastStage());
+  spatten::buildCompilePipeline(pm, settings, hw, lastStage(),
+                                importOptions.maxContext != 0);
   if (failed(pm.run(*module)))
     return failure();
   return writeOutput(*module);

@@ -29,17 +29,23 @@ struct CompilePipelineOptions
   Option<std::string> hw{*this, "hw",
                          llvm::cl::desc("hardware preset or JSON file"),
                          llvm::cl::init("spatten")};
+  Option<bool> generation{
+      *this, "generation",
+      llvm::cl::desc("split the model into prefill and decode entry points "
+                     "(module attribute spatten.generation, docs/Generation.md)"),
+      llvm::cl::init(false)};
   SettingOptions<mlir::detail::PassOptions, setting::All> spatten{*this};
 };
 
 /// Appends the passes that take the module from `onnx` up to `last`,
 /// applying `settings` (validated by the first pass, which records them on
 /// the module) for hardware `hw` (a preset name or a JSON file,
-/// docs/HardwareConfig.md).
+/// docs/HardwareConfig.md). With `generation`, the lifted model is split
+/// into prefill and decode functions (`--spatten-generation-entries`).
 void buildCompilePipeline(mlir::OpPassManager &pm,
                           const SpAttenSettings &settings,
                           llvm::StringRef hw = "spatten",
-                          Stage last = Stage::ISA);
+                          Stage last = Stage::ISA, bool generation = false);
 
 /// Every dialect the compiler reads or writes.
 void registerAllDialects(mlir::DialectRegistry &registry);

@@ -477,8 +477,10 @@ void AttentionLowering::storePresent(const KVSide &side, int64_t off,
                                      int64_t rows) {
   if (!side.present)
     return;
+  // present_key is [B, H, keys, D]; a KV cache [1, H, C, D] has C >= keys.
+  int64_t rowsPerHead = side.present->shape[2];
   DramRef ref = side.present->ref;
-  ref.addr = side.present->addrOf(((b * op.heads + h) * p.keys + r0) * p.D);
+  ref.addr = side.present->addrOf(((b * op.heads + h) * rowsPerHead + r0) * p.D);
   pb.store(ref, p.D * 4, {side.buf, off, p.D}, rows, p.D);
 }
 

@@ -2,6 +2,8 @@
 
 #include "AttentionParts.h"
 
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
+
 using namespace mlir;
 using namespace spatten;
 using namespace spatten::isa;
@@ -31,6 +33,8 @@ AttentionParts partsOf(AttentionOp op) {
   parts.presentKey = op.getPresentKey();
   parts.presentValue = op.getPresentValue();
   parts.output = op.getOutput();
+  if (auto layer = op->getAttrOfType<IntegerAttr>(kKVCacheLayerAttrName))
+    parts.kvCacheLayer = layer.getInt();
   return parts;
 }
 
@@ -132,6 +136,14 @@ LogicalResult AttentionParts::resolveTensors(const LoweringCore &core) {
   for (auto [v, tensor] : wanted)
     if (v && failed(core.get(v, *tensor)))
       return failure();
+  if (kvCacheLayer >= 0) {
+    const KVCacheLayer *cache = core.plan.kvCache(kvCacheLayer);
+    if (!cache || t.presentKey)
+      return core.currentOp()->emitOpError("writes KV cache layer ")
+             << kvCacheLayer << ", which the DRAM plan has not placed";
+    t.presentKey = &cache->key;
+    t.presentValue = &cache->value;
+  }
   bool padding = kind == spatten::MaskKind::padding ||
                  kind == spatten::MaskKind::padding_causal;
   if (padding && !t.mask)

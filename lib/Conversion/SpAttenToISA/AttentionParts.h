@@ -40,9 +40,13 @@ struct AttentionParts {
   /// its top-k, instead of every V row with K (deferValueFetch).
   bool deferValues = false;
   mlir::Operation *source = nullptr; ///< owner of the K/V planes (scratch)
+  /// A prefill's KV cache layer (`spatten.kv_cache_layer`), written like
+  /// present_key/present_value; -1 for none.
+  int64_t kvCacheLayer = -1;
   AttentionTensors t;
 
-  /// Looks up `t` in the DRAM plan.
+  /// Looks up `t` in the DRAM plan; a KV cache layer becomes the present
+  /// tensors.
   mlir::LogicalResult resolveTensors(const LoweringCore &core);
 };
 

@@ -2,6 +2,7 @@
 
 #include "DramPlan.h"
 
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -45,7 +46,7 @@ bool onlyAttentionReads(Value v) {
 bool attentionReadsHeads(OpOperand &use) {
   unsigned operand = use.getOperandNumber();
   Operation *user = use.getOwner();
-  if (llvm::isa<AttentionOp>(user))
+  if (llvm::isa<AttentionOp, CachedAttentionOp>(user))
     return operand <= 2; // query, key, value
   if (llvm::isa<AttentionProbsOp>(user))
     return operand <= 1; // query, key
@@ -109,21 +110,84 @@ bool readsColumnsInPlace(SliceOp slice) {
 }
 } // namespace
 
-FailureOr<DramPlan> DramPlan::build(func::FuncOp func) {
+FailureOr<DramPlan> DramPlan::build(ModuleOp module) {
   DramPlan plan;
-  WalkResult r = func.walk([&](arith::ConstantOp c) {
-    return WalkResult(plan.place(c, plan.rodataTop, TensorClass::Weight));
-  });
-  if (r.wasInterrupted())
+  if (failed(plan.placeConstants(module)))
     return failure();
   plan.arenaTop =
       llvm::alignTo(std::max<int64_t>(plan.rodataTop, 1), kArenaAlign);
-  for (BlockArgument arg : func.getArguments())
-    if (failed(plan.place(arg, plan.arenaTop, TensorClass::Activation)))
-      return failure();
-  if (failed(plan.placeOps(func.getBody().front())))
+  if (failed(plan.placeKVCache(module)))
     return failure();
+  for (auto func : module.getOps<func::FuncOp>())
+    if (failed(plan.placeFunction(func)))
+      return failure();
   return plan;
+}
+
+/// Every constant once: functions cloned from one graph share their
+/// weights, which MLIR uniques to the same attribute.
+LogicalResult DramPlan::placeConstants(ModuleOp module) {
+  DenseMap<Attribute, Value> placed;
+  WalkResult r = module.walk([&](arith::ConstantOp c) {
+    auto [it, added] = placed.try_emplace(c.getValue(), c.getResult());
+    if (!added) {
+      tensors[c] = tensors[it->second];
+      return WalkResult::advance();
+    }
+    return WalkResult(place(c, rodataTop, TensorClass::Weight));
+  });
+  return failure(r.wasInterrupted());
+}
+
+/// The KV cache of a generation binary: per layer, K and V `[1, H, C, D]`,
+/// from the attentions that read or write it.
+LogicalResult DramPlan::placeKVCache(ModuleOp module) {
+  SmallVector<std::pair<int64_t, int64_t>> headShape; // (H, D) per layer
+  auto note = [&](int64_t layer, int64_t heads, int64_t dim) {
+    if (int64_t(headShape.size()) <= layer)
+      headShape.resize(layer + 1, {0, 0});
+    headShape[layer] = {heads, dim};
+  };
+  module.walk([&](Operation *op) {
+    if (auto cached = dyn_cast<CachedAttentionOp>(op))
+      note(cached.getLayer(), cached.getNumHeads(), cached.getHeadDim());
+    auto attention = dyn_cast<AttentionOp>(op);
+    auto layer = attention ? attention->getAttrOfType<IntegerAttr>(
+                                 kKVCacheLayerAttrName)
+                           : nullptr;
+    if (layer)
+      note(layer.getInt(), attention.getNumHeads(), attention.getHeadDim());
+  });
+  if (headShape.empty())
+    return success();
+  auto gen = module->getAttrOfType<DictionaryAttr>(kGenerationAttrName);
+  auto c = gen ? gen.getAs<IntegerAttr>("max_context") : nullptr;
+  if (!c || c.getInt() < 1)
+    return module.emitError("a KV cache needs spatten.generation = "
+                            "{max_context = C, ...} on the module");
+  context = c.getInt();
+  for (auto [heads, dim] : headShape) {
+    if (!heads)
+      return module.emitError("the KV cache layers are not numbered 0..")
+             << headShape.size() - 1;
+    KVCacheLayer layer;
+    for (auto [t, cls] : {std::pair(&layer.key, TensorClass::K),
+                          std::pair(&layer.value, TensorClass::V)}) {
+      arenaTop = llvm::alignTo(arenaTop, kAlign);
+      *t = {{arenaTop, DType::F32, cls}, {1, heads, context, dim}};
+      arenaTop += t->numel() * 4;
+    }
+    caches.push_back(layer);
+  }
+  return success();
+}
+
+/// A function's inputs and results, in its own part of the arena.
+LogicalResult DramPlan::placeFunction(func::FuncOp func) {
+  for (BlockArgument arg : func.getArguments())
+    if (failed(place(arg, arenaTop, TensorClass::Activation)))
+      return failure();
+  return placeOps(func.getBody().front());
 }
 
 /// Places the results of the ops of `body` in program order.
@@ -131,6 +195,7 @@ LogicalResult DramPlan::placeOps(Block &body) {
   for (Operation &op : body) {
     if (llvm::isa<arith::ConstantOp, func::ReturnOp>(op))
       continue;
+
     if (auto reshape = dyn_cast<ReshapeOp>(op)) {
       if (failed(alias(reshape.getInput(), reshape.getResult())))
         return failure();

@@ -1,12 +1,14 @@
 //===- DramPlan.h - Where each tensor lives in DRAM -------------*- C++ -*-===//
 //
-// One analysis, run once over the function before any instruction is
-// emitted, decides how each value lives in DRAM:
+// One analysis, run once over the module's functions before any
+// instruction is emitted, decides how each value lives in DRAM:
 //
-//   placed       constants in .rodata from address 0, graph inputs and
-//                results of ops in the arena after it (64-byte aligned, in
-//                program order); quantized codes as packed fixed-point
-//                rows (docs/ISA.md, "Fixed-point DMA")
+//   placed       constants in .rodata from address 0 (a constant two
+//                functions share is placed once), then a generation
+//                binary's KV cache, then each function's graph inputs and
+//                results of ops in the arena (64-byte aligned, in program
+//                order); quantized codes as packed fixed-point rows
+//                (docs/ISA.md, "Fixed-point DMA")
 //   aliased      a reshape, or a dequantize read only by attention, shares
 //                its input's bytes (placed, with its own shape)
 //   in place     a `prune_heads` result read head by head from its unpruned
@@ -82,11 +84,21 @@ struct ProjectionPlanes {
   int64_t firstColumn = 0;
 };
 
+/// One layer's KV cache of a generation binary (docs/Generation.md):
+/// `[1, H, C, D]` fp32 each, head-major, persisting in DRAM between the
+/// prefill and the decode steps.
+struct KVCacheLayer {
+  Tensor key, value;
+};
+
 class DramPlan {
 public:
-  /// Places every value of `func` (a single-block function). Fails with a
-  /// diagnostic at the value when it is not a static f32/i64/i32 tensor.
-  static mlir::FailureOr<DramPlan> build(mlir::func::FuncOp func);
+  /// Places every value of the single-block functions of `module`, which
+  /// share DRAM (the entry points of one binary; they never run at once, but
+  /// each keeps its own arena). Fails with a diagnostic at the value when it
+  /// is not a static f32/i64/i32 tensor, or at an op that needs a KV cache
+  /// when the module lacks `spatten.generation`.
+  static mlir::FailureOr<DramPlan> build(mlir::ModuleOp module);
 
   /// The placement of `v` (its own bytes or those it aliases). A value the
   /// plan did not place (an in-place view, a value of another function) is
@@ -110,6 +122,15 @@ public:
   /// linear itself, or through the column slice that takes the keys).
   bool writtenAsPlanes(mlir::Value v) const;
 
+  /// The KV cache of `layer`, or null when the binary has none.
+  const KVCacheLayer *kvCache(int64_t layer) const {
+    return layer >= 0 && layer < int64_t(caches.size()) ? &caches[layer]
+                                                        : nullptr;
+  }
+  llvm::ArrayRef<KVCacheLayer> kvCaches() const { return caches; }
+  /// Positions per cache layer (C); 0 without a cache.
+  int64_t maxContext() const { return context; }
+
   /// Bytes of .rodata (the constants).
   int64_t rodataSize() const { return rodataTop; }
   /// Bytes of DRAM the program uses (.rodata, then the arena).
@@ -124,9 +145,14 @@ private:
   /// Key slices a projection writes as planes (the slice copies nothing).
   llvm::DenseSet<mlir::Operation *> planeSlices;
   llvm::DenseSet<mlir::Operation *> lowered;
+  llvm::SmallVector<KVCacheLayer> caches;
+  int64_t context = 0;
   int64_t rodataTop = 0;
   int64_t arenaTop = 0;
 
+  mlir::LogicalResult placeConstants(mlir::ModuleOp module);
+  mlir::LogicalResult placeKVCache(mlir::ModuleOp module);
+  mlir::LogicalResult placeFunction(mlir::func::FuncOp func);
   mlir::LogicalResult placeOps(mlir::Block &body);
   mlir::LogicalResult place(mlir::Value v, int64_t &top, TensorClass cls);
   Tensor placePacked(llvm::ArrayRef<int64_t> shape, int64_t packedCols,

@@ -112,6 +112,8 @@ LogicalResult isa::lowerOp(LoweringCore &core, Operation *op) {
                 MergeTokensOp>([](auto) { return lowerDataMovement; })
           .Case<spatten::TopkOp, PruneTokensOp, PruneHeadsOp, QuantizeOp,
                 DequantizeOp>([](auto) { return lowerPruningFamily; })
+          .Case<PositionRowOp, CachedAttentionOp>(
+              [](auto) { return lowerGenerationFamily; })
           .Default([](Operation *) { return nullptr; });
   if (!family)
     return op->emitOpError("has no lowering to spatten_isa yet (not "

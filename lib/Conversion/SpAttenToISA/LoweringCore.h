@@ -115,6 +115,9 @@ mlir::LogicalResult lowerVectorFamily(LoweringCore &core, mlir::Operation *op);
 mlir::LogicalResult lowerDataMovement(LoweringCore &core, mlir::Operation *op);
 /// topk, prune_tokens, prune_heads, quantize, dequantize.
 mlir::LogicalResult lowerPruningFamily(LoweringCore &core, mlir::Operation *op);
+/// The decode step: position_row, cached_attention.
+mlir::LogicalResult lowerGenerationFamily(LoweringCore &core,
+                                          mlir::Operation *op);
 
 } // namespace spatten::isa
 

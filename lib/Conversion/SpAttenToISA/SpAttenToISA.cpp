@@ -12,6 +12,7 @@
 
 #include "spatten/Conversion/Passes.h"
 #include "spatten/Dialect/ISA/IR/ISAOps.h"
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -25,6 +26,8 @@ namespace spatten {
 using namespace mlir;
 using namespace spatten;
 using namespace spatten::isa;
+
+static DictionaryAttr kvCacheInfo(ModuleOp module, const DramPlan &plan);
 
 namespace {
 StringRef dtypeName(DType t) {
@@ -91,16 +94,22 @@ struct ConvertSpAttenToISAPass
       return signalPassFailure();
     }
     auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
-    if (funcs.size() != 1) {
-      module.emitError("expected exactly one func.func to lower, found ")
-          << funcs.size();
+    if (funcs.empty()) {
+      module.emitError("expected a func.func to lower");
       return signalPassFailure();
     }
-    if (failed(lowerFunction(funcs.front(), *hw)))
+    FailureOr<DramPlan> plan = DramPlan::build(module);
+    if (failed(plan))
       return signalPassFailure();
+    for (func::FuncOp func : funcs)
+      if (failed(lowerFunction(func, *plan, *hw)))
+        return signalPassFailure();
+    if (!plan->kvCaches().empty())
+      module->setAttr(kKVCacheAttrName, kvCacheInfo(module, *plan));
   }
 
-  LogicalResult lowerFunction(func::FuncOp func, const HardwareConfig &hw);
+  LogicalResult lowerFunction(func::FuncOp func, const DramPlan &plan,
+                              const HardwareConfig &hw);
   LogicalResult lowerOps(Block &block, const DramPlan &plan,
                          ProgramBuilder &pb);
 };
@@ -142,29 +151,53 @@ static FailureOr<ArrayAttr> ioInfo(Builder &b, func::FuncOp func,
   return b.getArrayAttr(infos);
 }
 
+/// The manifest's `kv_cache` (docs/BinaryFormat.md): the maximum context
+/// and where each layer's K and V live.
+static DictionaryAttr kvCacheInfo(ModuleOp module, const DramPlan &plan) {
+  Builder b(module.getContext());
+  auto region = [&](const Tensor &t) {
+    return b.getDictionaryAttr({
+        b.getNamedAttr("addr", b.getI64IntegerAttr(t.ref.addr)),
+        b.getNamedAttr("shape", b.getI64ArrayAttr(t.shape)),
+        b.getNamedAttr("dtype", b.getStringAttr(dtypeName(t.ref.dtype))),
+        b.getNamedAttr("row_bytes", b.getI64IntegerAttr(t.cols() * 4)),
+    });
+  };
+  SmallVector<Attribute> layers;
+  for (const KVCacheLayer &layer : plan.kvCaches())
+    layers.push_back(b.getDictionaryAttr(
+        {b.getNamedAttr("k", region(layer.key)),
+         b.getNamedAttr("v", region(layer.value))}));
+  return b.getDictionaryAttr(
+      {b.getNamedAttr("max_context", b.getI64IntegerAttr(plan.maxContext())),
+       b.getNamedAttr("layers", b.getArrayAttr(layers))});
+}
+
+/// One `spatten_isa.program` per function, named after it (the entry
+/// point), with the registers its host sets.
 LogicalResult ConvertSpAttenToISAPass::lowerFunction(func::FuncOp func,
+                                                     const DramPlan &plan,
                                                      const HardwareConfig &hw) {
   if (!func.getBody().hasOneBlock())
     return func.emitError("expected a single-block function");
-  FailureOr<DramPlan> plan = DramPlan::build(func);
-  if (failed(plan))
-    return failure();
   OpBuilder b(func);
-  FailureOr<ArrayAttr> inputs = ioInfo(b, func, *plan, false);
-  FailureOr<ArrayAttr> outputs = ioInfo(b, func, *plan, true);
+  FailureOr<ArrayAttr> inputs = ioInfo(b, func, plan, false);
+  FailureOr<ArrayAttr> outputs = ioInfo(b, func, plan, true);
   if (failed(inputs) || failed(outputs))
     return failure();
   std::string hwJson;
   llvm::raw_string_ostream(hwJson) << hw.toJSON();
   auto program =
       ProgramOp::create(b, func.getLoc(), b.getStringAttr(func.getSymName()),
-                        b.getI64IntegerAttr(plan->dramSize()),
-                        b.getI64IntegerAttr(plan->rodataSize()), *inputs,
+                        b.getI64IntegerAttr(plan.dramSize()),
+                        b.getI64IntegerAttr(plan.rodataSize()), *inputs,
                         *outputs, b.getStringAttr(hwJson));
+  if (auto registers = func->getAttrOfType<ArrayAttr>(kRegistersAttrName))
+    program->setAttr("registers", registers);
   Block *body = b.createBlock(&program.getBody());
   b.setInsertionPointToEnd(body);
   ProgramBuilder pb(b, hw);
-  if (failed(lowerOps(func.getBody().front(), *plan, pb)))
+  if (failed(lowerOps(func.getBody().front(), plan, pb)))
     return failure();
   pb.setLoc(func.getLoc());
   pb.halt();

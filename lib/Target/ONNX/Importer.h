@@ -28,6 +28,7 @@ class Importer {
 public:
   Importer(MLIRContext *ctx, StringRef path, const ImportOptions &opts)
       : ctx(ctx), builder(ctx), path(path.str()), opts(opts),
+        bindings(opts.shapeBindings),
         fileLoc(FileLineColLoc::get(ctx, path, 0, 0)) {}
 
   OwningOpRef<ModuleOp> run(llvm::MemoryBufferRef buffer);
@@ -38,7 +39,9 @@ private:
   LogicalResult sortNodes();
   LogicalResult checkModel();
   LogicalResult hoistConstants();
+  LogicalResult bindGenerationContext();
   LogicalResult bindShapes();
+  void recordGenerationContext(ModuleOp module);
   LogicalResult inferShapes();
   LogicalResult buildFunction(ModuleOp module);
   LogicalResult buildNode(const ::onnx::NodeProto &node, size_t index);
@@ -60,6 +63,10 @@ private:
   OpBuilder builder;
   std::string path;
   const ImportOptions &opts;
+  /// `--shape` bindings, the sequence at the maximum context for generation.
+  llvm::StringMap<int64_t> bindings;
+  /// Generation only (bindGenerationContext): C and the prompt length.
+  int64_t maxContext = 0, prefillLength = 0;
   Location fileLoc;
   ::onnx::ModelProto model;
   int64_t opset = 0;

@@ -435,7 +435,8 @@ LogicalResult Importer::buildFunction(ModuleOp module) {
 OwningOpRef<ModuleOp> Importer::run(llvm::MemoryBufferRef buffer) {
   ctx->loadDialect<onnx::ONNXDialect, func::FuncDialect>();
   if (failed(parse(buffer)) || failed(sortNodes()) || failed(checkModel()) ||
-      failed(hoistConstants()) || failed(bindShapes()) ||
+      failed(hoistConstants()) || failed(bindGenerationContext()) ||
+      failed(bindShapes()) ||
       failed(inferShapes()))
     return nullptr;
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
@@ -449,6 +450,7 @@ OwningOpRef<ModuleOp> Importer::run(llvm::MemoryBufferRef buffer) {
                                         model.producer_version()));
   if (failed(buildFunction(*module)) || failed(verify(*module)))
     return nullptr;
+  recordGenerationContext(*module);
   return module;
 }
 

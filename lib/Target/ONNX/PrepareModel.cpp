@@ -268,14 +268,14 @@ LogicalResult Importer::bindShapes() {
                           ->mutable_shape()->mutable_dim()) {
       if (!dim.has_dim_param())
         continue;
-      auto it = opts.shapeBindings.find(dim.dim_param());
-      if (it == opts.shapeBindings.end())
+      auto it = bindings.find(dim.dim_param());
+      if (it == bindings.end())
         continue;
       used.insert(it->first());
       dim.set_dim_value(it->second);
     }
   }
-  for (const auto &binding : opts.shapeBindings) {
+  for (const auto &binding : bindings) {
     if (used.contains(binding.first()))
       continue;
     std::string known;

@@ -21,7 +21,17 @@ struct ImportOptions {
   /// dim_param is NAME, before ONNX shape inference. A NAME that no graph
   /// input uses is an error, so typos do not pass silently.
   llvm::StringMap<int64_t> shapeBindings;
+  /// `spatten-compile --max-context=C` (docs/Generation.md): when non-zero,
+  /// the sequence dimension (the dim_param of axis 1 of the token ids, the
+  /// first integer `[batch, sequence]` graph input) is imported at the
+  /// maximum context C instead of its `--shape` binding, which becomes the
+  /// prompt length; -1 takes C from the position table (the rows of the
+  /// `[positions, width]` initializer a Gather reads with other indices
+  /// than the token ids). Both are recorded as `kGenerationAttrName`
+  /// (GenerationAttrs.h).
+  int64_t maxContext = 0;
 };
+
 
 /// Parses one `NAME=VALUE` binding into `opts`. Returns an error message, or
 /// an empty string on success.

@@ -211,5 +211,6 @@ def SpAtten_CastOp : SpAtten_Op<"cast", [Pure]> {
 }
 
 include "spatten/Dialect/SpAtten/IR/SpAttenPruningOps.td"
+include "spatten/Dialect/SpAtten/IR/SpAttenGenerationOps.td"
 
 #endif // SPATTEN_OPS_TD

@@ -134,4 +134,37 @@ def SpAttenRecordSettings
   }];
 }
 
+def SpAttenGenerationEntries
+    : Pass<"spatten-generation-entries", "mlir::ModuleOp"> {
+  let summary = "Split a language model into prefill and decode functions";
+  let description = [{
+    Text generation (paper Sec. III, the generation stage;
+    docs/Generation.md). The module holds one function of a decoder-only
+    model imported at its maximum context `C` (module attribute
+    `spatten.generation = {max_context = C, prefill_length = L0}`, written by
+    the importer for `spatten-compile --max-context`); its only argument is
+    the token ids `[1, C]`, and every result is per position, `[1, C, ...]`
+    (the logits). The pass replaces it with:
+
+    - `@prefill` (`spatten.entry = "prefill"`): the first `L0` positions, the
+      prompt, as one sequence. Each causal attention gets
+      `spatten.kv_cache_layer = l` and writes its K and V rows to layer `l`'s
+      cache.
+    - `@decode` (`spatten.entry = "decode"`, `spatten.registers =
+      ["position"]`): one token at the run-time position `p`. Each attention
+      becomes `spatten.cached_attention` on layer `l`'s cache, and each
+      per-position constant (`[.., C, N]`, e.g. the position embeddings
+      folded at import) is read at row `p` (`spatten.position_row`).
+
+    Every op must treat positions independently (elementwise, layer norm,
+    linear layers, embeddings, column slices, reshapes that keep the
+    sequence axis) except causal attention without a mask or KV-cache
+    inputs; any other op that reads the sequence is an error naming it, and
+    so are graph inputs other than the token ids. SpAtten's techniques are
+    not implemented in generation yet: the pass refuses a module whose
+    `spatten.settings` enables one.
+  }];
+  let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
+}
+
 #endif // SPATTEN_TRANSFORMS_PASSES_TD

@@ -1,0 +1,58 @@
+//===- SpAttenGenerationOps.td - Ops of the decode step ----*- tablegen -*-===//
+//
+// The generation stage (paper Sec. III; docs/Generation.md): a `decode`
+// function computes one token at a run-time position `p` against a KV
+// cache of `max_context` rows per layer that persists in DRAM between
+// steps. These ops name that state; they only appear in the function that
+// `--spatten-generation-entries` marks `spatten.entry = "decode"`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_GENERATION_OPS_TD
+#define SPATTEN_GENERATION_OPS_TD
+
+def SpAtten_PositionRowOp : SpAtten_Op<"position_row", [Pure]> {
+  let summary = "the row of a per-position table at the decode position";
+  let description = [{
+    `table` is `[C, N]`, one row per position (e.g. GPT-2's learned
+    position embeddings, C the maximum context); the result `[1, 1, N]` is
+    row `p`, the decode step's run-time position (the `position` register of
+    the `decode` entry point, docs/Generation.md). Lowered to one DMA whose
+    DRAM address is bound to the register.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$table);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$table attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
+  let summary = "one decode step of causal attention against the KV cache";
+  let description = [{
+    `query`, `key` and `value` are `[1, 1, H*D]`: the new token at the
+    run-time position `p` (head h in columns `[h*D, (h+1)*D)`). The KV cache
+    of layer `layer` holds `max_context` rows per head, `[1, H, C, D]`
+    head-major, fp32, in DRAM between steps (manifest `kv_cache`). The op
+    writes the token's K and V rows to row `p` of the cache, then computes
+    `output = softmax(scale * q K[0..p]^T) V[0..p]` per head over the `p + 1`
+    cached rows (paper Sec. III: one query against the cache, the
+    memory-bound generation stage). The result is `[1, 1, H*D]`. Not pure:
+    it writes the cache.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
+                       SpAtten_F32Tensor:$value, I64Attr:$layer,
+                       I64Attr:$num_heads, F32Attr:$scale,
+                       I64Attr:$max_context);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getHeadDim() {
+      return getQuery().getType().getShape().back() / getNumHeads();
+    }
+  }];
+}
+
+#endif // SPATTEN_GENERATION_OPS_TD

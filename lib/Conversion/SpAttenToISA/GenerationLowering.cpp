@@ -1,0 +1,254 @@
+//===- GenerationLowering.cpp - The decode step's run-time rows -----------===//
+//
+// A decode program serves every position p < C (docs/Generation.md): the
+// host sets register `position` before each step, and `bind` instructions
+// (docs/ISA.md) give the DMA rows and addresses and the ATTN key counts
+// that depend on it. `position_row` reads row p of a per-position table;
+// `cached_attention` appends the token's K and V to the layer's KV cache at
+// row p and attends the p + 1 cached rows, in one ATTN when they fit a
+// K/V buffer fill, else in fills with the exact two-pass softmax.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringCore.h"
+
+#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace spatten;
+using namespace spatten::isa;
+
+namespace {
+/// The decode entry's register holding the position p (`registers[0]`).
+constexpr unsigned kPositionRegister = 0;
+
+llvm::StringRef nameOf(const Field &f) {
+  return llvm::StringRef(f.name.data(), f.name.size());
+}
+
+/// Binds `field` of the next instruction to `add + mul * p`, within
+/// [lo, hi].
+void bindToPosition(ProgramBuilder &pb, const Field &field, int64_t mul,
+                    int64_t add, int64_t lo, int64_t hi) {
+  Bind bind;
+  bind.field = nameOf(field);
+  bind.reg = kPositionRegister;
+  bind.mul = mul, bind.add = add, bind.lo = lo, bind.hi = hi;
+  pb.bind(bind);
+}
+
+using DmaFields = fields::Dma;
+
+LogicalResult lowerPositionRow(LoweringCore &core, PositionRowOp op) {
+  ProgramBuilder &pb = core.pb;
+  const Tensor *table, *out;
+  if (failed(core.get(op.getTable(), table, op.getOutput(), out)))
+    return failure();
+  int64_t C = table->shape[0], N = table->shape[1], rowBytes = N * 4;
+  if (failed(pb.rowsThatFit(Buffer::Act, N, 1)))
+    return failure();
+  int64_t base = table->ref.addr;
+  bindToPosition(pb, DmaFields::dramAddr, rowBytes, base, base,
+                 base + (C - 1) * rowBytes);
+  pb.load({Buffer::Act, 0, N}, table->ref, rowBytes, 1, N);
+  pb.store(out->ref, rowBytes, {Buffer::Act, 0, N}, 1, N);
+  return success();
+}
+
+/// One decode step of attention for every head (CachedAttentionOp).
+class CachedAttentionLowering {
+public:
+  CachedAttentionLowering(LoweringCore &core, CachedAttentionOp op)
+      : core(core), pb(core.pb), op(op) {}
+
+  LogicalResult lower();
+
+private:
+  /// Where a `[1, 1, H*D]` operand's head h starts: a tensor of its own or
+  /// a column slice of a fused projection read in place.
+  struct Operand {
+    const Tensor *src = nullptr;
+    int64_t firstColumn = 0;
+    DramRef headRow(int64_t h, int64_t D, TensorClass cls) const {
+      DramRef ref = src->ref;
+      ref.cls = cls;
+      ref.addr = src->addrOf(firstColumn + h * D);
+      return ref;
+    }
+  };
+
+  LoweringCore &core;
+  ProgramBuilder &pb;
+  CachedAttentionOp op;
+  const KVCacheLayer *cache = nullptr;
+  const Tensor *output = nullptr;
+  Operand q, k, v;
+  int64_t H = 0, D = 0, C = 0;
+  /// Keys per K/V buffer fill (max_keys_per_fill and the buffer sizes).
+  int64_t fill = 0;
+
+  FailureOr<Operand> operand(Value v);
+  DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
+  void loadCached(Buffer buf, const Tensor &t, int64_t h, int64_t first,
+                  int64_t rows, int64_t off);
+  void loadNewRow(Buffer buf, const Operand &src, TensorClass cls, int64_t h,
+                  int64_t off);
+  void appendToCache(Buffer buf, const Tensor &t, int64_t h, int64_t off,
+                     bool atPosition);
+  AttnInstr attn(int64_t lk, uint8_t flags);
+  void lowerOneFill(int64_t h);
+  void lowerFills(int64_t h);
+  void storeOutput(int64_t h);
+};
+} // namespace
+
+FailureOr<CachedAttentionLowering::Operand>
+CachedAttentionLowering::operand(Value value) {
+  const InPlaceView *view = core.plan.viewOf(value);
+  if (view && view->kind != InPlaceView::Kind::Columns)
+    return op.emitOpError("reads a kept-heads view; head pruning in "
+                          "generation is not implemented");
+  FailureOr<const Tensor *> src = core.tensor(view ? view->source : value);
+  if (failed(src))
+    return failure();
+  if ((*src)->ref.packed())
+    return op.emitOpError("fixed-point operands in generation are not "
+                          "implemented");
+  return Operand{*src, view ? view->firstColumn : 0};
+}
+
+/// Row `row` of head h of a cache `[1, H, C, D]`.
+DramRef CachedAttentionLowering::cacheRow(const Tensor &t, int64_t h,
+                                          int64_t row) const {
+  DramRef ref = t.ref;
+  ref.addr = t.addrOf((h * C + row) * D);
+  return ref;
+}
+
+/// Cached rows [first, first + min(rows, p - first)) of head h into `buf`
+/// at `off`: only the rows before the position hold keys.
+void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
+                                         int64_t h, int64_t first,
+                                         int64_t rows, int64_t off) {
+  bindToPosition(pb, DmaFields::rows, 1, -first, 0, rows);
+  pb.load({buf, off, D}, cacheRow(t, h, first), D * 4, rows, D);
+}
+
+/// The token's own row of head h into `buf` at `off`.
+void CachedAttentionLowering::loadNewRow(Buffer buf, const Operand &src,
+                                         TensorClass cls, int64_t h,
+                                         int64_t off) {
+  pb.load({buf, off, D}, src.headRow(h, D, cls), D * 4, 1, D);
+}
+
+/// Writes the token's row of head h, in `buf` at `off` (or at off + p*D
+/// when `atPosition`), to row p of the cache.
+void CachedAttentionLowering::appendToCache(Buffer buf, const Tensor &t,
+                                            int64_t h, int64_t off,
+                                            bool atPosition) {
+  int64_t base = cacheRow(t, h, 0).addr;
+  bindToPosition(pb, DmaFields::dramAddr, D * 4, base, base,
+                 base + (C - 1) * D * 4);
+  if (atPosition)
+    bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
+  pb.store(cacheRow(t, h, 0), D * 4, {buf, off, D}, 1, D);
+}
+
+AttnInstr CachedAttentionLowering::attn(int64_t lk, uint8_t flags) {
+  AttnInstr a;
+  a.flags = flags;
+  a.q = {Buffer::Q, 0, D};
+  a.k = {Buffer::K, 0, D};
+  a.v = {Buffer::V, 0, D};
+  a.o = {Buffer::Acc, 0, D};
+  a.lq = 1, a.lk = lk, a.d = D;
+  a.scale = op.getScale().convertToFloat();
+  return a;
+}
+
+LogicalResult CachedAttentionLowering::lower() {
+  cache = core.plan.kvCache(op.getLayer());
+  if (!cache)
+    return op.emitOpError("reads KV cache layer ")
+           << op.getLayer() << ", which the DRAM plan has not placed";
+  H = op.getNumHeads(), D = op.getHeadDim(), C = cache->key.shape[2];
+  const HardwareConfig &hw = pb.config();
+  fill = std::min({int64_t(hw.maxKeysPerFill), pb.bufferElems(Buffer::K) / D,
+                   pb.bufferElems(Buffer::V) / D});
+  if (fill < 1)
+    return op.emitOpError("a key row of width ")
+           << D << " does not fit the K and V buffers";
+  if (failed(core.get(op.getOutput(), output)))
+    return failure();
+  FailureOr<Operand> qo = operand(op.getQuery()), ko = operand(op.getKey()),
+                     vo = operand(op.getValue());
+  if (failed(qo) || failed(ko) || failed(vo))
+    return failure();
+  q = *qo, k = *ko, v = *vo;
+  for (int64_t h = 0; h < H; ++h) {
+    pb.load({Buffer::Q, 0, D}, q.headRow(h, D, TensorClass::Q), D * 4, 1, D);
+    if (C <= fill)
+      lowerOneFill(h);
+    else
+      lowerFills(h);
+    storeOutput(h);
+  }
+  return success();
+}
+
+/// Every key in one fill: the cached rows [0, p) and the token's row at p,
+/// which also goes to the cache; one ATTN over the p + 1 keys.
+void CachedAttentionLowering::lowerOneFill(int64_t h) {
+  for (auto [buf, side, cls] :
+       {std::tuple(Buffer::K, &cache->key, TensorClass::K),
+        std::tuple(Buffer::V, &cache->value, TensorClass::V)}) {
+    loadCached(buf, *side, h, 0, C - 1, 0);
+    const Operand &src = buf == Buffer::K ? k : v;
+    bindToPosition(pb, DmaFields::sram.off, D, 0, 0, (C - 1) * D);
+    loadNewRow(buf, src, cls, h, 0);
+    appendToCache(buf, *side, h, 0, /*atPosition=*/true);
+  }
+  AttnInstr a = attn(C, 0);
+  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  pb.emit(a);
+}
+
+/// Keys over several fills (docs/Algorithms.md, "Attention over several
+/// fills"): a statistics pass, then an apply pass, over the cached rows
+/// fill by fill (a fill past the position is empty) and then the token's
+/// own row as a fill of one key, which the apply pass appends to the cache.
+void CachedAttentionLowering::lowerFills(int64_t h) {
+  for (bool apply : {false, true}) {
+    uint8_t flags = apply ? AttnFillApply : AttnFillStats;
+    for (int64_t first = 0; first < C - 1; first += fill) {
+      int64_t rows = std::min(fill, C - 1 - first);
+      loadCached(Buffer::K, cache->key, h, first, rows, 0);
+      if (apply)
+        loadCached(Buffer::V, cache->value, h, first, rows, 0);
+      bindToPosition(pb, fields::Attn::lk, 1, -first, 0, rows);
+      pb.emit(attn(rows, flags));
+    }
+    loadNewRow(Buffer::K, k, TensorClass::K, h, 0);
+    if (apply)
+      loadNewRow(Buffer::V, v, TensorClass::V, h, 0);
+    pb.emit(attn(1, flags));
+  }
+  appendToCache(Buffer::K, cache->key, h, 0, /*atPosition=*/false);
+  appendToCache(Buffer::V, cache->value, h, 0, /*atPosition=*/false);
+}
+
+void CachedAttentionLowering::storeOutput(int64_t h) {
+  DramRef out = output->ref;
+  out.addr = output->addrOf(h * D);
+  pb.store(out, H * D * 4, {Buffer::Acc, 0, D}, 1, D);
+}
+
+LogicalResult isa::lowerGenerationFamily(LoweringCore &core, Operation *op) {
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](PositionRowOp o) { return lowerPositionRow(core, o); })
+      .Case([&](CachedAttentionOp o) {
+        return CachedAttentionLowering(core, o).lower();
+      });
+}

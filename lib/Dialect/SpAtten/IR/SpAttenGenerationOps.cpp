@@ -1,0 +1,38 @@
+//===- SpAttenGenerationOps.cpp - Verifiers of the decode-step ops --------===//
+
+#include "Verify.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+using namespace spatten;
+using namespace spatten::verify;
+
+LogicalResult PositionRowOp::verify() {
+  if (failed(verifyStatic(*this)))
+    return failure();
+  ArrayRef<int64_t> table = shapeOf(getTable()), out = shapeOf(getOutput());
+  if (table.size() != 2 || table[0] < 1)
+    return emitOpError("table must be [C, N] with C >= 1");
+  if (out != ArrayRef<int64_t>{1, 1, table[1]})
+    return emitOpError("result must be [1, 1, N] for a [C, N] table");
+  return success();
+}
+
+LogicalResult CachedAttentionOp::verify() {
+  if (failed(verifyStatic(*this)) ||
+      failed(verifyHeads(*this, getQuery(), getNumHeads())))
+    return failure();
+  ArrayRef<int64_t> q = shapeOf(getQuery());
+  if (q.size() != 3 || q[0] != 1 || q[1] != 1)
+    return emitOpError("query must be one token, [1, 1, H*D]");
+  for (Value v : {getKey(), getValue(), getOutput()})
+    if (shapeOf(v) != q)
+      return emitOpError("key, value and result must be [1, 1, H*D] like "
+                         "the query");
+  if (getLayer() < 0)
+    return emitOpError("layer must be >= 0");
+  if (getMaxContext() < 1)
+    return emitOpError("max_context must be >= 1");
+  return success();
+}

@@ -1,0 +1,354 @@
+//===- GenerationEntries.cpp - Prefill and decode functions ---------------===//
+//
+// A decoder-only language model imported at its maximum context C becomes
+// two functions (docs/Generation.md): `prefill`, the first L0 positions
+// (the prompt) writing every layer's K and V to a KV cache, and `decode`,
+// one token at a run-time position against that cache. Both are the same
+// graph restricted to some rows, which holds because every op but causal
+// attention treats positions independently; the analysis below checks it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+#include "spatten/Dialect/SpAtten/Transforms/Passes.h"
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+namespace spatten {
+#define GEN_PASS_DEF_SPATTENGENERATIONENTRIES
+#include "spatten/Dialect/SpAtten/Transforms/Passes.h.inc"
+} // namespace spatten
+
+using namespace mlir;
+using namespace spatten;
+
+namespace {
+/// The sequence axis of a function at context C: which values hold one row
+/// per position (axis 1 of `[1, C, ...]`), which constants an op combines
+/// with them position by position, and the causal attentions in order.
+struct SequenceRows {
+  int64_t context;
+  DenseSet<Value> rows;
+  /// Operands holding a per-position constant `[.., C, N]` (aligned to the
+  /// result's sequence axis by broadcasting).
+  SmallVector<OpOperand *> positional;
+  SmallVector<AttentionOp> attentions;
+
+  LogicalResult analyze(func::FuncOp func);
+
+private:
+  bool isRows(Value v) const { return rows.contains(v); }
+  LogicalResult visit(Operation *op);
+  LogicalResult visitBinary(BinaryOp op);
+  LogicalResult visitAttention(AttentionOp op);
+  bool keepsSequenceAxis(Operation *op) const;
+};
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getShape();
+}
+
+/// `[1, C, ...]`.
+bool hasSequenceAxis(Value v, int64_t context) {
+  ArrayRef<int64_t> s = shapeOf(v);
+  return s.size() >= 2 && s[0] == 1 && s[1] == context;
+}
+} // namespace
+
+LogicalResult SequenceRows::analyze(func::FuncOp func) {
+  for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
+    auto type = cast<ShapedType>(arg.getType());
+    if (!type.getElementType().isInteger() || !hasSequenceAxis(arg, context) ||
+        type.getRank() != 2)
+      return func.emitError("generation: graph input #")
+             << i << " must be the token ids [1, " << context
+             << "]; other inputs (masks, position ids, a KV cache) are not "
+                "supported, got "
+             << arg.getType();
+    rows.insert(arg);
+  }
+  Operation *ret = func.getBody().front().getTerminator();
+  for (Operation &op : func.getBody().front().without_terminator())
+    if (failed(visit(&op)))
+      return failure();
+  for (Value v : ret->getOperands())
+    if (!isRows(v))
+      return ret->emitError("generation: every graph output must hold one "
+                            "row per position [1, ")
+             << context << ", ...], got " << v.getType();
+  if (attentions.empty())
+    return func.emitError("generation: the model has no causal attention");
+  return success();
+}
+
+/// Whether a one-input op keeps the sequence at axis 1 and reads each row
+/// on its own.
+bool SequenceRows::keepsSequenceAxis(Operation *op) const {
+  if (llvm::isa<UnaryOp, GeluOp, LayerNormOp, CastOp>(op))
+    return true;
+  if (auto softmax = dyn_cast<SoftmaxOp>(op))
+    return shapeOf(softmax.getInput()).size() >= 3;
+  if (auto linear = dyn_cast<LinearOp>(op))
+    return !isRows(linear.getWeight()) &&
+           (!linear.getBias() || !isRows(linear.getBias()));
+  if (auto slice = dyn_cast<SliceOp>(op))
+    return slice.getOffsets()[1] == 0 && slice.getStrides()[1] == 1;
+  if (auto embedding = dyn_cast<EmbeddingOp>(op))
+    return !isRows(embedding.getTable());
+  return llvm::isa<ReshapeOp>(op);
+}
+
+LogicalResult SequenceRows::visit(Operation *op) {
+  if (llvm::none_of(op->getOperands(), [&](Value v) { return isRows(v); }))
+    return success();
+  LogicalResult fits = success();
+  if (auto binary = dyn_cast<BinaryOp>(op))
+    fits = visitBinary(binary);
+  else if (auto attention = dyn_cast<AttentionOp>(op))
+    fits = visitAttention(attention);
+  else if (auto concat = dyn_cast<ConcatOp>(op))
+    fits = success(concat.getAxis() != 1 &&
+                   llvm::all_of(concat.getInputs(),
+                                [&](Value v) { return isRows(v); }));
+  else if (!keepsSequenceAxis(op))
+    fits = failure();
+  if (failed(fits))
+    return op->emitError("generation: '")
+           << op->getName()
+           << "' mixes sequence positions, so the model cannot run one "
+              "position per decode step";
+  for (Value result : op->getResults()) {
+    if (!hasSequenceAxis(result, context))
+      return op->emitError("generation: expected a result with one row per "
+                           "position [1, ")
+             << context << ", ...], got " << result.getType();
+    rows.insert(result);
+  }
+  return success();
+}
+
+/// Each operand is rows, broadcast along the sequence, or a per-position
+/// constant.
+LogicalResult SequenceRows::visitBinary(BinaryOp op) {
+  int64_t rank = shapeOf(op.getResult()).size();
+  for (OpOperand &operand : op->getOpOperands()) {
+    Value v = operand.get();
+    if (isRows(v))
+      continue;
+    ArrayRef<int64_t> shape = shapeOf(v);
+    int64_t axis = 1 - (rank - int64_t(shape.size()));
+    if (axis < 0 || shape[axis] == 1)
+      continue;
+    bool leadingOnes = llvm::all_of(shape.take_front(axis),
+                                    [](int64_t d) { return d == 1; });
+    if (shape[axis] != context || !leadingOnes ||
+        !v.getDefiningOp<arith::ConstantOp>())
+      return failure();
+    positional.push_back(&operand);
+  }
+  return success();
+}
+
+LogicalResult SequenceRows::visitAttention(AttentionOp op) {
+  if (op.getMaskKind() != MaskKind::causal || op.getMask() ||
+      op.getPastKey() || !op.getPresent().empty())
+    return op.emitError("generation: attention must be causal, without a "
+                        "padding mask or KV-cache inputs");
+  if (!isRows(op.getQuery()) || !isRows(op.getKey()) || !isRows(op.getValue()))
+    return failure();
+  attentions.push_back(op);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Restricting the rows
+//===----------------------------------------------------------------------===//
+
+namespace {
+RankedTensorType withRows(Type type, int64_t axis, int64_t rows) {
+  auto t = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(t.getShape());
+  shape[axis] = rows;
+  return t.clone(shape);
+}
+
+/// The fp32 elements of a constant, or nothing for another kind.
+std::optional<SmallVector<float>> floatsOf(ElementsAttr attr) {
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (!dense.getElementType().isF32())
+      return std::nullopt;
+    return SmallVector<float>(dense.getValues<float>());
+  }
+  if (auto res = dyn_cast<DenseF32ResourceElementsAttr>(attr))
+    if (std::optional<ArrayRef<float>> data = res.tryGetAsArrayRef())
+      return SmallVector<float>(*data);
+  return std::nullopt;
+}
+
+/// The sequence axis of a per-position operand of a rank-`rank` result.
+int64_t positionalAxis(Value v, int64_t rank) {
+  return 1 - (rank - int64_t(shapeOf(v).size()));
+}
+
+/// The first `rows` positions of a per-position constant.
+FailureOr<Value> firstRows(OpBuilder &b, arith::ConstantOp c, int64_t axis,
+                           int64_t rows) {
+  std::optional<SmallVector<float>> data =
+      floatsOf(cast<ElementsAttr>(c.getValue()));
+  if (!data)
+    return c.emitError("generation: a per-position constant must be fp32");
+  ArrayRef<int64_t> shape = shapeOf(c);
+  int64_t inner = 1;
+  for (int64_t d : shape.drop_front(axis + 1))
+    inner *= d;
+  // Leading dims are 1 (SequenceRows::visitBinary): the rows are a prefix.
+  ArrayRef<float> prefix = ArrayRef<float>(*data).take_front(rows * inner);
+  auto type = withRows(c.getType(), axis, rows);
+  return arith::ConstantOp::create(b, c.getLoc(),
+                                   DenseElementsAttr::get(type, prefix))
+      .getResult();
+}
+
+void setRows(Value v, int64_t rows) {
+  v.setType(withRows(v.getType(), 1, rows));
+}
+
+void fixFunctionType(func::FuncOp func) {
+  auto ret = func.getBody().front().getTerminator();
+  func.setFunctionType(
+      FunctionType::get(func.getContext(),
+                        func.getBody().front().getArgumentTypes(),
+                        ret->getOperandTypes()));
+}
+
+/// `@prefill`: positions [0, L0); attention writes the KV cache.
+LogicalResult buildPrefill(func::FuncOp func, SequenceRows &seq,
+                           int64_t prefillLength) {
+  OpBuilder b(func.getContext());
+  for (OpOperand *use : seq.positional) {
+    Operation *user = use->getOwner();
+    b.setInsertionPoint(user);
+    int64_t rank = shapeOf(user->getResult(0)).size();
+    auto c = use->get().getDefiningOp<arith::ConstantOp>();
+    FailureOr<Value> rows =
+        firstRows(b, c, positionalAxis(c, rank), prefillLength);
+    if (failed(rows))
+      return failure();
+    use->set(*rows);
+  }
+  for (Value v : seq.rows)
+    setRows(v, prefillLength);
+  for (auto [layer, attention] : llvm::enumerate(seq.attentions))
+    attention->setAttr(kKVCacheLayerAttrName,
+                       b.getI64IntegerAttr(int64_t(layer)));
+  func.setSymName("prefill");
+  func->setAttr(kEntryAttrName, b.getStringAttr("prefill"));
+  fixFunctionType(func);
+  return success();
+}
+
+/// Row `p` of a per-position constant `[1.., C, N..]`, shaped like the
+/// operand with one position.
+Value positionRow(OpBuilder &b, Value table, int64_t axis, int64_t context) {
+  Location loc = table.getLoc();
+  auto type = cast<RankedTensorType>(table.getType());
+  int64_t width = type.getNumElements() / context;
+  auto flat = ReshapeOp::create(b, loc, type.clone({context, width}), table);
+  auto row = PositionRowOp::create(b, loc, type.clone({1, 1, width}), flat);
+  return ReshapeOp::create(b, loc, withRows(type, axis, 1), row);
+}
+
+/// `@decode`: one position, read from the `position` register.
+void buildDecode(func::FuncOp func, SequenceRows &seq) {
+  OpBuilder b(func.getContext());
+  int64_t context = seq.context;
+  for (OpOperand *use : seq.positional) {
+    Operation *user = use->getOwner();
+    b.setInsertionPoint(user);
+    int64_t rank = shapeOf(user->getResult(0)).size();
+    use->set(positionRow(b, use->get(), positionalAxis(use->get(), rank),
+                         context));
+  }
+  for (Value v : seq.rows)
+    setRows(v, 1);
+  for (auto [layer, attention] : llvm::enumerate(seq.attentions)) {
+    b.setInsertionPoint(attention);
+    auto cached = CachedAttentionOp::create(
+        b, attention.getLoc(), attention.getOutput().getType(),
+        attention.getQuery(), attention.getKey(), attention.getValue(),
+        b.getI64IntegerAttr(int64_t(layer)), attention.getNumHeadsAttr(),
+        attention.getScaleAttr(), b.getI64IntegerAttr(context));
+    attention.getOutput().replaceAllUsesWith(cached.getOutput());
+    attention.erase();
+  }
+  func.setSymName("decode");
+  func->setAttr(kEntryAttrName, b.getStringAttr("decode"));
+  func->setAttr(kRegistersAttrName, b.getStrArrayAttr({"position"}));
+  fixFunctionType(func);
+}
+
+/// Only dense fp32 generation is implemented so far.
+LogicalResult checkSettings(ModuleOp module) {
+  auto dict = module->getAttrOfType<DictionaryAttr>(kSettingsAttrName);
+  if (!dict)
+    return success();
+  llvm::Expected<SpAttenSettings> s = SpAttenSettings::fromAttribute(dict);
+  if (!s)
+    return module.emitError(llvm::toString(s.takeError()));
+  const char *technique = s->cascadeTokenPruning()       ? "--token-keep"
+                          : s->cascadeHeadPruning()      ? "--head-keep"
+                          : s->localValuePruning()       ? "--value-keep"
+                          : s->progressiveQuantization() ? "--pq-msb"
+                          : s->quantization() ? "fixed-point quantization"
+                                              : nullptr;
+  if (technique)
+    return module.emitError("generation with ")
+           << technique << " is not implemented (dense fp32 only)";
+  return success();
+}
+
+struct GenerationEntriesPass
+    : spatten::impl::SpAttenGenerationEntriesBase<GenerationEntriesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto gen = module->getAttrOfType<DictionaryAttr>(kGenerationAttrName);
+    auto context = gen ? gen.getAs<IntegerAttr>("max_context") : nullptr;
+    auto prefill = gen ? gen.getAs<IntegerAttr>("prefill_length") : nullptr;
+    if (!context || !prefill || prefill.getInt() < 1 ||
+        context.getInt() < prefill.getInt()) {
+      module.emitError("expected ")
+          << kGenerationAttrName
+          << " = {max_context = C, prefill_length = L0} with 1 <= L0 <= C";
+      return signalPassFailure();
+    }
+    auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
+    if (funcs.size() != 1) {
+      module.emitError("expected one function to split, found ")
+          << funcs.size();
+      return signalPassFailure();
+    }
+    if (failed(checkSettings(module)) ||
+        failed(split(funcs.front(), context.getInt(), prefill.getInt())))
+      return signalPassFailure();
+  }
+
+  LogicalResult split(func::FuncOp main, int64_t context,
+                      int64_t prefillLength) {
+    OpBuilder b(main);
+    b.setInsertionPointAfter(main); // prefill is the first entry point
+    auto decode = cast<func::FuncOp>(b.clone(*main));
+    SequenceRows prefillRows{context}, decodeRows{context};
+    if (failed(prefillRows.analyze(main)) ||
+        failed(decodeRows.analyze(decode)) ||
+        failed(buildPrefill(main, prefillRows, prefillLength)))
+      return failure();
+    buildDecode(decode, decodeRows);
+    return success();
+  }
+};
+} // namespace
