@@ -141,6 +141,8 @@ static llvm::json::Value topkJSON(const TopkRecord &t) {
 llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
   llvm::json::Object counts, cycles;
   for (unsigned op = 0; op < kNumOpcodes; ++op) {
+    if (Opcode(op) == Opcode::Bind) // decoded with the instruction it patches
+      continue;
     std::string m(kOpcodeSpecs[op].mnemonic);
     counts[m] = int64_t(byOpcode[op].count);
     cycles[m] = int64_t(byOpcode[op].cycles);

@@ -5,6 +5,7 @@
 // Builds small binaries for the simulator tests without the compiler. The
 // program text uses the spatten-objdump syntax, one instruction per line:
 //   load tensor_class=activations dtype=f32 bits=32 dram_addr=0 ...
+// (a `bind` names its field in the next instruction that is not a bind),
 // plus directives:
 //   .rodata f32|i64|i32 V...   append values to .rodata
 //   .word W0 ... W7            an instruction given as raw 64-bit words
@@ -67,8 +68,50 @@ static Error appendRodata(std::vector<uint8_t> &rodata, StringRef type,
   return Error::success();
 }
 
+/// One instruction line: raw words (`.word`) or text, parsed once the
+/// instruction after it is known (a bind names a field of that one).
+struct InstrLine {
+  unsigned line;
+  StringRef text;
+  std::optional<isa::Instr> words;
+
+  std::optional<isa::Opcode> opcode() const {
+    if (!words)
+      return isa::parseMnemonic(text);
+    const isa::OpcodeSpec *spec = isa::lookupOpcode(words->opcodeByte());
+    return spec ? std::optional(spec->opcode) : std::nullopt;
+  }
+};
+
+/// The opcode of the first line from `next` on that is not a bind.
+static std::optional<isa::Opcode> boundOpcode(ArrayRef<InstrLine> lines,
+                                              size_t next) {
+  for (const InstrLine &l : lines.drop_front(next))
+    if (l.opcode() != isa::Opcode::Bind)
+      return l.opcode();
+  return std::nullopt;
+}
+
+static Error encodeLines(ArrayRef<InstrLine> lines, binary::Image &img) {
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::optional<isa::Instr> inst = lines[i].words;
+    if (!inst) {
+      auto parsed =
+          isa::parseInstruction(lines[i].text, boundOpcode(lines, i + 1));
+      if (!parsed)
+        return lineError(lines[i].line, toString(parsed.takeError()));
+      inst = *parsed;
+    }
+    size_t at = img.text.size();
+    img.text.resize(at + isa::kInstrBytes);
+    inst->encode(img.text.data() + at);
+  }
+  return Error::success();
+}
+
 static Error assemble(StringRef text, binary::Image &img) {
   std::vector<uint8_t> rodata;
+  std::vector<InstrLine> instrs;
   SmallVector<StringRef> lines;
   text.split(lines, '\n');
   for (unsigned i = 0; i < lines.size(); ++i) {
@@ -85,23 +128,19 @@ static Error assemble(StringRef text, binary::Image &img) {
         return e;
       continue;
     }
-    isa::Instr inst;
+    InstrLine instr{i + 1, l, std::nullopt};
     if (tok[0] == ".word") {
       if (tok.size() != 1 + isa::kInstrWords)
         return lineError(i + 1, ".word needs 8 words");
+      instr.words.emplace();
       for (unsigned w = 0; w < isa::kInstrWords; ++w)
-        if (tok[w + 1].getAsInteger(0, inst.words[w]))
+        if (tok[w + 1].getAsInteger(0, instr.words->words[w]))
           return lineError(i + 1, "bad word '" + tok[w + 1] + "'");
-    } else {
-      auto parsed = isa::parseInstruction(l);
-      if (!parsed)
-        return lineError(i + 1, toString(parsed.takeError()));
-      inst = *parsed;
     }
-    size_t at = img.text.size();
-    img.text.resize(at + isa::kInstrBytes);
-    inst.encode(img.text.data() + at);
+    instrs.push_back(instr);
   }
+  if (Error e = encodeLines(instrs, img))
+    return e;
   img.rodata = binary::SectionBytes(std::move(rodata));
   return Error::success();
 }

@@ -99,8 +99,8 @@ LogicalResult writeOutput(ModuleOp module) {
     for (size_t at = 0; at < text.size(); at += spatten::isa::kInstrBytes)
       out->os() << llvm::format_hex_no_prefix(at / spatten::isa::kInstrBytes, 6)
                 << ": "
-                << spatten::isa::formatInstruction(
-                       spatten::isa::Instr::decode(text.data() + at))
+                << spatten::isa::formatInstructionAt(
+                       text, at / spatten::isa::kInstrBytes)
                 << "\n";
     out->keep();
     return success();

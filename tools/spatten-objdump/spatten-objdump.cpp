@@ -48,7 +48,7 @@ static void printDisassembly(const binary::Image &img) {
     outs() << formatv("{0:x-4}:", i);
     for (uint64_t w : inst.words)
       outs() << formatv(" {0:x-16}", w);
-    outs() << "  " << isa::formatInstruction(inst) << "\n";
+    outs() << "  " << isa::formatInstructionAt(img.text, i) << "\n";
   }
 }
 

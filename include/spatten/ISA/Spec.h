@@ -36,8 +36,22 @@ enum class Opcode : uint8_t {
   Vec = 7,    ///< Vector unit: elementwise ops, layer norm, softmax, GELU.
   Topk = 8,   ///< Top-k engine: the k best-scored entries of an index list.
   Scatter = 9, ///< DMA: SRAM rows to DRAM rows named by the index list.
+  Bind = 10,   ///< Sets a field of the next instruction from a register.
 };
-constexpr unsigned kNumOpcodes = 10;
+constexpr unsigned kNumOpcodes = 11;
+
+/// The control unit's register file (docs/ISA.md, "Registers"): unsigned
+/// 32-bit registers r0..r15, all 0 when a run starts; the host sets some
+/// before it, TOPK with TopkWriteCount writes one, `bind` reads them.
+constexpr unsigned kNumRegisters = 16;
+
+/// BIND `source`: where the bound value's `x` comes from. `Register`:
+/// x = r[reg]; `Table`: x is the little-endian u32 at DRAM byte
+/// `table + 4 * r[reg]` (a per-context-length table in .rodata). 2 and 3
+/// are rejected.
+enum class BindSource : uint8_t { Register = 0, Table = 1 };
+constexpr std::array<std::string_view, 2> kBindSourceNames = {"register",
+                                                              "table"};
 
 /// On-chip SRAM buffers. IDX holds int32 entries, every other buffer fp32.
 /// Sizes come from the hardware configuration (`*_buffer_bytes` fields).
@@ -180,6 +194,9 @@ enum TopkFlags : uint8_t {
   TopkScoresByIndex = 1,
   /// The candidates are 0..n-1; the idx buffer is not read (in_off unused).
   TopkIota = 2,
+  /// Writes the number selected, min(k, n), to register `count_reg` (a
+  /// data-dependent count later instructions bind their row counts to).
+  TopkWriteCount = 4,
 };
 
 /// Instruction queues of the accelerator (docs/ISA.md, "Queues and
@@ -208,6 +225,7 @@ constexpr std::optional<Queue> queueOf(Opcode op) {
     return Queue::Compute;
   case Opcode::Halt:
   case Opcode::Sync:
+  case Opcode::Bind: // decoded with the instruction it patches
     return std::nullopt;
   }
   return std::nullopt;
@@ -325,6 +343,7 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
 #define SPATTEN_ISA_TOPK_FIELDS(X)                                            \
   X(flags, "flags", 0, 16, 8, false)                                          \
   X(role, "role", 0, 24, 2, false)                                            \
+  X(countReg, "count_reg", 0, 26, 4, false)                                   \
   X(layer, "layer", 0, 48, 16, false)                                         \
   X(sBuf, "s_buf", 1, 0, 4, false)                                            \
   X(sOff, "s_off", 1, 4, 24, false)                                           \
@@ -333,6 +352,18 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
   X(n, "n", 3, 0, 24, false)                                                  \
   X(k, "k", 3, 24, 24, false)                                                 \
   X(seed, "seed", 4, 0, 32, false)
+
+// BIND: `field` indexes the next instruction's field table (the header
+// excluded); `mul`, `add`, `lo` and `hi` are signed 64-bit, a word each.
+#define SPATTEN_ISA_BIND_FIELDS(X)                                            \
+  X(field, "field", 0, 16, 8, false)                                          \
+  X(source, "source", 0, 24, 2, false)                                        \
+  X(reg, "reg", 0, 26, 4, false)                                              \
+  X(table, "table", 1, 0, 48, false)                                          \
+  X(mul, "mul", 2, 0, 64, false)                                              \
+  X(add, "add", 3, 0, 64, false)                                              \
+  X(lo, "lo", 4, 0, 64, false)                                                \
+  X(hi, "hi", 5, 0, 64, false)
 
 /// The three fields of one SRAM operand (`a_buf`, `a_off`, `a_stride`).
 struct OperandFields {
@@ -357,6 +388,7 @@ struct Gemm { SPATTEN_ISA_GEMM_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
 struct Attn { SPATTEN_ISA_ATTN_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
 struct Vec { SPATTEN_ISA_VEC_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
 struct Topk { SPATTEN_ISA_TOPK_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
+struct Bind { SPATTEN_ISA_BIND_FIELDS(SPATTEN_ISA_FIELD_MEMBER) };
 } // namespace fields
 
 constexpr Field kDmaFields[] = {SPATTEN_ISA_DMA_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
@@ -366,6 +398,7 @@ constexpr Field kGemmFields[] = {SPATTEN_ISA_GEMM_FIELDS(SPATTEN_ISA_FIELD_ENTRY
 constexpr Field kAttnFields[] = {SPATTEN_ISA_ATTN_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
 constexpr Field kVecFields[] = {SPATTEN_ISA_VEC_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
 constexpr Field kTopkFields[] = {SPATTEN_ISA_TOPK_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
+constexpr Field kBindFields[] = {SPATTEN_ISA_BIND_FIELDS(SPATTEN_ISA_FIELD_ENTRY)};
 #undef SPATTEN_ISA_FIELD_MEMBER
 #undef SPATTEN_ISA_FIELD_MEMBER_OPERAND
 #undef SPATTEN_ISA_FIELD_ENTRY
@@ -394,6 +427,7 @@ constexpr OpcodeSpec kOpcodeSpecs[kNumOpcodes] = {
     makeSpec(Opcode::Vec, "vec", kVecFields),
     makeSpec(Opcode::Topk, "topk", kTopkFields),
     makeSpec(Opcode::Scatter, "scatter", kGatherFields),
+    makeSpec(Opcode::Bind, "bind", kBindFields),
 };
 
 /// The spec of `opcode`, or nullptr when the byte is not a valid opcode.
@@ -408,6 +442,19 @@ inline const Field *lookupField(const OpcodeSpec &spec, std::string_view name) {
       return &spec.fields[i];
   return nullptr;
 }
+
+/// The index of the field named `name` in `spec`'s table, as BIND `field`
+/// encodes it, or nullopt.
+inline std::optional<unsigned> fieldIndex(const OpcodeSpec &spec,
+                                          std::string_view name) {
+  if (const Field *f = lookupField(spec, name))
+    return unsigned(f - spec.fields);
+  return std::nullopt;
+}
+
+/// Whether a BIND may precede an instruction of `op`: one that runs on a
+/// queue (`halt`, `sync` and another `bind` end or pass the binds).
+constexpr bool isBindable(Opcode op) { return queueOf(op).has_value(); }
 
 constexpr uint64_t fieldMask(const Field &f) {
   return f.width == 64 ? ~uint64_t(0) : ((uint64_t(1) << f.width) - 1);

@@ -28,6 +28,7 @@ StringRef opNameFor(Opcode opcode) {
   case Opcode::Vec: return VecOp::getOperationName();
   case Opcode::Topk: return TopkOp::getOperationName();
   case Opcode::Scatter: return ScatterOp::getOperationName();
+  case Opcode::Bind: return BindOp::getOperationName();
   }
   llvm_unreachable("opcode out of range");
 }
@@ -143,7 +144,13 @@ void ProgramBuilder::emit(const TopkInstr &t) {
   attrs.set(F::n, t.n);
   attrs.set(F::k, t.k);
   attrs.set(F::seed, t.seed);
+  attrs.set(F::countReg, t.countReg);
   attrs.create(b, loc, Opcode::Topk);
+}
+
+void ProgramBuilder::bind(const Bind &bd) {
+  BindOp::create(b, loc, bd.field, int64_t(bd.source), int64_t(bd.reg),
+                 bd.table, bd.mul, bd.add, bd.lo, bd.hi);
 }
 
 void ProgramBuilder::sync() {

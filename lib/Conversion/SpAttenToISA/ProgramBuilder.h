@@ -97,6 +97,19 @@ struct TopkInstr {
   int64_t inOff = 0, outOff = 0; ///< idx buffer offsets of the lists
   int64_t n = 0, k = 0;
   int64_t seed = 0; ///< the engine's pivot seed
+  /// With TopkWriteCount in `flags`: the register that receives min(k, n).
+  unsigned countReg = 0;
+};
+
+/// A run-time value for one field of the next instruction (docs/ISA.md,
+/// "bind"): `clamp(add + mul * x, lo, hi)`, x = r[reg] (BindSource::Register)
+/// or the u32 at DRAM byte `table + 4 * r[reg]` (BindSource::Table).
+struct Bind {
+  llvm::StringRef field; ///< a field name of the next instruction's layout
+  BindSource source = BindSource::Register;
+  unsigned reg = 0;
+  int64_t mul = 1, add = 0, lo = 0, hi = 0;
+  int64_t table = 0; ///< DRAM byte address of the table (BindSource::Table)
 };
 
 class ProgramBuilder {
@@ -120,6 +133,9 @@ public:
   void emit(const AttnInstr &instr);
   void emit(const VecInstr &instr);
   void emit(const TopkInstr &instr);
+  /// A `bind` of the next instruction emitted (several may precede it, one
+  /// per field); the op verifier checks the field against it.
+  void bind(const Bind &bind);
   void sync();
   void halt();
 

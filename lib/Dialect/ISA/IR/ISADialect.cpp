@@ -31,6 +31,7 @@ std::optional<Opcode> isa::getOpcode(Operation *op) {
       .Case([](VecOp) { return Opcode::Vec; })
       .Case([](TopkOp) { return Opcode::Topk; })
       .Case([](ScatterOp) { return Opcode::Scatter; })
+      .Case([](BindOp) { return Opcode::Bind; })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -44,6 +45,49 @@ static std::optional<uint64_t> fieldValue(Operation *op, std::string_view name) 
   return std::nullopt;
 }
 
+Operation *isa::getBoundOp(BindOp bind) {
+  Operation *next = bind->getNextNode();
+  while (next && llvm::isa<BindOp>(next))
+    next = next->getNextNode();
+  return next;
+}
+
+SmallVector<BindOp> isa::getBinds(Operation *op) {
+  SmallVector<BindOp> binds;
+  for (Operation *prev = op->getPrevNode(); prev && llvm::isa<BindOp>(prev);
+       prev = prev->getPrevNode())
+    binds.insert(binds.begin(), cast<BindOp>(prev));
+  return binds;
+}
+
+/// The spec of the instruction `bind` patches; fails on the bind when
+/// there is none, or it has no fields a bind may set.
+static FailureOr<const OpcodeSpec *> boundSpec(BindOp bind) {
+  Operation *bound = getBoundOp(bind);
+  std::optional<Opcode> opcode = bound ? getOpcode(bound) : std::nullopt;
+  if (!opcode)
+    return bind.emitOpError("must precede an instruction");
+  if (!isBindable(*opcode))
+    return bind.emitOpError("precedes '")
+           << bound->getName() << "', which has no field to bind";
+  return &kOpcodeSpecs[unsigned(*opcode)];
+}
+
+/// The value of BIND `field`: the index of the named field in the table
+/// of the instruction the bind patches.
+static FailureOr<uint64_t> boundFieldIndex(BindOp bind) {
+  FailureOr<const OpcodeSpec *> spec = boundSpec(bind);
+  if (failed(spec))
+    return failure();
+  StringRef name = bind.getField();
+  if (std::optional<unsigned> index = fieldIndex(
+          **spec, std::string_view(name.data(), name.size())))
+    return uint64_t(*index);
+  return bind.emitOpError("field '")
+         << name << "' is not a field of '" << getBoundOp(bind)->getName()
+         << "'";
+}
+
 FailureOr<Instr> isa::encodeInstruction(Operation *op) {
   std::optional<Opcode> opcode = getOpcode(op);
   if (!opcode)
@@ -51,6 +95,13 @@ FailureOr<Instr> isa::encodeInstruction(Operation *op) {
   const OpcodeSpec &spec = kOpcodeSpecs[unsigned(*opcode)];
   Instr inst;
   inst.set(kOpcodeField, uint64_t(*opcode));
+  std::optional<uint64_t> bindField;
+  if (auto bind = dyn_cast<BindOp>(op)) {
+    FailureOr<uint64_t> index = boundFieldIndex(bind);
+    if (failed(index))
+      return failure();
+    bindField = *index;
+  }
   auto setField = [&](const Field &f, uint64_t v) -> LogicalResult {
     if (inst.set(f, v))
       return success();
@@ -64,7 +115,9 @@ FailureOr<Instr> isa::encodeInstruction(Operation *op) {
         return failure();
   for (unsigned i = 0; i < spec.numFields; ++i) {
     const Field &f = spec.fields[i];
-    std::optional<uint64_t> v = fieldValue(op, f.name);
+    std::optional<uint64_t> v =
+        bindField && f.name == fields::Bind::field.name ? bindField
+                                                    : fieldValue(op, f.name);
     if (!v)
       return op->emitOpError("missing field '") << f.name << "'";
     if (failed(setField(f, *v)))
@@ -90,6 +143,28 @@ VERIFY_WITH_SPEC(VecOp)
 VERIFY_WITH_SPEC(TopkOp)
 VERIFY_WITH_SPEC(ScatterOp)
 #undef VERIFY_WITH_SPEC
+
+LogicalResult BindOp::verify() {
+  FailureOr<Instr> inst = encodeInstruction(*this);
+  if (failed(inst))
+    return failure();
+  if (getSource() >= int64_t(kBindSourceNames.size()))
+    return emitOpError("source ") << getSource() << " is not a bind source "
+                                  << "(0 register, 1 table)";
+  if (getLo() > getHi())
+    return emitOpError("lo ") << getLo() << " exceeds hi " << getHi();
+  const OpcodeSpec &spec = **boundSpec(*this);
+  const Field &field = spec.fields[inst->get(fields::Bind::field)];
+  if (getLo() < 0 || uint64_t(getHi()) > fieldMask(field))
+    return emitOpError("[lo, hi] = [")
+           << getLo() << ", " << getHi() << "] does not fit field '"
+           << getField() << "' (" << unsigned(field.width) << " bits)";
+  for (BindOp other : getBinds(getBoundOp(*this)))
+    if (other != *this && other.getField() == getField())
+      return emitOpError("binds field '")
+             << getField() << "' of the same instruction twice";
+  return success();
+}
 
 LogicalResult ProgramOp::verify() {
   Block &body = getBody().front();

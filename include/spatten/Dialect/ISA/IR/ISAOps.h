@@ -18,8 +18,14 @@ namespace spatten::isa {
 /// non-instruction ops (program, segment).
 std::optional<Opcode> getOpcode(mlir::Operation *op);
 /// Packs an instruction op into its words using the Spec.h field tables.
-/// Fails with a diagnostic on the op when a field does not fit.
+/// Fails with a diagnostic on the op when a field does not fit, or a bind's
+/// field names no field of the instruction it patches.
 mlir::FailureOr<Instr> encodeInstruction(mlir::Operation *op);
+/// The op a bind patches: its next sibling that is not a bind (nullptr at
+/// the end of the block).
+mlir::Operation *getBoundOp(BindOp bind);
+/// The binds directly before `op`, in program order.
+llvm::SmallVector<BindOp> getBinds(mlir::Operation *op);
 } // namespace spatten::isa
 
 #endif

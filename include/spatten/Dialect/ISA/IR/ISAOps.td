@@ -124,8 +124,27 @@ def ISA_VecOp : ISA_InstOp<"vec", [
 
 def ISA_TopkOp : ISA_InstOp<"topk", [
     "flags", "layer", "s_buf", "s_off", "in_off", "out_off", "n", "k",
-    "seed"], (ins I64Zero:$role)> {
+    "seed"], (ins I64Zero:$role, I64Zero:$count_reg)> {
   let summary = "top-k engine: the k best-scored candidates, in list order";
+}
+
+def ISA_BindOp : ISA_Op<"bind", [HasParent<"ProgramOp">]> {
+  let summary = "sets a field of the next instruction from a register";
+  let description = [{
+    Patches field `field` (its name) of the next op of the block that is
+    not a `bind` before it executes, with
+    `clamp(add + mul * x, lo, hi)`, where `x` is register `reg`
+    (`source` 0) or the u32 at DRAM byte `table + 4 * r[reg]` (`source`
+    1) (docs/ISA.md, "bind"). The verifier checks the field exists in that
+    op, no other bind of the group names it, `lo <= hi` and `[lo, hi]`
+    fits the field. A bind carries no dependency tokens: the instruction
+    it patches does.
+  }];
+  let arguments = (ins StrAttr:$field, I64Zero:$source, I64Attr:$reg,
+                       I64Zero:$table, I64Attr:$mul, I64Attr:$add,
+                       I64Attr:$lo, I64Attr:$hi);
+  let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
 }
 
 #endif // SPATTEN_ISA_OPS_TD
