@@ -34,6 +34,10 @@ func.func @f(%x: tensor<1x3x4xf32>, %h: tensor<2xi64>) -> tensor<3x4xf32> {
   %r = spatten.reshape %y : (tensor<1x3x4xf32>) -> tensor<3x4xf32>
   return %r : tensor<3x4xf32>
 }
+)mlir";
+
+/// A function of another module: the plan never places its values.
+constexpr const char *kOther = R"mlir(
 func.func @other(%z: tensor<2xf32>) -> tensor<2xf32> {
   return %z : tensor<2xf32>
 }
@@ -46,8 +50,10 @@ protected:
     module = parseSourceString<ModuleOp>(kHeadPruning, &ctx);
     ASSERT_TRUE(module);
     f = module->lookupSymbol<func::FuncOp>("f");
-    other = module->lookupSymbol<func::FuncOp>("other");
-    FailureOr<DramPlan> built = DramPlan::build(f);
+    otherModule = parseSourceString<ModuleOp>(kOther, &ctx);
+    ASSERT_TRUE(otherModule);
+    other = otherModule->lookupSymbol<func::FuncOp>("other");
+    FailureOr<DramPlan> built = DramPlan::build(*module);
     ASSERT_TRUE(succeeded(built));
     plan.emplace(std::move(*built));
   }
@@ -62,7 +68,7 @@ protected:
   }
 
   MLIRContext ctx;
-  OwningOpRef<ModuleOp> module;
+  OwningOpRef<ModuleOp> module, otherModule;
   func::FuncOp f, other;
   std::optional<DramPlan> plan;
 };

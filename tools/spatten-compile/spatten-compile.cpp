@@ -164,12 +164,9 @@ LogicalResult run(MLIRContext &context) {
     }
   }
   if (maxContext.getNumOccurrences()) {
-    importOptions.maxContext = -1; // the position table's size
-    if (!maxContext.empty() &&
-        (StringRef(maxContext).getAsInteger(10, importOptions.maxContext) ||
-         importOptions.maxContext < 1)) {
-      llvm::errs() << "spatten-compile: --max-context=" << maxContext
-                   << ": expected a positive number of positions\n";
+    std::string error = spatten::setMaxContext(maxContext, importOptions);
+    if (!error.empty()) {
+      llvm::errs() << "spatten-compile: " << error << "\n";
       return failure();
     }
   }

@@ -124,19 +124,28 @@ FailureOr<DramPlan> DramPlan::build(ModuleOp module) {
   return plan;
 }
 
-/// Every constant once: functions cloned from one graph share their
-/// weights, which MLIR uniques to the same attribute.
+/// Each function's constants; a constant an earlier function placed is
+/// reused (entry points cloned from one graph share their weights, which
+/// MLIR uniques to the same attribute). Within a function every constant
+/// op keeps its own bytes, as a single-function binary always had.
 LogicalResult DramPlan::placeConstants(ModuleOp module) {
-  DenseMap<Attribute, Value> placed;
-  WalkResult r = module.walk([&](arith::ConstantOp c) {
-    auto [it, added] = placed.try_emplace(c.getValue(), c.getResult());
-    if (!added) {
-      tensors[c] = tensors[it->second];
-      return WalkResult::advance();
-    }
-    return WalkResult(place(c, rodataTop, TensorClass::Weight));
-  });
-  return failure(r.wasInterrupted());
+  DenseMap<Attribute, Value> earlier;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    DenseMap<Attribute, Value> own;
+    WalkResult r = func.walk([&](arith::ConstantOp c) {
+      auto it = earlier.find(c.getValue());
+      if (it != earlier.end()) {
+        tensors[c] = tensors[it->second];
+        return WalkResult::advance();
+      }
+      own.try_emplace(c.getValue(), c.getResult());
+      return WalkResult(place(c, rodataTop, TensorClass::Weight));
+    });
+    if (r.wasInterrupted())
+      return failure();
+    earlier.insert(own.begin(), own.end());
+  }
+  return success();
 }
 
 /// The KV cache of a generation binary: per layer, K and V `[1, H, C, D]`,

@@ -62,7 +62,8 @@ DenseMap<Operation *, int64_t> assignLayers(Block &body) {
   for (auto [i, op] : llvm::enumerate(body))
     position[&op] = i;
   for (Operation &op : body) {
-    if (!llvm::isa<AttentionOp, AttentionProbsOp, ProgressiveFetchOp>(op))
+    if (!llvm::isa<AttentionOp, AttentionProbsOp, ProgressiveFetchOp,
+                   CachedAttentionOp>(op))
       continue;
     int64_t start = position[&op];
     for (Value operand : op.getOperands().take_front(2))
@@ -94,8 +95,13 @@ struct ConvertSpAttenToISAPass
       return signalPassFailure();
     }
     auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
-    if (funcs.empty()) {
-      module.emitError("expected a func.func to lower");
+    bool entries = llvm::all_of(funcs, [](func::FuncOp f) {
+      return f->hasAttr(kEntryAttrName);
+    });
+    if (funcs.empty() || (funcs.size() > 1 && !entries)) {
+      module.emitError("expected one func.func to lower, or entry points "
+                       "marked ")
+          << kEntryAttrName << ", found " << funcs.size() << " functions";
       return signalPassFailure();
     }
     FailureOr<DramPlan> plan = DramPlan::build(module);

@@ -17,6 +17,11 @@ void registerImportONNXTranslation() {
       llvm::cl::desc("--import-onnx: bind a dynamic input dimension, "
                      "NAME=VALUE with NAME an ONNX dim_param (repeatable)"),
       llvm::cl::value_desc("NAME=VALUE"));
+  static llvm::cl::opt<std::string> maxContext(
+      "max-context",
+      llvm::cl::desc("--import-onnx: import the sequence at the maximum "
+                     "context C for generation (docs/Generation.md)"),
+      llvm::cl::value_desc("C"), llvm::cl::ValueOptional);
   static TranslateToMLIRRegistration registration(
       "import-onnx",
       "import an ONNX model (binary .onnx or ONNX text .onnxtext) into the "
@@ -25,6 +30,13 @@ void registerImportONNXTranslation() {
         ImportOptions opts;
         for (const std::string &spec : shapes) {
           std::string error = addShapeBinding(spec, opts);
+          if (!error.empty()) {
+            emitError(UnknownLoc::get(ctx)) << error;
+            return nullptr;
+          }
+        }
+        if (maxContext.getNumOccurrences()) {
+          std::string error = setMaxContext(maxContext, opts);
           if (!error.empty()) {
             emitError(UnknownLoc::get(ctx)) << error;
             return nullptr;

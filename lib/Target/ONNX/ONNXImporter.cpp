@@ -33,6 +33,17 @@ std::string addShapeBinding(StringRef spec, ImportOptions &opts) {
   return "";
 }
 
+std::string setMaxContext(StringRef value, ImportOptions &opts) {
+  opts.maxContext = -1; // the position table's rows
+  if (value.empty())
+    return "";
+  if (value.getAsInteger(10, opts.maxContext) || opts.maxContext < 1)
+    return ("--max-context expects a positive number of positions, got '" +
+            value + "'")
+        .str();
+  return "";
+}
+
 using namespace onnx_import;
 
 std::string onnx_import::describe(const ::onnx::NodeProto &node) {

@@ -36,6 +36,9 @@ struct ImportOptions {
 /// Parses one `NAME=VALUE` binding into `opts`. Returns an error message, or
 /// an empty string on success.
 std::string addShapeBinding(llvm::StringRef spec, ImportOptions &opts);
+/// Parses `--max-context[=C]` (an empty `value`: the position table's size)
+/// into `opts`. Returns an error message, or an empty string on success.
+std::string setMaxContext(llvm::StringRef value, ImportOptions &opts);
 
 /// Imports the model at `path`. The format is ONNX text (onnx/defs/parser.h)
 /// when the file name ends in `.onnxtext` or the content starts with `<`, and

@@ -107,10 +107,15 @@ LogicalResult SequenceRows::visit(Operation *op) {
   if (llvm::none_of(op->getOperands(), [&](Value v) { return isRows(v); }))
     return success();
   LogicalResult fits = success();
-  if (auto binary = dyn_cast<BinaryOp>(op))
+  if (auto binary = dyn_cast<BinaryOp>(op)) {
     fits = visitBinary(binary);
-  else if (auto attention = dyn_cast<AttentionOp>(op))
+  } else if (auto attention = dyn_cast<AttentionOp>(op)) {
+    if (attention.getMaskKind() != MaskKind::causal || attention.getMask() ||
+        attention.getPastKey() || !attention.getPresent().empty())
+      return op->emitError("generation: attention must be causal, without a "
+                           "padding mask or KV-cache inputs");
     fits = visitAttention(attention);
+  }
   else if (auto concat = dyn_cast<ConcatOp>(op))
     fits = success(concat.getAxis() != 1 &&
                    llvm::all_of(concat.getInputs(),
@@ -154,11 +159,8 @@ LogicalResult SequenceRows::visitBinary(BinaryOp op) {
   return success();
 }
 
+/// Queries, keys and values are all rows.
 LogicalResult SequenceRows::visitAttention(AttentionOp op) {
-  if (op.getMaskKind() != MaskKind::causal || op.getMask() ||
-      op.getPastKey() || !op.getPresent().empty())
-    return op.emitError("generation: attention must be causal, without a "
-                        "padding mask or KV-cache inputs");
   if (!isRows(op.getQuery()) || !isRows(op.getKey()) || !isRows(op.getValue()))
     return failure();
   attentions.push_back(op);
@@ -259,8 +261,11 @@ Value positionRow(OpBuilder &b, Value table, int64_t axis, int64_t context) {
   auto type = cast<RankedTensorType>(table.getType());
   int64_t width = type.getNumElements() / context;
   auto flat = ReshapeOp::create(b, loc, type.clone({context, width}), table);
-  auto row = PositionRowOp::create(b, loc, type.clone({1, 1, width}), flat);
-  return ReshapeOp::create(b, loc, withRows(type, axis, 1), row);
+  Value row = PositionRowOp::create(b, loc, type.clone({1, 1, width}), flat);
+  RankedTensorType rowType = withRows(type, axis, 1);
+  if (row.getType() == rowType)
+    return row;
+  return ReshapeOp::create(b, loc, rowType, row);
 }
 
 /// `@decode`: one position, read from the `position` register.

@@ -1,0 +1,98 @@
+// RUN: spatten-opt %s --spatten-generation-entries -split-input-file -verify-diagnostics | FileCheck %s
+
+// A two-position model at context 4, prompt 2: embedding plus a
+// per-position constant, a causal attention on column slices of a fused
+// projection, and per-position logits.
+// CHECK-LABEL: func.func @prefill(
+// CHECK-SAME: %{{.*}}: tensor<1x2xi64>) -> tensor<1x2x6xf32>
+// CHECK-SAME: spatten.entry = "prefill"
+// CHECK: %[[POS:.*]] = arith.constant dense<{{\[\[\[}}1.000000e+00, 2.000000e+00], [3.000000e+00, 4.000000e+00]]]> : tensor<1x2x2xf32>
+// CHECK: spatten.binary <add> %{{.*}}, %[[POS]] : (tensor<1x2x2xf32>, tensor<1x2x2xf32>) -> tensor<1x2x2xf32>
+// CHECK: spatten.attention {{.*}}spatten.kv_cache_layer = 0 : i64{{.*}} -> tensor<1x2x2xf32>
+// CHECK: return %{{.*}} : tensor<1x2x6xf32>
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: %{{.*}}: tensor<1x1xi64>) -> tensor<1x1x6xf32>
+// CHECK-SAME: spatten.entry = "decode", spatten.registers = ["position"]
+// CHECK: %[[TABLE:.*]] = spatten.reshape %{{.*}} : (tensor<1x4x2xf32>) -> tensor<4x2xf32>
+// CHECK: %[[ROW:.*]] = spatten.position_row %[[TABLE]] : (tensor<4x2xf32>) -> tensor<1x1x2xf32>
+// CHECK: spatten.binary <add> %{{.*}}, %{{.*}} : (tensor<1x1x2xf32>, tensor<1x1x2xf32>) -> tensor<1x1x2xf32>
+// CHECK: spatten.cached_attention %{{.*}}, %{{.*}}, %{{.*}} {layer = 0 : i64, max_context = 4 : i64, num_heads = 1 : i64, scale = 5.000000e-01 : f32} : (tensor<1x1x2xf32>, tensor<1x1x2xf32>, tensor<1x1x2xf32>) -> tensor<1x1x2xf32>
+// CHECK: return %{{.*}} : tensor<1x1x6xf32>
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x6xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %wpe = arith.constant dense<[[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]]> : tensor<1x4x2xf32>
+    %w = arith.constant dense<0.25> : tensor<2x6xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    %x = spatten.binary <add> %e, %wpe : (tensor<1x4x2xf32>, tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+    %qkv = spatten.linear %x, %w : (tensor<1x4x2xf32>, tensor<2x6xf32>) -> tensor<1x4x6xf32>
+    %q = spatten.slice %qkv [0, 0, 0] [1, 1, 1] : (tensor<1x4x6xf32>) -> tensor<1x4x2xf32>
+    %k = spatten.slice %qkv [0, 0, 2] [1, 1, 1] : (tensor<1x4x6xf32>) -> tensor<1x4x2xf32>
+    %v = spatten.slice %qkv [0, 0, 4] [1, 1, 1] : (tensor<1x4x6xf32>) -> tensor<1x4x2xf32>
+    %o = spatten.attention %q, %k, %v {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+    %logits = spatten.linear %o, %w : (tensor<1x4x2xf32>, tensor<2x6xf32>) -> tensor<1x4x6xf32>
+    return %logits : tensor<1x4x6xf32>
+  }
+}
+
+// -----
+
+// An op that reads across positions cannot run one position per step.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x2x4xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    // expected-error @+1 {{generation: 'spatten.transpose' mixes sequence positions, so the model cannot run one position per decode step}}
+    %t = spatten.transpose %e [0, 2, 1] : (tensor<1x4x2xf32>) -> tensor<1x2x4xf32>
+    return %t : tensor<1x2x4xf32>
+  }
+}
+
+// -----
+
+// Inputs other than the token ids are refused.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  // expected-error @+1 {{generation: graph input #1 must be the token ids [1, 4]; other inputs (masks, position ids, a KV cache) are not supported, got 'tensor<1x4xf32>'}}
+  func.func @main(%ids: tensor<1x4xi64>, %mask: tensor<1x4xf32>) -> tensor<1x4x2xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    return %e : tensor<1x4x2xf32>
+  }
+}
+
+// -----
+
+// A padding mask makes attention read other inputs than the cache.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x2xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    // expected-error @+1 {{generation: attention must be causal, without a padding mask or KV-cache inputs}}
+    %o = spatten.attention %e, %e, %e {mask_kind = #spatten.mask_kind<none>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+    return %o : tensor<1x4x2xf32>
+  }
+}
+
+// -----
+
+// The SpAtten techniques are not implemented in generation yet.
+// expected-error @+1 {{generation with --token-keep is not implemented (dense fp32 only)}}
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}, spatten.settings = {"attn-bits" = 0 : i64, "head-keep" = 1.000000e+00 : f64, "k-bits" = 0 : i64, "keep-positions" = [], "pq-lsb" = 4 : i64, "pq-msb" = 0 : i64, "pq-threshold" = 1.000000e-01 : f64, "pq-values" = false, "q-bits" = 0 : i64, "token-keep" = 5.000000e-01 : f64, "token-schedule" = "paper", "v-bits" = 0 : i64, "value-keep" = 1.000000e+00 : f64}} {
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x2xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    return %e : tensor<1x4x2xf32>
+  }
+}
+
+// -----
+
+// The context and prompt come from the importer.
+// expected-error @+1 {{expected spatten.generation = {max_context = C, prefill_length = L0} with 1 <= L0 <= C}}
+module {
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x2xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    return %e : tensor<1x4x2xf32>
+  }
+}
