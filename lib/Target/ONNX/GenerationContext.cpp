@@ -40,6 +40,22 @@ tokenIdsInput(const ::onnx::GraphProto &graph) {
   return nullptr;
 }
 
+/// Whether `value` is the token ids, possibly reshaped or cast (ops that
+/// keep the ids' values).
+static bool isTokenIds(llvm::StringRef value, llvm::StringRef tokenIds,
+                       const llvm::StringMap<const ::onnx::NodeProto *> &producer) {
+  static constexpr llvm::StringLiteral kKeepValues[] = {
+      "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Cast", "Identity"};
+  while (value != tokenIds) {
+    auto it = producer.find(value);
+    if (it == producer.end() || !it->second->input_size() ||
+        !llvm::is_contained(kKeepValues, it->second->op_type()))
+      return false;
+    value = it->second->input(0);
+  }
+  return true;
+}
+
 /// Rows of the position table: the rank-2 initializer that a Gather reads
 /// with indices other than the token ids (GPT-2's `wpe`, gathered by
 /// position ids computed from the sequence length). 0 when there is none.
@@ -48,9 +64,13 @@ static int64_t positionTableRows(const ::onnx::GraphProto &graph,
   llvm::StringMap<const ::onnx::TensorProto *> initializers;
   for (const auto &init : graph.initializer())
     initializers[init.name()] = &init;
+  llvm::StringMap<const ::onnx::NodeProto *> producer;
+  for (const auto &node : graph.node())
+    for (const std::string &out : node.output())
+      producer[out] = &node;
   for (const auto &node : graph.node()) {
     if (node.op_type() != "Gather" || node.input_size() < 2 ||
-        node.input(1) == tokenIds)
+        isTokenIds(node.input(1), tokenIds, producer))
       continue;
     auto it = initializers.find(node.input(0));
     if (it != initializers.end() && it->second->dims_size() == 2)
@@ -94,7 +114,27 @@ LogicalResult Importer::bindGenerationContext() {
   prefillLength = prompt->second;
   maxContext = context;
   prompt->second = context;
+  emptyPastDims(graph, *ids);
   return success();
+}
+
+/// The prefill starts with an empty KV cache: a dynamic dimension of
+/// another input that the token ids do not have and `--shape` leaves
+/// unbound (`past_sequence` of `past_key_values.*`) is imported as 0.
+void Importer::emptyPastDims(const ::onnx::GraphProto &graph,
+                             const ::onnx::ValueInfoProto &ids) {
+  llvm::StringSet<> idDims;
+  for (const auto &dim : ids.type().tensor_type().shape().dim())
+    if (dim.has_dim_param())
+      idDims.insert(dim.dim_param());
+  for (const auto &input : graph.input()) {
+    if (input.name() == ids.name() || !input.type().has_tensor_type())
+      continue;
+    for (const auto &dim : input.type().tensor_type().shape().dim())
+      if (dim.has_dim_param() && !idDims.contains(dim.dim_param()) &&
+          !bindings.count(dim.dim_param()))
+        bindings[dim.dim_param()] = 0;
+  }
 }
 
 void Importer::recordGenerationContext(ModuleOp module) {

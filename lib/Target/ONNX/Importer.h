@@ -40,6 +40,8 @@ private:
   LogicalResult checkModel();
   LogicalResult hoistConstants();
   LogicalResult bindGenerationContext();
+  void emptyPastDims(const ::onnx::GraphProto &graph,
+                     const ::onnx::ValueInfoProto &ids);
   LogicalResult bindShapes();
   void recordGenerationContext(ModuleOp module);
   LogicalResult inferShapes();

@@ -18,6 +18,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/BitVector.h"
 
 namespace spatten {
 #define GEN_PASS_DEF_SPATTENGENERATIONENTRIES
@@ -46,6 +47,7 @@ private:
   LogicalResult visit(Operation *op);
   LogicalResult visitBinary(BinaryOp op);
   LogicalResult visitAttention(AttentionOp op);
+  LogicalResult checkLogits(mlir::func::FuncOp func);
   bool keepsSequenceAxis(Operation *op) const;
 };
 
@@ -83,6 +85,32 @@ LogicalResult SequenceRows::analyze(func::FuncOp func) {
              << context << ", ...], got " << v.getType();
   if (attentions.empty())
     return func.emitError("generation: the model has no causal attention");
+  return checkLogits(func);
+}
+
+/// The host picks each token from the logits: the graph output named
+/// `logits`, else the first one, must be `[1, C, V]` over the vocabulary of
+/// the token embedding.
+LogicalResult SequenceRows::checkLogits(func::FuncOp func) {
+  int64_t vocab = 0;
+  for (Operation *user : func.getArgument(0).getUsers())
+    if (auto embedding = dyn_cast<EmbeddingOp>(user))
+      vocab = shapeOf(embedding.getTable())[0];
+  unsigned index = 0;
+  for (unsigned i = 0; i < func.getNumResults(); ++i)
+    if (auto name = func.getResultAttrOfType<StringAttr>(i, "onnx.name");
+        name && name.getValue() == "logits")
+      index = i;
+  ArrayRef<int64_t> logits = func.getNumResults()
+                                 ? shapeOf(func.getBody().front()
+                                               .getTerminator()
+                                               ->getOperand(index))
+                                 : ArrayRef<int64_t>();
+  if (!vocab || logits.size() != 3 || logits.back() != vocab)
+    return func.emitError("generation: the model has no logits output ")
+           << "(the output named 'logits', else the first, must be [1, "
+           << context << ", V] with V the " << vocab
+           << " rows of the token embedding)";
   return success();
 }
 
@@ -297,6 +325,48 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
   fixFunctionType(func);
 }
 
+/// Exports with KV-cache inputs (`past_key_values`, imported with an empty
+/// past for the prefill) become the plain model: each attention with an
+/// empty past loses it and its `present` results, which may only be graph
+/// outputs; the binary keeps the cache itself, so the empty inputs and the
+/// present outputs are dropped.
+LogicalResult dropEmptyKVCache(func::FuncOp func) {
+  Operation *ret = func.getBody().front().getTerminator();
+  llvm::BitVector deadResults(ret->getNumOperands());
+  SmallVector<AttentionOp> withPast;
+  func.walk([&](AttentionOp op) {
+    if (op.getPastKey() && shapeOf(op.getPastKey())[2] == 0)
+      withPast.push_back(op);
+  });
+  for (AttentionOp op : withPast) {
+    for (Value present : op.getPresent())
+      for (OpOperand &use : present.getUses()) {
+        if (use.getOwner() != ret)
+          return op.emitError("generation: the KV-cache outputs of an "
+                              "attention may only be graph outputs");
+        deadResults.set(use.getOperandNumber());
+      }
+    OpBuilder b(op);
+    auto plain = AttentionOp::create(
+        b, op.getLoc(), op.getOutput().getType(), TypeRange(), op.getQuery(),
+        op.getKey(), op.getValue(), op.getMask(), Value(), Value(),
+        op.getNumHeadsAttr(), op.getScaleAttr(), op.getMaskKindAttr(),
+        op.getMaskFillAttr());
+    op.getOutput().replaceAllUsesWith(plain.getOutput());
+  }
+  ret->eraseOperands(deadResults);
+  for (AttentionOp op : withPast)
+    op.erase();
+  llvm::BitVector deadArgs(func.getNumArguments());
+  for (BlockArgument arg : func.getArguments())
+    if (arg.use_empty() && cast<ShapedType>(arg.getType()).getNumElements() == 0)
+      deadArgs.set(arg.getArgNumber());
+  if (failed(func.eraseArguments(deadArgs)) ||
+      failed(func.eraseResults(deadResults)))
+    return failure();
+  return success();
+}
+
 /// Only dense fp32 generation is implemented so far.
 LogicalResult checkSettings(ModuleOp module) {
   auto dict = module->getAttrOfType<DictionaryAttr>(kSettingsAttrName);
@@ -344,6 +414,8 @@ struct GenerationEntriesPass
 
   LogicalResult split(func::FuncOp main, int64_t context,
                       int64_t prefillLength) {
+    if (failed(dropEmptyKVCache(main)))
+      return failure();
     OpBuilder b(main);
     b.setInsertionPointAfter(main); // prefill is the first entry point
     auto decode = cast<func::FuncOp>(b.clone(*main));

@@ -96,3 +96,36 @@ module {
     return %e : tensor<1x4x2xf32>
   }
 }
+
+// -----
+
+// The host picks tokens from the logits: an output over the vocabulary.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  // expected-error @+1 {{generation: the model has no logits output (the output named 'logits', else the first, must be [1, 4, V] with V the 6 rows of the token embedding)}}
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x2xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    %o = spatten.attention %e, %e, %e {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+    return %o : tensor<1x4x2xf32>
+  }
+}
+
+// -----
+
+// An export with KV-cache inputs, imported with an empty past: the past
+// inputs and present outputs go, the binary keeps the cache itself.
+// CHECK-LABEL: func.func @prefill(
+// CHECK-SAME: %{{.*}}: tensor<1x2xi64>) -> tensor<1x2x6xf32>
+// CHECK: spatten.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 5.000000e-01 : f32, spatten.kv_cache_layer = 0 : i64} : (tensor<1x2x2xf32>, tensor<1x2x2xf32>, tensor<1x2x2xf32>) -> tensor<1x2x2xf32>
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: %{{.*}}: tensor<1x1xi64>) -> tensor<1x1x6xf32>
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>, %pk: tensor<1x1x0x2xf32>, %pv: tensor<1x1x0x2xf32>) -> (tensor<1x4x6xf32>, tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>) {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %w = arith.constant dense<0.25> : tensor<2x6xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    %o, %present:2 = spatten.attention %e, %e, %e past(%pk, %pv) {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x1x0x2xf32>, tensor<1x1x0x2xf32>) -> (tensor<1x4x2xf32>, tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>)
+    %logits = spatten.linear %o, %w : (tensor<1x4x2xf32>, tensor<2x6xf32>) -> tensor<1x4x6xf32>
+    return %logits, %present#0, %present#1 : tensor<1x4x6xf32>, tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>
+  }
+}
