@@ -4,6 +4,9 @@
     /usr/bin/python3 bench/run.py            # full run: BERT-base 128, 384 and 512, GPT-2 small 384
     /usr/bin/python3 bench/run.py --quick    # BERT-base 128, dense + all; writes under --work-dir
 
+The generation stage has its own script, bench/generation.py, which
+writes its section of the same page (kept when this one rewrites it).
+
 For each model (exported from PyTorch at full size, seeded random weights)
 and each pruning configuration it compiles with spatten-compile, simulates
 with spatten-sim (full and --timing-only; both through spatten.tools) and tabulates
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT / "python"))
 
 import numpy as np  # noqa: E402
 
+import generation  # noqa: E402  (bench/generation.py)
 from spatten import analysis as an  # noqa: E402
 from spatten import export as spexport  # noqa: E402
 from spatten import ort as sport  # noqa: E402
@@ -583,7 +587,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         kept.update({w.name: r.report.layers for r in mine if r.config == "all"})
     checks = an.paper_comparison(by_model)
     plots = make_plots(plot_dir, by_model, kept)
-    write_atomic(output, render(args, machine, runs, by_model, checks, plots, speed, kept))
+    text = render(args, machine, runs, by_model, checks, plots, speed, kept)
+    # bench/generation.py owns its section; keep it.
+    kept_section = generation.section_of(output.read_text()) if output.is_file() else None
+    write_atomic(output, text + ("\n" + kept_section if kept_section else ""))
     (args.work_dir / ("speed-quick.json" if args.quick else "speed.json")).write_text(json.dumps(speed, indent=1))
     log(f"wrote {output} and {len(plots)} plots in {plot_dir}")
     return 0

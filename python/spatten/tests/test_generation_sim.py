@@ -1,0 +1,103 @@
+"""Text generation on the accelerator (docs/Generation.md): a generation
+binary (``spatten-compile --max-context``) run with ``spatten-sim
+--generate`` gives PyTorch's greedy tokens (``spatten.generate.greedy``, the
+exported model with its KV cache) and logits within LOGITS_TOL, whether the
+keys fit one K/V fill or take several, with or without ``past_key_values``
+inputs in the export."""
+
+import numpy as np
+import pytest
+
+from spatten import export as spexport
+from spatten import generate, tools
+from spatten.reference import SpAttenConfig
+from test_long_attention import hw_file
+
+#: fp32 on both sides; only the order of reductions differs (GEMM tiles,
+#: the two-pass softmax over fills).
+LOGITS_TOL = 1e-4
+
+PROMPT = np.array([[5, 17, 42, 3, 88, 61, 9]], dtype=np.int64)
+N = 6
+
+
+def export_lm(directory, past=False):
+    # init std 0.3: argmax margins far above fp32 rounding (as test_generate).
+    path = directory / ("lm-past.onnx" if past else "lm.onnx")
+    model = spexport.export("gpt2-lm", str(path), seq_len=8, layers=3, init_std=0.3, past=past)
+    return model, path
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory):
+    return export_lm(tmp_path_factory.mktemp("generation"))
+
+
+def compile_lm(onnx, out, context=None, hw=None, settings=None):
+    flag = "--max-context" if context is None else f"--max-context={context}"
+    return tools.compile(onnx, out, shapes={"batch": 1, "sequence": PROMPT.shape[1]}, extra=[flag], hw=hw,
+                         settings=settings)
+
+
+def generate_on_sim(binary, out_dir, n=N):
+    return tools.simulate(binary, {"input_ids": PROMPT}, out_dir, generate=n, save_logits=True)
+
+
+def check_against_pytorch(model, run, n=N):
+    ids, logits = generate.greedy(model, PROMPT, n)
+    np.testing.assert_array_equal(run.generated_ids, ids)
+    sim = run.generation_logits
+    assert sim.shape == logits.shape
+    err = float(np.abs(sim - logits).max())
+    assert err <= LOGITS_TOL, f"max abs logit error {err}"
+
+
+def test_dense_generation_equals_pytorch_greedy(lm, tmp_path):
+    model, onnx = lm
+    binary = compile_lm(onnx, tmp_path / "lm.spbin")
+    assert [e.name for e in binary.entries] == ["prefill", "decode"]
+    run = generate_on_sim(binary, tmp_path / "out")
+    check_against_pytorch(model, run)
+    stages = run.report.stages
+    assert len(stages.generation.steps) == N - 1
+    assert [s.position for s in stages.generation.steps] == list(range(PROMPT.shape[1], PROMPT.shape[1] + N - 1))
+    assert stages.prefill.cycles + stages.generation.cycles == run.report.cycles
+
+
+def test_keys_over_several_fills(lm, tmp_path):
+    """Context 64 with 16 keys per fill: the decode step's two-pass softmax."""
+    model, onnx = lm
+    binary = compile_lm(onnx, tmp_path / "lm.spbin", hw=hw_file(tmp_path, {"max_keys_per_fill": 16}))
+    check_against_pytorch(model, generate_on_sim(binary, tmp_path / "out"))
+
+
+def test_export_with_past_inputs(tmp_path):
+    model, onnx = export_lm(tmp_path, past=True)
+    binary = compile_lm(onnx, tmp_path / "lm.spbin", context=32)
+    assert [t.name for t in binary.inputs] == ["input_ids"]
+    check_against_pytorch(model, generate_on_sim(binary, tmp_path / "out"))
+
+
+def test_decode_attention_bytes_grow_with_the_context(lm, tmp_path):
+    """Each step reads the K and V rows of every earlier token once: the
+    attention bytes of step s+1 exceed step s's by one K and one V row per
+    head and layer (fp32 rows of D = 8)."""
+    _, onnx = lm
+    run = generate_on_sim(compile_lm(onnx, tmp_path / "lm.spbin"), tmp_path / "out")
+    steps = run.report.stages.generation.steps
+    kv = [s.dram_bytes["k"] + s.dram_bytes["v"] for s in steps]
+    layers, heads, row = 3, 4, 8 * 4
+    assert np.diff(kv).tolist() == [2 * layers * heads * row] * (len(kv) - 1)
+
+
+def test_generation_past_the_context_is_refused(lm, tmp_path):
+    _, onnx = lm
+    binary = compile_lm(onnx, tmp_path / "lm.spbin", context=10)
+    with pytest.raises(tools.ToolError, match="--generate"):
+        generate_on_sim(binary, tmp_path / "out", n=5)
+
+
+def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
+    _, onnx = lm
+    with pytest.raises(tools.ToolError, match="generation with --token-keep is not implemented"):
+        compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(token_keep=0.5))
