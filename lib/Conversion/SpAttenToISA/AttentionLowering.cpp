@@ -280,7 +280,9 @@ LogicalResult AttentionLowering::plan() {
     return failure();
   // Importance and value pruning work per query tile, adding once per
   // tile and fetching the V rows each tile keeps.
-  op.deferValues = deferValueFetch(op.valueKeep, p.keys, std::min(p.tq, p.Lq));
+  // The KV cache needs every V row, so a prefill fetches V with K.
+  op.deferValues = op.kvCacheLayer < 0 &&
+                   deferValueFetch(op.valueKeep, p.keys, std::min(p.tq, p.Lq));
   if (failed(writePlanes()) || failed(loadHeadLists()))
     return failure();
   p.oneTile = p.tq >= p.Lq;

@@ -101,6 +101,8 @@ FailureOr<AttentionParts> partsOf(AttentionOutputOp output) {
   parts.source = source;
   parts.value = output.getValue();
   parts.output = output.getOutput();
+  if (auto layer = output->getAttrOfType<IntegerAttr>(kKVCacheLayerAttrName))
+    parts.kvCacheLayer = layer.getInt();
   if (failed(collectImportance(source, output, parts)))
     return failure();
   return parts;

@@ -28,14 +28,19 @@ llvm::StringRef nameOf(const Field &f) {
   return llvm::StringRef(f.name.data(), f.name.size());
 }
 
-/// Binds `field` of the next instruction to `add + mul * p`, within
-/// [lo, hi].
+/// Binds `field` of the next instruction to `add + mul * x`, within
+/// [lo, hi]: x = p, or with a `table` (a DRAM address) x = table[p].
 void bindToPosition(ProgramBuilder &pb, const Field &field, int64_t mul,
-                    int64_t add, int64_t lo, int64_t hi) {
+                    int64_t add, int64_t lo, int64_t hi,
+                    std::optional<int64_t> table = std::nullopt) {
   Bind bind;
   bind.field = nameOf(field);
   bind.reg = kPositionRegister;
   bind.mul = mul, bind.add = add, bind.lo = lo, bind.hi = hi;
+  if (table) {
+    bind.source = BindSource::Table;
+    bind.table = *table;
+  }
   pb.bind(bind);
 }
 
@@ -84,6 +89,8 @@ private:
   CachedAttentionOp op;
   const KVCacheLayer *cache = nullptr;
   const Tensor *output = nullptr;
+  /// Local value pruning's keep count per position (`value_counts`).
+  const Tensor *valueCounts = nullptr;
   Operand q, k, v;
   int64_t H = 0, D = 0, C = 0;
   /// Keys per K/V buffer fill (max_keys_per_fill and the buffer sizes).
@@ -99,6 +106,8 @@ private:
                      bool atPosition);
   AttnInstr attn(int64_t lk, uint8_t flags);
   void lowerOneFill(int64_t h);
+  void appendKeys(int64_t h);
+  void fetchKeptValues(int64_t h);
   void lowerFills(int64_t h);
   void storeOutput(int64_t h);
 };
@@ -182,6 +191,16 @@ LogicalResult CachedAttentionLowering::lower() {
            << D << " does not fit the K and V buffers";
   if (failed(core.get(op.getOutput(), output)))
     return failure();
+  if (op.getValueCounts()) {
+    if (failed(core.get(op.getValueCounts(), valueCounts)))
+      return failure();
+    if (C > fill)
+      return op.emitOpError("local value pruning over more than one K/V "
+                            "buffer fill (")
+             << C << " keys, " << fill
+             << " per fill) is not implemented: its top-k needs every "
+                "probability of the row";
+  }
   FailureOr<Operand> qo = operand(op.getQuery()), ko = operand(op.getKey()),
                      vo = operand(op.getValue());
   if (failed(qo) || failed(ko) || failed(vo))
@@ -199,20 +218,52 @@ LogicalResult CachedAttentionLowering::lower() {
 }
 
 /// Every key in one fill: the cached rows [0, p) and the token's row at p,
-/// which also goes to the cache; one ATTN over the p + 1 keys.
+/// which also goes to the cache; one ATTN over the p + 1 keys. With local
+/// value pruning the ATTN defers prob*V, and only the V rows it kept are
+/// fetched (docs/ISA.md, `attn` phase `values`).
 void CachedAttentionLowering::lowerOneFill(int64_t h) {
+  appendKeys(h);
+  AttnInstr a = attn(C, valueCounts ? AttnDeferValues : 0);
+  if (valueCounts) {
+    a.vk = C;
+    bindToPosition(pb, fields::Attn::vk, 1, 0, 1, C, valueCounts->ref.addr);
+  }
+  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  pb.emit(a);
+  if (!valueCounts)
+    return;
+  fetchKeptValues(h);
+  AttnInstr values = attn(C, 0);
+  values.phase = AttnPhase::Values;
+  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  pb.emit(values);
+}
+
+/// K (and V unless value pruning fetches it after the top-k): the p cached
+/// rows, then the token's own row into SRAM row p and on to cache row p.
+void CachedAttentionLowering::appendKeys(int64_t h) {
   for (auto [buf, side, cls] :
        {std::tuple(Buffer::K, &cache->key, TensorClass::K),
         std::tuple(Buffer::V, &cache->value, TensorClass::V)}) {
+    if (buf == Buffer::V && valueCounts)
+      continue;
     loadCached(buf, *side, h, 0, C - 1, 0);
     const Operand &src = buf == Buffer::K ? k : v;
     bindToPosition(pb, DmaFields::sram.off, D, 0, 0, (C - 1) * D);
     loadNewRow(buf, src, cls, h, 0);
     appendToCache(buf, *side, h, 0, /*atPosition=*/true);
   }
-  AttnInstr a = attn(C, 0);
-  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
-  pb.emit(a);
+}
+
+/// The cached V rows the query kept (DMA `pred = 2`, the value-row mask),
+/// and the token's own row, which the cache needs whether kept or not.
+void CachedAttentionLowering::fetchKeptValues(int64_t h) {
+  bindToPosition(pb, DmaFields::rows, 1, 0, 0, C - 1);
+  pb.load({Buffer::V, 0, D}, cacheRow(cache->value, h, 0), D * 4, C - 1, D,
+          DmaPred::ValueRows);
+  bindToPosition(pb, DmaFields::sram.off, D, 0, 0, (C - 1) * D);
+  loadNewRow(Buffer::V, v, TensorClass::V, h, 0);
+  appendToCache(Buffer::V, cache->value, h, 0, /*atPosition=*/true);
 }
 
 /// Keys over several fills (docs/Algorithms.md, "Attention over several

@@ -149,12 +149,20 @@ def _decode_attention(q: np.ndarray, keys: np.ndarray, values: np.ndarray, state
                       cfg: SpAttenConfig) -> AttentionResult:
     """One query q [1, hidden] against the kept keys and values [Lk, hidden]
     of the kept heads; every key is visible (all precede the query or are
-    it). Local value pruning fetches exactly the kept V rows."""
+    it, the last key). Local value pruning fetches the kept cached V rows,
+    and the query's own row, which is written to the cache anyway."""
     lk = len(keys)
     att = attention(q, keys, values, state.heads.tolist(), mw.heads, np.ones((1, lk), dtype=bool), True, cfg)
     kv = lk if cfg.value_keep is None else keep_count(lk, cfg.value_keep)
-    att.value_rows = {h: kv for h in att.value_rows}
+    att.value_rows = {h: kv + (0 if _keeps_own_row(p, kv) else 1)
+                      for h, p in zip(att.value_rows, att.token_contrib)}
     return att
+
+
+def _keeps_own_row(p: np.ndarray, kv: int) -> bool:
+    """Whether the query's own key (the last) is among the ``kv`` largest
+    probabilities ``p`` [Lk] (ties to the earliest key)."""
+    return len(p) - 1 in np.argsort(-p, kind="stable")[:kv]
 
 
 def _select(cache: _Cache, l: int, pos: int, above: Optional[_State], n: int, cfg: SpAttenConfig,

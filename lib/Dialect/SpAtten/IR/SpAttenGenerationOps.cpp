@@ -34,5 +34,8 @@ LogicalResult CachedAttentionOp::verify() {
     return emitOpError("layer must be >= 0");
   if (getMaxContext() < 1)
     return emitOpError("max_context must be >= 1");
+  if (getValueCounts() &&
+      shapeOf(getValueCounts()) != ArrayRef<int64_t>{getMaxContext()})
+    return emitOpError("value_counts must be [max_context]");
   return success();
 }

@@ -2,6 +2,8 @@
 
 #include "AttentionForms.h"
 
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 
 using namespace mlir;
@@ -27,6 +29,8 @@ static FailureOr<DecomposedAttention> decompose(AttentionOp attn,
   auto output = AttentionOutputOp::create(b, attn.getLoc(),
                                           attn.getOutput().getType(),
                                           probs, attn.getValue());
+  if (Attribute layer = attn->getAttr(kKVCacheLayerAttrName))
+    output->setAttr(kKVCacheLayerAttrName, layer);
   attn.getOutput().replaceAllUsesWith(output);
   attn.erase();
   return DecomposedAttention{probs, output};

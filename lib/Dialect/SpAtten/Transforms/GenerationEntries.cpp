@@ -314,7 +314,8 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
     auto cached = CachedAttentionOp::create(
         b, attention.getLoc(), attention.getOutput().getType(),
         attention.getQuery(), attention.getKey(), attention.getValue(),
-        b.getI64IntegerAttr(int64_t(layer)), attention.getNumHeadsAttr(),
+        /*value_counts=*/Value(), b.getI64IntegerAttr(int64_t(layer)),
+        attention.getNumHeadsAttr(),
         attention.getScaleAttr(), b.getI64IntegerAttr(context));
     attention.getOutput().replaceAllUsesWith(cached.getOutput());
     attention.erase();
@@ -367,7 +368,7 @@ LogicalResult dropEmptyKVCache(func::FuncOp func) {
   return success();
 }
 
-/// Only dense fp32 generation is implemented so far.
+/// Local value pruning is the technique implemented in generation so far.
 LogicalResult checkSettings(ModuleOp module) {
   auto dict = module->getAttrOfType<DictionaryAttr>(kSettingsAttrName);
   if (!dict)
@@ -377,13 +378,13 @@ LogicalResult checkSettings(ModuleOp module) {
     return module.emitError(llvm::toString(s.takeError()));
   const char *technique = s->cascadeTokenPruning()       ? "--token-keep"
                           : s->cascadeHeadPruning()      ? "--head-keep"
-                          : s->localValuePruning()       ? "--value-keep"
                           : s->progressiveQuantization() ? "--pq-msb"
                           : s->quantization() ? "fixed-point quantization"
                                               : nullptr;
   if (technique)
     return module.emitError("generation with ")
-           << technique << " is not implemented (dense fp32 only)";
+           << technique
+           << " is not implemented (dense fp32 and --value-keep only)";
   return success();
 }
 

@@ -29,6 +29,7 @@ struct LocalValuePruningPass
       return signalPassFailure();
     if (!settings->localValuePruning())
       return;
+    func.walk([&](CachedAttentionOp op) { addValueCounts(op, *settings); });
     FailureOr<SmallVector<DecomposedAttention>> attns =
         decomposeAttentions(func, getArgument());
     if (failed(attns))
@@ -38,13 +39,30 @@ struct LocalValuePruningPass
       if (probs.getDefiningOp<LocalValuePruneOp>())
         continue;
       int64_t keys = cast<RankedTensorType>(probs.getType()).getDimSize(3);
-      int64_t keep =
-          std::max<int64_t>(1, std::floor(keys * settings->valueKeep));
+      int64_t keep = keepCount(keys, settings->valueKeep);
       OpBuilder b(a.output);
       auto pruned = LocalValuePruneOp::create(b, a.output.getLoc(), probs,
                                               b.getI64IntegerAttr(keep));
       a.output.getProbsMutable().assign(pruned);
     }
+  }
+
+  /// A decode step's keep count for every position p: the query sees
+  /// p + 1 keys, of which it keeps max(1, floor((p + 1) value_keep)).
+  static void addValueCounts(CachedAttentionOp op,
+                             const SpAttenSettings &settings) {
+    SmallVector<int32_t> counts;
+    for (int64_t keys = 1; keys <= op.getMaxContext(); ++keys)
+      counts.push_back(int32_t(keepCount(keys, settings.valueKeep)));
+    OpBuilder b(op);
+    auto type = RankedTensorType::get({op.getMaxContext()}, b.getI32Type());
+    Value table = arith::ConstantOp::create(
+        b, op.getLoc(), DenseElementsAttr::get(type, ArrayRef(counts)));
+    op.getValueCountsMutable().assign(table);
+  }
+
+  static int64_t keepCount(int64_t keys, double valueKeep) {
+    return std::max<int64_t>(1, std::floor(keys * valueKeep));
   }
 };
 } // namespace

@@ -38,14 +38,22 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
     cached rows (paper Sec. III: one query against the cache, the
     memory-bound generation stage). The result is `[1, 1, H*D]`. Not pure:
     it writes the cache.
+
+    With `value_counts` (`[C]` int32, written by
+    `--spatten-local-value-pruning`), local value pruning (Sec. III-C): at
+    position p each head keeps its `value_counts[p]` largest probabilities
+    (ties to the earliest key), and only those V rows of the cache are
+    fetched, plus the token's own row, which is written to the cache anyway.
   }];
   let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
-                       SpAtten_F32Tensor:$value, I64Attr:$layer,
-                       I64Attr:$num_heads, F32Attr:$scale,
+                       SpAtten_F32Tensor:$value,
+                       Optional<RankedTensorOf<[I32]>>:$value_counts,
+                       I64Attr:$layer, I64Attr:$num_heads, F32Attr:$scale,
                        I64Attr:$max_context);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
-    $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
+    $query `,` $key `,` $value (`value_counts` `(` $value_counts^ `)`)?
+    attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
