@@ -2,16 +2,17 @@
 //
 // Writer: a hand-laid ELF64 image (header, .text, .rodata, .spatten.meta,
 // .shstrtab, section headers) built from llvm/BinaryFormat/ELF.h structs.
-// Reader: llvm::object::ELF64LEFile, then every manifest field is checked
-// against the sections and the DRAM size. docs/BinaryFormat.md is the spec.
+// Reader: llvm::object::ELF64LEFile, then the manifest (Manifest.cpp) is
+// checked against the sections and the DRAM size. docs/BinaryFormat.md is
+// the spec.
 //
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Binary/SpBin.h"
+#include "Diagnostics.h"
 #include "spatten/ISA/Spec.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
-#include "llvm/ADT/StringSet.h"
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/Object/ELF.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -32,173 +33,12 @@ static_assert(llvm::sys::IsLittleEndianHost,
 namespace {
 
 constexpr uint64_t kSectionAlign = 64;
-/// Largest DRAM address plus one that a 48-bit dram_addr field can name.
-constexpr uint64_t kMaxDram = uint64_t(1) << 48;
-
-Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-Error fieldError(llvm::StringRef path, const llvm::Twine &msg) {
-  return makeError("manifest field '" + path + "': " + msg);
-}
 
 uint64_t alignTo(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
-unsigned dtypeSize(llvm::StringRef dtype) {
-  if (dtype == "float32" || dtype == "int32")
-    return 4;
-  if (dtype == "int64")
-    return 8;
-  return 0;
-}
-
-//===--------------------------------------------------------------------===//
-// Manifest JSON helpers.
-//===--------------------------------------------------------------------===//
-
-/// Reads a non-negative integer field `key` of `obj` (path names it).
-Expected<uint64_t> getUInt(const llvm::json::Object &obj, llvm::StringRef key,
-                           const llvm::Twine &path, bool required = true,
-                           uint64_t dflt = 0) {
-  const llvm::json::Value *v = obj.get(key);
-  std::string p = path.str();
-  if (!v) {
-    if (required)
-      return fieldError(p, "missing");
-    return dflt;
-  }
-  std::optional<int64_t> i = v->getAsInteger();
-  if (!i)
-    return fieldError(p, "expected an integer");
-  if (*i < 0)
-    return fieldError(p, llvm::formatv("must be non-negative, got {0}", *i));
-  return uint64_t(*i);
-}
-
-Error rejectUnknownKeys(const llvm::json::Object &obj,
-                        llvm::ArrayRef<llvm::StringRef> known,
-                        llvm::StringRef prefix) {
-  for (const auto &kv : obj)
-    if (!llvm::is_contained(known, llvm::StringRef(kv.first)))
-      return fieldError((prefix + kv.first.str()).str(), "unknown field");
-  return Error::success();
-}
-
-llvm::json::Value tensorToJSON(const TensorInfo &t) {
-  llvm::json::Array shape;
-  for (int64_t d : t.shape)
-    shape.push_back(d);
-  return llvm::json::Object{{"name", t.name},
-                            {"shape", std::move(shape)},
-                            {"dtype", t.dtype},
-                            {"dram_addr", int64_t(t.dramAddr)}};
-}
-
-Expected<TensorInfo> tensorFromJSON(const llvm::json::Value &v,
-                                    const std::string &path) {
-  const llvm::json::Object *o = v.getAsObject();
-  if (!o)
-    return fieldError(path, "expected an object");
-  if (Error e = rejectUnknownKeys(*o, {"name", "shape", "dtype", "dram_addr"},
-                                  path + "."))
-    return std::move(e);
-  TensorInfo t;
-  std::optional<llvm::StringRef> name = o->getString("name");
-  if (!name || name->empty())
-    return fieldError(path + ".name", "expected a non-empty string");
-  t.name = name->str();
-  std::optional<llvm::StringRef> dtype = o->getString("dtype");
-  if (!dtype)
-    return fieldError(path + ".dtype", "expected a string");
-  if (!dtypeSize(*dtype))
-    return fieldError(path + ".dtype",
-                      "unsupported dtype '" + *dtype +
-                          "' (expected float32, int64 or int32)");
-  t.dtype = dtype->str();
-  const llvm::json::Array *shape = o->getArray("shape");
-  if (!shape)
-    return fieldError(path + ".shape", "expected an array");
-  uint64_t bytes = dtypeSize(t.dtype);
-  for (size_t i = 0; i < shape->size(); ++i) {
-    std::optional<int64_t> d = (*shape)[i].getAsInteger();
-    std::string dp = llvm::formatv("{0}.shape[{1}]", path, i).str();
-    if (!d)
-      return fieldError(dp, "expected an integer");
-    if (*d < 0)
-      return fieldError(dp, llvm::formatv("negative dimension {0}", *d));
-    if (*d && bytes > kMaxDram / uint64_t(*d))
-      return fieldError(path + ".shape", "tensor larger than the DRAM address "
-                                         "space");
-    bytes *= uint64_t(*d);
-    t.shape.push_back(*d);
-  }
-  auto addr = getUInt(*o, "dram_addr", path + ".dram_addr");
-  if (!addr)
-    return addr.takeError();
-  t.dramAddr = *addr;
-  return t;
-}
-
-Expected<std::vector<TensorInfo>> tensorsFromJSON(const llvm::json::Object &o,
-                                                  llvm::StringRef key) {
-  const llvm::json::Array *arr = o.getArray(key);
-  if (!arr)
-    return fieldError(key, "expected an array");
-  std::vector<TensorInfo> out;
-  llvm::StringSet<> names;
-  for (size_t i = 0; i < arr->size(); ++i) {
-    std::string path = llvm::formatv("{0}[{1}]", key, i).str();
-    auto t = tensorFromJSON((*arr)[i], path);
-    if (!t)
-      return t.takeError();
-    if (!names.insert(t->name).second)
-      return fieldError(path + ".name", "duplicate tensor '" + t->name + "'");
-    out.push_back(std::move(*t));
-  }
-  return out;
-}
-
-Expected<llvm::json::Object> optionalObject(const llvm::json::Object &o,
-                                            llvm::StringRef key) {
-  const llvm::json::Value *v = o.get(key);
-  if (!v)
-    return llvm::json::Object();
-  const llvm::json::Object *obj = v->getAsObject();
-  if (!obj)
-    return fieldError(key, "expected an object");
-  return *obj;
-}
-
-/// The `settings` record if there is one: every setting, of its type and
-/// valid.
-Expected<std::optional<SpAttenSettings>>
-optionalSettings(const llvm::json::Object &o) {
-  const llvm::json::Value *v = o.get("settings");
-  if (!v)
-    return std::nullopt;
-  Expected<SpAttenSettings> settings = settingsFromJSON(*v, "settings");
-  if (!settings)
-    return fieldError("settings", llvm::toString(settings.takeError()));
-  return std::optional<SpAttenSettings>(std::move(*settings));
-}
 
 //===--------------------------------------------------------------------===//
 // Cross-checks between the manifest and the sections.
 //===--------------------------------------------------------------------===//
-
-Error checkTensorsInDram(const std::vector<TensorInfo> &ts,
-                         llvm::StringRef key, uint64_t dramSize) {
-  for (size_t i = 0; i < ts.size(); ++i) {
-    const TensorInfo &t = ts[i];
-    uint64_t end = t.dramAddr + t.bytes();
-    if (t.dramAddr > dramSize || end > dramSize)
-      return fieldError(llvm::formatv("{0}[{1}].dram_addr", key, i).str(),
-                        llvm::formatv("tensor '{0}' occupies [{1:x}, {2:x}) "
-                                      "beyond dram.size {3:x}",
-                                      t.name, t.dramAddr, end, dramSize));
-  }
-  return Error::success();
-}
 
 Error checkImage(const Image &img) {
   const Manifest &m = img.manifest;
@@ -213,10 +53,6 @@ Error checkImage(const Image &img) {
                                     m.numInstructions, n));
   if (n == 0)
     return makeError("section .text: empty program (no instructions)");
-  if (m.entry >= n)
-    return fieldError("entry", llvm::formatv("{0} is past the last instruction "
-                                             "({1})",
-                                             m.entry, n - 1));
   if (m.dramSize > m.hardware.dramBytes)
     return fieldError("dram.size",
                       llvm::formatv("{0} bytes exceed hardware.dram_bytes {1}",
@@ -228,9 +64,7 @@ Error checkImage(const Image &img) {
                                     "in dram.size {2:x}",
                                     rodataSize, m.rodataBase,
                                     m.dramSize));
-  if (Error e = checkTensorsInDram(m.inputs, "inputs", m.dramSize))
-    return e;
-  return checkTensorsInDram(m.outputs, "outputs", m.dramSize);
+  return m.checkRanges();
 }
 
 //===--------------------------------------------------------------------===//
@@ -342,109 +176,6 @@ void SectionBytes::write(llvm::raw_ostream &os) const {
     at = offset + piece.size();
   }
   os.write_zeros(total - at);
-}
-
-uint64_t TensorInfo::bytes() const {
-  uint64_t n = dtypeSize(dtype);
-  for (int64_t d : shape)
-    n *= uint64_t(d);
-  return n;
-}
-
-llvm::json::Value Manifest::toJSON() const {
-  llvm::json::Array ins, outs;
-  for (const TensorInfo &t : inputs)
-    ins.push_back(tensorToJSON(t));
-  for (const TensorInfo &t : outputs)
-    outs.push_back(tensorToJSON(t));
-  llvm::json::Object object{
-      {"format_version", int64_t(version)},
-      {"hardware", hardware.toJSON()},
-      {"entry", int64_t(entry)},
-      {"num_instructions", int64_t(numInstructions)},
-      {"dram", llvm::json::Object{{"rodata_base", int64_t(rodataBase)},
-                                  {"size", int64_t(dramSize)}}},
-      {"inputs", std::move(ins)},
-      {"outputs", std::move(outs)},
-      {"extra", llvm::json::Object(extra)},
-  };
-  if (settings)
-    object["settings"] = spatten::toJSON(*settings);
-  return object;
-}
-
-Expected<Manifest> Manifest::fromJSON(const llvm::json::Value &v) {
-  const llvm::json::Object *o = v.getAsObject();
-  if (!o)
-    return makeError("manifest: expected a JSON object");
-  if (Error e = rejectUnknownKeys(
-          *o,
-          {"format_version", "hardware", "entry", "num_instructions", "dram",
-           "inputs", "outputs", "settings", "extra", "pruning"},
-          ""))
-    return std::move(e);
-  // Binaries written before the settings record carry an always-empty
-  // `pruning` object; they stay readable, and it means nothing.
-  if (const llvm::json::Value *legacy = o->get("pruning");
-      legacy && !legacy->getAsObject())
-    return fieldError("pruning", "expected an object");
-  Manifest m;
-  auto version = getUInt(*o, "format_version", "format_version");
-  if (!version)
-    return version.takeError();
-  if (*version != kFormatVersion)
-    return fieldError("format_version",
-                      llvm::formatv("unsupported version {0} (this build reads "
-                                    "version {1})",
-                                    *version, kFormatVersion));
-  m.version = unsigned(*version);
-  const llvm::json::Value *hw = o->get("hardware");
-  if (!hw)
-    return fieldError("hardware", "missing");
-  auto cfg = HardwareConfig::fromJSON(*hw);
-  if (!cfg)
-    return fieldError("hardware", llvm::toString(cfg.takeError()));
-  m.hardware = *cfg;
-  auto entry = getUInt(*o, "entry", "entry", /*required=*/false);
-  auto count = getUInt(*o, "num_instructions", "num_instructions");
-  if (!entry)
-    return entry.takeError();
-  if (!count)
-    return count.takeError();
-  m.entry = *entry;
-  m.numInstructions = *count;
-  const llvm::json::Object *dram = o->getObject("dram");
-  if (!dram)
-    return fieldError("dram", "expected an object");
-  if (Error e = rejectUnknownKeys(*dram, {"rodata_base", "size"}, "dram."))
-    return std::move(e);
-  auto base = getUInt(*dram, "rodata_base", "dram.rodata_base");
-  auto size = getUInt(*dram, "size", "dram.size");
-  if (!base)
-    return base.takeError();
-  if (!size)
-    return size.takeError();
-  if (*size > kMaxDram)
-    return fieldError("dram.size", "exceeds the 48-bit DRAM address space");
-  m.rodataBase = *base;
-  m.dramSize = *size;
-  auto ins = tensorsFromJSON(*o, "inputs");
-  if (!ins)
-    return ins.takeError();
-  auto outs = tensorsFromJSON(*o, "outputs");
-  if (!outs)
-    return outs.takeError();
-  m.inputs = std::move(*ins);
-  m.outputs = std::move(*outs);
-  auto settings = optionalSettings(*o);
-  if (!settings)
-    return settings.takeError();
-  auto extra = optionalObject(*o, "extra");
-  if (!extra)
-    return extra.takeError();
-  m.settings = std::move(*settings);
-  m.extra = std::move(*extra);
-  return m;
 }
 
 void binary::writeImage(const Image &image, llvm::raw_ostream &os) {

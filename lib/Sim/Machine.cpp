@@ -91,3 +91,17 @@ Machine::create(const binary::Image &image, HardwareConfig timing) {
   }
   return std::move(m);
 }
+
+void Machine::startRun() {
+  for (std::vector<float> &b : fbufs)
+    std::fill(b.begin(), b.end(), 0.0f);
+  std::fill(idx.begin(), idx.end(), 0);
+  for (std::vector<MsbCode> &codes : msbCodes)
+    codes.clear();
+  pq = PqPending();
+  predicate = false;
+  deferred = DeferredValues();
+  fill = FillStatistics();
+  lastAttn.reset();
+  rep = Report();
+}

@@ -120,6 +120,11 @@ struct Machine {
   static llvm::Expected<std::unique_ptr<Machine>>
   create(const binary::Image &image, HardwareConfig timing);
 
+  /// Starts a run afresh (docs/Simulator.md, "Entry points"): SRAM zero,
+  /// the attention unit without pending state, an empty report. DRAM (the
+  /// KV cache) and the registers the host set stay.
+  void startRun();
+
   /// Elements of SRAM buffer `b` (fp32, or int32 for IDX).
   uint64_t bufferElems(isa::Buffer b) const {
     return b == isa::Buffer::Idx ? idx.size() : fbufs[unsigned(b)].size();
@@ -154,6 +159,9 @@ struct Machine {
   /// The last compute instruction, when it is an ATTN (the next ATTN may
   /// stream behind it).
   std::optional<isa::Instr> lastAttn;
+  /// What the host set before the run (Simulator::setRegister); `r<i>` is
+  /// registers[i].
+  std::array<uint32_t, binary::kMaxRegisters> registers{};
 
   /// The execution counters: everything but what the timeline defines
   /// (docs/Simulator.md, "Two threads").

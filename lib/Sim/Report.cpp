@@ -36,12 +36,65 @@ uint64_t Report::serialCycles() const {
   return std::accumulate(instrCycles.begin(), instrCycles.end(), uint64_t(0));
 }
 
+template <typename T, size_t N>
+static void addTo(std::array<T, N> &to, const std::array<T, N> &from) {
+  for (size_t i = 0; i < N; ++i)
+    to[i] += from[i];
+}
+
+RunFigures Report::figures() const {
+  RunFigures f;
+  f.cycles = cycles;
+  f.dramRead = dramRead;
+  f.dramWritten = dramWritten;
+  for (const LayerCounters &l : layers) {
+    std::optional<uint64_t> refetches;
+    if (!l.refetchDecisions.empty())
+      refetches = llvm::count(l.refetchDecisions, true);
+    f.layers.push_back({l.layer, l.keptTokens, l.keptHeads, refetches});
+  }
+  return f;
+}
+
+void Report::addTotals(const Report &run) {
+  ops.gemmMacs += run.ops.gemmMacs;
+  ops.vectorOps += run.ops.vectorOps;
+  ops.attnMacs += run.ops.attnMacs;
+  ops.softmaxOps += run.ops.softmaxOps;
+  ops.topkCompares += run.ops.topkCompares;
+  for (unsigned o = 0; o < kNumOpcodes; ++o) {
+    byOpcode[o].count += run.byOpcode[o].count;
+    byOpcode[o].cycles += run.byOpcode[o].cycles;
+  }
+  addTo(dramRead, run.dramRead);
+  addTo(dramWritten, run.dramWritten);
+  llvm::append_range(instrCycles, run.instrCycles);
+  cycles += run.cycles;
+  addTo(queueBusy, run.queueBusy);
+  addTo(stageBusy, run.stageBusy);
+}
+
+/// Bytes over every tensor class.
+static uint64_t sumOfClasses(const std::array<uint64_t, kNumTensorClasses> &bytes) {
+  return std::accumulate(bytes.begin(), bytes.end(), uint64_t(0));
+}
+
 static llvm::json::Object classBytes(
     const std::array<uint64_t, kNumTensorClasses> &bytes) {
   llvm::json::Object o;
   for (unsigned c = 0; c < kNumTensorClasses; ++c)
     o[std::string(kTensorClassNames[c])] = int64_t(bytes[c]);
   return o;
+}
+
+/// A `dram_bytes` object: by class, and the totals.
+static llvm::json::Object dramBytesJSON(
+    const std::array<uint64_t, kNumTensorClasses> &read,
+    const std::array<uint64_t, kNumTensorClasses> &written) {
+  return llvm::json::Object{{"read", classBytes(read)},
+                            {"written", classBytes(written)},
+                            {"total_read", int64_t(sumOfClasses(read))},
+                            {"total_written", int64_t(sumOfClasses(written))}};
 }
 
 static llvm::json::Value optionalCount(const std::optional<uint64_t> &v) {
@@ -88,11 +141,7 @@ static llvm::json::Value layerCycles(const LayerCounters &l) {
 /// per-access and per-op energies, in microjoules by component.
 static llvm::json::Object energyJSON(const Report &r, const HardwareConfig &hw) {
   const EnergyTable &e = hw.energy;
-  uint64_t read = 0, written = 0;
-  for (unsigned c = 0; c < kNumTensorClasses; ++c) {
-    read += r.dramRead[c];
-    written += r.dramWritten[c];
-  }
+  uint64_t read = sumOfClasses(r.dramRead), written = sumOfClasses(r.dramWritten);
   // Every DMA byte also crosses an SRAM port once (written on a load, read
   // on a store).
   std::pair<const char *, double> parts[] = {
@@ -138,6 +187,44 @@ static llvm::json::Value topkJSON(const TopkRecord &t) {
       {"selected", std::move(selected)}};
 }
 
+/// One run's `cycles` and `dram_bytes`, and `extra` fields.
+static llvm::json::Object figuresJSON(const RunFigures &f,
+                                      llvm::json::Object extra = {}) {
+  extra["cycles"] = int64_t(f.cycles);
+  extra["dram_bytes"] = dramBytesJSON(f.dramRead, f.dramWritten);
+  return extra;
+}
+
+static llvm::json::Value stepJSON(const GenerationStep &s) {
+  llvm::json::Array layers;
+  for (const RunFigures::Layer &l : s.run.layers)
+    layers.push_back(llvm::json::Object{{"layer", int64_t(l.layer)},
+                                        {"kept_tokens", optionalCount(l.keptTokens)},
+                                        {"kept_heads", optionalCount(l.keptHeads)},
+                                        {"refetches", optionalCount(l.refetches)}});
+  return figuresJSON(s.run,
+                     llvm::json::Object{{"step", int64_t(s.step)},
+                                        {"position", int64_t(s.position)},
+                                        {"layers", std::move(layers)}});
+}
+
+/// report.json's `stages`: the prefill's figures, and the decode steps'
+/// with their sums.
+static llvm::json::Value stagesJSON(const GenerationStages &st) {
+  RunFigures sum;
+  llvm::json::Array steps;
+  for (const GenerationStep &s : st.steps) {
+    sum.cycles += s.run.cycles;
+    addTo(sum.dramRead, s.run.dramRead);
+    addTo(sum.dramWritten, s.run.dramWritten);
+    steps.push_back(stepJSON(s));
+  }
+  return llvm::json::Object{
+      {"prefill", figuresJSON(st.prefill)},
+      {"generation",
+       figuresJSON(sum, llvm::json::Object{{"steps", std::move(steps)}})}};
+}
+
 llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
   llvm::json::Object counts, cycles;
   for (unsigned op = 0; op < kNumOpcodes; ++op) {
@@ -148,11 +235,7 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
     cycles[m] = int64_t(byOpcode[op].cycles);
   }
   uint64_t total = this->cycles;
-  uint64_t read = 0, written = 0;
-  for (unsigned c = 0; c < kNumTensorClasses; ++c) {
-    read += dramRead[c];
-    written += dramWritten[c];
-  }
+  uint64_t read = sumOfClasses(dramRead), written = sumOfClasses(dramWritten);
   llvm::json::Array layerArr;
   for (const LayerCounters &l : layers)
     layerArr.push_back(llvm::json::Object{
@@ -173,16 +256,12 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
   llvm::json::Array topkArr;
   for (const TopkRecord &t : topk)
     topkArr.push_back(topkJSON(t));
-  return llvm::json::Object{
+  llvm::json::Object report{
       {"hardware", hw.name},
       {"instructions",
        llvm::json::Object{{"total", int64_t(totalInstructions())},
                           {"by_opcode", std::move(counts)}}},
-      {"dram_bytes",
-       llvm::json::Object{{"read", classBytes(dramRead)},
-                          {"written", classBytes(dramWritten)},
-                          {"total_read", int64_t(read)},
-                          {"total_written", int64_t(written)}}},
+      {"dram_bytes", dramBytesJSON(dramRead, dramWritten)},
       {"cycles",
        llvm::json::Object{
            {"model", "cycle-level: load/compute/store queues ordered by "
@@ -204,4 +283,7 @@ llvm::json::Value Report::toJSON(const HardwareConfig &hw) const {
       {"layers", std::move(layerArr)},
       {"topk", std::move(topkArr)},
   };
+  if (stages)
+    report["stages"] = stagesJSON(*stages);
+  return report;
 }

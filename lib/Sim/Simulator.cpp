@@ -13,6 +13,7 @@
 #include "spatten/ISA/Accesses.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Threading.h"
@@ -300,13 +301,14 @@ static Expected<Executed> execute(Machine &m, const Instr &inst, uint64_t pc) {
   return std::move(x);
 }
 
-/// Runs execute() from the entry point to HALT, handing every instruction
-/// to `handOff` in program order; stops early when `handOff` returns false
-/// (the retire half failed and holds the error).
+/// Runs execute() from instruction `entry` to HALT, handing every
+/// instruction to `handOff` in program order; stops early when `handOff`
+/// returns false (the retire half failed and holds the error).
 static Error executeProgram(Machine &m, const binary::Image &image,
+                            uint64_t entry,
                             llvm::function_ref<bool(Executed &&)> handOff) {
   uint64_t n = image.text.size() / kInstrBytes;
-  for (uint64_t pc = image.manifest.entry;; ++pc) {
+  for (uint64_t pc = entry;; ++pc) {
     if (pc >= n)
       return makeError(llvm::formatv("instruction {0}: ran past the end of "
                                      ".text ({1} instructions) without halt",
@@ -384,7 +386,7 @@ constexpr size_t kRetireQueueDepth = 32;
 /// (keeping its error) to stop execution. The worker is joined before this
 /// returns.
 static Error
-runPipelined(Machine &m, const binary::Image &image,
+runPipelined(Machine &m, const binary::Image &image, uint64_t entry,
              llvm::function_ref<bool(const Executed &)> retireOne) {
   HandOff<Executed> queue(kRetireQueueDepth);
   std::thread worker([&] {
@@ -401,8 +403,9 @@ runPipelined(Machine &m, const binary::Image &image,
     queue.close();
     worker.join();
   });
-  return executeProgram(
-      m, image, [&](Executed &&x) { return queue.push(std::move(x)); });
+  return executeProgram(m, image, entry, [&](Executed &&x) {
+    return queue.push(std::move(x));
+  });
 }
 
 //===----------------------------------------------------------------------===//
@@ -415,7 +418,11 @@ Simulator::~Simulator() = default;
 Expected<std::unique_ptr<Simulator>>
 Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
   HardwareConfig t = timing ? *timing : image.manifest.hardware;
+  binary::Manifest &m = image.manifest;
+  if (m.entries.empty()) // built in memory, not read
+    m.entries = {m.mainEntry()};
   std::unique_ptr<Simulator> sim(new Simulator(std::move(image)));
+  sim->boundInputs.resize(sim->manifest().entries.size());
   sim->retirement = std::make_unique<Retirement>();
   if (Error e = sim->retirement->reset(t))
     return std::move(e);
@@ -445,6 +452,11 @@ std::vector<float> &Simulator::buffer(Buffer b) {
 }
 std::vector<int32_t> &Simulator::indexBuffer() { return machine->idx; }
 
+/// "a, b" or "(none)".
+static std::string listOrNone(llvm::ArrayRef<std::string> names) {
+  return names.empty() ? "(none)" : llvm::join(names, ", ");
+}
+
 /// The tensor `name` among `ts`, the program's inputs or outputs (`kind`:
 /// "input" or "output"), and its element type; the error lists them.
 static Expected<std::pair<const binary::TensorInfo *, ElemType>>
@@ -458,15 +470,49 @@ findTensor(const std::vector<binary::TensorInfo> &ts, llvm::StringRef kind,
       return type.takeError();
     return std::pair{&t, *type};
   }
-  std::string names;
+  std::vector<std::string> names;
   for (const binary::TensorInfo &t : ts)
-    names += (names.empty() ? "" : ", ") + t.name;
+    names.push_back(t.name);
   return makeError("unknown " + kind + " '" + name + "' (the program's " +
-                   kind + "s: " + (names.empty() ? "(none)" : names) + ")");
+                   kind + "s: " + listOrNone(names) + ")");
+}
+
+Error Simulator::selectEntry(llvm::StringRef name) {
+  const std::vector<binary::EntryPoint> &entries = manifest().entries;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].name != name)
+      continue;
+    selected = i;
+    machine->registers.fill(0);
+    return Error::success();
+  }
+  std::vector<std::string> names;
+  for (const binary::EntryPoint &e : entries)
+    names.push_back(e.name);
+  return makeError("unknown entry point '" + name + "' (the binary's entry "
+                   "points: " + listOrNone(names) + ")");
+}
+
+const binary::EntryPoint &Simulator::entryPoint() const {
+  return manifest().entries[selected];
+}
+
+Error Simulator::setRegister(llvm::StringRef name, uint32_t value) {
+  const binary::EntryPoint &e = entryPoint();
+  std::optional<unsigned> index = e.registerIndex(name);
+  if (!index)
+    return makeError("entry point '" + e.name + "' has no register '" + name +
+                     "' (its registers: " + listOrNone(e.registers) + ")");
+  setRegisterIndex(*index, value);
+  return Error::success();
+}
+
+void Simulator::setRegisterIndex(unsigned index, uint32_t value) {
+  machine->registers[index] = value;
 }
 
 Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
-  auto found = findTensor(image.manifest.inputs, "input", name);
+  auto found = findTensor(entryPoint().inputs, "input", name);
   if (!found)
     return found.takeError();
   auto [info, want] = *found;
@@ -492,12 +538,12 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
                      elemTypeName(value.type) + " does not match " +
                      info->dtype + " (only int32 is accepted for int64)");
   }
-  boundInputs[name] = true;
+  boundInputs[selected].insert(name);
   return Error::success();
 }
 
 Expected<HostTensor> Simulator::getOutput(llvm::StringRef name) const {
-  auto found = findTensor(image.manifest.outputs, "output", name);
+  auto found = findTensor(entryPoint().outputs, "output", name);
   if (!found)
     return found.takeError();
   auto [info, type] = *found;
@@ -509,13 +555,13 @@ Expected<HostTensor> Simulator::getOutput(llvm::StringRef name) const {
 }
 
 Error Simulator::run() {
-  for (const binary::TensorInfo &t : image.manifest.inputs)
-    if (!boundInputs.count(t.name))
+  const binary::EntryPoint &entry = entryPoint();
+  for (const binary::TensorInfo &t : entry.inputs)
+    if (!boundInputs[selected].count(t.name))
       return makeError("missing input '" + t.name + "' (shape " +
                        HostTensor::zeros(ElemType::F32, t.shape).shapeString() +
                        ", " + t.dtype + ")");
-  machine->rep = Report();
-  machine->lastAttn.reset();
+  machine->startRun();
   if (Error e = retirement->reset(machine->timing))
     return e;
   std::optional<Error> retireErr;
@@ -528,8 +574,8 @@ Error Simulator::run() {
   };
   Error execErr =
       llvm::hardware_concurrency().compute_thread_count() > 1
-          ? runPipelined(*machine, image, retireOrKeepError)
-          : executeProgram(*machine, image, [&](Executed &&x) {
+          ? runPipelined(*machine, image, entry.entry, retireOrKeepError)
+          : executeProgram(*machine, image, entry.entry, [&](Executed &&x) {
               return retireOrKeepError(x);
             });
   retirement->mergeInto(machine->rep);

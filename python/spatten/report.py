@@ -4,6 +4,10 @@ Units: cycles of the accelerator clock (``hardware.clock_ghz``),
 microseconds, bytes, microjoules. Tensor classes are the simulator's
 (``kTensorClassNames`` in include/spatten/ISA/Spec.h).
 
+A text generation run (``spatten-sim --generate``) reports totals over its
+runs and, in :attr:`Report.stages`, the prefill's and each decode step's
+cycles, DRAM bytes and per-layer kept tokens, heads and refetches.
+
 The report lists every top-k it ran with its layer, role (``tokens`` or
 ``heads``) and the candidates it selected. Selections are positions in the
 list of tokens (heads) still kept, so :meth:`Report.layer_selections`
@@ -171,6 +175,51 @@ class LayerSelection:
     unconfident_rows: int
 
 
+@dataclasses.dataclass(frozen=True)
+class StepLayer:
+    """One layer of a decode step: the tokens and heads its attention
+    computed, and how many of its progressive-quantization decisions
+    refetched the keys' LSB planes (None: no decision taken)."""
+
+    layer: int
+    kept_tokens: Optional[int]
+    kept_heads: Optional[int]
+    refetches: Optional[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class StageReport:
+    """A stage of a generation run (the prefill, or all decode steps) or
+    one decode step: cycles of the cycle-level model and DRAM bytes. A
+    decode step also has ``step`` (1-based), ``position`` (the position of
+    the token it computed) and ``layers``."""
+
+    cycles: int
+    dram: DramBytes
+    step: Optional[int] = None
+    position: Optional[int] = None
+    layers: List[StepLayer] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of(cls, entry: Mapping) -> "StageReport":
+        """From a ``stages`` entry; raises KeyError naming a missing field."""
+        layers = [StepLayer(int(l["layer"]), l.get("kept_tokens"), l.get("kept_heads"), l.get("refetches"))
+                  for l in entry.get("layers", [])]
+        return cls(int(_field(entry, "cycles")), DramBytes.of(_field(entry, "dram_bytes")), entry.get("step"),
+                   entry.get("position"), layers)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stages:
+    """The ``stages`` of a generation report: the prefill, the decode steps
+    together (``generation``: their summed cycles and bytes) and each
+    step, in order."""
+
+    prefill: StageReport
+    generation: StageReport
+    steps: List[StageReport]
+
+
 class Report:
     """A ``spatten-sim --report`` (docs/Simulator.md, "Report").
 
@@ -237,6 +286,21 @@ class Report:
         when the report has none)."""
         e = self.data.get("energy", {}).get("total_uj")
         return None if e is None else float(e)
+
+    # ------------------------------------------------------------------ generation
+
+    @property
+    def stages(self) -> Optional[Stages]:
+        """The per-stage record of a ``--generate`` run (None for a single
+        run, whose report has no ``stages``). The report's other figures are
+        then totals over every run, but for ``layers`` and ``topk``, which
+        are the prefill's."""
+        st = self.data.get("stages")
+        if st is None:
+            return None
+        gen = _field(st, "generation")
+        return Stages(StageReport.of(_field(st, "prefill")), StageReport.of(gen),
+                      [StageReport.of(s) for s in _field(gen, "steps")])
 
     # ------------------------------------------------------------------ layers and top-k
 

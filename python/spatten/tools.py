@@ -6,7 +6,9 @@
   inputs and outputs, the hardware configuration and the SpAtten settings
   compiled with (:class:`~spatten.reference.SpAttenConfig`).
 * :func:`simulate` runs a binary and returns a :class:`SimRun`: the
-  outputs as NumPy arrays and the :class:`~spatten.report.Report`.
+  outputs as NumPy arrays and the :class:`~spatten.report.Report`; with
+  ``generate=N`` a generation binary's greedy decoding of N tokens
+  (docs/Simulator.md, "Generation").
 
 Tools come from ``build/bin`` of this checkout, ``$SPATTEN_BIN``, or the
 ``bin_dir`` argument. Every failure (a missing tool, a non-zero exit, a
@@ -130,6 +132,13 @@ class Binary:
         return [_tensor_spec(t) for t in self.manifest["outputs"]]
 
     @property
+    def entries(self) -> List[str]:
+        """Entry point names in ``.text`` order (``["main"]`` for a binary
+        without ``entries``; a generation binary has ``prefill`` and
+        ``decode``)."""
+        return [e["name"] for e in self.manifest.get("entries", [{"name": "main"}])]
+
+    @property
     def hardware(self) -> dict:
         """The hardware configuration compiled for, every field
         (docs/HardwareConfig.md)."""
@@ -176,31 +185,68 @@ class SimRun:
 
     binary: what ran; out_dir: where the outputs are (``<name>.npy``);
     report: the Report (None without ``--report``); trace: the trace file
-    or None; seconds: wall-clock seconds of the run."""
+    or None; seconds: wall-clock seconds of the run; generate: the number
+    of tokens generated (None: an ordinary run)."""
 
     def __init__(self, binary: Binary, out_dir: Path, report: Optional[Report], trace: Optional[Path],
-                 seconds: float):
+                 seconds: float, generate: Optional[int] = None):
         self.binary, self.out_dir, self.report, self.trace, self.seconds = binary, out_dir, report, trace, seconds
+        self.generate = generate
 
     @functools.cached_property
     def outputs(self) -> Dict[str, np.ndarray]:
         """``{output name: array}`` in graph order, read on first use.
-        Meaningless after ``timing_only``."""
+        Meaningless after ``timing_only``; empty after ``generate`` (see
+        :attr:`generated_ids`)."""
+        if self.generate is not None:
+            return {}
         return {t.name: np.load(self.out_dir / output_file_name(t.name)) for t in self.binary.outputs}
+
+    @functools.cached_property
+    def generated_ids(self) -> Optional[np.ndarray]:
+        """The generated token ids, np.int64 ``[1, N]`` (None without
+        ``generate``)."""
+        return None if self.generate is None else np.load(self.out_dir / "generated_ids.npy")
+
+    @functools.cached_property
+    def prefill_logits(self) -> Optional[np.ndarray]:
+        """The prefill's logits ``[1, L0, V]`` float32 (None unless
+        ``save_logits``)."""
+        path = self.out_dir / "logits_prefill.npy"
+        return np.load(path) if self.generate is not None and path.exists() else None
+
+    @functools.cached_property
+    def step_logits(self) -> List[np.ndarray]:
+        """Each decode step's logits ``[1, 1, V]`` float32, step 1 first
+        (N - 1 of them; empty unless ``save_logits``)."""
+        if self.generate is None or not (self.out_dir / "logits_prefill.npy").exists():
+            return []
+        return [np.load(self.out_dir / f"logits_step_{s}.npy") for s in range(1, self.generate)]
 
 
 def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndarray, PathLike]],
              out_dir: PathLike, *, report: Union[bool, PathLike] = True, trace: Optional[PathLike] = None,
-             timing_only: bool = False, hw: Optional[PathLike] = None, directory: Optional[PathLike] = None,
-             echo: Echo = None, timeout: Optional[float] = None) -> SimRun:
+             timing_only: bool = False, hw: Optional[PathLike] = None, generate: Optional[int] = None,
+             save_logits: bool = False, directory: Optional[PathLike] = None, echo: Echo = None,
+             timeout: Optional[float] = None) -> SimRun:
     """``spatten-sim binary --output-dir out_dir``.
 
     inputs: graph input name -> array (written to a temporary .npy) or a
-    .npy/.pb file. report: True writes ``out_dir/report.json``, a path
-    writes there, False writes none. trace: Chrome trace file. timing_only:
-    skip the arithmetic (outputs meaningless, cycles as a full run for
-    dense and ``--attn-bits`` programs). hw: time with another hardware
-    configuration. Raises ToolError with the simulator's message."""
+    .npy/.pb file (with ``generate``: the prefill's, ``input_ids`` the
+    prompt ``[1, L0]``). report: True writes ``out_dir/report.json``, a
+    path writes there, False writes none. trace: Chrome trace file (with
+    ``generate``: every run one after another, a span per stage).
+    timing_only: skip the arithmetic (outputs meaningless, cycles as a full
+    run for dense and ``--attn-bits`` programs). hw: time with another
+    hardware configuration. generate: greedily generate this many tokens
+    with the binary's ``prefill`` and ``decode`` entry points
+    (:attr:`SimRun.generated_ids`; the report's totals cover every run and
+    :attr:`Report.stages <spatten.report.Report.stages>` each one).
+    save_logits: with ``generate``, keep the logits of every run
+    (:attr:`SimRun.prefill_logits`, :attr:`SimRun.step_logits`). Raises
+    ToolError with the simulator's message (e.g. a binary without those
+    entry points, or a prompt and N beyond the KV cache's
+    ``max_context``)."""
     binary = binary if isinstance(binary, Binary) else Binary(binary, directory=directory)
     out_dir = Path(out_dir)
     report_path = out_dir / "report.json" if report is True else (Path(report) if report else None)
@@ -210,10 +256,12 @@ def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndar
     args += ["--trace", trace] if trace else []
     args += ["--timing-only"] if timing_only else []
     args += ["--hw", hw] if hw is not None else []
+    args += ["--generate", generate] if generate is not None else []
+    args += ["--save-logits"] if save_logits else []
     with tempfile.TemporaryDirectory(prefix="spatten-sim-inputs-") as tmp:
         for i, (name, value) in enumerate(inputs.items()):
             f = save_npy(Path(tmp) / f"input_{i}.npy", value) if isinstance(value, np.ndarray) else value
             args += ["--input", f"{name}={f}"]
         _, seconds = run_tool("spatten-sim", args, directory=directory, echo=echo, timeout=timeout)
     return SimRun(binary, out_dir, Report.load(report_path) if report_path else None,
-                  Path(trace) if trace else None, seconds)
+                  Path(trace) if trace else None, seconds, generate)

@@ -9,9 +9,14 @@
 // plus directives:
 //   .rodata f32|i64|i32 V...   append values to .rodata
 //   .word W0 ... W7            an instruction given as raw 64-bit words
-// `#` starts a comment. The manifest JSON may omit format_version,
-// hardware (default preset), entry and num_instructions, which are filled
-// in; with --raw-manifest it is stored verbatim (to test reader errors).
+//   .entry NAME                the entry point NAME starts at the next
+//                              instruction
+// `#` starts a comment. The manifest JSON may omit format_version (3, or 4
+// with entry points or a KV cache), hardware (default preset), entry,
+// num_instructions, and in `entries` each `entry` (from `.entry`) and
+// empty `inputs`/`outputs`; an `.entry` not in `entries` is added, and the
+// top-level entry, inputs and outputs default to the first entry point's.
+// With --raw-manifest it is stored verbatim (to test reader errors).
 //
 //===----------------------------------------------------------------------===//
 
@@ -109,7 +114,10 @@ static Error encodeLines(ArrayRef<InstrLine> lines, binary::Image &img) {
   return Error::success();
 }
 
-static Error assemble(StringRef text, binary::Image &img) {
+/// Where each `.entry NAME` starts: NAME and an instruction index.
+using EntryLabels = std::vector<std::pair<std::string, uint64_t>>;
+
+static Error assemble(StringRef text, binary::Image &img, EntryLabels &labels) {
   std::vector<uint8_t> rodata;
   std::vector<InstrLine> instrs;
   SmallVector<StringRef> lines;
@@ -126,6 +134,12 @@ static Error assemble(StringRef text, binary::Image &img) {
       if (Error e = appendRodata(rodata, tok[1],
                                  ArrayRef(tok).drop_front(2), i + 1))
         return e;
+      continue;
+    }
+    if (tok[0] == ".entry") {
+      if (tok.size() != 2)
+        return lineError(i + 1, ".entry needs a name");
+      labels.push_back({tok[1].str(), instrs.size()});
       continue;
     }
     InstrLine instr{i + 1, l, std::nullopt};
@@ -145,17 +159,54 @@ static Error assemble(StringRef text, binary::Image &img) {
   return Error::success();
 }
 
+/// `m[key]` when it is absent.
+static void setDefault(json::Object &m, StringRef key, json::Value value) {
+  if (!m.get(key))
+    m[key] = std::move(value);
+}
+
+/// The `entries` of `m` with every label's entry point: its `entry` from
+/// the label, its `inputs` and `outputs` empty unless given.
+static void completeEntries(json::Object &m, const EntryLabels &labels) {
+  if (labels.empty() && !m.get("entries"))
+    return;
+  setDefault(m, "entries", json::Array());
+  json::Array *entries = m.getArray("entries");
+  if (!entries)
+    return; // the reader names the field
+  for (const auto &[name, index] : labels) {
+    auto same = [&](const json::Value &e) {
+      return e.getAsObject() && e.getAsObject()->getString("name") == name;
+    };
+    auto it = llvm::find_if(*entries, same);
+    if (it == entries->end())
+      it = entries->insert(entries->end(), json::Object{{"name", name}});
+    if (json::Object *e = it->getAsObject())
+      setDefault(*e, "entry", int64_t(index));
+  }
+  for (json::Value &e : *entries)
+    if (json::Object *o = e.getAsObject())
+      for (const char *key : {"inputs", "outputs"})
+        setDefault(*o, key, json::Array());
+  if (json::Object *first = entries->empty() ? nullptr
+                                             : (*entries)[0].getAsObject())
+    for (const char *key : {"entry", "inputs", "outputs"})
+      if (const json::Value *v = first->get(key))
+        setDefault(m, key, *v);
+}
+
 /// Fills the manifest keys a hand-written test need not spell out.
-static void completeManifest(json::Object &m, uint64_t numInstructions) {
-  if (!m.get("format_version"))
-    m["format_version"] = int64_t(binary::kFormatVersion);
-  if (!m.get("hardware"))
-    m["hardware"] = HardwareConfig().toJSON();
-  if (!m.get("num_instructions"))
-    m["num_instructions"] = int64_t(numInstructions);
+static void completeManifest(json::Object &m, uint64_t numInstructions,
+                             const EntryLabels &labels) {
+  completeEntries(m, labels);
+  bool v4 = m.get("entries") || m.get("kv_cache");
+  setDefault(m, "format_version",
+             int64_t(v4 ? binary::kFormatVersion
+                        : binary::kOldestFormatVersion));
+  setDefault(m, "hardware", HardwareConfig().toJSON());
+  setDefault(m, "num_instructions", int64_t(numInstructions));
   for (const char *key : {"inputs", "outputs"})
-    if (!m.get(key))
-      m[key] = json::Array();
+    setDefault(m, key, json::Array());
 }
 
 static int fail(const Twine &msg) {
@@ -171,7 +222,8 @@ int main(int argc, char **argv) {
   if (!src || !meta)
     return fail("cannot read " + (src ? manifestPath : inputPath));
   binary::Image img;
-  if (Error e = assemble((*src)->getBuffer(), img))
+  EntryLabels labels;
+  if (Error e = assemble((*src)->getBuffer(), img, labels))
     return fail(toString(std::move(e)));
   std::string metaText = (*meta)->getBuffer().str();
   if (!rawManifest) {
@@ -179,7 +231,7 @@ int main(int argc, char **argv) {
     if (!json || !json->getAsObject())
       return fail(manifestPath + ": not a JSON object");
     completeManifest(*json->getAsObject(),
-                     img.text.size() / isa::kInstrBytes);
+                     img.text.size() / isa::kInstrBytes, labels);
     auto m = binary::Manifest::fromJSON(*json);
     if (!m)
       return fail(manifestPath + ": " + toString(m.takeError()));

@@ -25,6 +25,7 @@ Image sampleImage() {
   halt.encode(img.text.data() + isa::kInstrBytes);
   img.rodata = SectionBytes({1, 2, 3, 4, 5, 6, 7, 8});
   Manifest &m = img.manifest;
+  m.version = kOldestFormatVersion; // one entry point: written as before
   m.numInstructions = 2;
   m.rodataBase = 256;
   m.dramSize = 4096;
@@ -249,6 +250,87 @@ TEST(SpBin, DramSizeBeyondHardwareCapacity) {
   EXPECT_ERR(readWithMeta(metaWith("\"dram_bytes\":8589934592",
                                    "\"dram_bytes\":1024")),
              "field 'dram.size': 4096 bytes exceed hardware.dram_bytes 1024");
+}
+
+} // namespace
+
+namespace {
+
+/// sampleImage() as a generation binary: entry points `prefill` (the
+/// sample's I/O) and `decode` (one register), and a one-layer KV cache.
+Image generationImage() {
+  Image img = sampleImage();
+  Manifest &m = img.manifest;
+  EntryPoint prefill = m.mainEntry();
+  prefill.name = "prefill";
+  EntryPoint decode{"decode", 1, {{"input_ids", {1, 1}, "int64", 1100}},
+                    {{"logits", {1, 1, 4}, "float32", 2100}}, {"position"}};
+  m.setEntries({prefill, decode});
+  KVCacheRegion k{3072, {1, 2, 4, 4}, "float32", 16};
+  KVCacheRegion v = k;
+  v.addr = 3584;
+  m.kvCache = KVCache{4, {{k, v}}};
+  m.version = m.requiredVersion();
+  return img;
+}
+
+TEST(SpBinEntries, AVersion3BinaryHasOneEntryPointMain) {
+  auto back = readBytes(serializeImage(sampleImage()));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->manifest.version, 3u);
+  ASSERT_EQ(back->manifest.entries.size(), 1u);
+  const EntryPoint *main = back->manifest.findEntry("main");
+  ASSERT_TRUE(main);
+  EXPECT_EQ(main->inputs, back->manifest.inputs);
+  EXPECT_EQ(main->outputs, back->manifest.outputs);
+  EXPECT_FALSE(back->manifest.findEntry("decode"));
+  // Written as before entry points: no `entries` key.
+  EXPECT_EQ(sampleMeta().find("entries"), std::string::npos);
+}
+
+TEST(SpBinEntries, EntryPointsAndKVCacheRoundTrip) {
+  Image img = generationImage();
+  EXPECT_EQ(img.manifest.version, 4u);
+  auto back = readBytes(serializeImage(img));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->manifest.toJSON(), img.manifest.toJSON());
+  const EntryPoint *decode = back->manifest.findEntry("decode");
+  ASSERT_TRUE(decode);
+  EXPECT_EQ(decode->entry, 1u);
+  EXPECT_EQ(decode->registerIndex("position"), 0u);
+  EXPECT_FALSE(decode->registerIndex("step"));
+  ASSERT_TRUE(back->manifest.kvCache);
+  EXPECT_EQ(back->manifest.kvCache->maxContext, 4u);
+  EXPECT_EQ(back->manifest.kvCache->layers[0].v.addr, 3584u);
+  EXPECT_EQ(back->manifest.kvCache->layers[0].k.bytes(), 2u * 4 * 16);
+}
+
+TEST(SpBinEntries, RequiredVersion) {
+  Manifest m;
+  EXPECT_EQ(m.requiredVersion(), 3u);
+  m.setEntries({m.mainEntry()});
+  EXPECT_EQ(m.requiredVersion(), 3u);
+  m.entries[0].registers = {"position"};
+  EXPECT_EQ(m.requiredVersion(), 4u);
+  m.entries[0].registers.clear();
+  m.kvCache = KVCache{1, {}};
+  EXPECT_EQ(m.requiredVersion(), 4u);
+}
+
+TEST(SpBinEntries, WriterChecksEntryPointsAndKVCache) {
+  Image img = generationImage();
+  img.manifest.entries[1].entry = 2;
+  EXPECT_ERR(readBytes(serializeImage(img)), "'entries[1].entry': 2 is past the last "
+                                    "instruction (1)");
+  img = generationImage();
+  img.manifest.kvCache->layers[0].v.addr = 4000;
+  EXPECT_ERR(readBytes(serializeImage(img)), "'kv_cache.layers[0].v.addr': region "
+                                    "occupies [0xfa0, 0x1020) beyond "
+                                    "dram.size 0x1000");
+  img = generationImage();
+  img.manifest.entries[1].outputs[0].dramAddr = 4090;
+  EXPECT_ERR(readBytes(serializeImage(img)), "'entries[1].outputs[0].dram_addr': "
+                                    "tensor 'logits' occupies");
 }
 
 } // namespace

@@ -1,6 +1,8 @@
 //===- spatten-objdump.cpp - Inspect .spbin files -------------------------===//
 //
-//   spatten-objdump -d x.spbin        one line per instruction
+//   spatten-objdump -d x.spbin        one line per instruction, and a
+//                                     `<name>:` line where each entry
+//                                     point starts (format version 4)
 //   spatten-objdump --manifest x.spbin  the JSON manifest
 //   spatten-objdump --isa-markdown      field tables for docs/ISA.md
 //
@@ -18,6 +20,8 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <map>
 
 using namespace llvm;
 using namespace spatten;
@@ -42,8 +46,24 @@ static int fail(const Twine &msg) {
   return 1;
 }
 
+/// Like objdump's symbol labels: the entry points that start at each
+/// instruction. A version-3 binary's one implicit `main` gets none, so its
+/// listing is as before entry points.
+static std::multimap<uint64_t, std::string>
+entryLabels(const binary::Manifest &m) {
+  std::multimap<uint64_t, std::string> labels;
+  if (m.version > binary::kOldestFormatVersion)
+    for (const binary::EntryPoint &e : m.entries)
+      labels.insert({e.entry, e.name});
+  return labels;
+}
+
 static void printDisassembly(const binary::Image &img) {
+  std::multimap<uint64_t, std::string> labels = entryLabels(img.manifest);
   for (size_t i = 0; i * isa::kInstrBytes < img.text.size(); ++i) {
+    auto [from, to] = labels.equal_range(i);
+    for (auto it = from; it != to; ++it)
+      outs() << "<" << it->second << ">:\n";
     isa::Instr inst = isa::Instr::decode(img.text.data() + i * isa::kInstrBytes);
     outs() << formatv("{0:x-4}:", i);
     for (uint64_t w : inst.words)

@@ -3,13 +3,18 @@
 //   spatten-sim model.spbin --input NAME=FILE ... --output-dir DIR
 //               [--report report.json] [--trace trace.json]
 //               [--timing-only] [--hw preset|file.json]
+//               [--generate N [--save-logits]]
 //
-// FILE is .npy or an ONNX TensorProto .pb. Every output is written as
-// DIR/<output name>.npy (atomically). Errors go to stderr with exit code 1.
+// FILE is .npy or an ONNX TensorProto .pb. Every output of the binary's
+// first entry point is written as DIR/<output name>.npy (atomically). With
+// --generate, a generation binary's prefill and decode entry points
+// generate N tokens greedily into DIR/generated_ids.npy (docs/Simulator.md,
+// "Generation"). Errors go to stderr with exit code 1.
 //
 //===----------------------------------------------------------------------===//
 
 #include "spatten/HostIO/TensorFiles.h"
+#include "spatten/Sim/Generation.h"
 #include "spatten/Sim/Simulator.h"
 #include "spatten/Sim/Timing/Trace.h"
 
@@ -52,6 +57,20 @@ static cl::opt<bool> timingOnly(
     cl::desc("Skip the arithmetic of GEMM, VEC and attention: cycles and "
              "bytes only, outputs meaningless (docs/Simulator.md)"),
     cl::cat(category));
+
+static cl::opt<unsigned> generateTokens(
+    "generate",
+    cl::desc("Generate N tokens greedily with the binary's prefill and decode "
+             "entry points (the prompt is prefill's input_ids); writes "
+             "DIR/generated_ids.npy"),
+    cl::value_desc("N"), cl::cat(category));
+static cl::opt<bool> saveLogits(
+    "save-logits",
+    cl::desc("With --generate: also write DIR/logits_prefill.npy and "
+             "DIR/logits_step_<s>.npy for each decode step"),
+    cl::cat(category));
+
+static bool generating() { return generateTokens.getNumOccurrences() > 0; }
 
 static int fail(const Twine &msg) {
   WithColor::error(errs(), "spatten-sim") << msg << "\n";
@@ -117,40 +136,104 @@ private:
 };
 } // namespace
 
-static Error addOutputs(sim::Simulator &s, OutputSet &out) {
+static Error createOutputDir() {
   if (std::error_code ec = sys::fs::create_directories(outputDir))
     return createStringError(ec, "cannot create --output-dir '" + outputDir +
                                      "': " + ec.message());
-  for (const binary::TensorInfo &t : s.manifest().outputs) {
+  return Error::success();
+}
+
+/// Adds DIR/<name>.npy holding `value`.
+static void addTensor(OutputSet &out, StringRef name,
+                      const sim::HostTensor &value) {
+  // Output names come from the model; keep them inside DIR.
+  std::string file = name.str();
+  for (char &c : file)
+    if (c == '/' || c == '\\')
+      c = '_';
+  SmallString<256> path(outputDir);
+  sys::path::append(path, file + ".npy");
+  out.add(std::string(path), hostio::serializeNpy(value));
+}
+
+static Error addOutputs(sim::Simulator &s, OutputSet &out) {
+  if (Error e = createOutputDir())
+    return e;
+  for (const binary::TensorInfo &t : s.entryPoint().outputs) {
     auto value = s.getOutput(t.name);
     if (!value)
       return value.takeError();
-    // Output names come from the model; keep them inside DIR.
-    std::string file = t.name;
-    for (char &c : file)
-      if (c == '/' || c == '\\')
-        c = '_';
-    SmallString<256> path(outputDir);
-    sys::path::append(path, file + ".npy");
-    out.add(std::string(path), hostio::serializeNpy(*value));
+    addTensor(out, t.name, *value);
   }
   return Error::success();
 }
 
+/// `json` as the text of a JSON file.
+static std::string jsonText(const json::Value &json, bool pretty) {
+  std::string text;
+  raw_string_ostream os(text);
+  if (pretty)
+    os << formatv("{0:2}", json);
+  else
+    os << json;
+  os << "\n";
+  return text;
+}
+
 static void addReportAndTrace(const sim::Simulator &s, OutputSet &out) {
-  if (!reportPath.empty()) {
-    std::string text;
-    raw_string_ostream(text)
-        << formatv("{0:2}", s.report().toJSON(s.timingConfig())) << "\n";
-    out.add(reportPath, std::move(text));
-  }
-  if (!tracePath.empty()) {
-    std::string text;
-    raw_string_ostream(text)
-        << sim::timing::traceJSON(s.timeline(), s.timingConfig().clockGHz)
-        << "\n";
-    out.add(tracePath, std::move(text));
-  }
+  if (!reportPath.empty())
+    out.add(reportPath,
+            jsonText(s.report().toJSON(s.timingConfig()), /*pretty=*/true));
+  if (!tracePath.empty())
+    out.add(tracePath,
+            jsonText(sim::timing::traceJSON(s.timeline(),
+                                            s.timingConfig().clockGHz),
+                     /*pretty=*/false));
+}
+
+/// --generate: the generated ids, the logits when asked, and the report and
+/// trace of every run.
+static Error addGeneration(sim::Simulator &s, OutputSet &out) {
+  std::optional<sim::timing::RunsTrace> trace;
+  if (!tracePath.empty())
+    trace.emplace(s.timingConfig().clockGHz);
+  auto g = sim::generate(s, generateTokens, saveLogits,
+                         [&](StringRef name, const sim::Simulator &run) {
+                           if (trace)
+                             trace->addRun(name, run.timeline());
+                         });
+  if (!g)
+    return createStringError(inconvertibleErrorCode(),
+                             binaryPath + ": " + toString(g.takeError()));
+  if (Error e = createOutputDir())
+    return e;
+  sim::HostTensor ids =
+      sim::HostTensor::zeros(sim::ElemType::I64, {1, int64_t(g->ids.size())});
+  std::copy(g->ids.begin(), g->ids.end(), ids.as<int64_t>());
+  addTensor(out, "generated_ids", ids);
+  if (g->prefillLogits)
+    addTensor(out, "logits_prefill", *g->prefillLogits);
+  for (size_t i = 0; i < g->stepLogits.size(); ++i)
+    addTensor(out, formatv("logits_step_{0}", i + 1).str(), g->stepLogits[i]);
+  if (!reportPath.empty())
+    out.add(reportPath,
+            jsonText(g->report.toJSON(s.timingConfig()), /*pretty=*/true));
+  if (trace)
+    out.add(tracePath, jsonText(trace->toJSON(), /*pretty=*/false));
+  return Error::success();
+}
+
+/// Runs the binary's first entry point, or generates with --generate.
+static Error runAndAddOutputs(sim::Simulator &s, OutputSet &out) {
+  if (generating())
+    return addGeneration(s, out);
+  if (Error e = s.run())
+    return createStringError(inconvertibleErrorCode(),
+                             binaryPath + ": " + toString(std::move(e)));
+  if (Error e = addOutputs(s, out))
+    return e;
+  addReportAndTrace(s, out);
+  return Error::success();
 }
 
 int main(int argc, char **argv) {
@@ -175,14 +258,17 @@ int main(int argc, char **argv) {
     return fail(simulator.takeError());
   sim::Simulator &s = **simulator;
   s.setTimingOnly(timingOnly);
+  if (saveLogits && !generating())
+    return fail("--save-logits needs --generate");
+  if (generating())
+    if (Error e = sim::prepareGeneration(s, generateTokens))
+      return fail(formatv("--generate {0}: {1}: {2}", generateTokens.getValue(),
+                          binaryPath, toString(std::move(e))));
   if (Error e = bindInputs(s))
     return fail(std::move(e));
-  if (Error e = s.run())
-    return fail(binaryPath + ": " + toString(std::move(e)));
   OutputSet out;
-  if (Error e = addOutputs(s, out))
+  if (Error e = runAndAddOutputs(s, out))
     return fail(std::move(e));
-  addReportAndTrace(s, out);
   if (Error e = out.commit())
     return fail(std::move(e));
   return 0;

@@ -4,7 +4,7 @@
 //   .text          instruction words, isa::kInstrBytes each, entry at offset 0
 //   .rodata        constants and weights; loaded at DRAM address
 //                  manifest.dram.rodata_base
-//   .spatten.meta  UTF-8 JSON manifest (see Manifest)
+//   .spatten.meta  UTF-8 JSON manifest (Manifest.h)
 // docs/BinaryFormat.md is the full specification.
 //
 // Depends only on LLVM Support/Object/BinaryFormat, never on MLIR.
@@ -14,8 +14,7 @@
 #ifndef SPATTEN_BINARY_SPBIN_H
 #define SPATTEN_BINARY_SPBIN_H
 
-#include "spatten/Dialect/SpAtten/Transforms/Settings.h"
-#include "spatten/Support/HardwareConfig.h"
+#include "spatten/Binary/Manifest.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -25,47 +24,13 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
 #include <vector>
 
 namespace spatten::binary {
 
-/// Version 2: ATTN `pq_mode` became `phase` (with `values`), DMA `pred`
-/// widened to 2 bits and TOPK gained `role`. Version 3: `dep_wait` takes a
-/// dependency token that a `dep_signal` pushed, instead of waiting for the
-/// whole queue (docs/ISA.md, "Queues and dependencies").
-constexpr unsigned kFormatVersion = 3;
 constexpr llvm::StringLiteral kTextSection = ".text";
 constexpr llvm::StringLiteral kRodataSection = ".rodata";
 constexpr llvm::StringLiteral kMetaSection = ".spatten.meta";
-
-/// One graph input or output living in DRAM.
-struct TensorInfo {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::string dtype;   ///< "float32" | "int64" | "int32"
-  uint64_t dramAddr = 0;
-  uint64_t bytes() const;
-};
-
-struct Manifest {
-  unsigned version = kFormatVersion;
-  HardwareConfig hardware;
-  uint64_t entry = 0;           ///< first instruction index
-  uint64_t numInstructions = 0;
-  uint64_t rodataBase = 0;      ///< DRAM address of .rodata
-  uint64_t dramSize = 0;        ///< bytes of DRAM the program touches
-  std::vector<TensorInfo> inputs, outputs;
-  /// The SpAtten settings it was compiled with; absent from binaries not
-  /// compiled by the pipeline (hand-written tests).
-  std::optional<SpAttenSettings> settings;
-  llvm::json::Object extra;     ///< free-form compiler info (layers, ...)
-
-  llvm::json::Value toJSON() const;
-  /// Checks every field; errors name the field.
-  static llvm::Expected<Manifest> fromJSON(const llvm::json::Value &v);
-};
 
 /// The bytes of a section, assembled without copying what they come from:
 /// `size()` bytes, zero except where pieces are placed. A piece borrows its

@@ -79,6 +79,35 @@ struct OpCounts {
   uint64_t topkCompares = 0; ///< top-k engine comparisons (local V, TOPK)
 };
 
+/// What one run of a generation measured, for report.json's `stages`
+/// (docs/Simulator.md, "Generation").
+struct RunFigures {
+  uint64_t cycles = 0; ///< cycle-level model
+  std::array<uint64_t, isa::kNumTensorClasses> dramRead{}, dramWritten{};
+  /// Per layer, as in LayerCounters: kept tokens and heads, and how many
+  /// of its progressive-quantization decisions refetched LSB planes (empty
+  /// when none was taken).
+  struct Layer {
+    unsigned layer = 0;
+    std::optional<uint64_t> keptTokens, keptHeads, refetches;
+  };
+  std::vector<Layer> layers;
+};
+
+/// One decode step of a generation: step `step` (1-based) ran at position
+/// `position`.
+struct GenerationStep {
+  unsigned step = 0;
+  uint64_t position = 0;
+  RunFigures run;
+};
+
+/// A generation's runs: the prefill, then each decode step.
+struct GenerationStages {
+  RunFigures prefill;
+  std::vector<GenerationStep> steps;
+};
+
 struct Report {
   OpCounts ops;
   std::array<OpcodeStats, isa::kNumOpcodes> byOpcode{};
@@ -94,9 +123,22 @@ struct Report {
   std::array<uint64_t, isa::kNumQueues> queueBusy{};
   std::array<uint64_t, 8> stageBusy{}; ///< attention pipeline stages
 
+  /// Generation only (docs/Simulator.md, "Generation"): each run's
+  /// figures; the fields above are then totals over every run, but for
+  /// `layers` and `topk`, which are the prefill's.
+  std::optional<GenerationStages> stages;
+
   /// The counters of layer `fieldValue - 1` (created on first use), or
   /// nullptr when `fieldValue` is 0 (not attributed).
   LayerCounters *layer(uint64_t fieldValue);
+
+  /// This report's cycles, DRAM bytes and per-layer figures, for `stages`.
+  RunFigures figures() const;
+  /// Adds `run`'s totals, as of a run after this one: instruction counts,
+  /// operations, DRAM bytes, cycles (cycle-level and first-order), queue
+  /// and attention stage busy cycles. Its `layers` and `topk` are not
+  /// added.
+  void addTotals(const Report &run);
 
   uint64_t totalInstructions() const;
   /// Serial sum of instrCycles: the first-order estimate, no overlap

@@ -3,9 +3,12 @@
 // Loads a .spbin Image into a flat DRAM (manifest dram.size bytes, .rodata
 // at dram.rodata_base), allocates the SRAM buffers from the manifest's
 // hardware configuration (fp32 elements; IDX holds int32), and executes the
-// instructions in order, functionally, in fp32 (Eigen). Every field is
-// checked before it is used: a bad program yields an llvm::Error naming the
-// instruction index, mnemonic and field, never a crash.
+// instructions of an entry point in order, functionally, in fp32 (Eigen).
+// Every field is checked before it is used: a bad program yields an
+// llvm::Error naming the instruction index, mnemonic and field, never a
+// crash. Entry points run one after another on the same DRAM, so what one
+// run stores (a KV cache) is there for the next (docs/Simulator.md, "Entry
+// points").
 //
 // Independent of MLIR: it reads only the binary.
 //
@@ -20,7 +23,7 @@
 #include "spatten/Sim/Timing/Engine.h"
 
 #include "llvm/ADT/ArrayRef.h"
-#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <memory>
 #include <optional>
@@ -52,26 +55,45 @@ public:
   /// whenever the program's control does not depend on computed values.
   void setTimingOnly(bool on);
 
+  /// The manifest; its `entries` are never empty (a binary without them
+  /// has the one entry point `main`).
   const binary::Manifest &manifest() const { return image.manifest; }
   const HardwareConfig &timingConfig() const;
 
-  /// Binds a graph input. The name must be a manifest input, the shape must
-  /// match exactly, and the dtype must match, except that int32 data is
-  /// accepted (and widened) for an int64 input.
+  /// Selects the entry point that setInput, getOutput, setRegister and
+  /// run() use; the first one until called. Its registers start at 0. The
+  /// error names `name` and lists the binary's entry points.
+  llvm::Error selectEntry(llvm::StringRef name);
+  /// The selected entry point.
+  const binary::EntryPoint &entryPoint() const;
+
+  /// Binds a graph input of the selected entry point. The name must be one
+  /// of its inputs, the shape must match exactly, and the dtype must match,
+  /// except that int32 data is accepted (and widened) for an int64 input.
   llvm::Error setInput(llvm::StringRef name, const HostTensor &value);
 
-  /// Runs from the entry point to HALT. Fails if an input is unbound, an
-  /// instruction is invalid, or the program runs off the end of .text; the
-  /// error is the first one in program order.
+  /// Sets register `name` of the selected entry point (its manifest
+  /// `registers`) for the runs that follow, until the next selectEntry().
+  /// The error names the entry point and lists its registers.
+  llvm::Error setRegister(llvm::StringRef name, uint32_t value);
+
+  /// Runs the selected entry point from its first instruction to HALT.
+  /// Each run starts with zero SRAM, no pending attention state, an empty
+  /// timeline and report; DRAM keeps what earlier runs stored. Fails if
+  /// one of its inputs is unbound, an instruction is invalid, or the
+  /// program runs off the end of .text; the error is the first one in
+  /// program order.
   /// With more than one hardware thread (llvm::hardware_concurrency), the
   /// calling thread executes and a worker thread retires (docs/Simulator.md,
   /// "Two threads"); the worker has been joined when run() returns. Outputs,
   /// report, timeline and errors are the same either way.
   llvm::Error run();
 
-  /// Reads a graph output back from DRAM (after run()).
+  /// Reads a graph output of the selected entry point back from DRAM
+  /// (after run()).
   llvm::Expected<HostTensor> getOutput(llvm::StringRef name) const;
 
+  /// What the last run measured.
   const Report &report() const;
   /// The timeline of the last run (cycle-level model, docs/Simulator.md).
   const timing::Engine &timeline() const;
@@ -89,9 +111,13 @@ public:
 
 private:
   explicit Simulator(binary::Image image);
+  /// Stores `value` into register `r<index>` (index < kMaxRegisters).
+  void setRegisterIndex(unsigned index, uint32_t value);
 
   binary::Image image;
-  llvm::StringMap<bool> boundInputs;
+  size_t selected = 0; ///< index in manifest().entries
+  /// Per entry point, the inputs bound since the simulator was created.
+  std::vector<llvm::StringSet<>> boundInputs;
   /// The execute half's state: DRAM, SRAM, the units' state and the
   /// execution counters.
   std::unique_ptr<Machine> machine;

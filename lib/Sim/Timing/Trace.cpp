@@ -25,10 +25,11 @@ std::pair<int64_t, const char *> unitOf(Opcode op) {
 }
 } // namespace
 
-llvm::json::Value sim::timing::traceJSON(const Engine &engine,
-                                         double clockGHz) {
-  double usPerCycle = 1.0 / (clockGHz * 1e3);
-  llvm::json::Array events;
+/// The track of the stage spans of a trace of several runs.
+constexpr int64_t kStagesTrack = 7;
+
+/// The metadata events naming the process and the unit tracks.
+static void appendTrackNames(llvm::json::Array &events) {
   for (Opcode op : {Opcode::Sync, Opcode::Load, Opcode::Store, Opcode::Gemm,
                     Opcode::Vec, Opcode::Attn, Opcode::Topk}) {
     auto [tid, name] = unitOf(op);
@@ -39,11 +40,18 @@ llvm::json::Value sim::timing::traceJSON(const Engine &engine,
   events.push_back(llvm::json::Object{
       {"name", "process_name"}, {"ph", "M"}, {"pid", 0},
       {"args", llvm::json::Object{{"name", "SpAtten"}}}});
+}
+
+/// One "X" event per instruction of `engine` that took time, `offset`
+/// cycles later than its run placed it.
+static void appendInstructions(llvm::json::Array &events, const Engine &engine,
+                               double usPerCycle, uint64_t offset) {
   for (const Event &e : engine.events()) {
     if (!e.when.cycles())
       continue;
+    uint64_t start = e.when.start + offset;
     llvm::json::Object args{{"pc", int64_t(e.pc)},
-                            {"start_cycle", int64_t(e.when.start)},
+                            {"start_cycle", int64_t(start)},
                             {"cycles", int64_t(e.when.cycles())}};
     if (e.layer)
       args["layer"] = int64_t(*e.layer);
@@ -52,10 +60,44 @@ llvm::json::Value sim::timing::traceJSON(const Engine &engine,
         {"ph", "X"},
         {"pid", 0},
         {"tid", unitOf(e.opcode).first},
-        {"ts", e.when.start * usPerCycle},
+        {"ts", start * usPerCycle},
         {"dur", e.when.cycles() * usPerCycle},
         {"args", std::move(args)}});
   }
+}
+
+static llvm::json::Value traceOf(llvm::json::Array events) {
   return llvm::json::Object{{"traceEvents", std::move(events)},
                             {"displayTimeUnit", "ns"}};
 }
+
+llvm::json::Value sim::timing::traceJSON(const Engine &engine,
+                                         double clockGHz) {
+  llvm::json::Array events;
+  appendTrackNames(events);
+  appendInstructions(events, engine, 1.0 / (clockGHz * 1e3), 0);
+  return traceOf(std::move(events));
+}
+
+RunsTrace::RunsTrace(double clockGHz) : usPerCycle(1.0 / (clockGHz * 1e3)) {
+  appendTrackNames(events);
+  events.push_back(llvm::json::Object{
+      {"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", kStagesTrack},
+      {"args", llvm::json::Object{{"name", "stages"}}}});
+}
+
+void RunsTrace::addRun(llvm::StringRef name, const Engine &engine) {
+  appendInstructions(events, engine, usPerCycle, end);
+  events.push_back(llvm::json::Object{
+      {"name", name.str()},
+      {"ph", "X"},
+      {"pid", 0},
+      {"tid", kStagesTrack},
+      {"ts", end * usPerCycle},
+      {"dur", engine.total() * usPerCycle},
+      {"args", llvm::json::Object{{"start_cycle", int64_t(end)},
+                                  {"cycles", int64_t(engine.total())}}}});
+  end += engine.total();
+}
+
+llvm::json::Value RunsTrace::toJSON() const { return traceOf(events); }

@@ -1,14 +1,16 @@
 """spatten.tools (running the C++ tools) and spatten.report (reading the
-simulator's report): typed accessors on hand-written reports, and a small
-compile + simulate."""
+simulator's report): typed accessors on hand-written reports, a small
+compile + simulate, and a toy text generation."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from spatten import export as spexport
-from spatten import tools
+from spatten import report, tools
 from spatten.report import KV_CLASSES, Report
 
 # Two layers, 4 tokens, 2 heads: layer 0 keeps tokens 0 and 2 and head 1
@@ -98,7 +100,7 @@ def test_compile_and_simulate_a_tiny_bert(tmp_path):
     path = tmp_path / "bert.onnx"
     model = spexport.export("bert", str(path), size="tiny", seed=0)
     binary = tools.compile(path, tmp_path / "m.spbin", shapes={"batch": 1, "sequence": 8}, hw="spatten")
-    assert binary.seconds > 0 and binary.hardware["name"] == "spatten"
+    assert binary.seconds > 0 and binary.hardware["name"] == "spatten" and binary.entries == ["main"]
     assert [(t.name, t.shape, t.dtype) for t in binary.inputs] == [
         (n, (1, 8), "int64") for n in ("input_ids", "attention_mask", "token_type_ids")]
     assert [t.name for t in binary.outputs] == ["last_hidden_state", "pooler_output"]
@@ -110,3 +112,49 @@ def test_compile_and_simulate_a_tiny_bert(tmp_path):
     assert run.report.cycles > 0 and run.trace.is_file() and run.seconds > 0
     timing = tools.simulate(tools.Binary(binary.path), arrays, tmp_path / "timing", report=False, timing_only=True)
     assert timing.report is None
+
+
+# A generation report's `stages`: the prefill and two decode steps.
+STAGES = {
+    "prefill": {"cycles": 500, "dram_bytes": {"read": {"k": 64}, "written": {"k": 32}, "total_read": 64,
+                                              "total_written": 32}},
+    "generation": {
+        "cycles": 70, "dram_bytes": {"read": {"k": 20}, "written": {"k": 8}, "total_read": 20, "total_written": 8},
+        "steps": [{"step": s, "position": 3 + s, "cycles": 30 + 10 * s,
+                   "dram_bytes": {"read": {"k": 10}, "written": {"k": 4}, "total_read": 10, "total_written": 4},
+                   "layers": [{"layer": 0, "kept_tokens": 4 + s, "kept_heads": 2, "refetches": None}]}
+                  for s in (1, 2)]},
+}
+
+
+def test_report_stages():
+    assert Report(DATA).stages is None
+    st = Report(dict(DATA, stages=STAGES)).stages
+    assert (st.prefill.cycles, st.prefill.dram.read(), st.prefill.step) == (500, 64, None)
+    assert (st.generation.cycles, st.generation.dram.written()) == (70, 8)
+    assert [(s.step, s.position, s.cycles) for s in st.steps] == [(1, 4, 40), (2, 5, 50)]
+    assert st.steps[1].layers == [report.StepLayer(0, 6, 2, None)]
+
+
+TOY = Path(__file__).resolve().parents[3] / "test" / "Sim" / "Inputs"
+
+
+def test_simulate_generates_tokens(tmp_path):
+    # The toy generation binary of the lit tests: greedy decoding gives a
+    # Fibonacci sequence (test/Sim/Inputs/toy-generation.s).
+    binary = tmp_path / "gen.spbin"
+    tools.run_tool("spatten-asm", [TOY / "toy-generation.s", "--manifest", TOY / "toy-generation.json", "-o", binary])
+    assert tools.Binary(binary).entries == ["prefill", "decode"]
+    prompt = np.array([[4, 1]], np.int64)
+    run = tools.simulate(binary, {"input_ids": prompt}, tmp_path / "out", generate=5, save_logits=True,
+                         trace=tmp_path / "trace.json")
+    assert run.generated_ids.dtype == np.int64 and run.generated_ids.tolist() == [[2, 3, 5, 8, 13]]
+    assert run.prefill_logits.shape == (1, 2, 16) and len(run.step_logits) == 4
+    assert [int(np.argmax(l)) for l in run.step_logits] == [3, 5, 8, 13]
+    st = run.report.stages
+    assert [s.position for s in st.steps] == [2, 3, 4, 5]
+    assert run.report.cycles == st.prefill.cycles + st.generation.cycles
+    plain = tools.simulate(binary, {"input_ids": prompt}, tmp_path / "plain")
+    assert plain.generated_ids is None and plain.step_logits == [] and plain.report.stages is None
+    with pytest.raises(tools.ToolError, match="beyond the KV cache's max_context 8"):
+        tools.simulate(binary, {"input_ids": prompt}, tmp_path / "long", generate=8)

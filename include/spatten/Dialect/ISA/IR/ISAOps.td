@@ -38,11 +38,29 @@ def ISA_ProgramOp : ISA_Op<"program", [
     `{name, shape, dtype, addr}` (addr in bytes); `dram_size` and
     `rodata_size` are bytes; `hardware` is the configuration compiled for,
     as JSON text (docs/HardwareConfig.md).
+
+    A module may hold several programs, one per entry point of the binary
+    (`sym_name` is the entry's name, e.g. `prefill` and `decode`); they
+    share one DRAM and `.rodata`. `registers` names the registers the host
+    sets before the entry runs, in register order (`registers[i]` is
+    `r<i>`, docs/BinaryFormat.md, "entries").
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, I64Attr:$dram_size,
                        I64Attr:$rodata_size, ArrayAttr:$inputs,
-                       ArrayAttr:$outputs, StrAttr:$hardware);
+                       ArrayAttr:$outputs, StrAttr:$hardware,
+                       OptionalAttr<StrArrayAttr>:$registers);
   let regions = (region SizedRegion<1>:$body);
+  // A program without registers, as a single-entry compile builds it.
+  let builders = [
+    OpBuilder<(ins "::mlir::StringAttr":$sym_name,
+                   "::mlir::IntegerAttr":$dram_size,
+                   "::mlir::IntegerAttr":$rodata_size,
+                   "::mlir::ArrayAttr":$inputs, "::mlir::ArrayAttr":$outputs,
+                   "::mlir::StringAttr":$hardware), [{
+      build($_builder, $_state, sym_name, dram_size, rodata_size, inputs,
+            outputs, hardware, /*registers=*/nullptr);
+    }]>
+  ];
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
 }
