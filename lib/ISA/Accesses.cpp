@@ -2,6 +2,8 @@
 
 #include "spatten/ISA/Accesses.h"
 
+#include "llvm/ADT/STLExtras.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -126,6 +128,54 @@ void addTopk(Accesses &out, const Instr &inst) {
     out.push_back({Space::Sram, Buffer::Idx, inOff, inOff + n, false});
   if (k)
     out.push_back({Space::Sram, Buffer::Idx, outOff, outOff + k, true});
+  if (flags & TopkWriteCount) {
+    uint64_t reg = inst.get(F::countReg);
+    out.push_back({Space::Register, Buffer::Idx, reg, reg + 1, true});
+  }
+}
+
+bool sameStorage(const Access &a, const Access &b) {
+  return a.space == b.space && a.buf == b.buf && a.write == b.write;
+}
+
+/// `a` widened to cover `b` too.
+Access hull(Access a, const Access &b) {
+  a.begin = std::min(a.begin, b.begin);
+  a.end = std::max(a.end, b.end);
+  return a;
+}
+
+/// Appends accesses covering both `lo` and `hi`, the accesses at the two
+/// extremes of the bound fields: pairwise hulls when both lists have the
+/// same shape, else one hull per storage (a count at 0 drops an access).
+void addHulls(Accesses &out, llvm::ArrayRef<Access> lo,
+              llvm::ArrayRef<Access> hi) {
+  bool paired = lo.size() == hi.size() &&
+                llvm::all_of(llvm::zip(lo, hi), [](auto pair) {
+                  return sameStorage(std::get<0>(pair), std::get<1>(pair));
+                });
+  if (paired) {
+    for (auto [a, b] : llvm::zip(lo, hi))
+      out.push_back(hull(a, b));
+    return;
+  }
+  llvm::SmallVector<Access, 8> merged;
+  for (const Access &a : llvm::concat<const Access>(lo, hi)) {
+    auto it = llvm::find_if(merged, [&](const Access &m) {
+      return sameStorage(m, a);
+    });
+    if (it == merged.end())
+      merged.push_back(a);
+    else
+      *it = hull(*it, a);
+  }
+  out.append(merged.begin(), merged.end());
+}
+
+/// A bind's signed bound clamped into what field `f` can hold.
+uint64_t boundValue(const Instr &bind, const Field &bound, const Field &f) {
+  int64_t v = int64_t(bind.get(bound));
+  return v < 0 ? 0 : std::min(uint64_t(v), fieldMask(f));
 }
 
 } // namespace
@@ -145,7 +195,29 @@ llvm::SmallVector<Access, 8> spatten::isa::accessesOf(const Instr &inst) {
   case Opcode::Vec: addVec(out, inst); break;
   case Opcode::Topk: addTopk(out, inst); break;
   case Opcode::Halt:
-  case Opcode::Sync: break;
+  case Opcode::Sync:
+  case Opcode::Bind: break;
   }
+  return out;
+}
+
+llvm::SmallVector<Access, 8>
+spatten::isa::accessesOf(const Instr &inst, llvm::ArrayRef<Instr> binds) {
+  llvm::SmallVector<Access, 8> out = accessesOf(inst);
+  const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
+  if (binds.empty() || !spec)
+    return out;
+  using B = fields::Bind;
+  Instr lo = inst, hi = inst;
+  for (const Instr &bind : binds) {
+    uint64_t index = bind.get(B::field), reg = bind.get(B::reg);
+    if (index >= spec->numFields)
+      continue;
+    const Field &f = spec->fields[index];
+    lo.set(f, boundValue(bind, B::lo, f));
+    hi.set(f, boundValue(bind, B::hi, f));
+    out.push_back({Space::Register, Buffer::Idx, reg, reg + 1, false});
+  }
+  addHulls(out, accessesOf(lo), accessesOf(hi));
   return out;
 }
