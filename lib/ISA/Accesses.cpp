@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
+#include <vector>
 
 using namespace spatten::isa;
 
@@ -145,30 +147,30 @@ Access hull(Access a, const Access &b) {
   return a;
 }
 
-/// Appends accesses covering both `lo` and `hi`, the accesses at the two
-/// extremes of the bound fields: pairwise hulls when both lists have the
-/// same shape, else one hull per storage (a count at 0 drops an access).
-void addHulls(Accesses &out, llvm::ArrayRef<Access> lo,
-              llvm::ArrayRef<Access> hi) {
-  bool paired = lo.size() == hi.size() &&
-                llvm::all_of(llvm::zip(lo, hi), [](auto pair) {
-                  return sameStorage(std::get<0>(pair), std::get<1>(pair));
-                });
-  if (paired) {
-    for (auto [a, b] : llvm::zip(lo, hi))
-      out.push_back(hull(a, b));
-    return;
-  }
+/// Appends accesses covering every list of `corners`: pairwise hulls
+/// when the lists have the same shape, else one hull per storage (a count
+/// at 0 drops an access, so positions need not match).
+void addHulls(Accesses &out,
+              llvm::ArrayRef<llvm::SmallVector<Access, 8>> corners) {
+  llvm::ArrayRef<Access> first = corners.front();
+  bool paired = llvm::all_of(corners, [&](llvm::ArrayRef<Access> c) {
+    return c.size() == first.size() &&
+           llvm::all_of(llvm::zip(c, first), [](auto pair) {
+             return sameStorage(std::get<0>(pair), std::get<1>(pair));
+           });
+  });
   llvm::SmallVector<Access, 8> merged;
-  for (const Access &a : llvm::concat<const Access>(lo, hi)) {
-    auto it = llvm::find_if(merged, [&](const Access &m) {
-      return sameStorage(m, a);
-    });
-    if (it == merged.end())
-      merged.push_back(a);
-    else
-      *it = hull(*it, a);
-  }
+  for (llvm::ArrayRef<Access> c : corners)
+    for (auto [i, a] : llvm::enumerate(c)) {
+      auto *it = paired ? merged.begin() + i
+                        : llvm::find_if(merged, [&](const Access &m) {
+                            return sameStorage(m, a);
+                          });
+      if (it == merged.end())
+        merged.push_back(a);
+      else
+        *it = hull(*it, a);
+    }
   out.append(merged.begin(), merged.end());
 }
 
@@ -177,6 +179,17 @@ uint64_t boundValue(const Instr &bind, const Field &bound, const Field &f) {
   int64_t v = int64_t(bind.get(bound));
   return v < 0 ? 0 : std::min(uint64_t(v), fieldMask(f));
 }
+
+/// One bound field and its range.
+struct BoundRange {
+  const Field *field;
+  uint64_t lo, hi;
+};
+
+/// Beyond this many bound fields, the 2^n corners are not enumerated: each
+/// storage the instruction touches at its lowest or highest corner is taken
+/// as a whole.
+constexpr unsigned kMaxCornerFields = 8;
 
 } // namespace
 
@@ -208,16 +221,32 @@ spatten::isa::accessesOf(const Instr &inst, llvm::ArrayRef<Instr> binds) {
   if (binds.empty() || !spec)
     return out;
   using B = fields::Bind;
-  Instr lo = inst, hi = inst;
+  llvm::SmallVector<BoundRange> ranges;
   for (const Instr &bind : binds) {
     uint64_t index = bind.get(B::field), reg = bind.get(B::reg);
+    out.push_back({Space::Register, Buffer::Idx, reg, reg + 1, false});
     if (index >= spec->numFields)
       continue;
     const Field &f = spec->fields[index];
-    lo.set(f, boundValue(bind, B::lo, f));
-    hi.set(f, boundValue(bind, B::hi, f));
-    out.push_back({Space::Register, Buffer::Idx, reg, reg + 1, false});
+    ranges.push_back(
+        {&f, boundValue(bind, B::lo, f), boundValue(bind, B::hi, f)});
   }
-  addHulls(out, accessesOf(lo), accessesOf(hi));
+  // Every corner of the box: an access's start is least with the offsets
+  // at lo and the counts at hi (a count at 0 may drop it), its end greatest
+  // with all at hi, so the extremes of one field alone do not suffice.
+  bool whole = ranges.size() > kMaxCornerFields;
+  unsigned numCorners = whole ? 2 : 1u << ranges.size();
+  std::vector<llvm::SmallVector<Access, 8>> corners;
+  for (unsigned c = 0; c < numCorners; ++c) {
+    Instr corner = inst;
+    for (auto [i, r] : llvm::enumerate(ranges))
+      corner.set(*r.field, ((whole ? c : c >> i) & 1) ? r.hi : r.lo);
+    corners.push_back(accessesOf(corner));
+  }
+  if (whole)
+    for (auto &corner : corners)
+      for (Access &a : corner)
+        std::tie(a.begin, a.end) = std::pair(uint64_t(0), kAll);
+  addHulls(out, corners);
   return out;
 }

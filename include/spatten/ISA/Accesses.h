@@ -55,10 +55,11 @@ llvm::SmallVector<Access, 8> accessesOf(const Instr &inst);
 
 /// The storage `inst` accesses when `binds` (the `bind`s directly before
 /// it, program order) patch it: what it accesses as encoded, the registers
-/// the binds read, and each access hulled over every bound field at its
-/// `lo` and at its `hi` (addresses and counts are monotone in each field,
-/// so the two extremes bound every value between). A bind whose field
-/// index is out of range is ignored (the verifier and simulator reject it).
+/// the binds read, and each access hulled over the corners of the bound
+/// fields' [lo, hi] box (addresses and counts are monotone in each field,
+/// so the corners bound every value between; past 8 bound fields, each
+/// storage touched is taken whole). A bind whose field index is out of
+/// range is ignored (the verifier and simulator reject it).
 llvm::SmallVector<Access, 8> accessesOf(const Instr &inst,
                                         llvm::ArrayRef<Instr> binds);
 
