@@ -11,6 +11,7 @@
 #include "spatten/ISA/Disasm.h"
 #include "spatten/Sim/Simulator.h"
 
+#include "SimTestUtil.h"
 #include "TestUtil.h"
 
 #include <cstring>
@@ -43,11 +44,7 @@ std::vector<Instr> assemble(const std::vector<std::string> &lines) {
 class BindTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    binary::Image img;
-    img.text.assign(kInstrBytes, 0); // halt
-    img.manifest.numInstructions = 1;
-    img.manifest.dramSize = 4096;
-    auto s = Simulator::create(std::move(img));
+    auto s = Simulator::create(test::haltImage(4096));
     ASSERT_OK(s);
     sim = std::move(*s);
     for (int i = 0; i < 64; ++i) {
