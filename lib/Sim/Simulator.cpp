@@ -461,14 +461,16 @@ std::vector<float> &Simulator::buffer(Buffer b) {
 }
 std::vector<int32_t> &Simulator::indexBuffer() { return machine->idx; }
 
-void Simulator::setRegister(unsigned index, uint32_t value) {
-  assert(index < kNumRegisters && "register index out of range");
+Error Simulator::setRegister(unsigned index, uint32_t value) {
+  if (index >= kNumRegisters)
+    return makeError(llvm::formatv("register r{0} does not exist (r0..r{1})",
+                                   index, kNumRegisters - 1));
   presetRegisters[index] = value;
   machine->registers[index] = value;
+  return Error::success();
 }
 uint32_t Simulator::getRegister(unsigned index) const {
-  assert(index < kNumRegisters && "register index out of range");
-  return machine->registers[index];
+  return index < kNumRegisters ? machine->registers[index] : 0;
 }
 
 /// The tensor `name` among `ts`, the program's inputs or outputs (`kind`:

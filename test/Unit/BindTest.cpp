@@ -69,7 +69,7 @@ const std::string kLoad = "load tensor_class=activations dtype=f32 bits=32 "
                           "sram_stride=4 rows=1 cols=4";
 
 TEST_F(BindTest, RegisterSetsRowsAndAddress) {
-  sim->setRegister(3, 2);
+  ASSERT_NO_ERR(sim->setRegister(3, 2));
   ASSERT_NO_ERR(exec({"bind field=rows reg=3 mul=1 add=1 lo=0 hi=8",
                       "bind field=dram_addr reg=3 mul=16 add=0 lo=0 hi=4096",
                       kLoad}));
@@ -82,7 +82,7 @@ TEST_F(BindTest, RegisterSetsRowsAndAddress) {
 }
 
 TEST_F(BindTest, ValueIsClamped) {
-  sim->setRegister(0, 100);
+  ASSERT_NO_ERR(sim->setRegister(0, 100));
   ASSERT_NO_ERR(exec({"bind field=rows reg=0 mul=1 add=0 lo=1 hi=2", kLoad}));
   EXPECT_EQ(act()[7], 7.0f);
   EXPECT_EQ(act()[8], 0.0f); // 2 rows, not 100
@@ -92,13 +92,13 @@ TEST_F(BindTest, ValueIsClamped) {
 TEST_F(BindTest, TableSourceReadsU32ByRegister) {
   uint32_t table[] = {5, 1, 3};
   std::memcpy(sim->dram().data() + 1024, table, sizeof(table));
-  sim->setRegister(1, 2);
+  ASSERT_NO_ERR(sim->setRegister(1, 2));
   ASSERT_NO_ERR(exec({"bind field=rows source=table table=1024 reg=1 mul=1 "
                       "add=0 lo=0 hi=8",
                       kLoad}));
   EXPECT_EQ(act()[11], 11.0f); // table[2] = 3 rows
   EXPECT_EQ(act()[12], 0.0f);
-  sim->setRegister(1, 1000);
+  ASSERT_NO_ERR(sim->setRegister(1, 1000));
   EXPECT_ERR(exec({"bind field=rows source=table table=1024 reg=1 mul=1 add=0 "
                    "lo=0 hi=8",
                    kLoad}),
@@ -111,7 +111,7 @@ TEST_F(BindTest, BindsAttentionKeyCounts) {
     sim->buffer(Buffer::K)[i] = 0.2f * i;
     sim->buffer(Buffer::V)[i] = float(i);
   }
-  sim->setRegister(4, 0); // position 0: one key
+  ASSERT_NO_ERR(sim->setRegister(4, 0)); // position 0: one key
   const std::string attn = "attn q_buf=q q_stride=2 k_buf=k k_stride=2 "
                            "v_buf=v v_stride=2 o_buf=act o_stride=2 lq=1 "
                            "lk=8 d=2 scale=1 vk=8";
@@ -128,7 +128,7 @@ TEST_F(BindTest, Errors) {
   const std::string store = "store tensor_class=activations dtype=f32 bits=32 "
                             "dram_addr=64 sram_buf=act sram_stride=4 rows=1 "
                             "cols=4";
-  sim->setRegister(0, 3);
+  ASSERT_NO_ERR(sim->setRegister(0, 3));
   EXPECT_ERR(exec({"bind field=rows reg=0 mul=0x4000000000000000 add=0 lo=0 "
                    "hi=4",
                    store}),
@@ -195,7 +195,8 @@ protected:
   }
   /// ATTN over `keys` keys (bound from r7) of fill pass `flags`.
   llvm::Error attn(int flags, int keys) {
-    sim->setRegister(7, keys);
+    if (llvm::Error e = sim->setRegister(7, keys))
+      return e;
     return exec({"bind field=lk reg=7 mul=1 add=0 lo=0 hi=2",
                  "attn q_buf=q q_stride=2 k_buf=k k_stride=2 v_buf=v "
                  "v_stride=2 o_buf=act o_stride=2 lq=2 lk=2 d=2 scale=1 "
@@ -241,12 +242,13 @@ TEST_F(BindTest, TopkWritesItsCountToARegister) {
 }
 
 TEST_F(BindTest, RunStartsFromTheHostRegisters) {
-  sim->setRegister(2, 9);
+  ASSERT_NO_ERR(sim->setRegister(2, 9));
   ASSERT_NO_ERR(exec({"topk flags=6 count_reg=2 s_buf=act n=4 k=1"}));
   EXPECT_EQ(sim->getRegister(2), 1u);
   ASSERT_NO_ERR(sim->run()); // the image is one halt
   EXPECT_EQ(sim->getRegister(2), 9u);
   EXPECT_EQ(sim->getRegister(3), 0u);
+  EXPECT_ERR(sim->setRegister(16, 1), "register r16 does not exist (r0..r15)");
 }
 
 //===----------------------------------------------------------------------===//

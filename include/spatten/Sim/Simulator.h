@@ -88,12 +88,13 @@ public:
   /// it, on the calling thread. A `bind` is held for the next step.
   llvm::Error step(const isa::Instr &inst, uint64_t pc);
 
-  /// The control unit's registers r0..r15 (docs/ISA.md, "Registers";
-  /// `index` < isa::kNumRegisters). Every run() starts with each register
-  /// 0 but those set here, which keep their value for later runs as bound
-  /// inputs do; setRegister also sets the register at once (for step()).
-  /// getRegister reads the current value, e.g. a TOPK count after a run.
-  void setRegister(unsigned index, uint32_t value);
+  /// The control unit's registers r0..r15 (docs/ISA.md, "Registers").
+  /// Every run() starts with each register 0 but those set here, which
+  /// keep their value for later runs as bound inputs do; setRegister also
+  /// sets the register at once (for step()). It fails for an index past
+  /// r15 (isa::kNumRegisters). getRegister reads the current value, e.g. a
+  /// TOPK count after a run; 0 for an index past r15.
+  llvm::Error setRegister(unsigned index, uint32_t value);
   uint32_t getRegister(unsigned index) const;
 
 private:
