@@ -2,8 +2,12 @@
 
 #include "spatten/ISA/Accesses.h"
 
+#include "llvm/ADT/STLExtras.h"
+
 #include <algorithm>
 #include <limits>
+#include <tuple>
+#include <vector>
 
 using namespace spatten::isa;
 
@@ -126,7 +130,66 @@ void addTopk(Accesses &out, const Instr &inst) {
     out.push_back({Space::Sram, Buffer::Idx, inOff, inOff + n, false});
   if (k)
     out.push_back({Space::Sram, Buffer::Idx, outOff, outOff + k, true});
+  if (flags & TopkWriteCount) {
+    uint64_t reg = inst.get(F::countReg);
+    out.push_back({Space::Register, Buffer::Idx, reg, reg + 1, true});
+  }
 }
+
+bool sameStorage(const Access &a, const Access &b) {
+  return a.space == b.space && a.buf == b.buf && a.write == b.write;
+}
+
+/// `a` widened to cover `b` too.
+Access hull(Access a, const Access &b) {
+  a.begin = std::min(a.begin, b.begin);
+  a.end = std::max(a.end, b.end);
+  return a;
+}
+
+/// Appends accesses covering every list of `corners`: pairwise hulls
+/// when the lists have the same shape, else one hull per storage (a count
+/// at 0 drops an access, so positions need not match).
+void addHulls(Accesses &out,
+              llvm::ArrayRef<llvm::SmallVector<Access, 8>> corners) {
+  llvm::ArrayRef<Access> first = corners.front();
+  bool paired = llvm::all_of(corners, [&](llvm::ArrayRef<Access> c) {
+    return c.size() == first.size() &&
+           llvm::all_of(llvm::zip(c, first), [](auto pair) {
+             return sameStorage(std::get<0>(pair), std::get<1>(pair));
+           });
+  });
+  llvm::SmallVector<Access, 8> merged;
+  for (llvm::ArrayRef<Access> c : corners)
+    for (auto [i, a] : llvm::enumerate(c)) {
+      auto *it = paired ? merged.begin() + i
+                        : llvm::find_if(merged, [&](const Access &m) {
+                            return sameStorage(m, a);
+                          });
+      if (it == merged.end())
+        merged.push_back(a);
+      else
+        *it = hull(*it, a);
+    }
+  out.append(merged.begin(), merged.end());
+}
+
+/// A bind's signed bound clamped into what field `f` can hold.
+uint64_t boundValue(const Instr &bind, const Field &bound, const Field &f) {
+  int64_t v = int64_t(bind.get(bound));
+  return v < 0 ? 0 : std::min(uint64_t(v), fieldMask(f));
+}
+
+/// One bound field and its range.
+struct BoundRange {
+  const Field *field;
+  uint64_t lo, hi;
+};
+
+/// Beyond this many bound fields, the 2^n corners are not enumerated: each
+/// storage the instruction touches at its lowest or highest corner is taken
+/// as a whole.
+constexpr unsigned kMaxCornerFields = 8;
 
 } // namespace
 
@@ -145,7 +208,45 @@ llvm::SmallVector<Access, 8> spatten::isa::accessesOf(const Instr &inst) {
   case Opcode::Vec: addVec(out, inst); break;
   case Opcode::Topk: addTopk(out, inst); break;
   case Opcode::Halt:
-  case Opcode::Sync: break;
+  case Opcode::Sync:
+  case Opcode::Bind: break;
   }
+  return out;
+}
+
+llvm::SmallVector<Access, 8>
+spatten::isa::accessesOf(const Instr &inst, llvm::ArrayRef<Instr> binds) {
+  llvm::SmallVector<Access, 8> out = accessesOf(inst);
+  const OpcodeSpec *spec = lookupOpcode(inst.opcodeByte());
+  if (binds.empty() || !spec)
+    return out;
+  using B = fields::Bind;
+  llvm::SmallVector<BoundRange> ranges;
+  for (const Instr &bind : binds) {
+    uint64_t index = bind.get(B::field), reg = bind.get(B::reg);
+    out.push_back({Space::Register, Buffer::Idx, reg, reg + 1, false});
+    if (index >= spec->numFields)
+      continue;
+    const Field &f = spec->fields[index];
+    ranges.push_back(
+        {&f, boundValue(bind, B::lo, f), boundValue(bind, B::hi, f)});
+  }
+  // Every corner of the box: an access's start is least with the offsets
+  // at lo and the counts at hi (a count at 0 may drop it), its end greatest
+  // with all at hi, so the extremes of one field alone do not suffice.
+  bool whole = ranges.size() > kMaxCornerFields;
+  unsigned numCorners = whole ? 2 : 1u << ranges.size();
+  std::vector<llvm::SmallVector<Access, 8>> corners;
+  for (unsigned c = 0; c < numCorners; ++c) {
+    Instr corner = inst;
+    for (auto [i, r] : llvm::enumerate(ranges))
+      corner.set(*r.field, ((whole ? c : c >> i) & 1) ? r.hi : r.lo);
+    corners.push_back(accessesOf(corner));
+  }
+  if (whole)
+    for (auto &corner : corners)
+      for (Access &a : corner)
+        std::tie(a.begin, a.end) = std::pair(uint64_t(0), kAll);
+  addHulls(out, corners);
   return out;
 }

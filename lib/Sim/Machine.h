@@ -112,6 +112,13 @@ struct FillStatistics {
   std::vector<float> max, sum; ///< per query row
 };
 
+/// A decoded `bind` waiting for the instruction it patches (docs/ISA.md,
+/// "bind"): its words and its index in .text, for messages.
+struct PendingBind {
+  isa::Instr inst;
+  uint64_t pc;
+};
+
 struct Machine {
   /// DRAM from the manifest's `dram` section with `image`'s .rodata (which
   /// must outlive the Machine), and SRAM buffers from the manifest's
@@ -156,12 +163,14 @@ struct Machine {
   bool predicate = false;
   DeferredValues deferred;
   FillStatistics fill;
+  /// The control unit's register file (docs/ISA.md, "Registers").
+  std::array<uint32_t, isa::kNumRegisters> registers{};
+  /// The binds decoded since the last other instruction, in program order.
+  std::vector<PendingBind> pendingBinds;
+
   /// The last compute instruction, when it is an ATTN (the next ATTN may
   /// stream behind it).
   std::optional<isa::Instr> lastAttn;
-  /// What the host set before the run (Simulator::setRegister); `r<i>` is
-  /// registers[i].
-  std::array<uint32_t, binary::kMaxRegisters> registers{};
 
   /// The execution counters: everything but what the timeline defines
   /// (docs/Simulator.md, "Two threads").

@@ -235,6 +235,7 @@ static Error dispatch(const UnitInstr &instr, Opcode opcode) {
   case Opcode::Attn: return executeAttn(instr);
   case Opcode::Vec: return executeVec(instr);
   case Opcode::Topk: return executeTopk(instr);
+  case Opcode::Bind: break; // held by execute(), never dispatched
   }
   return instr.error("opcode", "not implemented");
 }
@@ -266,11 +267,24 @@ static void noteAttnStream(Machine &m, const Instr &inst, timing::Work &work) {
 
 /// The execute half of an instruction: decode, field checks, the
 /// functional run on `m` (SRAM, DRAM, the execution counters) and what the
-/// timeline needs. Touches nothing of the retire half.
-static Expected<Executed> execute(Machine &m, const Instr &inst, uint64_t pc) {
-  auto spec = decodeHeader(inst, pc);
+/// timeline needs; nothing for a `bind`, which is held for the instruction
+/// it patches (its pending binds are applied first). Touches nothing of the
+/// retire half.
+static Expected<std::optional<Executed>> execute(Machine &m, const Instr &word,
+                                                 uint64_t pc) {
+  auto spec = decodeHeader(word, pc);
   if (!spec)
     return spec.takeError();
+  if ((*spec)->opcode == Opcode::Bind) {
+    if (Error e = holdBind(m, word, pc))
+      return std::move(e);
+    return std::nullopt;
+  }
+  auto patched = m.pendingBinds.empty() ? Expected<Instr>(word)
+                                        : applyBinds(m, word, **spec);
+  if (!patched)
+    return patched.takeError();
+  const Instr &inst = *patched;
   std::optional<uint64_t> dataCycles;
   Executed x;
   x.spec = *spec;
@@ -298,7 +312,7 @@ static Expected<Executed> execute(Machine &m, const Instr &inst, uint64_t pc) {
     work.layer = unsigned(inst.get(*l) - 1);
   work.computeCycles = x.cycles;
   noteAttnStream(m, inst, work);
-  return std::move(x);
+  return std::optional<Executed>(std::move(x));
 }
 
 /// Runs execute() from instruction `entry` to HALT, handing every
@@ -309,6 +323,8 @@ static Error executeProgram(Machine &m, const binary::Image &image,
                             llvm::function_ref<bool(Executed &&)> handOff) {
   uint64_t n = image.text.size() / kInstrBytes;
   for (uint64_t pc = entry;; ++pc) {
+    if (pc >= n && !m.pendingBinds.empty())
+      return unboundError(m);
     if (pc >= n)
       return makeError(llvm::formatv("instruction {0}: ran past the end of "
                                      ".text ({1} instructions) without halt",
@@ -317,7 +333,7 @@ static Error executeProgram(Machine &m, const binary::Image &image,
     auto x = execute(m, inst, pc);
     if (!x)
       return x.takeError();
-    if (!handOff(std::move(*x)))
+    if (*x && !handOff(std::move(**x)))
       return Error::success(); // the retire half reports its error
     if (inst.opcodeByte() == uint8_t(Opcode::Halt))
       return Error::success();
@@ -457,6 +473,18 @@ static std::string listOrNone(llvm::ArrayRef<std::string> names) {
   return names.empty() ? "(none)" : llvm::join(names, ", ");
 }
 
+Error Simulator::setRegister(unsigned index, uint32_t value) {
+  if (index >= kNumRegisters)
+    return makeError(llvm::formatv("register r{0} does not exist (r0..r{1})",
+                                   index, kNumRegisters - 1));
+  presetRegisters[index] = value;
+  machine->registers[index] = value;
+  return Error::success();
+}
+uint32_t Simulator::getRegister(unsigned index) const {
+  return index < kNumRegisters ? machine->registers[index] : 0;
+}
+
 /// The tensor `name` among `ts`, the program's inputs or outputs (`kind`:
 /// "input" or "output"), and its element type; the error lists them.
 static Expected<std::pair<const binary::TensorInfo *, ElemType>>
@@ -483,6 +511,7 @@ Error Simulator::selectEntry(llvm::StringRef name) {
     if (entries[i].name != name)
       continue;
     selected = i;
+    presetRegisters.fill(0);
     machine->registers.fill(0);
     return Error::success();
   }
@@ -503,12 +532,7 @@ Error Simulator::setRegister(llvm::StringRef name, uint32_t value) {
   if (!index)
     return makeError("entry point '" + e.name + "' has no register '" + name +
                      "' (its registers: " + listOrNone(e.registers) + ")");
-  setRegisterIndex(*index, value);
-  return Error::success();
-}
-
-void Simulator::setRegisterIndex(unsigned index, uint32_t value) {
-  machine->registers[index] = value;
+  return setRegister(*index, value);
 }
 
 Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
@@ -562,6 +586,8 @@ Error Simulator::run() {
                        HostTensor::zeros(ElemType::F32, t.shape).shapeString() +
                        ", " + t.dtype + ")");
   machine->startRun();
+  machine->registers = presetRegisters;
+  machine->pendingBinds.clear();
   if (Error e = retirement->reset(machine->timing))
     return e;
   std::optional<Error> retireErr;
@@ -592,7 +618,9 @@ Error Simulator::step(const Instr &inst, uint64_t pc) {
   auto x = execute(*machine, inst, pc);
   if (!x)
     return x.takeError();
-  Error e = retirement->retire(*x);
+  if (!*x)
+    return Error::success(); // a bind, held for the next instruction
+  Error e = retirement->retire(**x);
   retirement->mergeInto(machine->rep);
   return e;
 }

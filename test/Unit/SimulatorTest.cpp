@@ -10,6 +10,7 @@
 #include "spatten/Sim/Simulator.h"
 #include "spatten/Sim/Timing/Latency.h"
 
+#include "SimTestUtil.h"
 #include "TestUtil.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -21,6 +22,7 @@
 using namespace spatten;
 using namespace spatten::isa;
 using namespace spatten::sim;
+using spatten::test::haltImage;
 
 namespace {
 
@@ -31,14 +33,6 @@ Instr asmLine(const std::string &text) {
     return Instr();
   }
   return *i;
-}
-
-binary::Image haltImage(uint64_t dramSize) {
-  binary::Image img;
-  img.text.assign(kInstrBytes, 0); // halt
-  img.manifest.numInstructions = 1;
-  img.manifest.dramSize = dramSize;
-  return img;
 }
 
 class SimTest : public ::testing::Test {

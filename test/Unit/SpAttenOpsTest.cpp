@@ -10,6 +10,7 @@
 #include "spatten/ISA/Disasm.h"
 #include "spatten/Sim/Simulator.h"
 
+#include "SimTestUtil.h"
 #include "TestUtil.h"
 
 #include <cmath>
@@ -24,11 +25,7 @@ namespace {
 class OpsTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    binary::Image img;
-    img.text.assign(kInstrBytes, 0); // halt
-    img.manifest.numInstructions = 1;
-    img.manifest.dramSize = 4096;
-    auto s = Simulator::create(std::move(img));
+    auto s = Simulator::create(test::haltImage(4096));
     ASSERT_OK(s);
     sim = std::move(*s);
   }
@@ -141,8 +138,8 @@ TEST_F(OpsTest, TopkQuickSelectPassesAreSeededAndCharged) {
 TEST_F(OpsTest, TopkFieldErrors) {
   EXPECT_ERR(exec("topk s_buf=idx n=2 k=1"),
              "instruction 7 (topk): field 's_buf': must name an fp32 buffer");
-  EXPECT_ERR(exec("topk flags=4 s_buf=act n=2 k=1"),
-             "field 'flags': unknown bits 0x4");
+  EXPECT_ERR(exec("topk flags=8 s_buf=act n=2 k=1"),
+             "field 'flags': unknown bits 0x8");
   EXPECT_ERR(exec("topk s_buf=act n=2 k=2 out_off=4095"),
              "field 'out_off': 2 results at offset 4095 run past");
   EXPECT_ERR(exec("topk flags=2 s_buf=act s_off=65535 n=2 k=1"),

@@ -10,6 +10,11 @@
 //
 // Ranges are conservative where the fields do not bound them: the DRAM rows
 // of `gather`/`scatter` depend on the index list, so they cover all DRAM.
+// Registers are a storage space of their own: TOPK with TopkWriteCount
+// writes one, a `bind` reads one on behalf of the instruction it patches,
+// which also accesses what it would with its bound fields anywhere in
+// their [lo, hi] range. A bind's table (BindSource::Table) is constant
+// data and not an access.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,13 +23,15 @@
 
 #include "spatten/ISA/Spec.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 
 namespace spatten::isa {
 
 /// Where an access lands: an SRAM buffer (element offsets), DRAM (byte
-/// addresses) or the attention unit's pending state (one location).
-enum class Space : uint8_t { Sram, Dram, AttnState };
+/// addresses), the attention unit's pending state (one location) or the
+/// control unit's registers (register numbers).
+enum class Space : uint8_t { Sram, Dram, AttnState, Register };
 
 struct Access {
   Space space;
@@ -41,9 +48,20 @@ struct Access {
   }
 };
 
-/// The storage `inst` reads and writes. `sync` and `halt` access nothing
-/// (they order everything instead); an unknown opcode accesses nothing.
+/// The storage `inst` reads and writes. `sync`, `halt` and `bind` access
+/// nothing (the first two order everything instead, a bind's reads are its
+/// instruction's); an unknown opcode accesses nothing.
 llvm::SmallVector<Access, 8> accessesOf(const Instr &inst);
+
+/// The storage `inst` accesses when `binds` (the `bind`s directly before
+/// it, program order) patch it: what it accesses as encoded, the registers
+/// the binds read, and each access hulled over the corners of the bound
+/// fields' [lo, hi] box (addresses and counts are monotone in each field,
+/// so the corners bound every value between; past 8 bound fields, each
+/// storage touched is taken whole). A bind whose field index is out of
+/// range is ignored (the verifier and simulator reject it).
+llvm::SmallVector<Access, 8> accessesOf(const Instr &inst,
+                                        llvm::ArrayRef<Instr> binds);
 
 } // namespace spatten::isa
 

@@ -25,6 +25,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -106,18 +107,27 @@ public:
   std::vector<int32_t> &indexBuffer();
 
   /// Executes one instruction (index `pc` is for messages only) and retires
-  /// it, on the calling thread.
+  /// it, on the calling thread. A `bind` is held for the next step.
   llvm::Error step(const isa::Instr &inst, uint64_t pc);
+
+  /// The control unit's registers r0..r15 (docs/ISA.md, "Registers").
+  /// Every run() starts with each register 0 but those set here, which
+  /// keep their value for later runs as bound inputs do; setRegister also
+  /// sets the register at once (for step()). It fails for an index past
+  /// r15 (isa::kNumRegisters). getRegister reads the current value, e.g. a
+  /// TOPK count after a run; 0 for an index past r15.
+  llvm::Error setRegister(unsigned index, uint32_t value);
+  uint32_t getRegister(unsigned index) const;
 
 private:
   explicit Simulator(binary::Image image);
-  /// Stores `value` into register `r<index>` (index < kMaxRegisters).
-  void setRegisterIndex(unsigned index, uint32_t value);
 
   binary::Image image;
   size_t selected = 0; ///< index in manifest().entries
   /// Per entry point, the inputs bound since the simulator was created.
   std::vector<llvm::StringSet<>> boundInputs;
+  /// The registers each run() starts with (setRegister).
+  std::array<uint32_t, isa::kNumRegisters> presetRegisters{};
   /// The execute half's state: DRAM, SRAM, the units' state and the
   /// execution counters.
   std::unique_ptr<Machine> machine;

@@ -57,6 +57,8 @@ uint64_t sim::estimateCycles(const Instr &inst, const HardwareConfig &hw) {
   case Opcode::Halt:
   case Opcode::Sync:
     return 0; // ordering only; the functional model executes in order
+  case Opcode::Bind:
+    return 0; // decoded with the instruction it patches
   case Opcode::Load:
   case Opcode::Store:
   case Opcode::Gather:
@@ -83,6 +85,8 @@ uint64_t sim::estimateCycles(const Instr &inst, const HardwareConfig &hw) {
 
 uint64_t sim::dmaCycles(uint64_t rows, uint64_t rowBytes,
                         const HardwareConfig &hw) {
+  if (!rows || !rowBytes) // e.g. a count bound to 0: nothing moves
+    return 0;
   return hw.dramLatencyCycles +
          ceilDiv(rows * rowBytes, hw.dramBytesPerCycle());
 }

@@ -19,7 +19,8 @@ std::pair<int64_t, const char *> unitOf(Opcode op) {
   case Opcode::Attn: return {5, "attention pipeline"};
   case Opcode::Topk: return {6, "top-k engine"};
   case Opcode::Sync:
-  case Opcode::Halt: return {0, "control"};
+  case Opcode::Halt:
+  case Opcode::Bind: return {0, "control"};
   }
   return {0, "control"};
 }

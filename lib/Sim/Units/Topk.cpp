@@ -1,8 +1,9 @@
 //===- Topk.cpp - The top-k engine: cascade token and head pruning --------===//
 //
 // Selects the k best-scored candidates of an index list exactly (ties to
-// the earlier position) and charges the cycles of the engine's randomized
-// quick-select (timing::quickSelect; docs/Simulator.md, "Top-k engine").
+// the earlier position), optionally writes their number to a register, and
+// charges the cycles of the engine's randomized quick-select
+// (timing::quickSelect; docs/Simulator.md, "Top-k engine").
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,9 +44,13 @@ private:
 } // namespace
 
 Error TopkUnit::checkFields() const {
-  if (Error e = checkFlags(F::flags, TopkScoresByIndex | TopkIota))
+  if (Error e = checkFlags(F::flags,
+                           TopkScoresByIndex | TopkIota | TopkWriteCount))
     return e;
   uint64_t flags = get(F::flags), n = get(F::n), k = get(F::k);
+  if (get(F::countReg) && !(flags & TopkWriteCount))
+    return error(F::countReg, "names a register only with flag WriteCount "
+                              "(0x4)");
   if (get(F::role) >= kTopkRoleNames.size())
     return error(F::role, llvm::formatv("{0} is not a role (0 other, 1 "
                                         "tokens, 2 heads)",
@@ -156,6 +161,8 @@ Error TopkUnit::run() {
       selectTopk(cand, score, std::min(get(F::k), get(F::n)));
   std::copy(selected.begin(), selected.end(),
             machine.idx.begin() + get(F::outOff));
+  if (get(F::flags) & TopkWriteCount)
+    machine.registers[get(F::countReg)] = uint32_t(selected.size());
   return charge(score, std::move(selected));
 }
 

@@ -20,6 +20,7 @@ const Field *sim::layerField(Opcode op) {
   case Opcode::Topk: return &fields::Topk::layer;
   case Opcode::Halt:
   case Opcode::Sync:
+  case Opcode::Bind:
     return nullptr;
   }
   return nullptr;

@@ -123,6 +123,22 @@ llvm::Error executeAttn(const UnitInstr &instr);
 llvm::Error executeVec(const UnitInstr &instr);
 llvm::Error executeTopk(const UnitInstr &instr);
 
+/// Decodes a `bind` (its header already checked) and holds it for the next
+/// instruction: Bind.cpp. Errors name the bind; its dependency fields must
+/// be 0.
+llvm::Error holdBind(Machine &machine, const isa::Instr &bind, uint64_t pc);
+/// `inst` (at `pc`, of `spec`) with the pending binds applied, which are
+/// then cleared: each bound field takes clamp(add + mul * x, lo, hi)
+/// (docs/ISA.md, "bind"). Errors name the bind and its field: an opcode
+/// without fields to bind, a field index past its table, a field bound
+/// twice, lo > hi, 64-bit overflow, a value that does not fit the field,
+/// a table entry past DRAM.
+llvm::Expected<isa::Instr> applyBinds(Machine &machine, isa::Instr inst,
+                                      const isa::OpcodeSpec &spec);
+/// The error for binds still pending when the program's code ends, naming
+/// the first of them.
+llvm::Error unboundError(Machine &machine);
+
 /// Row-wise softmax in place (the vector unit's and the attention unit's).
 /// A row whose every score is -inf (all keys masked) becomes all zeros
 /// instead of NaN.

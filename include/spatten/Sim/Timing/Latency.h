@@ -30,7 +30,7 @@ namespace spatten::sim {
 uint64_t estimateCycles(const isa::Instr &inst, const HardwareConfig &hw);
 
 /// DMA latency + ceil(rows * rowBytes / DRAM bytes per cycle): the cost of
-/// moving `rows` rows of `rowBytes` bytes.
+/// moving `rows` rows of `rowBytes` bytes; 0 when nothing moves.
 uint64_t dmaCycles(uint64_t rows, uint64_t rowBytes, const HardwareConfig &hw);
 
 /// ATTN cost when `rows` query rows need Q*K and softmax (all of them

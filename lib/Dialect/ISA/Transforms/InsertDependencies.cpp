@@ -123,7 +123,8 @@ struct InsertDependenciesPass
   /// Moves each store below the loads that follow it when they touch
   /// nothing it does: the next tile's loads then reach DRAM before a store
   /// that waits for compute, as the load queue would issue them (the
-  /// simulator's DRAM model takes requests in program order).
+  /// simulator's DRAM model takes requests in program order). A store's
+  /// binds move with it; a load's stay before the load.
   static void sinkStores(ProgramOp program, const AccessMap &accesses) {
     SmallVector<Operation *> stores;
     for (Operation &op : program.getBody().front())
@@ -133,18 +134,38 @@ struct InsertDependenciesPass
       Operation *after = nullptr;
       for (Operation *next = store->getNextNode(); next;
            next = next->getNextNode()) {
+        if (isa<BindOp>(next))
+          continue; // belongs to the instruction after it
         std::optional<Opcode> opcode = getOpcode(next);
         if (!opcode || (*opcode != Opcode::Load && *opcode != Opcode::Gather) ||
             conflict(accesses.at(next), accesses.at(store)))
           break;
         after = next;
       }
-      if (after)
-        store->moveAfter(after);
+      if (!after)
+        continue;
+      SmallVector<BindOp> binds = getBinds(store);
+      store->moveAfter(after);
+      for (BindOp bind : binds)
+        bind->moveBefore(store);
     }
   }
 
-  /// Removes the syncs and encodes every queued instruction once.
+  /// The words of the binds directly before `op`.
+  static FailureOr<SmallVector<Instr>> encodeBinds(Operation *op) {
+    SmallVector<Instr> words;
+    for (BindOp bind : getBinds(op)) {
+      FailureOr<Instr> word = encodeInstruction(bind);
+      if (failed(word))
+        return failure();
+      words.push_back(*word);
+    }
+    return words;
+  }
+
+  /// Removes the syncs and encodes every queued instruction once, with the
+  /// binds that patch it (binds themselves are not scheduled: they take no
+  /// queue slot and carry no tokens).
   static FailureOr<AccessMap> collectAccesses(ProgramOp program) {
     AccessMap accesses;
     for (Operation &op : llvm::make_early_inc_range(program.getBody().front())) {
@@ -156,9 +177,10 @@ struct InsertDependenciesPass
       if (!opcode || !queueOf(*opcode))
         continue;
       FailureOr<Instr> inst = encodeInstruction(&op);
-      if (failed(inst))
+      FailureOr<SmallVector<Instr>> binds = encodeBinds(&op);
+      if (failed(inst) || failed(binds))
         return failure();
-      accesses[&op] = accessesOf(*inst);
+      accesses[&op] = accessesOf(*inst, *binds);
     }
     return accesses;
   }
