@@ -86,3 +86,12 @@ spatten_isa.program @bad_reg attributes {dram_size = 64 : i64, rodata_size = 0 :
   spatten_isa.load {tensor_class = 1 : i64, dtype = 0 : i64, bits = 32 : i64, dram_addr = 0 : i64, dram_stride = 16 : i64, sram_buf = 1 : i64, sram_off = 0 : i64, sram_stride = 4 : i64, rows = 1 : i64, cols = 4 : i64}
   spatten_isa.halt
 }
+
+// -----
+
+spatten_isa.program @tokens attributes {dram_size = 64 : i64, rodata_size = 0 : i64, hardware = "{}", inputs = [], outputs = []} {
+  // expected-error @+1 {{carries no dependency tokens (the instruction it patches does)}}
+  spatten_isa.bind {field = "rows", reg = 0 : i64, mul = 1 : i64, add = 0 : i64, lo = 0 : i64, hi = 4 : i64, dep_wait = 1 : i64}
+  spatten_isa.load {tensor_class = 1 : i64, dtype = 0 : i64, bits = 32 : i64, dram_addr = 0 : i64, dram_stride = 16 : i64, sram_buf = 1 : i64, sram_off = 0 : i64, sram_stride = 4 : i64, rows = 1 : i64, cols = 4 : i64}
+  spatten_isa.halt
+}

@@ -148,6 +148,9 @@ LogicalResult BindOp::verify() {
   FailureOr<Instr> inst = encodeInstruction(*this);
   if (failed(inst))
     return failure();
+  if (inst->get(kDepWaitField) || inst->get(kDepSignalField))
+    return emitOpError("carries no dependency tokens (the instruction it "
+                       "patches does)");
   if (getSource() >= int64_t(kBindSourceNames.size()))
     return emitOpError("source ") << getSource() << " is not a bind source "
                                   << "(0 register, 1 table)";
