@@ -216,6 +216,17 @@ class SimRun:
         return np.load(path) if self.generate is not None and path.exists() else None
 
     @functools.cached_property
+    def generation_logits(self) -> Optional[np.ndarray]:
+        """The logits each generated token was chosen from, float32 ``[N,
+        V]``: the prefill's last row, then each decode step's (as
+        ``spatten.generate.greedy`` returns them; None unless
+        ``save_logits``)."""
+        if self.prefill_logits is None:
+            return None
+        rows = [self.prefill_logits[0, -1]] + [s[0, -1] for s in self.step_logits]
+        return np.stack(rows).astype(np.float32)
+
+    @functools.cached_property
     def step_logits(self) -> List[np.ndarray]:
         """Each decode step's logits ``[1, 1, V]`` float32, step 1 first
         (N - 1 of them; empty unless ``save_logits``)."""

@@ -10,6 +10,7 @@ import pytest
 
 from spatten import export as spexport
 from spatten import generate, tools
+from spatten import reference as R
 from spatten.reference import SpAttenConfig
 from test_long_attention import hw_file
 
@@ -55,12 +56,12 @@ def check_against_pytorch(model, run, n=N):
 def test_dense_generation_equals_pytorch_greedy(lm, tmp_path):
     model, onnx = lm
     binary = compile_lm(onnx, tmp_path / "lm.spbin")
-    assert [e.name for e in binary.entries] == ["prefill", "decode"]
+    assert binary.entries == ["prefill", "decode"]
     run = generate_on_sim(binary, tmp_path / "out")
     check_against_pytorch(model, run)
     stages = run.report.stages
-    assert len(stages.generation.steps) == N - 1
-    assert [s.position for s in stages.generation.steps] == list(range(PROMPT.shape[1], PROMPT.shape[1] + N - 1))
+    assert len(stages.steps) == N - 1
+    assert [s.position for s in stages.steps] == list(range(PROMPT.shape[1], PROMPT.shape[1] + N - 1))
     assert stages.prefill.cycles + stages.generation.cycles == run.report.cycles
 
 
@@ -84,8 +85,7 @@ def test_decode_attention_bytes_grow_with_the_context(lm, tmp_path):
     head and layer (fp32 rows of D = 8)."""
     _, onnx = lm
     run = generate_on_sim(compile_lm(onnx, tmp_path / "lm.spbin"), tmp_path / "out")
-    steps = run.report.stages.generation.steps
-    kv = [s.dram_bytes["k"] + s.dram_bytes["v"] for s in steps]
+    kv = [s.dram.by_class()["k"] + s.dram.by_class()["v"] for s in run.report.stages.steps]
     layers, heads, row = 3, 4, 8 * 4
     assert np.diff(kv).tolist() == [2 * layers * heads * row] * (len(kv) - 1)
 
@@ -101,3 +101,21 @@ def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
     _, onnx = lm
     with pytest.raises(tools.ToolError, match="generation with --token-keep is not implemented"):
         compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(token_keep=0.5))
+
+
+def test_local_value_pruning_in_generation_matches_the_reference(lm, tmp_path):
+    """Each step keeps max(1, floor((p + 1) 0.3)) probabilities per head
+    and fetches only those cached V rows, plus the token's own row for the
+    cache (docs/Algorithms.md, "Generation"): the tokens, logits and V
+    bytes of every step are the NumPy reference's, and each step reads
+    fewer V bytes than dense."""
+    model, onnx = lm
+    cfg = SpAttenConfig(value_keep=0.3)
+    run = generate_on_sim(compile_lm(onnx, tmp_path / "v.spbin", settings=cfg), tmp_path / "v")
+    ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg)
+    np.testing.assert_array_equal(run.generated_ids, ref.tokens)
+    assert float(np.abs(run.generation_logits - ref.logits).max()) <= LOGITS_TOL
+    steps = run.report.stages.steps
+    assert [s.dram.read(["v"]) for s in steps] == [r.totals()["v_bytes"] for r in ref.steps[1:]]
+    dense = generate_on_sim(compile_lm(onnx, tmp_path / "d.spbin"), tmp_path / "d").report.stages.steps
+    assert all(v.dram.read(["v"]) < d.dram.read(["v"]) for v, d in zip(steps, dense))
