@@ -38,9 +38,28 @@ import numpy as np  # noqa: E402
 
 from spatten import export as spexport  # noqa: E402
 from spatten import generate, tools  # noqa: E402
+from spatten.reference import SpAttenConfig, schedule_from_keys  # noqa: E402
 from spatten.report import ATTENTION_CLASSES  # noqa: E402
 
 BEGIN, END = "<!-- generation-stage:begin -->", "<!-- generation-stage:end -->"
+
+#: The authors' GPT-2-small keeps at the last step, of 1024 keys ([R],
+#: paper-figures §2): 921, 716, then 204 (layers 2-5) and 102 (6-11).
+AUTHOR_KEYS = [921, 716] + [204] * 4 + [102] * 6
+
+#: Each technique alone, all of them, and the authors' setting (K 6+4 bits
+#: progressive, V 6 bits, Q 16 bits, threshold 0.05, their keeps).
+CONFIGS: Dict[str, SpAttenConfig] = {
+    "dense": SpAttenConfig(),
+    "token": SpAttenConfig(token_keep=0.5),
+    "head": SpAttenConfig(head_keep=0.75),
+    "value": SpAttenConfig(value_keep=0.3),
+    "static": SpAttenConfig(k_bits=12, v_bits=12),
+    "pq": SpAttenConfig(pq_msb=6),
+    "all": SpAttenConfig(token_keep=0.5, head_keep=0.75, value_keep=0.3, pq_msb=6),
+    "authors": SpAttenConfig(token_schedule=tuple(schedule_from_keys(AUTHOR_KEYS, 1024)), value_keep=0.2,
+                             pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05),
+}
 #: paper-figures §2.
 PAPER = {"generation_share": 0.97, "ops_per_byte": 2.1, "tflops": 0.43}
 
@@ -88,108 +107,166 @@ def attention_ops(report) -> int:
     return 2 * int(report.data["energy"]["operations"]["attention_macs"])
 
 
-def measure(args, s: Setting) -> Dict[str, object]:
-    work = args.work_dir / "generation"
-    work.mkdir(parents=True, exist_ok=True)
-    model, onnx = export_lm(work, s)
-    prompt = prompt_ids(model, s)
-    log("compiling the generation binary")
-    binary = tools.compile(onnx, work / "lm.spbin", shapes={"batch": 1, "sequence": s.prompt},
-                           extra=[f"--max-context={s.context}"], directory=args.bin_dir)
+def run_config(args, work: Path, onnx: Path, s: Setting, name: str, prompt: np.ndarray) -> Dict[str, object]:
+    """Compiles and generates with configuration ``name``: the stage
+    figures, or the compiler's refusal."""
+    cfg = CONFIGS[name]
+    try:
+        binary = tools.compile(onnx, work / f"{name}.spbin", settings=cfg, shapes={"batch": 1, "sequence": s.prompt},
+                               extra=[f"--max-context={s.context}"], directory=args.bin_dir)
+    except tools.ToolError as e:
+        # The diagnostic without its file name: "error: ... not implemented".
+        message = str(e).strip().splitlines()[-1]
+        return {"config": name, "refused": message[message.find("error: ") + 7:]}
     inputs = {"input_ids": prompt}
-    res: Dict[str, object] = {"setting": dataclasses.asdict(s), "compile_s": binary.seconds,
-                              "sim_s": [], "sim_timing_s": [], "torch_s": []}
-    log("prefill alone (its operation count)")
-    prefill = tools.simulate(binary, inputs, work / "prefill", directory=args.bin_dir)
-    import torch
-    torch.set_num_threads(2)
-    ids_torch, _ = generate.greedy(model, prompt, s.tokens)
-    for i in range(args.repeat):
-        log(f"round {i + 1}/{args.repeat}: spatten-sim --generate {s.tokens} (full, timing-only), PyTorch greedy")
-        run = tools.simulate(binary, inputs, work / "out", generate=s.tokens, directory=args.bin_dir)
-        res["sim_s"].append(run.seconds)
-        res["sim_timing_s"].append(tools.simulate(binary, inputs, work / "out-t", generate=s.tokens,
-                                                  timing_only=True, directory=args.bin_dir).seconds)
-        t = generate.time_greedy(model, prompt, s.tokens, repeats=1, warmup=0)
-        res["torch_s"].append(t.prefill_s + t.decode_s)
-    total = run.report
-    stages = total.stages
-    gen_ops = ops(total) - ops(prefill.report)
-    gen_attn_ops = attention_ops(total) - attention_ops(prefill.report)
-    gen_bytes = stages.generation.dram_bytes
-    clock_hz = float(total.data["hardware"]["clock_ghz"]) * 1e9
-    res.update({
-        "tokens_equal_pytorch": bool(np.array_equal(run.generated_ids, ids_torch)),
+    log(f"{name}: prefill alone (its operation count), then --generate {s.tokens}")
+    prefill = tools.simulate(binary, inputs, work / f"{name}-prefill", directory=args.bin_dir)
+    run = tools.simulate(binary, inputs, work / f"{name}-out", generate=s.tokens, directory=args.bin_dir)
+    total, stages = run.report, run.report.stages
+    res = {
+        "config": name,
+        "flags": " ".join(cfg.to_flags()),
+        "ids": run.generated_ids.tolist(),
         "prefill_cycles": stages.prefill.cycles,
         "generation_cycles": stages.generation.cycles,
-        "steps": len(stages.generation.steps),
-        "generation_bytes": gen_bytes,
-        "generation_ops": gen_ops,
-        "generation_attention_ops": gen_attn_ops,
-        "clock_hz": clock_hz,
-        "binary_bytes": binary.path.stat().st_size,
-        "loadavg": os.getloadavg()[0],
-    })
-    if not args.keep_binaries:
+        "steps": len(stages.steps),
+        "generation_bytes": stages.generation.dram.by_class(),
+        "generation_ops": ops(total) - ops(prefill.report),
+        "generation_attention_ops": attention_ops(total) - attention_ops(prefill.report),
+        "clock_hz": float(binary.manifest["hardware"]["clock_ghz"]) * 1e9,
+        "sim_s": run.seconds,
+    }
+    if name == "dense":
+        res["binary"] = str(binary.path)
+    elif not args.keep_binaries:
         binary.path.unlink()
     return res
 
 
-def render(r: Dict[str, object]) -> List[str]:
-    s = Setting(**r["setting"])
-    pre, gen, steps = r["prefill_cycles"], r["generation_cycles"], r["steps"]
-    by_class: Dict[str, int] = r["generation_bytes"]
+def measure_speed(args, s: Setting, binary: Path, model, prompt: np.ndarray) -> Dict[str, List[float]]:
+    """Full and timing-only simulation of the dense generation beside
+    PyTorch CPU greedy generation with its KV cache, one sample of each per
+    round."""
+    import torch
+
+    torch.set_num_threads(2)
+    work = binary.parent
+    res: Dict[str, List[float]] = {"sim_s": [], "sim_timing_s": [], "torch_s": []}
+    for i in range(args.repeat):
+        log(f"speed round {i + 1}/{args.repeat}")
+        res["sim_s"].append(tools.simulate(binary, {"input_ids": prompt}, work / "speed", generate=s.tokens,
+                                           directory=args.bin_dir).seconds)
+        res["sim_timing_s"].append(tools.simulate(binary, {"input_ids": prompt}, work / "speed-t",
+                                                  generate=s.tokens, timing_only=True,
+                                                  directory=args.bin_dir).seconds)
+        t = generate.time_greedy(model, prompt, s.tokens, repeats=1, warmup=0)
+        res["torch_s"].append(t.prefill_s + t.decode_s)
+    return res
+
+
+def measure(args, s: Setting, configs: List[str]) -> Dict[str, object]:
+    work = args.work_dir / "generation"
+    work.mkdir(parents=True, exist_ok=True)
+    model, onnx = export_lm(work, s)
+    prompt = prompt_ids(model, s)
+    runs = [run_config(args, work, onnx, s, name, prompt) for name in configs]
+    dense = runs[0]
+    ids_torch, _ = generate.greedy(model, prompt, s.tokens)
+    res: Dict[str, object] = {"setting": dataclasses.asdict(s), "runs": runs,
+                              "tokens_equal_pytorch": dense.get("ids") == ids_torch.tolist(),
+                              "loadavg": os.getloadavg()[0]}
+    res["speed"] = measure_speed(args, s, Path(dense["binary"]), model, prompt)
+    if not args.keep_binaries:
+        Path(dense["binary"]).unlink()
+    return res
+
+
+def stage_rows(d: Dict[str, object]) -> List[str]:
+    """The dense run's stage table beside the paper."""
+    pre, gen, steps = d["prefill_cycles"], d["generation_cycles"], d["steps"]
+    by_class: Dict[str, int] = d["generation_bytes"]
     total_bytes = sum(by_class.values())
     attn_bytes = sum(v for k, v in by_class.items() if k in ATTENTION_CLASSES)
-    seconds = gen / r["clock_hz"]
-    share = gen / (pre + gen)
-    opb = r["generation_ops"] / total_bytes
-    attn_opb = r["generation_attention_ops"] / attn_bytes if attn_bytes else float("nan")
-    tflops = r["generation_ops"] / seconds / 1e12
-    sim, sim_t, torch_s = (min(r[k]) for k in ("sim_s", "sim_timing_s", "torch_s"))
-    lines = [
+    seconds = gen / d["clock_hz"]
+    return [
+        "| figure | SpAtten, dense fp32 (this run) | paper (paper-figures §2) |",
+        "|---|---|---|",
+        f"| prefill | {pre:,} cycles | |",
+        f"| generation | {gen:,} cycles ({steps} steps) | |",
+        f"| generation share of time | {gen / (pre + gen):.1%} | {PAPER['generation_share']:.0%} |",
+        f"| cycles per generated token | {gen / max(steps, 1):,.0f} | |",
+        f"| generation DRAM bytes | {total_bytes:,} (attention Q/K/V: {attn_bytes:,}) | |",
+        f"| ops per DRAM byte, whole model | {d['generation_ops'] / total_bytes:.2f} | |",
+        f"| ops per Q/K/V byte, attention | {d['generation_attention_ops'] / max(attn_bytes, 1):.2f} | "
+        f"about 0.5 for one query's Q·K before SpAtten; {PAPER['ops_per_byte']} on SpAtten |",
+        f"| achieved TFLOPS, whole model | {d['generation_ops'] / seconds / 1e12:.3f} | "
+        f"{PAPER['tflops']} |",
+        "",
+        "Bytes by class in the generation stage: "
+        + ", ".join(f"{k} {v:,}" for k, v in by_class.items() if v) + ".",
+    ]
+
+
+def technique_rows(runs: List[Dict[str, object]]) -> List[str]:
+    """Each configuration's generation stage against dense."""
+    dense = runs[0]
+    attn = lambda r: sum(v for k, v in r["generation_bytes"].items() if k in ATTENTION_CLASSES)
+    rows = ["| config | flags | generation cycles | vs dense | attention bytes | reduction | all DRAM bytes |",
+            "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        if "refused" in r:
+            rows.append(f"| {r['config']} | `{' '.join(CONFIGS[r['config']].to_flags())}` | "
+                        f"refused: {r['refused']} | | | | |")
+            continue
+        rows.append(f"| {r['config']} | `{r['flags'] or '(none)'}` | {r['generation_cycles']:,} | "
+                    f"{dense['generation_cycles'] / r['generation_cycles']:.2f}x | {attn(r):,} | "
+                    f"{attn(dense) / attn(r):.2f}x | {sum(r['generation_bytes'].values()):,} |")
+    return rows
+
+
+def render(res: Dict[str, object]) -> List[str]:
+    s = Setting(**res["setting"])
+    runs = res["runs"]
+    dense = runs[0]
+    sp = res["speed"]
+    sim, sim_t, torch_s = (min(sp[k]) for k in ("sim_s", "sim_timing_s", "torch_s"))
+    same = "equal" if res["tokens_equal_pytorch"] else "DIFFER from"
+    return [
         BEGIN,
         "## Generation stage",
         "",
         f"{s.name}; context {s.context} (`spatten-compile --max-context={s.context}`, "
-        f"`spatten-sim --generate {s.tokens}`: the prefill, then {steps} decode steps), dense fp32, "
+        f"`spatten-sim --generate {s.tokens}`: the prefill, then {dense['steps']} decode steps), "
         "seeded random weights, produced by `bench/generation.py` (docs/Generation.md). "
-        f"The simulator's greedy tokens {'equal' if r['tokens_equal_pytorch'] else 'DIFFER from'} "
-        "PyTorch's greedy generation with its KV cache.",
+        f"The simulator's dense greedy tokens {same} PyTorch's greedy generation with its KV cache.",
         "",
-        "| figure | SpAtten (this run) | paper (paper-figures §2) |",
-        "|---|---|---|",
-        f"| prefill | {pre:,} cycles | |",
-        f"| generation | {gen:,} cycles ({steps} steps) | |",
-        f"| generation share of time | {share:.1%} | 97% |",
-        f"| cycles per generated token | {gen / max(steps, 1):,.0f} | |",
-        f"| generation DRAM bytes | {total_bytes:,} (attention Q/K/V: {attn_bytes:,}) | |",
-        f"| ops per DRAM byte, whole model | {opb:.2f} | 2.1 (attention) |",
-        f"| ops per Q/K/V byte, attention | {attn_opb:.2f} | 2.1 |",
-        f"| achieved TFLOPS, whole model | {tflops:.3f} | 0.43 |",
-        "",
-        "Bytes by class in the generation stage: "
-        + ", ".join(f"{k} {v:,}" for k, v in by_class.items() if v) + ".",
+        *stage_rows(dense),
         "",
         "Each decode step streams every weight once (one query row: a GEMM of one row per matrix) "
         "and the K and V rows of every earlier token, so the stage is memory-bound, as the paper "
-        "says; the whole-model figure counts the GEMMs and their weights, which the paper's "
+        "says. The whole-model figures count the GEMMs and their weights, which the paper's "
         "attention-only roofline leaves out.",
         "",
-        "SpAtten's techniques in the generation stage (cascade token and head pruning across steps, "
-        "local value pruning of the one query row, progressive and static quantization of the cache) "
-        "are not implemented yet (docs/Generation.md), so the paper's per-technique DRAM reductions "
-        "(3.8x, 1.1x, 5.1x, about 21x in all) have no counterpart here yet. With random weights "
-        "attention is flat, so nearly every row would refetch under progressive quantization; trained "
-        "weights will replace them.",
+        "### SpAtten's techniques in the generation stage",
         "",
-        f"Speed, side by side (best of {len(r['sim_s'])}): full simulation {sim:.1f} s, "
+        "Each technique alone, all together and the authors' setting, against dense (attention bytes: "
+        "the Q, K and V classes, MSB/LSB planes included). The paper's GPT-2 factors, each on top of "
+        "the one before (paper-figures §1): cascade token pruning with local value pruning 3.8x, head "
+        "pruning 1.1x, progressive quantization 5.1x, about 21x in all. A refused configuration is "
+        "one the compiler does not implement in generation yet (docs/Generation.md); its message is "
+        "quoted.",
+        "",
+        *technique_rows(runs),
+        "",
+        "With random weights attention is flat: progressive quantization refetches nearly every "
+        "row, and local value pruning's kept rows are spread evenly; trained weights will replace them.",
+        "",
+        f"Speed, side by side (best of {len(sp['sim_s'])}): full simulation {sim:.1f} s, "
         f"`--timing-only` {sim_t:.1f} s, PyTorch CPU greedy generation with the KV cache "
         f"{torch_s:.2f} s: full / PyTorch {sim / torch_s:.1f}x (goal: at most 3x), "
-        f"timing-only / PyTorch {sim_t / torch_s:.1f}x. Compile {r['compile_s']:.1f} s.",
+        f"timing-only / PyTorch {sim_t / torch_s:.1f}x.",
         END,
     ]
-    return lines
 
 
 def section_of(text: str) -> Optional[str]:
@@ -218,12 +295,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                 "<work-dir>/quick/results.md)")
     ap.add_argument("--repeat", type=int, help="timing rounds (default 3, quick 1)")
     ap.add_argument("--keep-binaries", action="store_true")
+    ap.add_argument("--configs", help="comma-separated subset of " + ",".join(CONFIGS) + " (dense always runs)")
     args = ap.parse_args(argv)
     args.work_dir = args.work_dir.resolve()
     args.repeat = args.repeat or (1 if args.quick else 3)
     output = args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
-    res = measure(args, QUICK if args.quick else FULL)
-    (args.work_dir / "generation.json").write_text(json.dumps(res, indent=1))
+    configs = ["dense", "value", "token"] if args.quick else list(CONFIGS)
+    if args.configs:
+        configs = ["dense"] + [c for c in args.configs.split(",") if c != "dense"]
+    res = measure(args, QUICK if args.quick else FULL, configs)
+    (args.work_dir / ("generation-quick.json" if args.quick else "generation.json")).write_text(
+        json.dumps(res, indent=1))
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_suffix(".tmp")
     tmp.write_text(splice(output, render(res)))

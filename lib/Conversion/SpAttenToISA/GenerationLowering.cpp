@@ -95,6 +95,13 @@ private:
   int64_t H = 0, D = 0, C = 0;
   /// Keys per K/V buffer fill (max_keys_per_fill and the buffer sizes).
   int64_t fill = 0;
+  /// Double-buffering slots of one head's K/V, Q and output: 2 when every
+  /// key fits half of the K and V buffers, so that the next head's fetch
+  /// overlaps this head's ATTN.
+  int64_t slots = 1;
+  int64_t slotOff(Buffer buf, int64_t h) const {
+    return slots > 1 ? core.slotOff(buf, h) : 0;
+  }
 
   FailureOr<Operand> operand(Value v);
   DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
@@ -104,8 +111,9 @@ private:
                   int64_t off);
   void appendToCache(Buffer buf, const Tensor &t, int64_t h, int64_t off,
                      bool atPosition);
-  AttnInstr attn(int64_t lk, uint8_t flags);
-  void lowerOneFill(int64_t h);
+  AttnInstr attn(int64_t h, int64_t lk, uint8_t flags);
+  void loadHeadInputs(int64_t h);
+  void lowerOneFill(int64_t h, bool prefetchNext);
   void appendKeys(int64_t h);
   void fetchKeptValues(int64_t h);
   void lowerFills(int64_t h);
@@ -165,13 +173,14 @@ void CachedAttentionLowering::appendToCache(Buffer buf, const Tensor &t,
   pb.store(cacheRow(t, h, 0), D * 4, {buf, off, D}, 1, D);
 }
 
-AttnInstr CachedAttentionLowering::attn(int64_t lk, uint8_t flags) {
+/// Head h's ATTN over (at most) `lk` keys in its slots.
+AttnInstr CachedAttentionLowering::attn(int64_t h, int64_t lk, uint8_t flags) {
   AttnInstr a;
   a.flags = flags;
-  a.q = {Buffer::Q, 0, D};
-  a.k = {Buffer::K, 0, D};
-  a.v = {Buffer::V, 0, D};
-  a.o = {Buffer::Acc, 0, D};
+  a.q = {Buffer::Q, slotOff(Buffer::Q, h), D};
+  a.k = {Buffer::K, slotOff(Buffer::K, h), D};
+  a.v = {Buffer::V, slotOff(Buffer::V, h), D};
+  a.o = {Buffer::Acc, slotOff(Buffer::Acc, h), D};
   a.lq = 1, a.lk = lk, a.d = D;
   a.scale = op.getScale().convertToFloat();
   return a;
@@ -206,10 +215,17 @@ LogicalResult CachedAttentionLowering::lower() {
   if (failed(qo) || failed(ko) || failed(vo))
     return failure();
   q = *qo, k = *ko, v = *vo;
+  if (C <= fill && C * D <= core.slotElems(Buffer::K) &&
+      C * D <= core.slotElems(Buffer::V))
+    slots = core.numSlots();
+  // A deferred V fetch waits for its head's ATTN: the next head's inputs
+  // go before it in the load queue, so that the queue keeps streaming.
+  bool prefetch = valueCounts && slots > 1;
   for (int64_t h = 0; h < H; ++h) {
-    pb.load({Buffer::Q, 0, D}, q.headRow(h, D, TensorClass::Q), D * 4, 1, D);
+    if (!prefetch || h == 0)
+      loadHeadInputs(h);
     if (C <= fill)
-      lowerOneFill(h);
+      lowerOneFill(h, prefetch && h + 1 < H);
     else
       lowerFills(h);
     storeOutput(h);
@@ -217,13 +233,20 @@ LogicalResult CachedAttentionLowering::lower() {
   return success();
 }
 
+/// Head h's query row and, with every key in one fill, its keys.
+void CachedAttentionLowering::loadHeadInputs(int64_t h) {
+  pb.load({Buffer::Q, slotOff(Buffer::Q, h), D},
+          q.headRow(h, D, TensorClass::Q), D * 4, 1, D);
+  if (C <= fill)
+    appendKeys(h);
+}
+
 /// Every key in one fill: the cached rows [0, p) and the token's row at p,
 /// which also goes to the cache; one ATTN over the p + 1 keys. With local
 /// value pruning the ATTN defers prob*V, and only the V rows it kept are
 /// fetched (docs/ISA.md, `attn` phase `values`).
-void CachedAttentionLowering::lowerOneFill(int64_t h) {
-  appendKeys(h);
-  AttnInstr a = attn(C, valueCounts ? AttnDeferValues : 0);
+void CachedAttentionLowering::lowerOneFill(int64_t h, bool prefetchNext) {
+  AttnInstr a = attn(h, C, valueCounts ? AttnDeferValues : 0);
   if (valueCounts) {
     a.vk = C;
     bindToPosition(pb, fields::Attn::vk, 1, 0, 1, C, valueCounts->ref.addr);
@@ -232,8 +255,10 @@ void CachedAttentionLowering::lowerOneFill(int64_t h) {
   pb.emit(a);
   if (!valueCounts)
     return;
+  if (prefetchNext)
+    loadHeadInputs(h + 1);
   fetchKeptValues(h);
-  AttnInstr values = attn(C, 0);
+  AttnInstr values = attn(h, C, 0);
   values.phase = AttnPhase::Values;
   bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
   pb.emit(values);
@@ -247,23 +272,25 @@ void CachedAttentionLowering::appendKeys(int64_t h) {
         std::tuple(Buffer::V, &cache->value, TensorClass::V)}) {
     if (buf == Buffer::V && valueCounts)
       continue;
-    loadCached(buf, *side, h, 0, C - 1, 0);
+    int64_t off = slotOff(buf, h);
+    loadCached(buf, *side, h, 0, C - 1, off);
     const Operand &src = buf == Buffer::K ? k : v;
-    bindToPosition(pb, DmaFields::sram.off, D, 0, 0, (C - 1) * D);
-    loadNewRow(buf, src, cls, h, 0);
-    appendToCache(buf, *side, h, 0, /*atPosition=*/true);
+    bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
+    loadNewRow(buf, src, cls, h, off);
+    appendToCache(buf, *side, h, off, /*atPosition=*/true);
   }
 }
 
 /// The cached V rows the query kept (DMA `pred = 2`, the value-row mask),
 /// and the token's own row, which the cache needs whether kept or not.
 void CachedAttentionLowering::fetchKeptValues(int64_t h) {
+  int64_t off = slotOff(Buffer::V, h);
   bindToPosition(pb, DmaFields::rows, 1, 0, 0, C - 1);
-  pb.load({Buffer::V, 0, D}, cacheRow(cache->value, h, 0), D * 4, C - 1, D,
+  pb.load({Buffer::V, off, D}, cacheRow(cache->value, h, 0), D * 4, C - 1, D,
           DmaPred::ValueRows);
-  bindToPosition(pb, DmaFields::sram.off, D, 0, 0, (C - 1) * D);
-  loadNewRow(Buffer::V, v, TensorClass::V, h, 0);
-  appendToCache(Buffer::V, cache->value, h, 0, /*atPosition=*/true);
+  bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
+  loadNewRow(Buffer::V, v, TensorClass::V, h, off);
+  appendToCache(Buffer::V, cache->value, h, off, /*atPosition=*/true);
 }
 
 /// Keys over several fills (docs/Algorithms.md, "Attention over several
@@ -279,12 +306,12 @@ void CachedAttentionLowering::lowerFills(int64_t h) {
       if (apply)
         loadCached(Buffer::V, cache->value, h, first, rows, 0);
       bindToPosition(pb, fields::Attn::lk, 1, -first, 0, rows);
-      pb.emit(attn(rows, flags));
+      pb.emit(attn(h, rows, flags));
     }
     loadNewRow(Buffer::K, k, TensorClass::K, h, 0);
     if (apply)
       loadNewRow(Buffer::V, v, TensorClass::V, h, 0);
-    pb.emit(attn(1, flags));
+    pb.emit(attn(h, 1, flags));
   }
   appendToCache(Buffer::K, cache->key, h, 0, /*atPosition=*/false);
   appendToCache(Buffer::V, cache->value, h, 0, /*atPosition=*/false);
@@ -293,7 +320,7 @@ void CachedAttentionLowering::lowerFills(int64_t h) {
 void CachedAttentionLowering::storeOutput(int64_t h) {
   DramRef out = output->ref;
   out.addr = output->addrOf(h * D);
-  pb.store(out, H * D * 4, {Buffer::Acc, 0, D}, 1, D);
+  pb.store(out, H * D * 4, {Buffer::Acc, slotOff(Buffer::Acc, h), D}, 1, D);
 }
 
 LogicalResult isa::lowerGenerationFamily(LoweringCore &core, Operation *op) {
