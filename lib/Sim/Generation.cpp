@@ -27,9 +27,15 @@ struct Plan {
   uint64_t vocab = 0;        ///< V
 };
 
-std::string shapeOf(const TensorInfo &t) {
-  return HostTensor::zeros(ElemType::F32, t.shape).shapeString();
+/// `[1, 8, 99]`, without allocating a tensor of that shape.
+std::string shapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
 }
+
+std::string shapeOf(const TensorInfo &t) { return shapeString(t.shape); }
 
 Expected<const EntryPoint *> findEntry(const binary::Manifest &m,
                                        llvm::StringRef name) {
@@ -42,25 +48,29 @@ Expected<const EntryPoint *> findEntry(const binary::Manifest &m,
                    "' (its entry points: " + names + ")");
 }
 
-/// `e`'s output `logits`, else its first, checked to be float32 of `shape`
-/// (a V of -1 is any V > 0).
-Expected<const TensorInfo *> logitsOf(const EntryPoint &e,
-                                      std::vector<int64_t> shape) {
+/// `e`'s output `logits`, else its first, checked to be float32 of one of
+/// `shapes` (a V of -1 is any V > 0).
+Expected<const TensorInfo *>
+logitsOf(const EntryPoint &e,
+         std::initializer_list<std::vector<int64_t>> shapes) {
   if (e.outputs.empty())
     return makeError("entry point '" + e.name + "' has no logits output");
   const TensorInfo *t = &e.outputs.front();
   for (const TensorInfo &o : e.outputs)
     if (o.name == "logits")
       t = &o;
-  bool match = t->dtype == "float32" && t->shape.size() == shape.size();
-  for (size_t i = 0; match && i < shape.size(); ++i)
-    match = shape[i] < 0 ? t->shape[i] > 0 : t->shape[i] == shape[i];
-  if (match)
-    return t;
-  std::string want = HostTensor::zeros(ElemType::F32, shape).shapeString();
+  std::string wanted;
+  for (const std::vector<int64_t> &shape : shapes) {
+    bool match = t->dtype == "float32" && t->shape.size() == shape.size();
+    for (size_t i = 0; match && i < shape.size(); ++i)
+      match = shape[i] < 0 ? t->shape[i] > 0 : t->shape[i] == shape[i];
+    if (match)
+      return t;
+    wanted += (wanted.empty() ? "" : " or ") + shapeString(shape);
+  }
   return makeError(llvm::formatv("entry point '{0}': logits '{1}' are {2} {3}, "
                                  "expected float32 {4} (-1: the vocabulary)",
-                                 e.name, t->name, t->dtype, shapeOf(*t), want));
+                                 e.name, t->name, t->dtype, shapeOf(*t), wanted));
 }
 
 /// The prompt input of prefill: `input_ids`, else its first input.
@@ -103,7 +113,9 @@ Expected<Plan> planOf(const binary::Manifest &m, uint64_t tokens) {
     return prompt.takeError();
   p.prompt = *prompt;
   p.promptLength = uint64_t(p.prompt->shape[1]);
-  auto prefillLogits = logitsOf(**prefill, {1, int64_t(p.promptLength), -1});
+  // Every prompt position's logits, or the last one's (what generation reads).
+  auto prefillLogits =
+      logitsOf(**prefill, {{1, int64_t(p.promptLength), -1}, {1, 1, -1}});
   if (!prefillLogits)
     return prefillLogits.takeError();
   p.prefillLogits = *prefillLogits;
@@ -111,7 +123,7 @@ Expected<Plan> planOf(const binary::Manifest &m, uint64_t tokens) {
   if (Error e = checkDecode(**decode))
     return std::move(e);
   p.decodeInput = &(*decode)->inputs.front();
-  auto decodeLogits = logitsOf(**decode, {1, 1, int64_t(p.vocab)});
+  auto decodeLogits = logitsOf(**decode, {{1, 1, int64_t(p.vocab)}});
   if (!decodeLogits)
     return decodeLogits.takeError();
   p.decodeLogits = *decodeLogits;

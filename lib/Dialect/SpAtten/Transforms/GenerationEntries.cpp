@@ -256,6 +256,52 @@ void fixFunctionType(func::FuncOp func) {
                         ret->getOperandTypes()));
 }
 
+/// The row operand of an op that computes each output row from one input
+/// row and weights (the final layer norm, the LM head), else null.
+OpOperand *onlyRowOperand(Operation *op, const SequenceRows &seq) {
+  if (!llvm::isa<LinearOp, LayerNormOp, GeluOp, UnaryOp, SoftmaxOp, CastOp>(
+          op) ||
+      op->getNumResults() != 1 || !op->getResult(0).hasOneUse())
+    return nullptr;
+  OpOperand *row = nullptr;
+  for (OpOperand &use : op->getOpOperands())
+    if (seq.rows.contains(use.get())) {
+      if (row)
+        return nullptr;
+      row = &use;
+    }
+  return row;
+}
+
+/// Generation reads the last prompt position's logits only: each output
+/// and the ops that lead to it from one row (the final layer norm and the
+/// LM head, whose GEMM over a GPT-2 vocabulary would otherwise dominate the
+/// prefill) compute that row alone, from a slice of the last row.
+void lastRowOutputs(func::FuncOp func, const SequenceRows &seq,
+                    int64_t prefillLength) {
+  Operation *ret = func.getBody().front().getTerminator();
+  for (OpOperand &output : ret->getOpOperands()) {
+    SmallVector<Operation *> chain;
+    OpOperand *cut = &output;
+    while (Operation *def = cut->get().getDefiningOp()) {
+      OpOperand *row = onlyRowOperand(def, seq);
+      if (!row)
+        break;
+      chain.push_back(def);
+      cut = row;
+    }
+    auto type = cast<RankedTensorType>(cut->get().getType());
+    SmallVector<int64_t> offsets(type.getRank(), 0), strides(type.getRank(), 1);
+    offsets[1] = prefillLength - 1;
+    OpBuilder b(cut->getOwner());
+    auto last = SliceOp::create(b, cut->get().getLoc(), withRows(type, 1, 1),
+                                cut->get(), offsets, strides);
+    cut->set(last);
+    for (Operation *op : chain)
+      setRows(op->getResult(0), 1);
+  }
+}
+
 /// `@prefill`: positions [0, L0); attention writes the KV cache.
 LogicalResult buildPrefill(func::FuncOp func, SequenceRows &seq,
                            int64_t prefillLength) {
@@ -276,6 +322,7 @@ LogicalResult buildPrefill(func::FuncOp func, SequenceRows &seq,
   for (auto [layer, attention] : llvm::enumerate(seq.attentions))
     attention->setAttr(kKVCacheLayerAttrName,
                        b.getI64IntegerAttr(int64_t(layer)));
+  lastRowOutputs(func, seq, prefillLength);
   func.setSymName("prefill");
   func->setAttr(kEntryAttrName, b.getStringAttr("prefill"));
   fixFunctionType(func);

@@ -2,14 +2,17 @@
 
 // A two-position model at context 4, prompt 2: embedding plus a
 // per-position constant, a causal attention on column slices of a fused
-// projection, and per-position logits.
+// projection, and per-position logits. The prefill gives the last prompt
+// position's logits: the LM head computes that row alone.
 // CHECK-LABEL: func.func @prefill(
-// CHECK-SAME: %{{.*}}: tensor<1x2xi64>) -> tensor<1x2x6xf32>
+// CHECK-SAME: %{{.*}}: tensor<1x2xi64>) -> tensor<1x1x6xf32>
 // CHECK-SAME: spatten.entry = "prefill"
 // CHECK: %[[POS:.*]] = arith.constant dense<{{\[\[\[}}1.000000e+00, 2.000000e+00], [3.000000e+00, 4.000000e+00]]]> : tensor<1x2x2xf32>
 // CHECK: spatten.binary <add> %{{.*}}, %[[POS]] : (tensor<1x2x2xf32>, tensor<1x2x2xf32>) -> tensor<1x2x2xf32>
-// CHECK: spatten.attention {{.*}}spatten.kv_cache_layer = 0 : i64{{.*}} -> tensor<1x2x2xf32>
-// CHECK: return %{{.*}} : tensor<1x2x6xf32>
+// CHECK: %[[O:.*]] = spatten.attention {{.*}}spatten.kv_cache_layer = 0 : i64{{.*}} -> tensor<1x2x2xf32>
+// CHECK: %[[LAST:.*]] = spatten.slice %[[O]] [0, 1, 0] [1, 1, 1] : (tensor<1x2x2xf32>) -> tensor<1x1x2xf32>
+// CHECK: spatten.linear %[[LAST]], %{{.*}} : (tensor<1x1x2xf32>, tensor<2x6xf32>) -> tensor<1x1x6xf32>
+// CHECK: return %{{.*}} : tensor<1x1x6xf32>
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME: %{{.*}}: tensor<1x1xi64>) -> tensor<1x1x6xf32>
 // CHECK-SAME: spatten.entry = "decode", spatten.registers = ["position"]
@@ -115,7 +118,7 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
 // An export with KV-cache inputs, imported with an empty past: the past
 // inputs and present outputs go, the binary keeps the cache itself.
 // CHECK-LABEL: func.func @prefill(
-// CHECK-SAME: %{{.*}}: tensor<1x2xi64>) -> tensor<1x2x6xf32>
+// CHECK-SAME: %{{.*}}: tensor<1x2xi64>) -> tensor<1x1x6xf32>
 // CHECK: spatten.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 5.000000e-01 : f32, spatten.kv_cache_layer = 0 : i64} : (tensor<1x2x2xf32>, tensor<1x2x2xf32>, tensor<1x2x2xf32>) -> tensor<1x2x2xf32>
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME: %{{.*}}: tensor<1x1xi64>) -> tensor<1x1x6xf32>
