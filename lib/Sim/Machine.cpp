@@ -75,16 +75,22 @@ Machine::create(const binary::Image &image, HardwareConfig timing) {
   auto m = std::make_unique<Machine>();
   m->timing = std::move(timing);
   const binary::Manifest &manifest = image.manifest;
+  m->sram = manifest.hardware;
   auto dram = Dram::create(manifest.dramSize, image.rodata.contiguous(),
                            manifest.rodataBase);
   if (!dram)
     return dram.takeError();
   m->dram = std::move(*dram);
   try {
-    for (unsigned b = 0; b < isa::kNumBuffers; ++b)
-      if (Buffer(b) != Buffer::Idx)
-        m->fbufs[b].assign(manifest.hardware.bufferElems(Buffer(b)), 0.0f);
-    m->idx.assign(manifest.hardware.bufferElems(Buffer::Idx), 0);
+    for (unsigned b = 0; b < isa::kNumBuffers; ++b) {
+      if (Buffer(b) == Buffer::Idx)
+        continue;
+      uint64_t n = m->bufferElems(Buffer(b), isa::kMinFixedPointBits);
+      m->fbufs[b].assign(n, 0.0f);
+      if (HardwareConfig::holdsLoadedWidth(Buffer(b)))
+        m->widths[b].assign(n, isa::kWordBits);
+    }
+    m->idx.assign(m->bufferElems(Buffer::Idx), 0);
   } catch (const std::bad_alloc &) {
     return makeError("cannot allocate the SRAM buffers of the manifest's "
                      "hardware configuration");
@@ -98,10 +104,34 @@ void Machine::startRun() {
   std::fill(idx.begin(), idx.end(), 0);
   for (std::vector<MsbCode> &codes : msbCodes)
     codes.clear();
+  for (std::vector<uint8_t> &w : widths)
+    std::fill(w.begin(), w.end(), isa::kWordBits);
   pq = PqPending();
   predicate = false;
   deferred = DeferredValues();
   fill = FillStatistics();
   lastAttn.reset();
   rep = Report();
+}
+
+unsigned Machine::widestWidth(Buffer b, uint64_t off, uint64_t stride,
+                              uint64_t rows, uint64_t cols,
+                              const std::vector<bool> *onlyRows) const {
+  const std::vector<uint8_t> &w = widths[unsigned(b)];
+  unsigned widest = isa::kMinFixedPointBits;
+  if (w.empty())
+    return isa::kWordBits;
+  for (uint64_t r = 0; r < rows && widest < isa::kWordBits; ++r) {
+    if (onlyRows && !(*onlyRows)[r])
+      continue;
+    const uint8_t *row = w.data() + off + r * stride;
+    widest = std::max<unsigned>(widest, *std::max_element(row, row + cols));
+  }
+  return widest;
+}
+
+void Machine::setWidth(Buffer b, uint64_t e, uint64_t n, unsigned bits) {
+  std::vector<uint8_t> &w = widths[unsigned(b)];
+  if (!w.empty())
+    std::fill_n(w.begin() + e, n, uint8_t(bits));
 }

@@ -132,10 +132,21 @@ struct Machine {
   /// KV cache) and the registers the host set stay.
   void startRun();
 
-  /// Elements of SRAM buffer `b` (fp32, or int32 for IDX).
-  uint64_t bufferElems(isa::Buffer b) const {
-    return b == isa::Buffer::Idx ? idx.size() : fbufs[unsigned(b)].size();
+  /// Elements of SRAM buffer `b` for data `bits` wide (fp32, or int32 for
+  /// IDX, at 32 bits): HardwareConfig::bufferElems of the manifest's
+  /// configuration, the bound of an operand of that width.
+  uint64_t bufferElems(isa::Buffer b, unsigned bits = isa::kWordBits) const {
+    return sram.bufferElems(b, bits);
   }
+  /// The widest element width among rows x cols elements of `b` from `off`,
+  /// `stride` apart (only the rows set in `rows` when given), at least
+  /// isa::kMinFixedPointBits; the elements must be allocated.
+  unsigned widestWidth(isa::Buffer b, uint64_t off, uint64_t stride,
+                       uint64_t rows, uint64_t cols,
+                       const std::vector<bool> *onlyRows = nullptr) const;
+  /// Elements [e, e + n) of `b` now hold data `bits` wide (K and V only;
+  /// other buffers hold 32-bit elements).
+  void setWidth(isa::Buffer b, uint64_t e, uint64_t n, unsigned bits);
   /// Writes fp32 element `e` of `b`; it no longer holds an MSB-plane code.
   void setElement(isa::Buffer b, uint64_t e, float v) {
     fbufs[unsigned(b)][e] = v;
@@ -146,11 +157,19 @@ struct Machine {
 
   /// The cycle estimate's configuration (unit counts, DRAM bandwidth).
   HardwareConfig timing;
+  /// The manifest's configuration: the SRAM buffer sizes.
+  HardwareConfig sram;
   /// Timing only (docs/Simulator.md): GEMM, VEC and ATTN skip their math.
   bool timingOnly = false;
 
   Dram dram;
-  std::array<std::vector<float>, isa::kNumBuffers> fbufs; ///< IDX unused
+  /// IDX unused. K and V are allocated for their narrowest elements
+  /// (bufferElems at isa::kMinFixedPointBits).
+  std::array<std::vector<float>, isa::kNumBuffers> fbufs;
+  /// K and V: per element, the width in bits of the data it holds, that of
+  /// the last instruction that wrote it (32 until written). Empty for the
+  /// other buffers.
+  std::array<std::vector<uint8_t>, isa::kNumBuffers> widths;
   std::vector<int32_t> idx;
   /// Per fp32 buffer, one entry per element; empty until the first
   /// MSB-plane load into the buffer.

@@ -297,6 +297,7 @@ static Expected<std::optional<Executed>> execute(Machine &m, const Instr &word,
     UnitOutput out;
     if (Error e = dispatch(UnitInstr(m, inst, pc, *x.spec, out), work.opcode))
       return std::move(e);
+    commitWidths(m, out);
     dataCycles = out.cycles;
     work.dram = std::move(out.dramRows);
     work.attn = std::move(out.attnWork);

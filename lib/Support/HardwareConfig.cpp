@@ -290,11 +290,17 @@ Error checkBuffers(const HardwareConfig &c) {
           bufferKey(b), llvm::formatv("{0} is not a multiple of 4 (buffers "
                                       "hold 32-bit elements)",
                                       bytes));
-    if (bytes / 4 > maxElems)
+    // K and V hold elements down to the narrowest fixed-point width.
+    bool narrow = HardwareConfig::holdsLoadedWidth(isa::Buffer(b));
+    unsigned bits = narrow ? isa::kMinFixedPointBits : isa::kWordBits;
+    if (c.bufferElems(isa::Buffer(b), bits) > maxElems)
       return configFieldError(
-          bufferKey(b), llvm::formatv("{0} bytes exceed the 24-bit element "
-                                      "offset of SRAM operands ({1} bytes)",
-                                      bytes, maxElems * 4));
+          bufferKey(b),
+          llvm::formatv("{0} bytes exceed the 24-bit element offset of SRAM "
+                        "operands ({1} bytes{2})",
+                        bytes, maxElems * bits / 8,
+                        narrow ? llvm::formatv(" of {0}-bit elements", bits).str()
+                               : std::string()));
   }
   if (!c.doubleBuffered)
     return Error::success();

@@ -60,6 +60,12 @@ constexpr unsigned kNumBuffers = 8;
 constexpr std::array<std::string_view, kNumBuffers> kBufferNames = {
     "idx", "act", "wgt", "acc", "q", "k", "v", "mask"};
 
+/// Element widths of DMA data (docs/ISA.md, "load", `bits`): 32-bit fp32 or
+/// integer data, or fixed point of kMinFixedPointBits..kMaxFixedPointBits.
+constexpr unsigned kWordBits = 32;
+constexpr unsigned kMinFixedPointBits = 2;
+constexpr unsigned kMaxFixedPointBits = 16;
+
 /// Tensor classes for DRAM traffic accounting (report.json `dram_bytes`).
 /// The MSB/LSB classes are the two planes of progressive quantization.
 enum class TensorClass : uint8_t {
@@ -524,7 +530,8 @@ constexpr uint64_t packedRowBytes(uint64_t cols, uint64_t bits, Plane plane,
 inline uint64_t dmaRowBytes(const Instr &inst) {
   using F = fields::Dma; // gather and scatter share these positions
   uint64_t cols = inst.get(F::cols), bits = inst.get(F::bits);
-  if (bits < 2 || bits > 16) // 32; other widths are rejected at execution
+  if (bits < kMinFixedPointBits || bits > kMaxFixedPointBits) // 32, or
+    // a width rejected at execution
     return cols * dtypeBytes(DType(inst.get(F::dtype)));
   return packedRowBytes(cols, bits, Plane(inst.get(F::plane)),
                         inst.get(F::lsbBits));

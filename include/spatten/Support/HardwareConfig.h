@@ -89,8 +89,22 @@ struct HardwareConfig {
   /// The `spatten` preset (parsed once from the embedded JSON).
   HardwareConfig();
 
-  uint64_t bufferElems(isa::Buffer b) const {
-    return bufferBytes[unsigned(b)] / 4;
+  /// Elements of buffer `b` that hold data `bits` wide: the K and V
+  /// buffers hold each element at the width it was loaded with,
+  /// floor(bytes * 8 / bits) (paper Sec. V: 196 KB hold 2 x 1024 keys of
+  /// 64 x 12 bits); every other buffer holds 32-bit elements, bytes / 4,
+  /// whatever `bits` is. `bits` is isa::kWordBits (fp32 and integer data)
+  /// or a fixed-point width isa::kMinFixedPointBits..kMaxFixedPointBits
+  /// (docs/ISA.md, "SRAM operands").
+  uint64_t bufferElems(isa::Buffer b, unsigned bits = isa::kWordBits) const {
+    if (!holdsLoadedWidth(b))
+      bits = isa::kWordBits;
+    return bufferBytes[unsigned(b)] * 8 / bits;
+  }
+  /// Whether `b` holds elements at the width they were loaded with (K, V)
+  /// rather than at 32 bits.
+  static bool holdsLoadedWidth(isa::Buffer b) {
+    return b == isa::Buffer::K || b == isa::Buffer::V;
   }
   /// Peak DRAM bytes per cycle: channels x transaction bytes.
   uint64_t dramBytesPerCycle() const {

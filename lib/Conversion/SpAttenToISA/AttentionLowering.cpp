@@ -53,6 +53,9 @@ struct AttnPlan {
   /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
   /// then follows this head's ATTNs instead of overlapping them.
   int64_t kvSlots;
+  /// Elements of one K/V slot, the same in both buffers: half of what each
+  /// holds at the width of the rows loaded into it.
+  int64_t kvSlotElems;
   /// Q and ACC slots: 1 when progressive quantization needs more query
   /// rows in one ATTN than half of those buffers hold.
   int64_t qSlots;
@@ -98,6 +101,7 @@ private:
   // Planning.
   LogicalResult plan();
   LogicalResult planKeys();
+  FailureOr<unsigned> loadedBits(Buffer buf);
   LogicalResult planQueryTile();
   LogicalResult planFillQueryTile();
   LogicalResult planImportance();
@@ -151,16 +155,39 @@ private:
 // Planning
 //===----------------------------------------------------------------------===//
 
+/// The widest element width (bits) of the rows the attention loads into
+/// `buf` (K or V), which sets how many the buffer holds: cached rows are
+/// fp32; new rows are the MSB plane of progressive quantization (its full
+/// width msb + lsb, which the LSB plane completes in place) or the rows as
+/// placed (fixed point under static quantization, else fp32).
+FailureOr<unsigned> AttentionLowering::loadedBits(Buffer buf) {
+  bool isK = buf == Buffer::K;
+  unsigned past = (isK ? op.pastKey : op.pastValue) ? kWordBits : 0;
+  if (isK ? op.pqThreshold.has_value() : op.pqValues)
+    return std::max(past, unsigned(core.plan.scratchOf(op.source)[isK ? 0 : 2]
+                                       .ref.bits));
+  Value rows = isK ? op.key : op.value;
+  const InPlaceView *view = core.plan.viewOf(rows);
+  FailureOr<const Tensor *> t = core.tensor(view ? view->source : rows);
+  if (failed(t))
+    return failure();
+  return std::max(past, unsigned((*t)->ref.bits));
+}
+
 /// Picks the keys per K/V buffer fill (at most max_keys_per_fill and what
-/// the K and V buffers hold) and the K/V slots. A mask row must hold every
-/// key; techniques that need a whole row of probabilities at once refuse
-/// more than one fill.
+/// the K and V buffers hold at the width of their rows) and the K/V slots.
+/// A mask row must hold every key; techniques that need a whole row of
+/// probabilities at once refuse more than one fill.
 LogicalResult AttentionLowering::planKeys() {
   int64_t keys = p.keys, D = p.D;
   const HardwareConfig &hw = pb.config();
+  FailureOr<unsigned> kBits = loadedBits(Buffer::K),
+                      vBits = loadedBits(Buffer::V);
+  if (failed(kBits) || failed(vBits))
+    return failure();
   int64_t fill = std::min({int64_t(hw.maxKeysPerFill),
-                           pb.bufferElems(Buffer::K) / D,
-                           pb.bufferElems(Buffer::V) / D});
+                           pb.bufferElems(Buffer::K, *kBits) / D,
+                           pb.bufferElems(Buffer::V, *vBits) / D});
   if (keys > pb.bufferElems(Buffer::Mask))
     return pb.error() << keys << " keys exceed the "
                       << pb.bufferElems(Buffer::Mask)
@@ -190,9 +217,9 @@ LogicalResult AttentionLowering::planKeys() {
     p.kvSlots = 1;
     return success();
   }
-  bool twoFit = keys * D <= core.slotElems(Buffer::K) &&
-                keys * D <= core.slotElems(Buffer::V);
-  p.kvSlots = twoFit ? core.numSlots() : 1;
+  p.kvSlotElems = std::min(core.slotElems(Buffer::K, *kBits),
+                           core.slotElems(Buffer::V, *vBits));
+  p.kvSlots = keys * D <= p.kvSlotElems ? core.numSlots() : 1;
   return success();
 }
 
@@ -496,7 +523,7 @@ void AttentionLowering::loadHead(int64_t b, int64_t h, int64_t headTile,
 /// Where head tile `headTile` keeps K and V (the same offset in both
 /// buffers).
 int64_t AttentionLowering::kvOff(int64_t headTile) const {
-  return p.kvSlots > 1 ? core.slotOff(Buffer::K, headTile) : 0;
+  return (headTile % p.kvSlots) * p.kvSlotElems;
 }
 
 /// Where query tile `qTile` keeps its rows in `buf` (Q or ACC).

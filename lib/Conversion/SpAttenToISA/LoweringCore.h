@@ -61,9 +61,9 @@ public:
   /// half `i % 2` of each buffer it streams through, so that the DMA of
   /// tile i+1 overlaps the compute of tile i.
   int64_t numSlots() const { return pb.config().doubleBuffered ? 2 : 1; }
-  /// Elements of one slot of `buf`.
-  int64_t slotElems(Buffer buf) const {
-    return pb.bufferElems(buf) / numSlots();
+  /// Elements of one slot of `buf` for data `bits` wide.
+  int64_t slotElems(Buffer buf, unsigned bits = kWordBits) const {
+    return pb.bufferElems(buf, bits) / numSlots();
   }
   /// Element offset of slot `i % numSlots()` of `buf`.
   int64_t slotOff(Buffer buf, int64_t i) const {

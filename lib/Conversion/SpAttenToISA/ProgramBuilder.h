@@ -125,7 +125,11 @@ public:
   }
   const HardwareConfig &config() const { return hw; }
   mlir::OpBuilder &builder() { return b; }
-  int64_t bufferElems(Buffer buf) const { return hw.bufferElems(buf); }
+  /// Elements of `buf` for data `bits` wide (HardwareConfig::bufferElems:
+  /// K and V hold elements at their loaded width, the others at 32 bits).
+  int64_t bufferElems(Buffer buf, unsigned bits = kWordBits) const {
+    return hw.bufferElems(buf, bits);
+  }
 
   /// Creates the instruction op (docs/ISA.md); the ISA op verifier checks
   /// that every value fits its field.

@@ -174,6 +174,7 @@ AttentionUnit::tokenImportance(uint64_t lk) const {
                                           "the {2} buffer",
                                           lk, imp.off,
                                           kBufferNames[unsigned(imp.buf)]));
+  noteWrite(imp);
   return std::optional<Operand>(imp);
 }
 
@@ -200,6 +201,7 @@ Expected<std::optional<Operand>> AttentionUnit::headImportance() const {
     return error(F::headImpOff,
                  llvm::formatv("{0} is past the {1} buffer", himp.off,
                                kBufferNames[unsigned(himp.buf)]));
+  noteWrite(himp);
   return std::optional<Operand>(himp);
 }
 
@@ -270,14 +272,17 @@ Error AttentionUnit::values() {
                                          "values (only HeadImportance, 0x4)",
                                          bad));
   uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
-  auto v = operand(F::v, lk, d);
+  DeferredValues &dv = machine.deferred;
+  bool pending = dv.valid && dv.lq == lq && dv.lk == lk;
+  // Only the V rows of the value-row mask are read (and bound by their
+  // width); the others may hold anything.
+  auto v = operand(F::v, lk, d, false, pending ? &dv.rowMask : nullptr);
   if (!v)
     return v.takeError();
   auto o = output(F::o, lq, d);
   if (!o)
     return o.takeError();
-  DeferredValues &dv = machine.deferred;
-  if (!dv.valid || dv.lq != lq || dv.lk != lk)
+  if (!pending)
     return error(F::phase, llvm::formatv("values of {0} x {1} probabilities "
                                          "without a pending deferred ATTN of "
                                          "that shape",

@@ -79,10 +79,12 @@ Error DmaUnit::checkHeader(DType &dtype, TensorClass &cls) const {
   if (bits == 32 && (plane || get(F::lsbBits)))
     return error(plane ? F::plane : F::lsbBits,
                  "must be 0 for 32-bit (fp32/int32) data");
-  if (bits != 32 && (bits < 2 || bits > 16))
+  if (bits != kWordBits &&
+      (bits < kMinFixedPointBits || bits > kMaxFixedPointBits))
     return error(F::bits, llvm::formatv("{0} is not a fixed-point width "
-                                        "(2..16) or 32",
-                                        bits));
+                                        "({1}..{2}) or {3}",
+                                        bits, kMinFixedPointBits,
+                                        kMaxFixedPointBits, kWordBits));
   dtype = DType(dt);
   cls = TensorClass(c);
   return Error::success();
@@ -427,13 +429,18 @@ Error DmaUnit::run() {
     if (Error e = checkQuantized())
       return e;
   uint64_t rows = get(F::rows), cols = get(F::cols);
-  auto op = toSram ? output(F::sram, rows, cols, /*allowIdx=*/true)
+  // A load stores its elements in K and V at their width (docs/ISA.md,
+  // "SRAM operands"), there only in the rows it moves.
+  auto op = toSram ? output(F::sram, rows, cols, /*allowIdx=*/true,
+                            unsigned(get(F::bits)))
                    : operand(F::sram, rows, cols, /*allowIdx=*/true);
   if (!op)
     return op.takeError();
   auto moved = movedRows(rows);
   if (!moved)
     return moved.takeError();
+  if (toSram && !out.writes.empty())
+    out.writes.back().rows = *moved;
   uint64_t numMoved = uint64_t(std::count(moved->begin(), moved->end(), true));
   if (!numMoved && DmaPred(get(F::pred)) != DmaPred::Always) {
     out.cycles = 0; // its predicate moves no row

@@ -70,7 +70,7 @@ Error TopkUnit::checkFields() const {
     return error(F::outOff, llvm::formatv("{0} results at offset {1} run "
                                           "past the idx buffer ({2} entries)",
                                           kk, outOff, idx.size()));
-  uint64_t numScores = machine.fbufs[sbuf].size();
+  uint64_t numScores = machine.bufferElems(Buffer(sbuf));
   if ((!byIndex || iota) && sOff + n > numScores)
     return error(F::sOff, llvm::formatv("{0} scores at offset {1} run past "
                                         "the {2} buffer ({3} elements)",
@@ -94,7 +94,7 @@ Error TopkUnit::readCandidates(std::vector<int32_t> &cand,
       return error(F::inOff, llvm::formatv("candidate {0} (entry {1}) is "
                                            "negative",
                                            cand[i], inOff + i));
-    if (uint64_t(at) >= scores.size())
+    if (uint64_t(at) >= machine.bufferElems(Buffer(sbuf)))
       return error(F::sOff, llvm::formatv("score of candidate {0} at element "
                                           "{1} is past the {2} buffer",
                                           i, at, kBufferNames[sbuf]));

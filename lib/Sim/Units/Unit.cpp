@@ -43,9 +43,9 @@ Error UnitInstr::checkFlags(const Field &flagsField, uint64_t allowed) const {
   return Error::success();
 }
 
-Expected<Operand> UnitInstr::operand(const OperandFields &fields,
-                                     uint64_t rows, uint64_t cols,
-                                     bool allowIdx) const {
+Expected<Operand> UnitInstr::decode(const OperandFields &fields,
+                                    uint64_t rows, uint64_t cols,
+                                    bool allowIdx) const {
   uint64_t b = get(fields.buf);
   if (b >= kNumBuffers)
     return error(fields.buf, llvm::formatv("{0} is not a buffer (0..{1})", b,
@@ -55,30 +55,76 @@ Expected<Operand> UnitInstr::operand(const OperandFields &fields,
   if (Buffer(b) == Buffer::Idx && !allowIdx && rows && cols)
     return error(fields.buf, "the idx buffer holds int32 indices and cannot "
                              "be an fp32 operand");
-  Operand op{Buffer(b), get(fields.off), get(fields.stride), rows, cols};
-  if (rows && cols) {
-    uint64_t end = op.at(rows - 1, cols);
-    uint64_t size = machine.bufferElems(op.buf);
-    if (end > size)
-      return error(fields.off,
-                   llvm::formatv("{0} rows x {1} cols at offset {2} with "
-                                 "stride {3} reach element {4}, past the "
-                                 "{5} buffer ({6} elements)",
-                                 rows, cols, op.off, op.stride, end,
-                                 kBufferNames[b], size));
+  return Operand{Buffer(b), get(fields.off), get(fields.stride), rows, cols};
+}
+
+Error UnitInstr::checkExtent(const OperandFields &fields, const Operand &op,
+                             unsigned bits) const {
+  if (!op.rows || !op.cols)
+    return Error::success();
+  uint64_t end = op.at(op.rows - 1, op.cols);
+  uint64_t size = machine.bufferElems(op.buf, bits);
+  if (end <= size)
+    return Error::success();
+  std::string width = HardwareConfig::holdsLoadedWidth(op.buf)
+                          ? llvm::formatv(" of {0} bits", bits).str()
+                          : std::string();
+  return error(fields.off,
+               llvm::formatv("{0} rows x {1} cols at offset {2} with stride "
+                             "{3} reach element {4}, past the {5} buffer ({6} "
+                             "elements{7})",
+                             op.rows, op.cols, op.off, op.stride, end,
+                             kBufferNames[unsigned(op.buf)], size, width));
+}
+
+Expected<Operand> UnitInstr::operand(const OperandFields &fields,
+                                     uint64_t rows, uint64_t cols,
+                                     bool allowIdx,
+                                     const std::vector<bool> *onlyRows) const {
+  auto op = decode(fields, rows, cols, allowIdx);
+  if (!op || !rows || !cols)
+    return op;
+  // K and V elements are read at the width they hold; past the elements
+  // the buffer holds at its narrowest width, nothing is allocated to scan.
+  unsigned bits = isa::kWordBits;
+  if (HardwareConfig::holdsLoadedWidth(op->buf)) {
+    bits = isa::kMinFixedPointBits;
+    if (op->at(rows - 1, cols) <= machine.bufferElems(op->buf, bits))
+      bits = machine.widestWidth(op->buf, op->off, op->stride, rows, cols,
+                                 onlyRows);
   }
+  if (Error e = checkExtent(fields, *op, bits))
+    return std::move(e);
   return op;
 }
 
 Expected<Operand> UnitInstr::output(const OperandFields &fields, uint64_t rows,
-                                    uint64_t cols, bool allowIdx) const {
-  auto op = operand(fields, rows, cols, allowIdx);
-  if (op && rows > 1 && op->stride < cols)
+                                    uint64_t cols, bool allowIdx,
+                                    unsigned bits) const {
+  auto op = decode(fields, rows, cols, allowIdx);
+  if (!op)
+    return op;
+  if (Error e = checkExtent(fields, *op, bits))
+    return std::move(e);
+  if (rows > 1 && op->stride < cols)
     return error(fields.stride,
                  llvm::formatv("{0} is less than the {1} columns written "
                                "per row, so output rows would overlap",
                                op->stride, cols));
+  noteWrite(*op, bits);
   return op;
+}
+
+void UnitInstr::noteWrite(const Operand &op, unsigned bits) const {
+  if (HardwareConfig::holdsLoadedWidth(op.buf) && op.rows && op.cols)
+    out.writes.push_back({op, bits, {}});
+}
+
+void sim::commitWidths(Machine &machine, const UnitOutput &out) {
+  for (const SramWrite &w : out.writes)
+    for (uint64_t r = 0; r < w.op.rows; ++r)
+      if (w.rows.empty() || w.rows[r])
+        machine.setWidth(w.op.buf, w.op.at(r, 0), w.op.cols, w.bits);
 }
 
 Mat UnitInstr::read(const Operand &op) const {

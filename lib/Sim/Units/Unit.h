@@ -49,8 +49,19 @@ struct Operand {
 
 using isa::OperandFields;
 
+/// Elements an instruction writes into K or V, at `bits` each: the rows of
+/// `op` set in `rows` (all when empty).
+struct SramWrite {
+  Operand op;
+  unsigned bits;
+  std::vector<bool> rows;
+};
+
 /// What an executed instruction hands to the timeline.
 struct UnitOutput {
+  /// Its writes into K and V, whose widths commitWidths records once the
+  /// instruction succeeded.
+  std::vector<SramWrite> writes;
   /// Cycles of a data-dependent instruction (TOPK, ATTN finish and values,
   /// a DMA); unset: sim::estimateCycles.
   std::optional<uint64_t> cycles;
@@ -91,14 +102,30 @@ protected:
   /// Fails when the `flags` field has a bit outside `allowed`.
   llvm::Error checkFlags(const isa::Field &flags, uint64_t allowed) const;
 
-  /// Decodes the operand of `fields` covering rows x cols, checked against
-  /// its buffer; `allowIdx` admits the int32 IDX buffer.
+  /// Decodes an operand the instruction reads, rows x cols of `fields`,
+  /// checked against its buffer; `allowIdx` admits the int32 IDX buffer.
+  /// In K and V its last element must lie within the buffer's elements at
+  /// the widest width among the elements read (docs/ISA.md, "SRAM
+  /// operands"): every row, or those set in `onlyRows`.
   llvm::Expected<Operand> operand(const OperandFields &fields, uint64_t rows,
-                                  uint64_t cols, bool allowIdx = false) const;
-  /// An operand the instruction writes: rows must not overlap either, or
-  /// the result would depend on the write order.
+                                  uint64_t cols, bool allowIdx = false,
+                                  const std::vector<bool> *onlyRows = nullptr) const;
+  /// An operand the instruction writes with elements `bits` wide (checked
+  /// against the buffer's elements at that width, noted for commitWidths):
+  /// rows must not overlap either, or the result would depend on the write
+  /// order.
   llvm::Expected<Operand> output(const OperandFields &fields, uint64_t rows,
-                                 uint64_t cols, bool allowIdx = false) const;
+                                 uint64_t cols, bool allowIdx = false,
+                                 unsigned bits = isa::kWordBits) const;
+  /// Notes that the instruction writes `op` with elements `bits` wide.
+  void noteWrite(const Operand &op, unsigned bits = isa::kWordBits) const;
+
+  /// Fails unless the last element of `op` lies within its buffer's
+  /// elements for data `bits` wide.
+  llvm::Error checkExtent(const OperandFields &fields, const Operand &op,
+                          unsigned bits) const;
+  llvm::Expected<Operand> decode(const OperandFields &fields, uint64_t rows,
+                                 uint64_t cols, bool allowIdx) const;
 
   /// The operand's elements as a rows x cols matrix.
   Mat read(const Operand &op) const;
@@ -114,6 +141,10 @@ protected:
   const isa::OpcodeSpec &spec;
   UnitOutput &out;
 };
+
+/// Records the widths of `out`'s writes into K and V (docs/ISA.md, "SRAM
+/// operands"), after its instruction succeeded.
+void commitWidths(Machine &machine, const UnitOutput &out);
 
 /// load (`toSram`, not `gather`), store, gather (`toSram`, `gather`) and
 /// scatter: Dma.cpp.

@@ -286,23 +286,35 @@ class LayerRecord:
         return d
 
 
-def keys_per_fill(hardware: Mapping, d: int) -> int:
+def kv_bits(cfg: SpAttenConfig) -> Tuple[int, int]:
+    """Element widths in bits of the K and V rows attention loads, which set
+    how many the K and V buffers hold (docs/HardwareConfig.md, "SRAM
+    buffers"): progressive quantization's full code (msb + lsb), else the
+    tensor's fixed-point width, else 32 (fp32)."""
+    pq = cfg.pq_msb + cfg.pq_lsb if cfg.pq_msb is not None else None
+    return pq or cfg.key_bits or 32, (pq if cfg.pq_values else None) or cfg.value_bits or 32
+
+
+def keys_per_fill(hardware: Mapping, d: int, k_bits: int = 32, v_bits: int = 32) -> int:
     """Keys one K/V buffer fill holds for heads of width ``d``: at most
-    ``max_keys_per_fill``, and as many fp32 rows as the K and V buffers
-    hold (hardware configuration fields, as the binary's manifest records
-    them; the lowering's planKeys)."""
-    rows = lambda buf: int(hardware[f"{buf}_buffer_bytes"]) // (4 * d)
-    return min(int(hardware["max_keys_per_fill"]), rows("k"), rows("v"))
+    ``max_keys_per_fill``, and as many rows as the K and V buffers hold at
+    the rows' widths ``k_bits`` and ``v_bits`` (hardware configuration
+    fields, as the binary's manifest records them; the lowering's
+    planKeys)."""
+    rows = lambda buf, bits: int(hardware[f"{buf}_buffer_bytes"]) * 8 // bits // d
+    return min(int(hardware["max_keys_per_fill"]), rows("k", k_bits), rows("v", v_bits))
 
 
-def fill_fetches(keys: int, queries: int, d: int, hardware: Optional[Mapping]) -> Tuple[int, int]:
+def fill_fetches(keys: int, queries: int, d: int, hardware: Optional[Mapping], k_bits: int = 32,
+                 v_bits: int = 32) -> Tuple[int, int]:
     """How many times a head of ``queries`` query rows fetches each of its
-    ``keys`` (K rows, V rows): (1, 1) when they fit one K/V buffer fill or
-    ``hardware`` is None. Otherwise per query tile, of as many rows as the
-    whole Q and ACC buffers hold, twice K (a statistics pass and an apply
-    pass over each fill) and once V (docs/Algorithms.md, "Attention over
-    several fills"; with a per-key mask)."""
-    if hardware is None or keys <= keys_per_fill(hardware, d):
+    ``keys`` (K rows, V rows) of ``k_bits`` and ``v_bits``: (1, 1) when they
+    fit one K/V buffer fill or ``hardware`` is None. Otherwise per query
+    tile, of as many rows as the whole Q and ACC buffers hold, twice K (a
+    statistics pass and an apply pass over each fill) and once V
+    (docs/Algorithms.md, "Attention over several fills"; with a per-key
+    mask)."""
+    if hardware is None or keys <= keys_per_fill(hardware, d, k_bits, v_bits):
         return 1, 1
     rows = lambda buf: int(hardware[f"{buf}_buffer_bytes"]) // (4 * d)
     tiles = -(-queries // min(65535, rows("q"), rows("acc")))
@@ -317,7 +329,9 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
     that sets the K/V buffer fill (K counted once without it)."""
     nh, lk = len(state.heads), len(state.tokens)
     k_rows = nh * lk
-    k_fetches, v_fetches = fill_fetches(lk, lk if queries is None else queries, d, hardware)
+    # A generation step reads the fp32 KV cache.
+    widths = kv_bits(cfg) if queries is None else (32, 32)
+    k_fetches, v_fetches = fill_fetches(lk, lk if queries is None else queries, d, hardware, *widths)
     v_rows = sum(att.value_rows.values())
     lsb_heads = len(att.unconfident)
     c = dict(q_rows=nh * (lk if queries is None else queries), k_rows=k_rows, v_rows=v_rows, k_msb_rows=0,

@@ -5,7 +5,9 @@ pass over each fill (docs/Algorithms.md, "Attention over several fills").
 The outputs are compared with onnxruntime within 1e-4 max abs error
 (docs/Numerics.md: fp32 throughout, only the summation order differs),
 and the report's K and V bytes with the fetches the reference
-counts (``spatten.reference.fill_fetches``).
+counts (``spatten.reference.fill_fetches``). Fixed-point K and V, which
+the K/V buffers hold at their width, are compared with the NumPy
+reference instead.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import json
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pytest
 
 from spatten import export as spexport
 from spatten import ort, tools
 from spatten import reference as R
+from test_agreement import check_agreement, fixed_point_bound
 from test_e2e import check_report, compare, compile_model, simulate, write_inputs
 
 
@@ -92,6 +96,44 @@ def test_gpt2_kv_cache_over_fills(tmp_path, reference_ready):
                            hw_file(tmp_path, {"max_keys_per_fill": 4, "q_buffer_bytes": 4 * 4 * 8}))
     run = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")
     compare(run, ort.run(path, arrays), "onnxruntime")
+
+
+#: Fixed-point K and V that hold 1024 keys of width 64 in one fill, and the
+#: hardware each needs: progressive quantization needs the 1024 query rows
+#: in one ATTN, which takes a Q buffer of 256 KiB.
+ONE_FILL = {
+    "attn-bits-value-keep": (R.SpAttenConfig(attn_bits=12, value_keep=0.3), None),
+    "pq-msb": (R.SpAttenConfig(pq_msb=6, pq_lsb=4, pq_threshold=0.1, v_bits=6),
+               {"q_buffer_bytes": 262144}),
+}
+
+
+@pytest.mark.parametrize("config", list(ONE_FILL))
+def test_gpt2_1024_fixed_point_keys_take_one_fill(config, tmp_path):
+    """The K and V buffers hold keys at their width (docs/ISA.md, "SRAM
+    operands"): at 1024 tokens GPT-2's 64-wide fixed-point keys and values
+    fit one fill, where fp32 ones take two, so local value pruning and
+    progressive quantization run there. Kept tokens, refetches and K/V
+    bytes (each row fetched once) equal the NumPy reference's, outputs are
+    within the fixed-point bound of its outputs."""
+    cfg, hw = ONE_FILL[config]
+    tokens = 1024
+    path = tmp_path / "model.onnx"
+    model = spexport.export("gpt2", str(path), size="tiny", seed=5, layers=2, seq_len=tokens, hidden=256,
+                            heads=4, max_positions=tokens)
+    arrays = spexport.make_inputs(model.config, batch=1, seq_len=tokens, seed=6)
+    mw = R.from_onnx(path)
+    # Over 2 x 1024 x 256 quantized elements per tensor, a few land on the
+    # other side of a rounding boundary (the GEMMs sum in another order than
+    # NumPy) and move the outputs by about one code step: the fixed-point
+    # bound, not the fp32 one, holds (docs/Numerics.md).
+    dense = R.run_inputs(mw, arrays).outputs
+    bound = fixed_point_bound(cfg, len(mw.layers)) * max(float(np.max(np.abs(y))) for y in dense.values())
+    check_agreement((path, mw, {"batch": 1, "sequence": tokens}, arrays, tokens), cfg, tmp_path,
+                    hw_file(tmp_path, hw), output_bound=bound)
+    hardware = tools.Binary(tmp_path / "model.spbin").hardware
+    assert R.keys_per_fill(hardware, 64) == 784
+    assert R.fill_fetches(tokens, tokens, 64, hardware, *R.kv_bits(cfg)) == (1, 1)
 
 
 @pytest.mark.parametrize("flags", [R.SpAttenConfig(value_keep=0.5), R.SpAttenConfig(pq_msb=6)],
