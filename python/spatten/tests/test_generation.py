@@ -125,12 +125,17 @@ def test_kept_sets_only_shrink_but_for_the_new_token(pruned):
 
 
 def test_value_pruning_keeps_k_rows_per_head_query(pruned):
+    """Per head the kept V rows, plus the query's own row when the top-k
+    dropped it (it is read for the cache anyway; docs/Algorithms.md)."""
     name, gen = pruned
     keep = TECHNIQUES[name].value_keep
     for step in gen.steps[1:]:
         for r in step.layers:
-            per_head = len(r.tokens) if keep is None else R.keep_count(len(r.tokens), keep)
-            assert r.counts["v_rows"] == len(r.heads) * per_head
+            if keep is None:
+                assert r.counts["v_rows"] == len(r.heads) * len(r.tokens)
+                continue
+            per_head = R.keep_count(len(r.tokens), keep)
+            assert len(r.heads) * per_head <= r.counts["v_rows"] <= len(r.heads) * (per_head + 1)
 
 
 def test_refetches_are_whole_heads_of_the_query(pruned):
