@@ -347,10 +347,11 @@ Expected<KVCacheRegion> regionFromJSON(const json::Value *v,
   r.rowBytes = *rowBytes;
   r.bits = *bits;
   if (r.rowBytes < minRowBytes(r))
-    return fieldError(path + ".row_bytes",
-                      llvm::formatv("{0} bytes do not hold a row of {1} {2} "
-                                    "at {3} bits",
-                                    r.rowBytes, r.shape[3], r.dtype, r.bits));
+    return fieldError(
+        path + ".row_bytes",
+        llvm::formatv("{0} bytes do not hold a row of {1} {2}{3}", r.rowBytes,
+                      r.shape[3], r.dtype,
+                      r.bits == 32 ? "" : " fixed-point values"));
   uint64_t rows = uint64_t(r.shape[1]) * maxContext; // bounded by the shape
   if (rows && r.rowBytes > kMaxDram / rows)
     return fieldError(path + ".row_bytes",
