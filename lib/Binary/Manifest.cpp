@@ -7,6 +7,7 @@
 
 #include "spatten/Binary/Manifest.h"
 #include "Diagnostics.h"
+#include "spatten/ISA/Spec.h"
 
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -288,10 +289,20 @@ Error checkFirstEntryMirrored(const Manifest &m) {
 //===--------------------------------------------------------------------===//
 
 json::Value regionToJSON(const KVCacheRegion &r) {
-  return json::Object{{"addr", int64_t(r.addr)},
-                      {"shape", shapeToJSON(r.shape)},
-                      {"dtype", r.dtype},
-                      {"row_bytes", int64_t(r.rowBytes)}};
+  json::Object o{{"addr", int64_t(r.addr)},
+                 {"shape", shapeToJSON(r.shape)},
+                 {"dtype", r.dtype},
+                 {"row_bytes", int64_t(r.rowBytes)}};
+  if (r.bits != 32)
+    o["bits"] = int64_t(r.bits);
+  return o;
+}
+
+/// The bytes one cached row needs: D elements, or a fixed-point row.
+uint64_t minRowBytes(const KVCacheRegion &r) {
+  uint64_t d = uint64_t(r.shape[3]);
+  return r.bits == 32 ? d * dtypeSize(r.dtype)
+                      : isa::packedRowBytes(d, r.bits, isa::Plane::Full, 0);
 }
 
 /// A region of shape [1, H, maxContext, D] whose rows hold D elements and
@@ -299,7 +310,8 @@ json::Value regionToJSON(const KVCacheRegion &r) {
 Expected<KVCacheRegion> regionFromJSON(const json::Value *v,
                                        const std::string &path,
                                        uint64_t maxContext) {
-  auto o = objectWithKeys(v, path, {"addr", "shape", "dtype", "row_bytes"});
+  auto o = objectWithKeys(v, path,
+                          {"addr", "shape", "dtype", "row_bytes", "bits"});
   if (!o)
     return o.takeError();
   KVCacheRegion r;
@@ -323,12 +335,23 @@ Expected<KVCacheRegion> regionFromJSON(const json::Value *v,
     return addr.takeError();
   if (!rowBytes)
     return rowBytes.takeError();
+  auto bits = getUInt(**o, "bits", path + ".bits", /*required=*/false, 32);
+  if (!bits)
+    return bits.takeError();
+  if (*bits != 32 && (*bits < 4 || *bits > 16 || r.dtype != "float32"))
+    return fieldError(path + ".bits",
+                      llvm::formatv("{0}: expected 4..16 (fixed-point rows "
+                                    "of float32) or 32",
+                                    *bits));
   r.addr = *addr;
   r.rowBytes = *rowBytes;
-  if (r.rowBytes < uint64_t(r.shape[3]) * dtypeSize(r.dtype))
-    return fieldError(path + ".row_bytes",
-                      llvm::formatv("{0} bytes do not hold a row of {1} {2}",
-                                    r.rowBytes, r.shape[3], r.dtype));
+  r.bits = *bits;
+  if (r.rowBytes < minRowBytes(r))
+    return fieldError(
+        path + ".row_bytes",
+        llvm::formatv("{0} bytes do not hold a row of {1} {2}{3}", r.rowBytes,
+                      r.shape[3], r.dtype,
+                      r.bits == 32 ? "" : " fixed-point values"));
   uint64_t rows = uint64_t(r.shape[1]) * maxContext; // bounded by the shape
   if (rows && r.rowBytes > kMaxDram / rows)
     return fieldError(path + ".row_bytes",

@@ -76,8 +76,11 @@ struct KVCacheRegion {
   std::vector<int64_t> shape;
   std::string dtype;
   /// Bytes from one cached row (one position of one head) to the next; at
-  /// least D x the element size.
+  /// least D x the element size, or one fixed-point row when `bits` < 32.
   uint64_t rowBytes = 0;
+  /// 32: rows of `dtype`; 4..16: fixed-point rows of float32 values, an fp32
+  /// scale then D packed codes (docs/ISA.md, "Fixed-point DMA").
+  uint64_t bits = 32;
   /// Bytes the region spans: 1 x H x C rows of rowBytes.
   uint64_t bytes() const;
 };
@@ -93,8 +96,8 @@ struct KVCache {
 
   /// The manifest's `kv_cache` object.
   llvm::json::Value toJSON() const;
-  /// Checks the types, each region's shape [1, H, max_context, D] and
-  /// row_bytes (at least D elements); errors name the field under
+  /// Checks the types, each region's shape [1, H, max_context, D],
+  /// bits and row_bytes (at least one row); errors name the field under
   /// `kv_cache`. Whether the regions fit in DRAM is Manifest::checkRanges'.
   static llvm::Expected<KVCache> fromJSON(const llvm::json::Value &v);
 };

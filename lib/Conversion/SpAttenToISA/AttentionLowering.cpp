@@ -507,10 +507,13 @@ void AttentionLowering::storePresent(const KVSide &side, int64_t off,
   if (!side.present)
     return;
   // present_key is [B, H, keys, D]; a KV cache [1, H, C, D] has C >= keys.
+  // A fixed-point cache re-quantizes the dequantized rows in SRAM, which
+  // gives back their codes and scales (docs/Generation.md).
   int64_t rowsPerHead = side.present->shape[2];
   DramRef ref = side.present->ref;
-  ref.addr = side.present->addrOf(((b * op.heads + h) * rowsPerHead + r0) * p.D);
-  pb.store(ref, p.D * 4, {side.buf, off, p.D}, rows, p.D);
+  int64_t row = ref.rowBytes(p.D);
+  ref.addr += ((b * op.heads + h) * rowsPerHead + r0) * row;
+  pb.store(ref, row, {side.buf, off, p.D}, rows, p.D);
 }
 
 /// Every input of head h with one query tile (prefetch mode).

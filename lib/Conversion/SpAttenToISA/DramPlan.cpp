@@ -35,7 +35,7 @@ bool onlyAttentionReads(Value v) {
     if (auto r = dyn_cast<ReshapeOp>(user))
       return onlyAttentionReads(r.getResult());
     return llvm::isa<AttentionOp, AttentionProbsOp, ProgressiveFetchOp,
-                     AttentionOutputOp>(user);
+                     AttentionOutputOp, CachedAttentionOp>(user);
   });
 }
 
@@ -149,25 +149,32 @@ LogicalResult DramPlan::placeConstants(ModuleOp module) {
 }
 
 /// The KV cache of a generation binary: per layer, K and V `[1, H, C, D]`,
-/// from the attentions that read or write it.
+/// from the attentions that read or write it, at the widths the decode
+/// step's `cached_attention` gives (fp32 or fixed-point rows).
 LogicalResult DramPlan::placeKVCache(ModuleOp module) {
-  SmallVector<std::pair<int64_t, int64_t>> headShape; // (H, D) per layer
-  auto note = [&](int64_t layer, int64_t heads, int64_t dim) {
-    if (int64_t(headShape.size()) <= layer)
-      headShape.resize(layer + 1, {0, 0});
-    headShape[layer] = {heads, dim};
+  struct LayerFormat {
+    int64_t heads = 0, dim = 0, keyBits = 0, valueBits = 0;
+  };
+  SmallVector<LayerFormat> formats;
+  auto note = [&](int64_t layer) -> LayerFormat & {
+    if (int64_t(formats.size()) <= layer)
+      formats.resize(layer + 1);
+    return formats[layer];
   };
   module.walk([&](Operation *op) {
     if (auto cached = dyn_cast<CachedAttentionOp>(op))
-      note(cached.getLayer(), cached.getNumHeads(), cached.getHeadDim());
+      note(cached.getLayer()) = {cached.getNumHeads(), cached.getHeadDim(),
+                                 cached.getKeyBits(), cached.getValueBits()};
     auto attention = dyn_cast<AttentionOp>(op);
     auto layer = attention ? attention->getAttrOfType<IntegerAttr>(
                                  kKVCacheLayerAttrName)
                            : nullptr;
-    if (layer)
-      note(layer.getInt(), attention.getNumHeads(), attention.getHeadDim());
+    if (layer) {
+      LayerFormat &f = note(layer.getInt());
+      f.heads = attention.getNumHeads(), f.dim = attention.getHeadDim();
+    }
   });
-  if (headShape.empty())
+  if (formats.empty())
     return success();
   auto gen = module->getAttrOfType<DictionaryAttr>(kGenerationAttrName);
   auto c = gen ? gen.getAs<IntegerAttr>("max_context") : nullptr;
@@ -175,16 +182,17 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
     return module.emitError("a KV cache needs spatten.generation = "
                             "{max_context = C, ...} on the module");
   context = c.getInt();
-  for (auto [heads, dim] : headShape) {
-    if (!heads)
+  for (const LayerFormat &f : formats) {
+    if (!f.heads)
       return module.emitError("the KV cache layers are not numbered 0..")
-             << headShape.size() - 1;
+             << formats.size() - 1;
     KVCacheLayer layer;
-    for (auto [t, cls] : {std::pair(&layer.key, TensorClass::K),
-                          std::pair(&layer.value, TensorClass::V)}) {
-      arenaTop = llvm::alignTo(arenaTop, kAlign);
-      *t = {{arenaTop, DType::F32, cls}, {1, heads, context, dim}};
-      arenaTop += t->numel() * 4;
+    for (auto [t, cls, bits] :
+         {std::tuple(&layer.key, TensorClass::K, f.keyBits),
+          std::tuple(&layer.value, TensorClass::V, f.valueBits)}) {
+      DramRef fmt{0, DType::F32, cls};
+      fmt.bits = bits ? bits : 32;
+      *t = placePacked({1, f.heads, context, f.dim}, f.dim, fmt);
     }
     caches.push_back(layer);
   }

@@ -85,8 +85,9 @@ struct ProjectionPlanes {
 };
 
 /// One layer's KV cache of a generation binary (docs/Generation.md):
-/// `[1, H, C, D]` fp32 each, head-major, persisting in DRAM between the
-/// prefill and the decode steps.
+/// `[1, H, C, D]` each, head-major, persisting in DRAM between the
+/// prefill and the decode steps; rows of `D` fp32 elements, or fixed-point
+/// rows (`ref.packed()`, `packedCols` = D) under static quantization.
 struct KVCacheLayer {
   Tensor key, value;
 };

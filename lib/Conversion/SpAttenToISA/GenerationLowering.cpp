@@ -6,7 +6,9 @@
 // that depend on it. `position_row` reads row p of a per-position table;
 // `cached_attention` appends the token's K and V to the layer's KV cache at
 // row p and attends the p + 1 cached rows, in one ATTN when they fit a
-// K/V buffer fill, else in fills with the exact two-pass softmax.
+// K/V buffer fill, else in fills with the exact two-pass softmax. A cache
+// of fixed-point rows gets the token's rows first, quantized by the store,
+// and the step reads all p + 1 rows back at their width.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,14 +74,16 @@ public:
 
 private:
   /// Where a `[1, 1, H*D]` operand's head h starts: a tensor of its own or
-  /// a column slice of a fused projection read in place.
+  /// a column slice of a fused projection read in place, fp32 columns or
+  /// (a quantized query) one fixed-point row per head.
   struct Operand {
     const Tensor *src = nullptr;
     int64_t firstColumn = 0;
     DramRef headRow(int64_t h, int64_t D, TensorClass cls) const {
       DramRef ref = src->ref;
       ref.cls = cls;
-      ref.addr = src->addrOf(firstColumn + h * D);
+      ref.addr = ref.packed() ? ref.addr + h * ref.rowBytes(D)
+                              : src->addrOf(firstColumn + h * D);
       return ref;
     }
   };
@@ -95,22 +99,35 @@ private:
   int64_t H = 0, D = 0, C = 0;
   /// Keys per K/V buffer fill (max_keys_per_fill and the buffer sizes).
   int64_t fill = 0;
+  /// A fixed-point cache: the token's K and V rows go to the cache before
+  /// the step reads rows [0, p] from it, so it attends their quantized
+  /// values (an fp32 cache takes them from the projections instead).
+  bool writeFirst = false;
   /// Double-buffering slots of one head's K/V, Q and output: 2 when every
   /// key fits half of the K and V buffers, so that the next head's fetch
   /// overlaps this head's ATTN.
   int64_t slots = 1;
+  /// Elements of one K/V slot at the cache's widths (HardwareConfig).
+  int64_t kvSlotElems = 0;
   int64_t slotOff(Buffer buf, int64_t h) const {
-    return slots > 1 ? core.slotOff(buf, h) : 0;
+    if (slots == 1)
+      return 0;
+    bool kv = buf == Buffer::K || buf == Buffer::V;
+    return kv ? (h % slots) * kvSlotElems : core.slotOff(buf, h);
   }
 
-  FailureOr<Operand> operand(Value v);
+  FailureOr<Operand> operand(Value v, bool fixedPointAllowed);
   DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
+  int64_t rowBytes(const Tensor &t) const { return t.ref.rowBytes(D); }
   void loadCached(Buffer buf, const Tensor &t, int64_t h, int64_t first,
-                  int64_t rows, int64_t off);
+                  int64_t rows, int64_t off, bool throughPosition = false);
   void loadNewRow(Buffer buf, const Operand &src, TensorClass cls, int64_t h,
                   int64_t off);
   void appendToCache(Buffer buf, const Tensor &t, int64_t h, int64_t off,
                      bool atPosition);
+  void bindToPositionRow(const Tensor &t, int64_t h);
+  void writeNewRow(const Tensor &t, const Operand &src, int64_t h);
+  void loadOwnRow(Buffer buf, const Tensor &t, int64_t h, int64_t off);
   AttnInstr attn(int64_t h, int64_t lk, uint8_t flags);
   void loadHeadInputs(int64_t h);
   void lowerOneFill(int64_t h, bool prefetchNext);
@@ -122,7 +139,7 @@ private:
 } // namespace
 
 FailureOr<CachedAttentionLowering::Operand>
-CachedAttentionLowering::operand(Value value) {
+CachedAttentionLowering::operand(Value value, bool fixedPointAllowed) {
   const InPlaceView *view = core.plan.viewOf(value);
   if (view && view->kind != InPlaceView::Kind::Columns)
     return op.emitOpError("reads a kept-heads view; head pruning in "
@@ -130,9 +147,9 @@ CachedAttentionLowering::operand(Value value) {
   FailureOr<const Tensor *> src = core.tensor(view ? view->source : value);
   if (failed(src))
     return failure();
-  if ((*src)->ref.packed())
-    return op.emitOpError("fixed-point operands in generation are not "
-                          "implemented");
+  if ((*src)->ref.packed() && !fixedPointAllowed)
+    return op.emitOpError("reads fixed-point keys or values; the cache "
+                          "quantizes them from fp32 rows");
   return Operand{*src, view ? view->firstColumn : 0};
 }
 
@@ -140,17 +157,20 @@ CachedAttentionLowering::operand(Value value) {
 DramRef CachedAttentionLowering::cacheRow(const Tensor &t, int64_t h,
                                           int64_t row) const {
   DramRef ref = t.ref;
-  ref.addr = t.addrOf((h * C + row) * D);
+  ref.addr += (h * C + row) * rowBytes(t);
   return ref;
 }
 
 /// Cached rows [first, first + min(rows, p - first)) of head h into `buf`
-/// at `off`: only the rows before the position hold keys.
+/// at `off`: only the rows before the position hold keys, and row p too
+/// when `throughPosition` (the token's row, written first).
 void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
                                          int64_t h, int64_t first,
-                                         int64_t rows, int64_t off) {
-  bindToPosition(pb, DmaFields::rows, 1, -first, 0, rows);
-  pb.load({buf, off, D}, cacheRow(t, h, first), D * 4, rows, D);
+                                         int64_t rows, int64_t off,
+                                         bool throughPosition) {
+  bindToPosition(pb, DmaFields::rows, 1, int64_t(throughPosition) - first, 0,
+                 rows);
+  pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D);
 }
 
 /// The token's own row of head h into `buf` at `off`.
@@ -165,12 +185,35 @@ void CachedAttentionLowering::loadNewRow(Buffer buf, const Operand &src,
 void CachedAttentionLowering::appendToCache(Buffer buf, const Tensor &t,
                                             int64_t h, int64_t off,
                                             bool atPosition) {
-  int64_t base = cacheRow(t, h, 0).addr;
-  bindToPosition(pb, DmaFields::dramAddr, D * 4, base, base,
-                 base + (C - 1) * D * 4);
+  bindToPositionRow(t, h);
   if (atPosition)
     bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
-  pb.store(cacheRow(t, h, 0), D * 4, {buf, off, D}, 1, D);
+  pb.store(cacheRow(t, h, 0), rowBytes(t), {buf, off, D}, 1, D);
+}
+
+/// Binds the next DMA's DRAM address to row p of head h of cache `t`.
+void CachedAttentionLowering::bindToPositionRow(const Tensor &t, int64_t h) {
+  int64_t base = cacheRow(t, h, 0).addr, row = rowBytes(t);
+  bindToPosition(pb, DmaFields::dramAddr, row, base, base,
+                 base + (C - 1) * row);
+}
+
+/// The token's fp32 row of head h, from its projection through the act
+/// buffer to cache row p; a fixed-point store quantizes it exactly as
+/// docs/Algorithms.md says (the projection's read is an activation's).
+void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
+                                          int64_t h) {
+  loadNewRow(Buffer::Act, src, TensorClass::Activation, h, 0);
+  appendToCache(Buffer::Act, t, h, 0, /*atPosition=*/false);
+}
+
+/// Cache row p of head h (the token's, written first) into SRAM row p
+/// after `off`.
+void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
+                                         int64_t h, int64_t off) {
+  bindToPositionRow(t, h);
+  bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
+  pb.load({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), 1, D);
 }
 
 /// Head h's ATTN over (at most) `lk` keys in its slots.
@@ -211,13 +254,16 @@ LogicalResult CachedAttentionLowering::lower() {
              << " per fill) is not implemented: its top-k needs every "
                 "probability of the row";
   }
-  FailureOr<Operand> qo = operand(op.getQuery()), ko = operand(op.getKey()),
-                     vo = operand(op.getValue());
+  FailureOr<Operand> qo = operand(op.getQuery(), true),
+                     ko = operand(op.getKey(), false),
+                     vo = operand(op.getValue(), false);
   if (failed(qo) || failed(ko) || failed(vo))
     return failure();
   q = *qo, k = *ko, v = *vo;
-  if (C <= fill && C * D <= core.slotElems(Buffer::K) &&
-      C * D <= core.slotElems(Buffer::V))
+  writeFirst = cache->key.ref.packed() || cache->value.ref.packed();
+  kvSlotElems = std::min(core.slotElems(Buffer::K, cache->key.ref.bits),
+                         core.slotElems(Buffer::V, cache->value.ref.bits));
+  if (C <= fill && C * D <= kvSlotElems)
     slots = core.numSlots();
   // A deferred V fetch waits for its head's ATTN: the next head's inputs
   // go before it in the load queue, so that the queue keeps streaming.
@@ -234,10 +280,15 @@ LogicalResult CachedAttentionLowering::lower() {
   return success();
 }
 
-/// Head h's query row and, with every key in one fill, its keys.
+/// Head h's query row, the token's rows into a cache written first, and
+/// with every key in one fill, its keys.
 void CachedAttentionLowering::loadHeadInputs(int64_t h) {
   pb.load({Buffer::Q, slotOff(Buffer::Q, h), D},
-          q.headRow(h, D, TensorClass::Q), D * 4, 1, D);
+          q.headRow(h, D, TensorClass::Q), q.src->ref.rowBytes(D), 1, D);
+  if (writeFirst) {
+    writeNewRow(cache->key, k, h);
+    writeNewRow(cache->value, v, h);
+  }
   if (C <= fill)
     appendKeys(h);
 }
@@ -266,7 +317,8 @@ void CachedAttentionLowering::lowerOneFill(int64_t h, bool prefetchNext) {
 }
 
 /// K (and V unless value pruning fetches it after the top-k): the p cached
-/// rows, then the token's own row into SRAM row p and on to cache row p.
+/// rows, then the token's own row into SRAM row p and on to cache row p;
+/// or rows [0, p] of a cache the token's rows were written to first.
 void CachedAttentionLowering::appendKeys(int64_t h) {
   for (auto [buf, side, cls] :
        {std::tuple(Buffer::K, &cache->key, TensorClass::K),
@@ -274,6 +326,10 @@ void CachedAttentionLowering::appendKeys(int64_t h) {
     if (buf == Buffer::V && valueCounts)
       continue;
     int64_t off = slotOff(buf, h);
+    if (writeFirst) {
+      loadCached(buf, *side, h, 0, C, off, /*throughPosition=*/true);
+      continue;
+    }
     loadCached(buf, *side, h, 0, C - 1, off);
     const Operand &src = buf == Buffer::K ? k : v;
     bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
@@ -285,10 +341,13 @@ void CachedAttentionLowering::appendKeys(int64_t h) {
 /// The cached V rows the query kept (DMA `pred = 2`, the value-row mask),
 /// and the token's own row, which the cache needs whether kept or not.
 void CachedAttentionLowering::fetchKeptValues(int64_t h) {
+  const Tensor &values = cache->value;
   int64_t off = slotOff(Buffer::V, h);
   bindToPosition(pb, DmaFields::rows, 1, 0, 0, C - 1);
-  pb.load({Buffer::V, off, D}, cacheRow(cache->value, h, 0), D * 4, C - 1, D,
-          DmaPred::ValueRows);
+  pb.load({Buffer::V, off, D}, cacheRow(values, h, 0), rowBytes(values),
+          C - 1, D, DmaPred::ValueRows);
+  if (writeFirst)
+    return loadOwnRow(Buffer::V, values, h, off);
   bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
   loadNewRow(Buffer::V, v, TensorClass::V, h, off);
   appendToCache(Buffer::V, cache->value, h, off, /*atPosition=*/true);
@@ -298,22 +357,29 @@ void CachedAttentionLowering::fetchKeptValues(int64_t h) {
 /// fills"): a statistics pass, then an apply pass, over the cached rows
 /// fill by fill (a fill past the position is empty) and then the token's
 /// own row as a fill of one key, which the apply pass appends to the cache.
+/// A cache written first holds the token's rows: its fills cover [0, p].
 void CachedAttentionLowering::lowerFills(int64_t h) {
+  int64_t cached = writeFirst ? C : C - 1;
   for (bool apply : {false, true}) {
     uint8_t flags = apply ? AttnFillApply : AttnFillStats;
-    for (int64_t first = 0; first < C - 1; first += fill) {
-      int64_t rows = std::min(fill, C - 1 - first);
-      loadCached(Buffer::K, cache->key, h, first, rows, 0);
+    for (int64_t first = 0; first < cached; first += fill) {
+      int64_t rows = std::min(fill, cached - first);
+      loadCached(Buffer::K, cache->key, h, first, rows, 0, writeFirst);
       if (apply)
-        loadCached(Buffer::V, cache->value, h, first, rows, 0);
-      bindToPosition(pb, fields::Attn::lk, 1, -first, 0, rows);
+        loadCached(Buffer::V, cache->value, h, first, rows, 0, writeFirst);
+      bindToPosition(pb, fields::Attn::lk, 1, int64_t(writeFirst) - first, 0,
+                     rows);
       pb.emit(attn(h, rows, flags));
     }
+    if (writeFirst)
+      continue;
     loadNewRow(Buffer::K, k, TensorClass::K, h, 0);
     if (apply)
       loadNewRow(Buffer::V, v, TensorClass::V, h, 0);
     pb.emit(attn(h, 1, flags));
   }
+  if (writeFirst)
+    return;
   appendToCache(Buffer::K, cache->key, h, 0, /*atPosition=*/false);
   appendToCache(Buffer::V, cache->value, h, 0, /*atPosition=*/false);
 }

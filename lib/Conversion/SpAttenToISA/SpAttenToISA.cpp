@@ -162,12 +162,15 @@ static FailureOr<ArrayAttr> ioInfo(Builder &b, func::FuncOp func,
 static DictionaryAttr kvCacheInfo(ModuleOp module, const DramPlan &plan) {
   Builder b(module.getContext());
   auto region = [&](const Tensor &t) {
-    return b.getDictionaryAttr({
+    SmallVector<NamedAttribute> fields = {
         b.getNamedAttr("addr", b.getI64IntegerAttr(t.ref.addr)),
         b.getNamedAttr("shape", b.getI64ArrayAttr(t.shape)),
         b.getNamedAttr("dtype", b.getStringAttr(dtypeName(t.ref.dtype))),
-        b.getNamedAttr("row_bytes", b.getI64IntegerAttr(t.cols() * 4)),
-    });
+        b.getNamedAttr("row_bytes",
+                       b.getI64IntegerAttr(t.ref.rowBytes(t.cols())))};
+    if (t.ref.packed())
+      fields.push_back(b.getNamedAttr("bits", b.getI64IntegerAttr(t.ref.bits)));
+    return b.getDictionaryAttr(fields);
   };
   SmallVector<Attribute> layers;
   for (const KVCacheLayer &layer : plan.kvCaches())

@@ -105,6 +105,8 @@ def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
     _, onnx = lm
     with pytest.raises(tools.ToolError, match="generation with --token-keep is not implemented"):
         compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(token_keep=0.5))
+    with pytest.raises(tools.ToolError, match="generation with --pq-msb is not implemented"):
+        compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(pq_msb=6, v_bits=6, q_bits=16))
 
 
 def test_local_value_pruning_in_generation_matches_the_reference(lm, tmp_path):
@@ -140,3 +142,54 @@ def test_the_papers_992_token_prompt(tmp_path):
     # Logits of this wider model reach tens: the bound is relative to them.
     scale = float(np.abs(logits).max())
     assert float(np.abs(run.generation_logits - logits).max()) <= LONG_LOGITS_REL * scale, scale
+
+
+def kv_read(steps):
+    return [s.dram.read(["k"]) + s.dram.read(["v"]) for s in steps]
+
+
+@pytest.mark.parametrize("settings, fill", [
+    (dict(attn_bits=12), None),
+    (dict(attn_bits=12), 4),
+    (dict(k_bits=8), None),
+    (dict(v_bits=6, q_bits=16), 4),
+    (dict(k_bits=6, v_bits=4, value_keep=0.3), None),
+])
+def test_static_quantization_in_generation_matches_the_reference(lm, tmp_path, settings, fill):
+    """The KV cache holds fixed-point rows; each step writes the token's K
+    and V rows to it quantized, then reads rows [0, p] at their widths
+    (docs/Algorithms.md, "Generation", "Rows fetched per step"), over one
+    K/V fill or fills of ``fill`` keys: tokens, logits and the Q, K and V
+    bytes of every step are the NumPy reference's, and the stage reads
+    fewer K+V bytes than dense. The logits differ by fp32 reduction order
+    only (LOGITS_TOL)."""
+    model, onnx = lm
+    cfg = SpAttenConfig(**settings)
+    hw = hw_file(tmp_path, {"max_keys_per_fill": fill}) if fill else None
+    context = 32 if fill else None
+    binary = compile_lm(onnx, tmp_path / "q.spbin", context=context, hw=hw, settings=cfg)
+    layers = binary.manifest["kv_cache"]["layers"]
+    assert all(any("bits" in layer[side] for side in "kv") for layer in layers)
+    run = generate_on_sim(binary, tmp_path / "q")
+    ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"])
+    np.testing.assert_array_equal(run.generated_ids, ref.tokens)
+    assert float(np.abs(run.generation_logits - ref.logits).max()) <= LOGITS_TOL
+    steps = run.report.stages.steps
+    for cls in ("q", "k", "v"):
+        assert [s.dram.read([cls]) for s in steps] == [r.totals()[f"{cls}_bytes"] for r in ref.steps[1:]], cls
+    dense = compile_lm(onnx, tmp_path / "d.spbin", context=context, hw=hw)
+    dense_steps = generate_on_sim(dense, tmp_path / "d").report.stages.steps
+    assert all(q < d for q, d in zip(kv_read(steps), kv_read(dense_steps)))
+
+
+def test_requantizing_a_dequantized_row_gives_its_codes_back():
+    """The prefill writes its K and V rows to a fixed-point cache from the
+    dequantized values in SRAM; a store re-quantizes them to the codes and
+    scale the reference's ``quantize_rows`` gives the fp32 rows."""
+    rng = np.random.default_rng(0)
+    for bits in range(4, 17):
+        x = (rng.standard_normal((20000, 8)) * 10.0 ** rng.uniform(-4, 3, (20000, 1))).astype(np.float32)
+        q, s = R.quantize_rows(x, bits)
+        q2, s2 = R.quantize_rows(R.dequantize(q, s), bits)
+        np.testing.assert_array_equal(q2, q)
+        np.testing.assert_array_equal(s2, s)

@@ -66,3 +66,51 @@ module attributes {spatten.generation = {max_context = 9 : i64, prefill_length =
     return %o : tensor<1x1x2xf32>
   }
 }
+
+// -----
+
+// Static quantization (docs/Generation.md): the cache holds fixed-point
+// rows, K at 8 bits and V at 6 (a 4-byte scale and 2 bytes of codes per
+// row of D = 2). The prefill stores its dequantized K and V rows with
+// fixed-point stores. Decode loads its 16-bit query row, quantizes the
+// token's fp32 K and V rows through the act buffer into cache row p, then
+// reads rows [0, p] back at their widths (rows bound to p + 1).
+// CHECK: spatten.kv_cache = {layers = [{k = {addr = [[K:[0-9]+]] : i64, bits = 8 : i64, dtype = "float32", row_bytes = 6 : i64, shape = [1, 1, 3, 2]}, v = {addr = [[V:[0-9]+]] : i64, bits = 6 : i64, dtype = "float32", row_bytes = 6 : i64, shape = [1, 1, 3, 2]}}], max_context = 3 : i64}
+// CHECK-LABEL: spatten_isa.program @prefill
+// CHECK: spatten_isa.store {bits = 8 : i64, {{.*}}dram_addr = [[K]] : i64, dram_stride = 6 : i64{{.*}}rows = 2 : i64, sram_buf = 5
+// CHECK: spatten_isa.store {bits = 6 : i64, {{.*}}dram_addr = [[V]] : i64, dram_stride = 6 : i64{{.*}}rows = 2 : i64, sram_buf = 6
+// CHECK-LABEL: spatten_isa.program @decode
+// CHECK: spatten_isa.load {bits = 16 : i64, {{.*}}sram_buf = 4 : i64{{.*}}tensor_class = 2
+// CHECK-NEXT: spatten_isa.load {bits = 32 : i64, {{.*}}rows = 1 : i64, sram_buf = 1 : i64{{.*}}tensor_class = 1
+// CHECK-NEXT: spatten_isa.bind {add = [[K]] : i64, field = "dram_addr", hi = {{[0-9]+}} : i64, lo = [[K]] : i64, mul = 6 : i64, reg = 0 : i64}
+// CHECK-NEXT: spatten_isa.store {bits = 8 : i64, {{.*}}dram_addr = [[K]] : i64, dram_stride = 6 : i64{{.*}}rows = 1 : i64, sram_buf = 1
+// CHECK-NEXT: spatten_isa.load {bits = 32 : i64, {{.*}}rows = 1 : i64, sram_buf = 1 : i64{{.*}}tensor_class = 1
+// CHECK-NEXT: spatten_isa.bind {add = [[V]] : i64, field = "dram_addr", hi = {{[0-9]+}} : i64, lo = [[V]] : i64, mul = 6 : i64, reg = 0 : i64}
+// CHECK-NEXT: spatten_isa.store {bits = 6 : i64, {{.*}}dram_addr = [[V]] : i64, dram_stride = 6 : i64{{.*}}rows = 1 : i64, sram_buf = 1
+// CHECK-NEXT: spatten_isa.bind {add = 1 : i64, field = "rows", hi = 3 : i64, lo = 0 : i64, mul = 1 : i64, reg = 0 : i64}
+// CHECK-NEXT: spatten_isa.load {bits = 8 : i64, {{.*}}dram_addr = [[K]] : i64, dram_stride = 6 : i64{{.*}}rows = 3 : i64, sram_buf = 5{{.*}}tensor_class = 3
+// CHECK-NEXT: spatten_isa.bind {add = 1 : i64, field = "rows", hi = 3 : i64, lo = 0 : i64, mul = 1 : i64, reg = 0 : i64}
+// CHECK-NEXT: spatten_isa.load {bits = 6 : i64, {{.*}}dram_addr = [[V]] : i64, dram_stride = 6 : i64{{.*}}rows = 3 : i64, sram_buf = 6{{.*}}tensor_class = 4
+// CHECK-NEXT: spatten_isa.bind {add = 1 : i64, field = "lk", hi = 3 : i64, lo = 1 : i64, mul = 1 : i64, reg = 0 : i64}
+// CHECK-NEXT: spatten_isa.attn {{.*}}lk = 3 : i64, lq = 1 : i64
+module attributes {spatten.generation = {max_context = 3 : i64, prefill_length = 2 : i64}} {
+  func.func @prefill(%x: tensor<1x2x2xf32>) -> tensor<1x2x2xf32> attributes {spatten.entry = "prefill"} {
+    %r = spatten.reshape %x : (tensor<1x2x2xf32>) -> tensor<1x2x1x2xf32>
+    %kc, %ks = spatten.quantize %r {bits = 8 : i64} : tensor<1x2x1x2xf32> -> tensor<1x2x1x2xi16>, tensor<1x2x1x1xf32>
+    %kd = spatten.dequantize %kc, %ks : tensor<1x2x1x2xi16>, tensor<1x2x1x1xf32> -> tensor<1x2x1x2xf32>
+    %k = spatten.reshape %kd : (tensor<1x2x1x2xf32>) -> tensor<1x2x2xf32>
+    %vc, %vs = spatten.quantize %r {bits = 6 : i64} : tensor<1x2x1x2xf32> -> tensor<1x2x1x2xi16>, tensor<1x2x1x1xf32>
+    %vd = spatten.dequantize %vc, %vs : tensor<1x2x1x2xi16>, tensor<1x2x1x1xf32> -> tensor<1x2x1x2xf32>
+    %v = spatten.reshape %vd : (tensor<1x2x1x2xf32>) -> tensor<1x2x2xf32>
+    %o = spatten.attention %x, %k, %v {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32, spatten.kv_cache_layer = 0 : i64} : (tensor<1x2x2xf32>, tensor<1x2x2xf32>, tensor<1x2x2xf32>) -> tensor<1x2x2xf32>
+    return %o : tensor<1x2x2xf32>
+  }
+  func.func @decode(%x: tensor<1x1x2xf32>) -> tensor<1x1x2xf32> attributes {spatten.entry = "decode", spatten.registers = ["position"]} {
+    %r = spatten.reshape %x : (tensor<1x1x2xf32>) -> tensor<1x1x1x2xf32>
+    %qc, %qs = spatten.quantize %r {bits = 16 : i64} : tensor<1x1x1x2xf32> -> tensor<1x1x1x2xi16>, tensor<1x1x1x1xf32>
+    %qd = spatten.dequantize %qc, %qs : tensor<1x1x1x2xi16>, tensor<1x1x1x1xf32> -> tensor<1x1x1x2xf32>
+    %q = spatten.reshape %qd : (tensor<1x1x1x2xf32>) -> tensor<1x1x2xf32>
+    %o = spatten.cached_attention %q, %x, %x {layer = 0 : i64, max_context = 3 : i64, num_heads = 1 : i64, scale = 0.5 : f32, key_bits = 8 : i64, value_bits = 6 : i64} : (tensor<1x1x2xf32>, tensor<1x1x2xf32>, tensor<1x1x2xf32>) -> tensor<1x1x2xf32>
+    return %o : tensor<1x1x2xf32>
+  }
+}

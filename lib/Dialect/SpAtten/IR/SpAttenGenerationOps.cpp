@@ -37,5 +37,9 @@ LogicalResult CachedAttentionOp::verify() {
   if (getValueCounts() &&
       shapeOf(getValueCounts()) != ArrayRef<int64_t>{getMaxContext()})
     return emitOpError("value_counts must be [max_context]");
+  for (int64_t bits : {getKeyBits(), getValueBits()})
+    if (bits != 0 && (bits < 4 || bits > 16))
+      return emitOpError("key_bits and value_bits must be 0 (fp32) or "
+                         "4..16");
   return success();
 }

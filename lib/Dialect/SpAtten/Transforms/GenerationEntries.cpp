@@ -426,12 +426,12 @@ LogicalResult checkSettings(ModuleOp module) {
   const char *technique = s->cascadeTokenPruning()       ? "--token-keep"
                           : s->cascadeHeadPruning()      ? "--head-keep"
                           : s->progressiveQuantization() ? "--pq-msb"
-                          : s->quantization() ? "fixed-point quantization"
-                                              : nullptr;
+                                                         : nullptr;
   if (technique)
     return module.emitError("generation with ")
            << technique
-           << " is not implemented (dense fp32 and --value-keep only)";
+           << " is not implemented (dense, --value-keep and static "
+              "fixed-point widths only)";
   return success();
 }
 

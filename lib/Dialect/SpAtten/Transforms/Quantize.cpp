@@ -51,6 +51,13 @@ struct QuantizePass
           .Case([&](AttentionOutputOp o) {
             auto probs = cast<RankedTensorType>(o.getProbs().getType());
             quantize(o, {{1, v}}, probs.getDimSize(1));
+          })
+          // The decode step quantizes the token's K and V rows as it
+          // writes them to the cache, from the fp32 projections.
+          .Case([&](CachedAttentionOp c) {
+            quantize(c, {{0, q}}, c.getNumHeads());
+            c.setKeyBits(k);
+            c.setValueBits(v);
           });
     });
   }

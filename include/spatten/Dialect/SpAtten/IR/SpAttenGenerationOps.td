@@ -44,12 +44,20 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
     position p each head keeps its `value_counts[p]` largest probabilities
     (ties to the earliest key), and only those V rows of the cache are
     fetched, plus the token's own row, which is written to the cache anyway.
+
+    `key_bits` and `value_bits` (written by `--spatten-quantize`; 0 = fp32)
+    are the widths the cache holds K and V at: fixed-point rows of `D`
+    codes and an fp32 scale (docs/ISA.md, "Fixed-point DMA"). The token's
+    rows are quantized as they are written, so every key and value the
+    step attends is the fixed-point one (docs/Algorithms.md, "Generation").
   }];
   let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
                        SpAtten_F32Tensor:$value,
                        Optional<RankedTensorOf<[I32]>>:$value_counts,
                        I64Attr:$layer, I64Attr:$num_heads, F32Attr:$scale,
-                       I64Attr:$max_context);
+                       I64Attr:$max_context,
+                       DefaultValuedAttr<I64Attr, "0">:$key_bits,
+                       DefaultValuedAttr<I64Attr, "0">:$value_bits);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`value_counts` `(` $value_counts^ `)`)?

@@ -23,7 +23,10 @@ def SpAttenQuantize : Pass<"spatten-quantize", "mlir::func::FuncOp"> {
     (`spatten.quantize` + `spatten.dequantize`), each tensor at its own
     width: paper Sec. V-B uses 12 bits for all three, its GPT-2 generation
     workload 16-bit queries, 6-bit values and progressive keys. Keys and
-    values that progressive quantization handles are left to it.
+    values that progressive quantization handles are left to it. A decode
+    step's `spatten.cached_attention` gets its query quantized and records
+    the K and V widths as `key_bits` and `value_bits`: its KV cache holds
+    fixed-point rows, quantized as the token's rows are written.
 
     Options (spatten-compile's flags of the same names): `q-bits`,
     `k-bits`, `v-bits`, the width of one tensor, and `attn-bits`, the width
