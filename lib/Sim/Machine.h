@@ -139,7 +139,7 @@ struct Machine {
     return sram.bufferElems(b, bits);
   }
   /// The widest element width among rows x cols elements of `b` from `off`,
-  /// `stride` apart (only the rows set in `rows` when given), at least
+  /// `stride` apart (only the rows set in `onlyRows` when given), at least
   /// isa::kMinFixedPointBits; the elements must be allocated.
   unsigned widestWidth(isa::Buffer b, uint64_t off, uint64_t stride,
                        uint64_t rows, uint64_t cols,

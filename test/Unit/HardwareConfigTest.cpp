@@ -48,6 +48,13 @@ TEST(HardwareConfig, DefaultPresetIsThePaperDesign) {
   EXPECT_EQ(c->dramBytesPerCycle(), 512u); // 512 GB/s at 1 GHz
   EXPECT_EQ(c->bufferBytes[unsigned(isa::Buffer::K)], 196u << 10);
   EXPECT_EQ(c->bufferBytes[unsigned(isa::Buffer::V)], 196u << 10);
+  // Paper Sec. V: 196 KB hold 2 x 1024 keys of 64 x 12 bits, not of fp32.
+  EXPECT_EQ(c->bufferElems(isa::Buffer::K), 50176u);
+  EXPECT_EQ(c->bufferElems(isa::Buffer::K, 12), 133802u);
+  EXPECT_GE(c->bufferElems(isa::Buffer::V, 12), 2u * 1024 * 64);
+  EXPECT_EQ(c->bufferElems(isa::Buffer::K, 2), 802816u);
+  // Other buffers hold 32-bit elements whatever the data.
+  EXPECT_EQ(c->bufferElems(isa::Buffer::Q, 12), c->bufferElems(isa::Buffer::Q));
   // The HBM2 geometry and timing the HBM model runs with.
   EXPECT_EQ(c->hbm.banksPerChannel, 16u);
   EXPECT_EQ(c->hbm.rowBytes, 1024u);
@@ -148,6 +155,12 @@ TEST(HardwareConfig, InconsistentValuesNameTheField) {
              "field 'act_buffer_bytes': 1022 is not a multiple of 4");
   EXPECT_ERR(parse(R"({"wgt_buffer_bytes": 134217728})"),
              "field 'wgt_buffer_bytes'");
+  // K and V elements may be 2 bits wide: 4 MiB is the most the 24-bit
+  // element offset reaches.
+  ASSERT_OK(parse(R"({"k_buffer_bytes": 4194304})"));
+  EXPECT_ERR(parse(R"({"v_buffer_bytes": 4194312})"),
+             "field 'v_buffer_bytes': 4194312 bytes exceed the 24-bit element "
+             "offset of SRAM operands (4194304 bytes of 2-bit elements)");
   EXPECT_ERR(parse(R"({"dram_transaction_bytes": 24})"),
              "field 'dram_transaction_bytes': 24 is not a power of two");
 }

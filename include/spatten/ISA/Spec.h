@@ -530,8 +530,8 @@ constexpr uint64_t packedRowBytes(uint64_t cols, uint64_t bits, Plane plane,
 inline uint64_t dmaRowBytes(const Instr &inst) {
   using F = fields::Dma; // gather and scatter share these positions
   uint64_t cols = inst.get(F::cols), bits = inst.get(F::bits);
-  if (bits < kMinFixedPointBits || bits > kMaxFixedPointBits) // 32, or
-    // a width rejected at execution
+  // 32, or a width the simulator rejects at execution.
+  if (bits < kMinFixedPointBits || bits > kMaxFixedPointBits)
     return cols * dtypeBytes(DType(inst.get(F::dtype)));
   return packedRowBytes(cols, bits, Plane(inst.get(F::plane)),
                         inst.get(F::lsbBits));
