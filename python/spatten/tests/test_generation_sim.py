@@ -193,3 +193,21 @@ def test_requantizing_a_dequantized_row_gives_its_codes_back():
         q2, s2 = R.quantize_rows(R.dequantize(q, s), bits)
         np.testing.assert_array_equal(q2, q)
         np.testing.assert_array_equal(s2, s)
+
+
+@pytest.mark.parametrize("widths", [{}, dict(k_bits=12, v_bits=12)])
+def test_local_value_pruning_saves_generation_bytes_and_cycles(tmp_path, widths):
+    """Option (a) in generation (docs/Simulator.md): with one query row,
+    fetching only the kept V rows must save V bytes and cycles, here on
+    GPT-2 heads of 64 at 480 + 8 tokens."""
+    path = tmp_path / "lm.onnx"
+    model = spexport.export("gpt2-lm", str(path), seq_len=8, layers=2, hidden=256, heads=4, max_positions=512)
+    prompt = np.random.default_rng(0).integers(0, model.config.vocab, size=(1, 480), dtype=np.int64)
+    stages = {}
+    for name, cfg in (("dense", SpAttenConfig(**widths)), ("value", SpAttenConfig(value_keep=0.3, **widths))):
+        binary = tools.compile(path, tmp_path / f"{name}.spbin", settings=cfg, shapes={"batch": 1, "sequence": 480},
+                               extra=["--max-context"])
+        run = tools.simulate(binary, {"input_ids": prompt}, tmp_path / name, generate=8)
+        stages[name] = run.report.stages.generation
+    assert stages["value"].dram.read(["v"]) < 0.5 * stages["dense"].dram.read(["v"])
+    assert stages["value"].cycles < stages["dense"].cycles
