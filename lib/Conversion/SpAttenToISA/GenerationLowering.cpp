@@ -8,7 +8,9 @@
 // row p and attends the p + 1 cached rows, in one ATTN when they fit a
 // K/V buffer fill, else in fills with the exact two-pass softmax. A cache
 // of fixed-point rows gets the token's rows first, quantized by the store,
-// and the step reads all p + 1 rows back at their width.
+// and the step reads all p + 1 rows back at their width. Under progressive
+// quantization the cache holds MSB and LSB planes: each head decides on
+// MSB-only keys and fetches the LSB plane only when unconfident.
 //
 //===----------------------------------------------------------------------===//
 
@@ -108,7 +110,8 @@ private:
   DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
   int64_t rowBytes(const Tensor &t) const { return t.ref.rowBytes(D); }
   void loadCached(Buffer buf, const Tensor &t, int64_t h, int64_t first,
-                  int64_t rows, int64_t off, bool throughPosition = false);
+                  int64_t rows, int64_t off, bool throughPosition = false,
+                  DmaPred pred = DmaPred::Always);
   void loadNewRow(Buffer buf, const Operand &src, TensorClass cls, int64_t h,
                   int64_t off);
   void appendToCache(Buffer buf, const Tensor &t, int64_t h, int64_t off,
@@ -118,6 +121,7 @@ private:
   void loadOwnRow(Buffer buf, const Tensor &t, int64_t h);
   AttnInstr attn(int64_t lk, uint8_t flags);
   void lowerOneFill(int64_t h);
+  void lowerProgressive(int64_t h);
   void appendKeys(int64_t h);
   void fetchKeptValues(int64_t h);
   void lowerFills(int64_t h);
@@ -154,10 +158,10 @@ DramRef CachedAttentionLowering::cacheRow(const Tensor &t, int64_t h,
 void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
                                          int64_t h, int64_t first,
                                          int64_t rows, int64_t off,
-                                         bool throughPosition) {
+                                         bool throughPosition, DmaPred pred) {
   bindToPosition(pb, DmaFields::rows, 1, int64_t(throughPosition) - first, 0,
                  rows);
-  pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D);
+  pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D, pred);
 }
 
 /// The token's own row of head h into `buf` at `off`.
@@ -192,6 +196,10 @@ void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
                                           int64_t h) {
   loadNewRow(Buffer::Act, src, TensorClass::Activation, h, 0);
   appendToCache(Buffer::Act, t, h, 0, /*atPosition=*/false);
+  const std::optional<Tensor> &lsb =
+      &t == &cache->key ? cache->keyLsb : cache->valueLsb;
+  if (lsb) // the second plane of the same codes
+    appendToCache(Buffer::Act, *lsb, h, 0, /*atPosition=*/false);
 }
 
 /// Cache row p of head h (the token's, written first) into SRAM row p.
@@ -228,6 +236,11 @@ LogicalResult CachedAttentionLowering::lower() {
            << D << " does not fit the K and V buffers";
   if (failed(core.get(op.getOutput(), output)))
     return failure();
+  if (op.getPqThresholdAttr() && (C > fill || op.getValueCounts()))
+    return op.emitOpError("--pq-msb in generation ")
+           << (C > fill ? "over more than one K/V buffer fill"
+                        : "with --value-keep")
+           << " is not implemented";
   if (op.getValueCounts()) {
     if (failed(core.get(op.getValueCounts(), valueCounts)))
       return failure();
@@ -245,6 +258,9 @@ LogicalResult CachedAttentionLowering::lower() {
     return failure();
   q = *qo, k = *ko, v = *vo;
   writeFirst = cache->key.ref.packed() || cache->value.ref.packed();
+  if (op.getPqThresholdAttr() && !cache->keyLsb)
+    return op.emitOpError("progressive quantization needs a KV cache of "
+                          "key planes");
   for (int64_t h = 0; h < H; ++h) {
     pb.load({Buffer::Q, 0, D}, q.headRow(h, D, TensorClass::Q),
             q.src->ref.rowBytes(D), 1, D);
@@ -252,7 +268,9 @@ LogicalResult CachedAttentionLowering::lower() {
       writeNewRow(cache->key, k, h);
       writeNewRow(cache->value, v, h);
     }
-    if (C <= fill)
+    if (op.getPqThresholdAttr())
+      lowerProgressive(h);
+    else if (C <= fill)
       lowerOneFill(h);
     else
       lowerFills(h);
@@ -281,6 +299,27 @@ void CachedAttentionLowering::lowerOneFill(int64_t h) {
   values.phase = AttnPhase::Values;
   bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
   pb.emit(values);
+}
+
+/// Progressive quantization (docs/Algorithms.md, "Generation"): the MSB
+/// planes of rows [0, p] (the token's written first), an ATTN that
+/// decides on MSB-only keys, the LSB planes under the unconfident
+/// predicate (`pred = 1`), and an ATTN that finishes with full keys.
+void CachedAttentionLowering::lowerProgressive(int64_t h) {
+  appendKeys(h);
+  AttnInstr decide = attn(C, 0), finish = attn(C, 0);
+  decide.phase = AttnPhase::Decide, finish.phase = AttnPhase::Finish;
+  decide.pqThreshold = finish.pqThreshold =
+      op.getPqThresholdAttr().getValue().convertToFloat();
+  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  pb.emit(decide);
+  loadCached(Buffer::K, *cache->keyLsb, h, 0, C, 0, true,
+             DmaPred::Unconfident);
+  if (cache->valueLsb)
+    loadCached(Buffer::V, *cache->valueLsb, h, 0, C, 0, true,
+               DmaPred::Unconfident);
+  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  pb.emit(finish);
 }
 
 /// K (and V unless value pruning fetches it after the top-k): the p cached

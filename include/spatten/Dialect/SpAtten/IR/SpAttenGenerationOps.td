@@ -50,6 +50,13 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
     codes and an fp32 scale (docs/ISA.md, "Fixed-point DMA"). The token's
     rows are quantized as they are written, so every key and value the
     step attends is the fixed-point one (docs/Algorithms.md, "Generation").
+
+    With `pq_threshold` (written by `--spatten-progressive-quantization`),
+    progressive quantization (Sec. III-D): the cache holds K (and with
+    `pq_values` V) at `pq_msb + pq_lsb` bits as an MSB plane and an LSB
+    plane; each head computes the query's probabilities with MSB-only keys
+    and fetches the LSB plane of its keys only when their maximum is below
+    the threshold.
   }];
   let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
                        SpAtten_F32Tensor:$value,
@@ -57,7 +64,11 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
                        I64Attr:$layer, I64Attr:$num_heads, F32Attr:$scale,
                        I64Attr:$max_context,
                        DefaultValuedAttr<I64Attr, "0">:$key_bits,
-                       DefaultValuedAttr<I64Attr, "0">:$value_bits);
+                       DefaultValuedAttr<I64Attr, "0">:$value_bits,
+                       DefaultValuedAttr<I64Attr, "0">:$pq_msb,
+                       DefaultValuedAttr<I64Attr, "0">:$pq_lsb,
+                       OptionalAttr<F32Attr>:$pq_threshold,
+                       UnitAttr:$pq_values);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`value_counts` `(` $value_counts^ `)`)?
