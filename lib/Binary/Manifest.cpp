@@ -333,7 +333,7 @@ Error readPlane(const json::Object &o, const std::string &path,
   bool split = r.plane != "full";
   if (split != (r.lsbBits != 0) || (split && r.lsbBits >= r.bits))
     return fieldError(path + ".lsb_bits",
-                      llvm::formatv("{0} for a {1} plane of {2}-bit codes",
+                      llvm::formatv("{0} for an {1} plane of {2}-bit codes",
                                     r.lsbBits, r.plane, r.bits));
   return Error::success();
 }
