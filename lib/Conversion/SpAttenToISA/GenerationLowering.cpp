@@ -121,6 +121,7 @@ private:
   void loadOwnRow(Buffer buf, const Tensor &t, int64_t h);
   AttnInstr attn(int64_t lk, uint8_t flags);
   void lowerOneFill(int64_t h);
+  void emitOutput(AttnInstr a, int64_t h);
   void lowerProgressive(int64_t h);
   void appendKeys(int64_t h);
   void fetchKeptValues(int64_t h);
@@ -236,11 +237,12 @@ LogicalResult CachedAttentionLowering::lower() {
            << D << " does not fit the K and V buffers";
   if (failed(core.get(op.getOutput(), output)))
     return failure();
-  if (op.getPqThresholdAttr() && (C > fill || op.getValueCounts()))
-    return op.emitOpError("--pq-msb in generation ")
-           << (C > fill ? "over more than one K/V buffer fill"
-                        : "with --value-keep")
-           << " is not implemented";
+  if (op.getPqThresholdAttr() && C > fill)
+    return op.emitOpError("--pq-msb in generation over more than one K/V "
+                          "buffer fill is not implemented");
+  if (op.getPqValues() && op.getValueCounts())
+    return op.emitOpError("--pq-values with --value-keep in generation is "
+                          "not implemented");
   if (op.getValueCounts()) {
     if (failed(core.get(op.getValueCounts(), valueCounts)))
       return failure();
@@ -285,8 +287,15 @@ LogicalResult CachedAttentionLowering::lower() {
 /// fetched (docs/ISA.md, `attn` phase `values`).
 void CachedAttentionLowering::lowerOneFill(int64_t h) {
   appendKeys(h);
-  AttnInstr a = attn(C, valueCounts ? AttnDeferValues : 0);
+  emitOutput(attn(C, 0), h);
+}
+
+/// The ATTN `a` that gives the head's output over the p + 1 keys; with
+/// local value pruning it defers prob*V to a `values` phase after the
+/// kept V rows are fetched.
+void CachedAttentionLowering::emitOutput(AttnInstr a, int64_t h) {
   if (valueCounts) {
+    a.flags |= AttnDeferValues;
     a.vk = C;
     bindToPosition(pb, fields::Attn::vk, 1, 0, 1, C, valueCounts->ref.addr);
   }
@@ -318,8 +327,7 @@ void CachedAttentionLowering::lowerProgressive(int64_t h) {
   if (cache->valueLsb)
     loadCached(Buffer::V, *cache->valueLsb, h, 0, C, 0, true,
                DmaPred::Unconfident);
-  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
-  pb.emit(finish);
+  emitOutput(finish, h);
 }
 
 /// K (and V unless value pruning fetches it after the top-k): the p cached

@@ -387,8 +387,8 @@ LogicalResult checkSettings(ModuleOp module) {
            << technique
            << " is not implemented (dense, --value-keep and quantization "
               "only)";
-  if (s->progressiveQuantization() && s->localValuePruning())
-    return module.emitError("generation with --pq-msb and --value-keep "
+  if (s->progressiveQuantization() && s->pqValues && s->localValuePruning())
+    return module.emitError("generation with --pq-values and --value-keep "
                             "together is not implemented");
   return success();
 }
