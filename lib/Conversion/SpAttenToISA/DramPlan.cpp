@@ -135,7 +135,9 @@ LogicalResult DramPlan::placeConstants(ModuleOp module) {
     WalkResult r = func.walk([&](arith::ConstantOp c) {
       auto it = earlier.find(c.getValue());
       if (it != earlier.end()) {
-        tensors[c] = tensors[it->second];
+        // A copy: inserting `c` may grow the map under a reference to it.
+        Tensor shared = tensors.lookup(it->second);
+        tensors[c] = shared;
         return WalkResult::advance();
       }
       own.try_emplace(c.getValue(), c.getResult());

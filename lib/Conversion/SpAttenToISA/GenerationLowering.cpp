@@ -118,7 +118,8 @@ private:
                      bool atPosition);
   void bindToPositionRow(const Tensor &t, int64_t h);
   void writeNewRow(const Tensor &t, const Operand &src, int64_t h);
-  void loadOwnRow(Buffer buf, const Tensor &t, int64_t h);
+  void loadOwnRow(Buffer buf, const Tensor &t, int64_t h,
+                  DmaPred pred = DmaPred::Always);
   AttnInstr attn(int64_t lk, uint8_t flags);
   void lowerOneFill(int64_t h);
   void emitOutput(AttnInstr a, int64_t h);
@@ -205,10 +206,10 @@ void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
 
 /// Cache row p of head h (the token's, written first) into SRAM row p.
 void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
-                                         int64_t h) {
+                                         int64_t h, DmaPred pred) {
   bindToPositionRow(t, h);
   bindToPosition(pb, DmaFields::sram.off, D, 0, 0, (C - 1) * D);
-  pb.load({buf, 0, D}, cacheRow(t, h, 0), rowBytes(t), 1, D);
+  pb.load({buf, 0, D}, cacheRow(t, h, 0), rowBytes(t), 1, D, pred);
 }
 
 AttnInstr CachedAttentionLowering::attn(int64_t lk, uint8_t flags) {
@@ -240,9 +241,6 @@ LogicalResult CachedAttentionLowering::lower() {
   if (op.getPqThresholdAttr() && C > fill)
     return op.emitOpError("--pq-msb in generation over more than one K/V "
                           "buffer fill is not implemented");
-  if (op.getPqValues() && op.getValueCounts())
-    return op.emitOpError("--pq-values with --value-keep in generation is "
-                          "not implemented");
   if (op.getValueCounts()) {
     if (failed(core.get(op.getValueCounts(), valueCounts)))
       return failure();
@@ -324,7 +322,7 @@ void CachedAttentionLowering::lowerProgressive(int64_t h) {
   pb.emit(decide);
   loadCached(Buffer::K, *cache->keyLsb, h, 0, C, 0, true,
              DmaPred::Unconfident);
-  if (cache->valueLsb)
+  if (cache->valueLsb && !valueCounts) // else after the finish, when kept
     loadCached(Buffer::V, *cache->valueLsb, h, 0, C, 0, true,
                DmaPred::Unconfident);
   emitOutput(finish, h);
@@ -354,12 +352,21 @@ void CachedAttentionLowering::appendKeys(int64_t h) {
 /// The cached V rows the query kept (DMA `pred = 2`, the value-row mask),
 /// and the token's own row, which the cache needs whether kept or not.
 void CachedAttentionLowering::fetchKeptValues(int64_t h) {
+  if (writeFirst) {
+    loadCached(Buffer::V, cache->value, h, 0, C - 1, 0, false,
+               DmaPred::ValueRows);
+    loadOwnRow(Buffer::V, cache->value, h);
+    if (!cache->valueLsb)
+      return;
+    // Under --pq-values an unconfident head completes the rows it kept.
+    loadCached(Buffer::V, *cache->valueLsb, h, 0, C - 1, 0, false,
+               DmaPred::UnconfidentValueRows);
+    return loadOwnRow(Buffer::V, *cache->valueLsb, h, DmaPred::Unconfident);
+  }
   const Tensor &values = cache->value;
   bindToPosition(pb, DmaFields::rows, 1, 0, 0, C - 1);
   pb.load({Buffer::V, 0, D}, cacheRow(values, h, 0), rowBytes(values), C - 1,
           D, DmaPred::ValueRows);
-  if (writeFirst)
-    return loadOwnRow(Buffer::V, values, h);
   bindToPosition(pb, DmaFields::sram.off, D, 0, 0, (C - 1) * D);
   loadNewRow(Buffer::V, v, TensorClass::V, h, 0);
   appendToCache(Buffer::V, cache->value, h, 0, /*atPosition=*/true);

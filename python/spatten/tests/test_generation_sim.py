@@ -101,9 +101,6 @@ def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
     _, onnx = lm
     with pytest.raises(tools.ToolError, match="generation with --token-keep is not implemented"):
         compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(token_keep=0.5))
-    with pytest.raises(tools.ToolError, match="generation with --pq-values and --value-keep together is not "
-                                              "implemented"):
-        compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(pq_msb=6, pq_values=True, value_keep=0.3))
     with pytest.raises(tools.ToolError, match="--pq-msb in generation over more than one K/V buffer fill is not "
                                               "implemented"):
         compile_lm(onnx, tmp_path / "lm.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 8}),
@@ -171,6 +168,7 @@ def test_static_quantization_in_generation_matches_the_reference(lm, tmp_path, s
     (dict(pq_msb=6, pq_threshold=0.5), True),
     (dict(pq_msb=8, pq_values=True, pq_threshold=0.6), True),
     (dict(pq_msb=6, v_bits=6, q_bits=16, value_keep=0.5, pq_threshold=0.7), True),
+    (dict(pq_msb=8, pq_values=True, value_keep=0.3, pq_threshold=0.6), True),
 ])
 def test_progressive_quantization_in_generation_matches_the_reference(lm, tmp_path, settings, refetches):
     """The cache holds K (and with --pq-values V) as MSB and LSB planes;
@@ -180,7 +178,8 @@ def test_progressive_quantization_in_generation_matches_the_reference(lm, tmp_pa
     MSB and LSB bytes are the NumPy reference's (so are its refetches),
     and the stage reads fewer K+V bytes than dense. With a threshold of
     0.05 this small model never refetches; higher ones do. With local
-    value pruning the step fetches the V rows kept after the finish."""
+    value pruning the step fetches the V rows kept after the finish (with
+    --pq-values their LSB planes too when the head refetched)."""
     model, onnx = lm
     cfg = SpAttenConfig(**settings)
     binary = compile_lm(onnx, tmp_path / "pq.spbin", settings=cfg)

@@ -387,9 +387,6 @@ LogicalResult checkSettings(ModuleOp module) {
            << technique
            << " is not implemented (dense, --value-keep and quantization "
               "only)";
-  if (s->progressiveQuantization() && s->pqValues && s->localValuePruning())
-    return module.emitError("generation with --pq-values and --value-keep "
-                            "together is not implemented");
   return success();
 }
 
