@@ -488,10 +488,9 @@ void AttentionLowering::storePresent(const KVSide &side, int64_t off,
   storeCacheRows(*side.present, {side.buf, off, p.D}, b, h, r0, rows);
 }
 
-/// Rows [r0, r0 + rows) of head h from `src` to `t`: present_key is
-/// [B, H, keys, D]; a KV cache [1, H, C, D] has C >= keys. A fixed-point
-/// cache re-quantizes dequantized rows, which gives back their codes and
-/// scales (docs/Generation.md).
+/// Rows [r0, r0 + rows) of head h from `src` to present_key [B, H, keys, D]
+/// or a KV cache [1, H, C >= keys, D]; a fixed-point store re-quantizes
+/// dequantized rows to their codes and scales (docs/Generation.md).
 void AttentionLowering::storeCacheRows(const Tensor &t, SramRef src, int64_t b,
                                        int64_t h, int64_t r0, int64_t rows) {
   DramRef ref = t.ref;
@@ -500,21 +499,19 @@ void AttentionLowering::storeCacheRows(const Tensor &t, SramRef src, int64_t b,
   pb.store(ref, row, src, rows, p.D);
 }
 
-/// A cache of MSB and LSB planes takes head h's rows from the planes the
-/// attention reads, completed to full values in the act buffer (K in SRAM
-/// holds MSB-only values when the head was confident); each plane store
-/// re-quantizes them to the same codes.
+/// A cache of MSB and LSB planes takes head h's rows from the attention's
+/// planes, completed to full values in the act buffer (K in SRAM holds
+/// MSB-only values when the head was confident).
 void AttentionLowering::storePlanesToCache(const KVSide &side, int64_t b,
                                            int64_t h, int64_t rows) {
   const KVCacheLayer &cache = *core.plan.kvCache(op.kvCacheLayer);
   bool key = side.buf == Buffer::K;
-  ArrayRef<Tensor> from = planes.slice(key ? 0 : 2, 2);
   const Tensor &lsb = key ? *cache.keyLsb : *cache.valueLsb;
+  SramRef act{Buffer::Act, 0, p.D};
   int64_t tile = std::max<int64_t>(1, pb.bufferElems(Buffer::Act) / p.D);
-  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
-    int64_t n = std::min(tile, rows - r0);
-    SramRef act{Buffer::Act, 0, p.D};
-    for (const Tensor &plane : from)
+  for (int64_t r0 = 0, n; r0 < rows; r0 += n) {
+    n = std::min(tile, rows - r0);
+    for (const Tensor &plane : planes.slice(key ? 0 : 2, 2))
       loadHeadRows(act, plane, TensorClass::Activation, b, h, r0, n);
     storeCacheRows(*side.present, act, b, h, r0, n);
     storeCacheRows(lsb, act, b, h, r0, n);
