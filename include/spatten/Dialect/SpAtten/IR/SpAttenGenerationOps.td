@@ -32,8 +32,9 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
     `query`, `key` and `value` are `[1, 1, H*D]`: the new token at the
     run-time position `p` (head h in columns `[h*D, (h+1)*D)`). The KV cache
     of layer `layer` holds `max_context` rows per head, `[1, H, C, D]`
-    head-major, fp32, in DRAM between steps (manifest `kv_cache`). The op
-    writes the token's K and V rows to row `p` of the cache, then computes
+    head-major, fp32 unless the widths below say otherwise, in DRAM between
+    steps (manifest `kv_cache`). The op writes the token's K and V rows to
+    row `p` of the cache, then computes
     `output = softmax(scale * q K[0..p]^T) V[0..p]` per head over the `p + 1`
     cached rows (paper Sec. III: one query against the cache, the
     memory-bound generation stage). The result is `[1, 1, H*D]`. Not pure:
