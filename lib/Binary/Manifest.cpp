@@ -295,14 +295,47 @@ json::Value regionToJSON(const KVCacheRegion &r) {
                  {"row_bytes", int64_t(r.rowBytes)}};
   if (r.bits != 32)
     o["bits"] = int64_t(r.bits);
+  if (r.plane != "full") {
+    o["plane"] = r.plane;
+    o["lsb_bits"] = int64_t(r.lsbBits);
+  }
   return o;
+}
+
+/// The plane a region's name gives (full when it has no other).
+isa::Plane planeOf(const KVCacheRegion &r) {
+  return r.plane == "msb"   ? isa::Plane::Msb
+         : r.plane == "lsb" ? isa::Plane::Lsb
+                            : isa::Plane::Full;
 }
 
 /// The bytes one cached row needs: D elements, or a fixed-point row.
 uint64_t minRowBytes(const KVCacheRegion &r) {
   uint64_t d = uint64_t(r.shape[3]);
   return r.bits == 32 ? d * dtypeSize(r.dtype)
-                      : isa::packedRowBytes(d, r.bits, isa::Plane::Full, 0);
+                      : isa::packedRowBytes(d, r.bits, planeOf(r), r.lsbBits);
+}
+
+/// `plane` and `lsb_bits`: an MSB or LSB plane splits fixed-point codes
+/// 1..bits-1 bits from the bottom; a full row has no split.
+Error readPlane(const json::Object &o, const std::string &path,
+                KVCacheRegion &r) {
+  if (const json::Value *v = o.get("plane")) {
+    std::optional<llvm::StringRef> name = v->getAsString();
+    if (!name || (*name != "full" && *name != "msb" && *name != "lsb"))
+      return fieldError(path + ".plane", "expected full, msb or lsb");
+    r.plane = name->str();
+  }
+  auto lsb = getUInt(o, "lsb_bits", path + ".lsb_bits", false, 0);
+  if (!lsb)
+    return lsb.takeError();
+  r.lsbBits = *lsb;
+  bool split = r.plane != "full";
+  if (split != (r.lsbBits != 0) || (split && r.lsbBits >= r.bits))
+    return fieldError(path + ".lsb_bits",
+                      llvm::formatv("{0} for an {1} plane of {2}-bit codes",
+                                    r.lsbBits, r.plane, r.bits));
+  return Error::success();
 }
 
 /// A region of shape [1, H, maxContext, D] whose rows hold D elements and
@@ -310,8 +343,9 @@ uint64_t minRowBytes(const KVCacheRegion &r) {
 Expected<KVCacheRegion> regionFromJSON(const json::Value *v,
                                        const std::string &path,
                                        uint64_t maxContext) {
-  auto o = objectWithKeys(v, path,
-                          {"addr", "shape", "dtype", "row_bytes", "bits"});
+  auto o = objectWithKeys(
+      v, path,
+      {"addr", "shape", "dtype", "row_bytes", "bits", "plane", "lsb_bits"});
   if (!o)
     return o.takeError();
   KVCacheRegion r;
@@ -346,6 +380,8 @@ Expected<KVCacheRegion> regionFromJSON(const json::Value *v,
   r.addr = *addr;
   r.rowBytes = *rowBytes;
   r.bits = *bits;
+  if (Error e = readPlane(**o, path, r))
+    return std::move(e);
   if (r.rowBytes < minRowBytes(r))
     return fieldError(
         path + ".row_bytes",
@@ -503,8 +539,7 @@ Error checkEntryRanges(const EntryPoint &e, size_t index,
 
 Error checkKVCacheInDram(const KVCache &kv, uint64_t dramSize) {
   for (size_t i = 0; i < kv.layers.size(); ++i)
-    for (auto [name, region] : {std::pair{"k", &kv.layers[i].k},
-                                std::pair{"v", &kv.layers[i].v}})
+    for (auto [name, region] : kv.layers[i].regions())
       if (auto outside = outsideDram(region->addr, region->bytes(), dramSize))
         return fieldError(
             llvm::formatv("kv_cache.layers[{0}].{1}.addr", i, name).str(),
@@ -542,9 +577,12 @@ uint64_t KVCacheRegion::bytes() const {
 
 json::Value KVCache::toJSON() const {
   json::Array list;
-  for (const Layer &l : layers)
-    list.push_back(
-        json::Object{{"k", regionToJSON(l.k)}, {"v", regionToJSON(l.v)}});
+  for (const Layer &l : layers) {
+    json::Object o;
+    for (auto [name, region] : l.regions())
+      o[name] = regionToJSON(*region);
+    list.push_back(std::move(o));
+  }
   return json::Object{{"max_context", int64_t(maxContext)},
                       {"layers", std::move(list)}};
 }
@@ -565,7 +603,8 @@ Expected<KVCache> KVCache::fromJSON(const json::Value &v) {
     return fieldError("kv_cache.layers", "expected an array");
   for (size_t i = 0; i < layers->size(); ++i) {
     std::string path = llvm::formatv("kv_cache.layers[{0}]", i).str();
-    auto layer = objectWithKeys(&(*layers)[i], path, {"k", "v"});
+    auto layer =
+        objectWithKeys(&(*layers)[i], path, {"k", "v", "k_lsb", "v_lsb"});
     if (!layer)
       return layer.takeError();
     auto k = regionFromJSON((*layer)->get("k"), path + ".k", kv.maxContext);
@@ -574,7 +613,26 @@ Expected<KVCache> KVCache::fromJSON(const json::Value &v) {
     auto val = regionFromJSON((*layer)->get("v"), path + ".v", kv.maxContext);
     if (!val)
       return val.takeError();
-    kv.layers.push_back({std::move(*k), std::move(*val)});
+    Layer l{std::move(*k), std::move(*val), std::nullopt, std::nullopt};
+    for (auto [name, msb, lsb] : {std::tuple("k_lsb", &l.k, &l.kLsb),
+                                  std::tuple("v_lsb", &l.v, &l.vLsb)}) {
+      bool split = msb->plane == "msb";
+      if (!(*layer)->get(name)) {
+        if (split)
+          return fieldError(path + "." + name, "missing for an msb plane");
+        continue;
+      }
+      auto r = regionFromJSON((*layer)->get(name), path + "." + name,
+                              kv.maxContext);
+      if (!r)
+        return r.takeError();
+      if (!split || r->plane != "lsb" || r->bits != msb->bits ||
+          r->lsbBits != msb->lsbBits)
+        return fieldError(path + "." + name,
+                          "must be the lsb plane of an msb-plane region");
+      *lsb = std::move(*r);
+    }
+    kv.layers.push_back(std::move(l));
   }
   return kv;
 }

@@ -81,6 +81,10 @@ struct KVCacheRegion {
   /// 32: rows of `dtype`; 4..16: fixed-point rows of float32 values, an fp32
   /// scale then D packed codes (docs/ISA.md, "Fixed-point DMA").
   uint64_t bits = 32;
+  /// Of fixed-point rows: "full", or the "msb" or "lsb" plane of codes
+  /// split `lsbBits` from the bottom (progressive quantization).
+  std::string plane = "full";
+  uint64_t lsbBits = 0;
   /// Bytes the region spans: 1 x H x C rows of rowBytes.
   uint64_t bytes() const;
 };
@@ -91,6 +95,20 @@ struct KVCache {
   uint64_t maxContext = 0; ///< C: positions each layer can hold
   struct Layer {
     KVCacheRegion k, v;
+    /// The LSB planes when `k` (or `v`) is an MSB plane.
+    std::optional<KVCacheRegion> kLsb, vLsb;
+
+    /// The regions present, named as in the manifest.
+    std::vector<std::pair<const char *, const KVCacheRegion *>>
+    regions() const {
+      std::vector<std::pair<const char *, const KVCacheRegion *>> out = {
+          {"k", &k}, {"v", &v}};
+      if (kLsb)
+        out.push_back({"k_lsb", &*kLsb});
+      if (vLsb)
+        out.push_back({"v_lsb", &*vLsb});
+      return out;
+    }
   };
   std::vector<Layer> layers;
 

@@ -126,6 +126,10 @@ private:
                 int64_t r0, int64_t rows);
   void storePresent(const KVSide &side, int64_t off, int64_t b, int64_t h,
                     int64_t r0, int64_t rows);
+  void storeCacheRows(const Tensor &t, SramRef src, int64_t b, int64_t h,
+                      int64_t r0, int64_t rows);
+  void storePlanesToCache(const KVSide &side, int64_t b, int64_t h,
+                          int64_t rows);
   void storeOutput(int64_t b, int64_t h, int64_t q0, int64_t n, int64_t oAt);
   void loadHead(int64_t b, int64_t h, int64_t headTile, int64_t qTile);
   void loadKV(int64_t b, int64_t h, int64_t off);
@@ -506,14 +510,39 @@ void AttentionLowering::storePresent(const KVSide &side, int64_t off,
                                      int64_t rows) {
   if (!side.present)
     return;
-  // present_key is [B, H, keys, D]; a KV cache [1, H, C, D] has C >= keys.
-  // A fixed-point cache re-quantizes the dequantized rows in SRAM, which
-  // gives back their codes and scales (docs/Generation.md).
-  int64_t rowsPerHead = side.present->shape[2];
-  DramRef ref = side.present->ref;
+  if (side.present->ref.plane == Plane::Msb)
+    return storePlanesToCache(side, b, h, r0 + rows);
+  storeCacheRows(*side.present, {side.buf, off, p.D}, b, h, r0, rows);
+}
+
+/// Rows [r0, r0 + rows) of head h from `src` to present_key [B, H, keys, D]
+/// or a KV cache [1, H, C >= keys, D]; a fixed-point store re-quantizes
+/// dequantized rows to their codes and scales (docs/Generation.md).
+void AttentionLowering::storeCacheRows(const Tensor &t, SramRef src, int64_t b,
+                                       int64_t h, int64_t r0, int64_t rows) {
+  DramRef ref = t.ref;
   int64_t row = ref.rowBytes(p.D);
-  ref.addr += ((b * op.heads + h) * rowsPerHead + r0) * row;
-  pb.store(ref, row, {side.buf, off, p.D}, rows, p.D);
+  ref.addr += ((b * op.heads + h) * t.shape[2] + r0) * row;
+  pb.store(ref, row, src, rows, p.D);
+}
+
+/// A cache of MSB and LSB planes takes head h's rows from the attention's
+/// planes, completed to full values in the act buffer (K in SRAM holds
+/// MSB-only values when the head was confident).
+void AttentionLowering::storePlanesToCache(const KVSide &side, int64_t b,
+                                           int64_t h, int64_t rows) {
+  const KVCacheLayer &cache = *core.plan.kvCache(op.kvCacheLayer);
+  bool key = side.buf == Buffer::K;
+  const Tensor &lsb = key ? *cache.keyLsb : *cache.valueLsb;
+  SramRef act{Buffer::Act, 0, p.D};
+  int64_t tile = std::max<int64_t>(1, pb.bufferElems(Buffer::Act) / p.D);
+  for (int64_t r0 = 0, n; r0 < rows; r0 += n) {
+    n = std::min(tile, rows - r0);
+    for (const Tensor &plane : planes.slice(key ? 0 : 2, 2))
+      loadHeadRows(act, plane, TensorClass::Activation, b, h, r0, n);
+    storeCacheRows(*side.present, act, b, h, r0, n);
+    storeCacheRows(lsb, act, b, h, r0, n);
+  }
 }
 
 /// Every input of head h with one query tile (prefetch mode).

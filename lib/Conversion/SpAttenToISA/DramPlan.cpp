@@ -135,7 +135,9 @@ LogicalResult DramPlan::placeConstants(ModuleOp module) {
     WalkResult r = func.walk([&](arith::ConstantOp c) {
       auto it = earlier.find(c.getValue());
       if (it != earlier.end()) {
-        tensors[c] = tensors[it->second];
+        // A copy: inserting `c` may grow the map under a reference to it.
+        Tensor shared = tensors.lookup(it->second);
+        tensors[c] = shared;
         return WalkResult::advance();
       }
       own.try_emplace(c.getValue(), c.getResult());
@@ -154,6 +156,8 @@ LogicalResult DramPlan::placeConstants(ModuleOp module) {
 LogicalResult DramPlan::placeKVCache(ModuleOp module) {
   struct LayerFormat {
     int64_t heads = 0, dim = 0, keyBits = 0, valueBits = 0;
+    int64_t pqMsb = 0, pqLsb = 0;
+    bool pqValues = false;
   };
   SmallVector<LayerFormat> formats;
   auto note = [&](int64_t layer) -> LayerFormat & {
@@ -164,7 +168,10 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
   module.walk([&](Operation *op) {
     if (auto cached = dyn_cast<CachedAttentionOp>(op))
       note(cached.getLayer()) = {cached.getNumHeads(), cached.getHeadDim(),
-                                 cached.getKeyBits(), cached.getValueBits()};
+                                 cached.getKeyBits(), cached.getValueBits(),
+                                 int64_t(cached.getPqMsb()),
+                                 int64_t(cached.getPqLsb()),
+                                 cached.getPqValues()};
     auto attention = dyn_cast<AttentionOp>(op);
     auto layer = attention ? attention->getAttrOfType<IntegerAttr>(
                                  kKVCacheLayerAttrName)
@@ -187,12 +194,24 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
       return module.emitError("the KV cache layers are not numbered 0..")
              << formats.size() - 1;
     KVCacheLayer layer;
-    for (auto [t, cls, bits] :
-         {std::tuple(&layer.key, TensorClass::K, f.keyBits),
-          std::tuple(&layer.value, TensorClass::V, f.valueBits)}) {
+    SmallVector<int64_t> shape = {1, f.heads, context, f.dim};
+    for (auto [t, lsb, cls, bits, planes] :
+         {std::tuple(&layer.key, &layer.keyLsb, TensorClass::K, f.keyBits,
+                     f.pqMsb != 0),
+          std::tuple(&layer.value, &layer.valueLsb, TensorClass::V,
+                     f.valueBits, f.pqValues)}) {
       DramRef fmt{0, DType::F32, cls};
       fmt.bits = bits ? bits : 32;
-      *t = placePacked({1, f.heads, context, f.dim}, f.dim, fmt);
+      if (!planes) {
+        *t = placePacked(shape, f.dim, fmt);
+        continue;
+      }
+      bool key = cls == TensorClass::K;
+      fmt.bits = f.pqMsb + f.pqLsb, fmt.lsbBits = f.pqLsb;
+      fmt.plane = Plane::Msb, fmt.cls = key ? TensorClass::KMsb : TensorClass::VMsb;
+      *t = placePacked(shape, f.dim, fmt);
+      fmt.plane = Plane::Lsb, fmt.cls = key ? TensorClass::KLsb : TensorClass::VLsb;
+      *lsb = placePacked(shape, f.dim, fmt);
     }
     caches.push_back(layer);
   }

@@ -88,8 +88,11 @@ struct ProjectionPlanes {
 /// `[1, H, C, D]` each, head-major, persisting in DRAM between the
 /// prefill and the decode steps; rows of `D` fp32 elements, or fixed-point
 /// rows (`ref.packed()`, `packedCols` = D) under static quantization.
+/// Under progressive quantization `key` (and with `--pq-values` `value`)
+/// is the MSB plane and `keyLsb` (`valueLsb`) the LSB plane.
 struct KVCacheLayer {
   Tensor key, value;
+  std::optional<Tensor> keyLsb, valueLsb;
 };
 
 class DramPlan {
@@ -146,7 +149,7 @@ private:
   /// Key slices a projection writes as planes (the slice copies nothing).
   llvm::DenseSet<mlir::Operation *> planeSlices;
   llvm::DenseSet<mlir::Operation *> lowered;
-  llvm::SmallVector<KVCacheLayer> caches;
+  std::vector<KVCacheLayer> caches;
   int64_t context = 0;
   int64_t rodataTop = 0;
   int64_t arenaTop = 0;

@@ -8,7 +8,9 @@
 // row p and attends the p + 1 cached rows, in one ATTN when they fit a
 // K/V buffer fill, else in fills with the exact two-pass softmax. A cache
 // of fixed-point rows gets the token's rows first, quantized by the store,
-// and the step reads all p + 1 rows back at their width.
+// and the step reads all p + 1 rows back at their width. Under progressive
+// quantization the cache holds MSB and LSB planes: each head decides on
+// MSB-only keys and fetches the LSB plane only when unconfident.
 //
 //===----------------------------------------------------------------------===//
 
@@ -120,17 +122,21 @@ private:
   DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
   int64_t rowBytes(const Tensor &t) const { return t.ref.rowBytes(D); }
   void loadCached(Buffer buf, const Tensor &t, int64_t h, int64_t first,
-                  int64_t rows, int64_t off, bool throughPosition = false);
+                  int64_t rows, int64_t off, bool throughPosition = false,
+                  DmaPred pred = DmaPred::Always);
   void loadNewRow(Buffer buf, const Operand &src, TensorClass cls, int64_t h,
                   int64_t off);
   void appendToCache(Buffer buf, const Tensor &t, int64_t h, int64_t off,
                      bool atPosition);
   void bindToPositionRow(const Tensor &t, int64_t h);
   void writeNewRow(const Tensor &t, const Operand &src, int64_t h);
-  void loadOwnRow(Buffer buf, const Tensor &t, int64_t h, int64_t off);
+  void loadOwnRow(Buffer buf, const Tensor &t, int64_t h,
+                  DmaPred pred = DmaPred::Always);
   AttnInstr attn(int64_t h, int64_t lk, uint8_t flags);
   void loadHeadInputs(int64_t h);
   void lowerOneFill(int64_t h, bool prefetchNext);
+  void emitOutput(AttnInstr a, int64_t h, bool prefetchNext);
+  void lowerProgressive(int64_t h, bool prefetchNext);
   void appendKeys(int64_t h);
   void fetchKeptValues(int64_t h);
   void lowerFills(int64_t h);
@@ -167,10 +173,10 @@ DramRef CachedAttentionLowering::cacheRow(const Tensor &t, int64_t h,
 void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
                                          int64_t h, int64_t first,
                                          int64_t rows, int64_t off,
-                                         bool throughPosition) {
+                                         bool throughPosition, DmaPred pred) {
   bindToPosition(pb, DmaFields::rows, 1, int64_t(throughPosition) - first, 0,
                  rows);
-  pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D);
+  pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D, pred);
 }
 
 /// The token's own row of head h into `buf` at `off`.
@@ -205,15 +211,19 @@ void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
                                           int64_t h) {
   loadNewRow(Buffer::Act, src, TensorClass::Activation, h, 0);
   appendToCache(Buffer::Act, t, h, 0, /*atPosition=*/false);
+  const std::optional<Tensor> &lsb =
+      &t == &cache->key ? cache->keyLsb : cache->valueLsb;
+  if (lsb) // the second plane of the same codes
+    appendToCache(Buffer::Act, *lsb, h, 0, /*atPosition=*/false);
 }
 
-/// Cache row p of head h (the token's, written first) into SRAM row p
-/// after `off`.
+/// Cache row p of head h (the token's, written first) into SRAM row p.
 void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
-                                         int64_t h, int64_t off) {
+                                         int64_t h, DmaPred pred) {
+  int64_t off = slotOff(buf, h);
   bindToPositionRow(t, h);
   bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
-  pb.load({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), 1, D);
+  pb.load({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), 1, D, pred);
 }
 
 /// Head h's ATTN over (at most) `lk` keys in its slots.
@@ -236,14 +246,16 @@ LogicalResult CachedAttentionLowering::lower() {
            << op.getLayer() << ", which the DRAM plan has not placed";
   H = op.getNumHeads(), D = op.getHeadDim(), C = cache->key.shape[2];
   const HardwareConfig &hw = pb.config();
-  fill = std::min({int64_t(hw.maxKeysPerFill),
-                   pb.bufferElems(Buffer::K, cache->key.ref.bits) / D,
-                   pb.bufferElems(Buffer::V, cache->value.ref.bits) / D});
+  fill = std::min({int64_t(hw.maxKeysPerFill), pb.bufferElems(Buffer::K) / D,
+                   pb.bufferElems(Buffer::V) / D});
   if (fill < 1)
     return op.emitOpError("a key row of width ")
            << D << " does not fit the K and V buffers";
   if (failed(core.get(op.getOutput(), output)))
     return failure();
+  if (op.getPqThresholdAttr() && C > fill)
+    return op.emitOpError("--pq-msb in generation over more than one K/V "
+                          "buffer fill is not implemented");
   if (op.getValueCounts()) {
     if (failed(core.get(op.getValueCounts(), valueCounts)))
       return failure();
@@ -261,6 +273,9 @@ LogicalResult CachedAttentionLowering::lower() {
     return failure();
   q = *qo, k = *ko, v = *vo;
   writeFirst = cache->key.ref.packed() || cache->value.ref.packed();
+  if (op.getPqThresholdAttr() && !cache->keyLsb)
+    return op.emitOpError("progressive quantization needs a KV cache of "
+                          "key planes");
   kvSlotElems = std::min(core.slotElems(Buffer::K, cache->key.ref.bits),
                          core.slotElems(Buffer::V, cache->value.ref.bits));
   if (C <= fill && C * D <= kvSlotElems)
@@ -271,8 +286,11 @@ LogicalResult CachedAttentionLowering::lower() {
   for (int64_t h = 0; h < H; ++h) {
     if (!prefetch || h == 0)
       loadHeadInputs(h);
-    if (C <= fill)
-      lowerOneFill(h, prefetch && h + 1 < H);
+    bool next = prefetch && h + 1 < H;
+    if (op.getPqThresholdAttr())
+      lowerProgressive(h, next);
+    else if (C <= fill)
+      lowerOneFill(h, next);
     else
       lowerFills(h);
     storeOutput(h);
@@ -298,8 +316,17 @@ void CachedAttentionLowering::loadHeadInputs(int64_t h) {
 /// value pruning the ATTN defers prob*V, and only the V rows it kept are
 /// fetched (docs/ISA.md, `attn` phase `values`).
 void CachedAttentionLowering::lowerOneFill(int64_t h, bool prefetchNext) {
-  AttnInstr a = attn(h, C, valueCounts ? AttnDeferValues : 0);
+  emitOutput(attn(h, C, 0), h, prefetchNext);
+}
+
+/// The ATTN `a` that gives the head's output over the p + 1 keys; with
+/// local value pruning it defers prob*V to a `values` phase after the
+/// kept V rows are fetched (after the next head's inputs with
+/// `prefetchNext`).
+void CachedAttentionLowering::emitOutput(AttnInstr a, int64_t h,
+                                         bool prefetchNext) {
   if (valueCounts) {
+    a.flags |= AttnDeferValues;
     a.vk = C;
     bindToPosition(pb, fields::Attn::vk, 1, 0, 1, C, valueCounts->ref.addr);
   }
@@ -314,6 +341,25 @@ void CachedAttentionLowering::lowerOneFill(int64_t h, bool prefetchNext) {
   values.phase = AttnPhase::Values;
   bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
   pb.emit(values);
+}
+
+/// Progressive quantization (docs/Algorithms.md, "Generation"): the MSB
+/// planes of rows [0, p] (the token's written first), an ATTN that
+/// decides on MSB-only keys, the LSB planes under the unconfident
+/// predicate (`pred = 1`), and an ATTN that finishes with full keys.
+void CachedAttentionLowering::lowerProgressive(int64_t h, bool prefetchNext) {
+  AttnInstr decide = attn(h, C, 0), finish = attn(h, C, 0);
+  decide.phase = AttnPhase::Decide, finish.phase = AttnPhase::Finish;
+  decide.pqThreshold = finish.pqThreshold =
+      op.getPqThresholdAttr().getValue().convertToFloat();
+  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  pb.emit(decide);
+  loadCached(Buffer::K, *cache->keyLsb, h, 0, C, slotOff(Buffer::K, h), true,
+             DmaPred::Unconfident);
+  if (cache->valueLsb && !valueCounts) // else after the finish, when kept
+    loadCached(Buffer::V, *cache->valueLsb, h, 0, C, slotOff(Buffer::V, h),
+               true, DmaPred::Unconfident);
+  emitOutput(finish, h, prefetchNext);
 }
 
 /// K (and V unless value pruning fetches it after the top-k): the p cached
@@ -341,13 +387,22 @@ void CachedAttentionLowering::appendKeys(int64_t h) {
 /// The cached V rows the query kept (DMA `pred = 2`, the value-row mask),
 /// and the token's own row, which the cache needs whether kept or not.
 void CachedAttentionLowering::fetchKeptValues(int64_t h) {
-  const Tensor &values = cache->value;
   int64_t off = slotOff(Buffer::V, h);
+  if (writeFirst) {
+    loadCached(Buffer::V, cache->value, h, 0, C - 1, off, false,
+               DmaPred::ValueRows);
+    loadOwnRow(Buffer::V, cache->value, h);
+    if (!cache->valueLsb)
+      return;
+    // Under --pq-values an unconfident head completes the rows it kept.
+    loadCached(Buffer::V, *cache->valueLsb, h, 0, C - 1, off, false,
+               DmaPred::UnconfidentValueRows);
+    return loadOwnRow(Buffer::V, *cache->valueLsb, h, DmaPred::Unconfident);
+  }
+  const Tensor &values = cache->value;
   bindToPosition(pb, DmaFields::rows, 1, 0, 0, C - 1);
   pb.load({Buffer::V, off, D}, cacheRow(values, h, 0), rowBytes(values),
           C - 1, D, DmaPred::ValueRows);
-  if (writeFirst)
-    return loadOwnRow(Buffer::V, values, h, off);
   bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
   loadNewRow(Buffer::V, v, TensorClass::V, h, off);
   appendToCache(Buffer::V, cache->value, h, off, /*atPosition=*/true);

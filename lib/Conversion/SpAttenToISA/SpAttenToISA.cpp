@@ -170,13 +170,25 @@ static DictionaryAttr kvCacheInfo(ModuleOp module, const DramPlan &plan) {
                        b.getI64IntegerAttr(t.ref.rowBytes(t.cols())))};
     if (t.ref.packed())
       fields.push_back(b.getNamedAttr("bits", b.getI64IntegerAttr(t.ref.bits)));
+    if (t.ref.plane != Plane::Full) {
+      fields.push_back(b.getNamedAttr(
+          "plane", b.getStringAttr(kPlaneNames[unsigned(t.ref.plane)])));
+      fields.push_back(
+          b.getNamedAttr("lsb_bits", b.getI64IntegerAttr(t.ref.lsbBits)));
+    }
     return b.getDictionaryAttr(fields);
   };
   SmallVector<Attribute> layers;
-  for (const KVCacheLayer &layer : plan.kvCaches())
-    layers.push_back(b.getDictionaryAttr(
-        {b.getNamedAttr("k", region(layer.key)),
-         b.getNamedAttr("v", region(layer.value))}));
+  for (const KVCacheLayer &layer : plan.kvCaches()) {
+    SmallVector<NamedAttribute> regions = {
+        b.getNamedAttr("k", region(layer.key)),
+        b.getNamedAttr("v", region(layer.value))};
+    if (layer.keyLsb)
+      regions.push_back(b.getNamedAttr("k_lsb", region(*layer.keyLsb)));
+    if (layer.valueLsb)
+      regions.push_back(b.getNamedAttr("v_lsb", region(*layer.valueLsb)));
+    layers.push_back(b.getDictionaryAttr(regions));
+  }
   return b.getDictionaryAttr(
       {b.getNamedAttr("max_context", b.getI64IntegerAttr(plan.maxContext())),
        b.getNamedAttr("layers", b.getArrayAttr(layers))});

@@ -105,8 +105,10 @@ def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
     _, onnx = lm
     with pytest.raises(tools.ToolError, match="generation with --token-keep is not implemented"):
         compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(token_keep=0.5))
-    with pytest.raises(tools.ToolError, match="generation with --pq-msb is not implemented"):
-        compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(pq_msb=6, v_bits=6, q_bits=16))
+    with pytest.raises(tools.ToolError, match="--pq-msb in generation over more than one K/V buffer fill is not "
+                                              "implemented"):
+        compile_lm(onnx, tmp_path / "lm.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 8}),
+                   settings=SpAttenConfig(pq_msb=6))
 
 
 def test_local_value_pruning_in_generation_matches_the_reference(lm, tmp_path):
@@ -180,6 +182,42 @@ def test_static_quantization_in_generation_matches_the_reference(lm, tmp_path, s
     dense = compile_lm(onnx, tmp_path / "d.spbin", context=context, hw=hw)
     dense_steps = generate_on_sim(dense, tmp_path / "d").report.stages.steps
     assert all(q < d for q, d in zip(kv_read(steps), kv_read(dense_steps)))
+
+
+@pytest.mark.parametrize("settings, refetches", [
+    (dict(pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05), False),  # the authors' setting
+    (dict(pq_msb=6, pq_threshold=0.5), True),
+    (dict(pq_msb=8, pq_values=True, pq_threshold=0.6), True),
+    (dict(pq_msb=6, v_bits=6, q_bits=16, value_keep=0.5, pq_threshold=0.7), True),
+    (dict(pq_msb=8, pq_values=True, value_keep=0.3, pq_threshold=0.6), True),
+])
+def test_progressive_quantization_in_generation_matches_the_reference(lm, tmp_path, settings, refetches):
+    """The cache holds K (and with --pq-values V) as MSB and LSB planes;
+    per head each step decides on MSB-only keys and fetches the LSB planes
+    only when the query's largest probability is below the threshold
+    (docs/Algorithms.md, "Generation"): tokens, logits and every step's
+    MSB and LSB bytes are the NumPy reference's (so are its refetches),
+    and the stage reads fewer K+V bytes than dense. With a threshold of
+    0.05 this small model never refetches; higher ones do. With local
+    value pruning the step fetches the V rows kept after the finish (with
+    --pq-values their LSB planes too when the head refetched)."""
+    model, onnx = lm
+    cfg = SpAttenConfig(**settings)
+    binary = compile_lm(onnx, tmp_path / "pq.spbin", settings=cfg)
+    assert all("k_lsb" in layer for layer in binary.manifest["kv_cache"]["layers"])
+    run = generate_on_sim(binary, tmp_path / "pq")
+    ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"])
+    np.testing.assert_array_equal(run.generated_ids, ref.tokens)
+    assert float(np.abs(run.generation_logits - ref.logits).max()) <= LOGITS_TOL
+    steps, totals = run.report.stages.steps, [r.totals() for r in ref.steps[1:]]
+    assert [s.dram.read(["q"]) for s in steps] == [t["q_bytes"] for t in totals]
+    assert [s.dram.read(["k_msb"]) for s in steps] == [t["k_msb_bytes"] for t in totals]
+    assert [s.dram.read(["k_lsb"]) for s in steps] == [t["k_lsb_bytes"] for t in totals]
+    assert [s.dram.read(["v", "v_msb", "v_lsb"]) for s in steps] == [t["v_bytes"] for t in totals]
+    assert any(t["k_lsb_rows"] for t in totals) == refetches
+    dense = generate_on_sim(compile_lm(onnx, tmp_path / "d.spbin"), tmp_path / "d").report.stages.steps
+    kv = [s.dram.read(["k", "v", "k_msb", "k_lsb", "v_msb", "v_lsb"]) for s in steps]
+    assert all(q < d for q, d in zip(kv, kv_read(dense)))
 
 
 def test_requantizing_a_dequantized_row_gives_its_codes_back():

@@ -114,3 +114,32 @@ module attributes {spatten.generation = {max_context = 3 : i64, prefill_length =
     return %o : tensor<1x1x2xf32>
   }
 }
+
+// -----
+
+// Progressive quantization (the authors' setting: K 6 MSB + 4 LSB bits, V
+// at 6 bits): K is cached as an MSB plane (scale + 6-bit codes, 6 bytes)
+// and an LSB plane (1 byte); the token's row is stored to both. Rows
+// [0, p] of the MSB plane, an ATTN that decides (phase 1), the LSB plane
+// under the unconfident predicate (pred = 1), an ATTN that finishes
+// (phase 2).
+// CHECK: spatten.kv_cache = {layers = [{k = {addr = [[K:[0-9]+]] : i64, bits = 10 : i64, dtype = "float32", lsb_bits = 4 : i64, plane = "msb", row_bytes = 6 : i64, shape = [1, 1, 3, 2]}, k_lsb = {addr = [[KL:[0-9]+]] : i64, bits = 10 : i64, dtype = "float32", lsb_bits = 4 : i64, plane = "lsb", row_bytes = 1 : i64, shape = [1, 1, 3, 2]}, v = {{{.*}}bits = 6 : i64
+// CHECK-LABEL: spatten_isa.program @decode
+// CHECK: spatten_isa.bind {add = [[K]] : i64, field = "dram_addr"{{.*}}mul = 6 : i64
+// CHECK-NEXT: spatten_isa.store {bits = 10 : i64, {{.*}}dram_addr = [[K]] : i64{{.*}}lsb_bits = 4 : i64, plane = 1 : i64, rows = 1 : i64{{.*}}tensor_class = 5
+// CHECK-NEXT: spatten_isa.bind {add = [[KL]] : i64, field = "dram_addr"{{.*}}mul = 1 : i64
+// CHECK-NEXT: spatten_isa.store {bits = 10 : i64, {{.*}}dram_addr = [[KL]] : i64, dram_stride = 1 : i64{{.*}}plane = 2 : i64, rows = 1 : i64{{.*}}tensor_class = 6
+// CHECK: spatten_isa.bind {add = 1 : i64, field = "rows", hi = 3 : i64
+// CHECK-NEXT: spatten_isa.load {bits = 10 : i64, {{.*}}dram_addr = [[K]] : i64{{.*}}plane = 1 : i64, rows = 3 : i64, sram_buf = 5
+// CHECK: spatten_isa.bind {add = 1 : i64, field = "lk", hi = 3 : i64, lo = 1 : i64
+// CHECK-NEXT: spatten_isa.attn {{.*}}lk = 3 : i64, lq = 1 : i64{{.*}}phase = 1 : i64, pq_threshold = 5.000000e-02 : f32
+// CHECK-NEXT: spatten_isa.bind {add = 1 : i64, field = "rows", hi = 3 : i64
+// CHECK-NEXT: spatten_isa.load {bits = 10 : i64, {{.*}}dram_addr = [[KL]] : i64{{.*}}plane = 2 : i64, pred = 1 : i64, rows = 3 : i64, sram_buf = 5
+// CHECK-NEXT: spatten_isa.bind {add = 1 : i64, field = "lk", hi = 3 : i64, lo = 1 : i64
+// CHECK-NEXT: spatten_isa.attn {{.*}}lk = 3 : i64, lq = 1 : i64{{.*}}phase = 2 : i64, pq_threshold = 5.000000e-02 : f32
+module attributes {spatten.generation = {max_context = 3 : i64, prefill_length = 2 : i64}} {
+  func.func @decode(%x: tensor<1x1x2xf32>) -> tensor<1x1x2xf32> attributes {spatten.entry = "decode", spatten.registers = ["position"]} {
+    %o = spatten.cached_attention %x, %x, %x {layer = 0 : i64, max_context = 3 : i64, num_heads = 1 : i64, scale = 0.5 : f32, pq_msb = 6 : i64, pq_lsb = 4 : i64, pq_threshold = 0.05 : f32, value_bits = 6 : i64} : (tensor<1x1x2xf32>, tensor<1x1x2xf32>, tensor<1x1x2xf32>) -> tensor<1x1x2xf32>
+    return %o : tensor<1x1x2xf32>
+  }
+}

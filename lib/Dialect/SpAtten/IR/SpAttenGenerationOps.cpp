@@ -41,5 +41,15 @@ LogicalResult CachedAttentionOp::verify() {
     if (bits != 0 && (bits < 4 || bits > 16))
       return emitOpError("key_bits and value_bits must be 0 (fp32) or "
                          "4..16");
+  if (bool(getPqThresholdAttr()) != (getPqMsb() != 0) ||
+      (getPqValues() && !getPqThresholdAttr()))
+    return emitOpError("pq_msb, pq_lsb and pq_threshold go together, and "
+                       "pq_values needs them");
+  if (getPqThresholdAttr() &&
+      (getPqLsb() < 1 || getPqMsb() + getPqLsb() > 16 || getKeyBits() != 0 ||
+       (getPqValues() && getValueBits() != 0)))
+    return emitOpError("progressive quantization needs pq_lsb >= 1, "
+                       "pq_msb + pq_lsb <= 16, and owns the widths of the "
+                       "tensors it handles");
   return success();
 }

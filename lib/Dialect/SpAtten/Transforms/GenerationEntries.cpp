@@ -363,7 +363,10 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
         attention.getQuery(), attention.getKey(), attention.getValue(),
         /*value_counts=*/Value(), b.getI64IntegerAttr(int64_t(layer)),
         attention.getNumHeadsAttr(),
-        attention.getScaleAttr(), b.getI64IntegerAttr(context));
+        attention.getScaleAttr(), b.getI64IntegerAttr(context),
+        /*key_bits=*/IntegerAttr(), /*value_bits=*/IntegerAttr(),
+        /*pq_msb=*/IntegerAttr(), /*pq_lsb=*/IntegerAttr(),
+        /*pq_threshold=*/FloatAttr());
     attention.getOutput().replaceAllUsesWith(cached.getOutput());
     attention.erase();
   }
@@ -423,15 +426,14 @@ LogicalResult checkSettings(ModuleOp module) {
   llvm::Expected<SpAttenSettings> s = SpAttenSettings::fromAttribute(dict);
   if (!s)
     return module.emitError(llvm::toString(s.takeError()));
-  const char *technique = s->cascadeTokenPruning()       ? "--token-keep"
-                          : s->cascadeHeadPruning()      ? "--head-keep"
-                          : s->progressiveQuantization() ? "--pq-msb"
-                                                         : nullptr;
+  const char *technique = s->cascadeTokenPruning()  ? "--token-keep"
+                          : s->cascadeHeadPruning() ? "--head-keep"
+                                                    : nullptr;
   if (technique)
     return module.emitError("generation with ")
            << technique
-           << " is not implemented (dense, --value-keep and static "
-              "fixed-point widths only)";
+           << " is not implemented (dense, --value-keep and quantization "
+              "only)";
   return success();
 }
 

@@ -52,6 +52,7 @@ struct ProgressiveQuantizationPass
       return signalPassFailure();
     if (!settings->progressiveQuantization())
       return;
+    func.walk([&](CachedAttentionOp op) { addPlanes(op, *settings); });
     FailureOr<SmallVector<DecomposedAttention>> attns =
         decomposeAttentions(func, getArgument());
     if (failed(attns))
@@ -79,6 +80,20 @@ struct ProgressiveQuantizationPass
         a.output.getValueMutable().assign(unquantized(value));
         eraseIfDead(value);
       }
+    }
+  }
+
+  /// A decode step's cache holds the keys (and with `pq-values` the
+  /// values) as planes at msb + lsb bits, whatever static width they had.
+  static void addPlanes(CachedAttentionOp op, const SpAttenSettings &s) {
+    Builder b(op.getContext());
+    op.setPqMsb(s.pqMsb);
+    op.setPqLsb(s.pqLsb);
+    op.setPqThresholdAttr(b.getF32FloatAttr(s.pqThreshold));
+    op.setKeyBits(0);
+    if (s.pqValues) {
+      op.setPqValues(true);
+      op.setValueBits(0);
     }
   }
 };

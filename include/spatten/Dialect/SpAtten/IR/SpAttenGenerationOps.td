@@ -32,8 +32,9 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
     `query`, `key` and `value` are `[1, 1, H*D]`: the new token at the
     run-time position `p` (head h in columns `[h*D, (h+1)*D)`). The KV cache
     of layer `layer` holds `max_context` rows per head, `[1, H, C, D]`
-    head-major, fp32, in DRAM between steps (manifest `kv_cache`). The op
-    writes the token's K and V rows to row `p` of the cache, then computes
+    head-major, fp32 unless the widths below say otherwise, in DRAM between
+    steps (manifest `kv_cache`). The op writes the token's K and V rows to
+    row `p` of the cache, then computes
     `output = softmax(scale * q K[0..p]^T) V[0..p]` per head over the `p + 1`
     cached rows (paper Sec. III: one query against the cache, the
     memory-bound generation stage). The result is `[1, 1, H*D]`. Not pure:
@@ -50,6 +51,13 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
     codes and an fp32 scale (docs/ISA.md, "Fixed-point DMA"). The token's
     rows are quantized as they are written, so every key and value the
     step attends is the fixed-point one (docs/Algorithms.md, "Generation").
+
+    With `pq_threshold` (written by `--spatten-progressive-quantization`),
+    progressive quantization (Sec. III-D): the cache holds K (and with
+    `pq_values` V) at `pq_msb + pq_lsb` bits as an MSB plane and an LSB
+    plane; each head computes the query's probabilities with MSB-only keys
+    and fetches the LSB plane of its keys only when their maximum is below
+    the threshold.
   }];
   let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
                        SpAtten_F32Tensor:$value,
@@ -57,7 +65,11 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
                        I64Attr:$layer, I64Attr:$num_heads, F32Attr:$scale,
                        I64Attr:$max_context,
                        DefaultValuedAttr<I64Attr, "0">:$key_bits,
-                       DefaultValuedAttr<I64Attr, "0">:$value_bits);
+                       DefaultValuedAttr<I64Attr, "0">:$value_bits,
+                       DefaultValuedAttr<I64Attr, "0">:$pq_msb,
+                       DefaultValuedAttr<I64Attr, "0">:$pq_lsb,
+                       OptionalAttr<F32Attr>:$pq_threshold,
+                       UnitAttr:$pq_values);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`value_counts` `(` $value_counts^ `)`)?

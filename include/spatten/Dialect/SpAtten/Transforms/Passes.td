@@ -60,6 +60,8 @@ def SpAttenProgressiveQuantization
     below `pq-threshold` are recomputed after fetching the LSB plane. With
     `pq-values`, values are fetched progressively too: MSB planes, and the
     LSB planes of the V rows a head uses when it refetched its keys' LSBs.
+    A decode step's `spatten.cached_attention` records `pq_msb`, `pq_lsb`,
+    `pq_threshold` (and `pq_values`): its KV cache holds those planes.
 
     Options (spatten-compile's flags of the same names): `pq-msb` (6 or 8;
     the pass does nothing at its default, 0), `pq-lsb` (4), `pq-threshold`
