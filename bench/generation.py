@@ -52,7 +52,9 @@ AUTHOR_KEYS = [921, 716] + [204] * 4 + [102] * 6
 #: 20% of V rows). At 1024 fp32 keys of 64 a head takes two K/V fills, where
 #: local value pruning and progressive quantization are refused, so they are
 #: also measured over fixed-point K/V (one fill): "static+value" over 12-bit
-#: K/V, "pq" with 12-bit V, and "authors-quant", the authors' widths alone.
+#: K/V, "pq" with 12-bit V and the authors' 16-bit Q (the prefill's 992 query
+#: rows fit one ATTN at 16 bits, not in fp32), and "authors-quant", the
+#: authors' widths alone.
 CONFIGS: Dict[str, SpAttenConfig] = {
     "dense": SpAttenConfig(),
     "token": SpAttenConfig(token_keep=0.5),
@@ -60,12 +62,16 @@ CONFIGS: Dict[str, SpAttenConfig] = {
     "value": SpAttenConfig(value_keep=0.3),
     "static": SpAttenConfig(k_bits=12, v_bits=12),
     "static+value": SpAttenConfig(k_bits=12, v_bits=12, value_keep=0.3),
-    "pq": SpAttenConfig(pq_msb=6, v_bits=12),
+    "pq": SpAttenConfig(pq_msb=6, v_bits=12, q_bits=16),
     "all": SpAttenConfig(token_keep=0.5, head_keep=0.75, value_keep=0.3, pq_msb=6),
     "authors": SpAttenConfig(token_schedule=tuple(schedule_from_keys(AUTHOR_KEYS, 1024)), value_keep=0.2,
                              pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05),
     "authors-quant": SpAttenConfig(pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05),
 }
+
+
+#: paper-figures §2.
+PAPER = {"generation_share": 0.97, "ops_per_byte": 2.1, "tflops": 0.43}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,9 +125,12 @@ def run_config(args, work: Path, onnx: Path, s: Setting, name: str, prompt: np.n
         binary = tools.compile(onnx, work / f"{name}.spbin", settings=cfg, shapes={"batch": 1, "sequence": s.prompt},
                                extra=[f"--max-context={s.context}"], directory=args.bin_dir)
     except tools.ToolError as e:
-        # The diagnostic without its file name: "error: ... not implemented".
+        # The diagnostic without its file name or tool name.
         message = str(e).strip().splitlines()[-1]
-        return {"config": name, "refused": message[message.find("error: ") + 7:]}
+        for prefix in ("error: ", "spatten-compile: "):
+            if prefix in message:
+                message = message.split(prefix, 1)[1]
+        return {"config": name, "refused": message}
     inputs = {"input_ids": prompt}
     log(f"{name}: prefill alone (its operation count), then --generate {s.tokens}")
     prefill = tools.simulate(binary, inputs, work / f"{name}-prefill", directory=args.bin_dir)
@@ -304,6 +313,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                 "<work-dir>/quick/results.md)")
     ap.add_argument("--repeat", type=int, help="timing rounds (default 3, quick 1)")
     ap.add_argument("--keep-binaries", action="store_true")
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the section from the last run's generation.json")
     ap.add_argument("--configs", help="comma-separated subset of " + ",".join(CONFIGS) + " (dense always runs)")
     args = ap.parse_args(argv)
     args.work_dir = args.work_dir.resolve()
@@ -312,9 +323,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     configs = ["dense", "value", "token"] if args.quick else list(CONFIGS)
     if args.configs:
         configs = ["dense"] + [c for c in args.configs.split(",") if c != "dense"]
-    res = measure(args, QUICK if args.quick else FULL, configs)
-    (args.work_dir / ("generation-quick.json" if args.quick else "generation.json")).write_text(
-        json.dumps(res, indent=1))
+    saved = args.work_dir / ("generation-quick.json" if args.quick else "generation.json")
+    if args.render_only:
+        res = json.loads(saved.read_text())
+    else:
+        res = measure(args, QUICK if args.quick else FULL, configs)
+        saved.write_text(json.dumps(res, indent=1))
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_suffix(".tmp")
     tmp.write_text(splice(output, render(res)))

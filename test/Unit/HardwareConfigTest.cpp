@@ -53,8 +53,10 @@ TEST(HardwareConfig, DefaultPresetIsThePaperDesign) {
   EXPECT_EQ(c->bufferElems(isa::Buffer::K, 12), 133802u);
   EXPECT_GE(c->bufferElems(isa::Buffer::V, 12), 2u * 1024 * 64);
   EXPECT_EQ(c->bufferElems(isa::Buffer::K, 2), 802816u);
-  // Other buffers hold 32-bit elements whatever the data.
-  EXPECT_EQ(c->bufferElems(isa::Buffer::Q, 12), c->bufferElems(isa::Buffer::Q));
+  // Q too holds its rows at their width (a 16-bit query: 992 rows of 64
+  // fit); other buffers hold 32-bit elements whatever the data.
+  EXPECT_EQ(c->bufferElems(isa::Buffer::Q, 16), 100352u);
+  EXPECT_EQ(c->bufferElems(isa::Buffer::Acc, 12), c->bufferElems(isa::Buffer::Acc));
   // The HBM2 geometry and timing the HBM model runs with.
   EXPECT_EQ(c->hbm.banksPerChannel, 16u);
   EXPECT_EQ(c->hbm.rowBytes, 1024u);

@@ -89,7 +89,7 @@ struct HardwareConfig {
   /// The `spatten` preset (parsed once from the embedded JSON).
   HardwareConfig();
 
-  /// Elements of buffer `b` that hold data `bits` wide: the K and V
+  /// Elements of buffer `b` that hold data `bits` wide: the Q, K and V
   /// buffers hold each element at the width it was loaded with,
   /// floor(bytes * 8 / bits) (paper Sec. V: 196 KB hold 2 x 1024 keys of
   /// 64 x 12 bits); every other buffer holds 32-bit elements, bytes / 4,
@@ -101,10 +101,10 @@ struct HardwareConfig {
       bits = isa::kWordBits;
     return bufferBytes[unsigned(b)] * 8 / bits;
   }
-  /// Whether `b` holds elements at the width they were loaded with (K, V)
-  /// rather than at 32 bits.
+  /// Whether `b` holds elements at the width they were loaded with (the
+  /// attention operands Q, K, V) rather than at 32 bits.
   static bool holdsLoadedWidth(isa::Buffer b) {
-    return b == isa::Buffer::K || b == isa::Buffer::V;
+    return b == isa::Buffer::Q || b == isa::Buffer::K || b == isa::Buffer::V;
   }
   /// Peak DRAM bytes per cycle: channels x transaction bytes.
   uint64_t dramBytesPerCycle() const {

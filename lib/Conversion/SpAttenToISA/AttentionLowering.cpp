@@ -160,11 +160,18 @@ private:
 //===----------------------------------------------------------------------===//
 
 /// The widest element width (bits) of the rows the attention loads into
-/// `buf` (K or V), which sets how many the buffer holds: cached rows are
+/// `buf` (Q, K or V), which sets how many the buffer holds: Q rows as
+/// placed (fixed point under static quantization); K/V cached rows are
 /// fp32; new rows are the MSB plane of progressive quantization (its full
 /// width msb + lsb, which the LSB plane completes in place) or the rows as
 /// placed (fixed point under static quantization, else fp32).
 FailureOr<unsigned> AttentionLowering::loadedBits(Buffer buf) {
+  if (buf == Buffer::Q) {
+    const InPlaceView *view = core.plan.viewOf(op.query);
+    FailureOr<const Tensor *> t = core.tensor(view ? view->source : op.query);
+    return failed(t) ? FailureOr<unsigned>(failure())
+                     : FailureOr<unsigned>((*t)->ref.bits);
+  }
   bool isK = buf == Buffer::K;
   unsigned past = (isK ? op.pastKey : op.pastValue) ? kWordBits : 0;
   if (isK ? op.pqThreshold.has_value() : op.pqValues)
@@ -247,8 +254,11 @@ LogicalResult AttentionLowering::planQueryTile() {
   // The refetch decision is per head (docs/Algorithms.md), so progressive
   // quantization needs every query row in one ATTN: when they do not fit
   // half of the Q and ACC buffers, they take the whole of them.
+  FailureOr<unsigned> qBits = loadedBits(Buffer::Q);
+  if (failed(qBits))
+    return failure();
   if (p.perQueryMask || p.Lq > kMaxDim16 ||
-      p.Lq * D > pb.bufferElems(Buffer::Q) ||
+      p.Lq * D > pb.bufferElems(Buffer::Q, *qBits) ||
       p.Lq * D > pb.bufferElems(Buffer::Acc))
     return pb.error() << p.Lq
                       << " query rows do not fit one ATTN; "

@@ -246,8 +246,9 @@ LogicalResult CachedAttentionLowering::lower() {
            << op.getLayer() << ", which the DRAM plan has not placed";
   H = op.getNumHeads(), D = op.getHeadDim(), C = cache->key.shape[2];
   const HardwareConfig &hw = pb.config();
-  fill = std::min({int64_t(hw.maxKeysPerFill), pb.bufferElems(Buffer::K) / D,
-                   pb.bufferElems(Buffer::V) / D});
+  fill = std::min({int64_t(hw.maxKeysPerFill),
+                   pb.bufferElems(Buffer::K, cache->key.ref.bits) / D,
+                   pb.bufferElems(Buffer::V, cache->value.ref.bits) / D});
   if (fill < 1)
     return op.emitOpError("a key row of width ")
            << D << " does not fit the K and V buffers";
