@@ -276,8 +276,11 @@ def render(res: Dict[str, object]) -> List[str]:
         "",
         *technique_rows(runs),
         "",
-        "With random weights attention is flat: progressive quantization refetches nearly every "
-        "row, and local value pruning's kept rows are spread evenly; trained weights will replace them.",
+        "At 1024 fp32 keys of 64 a head takes two K/V fills and its two-pass softmax reads K twice; "
+        "fixed-point keys fit one fill (the K/V SRAMs hold them at their width) and are read once, "
+        "which is part of every fixed-point factor above. With random weights attention is flat: "
+        "progressive quantization refetches nearly every row, and local value pruning's kept rows "
+        "are spread evenly; trained weights will replace them.",
         "",
         f"Speed, side by side (best of {len(sp['sim_s'])}): full simulation {sim:.1f} s, "
         f"`--timing-only` {sim_t:.1f} s, PyTorch CPU greedy generation with the KV cache "
