@@ -30,10 +30,7 @@ protected:
     sim = std::move(*s);
   }
   llvm::Error exec(const std::string &text) {
-    auto i = parseInstruction(text);
-    if (!i)
-      return i.takeError();
-    return sim->step(*i, 7);
+    return test::stepText(*sim, text, 7);
   }
   std::vector<float> &buf(Buffer b) { return sim->buffer(b); }
   std::vector<int32_t> &idx() { return sim->indexBuffer(); }

@@ -31,10 +31,7 @@ protected:
     sim = std::move(*s);
   }
   llvm::Error exec(const std::string &text) {
-    auto i = parseInstruction(text);
-    if (!i)
-      return i.takeError();
-    return sim->step(*i, 3);
+    return test::stepText(*sim, text, 3);
   }
   /// A 12-bit load of 1024 rows of 64 (DRAM rows of 4 + 96 bytes, zero).
   llvm::Error load12(const std::string &buf, uint64_t off = 0) {
