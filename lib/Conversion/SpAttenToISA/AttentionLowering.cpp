@@ -11,8 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "AttentionParts.h"
-#include "LoweringCore.h"
+#include "AttentionLowering.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
@@ -25,49 +24,6 @@ using namespace spatten;
 using namespace spatten::isa;
 
 namespace {
-/// Where attention reads the heads of a [B, L, H*D] operand: `src`
-/// itself (`listOff` < 0), or for kept heads read in place the unpruned
-/// tensor, head `h` being entry `listOff + h` of the idx buffer.
-struct HeadRows {
-  const Tensor *src = nullptr;
-  int64_t listOff = -1;
-  /// A column slice read in place: its first column in `src` [B, L, C].
-  int64_t colOff = 0;
-};
-
-/// Per-op parameters of the ATTN instructions of one query tile.
-struct AttnTile {
-  int64_t b, h, q0, rows, keys, past, D, impOff;
-  bool perQueryMask;
-  int64_t kvOff, qOff, oOff; ///< double-buffering slots of K/V, Q and O
-};
-
-/// What the lowering decided for one attention: sizes, the query tile
-/// and where the mask and importance live.
-struct AttnPlan {
-  int64_t B, Lq, H, D, P, keys, tq, impOff;
-  /// Keys per K/V buffer fill: `keys` when they fit one; else a head runs
-  /// a statistics pass and an apply pass over each fill (docs/ISA.md).
-  int64_t fill;
-  /// K/V double-buffering slots: 1 when a head's K or V fills more than
-  /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
-  /// then follows this head's ATTNs instead of overlapping them.
-  int64_t kvSlots;
-  /// Elements of one K/V slot, the same in both buffers: half of what each
-  /// holds at the width of the rows loaded into it.
-  int64_t kvSlotElems;
-  /// Q and ACC slots: 1 when progressive quantization needs more query
-  /// rows in one ATTN than half of those buffers hold.
-  int64_t qSlots;
-  bool padding, perQueryMask;
-  /// Progressive quantization and a deferred V fetch split a head's ATTN
-  /// around a DMA that waits for its first part. With one query tile per
-  /// head, the next head's inputs are fetched right after that DMA, while
-  /// the head's last part computes, instead of after the head.
-  bool oneTile, prefetch;
-  HeadRows q, k, v;
-};
-
 /// Whether local value pruning should fetch V after the top-k: only
 /// when a query tile of `rows` rows is expected to need at most half of
 /// the `keys` V rows (each row keeps `vk`; taken as independent, the tile
@@ -81,78 +37,6 @@ bool deferValueFetch(int64_t vk, int64_t keys, int64_t rows) {
   double needed = 1.0 - std::pow(1.0 - double(vk) / double(keys), double(rows));
   return needed <= 0.5;
 }
-
-class AttentionLowering {
-public:
-  AttentionLowering(LoweringCore &core, AttentionParts parts)
-      : core(core), pb(core.pb), op(std::move(parts)) {}
-
-  LogicalResult lower();
-
-private:
-  LoweringCore &core;
-  ProgramBuilder &pb;
-  AttentionParts op;
-  AttnPlan p{};
-  /// The progressive-quantization planes of op.source: K MSB, K LSB[,
-  /// V MSB, V LSB].
-  ArrayRef<Tensor> planes;
-
-  // Planning.
-  LogicalResult plan();
-  LogicalResult planKeys();
-  FailureOr<unsigned> loadedBits(Buffer buf);
-  LogicalResult planQueryTile();
-  LogicalResult planFillQueryTile();
-  LogicalResult planImportance();
-  LogicalResult writePlanes();
-  LogicalResult loadHeadLists();
-  FailureOr<HeadRows> headRows(Value v);
-
-  // The head and query-tile loop.
-  void lowerHead(int64_t b, int64_t h, int64_t headTile, int64_t &qTile);
-  void lowerFilledHead(int64_t b, int64_t h);
-  void loadFill(Buffer buf, int64_t b, int64_t h, int64_t r0, int64_t n,
-                bool withPresent);
-  /// One side (K or V) of the attention's keys.
-  struct KVSide {
-    const HeadRows &cur;
-    const Tensor *past, *present;
-    Buffer buf;
-    TensorClass cls;
-  };
-  KVSide kvSide(Buffer buf) const;
-  void loadPast(const KVSide &side, int64_t off, int64_t b, int64_t h,
-                int64_t r0, int64_t rows);
-  void storePresent(const KVSide &side, int64_t off, int64_t b, int64_t h,
-                    int64_t r0, int64_t rows);
-  void storeCacheRows(const Tensor &t, SramRef src, int64_t b, int64_t h,
-                      int64_t r0, int64_t rows);
-  void storePlanesToCache(const KVSide &side, int64_t b, int64_t h,
-                          int64_t rows);
-  void storeOutput(int64_t b, int64_t h, int64_t q0, int64_t n, int64_t oAt);
-  void loadHead(int64_t b, int64_t h, int64_t headTile, int64_t qTile);
-  void loadKV(int64_t b, int64_t h, int64_t off);
-  void loadQueryTile(int64_t b, int64_t h, int64_t q0, int64_t n, int64_t qOff);
-  void emitAttn(const AttnTile &tile, llvm::function_ref<void()> afterFirst);
-  AttnInstr attnInstr(const AttnTile &tile, AttnPhase phase,
-                      uint8_t flags) const;
-  void loadPlane(const AttnTile &tile, unsigned index, Buffer buf,
-                 DmaPred pred);
-  int64_t kvOff(int64_t headTile) const;
-  int64_t qOff(Buffer buf, int64_t qTile) const;
-
-  // DMA of one head's rows.
-  void loadHeadRows(SramRef dst, const Tensor &src, TensorClass cls, int64_t b,
-                    int64_t h, int64_t r0, int64_t rows,
-                    DmaPred pred = DmaPred::Always);
-  void loadHeadRows(SramRef dst, const HeadRows &src, TensorClass cls,
-                    int64_t b, int64_t h, int64_t r0, int64_t rows,
-                    DmaPred pred = DmaPred::Always);
-  void loadSliceHeadRows(SramRef dst, const HeadRows &src, TensorClass cls,
-                         int64_t b, int64_t h, int64_t r0, int64_t rows,
-                         DmaPred pred);
-};
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -679,62 +563,6 @@ void AttentionLowering::loadPlane(const AttnTile &tile, unsigned index,
   const Tensor &plane = planes[index];
   loadHeadRows({buf, tile.kvOff, tile.D}, plane, plane.ref.cls, tile.b, tile.h,
                0, tile.keys, pred);
-}
-
-//===----------------------------------------------------------------------===//
-// DMA of one head's rows
-//===----------------------------------------------------------------------===//
-
-/// Loads `rows` rows of head `h` of a [B, L, H*D] tensor (batch `b`, from
-/// row `r0`) into `dst`: fp32 columns [h*D, (h+1)*D), or the head's
-/// fixed-point rows when the tensor is packed.
-void AttentionLowering::loadHeadRows(SramRef dst, const Tensor &src,
-                                     TensorClass cls, int64_t b, int64_t h,
-                                     int64_t r0, int64_t rows, DmaPred pred) {
-  int64_t D = p.D, L = src.shape[1], HD = src.shape[2], H = HD / D;
-  DramRef ref = src.ref;
-  ref.cls = cls;
-  if (src.ref.packed()) {
-    int64_t row = src.ref.rowBytes(D);
-    ref.addr += ((b * L + r0) * H + h) * row;
-    pb.load(dst, ref, H * row, rows, D, pred);
-    return;
-  }
-  ref.addr = src.addrOf((b * L + r0) * HD + h * D);
-  pb.load(dst, ref, HD * 4, rows, D, pred);
-}
-
-/// loadHeadRows of a HeadRows: a kept head of an unpruned tensor is one
-/// gather with period 1 (its index, one token row apart), fp32 or packed.
-void AttentionLowering::loadHeadRows(SramRef dst, const HeadRows &src,
-                                     TensorClass cls, int64_t b, int64_t h,
-                                     int64_t r0, int64_t rows, DmaPred pred) {
-  if (src.listOff < 0 && src.colOff)
-    return loadSliceHeadRows(dst, src, cls, b, h, r0, rows, pred);
-  // A slice from column 0 reads like a tensor of its input's row width.
-  if (src.listOff < 0)
-    return loadHeadRows(dst, *src.src, cls, b, h, r0, rows, pred);
-  const Tensor &in = *src.src;
-  int64_t D = p.D, L = in.shape[1], H = in.shape[2] / D;
-  DramRef ref = in.ref;
-  ref.cls = cls;
-  int64_t row = ref.packed() ? ref.rowBytes(D) : D * dtypeBytes(ref.dtype);
-  ref.addr += (b * L + r0) * H * row;
-  pb.gather(dst, ref, row, rows, D, {src.listOff + h, 1, H * row}, pred);
-}
-
-/// Head h of a column slice of fp32 [B, L, C], read in place: columns
-/// colOff + h*D.., one input row apart.
-void AttentionLowering::loadSliceHeadRows(SramRef dst, const HeadRows &src,
-                                          TensorClass cls, int64_t b, int64_t h,
-                                          int64_t r0, int64_t rows,
-                                          DmaPred pred) {
-  const Tensor &in = *src.src;
-  int64_t L = in.shape[1], C = in.shape[2];
-  DramRef ref = in.ref;
-  ref.cls = cls;
-  ref.addr = in.addrOf((b * L + r0) * C + src.colOff + h * p.D);
-  pb.load(dst, ref, C * 4, rows, p.D, pred);
 }
 
 LogicalResult isa::lowerAttentionFamily(LoweringCore &core, Operation *op) {
