@@ -166,6 +166,26 @@ int64_t sim::argmax(llvm::ArrayRef<float> values) {
   return best;
 }
 
+Error sim::checkPrompt(const Simulator &sim, llvm::StringRef input,
+                       const HostTensor &prompt) {
+  auto plan = planOf(sim.manifest(), 1);
+  if (!plan)
+    return plan.takeError();
+  if (input != plan->prompt->name)
+    return Error::success();
+  if (prompt.type == ElemType::F32)
+    return makeError("the prompt must hold integer token ids, not float32");
+  for (uint64_t i = 0; i < prompt.numElements(); ++i) {
+    int64_t id = prompt.type == ElemType::I64 ? prompt.as<int64_t>()[i]
+                                              : prompt.as<int32_t>()[i];
+    if (id < 0 || uint64_t(id) >= plan->vocab)
+      return makeError(llvm::formatv("prompt token {0} is {1}, outside the "
+                                     "vocabulary [0, {2}) of the logits",
+                                     i, id, plan->vocab));
+  }
+  return Error::success();
+}
+
 Error sim::prepareGeneration(Simulator &sim, uint64_t tokens) {
   if (auto plan = planOf(sim.manifest(), tokens); !plan)
     return plan.takeError();

@@ -87,6 +87,11 @@ static Error bindInputs(sim::Simulator &s) {
     auto t = hostio::readTensorFile(file);
     if (!t)
       return t.takeError();
+    if (generating())
+      if (Error e = sim::checkPrompt(s, name, *t))
+        return createStringError(inconvertibleErrorCode(),
+                                 "--input '" + spec + "': " +
+                                     toString(std::move(e)));
     if (Error e = s.setInput(name, *t))
       return e;
   }

@@ -49,6 +49,13 @@ struct Generation {
 /// L0 + tokens - 1 positions beyond kv_cache.max_context.
 llvm::Error prepareGeneration(Simulator &sim, uint64_t tokens);
 
+/// Checks a value for prefill's input `input` before it is bound: when that
+/// input is the prompt, every id must lie in the vocabulary [0, V) of the
+/// logits, since an id past the token table would read other DRAM rather
+/// than fail. Errors name the first offending position and id.
+llvm::Error checkPrompt(const Simulator &sim, llvm::StringRef input,
+                        const HostTensor &value);
+
 /// Called after each run with its name (`prefill`, `step 1`, `step 2`,
 /// ...) and the simulator, whose report() and timeline() are that run's.
 using RunObserver =

@@ -94,6 +94,19 @@ def test_decode_attention_bytes_grow_with_the_context(lm, tmp_path):
     assert np.diff(kv).tolist() == [2 * layers * heads * row] * (len(kv) - 1)
 
 
+def test_a_prompt_id_outside_the_vocabulary_is_refused(lm, tmp_path):
+    """An id past the token table would read other DRAM: the host refuses
+    it before any run, and writes nothing."""
+    _, onnx = lm
+    binary = compile_lm(onnx, tmp_path / "lm.spbin")
+    bad = PROMPT.copy()
+    bad[0, 2] = 999
+    with pytest.raises(tools.ToolError) as e:
+        tools.simulate(binary, {"input_ids": bad}, tmp_path / "out", generate=3)
+    assert "prompt token 2 is 999, outside the vocabulary [0, 99)" in e.value.stderr
+    assert not (tmp_path / "out" / "generated_ids.npy").exists()
+
+
 def test_generation_past_the_context_is_refused(lm, tmp_path):
     _, onnx = lm
     binary = compile_lm(onnx, tmp_path / "lm.spbin", context=10)

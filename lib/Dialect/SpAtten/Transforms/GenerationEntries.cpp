@@ -65,13 +65,13 @@ bool hasSequenceAxis(Value v, int64_t context) {
 LogicalResult SequenceRows::analyze(func::FuncOp func) {
   for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
     auto type = cast<ShapedType>(arg.getType());
-    if (!type.getElementType().isInteger() || !hasSequenceAxis(arg, context) ||
-        type.getRank() != 2)
+    if (i > 0 || !type.getElementType().isInteger() ||
+        !hasSequenceAxis(arg, context) || type.getRank() != 2)
       return func.emitError("generation: graph input #")
-             << i << " must be the token ids [1, " << context
-             << "]; other inputs (masks, position ids, a KV cache) are not "
-                "supported, got "
-             << arg.getType();
+             << i << " (" << arg.getType()
+             << ") is not supported: the token ids [1, " << context
+             << "] must be the only input (masks, position ids and a KV "
+                "cache are not)";
     rows.insert(arg);
   }
   Operation *ret = func.getBody().front().getTerminator();

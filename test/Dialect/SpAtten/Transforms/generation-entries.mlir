@@ -55,7 +55,7 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
 
 // Inputs other than the token ids are refused.
 module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
-  // expected-error @+1 {{generation: graph input #1 must be the token ids [1, 4]; other inputs (masks, position ids, a KV cache) are not supported, got 'tensor<1x4xf32>'}}
+  // expected-error @+1 {{generation: graph input #1 ('tensor<1x4xf32>') is not supported: the token ids [1, 4] must be the only input (masks, position ids and a KV cache are not)}}
   func.func @main(%ids: tensor<1x4xi64>, %mask: tensor<1x4xf32>) -> tensor<1x4x2xf32> {
     %wte = arith.constant dense<0.5> : tensor<6x2xf32>
     %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
