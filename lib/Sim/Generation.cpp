@@ -1,6 +1,7 @@
 //===- Generation.cpp - Greedy text generation on the host ----------------===//
 
 #include "spatten/Sim/Generation.h"
+#include "SimError.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -13,9 +14,6 @@ using binary::TensorInfo;
 using llvm::Error;
 using llvm::Expected;
 
-static Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 namespace {
 
@@ -26,14 +24,6 @@ struct Plan {
   uint64_t promptLength = 0; ///< L0
   uint64_t vocab = 0;        ///< V
 };
-
-/// `[1, 8, 99]`, without allocating a tensor of that shape.
-std::string shapeString(llvm::ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 std::string shapeOf(const TensorInfo &t) { return shapeString(t.shape); }
 

@@ -1,6 +1,7 @@
 //===- Machine.cpp - DRAM with copy-on-write .rodata, SRAM buffers --------===//
 
 #include "Machine.h"
+#include "SimError.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -11,9 +12,6 @@ using namespace spatten;
 using namespace spatten::sim;
 using isa::Buffer;
 
-static llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 llvm::Expected<Dram> Dram::create(uint64_t size, llvm::ArrayRef<uint8_t> rodata,
                                   uint64_t rodataBase) {

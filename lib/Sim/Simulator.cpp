@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Simulator.h"
+#include "SimError.h"
 #include "Machine.h"
 #include "Units/Unit.h"
 #include "spatten/ISA/Accesses.h"
@@ -30,9 +31,6 @@ using namespace spatten::sim;
 using llvm::Error;
 using llvm::Expected;
 
-static Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 namespace {
 

@@ -36,12 +36,14 @@ uint64_t HostTensor::numElements() const {
   return n;
 }
 
-std::string HostTensor::shapeString() const {
+std::string spatten::sim::shapeString(llvm::ArrayRef<int64_t> shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
+
+std::string HostTensor::shapeString() const { return sim::shapeString(shape); }
 
 HostTensor HostTensor::zeros(ElemType t, std::vector<int64_t> shape) {
   HostTensor h;

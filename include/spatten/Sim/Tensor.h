@@ -10,6 +10,7 @@
 #ifndef SPATTEN_SIM_TENSOR_H
 #define SPATTEN_SIM_TENSOR_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -27,6 +28,8 @@ llvm::StringRef elemTypeName(ElemType t);
 unsigned elemTypeBytes(ElemType t);
 /// Parses a manifest dtype name; error names the dtype.
 llvm::Expected<ElemType> parseElemType(llvm::StringRef name);
+/// A shape as messages print it, e.g. "[1, 8, 768]".
+std::string shapeString(llvm::ArrayRef<int64_t> shape);
 
 struct HostTensor {
   ElemType type = ElemType::F32;

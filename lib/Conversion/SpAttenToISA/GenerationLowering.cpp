@@ -28,17 +28,13 @@ namespace {
 /// The decode entry's register holding the position p (`registers[0]`).
 constexpr unsigned kPositionRegister = 0;
 
-llvm::StringRef nameOf(const Field &f) {
-  return llvm::StringRef(f.name.data(), f.name.size());
-}
-
 /// Binds `field` of the next instruction to `add + mul * x`, within
 /// [lo, hi]: x = p, or with a `table` (a DRAM address) x = table[p].
 void bindToPosition(ProgramBuilder &pb, const Field &field, int64_t mul,
                     int64_t add, int64_t lo, int64_t hi,
                     std::optional<int64_t> table = std::nullopt) {
   Bind bind;
-  bind.field = nameOf(field);
+  bind.field = fieldName(field);
   bind.reg = kPositionRegister;
   bind.mul = mul, bind.add = add, bind.lo = lo, bind.hi = hi;
   if (table) {

@@ -40,10 +40,10 @@ public:
   explicit InstrAttrs(Builder &b) : b(b) {}
 
   void set(const Field &f, int64_t value) {
-    attrs.set(nameOf(f), b.getI64IntegerAttr(value));
+    attrs.set(fieldName(f), b.getI64IntegerAttr(value));
   }
   void setFp32(const Field &f, float value) {
-    attrs.set(nameOf(f), b.getF32FloatAttr(value));
+    attrs.set(fieldName(f), b.getF32FloatAttr(value));
   }
   /// An SRAM operand's buffer, offset and stride fields.
   void set(const OperandFields &operand, SramRef ref) {
@@ -56,7 +56,7 @@ public:
   Operation *create(OpBuilder &builder, Location loc, Opcode opcode) {
     const OpcodeSpec &spec = kOpcodeSpecs[unsigned(opcode)];
     assert(llvm::all_of(llvm::ArrayRef(spec.fields, spec.numFields),
-                        [&](const Field &f) { return attrs.get(nameOf(f)); }) &&
+                        [&](const Field &f) { return attrs.get(fieldName(f)); }) &&
            "an ISA field was not set");
     OperationState state(loc, opNameFor(opcode));
     state.addAttributes(attrs);
@@ -66,10 +66,6 @@ public:
 private:
   Builder &b;
   NamedAttrList attrs;
-
-  static StringRef nameOf(const Field &f) {
-    return StringRef(f.name.data(), f.name.size());
-  }
 };
 } // namespace
 

@@ -101,6 +101,12 @@ struct TopkInstr {
   unsigned countReg = 0;
 };
 
+/// The name of ISA field `f` (Spec.h), as the spatten_isa ops' attributes
+/// and a bind's `field` spell it.
+inline llvm::StringRef fieldName(const Field &f) {
+  return llvm::StringRef(f.name.data(), f.name.size());
+}
+
 /// A run-time value for one field of the next instruction (docs/ISA.md,
 /// "bind"): `clamp(add + mul * x, lo, hi)`, x = r[reg] (BindSource::Register)
 /// or the u32 at DRAM byte `table + 4 * r[reg]` (BindSource::Table).
