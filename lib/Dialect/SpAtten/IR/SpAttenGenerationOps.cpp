@@ -30,9 +30,10 @@ LogicalResult CachedAttentionOp::verify() {
     if (shapeOf(v) != q)
       return emitOpError("key, value and result must be [1, 1, H*D] like "
                          "the query");
-  if (getLayer() < 0)
+  // I64Attr getters return uint64_t: compare the signed values.
+  if (getLayerAttr().getInt() < 0)
     return emitOpError("layer must be >= 0");
-  if (getMaxContext() < 1)
+  if (getMaxContextAttr().getInt() < 1)
     return emitOpError("max_context must be >= 1");
   if (getValueCounts() &&
       shapeOf(getValueCounts()) != ArrayRef<int64_t>{getMaxContext()})

@@ -1,0 +1,65 @@
+// RUN: spatten-opt %s -split-input-file -verify-diagnostics
+
+// The decode step's ops (docs/Generation.md) and their verifiers.
+
+func.func @row_of_a_table(%t: tensor<4x2xf32>) -> tensor<1x1x3xf32> {
+  // expected-error @+1 {{result must be [1, 1, N] for a [C, N] table}}
+  %r = spatten.position_row %t : (tensor<4x2xf32>) -> tensor<1x1x3xf32>
+  return %r : tensor<1x1x3xf32>
+}
+
+// -----
+
+func.func @table_rank(%t: tensor<1x4x2xf32>) -> tensor<1x1x2xf32> {
+  // expected-error @+1 {{table must be [C, N] with C >= 1}}
+  %r = spatten.position_row %t : (tensor<1x4x2xf32>) -> tensor<1x1x2xf32>
+  return %r : tensor<1x1x2xf32>
+}
+
+// -----
+
+func.func @one_token(%q: tensor<1x2x8xf32>) -> tensor<1x2x8xf32> {
+  // expected-error @+1 {{query must be one token, [1, 1, H*D]}}
+  %o = spatten.cached_attention %q, %q, %q {layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>) -> tensor<1x2x8xf32>
+  return %o : tensor<1x2x8xf32>
+}
+
+// -----
+
+func.func @same_width(%q: tensor<1x1x8xf32>, %k: tensor<1x1x4xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{key, value and result must be [1, 1, H*D] like the query}}
+  %o = spatten.cached_attention %q, %k, %q {layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x4xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @heads(%q: tensor<1x1x8xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{num_heads 3 must divide width 8}}
+  %o = spatten.cached_attention %q, %q, %q {layer = 0 : i64, max_context = 4 : i64, num_heads = 3 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @layer(%q: tensor<1x1x8xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{layer must be >= 0}}
+  %o = spatten.cached_attention %q, %q, %q {layer = -1 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @context(%q: tensor<1x1x8xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{max_context must be >= 1}}
+  %o = spatten.cached_attention %q, %q, %q {layer = 0 : i64, max_context = 0 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @counts(%q: tensor<1x1x8xf32>, %c: tensor<3xi32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{value_counts must be [max_context]}}
+  %o = spatten.cached_attention %q, %q, %q value_counts(%c) {layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<3xi32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
