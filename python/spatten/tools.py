@@ -210,7 +210,9 @@ class SimRun:
 
     @functools.cached_property
     def prefill_logits(self) -> Optional[np.ndarray]:
-        """The prefill's logits ``[1, L0, V]`` float32 (None unless
+        """The prefill's logits float32, ``[1, 1, V]`` (the last prompt
+        position's, as ``spatten-compile --max-context`` builds them) or
+        ``[1, L0, V]`` (None unless
         ``save_logits``)."""
         path = self.out_dir / "logits_prefill.npy"
         return np.load(path) if self.generate is not None and path.exists() else None

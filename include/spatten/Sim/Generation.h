@@ -44,8 +44,9 @@ struct Generation {
 /// input, of shape [1, L0]). Errors name what is missing or wrong: the
 /// `prefill` or `decode` entry point, the `kv_cache`, the prompt input,
 /// logits (the output `logits`, else the first output) that are not
-/// float32 [1, L0, V] for prefill and [1, 1, V] for decode, decode's first
-/// input (int64 [1, 1]) or its register `position`, `tokens` = 0, or
+/// float32 [1, 1, V] or [1, L0, V] for prefill and [1, 1, V] for decode,
+/// decode's first input (int64 [1, 1]) or its register `position`,
+/// `tokens` = 0, or
 /// L0 + tokens - 1 positions beyond kv_cache.max_context.
 llvm::Error prepareGeneration(Simulator &sim, uint64_t tokens);
 
