@@ -51,7 +51,10 @@ RunFigures Report::figures() const {
     std::optional<uint64_t> refetches;
     if (!l.refetchDecisions.empty())
       refetches = llvm::count(l.refetchDecisions, true);
-    f.layers.push_back({l.layer, l.keptTokens, l.keptHeads, refetches});
+    f.layers.push_back({l.layer, l.keptTokens, l.keptHeads, refetches, {}});
+    for (const TopkRecord &t : topk)
+      if (t.layer == l.layer && t.role == isa::TopkRole::Tokens)
+        f.layers.back().tokens = t.selected;
   }
   return f;
 }
@@ -197,11 +200,15 @@ static llvm::json::Object figuresJSON(const RunFigures &f,
 
 static llvm::json::Value stepJSON(const GenerationStep &s) {
   llvm::json::Array layers;
-  for (const RunFigures::Layer &l : s.run.layers)
-    layers.push_back(llvm::json::Object{{"layer", int64_t(l.layer)},
-                                        {"kept_tokens", optionalCount(l.keptTokens)},
-                                        {"kept_heads", optionalCount(l.keptHeads)},
-                                        {"refetches", optionalCount(l.refetches)}});
+  for (const RunFigures::Layer &l : s.run.layers) {
+    llvm::json::Object layer{{"layer", int64_t(l.layer)},
+                             {"kept_tokens", optionalCount(l.keptTokens)},
+                             {"kept_heads", optionalCount(l.keptHeads)},
+                             {"refetches", optionalCount(l.refetches)}};
+    if (!l.tokens.empty())
+      layer["tokens"] = llvm::json::Array(l.tokens);
+    layers.push_back(std::move(layer));
+  }
   return figuresJSON(s.run,
                      llvm::json::Object{{"step", int64_t(s.step)},
                                         {"position", int64_t(s.position)},

@@ -15,6 +15,7 @@
 #include "TestUtil.h"
 
 #include <cstring>
+#include <limits>
 
 using namespace spatten;
 using namespace spatten::isa;
@@ -239,6 +240,22 @@ TEST_F(BindTest, TopkWritesItsCountToARegister) {
   EXPECT_TRUE(sim->report().topk.back().selected.empty());
   EXPECT_ERR(exec({"topk flags=2 count_reg=5 s_buf=act n=5 k=3"}),
              "field 'count_reg': names a register only with flag WriteCount");
+}
+
+TEST_F(BindTest, TopkDropsNegInfCandidates) {
+  // Scores 0, -inf, 2, -inf, 1: two of five are pruned tokens.
+  const float inf = std::numeric_limits<float>::infinity();
+  float scores[] = {0, -inf, 2, -inf, 1};
+  std::copy(std::begin(scores), std::end(scores), act().begin());
+  ASSERT_NO_ERR(exec({"topk flags=14 count_reg=1 s_buf=act n=5 k=4"}));
+  EXPECT_EQ(sim->getRegister(1), 3u); // fewer than k are left
+  EXPECT_EQ(sim->report().topk.back().selected,
+            (std::vector<int32_t>{0, 2, 4}));
+  ASSERT_NO_ERR(exec({"topk flags=14 count_reg=1 s_buf=act n=5 k=2"}));
+  EXPECT_EQ(sim->report().topk.back().selected, (std::vector<int32_t>{2, 4}));
+  // Without the flag -inf is a score like any other.
+  ASSERT_NO_ERR(exec({"topk flags=6 count_reg=1 s_buf=act n=5 k=4"}));
+  EXPECT_EQ(sim->getRegister(1), 4u);
 }
 
 TEST_F(BindTest, RunStartsFromTheHostRegisters) {

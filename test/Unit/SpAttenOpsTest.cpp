@@ -135,8 +135,8 @@ TEST_F(OpsTest, TopkQuickSelectPassesAreSeededAndCharged) {
 TEST_F(OpsTest, TopkFieldErrors) {
   EXPECT_ERR(exec("topk s_buf=idx n=2 k=1"),
              "instruction 7 (topk): field 's_buf': must name an fp32 buffer");
-  EXPECT_ERR(exec("topk flags=8 s_buf=act n=2 k=1"),
-             "field 'flags': unknown bits 0x8");
+  EXPECT_ERR(exec("topk flags=16 s_buf=act n=2 k=1"),
+             "field 'flags': unknown bits 0x10");
   EXPECT_ERR(exec("topk s_buf=act n=2 k=2 out_off=4095"),
              "field 'out_off': 2 results at offset 4095 run past");
   EXPECT_ERR(exec("topk flags=2 s_buf=act s_off=65535 n=2 k=1"),

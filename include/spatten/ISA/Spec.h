@@ -203,6 +203,10 @@ enum TopkFlags : uint8_t {
   /// Writes the number selected, min(k, n), to register `count_reg` (a
   /// data-dependent count later instructions bind their row counts to).
   TopkWriteCount = 4,
+  /// Candidates scoring -inf are dropped before the selection (the zero
+  /// eliminator's compaction), so fewer than k may be selected: the pruned
+  /// tokens of cascade token pruning across decode steps.
+  TopkDropNegInf = 8,
 };
 
 /// Instruction queues of the accelerator (docs/ISA.md, "Queues and

@@ -90,6 +90,9 @@ struct RunFigures {
   struct Layer {
     unsigned layer = 0;
     std::optional<uint64_t> keptTokens, keptHeads, refetches;
+    /// The candidates of the layer's token top-k (a decode step's kept
+    /// positions); empty when it ran none.
+    std::vector<int32_t> tokens;
   };
   std::vector<Layer> layers;
 };

@@ -241,6 +241,8 @@ LogicalResult AttentionLowering::writePlanes() {
 /// Loads the kept-head lists of the Q/K/V operands read in place
 /// (headRows reads their offsets).
 LogicalResult AttentionLowering::loadHeadLists() {
+  if (op.cachePositions && failed(core.loadList(op.cachePositions)))
+    return failure();
   for (Value v : {op.query, op.key, op.value}) {
     const InPlaceView *view = v ? core.plan.viewOf(v) : nullptr;
     if (view && view->kind == InPlaceView::Kind::KeptHeads &&
@@ -416,7 +418,11 @@ void AttentionLowering::storeCacheRows(const Tensor &t, SramRef src, int64_t b,
                                        int64_t h, int64_t r0, int64_t rows) {
   DramRef ref = t.ref;
   int64_t row = ref.rowBytes(p.D);
-  ref.addr += ((b * op.heads + h) * t.shape[2] + r0) * row;
+  ref.addr += (b * op.heads + h) * t.shape[2] * row;
+  if (op.cachePositions) // the kept tokens' rows, at their positions
+    return pb.scatter(ref, row, src, rows, p.D,
+                      {core.listOffset(op.cachePositions) + r0});
+  ref.addr += r0 * row;
   pb.store(ref, row, src, rows, p.D);
 }
 

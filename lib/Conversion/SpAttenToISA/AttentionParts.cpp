@@ -103,6 +103,9 @@ FailureOr<AttentionParts> partsOf(AttentionOutputOp output) {
   parts.output = output.getOutput();
   if (auto layer = output->getAttrOfType<IntegerAttr>(kKVCacheLayerAttrName))
     parts.kvCacheLayer = layer.getInt();
+  for (auto record : output->getBlock()->getOps<RecordKeptTokensOp>())
+    if (int64_t(record.getLayer()) == parts.kvCacheLayer)
+      parts.cachePositions = record.getPositions();
   if (failed(collectImportance(source, output, parts)))
     return failure();
   return parts;

@@ -43,6 +43,10 @@ struct AttentionParts {
   /// A prefill's KV cache layer (`spatten.kv_cache_layer`), written like
   /// present_key/present_value; -1 for none.
   int64_t kvCacheLayer = -1;
+  /// Under cascade token pruning, the original positions ([1, keys] i64)
+  /// of the key rows, where they go in the KV cache (the layer's
+  /// `record_kept_tokens`); null when row r is position r.
+  mlir::Value cachePositions;
   AttentionTensors t;
 
   /// Looks up `t` in the DRAM plan; a KV cache layer becomes the present

@@ -160,12 +160,16 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
     bool pqValues = false;
   };
   SmallVector<LayerFormat> formats;
+  bool tokenPruning = false;
   auto note = [&](int64_t layer) -> LayerFormat & {
     if (int64_t(formats.size()) <= layer)
       formats.resize(layer + 1);
     return formats[layer];
   };
   module.walk([&](Operation *op) {
+    if (auto cached = dyn_cast<CachedAttentionOp>(op);
+        cached && cached.getTokenCounts())
+      tokenPruning = true;
     if (auto cached = dyn_cast<CachedAttentionOp>(op))
       note(cached.getLayer()) = {cached.getNumHeads(), cached.getHeadDim(),
                                  cached.getKeyBits(), cached.getValueBits(),
@@ -215,7 +219,25 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
     }
     caches.push_back(layer);
   }
+  if (tokenPruning)
+    placeTokenState();
   return success();
+}
+
+/// Cascade token pruning's state between runs: a mask per layer and the
+/// shared importance, `[C]` f32 each, zero (every position a candidate, no
+/// importance) until the prefill writes them.
+void DramPlan::placeTokenState() {
+  DramRef fmt{0, DType::F32, TensorClass::Index};
+  auto vector = [&] {
+    Tensor t{fmt, {context}};
+    t.ref.addr = arenaTop = llvm::alignTo(arenaTop, kAlign);
+    arenaTop += context * 4;
+    return t;
+  };
+  importance = vector();
+  for (KVCacheLayer &layer : caches)
+    layer.tokenMask = vector();
 }
 
 /// A function's inputs and results, in its own part of the arena.

@@ -93,6 +93,10 @@ struct ProjectionPlanes {
 struct KVCacheLayer {
   Tensor key, value;
   std::optional<Tensor> keyLsb, valueLsb;
+  /// Under cascade token pruning, `[C]` f32: 0 at the positions the layer
+  /// attended at the last step (and at positions not reached yet), `-inf`
+  /// at those it pruned (docs/Generation.md, "Cascade token pruning").
+  std::optional<Tensor> tokenMask;
 };
 
 class DramPlan {
@@ -132,6 +136,11 @@ public:
                                                         : nullptr;
   }
   llvm::ArrayRef<KVCacheLayer> kvCaches() const { return caches; }
+  /// Under cascade token pruning in generation, the cumulative token
+  /// importance `[C]` f32 that every layer and step adds to; else null.
+  const Tensor *tokenImportance() const {
+    return importance ? &*importance : nullptr;
+  }
   /// Positions per cache layer (C); 0 without a cache.
   int64_t maxContext() const { return context; }
 
@@ -150,12 +159,14 @@ private:
   llvm::DenseSet<mlir::Operation *> planeSlices;
   llvm::DenseSet<mlir::Operation *> lowered;
   std::vector<KVCacheLayer> caches;
+  std::optional<Tensor> importance;
   int64_t context = 0;
   int64_t rodataTop = 0;
   int64_t arenaTop = 0;
 
   mlir::LogicalResult placeConstants(mlir::ModuleOp module);
   mlir::LogicalResult placeKVCache(mlir::ModuleOp module);
+  void placeTokenState();
   mlir::LogicalResult placeFunction(mlir::func::FuncOp func);
   mlir::LogicalResult placeOps(mlir::Block &body);
   mlir::LogicalResult place(mlir::Value v, int64_t &top, TensorClass cls);

@@ -10,13 +10,15 @@
 // of fixed-point rows gets the token's rows first, quantized by the store,
 // and the step reads all p + 1 rows back at their width. Under progressive
 // quantization the cache holds MSB and LSB planes: each head decides on
-// MSB-only keys and fetches the LSB plane only when unconfident.
+// MSB-only keys and fetches the LSB plane only when unconfident. Under
+// cascade token pruning each layer first selects its kept tokens
+// (TokenState.h); the heads then gather only those rows of the cache.
 //
 //===----------------------------------------------------------------------===//
 
-#include "LoweringCore.h"
+#include "TokenState.h"
 
-#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -25,26 +27,29 @@ using namespace spatten;
 using namespace spatten::isa;
 
 namespace {
-/// The decode entry's register holding the position p (`registers[0]`).
-constexpr unsigned kPositionRegister = 0;
-
-/// Binds `field` of the next instruction to `add + mul * x`, within
-/// [lo, hi]: x = p, or with a `table` (a DRAM address) x = table[p].
+/// Binds `field` of the next instruction to `add + mul * p` in [lo, hi].
 void bindToPosition(ProgramBuilder &pb, const Field &field, int64_t mul,
-                    int64_t add, int64_t lo, int64_t hi,
-                    std::optional<int64_t> table = std::nullopt) {
-  Bind bind;
-  bind.field = fieldName(field);
-  bind.reg = kPositionRegister;
-  bind.mul = mul, bind.add = add, bind.lo = lo, bind.hi = hi;
-  if (table) {
-    bind.source = BindSource::Table;
-    bind.table = *table;
-  }
-  pb.bind(bind);
+                    int64_t add, int64_t lo, int64_t hi) {
+  bindToRegister(pb, field, kPositionRegister, mul, add, lo, hi);
 }
 
 using DmaFields = fields::Dma;
+
+/// The largest count of `token_counts` (a constant table, non-decreasing
+/// in the context length), else C.
+int64_t maxKeptTokens(CachedAttentionOp op, int64_t C) {
+  auto table = op.getTokenCounts()
+                   ? op.getTokenCounts().getDefiningOp<arith::ConstantOp>()
+                   : nullptr;
+  auto counts =
+      table ? dyn_cast<DenseIntElementsAttr>(table.getValue()) : nullptr;
+  if (!counts || counts.empty())
+    return C;
+  int64_t most = 1;
+  for (const APInt &count : counts.getValues<APInt>())
+    most = std::max(most, count.getSExtValue());
+  return std::min(most, C);
+}
 
 LogicalResult lowerPositionRow(LoweringCore &core, PositionRowOp op) {
   ProgramBuilder &pb = core.pb;
@@ -95,6 +100,9 @@ private:
   const Tensor *valueCounts = nullptr;
   Operand q, k, v;
   int64_t H = 0, D = 0, C = 0;
+  /// The most keys the step attends: C, or under cascade token pruning the
+  /// layer's keep count at context C (its one-fill or fills schedule).
+  int64_t maxKeys = 0;
   /// Keys per K/V buffer fill (max_keys_per_fill and the buffer sizes).
   int64_t fill = 0;
   /// A fixed-point cache: the token's K and V rows go to the cache before
@@ -107,6 +115,12 @@ private:
   int64_t slots = 1;
   /// Elements of one K/V slot at the cache's widths (HardwareConfig).
   int64_t kvSlotElems = 0;
+  /// Cascade token pruning's selection of the layer, when it prunes.
+  std::optional<DecodeTokenSelection> selection;
+  /// The keys the step attends are `r[keyReg] + keyBias`: p + 1, or the
+  /// kept tokens' count.
+  unsigned keyReg = kPositionRegister;
+  int64_t keyBias = 1;
   int64_t slotOff(Buffer buf, int64_t h) const {
     if (slots == 1)
       return 0;
@@ -115,6 +129,9 @@ private:
   }
 
   FailureOr<Operand> operand(Value v, bool fixedPointAllowed);
+  void bindToKeys(const Field &field, int64_t mul, int64_t add, int64_t lo,
+                  int64_t hi, std::optional<int64_t> table = std::nullopt);
+  void addImportance(AttnInstr &a, int64_t firstKey) const;
   DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
   int64_t rowBytes(const Tensor &t) const { return t.ref.rowBytes(D); }
   void loadCached(Buffer buf, const Tensor &t, int64_t h, int64_t first,
@@ -163,15 +180,46 @@ DramRef CachedAttentionLowering::cacheRow(const Tensor &t, int64_t h,
   return ref;
 }
 
-/// Cached rows [first, first + min(rows, p - first)) of head h into `buf`
-/// at `off`: only the rows before the position hold keys, and row p too
-/// when `throughPosition` (the token's row, written first).
+/// Binds `field` of the next instruction to `add + mul * keys` in
+/// [lo, hi], keys the number the step attends; with a `table` of counts
+/// per key number, to `add + mul * table[keys - 1]`.
+void CachedAttentionLowering::bindToKeys(const Field &field, int64_t mul,
+                                         int64_t add, int64_t lo, int64_t hi,
+                                         std::optional<int64_t> table) {
+  if (!table)
+    return bindToRegister(pb, field, keyReg, mul, add + mul * keyBias, lo, hi);
+  Bind bind;
+  bind.field = fieldName(field);
+  bind.source = BindSource::Table;
+  bind.reg = keyReg;
+  bind.table = *table + 4 * (keyBias - 1);
+  bind.mul = mul, bind.add = add, bind.lo = lo, bind.hi = hi;
+  pb.bind(bind);
+}
+
+/// Under cascade token pruning, ATTN `a` over the keys from `firstKey` of
+/// the kept list adds their probabilities to the kept tokens' importance.
+void CachedAttentionLowering::addImportance(AttnInstr &a,
+                                            int64_t firstKey) const {
+  if (!selection)
+    return;
+  a.flags |= AttnAccumulateImportance;
+  a.importance = selection->importance();
+  a.importance.off += firstKey;
+}
+
+/// Key rows [first, first + min(rows, keys - 1 - first)) of head h into
+/// `buf` at `off`: the cached rows before the token's, and the token's too
+/// when `throughPosition` (written first). Without token pruning key j is
+/// cache row j; with it, the kept list's entry j (a gather).
 void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
                                          int64_t h, int64_t first,
                                          int64_t rows, int64_t off,
                                          bool throughPosition, DmaPred pred) {
-  bindToPosition(pb, DmaFields::rows, 1, int64_t(throughPosition) - first, 0,
-                 rows);
+  bindToKeys(DmaFields::rows, 1, int64_t(throughPosition) - 1 - first, 0, rows);
+  if (selection)
+    return pb.gather({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), rows, D,
+                     IndexList{first}, pred);
   pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D, pred);
 }
 
@@ -213,12 +261,13 @@ void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
     appendToCache(Buffer::Act, *lsb, h, 0, /*atPosition=*/false);
 }
 
-/// Cache row p of head h (the token's, written first) into SRAM row p.
+/// Cache row p of head h (the token's, written first) into the SRAM row of
+/// the last key.
 void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
                                          int64_t h, DmaPred pred) {
   int64_t off = slotOff(buf, h);
   bindToPositionRow(t, h);
-  bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
+  bindToKeys(DmaFields::sram.off, D, off - D, off, off + (maxKeys - 1) * D);
   pb.load({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), 1, D, pred);
 }
 
@@ -241,6 +290,7 @@ LogicalResult CachedAttentionLowering::lower() {
     return op.emitOpError("reads KV cache layer ")
            << op.getLayer() << ", which the DRAM plan has not placed";
   H = op.getNumHeads(), D = op.getHeadDim(), C = cache->key.shape[2];
+  maxKeys = maxKeptTokens(op, C);
   const HardwareConfig &hw = pb.config();
   fill = std::min({int64_t(hw.maxKeysPerFill),
                    pb.bufferElems(Buffer::K, cache->key.ref.bits) / D,
@@ -250,16 +300,16 @@ LogicalResult CachedAttentionLowering::lower() {
            << D << " does not fit the K and V buffers";
   if (failed(core.get(op.getOutput(), output)))
     return failure();
-  if (op.getPqThresholdAttr() && C > fill)
+  if (op.getPqThresholdAttr() && maxKeys > fill)
     return op.emitOpError("--pq-msb in generation over more than one K/V "
                           "buffer fill is not implemented");
   if (op.getValueCounts()) {
     if (failed(core.get(op.getValueCounts(), valueCounts)))
       return failure();
-    if (C > fill)
+    if (maxKeys > fill)
       return op.emitOpError("local value pruning over more than one K/V "
                             "buffer fill (")
-             << C << " keys, " << fill
+             << maxKeys << " keys, " << fill
              << " per fill) is not implemented: its top-k needs every "
                 "probability of the row";
   }
@@ -270,12 +320,20 @@ LogicalResult CachedAttentionLowering::lower() {
     return failure();
   q = *qo, k = *ko, v = *vo;
   writeFirst = cache->key.ref.packed() || cache->value.ref.packed();
+  if (op.getTokenCounts()) {
+    // The kept list ends with p, so the token's rows go to the cache first.
+    selection.emplace(core, op, *cache);
+    if (failed(selection->select()))
+      return failure();
+    keyReg = selection->countRegister(), keyBias = 0;
+    writeFirst = true;
+  }
   if (op.getPqThresholdAttr() && !cache->keyLsb)
     return op.emitOpError("progressive quantization needs a KV cache of "
                           "key planes");
   kvSlotElems = std::min(core.slotElems(Buffer::K, cache->key.ref.bits),
                          core.slotElems(Buffer::V, cache->value.ref.bits));
-  if (C <= fill && C * D <= kvSlotElems)
+  if (maxKeys <= fill && maxKeys * D <= kvSlotElems)
     slots = core.numSlots();
   // A deferred V fetch waits for its head's ATTN: the next head's inputs
   // go before it in the load queue, so that the queue keeps streaming.
@@ -286,12 +344,14 @@ LogicalResult CachedAttentionLowering::lower() {
     bool next = prefetch && h + 1 < H;
     if (op.getPqThresholdAttr())
       lowerProgressive(h, next);
-    else if (C <= fill)
+    else if (maxKeys <= fill)
       lowerOneFill(h, next);
     else
       lowerFills(h);
     storeOutput(h);
   }
+  if (selection)
+    selection->finish();
   return success();
 }
 
@@ -304,7 +364,7 @@ void CachedAttentionLowering::loadHeadInputs(int64_t h) {
     writeNewRow(cache->key, k, h);
     writeNewRow(cache->value, v, h);
   }
-  if (C <= fill)
+  if (maxKeys <= fill)
     appendKeys(h);
 }
 
@@ -313,7 +373,7 @@ void CachedAttentionLowering::loadHeadInputs(int64_t h) {
 /// value pruning the ATTN defers prob*V, and only the V rows it kept are
 /// fetched (docs/ISA.md, `attn` phase `values`).
 void CachedAttentionLowering::lowerOneFill(int64_t h, bool prefetchNext) {
-  emitOutput(attn(h, C, 0), h, prefetchNext);
+  emitOutput(attn(h, maxKeys, 0), h, prefetchNext);
 }
 
 /// The ATTN `a` that gives the head's output over the p + 1 keys; with
@@ -322,21 +382,22 @@ void CachedAttentionLowering::lowerOneFill(int64_t h, bool prefetchNext) {
 /// `prefetchNext`).
 void CachedAttentionLowering::emitOutput(AttnInstr a, int64_t h,
                                          bool prefetchNext) {
+  addImportance(a, 0);
   if (valueCounts) {
     a.flags |= AttnDeferValues;
-    a.vk = C;
-    bindToPosition(pb, fields::Attn::vk, 1, 0, 1, C, valueCounts->ref.addr);
+    a.vk = maxKeys;
+    bindToKeys(fields::Attn::vk, 1, 0, 1, maxKeys, valueCounts->ref.addr);
   }
-  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  bindToKeys(fields::Attn::lk, 1, 0, 1, maxKeys);
   pb.emit(a);
   if (!valueCounts)
     return;
   if (prefetchNext)
     loadHeadInputs(h + 1);
   fetchKeptValues(h);
-  AttnInstr values = attn(h, C, 0);
+  AttnInstr values = attn(h, maxKeys, 0);
   values.phase = AttnPhase::Values;
-  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  bindToKeys(fields::Attn::lk, 1, 0, 1, maxKeys);
   pb.emit(values);
 }
 
@@ -345,17 +406,17 @@ void CachedAttentionLowering::emitOutput(AttnInstr a, int64_t h,
 /// decides on MSB-only keys, the LSB planes under the unconfident
 /// predicate (`pred = 1`), and an ATTN that finishes with full keys.
 void CachedAttentionLowering::lowerProgressive(int64_t h, bool prefetchNext) {
-  AttnInstr decide = attn(h, C, 0), finish = attn(h, C, 0);
+  AttnInstr decide = attn(h, maxKeys, 0), finish = attn(h, maxKeys, 0);
   decide.phase = AttnPhase::Decide, finish.phase = AttnPhase::Finish;
   decide.pqThreshold = finish.pqThreshold =
       op.getPqThresholdAttr().getValue().convertToFloat();
-  bindToPosition(pb, fields::Attn::lk, 1, 1, 1, C);
+  bindToKeys(fields::Attn::lk, 1, 0, 1, maxKeys);
   pb.emit(decide);
-  loadCached(Buffer::K, *cache->keyLsb, h, 0, C, slotOff(Buffer::K, h), true,
-             DmaPred::Unconfident);
+  loadCached(Buffer::K, *cache->keyLsb, h, 0, maxKeys, slotOff(Buffer::K, h),
+             true, DmaPred::Unconfident);
   if (cache->valueLsb && !valueCounts) // else after the finish, when kept
-    loadCached(Buffer::V, *cache->valueLsb, h, 0, C, slotOff(Buffer::V, h),
-               true, DmaPred::Unconfident);
+    loadCached(Buffer::V, *cache->valueLsb, h, 0, maxKeys,
+               slotOff(Buffer::V, h), true, DmaPred::Unconfident);
   emitOutput(finish, h, prefetchNext);
 }
 
@@ -370,7 +431,7 @@ void CachedAttentionLowering::appendKeys(int64_t h) {
       continue;
     int64_t off = slotOff(buf, h);
     if (writeFirst) {
-      loadCached(buf, *side, h, 0, C, off, /*throughPosition=*/true);
+      loadCached(buf, *side, h, 0, maxKeys, off, /*throughPosition=*/true);
       continue;
     }
     loadCached(buf, *side, h, 0, C - 1, off);
@@ -386,13 +447,13 @@ void CachedAttentionLowering::appendKeys(int64_t h) {
 void CachedAttentionLowering::fetchKeptValues(int64_t h) {
   int64_t off = slotOff(Buffer::V, h);
   if (writeFirst) {
-    loadCached(Buffer::V, cache->value, h, 0, C - 1, off, false,
+    loadCached(Buffer::V, cache->value, h, 0, maxKeys - 1, off, false,
                DmaPred::ValueRows);
     loadOwnRow(Buffer::V, cache->value, h);
     if (!cache->valueLsb)
       return;
     // Under --pq-values an unconfident head completes the rows it kept.
-    loadCached(Buffer::V, *cache->valueLsb, h, 0, C - 1, off, false,
+    loadCached(Buffer::V, *cache->valueLsb, h, 0, maxKeys - 1, off, false,
                DmaPred::UnconfidentValueRows);
     return loadOwnRow(Buffer::V, *cache->valueLsb, h, DmaPred::Unconfident);
   }
@@ -411,7 +472,7 @@ void CachedAttentionLowering::fetchKeptValues(int64_t h) {
 /// own row as a fill of one key, which the apply pass appends to the cache.
 /// A cache written first holds the token's rows: its fills cover [0, p].
 void CachedAttentionLowering::lowerFills(int64_t h) {
-  int64_t cached = writeFirst ? C : C - 1;
+  int64_t cached = writeFirst ? maxKeys : maxKeys - 1;
   for (bool apply : {false, true}) {
     uint8_t flags = apply ? AttnFillApply : AttnFillStats;
     for (int64_t first = 0; first < cached; first += fill) {
@@ -419,9 +480,11 @@ void CachedAttentionLowering::lowerFills(int64_t h) {
       loadCached(Buffer::K, cache->key, h, first, rows, 0, writeFirst);
       if (apply)
         loadCached(Buffer::V, cache->value, h, first, rows, 0, writeFirst);
-      bindToPosition(pb, fields::Attn::lk, 1, int64_t(writeFirst) - first, 0,
-                     rows);
-      pb.emit(attn(h, rows, flags));
+      bindToKeys(fields::Attn::lk, 1, int64_t(writeFirst) - 1 - first, 0, rows);
+      AttnInstr a = attn(h, rows, flags);
+      if (apply)
+        addImportance(a, first);
+      pb.emit(a);
     }
     if (writeFirst)
       continue;
@@ -447,5 +510,7 @@ LogicalResult isa::lowerGenerationFamily(LoweringCore &core, Operation *op) {
       .Case([&](PositionRowOp o) { return lowerPositionRow(core, o); })
       .Case([&](CachedAttentionOp o) {
         return CachedAttentionLowering(core, o).lower();
-      });
+      })
+      .Case(
+          [&](RecordKeptTokensOp o) { return lowerRecordKeptTokens(core, o); });
 }

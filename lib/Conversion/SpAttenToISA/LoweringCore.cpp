@@ -38,6 +38,11 @@ FailureOr<int64_t> LoweringCore::loadList(Value indices) {
   const Tensor *idx;
   if (failed(get(indices, idx)))
     return failure();
+  if (keptTokensRegister) {
+    pb.error() << "an index list would overwrite the decode step's kept "
+                  "tokens in the idx buffer";
+    return failure();
+  }
   int64_t k = idx->numel();
   if (listTop + k > pb.bufferElems(Buffer::Idx)) {
     pb.error() << k << " head indices do not fit the idx buffer";
@@ -112,7 +117,7 @@ LogicalResult isa::lowerOp(LoweringCore &core, Operation *op) {
                 MergeTokensOp>([](auto) { return lowerDataMovement; })
           .Case<spatten::TopkOp, PruneTokensOp, PruneHeadsOp, QuantizeOp,
                 DequantizeOp>([](auto) { return lowerPruningFamily; })
-          .Case<PositionRowOp, CachedAttentionOp>(
+          .Case<PositionRowOp, CachedAttentionOp, RecordKeptTokensOp>(
               [](auto) { return lowerGenerationFamily; })
           .Default([](Operation *) { return nullptr; });
   if (!family)

@@ -87,6 +87,11 @@ public:
   mlir::LogicalResult repack(const Tensor &from, llvm::ArrayRef<Tensor> to,
                              int64_t D);
 
+  /// In a decode step under cascade token pruning: the register holding
+  /// the length of the kept list the last layer's selection left at idx
+  /// entry 0 (TokenState.h); unset before the first layer's.
+  std::optional<unsigned> keptTokensRegister;
+
   /// Seeds of the top-k engine's pivots: 1, 2, ... in program order.
   int64_t nextTopkSeed() { return ++topkSeed; }
 

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 using namespace spatten;
 using namespace spatten::sim;
@@ -44,8 +45,8 @@ private:
 } // namespace
 
 Error TopkUnit::checkFields() const {
-  if (Error e = checkFlags(F::flags,
-                           TopkScoresByIndex | TopkIota | TopkWriteCount))
+  if (Error e = checkFlags(F::flags, TopkScoresByIndex | TopkIota |
+                                         TopkWriteCount | TopkDropNegInf))
     return e;
   uint64_t flags = get(F::flags), n = get(F::n), k = get(F::k);
   if (get(F::countReg) && !(flags & TopkWriteCount))
@@ -103,6 +104,14 @@ Error TopkUnit::readCandidates(std::vector<int32_t> &cand,
       return error(F::sOff,
                    llvm::formatv("score of candidate {0} is NaN", i));
   }
+  if (flags & TopkDropNegInf) {
+    size_t kept = 0;
+    for (size_t i = 0; i < cand.size(); ++i)
+      if (score[i] != -std::numeric_limits<float>::infinity())
+        cand[kept] = cand[i], score[kept++] = score[i];
+    cand.resize(kept);
+    score.resize(kept);
+  }
   return Error::success();
 }
 
@@ -158,7 +167,7 @@ Error TopkUnit::run() {
   if (Error e = readCandidates(cand, score))
     return e;
   std::vector<int32_t> selected =
-      selectTopk(cand, score, std::min(get(F::k), get(F::n)));
+      selectTopk(cand, score, std::min<uint64_t>(get(F::k), cand.size()));
   std::copy(selected.begin(), selected.end(),
             machine.idx.begin() + get(F::outOff));
   if (get(F::flags) & TopkWriteCount)

@@ -322,16 +322,20 @@ def fill_fetches(keys: int, queries: int, d: int, hardware: Optional[Mapping], k
 
 
 def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
-            queries: Optional[int] = None, hardware: Optional[Mapping] = None) -> Dict[str, int]:
+            queries: Optional[int] = None, hardware: Optional[Mapping] = None,
+            fill_keys: Optional[int] = None) -> Dict[str, int]:
     """Row and byte counts of one layer's attention (docs/Algorithms.md).
     ``queries``: query rows per head, one per kept token unless given (a
     generation step has one). ``hardware``: the hardware configuration
-    that sets the K/V buffer fill (K counted once without it)."""
+    that sets the K/V buffer fill (K counted once without it).
+    ``fill_keys``: the key count that decides one fill or several (a
+    decode program's largest, fixed when it is compiled), else the keys."""
     nh, lk = len(state.heads), len(state.tokens)
     k_rows = nh * lk
     # A generation step reads the fp32 KV cache.
     widths = kv_bits(cfg) if queries is None else (32, 32)
-    k_fetches, v_fetches = fill_fetches(lk, lk if queries is None else queries, d, hardware, *widths)
+    k_fetches, v_fetches = fill_fetches(lk if fill_keys is None else fill_keys, lk if queries is None else queries,
+                                        d, hardware, *widths)
     v_rows = sum(att.value_rows.values())
     lsb_heads = len(att.unconfident)
     c = dict(q_rows=nh * (lk if queries is None else queries), k_rows=k_rows, v_rows=v_rows, k_msb_rows=0,

@@ -61,7 +61,9 @@ class SpAttenConfig:
 
     token_keep, head_keep, value_keep: ratios in (0, 1].
     token_schedule: ``"paper"`` or, per layer, the fraction of the tokens it
-        computes (``n`` values, non-increasing, the first 1).
+        computes (``n`` values, non-increasing, the first 1 but in a
+        generation's decode steps, whose layer 0 knows the importance of the
+        steps before).
     head_schedule: the same for heads (reference only: no compile flag).
     keep_positions: original token positions never pruned (0 = [CLS]).
     pq_msb (6 or 8), pq_lsb (4), pq_threshold, pq_values: progressive

@@ -183,10 +183,22 @@ def _select(cache: _Cache, l: int, pos: int, above: Optional[_State], n: int, cf
     return _State(tokens.astype(np.int64), heads.astype(np.int64), cache.token_imp, cache.head_imp, None)
 
 
+def _most_keys(context: int, l: int, cfg: SpAttenConfig, f_tok: Optional[np.ndarray]) -> int:
+    """The most keys layer ``l`` of a decode step attends at a context of
+    ``context`` positions: they decide whether the compiled step streams
+    its keys in one K/V fill or several (docs/Generation.md)."""
+    if f_tok is None:
+        return context
+    forced = 1 + sum(1 for p in set(int(p) for p in cfg.keep_positions) if p < context - 1)
+    return min(context, max(keep_count(context, f_tok[l]), forced))
+
+
 def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenConfig,
-            f_tok: Optional[np.ndarray], f_head: Optional[np.ndarray], hardware: Optional[Mapping]):
+            f_tok: Optional[np.ndarray], f_head: Optional[np.ndarray], hardware: Optional[Mapping],
+            context: int):
     """One decode step: the token at position ``pos`` through every layer
-    against the cache; returns (logits [V], the layer records)."""
+    against the cache of ``context`` positions; returns (logits [V], the
+    layer records)."""
     x = (mw.word_emb[[token]] + mw.pos_emb[[pos]]).astype(F32)
     above: Optional[_State] = None
     records: List[LayerRecord] = []
@@ -201,7 +213,8 @@ def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenC
                                      mw_, cfg_)
 
         x, att = gpt2_layer(lw, x, state, mw, cfg, attend)
-        counts = _counts(att, state, mw.head_dim, cfg, queries=1, hardware=hardware)
+        counts = _counts(att, state, mw.head_dim, cfg, queries=1, hardware=hardware,
+                         fill_keys=_most_keys(context, l, cfg, f_tok))
         _prune(state, att, l, None, None, pos + 1, cfg)  # accumulates importance only
         tokens, heads = state.tokens.tolist(), state.heads.tolist()
         records.append(LayerRecord(l, tokens, heads, tokens, heads, {h: [pos] for h in att.unconfident},
@@ -214,7 +227,8 @@ def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenC
 
 
 def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: int,
-             cfg: Optional[SpAttenConfig] = None, hardware: Optional[Mapping] = None) -> Generation:
+             cfg: Optional[SpAttenConfig] = None, hardware: Optional[Mapping] = None,
+             context: Optional[int] = None) -> Generation:
     """Greedy generation of ``n`` tokens after ``prompt_ids`` ([L0] or
     [1, L0]) with SpAtten's techniques of ``cfg`` (dense when None): the
     prefill, then ``n - 1`` one-query steps, each feeding the token chosen
@@ -222,7 +236,10 @@ def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: 
     model without an LM head, an empty prompt, ids outside the vocabulary,
     more positions than the model has, or a bad config. ``hardware`` (a
     binary's manifest ``hardware`` record) sets the K/V buffer fill the
-    records' K and V bytes count (:func:`~spatten.reference.fill_fetches`)."""
+    records' K and V bytes count (:func:`~spatten.reference.fill_fetches`);
+    ``context`` (default: the model's positions, as ``--max-context``) the
+    compiled context C, whose largest key counts decide one fill or
+    several."""
     cfg = cfg or SpAttenConfig()
     ids = np.asarray(prompt_ids, dtype=np.int64)
     ids = ids[0] if ids.ndim == 2 and ids.shape[0] == 1 else ids
@@ -238,7 +255,8 @@ def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: 
     steps = [Step(0, L0, L0 - 1, int(tokens[0, 0]), records)]
     for t in range(1, n):
         pos = L0 + t - 1
-        logits[t], records = _decode(mw, cache, int(tokens[0, t - 1]), pos, cfg, f_tok, f_head, hardware)
+        logits[t], records = _decode(mw, cache, int(tokens[0, t - 1]), pos, cfg, f_tok, f_head, hardware,
+                                     context or mw.pos_emb.shape[0])
         tokens[0, t] = int(np.argmax(logits[t]))
         steps.append(Step(t, pos + 1, pos, int(tokens[0, t]), records))
     return Generation(tokens, logits, steps)

@@ -38,6 +38,15 @@ LogicalResult CachedAttentionOp::verify() {
   if (getValueCounts() &&
       shapeOf(getValueCounts()) != ArrayRef<int64_t>{getMaxContext()})
     return emitOpError("value_counts must be [max_context]");
+  if (getTokenCounts() &&
+      shapeOf(getTokenCounts()) != ArrayRef<int64_t>{getMaxContext()})
+    return emitOpError("token_counts must be [max_context]");
+  if (getKeepPositions() && !getTokenCounts())
+    return emitOpError("keep_positions needs token_counts");
+  for (int64_t position : getKeepPositions().value_or(ArrayRef<int64_t>{}))
+    if (position < 0 || position >= getMaxContext())
+      return emitOpError("keep position ") << position << " is outside the "
+                                           << getMaxContext() << " positions";
   for (int64_t bits : {getKeyBits(), getValueBits()})
     if (bits != 0 && (bits < 4 || bits > 16))
       return emitOpError("key_bits and value_bits must be 0 (fp32) or "
@@ -52,5 +61,14 @@ LogicalResult CachedAttentionOp::verify() {
     return emitOpError("progressive quantization needs pq_lsb >= 1, "
                        "pq_msb + pq_lsb <= 16, and owns the widths of the "
                        "tensors it handles");
+  return success();
+}
+
+LogicalResult RecordKeptTokensOp::verify() {
+  ArrayRef<int64_t> imp = shapeOf(getImportance());
+  if (imp.size() != 2 || imp[0] != 1 || shapeOf(getPositions()) != imp)
+    return emitOpError("importance and positions must both be [1, n]");
+  if (getLayerAttr().getInt() < 0)
+    return emitOpError("layer must be >= 0");
   return success();
 }

@@ -4,6 +4,7 @@
 #include "KeepSchedule.h"
 #include "ShapeRefresh.h"
 
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
 #include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
@@ -123,6 +124,10 @@ struct CascadeTokenPruningPass
   }
 
   LogicalResult run(func::FuncOp func);
+  LogicalResult schedule(func::FuncOp func, const SpAttenSettings &settings,
+                         int64_t layers, SmallVector<double> &f);
+  void addTokenCounts(ArrayRef<CachedAttentionOp> attns, ArrayRef<double> f,
+                      ArrayRef<int64_t> keepPositions);
   LogicalResult checkShapes(ArrayRef<DecomposedAttention> attns,
                             ArrayRef<int64_t> keepPositions);
   Cascade initialState(OpBuilder &b, Location loc, int64_t tokens,
@@ -233,29 +238,104 @@ LogicalResult CascadeTokenPruningPass::restoreLastLayer(
   return success();
 }
 
+/// The forced positions `a` and `b` together, sorted, each once.
+static SmallVector<int64_t> uniquePositions(ArrayRef<int64_t> a,
+                                            ArrayRef<int64_t> b) {
+  SmallVector<int64_t> all(a.begin(), a.end());
+  all.append(b.begin(), b.end());
+  llvm::sort(all);
+  all.erase(llvm::unique(all), all.end());
+  return all;
+}
+
+/// The entry point `func` is in a generation binary ("prefill",
+/// "decode"), or empty.
+static StringRef entryOf(func::FuncOp func) {
+  auto entry = func->getAttrOfType<StringAttr>(kEntryAttrName);
+  return entry ? entry.getValue() : StringRef();
+}
+
+/// The keep fractions per layer. Layer 0 runs dense in a whole sequence
+/// (no importance is known before it); a decode step's layer 0 already
+/// has the importance of the steps before.
+LogicalResult CascadeTokenPruningPass::schedule(func::FuncOp func,
+                                                const SpAttenSettings &settings,
+                                                int64_t layers,
+                                                SmallVector<double> &f) {
+  llvm::Expected<SmallVector<double>> parsed = parseSchedule(
+      settings.tokenSchedule, layers, settings.tokenKeep, /*untouched=*/0.15);
+  if (!parsed)
+    return func.emitError()
+           << getArgument() << ": " << llvm::toString(parsed.takeError());
+  f = std::move(*parsed);
+  StringRef entry = entryOf(func);
+  if (entry == "prefill")
+    f.front() = 1.0;
+  else if (entry != "decode" && f.front() != 1.0)
+    return func.emitError()
+           << getArgument() << ": --token-schedule=" << settings.tokenSchedule
+           << ": the fraction of layer 0 must be 1: no importance is known "
+              "before layer 0 (only a generation binary's decode step may "
+              "prune there)";
+  return success();
+}
+
+/// A decode step's keep count of layer l for every context length n:
+/// max(1, floor(n f_l)), the schedule applied to the current context.
+void CascadeTokenPruningPass::addTokenCounts(ArrayRef<CachedAttentionOp> attns,
+                                             ArrayRef<double> f,
+                                             ArrayRef<int64_t> keepPositions) {
+  for (auto [l, attn] : llvm::enumerate(attns)) {
+    CachedAttentionOp op = attn;
+    SmallVector<int32_t> counts;
+    // Never fewer than the forced tokens: the keep positions before the
+    // new token, and the new token.
+    for (int64_t n = 1; n <= int64_t(op.getMaxContext()); ++n)
+      counts.push_back(int32_t(std::max(
+          keptCount(n, f[l]), 1 + llvm::count_if(keepPositions, [&](int64_t p) {
+                                return p < n - 1;
+                              }))));
+    OpBuilder b(op);
+    auto type = RankedTensorType::get({int64_t(counts.size())}, b.getI32Type());
+    op.getTokenCountsMutable().assign(arith::ConstantOp::create(
+        b, op.getLoc(), DenseElementsAttr::get(type, ArrayRef(counts))));
+    if (!keepPositions.empty())
+      op.setKeepPositions(keepPositions);
+  }
+}
+
 LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
   FailureOr<SpAttenSettings> settings = checkedSettings(func);
   if (failed(settings) || !settings->cascadeTokenPruning())
     return failure(failed(settings));
+  auto cached = llvm::to_vector(func.getOps<CachedAttentionOp>());
+  SmallVector<double> f;
+  if (!cached.empty()) {
+    if (failed(schedule(func, *settings, cached.size(), f)))
+      return failure();
+    addTokenCounts(cached, f, uniquePositions(settings->keepPositions, {}));
+    return success();
+  }
   FailureOr<SmallVector<DecomposedAttention>> attns =
       decomposeAttentions(func, getArgument());
   if (failed(attns))
     return failure();
-  if (attns->empty() || failed(checkShapes(*attns, settings->keepPositions)))
+  int64_t tokens =
+      attns->empty() ? 0 : shapeOf((*attns)[0].probs->getResult(0))[3];
+  // The prompt's last position is the query of the first generated token.
+  SmallVector<int64_t> extra;
+  if (entryOf(func) == "prefill")
+    extra.push_back(tokens - 1);
+  SmallVector<int64_t> keepPositions =
+      uniquePositions(settings->keepPositions, extra);
+  if (attns->empty() || failed(checkShapes(*attns, keepPositions)))
     return success(attns->empty());
   int64_t layers = attns->size();
-  llvm::Expected<SmallVector<double>> f =
-      parseSchedule(settings->tokenSchedule, layers, settings->tokenKeep,
-                    /*untouched=*/0.15);
-  if (!f)
-    return func.emitError()
-           << getArgument() << ": " << llvm::toString(f.takeError());
+  if (failed(schedule(func, *settings, layers, f)))
+    return failure();
 
   OpBuilder b(func.getBody());
-  Cascade state = initialState(b, func.getLoc(),
-                               shapeOf((*attns)[0].probs->getResult(0))[3],
-                               settings->keepPositions);
-  int64_t tokens = state.count;
+  Cascade state = initialState(b, func.getLoc(), tokens, keepPositions);
   ShapeRefresher refresher;
   SmallVector<std::pair<Value, Value>> boundaries;
   Operation *firstPrune = nullptr;
@@ -265,9 +345,18 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
     state.importance = TokenImportanceOp::create(
         b, probs->getLoc(), state.importance.getType(), probs->getResult(0),
         state.importance);
+    AttentionOutputOp output = (*attns)[l].output;
+    if (auto layer =
+            output->getAttrOfType<IntegerAttr>(kKVCacheLayerAttrName)) {
+      OpBuilder after(output->getContext());
+      after.setInsertionPointAfter(output);
+      RecordKeptTokensOp::create(after, probs->getLoc(), state.importance,
+                                 state.positions, layer);
+    }
     if (l + 1 == layers)
       continue;
-    int64_t k = keptCount(tokens, (*f)[l + 1]);
+    int64_t k =
+        std::max<int64_t>(keptCount(tokens, f[l + 1]), keepPositions.size());
     if (k >= state.count)
       continue;
     Value h = layerInput((*attns)[l + 1].probs);

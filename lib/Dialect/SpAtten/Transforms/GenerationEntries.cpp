@@ -361,12 +361,13 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
     auto cached = CachedAttentionOp::create(
         b, attention.getLoc(), attention.getOutput().getType(),
         attention.getQuery(), attention.getKey(), attention.getValue(),
-        /*value_counts=*/Value(), b.getI64IntegerAttr(int64_t(layer)),
-        attention.getNumHeadsAttr(),
+        /*value_counts=*/Value(), /*token_counts=*/Value(),
+        b.getI64IntegerAttr(int64_t(layer)), attention.getNumHeadsAttr(),
         attention.getScaleAttr(), b.getI64IntegerAttr(context),
         /*key_bits=*/IntegerAttr(), /*value_bits=*/IntegerAttr(),
         /*pq_msb=*/IntegerAttr(), /*pq_lsb=*/IntegerAttr(),
-        /*pq_threshold=*/FloatAttr());
+        /*pq_threshold=*/FloatAttr(), /*pq_values=*/UnitAttr(),
+        /*keep_positions=*/DenseI64ArrayAttr());
     attention.getOutput().replaceAllUsesWith(cached.getOutput());
     attention.erase();
   }
@@ -418,7 +419,7 @@ LogicalResult dropEmptyKVCache(func::FuncOp func) {
   return success();
 }
 
-/// Local value pruning is the technique implemented in generation so far.
+/// Cascade head pruning is the technique not implemented in generation.
 LogicalResult checkSettings(ModuleOp module) {
   auto dict = module->getAttrOfType<DictionaryAttr>(kSettingsAttrName);
   if (!dict)
@@ -426,14 +427,10 @@ LogicalResult checkSettings(ModuleOp module) {
   llvm::Expected<SpAttenSettings> s = SpAttenSettings::fromAttribute(dict);
   if (!s)
     return module.emitError(llvm::toString(s.takeError()));
-  const char *technique = s->cascadeTokenPruning()  ? "--token-keep"
-                          : s->cascadeHeadPruning() ? "--head-keep"
-                                                    : nullptr;
-  if (technique)
-    return module.emitError("generation with ")
-           << technique
-           << " is not implemented (dense, --value-keep and quantization "
-              "only)";
+  if (s->cascadeHeadPruning())
+    return module.emitError("generation with --head-keep is not implemented "
+                            "(dense, --token-keep, --value-keep and "
+                            "quantization only)");
   return success();
 }
 

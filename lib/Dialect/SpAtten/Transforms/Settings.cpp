@@ -28,9 +28,6 @@ spatten::parseTokenScheduleList(StringRef list) {
     if (part.trim().getAsDouble(f) || !(f > 0 && f <= 1))
       return invalid("expected 'paper' or a comma-separated list of keep "
                      "fractions in (0, 1]");
-    if (fractions.empty() && f != 1)
-      return invalid("the fraction of layer 0 must be 1: no importance is "
-                     "known before layer 0");
     if (!fractions.empty() && f > fractions.back())
       return invalid("the fractions must be non-increasing");
     fractions.push_back(f);

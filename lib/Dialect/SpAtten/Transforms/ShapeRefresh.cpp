@@ -122,7 +122,8 @@ LogicalResult ShapeRefresher::refresh(Operation *op) {
         return success();
       })
       .Case<HeadImportanceOp, MergeTokensOp, PruneTokensOp, TopkOp,
-            func::ReturnOp>([](Operation *) { return success(); })
+            RecordKeptTokensOp, func::ReturnOp>(
+          [](Operation *) { return success(); })
       .Case([&](SliceOp s) {
         setShape(s.getOutput(), sliceResult(s, oldShapeOf(s.getInput()),
                                             shapeOf(s.getInput())));

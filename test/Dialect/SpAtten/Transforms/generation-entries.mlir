@@ -78,10 +78,10 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
 
 // -----
 
-// Cascade pruning is not implemented in generation yet (value pruning and
-// static and progressive quantization are).
-// expected-error @+1 {{generation with --token-keep is not implemented (dense, --value-keep and quantization only)}}
-module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}, spatten.settings = {"attn-bits" = 0 : i64, "head-keep" = 1.000000e+00 : f64, "k-bits" = 0 : i64, "keep-positions" = [], "pq-lsb" = 4 : i64, "pq-msb" = 0 : i64, "pq-threshold" = 1.000000e-01 : f64, "pq-values" = false, "q-bits" = 0 : i64, "token-keep" = 5.000000e-01 : f64, "token-schedule" = "paper", "v-bits" = 0 : i64, "value-keep" = 1.000000e+00 : f64}} {
+// Cascade head pruning is not implemented in generation yet (cascade token
+// and local value pruning and static and progressive quantization are).
+// expected-error @+1 {{generation with --head-keep is not implemented (dense, --token-keep, --value-keep and quantization only)}}
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}, spatten.settings = {"attn-bits" = 0 : i64, "head-keep" = 5.000000e-01 : f64, "k-bits" = 0 : i64, "keep-positions" = [], "pq-lsb" = 4 : i64, "pq-msb" = 0 : i64, "pq-threshold" = 1.000000e-01 : f64, "pq-values" = false, "q-bits" = 0 : i64, "token-keep" = 5.000000e-01 : f64, "token-schedule" = "paper", "v-bits" = 0 : i64, "value-keep" = 1.000000e+00 : f64}} {
   func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x2xf32> {
     %wte = arith.constant dense<0.5> : tensor<6x2xf32>
     %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>

@@ -26,7 +26,8 @@ def SpAtten_PositionRowOp : SpAtten_Op<"position_row", [Pure]> {
   let hasVerifier = 1;
 }
 
-def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
+def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
+    [AttrSizedOperandSegments]> {
   let summary = "one decode step of causal attention against the KV cache";
   let description = [{
     `query`, `key` and `value` are `[1, 1, H*D]`: the new token at the
@@ -52,6 +53,17 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
     rows are quantized as they are written, so every key and value the
     step attends is the fixed-point one (docs/Algorithms.md, "Generation").
 
+    With `token_counts` (`[C]` int32, written by
+    `--spatten-cascade-token-pruning`), cascade token pruning across steps
+    (Sec. III-A): the layer attends only the tokens it kept at the step
+    before, among those the previous layer kept at this step, plus the new
+    token; of those candidates it keeps the `token_counts[p]` with the
+    largest cumulative token importance (the positions in `keep_positions`
+    and `p` always). Token importance accumulates over heads, layers and
+    steps, the prompt's included; a token it prunes is never fetched again
+    by it or a later layer. The kept list and importance live in the KV
+    cache's token state (docs/Generation.md, "Cascade token pruning").
+
     With `pq_threshold` (written by `--spatten-progressive-quantization`),
     progressive quantization (Sec. III-D): the cache holds K (and with
     `pq_values` V) at `pq_msb + pq_lsb` bits as an MSB plane and an LSB
@@ -62,6 +74,7 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
   let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,
                        SpAtten_F32Tensor:$value,
                        Optional<RankedTensorOf<[I32]>>:$value_counts,
+                       Optional<RankedTensorOf<[I32]>>:$token_counts,
                        I64Attr:$layer, I64Attr:$num_heads, F32Attr:$scale,
                        I64Attr:$max_context,
                        DefaultValuedAttr<I64Attr, "0">:$key_bits,
@@ -69,11 +82,12 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
                        DefaultValuedAttr<I64Attr, "0">:$pq_msb,
                        DefaultValuedAttr<I64Attr, "0">:$pq_lsb,
                        OptionalAttr<F32Attr>:$pq_threshold,
-                       UnitAttr:$pq_values);
+                       UnitAttr:$pq_values,
+                       OptionalAttr<DenseI64ArrayAttr>:$keep_positions);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`value_counts` `(` $value_counts^ `)`)?
-    attr-dict `:` functional-type(operands, results)
+    (`token_counts` `(` $token_counts^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -81,6 +95,27 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention", []> {
       return getQuery().getType().getShape().back() / getNumHeads();
     }
   }];
+}
+
+def SpAtten_RecordKeptTokensOp : SpAtten_Op<"record_kept_tokens", []> {
+  let summary = "a prefill layer's tokens and their importance, for decode";
+  let description = [{
+    In a `prefill` function under cascade token pruning: `positions`
+    `[1, n]` i64 are the original positions of the tokens layer `layer`
+    attended (its K and V rows are the cache's rows at those positions) and
+    `importance` `[1, n]` f32 their cumulative token importance after the
+    layer. The op writes them to the KV cache's token state: the layer's
+    candidate mask (0 at those positions, `-inf` at the other prompt
+    positions) and, at those positions, the importance vector shared by the
+    layers, which later layers overwrite with larger sums. The decode step
+    continues cascade token pruning from there (docs/Generation.md).
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$importance,
+                       RankedTensorOf<[I64]>:$positions, I64Attr:$layer);
+  let assemblyFormat = [{
+    $importance `,` $positions attr-dict `:` type($importance) `,` type($positions)
+  }];
+  let hasVerifier = 1;
 }
 
 #endif // SPATTEN_GENERATION_OPS_TD
