@@ -198,6 +198,8 @@ LogicalResult Importer::bindGenerationContext() {
     return emitError(fileLoc) << "--max-context: bind the prompt length with "
                                  "--shape "
                               << seq.dim_param() << "=LENGTH";
+  if (failed(bindOneSequence(*ids)))
+    return failure();
   GenerationInputs inputs;
   inputs.find(graph, *ids);
   FailureOr<int64_t> context =
@@ -213,31 +215,43 @@ LogicalResult Importer::bindGenerationContext() {
   prompt->second = *context;
   for (const auto *mask : inputs.causalMasks)
     causalMaskInputs.push_back(mask->name());
-  bindPositionIds(inputs.positionIds, *ids);
+  bindPositionIds(inputs.positionIds);
   emptyPastDims(graph, *ids);
   return success();
 }
 
+/// Generation runs one sequence: the token ids' batch dimension is 1, and
+/// bound to 1 when `--shape` leaves it unbound.
+LogicalResult Importer::bindOneSequence(const ::onnx::ValueInfoProto &ids) {
+  const auto &dim = shapeOf(ids).dim(0);
+  if (!dim.has_dim_value() && !dim.has_dim_param())
+    return success();
+  int64_t batch = dim.has_dim_value()
+                      ? dim.dim_value()
+                      : bindings.try_emplace(dim.dim_param(), 1).first->second;
+  if (batch == 1)
+    return success();
+  return emitError(fileLoc)
+         << "--max-context: generation runs one sequence, but the batch "
+            "dimension "
+         << (dim.has_dim_param() ? "'" + dim.dim_param() + "' " : "")
+         << "of input '" << ids.name() << "' is " << batch;
+}
+
 /// Position ids in generation are the positions of the tokens: each bound
 /// input becomes a default (an initializer of the same name, which the
-/// importer compiles in) holding 0 .. C-1 in every batch row.
+/// importer compiles in) `[1, C]` holding 0 .. C-1.
 void Importer::bindPositionIds(
-    ArrayRef<const ::onnx::ValueInfoProto *> positionIds,
-    const ::onnx::ValueInfoProto &ids) {
-  const auto &batchDim = shapeOf(ids).dim(0);
-  int64_t batch = batchDim.has_dim_value() ? batchDim.dim_value()
-                                           : bindings.lookup(batchDim.dim_param());
-  batch = std::max<int64_t>(batch, 1);
+    ArrayRef<const ::onnx::ValueInfoProto *> positionIds) {
   for (const ::onnx::ValueInfoProto *input : positionIds) {
     ::onnx::TensorProto *init = model.mutable_graph()->add_initializer();
     init->set_name(input->name());
     init->set_data_type(input->type().tensor_type().elem_type());
-    init->add_dims(batch);
+    init->add_dims(1);
     init->add_dims(maxContext);
     bool wide = init->data_type() == ::onnx::TensorProto::INT64;
-    for (int64_t row = 0; row < batch; ++row)
-      for (int64_t p = 0; p < maxContext; ++p)
-        wide ? init->add_int64_data(p) : init->add_int32_data(int32_t(p));
+    for (int64_t p = 0; p < maxContext; ++p)
+      wide ? init->add_int64_data(p) : init->add_int32_data(int32_t(p));
   }
 }
 

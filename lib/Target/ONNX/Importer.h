@@ -42,8 +42,8 @@ private:
   LogicalResult bindGenerationContext();
   void emptyPastDims(const ::onnx::GraphProto &graph,
                      const ::onnx::ValueInfoProto &ids);
-  void bindPositionIds(ArrayRef<const ::onnx::ValueInfoProto *> positionIds,
-                       const ::onnx::ValueInfoProto &ids);
+  LogicalResult bindOneSequence(const ::onnx::ValueInfoProto &ids);
+  void bindPositionIds(ArrayRef<const ::onnx::ValueInfoProto *> positionIds);
   LogicalResult bindShapes();
   void recordGenerationContext(ModuleOp module);
   LogicalResult inferShapes();

@@ -29,7 +29,8 @@ struct ImportOptions {
   /// `[positions, width]` initializer a Gather reads with other indices
   /// than the token ids, at most the side M of a `[batch, 1, M, M]` causal
   /// mask input). Both are recorded as `kGenerationAttrName`
-  /// (GenerationAttrs.h). Position ids that index the position table are
+  /// (GenerationAttrs.h). The token ids' batch is 1 (bound when `--shape`
+  /// leaves it unbound). Position ids that index the position table are
   /// bound to `0 .. C-1`; a causal mask input is marked
   /// `kCausalMaskAttrName` (docs/Generation.md, "Inputs of a generation
   /// model").
