@@ -193,13 +193,14 @@ LogicalResult Importer::bindGenerationContext() {
     return emitError(fileLoc)
            << "--max-context: the sequence dimension of input '" << ids->name()
            << "' is fixed; generation needs it dynamic (an ONNX dim_param)";
+  // Before taking an iterator into the bindings, which this may grow.
+  if (failed(bindOneSequence(*ids)))
+    return failure();
   auto prompt = bindings.find(seq.dim_param());
   if (prompt == bindings.end())
     return emitError(fileLoc) << "--max-context: bind the prompt length with "
                                  "--shape "
                               << seq.dim_param() << "=LENGTH";
-  if (failed(bindOneSequence(*ids)))
-    return failure();
   GenerationInputs inputs;
   inputs.find(graph, *ids);
   FailureOr<int64_t> context =
