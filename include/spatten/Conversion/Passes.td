@@ -32,7 +32,9 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       the Concat's other uses (the `present` output) take present_key /
       present_value. A run-time per-query mask ([B,1,Lq,Lk] from a graph
       input, gpt2_megatron) is reported as not implemented, unless the
-      input is named in `assume-causal-inputs` and the mask is
+      input is named in `assume-causal-inputs` (or its argument is marked
+      `spatten.causal_mask`, as a `--max-context` import marks a float
+      [B,1,M,M] input; docs/Generation.md) and the mask is
       s*m - 1e4*(1-m) with m its [.., P:P+Lq, 0:Lk] slice: then the caller's
       guarantee makes it causal.
     - `spatten.layer_norm`: Add(Mul((x - mean) / Sqrt(var + eps), gamma),

@@ -17,6 +17,8 @@
 #include "Common.h"
 
 #include "spatten/Conversion/Passes.h"
+#include "spatten/Dialect/ONNX/IR/ONNXOps.h"
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Analysis/TopologicalSortUtils.h"
@@ -161,6 +163,20 @@ LogicalResult lowerRemaining(ModuleOp module) {
   return success(ok);
 }
 
+/// The inputs asserted to hold a causal mask: the option's, and those the
+/// importer marked for generation (kCausalMaskAttrName).
+SmallVector<std::string> causalMaskInputs(ModuleOp module,
+                                          ArrayRef<std::string> option) {
+  SmallVector<std::string> names(option);
+  for (auto func : module.getOps<func::FuncOp>())
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      if (auto name =
+              func.getArgAttrOfType<StringAttr>(i, onnx::kNameAttrName);
+          name && func.getArgAttr(i, kCausalMaskAttrName))
+        names.push_back(name.str());
+  return names;
+}
+
 struct ConvertONNXToSpAttenPass
     : spatten::impl::ConvertONNXToSpAttenBase<ConvertONNXToSpAttenPass> {
   using ConvertONNXToSpAttenBase::ConvertONNXToSpAttenBase;
@@ -172,8 +188,10 @@ struct ConvertONNXToSpAttenPass
 
     GreedyRewriteConfig config;
     config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+    SmallVector<std::string> causalInputs =
+        causalMaskInputs(module, assumeCausalInputs);
     RewritePatternSet fusions(&getContext());
-    populateAttentionPatterns(fusions, assumeCausalInputs);
+    populateAttentionPatterns(fusions, causalInputs);
     populateNormActPatterns(fusions);
     populateLinearPatterns(fusions);
     if (failed(applyPatternsGreedily(module, std::move(fusions), config))) {
@@ -181,7 +199,7 @@ struct ConvertONNXToSpAttenPass
       return signalPassFailure();
     }
     eraseDeadOnnxOps(module);
-    if (failed(sortBlocks(module)) || failed(checkUnliftedAttention(module, assumeCausalInputs)) ||
+    if (failed(sortBlocks(module)) || failed(checkUnliftedAttention(module, causalInputs)) ||
         failed(lowerRemaining(module)))
       return signalPassFailure();
     (void)applyPatternsGreedily(module, RewritePatternSet(&getContext()),

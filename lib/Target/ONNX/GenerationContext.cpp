@@ -9,8 +9,10 @@
 
 #include "Importer.h"
 
+#include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 #include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -20,47 +22,90 @@ using namespace mlir;
 
 namespace spatten::onnx_import {
 
+/// The graph's tensor inputs without an initializer: those a run feeds.
+static SmallVector<const ::onnx::ValueInfoProto *>
+runTimeInputs(const ::onnx::GraphProto &graph) {
+  llvm::StringSet<> initializers;
+  for (const auto &init : graph.initializer())
+    initializers.insert(init.name());
+  SmallVector<const ::onnx::ValueInfoProto *> inputs;
+  for (const auto &input : graph.input())
+    if (!initializers.contains(input.name()) && input.type().has_tensor_type())
+      inputs.push_back(&input);
+  return inputs;
+}
+
 /// The token ids: the first graph input (not an initializer) of integer
 /// elements and rank 2, `[batch, sequence]`.
 static const ::onnx::ValueInfoProto *
 tokenIdsInput(const ::onnx::GraphProto &graph) {
-  llvm::StringSet<> initializers;
-  for (const auto &init : graph.initializer())
-    initializers.insert(init.name());
-  for (const auto &input : graph.input()) {
-    if (initializers.contains(input.name()) || !input.type().has_tensor_type())
-      continue;
-    const auto &tensor = input.type().tensor_type();
+  for (const ::onnx::ValueInfoProto *input : runTimeInputs(graph)) {
+    const auto &tensor = input->type().tensor_type();
     int32_t elem = tensor.elem_type();
     bool integer = elem == ::onnx::TensorProto::INT64 ||
                    elem == ::onnx::TensorProto::INT32;
     if (integer && tensor.has_shape() && tensor.shape().dim_size() == 2)
-      return &input;
+      return input;
   }
   return nullptr;
 }
 
-/// Whether `value` is the token ids, possibly reshaped or cast (ops that
-/// keep the ids' values).
-static bool isTokenIds(llvm::StringRef value, llvm::StringRef tokenIds,
-                       const llvm::StringMap<const ::onnx::NodeProto *> &producer) {
+/// The value `value` is computed from through ops that keep its values
+/// (reshapes and casts): a graph input's name when it is one.
+static llvm::StringRef
+keptSource(llvm::StringRef value,
+           const llvm::StringMap<const ::onnx::NodeProto *> &producer) {
   static constexpr llvm::StringLiteral kKeepValues[] = {
       "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Cast", "Identity"};
-  while (value != tokenIds) {
+  while (true) {
     auto it = producer.find(value);
     if (it == producer.end() || !it->second->input_size() ||
         !llvm::is_contained(kKeepValues, it->second->op_type()))
-      return false;
+      return value;
     value = it->second->input(0);
   }
-  return true;
 }
 
-/// Rows of the position table: the rank-2 initializer that a Gather reads
-/// with indices other than the token ids (GPT-2's `wpe`, gathered by
-/// position ids computed from the sequence length). 0 when there is none.
-static int64_t positionTableRows(const ::onnx::GraphProto &graph,
-                                 llvm::StringRef tokenIds) {
+namespace {
+/// What a generation model has besides its token ids: the position table,
+/// and the inputs the compiler binds because generation gives them one
+/// meaning (docs/Generation.md, "Inputs of a generation model").
+struct GenerationInputs {
+  /// The `[positions, width]` initializer a Gather reads with indices other
+  /// than the token ids (GPT-2's `wpe`); rows 0 when there is none.
+  std::string positionTable;
+  int64_t positionRows = 0;
+  /// Integer `[batch, sequence]` inputs that are those indices (Megatron's
+  /// `position_ids`): bound to the positions 0 .. C-1.
+  SmallVector<const ::onnx::ValueInfoProto *> positionIds;
+  /// Float `[batch, 1, M, M]` inputs (Megatron's `attention_mask`): marked
+  /// as the standard lower-triangular 0/1 causal mask for the lift.
+  SmallVector<const ::onnx::ValueInfoProto *> causalMasks;
+  int64_t maskSide = 0;
+
+  void find(const ::onnx::GraphProto &graph,
+            const ::onnx::ValueInfoProto &ids);
+
+private:
+  void findPositionTable(const ::onnx::GraphProto &graph,
+                         const ::onnx::ValueInfoProto &ids);
+};
+} // namespace
+
+static const ::onnx::TensorShapeProto &shapeOf(const ::onnx::ValueInfoProto &v) {
+  return v.type().tensor_type().shape();
+}
+
+/// Whether `input` is `[batch, sequence]` over the token ids' sequence.
+static bool alongTokenIds(const ::onnx::ValueInfoProto &input,
+                          const ::onnx::ValueInfoProto &ids) {
+  const auto &shape = shapeOf(input);
+  return shape.dim_size() == 2 && shape.dim(1).has_dim_param() &&
+         shape.dim(1).dim_param() == shapeOf(ids).dim(1).dim_param();
+}
+
+void GenerationInputs::findPositionTable(const ::onnx::GraphProto &graph,
+                                         const ::onnx::ValueInfoProto &ids) {
   llvm::StringMap<const ::onnx::TensorProto *> initializers;
   for (const auto &init : graph.initializer())
     initializers[init.name()] = &init;
@@ -68,15 +113,70 @@ static int64_t positionTableRows(const ::onnx::GraphProto &graph,
   for (const auto &node : graph.node())
     for (const std::string &out : node.output())
       producer[out] = &node;
+  SmallVector<const ::onnx::ValueInfoProto *> fed = runTimeInputs(graph);
   for (const auto &node : graph.node()) {
-    if (node.op_type() != "Gather" || node.input_size() < 2 ||
-        isTokenIds(node.input(1), tokenIds, producer))
+    if (node.op_type() != "Gather" || node.input_size() < 2)
       continue;
-    auto it = initializers.find(node.input(0));
-    if (it != initializers.end() && it->second->dims_size() == 2)
-      return it->second->dims(0);
+    llvm::StringRef indices = keptSource(node.input(1), producer);
+    auto table = initializers.find(node.input(0));
+    if (indices == ids.name() || table == initializers.end() ||
+        table->second->dims_size() != 2 ||
+        (!positionTable.empty() && positionTable != table->first()))
+      continue;
+    positionTable = table->first().str();
+    positionRows = table->second->dims(0);
+    for (const ::onnx::ValueInfoProto *input : fed)
+      if (input->name() == indices && alongTokenIds(*input, ids) &&
+          !llvm::is_contained(positionIds, input))
+        positionIds.push_back(input);
   }
-  return 0;
+}
+
+void GenerationInputs::find(const ::onnx::GraphProto &graph,
+                            const ::onnx::ValueInfoProto &ids) {
+  findPositionTable(graph, ids);
+  for (const ::onnx::ValueInfoProto *input : runTimeInputs(graph)) {
+    const auto &tensor = input->type().tensor_type();
+    const auto &shape = tensor.shape();
+    if (tensor.elem_type() != ::onnx::TensorProto::FLOAT ||
+        shape.dim_size() != 4 || shape.dim(1).dim_value() != 1 ||
+        !shape.dim(2).has_dim_value() ||
+        shape.dim(2).dim_value() != shape.dim(3).dim_value())
+      continue;
+    causalMasks.push_back(input);
+    int64_t side = shape.dim(2).dim_value();
+    maskSide = maskSide ? std::min(maskSide, side) : side;
+  }
+}
+
+/// The context: `--max-context=C`, or else the largest the model allows
+/// (the position table's rows, at most the causal mask's side).
+static FailureOr<int64_t> chooseContext(int64_t requested,
+                                        const GenerationInputs &inputs,
+                                        Location loc) {
+  int64_t context = requested;
+  if (context < 0) {
+    context = inputs.positionRows;
+    if (inputs.maskSide && (!context || inputs.maskSide < context))
+      context = inputs.maskSide;
+    if (context == 0)
+      return emitError(loc)
+             << "--max-context: no position table (a Gather of a [positions, "
+                "width] initializer) gives the model's context; give it as "
+                "--max-context=C";
+  }
+  if (!inputs.positionIds.empty() && context > inputs.positionRows)
+    return emitError(loc) << "--max-context=" << context << " exceeds the "
+                          << inputs.positionRows << " rows of the position "
+                          << "table '" << inputs.positionTable
+                          << "' that input '"
+                          << inputs.positionIds.front()->name() << "' indexes";
+  if (inputs.maskSide && context > inputs.maskSide)
+    return emitError(loc) << "--max-context=" << context << " exceeds the "
+                          << inputs.maskSide << " x " << inputs.maskSide
+                          << " causal mask input '"
+                          << inputs.causalMasks.front()->name() << "'";
+  return context;
 }
 
 LogicalResult Importer::bindGenerationContext() {
@@ -93,29 +193,67 @@ LogicalResult Importer::bindGenerationContext() {
     return emitError(fileLoc)
            << "--max-context: the sequence dimension of input '" << ids->name()
            << "' is fixed; generation needs it dynamic (an ONNX dim_param)";
+  // Before taking an iterator into the bindings, which this may grow.
+  if (failed(bindOneSequence(*ids)))
+    return failure();
   auto prompt = bindings.find(seq.dim_param());
   if (prompt == bindings.end())
     return emitError(fileLoc) << "--max-context: bind the prompt length with "
                                  "--shape "
                               << seq.dim_param() << "=LENGTH";
-  int64_t context = opts.maxContext;
-  if (context < 0) {
-    context = positionTableRows(graph, ids->name());
-    if (context == 0)
-      return emitError(fileLoc)
-             << "--max-context: no position table (a Gather of a [positions, "
-                "width] initializer) gives the model's context; give it as "
-                "--max-context=C";
-  }
-  if (context < prompt->second)
+  GenerationInputs inputs;
+  inputs.find(graph, *ids);
+  FailureOr<int64_t> context =
+      chooseContext(opts.maxContext, inputs, fileLoc);
+  if (failed(context))
+    return failure();
+  if (*context < prompt->second)
     return emitError(fileLoc)
-           << "--max-context=" << context << " is shorter than the prompt ("
+           << "--max-context=" << *context << " is shorter than the prompt ("
            << "--shape " << seq.dim_param() << "=" << prompt->second << ")";
   prefillLength = prompt->second;
-  maxContext = context;
-  prompt->second = context;
+  maxContext = *context;
+  prompt->second = *context;
+  for (const auto *mask : inputs.causalMasks)
+    causalMaskInputs.push_back(mask->name());
+  bindPositionIds(inputs.positionIds);
   emptyPastDims(graph, *ids);
   return success();
+}
+
+/// Generation runs one sequence: the token ids' batch dimension is 1, and
+/// bound to 1 when `--shape` leaves it unbound.
+LogicalResult Importer::bindOneSequence(const ::onnx::ValueInfoProto &ids) {
+  const auto &dim = shapeOf(ids).dim(0);
+  if (!dim.has_dim_value() && !dim.has_dim_param())
+    return success();
+  int64_t batch = dim.has_dim_value()
+                      ? dim.dim_value()
+                      : bindings.try_emplace(dim.dim_param(), 1).first->second;
+  if (batch == 1)
+    return success();
+  return emitError(fileLoc)
+         << "--max-context: generation runs one sequence, but the batch "
+            "dimension "
+         << (dim.has_dim_param() ? "'" + dim.dim_param() + "' " : "")
+         << "of input '" << ids.name() << "' is " << batch;
+}
+
+/// Position ids in generation are the positions of the tokens: each bound
+/// input becomes a default (an initializer of the same name, which the
+/// importer compiles in) `[1, C]` holding 0 .. C-1.
+void Importer::bindPositionIds(
+    ArrayRef<const ::onnx::ValueInfoProto *> positionIds) {
+  for (const ::onnx::ValueInfoProto *input : positionIds) {
+    ::onnx::TensorProto *init = model.mutable_graph()->add_initializer();
+    init->set_name(input->name());
+    init->set_data_type(input->type().tensor_type().elem_type());
+    init->add_dims(1);
+    init->add_dims(maxContext);
+    bool wide = init->data_type() == ::onnx::TensorProto::INT64;
+    for (int64_t p = 0; p < maxContext; ++p)
+      wide ? init->add_int64_data(p) : init->add_int32_data(int32_t(p));
+  }
 }
 
 /// The prefill starts with an empty KV cache: a dynamic dimension of
@@ -147,6 +285,11 @@ void Importer::recordGenerationContext(ModuleOp module) {
                                 builder.getI64IntegerAttr(maxContext)),
            builder.getNamedAttr("prefill_length",
                                 builder.getI64IntegerAttr(prefillLength))}));
+  for (auto func : module.getOps<func::FuncOp>())
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      if (auto name = func.getArgAttrOfType<StringAttr>(i, onnx::kNameAttrName);
+          name && llvm::is_contained(causalMaskInputs, name.getValue()))
+        func.setArgAttr(i, kCausalMaskAttrName, builder.getUnitAttr());
 }
 
 } // namespace spatten::onnx_import

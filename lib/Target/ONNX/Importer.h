@@ -42,6 +42,8 @@ private:
   LogicalResult bindGenerationContext();
   void emptyPastDims(const ::onnx::GraphProto &graph,
                      const ::onnx::ValueInfoProto &ids);
+  LogicalResult bindOneSequence(const ::onnx::ValueInfoProto &ids);
+  void bindPositionIds(ArrayRef<const ::onnx::ValueInfoProto *> positionIds);
   LogicalResult bindShapes();
   void recordGenerationContext(ModuleOp module);
   LogicalResult inferShapes();
@@ -69,6 +71,9 @@ private:
   llvm::StringMap<int64_t> bindings;
   /// Generation only (bindGenerationContext): C and the prompt length.
   int64_t maxContext = 0, prefillLength = 0;
+  /// Generation only: inputs marked as the standard causal mask
+  /// (`kCausalMaskAttrName` on their arguments).
+  SmallVector<std::string> causalMaskInputs;
   Location fileLoc;
   ::onnx::ModelProto model;
   int64_t opset = 0;

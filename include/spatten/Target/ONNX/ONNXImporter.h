@@ -27,8 +27,13 @@ struct ImportOptions {
   /// maximum context C instead of its `--shape` binding, which becomes the
   /// prompt length; -1 takes C from the position table (the rows of the
   /// `[positions, width]` initializer a Gather reads with other indices
-  /// than the token ids). Both are recorded as `kGenerationAttrName`
-  /// (GenerationAttrs.h).
+  /// than the token ids, at most the side M of a `[batch, 1, M, M]` causal
+  /// mask input). Both are recorded as `kGenerationAttrName`
+  /// (GenerationAttrs.h). The token ids' batch is 1 (bound when `--shape`
+  /// leaves it unbound). Position ids that index the position table are
+  /// bound to `0 .. C-1`; a causal mask input is marked
+  /// `kCausalMaskAttrName` (docs/Generation.md, "Inputs of a generation
+  /// model").
   int64_t maxContext = 0;
 };
 

@@ -18,7 +18,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/BitVector.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace spatten {
 #define GEN_PASS_DEF_SPATTENGENERATIONENTRIES
@@ -70,8 +72,7 @@ LogicalResult SequenceRows::analyze(func::FuncOp func) {
       return func.emitError("generation: graph input #")
              << i << " (" << arg.getType()
              << ") is not supported: the token ids [1, " << context
-             << "] must be the only input (masks, position ids and a KV "
-                "cache are not)";
+             << "] must be the only input";
     rows.insert(arg);
   }
   Operation *ret = func.getBody().front().getTerminator();
@@ -377,10 +378,48 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
   fixFunctionType(func);
 }
 
-/// Exports with KV-cache inputs (`past_key_values`, imported with an empty
-/// past for the prefill) become the plain model: each attention with an
-/// empty past loses it and its `present` results, which may only be graph
-/// outputs; the binary keeps the cache itself, so the empty inputs and the
+/// The ops that only stack an attention's `present` K and V into graph
+/// outputs (Megatron's `Concat(Unsqueeze(K), Unsqueeze(V))`) and the
+/// results they return; failure when a present value, or
+/// a value stacked from one, has another use.
+LogicalResult collectPresentOutputs(ArrayRef<AttentionOp> attentions,
+                                    Operation *ret,
+                                    SetVector<Operation *> &stacking,
+                                    llvm::BitVector &outputs) {
+  SmallVector<Value> worklist;
+  for (AttentionOp op : attentions)
+    llvm::append_range(worklist, op.getPresent());
+  DenseSet<Value> stacked(worklist.begin(), worklist.end());
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (user == ret) {
+        outputs.set(use.getOperandNumber());
+        continue;
+      }
+      if (!llvm::isa<ReshapeOp, ConcatOp>(user))
+        return user->emitError("generation: the KV-cache outputs of an "
+                               "attention may only be graph outputs, "
+                               "possibly reshaped and stacked");
+      if (stacking.insert(user))
+        worklist.push_back(user->getResult(0));
+      stacked.insert(user->getResult(0));
+    }
+  }
+  for (Operation *op : stacking)
+    if (!llvm::all_of(op->getOperands(),
+                      [&](Value v) { return stacked.contains(v); }))
+      return op->emitError("generation: a KV-cache output is stacked with "
+                           "another value");
+  return success();
+}
+
+/// Exports with KV-cache inputs (`past_key_values`, Megatron's stacked
+/// `past_0`, imported with an empty past for the prefill) become the plain
+/// model: each attention with an empty past loses it and its `present`
+/// results, which may only be graph outputs, possibly reshaped and
+/// stacked; the binary keeps the cache itself, so the empty inputs and the
 /// present outputs are dropped.
 LogicalResult dropEmptyKVCache(func::FuncOp func) {
   Operation *ret = func.getBody().front().getTerminator();
@@ -390,14 +429,10 @@ LogicalResult dropEmptyKVCache(func::FuncOp func) {
     if (op.getPastKey() && shapeOf(op.getPastKey())[2] == 0)
       withPast.push_back(op);
   });
+  SetVector<Operation *> stacking;
+  if (failed(collectPresentOutputs(withPast, ret, stacking, deadResults)))
+    return failure();
   for (AttentionOp op : withPast) {
-    for (Value present : op.getPresent())
-      for (OpOperand &use : present.getUses()) {
-        if (use.getOwner() != ret)
-          return op.emitError("generation: the KV-cache outputs of an "
-                              "attention may only be graph outputs");
-        deadResults.set(use.getOperandNumber());
-      }
     OpBuilder b(op);
     auto plain = AttentionOp::create(
         b, op.getLoc(), op.getOutput().getType(), TypeRange(), op.getQuery(),
@@ -405,18 +440,41 @@ LogicalResult dropEmptyKVCache(func::FuncOp func) {
         op.getNumHeadsAttr(), op.getScaleAttr(), op.getMaskKindAttr(),
         op.getMaskFillAttr());
     op.getOutput().replaceAllUsesWith(plain.getOutput());
+    stacking.insert(op);
   }
   ret->eraseOperands(deadResults);
-  for (AttentionOp op : withPast)
-    op.erase();
-  llvm::BitVector deadArgs(func.getNumArguments());
-  for (BlockArgument arg : func.getArguments())
-    if (arg.use_empty() && cast<ShapedType>(arg.getType()).getNumElements() == 0)
-      deadArgs.set(arg.getArgNumber());
-  if (failed(func.eraseArguments(deadArgs)) ||
-      failed(func.eraseResults(deadResults)))
-    return failure();
-  return success();
+  // Users first: the stacking, the attentions, the empty past's slices.
+  SmallVector<Operation *> ops = llvm::map_to_vector(
+      func.getBody().front().without_terminator(),
+      [](Operation &op) { return &op; });
+  for (Operation *op : llvm::reverse(ops))
+    if (stacking.contains(op) || isOpTriviallyDead(op))
+      op->erase();
+  return func.eraseResults(deadResults);
+}
+
+/// A generation binary takes the token ids only. Graph inputs the graph no
+/// longer reads (an empty past, a causal mask the lift made causal
+/// attention) are dropped; one still read is refused, naming it.
+LogicalResult dropUnusedInputs(func::FuncOp func) {
+  llvm::BitVector dead(func.getNumArguments());
+  for (BlockArgument arg : func.getArguments().drop_front()) {
+    if (arg.use_empty()) {
+      dead.set(arg.getArgNumber());
+      continue;
+    }
+    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                  "onnx.name");
+    Operation *user = *arg.getUsers().begin();
+    return user->emitError("generation: graph input '")
+           << (name ? name.str() : "#" + std::to_string(arg.getArgNumber()))
+           << "' is read by '" << user->getName()
+           << "'; a generation binary takes the token ids only (position "
+              "ids and a [B, 1, M, M] causal mask used as w*m - c*(1-m) are "
+              "bound by the compiler; padding masks and a non-empty KV cache "
+              "are not supported)";
+  }
+  return func.eraseArguments(dead);
 }
 
 /// Cascade head pruning is the technique not implemented in generation.
@@ -461,7 +519,7 @@ struct GenerationEntriesPass
 
   LogicalResult split(func::FuncOp main, int64_t context,
                       int64_t prefillLength) {
-    if (failed(dropEmptyKVCache(main)))
+    if (failed(dropEmptyKVCache(main)) || failed(dropUnusedInputs(main)))
       return failure();
     OpBuilder b(main);
     b.setInsertionPointAfter(main); // prefill is the first entry point

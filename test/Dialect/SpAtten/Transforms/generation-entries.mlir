@@ -53,13 +53,50 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
 
 // -----
 
-// Inputs other than the token ids are refused.
+// A graph input the graph does not read (a causal mask the lift turned
+// into causal attention) is dropped: the binary takes the token ids only.
+// CHECK-LABEL: func.func @prefill(
+// CHECK-SAME: %{{.*}}: tensor<1x2xi64> {onnx.name = "input_ids"}) -> tensor<1x1x6xf32>
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: %{{.*}}: tensor<1x1xi64> {onnx.name = "input_ids"}) -> tensor<1x1x6xf32>
 module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
-  // expected-error @+1 {{generation: graph input #1 ('tensor<1x4xf32>') is not supported: the token ids [1, 4] must be the only input (masks, position ids and a KV cache are not)}}
-  func.func @main(%ids: tensor<1x4xi64>, %mask: tensor<1x4xf32>) -> tensor<1x4x2xf32> {
+  func.func @main(%ids: tensor<1x4xi64> {onnx.name = "input_ids"}, %mask: tensor<1x1x4x4xf32> {onnx.name = "attention_mask", spatten.causal_mask}) -> tensor<1x4x6xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %w = arith.constant dense<0.25> : tensor<2x6xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    %o = spatten.attention %e, %e, %e {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+    %logits = spatten.linear %o, %w : (tensor<1x4x2xf32>, tensor<2x6xf32>) -> tensor<1x4x6xf32>
+    return %logits : tensor<1x4x6xf32>
+  }
+}
+
+// -----
+
+// A mask input the lift could not turn into causal attention (here a
+// selector mask over other rows than the causal window) is still read: it
+// is refused, named.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64> {onnx.name = "input_ids"}, %mask: tensor<1x1x4x4xf32> {onnx.name = "attention_mask", spatten.causal_mask}) -> tensor<1x4x2xf32> {
     %wte = arith.constant dense<0.5> : tensor<6x2xf32>
     %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
-    return %e : tensor<1x4x2xf32>
+    // expected-error @+1 {{generation: graph input 'attention_mask' is read by 'spatten.reshape'; a generation binary takes the token ids only (position ids and a [B, 1, M, M] causal mask used as w*m - c*(1-m) are bound by the compiler; padding masks and a non-empty KV cache are not supported)}}
+    %m = spatten.reshape %mask : (tensor<1x1x4x4xf32>) -> tensor<1x4x4xf32>
+    %o = spatten.attention %e, %e, %e mask(%m) {mask_fill = -1.000000e+04 : f32, mask_kind = #spatten.mask_kind<padding>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x4xf32>) -> tensor<1x4x2xf32>
+    return %o : tensor<1x4x2xf32>
+  }
+}
+
+// -----
+
+// Any other input read by the graph is refused, named by its number
+// without an ONNX name.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>, %bias: tensor<1x4x2xf32>) -> tensor<1x4x2xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    // expected-error @+1 {{generation: graph input '#1' is read by 'spatten.binary'}}
+    %x = spatten.binary <add> %e, %bias : (tensor<1x4x2xf32>, tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+    return %x : tensor<1x4x2xf32>
   }
 }
 
@@ -131,5 +168,48 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
     %o, %present:2 = spatten.attention %e, %e, %e past(%pk, %pv) {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x1x0x2xf32>, tensor<1x1x0x2xf32>) -> (tensor<1x4x2xf32>, tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>)
     %logits = spatten.linear %o, %w : (tensor<1x4x2xf32>, tensor<2x6xf32>) -> tensor<1x4x6xf32>
     return %logits, %present#0, %present#1 : tensor<1x4x6xf32>, tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>
+  }
+}
+
+// -----
+
+// Megatron's stacked KV cache: `past_0` [2, B, H, 0, D] split into K and V,
+// `present_0` = Concat(Unsqueeze(K), Unsqueeze(V)). The stacking goes with
+// the present outputs, the past's slices with the past.
+// CHECK-LABEL: func.func @prefill(
+// CHECK-SAME: %{{.*}}: tensor<1x2xi64>) -> tensor<1x1x6xf32>
+// CHECK-NOT: spatten.concat
+// CHECK: return %{{.*}} : tensor<1x1x6xf32>
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: %{{.*}}: tensor<1x1xi64>) -> tensor<1x1x6xf32>
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>, %past: tensor<2x1x1x0x2xf32>) -> (tensor<1x4x6xf32>, tensor<2x1x1x4x2xf32>) {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %w = arith.constant dense<0.25> : tensor<2x6xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    %sk = spatten.slice %past [0, 0, 0, 0, 0] [1, 1, 1, 1, 1] : (tensor<2x1x1x0x2xf32>) -> tensor<1x1x1x0x2xf32>
+    %sv = spatten.slice %past [1, 0, 0, 0, 0] [1, 1, 1, 1, 1] : (tensor<2x1x1x0x2xf32>) -> tensor<1x1x1x0x2xf32>
+    %pk = spatten.reshape %sk : (tensor<1x1x1x0x2xf32>) -> tensor<1x1x0x2xf32>
+    %pv = spatten.reshape %sv : (tensor<1x1x1x0x2xf32>) -> tensor<1x1x0x2xf32>
+    %o, %present:2 = spatten.attention %e, %e, %e past(%pk, %pv) {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x1x0x2xf32>, tensor<1x1x0x2xf32>) -> (tensor<1x4x2xf32>, tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>)
+    %logits = spatten.linear %o, %w : (tensor<1x4x2xf32>, tensor<2x6xf32>) -> tensor<1x4x6xf32>
+    %k = spatten.reshape %present#0 : (tensor<1x1x4x2xf32>) -> tensor<1x1x1x4x2xf32>
+    %v = spatten.reshape %present#1 : (tensor<1x1x4x2xf32>) -> tensor<1x1x1x4x2xf32>
+    %kv = spatten.concat %k, %v {axis = 0 : i64} : (tensor<1x1x1x4x2xf32>, tensor<1x1x1x4x2xf32>) -> tensor<2x1x1x4x2xf32>
+    return %logits, %kv : tensor<1x4x6xf32>, tensor<2x1x1x4x2xf32>
+  }
+}
+
+// -----
+
+// A present value that the graph computes with is not a KV-cache output.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>, %pk: tensor<1x1x0x2xf32>, %pv: tensor<1x1x0x2xf32>) -> (tensor<1x4x2xf32>, tensor<1x1x4x2xf32>) {
+    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
+    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
+    %o, %present:2 = spatten.attention %e, %e, %e past(%pk, %pv) {mask_kind = #spatten.mask_kind<causal>, num_heads = 1 : i64, scale = 0.5 : f32} : (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x1x0x2xf32>, tensor<1x1x0x2xf32>) -> (tensor<1x4x2xf32>, tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>)
+    // expected-error @+1 {{generation: the KV-cache outputs of an attention may only be graph outputs, possibly reshaped and stacked}}
+    %twice = spatten.binary <add> %present#0, %present#1 : (tensor<1x1x4x2xf32>, tensor<1x1x4x2xf32>) -> tensor<1x1x4x2xf32>
+    return %o, %twice : tensor<1x4x2xf32>, tensor<1x1x4x2xf32>
   }
 }

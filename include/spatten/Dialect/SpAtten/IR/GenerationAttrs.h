@@ -16,6 +16,12 @@ namespace spatten {
 /// Module: `{max_context = C, prefill_length = L0}`, written by the importer
 /// for `spatten-compile --max-context`.
 inline constexpr llvm::StringLiteral kGenerationAttrName = "spatten.generation";
+/// Argument of the imported function: a `[B, 1, M, M]` float input that a
+/// generation binary never takes, because generation gives it one meaning,
+/// the lower-triangular 0/1 causal mask (Megatron's `attention_mask`). The
+/// lift reads it as `assume-causal-inputs` does; a use it cannot turn into
+/// causal attention leaves the input used, which the split refuses.
+inline constexpr llvm::StringLiteral kCausalMaskAttrName = "spatten.causal_mask";
 /// Function: its entry point, `"prefill"` or `"decode"`.
 inline constexpr llvm::StringLiteral kEntryAttrName = "spatten.entry";
 /// Function: the registers the host sets before the entry runs, in register

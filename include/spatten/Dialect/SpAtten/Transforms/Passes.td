@@ -147,9 +147,13 @@ def SpAttenGenerationEntries
     docs/Generation.md). The module holds one function of a decoder-only
     model imported at its maximum context `C` (module attribute
     `spatten.generation = {max_context = C, prefill_length = L0}`, written by
-    the importer for `spatten-compile --max-context`); its only argument is
+    the importer for `spatten-compile --max-context`); its first argument is
     the token ids `[1, C]`, and every result is per position, `[1, C, ...]`
-    (the logits). The pass replaces it with:
+    (the logits). An attention's empty KV-cache inputs (the prefill's past)
+    and its `present` results, graph outputs possibly reshaped and stacked
+    (Megatron's `present_0`), are dropped first, then every other argument
+    the function no longer reads (a causal mask the lift made causal
+    attention). The pass replaces it with:
 
     - `@prefill` (`spatten.entry = "prefill"`): the first `L0` positions, the
       prompt, as one sequence. Each causal attention gets
@@ -165,7 +169,8 @@ def SpAttenGenerationEntries
     linear layers, embeddings, column slices, reshapes that keep the
     sequence axis) except causal attention without a mask or KV-cache
     inputs; any other op that reads the sequence is an error naming it, and
-    so are graph inputs other than the token ids. SpAtten's techniques are
+    so is a graph input other than the token ids that is still read.
+    SpAtten's techniques are
     not implemented in generation yet: the pass refuses a module whose
     `spatten.settings` enables one.
   }];
