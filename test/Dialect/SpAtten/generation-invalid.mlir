@@ -63,3 +63,43 @@ func.func @counts(%q: tensor<1x1x8xf32>, %c: tensor<3xi32>) -> tensor<1x1x8xf32>
   %o = spatten.cached_attention %q, %q, %q value_counts(%c) {layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<3xi32>) -> tensor<1x1x8xf32>
   return %o : tensor<1x1x8xf32>
 }
+
+// -----
+
+func.func @token_counts(%q: tensor<1x1x8xf32>, %c: tensor<3xi32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{token_counts must be [max_context]}}
+  %o = spatten.cached_attention %q, %q, %q token_counts(%c) {layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<3xi32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @keep_positions(%q: tensor<1x1x8xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{keep_positions needs token_counts}}
+  %o = spatten.cached_attention %q, %q, %q {keep_positions = array<i64: 0>, layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @keep_position_range(%q: tensor<1x1x8xf32>, %c: tensor<4xi32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{keep position 4 is outside the 4 positions}}
+  %o = spatten.cached_attention %q, %q, %q token_counts(%c) {keep_positions = array<i64: 4>, layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<4xi32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @record(%i: tensor<1x3xf32>, %p: tensor<1x2xi64>) {
+  // expected-error @+1 {{importance and positions must both be [1, n]}}
+  spatten.record_kept_tokens %i, %p {layer = 0 : i64} : tensor<1x3xf32>, tensor<1x2xi64>
+  return
+}
+
+// -----
+
+func.func @record_layer(%i: tensor<1x2xf32>, %p: tensor<1x2xi64>) {
+  // expected-error @+1 {{layer must be >= 0}}
+  spatten.record_kept_tokens %i, %p {layer = -1 : i64} : tensor<1x2xf32>, tensor<1x2xi64>
+  return
+}

@@ -87,6 +87,15 @@ def SpAttenCascadeTokenPruning
     Batch 1, encoder or whole-prompt attention (Lq = Lk); schedules and
     formulas in docs/Algorithms.md.
 
+    In a generation binary (docs/Generation.md) the `@prefill` function is
+    pruned so, with its last position kept at every layer and its layer 0
+    dense, and each layer's kept positions and importance are recorded for
+    the decode steps (`spatten.record_kept_tokens`). Each
+    `spatten.cached_attention` of `@decode` gets `token_counts`, its keep
+    count `max(1, floor(n f_l))` for every context length `n` (never fewer
+    than the forced tokens), and `keep_positions`; there `f_0 < 1` is
+    allowed.
+
     Options (spatten-compile's flags of the same names): `token-keep` (mean
     fraction of tokens kept over all layers, in (0, 1]), `token-schedule`
     (`paper` or a comma-separated keep fraction per layer),
@@ -170,9 +179,8 @@ def SpAttenGenerationEntries
     sequence axis) except causal attention without a mask or KV-cache
     inputs; any other op that reads the sequence is an error naming it, and
     so is a graph input other than the token ids that is still read.
-    SpAtten's techniques are
-    not implemented in generation yet: the pass refuses a module whose
-    `spatten.settings` enables one.
+    Cascade head pruning is not implemented in generation yet: the pass
+    refuses a module whose `spatten.settings` enables it.
   }];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }
