@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "AttentionLowering.h"
+#include "TokenState.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
@@ -417,12 +418,17 @@ void AttentionLowering::storePresent(const KVSide &side, int64_t off,
 void AttentionLowering::storeCacheRows(const Tensor &t, SramRef src, int64_t b,
                                        int64_t h, int64_t r0, int64_t rows) {
   DramRef ref = t.ref;
-  int64_t row = ref.rowBytes(p.D);
-  ref.addr += (b * op.heads + h) * t.shape[2] * row;
+  int64_t row = ref.rowBytes(p.D), headBytes = t.shape[2] * row;
+  int64_t first = op.cachePositions ? 0 : r0 * row;
+  if (op.t.cacheHeads) // head h is the layer's kept head h
+    bindToHeadList(pb, op.t.cacheHeads->ref.addr, h, ref.addr + first,
+                   headBytes, t.shape[1]);
+  else
+    ref.addr += (b * op.heads + h) * headBytes;
+  ref.addr += first;
   if (op.cachePositions) // the kept tokens' rows, at their positions
     return pb.scatter(ref, row, src, rows, p.D,
                       {core.listOffset(op.cachePositions) + r0});
-  ref.addr += r0 * row;
   pb.store(ref, row, src, rows, p.D);
 }
 

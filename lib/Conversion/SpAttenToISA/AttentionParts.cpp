@@ -106,6 +106,9 @@ FailureOr<AttentionParts> partsOf(AttentionOutputOp output) {
   for (auto record : output->getBlock()->getOps<RecordKeptTokensOp>())
     if (int64_t(record.getLayer()) == parts.kvCacheLayer)
       parts.cachePositions = record.getPositions();
+  for (auto record : output->getBlock()->getOps<RecordKeptHeadsOp>())
+    if (int64_t(record.getLayer()) == parts.kvCacheLayer)
+      parts.cacheHeads = record.getHeads();
   if (failed(collectImportance(source, output, parts)))
     return failure();
   return parts;
@@ -137,7 +140,8 @@ LogicalResult AttentionParts::resolveTensors(const LoweringCore &core) {
       {importanceIn, &t.importanceIn},
       {importanceOut, &t.importanceOut},
       {headImportanceIn, &t.headImportanceIn},
-      {headImportanceOut, &t.headImportanceOut}};
+      {headImportanceOut, &t.headImportanceOut},
+      {cacheHeads, &t.cacheHeads}};
   for (auto [v, tensor] : wanted)
     if (v && failed(core.get(v, *tensor)))
       return failure();

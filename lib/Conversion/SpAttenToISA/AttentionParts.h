@@ -16,7 +16,7 @@ struct AttentionTensors {
                *presentKey = nullptr, *presentValue = nullptr,
                *output = nullptr, *importanceIn = nullptr,
                *importanceOut = nullptr, *headImportanceIn = nullptr,
-               *headImportanceOut = nullptr;
+               *headImportanceOut = nullptr, *cacheHeads = nullptr;
 };
 
 /// One multi-head attention, from a fused `spatten.attention` or from the
@@ -47,6 +47,10 @@ struct AttentionParts {
   /// of the key rows, where they go in the KV cache (the layer's
   /// `record_kept_tokens`); null when row r is position r.
   mlir::Value cachePositions;
+  /// Under cascade head pruning, the original indices ([1, heads] i64) of
+  /// the heads, the cache's heads their rows go to (the layer's
+  /// `record_kept_heads`); null when head h is head h.
+  mlir::Value cacheHeads;
   AttentionTensors t;
 
   /// Looks up `t` in the DRAM plan; a KV cache layer becomes the present

@@ -160,7 +160,7 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
     bool pqValues = false;
   };
   SmallVector<LayerFormat> formats;
-  bool tokenPruning = false;
+  bool tokenPruning = false, headPruning = false;
   auto note = [&](int64_t layer) -> LayerFormat & {
     if (int64_t(formats.size()) <= layer)
       formats.resize(layer + 1);
@@ -168,8 +168,10 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
   };
   module.walk([&](Operation *op) {
     if (auto cached = dyn_cast<CachedAttentionOp>(op);
-        cached && cached.getTokenCounts())
+        cached && cached.getTokenCounts()) {
       tokenPruning = true;
+      headPruning |= cached.getKeptHeads().has_value();
+    }
     if (auto cached = dyn_cast<CachedAttentionOp>(op))
       note(cached.getLayer()) = {cached.getNumHeads(), cached.getHeadDim(),
                                  cached.getKeyBits(), cached.getValueBits(),
@@ -220,24 +222,27 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
     caches.push_back(layer);
   }
   if (tokenPruning)
-    placeTokenState();
+    placeTokenState(headPruning);
   return success();
 }
 
-/// Cascade token pruning's state between runs: a mask per layer and the
-/// shared importance, `[C]` f32 each, zero (every position a candidate, no
-/// importance) until the prefill writes them.
-void DramPlan::placeTokenState() {
-  DramRef fmt{0, DType::F32, TensorClass::Index};
-  auto vector = [&] {
-    Tensor t{fmt, {context}};
+/// Cascade pruning's state between runs: a token mask per layer and the
+/// shared token importance, `[C]` f32 each, zero (every position a
+/// candidate, no importance) until the prefill writes them; with `heads`
+/// the kept heads' list per layer.
+void DramPlan::placeTokenState(bool heads) {
+  auto vector = [&](DType dtype, int64_t n) {
+    Tensor t{DramRef{0, dtype, TensorClass::Index}, {n}};
     t.ref.addr = arenaTop = llvm::alignTo(arenaTop, kAlign);
-    arenaTop += context * 4;
+    arenaTop += n * dtypeBytes(dtype);
     return t;
   };
-  importance = vector();
-  for (KVCacheLayer &layer : caches)
-    layer.tokenMask = vector();
+  importance = vector(DType::F32, context);
+  for (KVCacheLayer &layer : caches) {
+    layer.tokenMask = vector(DType::F32, context);
+    if (heads)
+      layer.headList = vector(DType::I64, layer.key.shape[1]);
+  }
 }
 
 /// A function's inputs and results, in its own part of the arena.

@@ -97,6 +97,9 @@ struct KVCacheLayer {
   /// attended at the last step (and at positions not reached yet), `-inf`
   /// at those it pruned (docs/Generation.md, "Cascade token pruning").
   std::optional<Tensor> tokenMask;
+  /// Under cascade head pruning, `[H]` i64: the original indices of the
+  /// heads the layer kept in the prefill, the first `kept_heads` valid.
+  std::optional<Tensor> headList;
 };
 
 class DramPlan {
@@ -166,7 +169,7 @@ private:
 
   mlir::LogicalResult placeConstants(mlir::ModuleOp module);
   mlir::LogicalResult placeKVCache(mlir::ModuleOp module);
-  void placeTokenState();
+  void placeTokenState(bool heads);
   mlir::LogicalResult placeFunction(mlir::func::FuncOp func);
   mlir::LogicalResult placeOps(mlir::Block &body);
   mlir::LogicalResult place(mlir::Value v, int64_t &top, TensorClass cls);

@@ -89,6 +89,9 @@ private:
                               : src->addrOf(firstColumn + h * D);
       return ref;
     }
+    int64_t headStride(int64_t D) const {
+      return src->ref.packed() ? src->ref.rowBytes(D) : D * 4;
+    }
   };
 
   LoweringCore &core;
@@ -117,6 +120,11 @@ private:
   int64_t kvSlotElems = 0;
   /// Cascade token pruning's selection of the layer, when it prunes.
   std::optional<DecodeTokenSelection> selection;
+  /// Under cascade head pruning, the heads attended (`kept_heads`) and the
+  /// DRAM address of their original indices: head h of the loop is slot h
+  /// of that list, and its DRAM addresses are bound to it.
+  int64_t keptHeads = 0;
+  std::optional<int64_t> headList;
   /// The keys the step attends are `r[keyReg] + keyBias`: p + 1, or the
   /// kept tokens' count.
   unsigned keyReg = kPositionRegister;
@@ -133,6 +141,8 @@ private:
                   int64_t hi, std::optional<int64_t> table = std::nullopt);
   void addImportance(AttnInstr &a, int64_t firstKey) const;
   DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
+  DramRef atHead(DramRef head0, int64_t stride, int64_t h);
+  void zeroPrunedHeads();
   int64_t rowBytes(const Tensor &t) const { return t.ref.rowBytes(D); }
   void loadCached(Buffer buf, const Tensor &t, int64_t h, int64_t first,
                   int64_t rows, int64_t off, bool throughPosition = false,
@@ -170,6 +180,18 @@ CachedAttentionLowering::operand(Value value, bool fixedPointAllowed) {
     return op.emitOpError("reads fixed-point keys or values; the cache "
                           "quantizes them from fp32 rows");
   return Operand{*src, view ? view->firstColumn : 0};
+}
+
+/// `head0` advanced to head h, `stride` bytes per head; under head pruning
+/// bound at run time to the original head of slot h (the next DMA's).
+DramRef CachedAttentionLowering::atHead(DramRef head0, int64_t stride,
+                                        int64_t h) {
+  if (!headList) {
+    head0.addr += h * stride;
+    return head0;
+  }
+  bindToHeadList(pb, *headList, h, head0.addr, stride, H);
+  return head0;
 }
 
 /// Row `row` of head h of a cache `[1, H, C, D]`.
@@ -218,8 +240,9 @@ void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
                                          bool throughPosition, DmaPred pred) {
   bindToKeys(DmaFields::rows, 1, int64_t(throughPosition) - 1 - first, 0, rows);
   if (selection)
-    return pb.gather({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), rows, D,
-                     IndexList{first}, pred);
+    return pb.gather({buf, off, D},
+                     atHead(cacheRow(t, 0, 0), C * rowBytes(t), h), rowBytes(t),
+                     rows, D, IndexList{first}, pred);
   pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D, pred);
 }
 
@@ -227,7 +250,8 @@ void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
 void CachedAttentionLowering::loadNewRow(Buffer buf, const Operand &src,
                                          TensorClass cls, int64_t h,
                                          int64_t off) {
-  pb.load({buf, off, D}, src.headRow(h, D, cls), D * 4, 1, D);
+  pb.load({buf, off, D}, atHead(src.headRow(0, D, cls), src.headStride(D), h),
+          D * 4, 1, D);
 }
 
 /// Writes the token's row of head h, in `buf` at `off` (or at off + p*D
@@ -235,6 +259,11 @@ void CachedAttentionLowering::loadNewRow(Buffer buf, const Operand &src,
 void CachedAttentionLowering::appendToCache(Buffer buf, const Tensor &t,
                                             int64_t h, int64_t off,
                                             bool atPosition) {
+  if (selection) { // p is the kept list's last entry
+    bindToKeys(fields::Gather::idxOff, 1, -1, 0, maxKeys - 1);
+    return pb.scatter(atHead(cacheRow(t, 0, 0), C * rowBytes(t), h),
+                      rowBytes(t), {buf, off, D}, 1, D, IndexList{0});
+  }
   bindToPositionRow(t, h);
   if (atPosition)
     bindToPosition(pb, DmaFields::sram.off, D, off, off, off + (C - 1) * D);
@@ -266,8 +295,14 @@ void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
 void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
                                          int64_t h, DmaPred pred) {
   int64_t off = slotOff(buf, h);
-  bindToPositionRow(t, h);
   bindToKeys(DmaFields::sram.off, D, off - D, off, off + (maxKeys - 1) * D);
+  if (selection) { // p is the kept list's last entry
+    bindToKeys(fields::Gather::idxOff, 1, -1, 0, maxKeys - 1);
+    return pb.gather({buf, off, D},
+                     atHead(cacheRow(t, 0, 0), C * rowBytes(t), h), rowBytes(t),
+                     1, D, IndexList{0}, pred);
+  }
+  bindToPositionRow(t, h);
   pb.load({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), 1, D, pred);
 }
 
@@ -328,6 +363,13 @@ LogicalResult CachedAttentionLowering::lower() {
     keyReg = selection->countRegister(), keyBias = 0;
     writeFirst = true;
   }
+  keptHeads = op.getKeptHeads() ? int64_t(*op.getKeptHeads()) : H;
+  if (keptHeads < H) {
+    if (!selection || !cache->headList)
+      return op.emitOpError("cascade head pruning needs the kept-token path "
+                            "and the KV cache's head list");
+    headList = cache->headList->ref.addr;
+  }
   if (op.getPqThresholdAttr() && !cache->keyLsb)
     return op.emitOpError("progressive quantization needs a KV cache of "
                           "key planes");
@@ -338,10 +380,11 @@ LogicalResult CachedAttentionLowering::lower() {
   // A deferred V fetch waits for its head's ATTN: the next head's inputs
   // go before it in the load queue, so that the queue keeps streaming.
   bool prefetch = valueCounts && slots > 1;
-  for (int64_t h = 0; h < H; ++h) {
+  zeroPrunedHeads();
+  for (int64_t h = 0; h < keptHeads; ++h) {
     if (!prefetch || h == 0)
       loadHeadInputs(h);
-    bool next = prefetch && h + 1 < H;
+    bool next = prefetch && h + 1 < keptHeads;
     if (op.getPqThresholdAttr())
       lowerProgressive(h, next);
     else if (maxKeys <= fill)
@@ -359,7 +402,8 @@ LogicalResult CachedAttentionLowering::lower() {
 /// with every key in one fill, its keys.
 void CachedAttentionLowering::loadHeadInputs(int64_t h) {
   pb.load({Buffer::Q, slotOff(Buffer::Q, h), D},
-          q.headRow(h, D, TensorClass::Q), q.src->ref.rowBytes(D), 1, D);
+          atHead(q.headRow(0, D, TensorClass::Q), q.headStride(D), h),
+          q.src->ref.rowBytes(D), 1, D);
   if (writeFirst) {
     writeNewRow(cache->key, k, h);
     writeNewRow(cache->value, v, h);
@@ -500,9 +544,25 @@ void CachedAttentionLowering::lowerFills(int64_t h) {
 }
 
 void CachedAttentionLowering::storeOutput(int64_t h) {
-  DramRef out = output->ref;
-  out.addr = output->addrOf(h * D);
-  pb.store(out, H * D * 4, {Buffer::Acc, slotOff(Buffer::Acc, h), D}, 1, D);
+  pb.store(atHead(output->ref, D * 4, h), H * D * 4,
+           {Buffer::Acc, slotOff(Buffer::Acc, h), D}, 1, D);
+}
+
+/// Under head pruning the pruned heads' output columns are 0: the row is
+/// zeroed first (x * 0 over a kept token's importance, finite, broadcast),
+/// then the kept heads overwrite their columns.
+void CachedAttentionLowering::zeroPrunedHeads() {
+  if (keptHeads == H)
+    return;
+  VecInstr zero;
+  zero.func = VecFunc::Mul;
+  zero.flags = VecYImm;
+  zero.x = selection->importance();
+  zero.x.stride = 0;
+  zero.z = {Buffer::Acc, 0, 1};
+  zero.rows = H * D, zero.cols = 1;
+  pb.emit(zero);
+  pb.store(output->ref, H * D * 4, {Buffer::Acc, 0, H * D}, 1, H * D);
 }
 
 LogicalResult isa::lowerGenerationFamily(LoweringCore &core, Operation *op) {
@@ -512,5 +572,6 @@ LogicalResult isa::lowerGenerationFamily(LoweringCore &core, Operation *op) {
         return CachedAttentionLowering(core, o).lower();
       })
       .Case(
-          [&](RecordKeptTokensOp o) { return lowerRecordKeptTokens(core, o); });
+          [&](RecordKeptTokensOp o) { return lowerRecordKeptTokens(core, o); })
+      .Case([&](RecordKeptHeadsOp o) { return lowerRecordKeptHeads(core, o); });
 }

@@ -117,8 +117,8 @@ LogicalResult isa::lowerOp(LoweringCore &core, Operation *op) {
                 MergeTokensOp>([](auto) { return lowerDataMovement; })
           .Case<spatten::TopkOp, PruneTokensOp, PruneHeadsOp, QuantizeOp,
                 DequantizeOp>([](auto) { return lowerPruningFamily; })
-          .Case<PositionRowOp, CachedAttentionOp, RecordKeptTokensOp>(
-              [](auto) { return lowerGenerationFamily; })
+          .Case<PositionRowOp, CachedAttentionOp, RecordKeptTokensOp,
+                RecordKeptHeadsOp>([](auto) { return lowerGenerationFamily; })
           .Default([](Operation *) { return nullptr; });
   if (!family)
     return op->emitOpError("has no lowering to spatten_isa yet (not "

@@ -22,10 +22,21 @@ namespace spatten::isa {
 /// The decode entry's register holding the position p (`registers[0]`).
 constexpr unsigned kPositionRegister = 0;
 
+/// A register no program writes, so 0 in every run: the `reg` of a table
+/// bind whose `table` address names the entry itself.
+constexpr unsigned kZeroRegister = 15;
+
 /// Binds `field` of the next instruction to `add + mul * r[reg]` in
 /// [lo, hi] (docs/ISA.md, "bind").
 void bindToRegister(ProgramBuilder &pb, const Field &field, unsigned reg,
                     int64_t mul, int64_t add, int64_t lo, int64_t hi);
+
+/// Binds the DRAM address of the next DMA to `base + stride * list[slot]`,
+/// `list` the DRAM address of an i64 list of head indices below `heads`
+/// (a table bind reads the low word of entry `slot`): the original head a
+/// kept head's slot stands for under cascade head pruning.
+void bindToHeadList(ProgramBuilder &pb, int64_t list, int64_t slot,
+                    int64_t base, int64_t stride, int64_t heads);
 
 /// One layer's selection in a decode step. Before the heads, select()
 /// ranks the layer's candidates (the previous layer's kept list of this
@@ -72,6 +83,9 @@ private:
 /// `record_kept_tokens` of a prefill.
 mlir::LogicalResult lowerRecordKeptTokens(LoweringCore &core,
                                           spatten::RecordKeptTokensOp op);
+/// `record_kept_heads` of a prefill.
+mlir::LogicalResult lowerRecordKeptHeads(LoweringCore &core,
+                                         spatten::RecordKeptHeadsOp op);
 
 } // namespace spatten::isa
 

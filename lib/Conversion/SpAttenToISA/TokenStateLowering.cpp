@@ -53,6 +53,18 @@ void isa::bindToRegister(ProgramBuilder &pb, const Field &field, unsigned reg,
   pb.bind(bind);
 }
 
+void isa::bindToHeadList(ProgramBuilder &pb, int64_t list, int64_t slot,
+                         int64_t base, int64_t stride, int64_t heads) {
+  Bind bind;
+  bind.field = fieldName(fields::Dma::dramAddr);
+  bind.source = BindSource::Table;
+  bind.reg = kZeroRegister;
+  bind.table = list + 8 * slot;
+  bind.mul = stride, bind.add = base;
+  bind.lo = base, bind.hi = base + (heads - 1) * stride;
+  pb.bind(bind);
+}
+
 LogicalResult DecodeTokenSelection::select() {
   const Tensor *cumulative = core.plan.tokenImportance();
   if (!cumulative || !cache.tokenMask)
@@ -181,5 +193,28 @@ LogicalResult isa::lowerRecordKeptTokens(LoweringCore &core,
   pb.emit(actImmediate(VecFunc::Add, zero, row, L0, 1, kNegInf));
   pb.store(cache->tokenMask->ref, L0 * 4, {Buffer::Act, n + 1, L0}, 1, L0);
   pb.scatter(cache->tokenMask->ref, 4, zero, n, 1, IndexList{*list});
+  return success();
+}
+
+/// The prompt's heads of layer `layer`, as the decode steps read them.
+LogicalResult isa::lowerRecordKeptHeads(LoweringCore &core,
+                                        RecordKeptHeadsOp op) {
+  const KVCacheLayer *cache = core.plan.kvCache(op.getLayer());
+  const Tensor *heads;
+  if (!cache || !cache->headList)
+    return op.emitOpError("records the heads of KV cache layer ")
+           << op.getLayer()
+           << ", whose head list the DRAM plan has not "
+              "placed";
+  if (failed(core.get(op.getHeads(), heads)))
+    return failure();
+  int64_t k = heads->numel();
+  if (k > cache->headList->numel())
+    return op.emitOpError("records ")
+           << k << " heads of a layer of " << cache->headList->numel();
+  FailureOr<int64_t> list = core.loadList(op.getHeads());
+  if (failed(list))
+    return failure();
+  core.pb.store(cache->headList->ref, k * 8, {Buffer::Idx, *list, k}, 1, k);
   return success();
 }

@@ -116,8 +116,6 @@ def test_generation_past_the_context_is_refused(lm, tmp_path):
 
 def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
     _, onnx = lm
-    with pytest.raises(tools.ToolError, match="generation with --head-keep is not implemented"):
-        compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(head_keep=0.5))
     with pytest.raises(tools.ToolError, match="--pq-msb in generation over more than one K/V buffer fill is not "
                                               "implemented"):
         compile_lm(onnx, tmp_path / "lm.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 8}),

@@ -1,13 +1,14 @@
-"""Cascade token pruning across decode steps (docs/Generation.md, "Cascade
-token pruning"; paper Sec. III-A): token importance accumulates over heads,
-layers and steps, the prompt's included; each layer keeps
-``max(1, floor(n f_l))`` of the ``n`` tokens of the current context among
-the tokens it kept at the step before that the previous layer kept at this
-step, plus the new token; a pruned token is never fetched again. The
+"""Cascade token and head pruning across decode steps (docs/Generation.md,
+"Cascade token pruning", "Cascade head pruning"; paper Sec. III-A/B):
+token importance accumulates over heads, layers and steps, the prompt's
+included; each layer keeps ``max(1, floor(n f_l))`` of the ``n`` tokens of
+the current context among the tokens it kept at the step before that the
+previous layer kept at this step, plus the new token; a pruned token is
+never fetched again. Each layer attends the heads its prefill kept. The
 simulated generation must agree with the NumPy reference
 (``spatten.reference.generation``) step by step and layer by layer: the
-kept positions, the Q/K/V bytes, the tokens, and the logits within
-LOGITS_TOL (fp32 on both sides, reductions in another order)."""
+kept positions and heads, the Q/K/V bytes, the tokens, and the logits
+within LOGITS_TOL (fp32 on both sides, reductions in another order)."""
 
 import numpy as np
 import pytest
@@ -20,15 +21,18 @@ from test_long_attention import hw_file
 ATTENTION = ["q", "k", "v", "k_msb", "k_lsb", "v_msb", "v_lsb"]
 
 
-def check_steps(run, ref):
-    """Tokens, logits, and per step and layer the kept positions and the
-    Q, K and V bytes (MSB and LSB planes included) equal the reference's."""
+def check_steps(run, ref, tokens=True):
+    """Tokens, logits, and per step and layer the kept positions (with
+    ``tokens``) and heads and the Q, K and V bytes (MSB and LSB planes
+    included) equal the reference's."""
     np.testing.assert_array_equal(run.generated_ids, ref.tokens)
     assert float(np.abs(run.generation_logits - ref.logits).max()) <= LOGITS_TOL
     steps = run.report.stages.steps
     assert len(steps) == len(ref.steps) - 1
     for sim, r in zip(steps, ref.steps[1:]):
-        assert [l.tokens for l in sim.layers] == [list(rec.tokens) for rec in r.layers], sim.position
+        if tokens:
+            assert [l.tokens for l in sim.layers] == [list(rec.tokens) for rec in r.layers], sim.position
+        assert [l.kept_heads for l in sim.layers] == [len(rec.heads) for rec in r.layers], sim.position
         totals = r.totals()
         assert sim.dram.read(["q"]) == totals["q_bytes"]
         assert sim.dram.read(["k", "k_msb", "k_lsb"]) == totals["k_bytes"]
@@ -44,20 +48,25 @@ def check_steps(run, ref):
     dict(token_keep=0.5, k_bits=12, v_bits=8),
     dict(token_keep=0.5, pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05),
     dict(token_keep=0.5, pq_msb=8, pq_values=True, value_keep=0.4, pq_threshold=0.6),
+    dict(head_keep=0.5),
+    dict(head_keep=0.75, k_bits=8, q_bits=12),
+    dict(head_keep=0.5, token_keep=0.5),
+    dict(head_keep=0.5, token_keep=0.5, value_keep=0.3, pq_msb=6, pq_threshold=0.5),  # all of them
 ])
-def test_cascade_token_pruning_in_generation_matches_the_reference(lm, tmp_path, settings):  # noqa: F811
+def test_cascade_pruning_in_generation_matches_the_reference(lm, tmp_path, settings):  # noqa: F811
     model, onnx = lm
     cfg = SpAttenConfig(**settings)
     binary = compile_lm(onnx, tmp_path / "t.spbin", context=16, settings=cfg)
     run = generate_on_sim(binary, tmp_path / "t")
     check_steps(run, R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"],
-                                context=16))
+                                context=16), tokens=cfg.token_keep is not None)
     dense = generate_on_sim(compile_lm(onnx, tmp_path / "d.spbin", context=16), tmp_path / "d")
     assert all(s.dram.read(ATTENTION) < d.dram.read(ATTENTION)
                for s, d in zip(run.report.stages.steps, dense.report.stages.steps))
 
 
-@pytest.mark.parametrize("settings", [dict(token_keep=0.6), dict(token_keep=0.6, k_bits=8, v_bits=8)])
+@pytest.mark.parametrize("settings", [dict(token_keep=0.6), dict(token_keep=0.6, k_bits=8, v_bits=8),
+                                      dict(head_keep=0.5, token_keep=0.6)])
 def test_token_pruning_over_several_fills(lm, tmp_path, settings):  # noqa: F811
     """Kept keys over several K/V fills of 4: the fills gather runs of the
     kept list, the exact two-pass softmax adds importance per fill. A

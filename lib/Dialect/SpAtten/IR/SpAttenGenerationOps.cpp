@@ -43,6 +43,11 @@ LogicalResult CachedAttentionOp::verify() {
     return emitOpError("token_counts must be [max_context]");
   if (getKeepPositions() && !getTokenCounts())
     return emitOpError("keep_positions needs token_counts");
+  if (std::optional<uint64_t> kept = getKeptHeads();
+      kept && (!getTokenCounts() || getKeptHeadsAttr().getInt() < 1 ||
+               *kept > getNumHeads()))
+    return emitOpError("kept_heads must be in [1, num_heads] and needs "
+                       "token_counts");
   for (int64_t position : getKeepPositions().value_or(ArrayRef<int64_t>{}))
     if (position < 0 || position >= getMaxContext())
       return emitOpError("keep position ") << position << " is outside the "
@@ -68,6 +73,15 @@ LogicalResult RecordKeptTokensOp::verify() {
   ArrayRef<int64_t> imp = shapeOf(getImportance());
   if (imp.size() != 2 || imp[0] != 1 || shapeOf(getPositions()) != imp)
     return emitOpError("importance and positions must both be [1, n]");
+  if (getLayerAttr().getInt() < 0)
+    return emitOpError("layer must be >= 0");
+  return success();
+}
+
+LogicalResult RecordKeptHeadsOp::verify() {
+  ArrayRef<int64_t> heads = shapeOf(getHeads());
+  if (heads.size() != 2 || heads[0] != 1 || heads[1] < 1)
+    return emitOpError("heads must be [1, k] with k >= 1");
   if (getLayerAttr().getInt() < 0)
     return emitOpError("layer must be >= 0");
   return success();

@@ -3,6 +3,7 @@
 #include "AttentionForms.h"
 #include "KeepSchedule.h"
 
+#include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 #include "spatten/Dialect/SpAtten/Transforms/Passes.h"
 #include "spatten/Dialect/SpAtten/Transforms/SettingsOptions.h"
 
@@ -211,13 +212,54 @@ struct CascadeHeadPruningPass
   }
 
   LogicalResult run(func::FuncOp func);
+  void keepDecodeHeads(ArrayRef<CachedAttentionOp> attns, double keep);
 };
 } // namespace
+
+/// The heads each layer keeps: all at layer 0, then the schedule's count
+/// without ever growing (the cascade).
+static SmallVector<int64_t> keptHeadCounts(int64_t layers, int64_t heads,
+                                           double keep) {
+  SmallVector<double> f = paperSchedule(layers, keep, 0.3);
+  SmallVector<int64_t> counts{heads};
+  for (int64_t l = 1; l < layers; ++l)
+    counts.push_back(std::min(counts.back(), keptCount(heads, f[l])));
+  return counts;
+}
+
+/// A decode step attends the heads its prefill kept, whose set no later
+/// step changes (docs/Algorithms.md): each cached_attention gets its count,
+/// and every token as its keep count when token pruning is off (the kept
+/// heads are addressed through the kept-token path).
+void CascadeHeadPruningPass::keepDecodeHeads(ArrayRef<CachedAttentionOp> attns,
+                                             double keep) {
+  int64_t heads = CachedAttentionOp(attns.front()).getNumHeads();
+  SmallVector<int64_t> counts = keptHeadCounts(attns.size(), heads, keep);
+  for (auto [l, attn] : llvm::enumerate(attns)) {
+    CachedAttentionOp op = attn;
+    if (counts[l] < heads)
+      op.setKeptHeads(counts[l]);
+    if (op.getTokenCounts() || counts[l] == heads)
+      continue;
+    SmallVector<int32_t> all;
+    for (int64_t n = 1; n <= int64_t(op.getMaxContext()); ++n)
+      all.push_back(int32_t(n));
+    OpBuilder b(op);
+    auto type = RankedTensorType::get({int64_t(all.size())}, b.getI32Type());
+    op.getTokenCountsMutable().assign(arith::ConstantOp::create(
+        b, op.getLoc(), DenseElementsAttr::get(type, ArrayRef(all))));
+  }
+}
 
 LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
   FailureOr<SpAttenSettings> settings = checkedSettings(func);
   if (failed(settings) || !settings->cascadeHeadPruning())
     return failure(failed(settings));
+  auto cached = llvm::to_vector(func.getOps<CachedAttentionOp>());
+  if (!cached.empty()) {
+    keepDecodeHeads(cached, settings->headKeep);
+    return success();
+  }
   FailureOr<SmallVector<DecomposedAttention>> attns =
       decomposeAttentions(func, getArgument());
   if (failed(attns) || attns->empty())
@@ -257,6 +299,9 @@ LogicalResult CascadeHeadPruningPass::run(func::FuncOp func) {
     importance = HeadImportanceOp::create(b, a.output.getLoc(),
                                           importance.getType(), a.output,
                                           importance, b.getI64IntegerAttr(count));
+    if (auto layer =
+            a.output->getAttrOfType<IntegerAttr>(kKVCacheLayerAttrName))
+      RecordKeptHeadsOp::create(b, a.output.getLoc(), kept, layer);
     if (l + 1 == attns->size())
       continue;
     int64_t k = keptCount(heads, f[l + 1]);

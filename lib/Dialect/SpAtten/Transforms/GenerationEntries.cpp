@@ -368,7 +368,7 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
         /*key_bits=*/IntegerAttr(), /*value_bits=*/IntegerAttr(),
         /*pq_msb=*/IntegerAttr(), /*pq_lsb=*/IntegerAttr(),
         /*pq_threshold=*/FloatAttr(), /*pq_values=*/UnitAttr(),
-        /*keep_positions=*/DenseI64ArrayAttr());
+        /*keep_positions=*/DenseI64ArrayAttr(), /*kept_heads=*/IntegerAttr());
     attention.getOutput().replaceAllUsesWith(cached.getOutput());
     attention.erase();
   }
@@ -477,21 +477,6 @@ LogicalResult dropUnusedInputs(func::FuncOp func) {
   return func.eraseArguments(dead);
 }
 
-/// Cascade head pruning is the technique not implemented in generation.
-LogicalResult checkSettings(ModuleOp module) {
-  auto dict = module->getAttrOfType<DictionaryAttr>(kSettingsAttrName);
-  if (!dict)
-    return success();
-  llvm::Expected<SpAttenSettings> s = SpAttenSettings::fromAttribute(dict);
-  if (!s)
-    return module.emitError(llvm::toString(s.takeError()));
-  if (s->cascadeHeadPruning())
-    return module.emitError("generation with --head-keep is not implemented "
-                            "(dense, --token-keep, --value-keep and "
-                            "quantization only)");
-  return success();
-}
-
 struct GenerationEntriesPass
     : spatten::impl::SpAttenGenerationEntriesBase<GenerationEntriesPass> {
   void runOnOperation() override {
@@ -512,8 +497,7 @@ struct GenerationEntriesPass
           << funcs.size();
       return signalPassFailure();
     }
-    if (failed(checkSettings(module)) ||
-        failed(split(funcs.front(), context.getInt(), prefill.getInt())))
+    if (failed(split(funcs.front(), context.getInt(), prefill.getInt())))
       return signalPassFailure();
   }
 

@@ -115,19 +115,6 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
 
 // -----
 
-// Cascade head pruning is not implemented in generation yet (cascade token
-// and local value pruning and static and progressive quantization are).
-// expected-error @+1 {{generation with --head-keep is not implemented (dense, --token-keep, --value-keep and quantization only)}}
-module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}, spatten.settings = {"attn-bits" = 0 : i64, "head-keep" = 5.000000e-01 : f64, "k-bits" = 0 : i64, "keep-positions" = [], "pq-lsb" = 4 : i64, "pq-msb" = 0 : i64, "pq-threshold" = 1.000000e-01 : f64, "pq-values" = false, "q-bits" = 0 : i64, "token-keep" = 5.000000e-01 : f64, "token-schedule" = "paper", "v-bits" = 0 : i64, "value-keep" = 1.000000e+00 : f64}} {
-  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x2xf32> {
-    %wte = arith.constant dense<0.5> : tensor<6x2xf32>
-    %e = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x2xf32>) -> tensor<1x4x2xf32>
-    return %e : tensor<1x4x2xf32>
-  }
-}
-
-// -----
-
 // The context and prompt come from the importer.
 // expected-error @+1 {{expected spatten.generation = {max_context = C, prefill_length = L0} with 1 <= L0 <= C}}
 module {

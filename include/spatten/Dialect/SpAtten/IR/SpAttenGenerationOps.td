@@ -64,6 +64,14 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
     by it or a later layer. The kept list and importance live in the KV
     cache's token state (docs/Generation.md, "Cascade token pruning").
 
+    With `kept_heads` (written by `--spatten-cascade-head-pruning`),
+    cascade head pruning across steps (Sec. III-B): only `kept_heads` heads
+    attend, those the prefill's layer kept (their original indices are in
+    the KV cache's head list, written by `record_kept_heads`); the heads'
+    set never changes after the prefill (docs/Algorithms.md). The result's
+    columns of the other heads are 0. Needs `token_counts` (every token
+    kept when token pruning is off).
+
     With `pq_threshold` (written by `--spatten-progressive-quantization`),
     progressive quantization (Sec. III-D): the cache holds K (and with
     `pq_values` V) at `pq_msb + pq_lsb` bits as an MSB plane and an LSB
@@ -83,7 +91,8 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
                        DefaultValuedAttr<I64Attr, "0">:$pq_lsb,
                        OptionalAttr<F32Attr>:$pq_threshold,
                        UnitAttr:$pq_values,
-                       OptionalAttr<DenseI64ArrayAttr>:$keep_positions);
+                       OptionalAttr<DenseI64ArrayAttr>:$keep_positions,
+                       OptionalAttr<I64Attr>:$kept_heads);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`value_counts` `(` $value_counts^ `)`)?
@@ -115,6 +124,21 @@ def SpAtten_RecordKeptTokensOp : SpAtten_Op<"record_kept_tokens", []> {
   let assemblyFormat = [{
     $importance `,` $positions attr-dict `:` type($importance) `,` type($positions)
   }];
+  let hasVerifier = 1;
+}
+
+def SpAtten_RecordKeptHeadsOp : SpAtten_Op<"record_kept_heads", []> {
+  let summary = "a prefill layer's heads, for decode";
+  let description = [{
+    In a `prefill` function under cascade head pruning: `heads` `[1, k]`
+    i64 are the original indices of the heads layer `layer` computed, in
+    the order of its attention's heads. The op writes them to the KV
+    cache's head list of the layer; the prefill's attention writes its K and
+    V rows to those heads of the cache, and every decode step attends those
+    heads only (docs/Generation.md, "Cascade head pruning").
+  }];
+  let arguments = (ins RankedTensorOf<[I64]>:$heads, I64Attr:$layer);
+  let assemblyFormat = "$heads attr-dict `:` type($heads)";
   let hasVerifier = 1;
 }
 

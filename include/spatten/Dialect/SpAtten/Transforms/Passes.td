@@ -126,6 +126,12 @@ def SpAttenCascadeHeadPruning
     cascade token pruning. Batch 1; schedule formulas in
     docs/Algorithms.md.
 
+    In a generation binary the `@prefill` function is pruned so and each
+    layer's heads are recorded for the decode steps
+    (`spatten.record_kept_heads`); each `spatten.cached_attention` of
+    `@decode` gets `kept_heads`, the count its prefill layer kept (and
+    `token_counts` keeping every token when token pruning is off).
+
     Option (spatten-compile's flag of the same name): `head-keep`, the mean
     fraction of heads kept over all layers, in (0, 1]; the pass does
     nothing at its default, 1.
@@ -179,8 +185,7 @@ def SpAttenGenerationEntries
     sequence axis) except causal attention without a mask or KV-cache
     inputs; any other op that reads the sequence is an error naming it, and
     so is a graph input other than the token ids that is still read.
-    Cascade head pruning is not implemented in generation yet: the pass
-    refuses a module whose `spatten.settings` enables it.
+    SpAtten's techniques then apply to both functions (docs/Generation.md).
   }];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }
