@@ -51,7 +51,9 @@ RunFigures Report::figures() const {
     std::optional<uint64_t> refetches;
     if (!l.refetchDecisions.empty())
       refetches = llvm::count(l.refetchDecisions, true);
-    f.layers.push_back({l.layer, l.keptTokens, l.keptHeads, refetches, {}});
+    f.layers.push_back(
+        {l.layer, l.keptTokens, l.keptHeads, refetches, {}, l.dramRead,
+         l.dramWritten});
     for (const TopkRecord &t : topk)
       if (t.layer == l.layer && t.role == isa::TopkRole::Tokens)
         f.layers.back().tokens = t.selected;
@@ -207,6 +209,7 @@ static llvm::json::Value stepJSON(const GenerationStep &s) {
                              {"refetches", optionalCount(l.refetches)}};
     if (!l.tokens.empty())
       layer["tokens"] = llvm::json::Array(l.tokens);
+    layer["dram_bytes"] = dramBytesJSON(l.dramRead, l.dramWritten);
     layers.push_back(std::move(layer));
   }
   return figuresJSON(s.run,

@@ -180,13 +180,15 @@ class StepLayer:
     """One layer of a decode step: the tokens and heads its attention
     computed, and how many of its progressive-quantization decisions
     refetched the keys' LSB planes (None: no decision taken). ``tokens``:
-    under cascade token pruning, the positions it kept (None without)."""
+    under cascade token pruning, the positions it kept (None without).
+    ``dram``: the layer's DRAM bytes at that step."""
 
     layer: int
     kept_tokens: Optional[int]
     kept_heads: Optional[int]
     refetches: Optional[int]
     tokens: Optional[List[int]] = None
+    dram: Optional[DramBytes] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +208,8 @@ class StageReport:
     def of(cls, entry: Mapping) -> "StageReport":
         """From a ``stages`` entry; raises KeyError naming a missing field."""
         layers = [StepLayer(int(l["layer"]), l.get("kept_tokens"), l.get("kept_heads"), l.get("refetches"),
-                            l.get("tokens")) for l in entry.get("layers", [])]
+                            l.get("tokens"), DramBytes.of(l["dram_bytes"]) if "dram_bytes" in l else None)
+                  for l in entry.get("layers", [])]
         return cls(int(_field(entry, "cycles")), DramBytes.of(_field(entry, "dram_bytes")), entry.get("step"),
                    entry.get("position"), layers)
 

@@ -93,6 +93,8 @@ struct RunFigures {
     /// The candidates of the layer's token top-k (a decode step's kept
     /// positions); empty when it ran none.
     std::vector<int32_t> tokens;
+    /// DRAM bytes of the layer's DMAs, by isa::TensorClass.
+    std::array<uint64_t, isa::kNumTensorClasses> dramRead{}, dramWritten{};
   };
   std::vector<Layer> layers;
 };

@@ -7,8 +7,10 @@ previous layer kept at this step, plus the new token; a pruned token is
 never fetched again. Each layer attends the heads its prefill kept. The
 simulated generation must agree with the NumPy reference
 (``spatten.reference.generation``) step by step and layer by layer: the
-kept positions and heads, the Q/K/V bytes, the tokens, and the logits
-within LOGITS_TOL (fp32 on both sides, reductions in another order)."""
+kept positions and heads, the refetches, the Q/K/V bytes, the tokens, and
+the logits within LOGITS_TOL (fp32 on both sides, reductions in another
+order). Local value pruning, static widths and progressive quantization
+alone are checked the same way in test_generation_sim.py."""
 
 import numpy as np
 import pytest
@@ -23,8 +25,8 @@ ATTENTION = ["q", "k", "v", "k_msb", "k_lsb", "v_msb", "v_lsb"]
 
 def check_steps(run, ref, tokens=True):
     """Tokens, logits, and per step and layer the kept positions (with
-    ``tokens``) and heads and the Q, K and V bytes (MSB and LSB planes
-    included) equal the reference's."""
+    ``tokens``) and heads, the refetching heads and the Q, K and V bytes
+    (MSB and LSB planes included) equal the reference's."""
     np.testing.assert_array_equal(run.generated_ids, ref.tokens)
     assert float(np.abs(run.generation_logits - ref.logits).max()) <= LOGITS_TOL
     steps = run.report.stages.steps
@@ -33,6 +35,12 @@ def check_steps(run, ref, tokens=True):
         if tokens:
             assert [l.tokens for l in sim.layers] == [list(rec.tokens) for rec in r.layers], sim.position
         assert [l.kept_heads for l in sim.layers] == [len(rec.heads) for rec in r.layers], sim.position
+        assert [l.refetches or 0 for l in sim.layers] == [len(rec.refetched_rows) for rec in r.layers]
+        for layer, rec in zip(sim.layers, r.layers):
+            c = rec.counts
+            assert layer.dram.read(["q"]) == c["q_bytes"], (sim.position, layer.layer)
+            assert layer.dram.read(["k", "k_msb", "k_lsb"]) == c["k_bytes"], (sim.position, layer.layer)
+            assert layer.dram.read(["v", "v_msb", "v_lsb"]) == c["v_bytes"], (sim.position, layer.layer)
         totals = r.totals()
         assert sim.dram.read(["q"]) == totals["q_bytes"]
         assert sim.dram.read(["k", "k_msb", "k_lsb"]) == totals["k_bytes"]
