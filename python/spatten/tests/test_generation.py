@@ -67,11 +67,13 @@ def test_dense_reference_is_pytorch_greedy(lm, dense):
 
 def test_cache_equals_rerunning_the_whole_sequence(mw, dense):
     """Dense, the prefill plus one-query steps against the cache give the
-    logits of the whole-sequence reference on the prompt and the tokens fed."""
+    logits of the whole-sequence reference on the prompt and the tokens fed,
+    to fp32 rounding: the BLAS rounds a GEMM of one row and of many rows
+    differently (OpenBLAS picks kernels by shape)."""
     seq = np.asarray(PROMPT + dense.tokens[0, :-1].tolist())
     for t in range(STEPS):
         full = R.run(mw, seq[None, :len(PROMPT) + t]).outputs["logits"][0, -1]
-        np.testing.assert_allclose(dense.logits[t], full, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(dense.logits[t], full, rtol=0, atol=1e-5)
 
 
 def test_prefill_is_the_whole_sequence_reference(mw):

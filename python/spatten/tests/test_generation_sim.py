@@ -19,8 +19,9 @@ from test_long_attention import hw_file
 LOGITS_TOL = 1e-4
 
 #: The 992-token run: 992-key softmax sums and two fills reorder more
-#: fp32 reductions; relative to the largest logit.
-LONG_LOGITS_REL = 1e-5
+#: fp32 reductions, and PyTorch's BLAS (OpenBLAS, blocked and threaded)
+#: orders its own; relative to the largest logit.
+LONG_LOGITS_REL = 3e-5
 
 PROMPT = np.array([[5, 17, 42, 3, 88, 61, 9]], dtype=np.int64)
 N = 6
