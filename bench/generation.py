@@ -347,6 +347,16 @@ def splice(results: Path, section: List[str]) -> str:
     return text.rstrip("\n") + "\n\n" + block
 
 
+def merged(old: Dict[str, object], new: Dict[str, object]) -> Dict[str, object]:
+    """``new`` with the configurations only ``old`` measured, in CONFIGS
+    order (the same setting; dense and the speed rounds are the new run's)."""
+    if old["setting"] != new["setting"]:
+        raise SystemExit("--update: the last run measured another setting")
+    runs = {r["config"]: r for r in old["runs"]}
+    runs.update({r["config"]: r for r in new["runs"]})
+    return dict(new, runs=[runs[c] for c in CONFIGS if c in runs])
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny GPT-2, 24 + 8 tokens; output under --work-dir")
@@ -359,6 +369,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the section from the last run's generation.json")
     ap.add_argument("--configs", help="comma-separated subset of " + ",".join(CONFIGS) + " (dense always runs)")
+    ap.add_argument("--update", action="store_true",
+                    help="with --configs: replace those configurations in the last run's results, keep the rest")
     args = ap.parse_args(argv)
     args.work_dir = args.work_dir.resolve()
     args.repeat = args.repeat or (1 if args.quick else 3)
@@ -371,6 +383,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         res = json.loads(saved.read_text())
     else:
         res = measure(args, QUICK if args.quick else FULL, configs)
+        if args.update and saved.is_file():
+            res = merged(json.loads(saved.read_text()), res)
         saved.write_text(json.dumps(res, indent=1))
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_suffix(".tmp")

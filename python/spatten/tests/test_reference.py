@@ -289,9 +289,13 @@ def test_progressive_quantization_recomputes_only_unconfident_rows():
     k_msb = R.pq_msb_value(R.pq_split(codes, 4)[0], s, 4)
     k_full = R.dequantize(codes, s)
     sm = lambda kk, row: R.softmax(q[row:row + 1] @ kk.T / F32(2.0))[0]
-    assert np.array_equal(p[0], sm(k_msb, 0))   # kept its MSB-only probabilities
-    assert np.array_equal(p[1], sm(k_full, 1))  # recomputed with full keys
-    assert not np.array_equal(sm(k_msb, 1), sm(k_full, 1))
+    # To fp32 rounding (the BLAS rounds a 1-row and a 2-row product
+    # differently), far below what the LSBs change.
+    close = lambda a, b: np.allclose(a, b, rtol=1e-5, atol=1e-9)
+    assert close(p[0], sm(k_msb, 0))   # kept its MSB-only probabilities
+    assert close(p[1], sm(k_full, 1))  # recomputed with full keys
+    assert not close(sm(k_msb, 1), sm(k_full, 1))
+    assert not close(sm(k_msb, 0), sm(k_full, 0))
     assert sm(k_msb, 1).max() < 0.1 < p[0].max()
     # Per-head decision and counts: a second, confident head fetches no LSBs.
     xq = np.concatenate([q, np.stack([8 * k[0], 8 * k[1]])], axis=1)
