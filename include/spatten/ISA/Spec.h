@@ -173,16 +173,22 @@ enum AttnFlags : uint8_t {
   /// Cascade head pruning: head_imp[head_imp_off] += sum_i sum_d |O[i,d]|.
   AttnHeadImportance = 4,
   /// Stop before prob*V: keep the pruned P and the value-row mask in the
-  /// attention unit for a later `values` phase (phase none or finish).
+  /// attention unit for a later `values` phase (phase none or finish, or
+  /// an apply pass).
   AttnDeferValues = 8,
   /// Statistics pass over one fill of a key range longer than one K/V
   /// buffer fill: folds each query row's running max and sum of exp into
   /// the attention unit's state (the first after an apply pass, or ever,
-  /// starts it anew). Reads Q, K and the mask; writes no O.
+  /// starts it anew). Reads Q, K and the mask; writes no O. In phase
+  /// `decide` it also marks the unconfident rows (progressive
+  /// quantization); in phase `finish` it folds the marked rows' full-key
+  /// scores into statistics of their own. With `vk` it keeps the scores
+  /// for local value pruning's selection.
   AttnFillStats = 16,
   /// Apply pass over one fill: P = exp(s - m) / l with the statistics'
   /// final m and l, importance on P, O += P*V (the first apply after the
-  /// statistics overwrites O).
+  /// statistics overwrites O); `decide` and `finish` split it around the
+  /// fill's LSB load. In phase `values`: O += P*V of the deferred P.
   AttnFillApply = 32,
 };
 /// With a fill flag, `causal_offset` is a signed 16-bit value: a query

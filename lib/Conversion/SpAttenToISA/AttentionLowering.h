@@ -79,6 +79,7 @@ private:
   mlir::FailureOr<unsigned> loadedBits(Buffer buf);
   mlir::LogicalResult planQueryTile();
   mlir::LogicalResult planFillQueryTile();
+  mlir::LogicalResult refuseQueryTiles();
   mlir::LogicalResult planImportance();
   mlir::LogicalResult writePlanes();
   mlir::LogicalResult loadHeadLists();
@@ -87,6 +88,14 @@ private:
   // The head and query-tile loop.
   void lowerHead(int64_t b, int64_t h, int64_t headTile, int64_t &qTile);
   void lowerFilledHead(int64_t b, int64_t h);
+  void lowerPrunedFilledHead(int64_t b, int64_t h);
+  void applyPrunedFill(const AttnTile &tile, int64_t f0, int64_t n);
+  void emitFillPass(const AttnTile &tile, int64_t f0, int64_t n, uint8_t flags,
+                    AttnPhase phase);
+  void loadKeyFill(int64_t b, int64_t h, int64_t f0, int64_t n,
+                   unsigned plane, DmaPred pred, bool withPresent);
+  void loadValueFill(int64_t b, int64_t h, int64_t f0, int64_t n,
+                     bool withPresent, bool afterTopk);
   void loadFill(Buffer buf, int64_t b, int64_t h, int64_t r0, int64_t n,
                 bool withPresent);
   /// One side (K or V) of the attention's keys.

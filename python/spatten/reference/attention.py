@@ -321,6 +321,21 @@ def fill_fetches(keys: int, queries: int, d: int, hardware: Optional[Mapping], k
     return 2 * tiles, tiles
 
 
+def pq_fill_fetches(k_fetches: int) -> Tuple[int, int, int]:
+    """Progressive quantization's key fetches per key row of a head whose K
+    rows are fetched ``k_fetches`` times (:func:`fill_fetches`): (MSB plane
+    by every head, MSB plane again by a refetching head, LSB plane by a
+    refetching head). (1, 0, 1) in one fill. Over several fills, per query
+    tile: the MSB plane for the statistics passes that decide, the MSB and
+    LSB planes for a refetching head's statistics with full keys, then the
+    MSB plane for the apply passes and the LSB plane for a refetching head
+    (docs/Algorithms.md, "Attention over several fills")."""
+    if k_fetches == 1:
+        return 1, 0, 1
+    tiles = k_fetches // 2
+    return 2 * tiles, tiles, 2 * tiles
+
+
 def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
             queries: Optional[int] = None, hardware: Optional[Mapping] = None) -> Dict[str, int]:
     """Row and byte counts of one layer's attention (docs/Algorithms.md).
@@ -339,8 +354,10 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
     plain = lambda rows, bits: rows * (row_bytes(d, bits) + 4 if bits else 4 * d)
     c["q_bytes"] = plain(c["q_rows"], cfg.query_bits)
     if cfg.pq_msb is not None:
-        c["k_msb_rows"], c["k_lsb_rows"] = k_rows, lsb_heads * lk
-        c["k_msb_bytes"] = k_rows * (row_bytes(d, cfg.pq_msb) + 4)
+        msb, msb_again, lsb = pq_fill_fetches(k_fetches)
+        c["k_msb_rows"] = k_rows * msb + lsb_heads * lk * msb_again
+        c["k_lsb_rows"] = lsb_heads * lk * lsb
+        c["k_msb_bytes"] = c["k_msb_rows"] * (row_bytes(d, cfg.pq_msb) + 4)
         c["k_lsb_bytes"] = c["k_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
         c["k_bytes"] = c["k_msb_bytes"] + c["k_lsb_bytes"]
     else:

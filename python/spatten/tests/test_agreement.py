@@ -126,6 +126,7 @@ MULTI_FILL = {
     "token": CONFIGS["token"],
     "head": CONFIGS["head"],
     "token-head": R.SpAttenConfig(token_keep=0.5, head_keep=0.75),
+    "value": CONFIGS["value"],
 }
 
 
@@ -177,10 +178,13 @@ def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpA
     for layer, r in zip(report.layers, records):
         c, read = r.counts, layer.dram.read
         k_fetches, v_fetches = R.fill_fetches(len(r.tokens), len(r.tokens), d, hardware, *R.kv_bits(cfg))
-        k_rows = len(r.heads) * len(r.tokens) * k_fetches
+        keys = len(r.heads) * len(r.tokens)
+        k_rows = keys * k_fetches
         if cfg.pq_msb is not None:
-            lsb_rows = len(r.refetched_rows) * len(r.tokens)
-            assert read(["k_msb"]) == k_rows * row_bytes(d, cfg.pq_msb)
+            msb, msb_again, lsb = R.pq_fill_fetches(k_fetches)
+            refetched = len(r.refetched_rows) * len(r.tokens)
+            lsb_rows = refetched * lsb
+            assert read(["k_msb"]) == (keys * msb + refetched * msb_again) * row_bytes(d, cfg.pq_msb)
             assert read(["k_lsb"]) == lsb_rows * R.row_bytes(d, cfg.pq_lsb)
             assert layer.refetched_rows == lsb_rows
             assert read(["k"]) == 0
@@ -263,3 +267,17 @@ def test_tensor_widths_within_the_derived_bound(name, config, models, tmp_path):
     reference's run and within the derived bound of the dense run."""
     cfg = TENSOR_WIDTHS[config]
     check_within_bound(models(name), cfg, check_agreement(models(name), cfg, tmp_path))
+
+
+@pytest.mark.parametrize("config", ["value", "pq", "all", "pq-values", "pq-values-value"])
+@pytest.mark.parametrize("name", ["bert", "gpt2", "gpt2model", "bert_toy"])
+def test_pruning_over_fills_agrees_with_reference(name, config, models, tmp_path):
+    """Local value pruning and progressive quantization over fills of 4
+    keys, every query row in one tile: each row keeps the largest
+    probabilities of its whole row, each head decides on the statistics of
+    every fill (docs/Algorithms.md, "Attention over several fills"), so
+    tokens, heads, refetches and outputs are the reference's; K MSB and LSB
+    bytes follow R.pq_fill_fetches (check_bytes)."""
+    hw = tmp_path / "hw.json"
+    hw.write_text(json.dumps({"preset": "spatten", "name": "four-keys", "max_keys_per_fill": 4}))
+    check_agreement(models(name), CONFIGS[config], tmp_path, hw)

@@ -118,10 +118,6 @@ def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
     _, onnx = lm
     with pytest.raises(tools.ToolError, match="generation with --token-keep is not implemented"):
         compile_lm(onnx, tmp_path / "lm.spbin", settings=SpAttenConfig(token_keep=0.5))
-    with pytest.raises(tools.ToolError, match="--pq-msb in generation over more than one K/V buffer fill is not "
-                                              "implemented"):
-        compile_lm(onnx, tmp_path / "lm.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 8}),
-                   settings=SpAttenConfig(pq_msb=6))
 
 
 def test_local_value_pruning_in_generation_matches_the_reference(lm, tmp_path):
@@ -231,6 +227,41 @@ def test_progressive_quantization_in_generation_matches_the_reference(lm, tmp_pa
     dense = generate_on_sim(compile_lm(onnx, tmp_path / "d.spbin"), tmp_path / "d").report.stages.steps
     kv = [s.dram.read(["k", "v", "k_msb", "k_lsb", "v_msb", "v_lsb"]) for s in steps]
     assert all(q < d for q, d in zip(kv, kv_read(dense)))
+
+
+@pytest.mark.parametrize("settings", [
+    dict(pq_msb=6, pq_threshold=0.5),
+    dict(pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05),
+    dict(value_keep=0.3),
+    dict(k_bits=6, v_bits=4, value_keep=0.3),
+    dict(pq_msb=8, pq_values=True, pq_threshold=0.6),
+    dict(pq_msb=6, v_bits=6, q_bits=16, value_keep=0.5, pq_threshold=0.7),
+    dict(pq_msb=8, pq_values=True, value_keep=0.3, pq_threshold=0.6),
+])
+def test_pruning_over_fills_in_generation_matches_the_reference(lm, tmp_path, settings):
+    """Progressive quantization and local value pruning over fills of 4
+    keys (docs/Algorithms.md, "Attention over several fills"): the 7-token
+    prefill takes two fills, each decode step three or four. Each head
+    decides on the statistics of every fill and keeps the largest
+    probabilities of its whole row, so tokens, the refetches of every
+    step's layers and the Q, V and LSB bytes are the NumPy reference's,
+    logits within LOGITS_TOL; K MSB and LSB bytes count the passes over
+    the fills (R.pq_fill_fetches)."""
+    model, onnx = lm
+    cfg = SpAttenConfig(**settings)
+    binary = compile_lm(onnx, tmp_path / "f.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 4}),
+                        settings=cfg)
+    run = generate_on_sim(binary, tmp_path / "f")
+    ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"])
+    np.testing.assert_array_equal(run.generated_ids, ref.tokens)
+    assert float(np.abs(run.generation_logits - ref.logits).max()) <= LOGITS_TOL
+    steps, totals = run.report.stages.steps, [r.totals() for r in ref.steps[1:]]
+    for cls in ("q", "k_msb", "k_lsb") if cfg.pq_msb is not None else ("q", "k"):
+        assert [s.dram.read([cls]) for s in steps] == [t[f"{cls}_bytes"] for t in totals], cls
+    assert [s.dram.read(["v", "v_msb", "v_lsb"]) for s in steps] == [t["v_bytes"] for t in totals]
+    if cfg.pq_msb is not None:
+        refetches = [[len(r.refetched_rows) for r in step.layers] for step in ref.steps[1:]]
+        assert [[layer.refetches for layer in s.layers] for s in steps] == refetches
 
 
 def test_requantizing_a_dequantized_row_gives_its_codes_back():
