@@ -596,6 +596,14 @@ TEST_F(AttnFillTest, ProgressiveQuantizationDecidesOnTheStatistics) {
   const LayerCounters &l = sim->report().layers.front();
   EXPECT_EQ(l.refetchDecisions, (std::vector<bool>{false, true}));
   EXPECT_EQ(l.unconfidentRows, uint64_t(lq));
+  // A later query tile of the last head (next_tile) merges its confident
+  // decision into the head's refetching one instead of adding a head.
+  std::string next = "mask_kind=none layer=1 next_tile=1 pq_threshold=0 ";
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillStats, 0, next + "phase=decide"));
+  ASSERT_NO_ERR(pass(0, AttnFillApply, 0, next + "phase=decide"));
+  EXPECT_EQ(sim->report().layers.front().refetchDecisions,
+            (std::vector<bool>{false, true}));
 }
 
 /// Token importance: each instruction's column sum is taken in double and

@@ -97,7 +97,7 @@ LogicalResult AttentionLowering::planKeys() {
       return pb.error() << keys << " keys and " << p.Lq
                         << " query rows exceed the 16-bit signed causal "
                            "offset of more than one K/V buffer fill";
-    p.kvSlots = 1;
+    p.passes = true, p.kvSlots = 1;
     return success();
   }
   p.kvSlotElems = std::min(core.slotElems(Buffer::K, *kBits),
@@ -108,7 +108,7 @@ LogicalResult AttentionLowering::planKeys() {
 
 /// Picks the query tile and its Q/ACC slots.
 LogicalResult AttentionLowering::planQueryTile() {
-  if (p.fill < p.keys)
+  if (p.passes)
     return planFillQueryTile();
   int64_t keys = p.keys, D = p.D;
   FailureOr<int64_t> tq =
@@ -123,16 +123,16 @@ LogicalResult AttentionLowering::planQueryTile() {
   p.qSlots = core.numSlots();
   if (!op.pqThreshold || p.tq >= p.Lq)
     return success();
-  // The refetch decision is per head (docs/Algorithms.md), so progressive
-  // quantization needs every query row in one ATTN: when they do not fit
-  // half of the Q and ACC buffers, they take the whole of them.
+  // The refetch decision is per head (docs/Algorithms.md): every query row
+  // in one ATTN when they fit the whole Q and ACC buffers, else query tiles
+  // of statistics and apply passes.
   FailureOr<unsigned> qBits = loadedBits(Buffer::Q);
   if (failed(qBits))
     return failure();
   if (p.perQueryMask || p.Lq > kMaxDim16 ||
       p.Lq * D > pb.bufferElems(Buffer::Q, *qBits) ||
       p.Lq * D > pb.bufferElems(Buffer::Acc))
-    return refuseQueryTiles();
+    return planPassesAcrossTiles();
   p.tq = p.Lq, p.qSlots = 1;
   return success();
 }
@@ -153,15 +153,28 @@ LogicalResult AttentionLowering::planFillQueryTile() {
   if (failed(tq))
     return failure();
   p.tq = *tq, p.qSlots = 1;
-  if (op.pqThreshold && p.tq < p.Lq)
-    return refuseQueryTiles();
+  // Each tile decides on its own rows, but with values in planes every row
+  // of a refetching head reads full values (docs/Algorithms.md).
+  if (op.pqValues && p.tq < p.Lq)
+    return pb.error() << p.Lq << " query rows in tiles of " << p.tq
+                      << ": --pq-values across query tiles is not "
+                         "implemented (every row of a refetching head reads "
+                         "full values)";
   return success();
 }
 
-LogicalResult AttentionLowering::refuseQueryTiles() {
-  return pb.error() << p.Lq
-                    << " query rows do not fit one ATTN; progressive "
-                       "quantization across query tiles is not implemented";
+/// Progressive quantization with more query rows than one ATTN holds: the
+/// head's keys in one fill run as statistics and apply passes, query tile
+/// by query tile, each tile deciding on its rows and fetching the LSB
+/// planes when one is unconfident; the tiles after the first merge their
+/// refetch decision into the head's (`next_tile`, docs/ISA.md).
+LogicalResult AttentionLowering::planPassesAcrossTiles() {
+  if (p.P + p.Lq > INT16_MAX) // a pass's causal_offset is signed 16-bit
+    return pb.error() << p.Lq
+                      << " query rows exceed the 16-bit signed causal offset "
+                         "of progressive quantization across query tiles";
+  p.passes = true, p.kvSlots = 1;
+  return planFillQueryTile();
 }
 
 /// Where the mask and the token and head importance live in SRAM.
@@ -287,7 +300,7 @@ LogicalResult AttentionLowering::lower() {
 /// `headTile` and `qTile` count the double-buffering slots used so far.
 void AttentionLowering::lowerHead(int64_t b, int64_t h, int64_t headTile,
                                   int64_t &qTile) {
-  if (p.fill < p.keys)
+  if (p.passes)
     return lowerFilledHead(b, h);
   int64_t kv = kvOff(headTile);
   if (p.prefetch && h == 0)
@@ -434,6 +447,7 @@ void AttentionLowering::emitFillPass(const AttnTile &tile, int64_t f0,
   AttnInstr a = attnInstr(tile, phase, flags);
   if (phase == AttnPhase::Values)
     a.flags = flags; // not the mask's
+  a.nextTile = op.pqThreshold && tile.q0 > 0;
   a.lk = n;
   a.mask.off = f0;
   a.importance.off = p.impOff + f0;

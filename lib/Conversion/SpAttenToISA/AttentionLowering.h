@@ -38,6 +38,9 @@ struct AttnPlan {
   /// Keys per K/V buffer fill: `keys` when they fit one; else a head runs
   /// a statistics pass and an apply pass over each fill (docs/ISA.md).
   int64_t fill;
+  /// A head runs statistics and apply passes: its keys take several fills,
+  /// or progressive quantization's query rows several tiles.
+  bool passes;
   /// K/V double-buffering slots: 1 when a head's K or V fills more than
   /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
   /// then follows this head's ATTNs instead of overlapping them.
@@ -79,7 +82,7 @@ private:
   mlir::FailureOr<unsigned> loadedBits(Buffer buf);
   mlir::LogicalResult planQueryTile();
   mlir::LogicalResult planFillQueryTile();
-  mlir::LogicalResult refuseQueryTiles();
+  mlir::LogicalResult planPassesAcrossTiles();
   mlir::LogicalResult planImportance();
   mlir::LogicalResult writePlanes();
   mlir::LogicalResult loadHeadLists();

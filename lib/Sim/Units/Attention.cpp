@@ -277,11 +277,21 @@ void AttentionUnit::decide(const Mat &p) {
   }
   machine.predicate = unconfident > 0;
   if (LayerCounters *l = layer()) {
-    l->unconfidentRows = l->unconfidentRows.value_or(0) + unconfident;
-    l->refetchDecisions.push_back(unconfident > 0);
-    l->refetchedRows = l->refetchedRows.value_or(0);
+    recordDecision(*l, unconfident);
     l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
   }
+}
+
+/// The report's refetch decision of a head and its unconfident rows; on a
+/// later query tile of the head (`next_tile`) the decision merges into the
+/// head's last one.
+void AttentionUnit::recordDecision(LayerCounters &l, uint64_t unconfident) {
+  l.unconfidentRows = l.unconfidentRows.value_or(0) + unconfident;
+  if (get(F::nextTile) && !l.refetchDecisions.empty())
+    l.refetchDecisions.back() = l.refetchDecisions.back() || unconfident > 0;
+  else
+    l.refetchDecisions.push_back(unconfident > 0);
+  l.refetchedRows = l.refetchedRows.value_or(0);
 }
 
 /// Phase `finish`: confident rows keep the decide's MSB-only probabilities;

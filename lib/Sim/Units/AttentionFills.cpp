@@ -208,13 +208,9 @@ void AttentionUnit::startApplying() {
   LayerCounters *l = layer();
   if (l)
     l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), st.keys);
-  if (st.decided && l) {
-    uint64_t marked =
-        std::count(st.unconfident.begin(), st.unconfident.end(), true);
-    l->unconfidentRows = l->unconfidentRows.value_or(0) + marked;
-    l->refetchDecisions.push_back(marked > 0);
-    l->refetchedRows = l->refetchedRows.value_or(0);
-  }
+  if (st.decided && l)
+    recordDecision(*l, std::count(st.unconfident.begin(),
+                                  st.unconfident.end(), true));
   if (get(F::vk))
     selectValues();
 }

@@ -53,6 +53,7 @@ private:
   void selectValues();
   std::vector<bool> pruneFillValues(Mat &p);
   void decide(const Mat &p);
+  void recordDecision(LayerCounters &l, uint64_t unconfident);
   void mergeDecide(Mat &p);
   void finish(Mat &p, const Operands &ops);
   Error values();
