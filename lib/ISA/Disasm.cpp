@@ -199,7 +199,9 @@ std::string isa::formatInstruction(const Instr &inst,
       out += " " + ref(f.name).str() + "=" + std::to_string(inst.get(f));
   for (unsigned i = 0; i < spec->numFields; ++i) {
     const Field &f = spec->fields[i];
-    if (f.name == fields::Topk::countReg.name && !inst.get(f))
+    if ((f.name == fields::Topk::countReg.name ||
+         f.name == fields::Attn::nextTile.name) &&
+        !inst.get(f))
       continue; // like the tokens: only when used
     out += " " + ref(f.name).str() + "=" + formatField(f, inst, bound);
   }

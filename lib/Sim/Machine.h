@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace spatten::sim {
@@ -95,6 +96,7 @@ struct PqPending {
 /// A later deferring ATTN replaces it; `values` clears it.
 struct DeferredValues {
   bool valid = false;
+  bool fill = false; ///< from an apply pass: `values` keeps the predicate
   uint64_t lq = 0, lk = 0;
   std::vector<float> probs;  ///< lq x lk, row-major, after value pruning
   std::vector<bool> rowMask; ///< lk bits: key j kept by some query row
@@ -107,9 +109,27 @@ struct DeferredValues {
 struct FillStatistics {
   bool valid = false;
   bool applying = false; ///< an apply pass has used them
+  bool written = false;  ///< an apply pass has written O (later ones add)
   uint64_t lq = 0;
   uint64_t keys = 0;          ///< keys over every statistics pass
   std::vector<float> max, sum; ///< per query row
+  /// Progressive quantization: statistics passes in phase `decide` mark
+  /// the rows whose largest probability so far, 1 / sum, is below the
+  /// threshold; those in phase `finish` fold the full-key scores of the
+  /// marked rows into `fullMax` and `fullSum` (over `fullKeys` keys).
+  bool decided = false;
+  std::vector<bool> unconfident;
+  uint64_t fullKeys = 0;
+  std::vector<float> fullMax, fullSum;
+  /// Local value pruning (`vk`): each statistics pass's scores, lq x lk
+  /// row-major per fill (`fullScores`: those of the finish passes), as the
+  /// top-k engine sees them stream by; the first apply pass selects on
+  /// them.
+  std::vector<std::pair<uint64_t, std::vector<float>>> scores, fullScores;
+  /// Per query row, from that selection: the kept probabilities are those
+  /// above `threshold`, and the first `ties` keys equal to it.
+  std::vector<float> threshold;
+  std::vector<uint64_t> ties;
 };
 
 /// A decoded `bind` waiting for the instruction it patches (docs/ISA.md,

@@ -520,10 +520,90 @@ TEST_F(AttnFillTest, Errors) {
              "field 'lq': apply pass of 2 query rows with statistics of 3");
   EXPECT_ERR(pass(0, AttnFillStats | AttnAccumulateImportance, 0, ""),
              "field 'flags': importance (0x1, 0x4) applies in the apply pass");
-  EXPECT_ERR(pass(0, AttnFillStats, 0, "vk=1"), "field 'vk': must be 0");
-  EXPECT_ERR(pass(0, AttnFillStats, 0, "phase=decide"), "field 'phase'");
-  EXPECT_ERR(pass(0, AttnFillApply | AttnDeferValues, 0, ""),
-             "DeferValues (0x8) does not apply to a fill pass");
+  EXPECT_ERR(pass(0, AttnFillStats, 0, "phase=finish"),
+             "field 'phase': finish statistics without statistics passes in "
+             "phase decide");
+  EXPECT_ERR(pass(0, AttnFillStats | AttnDeferValues, 0, ""),
+             "DeferValues (0x8) applies to an apply pass");
+  EXPECT_ERR(pass(0, AttnFillApply, 0, "vk=1"),
+             "field 'vk': local value pruning over several fills needs the "
+             "scores of every statistics pass");
+  EXPECT_ERR(pass(0, AttnFillApply, 0, "phase=decide"),
+             "field 'phase': an apply pass in phase decide needs statistics "
+             "passes in phase decide");
+  ASSERT_NO_ERR(pass(0, AttnFillStats, 0, "phase=decide pq_threshold=2"));
+  EXPECT_ERR(pass(0, AttnFillApply, 0, ""),
+             "field 'phase': the finish statistics cover 0 of the 4 keys");
+  ASSERT_NO_ERR(pass(0, AttnFillStats, 0, "phase=finish"));
+  ASSERT_NO_ERR(pass(1, AttnFillStats, 0, "phase=finish"));
+  EXPECT_ERR(pass(0, AttnFillStats, 0, "phase=finish"),
+             "field 'lk': finish statistics over 6 keys exceed the 4 keys");
+}
+
+/// Local value pruning over two fills keeps, per row, the 3 largest
+/// probabilities of all four keys: the output equals one ATTN with vk = 3,
+/// directly (apply passes with V) or through `values` phases after apply
+/// passes with DeferValues (FillApply adds the second fill's P V).
+TEST_F(AttnFillTest, ValuePruningOverFillsEqualsOneAttn) {
+  ASSERT_NO_ERR(exec(ops("mask_kind=none vk=3 scale=0.5")));
+  std::vector<float> one(buf(Buffer::Act).begin(),
+                         buf(Buffer::Act).begin() + lq * d);
+  auto expectOne = [&] {
+    for (int e = 0; e < lq * d; ++e)
+      EXPECT_NEAR(buf(Buffer::Act)[e], one[e], 1e-6) << "element " << e;
+  };
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillStats, 0, "mask_kind=none vk=3"));
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillApply, 0, "mask_kind=none vk=3"));
+  expectOne();
+  std::fill(buf(Buffer::Act).begin(), buf(Buffer::Act).begin() + lq * d, 0);
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillStats, 0, "mask_kind=none vk=3"));
+  for (int f = 0; f < 2; ++f) {
+    ASSERT_NO_ERR(pass(f, AttnFillApply | AttnDeferValues, 0,
+                       "mask_kind=none vk=3"));
+    ASSERT_NO_ERR(pass(f, f ? AttnFillApply : 0, 0, "phase=values"));
+  }
+  expectOne();
+  // The first apply pass's selection runs the top-k engine over each row.
+  EXPECT_GT(sim->report().ops.topkCompares, 0u);
+}
+
+/// Progressive quantization over two fills decides on the statistics: row
+/// i's largest probability is 1 / l. A threshold above 1 marks every row
+/// (the refetch is recorded at the first apply pass);
+/// the keys are the same in both sweeps here, so the output is one ATTN's.
+TEST_F(AttnFillTest, ProgressiveQuantizationDecidesOnTheStatistics) {
+  ASSERT_NO_ERR(exec(ops("mask_kind=none scale=0.5")));
+  std::vector<float> one(buf(Buffer::Act).begin(),
+                         buf(Buffer::Act).begin() + lq * d);
+  for (const char *threshold : {"0", "1.5"}) {
+    SCOPED_TRACE(threshold);
+    std::string t =
+        std::string("mask_kind=none layer=1 pq_threshold=") + threshold;
+    for (int f = 0; f < 2; ++f)
+      ASSERT_NO_ERR(pass(f, AttnFillStats, 0, "phase=decide " + t));
+    for (int f = 0; f < 2; ++f)
+      ASSERT_NO_ERR(pass(f, AttnFillStats, 0, "phase=finish " + t));
+    for (int f = 0; f < 2; ++f) {
+      ASSERT_NO_ERR(pass(f, AttnFillApply, 0, "phase=decide " + t));
+      ASSERT_NO_ERR(pass(f, AttnFillApply, 0, "phase=finish " + t));
+    }
+    for (int e = 0; e < lq * d; ++e)
+      EXPECT_NEAR(buf(Buffer::Act)[e], one[e], 1e-6) << "element " << e;
+  }
+  const LayerCounters &l = sim->report().layers.front();
+  EXPECT_EQ(l.refetchDecisions, (std::vector<bool>{false, true}));
+  EXPECT_EQ(l.unconfidentRows, uint64_t(lq));
+  // A later query tile of the last head (next_tile) merges its confident
+  // decision into the head's refetching one instead of adding a head.
+  std::string next = "mask_kind=none layer=1 next_tile=1 pq_threshold=0 ";
+  for (int f = 0; f < 2; ++f)
+    ASSERT_NO_ERR(pass(f, AttnFillStats, 0, next + "phase=decide"));
+  ASSERT_NO_ERR(pass(0, AttnFillApply, 0, next + "phase=decide"));
+  EXPECT_EQ(sim->report().layers.front().refetchDecisions,
+            (std::vector<bool>{false, true}));
 }
 
 /// Token importance: each instruction's column sum is taken in double and

@@ -173,16 +173,22 @@ enum AttnFlags : uint8_t {
   /// Cascade head pruning: head_imp[head_imp_off] += sum_i sum_d |O[i,d]|.
   AttnHeadImportance = 4,
   /// Stop before prob*V: keep the pruned P and the value-row mask in the
-  /// attention unit for a later `values` phase (phase none or finish).
+  /// attention unit for a later `values` phase (phase none or finish, or
+  /// an apply pass).
   AttnDeferValues = 8,
   /// Statistics pass over one fill of a key range longer than one K/V
   /// buffer fill: folds each query row's running max and sum of exp into
   /// the attention unit's state (the first after an apply pass, or ever,
-  /// starts it anew). Reads Q, K and the mask; writes no O.
+  /// starts it anew). Reads Q, K and the mask; writes no O. In phase
+  /// `decide` it also marks the unconfident rows (progressive
+  /// quantization); in phase `finish` it folds the marked rows' full-key
+  /// scores into statistics of their own. With `vk` it keeps the scores
+  /// for local value pruning's selection.
   AttnFillStats = 16,
   /// Apply pass over one fill: P = exp(s - m) / l with the statistics'
   /// final m and l, importance on P, O += P*V (the first apply after the
-  /// statistics overwrites O).
+  /// statistics overwrites O); `decide` and `finish` split it around the
+  /// fill's LSB load. In phase `values`: O += P*V of the deferred P.
   AttnFillApply = 32,
 };
 /// With a fill flag, `causal_offset` is a signed 16-bit value: a query
@@ -336,7 +342,8 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
   X(pqThreshold, "pq_threshold", 6, 32, 32, true)                             \
   X(scale, "scale", 7, 0, 32, true)                                           \
   X(impBuf, "imp_buf", 7, 32, 4, false)                                       \
-  X(impOff, "imp_off", 7, 36, 24, false)
+  X(impOff, "imp_off", 7, 36, 24, false)                                      \
+  X(nextTile, "next_tile", 7, 60, 1, false)
 
 #define SPATTEN_ISA_VEC_FIELDS(X)                                             \
   X(func, "func", 0, 16, 8, false)                                            \

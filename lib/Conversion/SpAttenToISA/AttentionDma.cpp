@@ -64,3 +64,36 @@ void AttentionLowering::loadSliceHeadRows(SramRef dst, const HeadRows &src,
   pb.load(dst, ref, C * 4, rows, p.D, pred);
 }
 
+/// Key rows [f0, f0 + n) of head h into K at 0 for a pass over one fill:
+/// progressive quantization's plane `plane` (0 MSB, 1 LSB) under `pred`,
+/// else the rows as loadFill reads them (to the KV cache with
+/// `withPresent`).
+void AttentionLowering::loadKeyFill(int64_t b, int64_t h, int64_t f0,
+                                    int64_t n, unsigned plane, DmaPred pred,
+                                    bool withPresent) {
+  if (!op.pqThreshold)
+    return loadFill(Buffer::K, b, h, f0, n, withPresent);
+  const Tensor &t = planes[plane];
+  loadHeadRows({Buffer::K, 0, p.D}, t, t.ref.cls, b, h, f0, n, pred);
+}
+
+/// Value rows [f0, f0 + n) of head h into V at 0: with K, or
+/// (`afterTopk`) only the rows the pending value-row mask keeps; under
+/// `--pq-values` the MSB plane and the LSB plane of a head that refetched.
+void AttentionLowering::loadValueFill(int64_t b, int64_t h, int64_t f0,
+                                      int64_t n, bool withPresent,
+                                      bool afterTopk) {
+  SramRef dst{Buffer::V, 0, p.D};
+  if (op.pqValues) {
+    loadHeadRows(dst, planes[2], planes[2].ref.cls, b, h, f0, n,
+                 afterTopk ? DmaPred::ValueRows : DmaPred::Always);
+    loadHeadRows(dst, planes[3], planes[3].ref.cls, b, h, f0, n,
+                 afterTopk ? DmaPred::UnconfidentValueRows
+                           : DmaPred::Unconfident);
+    return;
+  }
+  if (afterTopk) // no KV cache: local value pruning has none
+    return loadHeadRows(dst, p.v, TensorClass::V, b, h, f0, n,
+                        DmaPred::ValueRows);
+  loadFill(Buffer::V, b, h, f0, n, withPresent);
+}

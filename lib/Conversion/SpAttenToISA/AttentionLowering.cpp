@@ -72,8 +72,7 @@ FailureOr<unsigned> AttentionLowering::loadedBits(Buffer buf) {
 
 /// Picks the keys per K/V buffer fill (at most max_keys_per_fill and what
 /// the K and V buffers hold at the width of their rows) and the K/V slots.
-/// A mask row must hold every key; techniques that need a whole row of
-/// probabilities at once refuse more than one fill.
+/// A mask row must hold every key.
 LogicalResult AttentionLowering::planKeys() {
   int64_t keys = p.keys, D = p.D;
   const HardwareConfig &hw = pb.config();
@@ -94,23 +93,12 @@ LogicalResult AttentionLowering::planKeys() {
                       << " does not fit the K and V buffers";
   p.fill = std::min(keys, fill);
   if (keys > fill) {
-    auto refuse = [&](StringRef flag, StringRef why) {
-      return pb.error() << flag << " with " << keys
-                        << " keys in more than one K/V buffer fill ("
-                        << fill << " keys) is not implemented: " << why;
-    };
-    if (op.valueKeep)
-      return refuse("--value-keep", "local value pruning's top-k needs "
-                                    "every probability of a row");
-    if (op.pqThreshold)
-      return refuse("--pq-msb", "the per-head refetch decision needs every "
-                                "probability of the head");
     // A fill pass's causal_offset is signed 16-bit.
     if (std::max(keys, p.P + p.Lq) > INT16_MAX)
       return pb.error() << keys << " keys and " << p.Lq
                         << " query rows exceed the 16-bit signed causal "
                            "offset of more than one K/V buffer fill";
-    p.kvSlots = 1;
+    p.passes = true, p.kvSlots = 1;
     return success();
   }
   p.kvSlotElems = std::min(core.slotElems(Buffer::K, *kBits),
@@ -121,7 +109,7 @@ LogicalResult AttentionLowering::planKeys() {
 
 /// Picks the query tile and its Q/ACC slots.
 LogicalResult AttentionLowering::planQueryTile() {
-  if (p.fill < p.keys)
+  if (p.passes)
     return planFillQueryTile();
   int64_t keys = p.keys, D = p.D;
   FailureOr<int64_t> tq =
@@ -136,19 +124,16 @@ LogicalResult AttentionLowering::planQueryTile() {
   p.qSlots = core.numSlots();
   if (!op.pqThreshold || p.tq >= p.Lq)
     return success();
-  // The refetch decision is per head (docs/Algorithms.md), so progressive
-  // quantization needs every query row in one ATTN: when they do not fit
-  // half of the Q and ACC buffers, they take the whole of them.
+  // The refetch decision is per head (docs/Algorithms.md): every query row
+  // in one ATTN when they fit the whole Q and ACC buffers, else query tiles
+  // of statistics and apply passes.
   FailureOr<unsigned> qBits = loadedBits(Buffer::Q);
   if (failed(qBits))
     return failure();
   if (p.perQueryMask || p.Lq > kMaxDim16 ||
       p.Lq * D > pb.bufferElems(Buffer::Q, *qBits) ||
       p.Lq * D > pb.bufferElems(Buffer::Acc))
-    return pb.error() << p.Lq
-                      << " query rows do not fit one ATTN; "
-                         "progressive quantization across query tiles is "
-                         "not implemented";
+    return planPassesAcrossTiles();
   p.tq = p.Lq, p.qSlots = 1;
   return success();
 }
@@ -169,7 +154,28 @@ LogicalResult AttentionLowering::planFillQueryTile() {
   if (failed(tq))
     return failure();
   p.tq = *tq, p.qSlots = 1;
+  // Each tile decides on its own rows, but with values in planes every row
+  // of a refetching head reads full values (docs/Algorithms.md).
+  if (op.pqValues && p.tq < p.Lq)
+    return pb.error() << p.Lq << " query rows in tiles of " << p.tq
+                      << ": --pq-values across query tiles is not "
+                         "implemented (every row of a refetching head reads "
+                         "full values)";
   return success();
+}
+
+/// Progressive quantization with more query rows than one ATTN holds: the
+/// head's keys in one fill run as statistics and apply passes, query tile
+/// by query tile, each tile deciding on its rows and fetching the LSB
+/// planes when one is unconfident; the tiles after the first merge their
+/// refetch decision into the head's (`next_tile`, docs/ISA.md).
+LogicalResult AttentionLowering::planPassesAcrossTiles() {
+  if (p.P + p.Lq > INT16_MAX) // a pass's causal_offset is signed 16-bit
+    return pb.error() << p.Lq
+                      << " query rows exceed the 16-bit signed causal offset "
+                         "of progressive quantization across query tiles";
+  p.passes = true, p.kvSlots = 1;
+  return planFillQueryTile();
 }
 
 /// Where the mask and the token and head importance live in SRAM.
@@ -297,7 +303,7 @@ LogicalResult AttentionLowering::lower() {
 /// `headTile` and `qTile` count the double-buffering slots used so far.
 void AttentionLowering::lowerHead(int64_t b, int64_t h, int64_t headTile,
                                   int64_t &qTile) {
-  if (p.fill < p.keys)
+  if (p.passes)
     return lowerFilledHead(b, h);
   int64_t kv = kvOff(headTile);
   if (p.prefetch && h == 0)
@@ -337,6 +343,8 @@ void AttentionLowering::storeOutput(int64_t b, int64_t h, int64_t q0,
 /// (docs/Algorithms.md). The mask and importance are addressed at the
 /// fill's first key; the first tile writes present_key/present_value.
 void AttentionLowering::lowerFilledHead(int64_t b, int64_t h) {
+  if (op.pqThreshold || op.valueKeep)
+    return lowerPrunedFilledHead(b, h);
   uint8_t importance = op.importanceOut ? AttnAccumulateImportance : 0;
   for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq) {
     int64_t rows = std::min(p.tq, p.Lq - q0);
@@ -354,16 +362,100 @@ void AttentionLowering::lowerFilledHead(int64_t b, int64_t h) {
         if (apply)
           flags = AttnFillApply | importance |
                   (last && op.headImportanceOut ? AttnHeadImportance : 0);
-        AttnInstr a = attnInstr(tile, AttnPhase::None, flags);
-        a.lk = n;
-        a.mask.off = f0;
-        a.importance.off = p.impOff + f0;
-        a.causalOffset = uint16_t(int16_t(p.P + q0 - f0));
-        pb.emit(a);
+        emitFillPass(tile, f0, n, flags, AttnPhase::None);
       }
     }
     storeOutput(b, h, q0, rows, 0);
   }
+}
+
+/// Head h over several fills with progressive quantization or local value
+/// pruning, query tile by query tile: statistics passes over every fill
+/// (phase `decide` under progressive quantization: the unit marks the
+/// unconfident rows from the statistics), then for an unconfident head
+/// only, statistics with full keys (MSB and LSB planes under `pred = 1`,
+/// phase `finish`), then the apply passes (applyPrunedFill). With local
+/// value pruning every pass carries `vk`: the statistics passes keep the
+/// scores and the first apply pass selects on the whole row
+/// (docs/Algorithms.md, "Attention over several fills").
+void AttentionLowering::lowerPrunedFilledHead(int64_t b, int64_t h) {
+  bool pq = op.pqThreshold.has_value();
+  auto eachFill = [&](llvm::function_ref<void(int64_t, int64_t)> body) {
+    for (int64_t f0 = 0; f0 < p.keys; f0 += p.fill)
+      body(f0, std::min(p.fill, p.keys - f0));
+  };
+  for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq) {
+    int64_t rows = std::min(p.tq, p.Lq - q0);
+    loadQueryTile(b, h, q0, rows, 0);
+    AttnTile tile{b, h, q0, rows, p.keys, p.P, p.D, p.impOff, p.perQueryMask,
+                  0, 0, 0};
+    eachFill([&](int64_t f0, int64_t n) {
+      loadKeyFill(b, h, f0, n, 0, DmaPred::Always, false);
+      emitFillPass(tile, f0, n, AttnFillStats,
+                   pq ? AttnPhase::Decide : AttnPhase::None);
+    });
+    if (pq)
+      eachFill([&](int64_t f0, int64_t n) {
+        loadKeyFill(b, h, f0, n, 0, DmaPred::Unconfident, false);
+        loadKeyFill(b, h, f0, n, 1, DmaPred::Unconfident, false);
+        emitFillPass(tile, f0, n, AttnFillStats, AttnPhase::Finish);
+      });
+    eachFill([&](int64_t f0, int64_t n) { applyPrunedFill(tile, f0, n); });
+    if (pq && q0 == 0) { // the KV cache of planes, from their DRAM copies
+      storePresent(kvSide(Buffer::K), 0, b, h, 0, p.keys);
+      if (op.pqValues)
+        storePresent(kvSide(Buffer::V), 0, b, h, 0, p.keys);
+    }
+    storeOutput(b, h, q0, rows, 0);
+  }
+}
+
+/// The apply pass over fill [f0, f0 + n) of a query tile: K (the MSB
+/// plane, completed by its LSB plane under `pred = 1` between a `decide`
+/// and a `finish` part under progressive quantization), V with K, or when
+/// local value pruning fetches V after its top-k, only the fill's kept
+/// rows and a `values` phase that adds their P V (FillApply after the
+/// first fill). Head importance goes with the last fill's O.
+void AttentionLowering::applyPrunedFill(const AttnTile &tile, int64_t f0,
+                                        int64_t n) {
+  int64_t b = tile.b, h = tile.h;
+  bool pq = op.pqThreshold.has_value(), present = tile.q0 == 0;
+  uint8_t importance = op.importanceOut ? AttnAccumulateImportance : 0;
+  uint8_t headImportance =
+      f0 + n == p.keys && op.headImportanceOut ? AttnHeadImportance : 0;
+  loadKeyFill(b, h, f0, n, 0, DmaPred::Always, present);
+  if (!op.deferValues)
+    loadValueFill(b, h, f0, n, present, false);
+  if (pq) {
+    emitFillPass(tile, f0, n, AttnFillApply, AttnPhase::Decide);
+    loadKeyFill(b, h, f0, n, 1, DmaPred::Unconfident, false);
+  }
+  AttnPhase phase = pq ? AttnPhase::Finish : AttnPhase::None;
+  if (!op.deferValues)
+    return emitFillPass(tile, f0, n,
+                        AttnFillApply | importance | headImportance, phase);
+  emitFillPass(tile, f0, n, AttnFillApply | importance | AttnDeferValues,
+               phase);
+  loadValueFill(b, h, f0, n, false, true);
+  emitFillPass(tile, f0, n, (f0 ? AttnFillApply : 0) | headImportance,
+               AttnPhase::Values);
+}
+
+/// The ATTN of `phase` and `flags` over fill [f0, f0 + n) of a query tile:
+/// the mask and importance at the fill's first key, the signed causal
+/// offset of the tile's first row from it.
+void AttentionLowering::emitFillPass(const AttnTile &tile, int64_t f0,
+                                     int64_t n, uint8_t flags,
+                                     AttnPhase phase) {
+  AttnInstr a = attnInstr(tile, phase, flags);
+  if (phase == AttnPhase::Values)
+    a.flags = flags; // not the mask's
+  a.nextTile = op.pqThreshold && tile.q0 > 0;
+  a.lk = n;
+  a.mask.off = f0;
+  a.importance.off = p.impOff + f0;
+  a.causalOffset = uint16_t(int16_t(p.P + tile.q0 - f0));
+  pb.emit(a);
 }
 
 /// Key rows [r0, r0 + n) of head h into `buf` (K or V) at 0: cached rows

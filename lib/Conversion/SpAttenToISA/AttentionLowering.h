@@ -38,6 +38,9 @@ struct AttnPlan {
   /// Keys per K/V buffer fill: `keys` when they fit one; else a head runs
   /// a statistics pass and an apply pass over each fill (docs/ISA.md).
   int64_t fill;
+  /// A head runs statistics and apply passes: its keys take several fills,
+  /// or progressive quantization's query rows several tiles.
+  bool passes;
   /// K/V double-buffering slots: 1 when a head's K or V fills more than
   /// half its buffer (BERT-base at 512 fp32 keys): the next head's fetch
   /// then follows this head's ATTNs instead of overlapping them.
@@ -79,6 +82,7 @@ private:
   mlir::FailureOr<unsigned> loadedBits(Buffer buf);
   mlir::LogicalResult planQueryTile();
   mlir::LogicalResult planFillQueryTile();
+  mlir::LogicalResult planPassesAcrossTiles();
   mlir::LogicalResult planImportance();
   mlir::LogicalResult writePlanes();
   mlir::LogicalResult loadHeadLists();
@@ -87,6 +91,14 @@ private:
   // The head and query-tile loop.
   void lowerHead(int64_t b, int64_t h, int64_t headTile, int64_t &qTile);
   void lowerFilledHead(int64_t b, int64_t h);
+  void lowerPrunedFilledHead(int64_t b, int64_t h);
+  void applyPrunedFill(const AttnTile &tile, int64_t f0, int64_t n);
+  void emitFillPass(const AttnTile &tile, int64_t f0, int64_t n, uint8_t flags,
+                    AttnPhase phase);
+  void loadKeyFill(int64_t b, int64_t h, int64_t f0, int64_t n,
+                   unsigned plane, DmaPred pred, bool withPresent);
+  void loadValueFill(int64_t b, int64_t h, int64_t f0, int64_t n,
+                     bool withPresent, bool afterTopk);
   void loadFill(Buffer buf, int64_t b, int64_t h, int64_t r0, int64_t n,
                 bool withPresent);
   /// One side (K or V) of the attention's keys.

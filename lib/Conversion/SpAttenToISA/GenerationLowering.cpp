@@ -154,7 +154,7 @@ private:
   void bindToPositionRow(const Tensor &t, int64_t h);
   void writeNewRow(const Tensor &t, const Operand &src, int64_t h);
   void loadOwnRow(Buffer buf, const Tensor &t, int64_t h,
-                  DmaPred pred = DmaPred::Always);
+                  DmaPred pred = DmaPred::Always, bool atLastKey = true);
   AttnInstr attn(int64_t h, int64_t lk, uint8_t flags);
   void loadHeadInputs(int64_t h);
   void lowerOneFill(int64_t h, bool prefetchNext);
@@ -164,6 +164,20 @@ private:
   void fetchKeptValues(int64_t h);
   void lowerFills(int64_t h);
   void storeOutput(int64_t h);
+
+  // Progressive quantization and local value pruning over several fills.
+  /// A fill of the decode step: cached rows [first, first + rows) before
+  /// the position, or (`own`) the token's row.
+  struct Fill {
+    int64_t first, rows;
+    bool own;
+  };
+  void lowerPrunedFills(int64_t h);
+  void forEachFill(llvm::function_ref<void(const Fill &)> body) const;
+  void loadFill(Buffer buf, const Tensor &t, int64_t h, const Fill &f,
+                DmaPred pred = DmaPred::Always);
+  void emitFillPass(int64_t h, const Fill &f, uint8_t flags, AttnPhase phase);
+  void applyPrunedFill(int64_t h, const Fill &f);
 };
 } // namespace
 
@@ -291,11 +305,14 @@ void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
 }
 
 /// Cache row p of head h (the token's, written first) into the SRAM row of
-/// the last key.
+/// the last key of head h's slot, or with `atLastKey` false into `buf` at 0
+/// (a fill of its own).
 void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
-                                         int64_t h, DmaPred pred) {
-  int64_t off = slotOff(buf, h);
-  bindToKeys(DmaFields::sram.off, D, off - D, off, off + (maxKeys - 1) * D);
+                                         int64_t h, DmaPred pred,
+                                         bool atLastKey) {
+  int64_t off = atLastKey ? slotOff(buf, h) : 0;
+  if (atLastKey)
+    bindToKeys(DmaFields::sram.off, D, off - D, off, off + (maxKeys - 1) * D);
   if (selection) { // p is the kept list's last entry
     bindToKeys(fields::Gather::idxOff, 1, -1, 0, maxKeys - 1);
     return pb.gather({buf, off, D},
@@ -335,19 +352,8 @@ LogicalResult CachedAttentionLowering::lower() {
            << D << " does not fit the K and V buffers";
   if (failed(core.get(op.getOutput(), output)))
     return failure();
-  if (op.getPqThresholdAttr() && maxKeys > fill)
-    return op.emitOpError("--pq-msb in generation over more than one K/V "
-                          "buffer fill is not implemented");
-  if (op.getValueCounts()) {
-    if (failed(core.get(op.getValueCounts(), valueCounts)))
-      return failure();
-    if (maxKeys > fill)
-      return op.emitOpError("local value pruning over more than one K/V "
-                            "buffer fill (")
-             << maxKeys << " keys, " << fill
-             << " per fill) is not implemented: its top-k needs every "
-                "probability of the row";
-  }
+  if (op.getValueCounts() && failed(core.get(op.getValueCounts(), valueCounts)))
+    return failure();
   FailureOr<Operand> qo = operand(op.getQuery(), true),
                      ko = operand(op.getKey(), false),
                      vo = operand(op.getValue(), false);
@@ -385,7 +391,7 @@ LogicalResult CachedAttentionLowering::lower() {
     if (!prefetch || h == 0)
       loadHeadInputs(h);
     bool next = prefetch && h + 1 < keptHeads;
-    if (op.getPqThresholdAttr())
+    if (op.getPqThresholdAttr() && maxKeys <= fill)
       lowerProgressive(h, next);
     else if (maxKeys <= fill)
       lowerOneFill(h, next);
@@ -516,6 +522,8 @@ void CachedAttentionLowering::fetchKeptValues(int64_t h) {
 /// own row as a fill of one key, which the apply pass appends to the cache.
 /// A cache written first holds the token's rows: its fills cover [0, p].
 void CachedAttentionLowering::lowerFills(int64_t h) {
+  if (op.getPqThresholdAttr() || valueCounts)
+    return lowerPrunedFills(h);
   int64_t cached = writeFirst ? maxKeys : maxKeys - 1;
   for (bool apply : {false, true}) {
     uint8_t flags = apply ? AttnFillApply : AttnFillStats;
@@ -563,6 +571,117 @@ void CachedAttentionLowering::zeroPrunedHeads() {
   zero.rows = H * D, zero.cols = 1;
   pb.emit(zero);
   pb.store(output->ref, H * D * 4, {Buffer::Acc, 0, H * D}, 1, H * D);
+}
+
+/// Progressive quantization and local value pruning over several fills
+/// (docs/Algorithms.md, "Attention over several fills"): a statistics pass
+/// over every fill (phase `decide` under progressive quantization, which
+/// marks the query unconfident from the statistics), then for an
+/// unconfident head only, statistics with full keys (the MSB and LSB
+/// planes under `pred = 1`, phase `finish`), then the apply passes. With
+/// local value pruning every pass carries `vk`: the statistics passes keep
+/// the scores and the first apply pass selects on the whole row. The
+/// token's own row is a fill of its own, after the cached rows [0, p).
+void CachedAttentionLowering::lowerPrunedFills(int64_t h) {
+  bool pq = bool(op.getPqThresholdAttr());
+  forEachFill([&](const Fill &f) {
+    loadFill(Buffer::K, cache->key, h, f);
+    emitFillPass(h, f, AttnFillStats, pq ? AttnPhase::Decide : AttnPhase::None);
+  });
+  if (pq)
+    forEachFill([&](const Fill &f) {
+      loadFill(Buffer::K, cache->key, h, f, DmaPred::Unconfident);
+      loadFill(Buffer::K, *cache->keyLsb, h, f, DmaPred::Unconfident);
+      emitFillPass(h, f, AttnFillStats, AttnPhase::Finish);
+    });
+  forEachFill([&](const Fill &f) { applyPrunedFill(h, f); });
+  if (writeFirst)
+    return;
+  appendToCache(Buffer::K, cache->key, h, 0, /*atPosition=*/false);
+  appendToCache(Buffer::V, cache->value, h, 0, /*atPosition=*/false);
+}
+
+/// The cached rows before the position in fills of `fill` keys (a fill
+/// past the position is empty), then the token's own row.
+void CachedAttentionLowering::forEachFill(
+    llvm::function_ref<void(const Fill &)> body) const {
+  for (int64_t first = 0; first < maxKeys - 1; first += fill)
+    body({first, std::min(fill, maxKeys - 1 - first), false});
+  body({0, 1, true});
+}
+
+/// Fill `f`'s rows of cache `t` (K or V side) into `buf` at 0: cached rows,
+/// or the token's row, from the cache when it was written first, else
+/// from its projection.
+void CachedAttentionLowering::loadFill(Buffer buf, const Tensor &t, int64_t h,
+                                       const Fill &f, DmaPred pred) {
+  if (!f.own)
+    return loadCached(buf, t, h, f.first, f.rows, 0, false, pred);
+  if (!writeFirst) {
+    const Operand &src = buf == Buffer::K ? k : v;
+    return loadNewRow(buf, src, buf == Buffer::K ? TensorClass::K
+                                                 : TensorClass::V,
+                      h, 0);
+  }
+  loadOwnRow(buf, t, h, pred, /*atLastKey=*/false);
+}
+
+/// One pass of head h over fill `f`, its key count bound to the position.
+void CachedAttentionLowering::emitFillPass(int64_t h, const Fill &f,
+                                           uint8_t flags, AttnPhase phase) {
+  AttnInstr a = attn(h, f.rows, flags);
+  a.phase = phase;
+  if (auto threshold = op.getPqThresholdAttr())
+    a.pqThreshold = threshold.getValue().convertToFloat();
+  if (valueCounts && phase != AttnPhase::Values) {
+    a.vk = maxKeys;
+    bindToKeys(fields::Attn::vk, 1, 0, 1, maxKeys, valueCounts->ref.addr);
+  }
+  if (!f.own)
+    bindToKeys(fields::Attn::lk, 1, -1 - f.first, 0, f.rows);
+  bool adds = (flags & AttnFillApply) && phase != AttnPhase::Decide &&
+              phase != AttnPhase::Values;
+  if (adds && f.own && selection) { // the last key's importance
+    int64_t base = selection->importance().off;
+    bindToKeys(fields::Attn::impOff, 1, base - 1, base,
+               base + maxKeys - 1);
+  }
+  if (adds)
+    addImportance(a, f.own ? 0 : f.first);
+  pb.emit(a);
+}
+
+/// The apply pass over fill `f`: K (the MSB plane, completed by the LSB
+/// plane under `pred = 1` between the `decide` and `finish` parts under
+/// progressive quantization), V with K, or with local value pruning after
+/// the pass, only the rows it kept (`pred = 2`; the token's own row
+/// always, as the cache needs it), then a `values` phase that adds this
+/// fill's P V (FillApply after the first fill).
+void CachedAttentionLowering::applyPrunedFill(int64_t h, const Fill &f) {
+  bool pq = bool(op.getPqThresholdAttr());
+  const std::optional<Tensor> &valueLsb = cache->valueLsb;
+  loadFill(Buffer::K, cache->key, h, f);
+  if (!valueCounts) {
+    loadFill(Buffer::V, cache->value, h, f);
+    if (valueLsb)
+      loadFill(Buffer::V, *valueLsb, h, f, DmaPred::Unconfident);
+  }
+  uint8_t defer = valueCounts ? AttnDeferValues : 0;
+  if (pq) {
+    emitFillPass(h, f, AttnFillApply, AttnPhase::Decide);
+    loadFill(Buffer::K, *cache->keyLsb, h, f, DmaPred::Unconfident);
+  }
+  emitFillPass(h, f, AttnFillApply | defer,
+               pq ? AttnPhase::Finish : AttnPhase::None);
+  if (!valueCounts)
+    return;
+  loadFill(Buffer::V, cache->value, h, f,
+           f.own ? DmaPred::Always : DmaPred::ValueRows);
+  if (valueLsb)
+    loadFill(Buffer::V, *valueLsb, h, f,
+             f.own ? DmaPred::Unconfident : DmaPred::UnconfidentValueRows);
+  bool firstFill = !f.own && f.first == 0;
+  emitFillPass(h, f, firstFill ? 0 : AttnFillApply, AttnPhase::Values);
 }
 
 LogicalResult isa::lowerGenerationFamily(LoweringCore &core, Operation *op) {

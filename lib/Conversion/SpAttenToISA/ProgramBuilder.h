@@ -76,6 +76,9 @@ struct AttnInstr {
   int64_t causalOffset = 0; ///< the KV-cache length plus the tile's first row
   int64_t vk = 0;           ///< V rows local value pruning keeps; 0 = off
   float pqThreshold = 0;    ///< progressive quantization's confidence
+  /// A later query tile of the head: its refetch decision merges into the
+  /// head's (statistics passes in phase decide).
+  bool nextTile = false;
   float scale = 0;          ///< applied to Q K^T
 };
 

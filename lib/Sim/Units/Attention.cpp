@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Unit.h"
+#include "AttentionUnit.h"
 
 #include "spatten/Sim/Timing/AttentionPipeline.h"
 #include "spatten/Sim/Timing/TopkEngine.h"
@@ -25,62 +25,6 @@
 
 using namespace spatten;
 using namespace spatten::sim;
-
-namespace {
-
-using F = fields::Attn;
-
-class AttentionUnit : UnitInstr {
-public:
-  explicit AttentionUnit(const UnitInstr &instr) : UnitInstr(instr) {}
-  Error run();
-
-private:
-  /// The checked operands of an ATTN in phase none, decide or finish.
-  struct Operands {
-    Operand q, k, v, o, mask;
-    std::optional<Operand> imp, himp; ///< set when their flag is
-  };
-  /// Decodes and checks every operand of a phase none/decide/finish ATTN,
-  /// so that a bad field fails before the instruction changes any state.
-  Expected<Operands> operands() const;
-  Expected<std::optional<Operand>> tokenImportance(uint64_t lk) const;
-  Expected<std::optional<Operand>> headImportance() const;
-
-  Expected<Mat> scores(const Operand &q, const Operand &k,
-                        const Operand &mask) const;
-  Expected<Mat> probabilities(const Operand &q, const Operand &k,
-                              const Operand &mask) const;
-  Error checkFillPass() const;
-  Error checkShape() const;
-  void accumulateStatistics(const Mat &s);
-  void applyFill(Mat &s, const Operands &ops);
-  void decide(const Mat &p);
-  void mergeDecide(Mat &p);
-  void finish(Mat &p, const Operands &ops);
-  Error values();
-
-  std::vector<bool> pruneValues(Mat &p, std::vector<uint64_t> &topkCycles) const;
-  void accumulateImportance(const Mat &p, const Operand &imp);
-  /// P V, or (timing only) zeros of its shape.
-  Mat times(const Mat &p, const Mat &v) const;
-  void writeOutput(const Mat &o, const Operand &op,
-                   const std::optional<Operand> &himp, bool countHead = true);
-  /// Hands the rows to the timeline and counts their operations.
-  void describeRows(uint64_t lk, uint64_t d);
-  std::optional<timing::AttnWork> pipelineWork(uint64_t lk, uint64_t d) const;
-  void countOps(uint64_t lk, uint64_t d);
-
-  /// What each query row of this ATTN does in the attention pipeline.
-  struct Rows {
-    std::vector<bool> qk;             ///< runs Q*K and softmax
-    std::vector<uint64_t> topk;       ///< local-V top-k cycles
-    std::vector<uint64_t> keptValues; ///< V rows prob*V reads (0: no PV)
-    bool decide = false, importance = false;
-  } rows;
-};
-
-} // namespace
 
 /// The scores scale * Q K^T + mask, lq x lk, with the mask kind of the
 /// instruction; zeros when timing only.
@@ -254,7 +198,7 @@ void AttentionUnit::finish(Mat &p, const Operands &ops) {
   if (l)
     l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
   if (defer) {
-    machine.deferred = {true, uint64_t(p.rows()), lk,
+    machine.deferred = {true, false, uint64_t(p.rows()), lk,
                         std::vector<float>(p.data(), p.data() + p.size()),
                         std::move(rowMask)};
     return;
@@ -267,9 +211,10 @@ void AttentionUnit::finish(Mat &p, const Operands &ops) {
 /// SRAM data, even NaN).
 Error AttentionUnit::values() {
   uint64_t flags = get(F::flags);
-  if (uint64_t bad = flags & ~uint64_t(AttnHeadImportance))
+  if (uint64_t bad = flags & ~uint64_t(AttnHeadImportance | AttnFillApply))
     return error(F::flags, llvm::formatv("bits {0:x} do not apply to phase "
-                                         "values (only HeadImportance, 0x4)",
+                                         "values (only HeadImportance, 0x4, "
+                                         "and FillApply, 0x20)",
                                          bad));
   uint64_t lq = get(F::lq), lk = get(F::lk), d = get(F::d);
   DeferredValues &dv = machine.deferred;
@@ -295,13 +240,21 @@ Error AttentionUnit::values() {
     if (!dv.rowMask[j])
       vm.row(j).setZero();
   Mat p = Eigen::Map<const Mat>(dv.probs.data(), lq, lk);
-  writeOutput(times(p, vm), *o, *himp);
+  // FillApply: a later fill adds to the O of the fills before it.
+  bool accumulate = flags & AttnFillApply;
+  Mat pv = times(p, vm);
+  if (accumulate)
+    pv += read(*o);
+  writeOutput(pv, *o, *himp, /*countHead=*/!accumulate);
   rows.qk.assign(lq, false);
   rows.keptValues.resize(lq);
   for (uint64_t i = 0; i < lq; ++i)
     rows.keptValues[i] = uint64_t((p.row(i).array() != 0).count());
+  // Over several fills the later fills' LSB loads still need the
+  // predicate; the next decide sets it anew.
+  if (!dv.fill)
+    machine.predicate = false;
   machine.deferred = DeferredValues();
-  machine.predicate = false;
   out.cycles = attnCycles(0, lk, d, /*pv=*/true, lq, machine.timing);
   describeRows(lk, d);
   return Error::success();
@@ -324,11 +277,21 @@ void AttentionUnit::decide(const Mat &p) {
   }
   machine.predicate = unconfident > 0;
   if (LayerCounters *l = layer()) {
-    l->unconfidentRows = l->unconfidentRows.value_or(0) + unconfident;
-    l->refetchDecisions.push_back(unconfident > 0);
-    l->refetchedRows = l->refetchedRows.value_or(0);
+    recordDecision(*l, unconfident);
     l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), lk);
   }
+}
+
+/// The report's refetch decision of a head and its unconfident rows; on a
+/// later query tile of the head (`next_tile`) the decision merges into the
+/// head's last one.
+void AttentionUnit::recordDecision(LayerCounters &l, uint64_t unconfident) {
+  l.unconfidentRows = l.unconfidentRows.value_or(0) + unconfident;
+  if (get(F::nextTile) && !l.refetchDecisions.empty())
+    l.refetchDecisions.back() = l.refetchDecisions.back() || unconfident > 0;
+  else
+    l.refetchDecisions.push_back(unconfident > 0);
+  l.refetchedRows = l.refetchedRows.value_or(0);
 }
 
 /// Phase `finish`: confident rows keep the decide's MSB-only probabilities;
@@ -350,7 +313,8 @@ void AttentionUnit::mergeDecide(Mat &p) {
   }
   machine.pq = PqPending();
   bool pv = !(get(F::flags) & AttnDeferValues);
-  if (pv)
+  // An apply pass leaves it for the LSB loads of the fills after it.
+  if (pv && !(get(F::flags) & AttnFillApply))
     machine.predicate = false;
   out.cycles = attnCycles(recomputed, lk, get(F::d), pv, lq, machine.timing);
 }
@@ -387,15 +351,14 @@ Expected<AttentionUnit::Operands> AttentionUnit::operands() const {
   if (isDecide && !std::isfinite(getFloat(F::pqThreshold)))
     return error(F::pqThreshold, "is not a finite fp32 value");
   const PqPending &pq = machine.pq;
-  if (phase == AttnPhase::Finish && (!pq.valid || pq.lq != lq || pq.lk != lk))
+  if (phase == AttnPhase::Finish && !stats &&
+      (!pq.valid || pq.lq != lq || pq.lk != lk))
     return error(F::phase, llvm::formatv("finish of {0} x {1} scores without "
                                          "a pending decide of that shape",
                                          lq, lk));
   return Operands{*q, *k, *v, *o, *mask, *imp, *himp};
 }
 
-/// Checks a statistics or apply pass against its flags, phase, `vk` and
-/// the attention unit's statistics, before any state changes.
 /// One ATTN covers at most one fill of keys (max_keys_per_fill), and a head
 /// has at least one column: operand bounds alone do not bound lq x lk when
 /// rows repeat (stride 0), and the unit holds a row's scores for every key.
@@ -410,100 +373,19 @@ Error AttentionUnit::checkShape() const {
   return Error::success();
 }
 
-Error AttentionUnit::checkFillPass() const {
-  uint64_t flags = get(F::flags), lq = get(F::lq);
-  bool stats = flags & AttnFillStats;
-  if (stats && (flags & AttnFillApply))
-    return error(F::flags, "FillStats (0x10) and FillApply (0x20) are "
-                           "separate passes");
-  if (AttnPhase(get(F::phase)) != AttnPhase::None)
-    return error(F::phase, "must be none with FillStats (0x10) or FillApply "
-                           "(0x20)");
-  if (flags & AttnDeferValues)
-    return error(F::flags, "DeferValues (0x8) does not apply to a fill pass");
-  if (get(F::vk))
-    return error(F::vk, "must be 0 in a fill pass (local value pruning "
-                        "needs every probability of a row)");
-  if (stats && (flags & (AttnAccumulateImportance | AttnHeadImportance)))
-    return error(F::flags, "importance (0x1, 0x4) applies in the apply pass, "
-                           "not with FillStats (0x10)");
-  const FillStatistics &st = machine.fill;
-  bool continues = st.valid && !st.applying;
-  if (stats && continues && st.lq != lq)
-    return error(F::lq, llvm::formatv("statistics of {0} query rows continue "
-                                      "statistics of {1}",
-                                      lq, st.lq));
-  if (!stats && !st.valid)
-    return error(F::flags, "FillApply (0x20) without statistics: no FillStats "
-                           "(0x10) ATTN before it");
-  if (!stats && st.lq != lq)
-    return error(F::lq, llvm::formatv("apply pass of {0} query rows with "
-                                      "statistics of {1}",
-                                      lq, st.lq));
-  return Error::success();
-}
-
-/// Statistics pass: folds each row's max and sum of exp over this fill's
-/// scores into the running ones (m' = max(m, max_j s), l' = l e^(m - m') +
-/// sum_j e^(s_j - m')); the first pass after an apply starts anew.
-void AttentionUnit::accumulateStatistics(const Mat &s) {
-  constexpr float inf = std::numeric_limits<float>::infinity();
-  uint64_t lq = s.rows(), lk = s.cols();
-  FillStatistics &st = machine.fill;
-  if (!st.valid || st.applying)
-    st = {true, false, lq, 0, std::vector<float>(lq, -inf),
-          std::vector<float>(lq, 0.0f)};
-  st.keys += lk;
-  for (uint64_t i = 0; i < lq && lk; ++i) {
-    float m = std::max(st.max[i], s.row(i).maxCoeff());
-    if (m == -inf) // every key so far hidden
-      continue;
-    st.sum[i] = st.sum[i] * std::exp(st.max[i] - m) +
-                (s.row(i).array() - m).exp().sum();
-    st.max[i] = m;
-  }
-}
-
-/// Apply pass: P = exp(s - m) / l with the final statistics (rows with
-/// every key hidden get P = 0, as softmaxRows), token importance on P, and
-/// O = P V (first apply) or O += P V; head importance on O as it stands.
-void AttentionUnit::applyFill(Mat &s, const Operands &ops) {
-  FillStatistics &st = machine.fill;
-  uint64_t lq = s.rows(), lk = s.cols();
-  for (uint64_t i = 0; i < lq; ++i) {
-    if (st.max[i] == -std::numeric_limits<float>::infinity() || !lk) {
-      s.row(i).setZero();
-      continue;
-    }
-    s.row(i) = (s.row(i).array() - st.max[i]).exp().matrix();
-    s.row(i) /= st.sum[i];
-  }
-  if (ops.imp)
-    accumulateImportance(s, *ops.imp);
-  rows.importance = ops.imp.has_value();
-  rows.keptValues.assign(lq, lk);
-  bool first = !st.applying;
-  if (LayerCounters *l = layer(); l && first)
-    l->keptTokens = std::max<uint64_t>(l->keptTokens.value_or(0), st.keys);
-  Mat o = times(s, read(ops.v));
-  if (!first)
-    o += read(ops.o);
-  st.applying = true;
-  writeOutput(o, ops.o, ops.himp, /*countHead=*/first);
-}
-
 Error AttentionUnit::run() {
   if (Error e = checkFlags(F::flags, AttnAccumulateImportance | AttnMaskSelect |
                                          AttnHeadImportance | AttnDeferValues |
                                          AttnFillStats | AttnFillApply))
     return e;
-  if (get(F::flags) & (AttnFillStats | AttnFillApply))
+  // The field is 2 bits wide: every value names a phase.
+  AttnPhase phase = AttnPhase(get(F::phase));
+  if (phase != AttnPhase::Values &&
+      (get(F::flags) & (AttnFillStats | AttnFillApply)))
     if (Error e = checkFillPass())
       return e;
   if (Error e = checkShape())
     return e;
-  // The field is 2 bits wide: every value names a phase.
-  AttnPhase phase = AttnPhase(get(F::phase));
   if (phase == AttnPhase::Values)
     return values();
   auto ops = operands();

@@ -126,6 +126,7 @@ MULTI_FILL = {
     "token": CONFIGS["token"],
     "head": CONFIGS["head"],
     "token-head": R.SpAttenConfig(token_keep=0.5, head_keep=0.75),
+    "value": CONFIGS["value"],
 }
 
 
@@ -172,27 +173,28 @@ def check_bytes(report: Report, records: List[R.LayerRecord], d: int, cfg: R.SpA
     the K MSB plane for every key row, the LSB plane for exactly the
     refetched rows, and only the V rows local value pruning kept (with
     --pq-values: their MSB plane, and their LSB plane in refetching
-    heads). Keys over several K/V buffer fills of ``hardware`` are read
-    more than once (R.fill_fetches)."""
+    heads). Keys over several K/V buffer fills of ``hardware``, and
+    progressive quantization's query rows over several tiles, are read
+    more than once (R.fill_fetches, R.pq_query_tiles)."""
     for layer, r in zip(report.layers, records):
         c, read = r.counts, layer.dram.read
         k_fetches, v_fetches = R.fill_fetches(len(r.tokens), len(r.tokens), d, hardware, *R.kv_bits(cfg))
-        k_rows = len(r.heads) * len(r.tokens) * k_fetches
         if cfg.pq_msb is not None:
-            lsb_rows = len(r.refetched_rows) * len(r.tokens)
-            assert read(["k_msb"]) == k_rows * row_bytes(d, cfg.pq_msb)
-            assert read(["k_lsb"]) == lsb_rows * R.row_bytes(d, cfg.pq_lsb)
-            assert layer.refetched_rows == lsb_rows
+            assert read(["k_msb"]) == c["k_msb_rows"] * row_bytes(d, cfg.pq_msb)
+            assert read(["k_lsb"]) == c["k_lsb_rows"] * R.row_bytes(d, cfg.pq_lsb)
+            assert layer.refetched_rows == c["k_lsb_rows"]
+            assert (c["k_lsb_rows"] > 0) == bool(r.refetched_rows)
             assert read(["k"]) == 0
         else:
-            assert read(["k"]) == k_rows * row_bytes(d, cfg.key_bits)
+            assert read(["k"]) == len(r.heads) * len(r.tokens) * k_fetches * row_bytes(d, cfg.key_bits)
             assert read(["k"]) == c["k_bytes"]
         if cfg.pq_values:
             assert read(["v"]) == 0
             assert read(["v_msb"]) == c["v_msb_rows"] * row_bytes(d, cfg.pq_msb)
             assert read(["v_lsb"]) == c["v_lsb_rows"] * R.row_bytes(d, cfg.pq_lsb)
         else:
-            assert read(["v"]) == c["v_rows"] * v_fetches * row_bytes(d, cfg.value_bits)
+            if cfg.pq_msb is None:
+                assert read(["v"]) == c["v_rows"] * v_fetches * row_bytes(d, cfg.value_bits)
             assert read(["v"]) == c["v_bytes"]
         assert read(["q"]) == c["q_rows"] * row_bytes(d, cfg.query_bits)
 
@@ -263,3 +265,36 @@ def test_tensor_widths_within_the_derived_bound(name, config, models, tmp_path):
     reference's run and within the derived bound of the dense run."""
     cfg = TENSOR_WIDTHS[config]
     check_within_bound(models(name), cfg, check_agreement(models(name), cfg, tmp_path))
+
+
+@pytest.mark.parametrize("config", ["value", "pq", "all", "pq-values", "pq-values-value"])
+@pytest.mark.parametrize("name", ["bert", "gpt2", "gpt2model", "bert_toy"])
+def test_pruning_over_fills_agrees_with_reference(name, config, models, tmp_path):
+    """Local value pruning and progressive quantization over fills of 4
+    keys, every query row in one tile: each row keeps the largest
+    probabilities of its whole row, each head decides on the statistics of
+    every fill (docs/Algorithms.md, "Attention over several fills"), so
+    tokens, heads, refetches and outputs are the reference's; K MSB and LSB
+    bytes follow R.pq_query_tiles (check_bytes)."""
+    hw = tmp_path / "hw.json"
+    hw.write_text(json.dumps({"preset": "spatten", "name": "four-keys", "max_keys_per_fill": 4}))
+    check_agreement(models(name), CONFIGS[config], tmp_path, hw)
+
+
+@pytest.mark.parametrize("fill", [None, 4], ids=["one-fill", "fills-of-4"])
+@pytest.mark.parametrize("config", ["pq", "all", "pq-value"])
+@pytest.mark.parametrize("name", ["bert", "gpt2", "bert_toy"])
+def test_pq_across_query_tiles_agrees_with_reference(name, config, fill, models, tmp_path):
+    """Progressive quantization with query tiles of 6 rows (16 tokens take
+    three): each tile runs statistics and apply passes, decides on its own
+    rows and fetches the LSB planes when one is unconfident; the later
+    tiles merge their refetch decision into the head's (docs/ISA.md,
+    `next_tile`). Tokens, heads, refetched heads, unconfident rows and
+    outputs are the reference's; the bytes follow R.pq_query_tiles."""
+    d = models(name)[1].head_dim
+    hw = tmp_path / "hw.json"
+    fields = {"q_buffer_bytes": 6 * 4 * d, **({"max_keys_per_fill": fill} if fill else {})}
+    hw.write_text(json.dumps({"preset": "spatten", "name": "six-rows", **fields}))
+    cfg = R.SpAttenConfig(value_keep=0.3, pq_msb=6, pq_lsb=4, pq_threshold=0.2) if config == "pq-value" \
+        else CONFIGS[config]
+    check_agreement(models(name), cfg, tmp_path, hw)

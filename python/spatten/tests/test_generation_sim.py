@@ -115,14 +115,6 @@ def test_generation_past_the_context_is_refused(lm, tmp_path):
         generate_on_sim(binary, tmp_path / "out", n=5)
 
 
-def test_techniques_in_generation_are_refused_until_implemented(lm, tmp_path):
-    _, onnx = lm
-    with pytest.raises(tools.ToolError, match="--pq-msb in generation over more than one K/V buffer fill is not "
-                                              "implemented"):
-        compile_lm(onnx, tmp_path / "lm.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 8}),
-                   settings=SpAttenConfig(pq_msb=6))
-
-
 def test_local_value_pruning_in_generation_matches_the_reference(lm, tmp_path):
     """Each step keeps max(1, floor((p + 1) 0.3)) probabilities per head
     and fetches only those cached V rows, plus the token's own row for the
@@ -156,6 +148,36 @@ def test_the_papers_992_token_prompt(tmp_path):
     # Logits of this wider model reach tens: the bound is relative to them.
     scale = float(np.abs(logits).max())
     assert float(np.abs(run.generation_logits - logits).max()) <= LONG_LOGITS_REL * scale, scale
+
+
+@pytest.mark.parametrize("settings", [dict(pq_msb=6, pq_threshold=0.05, value_keep=0.3),
+                                      dict(pq_msb=6, pq_threshold=0.5)], ids=["value-pq", "pq-refetching"])
+def test_the_papers_prompt_over_fills_and_query_tiles(tmp_path, settings):
+    """The paper's 992-token prompt with progressive quantization (and
+    local value pruning) in fp32 (paper-figures §2): the prefill's 992
+    keys take two fills of 784 and its 992 query rows two tiles, and every
+    decode step's 993+ keys two fills (docs/Algorithms.md, "Attention over
+    several fills"). Tokens and refetches are the NumPy reference's, logits
+    within LONG_LOGITS_REL of the largest, and the Q, K MSB, K LSB and V
+    bytes of the prefill and of every step equal its counts."""
+    path = tmp_path / "lm.onnx"
+    model = spexport.export("gpt2-lm", str(path), seq_len=8, layers=2, hidden=256, heads=4, max_positions=1024,
+                            init_std=0.3)
+    prompt = np.random.default_rng(0).integers(0, model.config.vocab, size=(1, 992), dtype=np.int64)
+    cfg = SpAttenConfig(**settings)
+    binary = tools.compile(path, tmp_path / "lm.spbin", shapes={"batch": 1, "sequence": 992}, extra=["--max-context"],
+                           settings=cfg)
+    run = tools.simulate(binary, {"input_ids": prompt}, tmp_path / "out", generate=3, save_logits=True)
+    ref = R.generate(R.from_torch(model), prompt[0], 3, cfg, hardware=binary.manifest["hardware"])
+    assert R.keys_per_fill(binary.manifest["hardware"], 64, *R.kv_bits(cfg)) == 784
+    np.testing.assert_array_equal(run.generated_ids, ref.tokens)
+    scale = float(np.abs(ref.logits).max())
+    assert float(np.abs(run.generation_logits - ref.logits).max()) <= LONG_LOGITS_REL * scale, scale
+    stages = [run.report.stages.prefill, *run.report.stages.steps]
+    for cls in ("q", "k_msb", "k_lsb", "v"):
+        assert [s.dram.read([cls]) for s in stages] == [t.totals()[f"{cls}_bytes"] for t in ref.steps], cls
+    refetches = [[len(r.refetched_rows) for r in step.layers] for step in ref.steps[1:]]
+    assert [[layer.refetches for layer in s.layers] for s in stages[1:]] == refetches
 
 
 def kv_read(steps):
@@ -230,6 +252,41 @@ def test_progressive_quantization_in_generation_matches_the_reference(lm, tmp_pa
     dense = generate_on_sim(compile_lm(onnx, tmp_path / "d.spbin"), tmp_path / "d").report.stages.steps
     kv = [s.dram.read(["k", "v", "k_msb", "k_lsb", "v_msb", "v_lsb"]) for s in steps]
     assert all(q < d for q, d in zip(kv, kv_read(dense)))
+
+
+@pytest.mark.parametrize("settings", [
+    dict(pq_msb=6, pq_threshold=0.5),
+    dict(pq_msb=6, v_bits=6, q_bits=16, pq_threshold=0.05),
+    dict(value_keep=0.3),
+    dict(k_bits=6, v_bits=4, value_keep=0.3),
+    dict(pq_msb=8, pq_values=True, pq_threshold=0.6),
+    dict(pq_msb=6, v_bits=6, q_bits=16, value_keep=0.5, pq_threshold=0.7),
+    dict(pq_msb=8, pq_values=True, value_keep=0.3, pq_threshold=0.6),
+])
+def test_pruning_over_fills_in_generation_matches_the_reference(lm, tmp_path, settings):
+    """Progressive quantization and local value pruning over fills of 4
+    keys (docs/Algorithms.md, "Attention over several fills"): the 7-token
+    prefill takes two fills, each decode step three or four. Each head
+    decides on the statistics of every fill and keeps the largest
+    probabilities of its whole row, so tokens, the refetches of every
+    step's layers and the Q, V and LSB bytes are the NumPy reference's,
+    logits within LOGITS_TOL; K MSB and LSB bytes count the passes over
+    the fills (R.pq_query_tiles)."""
+    model, onnx = lm
+    cfg = SpAttenConfig(**settings)
+    binary = compile_lm(onnx, tmp_path / "f.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 4}),
+                        settings=cfg)
+    run = generate_on_sim(binary, tmp_path / "f")
+    ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"])
+    np.testing.assert_array_equal(run.generated_ids, ref.tokens)
+    assert float(np.abs(run.generation_logits - ref.logits).max()) <= LOGITS_TOL
+    steps, totals = run.report.stages.steps, [r.totals() for r in ref.steps[1:]]
+    for cls in ("q", "k_msb", "k_lsb") if cfg.pq_msb is not None else ("q", "k"):
+        assert [s.dram.read([cls]) for s in steps] == [t[f"{cls}_bytes"] for t in totals], cls
+    assert [s.dram.read(["v", "v_msb", "v_lsb"]) for s in steps] == [t["v_bytes"] for t in totals]
+    if cfg.pq_msb is not None:
+        refetches = [[len(r.refetched_rows) for r in step.layers] for step in ref.steps[1:]]
+        assert [[layer.refetches for layer in s.layers] for s in steps] == refetches
 
 
 def test_requantizing_a_dequantized_row_gives_its_codes_back():

@@ -136,19 +136,19 @@ def test_gpt2_1024_fixed_point_keys_take_one_fill(config, tmp_path):
     assert R.fill_fetches(tokens, tokens, 64, hardware, *R.kv_bits(cfg)) == (1, 1)
 
 
-@pytest.mark.parametrize("flags", [R.SpAttenConfig(value_keep=0.5), R.SpAttenConfig(pq_msb=6)],
-                         ids=["value-keep", "pq-msb"])
-def test_techniques_that_need_a_whole_row_refuse_several_fills(flags, tmp_path):
-    """Local value pruning and progressive quantization over several fills
-    are refused with the flag named and a non-zero exit, nothing written."""
+@pytest.mark.parametrize("flags", [R.SpAttenConfig(value_keep=0.5), R.SpAttenConfig(pq_msb=6, pq_threshold=0.5),
+                                   R.SpAttenConfig(value_keep=0.2, pq_msb=8, pq_values=True, pq_threshold=0.5)],
+                         ids=["value-keep", "pq-msb", "pq-values-value-keep"])
+def test_techniques_that_need_a_whole_row_run_over_several_fills(flags, tmp_path):
+    """Local value pruning and progressive quantization over fills of 4
+    keys (docs/Algorithms.md, "Attention over several fills"): 8 tokens
+    take two fills, and kept tokens, refetches, outputs and K/V bytes are
+    the NumPy reference's."""
     path = tmp_path / "model.onnx"
-    spexport.export("gpt2", str(path), size="tiny", layers=1, seq_len=8)
-    out = tmp_path / "model.spbin"
-    with pytest.raises(tools.ToolError) as failed:
-        tools.compile(path, out, settings=flags, shapes={"batch": 1, "sequence": 8},
-                      hw=hw_file(tmp_path, {"max_keys_per_fill": 4}))
-    assert failed.value.returncode > 0
-    flag = "--value-keep" if flags.value_keep else "--pq-msb"
-    assert f"{flag} with 8 keys in more than one K/V buffer fill (4 keys) is not implemented" in \
-        failed.value.stderr, failed.value.stderr
-    assert not out.exists()
+    model = spexport.export("gpt2", str(path), size="tiny", layers=1, seq_len=8)
+    arrays = spexport.make_inputs(model.config, batch=1, seq_len=8, seed=6)
+    mw = R.from_onnx(path)
+    check_agreement((path, mw, {"batch": 1, "sequence": 8}, arrays, 8), flags, tmp_path,
+                    hw_file(tmp_path, {"max_keys_per_fill": 4}))
+    hardware = tools.Binary(tmp_path / "model.spbin").hardware
+    assert R.fill_fetches(8, 8, mw.head_dim, hardware, *R.kv_bits(flags)) == (2, 1)

@@ -1,18 +1,5 @@
 // RUN: spatten-opt %s --convert-spatten-to-isa=hw=%S/Inputs/small-kv.json -split-input-file -verify-diagnostics
 
-// Progressive quantization decides per head on every probability of the
-// query, so a context over more than one K/V fill (9 keys, 4 per fill) is
-// refused, as in the summarization stage.
-module attributes {spatten.generation = {max_context = 9 : i64, prefill_length = 2 : i64}} {
-  func.func @decode(%x: tensor<1x1x2xf32>) -> tensor<1x1x2xf32> attributes {spatten.entry = "decode", spatten.registers = ["position"]} {
-    // expected-error @+1 {{--pq-msb in generation over more than one K/V buffer fill is not implemented}}
-    %o = spatten.cached_attention %x, %x, %x {layer = 0 : i64, max_context = 9 : i64, num_heads = 1 : i64, scale = 0.5 : f32, pq_msb = 6 : i64, pq_lsb = 4 : i64, pq_threshold = 0.05 : f32} : (tensor<1x1x2xf32>, tensor<1x1x2xf32>, tensor<1x1x2xf32>) -> tensor<1x1x2xf32>
-    return %o : tensor<1x1x2xf32>
-  }
-}
-
-// -----
-
 // The op verifier: a width the ISA does not encode, and progressive
 // quantization's settings without one another.
 func.func @bad_width(%x: tensor<1x1x2xf32>) -> tensor<1x1x2xf32> {
