@@ -358,8 +358,8 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
     k_rows = nh * lk
     # A generation step reads the fp32 KV cache.
     widths = kv_bits(cfg) if queries is None else (32, 32)
-    k_fetches, v_fetches = fill_fetches(lk if fill_keys is None else fill_keys, lk if queries is None else queries,
-                                        d, hardware, *widths)
+    fill_keys = lk if fill_keys is None else fill_keys
+    k_fetches, v_fetches = fill_fetches(fill_keys, lk if queries is None else queries, d, hardware, *widths)
     v_rows = sum(att.value_rows.values())
     c = dict(q_rows=nh * (lk if queries is None else queries), k_rows=k_rows, v_rows=v_rows, k_msb_rows=0,
              k_lsb_rows=0, v_msb_rows=0, v_lsb_rows=0)
@@ -368,8 +368,8 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
     if cfg.pq_msb is not None:
         # Over passes each query tile fetches the MSB plane twice, a
         # refetching one a third time and the LSB plane twice, and V once.
-        tiles, refetching = pq_query_tiles(lk, lk if queries is None else queries, d, hardware, att.unconfident,
-                                           cfg)
+        tiles, refetching = pq_query_tiles(fill_keys, lk if queries is None else queries, d, hardware,
+                                           att.unconfident, cfg)
         lsb_tiles = sum(refetching.values())
         c["k_msb_rows"] = k_rows * 2 * tiles + lk * lsb_tiles if tiles else k_rows
         c["k_lsb_rows"] = lk * lsb_tiles * (2 if tiles else 1)

@@ -73,19 +73,26 @@ def test_cascade_pruning_in_generation_matches_the_reference(lm, tmp_path, setti
                for s, d in zip(run.report.stages.steps, dense.report.stages.steps))
 
 
-@pytest.mark.parametrize("settings", [dict(token_keep=0.6), dict(token_keep=0.6, k_bits=8, v_bits=8),
-                                      dict(head_keep=0.5, token_keep=0.6)])
-def test_token_pruning_over_several_fills(lm, tmp_path, settings):  # noqa: F811
+@pytest.mark.parametrize("settings", [
+    dict(token_keep=0.6), dict(token_keep=0.6, k_bits=8, v_bits=8), dict(head_keep=0.5, token_keep=0.6),
+    dict(token_keep=0.6, value_keep=0.3),
+    dict(token_keep=0.6, pq_msb=6, pq_threshold=0.5),
+    dict(token_keep=0.6, head_keep=0.5, value_keep=0.3, pq_msb=8, pq_values=True, pq_threshold=0.6),
+    dict(value_keep=0.3, pq_msb=6, pq_threshold=0.5),
+])
+def test_pruning_over_several_fills(lm, tmp_path, settings):  # noqa: F811
     """Kept keys over several K/V fills of 4: the fills gather runs of the
-    kept list, the exact two-pass softmax adds importance per fill. A
-    layer whose keep count at the context fits one fill streams one."""
+    kept list, the exact two-pass softmax adds importance per fill, local
+    value pruning selects over the whole row and progressive quantization
+    decides per head over every fill. A layer whose keep count at the
+    context fits one fill streams one."""
     model, onnx = lm
     cfg = SpAttenConfig(**settings)
     binary = compile_lm(onnx, tmp_path / "t.spbin", context=32, hw=hw_file(tmp_path, {"max_keys_per_fill": 4}),
                         settings=cfg)
     run = generate_on_sim(binary, tmp_path / "t")
     check_steps(run, R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"],
-                                context=32))
+                                context=32), tokens=cfg.token_keep is not None)
 
 
 def test_the_authors_keep_counts_are_a_decode_schedule():
