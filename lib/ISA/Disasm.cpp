@@ -200,7 +200,8 @@ std::string isa::formatInstruction(const Instr &inst,
   for (unsigned i = 0; i < spec->numFields; ++i) {
     const Field &f = spec->fields[i];
     if ((f.name == fields::Topk::countReg.name ||
-         f.name == fields::Attn::nextTile.name) &&
+         f.name == fields::Attn::nextTile.name ||
+         f.name == fields::Attn::headDecided.name) &&
         !inst.get(f))
       continue; // like the tokens: only when used
     out += " " + ref(f.name).str() + "=" + formatField(f, inst, bound);

@@ -119,6 +119,9 @@ struct FillStatistics {
   /// marked rows into `fullMax` and `fullSum` (over `fullKeys` keys).
   bool decided = false;
   std::vector<bool> unconfident;
+  /// The predicate when a later query tile of the head (`next_tile`)
+  /// started: its decide statistics add to the tiles' before.
+  bool predicateBefore = false;
   uint64_t fullKeys = 0;
   std::vector<float> fullMax, fullSum;
   /// Local value pruning (`vk`): each statistics pass's scores, lq x lk

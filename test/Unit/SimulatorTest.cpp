@@ -602,8 +602,47 @@ TEST_F(AttnFillTest, ProgressiveQuantizationDecidesOnTheStatistics) {
   for (int f = 0; f < 2; ++f)
     ASSERT_NO_ERR(pass(f, AttnFillStats, 0, next + "phase=decide"));
   ASSERT_NO_ERR(pass(0, AttnFillApply, 0, next + "phase=decide"));
+  // No row is unconfident, so no finish statistics were needed.
+  ASSERT_NO_ERR(pass(0, AttnFillApply, 0, next + "phase=finish"));
   EXPECT_EQ(sim->report().layers.front().refetchDecisions,
             (std::vector<bool>{false, true}));
+}
+
+/// Across query tiles the head decides first: decide statistics with
+/// next_tile start the next tile's statistics and keep the predicate the
+/// tiles before set; with head_decided they leave it as it stands. A
+/// pred=1 load shows the predicate (its bytes move only while it is set).
+TEST_F(AttnFillTest, DecideStatisticsAcrossQueryTiles) {
+  // next_tile on the tile's first pass, head_decided on every pass.
+  auto tile = [&](bool next, bool decided, const char *threshold) {
+    std::string t = "mask_kind=none phase=decide pq_threshold=" +
+                    std::string(threshold) +
+                    (decided ? " head_decided=1 " : " ");
+    for (int f = 0; f < 2; ++f)
+      ASSERT_NO_ERR(
+          pass(f, AttnFillStats, 0, t + (next && !f ? "next_tile=1" : "")));
+  };
+  auto predicateSet = [&] {
+    uint64_t before = sim->report().dramRead[unsigned(TensorClass::V)];
+    EXPECT_FALSE(exec("load tensor_class=v dtype=f32 bits=32 pred=1 "
+                      "dram_addr=256 dram_stride=8 sram_buf=v sram_off=100 "
+                      "sram_stride=2 rows=2 cols=2"));
+    return sim->report().dramRead[unsigned(TensorClass::V)] > before;
+  };
+  tile(false, false, "0");
+  EXPECT_FALSE(predicateSet());
+  tile(true, false, "1.5"); // starts anew: no lq mismatch, sets it
+  EXPECT_TRUE(predicateSet());
+  tile(true, false, "0"); // keeps what the tile before set
+  EXPECT_TRUE(predicateSet());
+  tile(true, true, "0");
+  EXPECT_TRUE(predicateSet());
+  // The tile's apply passes, then a new head.
+  ASSERT_NO_ERR(pass(0, AttnFillApply, 0, "mask_kind=none phase=decide"));
+  tile(false, false, "0");
+  EXPECT_FALSE(predicateSet());
+  tile(true, true, "1.5"); // marks its rows only
+  EXPECT_FALSE(predicateSet());
 }
 
 /// Token importance: each instruction's column sum is taken in double and

@@ -22,7 +22,8 @@
 namespace spatten::isa {
 
 /// `mnemonic field=value ...` for `inst`; fields in table order, dep_wait,
-/// dep_signal, TOPK's count_reg and ATTN's next_tile only when non-zero. An
+/// dep_signal, TOPK's count_reg and ATTN's next_tile and head_decided only
+/// when non-zero. An
 /// invalid opcode prints as `<invalid opcode 0xNN>`. A `bind` writes its `field` as the name of that
 /// field of `bound`, the opcode of the instruction it patches, when given
 /// and it has one; as the index otherwise.

@@ -343,7 +343,8 @@ constexpr Field kDepSignalField = {"dep_signal", 0, 12, 4};
   X(scale, "scale", 7, 0, 32, true)                                           \
   X(impBuf, "imp_buf", 7, 32, 4, false)                                       \
   X(impOff, "imp_off", 7, 36, 24, false)                                      \
-  X(nextTile, "next_tile", 7, 60, 1, false)
+  X(nextTile, "next_tile", 7, 60, 1, false)                                  \
+  X(headDecided, "head_decided", 7, 61, 1, false)
 
 #define SPATTEN_ISA_VEC_FIELDS(X)                                             \
   X(func, "func", 0, 16, 8, false)                                            \

@@ -154,21 +154,13 @@ LogicalResult AttentionLowering::planFillQueryTile() {
   if (failed(tq))
     return failure();
   p.tq = *tq, p.qSlots = 1;
-  // Each tile decides on its own rows, but with values in planes every row
-  // of a refetching head reads full values (docs/Algorithms.md).
-  if (op.pqValues && p.tq < p.Lq)
-    return pb.error() << p.Lq << " query rows in tiles of " << p.tq
-                      << ": --pq-values across query tiles is not "
-                         "implemented (every row of a refetching head reads "
-                         "full values)";
   return success();
 }
 
 /// Progressive quantization with more query rows than one ATTN holds: the
 /// head's keys in one fill run as statistics and apply passes, query tile
-/// by query tile, each tile deciding on its rows and fetching the LSB
-/// planes when one is unconfident; the tiles after the first merge their
-/// refetch decision into the head's (`next_tile`, docs/ISA.md).
+/// by query tile, after decide statistics of every tile have made the
+/// head's decision (docs/ISA.md, `next_tile` and `head_decided`).
 LogicalResult AttentionLowering::planPassesAcrossTiles() {
   if (p.P + p.Lq > INT16_MAX) // a pass's causal_offset is signed 16-bit
     return pb.error() << p.Lq
@@ -380,20 +372,37 @@ void AttentionLowering::lowerFilledHead(int64_t b, int64_t h) {
 /// (docs/Algorithms.md, "Attention over several fills").
 void AttentionLowering::lowerPrunedFilledHead(int64_t b, int64_t h) {
   bool pq = op.pqThreshold.has_value();
+  // Over several query tiles the head decides first: decide statistics of
+  // every tile, each adding to the predicate (next_tile); the tiles then
+  // only mark their rows (head_decided).
+  bool probe = pq && p.tq < p.Lq;
   auto eachFill = [&](llvm::function_ref<void(int64_t, int64_t)> body) {
     for (int64_t f0 = 0; f0 < p.keys; f0 += p.fill)
       body(f0, std::min(p.fill, p.keys - f0));
   };
-  for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq) {
-    int64_t rows = std::min(p.tq, p.Lq - q0);
-    loadQueryTile(b, h, q0, rows, 0);
-    AttnTile tile{b, h, q0, rows, p.keys, p.P, p.D, p.impOff, p.perQueryMask,
-                  0, 0, 0};
+  auto eachTile = [&](llvm::function_ref<void(const AttnTile &)> body) {
+    for (int64_t q0 = 0; q0 < p.Lq; q0 += p.tq) {
+      int64_t rows = std::min(p.tq, p.Lq - q0);
+      loadQueryTile(b, h, q0, rows, 0);
+      body({b, h, q0, rows, p.keys, p.P, p.D, p.impOff, p.perQueryMask, 0, 0,
+            0, probe});
+    }
+  };
+  auto decideStatistics = [&](const AttnTile &tile) {
     eachFill([&](int64_t f0, int64_t n) {
       loadKeyFill(b, h, f0, n, 0, DmaPred::Always, false);
       emitFillPass(tile, f0, n, AttnFillStats,
                    pq ? AttnPhase::Decide : AttnPhase::None);
     });
+  };
+  if (probe)
+    eachTile([&](const AttnTile &tile) {
+      AttnTile probing = tile;
+      probing.headDecided = false;
+      decideStatistics(probing);
+    });
+  eachTile([&](const AttnTile &tile) {
+    decideStatistics(tile);
     if (pq)
       eachFill([&](int64_t f0, int64_t n) {
         loadKeyFill(b, h, f0, n, 0, DmaPred::Unconfident, false);
@@ -401,13 +410,13 @@ void AttentionLowering::lowerPrunedFilledHead(int64_t b, int64_t h) {
         emitFillPass(tile, f0, n, AttnFillStats, AttnPhase::Finish);
       });
     eachFill([&](int64_t f0, int64_t n) { applyPrunedFill(tile, f0, n); });
-    if (pq && q0 == 0) { // the KV cache of planes, from their DRAM copies
+    if (pq && tile.q0 == 0) { // the KV cache of planes, from their copies
       storePresent(kvSide(Buffer::K), 0, b, h, 0, p.keys);
       if (op.pqValues)
         storePresent(kvSide(Buffer::V), 0, b, h, 0, p.keys);
     }
-    storeOutput(b, h, q0, rows, 0);
-  }
+    storeOutput(b, h, tile.q0, tile.rows, 0);
+  });
 }
 
 /// The apply pass over fill [f0, f0 + n) of a query tile: K (the MSB
@@ -450,7 +459,16 @@ void AttentionLowering::emitFillPass(const AttnTile &tile, int64_t f0,
   AttnInstr a = attnInstr(tile, phase, flags);
   if (phase == AttnPhase::Values)
     a.flags = flags; // not the mask's
-  a.nextTile = op.pqThreshold && tile.q0 > 0;
+  // Across query tiles (docs/ISA.md, `next_tile`): a tile's first decide
+  // statistics start its statistics after the tile before (the probe's, or
+  // the probe itself), and a later tile's apply passes merge its refetch
+  // decision into the head's.
+  bool decideStats = (flags & AttnFillStats) && phase == AttnPhase::Decide;
+  bool startsTile =
+      decideStats && f0 == 0 && (tile.headDecided || tile.q0 > 0);
+  bool merges = (flags & AttnFillApply) && tile.q0 > 0;
+  a.nextTile = op.pqThreshold && (startsTile || merges);
+  a.headDecided = tile.headDecided && decideStats;
   a.lk = n;
   a.mask.off = f0;
   a.importance.off = p.impOff + f0;

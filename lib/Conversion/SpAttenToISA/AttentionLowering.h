@@ -29,6 +29,9 @@ struct AttnTile {
   int64_t b, h, q0, rows, keys, past, D, impOff;
   bool perQueryMask;
   int64_t kvOff, qOff, oOff; ///< double-buffering slots of K/V, Q and O
+  /// Progressive quantization's head decision is made (a probe of every
+  /// query tile came first).
+  bool headDecided = false;
 };
 
 /// What the lowering decided for one attention: sizes, the query tile

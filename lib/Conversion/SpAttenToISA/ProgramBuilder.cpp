@@ -106,6 +106,7 @@ void ProgramBuilder::emit(const AttnInstr &a) {
   attrs.set(F::causalOffset, a.causalOffset);
   attrs.set(F::vk, a.vk);
   attrs.set(F::nextTile, a.nextTile);
+  attrs.set(F::headDecided, a.headDecided);
   attrs.set(F::layer, layerField);
   attrs.setFp32(F::pqThreshold, a.pqThreshold);
   attrs.setFp32(F::scale, a.scale);

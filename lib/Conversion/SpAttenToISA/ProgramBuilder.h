@@ -79,6 +79,9 @@ struct AttnInstr {
   /// A later query tile of the head: its refetch decision merges into the
   /// head's (statistics passes in phase decide).
   bool nextTile = false;
+  /// The head's refetch decision is made: decide statistics mark their
+  /// rows but leave the predicate.
+  bool headDecided = false;
   float scale = 0;          ///< applied to Q K^T
 };
 

@@ -6,9 +6,9 @@
 // (MSB-only keys; marks unconfident rows, sets the predicate) and `finish`
 // (recomputes the marked rows); local value pruning's V fetch defers P V
 // to a `values` phase (docs/ISA.md, "attn"; docs/Algorithms.md). Keys
-// over several K/V buffer fills take a statistics pass (running max and
-// sum of exp) and an apply pass per fill. The state between phases and
-// passes lives in the Machine.
+// over several K/V buffer fills take statistics and apply passes
+// (AttentionFills.cpp). The state between phases and passes lives in the
+// Machine.
 //
 //===----------------------------------------------------------------------===//
 

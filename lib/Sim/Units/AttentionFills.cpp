@@ -77,6 +77,8 @@ Error AttentionUnit::checkStatisticsPass() const {
   const FillStatistics &st = machine.fill;
   bool continues = st.valid && !st.applying;
   if (AttnPhase(get(F::phase)) != AttnPhase::Finish) {
+    if (get(F::nextTile)) // starts the next query tile's statistics
+      return Error::success();
     if (continues && st.lq != lq)
       return error(F::lq, llvm::formatv("statistics of {0} query rows "
                                         "continue statistics of {1}",
@@ -170,9 +172,10 @@ void AttentionUnit::accumulateStatistics(const Mat &s) {
     out.cycles = attnCycles(marked, lk, get(F::d), false, lq, machine.timing);
     return;
   }
-  if (!st.valid || st.applying) {
+  if (!st.valid || st.applying || get(F::nextTile)) {
     st = FillStatistics();
     st.valid = true, st.lq = lq;
+    st.predicateBefore = get(F::nextTile) && machine.predicate;
     st.max.assign(lq, -kInf), st.sum.assign(lq, 0.0f);
   }
   st.keys += lk;
@@ -186,7 +189,9 @@ void AttentionUnit::accumulateStatistics(const Mat &s) {
 /// Progressive quantization over fills: row i's largest probability over
 /// the keys so far is e^(m - m) / l = 1 / l (0 while every key is hidden);
 /// the row is unconfident below the threshold, and the predicate is set
-/// when some row is. The last statistics pass's marks are the decision.
+/// when some row is (or, on a later query tile, was in a tile before). The
+/// last statistics pass's marks are the decision. With `head_decided` the
+/// head's predicate stands and the pass only marks its rows.
 void AttentionUnit::markUnconfident() {
   FillStatistics &st = machine.fill;
   float threshold = getFloat(F::pqThreshold);
@@ -196,7 +201,10 @@ void AttentionUnit::markUnconfident() {
     float largest = st.sum[i] > 0 ? 1.0f / st.sum[i] : 0.0f;
     st.unconfident[i] = largest < threshold;
   }
+  if (get(F::headDecided))
+    return;
   machine.predicate =
+      st.predicateBefore ||
       std::count(st.unconfident.begin(), st.unconfident.end(), true) > 0;
 }
 
@@ -296,7 +304,10 @@ void AttentionUnit::applyFill(Mat &s, const Operands &ops) {
   if (!st.applying)
     startApplying();
   if (phase == AttnPhase::Finish) {
-    probabilitiesFromStatistics(s, st.fullMax, st.fullSum);
+    // Without finish statistics every row is confident (checkApplyPass):
+    // the merge takes them all from the decide part.
+    if (!st.fullMax.empty())
+      probabilitiesFromStatistics(s, st.fullMax, st.fullSum);
     mergeDecide(s);
   } else {
     probabilitiesFromStatistics(s, st.max, st.sum);

@@ -321,28 +321,22 @@ def fill_fetches(keys: int, queries: int, d: int, hardware: Optional[Mapping], k
     return 2 * tiles, tiles
 
 
-def pq_query_tiles(keys: int, queries: int, d: int, hardware: Optional[Mapping],
-                   unconfident: Mapping[int, Sequence[int]], cfg: SpAttenConfig) -> Tuple[int, Dict[int, int]]:
-    """How progressive quantization runs a head of ``queries`` query rows
-    and ``keys`` keys on ``hardware``: (query tiles, per refetching head
-    the tiles that fetch its LSB planes). ``unconfident``: per refetching
-    head, its unconfident query rows (0-based). (0, one per head) when a
-    head is one ATTN: its keys fit one K/V buffer fill and its query rows
-    the whole Q buffer (at the query's width) and ACC buffer. Otherwise
-    the head runs statistics and apply passes per query tile of as many
-    rows as the whole Q and ACC buffers hold in fp32, and a tile fetches
-    the LSB planes when one of its rows is unconfident (docs/Algorithms.md,
-    "Attention over several fills")."""
-    one = {h: 1 for h in unconfident}
+def pq_query_tiles(keys: int, queries: int, d: int, hardware: Optional[Mapping], cfg: SpAttenConfig) -> int:
+    """How many query tiles of statistics and apply passes progressive
+    quantization runs a head of ``queries`` query rows and ``keys`` keys
+    in on ``hardware``: 0 when the head is one ATTN (its keys fit one K/V
+    buffer fill and its query rows the whole Q buffer, at the query's
+    width, and the ACC buffer), else tiles of as many rows as the whole Q
+    and ACC buffers hold in fp32 (docs/Algorithms.md, "Attention over
+    several fills")."""
     if hardware is None:
-        return 0, one
+        return 0
     elems = lambda buf, bits: int(hardware[f"{buf}_buffer_bytes"]) * 8 // bits
     one_attn = (queries <= 65535 and queries * d <= elems("q", cfg.query_bits or 32)
                 and queries * d <= elems("acc", 32))
     if keys <= keys_per_fill(hardware, d, *kv_bits(cfg)) and one_attn:
-        return 0, one
-    tile = min(65535, elems("q", 32) // d, elems("acc", 32) // d)
-    return -(-queries // tile), {h: len({row // tile for row in rows}) for h, rows in unconfident.items()}
+        return 0
+    return -(-queries // min(65535, elems("q", 32) // d, elems("acc", 32) // d))
 
 
 def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
@@ -364,25 +358,27 @@ def _counts(att: AttentionResult, state: _State, d: int, cfg: SpAttenConfig,
     c = dict(q_rows=nh * (lk if queries is None else queries), k_rows=k_rows, v_rows=v_rows, k_msb_rows=0,
              k_lsb_rows=0, v_msb_rows=0, v_lsb_rows=0)
     plain = lambda rows, bits: rows * (row_bytes(d, bits) + 4 if bits else 4 * d)
-    c["q_bytes"] = plain(c["q_rows"], cfg.query_bits)
     if cfg.pq_msb is not None:
-        # Over passes each query tile fetches the MSB plane twice, a
-        # refetching one a third time and the LSB plane twice, and V once.
-        tiles, refetching = pq_query_tiles(fill_keys, lk if queries is None else queries, d, hardware,
-                                           att.unconfident, cfg)
-        lsb_tiles = sum(refetching.values())
-        c["k_msb_rows"] = k_rows * 2 * tiles + lk * lsb_tiles if tiles else k_rows
-        c["k_lsb_rows"] = lk * lsb_tiles * (2 if tiles else 1)
+        # Per query tile of passes: the MSB plane twice, and for a
+        # refetching head a third time and the LSB plane twice; over
+        # several tiles the head first decides on every tile (Q and the MSB
+        # plane once more per tile). V once per tile.
+        tiles = pq_query_tiles(fill_keys, lk if queries is None else queries, d, hardware, cfg)
+        refetching, probe = len(att.unconfident), tiles if tiles > 1 else 0
+        c["k_msb_rows"] = k_rows * (2 * tiles + probe) + lk * tiles * refetching if tiles else k_rows
+        c["k_lsb_rows"] = lk * refetching * (2 * tiles if tiles else 1)
         v_fetches = max(tiles, 1)
+        c["q_rows"] *= 2 if probe else 1
         c["k_msb_bytes"] = c["k_msb_rows"] * (row_bytes(d, cfg.pq_msb) + 4)
         c["k_lsb_bytes"] = c["k_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
         c["k_bytes"] = c["k_msb_bytes"] + c["k_lsb_bytes"]
     else:
         c["k_msb_bytes"] = c["k_lsb_bytes"] = 0
         c["k_bytes"] = plain(k_rows * k_fetches, cfg.key_bits)
+    c["q_bytes"] = plain(c["q_rows"], cfg.query_bits)
     if cfg.pq_values:
         c["v_msb_rows"] = v_rows * v_fetches
-        c["v_lsb_rows"] = sum(att.value_rows[h] * n for h, n in refetching.items())
+        c["v_lsb_rows"] = sum(att.value_rows[h] for h in att.unconfident) * v_fetches
         c["v_bytes"] = v_rows * (row_bytes(d, cfg.pq_msb) + 4) + c["v_lsb_rows"] * row_bytes(d, cfg.pq_lsb)
     else:
         c["v_bytes"] = plain(v_rows * v_fetches, cfg.value_bits)

@@ -282,15 +282,16 @@ def test_pruning_over_fills_agrees_with_reference(name, config, models, tmp_path
 
 
 @pytest.mark.parametrize("fill", [None, 4], ids=["one-fill", "fills-of-4"])
-@pytest.mark.parametrize("config", ["pq", "all", "pq-value"])
+@pytest.mark.parametrize("config", ["pq", "all", "pq-value", "pq-values", "pq-values-value"])
 @pytest.mark.parametrize("name", ["bert", "gpt2", "bert_toy"])
 def test_pq_across_query_tiles_agrees_with_reference(name, config, fill, models, tmp_path):
     """Progressive quantization with query tiles of 6 rows (16 tokens take
-    three): each tile runs statistics and apply passes, decides on its own
-    rows and fetches the LSB planes when one is unconfident; the later
-    tiles merge their refetch decision into the head's (docs/ISA.md,
-    `next_tile`). Tokens, heads, refetched heads, unconfident rows and
-    outputs are the reference's; the bytes follow R.pq_query_tiles."""
+    three): the head first decides on decide statistics of every tile
+    (docs/ISA.md, `next_tile`), then each tile runs its statistics and
+    apply passes with the LSB planes fetched for a refetching head. Tokens,
+    heads, refetched heads, unconfident rows and outputs are the
+    reference's (with --pq-values every row of a refetching head reads full
+    values); the bytes follow R.pq_query_tiles."""
     d = models(name)[1].head_dim
     hw = tmp_path / "hw.json"
     fields = {"q_buffer_bytes": 6 * 4 * d, **({"max_keys_per_fill": fill} if fill else {})}

@@ -130,7 +130,7 @@ def ISA_AttnOp : ISA_InstOp<"attn", [
     (ins F32Attr:$mask_fill, F32Attr:$scale,
          DefaultValuedAttr<F32Attr, "0.0f">:$pq_threshold, I64Zero:$phase,
          I64Zero:$head_imp_buf, I64Zero:$head_imp_off, I64Zero:$vk,
-         I64Zero:$layer, I64Zero:$next_tile)> {
+         I64Zero:$layer, I64Zero:$next_tile, I64Zero:$head_decided)> {
   let summary = "one attention head: softmax(scale Q K^T + mask) V";
 }
 def ISA_VecOp : ISA_InstOp<"vec", [
