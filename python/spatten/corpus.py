@@ -147,7 +147,7 @@ def tokenizer_file(vocab: int, html_root: Path = HTML_ROOT) -> Path:
         input=str(train), model_prefix=str(prefix), vocab_size=vocab, model_type="unigram",
         character_coverage=1.0, control_symbols=[MASK_PIECE], num_threads=2, minloglevel=2,
         shuffle_input_sentence=False, input_sentence_size=0, max_sentence_length=16384)
-    prefix.with_suffix(".vocab").unlink(missing_ok=True)
+    Path(str(prefix) + ".vocab").unlink(missing_ok=True)
     Path(str(prefix) + ".model").replace(path)
     return path
 

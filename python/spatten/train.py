@@ -42,7 +42,7 @@ KINDS = ("gpt2", "bert")
 #: ``small`` is the size of the accuracy results (about 30 minutes).
 SIZES: Dict[str, Dict[str, object]] = {
     "tiny": dict(layers=2, hidden=64, heads=2, context=128, vocab=1024, batch=16, steps=150, lr=3e-3),
-    "small": dict(layers=4, hidden=256, heads=4, context=512, vocab=8192, batch=16, steps=1500, lr=1e-3),
+    "small": dict(layers=4, hidden=256, heads=4, context=512, vocab=8192, batch=8, steps=800, lr=1e-3),
 }
 MASK_RATE = 0.15  # BERT's share of masked-LM positions (80% <mask>, 10% random, 10% kept)
 EVAL_WINDOWS = 32  # validation windows scored after training
@@ -181,19 +181,21 @@ def _initialise(settings: TrainSettings) -> nn.Module:
 
 
 class Progress:
-    """One status line on ``stream``, rewritten in place on a terminal and
-    every 10% otherwise."""
+    """One status line on ``stream``, rewritten in place on a terminal;
+    otherwise a line every 10% of the steps or every 30 s."""
 
     def __init__(self, label: str, total: int, stream: Optional[TextIO]):
-        self.label, self.total, self.stream, self.t0 = label, total, stream, time.perf_counter()
+        self.label, self.total, self.stream = label, total, stream
+        self.t0 = self.last = time.perf_counter()
 
     def update(self, step: int, loss: float) -> None:
         if self.stream is None:
             return
-        tty = self.stream.isatty()
-        if not tty and step % max(1, self.total // 10) and step != self.total:
+        tty, now = self.stream.isatty(), time.perf_counter()
+        if not tty and step % max(1, self.total // 10) and step != self.total and now - self.last < 30:
             return
-        per_step = (time.perf_counter() - self.t0) / step
+        self.last = now
+        per_step = (now - self.t0) / step
         line = f"{self.label}: step {step}/{self.total} loss {loss:.3f} ({per_step:.2f} s/step)"
         self.stream.write(("\r" + line) if tty else line + "\n")
         if tty and step == self.total:
@@ -262,7 +264,7 @@ def train(settings: TrainSettings, stream: Optional[TextIO] = sys.stderr, force:
     model = _initialise(settings)
     if not force and all(f.is_file() for f in files.values()):
         model.load_state_dict(torch.load(files["checkpoint"]))
-        metrics = json.loads(files["metrics"].read_text())
+        metrics = {k: v for k, v in json.loads(files["metrics"].read_text()).items() if k != "settings"}
         return Trained(settings, model.eval(), directory, files["onnx"], files["tokenizer"], metrics)
     tokenizer = corpus.tokenizer_file(settings.vocab)
     mask_id = corpus.load_tokenizer(tokenizer).piece_to_id(corpus.MASK_PIECE)
