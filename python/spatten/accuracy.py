@@ -78,7 +78,7 @@ class Accuracy:
         """One line: the metric, the loss and what was run."""
         value = f"{self.value:.4f}" if self.task == "causal" else f"{100 * self.value:.2f}%"
         return (f"{self.metric} {value} (loss {self.loss:.4f} nats, {self.predictions} predictions in "
-                f"{self.windows} windows of {self.window} tokens; engine {self.engine}; flags "
+                f"{self.windows} window{'s' * (self.windows != 1)} of {self.window} tokens; engine {self.engine}; flags "
                 f"{' '.join(self.flags) or 'none (dense)'})")
 
 

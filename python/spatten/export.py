@@ -32,7 +32,10 @@ CLI::
 per-layer ``past_key_values.{i}.key/value`` inputs and ``present.{i}.key/
 value`` outputs ([batch, heads, past, head_dim]), as a Hugging Face export
 with past does (without its attention_mask input: generation runs batch 1
-unpadded).
+unpadded). A BERT config with ``mlm_head=True`` (and no pooler) ends in
+Hugging Face's masked-LM head ``cls.predictions`` (output
+``prediction_scores`` [batch, sequence, vocab], decoder tied to the word
+embeddings), the head ``spatten.train`` trains.
 """
 
 from __future__ import annotations

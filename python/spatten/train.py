@@ -71,6 +71,13 @@ class TrainSettings:
     lr: float
     seed: int = 0
 
+    def __post_init__(self):
+        for name in ("layers", "hidden", "heads", "context", "vocab", "batch", "steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"the learning rate must be positive, got {self.lr}")
+
     @classmethod
     def of(cls, kind: str, size: str, seed: int = 0, **over) -> "TrainSettings":
         """The settings of ``size`` with ``over`` replacing fields. Raises
@@ -307,7 +314,7 @@ def main(argv: Optional[List[str]] = None) -> int:
              else f"masked-token accuracy {m['validation_accuracy']:.3f}")
     print(f"{settings.key}: validation loss {m['validation_loss']:.3f} (unigram {m['unigram_loss']:.3f}), "
           f"{score}, {m['seconds_per_step']:.2f} s/step")
-    print(f"  model {t.onnx}\n  tokenizer {t.tokenizer}")
+    print(f"  model {t.onnx}\n  tokenizer {t.tokenizer}\n  test text {corpus.corpus_files()['test']}")
     return 0
 
 

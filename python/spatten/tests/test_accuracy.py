@@ -65,9 +65,10 @@ def test_simulator_and_reference_agree(trained, text, flags, tmp_path):
     assert_same(sim(w, flags, tmp_path), reference)
 
 
-def test_keep_ratio_one_changes_nothing(trained, text):
-    dense = accuracy.evaluate(trained.onnx, text, max_windows=WINDOWS, engine="reference")
-    kept = accuracy.evaluate(trained.onnx, text, max_windows=WINDOWS, engine="reference",
+@pytest.mark.parametrize("engine", accuracy.ENGINES)
+def test_keep_ratio_one_changes_nothing(trained, text, engine):
+    dense = accuracy.evaluate(trained.onnx, text, max_windows=WINDOWS, engine=engine)
+    kept = accuracy.evaluate(trained.onnx, text, max_windows=WINDOWS, engine=engine,
                              flags="--token-keep=1 --head-keep=1 --value-keep=1")
     assert kept.value == dense.value and kept.loss == dense.loss
 

@@ -67,6 +67,13 @@ def test_unknown_kind_or_size_is_an_error(kind, size):
         train.TrainSettings.of(kind, size)
 
 
+def test_bad_settings_are_errors(capsys):
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        train.TrainSettings.of("gpt2", "tiny", steps=0)
+    assert train.main(["bert", "--lr", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "spatten.train: error: the learning rate must be positive, got -1.0"
+
+
 def test_small_size_is_the_documented_shape():
     s = train.TrainSettings.of("gpt2", "small")
     assert 4 <= s.layers <= 6 and 256 <= s.hidden <= 384 and s.hidden // s.heads == 64 and s.context >= 512
