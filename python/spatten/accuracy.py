@@ -120,13 +120,13 @@ def detect_task(model: onnx.ModelProto, logits: str) -> str:
     return "masked" if logits == "prediction_scores" or any("type" in n for n in inputs) else "causal"
 
 
-def default_window(model: onnx.ModelProto) -> int:
+def position_rows(model: onnx.ModelProto) -> Optional[int]:
     """The rows of the position-embedding table (GPT-2 ``wpe``, BERT
-    ``position_embeddings``), else :data:`DEFAULT_WINDOW`."""
+    ``position_embeddings``): the longest window; None when not found."""
     for t in model.graph.initializer:
         if ("wpe" in t.name or "position_embeddings" in t.name) and len(t.dims) == 2:
             return int(t.dims[0])
-    return DEFAULT_WINDOW
+    return None
 
 
 def graph_inputs(specs: Sequence[tensors.InputSpec], ids: np.ndarray) -> Dict[str, np.ndarray]:
@@ -163,11 +163,13 @@ def prepare(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional
 
     tokenizer: a sentencepiece model (default: ``tokenizer.model`` beside
     the model, as ``spatten.train`` writes it); window: tokens per run
-    (default :func:`default_window`); max_windows: use only the first ones;
+    (default: the model's positions, :func:`position_rows`, else
+    :data:`DEFAULT_WINDOW`); max_windows: use only the first ones;
     task: ``causal`` or ``masked`` (default :func:`detect_task`); seed: the
     masked positions. Raises ValueError naming the file for a missing
     model, text or tokenizer, a model without logits, a tokenizer larger
-    than the model's vocabulary or a text shorter than one window."""
+    than the model's vocabulary, a window longer than the model's positions
+    or a text shorter than one window."""
     model = Path(model)
     if not model.is_file():
         raise ValueError(f"{model}: model not found")
@@ -183,7 +185,11 @@ def prepare(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional
     if task == "masked" and mask_id == sp.unk_id():
         raise ValueError(f"{tokenizer}: has no {corpus.MASK_PIECE} piece for masked-LM evaluation")
     ids = corpus.encode_file(sp, Path(text))
-    window = window or default_window(graph)
+    positions = position_rows(graph)
+    window = window or positions or DEFAULT_WINDOW
+    if window < 2 or (positions and window > positions):
+        raise ValueError(f"{model}: a window of {window} tokens does not fit the model "
+                         f"(2 to {positions or 'any number of'} positions)")
     count = len(ids) // window
     if count == 0:
         raise ValueError(f"{text}: {len(ids)} tokens, fewer than one window of {window}")

@@ -111,6 +111,12 @@ def test_unusable_text_file(gpt2_tiny, tmp_path, content):
         accuracy.prepare(gpt2_tiny.onnx, bad)
 
 
+@pytest.mark.parametrize("window", [1, 129])
+def test_window_must_fit_the_model(gpt2_tiny, text, window):
+    with pytest.raises(ValueError, match=f"a window of {window} tokens does not fit the model"):
+        accuracy.prepare(gpt2_tiny.onnx, text, window=window)
+
+
 def test_unknown_tokenizer(gpt2_tiny, text, tmp_path, capsys):
     with pytest.raises(ValueError, match="nope.model: tokenizer model not found"):
         accuracy.prepare(gpt2_tiny.onnx, text, tmp_path / "nope.model")
