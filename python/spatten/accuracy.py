@@ -19,6 +19,15 @@ SpAtten flags, then runs each window on ``spatten-sim``; ``reference`` runs
 the NumPy reference (``spatten.reference``) with the same settings, which
 the agreement tests prove selects the same tokens, heads and rows.
 
+Generation stage (causal LM, ``prompt`` P): the first P tokens of a window
+are the prompt (the prefill), then teacher forcing through the decode
+steps: each step feeds the window's next true token against the KV cache
+and predicts the one after, so pruning across steps is what is measured.
+It runs on the reference's generation (``spatten.reference.generate`` with
+``feed``; ``test_agreement_generation.py`` proves it equal to the
+simulator's decode steps); ``spatten-sim --generate`` feeds back its own
+choices instead.
+
 CLI::
 
     /usr/bin/python3 -m spatten.accuracy out/train/gpt2-tiny-*/model.onnx \\
@@ -59,7 +68,8 @@ class Accuracy:
     masked-token top-1 accuracy in [0, 1]); loss: mean negative
     log-likelihood of the predicted tokens, nats; predictions: how many
     tokens were predicted; windows x window: the tokens run; engine and
-    flags: how the logits were computed."""
+    flags: how the logits were computed; prompt: the generation stage's
+    prompt length (None: whole windows at once)."""
 
     task: str
     value: float
@@ -69,6 +79,7 @@ class Accuracy:
     window: int
     engine: str
     flags: List[str]
+    prompt: Optional[int] = None
 
     @property
     def metric(self) -> str:
@@ -77,8 +88,9 @@ class Accuracy:
     def summary(self) -> str:
         """One line: the metric, the loss and what was run."""
         value = f"{self.value:.4f}" if self.task == "causal" else f"{100 * self.value:.2f}%"
+        stage = "" if self.prompt is None else f", generation stage after a {self.prompt}-token prompt"
         return (f"{self.metric} {value} (loss {self.loss:.4f} nats, {self.predictions} predictions in "
-                f"{self.windows} window{'s' * (self.windows != 1)} of {self.window} tokens; engine {self.engine}; flags "
+                f"{self.windows} window{'s' * (self.windows != 1)} of {self.window} tokens{stage}; engine {self.engine}; flags "
                 f"{' '.join(self.flags) or 'none (dense)'})")
 
 
@@ -88,8 +100,10 @@ class Windows:
 
     model: the ONNX file; logits: its logits output; task: ``causal`` or
     ``masked``; window: tokens per run; inputs: per window the graph inputs
-    (int64 [1, window]); rows, tokens: per window the positions whose
-    logits are scored and the token each must predict."""
+    (int64 [1, window]); rows, tokens: per window the rows of the logits
+    that are scored and the token each must predict; prompt: the
+    generation stage's prompt length (rows index the generation's logits,
+    one per generated token) or None."""
 
     model: Path
     logits: str
@@ -98,6 +112,7 @@ class Windows:
     inputs: List[Dict[str, np.ndarray]]
     rows: List[np.ndarray]
     tokens: List[np.ndarray]
+    prompt: Optional[int] = None
 
 
 # ----------------------------------------------------------------------------- preparation
@@ -158,7 +173,7 @@ def _masked_rows(length: int, rng: np.random.Generator) -> np.ndarray:
 
 def prepare(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional[Union[str, Path]] = None, *,
             window: Optional[int] = None, max_windows: Optional[int] = None, task: Optional[str] = None,
-            seed: int = 0) -> Windows:
+            seed: int = 0, prompt: Optional[int] = None) -> Windows:
     """Tokenizes ``text`` (a UTF-8 file) and builds the runs of ``model``.
 
     tokenizer: a sentencepiece model (default: ``tokenizer.model`` beside
@@ -166,7 +181,8 @@ def prepare(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional
     (default: the model's positions, :func:`position_rows`, else
     :data:`DEFAULT_WINDOW`); max_windows: use only the first ones;
     task: ``causal`` or ``masked`` (default :func:`detect_task`); seed: the
-    masked positions. Raises ValueError naming the file for a missing
+    masked positions; prompt: score the generation stage after this many
+    prompt tokens (causal only, 1 to window - 1). Raises ValueError naming the file for a missing
     model, text or tokenizer, a model without logits, a tokenizer larger
     than the model's vocabulary, a window longer than the model's positions
     or a text shorter than one window."""
@@ -194,12 +210,18 @@ def prepare(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional
     if count == 0:
         raise ValueError(f"{text}: {len(ids)} tokens, fewer than one window of {window}")
     count = min(count, max_windows) if max_windows else count
+    if prompt is not None and (task != "causal" or not 1 <= prompt < window):
+        raise ValueError(f"a generation-stage prompt of {prompt} tokens needs a causal LM and 1 to "
+                         f"{window - 1} tokens (window {window})")
     specs = tensors.input_specs(graph)
-    w = Windows(model, logits, task, window, [], [], [])
+    w = Windows(model, logits, task, window, [], [], [], prompt)
     rng = np.random.default_rng(seed)
     for k in range(count):
         chunk = ids[k * window:(k + 1) * window]
-        if task == "causal":
+        if prompt is not None:
+            rows, run_ids = np.arange(window - prompt), chunk
+            w.tokens.append(chunk[prompt:])
+        elif task == "causal":
             rows, run_ids = np.arange(window - 1), chunk
             w.tokens.append(chunk[1:])
         else:
@@ -227,6 +249,22 @@ def reference_logits(w: Windows, settings: R.SpAttenConfig) -> LogitsFn:
     the reference does not know."""
     weights = R.from_onnx(w.model)
     return lambda inputs: R.run_inputs(weights, inputs, settings).outputs[w.logits]
+
+
+def generation_logits(w: Windows, settings: R.SpAttenConfig) -> LogitsFn:
+    """The reference's generation with ``settings``, teacher-forced: the
+    window's first ``prompt`` tokens are the prefill, then each decode step
+    feeds the next true token. Returns [1, window - prompt, V], row t
+    predicting token ``prompt + t``. Raises ValueError for a model
+    without a GPT-2 LM head."""
+    weights = R.from_onnx(w.model)
+
+    def run(inputs: Dict[str, np.ndarray]) -> np.ndarray:
+        ids = next(a for n, a in inputs.items() if "ids" in n.lower())[0]
+        n = w.window - w.prompt
+        return R.generate(weights, ids[:w.prompt], n, settings, feed=ids[w.prompt:w.window - 1]).logits[None]
+
+    return run
 
 
 def sim_logits(w: Windows, settings: R.SpAttenConfig, workdir: Path,
@@ -259,23 +297,32 @@ def measure(w: Windows, logits_fn: LogitsFn, engine: str = "custom", flags: Sequ
     losses = np.concatenate(nll)
     loss = float(losses.mean())
     value = float(np.exp(loss)) if w.task == "causal" else hits / len(losses)
-    return Accuracy(w.task, value, loss, len(losses), len(w.inputs), w.window, engine, list(flags))
+    return Accuracy(w.task, value, loss, len(losses), len(w.inputs), w.window, engine, list(flags), w.prompt)
 
 
 def evaluate(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional[Union[str, Path]] = None, *,
-             flags: Union[str, Sequence[str]] = (), engine: str = "sim", window: Optional[int] = None,
+             flags: Union[str, Sequence[str]] = (), engine: Optional[str] = None, window: Optional[int] = None,
              max_windows: Optional[int] = None, task: Optional[str] = None, seed: int = 0,
+             prompt: Optional[int] = None,
              workdir: Optional[Union[str, Path]] = None, bin_dir: Optional[Union[str, Path]] = None) -> Accuracy:
     """:func:`prepare`, then :func:`measure` with ``engine`` (``sim`` or
-    ``reference``) and the SpAtten ``flags`` (spatten-compile's, a string or
+    ``reference``; default ``sim``, and ``reference`` for the generation
+    stage, ``prompt``, which only it runs) and the SpAtten ``flags`` (spatten-compile's, a string or
     a list; empty: dense). workdir keeps the binary and the last run's
     outputs (default: a temporary directory). Raises ValueError (bad
     input, flags or engine) or tools.ToolError (compile or simulation)."""
+    engine = engine or ("sim" if prompt is None else "reference")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of {ENGINES})")
+    if prompt is not None and engine != "reference":
+        raise ValueError("the generation stage runs on the reference engine: the simulator's generation "
+                         "feeds back its own choices, not the text")
     settings = R.SpAttenConfig.from_flags(flags)
     flag_list = settings.to_flags()
-    w = prepare(model, text, tokenizer, window=window, max_windows=max_windows, task=task, seed=seed)
+    w = prepare(model, text, tokenizer, window=window, max_windows=max_windows, task=task, seed=seed,
+                prompt=prompt)
+    if prompt is not None:
+        return measure(w, generation_logits(w, settings), engine, flag_list)
     if engine == "reference":
         return measure(w, reference_logits(w, settings), engine, flag_list)
     with tempfile.TemporaryDirectory(prefix="spatten-accuracy-") as tmp:
@@ -302,16 +349,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--text", required=True, help="UTF-8 text file")
     ap.add_argument("--tokenizer", help="sentencepiece model (default: tokenizer.model beside the model)")
     ap.add_argument("--flags", default="", help='SpAtten flags of spatten-compile, e.g. "--token-keep=0.5"')
-    ap.add_argument("--engine", choices=ENGINES, default="sim")
+    ap.add_argument("--engine", choices=ENGINES, help="default: sim (reference with --prompt)")
     ap.add_argument("--window", type=int, help="tokens per run (default: the model's positions)")
     ap.add_argument("--max-windows", type=int, help="evaluate only the first N windows")
     ap.add_argument("--task", choices=TASKS, help="default: masked for BERT-style models, else causal")
     ap.add_argument("--seed", type=int, default=0, help="masked positions")
+    ap.add_argument("--prompt", type=int,
+                    help="causal LM: perplexity of the generation stage after a prompt of N tokens "
+                         "(teacher forcing through the decode steps, reference engine)")
     args = ap.parse_args(_attach_flags(sys.argv[1:] if argv is None else argv))
     try:
         result = evaluate(args.model, args.text, args.tokenizer, flags=shlex.split(args.flags),
                           engine=args.engine, window=args.window, max_windows=args.max_windows, task=args.task,
-                          seed=args.seed)
+                          seed=args.seed, prompt=args.prompt)
     except (ValueError, tools.ToolError) as e:
         lines = [l for l in str(e).splitlines() if l.strip()]
         print(f"spatten.accuracy: error: {': '.join(lines[:2])}", file=sys.stderr)

@@ -5,6 +5,9 @@ ratios of 1 change nothing, and bad inputs get clear errors."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
@@ -80,6 +83,41 @@ def test_pruning_costs_perplexity(trained, text):
     pruned = accuracy.evaluate(trained.onnx, text, max_windows=WINDOWS, engine="reference", flags=PRUNING)
     assert pruned.value > dense.value
     assert pruned.flags == PRUNING.split()
+
+
+# ----------------------------------------------------------------------------- generation stage
+
+PROMPT = 64
+
+
+def test_dense_generation_stage_equals_the_whole_sequence(gpt2_tiny, text):
+    w = accuracy.prepare(gpt2_tiny.onnx, text, max_windows=2, prompt=PROMPT)
+    dense = accuracy.R.SpAttenConfig()
+    decoded = accuracy.measure(w, accuracy.generation_logits(w, dense))
+    assert decoded.predictions == 2 * (w.window - PROMPT) and decoded.prompt == PROMPT
+    whole = dataclasses.replace(w, rows=[np.arange(PROMPT - 1, w.window - 1)] * len(w.rows))
+    assert_same(decoded, accuracy.measure(whole, accuracy.reference_logits(whole, dense)))
+
+
+def test_generation_stage_with_pruning(gpt2_tiny, text):
+    dense = accuracy.evaluate(gpt2_tiny.onnx, text, max_windows=2, prompt=PROMPT)
+    pruned = accuracy.evaluate(gpt2_tiny.onnx, text, max_windows=2, prompt=PROMPT, flags=PRUNING)
+    assert dense.engine == pruned.engine == "reference"
+    assert pruned.value != dense.value
+    assert "generation stage after a 64-token prompt" in pruned.summary()
+
+
+def test_generation_stage_errors(gpt2_tiny, text):
+    with pytest.raises(ValueError, match="runs on the reference engine"):
+        accuracy.evaluate(gpt2_tiny.onnx, text, max_windows=1, prompt=PROMPT, engine="sim")
+    with pytest.raises(ValueError, match="prompt of 128 tokens needs a causal LM and 1 to 127"):
+        accuracy.prepare(gpt2_tiny.onnx, text, prompt=128)
+    bert = train.train(train.TrainSettings.of("bert", "tiny"), stream=None)
+    with pytest.raises(ValueError, match="needs a causal LM"):
+        accuracy.prepare(bert.onnx, text, prompt=PROMPT)
+    weights = accuracy.R.from_onnx(gpt2_tiny.onnx)
+    with pytest.raises(ValueError, match="feed has 1 ids"):
+        accuracy.R.generate(weights, [5, 6], 3, feed=[7])
 
 
 # ----------------------------------------------------------------------------- errors
