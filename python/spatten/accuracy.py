@@ -179,13 +179,13 @@ def prepare(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional
     tokenizer: a sentencepiece model (default: ``tokenizer.model`` beside
     the model, as ``spatten.train`` writes it); window: tokens per run
     (default: the model's positions, :func:`position_rows`, else
-    :data:`DEFAULT_WINDOW`); max_windows: use only the first ones;
-    task: ``causal`` or ``masked`` (default :func:`detect_task`); seed: the
+    :data:`DEFAULT_WINDOW`); max_windows: use only the first ones; task:
+    ``causal`` or ``masked`` (default :func:`detect_task`); seed: the
     masked positions; prompt: score the generation stage after this many
-    prompt tokens (causal only, 1 to window - 1). Raises ValueError naming the file for a missing
-    model, text or tokenizer, a model without logits, a tokenizer larger
-    than the model's vocabulary, a window longer than the model's positions
-    or a text shorter than one window."""
+    prompt tokens (causal only, 1 to window - 1). Raises ValueError naming
+    the file for a missing model, text or tokenizer, a model without
+    logits, a tokenizer larger than the model's vocabulary, a window
+    longer than the model's positions or a text shorter than one window."""
     model = Path(model)
     if not model.is_file():
         raise ValueError(f"{model}: model not found")
@@ -194,52 +194,60 @@ def prepare(model: Union[str, Path], text: Union[str, Path], tokenizer: Optional
     task = task or detect_task(graph, logits)
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r} (expected one of {TASKS})")
-    tokenizer = Path(tokenizer) if tokenizer else model.with_name("tokenizer.model")
-    sp = corpus.load_tokenizer(tokenizer)
-    _check_vocab(graph, logits, sp.get_piece_size(), tokenizer)
-    mask_id = sp.piece_to_id(corpus.MASK_PIECE)
-    if task == "masked" and mask_id == sp.unk_id():
-        raise ValueError(f"{tokenizer}: has no {corpus.MASK_PIECE} piece for masked-LM evaluation")
+    sp, mask_id = _tokenizer(Path(tokenizer) if tokenizer else model.with_name("tokenizer.model"), graph, logits,
+                             task)
     ids = corpus.encode_file(sp, Path(text))
-    positions = position_rows(graph)
-    window = window or positions or DEFAULT_WINDOW
-    if window < 2 or (positions and window > positions):
-        raise ValueError(f"{model}: a window of {window} tokens does not fit the model "
-                         f"(2 to {positions or 'any number of'} positions)")
+    window = _window(graph, model, window)
     count = len(ids) // window
     if count == 0:
         raise ValueError(f"{text}: {len(ids)} tokens, fewer than one window of {window}")
-    count = min(count, max_windows) if max_windows else count
     if prompt is not None and (task != "causal" or not 1 <= prompt < window):
         raise ValueError(f"a generation-stage prompt of {prompt} tokens needs a causal LM and 1 to "
                          f"{window - 1} tokens (window {window})")
     specs = tensors.input_specs(graph)
     w = Windows(model, logits, task, window, [], [], [], prompt)
     rng = np.random.default_rng(seed)
-    for k in range(count):
-        chunk = ids[k * window:(k + 1) * window]
-        if prompt is not None:
-            rows, run_ids = np.arange(window - prompt), chunk
-            w.tokens.append(chunk[prompt:])
-        elif task == "causal":
-            rows, run_ids = np.arange(window - 1), chunk
-            w.tokens.append(chunk[1:])
-        else:
-            rows = _masked_rows(window, rng)
-            run_ids = chunk.copy()
-            run_ids[rows] = mask_id
-            w.tokens.append(chunk[rows])
-        w.rows.append(rows)
+    for k in range(min(count, max_windows) if max_windows else count):
+        run_ids, rows, tokens = _run(ids[k * window:(k + 1) * window], task, prompt, mask_id, rng)
         w.inputs.append(graph_inputs(specs, run_ids))
+        w.rows.append(rows)
+        w.tokens.append(tokens)
     return w
 
 
-def _check_vocab(graph: onnx.ModelProto, logits: str, pieces: int, tokenizer: Path) -> None:
+def _run(chunk: np.ndarray, task: str, prompt: Optional[int], mask_id: int, rng: np.random.Generator):
+    """One window's (ids to run, scored logit rows, their target tokens)."""
+    if prompt is not None:
+        return chunk, np.arange(len(chunk) - prompt), chunk[prompt:]
+    if task == "causal":
+        return chunk, np.arange(len(chunk) - 1), chunk[1:]
+    rows = _masked_rows(len(chunk), rng)
+    masked = chunk.copy()
+    masked[rows] = mask_id
+    return masked, rows, chunk[rows]
+
+
+def _tokenizer(path: Path, graph: onnx.ModelProto, logits: str, task: str):
+    """(processor, ``<mask>`` id); ValueError when it does not suit the model."""
+    sp = corpus.load_tokenizer(path)
     out = next(o for o in graph.graph.output if o.name == logits)
     dims = out.type.tensor_type.shape.dim
     vocab = dims[-1].dim_value if dims and dims[-1].HasField("dim_value") else None
-    if vocab is not None and pieces > vocab:
-        raise ValueError(f"{tokenizer}: {pieces} pieces, more than the model's vocabulary of {vocab}")
+    if vocab is not None and sp.get_piece_size() > vocab:
+        raise ValueError(f"{path}: {sp.get_piece_size()} pieces, more than the model's vocabulary of {vocab}")
+    mask_id = sp.piece_to_id(corpus.MASK_PIECE)
+    if task == "masked" and mask_id == sp.unk_id():
+        raise ValueError(f"{path}: has no {corpus.MASK_PIECE} piece for masked-LM evaluation")
+    return sp, mask_id
+
+
+def _window(graph: onnx.ModelProto, model: Path, window: Optional[int]) -> int:
+    positions = position_rows(graph)
+    window = window or positions or DEFAULT_WINDOW
+    if window < 2 or (positions and window > positions):
+        raise ValueError(f"{model}: a window of {window} tokens does not fit the model "
+                         f"(2 to {positions or 'any number of'} positions)")
+    return window
 
 
 # ----------------------------------------------------------------------------- engines
