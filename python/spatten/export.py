@@ -32,7 +32,10 @@ CLI::
 per-layer ``past_key_values.{i}.key/value`` inputs and ``present.{i}.key/
 value`` outputs ([batch, heads, past, head_dim]), as a Hugging Face export
 with past does (without its attention_mask input: generation runs batch 1
-unpadded).
+unpadded). A BERT config with ``mlm_head=True`` (and no pooler) ends in
+Hugging Face's masked-LM head ``cls.predictions`` (output
+``prediction_scores`` [batch, sequence, vocab], decoder tied to the word
+embeddings), the head ``spatten.train`` trains.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class ModelConfig:
     seed: int = 0
     lm_head: bool = False
     past: bool = False
+    mlm_head: bool = False
 
     def __post_init__(self):
         if self.kind not in ("bert", "gpt2"):
@@ -84,6 +88,8 @@ class ModelConfig:
             raise ValueError("a language-model head and a KV cache are GPT-2 options")
         if self.past and not self.lm_head:
             raise ValueError("past key values need the language-model head (gpt2-lm)")
+        if self.mlm_head and (self.kind != "bert" or self.pooler):
+            raise ValueError("the masked-LM head is a BERT option without the pooler")
 
     @property
     def ln_eps(self) -> float:
@@ -98,6 +104,8 @@ class ModelConfig:
     @property
     def output_names(self) -> List[str]:
         if self.kind == "bert":
+            if self.mlm_head:
+                return ["prediction_scores"]
             return ["last_hidden_state", "pooler_output"] if self.pooler else ["last_hidden_state"]
         if self.lm_head:
             return ["logits"] + self.cache_names("present")
@@ -173,9 +181,43 @@ class BertLayer(nn.Module):
         return self.out_ln(x + self.output(h))
 
 
+class BertPredictionTransform(nn.Module):
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden, c.hidden)
+        self.LayerNorm = nn.LayerNorm(c.hidden, eps=c.ln_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(nn.functional.gelu(self.dense(x)))
+
+
+class BertPredictions(nn.Module):
+    """Hugging Face's ``cls.predictions``: transform, then the decoder tied
+    to the word embeddings (passed in, not owned) plus its own bias."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.transform = BertPredictionTransform(c)
+        self.bias = nn.Parameter(torch.zeros(c.vocab))
+
+    def forward(self, x: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(self.transform(x), word_embeddings.t()) + self.bias
+
+
+class BertMLMHead(nn.Module):
+    """Named ``cls`` so the initializers are Hugging Face's
+    ``cls.predictions.*`` (BertForMaskedLM / BertForPreTraining)."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.predictions = BertPredictions(c)
+
+
 class BertModel(nn.Module):
     """Inputs int64 [batch, sequence]; outputs last_hidden_state
-    [batch, sequence, hidden] (+ pooler_output [batch, hidden])."""
+    [batch, sequence, hidden] (+ pooler_output [batch, hidden]); with
+    ``mlm_head`` only prediction_scores [batch, sequence, vocab], the
+    masked-LM logits."""
 
     def __init__(self, c: ModelConfig):
         super().__init__()
@@ -187,6 +229,8 @@ class BertModel(nn.Module):
         self.register_buffer("position_ids", torch.arange(c.max_positions).unsqueeze(0), persistent=False)
         self.layers = nn.ModuleList(BertLayer(c) for _ in range(c.layers))
         self.pooler = nn.Linear(c.hidden, c.hidden) if c.pooler else None
+        if c.mlm_head:
+            self.cls = BertMLMHead(c)
 
     def forward(self, input_ids, attention_mask, token_type_ids):
         seq = input_ids.shape[1]
@@ -196,6 +240,8 @@ class BertModel(nn.Module):
         mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
         for layer in self.layers:
             x = layer(x, mask_add)
+        if self.config.mlm_head:
+            return self.cls.predictions(x, self.word_embeddings.weight)
         if self.pooler is None:
             return x
         return x, torch.tanh(self.pooler(x[:, 0]))

@@ -228,7 +228,7 @@ def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenC
 
 def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: int,
              cfg: Optional[SpAttenConfig] = None, hardware: Optional[Mapping] = None,
-             context: Optional[int] = None) -> Generation:
+             context: Optional[int] = None, feed: Optional[Sequence[int]] = None) -> Generation:
     """Greedy generation of ``n`` tokens after ``prompt_ids`` ([L0] or
     [1, L0]) with SpAtten's techniques of ``cfg`` (dense when None): the
     prefill, then ``n - 1`` one-query steps, each feeding the token chosen
@@ -239,11 +239,15 @@ def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: 
     records' K and V bytes count (:func:`~spatten.reference.fill_fetches`);
     ``context`` (default: the model's positions, as ``--max-context``) the
     compiled context C, whose largest key counts decide one fill or
-    several."""
+    several. ``feed`` (``n - 1`` ids) forces the tokens fed to the decode
+    steps (teacher forcing: step t feeds ``feed[t - 1]``; ``tokens`` still
+    holds each step's own choice)."""
     cfg = cfg or SpAttenConfig()
     ids = np.asarray(prompt_ids, dtype=np.int64)
     ids = ids[0] if ids.ndim == 2 and ids.shape[0] == 1 else ids
     _check(mw, ids, n, cfg)
+    if feed is not None and len(feed) != n - 1:
+        raise ValueError(f"feed has {len(feed)} ids; {n} tokens feed n - 1 = {n - 1}")
     L0 = len(ids)
     f_tok = _token_schedule(mw, cfg)
     f_head = None if cfg.head_keep is None else resolve_schedule(cfg.head_schedule, len(mw.layers),
@@ -255,7 +259,8 @@ def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: 
     steps = [Step(0, L0, L0 - 1, int(tokens[0, 0]), records)]
     for t in range(1, n):
         pos = L0 + t - 1
-        logits[t], records = _decode(mw, cache, int(tokens[0, t - 1]), pos, cfg, f_tok, f_head, hardware,
+        fed = int(tokens[0, t - 1] if feed is None else feed[t - 1])
+        logits[t], records = _decode(mw, cache, fed, pos, cfg, f_tok, f_head, hardware,
                                      context or mw.pos_emb.shape[0])
         tokens[0, t] = int(np.argmax(logits[t]))
         steps.append(Step(t, pos + 1, pos, int(tokens[0, t]), records))

@@ -19,8 +19,9 @@ from .models import LayerWeights, ModelWeights
 
 
 def from_torch(model) -> ModelWeights:
-    """Lifts a ``spatten.export`` BertModel / GPT2Model / GPT2LMHeadModel
-    (torch modules; the LM model's output is ``logits``, past or not)."""
+    """Lifts a ``spatten.export`` BertModel (with its masked-LM head or not)
+    / GPT2Model / GPT2LMHeadModel (torch modules; the LM model's output is
+    ``logits``, past or not)."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
     c = model.config
     if c.kind == "bert":
@@ -35,7 +36,8 @@ def from_torch(model) -> ModelWeights:
         return ModelWeights("bert", c.heads, c.ln_eps, sd["word_embeddings.weight"],
                             sd["position_embeddings.weight"], layers, type_emb=sd["token_type_embeddings.weight"],
                             emb_ln=(sd["emb_ln.weight"], sd["emb_ln.bias"]),
-                            pooler=lin("pooler") if c.pooler else None, outputs=tuple(c.output_names))
+                            pooler=lin("pooler") if c.pooler else None, mlm=_mlm(sd, lin) if c.mlm_head else None,
+                            outputs=tuple(c.output_names))
     if hasattr(model, "lm_head"):
         head = model.lm_head.weight.detach().numpy().astype(F32).T.copy()
         return dataclasses.replace(from_torch(model.transformer), lm_head=head, outputs=("logits",))
@@ -48,6 +50,14 @@ def from_torch(model) -> ModelWeights:
                                   sd[p + "ln_2.weight"], sd[p + "ln_2.bias"]))
     return ModelWeights("gpt2", c.heads, c.ln_eps, sd["wte.weight"], sd["wpe.weight"], layers,
                         final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]), outputs=("last_hidden_state",))
+
+
+def _mlm(sd, lin) -> Tuple[np.ndarray, ...]:
+    """The masked-LM head ``cls.predictions`` of a state dict, decoder tied
+    to the word embeddings (the order of ``ModelWeights.mlm``)."""
+    t = "cls.predictions.transform."
+    return (*lin(t + "dense"), sd[t + "LayerNorm.weight"], sd[t + "LayerNorm.bias"],
+            sd["word_embeddings.weight"].T.copy(), sd["cls.predictions.bias"])
 
 
 def _gpt2_layer(w_qkv, b_qkv, proj, ln1_g, ln1_b, fc, fc_proj, ln2_g, ln2_b) -> LayerWeights:
