@@ -199,6 +199,7 @@ def measure(args, s: Setting, configs: List[str]) -> Dict[str, object]:
                               "tokens_equal_pytorch": dense.get("ids") == ids_torch.tolist(),
                               "loadavg": os.getloadavg()[0]}
     res["speed"] = measure_speed(args, s, Path(dense["binary"]), model, prompt)
+    res["blas"] = blas_in_use()
     if not args.keep_binaries:
         Path(dense["binary"]).unlink()
     return res
@@ -316,6 +317,8 @@ def render(res: Dict[str, object]) -> List[str]:
         "",
         *chain_rows(runs),
         "",
+        f"![Attention bytes of the generation stage per configuration](results/{PLOT})",
+        "",
         "At 1024 fp32 keys of 64 a head takes two K/V fills and its two-pass softmax reads K twice; "
         "fixed-point keys fit one fill (the K/V SRAMs hold them at their width) and are read once, "
         "which is part of every fixed-point factor above. With random weights attention is flat: "
@@ -324,10 +327,49 @@ def render(res: Dict[str, object]) -> List[str]:
         "",
         f"Speed, side by side (best of {len(sp['sim_s'])}): full simulation {sim:.1f} s, "
         f"`--timing-only` {sim_t:.1f} s, PyTorch CPU greedy generation with the KV cache "
-        f"{torch_s:.2f} s: full / PyTorch {sim / torch_s:.1f}x (goal: at most 3x), "
-        f"timing-only / PyTorch {sim_t / torch_s:.1f}x.",
+        f"{torch_s:.2f} s (2 threads, BLAS: {res.get('blas', 'not recorded')}): full / PyTorch "
+        f"{sim / torch_s:.1f}x (goal: at most 3x), timing-only / PyTorch {sim_t / torch_s:.1f}x. "
+        "Most of the simulation's time goes to the transaction-level HBM model (every 32-byte "
+        "transaction of the weights each step streams is scheduled; docs/Memory.md).",
         END,
     ]
+
+
+#: The plot of the generation section, beside docs/results.md.
+PLOT = "generation_attention_bytes.png"
+
+
+def plot(res: Dict[str, object], out_dir: Path) -> None:
+    """Attention bytes of the generation stage per configuration, dense
+    first, on a log scale, with the paper's total reduction marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in res["runs"] if "refused" not in r]
+    dense = attention_bytes(runs[0])
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.bar([r["config"] for r in runs], [attention_bytes(r) / 1e6 for r in runs], color="tab:blue")
+    ax.axhline(dense / 21 / 1e6, color="tab:red", linestyle="--", label="dense / 21 (paper's GPT-2 total)")
+    ax.set_yscale("log")
+    ax.set_ylabel("attention MB (Q, K, V)")
+    ax.set_title("Generation stage, GPT-2 small, 992 + 32 tokens")
+    ax.tick_params(axis="x", rotation=40)
+    ax.legend()
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_dir / PLOT, dpi=110)
+    plt.close(fig)
+
+
+def blas_in_use() -> str:
+    """The BLAS library this process (PyTorch, NumPy) has loaded."""
+    import torch
+
+    torch.ones(2, 2) @ torch.ones(2, 2)
+    libs = {Path(line.split()[-1]).name for line in Path("/proc/self/maps").read_text().splitlines()
+            if "blas" in line.split()[-1]}
+    return ", ".join(sorted(libs)) or "unknown"
 
 
 def section_of(text: str) -> Optional[str]:
@@ -390,6 +432,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     tmp = output.with_suffix(".tmp")
     tmp.write_text(splice(output, render(res)))
     os.replace(tmp, output)
+    plot(res, output.parent / "results")
     log(f"wrote the generation section of {output}")
     return 0
 
