@@ -192,6 +192,12 @@ void HbmModel::removeFromWindow(const Channel &ch, Pending *e) {
     ++q.head;
   else
     q.waiting.erase(std::find(q.waiting.begin() + q.head, q.waiting.end(), e));
+  // A bank streaming for long never empties: drop its served prefix now
+  // and then, so that the queue stays a small multiple of the window.
+  if (q.head > size_t(p_.schedulerWindow) && 2 * q.head > q.waiting.size()) {
+    q.waiting.erase(q.waiting.begin(), q.waiting.begin() + q.head);
+    q.head = 0;
+  }
   q.wantRow -= e->loc.row == ch.banks[bank].row;
   --window_.size;
   window_.free.push_back(e);
