@@ -97,6 +97,9 @@ class Setting:
 
 FULL = Setting("base", 992, 32, 1024)
 QUICK = Setting("tiny", 24, 8, 64)
+#: The models spatten.train trains on English text (docs/Accuracy.md): the
+#: prompt is the start of the corpus's test split.
+TRAINED = {"tiny": Setting("trained-tiny", 96, 16, 128), "small": Setting("trained-small", 480, 32, 512)}
 
 
 def log(msg: str) -> None:
@@ -144,9 +147,11 @@ def run_config(args, work: Path, onnx: Path, s: Setting, name: str, prompt: np.n
     prefill = tools.simulate(binary, inputs, work / f"{name}-prefill", directory=args.bin_dir)
     run = tools.simulate(binary, inputs, work / f"{name}-out", generate=s.tokens, directory=args.bin_dir)
     total, stages = run.report, run.report.stages
+    decisions = [(l.refetches, l.kept_heads) for st in stages.steps for l in st.layers if l.refetches is not None]
     res = {
         "config": name,
         "flags": " ".join(cfg.to_flags()),
+        "refetch_rate": (sum(r for r, _ in decisions) / sum(k for _, k in decisions)) if decisions else None,
         "ids": run.generated_ids.tolist(),
         "prefill_cycles": stages.prefill.cycles,
         "generation_cycles": stages.generation.cycles,
@@ -203,6 +208,58 @@ def measure(args, s: Setting, configs: List[str]) -> Dict[str, object]:
     if not args.keep_binaries:
         Path(dense["binary"]).unlink()
     return res
+
+
+def measure_trained(args, size: str) -> Dict[str, object]:
+    """Every configuration but the authors' (a 12-layer schedule) on the
+    trained GPT-2 of ``size``, prompted with the start of the test split.
+    The model must be trained already (``python -m spatten.train gpt2
+    --size SIZE``)."""
+    from spatten import train
+
+    s = TRAINED[size]
+    settings = train.TrainSettings.of("gpt2", size)
+    directory = train.corpus.out_dir() / "train" / settings.key
+    if not (directory / "metrics.json").is_file():
+        raise SystemExit(f"no trained {size} GPT-2: run python -m spatten.train gpt2 --size {size} first")
+    trained = train.train(settings, stream=None)
+    prompt = train.token_ids(settings, "test")[None, :s.prompt].astype(np.int64)
+    work = args.work_dir / "generation" / s.size
+    work.mkdir(parents=True, exist_ok=True)
+    runs = [run_config(args, work, trained.onnx, s, name, prompt) for name in CONFIGS if not name.startswith("authors")]
+    if not args.keep_binaries and "binary" in runs[0]:
+        Path(runs[0]["binary"]).unlink()
+    model = dict(layers=settings.layers, hidden=settings.hidden, heads=settings.heads, context=settings.context,
+                 validation_perplexity=trained.metrics.get("validation_perplexity"))
+    return {"setting": dataclasses.asdict(s), "model": model, "runs": runs}
+
+
+def trained_rows(t: Dict[str, object]) -> List[str]:
+    """The trained model's subsection: each technique and the breakdown."""
+    s, m, runs = Setting(**t["setting"]), t["model"], t["runs"]
+    dense = runs[0]
+    rows = [
+        "### On a trained GPT-2 (real attention)",
+        "",
+        f"The GPT-2 `spatten.train` trains on the Python documentation ({m['layers']} layers, hidden "
+        f"{m['hidden']}, {m['heads']} heads, context {m['context']}; validation perplexity "
+        f"{m['validation_perplexity']:.1f}; docs/Accuracy.md), prompted with the first {s.prompt} tokens of "
+        f"the corpus's test split, {s.tokens} generated tokens, context {s.context}. Its attention is "
+        "real, so progressive quantization refetches only where the query is unsure (the refetch "
+        "rate: refetching head-decisions of the decode steps over all).",
+        "",
+        "| config | generation cycles | vs dense | attention bytes | reduction | refetch rate |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        if "refused" in r:
+            rows.append(f"| {r['config']} | refused: {r['refused']} | | | | |")
+            continue
+        rate = "" if r.get("refetch_rate") is None else f"{r['refetch_rate']:.1%}"
+        rows.append(f"| {r['config']} | {r['generation_cycles']:,} | "
+                    f"{dense['generation_cycles'] / r['generation_cycles']:.2f}x | {attention_bytes(r):,} | "
+                    f"{attention_bytes(dense) / attention_bytes(r):.2f}x | {rate} |")
+    return rows + ["", *chain_rows(runs), ""]
 
 
 def stage_rows(d: Dict[str, object]) -> List[str]:
@@ -319,6 +376,7 @@ def render(res: Dict[str, object]) -> List[str]:
         "",
         f"![Attention bytes of the generation stage per configuration](results/{PLOT})",
         "",
+        *(trained_rows(res["trained"]) if res.get("trained") else []),
         "At 1024 fp32 keys of 64 a head takes two K/V fills and its two-pass softmax reads K twice; "
         "fixed-point keys fit one fill (the K/V SRAMs hold them at their width) and are read once, "
         "which is part of every fixed-point factor above. With random weights attention is flat: "
@@ -396,7 +454,10 @@ def merged(old: Dict[str, object], new: Dict[str, object]) -> Dict[str, object]:
         raise SystemExit("--update: the last run measured another setting")
     runs = {r["config"]: r for r in old["runs"]}
     runs.update({r["config"]: r for r in new["runs"]})
-    return dict(new, runs=[runs[c] for c in CONFIGS if c in runs])
+    out = dict(new, runs=[runs[c] for c in CONFIGS if c in runs])
+    if "trained" in old:
+        out.setdefault("trained", old["trained"])
+    return out
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -411,6 +472,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the section from the last run's generation.json")
     ap.add_argument("--configs", help="comma-separated subset of " + ",".join(CONFIGS) + " (dense always runs)")
+    ap.add_argument("--trained", choices=sorted(TRAINED),
+                    help="measure the trained GPT-2 of this size into the last run's results")
     ap.add_argument("--update", action="store_true",
                     help="with --configs: replace those configurations in the last run's results, keep the rest")
     args = ap.parse_args(argv)
@@ -423,6 +486,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     saved = args.work_dir / ("generation-quick.json" if args.quick else "generation.json")
     if args.render_only:
         res = json.loads(saved.read_text())
+    elif args.trained:
+        res = json.loads(saved.read_text())
+        res["trained"] = measure_trained(args, args.trained)
+        saved.write_text(json.dumps(res, indent=1))
     else:
         res = measure(args, QUICK if args.quick else FULL, configs)
         if args.update and saved.is_file():
