@@ -211,7 +211,7 @@ def measure(args, s: Setting, configs: List[str]) -> Dict[str, object]:
 
 
 def measure_trained(args, size: str) -> Dict[str, object]:
-    """Every configuration but the authors' (a 12-layer schedule) on the
+    """Every configuration but the authors' keeps (a 12-layer schedule) on the
     trained GPT-2 of ``size``, prompted with the start of the test split.
     The model must be trained already (``python -m spatten.train gpt2
     --size SIZE``)."""
@@ -226,7 +226,7 @@ def measure_trained(args, size: str) -> Dict[str, object]:
     prompt = train.token_ids(settings, "test")[None, :s.prompt].astype(np.int64)
     work = args.work_dir / "generation" / s.size
     work.mkdir(parents=True, exist_ok=True)
-    runs = [run_config(args, work, trained.onnx, s, name, prompt) for name in CONFIGS if not name.startswith("authors")]
+    runs = [run_config(args, work, trained.onnx, s, name, prompt) for name in CONFIGS if name != "authors"]
     if not args.keep_binaries and "binary" in runs[0]:
         Path(runs[0]["binary"]).unlink()
     model = dict(layers=settings.layers, hidden=settings.hidden, heads=settings.heads, context=settings.context,
