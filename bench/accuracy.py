@@ -8,17 +8,20 @@
 Perplexity of a trained GPT-2 (``spatten.train``) on windows of the test
 split (``spatten.accuracy``), swept along each SpAtten knob alone: token
 keep, head keep, value keep, K/V bits (static and progressive MSB) and the
-progressive-quantization refetch threshold. The curves run on the NumPy
-reference, whose selections the agreement tests prove equal to the
-simulator's; one point per curve is also run on the simulator to show both
-engines agree on this model. Every point records its attention DRAM bytes
+progressive-quantization refetch threshold; in the generation stage (the
+paper's GPT-2 setting: a prompt, then teacher forcing through the decode
+steps) and over whole windows. The curves run on the NumPy reference,
+whose selections the agreement tests prove equal to the simulator's; over
+whole windows one point per curve is also run on the simulator to show
+both engines agree on this model. Every point records its attention DRAM bytes
 (Q, K, V, MSB and LSB planes, from the reference's layer records) and its
 progressive-quantization refetch rate.
 
-The no-loss operating point is found automatically (docs/Accuracy.md):
-the setting with the largest attention-DRAM reduction whose perplexity is
-at most 1% above dense, searched over the curves' points and the
-combinations of each knob's most aggressive points within the bound.
+The no-loss operating point is found automatically for each stage
+(docs/Accuracy.md): the setting with the largest attention-DRAM reduction
+whose perplexity is at most 1% above dense, searched over the curves'
+points and the combinations of each knob's most aggressive point within
+the bound.
 
 Each point is cached in ``<work-dir>/accuracy/<model>/`` under its flags,
 so an interrupted sweep resumes where it stopped; progress goes to stderr.
@@ -87,7 +90,7 @@ def _curve(name: str, label: str, make: Callable[[float], R.SpAttenConfig], xs: 
 #: threshold 0.1) and static (K and V at that width, no refetch).
 CURVES: Tuple[Curve, ...] = (
     _curve("token", "token keep", lambda x: R.SpAttenConfig(token_keep=x),
-           (1.0, 0.8, 0.6, 0.5, 0.4, 1 / PAPER_TOKEN_RATIO, 0.2, 0.15), 0.5),
+           (1.0, 0.8, 0.6, 0.5, 0.4, 1 / PAPER_TOKEN_RATIO, 0.15, 0.05), 0.5),
     _curve("head", "head keep", lambda x: R.SpAttenConfig(head_keep=x), (1.0, 0.75, 0.5, 0.25), 0.5),
     _curve("value", "value keep", lambda x: R.SpAttenConfig(value_keep=x), (1.0, 0.5, 0.3, 0.2, 0.1), 0.3),
     _curve("pq", "progressive MSB bits (+4 LSB)", lambda x: R.SpAttenConfig(pq_msb=int(x)), (8, 6), 6),
@@ -100,7 +103,7 @@ CURVES: Tuple[Curve, ...] = (
 #: K and V are quantized statically or progressively), and how many of each
 #: group's most aggressive points within the bound it tries together.
 COMBINED = (("token",), ("head",), ("value",), ("static", "threshold"))
-COMBINE_TOP = 2
+COMBINE_TOP = 1
 #: The hardware configuration spatten-compile uses by default: it sets the
 #: K/V buffer fills the reference's byte counts follow.
 HARDWARE = ROOT / "configs" / "spatten.json"
@@ -116,7 +119,14 @@ class Setting:
     windows: int
     sim_windows: int
 
+    def prompt(self, window: int) -> int:
+        """The generation stage's prompt: the first 7/8 of a window (448 +
+        64 tokens of 512, near the paper's 992 + 32), the rest generated."""
+        return window - window // GENERATED_EIGHTHS
 
+
+#: A window's generated tokens are 1 / GENERATED_EIGHTHS of it.
+GENERATED_EIGHTHS = 8
 FULL = Setting("small", 16, 2)
 QUICK = Setting("tiny", 4, 1)
 
@@ -136,13 +146,13 @@ def record_stats(records: Sequence[Sequence[R.LayerRecord]]) -> Dict[str, float]
     """Attention bytes, rows and refetch rates of the windows' records.
 
     row_refetch_rate: unconfident query rows over the query rows of the
-    computed heads (one row is one query of one head: the paper's "input",
-    and a decode step's decision); head_refetch_rate: heads whose LSB
+    computed heads (``q_rows``; one row is one query of one head: the
+    paper's "input", and a decode step's decision); head_refetch_rate: heads whose LSB
     planes were fetched over the heads computed (the simulator report's
     ``refetch_rate`` over a whole window, where one unconfident row
     refetches the head)."""
     layers = [r for rec in records for r in rec]
-    rows = sum(len(r.tokens) * len(r.heads) for r in layers)
+    rows = sum(r.counts["q_rows"] for r in layers)
     return {
         "attention_bytes": attention_bytes(records),
         "k_rows": sum(r.counts["k_rows"] for r in layers),
@@ -164,6 +174,27 @@ def evaluate_reference(w: acc.Windows, weights: R.ModelWeights, cfg: R.SpAttenCo
         run = R.run_inputs(weights, inputs, cfg, hardware)
         records.extend(run.layers)
         return run.outputs[w.logits]
+
+    start = time.time()
+    a = acc.measure(w, logits, "reference", cfg.to_flags())
+    return {"perplexity": a.value, "loss": a.loss, "predictions": a.predictions, "windows": a.windows,
+            **record_stats(records), "seconds": time.time() - start}
+
+
+def evaluate_generation(w: acc.Windows, weights: R.ModelWeights, cfg: R.SpAttenConfig,
+                        hardware: Dict) -> Dict[str, object]:
+    """:func:`evaluate_reference` for the generation stage: the prefill
+    of each window's prompt, then teacher forcing through the decode steps
+    (``spatten.reference.generate`` with ``feed``); the records, bytes and
+    refetch rates are the decode steps' (one query per head and step)."""
+    records = []
+
+    def logits(inputs):
+        ids = next(a for n, a in inputs.items() if "ids" in n.lower())[0]
+        run = R.generate(weights, ids[:w.prompt], w.window - w.prompt, cfg, hardware,
+                         feed=ids[w.prompt:w.window - 1])
+        records.extend(step.layers for step in run.steps[1:])
+        return run.logits[None]
 
     start = time.time()
     a = acc.measure(w, logits, "reference", cfg.to_flags())
@@ -198,12 +229,17 @@ def evaluate_sim(w: acc.Windows, cfg: R.SpAttenConfig, work: Path, bin_dir: Opti
 
 class Sweep:
     """Evaluates settings on one model, each once: a point's result is
-    cached as JSON in ``cache`` under its engine, windows and flags, so a
-    new run (after an interruption) reads it instead of running again."""
+    cached as JSON in ``cache`` under its engine, stage, windows and flags,
+    so a new run (after an interruption) reads it instead of running again.
+    generation: score the generation stage (:meth:`Setting.prompt`; the
+    reference only) instead of whole windows."""
 
-    def __init__(self, model: Path, text: Path, cache: Path, setting: Setting, bin_dir: Optional[Path] = None):
+    def __init__(self, model: Path, text: Path, cache: Path, setting: Setting, bin_dir: Optional[Path] = None,
+                 generation: bool = False):
         self.cache, self.setting, self.bin_dir = cache, setting, bin_dir
-        self.windows = acc.prepare(model, text, max_windows=setting.windows)
+        window = acc.prepare(model, text, max_windows=1).window
+        self.prompt = setting.prompt(window) if generation else None
+        self.windows = acc.prepare(model, text, max_windows=setting.windows, prompt=self.prompt)
         self.weights = R.from_onnx(model)
         self.hardware = json.loads(HARDWARE.read_text())
         self.runs = 0  # points computed (not read from the cache) by this object
@@ -219,14 +255,17 @@ class Sweep:
         rates, seconds (see :func:`evaluate_reference`, :func:`evaluate_sim`)."""
         count = windows or len(self.windows.inputs)
         flags = " ".join(cfg.to_flags())
-        key = hashlib.sha1(f"{engine} {count} {flags}".encode()).hexdigest()[:16]
+        key = hashlib.sha1(f"{engine} {count} {self.prompt} {flags}".encode()).hexdigest()[:16]
         path = self.cache / f"{key}.json"
         if path.is_file():
             return json.loads(path.read_text())
-        log(f"{engine} {flags or '(dense)'} on {count} windows")
+        stage = f", generation stage after {self.prompt} tokens" if self.prompt else ""
+        log(f"{engine} {flags or '(dense)'} on {count} windows{stage}")
         w = self._subset(count)
         if engine == "sim":
             res = evaluate_sim(w, cfg, self.cache / "sim", self.bin_dir)
+        elif self.prompt:
+            res = evaluate_generation(w, self.weights, cfg, self.hardware)
         else:
             res = evaluate_reference(w, self.weights, cfg, self.hardware)
         res = {"engine": engine, "flags": flags, **res}
@@ -277,8 +316,11 @@ def combinations(curves: Dict[str, List[Dict]], dense: Dict) -> List[R.SpAttenCo
 
 
 def run_sweep(sweep: Sweep) -> Dict[str, object]:
-    """Every curve on the reference, one simulator point per curve beside
-    its reference twin on the same windows, then the no-loss search."""
+    """Every curve on the reference, then the no-loss search; over whole
+    windows also one simulator point per curve beside its reference twin on
+    the same windows, and the no-loss point on both (the simulator's
+    generation feeds back its own tokens, so the generation stage runs on
+    the reference alone)."""
     dense = sweep.point(R.SpAttenConfig())
     total = sum(len(c.points) for c in CURVES)
     curves: Dict[str, List[Dict]] = {}
@@ -290,7 +332,7 @@ def run_sweep(sweep: Sweep) -> Dict[str, object]:
             log(f"point {done}/{total}: {c.name} = {x:g}")
             curves[c.name].append({"x": x, **sweep.point(cfg)})
     sim = []
-    for c in CURVES:
+    for c in CURVES if sweep.prompt is None else ():
         cfg = dict(c.points)[c.sim_x]
         n = sweep.setting.sim_windows
         sim.append({"curve": c.name, "x": c.sim_x, "sim": sweep.point(cfg, "sim", n),
@@ -300,7 +342,7 @@ def run_sweep(sweep: Sweep) -> Dict[str, object]:
     combined = [sweep.point(cfg) for cfg in combos]
     best = no_loss([p for ps in curves.values() for p in ps] + combined, dense)
     res: Dict[str, object] = {"dense": dense, "curves": curves, "sim": sim, "combined": combined, "no_loss": best}
-    if best is not None:
+    if best is not None and sweep.prompt is None:
         cfg = R.SpAttenConfig.from_flags(best["flags"])
         n = sweep.setting.sim_windows
         res["no_loss_sim"] = {"sim": sweep.point(cfg, "sim", n), "reference": sweep.point(cfg, "reference", n),
@@ -338,10 +380,10 @@ def reduction(p: Dict, dense: Dict) -> float:
     return dense["attention_bytes"] / p["attention_bytes"]
 
 
-#: The pruning ratio of the token, head and value curves: computed rows of
-#: dense over computed rows (tokens over the layers, heads over the layers,
-#: V rows fetched).
-RATIO_OF = {"token": "token_rows", "head": "head_layers", "value": "v_rows"}
+#: The pruning ratio of the token, head and value curves: rows of dense
+#: over the point's (K rows fetched, heads computed, V rows fetched; over
+#: the layers, and the decode steps in the generation stage).
+RATIO_OF = {"token": "k_rows", "head": "head_layers", "value": "v_rows"}
 
 
 #: The curves plotted against their pruning ratio (Fig. 21's axis); value
@@ -394,8 +436,8 @@ def sim_rows(res: Dict) -> List[str]:
 
 def refetch_rows(res: Dict) -> List[str]:
     dense = res["dense"]
-    rows = ["| threshold | query rows refetching (decode-step decisions) | heads refetching (whole window) | "
-            "perplexity change | paper |", "|---|---|---|---|---|"]
+    rows = ["| threshold | query rows refetching | heads refetching | perplexity change | paper |",
+            "|---|---|---|---|---|"]
     paper = {0.1: "5.9% of inputs on average (§3)", 0.05: "7.0% of head-queries, GPT-2 [R] (§2)"}
     for p in res["curves"]["threshold"]:
         rows.append(f"| {p['x']:g} | {p['row_refetch_rate']:.1%} | {p['head_refetch_rate']:.1%} | "
@@ -427,13 +469,44 @@ def no_loss_lines(res: Dict) -> List[str]:
     return lines
 
 
+def stage_lines(stage: Dict, what: str) -> List[str]:
+    """A stage's curves, refetch rates and no-loss point."""
+    return [*curve_rows(stage), "", f"Refetch rate {what}:", "", *refetch_rows(stage), "", *no_loss_lines(stage)]
+
+
+def summary(res: Dict) -> str:
+    """The closing note: refetch rates, no-loss reductions, the
+    perplexity at the paper's token pruning."""
+    gen, whole, st = res["generation"], res["whole"], res["metrics"]["settings"]
+    p01, p005 = refetch_at(gen, 0.1), refetch_at(gen, 0.05)
+
+    def best(stage):
+        b = stage["no_loss"]
+        return f"{reduction(b, stage['dense']):.2f}x" if b else "none within the bound"
+
+    def at_paper(stage):
+        v = perplexity_at_token_ratio(stage, PAPER_TOKEN_RATIO)
+        if v:
+            return f"{v:.2f} ({change({'perplexity': v}, stage['dense']):+.1f}%)"
+        dense = stage["dense"]
+        top = max(stage["curves"]["token"], key=lambda p: pruning_ratio("token", p, dense))
+        return (f"beyond the curve (the paper's schedule prunes at most {pruning_ratio('token', top, dense):.2f}x "
+                f"on {st['layers']} layers, its first dense: perplexity {top['perplexity']:.2f}, "
+                f"{change(top, dense):+.1f}%)")
+
+    return ("**In short:** in the generation stage the refetch rate is "
+            f"{p01['row_refetch_rate']:.1%} at threshold 0.1 and {p005['row_refetch_rate']:.1%} at 0.05 (paper: "
+            f"{PAPER_REFETCH_RATE:.1%} on average, §3); the no-loss attention-DRAM reduction is {best(gen)} in the "
+            f"generation stage and {best(whole)} over whole windows (paper: {PAPER_DRAM_REDUCTION}x, §1); at the "
+            f"paper's {PAPER_TOKEN_RATIO}x token pruning the perplexity is {at_paper(gen)} in the generation stage "
+            f"and {at_paper(whole)} over whole windows (interpolated on the token curves; the paper's GPT-2 loses "
+            "about 1% accuracy near 4x, Fig. 21).")
+
+
 def render(res: Dict) -> List[str]:
     s = Setting(**res["setting"])
-    m, dense = res["metrics"], res["dense"]
+    m, whole, gen = res["metrics"], res["whole"], res["generation"]
     st = m["settings"]
-    p01, p005 = refetch_at(res, 0.1), refetch_at(res, 0.05)
-    at_paper = perplexity_at_token_ratio(res, PAPER_TOKEN_RATIO)
-    best, dense_ppl = res["no_loss"], dense["perplexity"]
     tiny = "" if s.size == "small" else (" The `small` model was not trained when this section was produced, so "
                                          "it shows the `tiny` one.")
     return [
@@ -446,43 +519,43 @@ def render(res: Dict) -> List[str]:
         f"perplexity {m['validation_perplexity']:.2f} (loss {m['validation_loss']:.3f} nats, unigram baseline "
         f"{m['unigram_loss']:.3f}). Produced by `bench/accuracy.py`.{tiny}",
         "",
-        f"Perplexity over the first {dense['windows']} windows of {res['window']} tokens of the test split "
-        f"({dense['predictions']:,} predictions, whole windows at once); dense perplexity "
-        f"**{dense['perplexity']:.3f}**. Each knob alone, on the NumPy reference; attention bytes are the Q, K "
-        "and V bytes (MSB and LSB planes included) of all windows, from the reference's layer records; the "
-        "pruning ratio is the computed token rows, heads or fetched V rows of dense over the point's. With "
-        "token pruning a pruned token's prediction comes from its last computed layer, as on the accelerator.",
-        "",
-        *curve_rows(res),
+        f"Perplexity on the first {whole['dense']['windows']} windows of {res['window']} tokens of the test split, "
+        "each knob alone, on the NumPy reference. Attention bytes are the Q, K and V bytes (MSB and LSB planes "
+        "included) the attention reads, from the reference's layer records; the pruning ratio is the computed "
+        "token rows, heads or fetched V rows of dense over the point's. The no-loss operating point is the "
+        f"setting with the largest attention-DRAM reduction whose perplexity rises at most {NO_LOSS_PPL_RISE:.0%}, "
+        "searched over the curves and their combinations.",
         "",
         f"![Perplexity against each knob, in the style of the paper's Fig. 21](results/{PLOT_CURVES})",
         "",
+        "### Generation stage",
+        "",
+        f"The paper's GPT-2 setting: each window's first {res['prompt']} tokens are the prompt (the prefill), "
+        f"then teacher forcing through {res['window'] - res['prompt']} decode steps, each feeding the next true "
+        "token as one query against the KV cache, so pruning decided across steps is what is measured "
+        f"({gen['dense']['predictions']:,} predictions; dense perplexity **{gen['dense']['perplexity']:.3f}**). "
+        "Bytes and refetch rates are the decode steps'. `test_agreement_generation.py` proves the reference's "
+        "decode steps equal the simulator's.",
+        "",
+        *stage_lines(gen, "in the decode steps (a decision is one query of one head, the paper's unit)"),
+        "",
+        "### Whole windows",
+        "",
+        f"Every position of a window at once ({whole['dense']['predictions']:,} predictions; dense perplexity "
+        f"**{whole['dense']['perplexity']:.3f}**). With token pruning a pruned token's prediction comes from its "
+        "last computed layer, as on the accelerator, which costs more than pruning keys in the generation stage; "
+        "local value pruning fetches the union of the queries' kept V rows, so it saves no bytes here.",
+        "",
+        *stage_lines(whole, "over whole windows (one unconfident query row refetches its head)"),
+        "",
         "Both engines on the same windows, one point per curve (the agreement tests prove equal selections; "
-        "here the perplexities):",
+        "here the perplexities and bytes on the trained model):",
         "",
-        *sim_rows(res),
-        "",
-        "### Refetch rate",
-        "",
-        "Progressive quantization (6 MSB + 4 LSB bits) refetches a head's LSB planes when a query's largest "
-        "attention probability is below the threshold. In the generation stage a decision is one query of one "
-        "head, the paper's unit; over a whole window one unconfident row refetches the head.",
-        "",
-        *refetch_rows(res),
+        *sim_rows(whole),
         "",
         f"![Refetch rate against the threshold](results/{PLOT_REFETCH})",
         "",
-        "### No-loss operating point",
-        "",
-        *no_loss_lines(res),
-        "",
-        "**In short:** refetch rate "
-        f"{p01['row_refetch_rate']:.1%} at threshold 0.1 and {p005['row_refetch_rate']:.1%} at 0.05 (paper: 5.9%); "
-        f"no-loss attention-DRAM reduction "
-        f"{f'{reduction(best, dense):.2f}x' if best else 'none within the bound'} (paper: {PAPER_DRAM_REDUCTION}x); "
-        f"at the paper's {PAPER_TOKEN_RATIO}x token pruning the perplexity is "
-        f"{f'{at_paper:.2f} ({100 * (at_paper / dense_ppl - 1):+.1f}%)' if at_paper else 'outside the curve'}"
-        " (interpolated on the token curve), where the paper's GPT-2 loses about 1% accuracy (Fig. 21).",
+        summary(res),
         END,
     ]
 
@@ -490,21 +563,22 @@ def render(res: Dict) -> List[str]:
 def plot(res: Dict, out_dir: Path) -> None:
     """Fig. 21 style: the quality change (here minus the perplexity change,
     so a loss is negative like the paper's accuracy change) against each
-    knob, the paper's points overlaid; and the refetch rate against the
-    threshold beside the paper's 5.9%."""
+    knob, both stages, the paper's points overlaid; and the refetch rate
+    against the threshold beside the paper's 5.9%."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dense = res["dense"]
+    stages = (("generation stage", res["generation"], "o"), ("whole windows", res["whole"], "^"))
     paper = {"token": ("paper: GPT-2 small, PTB", PAPER_TOKEN_POINTS),
              "head": ("paper: BERT-base, CoLA", PAPER_HEAD_POINTS)}
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
     for ax, c in zip(axes.flat, CURVES):
-        pts = res["curves"][c.name]
         ratio = c.name in PLOTTED_RATIOS
-        xs = [pruning_ratio(c.name, p, dense) if ratio else p["x"] for p in pts]
-        ax.plot(xs, [-change(p, dense) for p in pts], marker="o", label="this model (-Δ perplexity)")
+        for label, stage, marker in stages:
+            pts, dense = stage["curves"][c.name], stage["dense"]
+            xs = [pruning_ratio(c.name, p, dense) if ratio else p["x"] for p in pts]
+            ax.plot(xs, [-change(p, dense) for p in pts], marker=marker, label=f"{label} (-Δ perplexity)")
         if c.name in paper:
             label, points = paper[c.name]
             ax.plot(*zip(*points), marker="s", linestyle="--", color="tab:red", label=label + " (Δ accuracy)")
@@ -519,11 +593,14 @@ def plot(res: Dict, out_dir: Path) -> None:
     fig.savefig(out_dir / PLOT_CURVES, dpi=100)
     plt.close(fig)
 
-    pts = res["curves"]["threshold"]
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot([p["x"] for p in pts], [100 * p["row_refetch_rate"] for p in pts], marker="o", label="query rows")
-    ax.plot([p["x"] for p in pts], [100 * p["head_refetch_rate"] for p in pts], marker="^",
-            label="heads (whole window)")
+    for label, stage, marker in stages:
+        pts = stage["curves"]["threshold"]
+        ax.plot([p["x"] for p in pts], [100 * p["row_refetch_rate"] for p in pts], marker=marker,
+                label=f"{label}: query rows")
+    pts = res["whole"]["curves"]["threshold"]
+    ax.plot([p["x"] for p in pts], [100 * p["head_refetch_rate"] for p in pts], marker="v", linestyle=":",
+            label="whole windows: heads")
     ax.axhline(100 * PAPER_REFETCH_RATE, color="tab:red", linestyle="--", label="paper: 5.9% (threshold 0.1)")
     ax.set_xlabel("refetch threshold (largest attention probability)")
     ax.set_ylabel("refetch rate (%)")
@@ -539,8 +616,11 @@ def measure(args, setting: Setting) -> Dict[str, object]:
     model, metrics = trained_model(setting.size, allow_training=args.quick)
     text = corpus.corpus_files()["test"]
     sweep = Sweep(model, text, args.work_dir / "accuracy" / model.parent.name, setting, args.bin_dir)
-    res = run_sweep(sweep)
-    return {"setting": dataclasses.asdict(setting), "metrics": metrics, "window": sweep.windows.window, **res}
+    whole = run_sweep(sweep)
+    log("the generation stage")
+    gen = Sweep(model, text, sweep.cache, setting, args.bin_dir, generation=True)
+    return {"setting": dataclasses.asdict(setting), "metrics": metrics, "window": sweep.windows.window,
+            "prompt": gen.prompt, "whole": whole, "generation": run_sweep(gen)}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,7 +1,8 @@
 """bench/accuracy.py on the trained tiny GPT-2: a point per curve on the
-reference, simulator points equal to their reference twins, keep ratios
-of 1 leave the perplexity unchanged, the no-loss search picks the largest
-reduction within the bound, and a second sweep resumes from the cache."""
+reference (whole windows and the generation stage), simulator points equal
+to their reference twins, keep ratios of 1 leave the perplexity unchanged,
+the no-loss search picks the largest reduction within the bound, and a
+second sweep resumes from the cache."""
 
 from __future__ import annotations
 
@@ -41,21 +42,37 @@ def swept(model, tmp_path_factory):
     return cache, sweep, bench.run_sweep(sweep)
 
 
-def test_every_curve_has_its_points(swept):
-    _, _, res = swept
+@pytest.fixture(scope="module")
+def generation_swept(model, swept):
+    sweep = bench.Sweep(model, corpus.corpus_files()["test"], swept[0], SETTING, generation=True)
+    return bench.run_sweep(sweep)
+
+
+@pytest.fixture(params=["whole", "generation"])
+def stage(request, swept, generation_swept):
+    return swept[2] if request.param == "whole" else generation_swept
+
+
+def test_every_curve_has_its_points(stage):
     for c in bench.CURVES:
-        got = res["curves"][c.name]
+        got = stage["curves"][c.name]
         assert [p["x"] for p in got] == [x for x, _ in c.points]
         assert all(p["windows"] == SETTING.windows and p["attention_bytes"] > 0 for p in got)
 
 
-def test_keep_ratio_one_leaves_perplexity_unchanged(swept):
-    _, _, res = swept
-    dense = res["dense"]
+def test_keep_ratio_one_leaves_perplexity_unchanged(stage):
+    dense = stage["dense"]
     for name in ("token", "head", "value"):
-        one = next(p for p in res["curves"][name] if p["x"] == 1.0)
+        one = next(p for p in stage["curves"][name] if p["x"] == 1.0)
         assert one["perplexity"] == dense["perplexity"]
         assert one["attention_bytes"] == dense["attention_bytes"]
+
+
+def test_generation_stage_scores_the_generated_tokens(swept, generation_swept):
+    window = swept[1].windows.window
+    prompt = SETTING.prompt(window)
+    assert generation_swept["dense"]["predictions"] == SETTING.windows * (window - prompt)
+    assert generation_swept["sim"] == [] and "no_loss_sim" not in generation_swept
 
 
 def test_simulator_points_equal_their_reference_twins(swept):
@@ -67,10 +84,9 @@ def test_simulator_points_equal_their_reference_twins(swept):
         assert s["sim"]["attention_bytes"] == s["reference"]["attention_bytes"], s["curve"]
 
 
-def test_no_loss_point_is_the_largest_reduction_within_the_bound(swept):
-    _, _, res = swept
-    dense, best = res["dense"], res["no_loss"]
-    candidates = [p for ps in res["curves"].values() for p in ps] + res["combined"]
+def test_no_loss_point_is_the_largest_reduction_within_the_bound(stage):
+    dense, best = stage["dense"], stage["no_loss"]
+    candidates = [p for ps in stage["curves"].values() for p in ps] + stage["combined"]
     assert best is not None and bench.within_bound(best, dense)
     assert best["attention_bytes"] == min(p["attention_bytes"] for p in candidates if bench.within_bound(p, dense))
 
@@ -91,11 +107,11 @@ def test_a_second_sweep_resumes_from_the_cache(swept, model):
     assert again.runs == 0
 
 
-def test_render_and_plots(swept, tmp_path):
-    _, _, res = swept
+def test_render_and_plots(swept, generation_swept, tmp_path):
+    window = swept[1].windows.window
     res = {"setting": vars(SETTING), "metrics": {"settings": dict(train.SIZES["tiny"]), "validation_perplexity": 1.0,
                                                  "validation_loss": 0.0, "unigram_loss": 1.0},
-           "window": 128, **res}
+           "window": window, "prompt": SETTING.prompt(window), "whole": swept[2], "generation": generation_swept}
     page = tmp_path / "results.md"
     page.write_text("# Results\n")
     lines = bench.render(res)
