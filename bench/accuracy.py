@@ -628,6 +628,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny GPT-2, 4 windows; output under --work-dir")
     ap.add_argument("--size", choices=train.SIZES, help="the trained GPT-2 (default small, quick tiny)")
     ap.add_argument("--windows", type=int, help=f"test windows (default {FULL.windows}, quick {QUICK.windows})")
+    ap.add_argument("--sim-windows", type=int,
+                    help=f"windows of the simulator points (default {FULL.sim_windows}, quick {QUICK.sim_windows})")
     ap.add_argument("--work-dir", type=Path, default=ROOT / "out" / "bench")
     ap.add_argument("--bin-dir", type=Path, default=None, help="spatten tools (default: $SPATTEN_BIN or build/bin)")
     ap.add_argument("--output", type=Path, help="results Markdown (default docs/results.md; with --quick "
@@ -636,7 +638,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     args.work_dir = args.work_dir.resolve()
     base = QUICK if args.quick else FULL
-    setting = dataclasses.replace(base, size=args.size or base.size, windows=args.windows or base.windows)
+    setting = dataclasses.replace(base, size=args.size or base.size, windows=args.windows or base.windows,
+                                  sim_windows=args.sim_windows or base.sim_windows)
     output = args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
     saved = args.work_dir / ("accuracy-quick.json" if args.quick else "accuracy.json")
     if args.render_only:
