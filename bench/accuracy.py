@@ -127,7 +127,7 @@ class Setting:
 
 #: A window's generated tokens are 1 / GENERATED_EIGHTHS of it.
 GENERATED_EIGHTHS = 8
-FULL = Setting("small", 16, 2)
+FULL = Setting("small", 32, 4)
 QUICK = Setting("tiny", 4, 1)
 
 
