@@ -430,21 +430,32 @@ def blas_in_use() -> str:
     return ", ".join(sorted(libs)) or "unknown"
 
 
-def section_of(text: str) -> Optional[str]:
-    """The generation section of a results page, markers included."""
-    if BEGIN not in text or END not in text:
+def section_of(text: str, begin: str = BEGIN, end: str = END) -> Optional[str]:
+    """The section between ``begin`` and ``end`` of a results page (by
+    default the generation section), markers included."""
+    if begin not in text or end not in text:
         return None
-    return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    return begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
 
 
-def splice(results: Path, section: List[str]) -> str:
-    """``results`` with its generation section replaced (appended when absent)."""
+def splice(results: Path, section: List[str], begin: str = BEGIN, end: str = END) -> str:
+    """``results`` with its section between ``begin`` and ``end`` replaced
+    by ``section`` (appended when absent)."""
     text = results.read_text() if results.is_file() else ""
     block = "\n".join(section) + "\n"
-    if section_of(text):
-        head, rest = text.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1].lstrip("\n")
+    if section_of(text, begin, end):
+        head, rest = text.split(begin, 1)
+        return head + block + rest.split(end, 1)[1].lstrip("\n")
     return text.rstrip("\n") + "\n\n" + block
+
+
+def write_section(output: Path, section: List[str], begin: str = BEGIN, end: str = END) -> None:
+    """Replaces (or appends) the section of the results page ``output``
+    atomically, creating its folder."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(".tmp")
+    tmp.write_text(splice(output, section, begin, end))
+    os.replace(tmp, output)
 
 
 def merged(old: Dict[str, object], new: Dict[str, object]) -> Dict[str, object]:
@@ -495,10 +506,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.update and saved.is_file():
             res = merged(json.loads(saved.read_text()), res)
         saved.write_text(json.dumps(res, indent=1))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(".tmp")
-    tmp.write_text(splice(output, render(res)))
-    os.replace(tmp, output)
+    write_section(output, render(res))
     plot(res, output.parent / "results")
     log(f"wrote the generation section of {output}")
     return 0

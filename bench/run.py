@@ -4,8 +4,9 @@
     /usr/bin/python3 bench/run.py            # full run: BERT-base 128, 384 and 512, GPT-2 small 384
     /usr/bin/python3 bench/run.py --quick    # BERT-base 128, dense + all; writes under --work-dir
 
-The generation stage has its own script, bench/generation.py, which
-writes its section of the same page (kept when this one rewrites it).
+The generation stage and the accuracy of pruning have their own scripts,
+bench/generation.py and bench/accuracy.py, which write their sections of
+the same page (kept when this one rewrites it).
 
 For each model (exported from PyTorch at full size, seeded random weights)
 and each pruning configuration it compiles with spatten-compile, simulates
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT / "python"))
 
 import numpy as np  # noqa: E402
 
+import accuracy as accuracy_bench  # noqa: E402  (bench/accuracy.py)
 import generation  # noqa: E402  (bench/generation.py)
 from spatten import analysis as an  # noqa: E402
 from spatten import export as spexport  # noqa: E402
@@ -47,6 +49,10 @@ from spatten import tools  # noqa: E402
 from spatten.reference import SpAttenConfig  # noqa: E402
 from spatten.report import ALL_CLASSES, ATTENTION_CLASSES, Report  # noqa: E402
 from spatten.tensors import save_npy  # noqa: E402
+
+#: The markers of the sections other scripts write (bench/generation.py,
+#: bench/accuracy.py), in page order.
+OWNED_SECTIONS = ((generation.BEGIN, generation.END), (accuracy_bench.BEGIN, accuracy_bench.END))
 
 #: SpAtten settings of each configuration: each technique alone, then all.
 CONFIGS: Dict[str, SpAttenConfig] = {
@@ -588,9 +594,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     checks = an.paper_comparison(by_model)
     plots = make_plots(plot_dir, by_model, kept)
     text = render(args, machine, runs, by_model, checks, plots, speed, kept)
-    # bench/generation.py owns its section; keep it.
-    kept_section = generation.section_of(output.read_text()) if output.is_file() else None
-    write_atomic(output, text + ("\n" + kept_section if kept_section else ""))
+    # bench/generation.py and bench/accuracy.py own their sections; keep them.
+    old = output.read_text() if output.is_file() else ""
+    kept_sections = [generation.section_of(old, *markers) for markers in OWNED_SECTIONS]
+    write_atomic(output, text + "".join("\n" + k for k in kept_sections if k))
     (args.work_dir / ("speed-quick.json" if args.quick else "speed.json")).write_text(json.dumps(speed, indent=1))
     log(f"wrote {output} and {len(plots)} plots in {plot_dir}")
     return 0
