@@ -445,7 +445,8 @@ def splice(results: Path, section: List[str], begin: str = BEGIN, end: str = END
     block = "\n".join(section) + "\n"
     if section_of(text, begin, end):
         head, rest = text.split(begin, 1)
-        return head + block + rest.split(end, 1)[1].lstrip("\n")
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        return head + block + ("\n" + tail if tail else "")
     return text.rstrip("\n") + "\n\n" + block
 
 
