@@ -28,12 +28,17 @@ std::optional<DType> dtypeOf(Type elementType) {
   return std::nullopt;
 }
 
-/// True when `v` (or a reshape of it) is read only as an attention operand,
-/// which loads fixed-point rows directly.
+bool readsHeadsInPlace(PruneHeadsOp prune);
+
+/// True when `v` (or a reshape of it, or its kept heads read in place) is
+/// read only as an attention operand, which loads fixed-point rows
+/// directly.
 bool onlyAttentionReads(Value v) {
-  return llvm::all_of(v.getUsers(), [](Operation *user) {
+  return llvm::all_of(v.getUsers(), [&](Operation *user) {
     if (auto r = dyn_cast<ReshapeOp>(user))
       return onlyAttentionReads(r.getResult());
+    if (auto prune = dyn_cast<PruneHeadsOp>(user))
+      return prune.getInput() == v && readsHeadsInPlace(prune);
     return llvm::isa<AttentionOp, AttentionProbsOp, ProgressiveFetchOp,
                      AttentionOutputOp, CachedAttentionOp>(user);
   });

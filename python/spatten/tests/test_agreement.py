@@ -44,6 +44,9 @@ CONFIGS = {
     "pq-values": R.SpAttenConfig(pq_msb=8, pq_lsb=4, pq_threshold=0.1, pq_values=True),
     "pq-values-value": R.SpAttenConfig(value_keep=0.3, pq_msb=6, pq_lsb=4, pq_threshold=0.1,
                                        pq_values=True),
+    # Head pruning of fixed-point K and V: the kept heads' rows are gathered
+    # at their width.
+    "head-bits": R.SpAttenConfig(head_keep=0.5, k_bits=4, v_bits=6),
 }
 
 
