@@ -77,7 +77,7 @@ private:
 
   void loadScores(const Tensor &cumulative);
   void forceKeep();
-  void rank(std::optional<unsigned> candidatesReg);
+  void rank(std::optional<unsigned> candidatesReg, int64_t countsTable);
 };
 
 /// `record_kept_tokens` of a prefill.

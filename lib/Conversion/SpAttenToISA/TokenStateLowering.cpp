@@ -76,11 +76,14 @@ LogicalResult DecodeTokenSelection::select() {
       C > pb.bufferElems(Buffer::Idx))
     return op.emitOpError("cascade token pruning over ")
            << C << " positions does not fit the act and idx buffers";
+  FailureOr<const Tensor *> counts = core.tensor(op.getTokenCounts());
+  if (failed(counts))
+    return failure();
   std::optional<unsigned> previous = core.keptTokensRegister;
   countReg = previous == 1u ? 2 : 1;
   loadScores(*cumulative);
   forceKeep();
-  rank(previous);
+  rank(previous, (*counts)->ref.addr);
   // The kept tokens' importance, which the heads' ATTNs add to.
   bindTo(pb, fields::Gather::rows, countReg, 0, 1, C);
   pb.gather(importance(), cumulative->ref, 4, C, 1, IndexList{0});
@@ -117,7 +120,8 @@ void DecodeTokenSelection::forceKeep() {
 
 /// The top-k engine over the candidates: positions [0, p] at the first
 /// layer, else the previous layer's list of `candidatesReg` entries.
-void DecodeTokenSelection::rank(std::optional<unsigned> candidatesReg) {
+void DecodeTokenSelection::rank(std::optional<unsigned> candidatesReg,
+                                int64_t countsTable) {
   TopkInstr topk;
   topk.flags = TopkScoresByIndex | TopkDropNegInf | TopkWriteCount;
   if (!candidatesReg)
@@ -136,8 +140,7 @@ void DecodeTokenSelection::rank(std::optional<unsigned> candidatesReg) {
   k.source = BindSource::Table;
   k.reg = kPositionRegister;
   k.lo = 1, k.hi = C;
-  FailureOr<const Tensor *> counts = core.tensor(op.getTokenCounts());
-  k.table = succeeded(counts) ? (*counts)->ref.addr : 0;
+  k.table = countsTable;
   pb.bind(k);
   pb.emit(topk);
 }

@@ -4,6 +4,7 @@
 
 #include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinTypes.h"
 
 using namespace mlir;
@@ -73,6 +74,17 @@ Value spatten::fakeQuantizeHeads(OpBuilder &b, Location loc, Value x,
       b.getI64IntegerAttr(bits));
   Value d = DequantizeOp::create(b, loc, rowType, q.getCodes(), q.getScales());
   return ReshapeOp::create(b, loc, type, d);
+}
+
+Value spatten::countsPerContext(CachedAttentionOp op,
+                                function_ref<int64_t(int64_t)> count) {
+  SmallVector<int32_t> counts;
+  for (int64_t n = 1; n <= int64_t(op.getMaxContext()); ++n)
+    counts.push_back(int32_t(count(n)));
+  OpBuilder b(op);
+  auto type = RankedTensorType::get({int64_t(counts.size())}, b.getI32Type());
+  return arith::ConstantOp::create(
+      b, op.getLoc(), DenseElementsAttr::get(type, ArrayRef(counts)));
 }
 
 bool spatten::isFakeQuantized(Value x) {

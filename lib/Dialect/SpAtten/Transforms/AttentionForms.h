@@ -30,6 +30,11 @@ decomposeAttentions(mlir::func::FuncOp func, llvm::StringRef pass);
 mlir::Value fakeQuantizeHeads(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::Value x, int64_t heads, int64_t bits);
 
+/// A decode step's table `[max_context]` i32 of `count(n)` for every
+/// context length n = 1..max_context, as a constant before `op`.
+mlir::Value countsPerContext(CachedAttentionOp op,
+                             llvm::function_ref<int64_t(int64_t)> count);
+
 /// Whether `x` already comes from `fakeQuantizeHeads`.
 bool isFakeQuantized(mlir::Value x);
 

@@ -241,13 +241,8 @@ void CascadeHeadPruningPass::keepDecodeHeads(ArrayRef<CachedAttentionOp> attns,
       op.setKeptHeads(counts[l]);
     if (op.getTokenCounts() || counts[l] == heads)
       continue;
-    SmallVector<int32_t> all;
-    for (int64_t n = 1; n <= int64_t(op.getMaxContext()); ++n)
-      all.push_back(int32_t(n));
-    OpBuilder b(op);
-    auto type = RankedTensorType::get({int64_t(all.size())}, b.getI32Type());
-    op.getTokenCountsMutable().assign(arith::ConstantOp::create(
-        b, op.getLoc(), DenseElementsAttr::get(type, ArrayRef(all))));
+    op.getTokenCountsMutable().assign(
+        countsPerContext(op, [](int64_t n) { return n; }));
   }
 }
 

@@ -287,18 +287,13 @@ void CascadeTokenPruningPass::addTokenCounts(ArrayRef<CachedAttentionOp> attns,
                                              ArrayRef<int64_t> keepPositions) {
   for (auto [l, attn] : llvm::enumerate(attns)) {
     CachedAttentionOp op = attn;
-    SmallVector<int32_t> counts;
     // Never fewer than the forced tokens: the keep positions before the
     // new token, and the new token.
-    for (int64_t n = 1; n <= int64_t(op.getMaxContext()); ++n)
-      counts.push_back(int32_t(std::max(
-          keptCount(n, f[l]), 1 + llvm::count_if(keepPositions, [&](int64_t p) {
-                                return p < n - 1;
-                              }))));
-    OpBuilder b(op);
-    auto type = RankedTensorType::get({int64_t(counts.size())}, b.getI32Type());
-    op.getTokenCountsMutable().assign(arith::ConstantOp::create(
-        b, op.getLoc(), DenseElementsAttr::get(type, ArrayRef(counts))));
+    op.getTokenCountsMutable().assign(countsPerContext(op, [&](int64_t n) {
+      return std::max(keptCount(n, f[l]),
+                      1 + llvm::count_if(keepPositions,
+                                         [&](int64_t p) { return p < n - 1; }));
+    }));
     if (!keepPositions.empty())
       op.setKeepPositions(keepPositions);
   }

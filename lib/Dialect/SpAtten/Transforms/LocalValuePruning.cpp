@@ -51,14 +51,8 @@ struct LocalValuePruningPass
   /// p + 1 keys, of which it keeps max(1, floor((p + 1) value_keep)).
   static void addValueCounts(CachedAttentionOp op,
                              const SpAttenSettings &settings) {
-    SmallVector<int32_t> counts;
-    for (int64_t keys = 1; keys <= op.getMaxContext(); ++keys)
-      counts.push_back(int32_t(keepCount(keys, settings.valueKeep)));
-    OpBuilder b(op);
-    auto type = RankedTensorType::get({op.getMaxContext()}, b.getI32Type());
-    Value table = arith::ConstantOp::create(
-        b, op.getLoc(), DenseElementsAttr::get(type, ArrayRef(counts)));
-    op.getValueCountsMutable().assign(table);
+    op.getValueCountsMutable().assign(countsPerContext(
+        op, [&](int64_t keys) { return keepCount(keys, settings.valueKeep); }));
   }
 
   static int64_t keepCount(int64_t keys, double valueKeep) {
