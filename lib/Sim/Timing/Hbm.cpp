@@ -1,234 +1,158 @@
-//===- Hbm.cpp - HBM2 DRAM timing model -----------------------------------===//
+//===- Hbm.cpp - HBM2 model, scheduled a burst at a time ------------------===//
 //
-// docs/Memory.md describes the model; the comments here say why each rule
-// is the way it is.
+// The FR-FCFS of docs/Memory.md ("FR-FCFS scheduler"), with the window held
+// as segments: consecutive arrivals to one bank row. docs/Memory.md ("How
+// the model runs fast") argues why serving a segment's burst at once gives
+// the per-transaction schedule (HbmTransactionModel) exactly.
 //
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Timing/Hbm.h"
 
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
-#include <random>
 
 using namespace spatten::sim::timing;
 using spatten::HbmTiming;
 
-HbmModel::HbmModel(HbmTiming p) : p_(p) {
-  txnShift_ = llvm::Log2_64(p_.transactionBytes);
-  interleaveShift_ = llvm::Log2_64(p_.interleaveBytes);
-  channelShift_ = llvm::Log2_64(p_.channels);
-  rowShift_ = llvm::Log2_64(p_.rowBytes);
-  bankShift_ = llvm::Log2_64(p_.banksPerChannel);
-  channels_.resize(p_.channels);
-  for (Channel &ch : channels_) {
-    ch.banks.resize(p_.banksPerChannel);
-    ch.slotFreed.assign(p_.schedulerWindow, 0);
-    ch.nextRefresh = p_.tREFI;
-  }
-  queues_.resize(p_.channels);
-  window_.slots.resize(p_.schedulerWindow);
-  for (Pending &slot : window_.slots)
-    window_.free.push_back(&slot);
-  window_.banks.resize(p_.banksPerChannel);
-  stats_.channelBusyCycles.assign(p_.channels, 0);
+HbmModel::HbmModel(HbmTiming p) : HbmModelBase(p) {
+  // A segment holds at least one transaction, and a burst admits at most
+  // one window's worth before it leaves: never more than 2W segments, so
+  // references into the pool stay valid.
+  pool_.resize(2 * size_t(p_.schedulerWindow) + 1);
+  for (unsigned i = unsigned(pool_.size()); i-- > 0;)
+    freeSegments_.push_back(i);
+  banks_.resize(p_.banksPerChannel);
 }
 
-double HbmModel::peakBytesPerCycle() const {
-  return double(p_.channels) * p_.transactionBytes / p_.tBurst;
-}
-
-HbmLocation HbmModel::locate(uint64_t addr) const {
-  // Channel bits sit right above the interleave block; removing them gives
-  // the channel-local address, which splits into column | bank | row.
-  unsigned channel =
-      unsigned((addr >> interleaveShift_) & (p_.channels - 1));
-  uint64_t local = ((addr >> (interleaveShift_ + channelShift_))
-                    << interleaveShift_) |
-                   (addr & (p_.interleaveBytes - 1));
-  return localLocation(channel, local);
-}
-
-HbmLocation HbmModel::localLocation(unsigned c, uint64_t local) const {
-  HbmLocation loc;
-  loc.channel = c;
-  loc.column = local & (p_.rowBytes - 1);
-  loc.bank = unsigned((local >> rowShift_) & (p_.banksPerChannel - 1));
-  loc.row = local >> (rowShift_ + bankShift_);
-  return loc;
-}
-
-uint64_t HbmModel::globalAddr(unsigned c, uint64_t local) const {
-  // locate() backwards: the channel bits go back above the block offset.
-  return ((local >> interleaveShift_) << (interleaveShift_ + channelShift_)) |
-         (uint64_t(c) << interleaveShift_) |
-         (local & (p_.interleaveBytes - 1));
-}
-
-void HbmModel::enqueue(const HbmRequest &r) {
-  if (r.bytes == 0)
-    return;
-  // Every transaction-aligned block the request touches; the last byte is
-  // clamped so that a request running past 2^64 cannot wrap around. An
-  // interleave block's transactions share a channel and are consecutive
-  // there, so the request is walked block by block.
-  uint64_t lastByte = r.addr + std::min(r.bytes - 1, ~uint64_t(0) - r.addr);
-  uint64_t first = r.addr >> txnShift_, last = lastByte >> txnShift_;
-  unsigned perBlock = interleaveShift_ - txnShift_;
-  uint64_t inBlock = (uint64_t(1) << perBlock) - 1;
-  for (uint64_t block = first >> perBlock;; ++block) {
-    uint64_t lo = std::max(first, block << perBlock);
-    uint64_t hi = std::min(last, (block << perBlock) | inBlock);
-    enqueueBlock(block, lo, hi, r.write);
-    if (hi == last)
-      break;
-  }
-}
-
-void HbmModel::enqueueBlock(uint64_t block, uint64_t firstTxn,
-                            uint64_t lastTxn, bool write) {
-  // Transactions firstTxn..lastTxn of interleave block `block`, which lives
-  // in channel `c`; removing the channel bits numbers them inside it.
-  unsigned perBlock = interleaveShift_ - txnShift_;
-  unsigned c = unsigned(block & (p_.channels - 1));
-  uint64_t local = ((block >> channelShift_) << perBlock) |
-                   (firstTxn & ((uint64_t(1) << perBlock) - 1));
-  uint64_t count = lastTxn - firstTxn + 1;
-  std::vector<Run> &runs = queues_[c];
-  if (!runs.empty() && runs.back().write == write &&
-      runs.back().local + runs.back().count == local) {
-    runs.back().count += count;
-    return;
-  }
-  runs.push_back({local, count, write});
-}
-
-uint64_t HbmModel::access(llvm::ArrayRef<HbmRequest> requests,
-                          uint64_t issue) {
-  // Out-of-order calls are clamped rather than refused: the caller's clock
-  // only moves forward, and the model's state already reflects later work.
-  issue = std::max(issue, lastIssue_);
-  lastIssue_ = issue;
-  for (const HbmRequest &r : requests)
-    enqueue(r);
+uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
+                              uint64_t issue) {
+  Channel &ch = channels_[c];
+  Cursor at;
+  for (const Run &r : runs)
+    at.left += r.count;
+  tail_ = -1;
   uint64_t end = issue;
-  for (unsigned c = 0; c < p_.channels; ++c) {
-    if (queues_[c].empty())
+  fillAtStart(ch, c, runs, at, issue);
+  while (size_) {
+    unsigned index = pick(ch);
+    Segment &s = pool_[index];
+    uint64_t column = std::max(columnReady(ch, s), columnSlot(ch));
+    // A transaction runs only if it completes by the next refresh; else the
+    // refresh goes first (closing every row) and the pick is made again.
+    if (column + p_.tCL + p_.tBurst > ch.nextRefresh) {
+      refreshUpTo(ch, ch.nextRefresh);
+      replanAll(ch);
       continue;
-    end = std::max(end, runChannel(c, queues_[c], issue));
-    queues_[c].clear();
+    }
+    uint64_t count = burstLength(ch, s, column, index == oldest());
+    uint64_t last = column + (count - 1) * p_.tBurst;
+    unsigned bank = s.bank;
+    serve(ch, c, s, column, count, issue);
+    end = std::max(end, last + p_.tCL + p_.tBurst);
+    // The per-transaction order: after each pick one transaction enters;
+    // the bank's row is reconsidered only once the burst has left (before
+    // that its row is still wanted), and before the last pick's newcomer.
+    admitServed(ch, c, runs, at, column, count - 1);
+    pop(index, count);
+    openFor(ch, bank);
+    admitServed(ch, c, runs, at, last, 1);
   }
+  order_.clear();
+  orderHead_ = 0;
   return end;
 }
 
-uint64_t HbmModel::enterCycle(Channel &ch, uint64_t issue) {
-  // The window is the channel's queue: arrival g takes the slot that pick
-  // g - W freed at its column command (a queue entry retires at CAS); that
-  // is slot g mod W, as pick g - W wrote it.
-  uint64_t g = ch.arrivals++;
-  unsigned slot = ch.enterSlot;
-  ch.enterSlot = slot + 1 == p_.schedulerWindow ? 0 : slot + 1;
-  if (g < p_.schedulerWindow)
-    return issue;
-  return std::max(issue, ch.slotFreed[slot]);
-}
-
-HbmModel::Pending *HbmModel::admit(Channel &ch, unsigned c, const Run &run,
-                                   uint64_t offset, uint64_t issue) {
-  Pending *e = window_.free.back();
-  window_.free.pop_back();
-  uint64_t local = (run.local + offset) << txnShift_;
-  e->arrival = ch.arrivals;
-  e->enter = enterCycle(ch, issue);
-  e->addr = globalAddr(c, local);
-  e->loc = localLocation(c, local);
-  e->write = run.write;
-  e->outcome = HbmRowOutcome::Hit;
-  e->first = 0;
-  return e;
-}
-
-void HbmModel::fill(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
-                    Cursor &at, uint64_t issue) {
+void HbmModel::fillAtStart(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
+                           Cursor &at, uint64_t issue) {
+  // Entries take the slots the previous calls' picks freed, one by one.
   bool refreshed = false;
-  size_t admitted = 0;
-  Pending *last = nullptr;
-  while (window_.size < p_.schedulerWindow && at.run < runs.size()) {
-    last = admit(ch, c, runs[at.run], at.offset, issue);
-    if (++at.offset == runs[at.run].count)
-      at = {at.run + 1, 0};
-    refreshed |= refreshUpTo(ch, last->enter);
-    addToWindow(ch, last);
-    ++admitted;
+  while (size_ < p_.schedulerWindow && at.left) {
+    const Run &run = runs[at.run];
+    uint64_t arrival = ch.arrivals;
+    uint64_t enter = admitCycle(ch, issue);
+    refreshed |= refreshUpTo(ch, enter);
+    append(ch, c, arrival, run.local + at.offset, 1, run.write, enter, 0,
+           /*decideRow=*/false);
+    advance(at, runs, 1);
   }
+  // Row decisions come after every admission, as a newcomer may want the
+  // row its bank has open.
   if (refreshed)
     return replanAll(ch);
-  // Row decisions come after every admission, as a newcomer may want the
-  // row its bank has open. Banks without newcomers already have their row
-  // open for a waiting request, so openFor() would leave them alone; after
-  // a pick only one request enters, and only its bank is asked.
-  if (admitted == 1)
-    return openFor(ch, last->loc.bank);
-  for (unsigned bank : window_.active)
+  for (unsigned bank : active_)
     openFor(ch, bank);
 }
 
-void HbmModel::addToWindow(const Channel &ch, Pending *e) {
-  BankQueue &q = window_.banks[e->loc.bank];
-  if (q.empty())
-    window_.active.push_back(e->loc.bank);
-  q.waiting.push_back(e);
-  q.wantRow += e->loc.row == ch.banks[e->loc.bank].row;
-  ++window_.size;
-  window_.order.push_back({e, e->arrival});
+void HbmModel::advance(Cursor &at, llvm::ArrayRef<Run> runs, uint64_t n) {
+  at.left -= n;
+  at.offset += n;
+  if (at.offset == runs[at.run].count)
+    at = {at.run + 1, 0, at.left};
 }
 
-void HbmModel::removeFromWindow(const Channel &ch, Pending *e) {
-  unsigned bank = e->loc.bank;
-  BankQueue &q = window_.banks[bank];
-  if (q.front() == e)
-    ++q.head;
-  else
-    q.waiting.erase(std::find(q.waiting.begin() + q.head, q.waiting.end(), e));
-  // A bank streaming for long never empties: drop its served prefix now
-  // and then, so that the queue stays a small multiple of the window.
-  if (q.head > size_t(p_.schedulerWindow) && 2 * q.head > q.waiting.size()) {
-    q.waiting.erase(q.waiting.begin(), q.waiting.begin() + q.head);
-    q.head = 0;
+void HbmModel::admitServed(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
+                           Cursor &at, uint64_t column, uint64_t picks) {
+  // After a full window's pick, the next arrival takes the slot that pick
+  // freed, at its column command: `picks` picks from `column` admit as
+  // many, entering tBurst apart (never before `issue`, which the column
+  // commands are not). A refresh cannot fall due, as every pick completed
+  // before the next one.
+  uint64_t n = std::min(picks, at.left);
+  for (uint64_t i = 0; i < n;) {
+    const Run &run = runs[at.run];
+    uint64_t local = run.local + at.offset;
+    uint64_t k = std::min({n - i, run.count - at.offset, leftInRow(local)});
+    append(ch, c, ch.arrivals, local, k, run.write, column + i * p_.tBurst,
+           p_.tBurst, /*decideRow=*/true);
+    ch.arrivals += k;
+    advance(at, runs, k);
+    i += k;
   }
-  q.wantRow -= e->loc.row == ch.banks[bank].row;
-  --window_.size;
-  window_.free.push_back(e);
-  e->arrival = ~uint64_t(0);
-  dropLeftFromOrder();
-  if (!q.empty())
-    return;
-  q.waiting.clear();
-  q.head = 0;
-  auto &active = window_.active;
-  *std::find(active.begin(), active.end(), bank) = active.back();
-  active.pop_back();
 }
 
-void HbmModel::dropLeftFromOrder() {
-  // Requests mostly leave oldest first, so the head just moves; the vector
-  // is compacted now and then, keeping it a small multiple of the window.
-  auto &order = window_.order;
-  size_t &head = window_.orderHead;
-  auto left = [&](size_t i) {
-    return order[i].first->arrival != order[i].second;
-  };
-  while (head < order.size() && left(head))
-    ++head;
-  if (head == order.size()) {
-    order.clear();
-    head = 0;
-  } else if (head > 4 * size_t(p_.schedulerWindow) && 2 * head > order.size()) {
-    order.erase(order.begin(), order.begin() + head);
-    head = 0;
+void HbmModel::append(Channel &ch, unsigned c, uint64_t arrival,
+                      uint64_t local, uint64_t count, bool write,
+                      uint64_t enter, uint64_t step, bool decideRow) {
+  HbmLocation loc = localLocation(c, local << txnShift_);
+  BankSegments &q = banks_[loc.bank];
+  bool wasEmpty = q.segments.empty();
+  if (!extendTail(loc, local, count, write, enter, step)) {
+    unsigned index = freeSegments_.back();
+    freeSegments_.pop_back();
+    Segment &s = pool_[index];
+    s = Segment{nextId_++, arrival, local, enter, step, loc.row, count,
+                loc.bank, write, HbmRowOutcome::Hit, 0};
+    q.segments.push_back(index);
+    order_.push_back({index, s.id});
+    tail_ = index;
   }
+  if (loc.row == ch.banks[loc.bank].row)
+    q.wantRow += count;
+  size_ += count;
+  if (wasEmpty)
+    active_.push_back(loc.bank);
+  if (decideRow)
+    openFor(ch, loc.bank);
+}
+
+bool HbmModel::extendTail(const HbmLocation &loc, uint64_t local,
+                          uint64_t count, bool write, uint64_t enter,
+                          uint64_t step) {
+  if (tail_ < 0)
+    return false;
+  Segment &t = pool_[tail_];
+  if (!t.id || t.bank != loc.bank || t.row != loc.row || t.write != write ||
+      t.local + t.count != local || enter < t.enter)
+    return false;
+  // A one-entry segment takes the step of what joins it.
+  uint64_t tailStep = t.count == 1 ? enter - t.enter : t.enterStep;
+  if (t.enter + t.count * tailStep != enter || (count > 1 && step != tailStep))
+    return false;
+  t.enterStep = tailStep;
+  t.count += count;
+  return true;
 }
 
 void HbmModel::openFor(Channel &ch, unsigned bank) {
@@ -237,183 +161,163 @@ void HbmModel::openFor(Channel &ch, unsigned bank) {
   // it and opens the row of its oldest waiting request, as early as the
   // request's arrival and the bank's timing allow.
   Bank &b = ch.banks[bank];
-  BankQueue &q = window_.banks[bank];
-  if (q.empty() || (b.open && q.wantRow))
+  BankSegments &q = banks_[bank];
+  if (q.segments.empty() || (b.open && q.wantRow))
     return;
-  Pending *oldest = q.front();
+  Segment &oldest = pool_[q.segments.front()];
   if (!b.open) {
-    oldest->outcome = HbmRowOutcome::Miss;
-    oldest->first = std::max(oldest->enter, b.idleFrom);
-    b.actAt = oldest->first;
+    oldest.outcome = HbmRowOutcome::Miss;
+    oldest.first = std::max(oldest.enter, b.idleFrom);
+    b.actAt = oldest.first;
   } else {
     // PRE waits for tRAS and for the bank's last data transfer, which
     // stands in for the read-to-precharge and write-recovery times.
-    oldest->outcome = HbmRowOutcome::Conflict;
-    oldest->first = std::max({oldest->enter, b.actAt + p_.tRAS, b.lastDataEnd});
-    b.actAt = oldest->first + p_.tRP;
+    oldest.outcome = HbmRowOutcome::Conflict;
+    oldest.first = std::max({oldest.enter, b.actAt + p_.tRAS, b.lastDataEnd});
+    b.actAt = oldest.first + p_.tRP;
   }
   b.open = true;
-  b.row = oldest->loc.row;
-  q.wantRow = size_t(llvm::count_if(
-      q.all(), [&](const Pending *e) { return e->loc.row == b.row; }));
+  b.row = oldest.row;
+  q.wantRow = 0;
+  for (unsigned index : q.segments)
+    if (pool_[index].row == b.row)
+      q.wantRow += pool_[index].count;
 }
 
 void HbmModel::replanAll(Channel &ch) {
   // A refresh closed every bank: the rows planned for the window are gone.
-  for (unsigned bank : window_.active) {
-    for (Pending *e : window_.banks[bank].all())
-      e->outcome = HbmRowOutcome::Hit;
+  for (unsigned bank : active_) {
+    for (unsigned index : banks_[bank].segments)
+      pool_[index].outcome = HbmRowOutcome::Hit;
     openFor(ch, bank);
   }
 }
 
-uint64_t HbmModel::columnReady(const Channel &ch, const Pending &e) const {
-  return std::max(e.enter, ch.banks[e.loc.bank].actAt + p_.tRCD);
+uint64_t HbmModel::columnReady(const Channel &ch, const Segment &s) const {
+  return std::max(s.enter, ch.banks[s.bank].actAt + p_.tRCD);
 }
 
-uint64_t HbmModel::columnSlot(const Channel &ch) const {
-  // Data leaves in column-command order on the shared bus, so the next
-  // column command is issued no earlier than tCL before the bus frees.
-  return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
+unsigned HbmModel::frontOfRow(const Channel &ch, unsigned bank) const {
+  // The bank's oldest request for its row: the front of its first segment
+  // of that row. Its caller knows the row is wanted.
+  for (unsigned index : banks_[bank].segments)
+    if (pool_[index].row == ch.banks[bank].row)
+      return index;
+  return banks_[bank].segments.front();
 }
 
-HbmModel::Pending *HbmModel::pickFrFcfs(const Channel &ch) const {
+unsigned HbmModel::pick(const Channel &ch) {
   // FR-FCFS (Rixner et al., ISCA 2000) on column commands: at the cycle the
   // data bus can next take a command, the oldest request whose row is open
   // (a row hit); if none is ready yet, the first to become ready, oldest on
-  // a tie. Rows were opened oldest-first per bank, so without hits this is
-  // the oldest request.
-  //
-  // Only each bank's oldest request for its open row can win: the requests
-  // of one row share the ACT, and `enter` never decreases with arrival
-  // (slots free at column commands, which a channel issues in increasing
-  // cycles), so that request is both the oldest and the first ready.
+  // a tie. Only a bank's oldest request for its open row can win: the
+  // requests of one row share the ACT, and entry cycles never decrease
+  // with arrival.
   uint64_t now = columnSlot(ch);
-  // The oldest request, when ready for its open row, is the answer outright
-  // (most picks of a streaming DMA), without looking at the other banks.
-  Pending *oldest = window_.oldest();
-  if (ch.banks[oldest->loc.bank].open &&
-      ch.banks[oldest->loc.bank].row == oldest->loc.row &&
-      columnReady(ch, *oldest) <= now)
-    return oldest;
-  Pending *readyNow = nullptr, *best = nullptr;
+  unsigned first = oldest();
+  const Segment &o = pool_[first];
+  const Bank &ob = ch.banks[o.bank];
+  if (ob.open && ob.row == o.row && columnReady(ch, o) <= now)
+    return first;
+  int64_t readyNow = -1, best = -1;
   uint64_t bestReady = ~uint64_t(0);
-  for (unsigned bank : window_.active) {
-    const Bank &b = ch.banks[bank];
-    const BankQueue &q = window_.banks[bank];
-    if (!b.open || !q.wantRow)
+  for (unsigned bank : active_) {
+    if (!ch.banks[bank].open || !banks_[bank].wantRow)
       continue;
-    Pending *e = *llvm::find_if(
-        q.all(), [&](const Pending *e) { return e->loc.row == b.row; });
-    uint64_t ready = columnReady(ch, *e);
+    unsigned index = frontOfRow(ch, bank);
+    const Segment &s = pool_[index];
+    uint64_t ready = columnReady(ch, s);
     if (ready <= now) {
-      if (!readyNow || e->arrival < readyNow->arrival)
-        readyNow = e;
+      if (readyNow < 0 || s.arrival < pool_[readyNow].arrival)
+        readyNow = index;
     } else if (ready < bestReady ||
-               (ready == bestReady && e->arrival < best->arrival)) {
-      best = e;
+               (ready == bestReady && s.arrival < pool_[best].arrival)) {
+      best = index;
       bestReady = ready;
     }
   }
-  return readyNow ? readyNow : best;
+  return unsigned(readyNow >= 0 ? readyNow : best);
 }
 
-uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
-                              uint64_t issue) {
-  Channel &ch = channels_[c];
-  Cursor at;
-  uint64_t end = issue;
-  fill(ch, c, runs, at, issue);
-  while (window_.size) {
-    Pending &e = *pickFrFcfs(ch);
-    uint64_t column = std::max(columnReady(ch, e), columnSlot(ch));
-    uint64_t done = column + p_.tCL + p_.tBurst;
-    // A transaction runs only if it completes by the next refresh; else the
-    // refresh goes first (closing every row) and the pick is made again.
-    // validate() guarantees a row miss fits after a refresh, so this ends.
-    if (done > ch.nextRefresh) {
-      refreshUpTo(ch, ch.nextRefresh);
-      replanAll(ch);
+uint64_t HbmModel::burstLength(const Channel &ch, const Segment &s,
+                               uint64_t column, bool isOldest) const {
+  // How many of `s`'s transactions FR-FCFS serves back to back from
+  // `column`, tBurst apart. Each has entered by then: a window entry enters
+  // at `issue` or at an earlier pick's column command, both no later than
+  // `column`. So entry i wins its pick at column + i x tBurst while no older
+  // request of another bank is ready: newcomers are younger, and other
+  // banks' rows do not change meanwhile. Every pick must complete by the
+  // next refresh.
+  uint64_t tB = p_.tBurst;
+  uint64_t n = std::min(s.count,
+                        (ch.nextRefresh - p_.tCL - tB - column) / tB + 1);
+  if (n == 1 || isOldest)
+    return n;
+  for (unsigned bank : active_) {
+    if (bank == s.bank || !ch.banks[bank].open || !banks_[bank].wantRow)
       continue;
+    const Segment &z = pool_[frontOfRow(ch, bank)];
+    if (z.arrival > s.arrival)
+      continue;
+    // Older and not ready at `column`, or it would have won this pick.
+    uint64_t ready = columnReady(ch, z);
+    n = ready > column ? std::min(n, (ready - column - 1) / tB + 1) : 1;
+  }
+  return n;
+}
+
+void HbmModel::serve(Channel &ch, unsigned c, const Segment &s,
+                     uint64_t column, uint64_t count, uint64_t issue) {
+  uint64_t tB = p_.tBurst;
+  if (trace_) {
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t local = (s.local + i) << txnShift_;
+      uint64_t at = column + i * tB;
+      HbmRowOutcome outcome = i ? HbmRowOutcome::Hit : s.outcome;
+      uint64_t first = outcome == HbmRowOutcome::Hit ? at : s.first;
+      trace_({globalAddr(c, local), s.write, localLocation(c, local), outcome,
+              issue, s.enter + i * s.enterStep, first, at, at + p_.tCL,
+              at + p_.tCL + tB});
     }
-    if (e.outcome == HbmRowOutcome::Hit)
-      e.first = column;
-    commit(ch, e, done);
-    ch.slotFreed[ch.pickSlot] = column;
-    ch.pickSlot = ch.pickSlot + 1 == p_.schedulerWindow ? 0 : ch.pickSlot + 1;
-    if (trace_)
-      trace_({e.addr, e.write, e.loc, e.outcome, issue, e.enter, e.first,
-              column, column + p_.tCL, done});
-    end = std::max(end, done);
-    unsigned bank = e.loc.bank;
-    removeFromWindow(ch, &e); // frees e's slot
-    openFor(ch, bank);
-    fill(ch, c, runs, at, issue);
   }
-  return end;
+  countServed(ch, c, s.bank, s.outcome, count,
+              column + (count - 1) * tB + p_.tCL + tB);
+  freeSlots(ch, column, count);
 }
 
-bool HbmModel::refreshUpTo(Channel &ch, uint64_t cycle) {
-  if (cycle < ch.nextRefresh)
-    return false;
-  // Refreshes before the last one due leave no state behind (banks closed
-  // either way), so an idle gap of any length costs one step.
-  uint64_t due = (cycle - ch.nextRefresh) / p_.tREFI + 1;
-  uint64_t at = ch.nextRefresh + (due - 1) * p_.tREFI;
-  stats_.refreshes += due;
-  ch.nextRefresh = at + p_.tREFI;
-  uint64_t free = at + p_.tRFC;
-  for (Bank &b : ch.banks) {
-    b.open = false;
-    b.idleFrom = std::max(b.idleFrom, free);
-  }
-  ch.busFree = std::max(ch.busFree, free);
-  return true;
-}
-
-void HbmModel::commit(Channel &ch, const Pending &t, uint64_t done) {
-  Bank &b = ch.banks[t.loc.bank];
-  b.lastDataEnd = done;
-  ch.busFree = done;
-  ++stats_.transactions;
-  stats_.bytes += p_.transactionBytes;
-  stats_.channelBusyCycles[t.loc.channel] += p_.tBurst;
-  switch (t.outcome) {
-  case HbmRowOutcome::Hit:
-    ++stats_.rowHits;
-    break;
-  case HbmRowOutcome::Miss:
-    ++stats_.rowMisses;
-    break;
-  case HbmRowOutcome::Conflict:
-    ++stats_.rowConflicts;
-    break;
+void HbmModel::pop(unsigned index, uint64_t count) {
+  Segment &s = pool_[index];
+  s.arrival += count;
+  s.local += count;
+  s.enter += count * s.enterStep;
+  s.count -= count;
+  s.outcome = HbmRowOutcome::Hit;
+  BankSegments &q = banks_[s.bank];
+  q.wantRow -= count; // served from the bank's open row
+  size_ -= count;
+  if (s.count)
+    return;
+  q.segments.erase(llvm::find(q.segments, index));
+  s.id = 0;
+  freeSegments_.push_back(index);
+  if (q.segments.empty()) {
+    *llvm::find(active_, s.bank) = active_.back();
+    active_.pop_back();
   }
 }
 
-double spatten::sim::timing::bandwidthRatio(
-    const HbmTiming &p, llvm::ArrayRef<HbmRequest> requests) {
-  HbmModel m(p);
-  uint64_t end = m.access(requests, 0);
-  if (end == 0)
-    return 0.0;
-  return double(m.stats().bytes) / (double(end) * m.peakBytesPerCycle());
-}
-
-std::vector<HbmRequest> spatten::sim::timing::sequentialReads(uint64_t base,
-                                                              uint64_t bytes) {
-  return {HbmRequest{base, bytes, false}};
-}
-
-std::vector<HbmRequest> spatten::sim::timing::scatteredReads(
-    uint64_t count, uint64_t bytes, uint64_t spanBytes, uint64_t seed) {
-  // Masking the raw generator output (no distribution object) keeps the
-  // addresses identical across standard libraries.
-  std::mt19937_64 rng(seed);
-  uint64_t mask = (spanBytes - 1) & ~(bytes - 1);
-  std::vector<HbmRequest> out;
-  out.reserve(count);
-  for (uint64_t i = 0; i < count; ++i)
-    out.push_back({rng() & mask, bytes, false});
-  return out;
+unsigned HbmModel::oldest() {
+  // Segments mostly leave oldest first, so the head just moves; the vector
+  // is compacted now and then, keeping it a small multiple of the window.
+  auto left = [&](size_t i) {
+    return pool_[order_[i].first].id != order_[i].second;
+  };
+  while (left(orderHead_))
+    ++orderHead_;
+  if (orderHead_ > 4 * size_t(p_.schedulerWindow) &&
+      2 * orderHead_ > order_.size()) {
+    order_.erase(order_.begin(), order_.begin() + orderHead_);
+    orderHead_ = 0;
+  }
+  return order_[orderHead_].first;
 }

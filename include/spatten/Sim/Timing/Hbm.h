@@ -69,10 +69,16 @@ struct HbmTransactionTrace {
   uint64_t done = 0;         ///< dataStart + tBurst
 };
 
-class HbmModel {
+/// What every HBM scheduler of the simulator shares: the address mapping,
+/// per-channel bank and data-bus state, refresh, the scheduler window's
+/// entry rule, and the counters. A scheduler implements runChannel(); the
+/// two here (HbmModel and HbmTransactionModel) serve the same transactions
+/// at the same cycles, which a property test checks.
+class HbmModelBase {
 public:
   /// `p` must have passed HbmTiming::validate().
-  explicit HbmModel(HbmTiming p);
+  explicit HbmModelBase(HbmTiming p);
+  virtual ~HbmModelBase();
 
   /// All transactions of `requests` (one DMA instruction's rows) arrive at
   /// cycle `issue`; returns the cycle at which the last of them completes
@@ -94,7 +100,7 @@ public:
     trace_ = std::move(hook);
   }
 
-private:
+protected:
   struct Bank {
     bool open = false;
     uint64_t row = 0;
@@ -106,99 +112,141 @@ private:
     std::vector<Bank> banks;
     uint64_t busFree = 0;     ///< data bus free from this cycle
     uint64_t nextRefresh = 0; ///< the next refresh not yet applied
-    uint64_t arrivals = 0;    ///< transactions ever received
+    uint64_t arrivals = 0;    ///< transactions ever admitted
+    uint64_t picks = 0;       ///< transactions ever served
     /// Column-command cycle of the last schedulerWindow picks, by pick
     /// number modulo the window: a pick frees its window slot then.
     std::vector<uint64_t> slotFreed;
-    unsigned enterSlot = 0, pickSlot = 0; ///< arrivals, picks modulo window
   };
   /// `count` consecutive transactions of one channel from its transaction
   /// number `local` (channel-local byte address / transactionBytes), in
-  /// arrival order. A call's contiguous requests
-  /// merge into one run, so enqueueing costs one step per interleave block
-  /// and a transaction exists only while it is in the window.
+  /// arrival order. A call's contiguous requests merge into one run.
   struct Run {
     uint64_t local, count;
     bool write;
   };
-  /// A transaction in the window. `outcome` and `first` are set when its
-  /// bank opens its row for it (Miss/Conflict and the ACT/PRE cycle); a
-  /// request served from a row opened for another stays a Hit.
-  struct Pending {
-    /// Channel::arrivals when it arrived: lower is older. ~0 once it left.
-    uint64_t arrival;
-    uint64_t addr;
-    HbmLocation loc;
-    bool write;
-    uint64_t enter = 0;
-    HbmRowOutcome outcome = HbmRowOutcome::Hit;
-    uint64_t first = 0;
-  };
-  /// The window's requests for one bank, oldest first from `head`, and how
-  /// many of them want the bank's current row (`Bank::row`, open or not).
-  /// Most requests leave from the head, which then just moves.
-  struct BankQueue {
-    std::vector<Pending *> waiting;
-    size_t head = 0;
-    size_t wantRow = 0;
-    bool empty() const { return head == waiting.size(); }
-    Pending *front() const { return waiting[head]; }
-    llvm::ArrayRef<Pending *> all() const {
-      return llvm::ArrayRef(waiting).drop_front(head);
-    }
-  };
-  /// The scheduler window of the channel being run, kept per bank so that
-  /// row and column decisions look at a bank's own requests rather than
-  /// scanning the whole window. Empty between runChannel() calls.
-  struct Window {
-    std::vector<Pending> slots;   // schedulerWindow entries, reused
-    std::vector<Pending *> free;  // slots not in use
-    std::vector<BankQueue> banks; // indexed by bank
-    std::vector<unsigned> active; // banks with waiting requests, any order
-    size_t size = 0;
-    /// Every request admitted, in arrival order, with its arrival number;
-    /// an entry whose slot no longer holds that arrival has left. From
-    /// `orderHead` on, the first entry is the oldest request present.
-    std::vector<std::pair<Pending *, uint64_t>> order;
-    size_t orderHead = 0;
-    Pending *oldest() const { return order[orderHead].first; }
-  };
-  /// Where runChannel() is in its channel's runs.
-  struct Cursor {
-    size_t run = 0;
-    uint64_t offset = 0; ///< transactions of `run` already admitted
-  };
 
-  uint64_t runChannel(unsigned c, llvm::ArrayRef<Run> runs, uint64_t issue);
-  void enqueue(const HbmRequest &r);
-  void enqueueBlock(uint64_t block, uint64_t firstTxn, uint64_t lastTxn,
-                    bool write);
+  /// Serves every run of channel `c`, arriving at `issue`, and returns the
+  /// completion cycle of the last (at least `issue`). The window is empty
+  /// before and after.
+  virtual uint64_t runChannel(unsigned c, llvm::ArrayRef<Run> runs,
+                              uint64_t issue) = 0;
+
   HbmLocation localLocation(unsigned c, uint64_t local) const;
   uint64_t globalAddr(unsigned c, uint64_t local) const;
-  void fill(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs, Cursor &at,
-            uint64_t issue);
-  Pending *admit(Channel &ch, unsigned c, const Run &run, uint64_t offset,
-                 uint64_t issue);
-  uint64_t enterCycle(Channel &ch, uint64_t issue);
-  void addToWindow(const Channel &ch, Pending *e);
-  void removeFromWindow(const Channel &ch, Pending *e);
-  void dropLeftFromOrder();
-  void openFor(Channel &ch, unsigned bank);
-  void replanAll(Channel &ch);
-  uint64_t columnReady(const Channel &ch, const Pending &e) const;
+  /// Transactions of `local` (a transaction number) to the end of its row.
+  uint64_t leftInRow(uint64_t local) const;
+  /// When the channel's next arrival enters the window (docs/Memory.md,
+  /// "FR-FCFS scheduler"); counts it.
+  uint64_t admitCycle(Channel &ch, uint64_t issue);
+  /// Records `count` picks whose column commands are `column`,
+  /// `column + tBurst`, ...: each frees a window slot then.
+  void freeSlots(Channel &ch, uint64_t column, uint64_t count);
+  /// The earliest column command the data bus allows next.
   uint64_t columnSlot(const Channel &ch) const;
-  Pending *pickFrFcfs(const Channel &ch) const;
-  void commit(Channel &ch, const Pending &t, uint64_t done);
+  /// Applies every refresh due by `cycle`; true if one was.
   bool refreshUpTo(Channel &ch, uint64_t cycle);
+  /// Counts `count` transactions of `bank` served back to back, the first
+  /// with `firstOutcome` and the rest row hits, the last done at `lastDone`.
+  void countServed(Channel &ch, unsigned c, unsigned bank,
+                   HbmRowOutcome firstOutcome, uint64_t count,
+                   uint64_t lastDone);
 
   HbmTiming p_;
   unsigned txnShift_, interleaveShift_, channelShift_, rowShift_, bankShift_;
   std::vector<Channel> channels_;
-  std::vector<std::vector<Run>> queues_; // per-call scratch, per channel
-  Window window_;                        // runChannel() scratch
-  uint64_t lastIssue_ = 0;
   HbmStats stats_;
   std::function<void(const HbmTransactionTrace &)> trace_;
+
+private:
+  void enqueue(const HbmRequest &r);
+  void enqueueRun(unsigned c, uint64_t local, uint64_t count, bool write);
+  uint64_t localTxn(uint64_t txn) const;
+
+  std::vector<std::vector<Run>> queues_; // per-call scratch, per channel
+  uint64_t lastIssue_ = 0;
+};
+
+/// The HBM2 model the simulator runs: per channel, FR-FCFS over the window
+/// as docs/Memory.md specifies, at a cost per burst of column commands to
+/// an open row rather than per transaction. The window holds segments
+/// (consecutive arrivals to one bank row); a pick serves as much of a
+/// segment as FR-FCFS would serve back to back, and the transactions that
+/// enter meanwhile are admitted together. Cycles, counters and the trace
+/// equal HbmTransactionModel's.
+class HbmModel final : public HbmModelBase {
+public:
+  explicit HbmModel(HbmTiming p);
+
+private:
+  /// Consecutive arrivals for one row of one bank, whose entry cycles step
+  /// evenly. Only its front can be served next, so only the front's row
+  /// outcome is kept: the rest are row hits.
+  struct Segment {
+    uint64_t id = 0;      ///< unique while in the window
+    uint64_t arrival = 0; ///< arrival number of the front
+    uint64_t local = 0;   ///< channel-local transaction number of the front
+    uint64_t enter = 0;   ///< the front entered the window then
+    uint64_t enterStep = 0; ///< entry j entered at enter + j x enterStep
+    uint64_t row = 0;
+    uint64_t count = 0;
+    unsigned bank = 0;
+    bool write = false;
+    HbmRowOutcome outcome = HbmRowOutcome::Hit; ///< the front's
+    uint64_t first = 0; ///< the front's PRE or ACT, when not a hit
+  };
+  /// A bank's segments, oldest first, and how many transactions of them
+  /// want the bank's current row (`Bank::row`, open or not).
+  struct BankSegments {
+    std::vector<unsigned> segments;
+    uint64_t wantRow = 0;
+  };
+  /// Where runChannel() is in its channel's runs.
+  struct Cursor {
+    size_t run = 0;
+    uint64_t offset = 0;   ///< transactions of `run` already admitted
+    uint64_t left = 0;     ///< transactions of every run not yet admitted
+  };
+
+  uint64_t runChannel(unsigned c, llvm::ArrayRef<Run> runs,
+                      uint64_t issue) override;
+  void fillAtStart(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
+                   Cursor &at, uint64_t issue);
+  static void advance(Cursor &at, llvm::ArrayRef<Run> runs, uint64_t n);
+  /// Admits what enters after `picks` picks, the first at `column`.
+  void admitServed(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
+                   Cursor &at, uint64_t column, uint64_t picks);
+  /// Adds `count` transactions from `local`, all in one row, entering at
+  /// `enter`, `enter + step`, ...; with `decideRow`, asks their bank's row.
+  void append(Channel &ch, unsigned c, uint64_t arrival, uint64_t local,
+              uint64_t count, bool write, uint64_t enter, uint64_t step,
+              bool decideRow);
+  bool extendTail(const HbmLocation &loc, uint64_t local, uint64_t count,
+                  bool write, uint64_t enter, uint64_t step);
+  void openFor(Channel &ch, unsigned bank);
+  void replanAll(Channel &ch);
+  unsigned pick(const Channel &ch);
+  unsigned frontOfRow(const Channel &ch, unsigned bank) const;
+  uint64_t columnReady(const Channel &ch, const Segment &s) const;
+  uint64_t burstLength(const Channel &ch, const Segment &s, uint64_t column,
+                       bool isOldest) const;
+  void serve(Channel &ch, unsigned c, const Segment &s, uint64_t column,
+             uint64_t count, uint64_t issue);
+  void pop(unsigned index, uint64_t count);
+  unsigned oldest();
+
+  // The scheduler window of the channel being run; empty between
+  // runChannel() calls.
+  std::vector<Segment> pool_;
+  std::vector<unsigned> freeSegments_;
+  std::vector<BankSegments> banks_;
+  std::vector<unsigned> active_; ///< banks with segments, any order
+  /// Segments in arrival order, by (index, id); a stale id has left.
+  std::vector<std::pair<unsigned, uint64_t>> order_;
+  size_t orderHead_ = 0;
+  uint64_t size_ = 0;   ///< transactions in the window
+  uint64_t nextId_ = 1;
+  int64_t tail_ = -1;   ///< the youngest segment, while it is in the window
 };
 
 /// Achieved over peak bandwidth of `requests` issued together at cycle 0 on

@@ -1,0 +1,162 @@
+//===- HbmEquivalenceTest.cpp - Burst-level HBM model vs per-transaction --===//
+//
+// HbmModel serves a burst of column commands at a time; HbmTransactionModel
+// one transaction at a time, as docs/Memory.md specifies. On random
+// geometries, timings and request traces (streams, scattered rows, bank
+// conflicts, writes, refreshes, overlapping and clamped calls) both must
+// return the same completion cycles, count the same and trace every
+// transaction identically.
+//
+//===----------------------------------------------------------------------===//
+
+#include "spatten/Sim/Timing/HbmTransactionModel.h"
+#include "spatten/Support/HardwareConfig.h"
+
+#include "TestUtil.h"
+
+#include <random>
+
+using namespace spatten::sim::timing;
+using spatten::HbmTiming;
+
+namespace {
+
+uint64_t pick(std::mt19937_64 &rng, uint64_t lo, uint64_t hi) {
+  return lo + rng() % (hi - lo + 1);
+}
+
+unsigned powerOfTwo(std::mt19937_64 &rng, unsigned lo, unsigned hi) {
+  return 1u << pick(rng, lo, hi);
+}
+
+/// Small geometries, so that rows, banks and the window turn over often.
+HbmTiming randomTiming(std::mt19937_64 &rng) {
+  HbmTiming p;
+  p.channels = powerOfTwo(rng, 0, 2);
+  p.banksPerChannel = powerOfTwo(rng, 0, 3);
+  p.transactionBytes = 32;
+  p.interleaveBytes = powerOfTwo(rng, 5, 8);
+  p.rowBytes = p.interleaveBytes << pick(rng, 0, 2);
+  p.tRCD = unsigned(pick(rng, 1, 16));
+  p.tRP = unsigned(pick(rng, 1, 16));
+  p.tCL = unsigned(pick(rng, 1, 16));
+  p.tRAS = p.tRCD + unsigned(pick(rng, 0, 24));
+  p.tBurst = unsigned(pick(rng, 1, 4));
+  p.tRFC = unsigned(pick(rng, 1, 60));
+  unsigned minRefi = p.tRFC + p.tRCD + p.tCL + p.tBurst;
+  p.tREFI = rng() % 4 ? minRefi + unsigned(pick(rng, 0, 600)) : 1u << 24;
+  p.schedulerWindow = unsigned(pick(rng, 1, 40));
+  return p;
+}
+
+/// One DMA instruction's requests: a stream, scattered pieces of a few
+/// rows, or a strided gather; reads or writes.
+std::vector<HbmRequest> randomCall(std::mt19937_64 &rng, const HbmTiming &p) {
+  uint64_t span = uint64_t(p.rowBytes) * p.banksPerChannel * p.channels *
+                  pick(rng, 1, 6);
+  bool write = rng() % 4 == 0;
+  std::vector<HbmRequest> out;
+  switch (rng() % 3) {
+  case 0:
+    out.push_back({pick(rng, 0, span), pick(rng, 1, 6 * p.rowBytes), write});
+    break;
+  case 1:
+    for (uint64_t i = pick(rng, 1, 40); i-- > 0;)
+      out.push_back({pick(rng, 0, span), pick(rng, 1, 96), write});
+    break;
+  default: {
+    uint64_t base = pick(rng, 0, span), stride = pick(rng, 1, 3) * 32 * 5;
+    uint64_t bytes = pick(rng, 1, 4) * 32;
+    for (uint64_t i = pick(rng, 1, 30); i-- > 0; base += stride)
+      out.push_back({base, bytes, write});
+  }
+  }
+  return out;
+}
+
+void record(HbmModelBase &m, std::vector<HbmTransactionTrace> &served) {
+  m.setTraceHook([&served](const HbmTransactionTrace &t) { served.push_back(t); });
+}
+
+void expectSameTrace(const std::vector<HbmTransactionTrace> &a,
+                     const std::vector<HbmTransactionTrace> &b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE("transaction " + std::to_string(i));
+    EXPECT_EQ(a[i].addr, b[i].addr);
+    EXPECT_EQ(a[i].write, b[i].write);
+    EXPECT_EQ(a[i].location.bank, b[i].location.bank);
+    EXPECT_EQ(a[i].location.row, b[i].location.row);
+    EXPECT_EQ(a[i].outcome, b[i].outcome);
+    EXPECT_EQ(a[i].arrival, b[i].arrival);
+    EXPECT_EQ(a[i].enter, b[i].enter);
+    EXPECT_EQ(a[i].firstCommand, b[i].firstCommand);
+    EXPECT_EQ(a[i].column, b[i].column);
+    EXPECT_EQ(a[i].done, b[i].done);
+    if (::testing::Test::HasFailure())
+      return;
+  }
+}
+
+void expectSameStats(const HbmStats &a, const HbmStats &b) {
+  EXPECT_EQ(a.transactions, b.transactions);
+  EXPECT_EQ(a.bytes, b.bytes);
+  EXPECT_EQ(a.rowHits, b.rowHits);
+  EXPECT_EQ(a.rowMisses, b.rowMisses);
+  EXPECT_EQ(a.rowConflicts, b.rowConflicts);
+  EXPECT_EQ(a.refreshes, b.refreshes);
+  EXPECT_EQ(a.channelBusyCycles, b.channelBusyCycles);
+}
+
+TEST(HbmEquivalence, RandomTracesGiveIdenticalSchedules) {
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    HbmTiming p = randomTiming(rng);
+    ASSERT_EQ(spatten::test::errorOf(p.validate()), "");
+    HbmModel burst(p);
+    HbmTransactionModel reference(p);
+    std::vector<HbmTransactionTrace> got, want;
+    record(burst, got);
+    record(reference, want);
+    uint64_t issue = 0;
+    for (uint64_t call = pick(rng, 1, 60); call-- > 0;) {
+      // Calls overlap (a DMA issues before the last one completed), wait
+      // through refreshes, or come late and are clamped.
+      if (rng() % 8 == 0)
+        issue = issue > 50 ? issue - 50 : 0;
+      else
+        issue += pick(rng, 0, rng() % 5 ? 40 : 3 * p.tREFI);
+      std::vector<HbmRequest> requests = randomCall(rng, p);
+      ASSERT_EQ(burst.access(requests, issue),
+                reference.access(requests, issue));
+    }
+    expectSameStats(burst.stats(), reference.stats());
+    expectSameTrace(got, want);
+    if (HasFailure())
+      return;
+  }
+}
+
+TEST(HbmEquivalence, LongStreamsOfThePaperHbm) {
+  // The weight streams of a decode step, with K/V row gathers between.
+  HbmTiming p = spatten::HardwareConfig().hbm;
+  HbmModel burst(p);
+  HbmTransactionModel reference(p);
+  std::mt19937_64 rng(7);
+  uint64_t issue = 0;
+  for (int call = 0; call < 40; ++call) {
+    std::vector<HbmRequest> requests;
+    if (call % 3 == 2)
+      requests = scatteredReads(256, 256, uint64_t(1) << 30, rng());
+    else
+      requests = sequentialReads(pick(rng, 0, 1 << 20) * 64,
+                                 pick(rng, 1, 2 << 20));
+    issue += pick(rng, 0, 20000);
+    ASSERT_EQ(burst.access(requests, issue),
+              reference.access(requests, issue));
+  }
+  expectSameStats(burst.stats(), reference.stats());
+}
+
+} // namespace
