@@ -3,6 +3,8 @@
 
     /usr/bin/python3 bench/generation.py            # GPT-2 small, 992-token prompt, 32 tokens
     /usr/bin/python3 bench/generation.py --quick    # tiny GPT-2, 24 + 8 tokens, under --work-dir
+    /usr/bin/python3 bench/generation.py --medium   # adds GPT-2 medium to the last run's results
+    /usr/bin/python3 bench/generation.py --trained small  # adds the trained GPT-2 likewise
 
 The paper's GPT-2 setting (paper-figures §2): a 992-token prompt, then 32
 generated tokens, each step one query against the KV cache. GPT-2 small with
@@ -91,11 +93,13 @@ class Setting:
 
     @property
     def name(self) -> str:
-        model = "GPT-2 small" if self.size == "base" else "tiny GPT-2"
+        model = {"base": "GPT-2 small", "medium": "GPT-2 medium"}.get(self.size, "tiny GPT-2")
         return f"{model}, {self.prompt}-token prompt + {self.tokens} generated"
 
 
 FULL = Setting("base", 992, 32, 1024)
+#: The paper's setting on GPT-2 medium (24 layers, hidden 1024, 16 heads).
+MEDIUM = Setting("medium", 992, 32, 1024)
 QUICK = Setting("tiny", 24, 8, 64)
 #: The models spatten.train trains on English text (docs/Accuracy.md): the
 #: prompt is the start of the corpus's test split.
@@ -224,14 +228,34 @@ def measure_trained(args, size: str) -> Dict[str, object]:
         raise SystemExit(f"no trained {size} GPT-2: run python -m spatten.train gpt2 --size {size} first")
     trained = train.train(settings, stream=None)
     prompt = train.token_ids(settings, "test")[None, :s.prompt].astype(np.int64)
-    work = args.work_dir / "generation" / s.size
-    work.mkdir(parents=True, exist_ok=True)
-    runs = [run_config(args, work, trained.onnx, s, name, prompt) for name in CONFIGS if name != "authors"]
-    if not args.keep_binaries and "binary" in runs[0]:
-        Path(runs[0]["binary"]).unlink()
     model = dict(layers=settings.layers, hidden=settings.hidden, heads=settings.heads, context=settings.context,
                  validation_perplexity=trained.metrics.get("validation_perplexity"))
-    return {"setting": dataclasses.asdict(s), "model": model, "runs": runs}
+    return {"setting": dataclasses.asdict(s), "model": model,
+            "runs": run_workload(args, s, trained.onnx, prompt)}
+
+
+def measure_medium(args) -> Dict[str, object]:
+    """Every configuration but the authors' keeps (a 12-layer schedule) on
+    GPT-2 medium with seeded random weights, prompted as GPT-2 small is."""
+    s = MEDIUM
+    work = args.work_dir / "generation" / s.size
+    work.mkdir(parents=True, exist_ok=True)
+    model, onnx = export_lm(work, s)
+    runs = run_workload(args, s, onnx, prompt_ids(model, s))
+    if not args.keep_binaries:
+        onnx.unlink()
+    return {"setting": dataclasses.asdict(s), "runs": runs}
+
+
+def run_workload(args, s: Setting, onnx: Path, prompt: np.ndarray) -> List[Dict[str, object]]:
+    """``run_config`` for every configuration but the authors'; keeps no
+    binary unless asked to."""
+    work = args.work_dir / "generation" / s.size
+    work.mkdir(parents=True, exist_ok=True)
+    runs = [run_config(args, work, onnx, s, name, prompt) for name in CONFIGS if name != "authors"]
+    if not args.keep_binaries and "binary" in runs[0]:
+        Path(runs[0]["binary"]).unlink()
+    return runs
 
 
 def trained_rows(t: Dict[str, object]) -> List[str]:
@@ -260,6 +284,24 @@ def trained_rows(t: Dict[str, object]) -> List[str]:
                     f"{dense['generation_cycles'] / r['generation_cycles']:.2f}x | {attention_bytes(r):,} | "
                     f"{attention_bytes(dense) / attention_bytes(r):.2f}x | {rate} |")
     return rows + ["", *chain_rows(runs), ""]
+
+
+def medium_rows(m: Dict[str, object]) -> List[str]:
+    """The GPT-2 medium subsection: its stages and each technique."""
+    s, runs = Setting(**m["setting"]), m["runs"]
+    return [
+        "### GPT-2 medium",
+        "",
+        f"{s.name} (24 layers, hidden 1024, 16 heads of 64), context {s.context}, seeded random "
+        "weights; every configuration above but the authors' keeps, which are GPT-2 small's.",
+        "",
+        *stage_rows(runs[0]),
+        "",
+        *technique_rows(runs),
+        "",
+        *chain_rows(runs),
+        "",
+    ]
 
 
 def stage_rows(d: Dict[str, object]) -> List[str]:
@@ -376,6 +418,7 @@ def render(res: Dict[str, object]) -> List[str]:
         "",
         f"![Attention bytes of the generation stage per configuration](results/{PLOT})",
         "",
+        *(medium_rows(res["medium"]) if res.get("medium") else []),
         *(trained_rows(res["trained"]) if res.get("trained") else []),
         "At 1024 fp32 keys of 64 a head takes two K/V fills and its two-pass softmax reads K twice; "
         "fixed-point keys fit one fill (the K/V SRAMs hold them at their width) and are read once, "
@@ -469,8 +512,9 @@ def merged(old: Dict[str, object], new: Dict[str, object]) -> Dict[str, object]:
     runs = {r["config"]: r for r in old["runs"]}
     runs.update({r["config"]: r for r in new["runs"]})
     out = dict(new, runs=[runs[c] for c in CONFIGS if c in runs])
-    if "trained" in old:
-        out.setdefault("trained", old["trained"])
+    for kept in ("trained", "medium"):
+        if kept in old:
+            out.setdefault(kept, old[kept])
     return out
 
 
@@ -488,6 +532,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--configs", help="comma-separated subset of " + ",".join(CONFIGS) + " (dense always runs)")
     ap.add_argument("--trained", choices=sorted(TRAINED),
                     help="measure the trained GPT-2 of this size into the last run's results")
+    ap.add_argument("--medium", action="store_true",
+                    help="measure GPT-2 medium (992 + 32) into the last run's results, which keeps the rest")
     ap.add_argument("--update", action="store_true",
                     help="with --configs: replace those configurations in the last run's results, keep the rest")
     args = ap.parse_args(argv)
@@ -500,9 +546,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     saved = args.work_dir / ("generation-quick.json" if args.quick else "generation.json")
     if args.render_only:
         res = json.loads(saved.read_text())
-    elif args.trained:
+    elif args.trained or args.medium:
         res = json.loads(saved.read_text())
-        res["trained"] = measure_trained(args, args.trained)
+        if args.trained:
+            res["trained"] = measure_trained(args, args.trained)
+        if args.medium:
+            res["medium"] = measure_medium(args)
         saved.write_text(json.dumps(res, indent=1))
     else:
         res = measure(args, QUICK if args.quick else FULL, configs)

@@ -461,9 +461,10 @@ def speed_discussion(sp: dict) -> List[str]:
             f"- `--timing-only` takes {med['sim_timing_s']:.2f} s against the full run's "
             f"{med['sim_full_s']:.2f} s. A full run executes the arithmetic on one thread while "
             "the timing model retires each instruction on another (docs/Simulator.md, \"Two threads\"), so it "
-            "takes about the longer of the two, and the timing model is what `--timing-only` keeps: every DMA's "
-            "32-byte transactions through the HBM2 model. The 10x goal would need that model to cost a tenth of "
-            "the arithmetic. The binary is mapped, not read (reading the file would take "
+            "takes about the longer of the two, and the timing model is what `--timing-only` keeps: every "
+            "instruction's timing and every DMA's DRAM requests through the HBM2 model, which schedules a burst of "
+            "column commands at a time (docs/Memory.md, \"How the model runs fast\"). The binary is mapped, not "
+            "read (reading the file would take "
             f"{med['read_spbin_s']:.2f} s), and `--timing-only` pages in only its index lists.",
             f"- PyTorch here is Debian's build with BLAS_INFO={torch_blas()}: its nn.Linear runs "
             f"{an.fmt_ratio(an.ratio(med['torch_s'], med['torch_onednn_s']))} slower than the same model with "

@@ -141,6 +141,16 @@ def base_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     return ModelConfig(**base)
 
 
+def medium_config(kind: str, seed: int = 0, **over) -> ModelConfig:
+    """BERT-large or GPT-2 medium: ``base_config`` with 24 layers, hidden
+    1024 and 16 heads (heads of 64 as in base)."""
+    return base_config(kind, seed=seed, **{"layers": 24, "hidden": 1024, "heads": 16, **over})
+
+
+#: ``export``'s sizes.
+CONFIGS = {"tiny": tiny_config, "base": base_config, "medium": medium_config}
+
+
 # ----------------------------------------------------------------------------- BERT
 
 class BertSelfAttention(nn.Module):
@@ -479,10 +489,13 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``gpt2`` or ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache)."""
+    ``past=True`` adds the KV cache); ``size``: a key of ``CONFIGS``.
+    Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
         kind, over = "gpt2", {**over, "lm_head": True}
-    cfg = (tiny_config if size == "tiny" else base_config)(kind, seed=seed, **over)
+    if size not in CONFIGS:
+        raise ValueError(f"unknown size {size!r} (expected one of {tuple(CONFIGS)})")
+    cfg = CONFIGS[size](kind, seed=seed, **over)
     model = build_model(cfg)
     export_onnx(model, path, opset=opset, batch=batch, seq_len=seq_len)
     return model
@@ -494,6 +507,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
+    size.add_argument("--medium", dest="size", action="store_const", const="medium",
+                      help="BERT-large / GPT-2 medium (24 layers, hidden 1024, 16 heads)")
     ap.set_defaults(size="tiny")
     ap.add_argument("-o", "--output", required=True, help="output .onnx path")
     ap.add_argument("--opset", type=int, default=14, choices=SUPPORTED_OPSETS)

@@ -66,20 +66,33 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
 
 void HbmModel::fillAtStart(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
                            Cursor &at, uint64_t issue) {
-  // Entries take the slots the previous calls' picks freed, one by one.
-  bool refreshed = false;
+  // Entries take the slots the previous calls' picks freed, at cycles that
+  // never decrease; a row's entries join as pieces whose cycles step evenly.
+  uint64_t lastEnter = issue;
   while (size_ < p_.schedulerWindow && at.left) {
     const Run &run = runs[at.run];
-    uint64_t arrival = ch.arrivals;
-    uint64_t enter = admitCycle(ch, issue);
-    refreshed |= refreshUpTo(ch, enter);
-    append(ch, c, arrival, run.local + at.offset, 1, run.write, enter, 0,
-           /*decideRow=*/false);
-    advance(at, runs, 1);
+    uint64_t local = run.local + at.offset;
+    uint64_t k = std::min({p_.schedulerWindow - size_, run.count - at.offset,
+                           leftInRow(local)});
+    uint64_t g = ch.arrivals;
+    for (uint64_t i = 0, j; i < k; i = j) {
+      uint64_t enter = enterCycle(ch, g + i, issue), step = 0;
+      j = i + 1;
+      if (j < k)
+        step = enterCycle(ch, g + j++, issue) - enter;
+      while (j < k && enterCycle(ch, g + j, issue) == enter + (j - i) * step)
+        ++j;
+      append(ch, c, g + i, local + i, j - i, run.write, enter, step,
+             /*decideRow=*/false);
+      lastEnter = enter + (j - i - 1) * step;
+    }
+    ch.arrivals += k;
+    advance(at, runs, k);
   }
   // Row decisions come after every admission, as a newcomer may want the
-  // row its bank has open.
-  if (refreshed)
+  // row its bank has open. Refreshing up to the last entry applies what
+  // refreshing at each would.
+  if (refreshUpTo(ch, lastEnter))
     return replanAll(ch);
   for (unsigned bank : active_)
     openFor(ch, bank);

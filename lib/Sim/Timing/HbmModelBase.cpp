@@ -133,13 +133,13 @@ uint64_t HbmModelBase::access(llvm::ArrayRef<HbmRequest> requests,
   return end;
 }
 
-uint64_t HbmModelBase::admitCycle(Channel &ch, uint64_t issue) {
+uint64_t HbmModelBase::enterCycle(const Channel &ch, uint64_t arrival,
+                                  uint64_t issue) const {
   // The window is the channel's queue: arrival g takes the slot that pick
   // g - W freed at its column command (a queue entry retires at CAS).
-  uint64_t g = ch.arrivals++;
-  if (g < p_.schedulerWindow)
+  if (arrival < p_.schedulerWindow)
     return issue;
-  return std::max(issue, ch.slotFreed[g % p_.schedulerWindow]);
+  return std::max(issue, ch.slotFreed[arrival % p_.schedulerWindow]);
 }
 
 void HbmModelBase::freeSlots(Channel &ch, uint64_t column, uint64_t count) {

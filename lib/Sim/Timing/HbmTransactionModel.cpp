@@ -26,8 +26,8 @@ HbmTransactionModel::Pending *HbmTransactionModel::admit(Channel &ch, unsigned c
   Pending *e = free_.back();
   free_.pop_back();
   uint64_t local = (run.local + offset) << txnShift_;
-  e->arrival = ch.arrivals;
-  e->enter = admitCycle(ch, issue);
+  e->arrival = ch.arrivals++;
+  e->enter = enterCycle(ch, e->arrival, issue);
   e->addr = globalAddr(c, local);
   e->loc = localLocation(c, local);
   e->write = run.write;

@@ -136,9 +136,11 @@ protected:
   uint64_t globalAddr(unsigned c, uint64_t local) const;
   /// Transactions of `local` (a transaction number) to the end of its row.
   uint64_t leftInRow(uint64_t local) const;
-  /// When the channel's next arrival enters the window (docs/Memory.md,
-  /// "FR-FCFS scheduler"); counts it.
-  uint64_t admitCycle(Channel &ch, uint64_t issue);
+  /// When the channel's arrival number `arrival`, of a call issued at
+  /// `issue`, enters the window (docs/Memory.md, "FR-FCFS scheduler"), once
+  /// the picks before it have been made.
+  uint64_t enterCycle(const Channel &ch, uint64_t arrival,
+                      uint64_t issue) const;
   /// Records `count` picks whose column commands are `column`,
   /// `column + tBurst`, ...: each frees a window slot then.
   void freeSlots(Channel &ch, uint64_t column, uint64_t count);
