@@ -11,6 +11,7 @@
 #include "spatten/Binary/SpBin.h"
 #include "Diagnostics.h"
 #include "spatten/ISA/Spec.h"
+#include "spatten/Support/InputFiles.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/BinaryFormat/ELF.h"
@@ -353,7 +354,7 @@ Expected<Image> parseImage(llvm::StringRef data,
                                                         rodata->end()));
   llvm::StringRef metaText(reinterpret_cast<const char *>(meta->data()),
                            meta->size());
-  auto json = llvm::json::parse(metaText);
+  auto json = parseJson(metaText);
   if (!json)
     return makeError("section .spatten.meta: invalid JSON: " +
                      llvm::toString(json.takeError()));
@@ -384,10 +385,10 @@ Expected<Image> binary::readImage(llvm::MemoryBufferRef buffer) {
 }
 
 Expected<Image> binary::readImageFile(llvm::StringRef path) {
-  auto buf = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/false,
-                                                /*RequiresNullTerminator=*/false);
+  auto buf = readRegularFile(path, /*isText=*/false, kMaxInputFileBytes,
+                             /*allowStdin=*/true);
   if (!buf)
-    return makeError("cannot read '" + path + "': " + buf.getError().message());
+    return buf.takeError();
   std::shared_ptr<const llvm::MemoryBuffer> file = std::move(*buf);
   return readImageFrom(file->getMemBufferRef(), file);
 }

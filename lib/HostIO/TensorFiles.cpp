@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/HostIO/TensorFiles.h"
+#include "spatten/Support/InputFiles.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Endian.h"
@@ -164,10 +165,9 @@ Expected<HostTensor> hostio::parseNpy(llvm::StringRef bytes,
 }
 
 Expected<HostTensor> hostio::readNpy(llvm::StringRef path) {
-  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                         /*RequiresNullTerminator=*/false);
+  auto buf = readRegularFile(path);
   if (!buf)
-    return makeError("cannot read '" + path + "': " + buf.getError().message());
+    return buf.takeError();
   return parseNpy((*buf)->getBuffer(), path);
 }
 
@@ -276,10 +276,9 @@ Expected<HostTensor> fromProto(const onnx::TensorProto &p,
 } // namespace
 
 Expected<HostTensor> hostio::readTensorProto(llvm::StringRef path) {
-  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                         /*RequiresNullTerminator=*/false);
+  auto buf = readRegularFile(path);
   if (!buf)
-    return makeError("cannot read '" + path + "': " + buf.getError().message());
+    return buf.takeError();
   onnx::TensorProto proto;
   llvm::StringRef bytes = (*buf)->getBuffer();
   if (bytes.size() > size_t(INT32_MAX) ||

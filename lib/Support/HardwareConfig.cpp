@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Support/HardwareConfig.h"
+#include "spatten/Support/InputFiles.h"
 
 #include "HardwareConfigPresets.inc"
 
@@ -354,7 +355,7 @@ Expected<HardwareConfig> HardwareConfig::parsePreset(llvm::StringRef file,
                                    "embedded " + file + ": " +
                                        llvm::toString(std::move(e)));
   };
-  auto json = llvm::json::parse(text);
+  auto json = parseJson(text);
   if (!json)
     return fail(json.takeError());
   const llvm::json::Object *obj = json->getAsObject();
@@ -428,13 +429,13 @@ Expected<HardwareConfig> HardwareConfig::fromJSON(const llvm::json::Value &v) {
 Expected<HardwareConfig> HardwareConfig::load(llvm::StringRef presetOrPath) {
   if (!presetOrPath.ends_with(".json"))
     return preset(presetOrPath);
-  auto buf = llvm::MemoryBuffer::getFile(presetOrPath, /*IsText=*/true);
+  // A configuration is a few KB; 16 MiB bounds what a mistaken path costs.
+  auto buf = readRegularFile(presetOrPath, /*isText=*/true, 16u << 20);
   if (!buf)
-    return llvm::createStringError(buf.getError(),
-                                   "cannot read hardware config '" +
-                                       presetOrPath +
-                                       "': " + buf.getError().message());
-  auto json = llvm::json::parse((*buf)->getBuffer());
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "hardware config: " +
+                                       llvm::toString(buf.takeError()));
+  auto json = parseJson((*buf)->getBuffer());
   if (!json)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "hardware config '" + presetOrPath +

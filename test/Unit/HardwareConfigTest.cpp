@@ -196,7 +196,7 @@ TEST(HardwareConfig, LoadPresetOrFile) {
   EXPECT_ERR(HardwareConfig::load(path), "invalid JSON");
   llvm::sys::fs::remove(path);
   EXPECT_ERR(HardwareConfig::load("/nonexistent/hw.json"),
-             "cannot read hardware config '/nonexistent/hw.json'");
+             "hardware config: cannot read '/nonexistent/hw.json'");
 }
 
 TEST(HardwareConfig, ShippedConfigFilesMatchThePresets) {

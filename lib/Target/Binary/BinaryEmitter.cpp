@@ -3,6 +3,7 @@
 #include "spatten/Target/Binary/BinaryEmitter.h"
 
 #include "spatten/Dialect/ISA/IR/ISAOps.h"
+#include "spatten/Support/InputFiles.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -242,7 +243,7 @@ static LogicalResult appendProgram(isa::ProgramOp program,
 
 static FailureOr<HardwareConfig> hardwareOf(isa::ProgramOp program) {
   llvm::Expected<llvm::json::Value> hwJson =
-      llvm::json::parse(program.getHardware());
+      parseJson(program.getHardware());
   llvm::Expected<HardwareConfig> hw =
       hwJson ? HardwareConfig::fromJSON(*hwJson)
              : llvm::Expected<HardwareConfig>(hwJson.takeError());

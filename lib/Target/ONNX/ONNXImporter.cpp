@@ -8,6 +8,7 @@
 
 #include "Importer.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
+#include "spatten/Support/InputFiles.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -474,11 +475,10 @@ OwningOpRef<ModuleOp> importONNXModel(llvm::MemoryBufferRef buffer,
 
 OwningOpRef<ModuleOp> importONNXModel(StringRef path, const ImportOptions &opts,
                                       MLIRContext *ctx) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto buffer = readRegularFile(path);
   if (!buffer) {
     emitError(FileLineColLoc::get(ctx, path, 0, 0))
-        << "cannot read '" << path << "': " << buffer.getError().message();
+        << llvm::toString(buffer.takeError());
     return nullptr;
   }
   return importONNXModel((*buffer)->getMemBufferRef(), opts, ctx);

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Importer.h"
+#include "spatten/Support/InputFiles.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -106,6 +107,9 @@ LogicalResult Importer::loadExternalData(::onnx::TensorProto &tensor) {
   uint64_t size;
   if (fs::file_size(full, size))
     return fail("cannot be read (looked for '" + full + "')");
+  // A FIFO or device would block or never end.
+  if (llvm::Error e = checkRegularFile(full))
+    return fail(llvm::toString(std::move(e)));
   if (offset < 0 || (uint64_t)offset > size)
     return fail("is shorter than offset " + Twine(offset));
   if (length < 0)
