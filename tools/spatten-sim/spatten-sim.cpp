@@ -100,12 +100,22 @@ static Error bindInputs(sim::Simulator &s) {
 
 namespace {
 /// The files one run writes (outputs, report, trace), committed together:
-/// each is written to a temporary file beside its path, and only once all
-/// are written are they renamed into place, so a failure leaves none.
+/// each is written to a temporary file beside its path; only once all are
+/// written are they moved into place, and a failure while moving puts back
+/// what was there, so a run leaves all of its files or none.
 class OutputSet {
 public:
-  void add(std::string path, std::string bytes) {
-    files.push_back({std::move(path), std::move(bytes)});
+  /// Adds `bytes` as the file `path`, written for `what` ("output 'x'");
+  /// two files for one path are an error naming both.
+  Error add(std::string path, std::string bytes, std::string what) {
+    for (const File &f : files)
+      if (f.path == path)
+        return createStringError(inconvertibleErrorCode(),
+                                 f.what + " and " + what +
+                                     " would both be written to '" + path +
+                                     "'");
+    files.push_back({std::move(path), std::move(bytes), std::move(what)});
+    return Error::success();
   }
 
   Error commit() {
@@ -115,29 +125,66 @@ public:
         consumeError(t.discard());
       return e;
     };
-    for (const auto &[path, bytes] : files) {
-      auto tmp = sys::fs::TempFile::create(path + ".tmp-%%%%%%");
+    for (const File &f : files) {
+      auto tmp = sys::fs::TempFile::create(f.path + ".tmp-%%%%%%");
       if (!tmp)
-        return discard(createStringError(
-            inconvertibleErrorCode(),
-            "cannot write '" + path + "': " + toString(tmp.takeError())));
+        return discard(cannotWrite(f.path, toString(tmp.takeError())));
       temps.push_back(std::move(*tmp));
       raw_fd_ostream os(temps.back().FD, /*shouldClose=*/false);
-      os << bytes;
+      os << f.bytes;
       os.flush();
       if (os.has_error())
-        return discard(createStringError(os.error(), "cannot write '" + path +
-                                                         "': " +
-                                                         os.error().message()));
+        return discard(cannotWrite(f.path, os.error().message()));
     }
-    for (size_t i = 0; i < temps.size(); ++i)
-      if (Error e = temps[i].keep(files[i].first))
-        return discard(std::move(e));
-    return Error::success();
+    // A directory (or device) in the way would fail its move after others
+    // succeeded: refuse before moving anything.
+    for (const File &f : files)
+      if (sys::fs::exists(f.path) && !sys::fs::is_regular_file(f.path))
+        return discard(cannotWrite(f.path, "it exists and is not a file"));
+    return discard(moveIntoPlace(temps));
   }
 
 private:
-  std::vector<std::pair<std::string, std::string>> files;
+  struct File {
+    std::string path, bytes, what;
+  };
+
+  static Error cannotWrite(StringRef path, const Twine &why) {
+    return createStringError(inconvertibleErrorCode(),
+                             "cannot write '" + path + "': " + why);
+  }
+
+  /// Moves every temporary file to its path, keeping what each path held
+  /// aside until all have moved; on a failure, restores it.
+  Error moveIntoPlace(std::vector<sys::fs::TempFile> &temps) {
+    std::vector<std::pair<std::string, std::string>> setAside; // path, copy
+    std::vector<std::string> placed;
+    auto undo = [&](Error e) {
+      for (const std::string &p : placed)
+        sys::fs::remove(p);
+      for (const auto &[path, aside] : setAside)
+        sys::fs::rename(aside, path);
+      return e;
+    };
+    for (size_t i = 0; i < temps.size(); ++i) {
+      const std::string &path = files[i].path;
+      if (sys::fs::exists(path)) {
+        SmallString<256> aside;
+        sys::fs::createUniquePath(path + ".old-%%%%%%", aside, false);
+        if (std::error_code ec = sys::fs::rename(path, aside))
+          return undo(cannotWrite(path, ec.message()));
+        setAside.push_back({path, std::string(aside)});
+      }
+      if (Error e = temps[i].keep(path))
+        return undo(cannotWrite(path, toString(std::move(e))));
+      placed.push_back(path);
+    }
+    for (const auto &[path, aside] : setAside)
+      sys::fs::remove(aside);
+    return Error::success();
+  }
+
+  std::vector<File> files;
 };
 } // namespace
 
@@ -149,8 +196,8 @@ static Error createOutputDir() {
 }
 
 /// Adds DIR/<name>.npy holding `value`.
-static void addTensor(OutputSet &out, StringRef name,
-                      const sim::HostTensor &value) {
+static Error addTensor(OutputSet &out, StringRef name,
+                       const sim::HostTensor &value) {
   // Output names come from the model; keep them inside DIR.
   std::string file = name.str();
   for (char &c : file)
@@ -158,7 +205,8 @@ static void addTensor(OutputSet &out, StringRef name,
       c = '_';
   SmallString<256> path(outputDir);
   sys::path::append(path, file + ".npy");
-  out.add(std::string(path), hostio::serializeNpy(value));
+  return out.add(std::string(path), hostio::serializeNpy(value),
+                 ("output '" + name + "'").str());
 }
 
 static Error addOutputs(sim::Simulator &s, OutputSet &out) {
@@ -168,7 +216,8 @@ static Error addOutputs(sim::Simulator &s, OutputSet &out) {
     auto value = s.getOutput(t.name);
     if (!value)
       return value.takeError();
-    addTensor(out, t.name, *value);
+    if (Error e = addTensor(out, t.name, *value))
+      return e;
   }
   return Error::success();
 }
@@ -185,15 +234,17 @@ static std::string jsonText(const json::Value &json, bool pretty) {
   return text;
 }
 
-static void addReportAndTrace(const sim::Simulator &s, OutputSet &out) {
+/// Adds the --report and --trace files, when asked for.
+static Error addReportAndTrace(OutputSet &out, const json::Value &report,
+                               function_ref<json::Value()> trace) {
   if (!reportPath.empty())
-    out.add(reportPath,
-            jsonText(s.report().toJSON(s.timingConfig()), /*pretty=*/true));
+    if (Error e = out.add(reportPath, jsonText(report, /*pretty=*/true),
+                          "the report"))
+      return e;
   if (!tracePath.empty())
-    out.add(tracePath,
-            jsonText(sim::timing::traceJSON(s.timeline(),
-                                            s.timingConfig().clockGHz),
-                     /*pretty=*/false));
+    return out.add(tracePath, jsonText(trace(), /*pretty=*/false),
+                   "the trace");
+  return Error::success();
 }
 
 /// --generate: the generated ids, the logits when asked, and the report and
@@ -215,17 +266,17 @@ static Error addGeneration(sim::Simulator &s, OutputSet &out) {
   sim::HostTensor ids =
       sim::HostTensor::zeros(sim::ElemType::I64, {1, int64_t(g->ids.size())});
   std::copy(g->ids.begin(), g->ids.end(), ids.as<int64_t>());
-  addTensor(out, "generated_ids", ids);
+  if (Error e = addTensor(out, "generated_ids", ids))
+    return e;
   if (g->prefillLogits)
-    addTensor(out, "logits_prefill", *g->prefillLogits);
+    if (Error e = addTensor(out, "logits_prefill", *g->prefillLogits))
+      return e;
   for (size_t i = 0; i < g->stepLogits.size(); ++i)
-    addTensor(out, formatv("logits_step_{0}", i + 1).str(), g->stepLogits[i]);
-  if (!reportPath.empty())
-    out.add(reportPath,
-            jsonText(g->report.toJSON(s.timingConfig()), /*pretty=*/true));
-  if (trace)
-    out.add(tracePath, jsonText(trace->toJSON(), /*pretty=*/false));
-  return Error::success();
+    if (Error e = addTensor(out, formatv("logits_step_{0}", i + 1).str(),
+                            g->stepLogits[i]))
+      return e;
+  return addReportAndTrace(out, g->report.toJSON(s.timingConfig()),
+                           [&] { return trace->toJSON(); });
 }
 
 /// Runs the binary's first entry point, or generates with --generate.
@@ -237,8 +288,9 @@ static Error runAndAddOutputs(sim::Simulator &s, OutputSet &out) {
                              binaryPath + ": " + toString(std::move(e)));
   if (Error e = addOutputs(s, out))
     return e;
-  addReportAndTrace(s, out);
-  return Error::success();
+  return addReportAndTrace(out, s.report().toJSON(s.timingConfig()), [&] {
+    return sim::timing::traceJSON(s.timeline(), s.timingConfig().clockGHz);
+  });
 }
 
 int main(int argc, char **argv) {
