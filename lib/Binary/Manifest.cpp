@@ -29,10 +29,13 @@ constexpr unsigned kFirstVersionWithEntries = 4;
 //===--------------------------------------------------------------------===//
 
 json::Value tensorToJSON(const TensorInfo &t) {
-  return json::Object{{"name", t.name},
-                      {"shape", shapeToJSON(t.shape)},
-                      {"dtype", t.dtype},
-                      {"dram_addr", int64_t(t.dramAddr)}};
+  json::Object o{{"name", t.name},
+                 {"shape", shapeToJSON(t.shape)},
+                 {"dtype", t.dtype},
+                 {"dram_addr", int64_t(t.dramAddr)}};
+  if (t.indexRows)
+    o["index_rows"] = int64_t(*t.indexRows);
+  return o;
 }
 
 json::Array tensorsToJSON(const std::vector<TensorInfo> &ts) {
@@ -44,7 +47,8 @@ json::Array tensorsToJSON(const std::vector<TensorInfo> &ts) {
 
 Expected<TensorInfo> tensorFromJSON(const json::Value &v,
                                     const std::string &path) {
-  auto o = objectWithKeys(&v, path, {"name", "shape", "dtype", "dram_addr"});
+  auto o = objectWithKeys(&v, path,
+                          {"name", "shape", "dtype", "dram_addr", "index_rows"});
   if (!o)
     return o.takeError();
   TensorInfo t;
@@ -64,6 +68,15 @@ Expected<TensorInfo> tensorFromJSON(const json::Value &v,
   if (!addr)
     return addr.takeError();
   t.dramAddr = *addr;
+  if ((*o)->get("index_rows")) {
+    auto rows = getUInt(**o, "index_rows", path + ".index_rows");
+    if (!rows)
+      return rows.takeError();
+    if (*rows == 0 || *rows > uint64_t(INT64_MAX) || t.dtype == "float32")
+      return fieldError(path + ".index_rows",
+                        "expected a positive row count on an integer tensor");
+    t.indexRows = *rows;
+  }
   return t;
 }
 

@@ -534,6 +534,51 @@ Error Simulator::setRegister(llvm::StringRef name, uint32_t value) {
   return setRegister(*index, value);
 }
 
+/// The multi-index of element `flat` of `shape`: "[0, 7]".
+static std::string elementIndex(uint64_t flat, llvm::ArrayRef<int64_t> shape) {
+  std::vector<int64_t> index(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    index[d] = int64_t(flat % uint64_t(shape[d]));
+    flat /= uint64_t(shape[d]);
+  }
+  std::string s = "[";
+  for (size_t d = 0; d < index.size(); ++d)
+    s += (d ? ", " : "") + std::to_string(index[d]);
+  return s + "]";
+}
+
+/// Token ids as ONNX Gather takes them: in [-rows, rows), a negative one
+/// counting from the end. Wraps the negative ones in place in DRAM; an id
+/// outside is an error naming the input, the element and the table, as
+/// onnxruntime refuses it (the gather would read past the table).
+template <typename T>
+static Error wrapIndicesOf(const binary::TensorInfo &info, uint8_t *data) {
+  int64_t rows = int64_t(*info.indexRows);
+  uint64_t n = info.bytes() / sizeof(T);
+  for (uint64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
+    if (v < -rows || v >= rows)
+      return makeError("input '" + info.name + "': element " +
+                       elementIndex(i, info.shape) + " is " +
+                       std::to_string(v) + ", outside [-" +
+                       std::to_string(rows) + ", " + std::to_string(rows) +
+                       "): the table it indexes has " + std::to_string(rows) +
+                       " rows");
+    if (v < 0) {
+      v = T(v + rows);
+      std::memcpy(data + i * sizeof(T), &v, sizeof(T));
+    }
+  }
+  return Error::success();
+}
+
+static Error wrapIndices(const binary::TensorInfo &info, uint8_t *data) {
+  if (info.dtype == "int64")
+    return wrapIndicesOf<int64_t>(info, data);
+  return wrapIndicesOf<int32_t>(info, data);
+}
+
 Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
   auto found = findTensor(entryPoint().inputs, "input", name);
   if (!found)
@@ -561,9 +606,14 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
                      elemTypeName(value.type) + " does not match " +
                      info->dtype + " (only int32 is accepted for int64)");
   }
+  if (info->indexRows)
+    if (Error e = wrapIndices(*info, dst))
+      return e;
   boundInputs[selected].insert(name);
   return Error::success();
 }
+
+
 
 Expected<HostTensor> Simulator::getOutput(llvm::StringRef name) const {
   auto found = findTensor(entryPoint().outputs, "output", name);

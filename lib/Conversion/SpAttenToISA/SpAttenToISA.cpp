@@ -121,13 +121,35 @@ struct ConvertSpAttenToISAPass
 };
 } // namespace
 
-static DictionaryAttr tensorInfo(Builder &b, StringRef name, const Tensor &t) {
-  return b.getDictionaryAttr({
+static DictionaryAttr tensorInfo(Builder &b, StringRef name, const Tensor &t,
+                                 std::optional<int64_t> indexRows) {
+  SmallVector<NamedAttribute> fields = {
       b.getNamedAttr("name", b.getStringAttr(name)),
       b.getNamedAttr("shape", b.getI64ArrayAttr(t.shape)),
       b.getNamedAttr("dtype", b.getStringAttr(dtypeName(t.ref.dtype))),
       b.getNamedAttr("addr", b.getI64IntegerAttr(t.ref.addr)),
-  });
+  };
+  if (indexRows)
+    fields.push_back(
+        b.getNamedAttr("index_rows", b.getI64IntegerAttr(*indexRows)));
+  return b.getDictionaryAttr(fields);
+}
+
+/// The rows of the table `v` indexes when its every use is the indices of
+/// an embedding lookup into tables of one size: the range the host checks
+/// its ids against, and wraps negative ones into (ONNX Gather).
+static std::optional<int64_t> indexRowsOf(Value v) {
+  std::optional<int64_t> rows;
+  for (Operation *user : v.getUsers()) {
+    auto lookup = dyn_cast<EmbeddingOp>(user);
+    if (!lookup || lookup.getIndices() != v || lookup.getTable() == v)
+      return std::nullopt;
+    int64_t n = cast<ShapedType>(lookup.getTable().getType()).getDimSize(0);
+    if (rows && *rows != n)
+      return std::nullopt;
+    rows = n;
+  }
+  return rows;
 }
 
 /// The graph-level name of argument/result `i` (`onnx.name`), or a default.
@@ -152,7 +174,8 @@ static FailureOr<ArrayAttr> ioInfo(Builder &b, func::FuncOp func,
     FailureOr<const Tensor *> t = plan.lookup(v, ret);
     if (failed(t))
       return failure();
-    infos.push_back(tensorInfo(b, ioName(func, i, results), **t));
+    infos.push_back(tensorInfo(b, ioName(func, i, results), **t,
+                               results ? std::nullopt : indexRowsOf(v)));
   }
   return b.getArrayAttr(infos);
 }

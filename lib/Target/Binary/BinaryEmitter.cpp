@@ -60,6 +60,8 @@ static FailureOr<std::vector<binary::TensorInfo>> tensorInfos(Operation *op,
       info.shape.push_back(cast<IntegerAttr>(d).getInt());
     info.dtype = dtype.str();
     info.dramAddr = addr.getInt();
+    if (auto rows = dict.getAs<IntegerAttr>("index_rows"))
+      info.indexRows = rows.getInt();
     infos.push_back(std::move(info));
   }
   return infos;
