@@ -603,8 +603,10 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
     }
   } else {
     return makeError("input '" + name + "': dtype " +
-                     elemTypeName(value.type) + " does not match " +
-                     info->dtype + " (only int32 is accepted for int64)");
+                     elemTypeName(value.type) + " does not match the compiled " +
+                     info->dtype +
+                     (want == ElemType::I64 ? " (int32 is also accepted for it)"
+                                            : ""));
   }
   if (info->indexRows)
     if (Error e = wrapIndices(*info, dst))

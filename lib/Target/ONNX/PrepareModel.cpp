@@ -287,10 +287,15 @@ LogicalResult Importer::bindShapes() {
       for (const auto &dim : input.type().tensor_type().shape().dim())
         if (dim.has_dim_param() && known.find("'" + dim.dim_param() + "'") == std::string::npos)
           known += (known.empty() ? "'" : ", '") + dim.dim_param() + "'";
+    if (known.empty())
+      return emitError(fileLoc)
+             << "--shape " << binding.first()
+             << ": the model's inputs have no named (dynamic) dimensions; "
+                "their shapes are fixed, so there is nothing to bind";
     return emitError(fileLoc) << "--shape " << binding.first()
                               << ": no graph input has a dimension named '"
                               << binding.first() << "' (dimension names: "
-                              << (known.empty() ? "none" : known) << ")";
+                              << known << ")";
   }
   return success();
 }
