@@ -38,7 +38,7 @@ static void addSpAttenPasses(OpPassManager &pm, const SpAttenSettings &s) {
 void spatten::buildCompilePipeline(OpPassManager &pm,
                                    const SpAttenSettings &settings,
                                    StringRef hw, Stage last,
-                                   bool generation) {
+                                   bool generation, uint64_t maxMemory) {
   pm.addPass(createSpAttenRecordSettings(settings));
   pm.addPass(createCanonicalizerPass());
   if (last == Stage::ONNX)
@@ -55,6 +55,7 @@ void spatten::buildCompilePipeline(OpPassManager &pm,
     return;
   ConvertSpAttenToISAOptions isaOptions;
   isaOptions.hardwareConfig = hw.str();
+  isaOptions.maxMemory = maxMemory;
   pm.addPass(createConvertSpAttenToISA(isaOptions));
   pm.addPass(isa::createSpAttenISAInsertDependencies());
 }
@@ -74,6 +75,7 @@ void spatten::registerAllPasses() {
       "ONNX dialect to spatten_isa: fold shapes, lift, tile",
       [](OpPassManager &pm, const CompilePipelineOptions &options) {
         buildCompilePipeline(pm, options.spatten.get(), options.hw,
-                             Stage::ISA, options.generation);
+                             Stage::ISA, options.generation,
+                             options.maxMemory);
       });
 }

@@ -27,6 +27,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
+#include <unistd.h>
+
 namespace cl = llvm::cl;
 
 namespace {
@@ -53,6 +55,13 @@ cl::opt<std::string> maxContext(
              "a KV cache of C positions; docs/Generation.md); without a "
              "value, C is the model's position-table size"),
     cl::value_desc("C"), cl::ValueOptional, cl::cat(category));
+cl::opt<std::string> maxMemory(
+    "max-memory",
+    cl::desc("refuse a program needing more DRAM than this (bytes, or with a "
+             "K, M or G suffix), before compiling it; the simulator holds "
+             "DRAM in host memory (default: half of this host's memory; "
+             "the hardware's dram_bytes always applies)"),
+    cl::value_desc("BYTES"), cl::cat(category));
 cl::opt<Emit> emit(
     "emit", cl::desc("what to write"), cl::init(Emit::Bin),
     cl::values(clEnumValN(Emit::ONNX, "onnx", "onnx dialect after folding"),
@@ -66,6 +75,39 @@ cl::opt<Emit> emit(
 // default is off / dense.
 cl::OptionCategory spattenCategory("SpAtten pruning and quantization");
 spatten::SettingsCommandLine spattenFlags(spattenCategory);
+
+/// Half of the host's physical memory, or 0 when it cannot be read.
+uint64_t defaultMaxMemory() {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? uint64_t(pages) * uint64_t(size) / 2 : 0;
+}
+
+/// --max-memory in bytes: digits with an optional K, M or G (powers of
+/// 1024).
+FailureOr<uint64_t> parseMaxMemory() {
+  if (maxMemory.empty())
+    return defaultMaxMemory();
+  llvm::StringRef text = maxMemory, digits = text;
+  unsigned shift = 0;
+  if (digits.ends_with_insensitive("k"))
+    shift = 10;
+  else if (digits.ends_with_insensitive("m"))
+    shift = 20;
+  else if (digits.ends_with_insensitive("g"))
+    shift = 30;
+  if (shift)
+    digits = digits.drop_back();
+  uint64_t value;
+  if (digits.getAsInteger(10, value) || value == 0 ||
+      value > (uint64_t(1) << 48) >> shift) {
+    llvm::errs() << "spatten-compile: --max-memory expects a positive byte "
+                    "count with an optional K, M or G suffix, at most 2^48 "
+                    "bytes; got '"
+                 << text << "'\n";
+    return failure();
+  }
+  return value << shift;
+}
 
 spatten::Stage lastStage() {
   switch (emit) {
@@ -181,8 +223,11 @@ LogicalResult run(MLIRContext &context) {
   applyDefaultTimingManagerCLOptions(tm);
   TimingScope timing = tm.getRootScope();
   pm.enableTiming(timing);
+  FailureOr<uint64_t> memoryLimit = parseMaxMemory();
+  if (failed(memoryLimit))
+    return failure();
   spatten::buildCompilePipeline(pm, settings, hw, lastStage(),
-                                importOptions.maxContext != 0);
+                                importOptions.maxContext != 0, *memoryLimit);
   if (failed(pm.run(*module)))
     return failure();
   return writeOutput(*module);

@@ -73,11 +73,17 @@ def ConvertSpAttenToISA : Pass<"convert-spatten-to-isa", "mlir::ModuleOp"> {
     Assigns every tensor a DRAM address (constants in `.rodata`, activations
     in an arena), tiles each op to the SRAM buffers of the hardware
     configuration and replaces the function body with a `spatten_isa.program`
-    of DMA, GEMM, ATTN and VEC instructions.
+    of DMA, GEMM, ATTN and VEC instructions. Before any instruction is
+    emitted it refuses a program whose DRAM exceeds the hardware's
+    `dram_bytes` or `max-memory`, naming the figure, the largest tensor and
+    the `--shape` bindings (module attribute `onnx.shape_bindings`).
   }];
   let options = [
     Option<"hardwareConfig", "hw", "std::string", "\"spatten\"",
            "hardware preset name or JSON file (docs/HardwareConfig.md)">,
+    Option<"maxMemory", "max-memory", "uint64_t", "0",
+           "refuse a program needing more DRAM than this many bytes (0: only "
+           "the hardware's dram_bytes); the simulator holds DRAM in host memory">,
   ];
   let dependentDialects = ["spatten::isa::ISADialect"];
 }

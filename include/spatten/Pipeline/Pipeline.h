@@ -34,6 +34,11 @@ struct CompilePipelineOptions
       llvm::cl::desc("split the model into prefill and decode entry points "
                      "(module attribute spatten.generation, docs/Generation.md)"),
       llvm::cl::init(false)};
+  Option<uint64_t> maxMemory{
+      *this, "max-memory",
+      llvm::cl::desc("refuse a program needing more DRAM than this many "
+                     "bytes (0: only the hardware's dram_bytes)"),
+      llvm::cl::init(0)};
   SettingOptions<mlir::detail::PassOptions, setting::All> spatten{*this};
 };
 
@@ -41,11 +46,14 @@ struct CompilePipelineOptions
 /// applying `settings` (validated by the first pass, which records them on
 /// the module) for hardware `hw` (a preset name or a JSON file,
 /// docs/HardwareConfig.md). With `generation`, the lifted model is split
-/// into prefill and decode functions (`--spatten-generation-entries`).
+/// into prefill and decode functions (`--spatten-generation-entries`). A
+/// program needing more DRAM than `hw`'s dram_bytes or a nonzero
+/// `maxMemory` bytes is refused before any instruction is emitted.
 void buildCompilePipeline(mlir::OpPassManager &pm,
                           const SpAttenSettings &settings,
                           llvm::StringRef hw = "spatten",
-                          Stage last = Stage::ISA, bool generation = false);
+                          Stage last = Stage::ISA, bool generation = false,
+                          uint64_t maxMemory = 0);
 
 /// Every dialect the compiler reads or writes.
 void registerAllDialects(mlir::DialectRegistry &registry);

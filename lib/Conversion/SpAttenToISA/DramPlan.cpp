@@ -324,9 +324,21 @@ LogicalResult DramPlan::place(Value v, int64_t &top, TensorClass cls) {
     return emitError(v.getLoc())
            << "cannot place " << v.getType()
            << " in DRAM: needs a static f32, i64 or i32 tensor";
+  // Shapes come from --shape bindings: count with overflow checks, and stop
+  // at the largest DRAM a binary may address.
+  int64_t bytes = dtypeBytes(*dtype);
+  for (int64_t d : type.getShape())
+    if (llvm::MulOverflow(bytes, d, bytes) || bytes > kMaxDramBytes)
+      return emitError(v.getLoc())
+             << "cannot place " << v.getType()
+             << " in DRAM: it takes more than 2^48 bytes";
   top = llvm::alignTo(top, kAlign);
+  if (top > kMaxDramBytes - bytes)
+    return emitError(v.getLoc())
+           << "cannot place " << v.getType()
+           << " in DRAM: the program's tensors take more than 2^48 bytes";
   tensors[v] = {{top, *dtype, cls}, SmallVector<int64_t>(type.getShape())};
-  top += type.getNumElements() * dtypeBytes(*dtype);
+  top += bytes;
   return success();
 }
 

@@ -34,6 +34,9 @@
 
 namespace spatten::isa {
 
+/// The most DRAM a binary may address (docs/BinaryFormat.md, `dram.size`).
+inline constexpr int64_t kMaxDramBytes = int64_t(1) << 48;
+
 /// A tensor placed in DRAM: address/dtype/class plus its row-major shape.
 struct Tensor {
   DramRef ref;

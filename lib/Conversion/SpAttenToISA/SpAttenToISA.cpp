@@ -12,10 +12,13 @@
 
 #include "spatten/Conversion/Passes.h"
 #include "spatten/Dialect/ISA/IR/ISAOps.h"
+#include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 #include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 namespace spatten {
@@ -82,6 +85,65 @@ DenseMap<Operation *, int64_t> assignLayers(Block &body) {
   return layerOf;
 }
 
+/// "N bytes (X.X GiB)", or MiB below a GiB.
+static std::string byteFigure(uint64_t bytes) {
+  bool gib = bytes >= (uint64_t(1) << 30);
+  return llvm::formatv("{0} bytes ({1:F1} {2})", bytes,
+                       double(bytes) / double(uint64_t(1) << (gib ? 30 : 20)),
+                       gib ? "GiB" : "MiB")
+      .str();
+}
+
+/// Bytes of a static tensor value, saturating.
+static uint64_t tensorBytes(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.hasStaticShape())
+    return 0;
+  int64_t bytes = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+  for (int64_t d : type.getShape())
+    if (llvm::MulOverflow(bytes, d, bytes))
+      return ~uint64_t(0);
+  return uint64_t(bytes);
+}
+
+/// Refuses, before any instruction is emitted, a program whose DRAM exceeds
+/// the hardware's dram_bytes or the max-memory limit (the simulator holds
+/// DRAM in host memory): its figure, the largest tensor and the --shape
+/// bindings that sized them.
+static LogicalResult checkDramBudget(ModuleOp module, const DramPlan &plan,
+                                     const HardwareConfig &hw,
+                                     uint64_t maxMemory) {
+  uint64_t need = plan.dramSize();
+  bool byHost = maxMemory && maxMemory < hw.dramBytes;
+  uint64_t limit = byHost ? maxMemory : hw.dramBytes;
+  if (need <= limit)
+    return success();
+  Value largest;
+  module.walk([&](Operation *op) {
+    for (Value r : op->getResults())
+      if (!largest || tensorBytes(r) > tensorBytes(largest))
+        largest = r;
+  });
+  InFlightDiagnostic diag = module.emitError()
+                            << "the program needs " << byteFigure(need)
+                            << " of DRAM, more than "
+                            << (byHost ? "--max-memory" : "the hardware's dram_bytes")
+                            << " of " << byteFigure(limit);
+  if (largest)
+    diag.attachNote(largest.getLoc())
+        << "its largest tensor, " << largest.getType() << ", takes "
+        << byteFigure(tensorBytes(largest));
+  if (auto bindings = module->getAttrOfType<DictionaryAttr>(
+          onnx::kShapeBindingsAttrName)) {
+    std::string list;
+    for (NamedAttribute b : bindings)
+      list += (list.empty() ? "" : " ") + b.getName().str() + "=" +
+              std::to_string(cast<IntegerAttr>(b.getValue()).getInt());
+    diag.attachNote() << "the sizes follow from the bindings --shape " << list;
+  }
+  return failure();
+}
+
 struct ConvertSpAttenToISAPass
     : spatten::impl::ConvertSpAttenToISABase<ConvertSpAttenToISAPass> {
   using Base::Base;
@@ -105,7 +167,7 @@ struct ConvertSpAttenToISAPass
       return signalPassFailure();
     }
     FailureOr<DramPlan> plan = DramPlan::build(module);
-    if (failed(plan))
+    if (failed(plan) || failed(checkDramBudget(module, *plan, *hw, maxMemory)))
       return signalPassFailure();
     for (func::FuncOp func : funcs)
       if (failed(lowerFunction(func, *plan, *hw)))

@@ -46,6 +46,8 @@ private:
   void bindPositionIds(ArrayRef<const ::onnx::ValueInfoProto *> positionIds);
   LogicalResult bindShapes();
   void recordGenerationContext(ModuleOp module);
+  /// `kShapeBindingsAttrName`: the bindings applied, if any.
+  void recordShapeBindings(ModuleOp module);
   LogicalResult inferShapes();
   LogicalResult buildFunction(ModuleOp module);
   LogicalResult buildNode(const ::onnx::NodeProto &node, size_t index);

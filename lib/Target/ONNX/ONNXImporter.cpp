@@ -463,6 +463,7 @@ OwningOpRef<ModuleOp> Importer::run(llvm::MemoryBufferRef buffer) {
   if (failed(buildFunction(*module)) || failed(verify(*module)))
     return nullptr;
   recordGenerationContext(*module);
+  recordShapeBindings(*module);
   return module;
 }
 

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Importer.h"
+#include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 #include "spatten/Support/InputFiles.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -298,6 +299,17 @@ LogicalResult Importer::bindShapes() {
                               << known << ")";
   }
   return success();
+}
+
+void Importer::recordShapeBindings(ModuleOp module) {
+  if (bindings.empty())
+    return;
+  SmallVector<NamedAttribute> named;
+  for (const auto &b : bindings)
+    named.push_back(builder.getNamedAttr(b.first(),
+                                         builder.getI64IntegerAttr(b.second)));
+  module->setAttr(onnx::kShapeBindingsAttrName,
+                  builder.getDictionaryAttr(named));
 }
 
 /// Strict inference (error_mode 1) so a node whose shape cannot be inferred

@@ -16,6 +16,10 @@ namespace spatten::onnx {
 /// Name of the module attribute holding the ONNX opset version whose operator
 /// schemas give the ops' semantics (an i64; at least 13, see ONNXDialect.td).
 inline constexpr llvm::StringLiteral kOpsetAttrName = "onnx.opset_version";
+/// Module attribute: the `--shape` bindings the importer applied, NAME to
+/// value, for diagnostics about what they cost.
+inline constexpr llvm::StringLiteral kShapeBindingsAttrName =
+    "onnx.shape_bindings";
 /// Name of the arg/result attribute holding a graph input's/output's ONNX name.
 inline constexpr llvm::StringLiteral kNameAttrName = "onnx.name";
 
