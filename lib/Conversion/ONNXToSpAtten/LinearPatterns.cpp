@@ -17,8 +17,6 @@
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-
 namespace spatten::lift {
 namespace {
 
@@ -68,12 +66,6 @@ struct MatMulLinearPattern : RewritePattern {
     return success();
   }
 };
-
-Value scalarConst(PatternRewriter &rw, Location loc, double v) {
-  auto type = RankedTensorType::get({}, rw.getF32Type());
-  return arith::ConstantOp::create(
-      rw, loc, DenseElementsAttr::get(type, rw.getF32FloatAttr(v)));
-}
 
 Value binary(PatternRewriter &rw, Location loc, BinaryFn fn, Value a, Value b,
              Type type) {
