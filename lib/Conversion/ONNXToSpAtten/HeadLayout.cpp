@@ -371,17 +371,24 @@ Operation *matchHeadMerge(Operation *pv, int64_t b, int64_t h, bool &seqMajor) {
   pushAtom(view.dims[r - 2], {lq, e});
   pushAtom(view.dims[r - 1], {d, 1});
   SmallVector<int64_t> o{b, lq, e};
+  Operation *merge = nullptr;
   for (Value cur = forwardNoOps(pv->getResult(0));;) {
     Operation *user = soleUser(cur);
     if (!user || (!isOnnx(user, "Reshape") && !isOnnx(user, "Transpose")) ||
         user->getOperand(0) != cur)
-      return nullptr;
+      return merge;
     std::optional<StridedView> next = applyOp(view, user, false);
     if (!next)
-      return nullptr;
+      return merge;
     view = *next;
-    if (isFlatOutput(view, o, seqMajor))
-      return user;
+    bool flatSeqMajor;
+    if (isFlatOutput(view, o, flatSeqMajor)) {
+      merge = user;
+      seqMajor = flatSeqMajor;
+      // Hugging Face's [B, Lq, H, D] merge is taken as it always was.
+      if (r == 4)
+        return merge;
+    }
     cur = forwardNoOps(user->getResult(0));
   }
 }

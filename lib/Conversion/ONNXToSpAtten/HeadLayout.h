@@ -64,8 +64,10 @@ Value flatProjection(OpBuilder &rw, Location loc, const Heads &heads);
 Value matchKeyPaddingLayout(Value m, ArrayRef<int64_t> scores);
 
 /// The head merge after the ·V MatMul `pv` ([B, H, Lq, D] or [B*H, Lq, D]):
-/// the first op of its single-use Reshape/Transpose chain whose result is
-/// [B, Lq, H*D] (or its [Lq, B, H*D] transpose) reshaped. Sets `seqMajor`.
+/// an op of its single-use Reshape/Transpose chain whose result is
+/// [B, Lq, H*D] (or its [Lq, B, H*D] transpose) reshaped, the first for
+/// [B, H, Lq, D] and the last for [B*H, Lq, D] (torch's [Lq*B, H*D] rows
+/// of the out-projection). Sets `seqMajor`.
 Operation *matchHeadMerge(Operation *pv, int64_t b, int64_t h, bool &seqMajor);
 
 /// Builds the replacement of `merge`'s result from the attention output

@@ -196,9 +196,10 @@ def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Opt
     if mw.kind == "bert":
         m = np.ones(L0, dtype=F32) if mask is None else mask.astype(F32)
         mask_add = ((F32(1) - m) * F32(-10000.0)).astype(F32)
-    elif mw.kind == "transformer-encoder" and mask is not None:
+    elif mw.kind == "transformer-encoder":
         # 1 at padding; torch's -inf, as the compiler lifts it.
-        mask_add = (mask.astype(F32) * F32(-10000.0)).astype(F32)
+        pad = np.zeros(L0, dtype=F32) if mask is None else mask.astype(F32)
+        mask_add = (pad * F32(-10000.0)).astype(F32)
     state = _State(np.arange(L0), np.arange(mw.heads), np.zeros(L0, F32), np.zeros(mw.heads, F32), mask_add)
     x = _embed(mw, ids, types)
     final = x.copy()

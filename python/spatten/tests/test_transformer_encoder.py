@@ -60,21 +60,23 @@ def test_dense_matches_onnxruntime_and_torch(variant, opset, tmp_path):
     assert max_err(got, spexport.torch_outputs(model, inputs)["last_hidden_state"], kept) < BOUND
 
 
-#: The SpAtten techniques that run on this family (see test below).
+#: Every SpAtten technique, alone and together (test_agreement.py's).
 CONFIGS = {
+    "token": R.SpAttenConfig(token_keep=0.5),
+    "head": R.SpAttenConfig(head_keep=0.75),
     "value": R.SpAttenConfig(value_keep=0.3),
     "pq": R.SpAttenConfig(pq_msb=6, pq_lsb=4, pq_threshold=0.1),
     "pq-values-value": R.SpAttenConfig(value_keep=0.3, pq_msb=6, pq_lsb=4, pq_threshold=0.1, pq_values=True),
+    "all": R.SpAttenConfig(token_keep=0.5, head_keep=0.75, value_keep=0.3, pq_msb=6, pq_lsb=4,
+                           pq_threshold=0.1),
     "attn-bits": R.SpAttenConfig(attn_bits=12),
 }
 
 
-@pytest.mark.parametrize("config", list(CONFIGS))
-@pytest.mark.parametrize("variant", ["post-relu-seq-mask", "pre-gelu-batch-mask"])
-def test_spatten_agrees_with_reference(variant, config, tmp_path):
-    """Batch 1, four layers: kept heads, refetched heads, unconfident rows,
-    DRAM bytes and outputs as the reference computes them from the torch
-    weights (the padded keys carry the -10000 bias of the lift)."""
+def agreement(tmp_path, variant: str, config: str):
+    """Batch 1, four layers: kept tokens, kept heads, refetched heads,
+    unconfident rows, DRAM bytes and outputs as the reference computes them
+    from the torch weights (padded keys carry the lift's -10000 bias)."""
     path, model = export(tmp_path, variant, layers=4)
     inputs = spexport.make_inputs(model.config, batch=1, seq_len=L0, seed=2)
     if "key_padding_mask" in inputs:
@@ -83,12 +85,23 @@ def test_spatten_agrees_with_reference(variant, config, tmp_path):
                     CONFIGS[config], tmp_path)
 
 
-@pytest.mark.parametrize("config", [R.SpAttenConfig(token_keep=0.5), R.SpAttenConfig(head_keep=0.75)],
-                         ids=["token", "head"])
-def test_cascade_pruning_is_refused_with_a_diagnostic(config, tmp_path):
-    """Cascade token and head pruning follow the [1, L, H] residual stream
-    of the Hugging Face layout; the encoder's [L, 1, H] stream and its
-    out-projection behind a Reshape are refused naming the node."""
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("variant", ["pre-gelu-batch-mask", "post-gelu-batch"])
+def test_batch_first_agrees_with_reference(variant, config, tmp_path):
+    agreement(tmp_path, variant, config)
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c not in ("token", "all")])
+@pytest.mark.parametrize("variant", ["post-relu-seq-mask", "pre-relu-seq"])
+def test_sequence_first_agrees_with_reference(variant, config, tmp_path):
+    agreement(tmp_path, variant, config)
+
+
+def test_sequence_first_token_pruning_is_refused(tmp_path):
+    """Token pruning gathers rows of a [1, L, H] residual stream; the
+    sequence-first encoder's is [L, 1, H], which the pass does not follow:
+    the compile fails naming the op, it does not crash."""
     path, _ = export(tmp_path, "post-relu-seq-mask")
-    with pytest.raises(tools.ToolError, match="not implemented|cannot find"):
-        tools.compile(path, tmp_path / "model.spbin", settings=config, shapes={"batch": 1, "sequence": L0})
+    with pytest.raises(tools.ToolError, match="prune_tokens|not implemented"):
+        tools.compile(path, tmp_path / "model.spbin", settings=R.SpAttenConfig(token_keep=0.5),
+                      shapes={"batch": 1, "sequence": L0})
