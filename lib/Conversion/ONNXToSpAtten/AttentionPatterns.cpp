@@ -1,20 +1,26 @@
 //===- AttentionPatterns.cpp - Lift multi-head attention subgraphs --------===//
 //
 // Rooted at `onnx.Softmax`, the pattern walks backwards to Q·K^T and
-// forwards to ·V and the head merge:
+// forwards to ·V and the head merge. The heads are read by what the
+// Reshape/Transpose chains compute (HeadLayout.h), so these are one match:
 //
-//   Qh = Transpose(0,2,1,3)(Reshape(q -> [B,Lq,H,D]))
-//   Kt = Transpose(0,2,3,1)(Reshape(k -> [B,Lk,H,D]))          (HF BERT, GPT-2)
-//      | Transpose(0,1,3,2)(Kh)                                 (Megatron)
-//      | Concat(axis -1)(Transpose(0,1,3,2)(past_k), Kt_new)    (GPT-2 1.5 past)
-//   Kh = Transpose(0,2,1,3)(Reshape(k)) | Concat(axis -2)(past_k, Kh_new)
-//   s  = MatMul(Qh, Kt), with scalar Mul/Div on Qh, Kt, Kh or s (the scale)
+//   Hugging Face BERT, GPT-2:  Qh = Transpose(0,2,1,3)(Reshape(q -> [B,L,H,D]))
+//                              Kt = Transpose(0,2,3,1)(Reshape(k))
+//   Megatron:                  Kt = Transpose(0,1,3,2)(Kh)
+//   torch MultiheadAttention:  Qh = Transpose(1,0,2)(Reshape(q -> [L,B*H,D]))
+//                              Kt = Transpose(1,2,0)(Reshape(k)), 3-D MatMuls
+//   GPT-2 with a past:         Kt = Concat(axis -1)(Transpose(0,1,3,2)(past_k), Kt_new)
+//                              Kh = Concat(axis -2)(past_k, Kh_new)
+//   s  = MatMul(Qh, Kt), with scalar Mul/Div on the Q or K chain or s (the scale)
 //   s  = s + mask                     mask [B,1,1|Lq,Lk]: padding bias
+//      | s + kpm                      [B,Lk] broadcast over heads and queries
+//                                     (float, or Where(bool(ints), -inf, 0))
 //      | s * m - c * (1 - m)          m [B,1,Lq,Lk] at run time: selector
 //      | Where(tril, s, c<=-1e4)      constant lower-triangular: causal
 //      | s * tril - 1e4 * (1 - tril)  (folded to constants): causal
 //      | s + A, A constant 0 / <=-1e4 lower-triangular: causal
-//   out = Reshape(Transpose(0,2,1,3)(MatMul(Softmax(s, axis=-1), Vh)))
+//   out = merge(MatMul(Softmax(s, axis=-1), Vh)), merge a Reshape/Transpose
+//         chain back to [B,Lq,H*D] or [Lq,B,H*D] rows
 //
 // and emits one spatten.attention on the [B,L,H*D] projections. A KV cache
 // (Concat of a past tensor with the new heads) becomes past_key/past_value,
@@ -527,9 +533,9 @@ std::string graphInputName(Value v, int depth = 0) {
 std::string explainMask(Value m, ArrayRef<int64_t> scores,
                         ArrayRef<std::string> causalInputs) {
   auto t = tensorTypeOf(m);
-  if (!t || t.getRank() != 4 || scores[2] <= 1 || t.getShape()[2] != scores[2])
+  int64_t rank = scores.size(), lq = scores[rank - 2], lk = scores.back();
+  if (!t || t.getRank() != rank || lq <= 1 || t.getShape()[rank - 2] != lq)
     return "";
-  int64_t lq = scores[2], lk = scores[3];
   if (!getConstAttr(m)) {
     std::string input = graphInputName(m);
     if (llvm::is_contained(causalInputs, input))
@@ -557,7 +563,7 @@ std::string explainMask(Value m, ArrayRef<int64_t> scores,
 std::string explainUnliftedAttention(Operation *softmax,
                                      ArrayRef<std::string> causalInputs) {
   Value s = skipNoOps(softmax->getOperand(0));
-  if (shapeOf(s).size() != 4)
+  if (shapeOf(s).size() != 4 && shapeOf(s).size() != 3)
     return "";
   ArrayRef<int64_t> shape = shapeOf(s);
   for (int depth = 0; depth < 8; ++depth) {
