@@ -12,6 +12,15 @@ The modules are written in plain torch with the structure of Hugging Face's
   (``addmm`` -> Gemm between Reshapes) with fused QKV and ``split``, causal
   mask by ``where(tril, w, -10000)``, GELU (tanh), final LayerNorm. The whole
   prompt is processed at once (no KV cache; ``gpt2-lm --past`` has one).
+* transformer-encoder: ``torch.nn.TransformerEncoder`` of
+  ``nn.TransformerEncoderLayer`` (post-norm, or pre-norm with ``norm_first``
+  and then a final LayerNorm; ReLU or GELU; ``batch_first`` either way)
+  behind token + learned position embeddings, exported as a user gets it:
+  with autograd on, since PyTorch 1.13's eval "fast path"
+  (``torch._transformer_encoder_layer_fwd``, nested tensors) has no ONNX
+  export. ``nn.MultiheadAttention`` then emits its fused in-projection
+  (MatMul by [H, 3H], Slice), heads as [B*H, L, d] 3-D MatMuls with Q
+  scaled first, and the key padding mask through Where(mask, -inf, 0).
 
 Weights are drawn from a seeded generator, so a (config, seed) pair always
 gives the same model; LayerNorm gains/biases are randomised too, so a test
@@ -20,12 +29,17 @@ catches a swapped gamma/beta.
 Graph inputs are int64 ``[batch, sequence]`` (``input_ids``, and for BERT
 ``attention_mask``, ``token_type_ids``); the dynamic dimensions are named
 ``batch`` and ``sequence`` (bind them with ``spatten-compile --shape``).
+The transformer encoder's optional ``key_padding_mask`` is int64 [batch,
+sequence] with 1 at padding (PyTorch's convention), passed to the encoder as
+``src_key_padding_mask=key_padding_mask.bool()``.
 
 CLI::
 
     /usr/bin/python3 -m spatten.export bert --tiny -o model.onnx
     /usr/bin/python3 -m spatten.export gpt2 --base --opset 17 -o gpt2.onnx
     /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
+    /usr/bin/python3 -m spatten.export transformer-encoder --norm-first --activation gelu \\
+        --batch-first --key-padding-mask --opset 17 -o enc.onnx
 
 ``gpt2-lm`` is GPT-2 with Hugging Face's GPT2LMHeadModel head (``logits``
 [batch, sequence, vocab], tied to the token embedding); ``--past`` adds
@@ -51,6 +65,7 @@ import torch
 from torch import nn
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
+KINDS = ("bert", "gpt2", "transformer-encoder")
 DYNAMIC_DIMS = {"batch": 0, "sequence": 1}
 
 
@@ -60,9 +75,11 @@ class ModelConfig:
     families); ``max_positions`` bounds the sequence length (past included).
     GPT-2 only: ``lm_head`` adds the tied language-model head (output
     ``logits``); ``past`` (with ``lm_head``) adds the KV-cache inputs and
-    outputs."""
+    outputs. Transformer encoder only: ``activation`` (``relu`` or
+    ``gelu``), ``norm_first``, ``batch_first`` and ``key_padding_mask`` (the
+    mask input), as ``nn.TransformerEncoderLayer`` names them."""
 
-    kind: str  # "bert" or "gpt2"
+    kind: str  # "bert", "gpt2" or "transformer-encoder"
     layers: int
     hidden: int
     heads: int
@@ -76,10 +93,20 @@ class ModelConfig:
     lm_head: bool = False
     past: bool = False
     mlm_head: bool = False
+    activation: str = "relu"
+    norm_first: bool = False
+    batch_first: bool = False
+    key_padding_mask: bool = False
 
     def __post_init__(self):
-        if self.kind not in ("bert", "gpt2"):
-            raise ValueError(f"unknown model kind {self.kind!r} (expected bert or gpt2)")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r} (expected one of {KINDS})")
+        if self.activation not in ("relu", "gelu"):
+            raise ValueError(f"unknown activation {self.activation!r} (expected relu or gelu)")
+        encoder_only = self.norm_first or self.batch_first or self.key_padding_mask or self.activation != "relu"
+        if encoder_only and self.kind != "transformer-encoder":
+            raise ValueError("activation, norm_first, batch_first and key_padding_mask are "
+                             "transformer-encoder options")
         if self.hidden % self.heads:
             raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
         if not self.intermediate:
@@ -99,6 +126,8 @@ class ModelConfig:
     def input_names(self) -> List[str]:
         if self.kind == "bert":
             return ["input_ids", "attention_mask", "token_type_ids"]
+        if self.kind == "transformer-encoder":
+            return ["input_ids"] + (["key_padding_mask"] if self.key_padding_mask else [])
         return ["input_ids"] + self.cache_names("past_key_values")
 
     @property
@@ -130,9 +159,9 @@ def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
 
 
 def base_config(kind: str, seed: int = 0, **over) -> ModelConfig:
-    """BERT-base (12/768/12, vocab 30522, 512 positions) or GPT-2 small
-    (12/768/12, vocab 50257, 1024 positions)."""
-    if kind == "bert":
+    """BERT-base (12/768/12, vocab 30522, 512 positions; the transformer
+    encoder too) or GPT-2 small (12/768/12, vocab 50257, 1024 positions)."""
+    if kind != "gpt2":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=30522, max_positions=512, pooler=True)
     else:
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=50257, max_positions=1024)
@@ -406,6 +435,35 @@ class GPT2LMHeadModel(nn.Module):
         return (logits, *[t for kv in presents for t in kv])
 
 
+# ----------------------------------------------------------------------------- nn.TransformerEncoder
+
+class TransformerEncoderModel(nn.Module):
+    """Token + learned position embeddings, then ``nn.TransformerEncoder``
+    (pre-norm with a final LayerNorm). Inputs int64 input_ids [batch,
+    sequence] (+ key_padding_mask, 1 at padding); output last_hidden_state
+    [batch, sequence, hidden]. With ``batch_first=False`` the encoder runs on
+    [sequence, batch, hidden], as a sequence-first user calls it."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.config = c
+        self.embeddings = nn.Embedding(c.vocab, c.hidden)
+        self.position_embeddings = nn.Embedding(c.max_positions, c.hidden)
+        self.register_buffer("position_ids", torch.arange(c.max_positions).unsqueeze(0), persistent=False)
+        layer = nn.TransformerEncoderLayer(c.hidden, c.heads, c.intermediate, activation=c.activation,
+                                           layer_norm_eps=c.ln_eps, batch_first=c.batch_first,
+                                           norm_first=c.norm_first)
+        final = nn.LayerNorm(c.hidden, eps=c.ln_eps) if c.norm_first else None
+        self.encoder = nn.TransformerEncoder(layer, c.layers, norm=final)
+
+    def forward(self, input_ids, key_padding_mask=None):
+        x = self.embeddings(input_ids) + self.position_embeddings(self.position_ids[:, :input_ids.shape[1]])
+        pad = None if key_padding_mask is None else key_padding_mask.bool()
+        if self.config.batch_first:
+            return self.encoder(x, src_key_padding_mask=pad)
+        return self.encoder(x.transpose(0, 1), src_key_padding_mask=pad).transpose(0, 1)
+
+
 # ----------------------------------------------------------------------------- API
 
 def build_model(cfg: ModelConfig) -> nn.Module:
@@ -414,6 +472,8 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.kind == "bert":
         model = BertModel(cfg)
+    elif cfg.kind == "transformer-encoder":
+        model = TransformerEncoderModel(cfg)
     else:
         model = GPT2LMHeadModel(cfg) if cfg.lm_head else GPT2Model(cfg)
     with torch.no_grad():
@@ -435,11 +495,20 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
     """Seeded int64 inputs. For BERT the last quarter (at least one position)
     of the last batch row is padding (mask 0) when seq_len >= 3, so the
     padding path is exercised. With ``cfg.past``, seeded normal fp32 past
-    keys and values [batch, heads, past_len, head_dim]."""
+    keys and values [batch, heads, past_len, head_dim]. The transformer
+    encoder's key_padding_mask (if any) pads like BERT's mask (1 = padding)."""
     if seq_len + past_len > cfg.max_positions:
         raise ValueError(f"seq_len {seq_len} + past_len {past_len} exceeds max_positions {cfg.max_positions}")
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
+    if cfg.kind == "transformer-encoder":
+        out = {"input_ids": ids}
+        if cfg.key_padding_mask:
+            pad = np.zeros((batch, seq_len), dtype=np.int64)
+            if seq_len >= 3:
+                pad[-1, seq_len - max(1, seq_len // 4):] = 1
+            out["key_padding_mask"] = pad
+        return out
     if cfg.kind == "gpt2":
         shape = (batch, cfg.heads, past_len, cfg.hidden // cfg.heads)
         past = {n: rng.standard_normal(shape).astype(np.float32) for n in cfg.cache_names("past_key_values")}
@@ -479,7 +548,9 @@ def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, se
     dyn[cfg.output_names[0]] = {0: "batch", 1: "sequence"}
     if "pooler_output" in cfg.output_names:
         dyn["pooler_output"] = {0: "batch"}
-    with torch.no_grad():
+    # The encoder's fast path (taken without autograd) cannot be exported.
+    grad = torch.enable_grad() if cfg.kind == "transformer-encoder" else torch.no_grad()
+    with grad:
         torch.onnx.export(model, args, path, input_names=cfg.input_names, output_names=cfg.output_names,
                           dynamic_axes=dyn, opset_version=opset, do_constant_folding=True)
     return path
@@ -488,8 +559,8 @@ def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, se
 def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int = 0,
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
-    ``kind``: ``bert``, ``gpt2`` or ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache); ``size``: a key of ``CONFIGS``.
+    ``kind``: ``bert``, ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
+    ``past=True`` adds the KV cache) or ``transformer-encoder``; ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
         kind, over = "gpt2", {**over, "lm_head": True}
@@ -502,8 +573,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT- or GPT-2-style model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm"])
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2- or nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -522,6 +593,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-pooler", action="store_true", help="BERT: leave out the tanh pooler")
     ap.add_argument("--past", action="store_true",
                     help="gpt2-lm: past_key_values inputs and present outputs (dynamic past length)")
+    enc = ap.add_argument_group("transformer-encoder")
+    enc.add_argument("--activation", choices=["relu", "gelu"])
+    enc.add_argument("--norm-first", action="store_true", help="pre-norm layers and a final LayerNorm")
+    enc.add_argument("--batch-first", action="store_true", help="the encoder runs on [batch, sequence, hidden]")
+    enc.add_argument("--key-padding-mask", action="store_true",
+                     help="a key_padding_mask input (int64, 1 at padding)")
     args = ap.parse_args(argv)
     over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "vocab", "max_positions")
             if getattr(args, k) is not None}
@@ -529,6 +606,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         over["pooler"] = False
     if args.past:
         over["past"] = True
+    for flag in ("norm_first", "batch_first", "key_padding_mask"):
+        if getattr(args, flag):
+            over[flag] = True
+    if args.activation:
+        over["activation"] = args.activation
     try:
         export(args.kind, args.output, size=args.size, opset=args.opset, seed=args.seed,
                seq_len=args.seq_len, **over)

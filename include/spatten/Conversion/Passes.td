@@ -18,15 +18,22 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
     naming the op and its node.
 
     Patterns (lib/Conversion/ONNXToSpAtten):
-    - `spatten.attention`, rooted at Softmax over the last axis:
-      Qh = Transpose(0,2,1,3)(Reshape(q -> [B,L,H,D])); K^T as
-      Transpose(0,2,3,1)(Reshape(k)), or Transpose(0,1,3,2) of the [B,H,L,D]
-      heads; scalar Mul/Div on Qh, K, K^T or the scores multiply into
+    - `spatten.attention`, rooted at Softmax over the last axis of
+      MatMul(Qh, K^T) ([B,H,Lq,Lk], or [B*H,Lq,Lk] as
+      torch.nn.MultiheadAttention computes it). Heads are recognised by
+      what the Reshape/Transpose chains compute, not by their order: Qh,
+      K^T and Vh must each be the heads ([B,H,L,D] / [B*H,L,D], K^T
+      [..,D,L]) of a projection [B,L,H*D] or [L,B,H*D] (sequence first,
+      then transposed for the op), and the ·V result must reach such a
+      layout through Reshape/Transpose (Hugging Face's Transpose(0,2,1,3),
+      torch's Transpose(1,0,2) + Reshape to [Lq*B,H*D]); scalar Mul/Div
+      anywhere on the Q or K chain or on the scores multiply into
       `scale`; masks: Add of a [B|1,1,1,Lk] bias (padding, reshaped to
-      [B,Lk]), Where(tril, s, c <= -1e4), s*tril - 1e4*(1-tril) or an
-      additive 0/-1e4 constant (causal: the constant must be exactly
-      lower-triangular with offset Lk-Lq); Softmax, MatMul with
-      Vh = Transpose(0,2,1,3)(Reshape(v)), Transpose(0,2,1,3) back. A KV
+      [B,Lk]), a key padding mask [B,Lk] broadcast over heads and queries
+      by Reshape/Expand (a float bias, or Where(Cast(to bool)(ints), c <=
+      -1e4, 0), which becomes ints * -10000), Where(tril, s, c <= -1e4),
+      s*tril - 1e4*(1-tril) or an additive 0/-1e4 constant (causal: the
+      constant must be exactly lower-triangular with offset Lk-Lq). A
       cache (Concat of a past [B,H,P,D] before the new K/V, or of
       Transpose(0,1,3,2)(past) before K^T) becomes past_key/past_value and
       the Concat's other uses (the `present` output) take present_key /
@@ -47,13 +54,17 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       0.5x(1 + erf(x/sqrt 2)) and 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))
       (Pow(x,3) or x*x*x).
     - `spatten.linear`: MatMul by a weight (constant or graph input, or
-      Transpose(1,0) of one) plus a following [N] bias Add; Gemm with
+      Transpose(1,0) of one) plus a following [N] bias Add; a linear on
+      the attention output's rows (a reshape keeping H*D) reads the
+      attention output and reshapes its result; Gemm with
       transA/transB/alpha/beta; Reshape->Gemm->Reshape (Conv1D) on [...,K].
     - `spatten.embedding`: Gather(axis 0) of a weight table by run-time
       integer ids.
     - One to one: Add/Sub/Mul/Div/Pow/Max/Min, Neg/Exp/Log/Sqrt/Reciprocal/
       Tanh/Erf/Sigmoid/Relu/Abs, Softmax (last axis), Reshape/Flatten/
-      Squeeze/Unsqueeze, Transpose, Concat, Slice/Split and Gather with
+      Squeeze/Unsqueeze, Transpose (a reshape when it moves only size-1
+      dims, as torch's sequence-first [L,1,H] of a batch of 1), Concat,
+      Slice/Split and Gather with
       constant indices (spatten.slice), Cast int->f32; Identity, Dropout
       and same-type Cast are forwarded; Constant becomes arith.constant.
   }];

@@ -1,20 +1,26 @@
 //===- AttentionPatterns.cpp - Lift multi-head attention subgraphs --------===//
 //
 // Rooted at `onnx.Softmax`, the pattern walks backwards to Q·K^T and
-// forwards to ·V and the head merge:
+// forwards to ·V and the head merge. The heads are read by what the
+// Reshape/Transpose chains compute (HeadLayout.h), so these are one match:
 //
-//   Qh = Transpose(0,2,1,3)(Reshape(q -> [B,Lq,H,D]))
-//   Kt = Transpose(0,2,3,1)(Reshape(k -> [B,Lk,H,D]))          (HF BERT, GPT-2)
-//      | Transpose(0,1,3,2)(Kh)                                 (Megatron)
-//      | Concat(axis -1)(Transpose(0,1,3,2)(past_k), Kt_new)    (GPT-2 1.5 past)
-//   Kh = Transpose(0,2,1,3)(Reshape(k)) | Concat(axis -2)(past_k, Kh_new)
-//   s  = MatMul(Qh, Kt), with scalar Mul/Div on Qh, Kt, Kh or s (the scale)
+//   Hugging Face BERT, GPT-2:  Qh = Transpose(0,2,1,3)(Reshape(q -> [B,L,H,D]))
+//                              Kt = Transpose(0,2,3,1)(Reshape(k))
+//   Megatron:                  Kt = Transpose(0,1,3,2)(Kh)
+//   torch MultiheadAttention:  Qh = Transpose(1,0,2)(Reshape(q -> [L,B*H,D]))
+//                              Kt = Transpose(1,2,0)(Reshape(k)), 3-D MatMuls
+//   GPT-2 with a past:         Kt = Concat(axis -1)(Transpose(0,1,3,2)(past_k), Kt_new)
+//                              Kh = Concat(axis -2)(past_k, Kh_new)
+//   s  = MatMul(Qh, Kt), with scalar Mul/Div on the Q or K chain or s (the scale)
 //   s  = s + mask                     mask [B,1,1|Lq,Lk]: padding bias
+//      | s + kpm                      [B,Lk] broadcast over heads and queries
+//                                     (float, or Where(bool(ints), -inf, 0))
 //      | s * m - c * (1 - m)          m [B,1,Lq,Lk] at run time: selector
 //      | Where(tril, s, c<=-1e4)      constant lower-triangular: causal
 //      | s * tril - 1e4 * (1 - tril)  (folded to constants): causal
 //      | s + A, A constant 0 / <=-1e4 lower-triangular: causal
-//   out = Reshape(Transpose(0,2,1,3)(MatMul(Softmax(s, axis=-1), Vh)))
+//   out = merge(MatMul(Softmax(s, axis=-1), Vh)), merge a Reshape/Transpose
+//         chain back to [B,Lq,H*D] or [Lq,B,H*D] rows
 //
 // and emits one spatten.attention on the [B,L,H*D] projections. A KV cache
 // (Concat of a past tensor with the new heads) becomes past_key/past_value,
@@ -25,6 +31,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Common.h"
+#include "HeadLayout.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
@@ -47,53 +54,6 @@ std::optional<int64_t> concatAxis(Operation *op) {
   return *axis < 0 ? *axis + rank : *axis;
 }
 
-/// `Transpose(perm)(Reshape(flat -> [B, L, H, D]))`: the per-head view of a
-/// [B, L, H*D] projection.
-struct Heads {
-  Value flat;
-  int64_t b, l, h, d;
-};
-
-std::optional<Heads> matchHeads(Value v, ArrayRef<int64_t> perm) {
-  Operation *t = defOnnx(v, "Transpose");
-  if (!t || !hasPerm(t, perm))
-    return std::nullopt;
-  Operation *r = defOnnx(t->getOperand(0), "Reshape");
-  if (!r)
-    return std::nullopt;
-  ArrayRef<int64_t> s = shapeOf(r->getResult(0));
-  if (s.size() != 4)
-    return std::nullopt;
-  return Heads{r->getOperand(0), s[0], s[1], s[2], s[3]};
-}
-
-/// Strips Mul/Div by scalar constants that keep the shape, folding them into
-/// `scale`.
-Value peelScale(Value v, double &scale) {
-  while (true) {
-    v = skipNoOps(v);
-    Operation *op = v.getDefiningOp();
-    if (!op || !(isOnnx(op, "Mul") || isOnnx(op, "Div")))
-      return v;
-    bool div = isOnnx(op, "Div");
-    int found = -1;
-    for (int i : {1, 0}) {
-      if (div && i == 0)
-        continue;
-      std::optional<double> c = getScalarConst(op->getOperand(i));
-      Value other = op->getOperand(1 - i);
-      if (c && *c != 0 && other.getType() == v.getType()) {
-        scale = div ? scale / *c : scale * *c;
-        found = 1 - i;
-        break;
-      }
-    }
-    if (found < 0)
-      return v;
-    v = op->getOperand(found);
-  }
-}
-
 /// Keys or values: the new heads, and with a KV cache the past tensor and
 /// the Concat whose other uses form the `present` output.
 struct CachedHeads {
@@ -103,34 +63,43 @@ struct CachedHeads {
   bool transposed = false;
 };
 
-/// Vh or Kh in [B,H,L,D] layout, optionally concatenated after a past.
-std::optional<CachedHeads> matchBHLD(Value v) {
-  v = skipNoOps(v);
-  if (std::optional<Heads> h = matchHeads(v, {0, 2, 1, 3}))
-    return CachedHeads{*h};
-  Operation *cat = defOnnx(v, "Concat");
-  if (!cat || cat->getNumOperands() != 2 || concatAxis(cat) != 2)
+/// The new heads after a past in `Concat(past, new)` along `axis` (the
+/// [B,H,L,D] sequence axis 2, or axis 3 of K^T [B,H,D,L]).
+std::optional<CachedHeads> matchCached(Operation *cat, int64_t axis) {
+  if (cat->getNumOperands() != 2 || concatAxis(cat) != axis)
     return std::nullopt;
-  std::optional<Heads> h = matchHeads(cat->getOperand(1), {0, 2, 1, 3});
-  if (!h)
+  bool keyT = axis == 3;
+  std::optional<Heads> h = matchHeadsLayout(cat->getOperand(1), keyT, nullptr);
+  if (!h || shapeOf(cat->getOperand(1)).size() != 4)
     return std::nullopt;
-  return CachedHeads{*h, cat->getOperand(0), cat, false};
+  return CachedHeads{*h, cat->getOperand(0), cat, keyT};
 }
 
-/// K^T in [B,H,D,Lk] layout (see the file comment for the accepted forms).
+/// Vh or Kh ([B,H,L,D] or [B*H,L,D]), optionally concatenated after a
+/// past; with `scale`, scalar Mul/Div on the way fold into it.
+std::optional<CachedHeads> matchBHLD(Value v, double *scale) {
+  if (Operation *cat = defOnnx(v, "Concat"))
+    return matchCached(cat, 2);
+  if (std::optional<Heads> h = matchHeadsLayout(v, false, scale))
+    return CachedHeads{*h};
+  return std::nullopt;
+}
+
+/// K^T ([B,H,D,Lk] or [B*H,D,Lk]; see the file comment for the cached forms).
 std::optional<CachedHeads> matchKeyT(Value kt, double &scale) {
   kt = peelScale(kt, scale);
-  if (std::optional<Heads> h = matchHeads(kt, {0, 2, 3, 1}))
+  if (Operation *cat = defOnnx(kt, "Concat"))
+    return matchCached(cat, 3);
+  if (Operation *t = defOnnx(kt, "Transpose"); t && hasPerm(t, {0, 1, 3, 2})) {
+    double inner = scale;
+    if (Operation *cat = defOnnx(peelScale(t->getOperand(0), inner), "Concat")) {
+      scale = inner;
+      return matchCached(cat, 2);
+    }
+  }
+  if (std::optional<Heads> h = matchHeadsLayout(kt, true, &scale))
     return CachedHeads{*h};
-  if (Operation *t = defOnnx(kt, "Transpose"); t && hasPerm(t, {0, 1, 3, 2}))
-    return matchBHLD(peelScale(t->getOperand(0), scale));
-  Operation *cat = defOnnx(kt, "Concat");
-  if (!cat || cat->getNumOperands() != 2 || concatAxis(cat) != 3)
-    return std::nullopt;
-  std::optional<Heads> h = matchHeads(cat->getOperand(1), {0, 2, 3, 1});
-  if (!h)
-    return std::nullopt;
-  return CachedHeads{*h, cat->getOperand(0), cat, true};
+  return std::nullopt;
 }
 
 /// Checks a constant `[1,..,1,Lq,Lk]` against the causal rule "query i sees
@@ -163,12 +132,17 @@ struct Scores {
   double scale = 1;
   Value padding; // [B|1, 1, 1|Lq, Lk]: additive bias, or selector with fill
   std::optional<double> maskFill; // set: `padding` is a 0/1 selector
+  // torch's key padding mask [B, Lk] broadcast over heads and queries: an
+  // additive bias, or with `keyPaddingFlags` integers (nonzero: padding).
+  Value keyPadding;
+  bool keyPaddingFlags = false;
   bool causal = false;
 };
 
 bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
   auto t = tensorTypeOf(m);
-  if (!t || !t.getElementType().isF32() || t.getRank() != 4)
+  if (!t || !t.getElementType().isF32() || t.getRank() != 4 ||
+      scores.size() != 4)
     return false;
   ArrayRef<int64_t> s = t.getShape();
   return (s[0] == scores[0] || s[0] == 1) && s[1] == 1 &&
@@ -249,7 +223,7 @@ std::optional<double> maskedOffset(Value c, Value m) {
 /// (assume-causal-inputs), or any other run-time m as a selector mask.
 FailureOr<Scores> parseMulSubMask(Operation *sub, Scores acc,
                                   ArrayRef<int64_t> shape) {
-  int64_t lq = shape[2], lk = shape[3];
+  int64_t lq = shape[shape.size() - 2], lk = shape.back();
   Operation *mul = defOnnx(sub->getOperand(0), "Mul");
   if (!mul || acc.causal)
     return failure();
@@ -286,8 +260,36 @@ FailureOr<Scores> parseMulSubMask(Operation *sub, Scores acc,
   return failure();
 }
 
-/// `Add(s, mask)` in either operand order: a padding bias or an additive
-/// causal constant.
+/// torch.nn.MultiheadAttention's key padding mask `m` (times 1, baddbmm's
+/// beta): a float bias, or `Where(flags, fill <= -1e4, 0)` with flags =
+/// Cast(to bool)(integer tensor), broadcast over heads and queries.
+bool matchKeyPadding(Value m, ArrayRef<int64_t> shape, Scores &acc) {
+  double one = 1;
+  m = peelScale(m, one);
+  if (one != 1)
+    return false;
+  Operation *where = defOnnx(m, "Where");
+  if (!where) {
+    acc.keyPadding = isF32Tensor(m) ? matchKeyPaddingLayout(m, shape) : Value();
+    return bool(acc.keyPadding);
+  }
+  std::optional<double> fill = getScalarConst(where->getOperand(1));
+  if (!fill || *fill > kMaskedBias ||
+      getScalarConst(where->getOperand(2)) != 0.0)
+    return false;
+  Value flags = matchKeyPaddingLayout(where->getOperand(0), shape);
+  Operation *cast = flags ? defOnnx(flags, "Cast") : nullptr;
+  auto ints = cast ? tensorTypeOf(cast->getOperand(0)) : RankedTensorType();
+  if (!ints || !(ints.getElementType().isInteger(64) ||
+                 ints.getElementType().isInteger(32)))
+    return false;
+  acc.keyPadding = cast->getOperand(0);
+  acc.keyPaddingFlags = true;
+  return true;
+}
+
+/// `Add(s, mask)` in either operand order: a padding bias (HF's
+/// [B,1,1,Lk] or torch's key padding mask) or an additive causal constant.
 FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
                                ArrayRef<int64_t> shape) {
   for (int i : {0, 1}) {
@@ -295,14 +297,16 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
     if (w.getType() != add->getResult(0).getType())
       continue;
     Scores next = acc;
+    bool padded = next.padding || next.keyPadding;
     if (!next.causal &&
-        isCausalConst(m, shape[2], shape[3], [](double v, bool keep) {
-          return keep ? v == 0 : v <= kMaskedBias;
-        }))
+        isCausalConst(m, shape[shape.size() - 2], shape.back(),
+                      [](double v, bool keep) {
+                        return keep ? v == 0 : v <= kMaskedBias;
+                      }))
       next.causal = true;
-    else if (!next.padding && isPaddingBias(m, shape))
+    else if (!padded && isPaddingBias(m, shape))
       next.padding = m;
-    else
+    else if (padded || !matchKeyPadding(m, shape, next))
       continue;
     if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
       return r;
@@ -331,7 +335,7 @@ FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape) {
   if (isOnnx(op, "Where") && !acc.causal) {
     std::optional<double> fill = getScalarConst(op->getOperand(2));
     if (fill && *fill <= kMaskedBias &&
-        isCausalConst(op->getOperand(0), shape[2], shape[3],
+        isCausalConst(op->getOperand(0), shape[shape.size() - 2], shape.back(),
                       [](double v, bool keep) { return (v != 0) == keep; })) {
       acc.causal = true;
       return parseScores(op->getOperand(1), acc, shape);
@@ -344,23 +348,11 @@ FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape) {
   return failure();
 }
 
-/// Follows single-use no-op users (float Cast, Identity) forward.
-Value forwardNoOps(Value v) {
-  while (v.hasOneUse()) {
-    Operation *user = *v.getUsers().begin();
-    if (!(isOnnx(user, "Identity") ||
-          (isOnnx(user, "Cast") &&
-           user->getResult(0).getType() == v.getType())))
-      break;
-    v = user->getResult(0);
-  }
-  return v;
-}
-
 struct Match {
   Scores scores;
   CachedHeads q, k, v;
   Operation *pv = nullptr, *merge = nullptr;
+  bool seqMajorOut = false; // the merge reads the output as [Lq, B, H*D]
 };
 
 bool sameHeads(const Heads &a, const Heads &b) {
@@ -382,10 +374,16 @@ LogicalResult checkShapes(const Match &m, ArrayRef<int64_t> scores) {
       return failure();
     past = want[2];
   }
-  if (scores != ArrayRef<int64_t>{q.b, q.h, q.l, past + k.l})
+  if (scores.size() == 3 ? (past || scores != ArrayRef<int64_t>{
+                                                q.b * q.h, q.l, k.l})
+                         : scores != ArrayRef<int64_t>{q.b, q.h, q.l,
+                                                       past + k.l})
     return failure();
   if (m.scores.padding && shapeOf(m.scores.padding)[0] != q.b)
     return failure(); // a [1,1,1,Lk] bias with B > 1 needs a broadcast
+  if (m.scores.keyPadding &&
+      tensorTypeOf(m.scores.keyPadding).getNumElements() != q.b * k.l)
+    return failure();
   return success();
 }
 
@@ -409,8 +407,9 @@ struct AttentionPattern : RewritePattern {
     Value in = softmax->getOperand(0);
     ArrayRef<int64_t> shape = shapeOf(in);
     std::optional<int64_t> axis = getIntAttr(softmax, "axis");
-    if (shape.size() != 4 || !isF32Tensor(in) ||
-        !(axis == -1 || axis == 3))
+    int64_t rank = shape.size();
+    if ((rank != 3 && rank != 4) || !isF32Tensor(in) ||
+        !(axis == -1 || axis == rank - 1))
       return failure();
     Match m;
     Scores init;
@@ -419,8 +418,8 @@ struct AttentionPattern : RewritePattern {
     if (failed(s))
       return failure();
     m.scores = *s;
-    Value qh = peelScale(m.scores.q, m.scores.scale);
-    std::optional<Heads> q = matchHeads(qh, {0, 2, 1, 3});
+    std::optional<Heads> q =
+        matchHeadsLayout(m.scores.q, false, &m.scores.scale);
     std::optional<CachedHeads> k = matchKeyT(m.scores.kt, m.scores.scale);
     if (!q || !k)
       return failure();
@@ -430,9 +429,11 @@ struct AttentionPattern : RewritePattern {
     m.pv = soleUser(probs);
     if (!isOnnx(m.pv, "MatMul") || m.pv->getOperand(0) != probs)
       return failure();
-    std::optional<CachedHeads> v = matchBHLD(m.pv->getOperand(1));
-    m.merge = soleUser(forwardNoOps(m.pv->getResult(0)));
-    if (!v || !isOnnx(m.merge, "Transpose") || !hasPerm(m.merge, {0, 2, 1, 3}))
+    std::optional<CachedHeads> v = matchBHLD(m.pv->getOperand(1), nullptr);
+    if (!v)
+      return failure();
+    m.merge = matchHeadMerge(m.pv, q->b, q->h, m.seqMajorOut);
+    if (!m.merge)
       return failure();
     m.v = *v;
     if (failed(checkShapes(m, shape)))
@@ -445,9 +446,7 @@ struct AttentionPattern : RewritePattern {
     int64_t b = q.b, h = q.h, d = q.d, lk = m.k.heads.l;
     Location loc = rw.getFusedLoc({softmax->getLoc(), m.pv->getLoc()});
     rw.setInsertionPoint(m.merge);
-    auto flat = [&](const Heads &x) {
-      return reshapeTo(rw, loc, x.flat, {b, x.l, h * d});
-    };
+    auto flat = [&](const Heads &x) { return flatProjection(rw, loc, x); };
     Value qv = flat(q), kv = flat(m.k.heads), vv = flat(m.v.heads);
     Value pastK = m.k.past, pastV = m.v.past;
     if (pastK && m.k.transposed) {
@@ -457,14 +456,14 @@ struct AttentionPattern : RewritePattern {
                   : untranspose(rw, loc, pastK);
     }
     int64_t past = pastV ? shapeOf(pastV)[2] : 0;
-    Value mask;
+    Value mask = keyPaddingBias(rw, loc, m.scores, b, past + lk);
     if (m.scores.padding) {
       bool perQuery = shapeOf(m.scores.padding)[2] != 1;
       mask = perQuery
                  ? reshapeTo(rw, loc, m.scores.padding, {b, q.l, past + lk})
                  : reshapeTo(rw, loc, m.scores.padding, {b, past + lk});
     }
-    MaskKind kind = m.scores.padding
+    MaskKind kind = mask
                         ? (m.scores.causal ? MaskKind::padding_causal
                                            : MaskKind::padding)
                         : (m.scores.causal ? MaskKind::causal : MaskKind::none);
@@ -478,7 +477,8 @@ struct AttentionPattern : RewritePattern {
         pastV, h, APFloat(float(m.scores.scale)), kind,
         m.scores.maskFill ? rw.getF32FloatAttr(float(*m.scores.maskFill))
                           : FloatAttr());
-    rw.replaceOp(m.merge, reshapeTo(rw, loc, attn.getOutput(), {b, q.l, h, d}));
+    rw.replaceOp(m.merge, mergedOutput(rw, loc, attn.getOutput(), m.merge,
+                                       m.seqMajorOut));
     if (!pastV)
       return;
     // The concatenated K/V also feed the `present` output: take them from
@@ -488,6 +488,23 @@ struct AttentionPattern : RewritePattern {
       presentK = untranspose(rw, loc, presentK);
     rw.replaceAllUsesWith(m.k.cat->getResult(0), presentK);
     rw.replaceAllUsesWith(m.v.cat->getResult(0), attn.getPresentValue());
+  }
+
+  /// The [B, Lk] bias of a key padding mask; integer flags (nonzero:
+  /// padding) become -10000 like BERT's bias, which Softmax maps to 0 as it
+  /// does torch's -inf. Null without one.
+  static Value keyPaddingBias(PatternRewriter &rw, Location loc,
+                              const Scores &s, int64_t b, int64_t lk) {
+    if (!s.keyPadding)
+      return Value();
+    if (!s.keyPaddingFlags)
+      return reshapeTo(rw, loc, s.keyPadding, {b, lk});
+    auto type = RankedTensorType::get({b, lk}, rw.getF32Type());
+    Value flags = CastOp::create(rw, loc, tensorTypeOf(s.keyPadding).clone(
+                                              rw.getF32Type()),
+                                 s.keyPadding);
+    return BinaryOp::create(rw, loc, type, reshapeTo(rw, loc, flags, {b, lk}),
+                            scalarConst(rw, loc, -10000.0), BinaryFn::mul);
   }
 
   /// Swaps the last two dims of a [B,H,X,Y] tensor.
@@ -516,9 +533,9 @@ std::string graphInputName(Value v, int depth = 0) {
 std::string explainMask(Value m, ArrayRef<int64_t> scores,
                         ArrayRef<std::string> causalInputs) {
   auto t = tensorTypeOf(m);
-  if (!t || t.getRank() != 4 || scores[2] <= 1 || t.getShape()[2] != scores[2])
+  int64_t rank = scores.size(), lq = scores[rank - 2], lk = scores.back();
+  if (!t || t.getRank() != rank || lq <= 1 || t.getShape()[rank - 2] != lq)
     return "";
-  int64_t lq = scores[2], lk = scores[3];
   if (!getConstAttr(m)) {
     std::string input = graphInputName(m);
     if (llvm::is_contained(causalInputs, input))
@@ -546,7 +563,7 @@ std::string explainMask(Value m, ArrayRef<int64_t> scores,
 std::string explainUnliftedAttention(Operation *softmax,
                                      ArrayRef<std::string> causalInputs) {
   Value s = skipNoOps(softmax->getOperand(0));
-  if (shapeOf(s).size() != 4)
+  if (shapeOf(s).size() != 4 && shapeOf(s).size() != 3)
     return "";
   ArrayRef<int64_t> shape = shapeOf(s);
   for (int depth = 0; depth < 8; ++depth) {

@@ -4,6 +4,7 @@
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/APFloat.h"
@@ -253,6 +254,12 @@ Value reshapeTo(OpBuilder &rw, Location loc, Value v,
   if (type.getShape() == shape)
     return v;
   return ReshapeOp::create(rw, loc, type.clone(shape), v);
+}
+
+Value scalarConst(OpBuilder &rw, Location loc, double v) {
+  auto type = RankedTensorType::get({}, rw.getF32Type());
+  return arith::ConstantOp::create(
+      rw, loc, DenseElementsAttr::get(type, rw.getF32FloatAttr(v)));
 }
 
 std::optional<int64_t> vectorLength(Value v) {

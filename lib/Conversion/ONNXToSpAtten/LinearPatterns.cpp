@@ -8,6 +8,10 @@
 //     become spatten.binary ops. The GPT-2 Conv1D form
 //     Reshape(x -> [M,K]) -> Gemm -> Reshape([..., N]) lifts to one linear
 //     on x.
+//   - A linear on the attention output's rows flattened by a reshape
+//     (nn.MultiheadAttention's out-projection Gemm on [Lq*B, H*D]) reads
+//     the attention output itself, its result reshaped, as the pruning
+//     passes expect of an out-projection.
 //   - Gather(table [V,D], ids, axis 0) with a weight table and integer ids
 //     computed at run time -> spatten.embedding.
 //
@@ -16,8 +20,6 @@
 #include "Common.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
-
-#include "mlir/Dialect/Arith/IR/Arith.h"
 
 namespace spatten::lift {
 namespace {
@@ -68,12 +70,6 @@ struct MatMulLinearPattern : RewritePattern {
     return success();
   }
 };
-
-Value scalarConst(PatternRewriter &rw, Location loc, double v) {
-  auto type = RankedTensorType::get({}, rw.getF32Type());
-  return arith::ConstantOp::create(
-      rw, loc, DenseElementsAttr::get(type, rw.getF32FloatAttr(v)));
-}
 
 Value binary(PatternRewriter &rw, Location loc, BinaryFn fn, Value a, Value b,
              Type type) {
@@ -159,8 +155,29 @@ struct EmbeddingPattern : RewritePattern {
 
 } // namespace
 
+struct AttentionRowsLinearPattern : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rw) const override {
+    auto rows = op.getInput().getDefiningOp<ReshapeOp>();
+    Value x = rows ? rows.getInput() : Value();
+    if (!x || !x.getDefiningOp<AttentionOp>() ||
+        shapeOf(x).back() != shapeOf(rows.getOutput()).back())
+      return rw.notifyMatchFailure(op, "not the rows of an attention output");
+    SmallVector<int64_t> shape(shapeOf(x));
+    shape.back() = shapeOf(op.getOutput()).back();
+    Value lin = LinearOp::create(rw, op.getLoc(), tensorTypeOf(x).clone(shape),
+                                 x, op.getWeight(), op.getBias(),
+                                 op.getTransposeWeight());
+    rw.replaceOp(op, reshapeTo(rw, op.getLoc(), lin, shapeOf(op.getOutput())));
+    return success();
+  }
+};
+
 void populateLinearPatterns(RewritePatternSet &patterns) {
-  patterns.add<MatMulLinearPattern, GemmPattern, EmbeddingPattern>(
+  patterns.add<MatMulLinearPattern, GemmPattern, EmbeddingPattern,
+               AttentionRowsLinearPattern>(
       patterns.getContext());
 }
 

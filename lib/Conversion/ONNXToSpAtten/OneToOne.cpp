@@ -5,7 +5,8 @@
 //   Neg Exp Log Sqrt Reciprocal Tanh Erf Sigmoid Relu Abs -> spatten.unary
 //   Softmax (last axis)                  -> spatten.softmax
 //   Reshape Flatten Squeeze Unsqueeze    -> spatten.reshape
-//   Transpose, Concat                    -> spatten.transpose, spatten.concat
+//   Transpose, Concat                    -> spatten.transpose (a reshape when
+//                                           only size-1 dims move), spatten.concat
 //   Slice (constant starts/ends/axes/steps > 0), Split -> spatten.slice
 //   Gather with constant indices (a scalar or an arithmetic progression)
 //                                        -> spatten.slice (+ reshape)
@@ -127,6 +128,17 @@ LogicalResult convertTranspose(Operation *op, RewriterBase &rw,
       rw.replaceOp(op, inner.getInput());
       return success();
     }
+  }
+  // Moving only size-1 dimensions keeps the elements in order: a reshape
+  // (torch's sequence-first [L,1,H] of a [1,L,H] batch), which the pruning
+  // passes follow.
+  SmallVector<int64_t> moved;
+  for (int64_t p : perm)
+    if (shapeOf(in)[p] != 1)
+      moved.push_back(p);
+  if (llvm::is_sorted(moved)) {
+    rw.replaceOpWithNewOp<ReshapeOp>(op, op->getResult(0).getType(), in);
+    return success();
   }
   rw.replaceOpWithNewOp<TransposeOp>(op, op->getResult(0).getType(), in,
                                      rw.getDenseI64ArrayAttr(perm));

@@ -54,16 +54,16 @@ from .attention import (AttentionResult, LayerRecord, accumulate, attention, att
 from .config import FLAGS, Flag, SpAttenConfig
 from .generation import Generation, Step, generate
 from .kernels import (F32, dequantize, fake_quantize, gelu_erf, gelu_tanh, layer_norm, linear, pq_msb_value,
-                      pq_split, quantize_rows, row_bytes, softmax, topk)
+                      pq_split, quantize_rows, relu, row_bytes, softmax, topk)
 from .loaders import from_onnx, from_torch
 from .attention import fill_fetches, keys_per_fill, kv_bits, pq_query_tiles
-from .models import (LayerWeights, ModelWeights, Result, bert_layer, gpt2_layer, gpt2_outputs, run, run_inputs,
-                     run_layers, run_sequence)
+from .models import (LayerWeights, ModelWeights, Result, bert_layer, encoder_layer, gpt2_layer, gpt2_outputs, run,
+                     run_inputs, run_layers, run_sequence)
 
 __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attention_head", "defer_value_fetch",
            "keep_count", "fill_fetches", "pq_query_tiles", "keys_per_fill", "kv_bits", "paper_schedule", "resolve_schedule", "schedule_from_keys", "select_tokens", "FLAGS",
            "Flag", "SpAttenConfig", "Generation", "Step", "generate",
            "F32", "dequantize", "fake_quantize", "gelu_erf", "gelu_tanh", "layer_norm", "linear", "pq_msb_value",
-           "pq_split", "quantize_rows", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "LayerWeights",
-           "ModelWeights", "Result", "bert_layer", "gpt2_layer", "gpt2_outputs", "run", "run_inputs", "run_layers",
+           "pq_split", "quantize_rows", "relu", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "LayerWeights",
+           "ModelWeights", "Result", "bert_layer", "encoder_layer", "gpt2_layer", "gpt2_outputs", "run", "run_inputs", "run_layers",
            "run_sequence"]

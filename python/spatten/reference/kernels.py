@@ -111,6 +111,11 @@ def gelu_tanh(x: np.ndarray) -> np.ndarray:
     return ((x * F32(0.5)) * (np.tanh(inner.astype(F32)) + F32(1))).astype(F32)
 
 
+def relu(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)`` (``nn.TransformerEncoderLayer``'s default activation)."""
+    return np.maximum(x, F32(0)).astype(F32)
+
+
 def linear(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray]) -> np.ndarray:
     """``x @ w + b`` in fp32; x [L, in], w [in, out]."""
     y = np.matmul(x, w).astype(F32)

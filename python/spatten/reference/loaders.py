@@ -21,7 +21,7 @@ from .models import LayerWeights, ModelWeights
 def from_torch(model) -> ModelWeights:
     """Lifts a ``spatten.export`` BertModel (with its masked-LM head or not)
     / GPT2Model / GPT2LMHeadModel (torch modules; the LM model's output is
-    ``logits``, past or not)."""
+    ``logits``, past or not) / TransformerEncoderModel."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
     c = model.config
     if c.kind == "bert":
@@ -38,6 +38,8 @@ def from_torch(model) -> ModelWeights:
                             emb_ln=(sd["emb_ln.weight"], sd["emb_ln.bias"]),
                             pooler=lin("pooler") if c.pooler else None, mlm=_mlm(sd, lin) if c.mlm_head else None,
                             outputs=tuple(c.output_names))
+    if c.kind == "transformer-encoder":
+        return _encoder_from_torch(sd, c)
     if hasattr(model, "lm_head"):
         head = model.lm_head.weight.detach().numpy().astype(F32).T.copy()
         return dataclasses.replace(from_torch(model.transformer), lm_head=head, outputs=("logits",))
@@ -50,6 +52,25 @@ def from_torch(model) -> ModelWeights:
                                   sd[p + "ln_2.weight"], sd[p + "ln_2.bias"]))
     return ModelWeights("gpt2", c.heads, c.ln_eps, sd["wte.weight"], sd["wpe.weight"], layers,
                         final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]), outputs=("last_hidden_state",))
+
+
+def _encoder_from_torch(sd, c) -> ModelWeights:
+    """``spatten.export``'s TransformerEncoderModel: the fused in-projection
+    ``in_proj_weight`` [3 hidden, hidden] (torch's [out, in]) split into Q,
+    K, V; norm1 / norm2 as ln1 / ln2; ``encoder.norm`` the final LN."""
+    t = lambda w: w.T.copy()
+    layers = []
+    for i in range(c.layers):
+        p = f"encoder.layers.{i}."
+        lin = lambda q: (t(sd[p + q + ".weight"]), sd[p + q + ".bias"])
+        w, b = np.split(sd[p + "self_attn.in_proj_weight"], 3), np.split(sd[p + "self_attn.in_proj_bias"], 3)
+        layers.append(LayerWeights(t(w[0]), b[0], t(w[1]), b[1], t(w[2]), b[2], *lin("self_attn.out_proj"),
+                                   sd[p + "norm1.weight"], sd[p + "norm1.bias"], *lin("linear1"), *lin("linear2"),
+                                   sd[p + "norm2.weight"], sd[p + "norm2.bias"]))
+    final = (sd["encoder.norm.weight"], sd["encoder.norm.bias"]) if c.norm_first else None
+    return ModelWeights("transformer-encoder", c.heads, c.ln_eps, sd["embeddings.weight"],
+                        sd["position_embeddings.weight"], layers, final_ln=final, outputs=("last_hidden_state",),
+                        activation=c.activation, norm_first=c.norm_first)
 
 
 def _mlm(sd, lin) -> Tuple[np.ndarray, ...]:

@@ -1,7 +1,8 @@
 """The forward passes: lifted weights (:class:`ModelWeights`), BERT-style
 (post-LN, erf GELU, additive padding mask, optional pooler and
-``BertForPreTraining`` heads) and GPT-2-style (pre-LN, tanh GELU, causal,
-final LN; the whole prompt at once) layers, and :func:`run` /
+``BertForPreTraining`` heads), GPT-2-style (pre-LN, tanh GELU, causal,
+final LN; the whole prompt at once) and ``nn.TransformerEncoder`` (post- or
+pre-LN, ReLU or erf GELU, key padding mask) layers, and :func:`run` /
 :func:`run_inputs`, which apply the cascade of ``attention.py`` layer by
 layer and restore each pruned token's last output at its position.
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 from .attention import AttentionResult, LayerRecord, _counts, _prune, _State, attention, resolve_schedule
 from .config import SpAttenConfig
-from .kernels import F32, gelu_erf, gelu_tanh, layer_norm, linear
+from .kernels import F32, gelu_erf, gelu_tanh, layer_norm, linear, relu
 
 
 # ============================================================================ weights
@@ -48,8 +49,10 @@ class LayerWeights:
 class ModelWeights:
     """A lifted BERT- or GPT-2-style model.
 
-    kind: "bert" (post-LN, erf GELU, padding mask) or "gpt2" (pre-LN, tanh
-    GELU, causal, final LN). heads: H; ln_eps: LayerNorm epsilon.
+    kind: "bert" (post-LN, erf GELU, padding mask), "gpt2" (pre-LN, tanh
+    GELU, causal, final LN) or "transformer-encoder" (``activation`` "relu"
+    or "gelu" (erf); post-LN, or pre-LN with ``norm_first`` and then
+    ``final_ln``; key padding mask). heads: H; ln_eps: LayerNorm epsilon.
     word_emb [V, hidden], pos_emb [P, hidden], type_emb [T, hidden] (BERT),
     emb_ln (BERT) / final_ln (GPT-2) as (gamma, beta).
     pooler: (w, b) for BERT's tanh pooler on token 0, or None.
@@ -74,6 +77,8 @@ class ModelWeights:
     nsp: Optional[Tuple[np.ndarray, np.ndarray]] = None
     lm_head: Optional[np.ndarray] = None
     outputs: Tuple[str, ...] = ("last_hidden_state",)
+    activation: str = "relu"
+    norm_first: bool = False
 
     @property
     def hidden(self) -> int:
@@ -117,6 +122,25 @@ def gpt2_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeight
     x = (x + linear(att.out, lw.wo, lw.bo)).astype(F32)
     h = linear(gelu_tanh(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
     return (x + h).astype(F32), att
+
+
+def encoder_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
+                  cfg: SpAttenConfig, attend: Attend = _attend) -> Tuple[np.ndarray, AttentionResult]:
+    """``nn.TransformerEncoderLayer`` on the kept rows x [L, hidden]
+    (``ln1`` is norm1, ``ln2`` norm2): post-LN as BERT's layer, or with
+    ``norm_first`` pre-LN as GPT-2's block (not causal)."""
+    act = relu if mw.activation == "relu" else gelu_erf
+    ffn = lambda h: linear(act(linear(h, lw.w1, lw.b1)), lw.w2, lw.b2)
+    if not mw.norm_first:
+        att = attend(lw, x, state, mw, cfg)
+        x1 = layer_norm((x + linear(att.out, lw.wo, lw.bo)).astype(F32), lw.ln1_g, lw.ln1_b, mw.ln_eps)
+        return layer_norm((x1 + ffn(x1)).astype(F32), lw.ln2_g, lw.ln2_b, mw.ln_eps), att
+    att = attend(lw, layer_norm(x, lw.ln1_g, lw.ln1_b, mw.ln_eps), state, mw, cfg)
+    x = (x + linear(att.out, lw.wo, lw.bo)).astype(F32)
+    return (x + ffn(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps))).astype(F32), att
+
+
+LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer}
 
 
 # ============================================================================ forward
@@ -172,11 +196,15 @@ def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Opt
     if mw.kind == "bert":
         m = np.ones(L0, dtype=F32) if mask is None else mask.astype(F32)
         mask_add = ((F32(1) - m) * F32(-10000.0)).astype(F32)
+    elif mw.kind == "transformer-encoder":
+        # 1 at padding; torch's -inf, as the compiler lifts it.
+        pad = np.zeros(L0, dtype=F32) if mask is None else mask.astype(F32)
+        mask_add = (pad * F32(-10000.0)).astype(F32)
     state = _State(np.arange(L0), np.arange(mw.heads), np.zeros(L0, F32), np.zeros(mw.heads, F32), mask_add)
     x = _embed(mw, ids, types)
     final = x.copy()
     records = []
-    layer_fn = bert_layer if mw.kind == "bert" else gpt2_layer
+    layer_fn = LAYERS[mw.kind]
     for l, lw in enumerate(mw.layers):
         tokens, heads = state.tokens.copy(), state.heads.copy()
         y, att = layer_fn(lw, x, state, mw, cfg, attend)
@@ -206,6 +234,8 @@ def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
     if mw.kind == "gpt2":
         h, logits = gpt2_outputs(mw, x)
         return {mw.outputs[0]: h} if logits is None else {"logits": logits}
+    if mw.kind == "transformer-encoder":
+        return {mw.outputs[0]: x if mw.final_ln is None else layer_norm(x, *mw.final_ln, mw.ln_eps)}
     out = {"last_hidden_state": x}
     pooled = None
     if mw.pooler is not None:
@@ -224,7 +254,8 @@ def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = 
         attention_mask: Optional[np.ndarray] = None, token_type_ids: Optional[np.ndarray] = None,
         hardware: Optional[Mapping] = None) -> Result:
     """Runs the model on int [B, L0] ids (BERT: optional 0/1 mask and token
-    types [B, L0]). Pruning, value pruning and progressive quantization need
+    types [B, L0]; transformer encoder: the key padding mask, 1 at
+    padding). Pruning, value pruning and progressive quantization need
     B = 1 (ValueError otherwise); dense and ``attn_bits`` runs take any B.
     Outputs are stacked over the batch like the ONNX graph's. ``hardware``
     (a binary's manifest ``hardware`` record) sets the K/V buffer fill the

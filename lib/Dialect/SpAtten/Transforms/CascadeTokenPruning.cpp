@@ -55,6 +55,41 @@ static Value layerInput(Operation *probs) {
   return v;
 }
 
+/// Torch's sequence-first rows [L, 1, ...] of a batch of 1 viewed as
+/// [1, L, ...], the layout prune_tokens and merge_tokens gather on; other
+/// values are returned as they are.
+static Value batchFirstRows(OpBuilder &b, Location loc, Value v) {
+  ArrayRef<int64_t> s = shapeOf(v);
+  if (s.size() < 2 || s[1] != 1 || s[0] == 1)
+    return v;
+  SmallVector<int64_t> shape(s);
+  std::swap(shape[0], shape[1]);
+  return ReshapeOp::create(
+      b, loc, cast<RankedTensorType>(v.getType()).clone(shape), v);
+}
+
+/// `rows` [1, k, ...] back in the layout of `like` (see batchFirstRows).
+static Value inLayoutOf(OpBuilder &b, Location loc, Value rows, Value like) {
+  if (shapeOf(like) == shapeOf(rows) || shapeOf(like)[0] == 1)
+    return rows;
+  SmallVector<int64_t> shape(shapeOf(rows));
+  std::swap(shape[0], shape[1]);
+  return ReshapeOp::create(
+      b, loc, cast<RankedTensorType>(rows.getType()).clone(shape), rows);
+}
+
+/// The layer input before the prune that layerInput finds (a prune_tokens,
+/// or a sequence-first prune between batchFirstRows and inLayoutOf).
+static Value beforePrune(Value v) {
+  if (auto back = v.getDefiningOp<ReshapeOp>())
+    if (auto pruned = back.getInput().getDefiningOp<PruneTokensOp>())
+      if (auto rows = pruned.getInput().getDefiningOp<ReshapeOp>())
+        return rows.getInput();
+  if (auto pruned = v.getDefiningOp<PruneTokensOp>())
+    return pruned.getInput();
+  return v;
+}
+
 /// One hop of a forward walk: through operand `operand` of an op named
 /// `name`, out of its result `result`.
 struct Step {
@@ -218,8 +253,8 @@ LogicalResult CascadeTokenPruningPass::restoreLastLayer(
     ArrayRef<std::pair<Value, Value>> boundaries, Value positions) {
   DecomposedAttention prev = attns[attns.size() - 2], last = attns.back();
   Value prevOut = layerInput(last.probs);
-  if (auto pruned = prevOut ? prevOut.getDefiningOp<PruneTokensOp>() : nullptr)
-    prevOut = pruned.getInput();
+  if (prevOut)
+    prevOut = beforePrune(prevOut);
   std::optional<SmallVector<Step>> path =
       prevOut ? forwardPath(prev.output, prevOut) : std::nullopt;
   Value lastOut = path ? replay(last.output, *path) : Value();
@@ -232,9 +267,13 @@ LogicalResult CascadeTokenPruningPass::restoreLastLayer(
   Value full = boundaries.front().first;
   for (auto [rows, pos] : boundaries.drop_front())
     full = MergeTokensOp::create(b, lastOut.getLoc(), full, rows, pos);
-  auto merged = MergeTokensOp::create(b, lastOut.getLoc(), full, lastOut,
+  Value rows = batchFirstRows(b, lastOut.getLoc(), lastOut);
+  auto merged = MergeTokensOp::create(b, lastOut.getLoc(), full, rows,
                                       positions);
-  lastOut.replaceAllUsesExcept(merged, merged);
+  Value restored = inLayoutOf(b, lastOut.getLoc(), merged, lastOut);
+  lastOut.replaceAllUsesExcept(restored, rows == lastOut
+                                             ? merged.getOperation()
+                                             : rows.getDefiningOp());
   return success();
 }
 
@@ -368,16 +407,19 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
                                     BinaryFn::add);
     auto idxType = RankedTensorType::get({1, k}, b.getI64Type());
     Value idx = TopkOp::create(b, loc, idxType, scores, b.getI64IntegerAttr(k));
-    SmallVector<int64_t> rows(shapeOf(h));
+    Value hRows = batchFirstRows(b, loc, h);
+    SmallVector<int64_t> rows(shapeOf(hRows));
     rows[1] = k;
     auto hp = PruneTokensOp::create(
         b, loc, RankedTensorType::get(rows, cast<RankedTensorType>(h.getType()).getElementType()),
-        h, idx, b.getI64IntegerAttr(1));
+        hRows, idx, b.getI64IntegerAttr(1));
     if (!firstPrune)
       firstPrune = scores.getDefiningOp();
-    h.replaceAllUsesExcept(hp, hp);
-    refresher.noteReplaced(hp, shapeOf(h));
-    boundaries.push_back({h, state.positions});
+    Value kept = inLayoutOf(b, loc, hp, h);
+    h.replaceAllUsesExcept(kept, hRows == h ? hp.getOperation()
+                                            : hRows.getDefiningOp());
+    refresher.noteReplaced(kept, shapeOf(h));
+    boundaries.push_back({hRows, state.positions});
     auto prune = [&](Value v) -> Value {
       auto type = cast<RankedTensorType>(v.getType());
       return PruneTokensOp::create(

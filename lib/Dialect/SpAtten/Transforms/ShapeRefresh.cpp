@@ -35,10 +35,41 @@ void ShapeRefresher::setShape(Value result, ArrayRef<int64_t> shape) {
   result.setType(RankedTensorType::get(shape, type.getElementType()));
 }
 
+static int64_t product(ArrayRef<int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
+/// The one dimension of `oldIn` that became `in`'s, kept whole by the
+/// reshape to `out` (the same elements before and after it, as in
+/// [1,L,H] <-> [L,1,H] or [L,H] of torch's sequence-first layout at batch
+/// 1): `out` with that dimension changed, or nullopt.
+static std::optional<Shape> wholeDimension(ArrayRef<int64_t> oldIn,
+                                           ArrayRef<int64_t> in, Shape out) {
+  if (oldIn.size() != in.size())
+    return std::nullopt;
+  auto changed = llvm::make_filter_range(
+      llvm::seq<size_t>(0, in.size()), [&](size_t i) { return oldIn[i] != in[i]; });
+  if (llvm::range_size(changed) != 1)
+    return std::nullopt;
+  size_t t = *changed.begin();
+  int64_t before = product(in.take_front(t)), after = product(in.drop_front(t + 1));
+  for (size_t j = 0; j < out.size(); ++j)
+    if (product(ArrayRef(out).take_front(j)) == before && out[j] == oldIn[t] &&
+        product(ArrayRef(out).drop_front(j + 1)) == after) {
+      out[j] = in[t];
+      return out;
+    }
+  return std::nullopt;
+}
+
 /// The result shape of a reshape whose input changed from `oldIn` to `in`:
 /// only the leading [B, L] rows may change, and both sides must start with
-/// the same `[B, L]`.
-static FailureOr<Shape> reshapeResult(ReshapeOp op, ArrayRef<int64_t> in) {
+/// the same `[B, L]`, or the changed dimension is kept whole.
+static FailureOr<Shape> reshapeResult(ReshapeOp op, ArrayRef<int64_t> oldIn,
+                                      ArrayRef<int64_t> in) {
   Shape out = shapeOf(op.getOutput());
   int64_t inElems = 1, outElems = 1;
   for (int64_t d : in)
@@ -54,6 +85,8 @@ static FailureOr<Shape> reshapeResult(ReshapeOp op, ArrayRef<int64_t> in) {
       return out;
     }
   }
+  if (std::optional<Shape> whole = wholeDimension(oldIn, in, out))
+    return *whole;
   return op.emitOpError("cannot follow a pruned token dimension through this "
                         "reshape (not implemented)");
 }
@@ -99,7 +132,8 @@ LogicalResult ShapeRefresher::refresh(Operation *op) {
         return success();
       })
       .Case([&](ReshapeOp r) -> LogicalResult {
-        FailureOr<Shape> s = reshapeResult(r, shapeOf(r.getInput()));
+        FailureOr<Shape> s = reshapeResult(r, oldShapeOf(r.getInput()),
+                                           shapeOf(r.getInput()));
         if (failed(s))
           return failure();
         setShape(r.getOutput(), *s);

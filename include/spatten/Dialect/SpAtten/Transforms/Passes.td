@@ -83,7 +83,9 @@ def SpAttenCascadeTokenPruning
     Graph outputs get every pruned token's last hidden state back at its
     original position (`spatten.merge_tokens`). The layer output is found
     from layer l+1's query by walking back through projections, slices and
-    layer norms to the value the residual path also reads.
+    layer norms to the value the residual path also reads; a
+    sequence-first layer output `[L, 1, H]` (torch's nn.TransformerEncoder)
+    is pruned and restored as the `[1, L, H]` rows it holds.
     Batch 1, encoder or whole-prompt attention (Lq = Lk); schedules and
     formulas in docs/Algorithms.md.
 
