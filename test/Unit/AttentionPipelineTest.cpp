@@ -294,6 +294,29 @@ TEST(AttentionPipeline, SeveralEnginesServeRowsAtOnce) {
   expectStatsCover(r);
 }
 
+TEST(AttentionPipeline, EnginesBeyondTheRowCountChangeNothing) {
+  // Four rows can hold at most four engines of a stage: 2^24 of them (a
+  // configuration's limit) run as four do, at once, with the same trace.
+  std::vector<RowWork> rows = {row({0, 2, 1, 0, 0, 10, 0, 1}),
+                               row({0, 2, 1, 0, 0, 3, 0, 1}),
+                               row({0, 2, 1, 0, 0, 7, 0, 1}),
+                               row({0, 2, 1, 0, 0, 1, 0, 1})};
+  PipelineParams four, many;
+  four.trace = many.trace = true;
+  for (unsigned s = 0; s < kNumStages; ++s) {
+    four.servers[s] = 4;
+    many.servers[s] = 1u << 24;
+  }
+  PipelineResult a = runPipeline(rows, four), b = runPipeline(rows, many);
+  EXPECT_EQ(a.cycles, b.cycles);
+  ASSERT_EQ(a.intervals.size(), b.intervals.size());
+  for (size_t i = 0; i < a.intervals.size(); ++i) {
+    EXPECT_EQ(a.intervals[i].row, b.intervals[i].row);
+    EXPECT_EQ(a.intervals[i].begin, b.intervals[i].begin);
+    EXPECT_EQ(a.intervals[i].leave, b.intervals[i].leave);
+  }
+}
+
 TEST(AttentionPipeline, AShortRowOvertakesALongOneOnAnotherEngine) {
   // Row 0 VT [1,11) on engine 0, row 1 VT [2,4) on engine 1: row 1 reaches
   // PV [4,5) first, row 0 [11,12).

@@ -89,8 +89,12 @@ Engine::Engine(llvm::ArrayRef<RowWork> rows, const PipelineParams &p,
                uint64_t start)
     : rows(rows), p(p), start(start), now(start), left(rows.size()),
       lastLeave(start) {
+  // A row holds one unit at a time, so units beyond the row count are never
+  // taken (the lowest idle one always is): a configuration of millions of
+  // engines costs what one per row does.
+  uint64_t most = std::max<uint64_t>(1, rows.size());
   for (unsigned s = 0; s < kNumStages; ++s)
-    units[s].resize(std::max(1u, p.servers[s]));
+    units[s].resize(std::max<uint64_t>(1, std::min<uint64_t>(p.servers[s], most)));
 }
 
 uint64_t Engine::cost(const Token &t, unsigned s) const {
