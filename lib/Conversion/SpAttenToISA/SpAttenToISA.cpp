@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FiniteParameters.h"
 #include "LoweringCore.h"
 
 #include "spatten/Conversion/Passes.h"
@@ -166,6 +167,8 @@ struct ConvertSpAttenToISAPass
           << kEntryAttrName << ", found " << funcs.size() << " functions";
       return signalPassFailure();
     }
+    if (failed(checkFiniteParameters(module)))
+      return signalPassFailure();
     FailureOr<DramPlan> plan = DramPlan::build(module);
     if (failed(plan) || failed(checkDramBudget(module, *plan, *hw, maxMemory)))
       return signalPassFailure();

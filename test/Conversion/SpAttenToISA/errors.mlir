@@ -58,3 +58,33 @@ func.func @no_output(%q: tensor<1x3x8xf32>, %s: tensor<1x3xf32>) -> tensor<1x3xf
   %s1 = spatten.token_importance %p, %s : tensor<1x2x3x3xf32>, tensor<1x3xf32> -> tensor<1x3xf32>
   return %s1 : tensor<1x3xf32>
 }
+
+// -----
+
+// Model parameters must be finite: a NaN weight is refused at the op, not
+// at the simulator's first quantized row. Masks of -inf are not parameters.
+func.func @nan_weight(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %w = arith.constant dense<[[1.0, 0x7FC00000], [0.0, 1.0]]> : tensor<2x2xf32>
+  // expected-error @+1 {{reads a weight holding a non-finite value at element 1 (flat index); model parameters must be finite}}
+  %y = spatten.linear %x, %w : (tensor<2x2xf32>, tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @inf_table(%ids: tensor<1x2xi64>) -> tensor<1x2x2xf32> {
+  %t = arith.constant dense<[[1.0, 2.0], [0xFF800000, 1.0], [0.0, 1.0]]> : tensor<3x2xf32>
+  // expected-error @+1 {{reads a table holding a non-finite value at element 2 (flat index); model parameters must be finite}}
+  %y = spatten.embedding %ids, %t : (tensor<1x2xi64>, tensor<3x2xf32>) -> tensor<1x2x2xf32>
+  return %y : tensor<1x2x2xf32>
+}
+
+// -----
+
+func.func @nan_gamma(%x: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %g = arith.constant dense<0x7FC00000> : tensor<2xf32>
+  %b = arith.constant dense<0.0> : tensor<2xf32>
+  // expected-error @+1 {{reads a gamma holding a non-finite value at element 0 (flat index); model parameters must be finite}}
+  %y = spatten.layer_norm %x, %g, %b {epsilon = 1.0e-5 : f32} : (tensor<2x2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}

@@ -77,3 +77,11 @@ func.func @embedding(%i: tensor<4xi64>, %t: tensor<16x8xf32>) -> tensor<4x9xf32>
   %z = spatten.embedding %i, %t : (tensor<4xi64>, tensor<16x8xf32>) -> tensor<4x9xf32>
   return %z : tensor<4x9xf32>
 }
+
+// -----
+
+func.func @inf_epsilon(%x: tensor<2x8xf32>, %g: tensor<8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{epsilon must be finite and >= 0, got INF}}
+  %y = spatten.layer_norm %x, %g, %g {epsilon = 0x7F800000 : f32} : (tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+  return %y : tensor<2x8xf32>
+}

@@ -8,6 +8,8 @@
 #include "mlir/Dialect/Traits.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace spatten;
 using namespace spatten::verify;
@@ -117,6 +119,9 @@ LogicalResult LayerNormOp::verify() {
     return emitOpError("gamma and beta must be [") << x.back() << "]";
   if (shapeOf(getOutput()) != x)
     return emitOpError("result must have the input's shape");
+  float eps = getEpsilon().convertToFloat();
+  if (!std::isfinite(eps) || eps < 0)
+    return emitOpError("epsilon must be finite and >= 0, got ") << eps;
   return success();
 }
 

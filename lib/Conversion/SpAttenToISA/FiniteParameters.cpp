@@ -1,0 +1,94 @@
+//===- FiniteParameters.cpp - Model parameters must be finite -------------===//
+//
+// A NaN or infinite weight, bias, embedding row or norm parameter poisons
+// every output it reaches, and fixed-point formats cannot hold it (the
+// simulator would stop at the first quantized row). The compiler refuses
+// it at the op that reads it, naming the operand and the element, before
+// any instruction is emitted. Constants that may legitimately be infinite
+// (additive masks of -inf) are not parameters and are not checked.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FiniteParameters.h"
+
+#include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+
+namespace {
+
+/// The index of the first non-finite element of `value` (f32), if any.
+std::optional<int64_t> firstNonFinite(ElementsAttr value) {
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt; // the emitter reports a blob without data
+    ArrayRef<char> bytes = blob->getData();
+    for (size_t i = 0; i + 4 <= bytes.size(); i += 4) {
+      float x;
+      std::memcpy(&x, bytes.data() + i, 4);
+      if (!std::isfinite(x))
+        return int64_t(i / 4);
+    }
+    return std::nullopt;
+  }
+  auto dense = dyn_cast<DenseFPElementsAttr>(value);
+  if (!dense)
+    return std::nullopt;
+  int64_t i = 0;
+  for (APFloat x : dense.getValues<APFloat>()) {
+    if (!x.isFinite())
+      return i;
+    if (dense.isSplat())
+      break;
+    ++i;
+  }
+  return std::nullopt;
+}
+
+/// Refuses a constant `operand` (named `what`) of `op` holding a
+/// non-finite element.
+LogicalResult checkOperand(Operation *op, Value operand, StringRef what) {
+  if (!operand)
+    return success();
+  auto constant = operand.getDefiningOp<arith::ConstantOp>();
+  auto value = constant ? dyn_cast<ElementsAttr>(constant.getValue())
+                        : ElementsAttr();
+  if (!value || !value.getElementType().isF32())
+    return success();
+  std::optional<int64_t> at = firstNonFinite(value);
+  if (!at)
+    return success();
+  return op->emitOpError("reads a ")
+         << what << " holding a non-finite value at element " << *at
+         << " (flat index); model parameters must be finite";
+}
+
+} // namespace
+
+LogicalResult spatten::isa::checkFiniteParameters(ModuleOp module) {
+  WalkResult r = module.walk([&](Operation *op) -> WalkResult {
+    LogicalResult ok = success();
+    if (auto linear = dyn_cast<LinearOp>(op))
+      ok = succeeded(checkOperand(op, linear.getWeight(), "weight")) &&
+                   succeeded(checkOperand(op, linear.getBias(), "bias"))
+               ? success()
+               : failure();
+    else if (auto lookup = dyn_cast<EmbeddingOp>(op))
+      ok = checkOperand(op, lookup.getTable(), "table");
+    else if (auto norm = dyn_cast<LayerNormOp>(op))
+      ok = succeeded(checkOperand(op, norm.getGamma(), "gamma")) &&
+                   succeeded(checkOperand(op, norm.getBeta(), "beta"))
+               ? success()
+               : failure();
+    return failed(ok) ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return failure(r.wasInterrupted());
+}
