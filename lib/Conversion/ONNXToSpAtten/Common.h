@@ -81,6 +81,16 @@ void populateNormActPatterns(RewritePatternSet &patterns);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.
 void populateLinearPatterns(RewritePatternSet &patterns);
 
+/// Fallbacks for ops left after the fusions (Fallback.cpp): ReduceSum/
+/// ReduceMean/ReduceMax over any constant axes, Softmax/LogSoftmax along
+/// any axis, MatMul of two computed tensors (GEMM per broadcast batch). On
+/// failure `why` says what is unsupported.
+LogicalResult convertReduce(Operation *op, RewriterBase &rw, std::string &why);
+LogicalResult convertSoftmaxLike(Operation *op, RewriterBase &rw,
+                                 std::string &why);
+LogicalResult convertComputedMatMul(Operation *op, RewriterBase &rw,
+                                    std::string &why);
+
 /// One-to-one lowering of a single ONNX op left after the fusions. On
 /// failure `why` says what is unsupported.
 LogicalResult convertOneToOne(Operation *op, RewriterBase &rw,
