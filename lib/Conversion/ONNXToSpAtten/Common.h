@@ -76,8 +76,12 @@ void populateAttentionPatterns(RewritePatternSet &patterns,
 /// not look like attention.
 std::string explainUnliftedAttention(Operation *softmax,
                                      ArrayRef<std::string> causalInputs);
-/// LayerNorm (decomposed, Reciprocal variant, LayerNormalization) and GELU.
+/// LayerNorm (decomposed forms, LayerNormalization), RMSNorm, SiLU and GELU.
 void populateNormActPatterns(RewritePatternSet &patterns);
+/// Why the LayerNorm rooted at `op` (an Add/Sub left after the fusions, or
+/// a LayerNormalization) was not lifted, e.g. "the centring Sub has (mean,
+/// x) where (x, mean) was expected"; "" when `op` does not root a near-miss.
+std::string explainUnliftedNorm(Operation *op);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.
 void populateLinearPatterns(RewritePatternSet &patterns);
 

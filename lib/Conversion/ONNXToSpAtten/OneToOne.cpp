@@ -311,7 +311,9 @@ LogicalResult convertOneToOne(Operation *op, RewriterBase &rw,
               .Default(nullptr);
   if (fn)
     return fn(op, rw, why);
-  if (type == "Gemm")
+  if (type == "LayerNormalization")
+    why = "is not lifted to spatten.layer_norm: " + explainUnliftedNorm(op);
+  else if (type == "Gemm")
     why = "multiplies by a computed tensor (not a constant or graph-input "
           "weight) and is not part of a recognised attention subgraph "
           "(Q*K^T, scale, mask, Softmax, *V)";
