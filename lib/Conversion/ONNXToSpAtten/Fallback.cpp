@@ -161,6 +161,8 @@ Value batchMatrix(OpBuilder &rw, Location loc, Value v, int64_t flat,
   SmallVector<int64_t> sizes(shape.size() - 2, 1);
   sizes.append(matrix.begin(), matrix.end());
   SmallVector<int64_t> offsets = batchOffsets(flat, out, shape.drop_back(2));
+  if (llvm::equal(sizes, shape)) // a single batch: only a view
+    return reshapeTo(rw, loc, v, matrix);
   SmallVector<int64_t> strides(shape.size(), 1);
   Value s = SliceOp::create(rw, loc, tensorTypeOf(v).clone(sizes), v, offsets,
                             strides);
