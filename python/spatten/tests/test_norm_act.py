@@ -3,12 +3,16 @@ a tiny model built with ``onnx.helper``: a linear layer, the form under
 test, a linear layer. Every model compiles dense; the simulator's outputs
 must agree with onnxruntime and with a NumPy evaluation through
 ``spatten.reference.kernels`` within 1e-4 (docs/ONNXImport.md lists the
-forms). The LLaMA-style PyTorch exports (RMSNorm, SwiGLU) come from
-``spatten.export``'s ``llama`` variant.
+forms) and each must lift to its ``spatten`` op rather than run op by op.
+A LLaMA-style block (RMSNorm, SwiGLU) exported by PyTorch at opsets 14 and
+17 is checked the same way.
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
+from collections import Counter
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
@@ -164,19 +168,32 @@ def computed_matmul(g: Graph, h: str):
     return out, {}, lambda x: ((x[0] @ x[0].T) @ x[0] / np.float32(N))[None].astype(np.float32)
 
 
-FORMS: Dict[str, Tuple[Form, int]] = {
-    "keras2onnx-layer-norm": (keras2onnx_layer_norm, 13),
-    "negated-layer-norm": (negated_layer_norm, 13),
-    "eps-outside-sqrt-layer-norm": (eps_outside_layer_norm, 13),
-    "layer-normalization-inputs": (layer_normalization_inputs, 17),
-    "rms-norm": (rms_norm, 14),
-    "silu": (silu, 14),
-    "swiglu": (swiglu, 14),
-    "relu": (relu, 14),
-    "reductions": (reductions, 13),
-    "log-softmax": (log_softmax, 13),
-    "computed-matmul": (computed_matmul, 13),
+# Form -> (builder, opset, the spatten ops it lifts to besides the two
+# linear layers around it).
+FORMS: Dict[str, Tuple[Form, int, Dict[str, int]]] = {
+    "keras2onnx-layer-norm": (keras2onnx_layer_norm, 13, {"layer_norm": 1}),
+    "negated-layer-norm": (negated_layer_norm, 13, {"layer_norm": 1}),
+    "eps-outside-sqrt-layer-norm": (eps_outside_layer_norm, 13, {"layer_norm": 1}),
+    "layer-normalization-inputs": (layer_normalization_inputs, 17, {"layer_norm": 1}),
+    "rms-norm": (rms_norm, 14, {"rms_norm": 1}),
+    "silu": (silu, 14, {"unary <silu>": 1}),
+    "swiglu": (swiglu, 14, {"unary <silu>": 1, "binary <mul>": 1, "linear": 1}),
+    "relu": (relu, 14, {"unary <relu>": 1}),
+    "reductions": (reductions, 13, {"reduce <mean>": 1, "reduce <sum>": 1, "reduce <max>": 1}),
+    "log-softmax": (log_softmax, 13, {"log_softmax": 1}),
+    "computed-matmul": (computed_matmul, 13, {"linear": 2, "transpose": 1}),
 }
+
+
+def lifted_ops(path) -> Counter:
+    """The spatten ops (with a unary/binary/reduce function) of the lifted
+    model."""
+    onnx_ir = tools.run_tool("spatten-translate", ["--import-onnx", path])[0].stdout
+    opt = tools.tool_path("spatten-opt")
+    proc = subprocess.run([str(opt), "-canonicalize", "--convert-onnx-to-spatten"], input=onnx_ir,
+                          capture_output=True, text=True, check=True)
+    assert "warning" not in proc.stderr, proc.stderr
+    return Counter(re.findall(r"spatten\.(\w+(?: <\w+>)?)", proc.stdout))
 
 
 def build(path, form: Form, opset: int):
@@ -189,15 +206,65 @@ def build(path, form: Form, opset: int):
     return extra, lambda x: K.linear(want(K.linear(x, W_IN, None)), W_OUT, None)
 
 
-@pytest.mark.parametrize("name", list(FORMS))
-def test_form_matches_ort_and_reference(name, tmp_path, reference_ready):
-    form, opset = FORMS[name]
-    path = tmp_path / f"{name}.onnx"
-    extra, want = build(path, form, opset)
-    x = RNG.standard_normal((1, L, N)).astype(np.float32)
-    inputs = {"x": x, **extra}
+def compile_and_compare(path, tmp_path, inputs: Dict[str, np.ndarray], want: np.ndarray) -> None:
+    """Dense compile and simulation of ``path``; the output ``y`` must match
+    onnxruntime and ``want`` within TOL."""
     binary = tools.compile(path, tmp_path / "m.spbin")
     got = tools.simulate(binary, inputs, tmp_path / "out", report=False).outputs["y"]
-    expected = ort.run(path, inputs)["y"]
-    np.testing.assert_allclose(got, expected, atol=TOL, rtol=0)
-    np.testing.assert_allclose(got, want(x), atol=TOL, rtol=0)
+    np.testing.assert_allclose(got, ort.run(path, inputs)["y"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(got, want, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", list(FORMS))
+def test_form_lifts_and_matches_ort_and_reference(name, tmp_path, reference_ready):
+    form, opset, lifted = FORMS[name]
+    path = tmp_path / f"{name}.onnx"
+    extra, want = build(path, form, opset)
+    ops = lifted_ops(path)
+    ops["linear"] -= 2  # the model's own input and output layers
+    assert {op: n for op, n in ops.items() if op in lifted or op in ("layer_norm", "rms_norm")} == lifted
+    x = RNG.standard_normal((1, L, N)).astype(np.float32)
+    compile_and_compare(path, tmp_path, {"x": x, **extra}, want(x))
+
+
+@pytest.mark.parametrize("opset", [14, 17])
+def test_pytorch_llama_block(opset, tmp_path, reference_ready):
+    """x + down(SiLU(gate(h)) * up(h)), h = RMSNorm(x) with rsqrt, as
+    PyTorch 1.13 exports a LLaMA MLP."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class RMSNorm(nn.Module):
+        def __init__(self, n: int, eps: float = 1e-6):
+            super().__init__()
+            self.weight, self.eps = nn.Parameter(torch.from_numpy(GAMMA.copy())), eps
+
+        def forward(self, x):
+            var = x.to(torch.float32).pow(2).mean(-1, keepdim=True)
+            return self.weight * (x * torch.rsqrt(var + self.eps))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = RMSNorm(N)
+            self.gate, self.up = nn.Linear(N, 2 * N, bias=False), nn.Linear(N, 2 * N, bias=False)
+            self.down = nn.Linear(2 * N, N, bias=False)
+
+        def forward(self, x):
+            h = self.norm(x)
+            return x + self.down(nn.functional.silu(self.gate(h)) * self.up(h))
+
+    torch.manual_seed(0)
+    block = Block().eval()
+    path = tmp_path / "llama.onnx"
+    torch.onnx.export(block, torch.zeros(1, L, N), str(path), opset_version=opset,
+                      input_names=["x"], output_names=["y"])
+    ops = lifted_ops(path)
+    assert ops["rms_norm"] == 1 and ops["unary <silu>"] == 1 and ops["linear"] == 3
+
+    x = RNG.standard_normal((1, L, N)).astype(np.float32)
+    w = {name: p.detach().numpy().T.copy() for name, p in block.named_parameters() if p.dim() == 2}
+    h = K.rms_norm(x, GAMMA, 1e-6)
+    glu = (K.silu(K.linear(h, w["gate.weight"], None)) * K.linear(h, w["up.weight"], None)).astype(np.float32)
+    want = (x + K.linear(glu, w["down.weight"], None)).astype(np.float32)
+    compile_and_compare(path, tmp_path, {"x": x}, want)
