@@ -77,3 +77,19 @@ func.func @embedding(%i: tensor<4xi64>, %t: tensor<16x8xf32>) -> tensor<4x9xf32>
   %z = spatten.embedding %i, %t : (tensor<4xi64>, tensor<16x8xf32>) -> tensor<4x9xf32>
   return %z : tensor<4x9xf32>
 }
+
+// -----
+
+func.func @rms_norm_gamma(%x: tensor<4x8xf32>, %g: tensor<4xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{gamma must be [8]}}
+  %y = spatten.rms_norm %x, %g {epsilon = 1.0e-5 : f32} : (tensor<4x8xf32>, tensor<4xf32>) -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @reduce_shape(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  // expected-error @+1 {{result must be the input's shape with last dim 1}}
+  %y = spatten.reduce <sum> %x : (tensor<4x8xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
