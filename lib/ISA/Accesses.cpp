@@ -107,13 +107,14 @@ void addVec(Accesses &out, const Instr &inst) {
   uint64_t flags = inst.get(F::flags);
   auto fn = VecFunc(inst.get(F::func));
   addOperand(out, inst, F::x, rows, cols, false);
-  if (fn == VecFunc::LayerNorm) {
+  if (vecFuncIsNorm(fn))
     addOperand(out, inst, F::y, 1, cols, false);
+  if (fn == VecFunc::LayerNorm) {
     addOperand(out, inst, F::w, 1, cols, false);
   } else if (vecFuncIsBinary(fn) && !(flags & VecYImm)) {
     addOperand(out, inst, F::y, rows, (flags & VecYPerRow) ? 1 : cols, false);
   }
-  addOperand(out, inst, F::z, rows, cols, true);
+  addOperand(out, inst, F::z, rows, vecFuncReducesRows(fn) ? 1 : cols, true);
 }
 
 void addTopk(Accesses &out, const Instr &inst) {

@@ -163,6 +163,24 @@ TEST(Accesses, GemmReadsItsOperandsAndWritesC) {
                                       "0:3[10,21)w"}));
 }
 
+TEST(Accesses, VecReductionsWriteOneColumnAndRmsNormReadsGamma) {
+  using F = fields::Vec;
+  auto vec = [](VecFunc fn) {
+    return make(Opcode::Vec,
+                {{F::func, unsigned(fn)}, {F::rows, 2}, {F::cols, 3},
+                 {F::xBuf, unsigned(Buffer::Act)}, {F::xStride, 3},
+                 {F::yBuf, unsigned(Buffer::Wgt)}, {F::yOff, 20},
+                 {F::zBuf, unsigned(Buffer::Acc)}, {F::zStride, 1}});
+  };
+  // x: 2 rows of 3; z: one value per row, stride 1.
+  EXPECT_EQ(shown(vec(VecFunc::RowSum)),
+            (std::vector<std::string>{"0:1[0,6)r", "0:3[0,2)w"}));
+  // rms_norm: gamma is one row of y; w is not read.
+  EXPECT_EQ(shown(vec(VecFunc::RmsNorm)),
+            (std::vector<std::string>{"0:1[0,6)r", "0:2[20,23)r",
+                                      "0:3[0,4)w"}));
+}
+
 TEST(Accesses, FillPassesReadWhatTheyUse) {
   using F = fields::Attn;
   auto attn = [](uint64_t flags) {

@@ -944,6 +944,7 @@ TEST_F(VecTest, UnaryFunctions) {
       {"sigmoid", [](double a) { return 1 / (1 + std::exp(-a)); }},
       {"relu", [](double a) { return a > 0 ? a : 0.0; }},
       {"abs", [](double a) { return std::fabs(a); }},
+      {"silu", [](double a) { return a / (1 + std::exp(-a)); }},
       {"gelu_erf", [](double a) { return 0.5 * a * (1 + std::erf(a / M_SQRT2)); }},
   };
   for (auto [name, fn] : cases) {
@@ -1030,6 +1031,77 @@ TEST_F(VecTest, SoftmaxPerRow) {
       sum += std::exp(double(x[r * 3 + c]));
     for (int c = 0; c < 3; ++c)
       expectSame(z(r, c), std::exp(double(x[r * 3 + c])) / sum, "softmax");
+  }
+}
+
+TEST_F(VecTest, RmsNormPerRow) {
+  fill(Buffer::Wgt, 10, 0, 1, 3, {1.0f, 2.0f, 0.5f}); // gamma
+  double gamma[3] = {1, 2, 0.5};
+  for (bool outside : {false, true}) {
+    ASSERT_NO_ERR(exec(std::string("vec func=rms_norm x_buf=act x_stride=3 "
+                                   "y_buf=wgt y_off=10 z_buf=acc z_stride=3 "
+                                   "rows=2 cols=3 imm=1e-3 flags=") +
+                       (outside ? "8" : "0")));
+    for (int r = 0; r < 2; ++r) {
+      double ms = 0;
+      for (int c = 0; c < 3; ++c)
+        ms += double(x[r * 3 + c]) * x[r * 3 + c] / 3.0;
+      double div = outside ? std::sqrt(ms) + 1e-3 : std::sqrt(ms + 1e-3);
+      for (int c = 0; c < 3; ++c)
+        expectSame(z(r, c), x[r * 3 + c] / div * gamma[c], "rms_norm");
+    }
+  }
+  EXPECT_ERR(exec("vec func=rms_norm x_buf=act y_buf=wgt z_buf=acc rows=1 "
+                  "cols=3 imm=-1"),
+             "field 'imm': rms_norm epsilon must be finite and >= 0");
+  EXPECT_ERR(exec("vec func=rms_norm x_buf=act y_buf=wgt z_buf=acc rows=1 "
+                  "cols=3 flags=1"),
+             "field 'flags': unknown bits 0x1");
+}
+
+TEST_F(VecTest, LayerNormEpsilonOutsideSqrt) {
+  fill(Buffer::Wgt, 10, 0, 1, 3, {1.0f, 1.0f, 1.0f});
+  fill(Buffer::Wgt, 20, 0, 1, 3, {0.0f, 0.0f, 0.0f});
+  ASSERT_NO_ERR(exec("vec func=layer_norm flags=8 x_buf=act x_stride=3 "
+                     "y_buf=wgt y_off=10 w_buf=wgt w_off=20 z_buf=acc "
+                     "z_stride=3 rows=2 cols=3 imm=0.5"));
+  for (int r = 0; r < 2; ++r) {
+    double mean = 0, var = 0;
+    for (int c = 0; c < 3; ++c)
+      mean += x[r * 3 + c] / 3.0;
+    for (int c = 0; c < 3; ++c)
+      var += (x[r * 3 + c] - mean) * (x[r * 3 + c] - mean) / 3.0;
+    for (int c = 0; c < 3; ++c)
+      expectSame(z(r, c), (x[r * 3 + c] - mean) / (std::sqrt(var) + 0.5),
+                 "layer_norm eps outside");
+  }
+}
+
+TEST_F(VecTest, LogSoftmaxPerRow) {
+  ASSERT_NO_ERR(run("log_softmax"));
+  for (int r = 0; r < 2; ++r) {
+    double sum = 0;
+    for (int c = 0; c < 3; ++c)
+      sum += std::exp(double(x[r * 3 + c]));
+    for (int c = 0; c < 3; ++c)
+      expectSame(z(r, c), x[r * 3 + c] - std::log(sum), "log_softmax");
+  }
+}
+
+TEST_F(VecTest, RowReductionsWriteOneColumn) {
+  // z is rows x 1 with stride 1: the two results are adjacent.
+  for (const char *fn : {"row_sum", "row_mean", "row_max"}) {
+    ASSERT_NO_ERR(exec(std::string("vec func=") + fn +
+                       " x_buf=act x_stride=3 z_buf=acc z_off=40 z_stride=1 "
+                       "rows=2 cols=3"));
+    for (int r = 0; r < 2; ++r) {
+      const float *row = &x[r * 3];
+      double sum = double(row[0]) + row[1] + row[2];
+      double want = std::string(fn) == "row_sum"    ? sum
+                    : std::string(fn) == "row_mean" ? sum / 3
+                                                    : *std::max_element(row, row + 3);
+      expectSame(buf(Buffer::Acc)[40 + r], want, fn);
+    }
   }
 }
 
@@ -1158,7 +1230,7 @@ TEST(SimProgram, InputErrors) {
   EXPECT_ERR(sim.setInput("x", tensorOf({4}, {1, 2, 3, 4})),
              "input 'x': shape [4] does not match the compiled shape [2, 2]");
   EXPECT_ERR(sim.setInput("ids", tensorOf({1, 3}, {1, 2, 3})),
-             "input 'ids': dtype float32 does not match int64");
+             "input 'ids': dtype float32 does not match the compiled int64");
   ASSERT_NO_ERR(sim.setInput("x", tensorOf({2, 2}, {1, 2, 3, 4})));
   EXPECT_ERR(sim.run(), "missing input 'ids' (shape [1, 3], int64)");
   EXPECT_ERR(sim.getOutput("w"), "unknown output 'w'");

@@ -8,14 +8,46 @@ include "mlir/Pass/PassBase.td"
 def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
   let summary = "Lift ONNX graphs into transformer-level spatten ops";
   let description = [{
-    Recognises the attention, LayerNorm and GELU subgraphs of the PyTorch 1.4
-    (Gemm Conv1D, fused-QKV Split, Slice+Where causal mask), PyTorch 1.13 /
-    Hugging Face (MatMul+Add, Transpose(0,2,3,1) K, Div by sqrt(d), additive
-    mask) and keras2onnx / tf2onnx (Mul scale, decomposed LayerNorm with
-    Reciprocal) exporters and rewrites them into `spatten` ops; remaining
-    elementwise and data-movement ONNX ops map one to one. Requires static
-    shapes (run `-canonicalize` first). An ONNX op left over is an error
-    naming the op and its node.
+    Recognises the attention, normalization and activation subgraphs of the
+    PyTorch 1.4 (Gemm Conv1D, fused-QKV Split, Slice+Where causal mask),
+    PyTorch 1.13 / Hugging Face (MatMul+Add, Transpose(0,2,3,1) K, Div by
+    sqrt(d), additive mask), LLaMA-style (RMSNorm, SwiGLU) and keras2onnx /
+    tf2onnx (Mul scale, decomposed LayerNorm with Reciprocal) exporters and
+    rewrites them into `spatten` ops; remaining elementwise and
+    data-movement ONNX ops map one to one, and reductions, softmaxes along
+    any axis and MatMuls of two computed tensors run by a fallback.
+    Requires static shapes (run `-canonicalize` first). An ONNX op left
+    over is an error naming the op, its node and why; a LayerNorm that
+    almost matched runs op by op with a warning that says what did not
+    match.
+
+    Normalization and activation forms (x the input, mean = ReduceMean over
+    the last axis with keepdims, d = Sub(x, mean), sq = Pow(d, 2) or d*d,
+    var = mean of sq, s = Sqrt(var + eps) or Sqrt(var) + eps, inv =
+    Reciprocal(s) or Div(1, s); operands of Add and Mul in either order;
+    Identity, Dropout and same-type Cast skipped):
+
+    | form | exporter | lifted to |
+    |---|---|---|
+    | Add(Mul(d / s, gamma), beta), or d * inv | PyTorch, Megatron (two equal Sub nodes) | `spatten.layer_norm` |
+    | Sub(beta, Mul(d' / s, gamma)), d' = Sub(mean, x) | negated then negated back | `spatten.layer_norm` |
+    | Add(Mul(d' / s, gamma), beta), d' = Sub(mean, x), not negated back | | `spatten.rms_norm` of d' (its mean square is the variance), then the Add |
+    | Add(x * g, Sub(beta, mean * g)), g = inv * gamma; the variance's Sub as (x, mean) or (mean, x) | tf2onnx, keras2onnx 1.6.1 | `spatten.layer_norm` |
+    | eps outside the Sqrt in any of the above | exporters of `std + eps` | `spatten.layer_norm` with `epsilon_outside_sqrt` |
+    | LayerNormalization (opset 17) over dims [axis, rank); Scale/B constants or graph inputs with that many elements, B optional | PyTorch opset 17 | reshape to rows, `spatten.layer_norm` |
+    | Mul(gamma, x * inv) or Mul(gamma, x / s) with var = ReduceMean(x^2) | LLaMA RMSNorm (rsqrt as Div(1, Sqrt)) | `spatten.rms_norm` |
+    | Mul(x, Sigmoid(x)) | SiLU / swish | `spatten.unary <silu>` |
+    | Mul(SiLU(a), b) | SwiGLU | `silu`, then `spatten.binary <mul>` |
+    | 0.5x(1 + erf(x/sqrt 2)), 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) in any association order | BERT, GPT-2 | `spatten.gelu` |
+    | Relu | | `spatten.unary <relu>` |
+
+    Fallbacks (run what no pattern took):
+
+    | ONNX op | runs as |
+    |---|---|
+    | ReduceSum, ReduceMean, ReduceMax over constant axes (none: all) | reduced axes transposed last and merged, `spatten.reduce`, reshape (keepdims or not) |
+    | Softmax, LogSoftmax along any axis | `spatten.softmax` / `spatten.log_softmax`, transposed to the last axis and back |
+    | MatMul of two computed tensors (no Softmax attention) | `spatten.linear` with the second operand as weight, one per broadcast batch, then concatenated |
 
     Patterns (lib/Conversion/ONNXToSpAtten):
     - `spatten.attention`, rooted at Softmax over the last axis of
@@ -44,15 +76,6 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       [B,1,M,M] input; docs/Generation.md) and the mask is
       s*m - 1e4*(1-m) with m its [.., P:P+Lq, 0:Lk] slice: then the caller's
       guarantee makes it causal.
-    - `spatten.layer_norm`: Add(Mul((x - mean) / Sqrt(var + eps), gamma),
-      beta) with var = ReduceMean((x - mean)^2) over the last axis (Pow 2 or
-      d*d, duplicate Sub nodes, Reciprocal instead of Div), the tf form
-      x*g + (beta - mean*g) with g = Reciprocal(Sqrt(var + eps)) * gamma, and
-      LayerNormalization (axis -1).
-    - `spatten.gelu`: the expression around one Erf/Tanh is read as a
-      polynomial in x, so any association order matches
-      0.5x(1 + erf(x/sqrt 2)) and 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))
-      (Pow(x,3) or x*x*x).
     - `spatten.linear`: MatMul by a weight (constant or graph input, or
       Transpose(1,0) of one) plus a following [N] bias Add; a linear on
       the attention output's rows (a reshape keeping H*D) reads the
@@ -60,11 +83,12 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       transA/transB/alpha/beta; Reshape->Gemm->Reshape (Conv1D) on [...,K].
     - `spatten.embedding`: Gather(axis 0) of a weight table by run-time
       integer ids.
+    - Norms and activations: the table above.
     - One to one: Add/Sub/Mul/Div/Pow/Max/Min, Neg/Exp/Log/Sqrt/Reciprocal/
-      Tanh/Erf/Sigmoid/Relu/Abs, Softmax (last axis), Reshape/Flatten/
-      Squeeze/Unsqueeze, Transpose (a reshape when it moves only size-1
-      dims, as torch's sequence-first [L,1,H] of a batch of 1), Concat,
-      Slice/Split and Gather with
+      Tanh/Erf/Sigmoid/Relu/Abs, Reshape/Flatten/Squeeze/Unsqueeze,
+      Transpose (a reshape when it moves only size-1 dims, as torch's
+      sequence-first [L,1,H] of a batch of 1), Concat, Slice/Split and
+      Gather with
       constant indices (spatten.slice), Cast int->f32; Identity, Dropout
       and same-type Cast are forwarded; Constant becomes arith.constant.
   }];

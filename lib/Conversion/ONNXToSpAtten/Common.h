@@ -78,10 +78,24 @@ void populateAttentionPatterns(RewritePatternSet &patterns,
 /// not look like attention.
 std::string explainUnliftedAttention(Operation *softmax,
                                      ArrayRef<std::string> causalInputs);
-/// LayerNorm (decomposed, Reciprocal variant, LayerNormalization) and GELU.
+/// LayerNorm (decomposed forms, LayerNormalization), RMSNorm, SiLU and GELU.
 void populateNormActPatterns(RewritePatternSet &patterns);
+/// Why the LayerNorm rooted at `op` (an Add/Sub left after the fusions, or
+/// a LayerNormalization) was not lifted, e.g. "the centring Sub has (mean,
+/// x) where (x, mean) was expected"; "" when `op` does not root a near-miss.
+std::string explainUnliftedNorm(Operation *op);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.
 void populateLinearPatterns(RewritePatternSet &patterns);
+
+/// Fallbacks for ops left after the fusions (Fallback.cpp): ReduceSum/
+/// ReduceMean/ReduceMax over any constant axes, Softmax/LogSoftmax along
+/// any axis, MatMul of two computed tensors (GEMM per broadcast batch). On
+/// failure `why` says what is unsupported.
+LogicalResult convertReduce(Operation *op, RewriterBase &rw, std::string &why);
+LogicalResult convertSoftmaxLike(Operation *op, RewriterBase &rw,
+                                 std::string &why);
+LogicalResult convertComputedMatMul(Operation *op, RewriterBase &rw,
+                                    std::string &why);
 
 /// One-to-one lowering of a single ONNX op left after the fusions. On
 /// failure `why` says what is unsupported.

@@ -8,8 +8,10 @@
 //      LinearPatterns.cpp) run greedily; the ONNX ops they absorb become dead
 //      and are erased, and the block is re-sorted topologically because a
 //      KV-cache attention rewires the `present` output to its results;
-//   3. every ONNX op left is lowered one to one (OneToOne.cpp), or reported
-//      with the reason, its op type and its node name;
+//   3. every ONNX op left is lowered one to one (OneToOne.cpp) or by a
+//      fallback (Fallback.cpp), or reported with the reason, its op type and
+//      its node name; a LayerNorm that almost matched gets a warning that
+//      says why it was not lifted;
 //   4. spatten reshapes/transposes that cancel out are folded.
 //
 //===----------------------------------------------------------------------===//
@@ -153,7 +155,16 @@ LogicalResult checkUnliftedAttention(ModuleOp module,
 LogicalResult lowerRemaining(ModuleOp module) {
   IRRewriter rw(module.getContext());
   bool ok = true;
-  for (Operation *op : collectOnnxOps(module)) {
+  SmallVector<Operation *> ops = collectOnnxOps(module);
+  // A near-miss LayerNorm still runs, op by op: say why it was not lifted
+  // (before any of its ops is converted).
+  for (Operation *op : ops)
+    if (!isOnnx(op, "LayerNormalization"))
+      if (std::string why = explainUnliftedNorm(op); !why.empty())
+        op->emitWarning() << "the LayerNorm at node '" << nodeName(op)
+                          << "' is not lifted: " << why
+                          << "; its ops run one by one";
+  for (Operation *op : ops) {
     std::string why;
     if (failed(convertOneToOne(op, rw, why))) {
       nodeError(op) << why;

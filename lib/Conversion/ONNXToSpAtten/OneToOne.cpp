@@ -3,7 +3,8 @@
 // Each remaining ONNX op maps to one spatten op (or a slice + reshape):
 //   Add Sub Mul Div Pow Max Min          -> spatten.binary (f32)
 //   Neg Exp Log Sqrt Reciprocal Tanh Erf Sigmoid Relu Abs -> spatten.unary
-//   Softmax (last axis)                  -> spatten.softmax
+//   Softmax, LogSoftmax, ReduceSum/Mean/Max, MatMul of computed tensors
+//                                        -> Fallback.cpp
 //   Reshape Flatten Squeeze Unsqueeze    -> spatten.reshape
 //   Transpose, Concat                    -> spatten.transpose (a reshape when
 //                                           only size-1 dims move), spatten.concat
@@ -93,18 +94,6 @@ LogicalResult convertBinary(Operation *op, BinaryFn fn, RewriterBase &rw,
     return failure();
   }
   rw.replaceOp(op, acc);
-  return success();
-}
-
-LogicalResult convertSoftmax(Operation *op, RewriterBase &rw,
-                             std::string &why) {
-  int64_t rank = shapeOf(op->getOperand(0)).size();
-  int64_t axis = getIntAttr(op, "axis").value_or(-1);
-  if (!allF32(op) || !(axis == -1 || axis == rank - 1)) {
-    why = "is not an f32 softmax over the last axis";
-    return failure();
-  }
-  rw.replaceOpWithNewOp<SoftmaxOp>(op, op->getOperand(0));
   return success();
 }
 
@@ -320,7 +309,9 @@ LogicalResult convertOneToOne(Operation *op, RewriterBase &rw,
   }
   using Fn = LogicalResult (*)(Operation *, RewriterBase &, std::string &);
   Fn fn = llvm::StringSwitch<Fn>(type)
-              .Case("Softmax", convertSoftmax)
+              .Cases({"Softmax", "LogSoftmax"}, convertSoftmaxLike)
+              .Cases({"ReduceSum", "ReduceMean", "ReduceMax"}, convertReduce)
+              .Case("MatMul", convertComputedMatMul)
               .Case("Transpose", convertTranspose)
               .Case("Concat", convertConcat)
               .Case("Slice", convertSlice)
@@ -332,7 +323,9 @@ LogicalResult convertOneToOne(Operation *op, RewriterBase &rw,
               .Default(nullptr);
   if (fn)
     return fn(op, rw, why);
-  if (type == "MatMul" || type == "Gemm")
+  if (type == "LayerNormalization")
+    why = "is not lifted to spatten.layer_norm: " + explainUnliftedNorm(op);
+  else if (type == "Gemm")
     why = "multiplies by a computed tensor (not a constant or graph-input "
           "weight) and is not part of a recognised attention subgraph "
           "(Q*K^T, scale, mask, Softmax, *V)";

@@ -111,7 +111,8 @@ LogicalResult isa::lowerOp(LoweringCore &core, Operation *op) {
           .Case<AttentionOp, AttentionOutputOp, AttentionProbsOp,
                 ProgressiveFetchOp, TokenImportanceOp, LocalValuePruneOp,
                 HeadImportanceOp>([](auto) { return lowerAttentionFamily; })
-          .Case<LayerNormOp, GeluOp, UnaryOp, SoftmaxOp, BinaryOp>(
+          .Case<LayerNormOp, RmsNormOp, GeluOp, UnaryOp, SoftmaxOp,
+                LogSoftmaxOp, ReduceOp, BinaryOp>(
               [](auto) { return lowerVectorFamily; })
           .Case<EmbeddingOp, TransposeOp, SliceOp, ConcatOp, CastOp,
                 MergeTokensOp>([](auto) { return lowerDataMovement; })

@@ -1,8 +1,9 @@
 //===- VectorLowering.cpp - Elementwise and row-wise ops to VEC -----------===//
 //
-// unary, gelu, softmax and layer_norm stream rows through the vector unit;
-// binary ops broadcast their operands (numpy rules) row by row, a
-// one-element constant operand becoming the instruction's immediate.
+// unary, gelu, softmax, log_softmax, layer_norm, rms_norm and reduce stream
+// rows through the vector unit (reduce writes one value per row); binary ops
+// broadcast their operands (numpy rules) row by row, a one-element constant
+// operand becoming the instruction's immediate.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,6 +49,7 @@ VecFunc unaryFunc(UnaryFn fn) {
   case UnaryFn::sigmoid: return VecFunc::Sigmoid;
   case UnaryFn::relu: return VecFunc::Relu;
   case UnaryFn::abs: return VecFunc::Abs;
+  case UnaryFn::silu: return VecFunc::Silu;
   }
   llvm_unreachable("unknown unary fn");
 }
@@ -77,15 +79,22 @@ struct Broadcast {
   }
 };
 
-/// x (rows of `cols`) -> VEC func -> result, tiled over rows; `y`, `w`
-/// and `imm` are passed through (layer norm's gamma, beta and epsilon).
+/// The operands of a row-wise function besides x and z: a norm's gamma
+/// (y) and beta (w), epsilon (imm) and flags.
+struct RowOperands {
+  SramRef y{Buffer::Act, 0, 0}, w{Buffer::Act, 0, 0};
+  float imm = 0;
+  uint8_t flags = 0;
+};
+
+/// x (rows of `cols`) -> VEC func -> result, tiled over rows; the result's
+/// rows are `cols` wide, or 1 for a reduction.
 LogicalResult rowwise(LoweringCore &core, Value in, Value out, VecFunc func,
-                      SramRef y = {Buffer::Act, 0, 0},
-                      SramRef w = {Buffer::Act, 0, 0}, float imm = 0) {
+                      const RowOperands &extra = {}) {
   const Tensor *x, *z;
   if (failed(core.get(in, x, out, z)))
     return failure();
-  int64_t cols = x->cols(), rows = x->rows();
+  int64_t cols = x->cols(), rows = x->rows(), zCols = z->cols();
   FailureOr<int64_t> tile = core.commonTile({Buffer::Act, Buffer::Acc}, cols);
   if (failed(tile))
     return failure();
@@ -93,30 +102,52 @@ LogicalResult rowwise(LoweringCore &core, Value in, Value out, VecFunc func,
     int64_t n = std::min(*tile, rows - r0);
     DramRef src = x->ref, dst = z->ref;
     src.addr = x->addrOf(r0 * cols);
-    dst.addr = z->addrOf(r0 * cols);
+    dst.addr = z->addrOf(r0 * zCols);
     SramRef inBuf{Buffer::Act, core.slotOff(Buffer::Act, i), cols};
-    SramRef outBuf{Buffer::Acc, core.slotOff(Buffer::Acc, i), cols};
+    SramRef outBuf{Buffer::Acc, core.slotOff(Buffer::Acc, i), zCols};
     core.pb.load(inBuf, src, cols * 4, n, cols);
-    core.pb.emit(VecInstr{func, 0, inBuf, y, outBuf, w, n, cols, imm});
-    core.pb.store(dst, cols * 4, outBuf, n, cols);
+    core.pb.emit(VecInstr{func, extra.flags, inBuf, extra.y, outBuf, extra.w,
+                          n, cols, extra.imm});
+    core.pb.store(dst, zCols * 4, outBuf, n, zCols);
   }
   return success();
 }
 
-LogicalResult lowerLayerNorm(LoweringCore &core, LayerNormOp op) {
-  const Tensor *x, *gamma, *beta;
-  if (failed(
-          core.get(op.getInput(), x, op.getGamma(), gamma, op.getBeta(), beta)))
+/// layer_norm (gamma, beta) or rms_norm (gamma): the vectors are loaded
+/// once into the weight buffer, then the rows stream through.
+LogicalResult lowerNorm(LoweringCore &core, Operation *op, VecFunc func,
+                        Value gammaValue, Value betaValue, APFloat epsilon,
+                        bool epsOutsideSqrt) {
+  Value in = op->getOperand(0), out = op->getResult(0);
+  const Tensor *x, *gamma, *beta = nullptr;
+  if (failed(core.get(in, x, gammaValue, gamma)) ||
+      (betaValue && failed(core.get(betaValue, beta))))
     return failure();
   int64_t N = x->cols();
-  if (2 * N > core.pb.bufferElems(Buffer::Wgt))
-    return core.pb.error() << "gamma and beta of width " << N
-                           << " do not fit the weight buffer";
+  if ((beta ? 2 : 1) * N > core.pb.bufferElems(Buffer::Wgt))
+    return core.pb.error() << (beta ? "gamma and beta" : "gamma")
+                           << " of width " << N
+                           << (beta ? " do not" : " does not")
+                           << " fit the weight buffer";
+  RowOperands extra;
+  extra.y = {Buffer::Wgt, 0, 0};
+  extra.imm = epsilon.convertToFloat();
+  extra.flags = epsOutsideSqrt ? VecEpsOutsideSqrt : 0;
   core.pb.load({Buffer::Wgt, 0, N}, gamma->ref, N * 4, 1, N);
-  core.pb.load({Buffer::Wgt, N, N}, beta->ref, N * 4, 1, N);
-  return rowwise(core, op.getInput(), op.getOutput(), VecFunc::LayerNorm,
-                 {Buffer::Wgt, 0, 0}, {Buffer::Wgt, N, 0},
-                 op.getEpsilon().convertToFloat());
+  if (beta) {
+    core.pb.load({Buffer::Wgt, N, N}, beta->ref, N * 4, 1, N);
+    extra.w = {Buffer::Wgt, N, 0};
+  }
+  return rowwise(core, in, out, func, extra);
+}
+
+VecFunc reduceFunc(ReduceFn fn) {
+  switch (fn) {
+  case ReduceFn::sum: return VecFunc::RowSum;
+  case ReduceFn::mean: return VecFunc::RowMean;
+  case ReduceFn::max: return VecFunc::RowMax;
+  }
+  llvm_unreachable("unknown reduce fn");
 }
 
 /// A binary op's operands after choosing which one is x: the immediate or
@@ -244,7 +275,22 @@ LogicalResult lowerBinary(LoweringCore &core, BinaryOp op) {
 
 LogicalResult isa::lowerVectorFamily(LoweringCore &core, Operation *op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case([&](LayerNormOp o) { return lowerLayerNorm(core, o); })
+      .Case([&](LayerNormOp o) {
+        return lowerNorm(core, o, VecFunc::LayerNorm, o.getGamma(),
+                         o.getBeta(), o.getEpsilon(),
+                         o.getEpsilonOutsideSqrt());
+      })
+      .Case([&](RmsNormOp o) {
+        return lowerNorm(core, o, VecFunc::RmsNorm, o.getGamma(), Value(),
+                         o.getEpsilon(), o.getEpsilonOutsideSqrt());
+      })
+      .Case([&](ReduceOp o) {
+        return rowwise(core, o.getInput(), o.getOutput(),
+                       reduceFunc(o.getFn()));
+      })
+      .Case([&](LogSoftmaxOp o) {
+        return rowwise(core, o.getInput(), o.getOutput(), VecFunc::LogSoftmax);
+      })
       .Case([&](GeluOp o) {
         return rowwise(core, o.getInput(), o.getOutput(),
                        o.getApproximation() == GeluApproximation::erf

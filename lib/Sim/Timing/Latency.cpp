@@ -19,12 +19,13 @@ unsigned sim::vecFuncCost(VecFunc f) {
   // One lane-cycle per element: adders, comparators, sign logic.
   case VecFunc::Copy: case VecFunc::Add: case VecFunc::Sub: case VecFunc::Mul:
   case VecFunc::Max: case VecFunc::Min: case VecFunc::Neg: case VecFunc::Relu:
-  case VecFunc::Abs:
+  case VecFunc::Abs: case VecFunc::RowSum: case VecFunc::RowMean:
+  case VecFunc::RowMax:
     return 1;
   // Iterative units (divider, square root, transcendental approximations).
   case VecFunc::Div: case VecFunc::Recip: case VecFunc::Sqrt:
   case VecFunc::Exp: case VecFunc::Log: case VecFunc::Tanh: case VecFunc::Erf:
-  case VecFunc::Sigmoid:
+  case VecFunc::Sigmoid: case VecFunc::Silu: // Silu: sigmoid, then one MAC
     return 4;
   case VecFunc::Pow: // exp(y * log(x))
     return 8;
@@ -32,9 +33,13 @@ unsigned sim::vecFuncCost(VecFunc f) {
     return 6;
   // Row passes: layer norm = mean, variance, normalize; softmax = max,
   // exp-and-sum, divide (exp counted at its 4-cycle cost).
+  // RMSNorm = mean of squares, normalize; log-softmax = max, exp-and-sum,
+  // subtract the log (one log per row, not counted per element).
   case VecFunc::LayerNorm:
     return 3;
-  case VecFunc::Softmax:
+  case VecFunc::RmsNorm:
+    return 2;
+  case VecFunc::Softmax: case VecFunc::LogSoftmax:
     return 6;
   }
   return 1;

@@ -1,8 +1,8 @@
 //===- Vector.cpp - The vector unit: z = func(x[, y]) ----------------------===//
 //
 // Element-wise unary and binary functions (y an operand, a per-row column
-// or an immediate), row softmax and layer normalization (docs/ISA.md,
-// "vec").
+// or an immediate), row softmax and log-softmax, layer and RMS
+// normalization, and row reductions (docs/ISA.md, "vec").
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,8 +28,12 @@ private:
   /// y of a binary function, broadcast to rows x cols.
   Expected<Mat> operandY(uint64_t rows, uint64_t cols) const;
   Error binary(VecFunc func, const Mat &x, const Operand &z);
-  /// z = (x - mean) / sqrt(var + imm) * gamma (y, 1 x cols) + beta (w).
-  Error layerNorm(const Operand &x, const Operand &z);
+  /// LayerNorm: z = (x - mean) / sqrt(var + imm) * gamma (y) + beta (w);
+  /// RmsNorm: z = x / sqrt(mean(x^2) + imm) * gamma (y). With
+  /// VecEpsOutsideSqrt the divisor is sqrt(.) + imm.
+  Error norm(VecFunc func, const Operand &x, const Operand &z);
+  /// z[r] = sum, mean or max of row r of x.
+  Error reduceRows(VecFunc func, const Mat &x, const Operand &z);
 };
 
 } // namespace
@@ -48,6 +52,17 @@ void sim::softmaxRows(Mat &s) {
   }
 }
 
+/// x - max - log(sum(exp(x - max))) per row; a row of only -inf stays -inf.
+static void logSoftmaxRows(Mat &s) {
+  for (Eigen::Index i = 0; i < s.rows() && s.cols(); ++i) {
+    float mx = s.row(i).maxCoeff();
+    if (!std::isfinite(mx) && mx < 0)
+      continue;
+    s.row(i).array() -= mx;
+    s.row(i).array() -= std::log(s.row(i).array().exp().sum());
+  }
+}
+
 static float applyUnary(VecFunc fn, float x) {
   switch (fn) {
   case VecFunc::Copy: return x;
@@ -59,6 +74,7 @@ static float applyUnary(VecFunc fn, float x) {
   case VecFunc::Tanh: return std::tanh(x);
   case VecFunc::Erf: return std::erf(x);
   case VecFunc::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+  case VecFunc::Silu: return x / (1.0f + std::exp(-x));
   case VecFunc::Relu: return x > 0 ? x : 0.0f;
   case VecFunc::Abs: return std::fabs(x);
   case VecFunc::GeluErf:
@@ -115,29 +131,53 @@ Error VectorUnit::binary(VecFunc func, const Mat &x, const Operand &z) {
   return Error::success();
 }
 
-Error VectorUnit::layerNorm(const Operand &x, const Operand &z) {
+Error VectorUnit::norm(VecFunc func, const Operand &x, const Operand &z) {
   float eps = getFloat(F::imm);
   if (!std::isfinite(eps) || eps < 0)
-    return error(F::imm, "layer_norm epsilon must be finite and >= 0");
+    return error(F::imm, llvm::formatv("{0} epsilon must be finite and >= 0",
+                                       kVecFuncNames[unsigned(func)]));
+  bool rms = func == VecFunc::RmsNorm;
   auto gamma = operand(F::y, 1, x.cols);
   if (!gamma)
     return gamma.takeError();
-  auto beta = operand(F::w, 1, x.cols);
-  if (!beta)
-    return beta.takeError();
+  Mat bt = Mat::Zero(1, x.cols);
+  if (!rms) {
+    auto beta = operand(F::w, 1, x.cols);
+    if (!beta)
+      return beta.takeError();
+    bt = read(*beta);
+  }
   if (!x.rows || !x.cols)
     return Error::success(); // statistics of an empty row are undefined
-  Mat xm = read(x), g = read(*gamma), bt = read(*beta);
+  bool outside = get(F::flags) & VecEpsOutsideSqrt;
+  Mat xm = read(x), g = read(*gamma);
   Mat result(x.rows, x.cols);
   for (uint64_t r = 0; r < x.rows; ++r) {
     // Statistics in double: the mean of a long row loses bits in fp32.
     Eigen::RowVectorXd row = xm.row(r).cast<double>();
-    double mean = row.mean();
+    double mean = rms ? 0.0 : row.mean();
     double var = (row.array() - mean).square().mean();
-    double inv = 1.0 / std::sqrt(var + double(eps));
+    double inv = outside ? 1.0 / (std::sqrt(var) + double(eps))
+                         : 1.0 / std::sqrt(var + double(eps));
     result.row(r) = ((row.array() - mean) * inv).cast<float>().matrix()
                         .cwiseProduct(g.row(0)) +
                     bt.row(0);
+  }
+  write(z, result);
+  return Error::success();
+}
+
+Error VectorUnit::reduceRows(VecFunc func, const Mat &x, const Operand &z) {
+  Mat result(x.rows(), 1);
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    if (x.cols() == 0) // ONNX: the sum of nothing is 0, the max -inf
+      result(r, 0) = func == VecFunc::RowMax ? -INFINITY : 0.0f;
+    else if (func == VecFunc::RowMax)
+      result(r, 0) = x.row(r).maxCoeff();
+    else // accumulated in double, as the norms' statistics
+      result(r, 0) = float(func == VecFunc::RowMean
+                               ? x.row(r).cast<double>().mean()
+                               : x.row(r).cast<double>().sum());
   }
   write(z, result);
   return Error::success();
@@ -151,24 +191,31 @@ Error VectorUnit::run() {
                                         fn, kNumVecFuncs - 1));
   VecFunc func = VecFunc(fn);
   bool isBinary = vecFuncIsBinary(func);
-  if (Error e = checkFlags(F::flags,
-                           isBinary ? (VecYImm | VecYPerRow | VecSwap) : 0))
+  uint64_t allowed = isBinary              ? (VecYImm | VecYPerRow | VecSwap)
+                     : vecFuncIsNorm(func) ? VecEpsOutsideSqrt
+                                           : 0;
+  if (Error e = checkFlags(F::flags, allowed))
     return e;
   uint64_t rows = get(F::rows), cols = get(F::cols);
   auto x = operand(F::x, rows, cols);
   if (!x)
     return x.takeError();
-  auto z = output(F::z, rows, cols);
+  auto z = output(F::z, rows, vecFuncReducesRows(func) ? 1 : cols);
   if (!z)
     return z.takeError();
   machine.rep.ops.vectorOps += rows * cols * vecFuncCost(func);
   if (machine.timingOnly)
     return Error::success();
-  if (func == VecFunc::LayerNorm)
-    return layerNorm(*x, *z);
+  if (vecFuncIsNorm(func))
+    return norm(func, *x, *z);
   Mat xm = read(*x);
-  if (func == VecFunc::Softmax) {
-    softmaxRows(xm);
+  if (vecFuncReducesRows(func))
+    return reduceRows(func, xm, *z);
+  if (func == VecFunc::Softmax || func == VecFunc::LogSoftmax) {
+    if (func == VecFunc::Softmax)
+      softmaxRows(xm);
+    else
+      logSoftmaxRows(xm);
     write(*z, xm);
     return Error::success();
   }

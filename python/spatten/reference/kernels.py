@@ -1,6 +1,6 @@
 """fp32 kernels of the reference: top-k, fixed-point quantization and the
-progressive-quantization planes, softmax, LayerNorm, GELU and linear
-layers (docs/Algorithms.md; paper Sec. III-D and IV-B).
+progressive-quantization planes, softmax and log-softmax, LayerNorm and
+RMSNorm, GELU and SiLU, and linear layers (docs/Algorithms.md; paper Sec. III-D and IV-B).
 
 Every operation rounds to fp32 like the hardware and onnxruntime; erf is
 evaluated in float64 then rounded (NumPy has no fp32 erf).
@@ -88,12 +88,39 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return (e / np.sum(e, axis=-1, keepdims=True, dtype=F32)).astype(F32)
 
 
-def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    """ONNX-decomposed LayerNorm over the last axis (biased variance), fp32."""
+def layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float,
+               eps_outside_sqrt: bool = False) -> np.ndarray:
+    """ONNX-decomposed LayerNorm over the last axis (biased variance), fp32;
+    ``eps_outside_sqrt`` divides by ``sqrt(var) + eps`` (``spatten.layer_norm``'s
+    attribute of that name)."""
     mu = np.mean(x, axis=-1, keepdims=True, dtype=F32)
     d = (x - mu).astype(F32)
     var = np.mean(d * d, axis=-1, keepdims=True, dtype=F32)
-    return ((d / np.sqrt(var + F32(eps))) * g + b).astype(F32)
+    return ((d / _norm_divisor(var, eps, eps_outside_sqrt)) * g + b).astype(F32)
+
+
+def rms_norm(x: np.ndarray, g: np.ndarray, eps: float, eps_outside_sqrt: bool = False) -> np.ndarray:
+    """RMSNorm over the last axis, ``x / sqrt(mean(x^2) + eps) * g`` (LLaMA),
+    fp32 (``spatten.rms_norm``; the vector unit's ``rms_norm``)."""
+    ms = np.mean(x * x, axis=-1, keepdims=True, dtype=F32)
+    return ((x / _norm_divisor(ms, eps, eps_outside_sqrt)) * g).astype(F32)
+
+
+def _norm_divisor(stat: np.ndarray, eps: float, outside: bool) -> np.ndarray:
+    if outside:
+        return (np.sqrt(stat) + F32(eps)).astype(F32)
+    return np.sqrt(stat + F32(eps)).astype(F32)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """fp32 log-softmax over the last axis: ``x - max - log(sum(exp(x - max)))``."""
+    s = (x - np.max(x, axis=-1, keepdims=True)).astype(F32)
+    return (s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True, dtype=F32))).astype(F32)
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """SiLU (swish) ``x * sigmoid(x)``, fp32."""
+    return (x / (F32(1) + np.exp(-x))).astype(F32)
 
 
 _ERF = np.vectorize(math.erf, otypes=[np.float64])

@@ -120,6 +120,33 @@ func.func @main(%x: {ty(x)}) -> (tensor<2x3x12xf32>, tensor<2x3x12xf32>) {{
     np.testing.assert_allclose(out["output_1"], gelu_tanh, atol=TOL)
 
 
+def test_rms_norm_silu_log_softmax_reduce(tmp_path, hw):
+    # 20 rows of 12: more rows than one slot of the tiny buffers holds.
+    x, g = rand(4, 5, 12), rand(12)
+    mlir = f"""
+func.func @main(%x: {ty(x)}) -> (tensor<4x5x12xf32>, tensor<4x5x12xf32>, tensor<4x5x12xf32>, tensor<4x5x1xf32>, tensor<4x5x1xf32>, tensor<4x5x1xf32>) {{
+  {const('g', g)}
+  %r = spatten.rms_norm %x, %g_r {{epsilon = 1.0e-5 : f32}} : ({ty(x)}, {ty(g)}) -> tensor<4x5x12xf32>
+  %o = spatten.rms_norm %x, %g_r {{epsilon = 1.0e-2 : f32, epsilon_outside_sqrt}} : ({ty(x)}, {ty(g)}) -> tensor<4x5x12xf32>
+  %s = spatten.unary <silu> %r : tensor<4x5x12xf32>
+  %l = spatten.log_softmax %s : tensor<4x5x12xf32>
+  %a = spatten.reduce <sum> %x : ({ty(x)}) -> tensor<4x5x1xf32>
+  %m = spatten.reduce <mean> %x : ({ty(x)}) -> tensor<4x5x1xf32>
+  %M = spatten.reduce <max> %x : ({ty(x)}) -> tensor<4x5x1xf32>
+  return %o, %s, %l, %a, %m, %M : tensor<4x5x12xf32>, tensor<4x5x12xf32>, tensor<4x5x12xf32>, tensor<4x5x1xf32>, tensor<4x5x1xf32>, tensor<4x5x1xf32>
+}}"""
+    out = run(tmp_path, mlir, {"x": x}, hw)
+    xd = x.astype(np.float64)
+    ms = (xd * xd).mean(-1, keepdims=True)
+    r = xd / np.sqrt(ms + 1e-5) * g
+    silu = r / (1 + np.exp(-r))
+    e = silu - silu.max(-1, keepdims=True)
+    want = [xd / (np.sqrt(ms) + 1e-2) * g, silu, e - np.log(np.exp(e).sum(-1, keepdims=True)),
+            xd.sum(-1, keepdims=True), xd.mean(-1, keepdims=True), xd.max(-1, keepdims=True)]
+    for i, w in enumerate(want):
+        np.testing.assert_allclose(out[f"output_{i}"], w, atol=TOL, err_msg=f"output_{i}")
+
+
 def test_linear_transposed_weight(tmp_path, hw):
     x, w = rand(5, 9), rand(7, 9)
     mlir = f"""

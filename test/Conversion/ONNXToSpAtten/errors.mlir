@@ -20,16 +20,6 @@ func.func @dynamic_result(%x: tensor<2x4xf32>) -> tensor<?x4xf32> {
 
 // -----
 
-// A MatMul of two activations outside any attention.
-func.func @matmul_activations(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
-  %r = onnx.Relu(%b) : (tensor<3x4xf32>) -> tensor<3x4xf32>
-  // expected-error @+1 {{ONNX MatMul node '<unnamed>' multiplies by a computed tensor (not a constant or graph-input weight) and is not part of a recognised attention subgraph}}
-  %y = onnx.MatMul(%a, %r) : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
-  return %y : tensor<2x4xf32>
-}
-
-// -----
-
 // A Where mask that is not lower-triangular is not a causal mask.
 func.func @not_causal(%q: tensor<1x3x2xf32>, %k: tensor<1x3x2xf32>, %v: tensor<1x3x2xf32>) -> tensor<1x3x2xf32> {
   %s4 = onnx.Constant {value = dense<[1, 3, 1, 2]> : tensor<4xi64>} : tensor<4xi64>

@@ -1,11 +1,11 @@
 // RUN: not spatten-opt %s --convert-onnx-to-spatten 2>&1 | FileCheck %s
 
-// Errors name the op type and the ONNX node that the importer put in the
-// location.
+// Errors name the op type, the ONNX node that the importer put in the
+// location, and why the pattern refused it.
 
-// CHECK: error: {{.*}}ONNX MatMul node 'MatMul_17' multiplies by a computed tensor
-func.func @named(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
-  %r = onnx.Relu(%b) : (tensor<3x4xf32>) -> tensor<3x4xf32> loc("Relu_16")
-  %y = onnx.MatMul(%a, %r) : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32> loc("MatMul_17")
-  return %y : tensor<2x4xf32>
+// CHECK: error: {{.*}}ONNX LayerNormalization node 'LayerNorm_17' is not lifted to spatten.layer_norm: its Mean/InvStdDev outputs are used
+func.func @named(%x: tensor<2x4xf32>, %g: tensor<4xf32>) -> (tensor<2x4xf32>, tensor<2x1xf32>) {
+  %r = onnx.Relu(%x) : (tensor<2x4xf32>) -> tensor<2x4xf32> loc("Relu_16")
+  %y, %m = "onnx.LayerNormalization"(%r, %g) {resultSegmentSizes = array<i32: 1, 1, 0>} : (tensor<2x4xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, tensor<2x1xf32>) loc("LayerNorm_17")
+  return %y, %m : tensor<2x4xf32>, tensor<2x1xf32>
 }

@@ -85,3 +85,19 @@ func.func @inf_epsilon(%x: tensor<2x8xf32>, %g: tensor<8xf32>) -> tensor<2x8xf32
   %y = spatten.layer_norm %x, %g, %g {epsilon = 0x7F800000 : f32} : (tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
   return %y : tensor<2x8xf32>
 }
+
+// -----
+
+func.func @rms_norm_gamma(%x: tensor<4x8xf32>, %g: tensor<4xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{gamma must be [8]}}
+  %y = spatten.rms_norm %x, %g {epsilon = 1.0e-5 : f32} : (tensor<4x8xf32>, tensor<4xf32>) -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @reduce_shape(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
+  // expected-error @+1 {{result must be the input's shape with last dim 1}}
+  %y = spatten.reduce <sum> %x : (tensor<4x8xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}

@@ -40,3 +40,18 @@ func.func @data_movement(%ids: tensor<1x4xi64>, %table: tensor<16x8xf32>) -> ten
   %s = spatten.slice %c [0, 1, 0] [1, 1, 1] : (tensor<4x2x8xf32>) -> tensor<4x1x8xf32>
   return %s : tensor<4x1x8xf32>
 }
+
+// CHECK-LABEL: func @norms_and_reductions
+func.func @norms_and_reductions(%x: tensor<2x3x8xf32>, %g: tensor<8xf32>) -> (tensor<2x3x8xf32>, tensor<2x3x1xf32>) {
+  // CHECK: spatten.rms_norm %{{.*}}, %{{.*}} {epsilon = 9.99999997E-7 : f32, epsilon_outside_sqrt} : (tensor<2x3x8xf32>, tensor<8xf32>) -> tensor<2x3x8xf32>
+  %r = spatten.rms_norm %x, %g {epsilon = 1.0e-6 : f32, epsilon_outside_sqrt} : (tensor<2x3x8xf32>, tensor<8xf32>) -> tensor<2x3x8xf32>
+  // CHECK: spatten.layer_norm %{{.*}} {epsilon = 9.99999974E-6 : f32, epsilon_outside_sqrt}
+  %n = spatten.layer_norm %r, %g, %g {epsilon = 1.0e-5 : f32, epsilon_outside_sqrt} : (tensor<2x3x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x3x8xf32>
+  // CHECK: spatten.unary <silu>
+  %s = spatten.unary <silu> %n : tensor<2x3x8xf32>
+  // CHECK: spatten.log_softmax %{{.*}} : tensor<2x3x8xf32>
+  %l = spatten.log_softmax %s : tensor<2x3x8xf32>
+  // CHECK: spatten.reduce <max> %{{.*}} : (tensor<2x3x8xf32>) -> tensor<2x3x1xf32>
+  %m = spatten.reduce <max> %l : (tensor<2x3x8xf32>) -> tensor<2x3x1xf32>
+  return %l, %m : tensor<2x3x8xf32>, tensor<2x3x1xf32>
+}

@@ -125,6 +125,29 @@ LogicalResult LayerNormOp::verify() {
   return success();
 }
 
+LogicalResult RmsNormOp::verify() {
+  if (failed(verifyStatic(*this)))
+    return failure();
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (x.empty())
+    return emitOpError("input must have rank >= 1");
+  if (shapeOf(getGamma()) != ArrayRef<int64_t>(x.back()))
+    return emitOpError("gamma must be [") << x.back() << "]";
+  if (shapeOf(getOutput()) != x)
+    return emitOpError("result must have the input's shape");
+  return success();
+}
+
+LogicalResult ReduceOp::verify() {
+  if (failed(verifyStatic(*this)))
+    return failure();
+  ArrayRef<int64_t> x = shapeOf(getInput()), y = shapeOf(getOutput());
+  if (x.empty() || y.size() != x.size() || y.back() != 1 ||
+      !llvm::equal(x.drop_back(), y.drop_back()))
+    return emitOpError("result must be the input's shape with last dim 1");
+  return success();
+}
+
 LogicalResult EmbeddingOp::verify() {
   if (failed(verifyStatic(*this)))
     return failure();

@@ -27,14 +27,15 @@ static ArrayRef<int64_t> shapeOf(Value v) {
 
 /// Ops between a layer's input rows and its attention's query.
 static bool isProjectionSide(Operation *op) {
-  return isa<LinearOp, SliceOp, LayerNormOp, ReshapeOp, QuantizeOp,
+  return isa<LinearOp, SliceOp, LayerNormOp, RmsNormOp, ReshapeOp, QuantizeOp,
              DequantizeOp, AttentionProbsOp, ProgressiveFetchOp,
              AttentionOutputOp>(op);
 }
 
 /// The row input of a projection-side producer, or null.
 static Value rowInput(Operation *op) {
-  if (isa_and_nonnull<LinearOp, SliceOp, LayerNormOp, ReshapeOp, QuantizeOp>(op))
+  if (isa_and_nonnull<LinearOp, SliceOp, LayerNormOp, RmsNormOp, ReshapeOp,
+                      QuantizeOp>(op))
     return op->getOperand(0);
   if (auto dequant = dyn_cast_or_null<DequantizeOp>(op))
     return dequant.getCodes();

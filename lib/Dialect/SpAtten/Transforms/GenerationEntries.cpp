@@ -118,7 +118,7 @@ LogicalResult SequenceRows::checkLogits(func::FuncOp func) {
 /// Whether a one-input op keeps the sequence at axis 1 and reads each row
 /// on its own.
 bool SequenceRows::keepsSequenceAxis(Operation *op) const {
-  if (llvm::isa<UnaryOp, GeluOp, LayerNormOp, CastOp>(op))
+  if (llvm::isa<UnaryOp, GeluOp, LayerNormOp, RmsNormOp, CastOp>(op))
     return true;
   if (auto softmax = dyn_cast<SoftmaxOp>(op))
     return shapeOf(softmax.getInput()).size() >= 3;
@@ -260,8 +260,8 @@ void fixFunctionType(func::FuncOp func) {
 /// The row operand of an op that computes each output row from one input
 /// row and weights (the final layer norm, the LM head), else null.
 OpOperand *onlyRowOperand(Operation *op, const SequenceRows &seq) {
-  if (!llvm::isa<LinearOp, LayerNormOp, GeluOp, UnaryOp, SoftmaxOp, CastOp>(
-          op) ||
+  if (!llvm::isa<LinearOp, LayerNormOp, RmsNormOp, GeluOp, UnaryOp, SoftmaxOp,
+                 CastOp>(op) ||
       op->getNumResults() != 1 || !op->getResult(0).hasOneUse())
     return nullptr;
   OpOperand *row = nullptr;

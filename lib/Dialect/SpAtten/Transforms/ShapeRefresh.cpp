@@ -108,8 +108,9 @@ LogicalResult ShapeRefresher::refresh(Operation *op) {
     return success();
   };
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case<LayerNormOp, GeluOp, UnaryOp, SoftmaxOp, CastOp, LocalValuePruneOp,
-            DequantizeOp>([&](Operation *) { return sameAsInput(0); })
+      .Case<LayerNormOp, RmsNormOp, GeluOp, UnaryOp, SoftmaxOp, LogSoftmaxOp,
+            CastOp, LocalValuePruneOp, DequantizeOp>(
+          [&](Operation *) { return sameAsInput(0); })
       .Case([&](LinearOp l) {
         Shape s = shapeOf(l.getInput());
         s.back() = shapeOf(l.getOutput()).back();

@@ -51,7 +51,8 @@ def SpAtten_UnaryFn : I32EnumAttr<"UnaryFn", "elementwise unary function", [
     I32EnumAttrCase<"log", 2>, I32EnumAttrCase<"sqrt", 3>,
     I32EnumAttrCase<"reciprocal", 4>, I32EnumAttrCase<"tanh", 5>,
     I32EnumAttrCase<"erf", 6>, I32EnumAttrCase<"sigmoid", 7>,
-    I32EnumAttrCase<"relu", 8>, I32EnumAttrCase<"abs", 9>]> {
+    I32EnumAttrCase<"relu", 8>, I32EnumAttrCase<"abs", 9>,
+    I32EnumAttrCase<"silu", 10>]> {
   let cppNamespace = "::spatten";
   let genSpecializedAttr = 0;
 }
@@ -68,6 +69,16 @@ def SpAtten_BinaryFn : I32EnumAttr<"BinaryFn", "elementwise binary function", [
   let genSpecializedAttr = 0;
 }
 def SpAtten_BinaryFnAttr : EnumAttr<SpAtten_Dialect, SpAtten_BinaryFn, "binary_fn"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def SpAtten_ReduceFn : I32EnumAttr<"ReduceFn", "row reduction", [
+    I32EnumAttrCase<"sum", 0>, I32EnumAttrCase<"mean", 1>,
+    I32EnumAttrCase<"max", 2>]> {
+  let cppNamespace = "::spatten";
+  let genSpecializedAttr = 0;
+}
+def SpAtten_ReduceFnAttr : EnumAttr<SpAtten_Dialect, SpAtten_ReduceFn, "reduce_fn"> {
   let assemblyFormat = "`<` $value `>`";
 }
 

@@ -85,13 +85,35 @@ def SpAtten_LayerNormOp : SpAtten_Op<"layer_norm", [Pure]> {
   let description = [{
     `input` is `[..., N]`; `gamma` and `beta` are `[N]`. Each row becomes
     `(x - mean) / sqrt(var + epsilon) * gamma + beta`, with the biased
-    variance (ONNX LayerNormalization, axis -1). Runs on the vector unit.
+    variance (ONNX LayerNormalization, axis -1); with
+    `epsilon_outside_sqrt`, `(x - mean) / (sqrt(var) + epsilon) * gamma +
+    beta` (exporters that add epsilon to the standard deviation). Runs on
+    the vector unit.
   }];
   let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_F32Tensor:$gamma,
-                       SpAtten_F32Tensor:$beta, F32Attr:$epsilon);
+                       SpAtten_F32Tensor:$beta, F32Attr:$epsilon,
+                       UnitAttr:$epsilon_outside_sqrt);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def SpAtten_RmsNormOp : SpAtten_Op<"rms_norm", [Pure]> {
+  let summary = "root-mean-square normalization over the last dimension";
+  let description = [{
+    `input` is `[..., N]`; `gamma` is `[N]`. Each row becomes
+    `x / sqrt(mean(x^2) + epsilon) * gamma` (RMSNorm, Zhang and Sennrich
+    2019, as LLaMA exports it: `x * rsqrt(mean(x^2) + eps) * weight`); with
+    `epsilon_outside_sqrt`, `x / (sqrt(mean(x^2)) + epsilon) * gamma`. Runs
+    on the vector unit.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_F32Tensor:$gamma,
+                       F32Attr:$epsilon, UnitAttr:$epsilon_outside_sqrt);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $gamma attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -152,6 +174,33 @@ def SpAtten_SoftmaxOp : SpAtten_Op<"softmax", [Pure, SameOperandsAndResultType]>
   let arguments = (ins SpAtten_F32Tensor:$input);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def SpAtten_LogSoftmaxOp : SpAtten_Op<"log_softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "log-softmax over the last dimension";
+  let description = [{
+    `x - max - log(sum(exp(x - max)))` per row (ONNX LogSoftmax, axis -1).
+    Runs on the vector unit.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def SpAtten_ReduceOp : SpAtten_Op<"reduce", [Pure]> {
+  let summary = "sum, mean or max over the last dimension";
+  let description = [{
+    `input` is `[..., N]`, the result `[..., 1]`: one value per row (ONNX
+    ReduceSum / ReduceMean / ReduceMax over the last axis with keepdims; the
+    lift reshapes for other axes). The sum and mean accumulate in more than
+    fp32 precision. Runs on the vector unit.
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_ReduceFnAttr:$fn);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $fn $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 def SpAtten_ReshapeOp : SpAtten_Op<"reshape", [Pure]> {
