@@ -119,3 +119,25 @@ func.func @matmul() -> (tensor<2x1x2xf32>, tensor<2xf32>) {
   %w = onnx.MatMul(%c, %v) : (tensor<2x2xf32>, tensor<2xf32>) -> tensor<2xf32>
   return %m, %w : tensor<2x1x2xf32>, tensor<2xf32>
 }
+
+// -----
+
+// libonnx infers only the rank of an Einsum: the dims come from the
+// equation, then the folder fires and @main's result type follows.
+// CHECK-LABEL: func.func @refine
+// CHECK-SAME: -> tensor<2x2xf64>
+// CHECK: onnx.Constant {value = dense<{{\[}}[1.000000e+00, 3.000000e+00], [2.000000e+00, 4.000000e+00]]> : tensor<2x2xf64>}
+func.func @refine() -> tensor<?x?xf64> {
+  %a = onnx.Constant {value = dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf64>} : tensor<2x2xf64>
+  %t = onnx.Einsum(%a) {equation = "ij->ji"} : (tensor<2x2xf64>) -> tensor<?x?xf64>
+  return %t : tensor<?x?xf64>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @refine_runtime
+// CHECK: onnx.Einsum(%arg0) {equation = "ij->j"} : (tensor<2x3xf32>) -> tensor<3xf32>
+func.func @refine_runtime(%x: tensor<2x3xf32>) -> tensor<?xf32> {
+  %t = onnx.Einsum(%x) {equation = "ij->j"} : (tensor<2x3xf32>) -> tensor<?xf32>
+  return %t : tensor<?xf32>
+}

@@ -11,6 +11,7 @@
 #include "FoldUtils.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 
+#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/StringExtras.h"
 
 #include <map>
@@ -243,6 +244,17 @@ SmallVector<int64_t> resultShape(const Contraction &c) {
                              [&](int64_t index) { return c.sizes[index]; });
 }
 
+/// Parses and binds an equation the verifier has accepted (so errors, which
+/// it reported, only make the caller decline).
+FailureOr<Contraction> bindQuietly(StringRef equation,
+                                   ArrayRef<RankedTensorType> types) {
+  auto quiet = [] { return InFlightDiagnostic(); };
+  auto eq = parseEquation(equation, quiet);
+  if (failed(eq))
+    return failure();
+  return bindEquation(*eq, types, quiet);
+}
+
 OpFoldResult foldContraction(Operation *op, StringRef equation,
                              ArrayRef<Attribute> operandAttrs) {
   auto type = staticType(op->getResult(0));
@@ -252,12 +264,7 @@ OpFoldResult foldContraction(Operation *op, StringRef equation,
   if (!operands)
     return {};
   auto types = llvm::map_to_vector(*operands, [](auto &t) { return t.type; });
-  // Errors were reported by the verifier; a fold only declines.
-  auto quiet = [&] { return InFlightDiagnostic(); };
-  auto eq = parseEquation(equation, quiet);
-  if (failed(eq))
-    return {};
-  auto c = bindEquation(*eq, types, quiet);
+  auto c = bindQuietly(equation, types);
   if (failed(c) || resultShape(*c) != type.getShape())
     return {};
   if (auto result = evaluate(*c, *operands, type))
@@ -285,6 +292,29 @@ LogicalResult EinsumOp::verify() {
   if (result && failed(verifyCompatibleShape(result.getShape(), resultShape(*c))))
     return emitOpError() << "result type " << result
                          << " does not match the equation's shape";
+  return success();
+}
+
+/// Static result dims from the equation once the operands' dims are static.
+LogicalResult EinsumOp::canonicalize(EinsumOp op, PatternRewriter &rewriter) {
+  auto current = dyn_cast<TensorType>(op.getType());
+  if (staticType(op.getOutput()))
+    return failure();
+  SmallVector<RankedTensorType> types;
+  for (Value v : op.getInputs()) {
+    if (!staticType(v))
+      return failure();
+    types.push_back(staticType(v));
+  }
+  auto c = bindQuietly(op.getEquation(), types);
+  if (failed(c))
+    return failure();
+  auto refined = RankedTensorType::get(resultShape(*c), current.getElementType());
+  if (failed(verifyCompatibleShape(refined, current)))
+    return failure();
+  rewriter.modifyOpInPlace(op, [&] { op.getOutput().setType(refined); });
+  for (Operation *user : op.getOutput().getUsers()) // their types may refine
+    rewriter.modifyOpInPlace(user, [] {});
   return success();
 }
 

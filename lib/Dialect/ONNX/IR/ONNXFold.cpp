@@ -143,6 +143,14 @@ OpFoldResult ShapeOp::fold(FoldAdaptor) {
   return DenseElementsAttr::get(type, ArrayRef<int64_t>(dims));
 }
 
+OpFoldResult SizeOp::fold(FoldAdaptor) {
+  auto in = staticType(getData());
+  auto type = RankedTensorType::get({}, IntegerType::get(getContext(), 64));
+  if (!in || type != getType())
+    return {};
+  return DenseElementsAttr::get(type, in.getNumElements());
+}
+
 OpFoldResult ConstantOfShapeOp::fold(FoldAdaptor) {
   auto type = staticType(getOutput());
   if (!type)

@@ -171,6 +171,8 @@ def ONNX_EinsumOp : ONNX_CompactOp<"Einsum"> {
   let results = (outs T:$Output);
   let hasVerifier = 1;
   let hasFolder = 1;
+  // libonnx 1.12 infers only the rank: the dims come from the equation.
+  let hasCanonicalizeMethod = 1;
 }
 
 def ONNX_GemmOp : ONNX_Op<"Gemm"> {
@@ -290,6 +292,13 @@ def ONNX_ShapeOp : ONNX_CompactOp<"Shape"> {
                    OptionalAttr<I64Attr>:$end);
   let results = (outs T:$shape);
   let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def ONNX_SizeOp : ONNX_CompactOp<"Size"> {
+  let summary = "the number of elements of `data` as an int64 scalar";
+  let arguments = (ins T:$data);
+  let results = (outs T:$size);
   let hasFolder = 1;
 }
 
