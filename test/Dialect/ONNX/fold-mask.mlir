@@ -112,3 +112,15 @@ func.func @elementwise() -> (tensor<2xi64>, tensor<2xf32>, tensor<3xi1>, tensor<
   %r = onnx.Relu(%ab) : (tensor<2xi64>) -> tensor<2xi64>
   return %m, %f, %i, %n, %abs, %r : tensor<2xi64>, tensor<2xf32>, tensor<3xi1>, tensor<3xi1>, tensor<2xi64>, tensor<2xi64>
 }
+
+// -----
+
+// A shape whose element count overflows int64 is never folded (nor
+// allocated); the op stays for the lowering to refuse by name.
+// CHECK-LABEL: func.func @overflow
+// CHECK: onnx.ConstantOfShape
+func.func @overflow() -> tensor<2147483648x2147483648x2147483648xf32> {
+  %s = onnx.Constant {value = dense<[2147483648, 2147483648, 2147483648]> : tensor<3xi64>} : tensor<3xi64>
+  %c = onnx.ConstantOfShape(%s) : (tensor<3xi64>) -> tensor<2147483648x2147483648x2147483648xf32>
+  return %c : tensor<2147483648x2147483648x2147483648xf32>
+}

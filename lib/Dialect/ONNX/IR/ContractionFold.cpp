@@ -118,6 +118,35 @@ bindTerm(const Term &term, int64_t rank, int64_t ellipsisRank,
   return dims;
 }
 
+/// Sets `c.sizes`: a letter's dims must agree, a `...` dim broadcasts (1 or
+/// one size); an index whose dims are all dynamic stays dynamic.
+LogicalResult unifySizes(Contraction &c, ArrayRef<RankedTensorType> operands,
+                         StringRef letters,
+                         const std::function<InFlightDiagnostic()> &error) {
+  SmallVector<bool> sized(c.sizes.size(), false), dynamic(c.sizes.size(), false);
+  for (auto [dims, type] : llvm::zip(c.inputDims, operands)) {
+    for (auto [index, size] : llvm::zip(dims, type.getShape())) {
+      bool broadcast = index < c.ellipsisRank;
+      dynamic[index] = dynamic[index] || ShapedType::isDynamic(size);
+      if (ShapedType::isDynamic(size) || (broadcast && size == 1))
+        continue;
+      if (sized[index] && c.sizes[index] != size)
+        return error() << "dim of size " << size << " does not match "
+                       << c.sizes[index] << " for "
+                       << (broadcast ? std::string("'...'")
+                                     : "letter '" +
+                                           std::string(1, letters[index - c.ellipsisRank]) +
+                                           "'");
+      c.sizes[index] = size;
+      sized[index] = true;
+    }
+  }
+  for (size_t i = 0; i < c.sizes.size(); ++i)
+    if (dynamic[i] && !sized[i])
+      c.sizes[i] = ShapedType::kDynamic;
+  return success();
+}
+
 FailureOr<Contraction>
 bindEquation(const Equation &eq, ArrayRef<RankedTensorType> operands,
              const std::function<InFlightDiagnostic()> &error) {
@@ -137,49 +166,30 @@ bindEquation(const Equation &eq, ArrayRef<RankedTensorType> operands,
     }
   }
   c.sizes.assign(c.ellipsisRank + letters.size(), 1);
-  SmallVector<bool> sized(c.sizes.size(), false);
   for (auto [term, type] : llvm::zip(eq.inputs, operands)) {
     auto dims = bindTerm(term, type.getRank(), c.ellipsisRank, letters, error);
     if (failed(dims))
       return failure();
-    for (auto [index, size] : llvm::zip(*dims, type.getShape())) {
-      bool broadcast = index < c.ellipsisRank;
-      if (ShapedType::isDynamic(size) || (broadcast && size == 1))
-        continue;
-      if (sized[index] && c.sizes[index] != size && !ShapedType::isDynamic(c.sizes[index]))
-        return error() << "dim of size " << size << " does not match "
-                       << c.sizes[index] << " for "
-                       << (broadcast ? std::string("'...'")
-                                     : "letter '" + std::string(1, letters[index - c.ellipsisRank]) + "'");
-      c.sizes[index] = size;
-      sized[index] = true;
-    }
     c.inputDims.push_back(*dims);
   }
-  // Dims only dynamic so far stay dynamic.
-  for (auto [index, type] : llvm::zip(c.inputDims, operands))
-    for (auto [i, size] : llvm::zip(index, type.getShape()))
-      if (ShapedType::isDynamic(size) && !sized[i])
-        c.sizes[i] = ShapedType::kDynamic;
+  if (failed(unifySizes(c, operands, letters, error)))
+    return failure();
+  // The implicit output is `...` then the letters used once, alphabetically.
+  Term output;
   if (eq.output) {
-    for (int64_t i = 0; i <= (int64_t)eq.output->letters.size(); ++i) {
-      if (i == eq.output->ellipsisAt)
-        for (int64_t e = 0; e < c.ellipsisRank; ++e)
-          c.outputDims.push_back(e);
-      if (i < (int64_t)eq.output->letters.size())
-        c.outputDims.push_back(c.ellipsisRank +
-                               letters.find(eq.output->letters[i]));
-    }
+    output = *eq.output;
   } else {
-    for (int64_t e = 0; e < c.ellipsisRank; ++e)
-      c.outputDims.push_back(e);
-    std::string once;
-    for (auto [l, n] : uses)
+    output.ellipsisAt = 0;
+    for (auto [l, n] : uses) // std::map: ASCII order
       if (n == 1)
-        once.push_back(l); // std::map keeps alphabetical (ASCII) order
-    for (char l : once)
-      c.outputDims.push_back(c.ellipsisRank + letters.find(l));
+        output.letters.push_back(l);
   }
+  int64_t outRank = output.letters.size() +
+                    (output.ellipsisAt >= 0 ? c.ellipsisRank : 0);
+  auto dims = bindTerm(output, outRank, c.ellipsisRank, letters, error);
+  if (failed(dims))
+    return failure();
+  c.outputDims = *dims;
   return c;
 }
 

@@ -22,7 +22,8 @@ namespace spatten::onnx {
 inline constexpr int64_t kMathLimit = 1 << 20;
 inline constexpr int64_t kMoveLimit = 64ll << 20;
 
-/// The type of `v` when it is ranked with static dims, else null.
+/// The type of `v` when it is ranked with static dims whose element count
+/// fits int64, else null.
 mlir::RankedTensorType staticType(mlir::Value v);
 /// `attr` viewed as a ConstTensor (nullopt for non-constants).
 std::optional<ConstTensor> constOf(mlir::Attribute attr);

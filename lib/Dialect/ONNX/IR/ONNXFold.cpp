@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 
 using namespace mlir;
 using namespace spatten::onnx;
@@ -23,7 +24,17 @@ namespace spatten::onnx {
 
 RankedTensorType staticType(Value v) {
   auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t && t.hasStaticShape() ? t : RankedTensorType();
+  if (!t || !t.hasStaticShape())
+    return {};
+  // Dims come from constant operands; a count that would overflow int64
+  // must not reach getNumElements() and the allocations sized by it.
+  int64_t n = 1;
+  for (int64_t d : t.getShape()) {
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+      return {};
+    n *= d;
+  }
+  return t;
 }
 
 std::optional<ConstTensor> constOf(Attribute attr) {
