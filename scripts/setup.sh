@@ -13,6 +13,8 @@ packages=(
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libzstd-dev
   python3-onnx python3-numpy python3-torch python3-pytest python3-matplotlib
   python3-sentencepiece
+  # ONNX's own node tests (python/spatten/tests/test_onnx_node.py).
+  libonnx-testdata
   # The English corpus of the trained models (docs/Accuracy.md).
   python3.11-doc
   # PyTorch and NumPy call the system BLAS; without OpenBLAS that is the slow

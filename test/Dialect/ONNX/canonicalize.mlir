@@ -231,3 +231,14 @@ func.func @edges() -> (tensor<?x?xi64>, tensor<?x?xi64>, tensor<?x?xi64>, tensor
   %q = onnx.Div(%d, %two) : (tensor<2x1xi64>, tensor<i64>) -> tensor<?x?xi64>
   return %s, %g, %cc, %r, %ci, %q : tensor<?x?xi64>, tensor<?x?xi64>, tensor<?x?xi64>, tensor<?xf32>, tensor<?xi32>, tensor<?x?xi64>
 }
+
+// -----
+
+// Size of a static tensor is its element count.
+// CHECK-LABEL: func.func @size
+// CHECK: %[[S:.*]] = onnx.Constant {value = dense<6> : tensor<i64>}
+// CHECK: return %[[S]]
+func.func @size(%x: tensor<2x3xf32>) -> tensor<i64> {
+  %s = onnx.Size(%x) : (tensor<2x3xf32>) -> tensor<i64>
+  return %s : tensor<i64>
+}

@@ -161,3 +161,129 @@ func.func @shape_result(%a: tensor<2x3xf32>) {
   %c = onnx.Shape(%a) : (tensor<2x3xf32>) -> tensor<2xi32>
   return
 }
+
+// -----
+
+func.func @einsum_char(%a: tensor<2x3xf32>) {
+  // expected-error @below {{'onnx.Einsum' op equation 'i1->i': term 'i1' has '1'; only letters and one '...' are allowed}}
+  %r = onnx.Einsum(%a) {equation = "i1->i"} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @einsum_terms(%a: tensor<2x3xf32>) {
+  // expected-error @below {{equation has 2 input terms for 1 inputs}}
+  %r = onnx.Einsum(%a) {equation = "ij,jk->ik"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @einsum_rank(%a: tensor<2x3xf32>) {
+  // expected-error @below {{term 'ijk' does not fit an operand of rank 2}}
+  %r = onnx.Einsum(%a) {equation = "ijk->i"} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @einsum_output_letter(%a: tensor<2x3xf32>) {
+  // expected-error @below {{output letter 'k' is not in any input}}
+  %r = onnx.Einsum(%a) {equation = "ij->k"} : (tensor<2x3xf32>) -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @einsum_sizes(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) {
+  // expected-error @below {{dim of size 4 does not match 3 for letter 'j'}}
+  %r = onnx.Einsum(%a, %b) {equation = "ij,jk->ik"} : (tensor<2x3xf32>, tensor<4x5xf32>) -> tensor<2x5xf32>
+  return
+}
+
+// -----
+
+func.func @einsum_ellipsis(%a: tensor<2x3xf32>) {
+  // expected-error @below {{term '...i...' has more than one '...'}}
+  %r = onnx.Einsum(%a) {equation = "...i...->i"} : (tensor<2x3xf32>) -> tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @einsum_result(%a: tensor<2x3xf32>) {
+  // expected-error @below {{result type 'tensor<2x3xf32>' does not match the equation's shape}}
+  %r = onnx.Einsum(%a) {equation = "ij->ji"} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @constant_of_shape_negative() {
+  %s = onnx.Constant {value = dense<[2, -3]> : tensor<2xi64>} : tensor<2xi64>
+  // expected-error @below {{'onnx.ConstantOfShape' op 'input' has -3, below the smallest allowed 0}}
+  %c = onnx.ConstantOfShape(%s) : (tensor<2xi64>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @expand_negative(%x: tensor<3xf32>) {
+  %s = onnx.Constant {value = dense<[-1, 3]> : tensor<2xi64>} : tensor<2xi64>
+  // expected-error @below {{'onnx.Expand' op 'shape' has -1, below the smallest allowed 0}}
+  %c = onnx.Expand(%x, %s) : (tensor<3xf32>, tensor<2xi64>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @tile_negative(%x: tensor<2xf32>) {
+  %r = onnx.Constant {value = dense<-2> : tensor<1xi64>} : tensor<1xi64>
+  // expected-error @below {{'onnx.Tile' op 'repeats' has -2, below the smallest allowed 0}}
+  %t = onnx.Tile(%x, %r) : (tensor<2xf32>, tensor<1xi64>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @tile_repeats(%x: tensor<2xf32>) {
+  %r = onnx.Constant {value = dense<[1, 2]> : tensor<2xi64>} : tensor<2xi64>
+  // expected-error @below {{'onnx.Tile' op 'repeats' has 2 entries for rank 1}}
+  %t = onnx.Tile(%x, %r) : (tensor<2xf32>, tensor<2xi64>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_negative(%x: tensor<6xf32>) {
+  %s = onnx.Constant {value = dense<[-2, 3]> : tensor<2xi64>} : tensor<2xi64>
+  // expected-error @below {{'onnx.Reshape' op 'shape' has -2, below the smallest allowed -1}}
+  %r = onnx.Reshape(%x, %s) : (tensor<6xf32>, tensor<2xi64>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @trilu_rank(%x: tensor<3xf32>) {
+  // expected-error @below {{'onnx.Trilu' op input must have rank >= 2, got 1}}
+  %t = "onnx.Trilu"(%x) : (tensor<3xf32>) -> tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @trilu_k(%x: tensor<3x3xf32>, %k: tensor<2xi64>) {
+  // expected-error @below {{'onnx.Trilu' op 'k' must be a scalar}}
+  %t = "onnx.Trilu"(%x, %k) : (tensor<3x3xf32>, tensor<2xi64>) -> tensor<3x3xf32>
+  return
+}
+
+// -----
+
+func.func @cumsum_axis(%x: tensor<3xf32>) {
+  %a = onnx.Constant {value = dense<1> : tensor<i64>} : tensor<i64>
+  // expected-error @below {{'onnx.CumSum' op axis 1 is out of range for rank 1}}
+  %c = onnx.CumSum(%x, %a) : (tensor<3xf32>, tensor<i64>) -> tensor<3xf32>
+  return
+}

@@ -9,43 +9,58 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "ONNXUtils.h"
+#include "FoldUtils.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 
 using namespace mlir;
 using namespace spatten::onnx;
 
-/// Element count bounds: elementwise math runs per element in double, so it is
-/// limited to shape-sized and mask-sized tensors; data movement copies bytes
-/// and is allowed up to 64 Mi elements (embedding tables, weights).
-static constexpr int64_t kMathLimit = 1 << 20;
-static constexpr int64_t kMoveLimit = 64ll << 20;
+namespace spatten::onnx {
 
-static RankedTensorType staticType(Value v) {
+RankedTensorType staticType(Value v) {
   auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t && t.hasStaticShape() ? t : RankedTensorType();
+  if (!t || !t.hasStaticShape())
+    return {};
+  // Dims come from constant operands; a count that would overflow int64
+  // must not reach getNumElements() and the allocations sized by it.
+  int64_t n = 1;
+  for (int64_t d : t.getShape()) {
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+      return {};
+    n *= d;
+  }
+  return t;
 }
 
-static std::optional<ConstTensor> constOf(Attribute attr) {
+std::optional<ConstTensor> constOf(Attribute attr) {
   return ConstTensor::get(attr);
 }
 
-static SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
+std::optional<SmallVector<ConstTensor>> constsOf(ArrayRef<Attribute> attrs) {
+  SmallVector<ConstTensor> tensors;
+  for (Attribute a : attrs) {
+    auto t = constOf(a);
+    if (!t)
+      return std::nullopt;
+    tensors.push_back(*t);
+  }
+  return tensors;
+}
+
+SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> strides(shape.size(), 1);
   for (int64_t i = (int64_t)shape.size() - 2; i >= 0; --i)
     strides[i] = strides[i + 1] * shape[i + 1];
   return strides;
 }
 
-/// For each element of `outShape` (row-major), the index of the element of a
-/// tensor of shape `inShape` that numpy broadcasting reads.
-static void forEachBroadcast(ArrayRef<int64_t> outShape,
-                             ArrayRef<int64_t> inShape,
-                             llvm::function_ref<void(int64_t, int64_t)> fn) {
+void forEachBroadcast(ArrayRef<int64_t> outShape, ArrayRef<int64_t> inShape,
+                      llvm::function_ref<void(int64_t, int64_t)> fn) {
   int64_t rank = outShape.size(), offset = rank - inShape.size();
   SmallVector<int64_t> inStrides = stridesOf(inShape), effStrides(rank, 0);
   for (int64_t d = offset; d < rank; ++d)
@@ -65,16 +80,28 @@ static void forEachBroadcast(ArrayRef<int64_t> outShape,
   }
 }
 
-/// Copies elements of `src` into a new tensor of type `type`, element o taken
-/// from src index `srcIndex(o)`.
-static ElementsAttr gatherElements(RankedTensorType type, const ConstTensor &src,
-                                   llvm::function_ref<int64_t(int64_t)> srcIndex) {
+ElementsAttr gatherElements(RankedTensorType type, const ConstTensor &src,
+                            llvm::function_ref<int64_t(int64_t)> srcIndex) {
   int64_t n = type.getNumElements(), eb = src.elemBytes;
   std::vector<char> out(n * eb);
   for (int64_t o = 0; o < n; ++o)
     std::memcpy(out.data() + o * eb, src.at(srcIndex(o)), eb);
   return makeElements(type, out);
 }
+
+ElementsAttr
+gatherByCoordinates(RankedTensorType type, const ConstTensor &src,
+                    llvm::function_ref<int64_t(int64_t, int64_t)> term) {
+  SmallVector<int64_t> outStrides = stridesOf(type.getShape());
+  return gatherElements(type, src, [&](int64_t o) {
+    int64_t i = 0;
+    for (int64_t d = 0, rank = type.getRank(); d < rank; ++d)
+      i += term(d, (o / outStrides[d]) % type.getDimSize(d));
+    return i;
+  });
+}
+
+} // namespace spatten::onnx
 
 /// Same elements, new shape (Reshape, Squeeze, Unsqueeze, Flatten, Identity).
 static OpFoldResult refold(Value result, Attribute input) {
@@ -88,212 +115,6 @@ static OpFoldResult refold(Value result, Attribute input) {
   if (t->size() > kMoveLimit)
     return {};
   return gatherElements(type, *t, [](int64_t i) { return i; });
-}
-
-//===----------------------------------------------------------------------===//
-// Elementwise math
-//===----------------------------------------------------------------------===//
-
-using DoubleFn = std::function<std::optional<double>(ArrayRef<double>)>;
-using IntFn = std::function<std::optional<int64_t>(ArrayRef<int64_t>)>;
-
-/// Evaluates an n-ary elementwise op with broadcasting. Values are computed in
-/// double when the operands are float (`dfn`), else in int64 (`ifn`); the
-/// result is stored in the result element type (i1 for comparisons).
-static OpFoldResult foldElementwise(Operation *op, ArrayRef<Attribute> operands,
-                                    DoubleFn dfn, IntFn ifn) {
-  auto type = staticType(op->getResult(0));
-  if (!type || type.getNumElements() > kMathLimit)
-    return {};
-  SmallVector<ConstTensor> ins;
-  for (Attribute a : operands) {
-    auto t = constOf(a);
-    if (!t)
-      return {};
-    ins.push_back(*t);
-  }
-  bool useFloat = llvm::any_of(ins, [](auto &t) { return t.isFloat(); });
-  if ((useFloat && !dfn) || (!useFloat && !ifn))
-    return {};
-  int64_t n = type.getNumElements();
-  SmallVector<SmallVector<int64_t>> index(ins.size(), SmallVector<int64_t>(n));
-  for (size_t k = 0; k < ins.size(); ++k)
-    forEachBroadcast(type.getShape(), ins[k].shape(),
-                     [&](int64_t o, int64_t i) { index[k][o] = i; });
-  Type et = type.getElementType();
-  std::vector<char> out(n * elementBytes(et));
-  SmallVector<double> dargs(ins.size());
-  SmallVector<int64_t> iargs(ins.size());
-  for (int64_t o = 0; o < n; ++o) {
-    if (useFloat) {
-      for (size_t k = 0; k < ins.size(); ++k)
-        dargs[k] = ins[k].getDouble(index[k][o]);
-      auto v = dfn(dargs);
-      if (!v)
-        return {};
-      storeDouble(et, out.data(), o, *v);
-    } else {
-      for (size_t k = 0; k < ins.size(); ++k)
-        iargs[k] = ins[k].getInt(index[k][o]);
-      auto v = ifn(iargs);
-      if (!v)
-        return {};
-      storeInt(et, out.data(), o, *v);
-    }
-  }
-  return makeElements(type, out);
-}
-
-template <typename F>
-static OpFoldResult foldBinary(Operation *op, ArrayRef<Attribute> operands,
-                               F f) {
-  return foldElementwise(
-      op, operands,
-      [&](ArrayRef<double> a) -> std::optional<double> { return f(a[0], a[1]); },
-      [&](ArrayRef<int64_t> a) -> std::optional<int64_t> {
-        return f(a[0], a[1]);
-      });
-}
-
-OpFoldResult AddOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(), [](auto x, auto y) { return x + y; });
-}
-OpFoldResult SubOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(), [](auto x, auto y) { return x - y; });
-}
-OpFoldResult MulOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(), [](auto x, auto y) { return x * y; });
-}
-OpFoldResult DivOp::fold(FoldAdaptor a) {
-  return foldElementwise(
-      *this, a.getOperands(),
-      [](ArrayRef<double> v) -> std::optional<double> { return v[0] / v[1]; },
-      // Integer Div truncates (onnxruntime); division by zero is not folded.
-      [](ArrayRef<int64_t> v) -> std::optional<int64_t> {
-        if (v[1] == 0)
-          return std::nullopt;
-        return v[0] / v[1];
-      });
-}
-OpFoldResult PowOp::fold(FoldAdaptor a) {
-  return foldElementwise(
-      *this, a.getOperands(),
-      [](ArrayRef<double> v) -> std::optional<double> {
-        return std::pow(v[0], v[1]);
-      },
-      [](ArrayRef<int64_t> v) -> std::optional<int64_t> {
-        return (int64_t)std::pow((double)v[0], (double)v[1]);
-      });
-}
-OpFoldResult EqualOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(),
-                    [](auto x, auto y) { return decltype(x)(x == y); });
-}
-OpFoldResult LessOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(),
-                    [](auto x, auto y) { return decltype(x)(x < y); });
-}
-OpFoldResult LessOrEqualOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(),
-                    [](auto x, auto y) { return decltype(x)(x <= y); });
-}
-OpFoldResult GreaterOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(),
-                    [](auto x, auto y) { return decltype(x)(x > y); });
-}
-OpFoldResult GreaterOrEqualOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(),
-                    [](auto x, auto y) { return decltype(x)(x >= y); });
-}
-OpFoldResult AndOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(),
-                    [](auto x, auto y) { return decltype(x)(x && y); });
-}
-OpFoldResult OrOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(),
-                    [](auto x, auto y) { return decltype(x)(x || y); });
-}
-
-template <typename F>
-static OpFoldResult foldVariadic(Operation *op, ArrayRef<Attribute> operands,
-                                 F f) {
-  auto reduce = [&](auto args) -> std::optional<typename decltype(args)::value_type> {
-    auto acc = args[0];
-    for (size_t i = 1; i < args.size(); ++i)
-      acc = f(acc, args[i]);
-    return acc;
-  };
-  return foldElementwise(
-      op, operands, [&](ArrayRef<double> v) { return reduce(v); },
-      [&](ArrayRef<int64_t> v) { return reduce(v); });
-}
-OpFoldResult MaxOp::fold(FoldAdaptor a) {
-  return foldVariadic(*this, a.getOperands(),
-                      [](auto x, auto y) { return x > y ? x : y; });
-}
-OpFoldResult MinOp::fold(FoldAdaptor a) {
-  return foldVariadic(*this, a.getOperands(),
-                      [](auto x, auto y) { return x < y ? x : y; });
-}
-OpFoldResult SumOp::fold(FoldAdaptor a) {
-  return foldVariadic(*this, a.getOperands(),
-                      [](auto x, auto y) { return x + y; });
-}
-
-OpFoldResult WhereOp::fold(FoldAdaptor a) {
-  // A constant all-true/all-false condition selects one side unchanged.
-  if (auto cond = constOf(a.getCondition()); cond && cond->splat) {
-    Value side = cond->getInt(0) ? getX() : getY();
-    if (side.getType() == getType())
-      return side;
-  }
-  return foldElementwise(
-      *this, a.getOperands(),
-      [](ArrayRef<double> v) -> std::optional<double> {
-        return v[0] != 0 ? v[1] : v[2];
-      },
-      [](ArrayRef<int64_t> v) -> std::optional<int64_t> {
-        return v[0] ? v[1] : v[2];
-      });
-}
-
-template <typename F>
-static OpFoldResult foldUnary(Operation *op, Attribute operand, F f) {
-  return foldElementwise(
-      op, {operand},
-      [&](ArrayRef<double> v) -> std::optional<double> { return f(v[0]); },
-      [&](ArrayRef<int64_t> v) -> std::optional<int64_t> { return f(v[0]); });
-}
-OpFoldResult NegOp::fold(FoldAdaptor a) {
-  return foldUnary(*this, a.getX(), [](auto x) { return -x; });
-}
-OpFoldResult NotOp::fold(FoldAdaptor a) {
-  return foldUnary(*this, a.getX(), [](auto x) { return decltype(x)(!x); });
-}
-OpFoldResult SqrtOp::fold(FoldAdaptor a) {
-  return foldElementwise(
-      *this, {a.getX()},
-      [](ArrayRef<double> v) -> std::optional<double> { return std::sqrt(v[0]); },
-      nullptr);
-}
-
-OpFoldResult CastOp::fold(FoldAdaptor a) {
-  if (getInput().getType() == getType())
-    return getInput();
-  auto in = constOf(a.getInput());
-  auto type = staticType(getOutput());
-  if (!in || !type || in->size() > kMathLimit ||
-      in->size() != type.getNumElements())
-    return {};
-  Type et = type.getElementType();
-  std::vector<char> out(in->size() * elementBytes(et));
-  for (int64_t i = 0, n = in->size(); i < n; ++i) {
-    if (in->isFloat())
-      storeDouble(et, out.data(), i, in->getDouble(i)); // truncates to int
-    else
-      storeInt(et, out.data(), i, in->getInt(i));
-  }
-  return makeElements(type, out);
 }
 
 OpFoldResult IdentityOp::fold(FoldAdaptor) {
@@ -331,6 +152,14 @@ OpFoldResult ShapeOp::fold(FoldAdaptor) {
   if (type != getType())
     return {};
   return DenseElementsAttr::get(type, ArrayRef<int64_t>(dims));
+}
+
+OpFoldResult SizeOp::fold(FoldAdaptor) {
+  auto in = staticType(getData());
+  auto type = RankedTensorType::get({}, IntegerType::get(getContext(), 64));
+  if (!in || type != getType())
+    return {};
+  return DenseElementsAttr::get(type, in.getNumElements());
 }
 
 OpFoldResult ConstantOfShapeOp::fold(FoldAdaptor) {
@@ -466,13 +295,9 @@ OpFoldResult TransposeOp::fold(FoldAdaptor a) {
     return getData();
   if (!type || !in || in->size() > kMoveLimit)
     return {};
-  SmallVector<int64_t> inStrides = stridesOf(in->shape()),
-                       outStrides = stridesOf(type.getShape());
-  return gatherElements(type, *in, [&](int64_t o) {
-    int64_t i = 0;
-    for (int64_t d = 0; d < rank; ++d)
-      i += ((o / outStrides[d]) % type.getDimSize(d)) * inStrides[perm[d]];
-    return i;
+  SmallVector<int64_t> inStrides = stridesOf(in->shape());
+  return gatherByCoordinates(type, *in, [&](int64_t d, int64_t x) {
+    return x * inStrides[perm[d]];
   });
 }
 
@@ -511,13 +336,10 @@ OpFoldResult ConcatOp::fold(FoldAdaptor a) {
     return {};
   if (getInputs().size() == 1 && getInputs()[0].getType() == type)
     return getInputs()[0];
-  SmallVector<ConstTensor> ins;
-  for (Attribute attr : a.getInputs()) {
-    auto t = constOf(attr);
-    if (!t)
-      return {};
-    ins.push_back(*t);
-  }
+  auto consts = constsOf(a.getInputs());
+  if (!consts)
+    return {};
+  SmallVector<ConstTensor> &ins = *consts;
   int64_t rank = type.getRank(), axis = *normalizeAxis(getAxis(), rank);
   int64_t outer = 1;
   for (int64_t d = 0; d < axis; ++d)
@@ -587,15 +409,9 @@ OpFoldResult SliceOp::fold(FoldAdaptor a) {
   if (!params)
     return {};
   auto &[start, step] = *params;
-  int64_t rank = type.getRank();
-  SmallVector<int64_t> inStrides = stridesOf(data->shape()),
-                       outStrides = stridesOf(type.getShape());
-  return gatherElements(type, *data, [&](int64_t o) {
-    int64_t i = 0;
-    for (int64_t d = 0; d < rank; ++d)
-      i += (start[d] + ((o / outStrides[d]) % type.getDimSize(d)) * step[d]) *
-           inStrides[d];
-    return i;
+  SmallVector<int64_t> inStrides = stridesOf(data->shape());
+  return gatherByCoordinates(type, *data, [&](int64_t d, int64_t x) {
+    return (start[d] + x * step[d]) * inStrides[d];
   });
 }
 
@@ -610,14 +426,8 @@ LogicalResult SplitOp::fold(FoldAdaptor a, SmallVectorImpl<OpFoldResult> &result
     auto type = staticType(r);
     if (!type)
       return failure();
-    SmallVector<int64_t> outStrides = stridesOf(type.getShape());
-    results.push_back(gatherElements(type, *in, [&](int64_t o) {
-      int64_t i = 0;
-      for (int64_t d = 0; d < rank; ++d)
-        i += (((o / outStrides[d]) % type.getDimSize(d)) +
-              (d == axis ? offset : 0)) *
-             inStrides[d];
-      return i;
+    results.push_back(gatherByCoordinates(type, *in, [&](int64_t d, int64_t x) {
+      return (x + (d == axis ? offset : 0)) * inStrides[d];
     }));
     offset += type.getDimSize(axis);
   }

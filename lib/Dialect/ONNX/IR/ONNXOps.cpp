@@ -103,6 +103,10 @@ SAME_SHAPE_VERIFIER(ErfOp)
 SAME_SHAPE_VERIFIER(TanhOp)
 SAME_SHAPE_VERIFIER(ExpOp)
 SAME_SHAPE_VERIFIER(LogOp)
+SAME_SHAPE_VERIFIER(CosOp)
+SAME_SHAPE_VERIFIER(SinOp)
+SAME_SHAPE_VERIFIER(IsNaNOp)
+SAME_SHAPE_VERIFIER(IsInfOp)
 SAME_SHAPE_VERIFIER(IdentityOp)
 #undef SAME_SHAPE_VERIFIER
 
@@ -121,6 +125,7 @@ BROADCAST_VERIFIER(GreaterOrEqualOp)
 BROADCAST_VERIFIER(AndOp)
 BROADCAST_VERIFIER(OrOp)
 BROADCAST_VERIFIER(WhereOp)
+BROADCAST_VERIFIER(ModOp)
 #undef BROADCAST_VERIFIER
 
 #define VARIADIC_VERIFIER(OP)                                                  \
@@ -220,8 +225,24 @@ static LogicalResult verifyIndexVector(Operation *op, Value v, StringRef name,
   return success();
 }
 
+/// Dims given by a constant operand (ConstantOfShape, Expand, Tile) must be
+/// >= `lowest`: a negative size would reach type construction and memory
+/// allocation otherwise.
+static LogicalResult verifyConstDims(Operation *op, Value v, StringRef name,
+                                     int64_t lowest = 0) {
+  auto dims = getConstInts(v);
+  if (!dims)
+    return success();
+  for (int64_t d : *dims)
+    if (d < lowest)
+      return op->emitOpError() << "'" << name << "' has " << d
+                               << ", below the smallest allowed " << lowest;
+  return success();
+}
+
 LogicalResult ConstantOfShapeOp::verify() {
-  if (failed(verifyIndexVector(*this, getInput(), "input")))
+  if (failed(verifyIndexVector(*this, getInput(), "input")) ||
+      failed(verifyConstDims(*this, getInput(), "input")))
     return failure();
   if (auto value = getValueAttr())
     if (cast<ShapedType>(value.getType()).getNumElements() != 1)
@@ -256,11 +277,54 @@ LogicalResult ReshapeOp::verify() {
   auto target = getConstInts(getShape());
   if (target && llvm::count(*target, -1) > 1)
     return emitOpError("'shape' has more than one -1");
-  return success();
+  return verifyConstDims(*this, getShape(), "shape", -1);
 }
 
 LogicalResult ExpandOp::verify() {
-  return verifyIndexVector(*this, getShape(), "shape");
+  if (failed(verifyIndexVector(*this, getShape(), "shape")))
+    return failure();
+  return verifyConstDims(*this, getShape(), "shape");
+}
+
+LogicalResult TileOp::verify() {
+  if (failed(verifyIndexVector(*this, getRepeats(), "repeats")) ||
+      failed(verifyConstDims(*this, getRepeats(), "repeats")))
+    return failure();
+  auto repeats = getConstInts(getRepeats());
+  auto in = rankedType(getInput());
+  if (repeats && in && (int64_t)repeats->size() != in.getRank())
+    return emitOpError() << "'repeats' has " << repeats->size()
+                         << " entries for rank " << in.getRank();
+  return success();
+}
+
+/// A scalar (or one-element 1-D) integer operand: Trilu's k, CumSum's axis.
+static LogicalResult verifyIntScalar(Operation *op, Value v, StringRef name) {
+  auto t = cast<TensorType>(v.getType());
+  if (!t.getElementType().isInteger(64) && !t.getElementType().isInteger(32))
+    return op->emitOpError() << "'" << name << "' must be an integer tensor";
+  if (t.hasRank() && !(t.getRank() == 0 ||
+                       (t.getRank() == 1 && t.getDimSize(0) == 1)))
+    return op->emitOpError() << "'" << name << "' must be a scalar";
+  return success();
+}
+
+LogicalResult TriluOp::verify() {
+  auto in = rankedType(getInput());
+  if (in && in.getRank() < 2)
+    return emitOpError() << "input must have rank >= 2, got " << in.getRank();
+  if (getK() && failed(verifyIntScalar(*this, getK(), "k")))
+    return failure();
+  return verifySameShape(*this);
+}
+
+LogicalResult CumSumOp::verify() {
+  if (failed(verifyIntScalar(*this, getAxis(), "axis")))
+    return failure();
+  if (auto axis = getConstInts(getAxis()); axis && axis->size() == 1)
+    if (failed(verifyAxisOf(*this, axis->front(), getX())))
+      return failure();
+  return verifySameShape(*this);
 }
 
 LogicalResult UnsqueezeOp::verify() {

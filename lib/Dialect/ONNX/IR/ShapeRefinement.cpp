@@ -187,6 +187,8 @@ RankedTensorType refine(TensorType currentType,
     const auto &dim = shape.dim(d);
     if (!dim.has_dim_value())
       continue;
+    if (dim.dim_value() < 0)
+      return {}; // from a negative constant: the verifiers name it
     if (ShapedType::isDynamic(dims[d]))
       dims[d] = dim.dim_value();
     else if (dims[d] != dim.dim_value())

@@ -42,12 +42,15 @@ class ONNX_UnaryOp<string mnemonic, string inName = "X", string outName = "Y",
   let hasVerifier = 1;
 }
 
-def ONNX_SqrtOp : ONNX_UnaryOp<"Sqrt"> { let hasFolder = 1; }
+// Every elementwise op folds on constants: exporters compute rotary tables
+// (Cos/Sin of an outer product) and masks with them.
+let hasFolder = 1 in {
+def ONNX_SqrtOp : ONNX_UnaryOp<"Sqrt">;
 def ONNX_ReciprocalOp : ONNX_UnaryOp<"Reciprocal">;
 def ONNX_ReluOp : ONNX_UnaryOp<"Relu">;
 def ONNX_SigmoidOp : ONNX_UnaryOp<"Sigmoid">;
-def ONNX_NegOp : ONNX_UnaryOp<"Neg"> { let hasFolder = 1; }
-def ONNX_NotOp : ONNX_UnaryOp<"Not"> { let hasFolder = 1; }
+def ONNX_NegOp : ONNX_UnaryOp<"Neg">;
+def ONNX_NotOp : ONNX_UnaryOp<"Not">;
 def ONNX_AbsOp : ONNX_UnaryOp<"Abs">;
 def ONNX_FloorOp : ONNX_UnaryOp<"Floor">;
 def ONNX_CeilOp : ONNX_UnaryOp<"Ceil">;
@@ -55,6 +58,19 @@ def ONNX_ErfOp : ONNX_UnaryOp<"Erf", "input", "output">;
 def ONNX_TanhOp : ONNX_UnaryOp<"Tanh", "input", "output">;
 def ONNX_ExpOp : ONNX_UnaryOp<"Exp", "input", "output">;
 def ONNX_LogOp : ONNX_UnaryOp<"Log", "input", "output">;
+def ONNX_CosOp : ONNX_UnaryOp<"Cos", "input", "output">;
+def ONNX_SinOp : ONNX_UnaryOp<"Sin", "input", "output">;
+def ONNX_IsNaNOp : ONNX_UnaryOp<"IsNaN">;
+}
+
+def ONNX_IsInfOp : ONNX_CompactOp<"IsInf"> {
+  let summary = "elementwise test for +inf (detect_positive) and -inf (detect_negative)";
+  let arguments = (ins T:$X, DefaultValuedAttr<I64Attr, "1">:$detect_negative,
+                   DefaultValuedAttr<I64Attr, "1">:$detect_positive);
+  let results = (outs T:$Y);
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
 def ONNX_IdentityOp : ONNX_UnaryOp<"Identity", "input", "output"> {
   let hasFolder = 1;
 }
@@ -82,6 +98,19 @@ def ONNX_GreaterOp : ONNX_BinaryOp<"Greater">;
 def ONNX_GreaterOrEqualOp : ONNX_BinaryOp<"GreaterOrEqual">;
 def ONNX_AndOp : ONNX_BinaryOp<"And">;
 def ONNX_OrOp : ONNX_BinaryOp<"Or">;
+
+def ONNX_ModOp : ONNX_CompactOp<"Mod"> {
+  let summary = "elementwise remainder with broadcasting";
+  let description = [{
+    With `fmod` = 0 (integers only) the remainder takes the sign of the
+    divisor, as Python's `%`; with `fmod` = 1 it takes the sign of the
+    dividend, as C's `fmod`.
+  }];
+  let arguments = (ins T:$A, T:$B, DefaultValuedAttr<I64Attr, "0">:$fmod);
+  let results = (outs T:$C);
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
 
 class ONNX_VariadicOp<string mnemonic, string outName>
     : ONNX_CompactOp<mnemonic> {
@@ -126,6 +155,24 @@ def ONNX_MatMulOp : ONNX_CompactOp<"MatMul"> {
   let arguments = (ins T:$A, T:$B);
   let results = (outs T:$Y);
   let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def ONNX_EinsumOp : ONNX_CompactOp<"Einsum"> {
+  let summary = "Einstein summation over `equation` (ONNX Einsum-12)";
+  let description = [{
+    `equation` is `term,term,...[->term]`: one term of letters per input,
+    each letter a dim (a letter repeated in one term takes the diagonal), at
+    most one `...` per term for broadcast leading dims. Without `->` the
+    output is `...` followed by the letters used once, in alphabetical order.
+    Letters absent from the output are summed over.
+  }];
+  let arguments = (ins Variadic<T>:$Inputs, StrAttr:$equation);
+  let results = (outs T:$Output);
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  // libonnx 1.12 infers only the rank: the dims come from the equation.
+  let hasCanonicalizeMethod = 1;
 }
 
 def ONNX_GemmOp : ONNX_Op<"Gemm"> {
@@ -196,6 +243,15 @@ def ONNX_ReduceMaxOp : ONNX_ReduceAttrOp<"ReduceMax">;
 def ONNX_ReduceMinOp : ONNX_ReduceAttrOp<"ReduceMin">;
 def ONNX_ReduceProdOp : ONNX_ReduceAttrOp<"ReduceProd"> { let hasFolder = 1; }
 
+def ONNX_CumSumOp : ONNX_CompactOp<"CumSum"> {
+  let summary = "cumulative sum along the scalar `axis` input";
+  let arguments = (ins T:$x, T:$axis, DefaultValuedAttr<I64Attr, "0">:$exclusive,
+                   DefaultValuedAttr<I64Attr, "0">:$reverse);
+  let results = (outs T:$y);
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
 def ONNX_ReduceSumOp : ONNX_Op<"ReduceSum"> {
   let summary = "sum over the `axes` input (opset 13)";
   let arguments = (ins T:$data, Optional<T>:$axes,
@@ -239,6 +295,13 @@ def ONNX_ShapeOp : ONNX_CompactOp<"Shape"> {
   let hasFolder = 1;
 }
 
+def ONNX_SizeOp : ONNX_CompactOp<"Size"> {
+  let summary = "the number of elements of `data` as an int64 scalar";
+  let arguments = (ins T:$data);
+  let results = (outs T:$size);
+  let hasFolder = 1;
+}
+
 def ONNX_RangeOp : ONNX_CompactOp<"Range"> {
   let summary = "[start, limit) by delta; scalar inputs";
   let arguments = (ins T:$start, T:$limit, T:$delta);
@@ -266,6 +329,28 @@ def ONNX_FlattenOp : ONNX_CompactOp<"Flatten"> {
 def ONNX_ExpandOp : ONNX_CompactOp<"Expand"> {
   let summary = "broadcast `input` to `shape` (numpy rules)";
   let arguments = (ins T:$input, T:$shape);
+  let results = (outs T:$output);
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def ONNX_TileOp : ONNX_CompactOp<"Tile"> {
+  let summary = "repeat `input` `repeats[d]` times along each dim d";
+  let arguments = (ins T:$input, T:$repeats);
+  let results = (outs T:$output);
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def ONNX_TriluOp : ONNX_Op<"Trilu"> {
+  let summary = "upper or lower triangle of the last two dims (ONNX Trilu-14)";
+  let description = [{
+    Keeps element (i, j) of each `[N, M]` matrix when `j - i >= k` (`upper`
+    = 1) or `j - i <= k` (`upper` = 0) and zeroes the rest; `k` is an
+    optional int64 scalar input, 0 when absent.
+  }];
+  let arguments = (ins T:$input, Optional<T>:$k,
+                   DefaultValuedAttr<I64Attr, "1">:$upper);
   let results = (outs T:$output);
   let hasVerifier = 1;
   let hasFolder = 1;
