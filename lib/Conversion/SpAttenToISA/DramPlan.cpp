@@ -374,16 +374,19 @@ void DramPlan::placePlanes(Operation *progressiveFetch) {
   // GEMM's store quantizes), instead of its fp32 rows being re-read; so
   // does a fused projection whose key columns a slice read only by this
   // op takes (GPT-2's c_attn), and the slice is not copied.
+  // A copy: inserting the projection's entry may rehash the map under a
+  // reference to the op's.
+  SmallVector<Tensor, 2> keyPlanes = scratch.lookup(op);
   Value key = op.getKey();
   if (auto linear = key.getDefiningOp<LinearOp>(); linear && key.hasOneUse()) {
-    scratch[linear] = scratch[op];
+    scratch[linear] = keyPlanes;
     planeColumns[linear] = 0;
   }
   if (auto slice = key.getDefiningOp<SliceOp>();
       slice && key.hasOneUse() && isColumnSlice(slice)) {
     if (auto linear = slice.getInput().getDefiningOp<LinearOp>();
         linear && !scratch.count(linear)) {
-      scratch[linear] = scratch[op];
+      scratch[linear] = keyPlanes;
       planeColumns[linear] = slice.getOffsets().back();
       planeSlices.insert(slice);
     }
