@@ -84,14 +84,16 @@ def refetch_at(stage: Dict, threshold: float) -> Optional[Dict]:
 
 def curve_rows(stage: Dict, metric: Metric) -> List[str]:
     dense = stage["dense"]
-    rows = [f"| knob | value | {metric.label} | change | pruning ratio | attention bytes | reduction | refetch rate |",
-            "|---|---|---|---|---|---|---|---|"]
+    loss = " loss (nats) |" if metric.loss_column else ""
+    rows = [f"| knob | value | {metric.label} | change |{loss} pruning ratio | attention bytes | reduction | "
+            "refetch rate |", "|---|---|---|---|---|---|---|---|" + "---|" * metric.loss_column]
     for c in CURVES:
         for p in stage["curves"][c.name]:
             ratio = pruning_ratio(c.name, p, dense)
             refetch = f"{p['row_refetch_rate']:.1%}" if "pq-msb" in p["flags"] else ""
+            loss = f" {p['loss']:.4f} |" if metric.loss_column else ""
             rows.append(f"| {c.label} | {p['x']:.3g} | {metric.value(p[metric.key])} | "
-                        f"{metric.change_text(p, dense)} | {f'{ratio:.2f}x' if ratio else ''} | "
+                        f"{metric.change_text(p, dense)} |{loss} {f'{ratio:.2f}x' if ratio else ''} | "
                         f"{p['attention_bytes']:,} | {reduction(p, dense):.2f}x | {refetch} |")
     return rows
 
