@@ -136,7 +136,8 @@ def no_loss_lines(stage: Dict, metric: Metric) -> List[str]:
     k = metric.key
     lines = [f"**No-loss operating point** (the largest attention-DRAM reduction whose {metric.bound_text}; "
              f"{len(stage['combined'])} combination{'s' * (len(stage['combined']) != 1)} searched beside the curves): "
-             f"`{best['flags']}`, {metric.label} {metric.value(best[k])} ({metric.change_text(best, dense)}), "
+             f"`{best['flags']}`, {metric.label} {metric.value(best[k])} ({metric.change_text(best, dense)}"
+             + (f"; loss {best['loss']:.3f} nats, dense {dense['loss']:.3f}" if metric.loss_column else "") + "), "
              f"attention DRAM reduction **{reduction(best, dense):.2f}x** against the paper's {PAPER_DRAM_REDUCTION}x "
              "(paper-figures §1: 30 benchmarks, mostly from GPT-2's generation stage with 1000-token contexts)."]
     s = stage.get("no_loss_sim")
@@ -172,12 +173,16 @@ def model_lines(res: Dict) -> List[str]:
     st, title = m["settings"], MODELS[s.kind].title
     score = (f"perplexity {m['validation_perplexity']:.2f}" if "validation_perplexity" in m
              else f"masked-token accuracy {100 * m['validation_accuracy']:.2f}%")
-    tiny = "" if s.size == "small" else (" The `small` model was not trained when this section was produced, so "
-                                         "it shows the `tiny` one.")
+    notes = "" if s.size == "small" else (" The `small` model was not trained when this section was produced, so "
+                                          "it shows the `tiny` one.")
+    if m["validation_loss"] >= m["unigram_loss"]:
+        notes += (" Its loss is not below the unigram baseline: it predicts from token frequencies rather than "
+                 "context, so pruning its attention costs it little, and says little about a model that uses "
+                 "its context.")
     return [f"{title} `{s.size}` trained by `spatten.train` (docs/Accuracy.md): {st['layers']} layers, hidden "
             f"{st['hidden']}, {st['heads']} heads, context {st['context']}, {st['vocab']} sentencepiece pieces, "
             f"{st['steps']} steps of {st['batch']} windows on the train split of `{corpus.PACKAGE}`; validation "
-            f"{score} (loss {m['validation_loss']:.3f} nats, unigram baseline {m['unigram_loss']:.3f}).{tiny}", ""]
+            f"{score} (loss {m['validation_loss']:.3f} nats, unigram baseline {m['unigram_loss']:.3f}).{notes}", ""]
 
 
 # ----------------------------------------------------------------------------- the section
