@@ -3,9 +3,10 @@
 # (6 layers, or take the .onnx given as argument), compile it, run it on the
 # simulator and check every output against onnxruntime; then compile and run
 # it again with SpAtten's pruning (token, head and value pruning, progressive
-# quantization), check that run against the NumPy reference and print both
-# side by side: tokens and heads per layer, K+V bytes, refetch rate, DRAM
-# bytes and cycles.
+# quantization), check that run against the NumPy reference, measure what
+# those settings cost in perplexity on a trained GPT-2, and print both side
+# by side: tokens and heads per layer, K+V bytes, refetch rate, DRAM bytes
+# and cycles.
 #   scripts/demo.sh [model.onnx] [--shape NAME=VALUE]... [--workdir DIR] [--seed N]
 #                   [--spatten-flags "FLAGS"] [--dense-only]
 # The logic is in python/spatten/demo.py.

@@ -259,17 +259,30 @@ def unigram_loss(train_ids: np.ndarray, ids: np.ndarray, vocab: int) -> float:
     return float(-np.log(counts / counts.sum())[ids].mean())
 
 
+def cache_files(settings: TrainSettings) -> Dict[str, Path]:
+    """The files of the model of ``settings`` in its cache directory
+    ``out/train/<key>/``: ``checkpoint``, ``onnx``, ``tokenizer`` and
+    ``metrics`` (written last)."""
+    directory = corpus.out_dir() / "train" / settings.key
+    return dict(checkpoint=directory / "model.pt", onnx=directory / "model.onnx",
+                tokenizer=directory / "tokenizer.model", metrics=directory / "metrics.json")
+
+
+def is_trained(settings: TrainSettings) -> bool:
+    """Whether the cache holds the model of ``settings``, every file written."""
+    return all(f.is_file() for f in cache_files(settings).values())
+
+
 def train(settings: TrainSettings, stream: Optional[TextIO] = sys.stderr, force: bool = False) -> Trained:
     """Trains (or loads from the cache) the model of ``settings``, exports
     it to ONNX and copies the tokenizer beside it. ``stream`` receives the
     progress line (None: silent). Raises corpus.CorpusError when the
     corpus package is missing."""
     torch.set_num_threads(2)
-    directory = corpus.out_dir() / "train" / settings.key
-    files = dict(checkpoint=directory / "model.pt", onnx=directory / "model.onnx",
-                 tokenizer=directory / "tokenizer.model", metrics=directory / "metrics.json")
+    files = cache_files(settings)
+    directory = files["onnx"].parent
     model = _initialise(settings)
-    if not force and all(f.is_file() for f in files.values()):
+    if not force and is_trained(settings):
         model.load_state_dict(torch.load(files["checkpoint"]))
         metrics = {k: v for k, v in json.loads(files["metrics"].read_text()).items() if k != "settings"}
         return Trained(settings, model.eval(), directory, files["onnx"], files["tokenizer"], metrics)

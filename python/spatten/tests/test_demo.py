@@ -1,6 +1,7 @@
 """scripts/demo.sh's Python side: shape defaults, report summary, the
-SpAtten flags, the side-by-side table, and the whole default demo (which
-needs the built tools; a missing tool fails)."""
+SpAtten flags, the side-by-side table, the accuracy cost on the trained
+tiny GPT-2, and the whole default demo (which needs the built tools; a
+missing tool fails)."""
 
 import contextlib
 import io
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import shared_model, tool
-from spatten import demo
+from spatten import accuracy, corpus, demo, train
+from spatten import reference as R
 from spatten.report import Report
 
 
@@ -125,7 +127,8 @@ def test_default_demo_shows_the_cascade_side_by_side(default_demo, reference_rea
     status, out, err = default_demo
     assert status == 0, err
     assert "SpAtten outputs vs the NumPy reference" in out and "ABOVE BOUND" not in out
-    assert "accuracy cost" in out
+    assert re.search(r"accuracy cost on a trained GPT-2 (small|tiny) \(\d+ predictions in 4 test windows", out), out
+    assert re.search(r"perplexity [\d.]+ dense -> [\d.]+ SpAtten \(\+[\d.]+%\)", out), out
     rows = re.findall(r"^\s+(\d+)\s+(\d+) -> +(\d+)\s+(\d+) -> (\d+)\s", out, re.M)
     assert [int(r[0]) for r in rows] == list(range(6)), out
     dense_tokens = {int(r[1]) for r in rows}
@@ -145,3 +148,26 @@ def test_dense_only(tmp_path, capsys, reference_ready):
     assert "dense outputs vs onnxruntime" in out and "DRAM bytes read:" in out
     assert "SpAtten" not in out.replace("SpAtten demo summary", "") and "reduction" not in out
     assert not (tmp_path / "spatten").exists()
+
+
+TINY_GPT2 = train.TrainSettings.of("gpt2", "tiny")
+
+
+def test_accuracy_cost_is_the_perplexity_change_on_the_trained_tiny_gpt2():
+    tool("spatten-compile"), tool("spatten-sim")
+    lines = demo.accuracy_cost_lines(demo.SPATTEN_SETTINGS, TINY_GPT2)
+    assert "GPT-2 tiny (508 predictions in 4 test windows of 128 tokens, simulator" in lines[0], lines
+    m = re.search(r"perplexity ([\d.]+) dense -> ([\d.]+) SpAtten \(([+-][\d.]+)%\)", lines[1])
+    assert m, lines
+    dense, pruned = float(m[1]), float(m[2])
+    want = accuracy.evaluate(train.cache_files(TINY_GPT2)["onnx"], corpus.corpus_files()["test"],
+                             flags=demo.SPATTEN_SETTINGS.to_flags(), engine="reference", max_windows=4)
+    assert pruned == pytest.approx(want.value, abs=0.005) and pruned > dense
+    assert float(m[3]) == pytest.approx(100 * (pruned / dense - 1), abs=0.1)
+
+
+def test_accuracy_cost_not_measured_when_the_settings_do_not_fit_the_model():
+    tool("spatten-compile")
+    cfg = R.SpAttenConfig.from_flags("--token-schedule=1,0.5,0.5,0.5,0.5,0.5")
+    (line,) = demo.accuracy_cost_lines(cfg, TINY_GPT2)
+    assert "GPT-2 tiny: not measured (" in line and "6 fractions for 2 layers" in line, line
