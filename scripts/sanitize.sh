@@ -32,32 +32,15 @@ for a in "$@"; do
     *) echo "usage: $0 [address|thread] [--compiler]" >&2; exit 2 ;;
   esac
 done
-if [ $kind = address ]; then
-  dir=build-asan
-  flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-else
-  dir=build-tsan
-  flags="-fsanitize=thread -fno-omit-frame-pointer"
-fi
-export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-
 ref=build/bin
 if [ ! -x $ref/spatten-compile ]; then
   echo "sanitize: no Release build in build/ (run scripts/setup.sh)" >&2
   exit 1
 fi
 
-export CCACHE_BASEDIR=$root
-if [ ! -f $dir/build.ninja ]; then
-  cmake -S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
-    -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
-    -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" \
-    >/dev/null || exit 1
-fi
+. scripts/sanitizer-build.sh
+sanitized_build $kind || exit 1
+dir=$san_dir
 targets=(SpAttenUnitTests spatten-sim)
 [ $kind = address ] && targets+=(spatten-objdump spatten-asm)
 [ $compiler = 1 ] && targets+=(spatten-compile)

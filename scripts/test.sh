@@ -2,10 +2,19 @@
 # Runs the set-up, then every test suite: lit (FileCheck), GoogleTest through
 # ctest, and pytest, and checks that no tracked file names a machine path or
 # the issue tracker. Exits non-zero when any of them fails.
+#
+# --sanitize: instead, builds the tools and tests with AddressSanitizer and
+# UndefinedBehaviorSanitizer in build-asan/ and runs lit, ctest and the
+# end-to-end pytest files against them; any sanitizer report fails the run
+# (docs/Reliability.md, "Sanitized test run").
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh || exit 1
+
+if [ "${1:-}" = "--sanitize" ]; then
+  exec scripts/test-sanitized.sh
+fi
 
 status=0
 echo "== text"
