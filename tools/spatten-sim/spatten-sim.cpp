@@ -234,11 +234,13 @@ static std::string jsonText(const json::Value &json, bool pretty) {
   return text;
 }
 
-/// Adds the --report and --trace files, when asked for.
-static Error addReportAndTrace(OutputSet &out, const json::Value &report,
+/// Adds the --report and --trace files, when asked for (each built only
+/// then).
+static Error addReportAndTrace(OutputSet &out,
+                               function_ref<json::Value()> report,
                                function_ref<json::Value()> trace) {
   if (!reportPath.empty())
-    if (Error e = out.add(reportPath, jsonText(report, /*pretty=*/true),
+    if (Error e = out.add(reportPath, jsonText(report(), /*pretty=*/true),
                           "the report"))
       return e;
   if (!tracePath.empty())
@@ -275,8 +277,9 @@ static Error addGeneration(sim::Simulator &s, OutputSet &out) {
     if (Error e = addTensor(out, formatv("logits_step_{0}", i + 1).str(),
                             g->stepLogits[i]))
       return e;
-  return addReportAndTrace(out, g->report.toJSON(s.timingConfig()),
-                           [&] { return trace->toJSON(); });
+  return addReportAndTrace(
+      out, [&] { return g->report.toJSON(s.timingConfig()); },
+      [&] { return trace->toJSON(); });
 }
 
 /// Runs the binary's first entry point, or generates with --generate.
@@ -288,9 +291,11 @@ static Error runAndAddOutputs(sim::Simulator &s, OutputSet &out) {
                              binaryPath + ": " + toString(std::move(e)));
   if (Error e = addOutputs(s, out))
     return e;
-  return addReportAndTrace(out, s.report().toJSON(s.timingConfig()), [&] {
-    return sim::timing::traceJSON(s.timeline(), s.timingConfig().clockGHz);
-  });
+  return addReportAndTrace(
+      out, [&] { return s.report().toJSON(s.timingConfig()); },
+      [&] {
+        return sim::timing::traceJSON(s.timeline(), s.timingConfig().clockGHz);
+      });
 }
 
 int main(int argc, char **argv) {

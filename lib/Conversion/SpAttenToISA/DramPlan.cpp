@@ -316,6 +316,15 @@ std::optional<InPlaceView> DramPlan::inPlaceViewOf(Operation *op) const {
   return std::nullopt;
 }
 
+std::optional<int64_t> spatten::isa::tensorBytes(ArrayRef<int64_t> shape,
+                                                 int64_t elementBytes) {
+  int64_t bytes = elementBytes;
+  for (int64_t d : shape)
+    if (llvm::MulOverflow(bytes, d, bytes) || bytes > kMaxDramBytes)
+      return std::nullopt;
+  return bytes;
+}
+
 LogicalResult DramPlan::place(Value v, int64_t &top, TensorClass cls) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   std::optional<DType> dtype =
@@ -324,14 +333,12 @@ LogicalResult DramPlan::place(Value v, int64_t &top, TensorClass cls) {
     return emitError(v.getLoc())
            << "cannot place " << v.getType()
            << " in DRAM: needs a static f32, i64 or i32 tensor";
-  // Shapes come from --shape bindings: count with overflow checks, and stop
-  // at the largest DRAM a binary may address.
-  int64_t bytes = dtypeBytes(*dtype);
-  for (int64_t d : type.getShape())
-    if (llvm::MulOverflow(bytes, d, bytes) || bytes > kMaxDramBytes)
-      return emitError(v.getLoc())
-             << "cannot place " << v.getType()
-             << " in DRAM: it takes more than 2^48 bytes";
+  std::optional<int64_t> size = tensorBytes(type.getShape(), dtypeBytes(*dtype));
+  if (!size)
+    return emitError(v.getLoc())
+           << "cannot place " << v.getType()
+           << " in DRAM: it takes more than 2^48 bytes";
+  int64_t bytes = *size;
   top = llvm::alignTo(top, kAlign);
   if (top > kMaxDramBytes - bytes)
     return emitError(v.getLoc())

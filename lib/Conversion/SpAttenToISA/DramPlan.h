@@ -37,6 +37,11 @@ namespace spatten::isa {
 /// The most DRAM a binary may address (docs/BinaryFormat.md, `dram.size`).
 inline constexpr int64_t kMaxDramBytes = int64_t(1) << 48;
 
+/// Bytes of `shape` at `elementBytes` each, or nullopt past kMaxDramBytes
+/// (shapes come from --shape bindings: counted with overflow checks).
+std::optional<int64_t> tensorBytes(llvm::ArrayRef<int64_t> shape,
+                                   int64_t elementBytes);
+
 /// A tensor placed in DRAM: address/dtype/class plus its row-major shape.
 struct Tensor {
   DramRef ref;

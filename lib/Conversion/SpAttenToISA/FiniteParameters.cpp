@@ -21,6 +21,7 @@
 #include <cstring>
 
 using namespace mlir;
+using namespace spatten;
 
 namespace {
 
@@ -71,24 +72,25 @@ LogicalResult checkOperand(Operation *op, Value operand, StringRef what) {
          << " (flat index); model parameters must be finite";
 }
 
+/// The operands of `op` that are model parameters, with their names.
+SmallVector<std::pair<Value, StringRef>, 2> parametersOf(Operation *op) {
+  if (auto linear = dyn_cast<LinearOp>(op))
+    return {{linear.getWeight(), "weight"}, {linear.getBias(), "bias"}};
+  if (auto lookup = dyn_cast<EmbeddingOp>(op))
+    return {{lookup.getTable(), "table"}};
+  if (auto norm = dyn_cast<LayerNormOp>(op))
+    return {{norm.getGamma(), "gamma"}, {norm.getBeta(), "beta"}};
+  return {};
+}
+
 } // namespace
 
 LogicalResult spatten::isa::checkFiniteParameters(ModuleOp module) {
-  WalkResult r = module.walk([&](Operation *op) -> WalkResult {
-    LogicalResult ok = success();
-    if (auto linear = dyn_cast<LinearOp>(op))
-      ok = succeeded(checkOperand(op, linear.getWeight(), "weight")) &&
-                   succeeded(checkOperand(op, linear.getBias(), "bias"))
-               ? success()
-               : failure();
-    else if (auto lookup = dyn_cast<EmbeddingOp>(op))
-      ok = checkOperand(op, lookup.getTable(), "table");
-    else if (auto norm = dyn_cast<LayerNormOp>(op))
-      ok = succeeded(checkOperand(op, norm.getGamma(), "gamma")) &&
-                   succeeded(checkOperand(op, norm.getBeta(), "beta"))
-               ? success()
-               : failure();
-    return failed(ok) ? WalkResult::interrupt() : WalkResult::advance();
+  WalkResult r = module.walk([&](Operation *op) {
+    for (auto [operand, what] : parametersOf(op))
+      if (failed(checkOperand(op, operand, what)))
+        return WalkResult::interrupt();
+    return WalkResult::advance();
   });
   return failure(r.wasInterrupted());
 }

@@ -95,16 +95,14 @@ static std::string byteFigure(uint64_t bytes) {
       .str();
 }
 
-/// Bytes of a static tensor value, saturating.
-static uint64_t tensorBytes(Value v) {
+/// Bytes of a static tensor value (0 for others).
+static uint64_t valueBytes(Value v) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (!type || !type.hasStaticShape())
     return 0;
-  int64_t bytes = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
-  for (int64_t d : type.getShape())
-    if (llvm::MulOverflow(bytes, d, bytes))
-      return ~uint64_t(0);
-  return uint64_t(bytes);
+  return tensorBytes(type.getShape(),
+                     std::max<int64_t>(1, type.getElementTypeBitWidth() / 8))
+      .value_or(kMaxDramBytes);
 }
 
 /// Refuses, before any instruction is emitted, a program whose DRAM exceeds
@@ -122,7 +120,7 @@ static LogicalResult checkDramBudget(ModuleOp module, const DramPlan &plan,
   Value largest;
   module.walk([&](Operation *op) {
     for (Value r : op->getResults())
-      if (!largest || tensorBytes(r) > tensorBytes(largest))
+      if (!largest || valueBytes(r) > valueBytes(largest))
         largest = r;
   });
   InFlightDiagnostic diag = module.emitError()
@@ -133,7 +131,7 @@ static LogicalResult checkDramBudget(ModuleOp module, const DramPlan &plan,
   if (largest)
     diag.attachNote(largest.getLoc())
         << "its largest tensor, " << largest.getType() << ", takes "
-        << byteFigure(tensorBytes(largest));
+        << byteFigure(valueBytes(largest));
   if (auto bindings = module->getAttrOfType<DictionaryAttr>(
           onnx::kShapeBindingsAttrName)) {
     std::string list;

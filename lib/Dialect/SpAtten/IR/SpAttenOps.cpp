@@ -107,35 +107,36 @@ LogicalResult AttentionOp::verify() {
                     q[1], past + k[1]);
 }
 
-LogicalResult LayerNormOp::verify() {
-  if (failed(verifyStatic(*this)))
+/// A norm over the last dimension N of `input`: each of `params` (named
+/// `paramNames` in the error) is [N], the result has the input's shape, and
+/// epsilon is finite and >= 0.
+static LogicalResult verifyRowNorm(Operation *op, Value input,
+                                   ValueRange params, StringRef paramNames,
+                                   Value output, APFloat epsilon) {
+  if (failed(verifyStatic(op)))
     return failure();
-  ArrayRef<int64_t> x = shapeOf(getInput());
+  ArrayRef<int64_t> x = shapeOf(input);
   if (x.empty())
-    return emitOpError("input must have rank >= 1");
-  int64_t width = x.back();
-  ArrayRef<int64_t> n(width);
-  if (shapeOf(getGamma()) != n || shapeOf(getBeta()) != n)
-    return emitOpError("gamma and beta must be [") << x.back() << "]";
-  if (shapeOf(getOutput()) != x)
-    return emitOpError("result must have the input's shape");
-  float eps = getEpsilon().convertToFloat();
+    return op->emitOpError("input must have rank >= 1");
+  ArrayRef<int64_t> n(x.back());
+  if (llvm::any_of(params, [&](Value p) { return shapeOf(p) != n; }))
+    return op->emitOpError() << paramNames << " must be [" << x.back() << "]";
+  if (shapeOf(output) != x)
+    return op->emitOpError("result must have the input's shape");
+  float eps = epsilon.convertToFloat();
   if (!std::isfinite(eps) || eps < 0)
-    return emitOpError("epsilon must be finite and >= 0, got ") << eps;
+    return op->emitOpError("epsilon must be finite and >= 0, got ") << eps;
   return success();
 }
 
+LogicalResult LayerNormOp::verify() {
+  return verifyRowNorm(*this, getInput(), {getGamma(), getBeta()},
+                       "gamma and beta", getOutput(), getEpsilon());
+}
+
 LogicalResult RmsNormOp::verify() {
-  if (failed(verifyStatic(*this)))
-    return failure();
-  ArrayRef<int64_t> x = shapeOf(getInput());
-  if (x.empty())
-    return emitOpError("input must have rank >= 1");
-  if (shapeOf(getGamma()) != ArrayRef<int64_t>(x.back()))
-    return emitOpError("gamma must be [") << x.back() << "]";
-  if (shapeOf(getOutput()) != x)
-    return emitOpError("result must have the input's shape");
-  return success();
+  return verifyRowNorm(*this, getInput(), getGamma(), "gamma", getOutput(),
+                       getEpsilon());
 }
 
 LogicalResult ReduceOp::verify() {
