@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from accuracy_sweep import CURVES, METRICS, MODELS, PAPER_TOKEN_RATIO, Metric, Setting
-from spatten import corpus
+from spatten import corpus, train
 
 BEGIN, END = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"
 #: Each model's plots in docs/results/: the curves (Fig. 21 style) and the refetch rate.
@@ -181,8 +181,21 @@ def model_lines(res: Dict) -> List[str]:
                  "its context.")
     return [f"{title} `{s.size}` trained by `spatten.train` (docs/Accuracy.md): {st['layers']} layers, hidden "
             f"{st['hidden']}, {st['heads']} heads, context {st['context']}, {st['vocab']} sentencepiece pieces, "
-            f"{st['steps']} steps of {st['batch']} windows on the train split of `{corpus.PACKAGE}`; validation "
+            f"{training_text(st)} on the train split of `{corpus.PACKAGE}`; validation "
             f"{score} (loss {m['validation_loss']:.3f} nats, unigram baseline {m['unigram_loss']:.3f}).{notes}", ""]
+
+
+def training_text(st: Dict) -> str:
+    """"800 steps of 8 windows", with the short-window phase and the
+    training masking rate where they are set."""
+    text = f"{st['steps']} steps of {st['batch']} windows"
+    short = st.get("short_context", 0)
+    if short:
+        count, length = train.window_shape(train.TrainSettings(**st), 0)
+        text += f" ({count} of {length} tokens for the first {round(train.SHORT_SHARE * st['steps'])})"
+    if st["kind"] == "bert" and st.get("mask_rate", train.MASK_RATE) != train.MASK_RATE:
+        text += f", {100 * st['mask_rate']:g}% of the positions masked"
+    return text + f", peak learning rate {st['lr']:g}"
 
 
 # ----------------------------------------------------------------------------- the section

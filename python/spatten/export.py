@@ -271,7 +271,8 @@ class BertModel(nn.Module):
         if c.mlm_head:
             self.cls = BertMLMHead(c)
 
-    def forward(self, input_ids, attention_mask, token_type_ids):
+    def encode(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
+        """The last layer's hidden states [batch, sequence, hidden]."""
         seq = input_ids.shape[1]
         x = (self.word_embeddings(input_ids) + self.position_embeddings(self.position_ids[:, :seq])
              + self.token_type_embeddings(token_type_ids))
@@ -279,8 +280,16 @@ class BertModel(nn.Module):
         mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
         for layer in self.layers:
             x = layer(x, mask_add)
+        return x
+
+    def predict(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Masked-LM logits [..., vocab] of hidden states [..., hidden]."""
+        return self.cls.predictions(hidden, self.word_embeddings.weight)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        x = self.encode(input_ids, attention_mask, token_type_ids)
         if self.config.mlm_head:
-            return self.cls.predictions(x, self.word_embeddings.weight)
+            return self.predict(x)
         if self.pooler is None:
             return x
         return x, torch.tanh(self.pooler(x[:, 0]))

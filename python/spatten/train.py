@@ -44,7 +44,16 @@ SIZES: Dict[str, Dict[str, object]] = {
     "tiny": dict(layers=2, hidden=64, heads=2, context=128, vocab=1024, batch=16, steps=150, lr=3e-3),
     "small": dict(layers=4, hidden=256, heads=4, context=512, vocab=8192, batch=8, steps=800, lr=1e-3),
 }
+#: Per-kind changes to :data:`SIZES`. A masked LM learns from the masked
+#: positions only, and at 15% of 8 x 512 tokens a step the small BERT stays
+#: on the unigram plateau; BERT's own recipe (Devlin et al. 2019, A.2: 90% of
+#: the steps on 128-token windows, the rest at full length) with a 30% masking
+#: rate (Wettig et al. 2023) and a lower peak rate leaves it within 200 steps.
+KIND_SIZES: Dict[tuple, Dict[str, object]] = {
+    ("bert", "small"): dict(steps=1000, lr=5e-4, mask_rate=0.3, short_context=128),
+}
 MASK_RATE = 0.15  # BERT's share of masked-LM positions (80% <mask>, 10% random, 10% kept)
+SHORT_SHARE = 0.9  # share of the steps on short windows when short_context is set
 EVAL_WINDOWS = 32  # validation windows scored after training
 INIT_STD = 0.02
 
@@ -57,7 +66,11 @@ class TrainSettings:
     the training window in tokens (also the position table); vocab: the
     tokenizer's pieces; batch: windows per step; steps: optimizer steps; lr:
     peak AdamW learning rate (linear warm-up over 5% of the steps, cosine
-    decay to 10%); seed: weights, windows and masks."""
+    decay to 10%); seed: weights, windows and masks; mask_rate: BERT's
+    training share of masked positions (validation always masks
+    :data:`MASK_RATE`); short_context: when set, the first
+    :data:`SHORT_SHARE` of the steps use windows of this many tokens, as
+    many more per step as keep the tokens per step."""
 
     kind: str
     size: str
@@ -70,6 +83,8 @@ class TrainSettings:
     steps: int
     lr: float
     seed: int = 0
+    mask_rate: float = MASK_RATE
+    short_context: int = 0
 
     def __post_init__(self):
         for name in ("layers", "hidden", "heads", "context", "vocab", "batch", "steps"):
@@ -77,6 +92,10 @@ class TrainSettings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"the learning rate must be positive, got {self.lr}")
+        if not 0 < self.mask_rate < 1:
+            raise ValueError(f"the masking rate must be in (0, 1), got {self.mask_rate}")
+        if not 0 <= self.short_context <= self.context:
+            raise ValueError(f"short_context must be in [0, context = {self.context}], got {self.short_context}")
 
     @classmethod
     def of(cls, kind: str, size: str, seed: int = 0, **over) -> "TrainSettings":
@@ -86,13 +105,17 @@ class TrainSettings:
             raise ValueError(f"unknown model kind {kind!r} (expected one of {KINDS})")
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r} (expected one of {tuple(SIZES)})")
-        values = {**SIZES[size], **{k: v for k, v in over.items() if v is not None}}
+        values = {**SIZES[size], **KIND_SIZES.get((kind, size), {}),
+                  **{k: v for k, v in over.items() if v is not None}}
         return cls(kind=kind, size=size, seed=seed, **values)
 
     @property
     def key(self) -> str:
         """``<kind>-<size>-<10 hex digits>``: the cache directory name."""
-        record = json.dumps({**dataclasses.asdict(self), "corpus": corpus.PACKAGE}, sort_keys=True)
+        # Fields at their defaults stay out, so that adding one keeps the caches.
+        defaults = {f.name: f.default for f in dataclasses.fields(self) if f.name in OPTIONAL_FIELDS}
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in defaults or v != defaults[k]}
+        record = json.dumps({**fields, "corpus": corpus.PACKAGE}, sort_keys=True)
         return f"{self.kind}-{self.size}-{hashlib.sha1(record.encode()).hexdigest()[:10]}"
 
     def model_config(self) -> ModelConfig:
@@ -100,6 +123,9 @@ class TrainSettings:
         return ModelConfig(kind=self.kind, layers=self.layers, hidden=self.hidden, heads=self.heads,
                            vocab=self.vocab, max_positions=self.context, init_std=INIT_STD, seed=self.seed,
                            **extra)
+
+
+OPTIONAL_FIELDS = ("mask_rate", "short_context")
 
 
 @dataclasses.dataclass
@@ -136,10 +162,11 @@ def token_ids(settings: TrainSettings, split: str) -> np.ndarray:
     return np.load(path)
 
 
-def mask_tokens(ids: torch.Tensor, vocab: int, mask_id: int, gen: torch.Generator):
+def mask_tokens(ids: torch.Tensor, vocab: int, mask_id: int, gen: torch.Generator, rate: float = MASK_RATE):
     """BERT's masking of ids [B, L]: returns (inputs, targets) where targets
-    is -100 except at the chosen positions (at least one per row)."""
-    chosen = torch.rand(ids.shape, generator=gen) < MASK_RATE
+    is -100 except at the chosen positions (a share ``rate``, at least one
+    per row)."""
+    chosen = torch.rand(ids.shape, generator=gen) < rate
     chosen[torch.arange(ids.shape[0]), torch.randint(ids.shape[1], (ids.shape[0],), generator=gen)] = True
     action = torch.rand(ids.shape, generator=gen)
     inputs = ids.clone()
@@ -149,18 +176,31 @@ def mask_tokens(ids: torch.Tensor, vocab: int, mask_id: int, gen: torch.Generato
     return inputs, torch.where(chosen, ids, torch.full_like(ids, -100))
 
 
+def masked_predictions(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor):
+    """BERT's logits [N, vocab] and targets [N] at the N masked positions
+    (the LM head runs there only)."""
+    hidden = model.encode(inputs, torch.ones_like(inputs), torch.zeros_like(inputs))
+    chosen = targets >= 0
+    return model.predict(hidden[chosen]), targets[chosen]
+
+
 def batch_loss(model: nn.Module, settings: TrainSettings, windows: torch.Tensor, gen: torch.Generator,
-               mask_id: int) -> torch.Tensor:
+               mask_id: int, rate: float = MASK_RATE) -> torch.Tensor:
     """Mean cross-entropy (nats) of a batch of windows [B, L]: next-token
-    prediction for GPT-2, masked positions for BERT."""
+    prediction for GPT-2, masked positions (a share ``rate``) for BERT."""
     if settings.kind == "gpt2":
         logits = model(windows)
         return nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
                                            windows[:, 1:].reshape(-1))
-    inputs, targets = mask_tokens(windows, settings.vocab, mask_id, gen)
-    logits = model(inputs, torch.ones_like(inputs), torch.zeros_like(inputs))
-    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                       ignore_index=-100)
+    return nn.functional.cross_entropy(*masked_predictions(model, *mask_tokens(windows, settings.vocab, mask_id,
+                                                                                 gen, rate)))
+
+
+def window_shape(settings: TrainSettings, step: int) -> tuple:
+    """(windows, tokens per window) of a training step."""
+    if settings.short_context and step < SHORT_SHARE * settings.steps:
+        return settings.batch * settings.context // settings.short_context, settings.short_context
+    return settings.batch, settings.context
 
 
 def learning_rate(settings: TrainSettings, step: int) -> float:
@@ -219,11 +259,12 @@ def _fit(settings: TrainSettings, model: nn.Module, ids: np.ndarray, mask_id: in
     losses = []
     model.train()
     for step in range(settings.steps):
-        starts = torch.randint(len(data) - settings.context, (settings.batch,), generator=gen)
-        windows = torch.stack([data[s:s + settings.context] for s in starts.tolist()])
+        count, length = window_shape(settings, step)
+        starts = torch.randint(len(data) - length, (count,), generator=gen)
+        windows = torch.stack([data[s:s + length] for s in starts.tolist()])
         for group in opt.param_groups:
             group["lr"] = learning_rate(settings, step)
-        loss = batch_loss(model, settings, windows, gen, mask_id)
+        loss = batch_loss(model, settings, windows, gen, mask_id, settings.mask_rate)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -244,11 +285,9 @@ def evaluate_windows(model: nn.Module, settings: TrainSettings, ids: np.ndarray,
         if settings.kind == "gpt2":
             loss = batch_loss(model, settings, windows, gen, mask_id).item()
             return dict(validation_loss=loss, validation_perplexity=math.exp(loss))
-        inputs, targets = mask_tokens(windows, settings.vocab, mask_id, gen)
-        logits = model(inputs, torch.ones_like(inputs), torch.zeros_like(inputs))
-        chosen = targets >= 0
-        loss = nn.functional.cross_entropy(logits[chosen], targets[chosen]).item()
-        accuracy = (logits[chosen].argmax(-1) == targets[chosen]).double().mean().item()
+        logits, targets = masked_predictions(model, *mask_tokens(windows, settings.vocab, mask_id, gen))
+        loss = nn.functional.cross_entropy(logits, targets).item()
+        accuracy = (logits.argmax(-1) == targets).double().mean().item()
         return dict(validation_loss=loss, validation_accuracy=accuracy)
 
 

@@ -59,6 +59,19 @@ def test_settings_key_follows_every_setting():
     assert train.TrainSettings.of("gpt2", "tiny").key == base.key
     assert train.TrainSettings.of("gpt2", "tiny", seed=1).key != base.key
     assert train.TrainSettings.of("gpt2", "tiny", steps=7).key != base.key
+    assert train.TrainSettings.of("gpt2", "tiny", mask_rate=0.3).key != base.key
+    assert train.TrainSettings.of("gpt2", "tiny", short_context=64).key != base.key
+    # A field at its default stays out of the key: the caches of older settings stay valid.
+    assert train.TrainSettings.of("gpt2", "tiny", mask_rate=train.MASK_RATE, short_context=0).key == base.key
+
+
+def test_short_windows_keep_the_tokens_per_step():
+    s = train.TrainSettings.of("bert", "small")
+    assert s.short_context and s.context % s.short_context == 0
+    shapes = [train.window_shape(s, step) for step in range(s.steps)]
+    short = shapes.count((s.batch * s.context // s.short_context, s.short_context))
+    assert short == round(train.SHORT_SHARE * s.steps) and shapes[-1] == (s.batch, s.context)
+    assert train.window_shape(train.TrainSettings.of("gpt2", "small"), 0) == (8, 512)
 
 
 @pytest.mark.parametrize("kind,size", [("gpt3", "tiny"), ("bert", "huge")])
@@ -72,10 +85,15 @@ def test_bad_settings_are_errors(capsys):
         train.TrainSettings.of("gpt2", "tiny", steps=0)
     assert train.main(["bert", "--lr", "-1"]) == 2
     assert capsys.readouterr().err.strip() == "spatten.train: error: the learning rate must be positive, got -1.0"
+    with pytest.raises(ValueError, match="masking rate"):
+        train.TrainSettings.of("bert", "tiny", mask_rate=1.5)
+    with pytest.raises(ValueError, match="short_context"):
+        train.TrainSettings.of("bert", "tiny", short_context=4096)
 
 
-def test_small_size_is_the_documented_shape():
-    s = train.TrainSettings.of("gpt2", "small")
+@pytest.mark.parametrize("kind", train.KINDS)
+def test_small_size_is_the_documented_shape(kind):
+    s = train.TrainSettings.of(kind, "small")
     assert 4 <= s.layers <= 6 and 256 <= s.hidden <= 384 and s.hidden // s.heads == 64 and s.context >= 512
 
 
