@@ -139,6 +139,13 @@ CURVES: Tuple[Curve, ...] = (
     _curve("threshold", "refetch threshold (6+4 bits)",
            lambda x: R.SpAttenConfig(pq_msb=6, pq_threshold=x), (0.0, 0.02, 0.05, 0.1, 0.2, 0.3), 0.1),
 )
+#: The refetch threshold again on the tokens the paper's GPT-2 pruning keeps:
+#: the paper decides on the kept keys' probabilities ([R] keeps 102-921 of
+#: 1024 keys a layer), and fewer, more important keys make the largest
+#: probability larger.
+PRUNED_REFETCH = _curve("threshold_pruned", f"refetch threshold (6+4 bits), token keep 1/{PAPER_TOKEN_RATIO:g}",
+                        lambda x: R.SpAttenConfig(token_keep=1 / PAPER_TOKEN_RATIO, pq_msb=6, pq_threshold=x),
+                        (0.05, 0.1), 0.1)
 #: The knobs the no-loss search combines (a group's curves are alternatives:
 #: K and V are quantized statically or progressively), and how many of each
 #: group's most aggressive points within the bound it tries together.
@@ -401,11 +408,13 @@ def run_sweep(sweep: Sweep) -> Dict[str, object]:
         n = sweep.setting.sim_windows
         sim.append({"curve": c.name, "x": c.sim_x, "sim": sweep.point(cfg, "sim", n),
                     "reference": sweep.point(cfg, "reference", n)})
+    pruned = [{"x": x, **sweep.point(cfg)} for x, cfg in PRUNED_REFETCH.points]
     combos = combinations(curves, dense, sweep.metric)
     log(f"no-loss search: {len(combos)} combinations")
     combined = [sweep.point(cfg) for cfg in combos]
     best = no_loss([p for ps in curves.values() for p in ps] + combined, dense, sweep.metric)
-    res: Dict[str, object] = {"dense": dense, "curves": curves, "sim": sim, "combined": combined, "no_loss": best}
+    res: Dict[str, object] = {"dense": dense, "curves": curves, "sim": sim, "combined": combined, "no_loss": best,
+                              "pruned_refetch": pruned}
     if best is not None and sweep.prompt is None:
         cfg = R.SpAttenConfig.from_flags(best["flags"])
         n = sweep.setting.sim_windows

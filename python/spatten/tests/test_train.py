@@ -18,12 +18,21 @@ def trained(request) -> train.Trained:
     return train.train(train.TrainSettings.of(request.param, "tiny"), stream=None)
 
 
-def test_tiny_training_beats_the_unigram_baseline(trained):
-    m = trained.metrics
-    assert m["validation_loss"] < m["unigram_loss"], m  # by 0.72 nats (GPT-2) and 0.14 (BERT) here
-    losses = m["losses"]
+def test_tiny_training_lowers_the_loss(trained):
+    losses = trained.metrics["losses"]
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.3
     assert len(losses) == trained.settings.steps
+
+
+@pytest.mark.parametrize("kind", [
+    "gpt2",
+    pytest.param("bert", marks=pytest.mark.xfail(strict=True, reason=(
+        "the tiny masked LM learns the token frequencies only: with every chosen position masked its "
+        "predictions do not depend on the context (docs/Accuracy.md)"))),
+])
+def test_tiny_training_beats_the_unigram_baseline(kind):
+    m = train.train(train.TrainSettings.of(kind, "tiny"), stream=None).metrics
+    assert m["validation_loss"] < m["unigram_loss"], m  # GPT-2: by 0.72 nats here
 
 
 def test_cached_model_is_loaded(trained):
