@@ -84,6 +84,9 @@ void populateNormActPatterns(RewritePatternSet &patterns);
 /// a LayerNormalization) was not lifted, e.g. "the centring Sub has (mean,
 /// x) where (x, mean) was expected"; "" when `op` does not root a near-miss.
 std::string explainUnliftedNorm(Operation *op);
+/// Rotary position embeddings on attention heads (Hugging Face LLaMA's
+/// `q * cos + rotate_half(q) * sin`) to spatten.rotary_embedding.
+void populateRotaryPatterns(RewritePatternSet &patterns);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.
 void populateLinearPatterns(RewritePatternSet &patterns);
 
