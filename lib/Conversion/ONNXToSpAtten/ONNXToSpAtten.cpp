@@ -134,12 +134,17 @@ LogicalResult sortBlocks(ModuleOp module) {
   return success(ok);
 }
 
-/// Attention subgraphs that the fusion did not take get an error that says
-/// why, instead of only the generic one on their Q*K^T MatMul.
+/// Attention subgraphs (and the rotary embeddings of their Q and K) that
+/// the fusion did not take get an error that says why, instead of only the
+/// generic one on their Q*K^T MatMul.
 LogicalResult checkUnliftedAttention(ModuleOp module,
                                      ArrayRef<std::string> causalInputs) {
   bool ok = true;
   for (Operation *op : collectOnnxOps(module)) {
+    if (std::string why = explainUnliftedRotary(op); !why.empty()) {
+      nodeError(op) << "is a rotary embedding that cannot be lifted: " << why;
+      ok = false;
+    }
     if (!isOnnx(op, "Softmax"))
       continue;
     if (std::string why = explainUnliftedAttention(op, causalInputs);

@@ -140,6 +140,30 @@ struct RotaryPattern : RewritePattern {
 
 } // namespace
 
+std::string explainUnliftedRotary(Operation *add) {
+  if (!isOnnx(add, "Add"))
+    return "";
+  Type type = add->getResult(0).getType();
+  for (int i : {0, 1})
+    for (auto [x, cos] : factors(defOnnx(add->getOperand(i), "Mul")))
+      for (auto [rotated, sin] :
+           factors(defOnnx(add->getOperand(1 - i), "Mul"))) {
+        if (x.getType() != type || !isRotateHalf(rotated, x))
+          continue;
+        std::optional<Heads> h = matchHeadsLayout(x, false, nullptr);
+        if (!h)
+          return "its input is not the heads [B,H,L,D] of a projection";
+        if (h->seqMajor || h->group != 1)
+          return "its input heads are sequence-first or shared by a group "
+                 "(rotate the batch-first heads before repeat_kv)";
+        if (!isTable(cos, *h) || !isTable(sin, *h))
+          return "its cos and sin are not constant tables [1,..,1,L,D]; "
+                 "position ids from a graph input are known only at run "
+                 "time (export them as arange(sequence))";
+      }
+  return "";
+}
+
 void populateRotaryPatterns(RewritePatternSet &patterns) {
   patterns.add<RotaryPattern>(patterns.getContext());
 }

@@ -143,9 +143,9 @@ LogicalResult lowerNorm(LoweringCore &core, Operation *op, VecFunc func,
 }
 
 /// rotary_embedding: per batch, tiles of token rows [n, H*D] stream through
-/// act and acc, their cos and sin rows [n, D] through the weight buffer,
-/// and one `vec rotary` per head rotates its D columns (x and z strided by
-/// H*D).
+/// act and acc, their cos and sin rows [n, D] through the weight buffer
+/// (loaded once when one tile holds every token), and one `vec rotary` per
+/// head rotates its D columns (x and z strided by H*D).
 LogicalResult lowerRotary(LoweringCore &core, RotaryEmbeddingOp op) {
   const Tensor *x, *z, *cos, *sin;
   if (failed(core.get(op.getInput(), x, op.getOutput(), z)) ||
@@ -168,8 +168,10 @@ LogicalResult lowerRotary(LoweringCore &core, RotaryEmbeddingOp op) {
       c.addr = cos->addrOf(r0 * D);
       s.addr = sin->addrOf(r0 * D);
       pb.load({Buffer::Act, slot, C}, src, C * 4, n, C);
-      pb.load(cosBuf, c, D * 4, n, D);
-      pb.load(sinBuf, s, D * 4, n, D);
+      if (b == 0 || n < L) {
+        pb.load(cosBuf, c, D * 4, n, D);
+        pb.load(sinBuf, s, D * 4, n, D);
+      }
       int64_t out = core.slotOff(Buffer::Acc, i);
       for (int64_t h = 0; h < C / D; ++h)
         pb.emit(VecInstr{VecFunc::Rotary, 0, {Buffer::Act, slot + h * D, C},
