@@ -21,6 +21,9 @@ The modules are written in plain torch with the structure of Hugging Face's
   export. ``nn.MultiheadAttention`` then emits its fused in-projection
   (MatMul by [H, 3H], Slice), heads as [B*H, L, d] 3-D MatMuls with Q
   scaled first, and the key padding mask through Where(mask, -inf, 0).
+* llama: Hugging Face's ``LlamaForCausalLM`` (RMSNorm, rotary position
+  embeddings, grouped-query attention with ``kv_heads`` K/V heads, SwiGLU,
+  untied LM head); the modules are in :mod:`spatten.export_llama`.
 
 Weights are drawn from a seeded generator, so a (config, seed) pair always
 gives the same model; LayerNorm gains/biases are randomised too, so a test
@@ -38,6 +41,7 @@ CLI::
     /usr/bin/python3 -m spatten.export bert --tiny -o model.onnx
     /usr/bin/python3 -m spatten.export gpt2 --base --opset 17 -o gpt2.onnx
     /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
+    /usr/bin/python3 -m spatten.export llama --tiny --kv-heads 2 --opset 17 -o llama.onnx
     /usr/bin/python3 -m spatten.export transformer-encoder --norm-first --activation gelu \\
         --batch-first --key-padding-mask --opset 17 -o enc.onnx
 
@@ -64,8 +68,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .export_llama import LlamaForCausalLM, LlamaRMSNorm
+
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
-KINDS = ("bert", "gpt2", "transformer-encoder")
+KINDS = ("bert", "gpt2", "transformer-encoder", "llama")
 DYNAMIC_DIMS = {"batch": 0, "sequence": 1}
 
 
@@ -77,9 +83,11 @@ class ModelConfig:
     ``logits``); ``past`` (with ``lm_head``) adds the KV-cache inputs and
     outputs. Transformer encoder only: ``activation`` (``relu`` or
     ``gelu``), ``norm_first``, ``batch_first`` and ``key_padding_mask`` (the
-    mask input), as ``nn.TransformerEncoderLayer`` names them."""
+    mask input), as ``nn.TransformerEncoderLayer`` names them. LLaMA only:
+    ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
+    ``rope_theta`` (the rotary embedding's base)."""
 
-    kind: str  # "bert", "gpt2" or "transformer-encoder"
+    kind: str  # "bert", "gpt2", "transformer-encoder" or "llama"
     layers: int
     hidden: int
     heads: int
@@ -97,6 +105,8 @@ class ModelConfig:
     norm_first: bool = False
     batch_first: bool = False
     key_padding_mask: bool = False
+    kv_heads: int = 0
+    rope_theta: float = 10000.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -111,6 +121,14 @@ class ModelConfig:
             raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
         if not self.intermediate:
             self.intermediate = 4 * self.hidden
+        if self.kv_heads and self.kv_heads != self.heads and self.kind != "llama":
+            raise ValueError("kv_heads (grouped-query attention) is a llama option")
+        if not self.kv_heads:
+            self.kv_heads = self.heads
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads {self.heads} is not divisible by kv_heads {self.kv_heads}")
+        if self.kind == "llama" and (self.hidden // self.heads) % 2:
+            raise ValueError(f"the rotary embedding needs an even head_dim, not {self.hidden // self.heads}")
         if (self.lm_head or self.past) and self.kind != "gpt2":
             raise ValueError("a language-model head and a KV cache are GPT-2 options")
         if self.past and not self.lm_head:
@@ -120,7 +138,7 @@ class ModelConfig:
 
     @property
     def ln_eps(self) -> float:
-        return 1e-12 if self.kind == "bert" else 1e-5
+        return {"bert": 1e-12, "llama": 1e-6}.get(self.kind, 1e-5)
 
     @property
     def input_names(self) -> List[str]:
@@ -136,7 +154,7 @@ class ModelConfig:
             if self.mlm_head:
                 return ["prediction_scores"]
             return ["last_hidden_state", "pooler_output"] if self.pooler else ["last_hidden_state"]
-        if self.lm_head:
+        if self.lm_head or self.kind == "llama":
             return ["logits"] + self.cache_names("present")
         return ["last_hidden_state"]
 
@@ -149,19 +167,26 @@ class ModelConfig:
 
 
 def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
-    """2 layers, hidden 32, 4 heads, vocab 99: seconds to export and compile.
-    A larger init std than HF's 0.02 keeps the softmax far from uniform, so a
-    wrong scale or mask changes the outputs visibly."""
+    """2 layers, hidden 32, 4 heads, vocab 99: seconds to export and compile
+    (LLaMA: 2 K/V heads, SwiGLU width 64). A larger init std than HF's 0.02
+    keeps the softmax far from uniform, so a wrong scale or mask changes the
+    outputs visibly."""
     base = dict(kind=kind, layers=2, hidden=32, heads=4, vocab=99, max_positions=64,
                 init_std=0.1, seed=seed, pooler=(kind == "bert"))
+    if kind == "llama":
+        base.update(kv_heads=2, intermediate=64)
     base.update(over)
     return ModelConfig(**base)
 
 
 def base_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     """BERT-base (12/768/12, vocab 30522, 512 positions; the transformer
-    encoder too) or GPT-2 small (12/768/12, vocab 50257, 1024 positions)."""
-    if kind != "gpt2":
+    encoder too), GPT-2 small (12/768/12, vocab 50257, 1024 positions) or a
+    LLaMA of that size (4 K/V heads, SwiGLU width 2048, vocab 32000)."""
+    if kind == "llama":
+        base = dict(kind=kind, layers=12, hidden=768, heads=12, kv_heads=4, vocab=32000,
+                    max_positions=1024, intermediate=2048)
+    elif kind != "gpt2":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=30522, max_positions=512, pooler=True)
     else:
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=50257, max_positions=1024)
@@ -483,12 +508,14 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         model = BertModel(cfg)
     elif cfg.kind == "transformer-encoder":
         model = TransformerEncoderModel(cfg)
+    elif cfg.kind == "llama":
+        model = LlamaForCausalLM(cfg)
     else:
         model = GPT2LMHeadModel(cfg) if cfg.lm_head else GPT2Model(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=gen)
-            if isinstance(_owner(model, name), nn.LayerNorm) and name.endswith("weight"):
+            if isinstance(_owner(model, name), (nn.LayerNorm, LlamaRMSNorm)) and name.endswith("weight"):
                 p.copy_(1.0 + 0.1 * noise)
             else:
                 p.copy_(cfg.init_std * noise)
@@ -510,6 +537,8 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
         raise ValueError(f"seq_len {seq_len} + past_len {past_len} exceeds max_positions {cfg.max_positions}")
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
+    if cfg.kind == "llama":
+        return {"input_ids": ids}
     if cfg.kind == "transformer-encoder":
         out = {"input_ids": ids}
         if cfg.key_padding_mask:
@@ -569,7 +598,7 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache) or ``transformer-encoder``; ``size``: a key of ``CONFIGS``.
+    ``past=True`` adds the KV cache), ``transformer-encoder`` or ``llama``; ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
         kind, over = "gpt2", {**over, "lm_head": True}
@@ -582,8 +611,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2- or nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder"])
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA- or nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -596,6 +625,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--layers", type=int)
     ap.add_argument("--hidden", type=int)
     ap.add_argument("--heads", type=int)
+    ap.add_argument("--kv-heads", type=int, dest="kv_heads", help="llama: K/V heads (grouped-query attention)")
     ap.add_argument("--vocab", type=int)
     ap.add_argument("--max-positions", type=int, dest="max_positions")
     ap.add_argument("--seq-len", type=int, default=8, help="sequence length of the tracing sample")
@@ -609,7 +639,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     enc.add_argument("--key-padding-mask", action="store_true",
                      help="a key_padding_mask input (int64, 1 at padding)")
     args = ap.parse_args(argv)
-    over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "vocab", "max_positions")
+    over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "kv_heads", "vocab", "max_positions")
             if getattr(args, k) is not None}
     if args.no_pooler:
         over["pooler"] = False

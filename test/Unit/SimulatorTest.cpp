@@ -1105,6 +1105,31 @@ TEST_F(VecTest, RowReductionsWriteOneColumn) {
   }
 }
 
+TEST_F(VecTest, RotaryRotatesHalfPairs) {
+  // Rows of 4 (one head): x in act, cos in wgt, sin in wgt at 8; pair
+  // (i, i + 2) rotates by the angle whose cos/sin sit at columns i, i + 2.
+  std::vector<float> xs = {1.0f, 2.0f, 3.0f, 4.0f, -1.0f, 0.5f, 2.0f, -3.0f};
+  std::vector<float> cs = {0.6f, 1.0f, 0.6f, 1.0f, -0.8f, 0.0f, -0.8f, 0.0f};
+  std::vector<float> sn = {0.8f, 0.0f, 0.8f, 0.0f, 0.6f, 1.0f, 0.6f, 1.0f};
+  fill(Buffer::Act, 0, 4, 2, 4, xs);
+  fill(Buffer::Wgt, 0, 4, 2, 4, cs);
+  fill(Buffer::Wgt, 8, 4, 2, 4, sn);
+  ASSERT_NO_ERR(exec("vec func=rotary x_buf=act x_stride=4 y_buf=wgt "
+                     "y_stride=4 w_buf=wgt w_off=8 w_stride=4 z_buf=acc "
+                     "z_stride=4 rows=2 cols=4"));
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 4; ++c) {
+      int i = r * 4 + c;
+      double rotated = c < 2 ? -xs[i + 2] : xs[i - 2];
+      expectSame(buf(Buffer::Acc)[i], xs[i] * cs[i] + rotated * sn[i],
+                 "rotary");
+    }
+  EXPECT_ERR(exec("vec func=rotary x_buf=act x_stride=3 y_buf=wgt "
+                  "w_buf=wgt z_buf=acc z_stride=3 rows=1 cols=3"),
+             "field 'cols': rotary needs an even row width");
+  EXPECT_ERR(run("rotary", "flags=8"), "field 'flags': unknown bits 0x8");
+}
+
 TEST_F(VecTest, InPlaceIsAllowed) {
   ASSERT_NO_ERR(exec("vec func=mul flags=1 x_buf=act x_stride=3 z_buf=act "
                      "z_stride=3 rows=2 cols=3 imm=2"));

@@ -11,7 +11,8 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
     Recognises the attention, normalization and activation subgraphs of the
     PyTorch 1.4 (Gemm Conv1D, fused-QKV Split, Slice+Where causal mask),
     PyTorch 1.13 / Hugging Face (MatMul+Add, Transpose(0,2,3,1) K, Div by
-    sqrt(d), additive mask), LLaMA-style (RMSNorm, SwiGLU) and keras2onnx /
+    sqrt(d), additive mask), LLaMA-style (RMSNorm, rotary embeddings,
+    grouped-query attention, SwiGLU) and keras2onnx /
     tf2onnx (Mul scale, decomposed LayerNorm with Reciprocal) exporters and
     rewrites them into `spatten` ops; remaining elementwise and
     data-movement ONNX ops map one to one, and reductions, softmaxes along
@@ -53,10 +54,14 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
     - `spatten.attention`, rooted at Softmax over the last axis of
       MatMul(Qh, K^T) ([B,H,Lq,Lk], or [B*H,Lq,Lk] as
       torch.nn.MultiheadAttention computes it). Heads are recognised by
-      what the Reshape/Transpose chains compute, not by their order: Qh,
-      K^T and Vh must each be the heads ([B,H,L,D] / [B*H,L,D], K^T
-      [..,D,L]) of a projection [B,L,H*D] or [L,B,H*D] (sequence first,
-      then transposed for the op), and the ·V result must reach such a
+      what the Reshape/Unsqueeze/Squeeze/Transpose chains compute, not by
+      their order: Qh, K^T and Vh must each be the heads ([B,H,L,D] /
+      [B*H,L,D], K^T [..,D,L]) of a projection [B,L,H*D] or [L,B,H*D]
+      (sequence first, then transposed for the op); K and V may repeat
+      each head of a [B,L,(H/g)*D] projection over g query heads
+      (grouped-query attention: Hugging Face's repeat_kv, an Expand of a
+      new axis after the head axis), and the lift repeats them with a
+      `spatten.concat`; the ·V result must reach such a
       layout through Reshape/Transpose (Hugging Face's Transpose(0,2,1,3),
       torch's Transpose(1,0,2) + Reshape to [Lq*B,H*D]); scalar Mul/Div
       anywhere on the Q or K chain or on the scores multiply into
@@ -76,6 +81,17 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       [B,1,M,M] input; docs/Generation.md) and the mask is
       s*m - 1e4*(1-m) with m its [.., P:P+Lq, 0:Lk] slice: then the caller's
       guarantee makes it causal.
+    - `spatten.rotary_embedding`, rooted at the Add of Hugging Face LLaMA's
+      `q * cos + rotate_half(q) * sin` (operands of Add and Mul in either
+      order; rotate_half = Concat(axis -1)(Neg(Slice(q, D/2:)), Slice(q,
+      :D/2)), unit-step Slices of the last axis): q the heads [B,H,L,D] of a
+      batch-first projection [B,L,H*D] as above, cos/sin constants
+      [1,..,1,L,D] (the position tables gathered by folded position ids).
+      The rotation applies to the projection and the head split is repeated
+      on its result, so the attention pattern then finds plain heads. Other
+      rotations (interleaved pairs, run-time positions) stay ONNX ops: their
+      Slice/Concat run one to one, and the attention they feed is refused at
+      its Softmax.
     - `spatten.linear`: MatMul by a weight (constant or graph input, or
       Transpose(1,0) of one) plus a following [N] bias Add; a linear on
       the attention output's rows (a reshape keeping H*D) reads the

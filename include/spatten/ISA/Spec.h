@@ -136,20 +136,21 @@ constexpr std::array<std::string_view, kNumMaskKinds> kMaskKindNames = {
 /// immediate when flag Imm is set); LayerNorm reads gamma from y and beta
 /// from w, RmsNorm gamma from y, and both use imm as epsilon; Softmax,
 /// LogSoftmax and the norms work per row; RowSum, RowMean and RowMax reduce
-/// each row of x to one value, so z is `rows` x 1.
+/// each row of x to one value, so z is `rows` x 1; Rotary rotates each row
+/// of x (one head) by the cos row in y and the sin row in w.
 enum class VecFunc : uint8_t {
   Copy = 0, Add = 1, Sub = 2, Mul = 3, Div = 4, Pow = 5, Max = 6, Min = 7,
   Neg = 8, Exp = 9, Log = 10, Sqrt = 11, Recip = 12, Tanh = 13, Erf = 14,
   Sigmoid = 15, Relu = 16, GeluErf = 17, GeluTanh = 18, LayerNorm = 19,
   Softmax = 20, Abs = 21, RmsNorm = 22, LogSoftmax = 23, Silu = 24,
-  RowSum = 25, RowMean = 26, RowMax = 27,
+  RowSum = 25, RowMean = 26, RowMax = 27, Rotary = 28,
 };
-constexpr unsigned kNumVecFuncs = 28;
+constexpr unsigned kNumVecFuncs = 29;
 constexpr std::array<std::string_view, kNumVecFuncs> kVecFuncNames = {
     "copy", "add", "sub", "mul", "div", "pow", "max", "min", "neg", "exp", "log",
     "sqrt", "recip", "tanh", "erf", "sigmoid", "relu", "gelu_erf", "gelu_tanh",
     "layer_norm", "softmax", "abs", "rms_norm", "log_softmax", "silu",
-    "row_sum", "row_mean", "row_max"};
+    "row_sum", "row_mean", "row_max", "rotary"};
 /// Number of y/imm inputs a function reads (0 unary, 1 binary).
 constexpr bool vecFuncIsBinary(VecFunc f) {
   return f >= VecFunc::Add && f <= VecFunc::Min;

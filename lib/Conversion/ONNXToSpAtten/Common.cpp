@@ -197,8 +197,14 @@ std::optional<SmallVector<int64_t>> getConstInts(Value v) {
   std::optional<SmallVector<double>> vals = readValues(attr);
   if (!vals)
     return std::nullopt;
-  return SmallVector<int64_t>(llvm::map_range(
-      *vals, [](double d) { return static_cast<int64_t>(d); }));
+  // Saturating: exporters write INT64_MAX as "to the end" of a Slice, which
+  // a double rounds up past the int64 range.
+  return SmallVector<int64_t>(llvm::map_range(*vals, [](double d) {
+    constexpr double kLimit = 9223372036854775807.0; // rounds to 2^63
+    return d >= kLimit    ? std::numeric_limits<int64_t>::max()
+           : d <= -kLimit ? std::numeric_limits<int64_t>::min()
+                          : static_cast<int64_t>(d);
+  }));
 }
 
 std::optional<double> getScalarConst(Value v) {

@@ -84,6 +84,13 @@ void populateNormActPatterns(RewritePatternSet &patterns);
 /// a LayerNormalization) was not lifted, e.g. "the centring Sub has (mean,
 /// x) where (x, mean) was expected"; "" when `op` does not root a near-miss.
 std::string explainUnliftedNorm(Operation *op);
+/// Rotary position embeddings on attention heads (Hugging Face LLaMA's
+/// `q * cos + rotate_half(q) * sin`) to spatten.rotary_embedding.
+void populateRotaryPatterns(RewritePatternSet &patterns);
+/// Why the rotary embedding rooted at the Add `op`, left after the fusions,
+/// was not lifted (e.g. run-time cos/sin tables); "" when `op` does not
+/// root one.
+std::string explainUnliftedRotary(Operation *op);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.
 void populateLinearPatterns(RewritePatternSet &patterns);
 

@@ -98,14 +98,20 @@ std::optional<StridedView> expandView(const StridedView &v,
   return out;
 }
 
-/// `op` (Reshape, Transpose or, with `expand`, Expand) applied to the view
-/// of its data operand.
+/// Ops that only reinterpret the row-major shape.
+bool isReshapeLike(Operation *op) {
+  return isOnnx(op, "Reshape") || isOnnx(op, "Unsqueeze") ||
+         isOnnx(op, "Squeeze");
+}
+
+/// `op` (Reshape, Unsqueeze, Squeeze, Transpose or, with `expand`, Expand)
+/// applied to the view of its data operand.
 std::optional<StridedView> applyOp(const StridedView &v, Operation *op,
                                    bool expand) {
   auto type = tensorTypeOf(op->getResult(0));
   if (!type || !type.hasStaticShape())
     return std::nullopt;
-  if (isOnnx(op, "Reshape"))
+  if (isReshapeLike(op))
     return reshapeView(v, type.getShape());
   if (expand && isOnnx(op, "Expand"))
     return expandView(v, shapeOf(op->getOperand(0)), type.getShape());
@@ -148,7 +154,7 @@ SmallVector<Candidate> chainBack(Value v, double *scale, bool expand,
       }
     }
     Operation *op = cur.getDefiningOp();
-    if (!isOnnx(op, "Reshape") && !isOnnx(op, "Transpose") &&
+    if (!isReshapeLike(op) && !isOnnx(op, "Transpose") &&
         !(expand && isOnnx(op, "Expand")))
       break;
     ops.push_back(op);
@@ -201,12 +207,18 @@ std::optional<Heads> readHeads(const StridedView &view, bool keyT) {
       !isF32Tensor(view.base) || base.back() % d->size)
     return std::nullopt;
   int64_t e = base.back(), h = e / d->size;
-  if (r == 4 && sizeOf(view.dims[1]) != h)
-    return std::nullopt;
   SmallVector<Atom> group;
   for (size_t i = 0; i + 2 < r; ++i)
     group.append(view.dims[i].begin(), view.dims[i].end());
-  if (!splitInner(group, h, d->size))
+  // Grouped-query attention: the innermost head factor repeats each head
+  // of the base (stride 0, an Expand of repeat_kv).
+  int64_t shared = 1;
+  if (!group.empty() && group.back().stride == 0) {
+    shared = group.back().size;
+    group.pop_back();
+  }
+  if ((r == 4 && sizeOf(view.dims[1]) != h * shared) ||
+      !splitInner(group, h, d->size))
     return std::nullopt;
   std::optional<Atom> b = asRun(group);
   if (!b || b->size * l->size * e != tensorTypeOf(view.base).getNumElements())
@@ -217,7 +229,8 @@ std::optional<Heads> readHeads(const StridedView &view, bool keyT) {
                   (b->size == 1 || b->stride == e);
   if (!batchMajor && !seqMajor)
     return std::nullopt;
-  return Heads{view.base, b->size, l->size, h, d->size, !batchMajor};
+  return Heads{view.base, b->size, l->size, h * shared, d->size, !batchMajor,
+               shared};
 }
 
 /// The axis of O = [B, Lq, E] that an atom of stride `s` indexes.
@@ -295,32 +308,59 @@ Value forwardNoOps(Value v) {
   return v;
 }
 
-std::optional<Heads> matchHeadsLayout(Value v, bool keyT, double *scale) {
+std::optional<Heads> matchHeadsLayout(Value v, bool keyT, double *scale,
+                                      SmallVectorImpl<Operation *> *chain) {
   SmallVector<Operation *> ops;
   std::optional<Heads> farthest;
   double farthestScale = scale ? *scale : 1;
-  for (const Candidate &c : chainBack(v, scale, /*expand=*/false, ops)) {
-    std::optional<StridedView> view = viewOn(c, ops, false);
+  size_t farthestOps = 0;
+  auto found = [&](const std::optional<Heads> &heads, double s, size_t n) {
+    if (scale)
+      *scale = s;
+    if (chain)
+      chain->assign(ops.begin(), ops.begin() + n);
+    return heads;
+  };
+  for (const Candidate &c : chainBack(v, scale, /*expand=*/true, ops)) {
+    std::optional<StridedView> view = viewOn(c, ops, true);
     std::optional<Heads> heads = view ? readHeads(*view, keyT) : std::nullopt;
     if (!heads)
       continue;
     // Any [B*H, L, D] value also reads as one head of batch B*H, so a
     // split into heads further back wins; one head only if none is found.
-    if (heads->h > 1) {
-      if (scale)
-        *scale = c.scale;
-      return heads;
-    }
+    if (heads->h > 1)
+      return found(heads, c.scale, c.ops);
     farthest = heads;
     farthestScale = c.scale;
+    farthestOps = c.ops;
   }
-  if (farthest && scale)
-    *scale = farthestScale;
-  return farthest;
+  if (!farthest)
+    return std::nullopt;
+  return found(farthest, farthestScale, farthestOps);
+}
+
+/// [B, L, (H/group)*D] -> [B, L, H*D], each head repeated `group` times:
+/// `group` copies side by side in a [B, L, H/group, group, D] concat.
+static Value repeatHeads(OpBuilder &rw, Location loc, Value flat,
+                         const Heads &x) {
+  int64_t kv = x.h / x.group;
+  Value one = reshapeTo(rw, loc, flat, {x.b, x.l, kv, 1, x.d});
+  SmallVector<Value> copies(x.group, one);
+  Value rep = ConcatOp::create(
+      rw, loc,
+      RankedTensorType::get({x.b, x.l, kv, x.group, x.d}, rw.getF32Type()),
+      copies, 3);
+  return reshapeTo(rw, loc, rep, {x.b, x.l, x.h * x.d});
 }
 
 Value flatProjection(OpBuilder &rw, Location loc, const Heads &x) {
-  int64_t e = x.h * x.d;
+  int64_t e = x.h / x.group * x.d;
+  if (x.group > 1) {
+    Heads own = x;
+    own.h /= x.group;
+    own.group = 1;
+    return repeatHeads(rw, loc, flatProjection(rw, loc, own), x);
+  }
   if (!x.seqMajor)
     return reshapeTo(rw, loc, x.base, {x.b, x.l, e});
   Value seqFirst = reshapeTo(rw, loc, x.base, {x.l, x.b, e});

@@ -32,11 +32,15 @@ struct StridedView {
 };
 
 /// Q, K or V of one attention: `base` holds the [B, L, H*D] projection, or
-/// [L, B, H*D] when `seqMajor` (torch's sequence-first layout).
+/// [L, B, H*D] when `seqMajor` (torch's sequence-first layout). With
+/// grouped-query attention (Hugging Face's `repeat_kv`: Unsqueeze, Expand,
+/// Reshape) `group` consecutive heads read one head of `base`, which then
+/// holds H/group heads: [B, L, (H/group)*D].
 struct Heads {
   Value base;
   int64_t b, l, h, d;
   bool seqMajor = false;
+  int64_t group = 1;
 };
 
 /// Strips Mul/Div by scalar constants that keep the shape, folding them into
@@ -47,13 +51,17 @@ Value forwardNoOps(Value v);
 
 /// The heads that `v` holds: `v` is [B, H, L, D] or [B*H, L, D] (with
 /// `keyT`, [.., D, L]) computed from a projection [.., H*D] through any
-/// Reshape and Transpose, and with `scale` scalar Mul/Div (folded into
-/// `*scale`). The nearest base that splits into more than one head is
-/// taken (else the farthest that explains the layout); nullopt when none
-/// does.
-std::optional<Heads> matchHeadsLayout(Value v, bool keyT, double *scale);
+/// Reshape, Unsqueeze, Squeeze, Transpose and a head-repeating Expand, and
+/// with `scale` scalar Mul/Div (folded into `*scale`). The nearest base
+/// that splits into more than one head is taken (else the farthest that
+/// explains the layout); nullopt when none does. With `chain`, the
+/// Reshape/Transpose-like ops from the base to `v` (nearest `v` first).
+std::optional<Heads> matchHeadsLayout(Value v, bool keyT, double *scale,
+                                      SmallVectorImpl<Operation *> *chain =
+                                          nullptr);
 
-/// `heads.base` as [B, L, H*D] (a spatten.transpose for `seqMajor`).
+/// `heads.base` as [B, L, H*D] (a spatten.transpose for `seqMajor`; the
+/// shared heads of a group repeated by a spatten.concat).
 Value flatProjection(OpBuilder &rw, Location loc, const Heads &heads);
 
 /// The key padding mask [B, Lk] that `m` broadcasts over heads and queries:

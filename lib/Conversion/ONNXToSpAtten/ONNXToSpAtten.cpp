@@ -4,8 +4,8 @@
 //   1. every ONNX value must have a static shape (the importer's --shape
 //      bindings plus -canonicalize guarantee it; otherwise an error names
 //      the node);
-//   2. the fusion patterns (AttentionPatterns.cpp, NormActPatterns.cpp,
-//      LinearPatterns.cpp) run greedily; the ONNX ops they absorb become dead
+//   2. the fusion patterns (AttentionPatterns.cpp, RotaryPatterns.cpp,
+//      NormActPatterns.cpp, LinearPatterns.cpp) run greedily; the ONNX ops they absorb become dead
 //      and are erased, and the block is re-sorted topologically because a
 //      KV-cache attention rewires the `present` output to its results;
 //   3. every ONNX op left is lowered one to one (OneToOne.cpp) or by a
@@ -134,12 +134,17 @@ LogicalResult sortBlocks(ModuleOp module) {
   return success(ok);
 }
 
-/// Attention subgraphs that the fusion did not take get an error that says
-/// why, instead of only the generic one on their Q*K^T MatMul.
+/// Attention subgraphs (and the rotary embeddings of their Q and K) that
+/// the fusion did not take get an error that says why, instead of only the
+/// generic one on their Q*K^T MatMul.
 LogicalResult checkUnliftedAttention(ModuleOp module,
                                      ArrayRef<std::string> causalInputs) {
   bool ok = true;
   for (Operation *op : collectOnnxOps(module)) {
+    if (std::string why = explainUnliftedRotary(op); !why.empty()) {
+      nodeError(op) << "is a rotary embedding that cannot be lifted: " << why;
+      ok = false;
+    }
     if (!isOnnx(op, "Softmax"))
       continue;
     if (std::string why = explainUnliftedAttention(op, causalInputs);
@@ -203,6 +208,7 @@ struct ConvertONNXToSpAttenPass
         causalMaskInputs(module, assumeCausalInputs);
     RewritePatternSet fusions(&getContext());
     populateAttentionPatterns(fusions, causalInputs);
+    populateRotaryPatterns(fusions);
     populateNormActPatterns(fusions);
     populateLinearPatterns(fusions);
     if (failed(applyPatternsGreedily(module, std::move(fusions), config))) {

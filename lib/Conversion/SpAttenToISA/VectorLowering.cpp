@@ -1,7 +1,8 @@
 //===- VectorLowering.cpp - Elementwise and row-wise ops to VEC -----------===//
 //
-// unary, gelu, softmax, log_softmax, layer_norm, rms_norm and reduce stream
-// rows through the vector unit (reduce writes one value per row); binary ops
+// unary, gelu, softmax, log_softmax, layer_norm, rms_norm, reduce and
+// rotary_embedding stream rows through the vector unit (reduce writes one
+// value per row, rotary one instruction per head); binary ops
 // broadcast their operands (numpy rules) row by row, a one-element constant
 // operand becoming the instruction's immediate.
 //
@@ -139,6 +140,46 @@ LogicalResult lowerNorm(LoweringCore &core, Operation *op, VecFunc func,
     extra.w = {Buffer::Wgt, N, 0};
   }
   return rowwise(core, in, out, func, extra);
+}
+
+/// rotary_embedding: per batch, tiles of token rows [n, H*D] stream through
+/// act and acc, their cos and sin rows [n, D] through the weight buffer
+/// (loaded once when one tile holds every token), and one `vec rotary` per
+/// head rotates its D columns (x and z strided by H*D).
+LogicalResult lowerRotary(LoweringCore &core, RotaryEmbeddingOp op) {
+  const Tensor *x, *z, *cos, *sin;
+  if (failed(core.get(op.getInput(), x, op.getOutput(), z)) ||
+      failed(core.get(op.getCos(), cos, op.getSin(), sin)))
+    return failure();
+  ProgramBuilder &pb = core.pb;
+  int64_t B = x->shape[0], L = x->shape[1], C = x->shape[2];
+  int64_t D = op.getHeadDim();
+  FailureOr<int64_t> tile = core.commonTile({Buffer::Act, Buffer::Acc}, C, L);
+  if (failed(tile) ||
+      failed(tile = pb.rowsThatFit(Buffer::Wgt, 2 * D, *tile)))
+    return failure();
+  SramRef cosBuf{Buffer::Wgt, 0, D}, sinBuf{Buffer::Wgt, *tile * D, D};
+  for (int64_t b = 0, i = 0; b < B; ++b)
+    for (int64_t r0 = 0; r0 < L; r0 += *tile, ++i) {
+      int64_t n = std::min(*tile, L - r0), slot = core.slotOff(Buffer::Act, i);
+      DramRef src = x->ref, dst = z->ref, c = cos->ref, s = sin->ref;
+      src.addr = x->addrOf((b * L + r0) * C);
+      dst.addr = z->addrOf((b * L + r0) * C);
+      c.addr = cos->addrOf(r0 * D);
+      s.addr = sin->addrOf(r0 * D);
+      pb.load({Buffer::Act, slot, C}, src, C * 4, n, C);
+      if (b == 0 || n < L) {
+        pb.load(cosBuf, c, D * 4, n, D);
+        pb.load(sinBuf, s, D * 4, n, D);
+      }
+      int64_t out = core.slotOff(Buffer::Acc, i);
+      for (int64_t h = 0; h < C / D; ++h)
+        pb.emit(VecInstr{VecFunc::Rotary, 0, {Buffer::Act, slot + h * D, C},
+                         cosBuf, {Buffer::Acc, out + h * D, C}, sinBuf, n, D,
+                         0.f});
+      pb.store(dst, C * 4, {Buffer::Acc, out, C}, n, C);
+    }
+  return success();
 }
 
 VecFunc reduceFunc(ReduceFn fn) {
@@ -284,6 +325,7 @@ LogicalResult isa::lowerVectorFamily(LoweringCore &core, Operation *op) {
         return lowerNorm(core, o, VecFunc::RmsNorm, o.getGamma(), Value(),
                          o.getEpsilon(), o.getEpsilonOutsideSqrt());
       })
+      .Case([&](RotaryEmbeddingOp o) { return lowerRotary(core, o); })
       .Case([&](ReduceOp o) {
         return rowwise(core, o.getInput(), o.getOutput(),
                        reduceFunc(o.getFn()));

@@ -41,6 +41,9 @@ unsigned sim::vecFuncCost(VecFunc f) {
     return 2;
   case VecFunc::Softmax: case VecFunc::LogSoftmax:
     return 6;
+  // Rotary: two multiplies and an add (rotate_half is wiring and a sign).
+  case VecFunc::Rotary:
+    return 3;
   }
   return 1;
 }

@@ -2,7 +2,8 @@
 //
 // Element-wise unary and binary functions (y an operand, a per-row column
 // or an immediate), row softmax and log-softmax, layer and RMS
-// normalization, and row reductions (docs/ISA.md, "vec").
+// normalization, row reductions and the rotary embedding (docs/ISA.md,
+// "vec").
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +35,8 @@ private:
   Error norm(VecFunc func, const Operand &x, const Operand &z);
   /// z[r] = sum, mean or max of row r of x.
   Error reduceRows(VecFunc func, const Mat &x, const Operand &z);
+  /// Rotary: z = x * cos (y) + rotate_half(x) * sin (w).
+  Error rotary(const Operand &x, const Operand &z);
 };
 
 } // namespace
@@ -183,6 +186,26 @@ Error VectorUnit::reduceRows(VecFunc func, const Mat &x, const Operand &z) {
   return Error::success();
 }
 
+Error VectorUnit::rotary(const Operand &x, const Operand &z) {
+  if (x.cols % 2)
+    return error(F::cols, llvm::formatv("rotary needs an even row width "
+                                        "(a head), not {0}",
+                                        x.cols));
+  auto cos = operand(F::y, x.rows, x.cols);
+  if (!cos)
+    return cos.takeError();
+  auto sin = operand(F::w, x.rows, x.cols);
+  if (!sin)
+    return sin.takeError();
+  Mat xm = read(x);
+  Eigen::Index half = xm.cols() / 2;
+  Mat rotated(xm.rows(), xm.cols());
+  rotated.leftCols(half) = -xm.rightCols(half);
+  rotated.rightCols(half) = xm.leftCols(half);
+  write(z, Mat(xm.cwiseProduct(read(*cos)) + rotated.cwiseProduct(read(*sin))));
+  return Error::success();
+}
+
 Error VectorUnit::run() {
   uint64_t fn = get(F::func);
   if (fn >= kNumVecFuncs)
@@ -208,6 +231,8 @@ Error VectorUnit::run() {
     return Error::success();
   if (vecFuncIsNorm(func))
     return norm(func, *x, *z);
+  if (func == VecFunc::Rotary)
+    return rotary(*x, *z);
   Mat xm = read(*x);
   if (vecFuncReducesRows(func))
     return reduceRows(func, xm, *z);

@@ -1,6 +1,6 @@
 """fp32 kernels of the reference: top-k, fixed-point quantization and the
 progressive-quantization planes, softmax and log-softmax, LayerNorm and
-RMSNorm, GELU and SiLU, and linear layers (docs/Algorithms.md; paper Sec. III-D and IV-B).
+RMSNorm, GELU and SiLU, rotary position embeddings, and linear layers (docs/Algorithms.md; paper Sec. III-D and IV-B).
 
 Every operation rounds to fp32 like the hardware and onnxruntime; erf is
 evaluated in float64 then rounded (NumPy has no fp32 erf).
@@ -121,6 +121,19 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 def silu(x: np.ndarray) -> np.ndarray:
     """SiLU (swish) ``x * sigmoid(x)``, fp32."""
     return (x / (F32(1) + np.exp(-x))).astype(F32)
+
+
+def rotary(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """Rotary embedding of every head of x [L, H*D] (RoFormer; Hugging Face
+    LLaMA's half split): per head ``x * cos + rotate_half(x) * sin`` with
+    ``rotate_half(x) = concat(-x[D/2:], x[:D/2])``; cos/sin [L, D] are the
+    table rows of the tokens' positions (``spatten.rotary_embedding``; the
+    vector unit's ``rotary``)."""
+    L, d = cos.shape
+    h = x.reshape(L, -1, d)
+    rotated = np.concatenate([-h[..., d // 2:], h[..., :d // 2]], axis=-1)
+    out = (h * cos[:, None, :]).astype(F32) + (rotated * sin[:, None, :]).astype(F32)
+    return out.astype(F32).reshape(x.shape)
 
 
 _ERF = np.vectorize(math.erf, otypes=[np.float64])

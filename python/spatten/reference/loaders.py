@@ -40,6 +40,8 @@ def from_torch(model) -> ModelWeights:
                             outputs=tuple(c.output_names))
     if c.kind == "transformer-encoder":
         return _encoder_from_torch(sd, c)
+    if c.kind == "llama":
+        return _llama_from_torch(model, sd, c)
     if hasattr(model, "lm_head"):
         head = model.lm_head.weight.detach().numpy().astype(F32).T.copy()
         return dataclasses.replace(from_torch(model.transformer), lm_head=head, outputs=("logits",))
@@ -52,6 +54,30 @@ def from_torch(model) -> ModelWeights:
                                   sd[p + "ln_2.weight"], sd[p + "ln_2.bias"]))
     return ModelWeights("gpt2", c.heads, c.ln_eps, sd["wte.weight"], sd["wpe.weight"], layers,
                         final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]), outputs=("last_hidden_state",))
+
+
+def _llama_from_torch(model, sd, c) -> ModelWeights:
+    """``spatten.export``'s LlamaForCausalLM: bias-free projections (zero
+    biases), RMSNorm gains as ln1/ln2 (input / post-attention), gate, down
+    and up projections as w1, w2, w3, the rotary tables of the model."""
+    lin = lambda p: sd[p + ".weight"].T.copy()
+    layers = []
+    for i in range(c.layers):
+        p = f"layers.{i}."
+        a, m = p + "self_attn.", p + "mlp."
+        w = [lin(a + n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")]
+        zeros = [np.zeros(x.shape[1], F32) for x in w]
+        ln1, ln2 = sd[p + "input_layernorm.weight"], sd[p + "post_attention_layernorm.weight"]
+        gate, down = lin(m + "gate_proj"), lin(m + "down_proj")
+        layers.append(LayerWeights(
+            w[0], zeros[0], w[1], zeros[1], w[2], zeros[2], w[3], zeros[3], ln1, np.zeros_like(ln1),
+            gate, np.zeros(gate.shape[1], F32), down, np.zeros(down.shape[1], F32), ln2,
+            np.zeros_like(ln2), w3=lin(m + "up_proj")))
+    norm = sd["norm.weight"]
+    rope = tuple(t.detach().numpy().astype(F32) for t in (model.cos_cached, model.sin_cached))
+    return ModelWeights("llama", c.heads, c.ln_eps, sd["embed_tokens.weight"], None, layers,
+                        final_ln=(norm, np.zeros_like(norm)), lm_head=lin("lm_head"), outputs=("logits",),
+                        kv_heads=c.kv_heads, rope=rope)
 
 
 def _encoder_from_torch(sd, c) -> ModelWeights:

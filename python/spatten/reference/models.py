@@ -1,8 +1,9 @@
 """The forward passes: lifted weights (:class:`ModelWeights`), BERT-style
 (post-LN, erf GELU, additive padding mask, optional pooler and
 ``BertForPreTraining`` heads), GPT-2-style (pre-LN, tanh GELU, causal,
-final LN; the whole prompt at once) and ``nn.TransformerEncoder`` (post- or
-pre-LN, ReLU or erf GELU, key padding mask) layers, and :func:`run` /
+final LN; the whole prompt at once), ``nn.TransformerEncoder`` (post- or
+pre-LN, ReLU or erf GELU, key padding mask) and LLaMA (pre-RMSNorm, rotary
+embeddings, grouped-query attention, SwiGLU, causal) layers, and :func:`run` /
 :func:`run_inputs`, which apply the cascade of ``attention.py`` layer by
 layer and restore each pruned token's last output at its position.
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from .attention import AttentionResult, LayerRecord, _counts, _prune, _State, attention, resolve_schedule
 from .config import SpAttenConfig
-from .kernels import F32, gelu_erf, gelu_tanh, layer_norm, linear, relu
+from .kernels import F32, gelu_erf, gelu_tanh, layer_norm, linear, relu, rms_norm, rotary, silu
 
 
 # ============================================================================ weights
@@ -43,6 +44,9 @@ class LayerWeights:
     b2: np.ndarray
     ln2_g: np.ndarray
     ln2_b: np.ndarray
+    #: LLaMA's SwiGLU ``up_proj`` [hidden, intermediate] (``w1`` is gate_proj,
+    #: ``w2`` down_proj); None elsewhere.
+    w3: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass
@@ -61,6 +65,9 @@ class ModelWeights:
     lm_head: GPT-2's language-model head w [hidden, V] after the final LN
     (``logits`` output; the transposed token embedding when tied).
     outputs: names of the outputs :func:`run` returns, in graph order.
+    LLaMA ("llama"): RMSNorms (``ln*_g``, ``final_ln`` gamma; betas unused),
+    ``kv_heads`` K/V heads shared by groups of query heads, ``rope`` the
+    cos and sin tables [positions, head_dim]; no position embedding.
     """
 
     kind: str
@@ -79,6 +86,8 @@ class ModelWeights:
     outputs: Tuple[str, ...] = ("last_hidden_state",)
     activation: str = "relu"
     norm_first: bool = False
+    kv_heads: int = 0
+    rope: Optional[Tuple[np.ndarray, np.ndarray]] = None
 
     @property
     def hidden(self) -> int:
@@ -91,11 +100,27 @@ class ModelWeights:
 
 # ============================================================================ layers
 
+def repeat_kv(x: np.ndarray, mw: ModelWeights) -> np.ndarray:
+    """Grouped-query K or V [L, kv_heads*D] -> [L, heads*D], query head h
+    reading K/V head h // (heads / kv_heads) (Hugging Face's repeat_kv)."""
+    kv = mw.kv_heads or mw.heads
+    if kv == mw.heads:
+        return x
+    L = x.shape[0]
+    return np.repeat(x.reshape(L, kv, 1, mw.head_dim), mw.heads // kv, axis=2).reshape(L, -1)
+
+
 def _attend(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
             cfg: SpAttenConfig) -> AttentionResult:
-    """Q/K/V projections of the kept rows x [L, hidden], then attention."""
-    return attention(linear(x, lw.wq, lw.bq), linear(x, lw.wk, lw.bk), linear(x, lw.wv, lw.bv),
-                     state.heads.tolist(), mw.heads, state.mask(), mw.kind == "gpt2", cfg)
+    """Q/K/V projections of the kept rows x [L, hidden] (LLaMA: rotary
+    embeddings at the kept tokens' original positions, K/V heads repeated
+    over their groups), then attention."""
+    q, k, v = linear(x, lw.wq, lw.bq), linear(x, lw.wk, lw.bk), linear(x, lw.wv, lw.bv)
+    if mw.rope is not None:
+        cos, sin = (t[state.tokens] for t in mw.rope)
+        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+    return attention(q, repeat_kv(k, mw), repeat_kv(v, mw), state.heads.tolist(), mw.heads, state.mask(),
+                     mw.kind in ("gpt2", "llama"), cfg)
 
 
 #: ``attend(lw, x, state, mw, cfg)``: a layer's attention on its (normalised)
@@ -140,7 +165,19 @@ def encoder_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWei
     return (x + ffn(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps))).astype(F32), att
 
 
-LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer}
+def llama_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
+                cfg: SpAttenConfig, attend: Attend = _attend) -> Tuple[np.ndarray, AttentionResult]:
+    """LLaMA decoder layer on the kept rows x [L, hidden]: RMSNorm,
+    attention, residual; RMSNorm, SwiGLU ``down(silu(gate(h)) * up(h))``,
+    residual."""
+    att = attend(lw, rms_norm(x, lw.ln1_g, mw.ln_eps), state, mw, cfg)
+    x = (x + linear(att.out, lw.wo, lw.bo)).astype(F32)
+    h = rms_norm(x, lw.ln2_g, mw.ln_eps)
+    gated = (silu(linear(h, lw.w1, lw.b1)) * linear(h, lw.w3, None)).astype(F32)
+    return (x + linear(gated, lw.w2, lw.b2)).astype(F32), att
+
+
+LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer, "llama": llama_layer}
 
 
 # ============================================================================ forward
@@ -156,6 +193,8 @@ class Result:
 
 def _embed(mw: ModelWeights, ids: np.ndarray, types: Optional[np.ndarray]) -> np.ndarray:
     """Embeddings of one sequence ids [L0] -> [L0, hidden] fp32."""
+    if mw.pos_emb is None:  # LLaMA: positions enter through rotary embeddings
+        return mw.word_emb[ids].astype(F32)
     x = (mw.word_emb[ids] + mw.pos_emb[np.arange(len(ids))]).astype(F32)
     if mw.kind == "bert":
         if mw.type_emb is not None:
@@ -231,6 +270,8 @@ def gpt2_outputs(mw: ModelWeights, x: np.ndarray) -> Tuple[np.ndarray, Optional[
 
 def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
     """What follows the layers, on all L0 tokens of one sequence x [L0, hidden]."""
+    if mw.kind == "llama":
+        return {"logits": linear(rms_norm(x, mw.final_ln[0], mw.ln_eps), mw.lm_head, None)}
     if mw.kind == "gpt2":
         h, logits = gpt2_outputs(mw, x)
         return {mw.outputs[0]: h} if logits is None else {"logits": logits}

@@ -53,3 +53,26 @@ func.func @rowwise(%x: tensor<2x4xf32>, %g: tensor<4xf32>) -> tensor<2x4xf32> {
   %d = spatten.unary <tanh> %c : tensor<2x4xf32>
   return %d : tensor<2x4xf32>
 }
+
+// -----
+
+// A rotary embedding of two heads of width 4 over [2, 3, 8]: per batch the
+// token rows stream through act; the cos and sin rows of the three
+// positions are loaded once into the weight buffer (one tile holds every
+// token), and one `vec rotary` (func 28) per head reads its columns h*4..
+// with the row stride 8.
+// CHECK-LABEL: spatten_isa.program @rotary
+// CHECK: spatten_isa.load {{.*}}cols = 8 : i64{{.*}}rows = 3 : i64, sram_buf = 1 : i64
+// CHECK-NEXT: spatten_isa.load {{.*}}cols = 4 : i64{{.*}}sram_buf = 2 : i64, sram_off = 0 : i64, sram_stride = 4 : i64
+// CHECK-NEXT: spatten_isa.load {{.*}}cols = 4 : i64{{.*}}sram_buf = 2 : i64, sram_off = 12 : i64, sram_stride = 4 : i64
+// CHECK-NEXT: spatten_isa.vec {cols = 4 : i64, flags = 0 : i64, func = 28 : i64{{.*}}w_buf = 2 : i64, w_off = 12 : i64, w_stride = 4 : i64, x_buf = 1 : i64, x_off = 0 : i64, x_stride = 8 : i64, y_buf = 2 : i64, y_off = 0 : i64, y_stride = 4 : i64, z_buf = 3 : i64, z_off = 0 : i64, z_stride = 8 : i64}
+// CHECK-NEXT: spatten_isa.vec {{{.*}}func = 28 : i64{{.*}}x_off = 4 : i64{{.*}}z_off = 4 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}cols = 8 : i64
+// CHECK-NEXT: spatten_isa.load {{.*}}cols = 8 : i64
+// CHECK-NEXT: spatten_isa.vec {{{.*}}func = 28 : i64
+// CHECK-NEXT: spatten_isa.vec {{{.*}}func = 28 : i64
+// CHECK-NEXT: spatten_isa.store
+func.func @rotary(%x: tensor<2x3x8xf32>, %cos: tensor<3x4xf32>, %sin: tensor<3x4xf32>) -> tensor<2x3x8xf32> {
+  %r = spatten.rotary_embedding %x, %cos, %sin : (tensor<2x3x8xf32>, tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<2x3x8xf32>
+  return %r : tensor<2x3x8xf32>
+}

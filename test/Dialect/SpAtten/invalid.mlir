@@ -101,3 +101,19 @@ func.func @reduce_shape(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
   %y = spatten.reduce <sum> %x : (tensor<4x8xf32>) -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
 }
+
+// -----
+
+func.func @rotary_table_rows(%x: tensor<1x4x8xf32>, %t: tensor<3x4xf32>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{cos and sin must be [L, D] with L = 4}}
+  %y = spatten.rotary_embedding %x, %t, %t : (tensor<1x4x8xf32>, tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<1x4x8xf32>
+  return %y : tensor<1x4x8xf32>
+}
+
+// -----
+
+func.func @rotary_odd_head(%x: tensor<1x4x9xf32>, %t: tensor<4x3xf32>) -> tensor<1x4x9xf32> {
+  // expected-error @+1 {{head dim D = 3 must be even and divide the input width 9}}
+  %y = spatten.rotary_embedding %x, %t, %t : (tensor<1x4x9xf32>, tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<1x4x9xf32>
+  return %y : tensor<1x4x9xf32>
+}

@@ -55,3 +55,10 @@ func.func @norms_and_reductions(%x: tensor<2x3x8xf32>, %g: tensor<8xf32>) -> (te
   %m = spatten.reduce <max> %l : (tensor<2x3x8xf32>) -> tensor<2x3x1xf32>
   return %l, %m : tensor<2x3x8xf32>, tensor<2x3x1xf32>
 }
+
+// CHECK-LABEL: func @rotary
+// CHECK: spatten.rotary_embedding %arg0, %arg1, %arg2 : (tensor<2x4x16xf32>, tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<2x4x16xf32>
+func.func @rotary(%x: tensor<2x4x16xf32>, %c: tensor<4x8xf32>, %s: tensor<4x8xf32>) -> tensor<2x4x16xf32> {
+  %y = spatten.rotary_embedding %x, %c, %s : (tensor<2x4x16xf32>, tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<2x4x16xf32>
+  return %y : tensor<2x4x16xf32>
+}

@@ -139,6 +139,22 @@ LogicalResult RmsNormOp::verify() {
                        getEpsilon());
 }
 
+LogicalResult RotaryEmbeddingOp::verify() {
+  if (failed(verifyStatic(*this)))
+    return failure();
+  ArrayRef<int64_t> x = shapeOf(getInput()), cos = shapeOf(getCos());
+  if (x.size() != 3)
+    return emitOpError("input must be [B, L, H*D]");
+  if (cos.size() != 2 || cos[0] != x[1] || shapeOf(getSin()) != cos)
+    return emitOpError("cos and sin must be [L, D] with L = ") << x[1];
+  if (cos[1] <= 0 || cos[1] % 2 || x[2] % cos[1])
+    return emitOpError("head dim D = ")
+           << cos[1] << " must be even and divide the input width " << x[2];
+  if (shapeOf(getOutput()) != x)
+    return emitOpError("result must have the input's shape");
+  return success();
+}
+
 LogicalResult ReduceOp::verify() {
   if (failed(verifyStatic(*this)))
     return failure();

@@ -29,13 +29,13 @@ static ArrayRef<int64_t> shapeOf(Value v) {
 static bool isProjectionSide(Operation *op) {
   return isa<LinearOp, SliceOp, LayerNormOp, RmsNormOp, ReshapeOp, QuantizeOp,
              DequantizeOp, AttentionProbsOp, ProgressiveFetchOp,
-             AttentionOutputOp>(op);
+             AttentionOutputOp, RotaryEmbeddingOp>(op);
 }
 
 /// The row input of a projection-side producer, or null.
 static Value rowInput(Operation *op) {
   if (isa_and_nonnull<LinearOp, SliceOp, LayerNormOp, RmsNormOp, ReshapeOp,
-                      QuantizeOp>(op))
+                      QuantizeOp, RotaryEmbeddingOp>(op))
     return op->getOperand(0);
   if (auto dequant = dyn_cast_or_null<DequantizeOp>(op))
     return dequant.getCodes();
@@ -170,6 +170,7 @@ struct CascadeTokenPruningPass
                        ArrayRef<int64_t> keepPositions);
   void pruneMasks(OpBuilder &b, ArrayRef<DecomposedAttention> later, Value idx,
                   ShapeRefresher &refresher);
+  void pruneRotaryTables(OpBuilder &b, Operation *after, Value idx);
   LogicalResult restoreLastLayer(ArrayRef<DecomposedAttention> attns,
                                  ArrayRef<std::pair<Value, Value>> boundaries,
                                  Value positions);
@@ -240,6 +241,34 @@ void CascadeTokenPruningPass::pruneMasks(OpBuilder &b,
       refresher.noteReplaced(p, shapeOf(mask));
     }
     a.probs->setOperand(2, p);
+  }
+}
+
+/// Rotary embeddings after `after` (the later layers') read the cos/sin
+/// rows of their tokens' original positions: each prune gathers the table
+/// rows of the tokens it keeps, as it does the masks' rows.
+void CascadeTokenPruningPass::pruneRotaryTables(OpBuilder &b, Operation *after,
+                                                Value idx) {
+  int64_t k = shapeOf(idx)[1];
+  llvm::DenseMap<Value, Value> pruned;
+  for (Operation *op = after->getNextNode(); op; op = op->getNextNode()) {
+    auto rope = dyn_cast<RotaryEmbeddingOp>(op);
+    if (!rope)
+      continue;
+    for (OpOperand *table : {&rope.getCosMutable(), &rope.getSinMutable()}) {
+      Value &p = pruned[table->get()];
+      if (!p) {
+        Value t = table->get();
+        auto type = cast<RankedTensorType>(t.getType());
+        int64_t L = type.getShape()[0], D = type.getShape()[1];
+        Location loc = t.getLoc();
+        Value rows = ReshapeOp::create(b, loc, type.clone({1, L, D}), t);
+        Value kept = PruneTokensOp::create(b, loc, type.clone({1, k, D}), rows,
+                                           idx, b.getI64IntegerAttr(1));
+        p = ReshapeOp::create(b, loc, type.clone({k, D}), kept);
+      }
+      table->set(p);
+    }
   }
 }
 
@@ -430,6 +459,7 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
     state = {prune(state.importance), prune(state.forced),
              prune(state.positions), k};
     pruneMasks(b, ArrayRef(*attns).drop_front(l + 1), idx, refresher);
+    pruneRotaryTables(b, hp, idx);
   }
   if (!firstPrune)
     return success();

@@ -109,7 +109,7 @@ LogicalResult ShapeRefresher::refresh(Operation *op) {
   };
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<LayerNormOp, RmsNormOp, GeluOp, UnaryOp, SoftmaxOp, LogSoftmaxOp,
-            CastOp, LocalValuePruneOp, DequantizeOp>(
+            CastOp, LocalValuePruneOp, DequantizeOp, RotaryEmbeddingOp>(
           [&](Operation *) { return sameAsInput(0); })
       .Case([&](LinearOp l) {
         Shape s = shapeOf(l.getInput());
@@ -159,6 +159,14 @@ LogicalResult ShapeRefresher::refresh(Operation *op) {
       .Case<HeadImportanceOp, MergeTokensOp, PruneTokensOp, TopkOp,
             RecordKeptTokensOp, func::ReturnOp>(
           [](Operation *) { return success(); })
+      .Case([&](ConcatOp c) {
+        Shape s = shapeOf(c.getInputs()[0]);
+        s[c.getAxis()] = 0;
+        for (Value in : c.getInputs())
+          s[c.getAxis()] += shapeOf(in)[c.getAxis()];
+        setShape(c.getOutput(), s);
+        return success();
+      })
       .Case([&](SliceOp s) {
         setShape(s.getOutput(), sliceResult(s, oldShapeOf(s.getInput()),
                                             shapeOf(s.getInput())));

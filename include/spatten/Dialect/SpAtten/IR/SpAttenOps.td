@@ -118,6 +118,33 @@ def SpAtten_RmsNormOp : SpAtten_Op<"rms_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
+def SpAtten_RotaryEmbeddingOp : SpAtten_Op<"rotary_embedding", [Pure]> {
+  let summary = "rotary position embedding of every attention head";
+  let description = [{
+    `input` is `[B, L, H*D]` (the Q or K projection, head h in columns
+    `[h*D, (h+1)*D)`), `cos` and `sin` are `[L, D]`: row l holds the table
+    row of the position of token l. Each head's row x becomes
+    `x * cos + rotate_half(x) * sin` with `rotate_half(x) = concat(-x[D/2:],
+    x[:D/2])`: the rotation of the pairs (i, i + D/2) by the angle of
+    position and frequency i mod D/2 (RoFormer, Su et al. 2021, Eq. 34, in
+    Hugging Face LLaMA's half-split pairing; the tables are
+    `cos(p * theta^(-2i/D))` repeated twice). D is even. The result has the
+    input's shape. Cascade token pruning gathers the table rows of the kept
+    tokens, so a token keeps its original position. Runs on the vector
+    unit (`vec rotary`, one instruction per head and row tile).
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_F32Tensor:$cos,
+                       SpAtten_F32Tensor:$sin);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $cos `,` $sin attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getHeadDim() { return getCos().getType().getShape().back(); }
+  }];
+}
+
 def SpAtten_GeluOp : SpAtten_Op<"gelu", [Pure, SameOperandsAndResultType]> {
   let summary = "GELU activation";
   let description = [{
