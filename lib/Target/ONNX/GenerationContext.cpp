@@ -275,6 +275,72 @@ void Importer::emptyPastDims(const ::onnx::GraphProto &graph,
   }
 }
 
+/// What computes the indices of a position lookup: a Slice of a stored
+/// position-ids buffer (Hugging Face's `position_ids[:, :sequence]`) or a
+/// Range over the sequence, through value-keeping ops.
+static const ::onnx::NodeProto *
+positionIndices(const ::onnx::NodeProto &gather,
+                const llvm::StringMap<const ::onnx::NodeProto *> &producer) {
+  auto it = producer.find(keptSource(gather.input(1), producer));
+  if (it == producer.end())
+    return nullptr;
+  llvm::StringRef op = it->second->op_type();
+  return op == "Slice" || op == "Range" ? it->second : nullptr;
+}
+
+/// The rows a computed position lookup can reach: a Slice clamps at its
+/// buffer's extent, a Range reaches the sequence length.
+static int64_t
+reachableRows(const ::onnx::NodeProto &indices, int64_t length,
+              const llvm::StringMap<const ::onnx::TensorProto *> &initializers) {
+  if (indices.op_type() == "Range")
+    return length;
+  auto buffer = initializers.find(indices.input(0));
+  if (buffer == initializers.end() || !buffer->second->dims_size())
+    return 0;
+  return *llvm::max_element(buffer->second->dims());
+}
+
+LogicalResult Importer::checkPositionTable() {
+  const ::onnx::GraphProto &graph = model.graph();
+  const ::onnx::ValueInfoProto *ids = tokenIdsInput(graph);
+  if (!ids)
+    return success();
+  const auto &seq = shapeOf(*ids).dim(1);
+  int64_t length = seq.has_dim_value() ? seq.dim_value()
+                   : bindings.count(seq.dim_param())
+                       ? bindings.lookup(seq.dim_param())
+                       : 0;
+  llvm::StringMap<const ::onnx::TensorProto *> initializers;
+  for (const auto &init : graph.initializer())
+    initializers[init.name()] = &init;
+  llvm::StringMap<const ::onnx::NodeProto *> producer;
+  for (const auto &node : graph.node())
+    for (const std::string &out : node.output())
+      producer[out] = &node;
+  for (const auto &node : graph.node()) {
+    auto table = node.op_type() == "Gather" && node.input_size() == 2
+                     ? initializers.find(node.input(0))
+                     : initializers.end();
+    if (table == initializers.end() || table->second->dims_size() != 2)
+      continue;
+    int64_t rows = table->second->dims(0);
+    const ::onnx::NodeProto *indices = positionIndices(node, producer);
+    if (!indices || rows >= length ||
+        reachableRows(*indices, length, initializers) >= length)
+      continue;
+    InFlightDiagnostic diag = emitError(nodeLoc(node, 0))
+                              << "sequence length " << length
+                              << " exceeds the model's position table of "
+                              << rows << " rows ('" << node.input(0) << "')";
+    if (seq.has_dim_param())
+      diag << "; bind --shape " << seq.dim_param() << "=" << rows
+           << " or less";
+    return failure();
+  }
+  return success();
+}
+
 void Importer::recordGenerationContext(ModuleOp module) {
   if (!maxContext)
     return;

@@ -44,6 +44,9 @@ private:
                      const ::onnx::ValueInfoProto &ids);
   LogicalResult bindOneSequence(const ::onnx::ValueInfoProto &ids);
   void bindPositionIds(ArrayRef<const ::onnx::ValueInfoProto *> positionIds);
+  /// A sequence longer than the position table a computed position lookup
+  /// reads is refused, naming both (it would fail later as a broadcast).
+  LogicalResult checkPositionTable();
   LogicalResult bindShapes();
   void recordGenerationContext(ModuleOp module);
   /// `kShapeBindingsAttrName`: the bindings applied, if any.

@@ -448,7 +448,7 @@ OwningOpRef<ModuleOp> Importer::run(llvm::MemoryBufferRef buffer) {
   ctx->loadDialect<onnx::ONNXDialect, func::FuncDialect>();
   if (failed(parse(buffer)) || failed(sortNodes()) || failed(checkModel()) ||
       failed(hoistConstants()) || failed(bindGenerationContext()) ||
-      failed(bindShapes()) ||
+      failed(checkPositionTable()) || failed(bindShapes()) ||
       failed(inferShapes()))
     return nullptr;
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
