@@ -50,6 +50,22 @@ tokenIdsInput(const ::onnx::GraphProto &graph) {
   return nullptr;
 }
 
+namespace {
+/// A graph's initializers and each value's producing node, by name.
+struct GraphIndex {
+  llvm::StringMap<const ::onnx::TensorProto *> initializers;
+  llvm::StringMap<const ::onnx::NodeProto *> producer;
+
+  explicit GraphIndex(const ::onnx::GraphProto &graph) {
+    for (const auto &init : graph.initializer())
+      initializers[init.name()] = &init;
+    for (const auto &node : graph.node())
+      for (const std::string &out : node.output())
+        producer[out] = &node;
+  }
+};
+} // namespace
+
 /// The value `value` is computed from through ops that keep its values
 /// (reshapes and casts): a graph input's name when it is one.
 static llvm::StringRef
@@ -106,13 +122,8 @@ static bool alongTokenIds(const ::onnx::ValueInfoProto &input,
 
 void GenerationInputs::findPositionTable(const ::onnx::GraphProto &graph,
                                          const ::onnx::ValueInfoProto &ids) {
-  llvm::StringMap<const ::onnx::TensorProto *> initializers;
-  for (const auto &init : graph.initializer())
-    initializers[init.name()] = &init;
-  llvm::StringMap<const ::onnx::NodeProto *> producer;
-  for (const auto &node : graph.node())
-    for (const std::string &out : node.output())
-      producer[out] = &node;
+  GraphIndex index(graph);
+  const auto &[initializers, producer] = index;
   SmallVector<const ::onnx::ValueInfoProto *> fed = runTimeInputs(graph);
   for (const auto &node : graph.node()) {
     if (node.op_type() != "Gather" || node.input_size() < 2)
@@ -311,13 +322,8 @@ LogicalResult Importer::checkPositionTable() {
                    : bindings.count(seq.dim_param())
                        ? bindings.lookup(seq.dim_param())
                        : 0;
-  llvm::StringMap<const ::onnx::TensorProto *> initializers;
-  for (const auto &init : graph.initializer())
-    initializers[init.name()] = &init;
-  llvm::StringMap<const ::onnx::NodeProto *> producer;
-  for (const auto &node : graph.node())
-    for (const std::string &out : node.output())
-      producer[out] = &node;
+  GraphIndex index(graph);
+  const auto &[initializers, producer] = index;
   for (const auto &node : graph.node()) {
     auto table = node.op_type() == "Gather" && node.input_size() == 2
                      ? initializers.find(node.input(0))
