@@ -110,14 +110,14 @@ def plan(spec: Spec, out_dir: Path, bin_dir: str, timing_only: bool) -> List[Job
 def dask_client(scheduler: Optional[str], workers: int) -> Iterator[object]:
     """A Dask client of the cluster at ``scheduler`` (``tcp://HOST:PORT``),
     or of a new LocalCluster of ``workers`` processes of one thread each
-    (no dashboard), closed on exit."""
+    (its HTTP server on a free port), closed on exit."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
         with Client(scheduler, timeout="30s") as client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 

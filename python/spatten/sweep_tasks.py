@@ -28,10 +28,11 @@ def failure_message(e: Exception) -> str:
 
 
 def write_json(path: Path, data: Mapping) -> None:
-    """Writes ``data`` as JSON through a temporary file and a rename."""
+    """Writes ``data`` as JSON, keys in their order (the results columns'),
+    through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
 
 
