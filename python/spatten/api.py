@@ -14,7 +14,7 @@ over :mod:`spatten.tools`.
   random inputs as the demo does (docs/Numerics.md).
 
 Every failure raises :class:`Error` (``spatten.tools.ToolError``) carrying
-the tool's message.
+the tool's message, or naming the bad setting.
 """
 
 from __future__ import annotations
@@ -156,9 +156,12 @@ def compile(model: PathLike, settings: Settings = None, hw: Hardware = None,
     settings, hardware, shapes, flags and the compiler's executable (the
     cached file is returned without compiling again; ``seconds`` is then
     None). Raises Error with the compiler's diagnostics (an unknown op, an
-    unbound dimension, a bad hardware field), ValueError for bad settings.
+    unbound dimension, a bad hardware field) or naming a bad setting.
     """
-    cfg = settings_config(settings)
+    try:
+        cfg = settings_config(settings)
+    except ValueError as e:
+        raise Error("spatten-compile", f"settings: {e}") from None
     model = Path(model)
     extra = list(extra)
     if max_context is True:
@@ -214,7 +217,10 @@ def simulate(binary: Union[tools.Binary, PathLike], inputs: Optional[Mapping[str
     shape, a bad hardware field)."""
     binary = binary if isinstance(binary, tools.Binary) else tools.Binary(binary, directory=bin_dir)
     if inputs is None:
-        inputs = default_inputs(binary, seed)
+        try:
+            inputs = default_inputs(binary, seed)
+        except (KeyError, ValueError, OSError) as e:
+            raise Error("spatten-sim", f"{binary.path}: cannot make its inputs: {e}") from None
     with tempfile.TemporaryDirectory(prefix="spatten-sim-") as tmp:
         run = tools.simulate(binary, inputs, Path(out_dir) if out_dir else Path(tmp) / "outputs",
                              report=Path(tmp) / "report.json", timing_only=timing_only,

@@ -36,9 +36,10 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 from . import api, tensors, tools
 from .reference.config import FLAGS, SpAttenConfig
+from .report import Report
 from .sweep_plot import PARETO_METRICS, line_plot, pareto, write_pareto_plots  # noqa: F401 (API)
 from .sweep_spec import Point, Spec, SpecError, load as load_spec  # noqa: F401 (API)
-from .sweep_tasks import compile_point, simulate_point
+from .sweep_tasks import compile_point, ok_row, simulate_point
 
 RESULTS = "results.csv"
 
@@ -162,11 +163,17 @@ def _compute(jobs: Sequence[Job], out_dir: Path, bin_dir: str, timing_only: bool
 
 
 def _cached(out_dir: Path, job: Job, retry_failed: bool) -> Optional[dict]:
+    """The row an earlier run kept for ``job``, its metrics derived again
+    from the kept report (so they follow ``sweep_tasks.metrics``); None
+    when there is none, or it failed and ``retry_failed``."""
     path = out_dir / "points" / f"{job.key}.json"
     if not path.is_file():
         return None
     row = json.loads(path.read_text())
-    return None if retry_failed and row.get("status") != "ok" else row
+    if row.get("status") != "ok":
+        return None if retry_failed else row
+    report = out_dir / "reports" / f"{job.key}.json"
+    return ok_row(Report.load(report), row.get("compile_seconds"), row.get("sim_seconds")) if report.is_file() else row
 
 
 def run(spec: Spec, out_dir: Path, *, scheduler: Optional[str] = None, workers: int = 2,

@@ -75,12 +75,17 @@ def simulate_point(compiled: Mapping[str, object], key: str, out_dir: str, input
                                   bin_dir=bin_dir)
             seconds = time.perf_counter() - t0
             write_json(Path(out_dir) / "reports" / f"{key}.json", report.data)
-            row = {"status": "ok", "error": "", **metrics(report),
-                   "compile_seconds": compiled.get("compile_seconds"), "sim_seconds": seconds}
+            row = ok_row(report, compiled.get("compile_seconds"), seconds)
         except (tools.ToolError, ValueError, KeyError, OSError) as e:
             row = {"status": "failed", "error": f"simulate: {failure_message(e)}"}
     write_json(Path(out_dir) / "points" / f"{key}.json", row)
     return row
+
+
+def ok_row(report: Report, compile_seconds: Optional[float], sim_seconds: Optional[float]) -> Dict[str, object]:
+    """The row of a point that ran: status, error, :func:`metrics`, seconds."""
+    return {"status": "ok", "error": "", **metrics(report), "compile_seconds": compile_seconds,
+            "sim_seconds": sim_seconds}
 
 
 def metrics(report: Report) -> Dict[str, object]:
@@ -90,19 +95,27 @@ def metrics(report: Report) -> Dict[str, object]:
     tensor class, energy in microjoules in total and by component,
     utilization of the load/compute/store queues, achieved DRAM bytes per
     cycle, GFLOPS (2 operations per GEMM or attention MAC over the run's
-    time), the refetch rate of progressive quantization and, for a
-    generation run, the prefill's and the generation stage's cycles and
-    attention bytes."""
+    time) and attention GFLOPS (2 per attention MAC over the cycles the
+    attention pipeline and the top-k engine ran, ``cycles.by_opcode``
+    ``attn`` + ``topk``), the refetch rate of progressive quantization
+    and, for a generation run, the prefill's and the generation stage's
+    cycles and attention bytes."""
     d = report.data
     dram, ops = report.dram, d.get("energy", {}).get("operations", {})
-    macs = int(ops.get("gemm_macs", 0)) + int(ops.get("attention_macs", 0))
+    attention_ops = 2 * int(ops.get("attention_macs", 0))
+    by_opcode = d.get("cycles", {}).get("by_opcode", {})
+    attention_cycles = int(by_opcode.get("attn", 0)) + int(by_opcode.get("topk", 0))
+    ns_per_cycle = report.time_us * 1e3 / report.cycles if report.time_us and report.cycles else None
     row: Dict[str, object] = {
         "cycles": report.cycles, "time_us": report.time_us, "serial_cycles": report.serial_cycles,
         "instructions": report.instructions,
         "dram_read_bytes": dram.read(), "dram_written_bytes": dram.written(),
         "attention_bytes_read": dram.read(ATTENTION_CLASSES), "kv_bytes_read": dram.read(KV_CLASSES),
         "energy_uj": report.energy_uj,
-        "gflops": 2 * macs / (report.time_us * 1e3) if report.time_us else None,
+        "gflops": (2 * int(ops.get("gemm_macs", 0)) + attention_ops) / (report.cycles * ns_per_cycle)
+        if ns_per_cycle else None,
+        "attention_gflops": attention_ops / (attention_cycles * ns_per_cycle)
+        if ns_per_cycle and attention_cycles else None,
         "dram_bytes_per_cycle": d.get("dram_bandwidth", {}).get("bytes_per_cycle"),
         "refetch_rate": report.refetch_rate,
     }
