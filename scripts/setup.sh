@@ -13,6 +13,9 @@ packages=(
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libzstd-dev
   python3-onnx python3-numpy python3-torch python3-pytest python3-matplotlib
   python3-sentencepiece
+  # Design-space sweeps (python -m spatten.sweep, docs/Sweeps.md): Dask's
+  # distributed scheduler and the results table.
+  python3-distributed python3-pandas
   # ONNX's own node tests (python/spatten/tests/test_onnx_node.py).
   libonnx-testdata
   # The English corpus of the trained models (docs/Accuracy.md).

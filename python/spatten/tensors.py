@@ -137,10 +137,20 @@ def random_inputs(model: Union[PathLike, onnx.ModelProto], shapes: Mapping[str, 
     attention_past_state's ``weight`` and ``bias``).
     """
     m = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
+    specs = input_specs(m)
+    return random_values(specs, shapes, {s.name: _gather_table_rows(m, s.name) for s in specs}, seed)
+
+
+def random_values(specs: List[InputSpec], shapes: Mapping[str, int], table_rows: Mapping[str, Optional[int]],
+                  seed: int = 0) -> Dict[str, np.ndarray]:
+    """:func:`random_inputs` for inputs described by ``specs`` (dims bound
+    by ``shapes``), ``table_rows[name]`` the row count of the embedding
+    table an integer input indexes (None or absent: 2), e.g. a binary
+    manifest's ``index_rows``."""
     rng = np.random.default_rng(seed)
     out: Dict[str, np.ndarray] = {}
     past = sum(int(v) for k, v in shapes.items() if "past" in k.lower())
-    for spec in input_specs(m):
+    for spec in specs:
         shape = spec.bind(shapes)
         lname = spec.name.lower()
         if np.issubdtype(spec.dtype, np.integer) or spec.dtype == np.bool_:
@@ -151,7 +161,7 @@ def random_inputs(model: Union[PathLike, onnx.ModelProto], shapes: Mapping[str, 
             elif "position" in lname:
                 a = np.broadcast_to(np.arange(past, past + shape[-1]), shape).astype(spec.dtype)
             else:
-                rows = _gather_table_rows(m, spec.name) or 2
+                rows = table_rows.get(spec.name) or 2
                 a = rng.integers(0, rows, size=shape).astype(spec.dtype)
         else:
             if "mask" in lname and len(shape) >= 2:
