@@ -242,3 +242,25 @@ func.func @size(%x: tensor<2x3xf32>) -> tensor<i64> {
   %s = onnx.Size(%x) : (tensor<2x3xf32>) -> tensor<i64>
   return %s : tensor<i64>
 }
+
+// -----
+
+// Integer arithmetic folds wrapping in two's complement: INT64_MIN / -1 and
+// an overflowing add or multiply do not trap or overflow in the folder.
+// CHECK-LABEL: func.func @fold_int64_wraps
+// CHECK-DAG: onnx.Constant {value = dense<-9223372036854775808> : tensor<i64>}
+// CHECK-DAG: onnx.Constant {value = dense<-9223372036854775807> : tensor<i64>}
+// CHECK-DAG: onnx.Constant {value = dense<0> : tensor<i64>}
+// CHECK-NOT: onnx.Div
+// CHECK-NOT: onnx.Add
+// CHECK-NOT: onnx.Mul
+func.func @fold_int64_wraps() -> (tensor<i64>, tensor<i64>, tensor<i64>) {
+  %min = onnx.Constant {value = dense<-9223372036854775808> : tensor<i64>} : tensor<i64>
+  %max = onnx.Constant {value = dense<9223372036854775807> : tensor<i64>} : tensor<i64>
+  %m1 = onnx.Constant {value = dense<-1> : tensor<i64>} : tensor<i64>
+  %two = onnx.Constant {value = dense<2> : tensor<i64>} : tensor<i64>
+  %q = onnx.Div(%min, %m1) : (tensor<i64>, tensor<i64>) -> tensor<i64>
+  %s = onnx.Add(%max, %two) : (tensor<i64>, tensor<i64>) -> tensor<i64>
+  %p = onnx.Mul(%min, %two) : (tensor<i64>, tensor<i64>) -> tensor<i64>
+  return %q, %s, %p : tensor<i64>, tensor<i64>, tensor<i64>
+}

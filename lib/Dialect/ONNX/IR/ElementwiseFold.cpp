@@ -11,6 +11,7 @@
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 
 #include <cmath>
+#include <functional>
 
 using namespace mlir;
 using namespace spatten::onnx;
@@ -71,23 +72,42 @@ static OpFoldResult foldBinary(Operation *op, ArrayRef<Attribute> operands,
       });
 }
 
+/// Integer arithmetic wraps in two's complement, as the hardware's does
+/// (and NumPy's); a signed overflow in the folder would be undefined.
+static int64_t wrap(uint64_t v) { return static_cast<int64_t>(v); }
+
+template <typename Arith>
+static OpFoldResult foldWrapping(Operation *op, ArrayRef<Attribute> operands) {
+  return foldElementwise(
+      op, operands,
+      [](ArrayRef<double> v) -> std::optional<double> {
+        return Arith()(v[0], v[1]);
+      },
+      [](ArrayRef<int64_t> v) -> std::optional<int64_t> {
+        return wrap(Arith()(uint64_t(v[0]), uint64_t(v[1])));
+      });
+}
+
 OpFoldResult AddOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(), [](auto x, auto y) { return x + y; });
+  return foldWrapping<std::plus<>>(*this, a.getOperands());
 }
 OpFoldResult SubOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(), [](auto x, auto y) { return x - y; });
+  return foldWrapping<std::minus<>>(*this, a.getOperands());
 }
 OpFoldResult MulOp::fold(FoldAdaptor a) {
-  return foldBinary(*this, a.getOperands(), [](auto x, auto y) { return x * y; });
+  return foldWrapping<std::multiplies<>>(*this, a.getOperands());
 }
 OpFoldResult DivOp::fold(FoldAdaptor a) {
   return foldElementwise(
       *this, a.getOperands(),
       [](ArrayRef<double> v) -> std::optional<double> { return v[0] / v[1]; },
-      // Integer Div truncates (onnxruntime); division by zero is not folded.
+      // Integer Div truncates (onnxruntime); division by zero is not folded,
+      // and INT64_MIN / -1 wraps to INT64_MIN instead of trapping.
       [](ArrayRef<int64_t> v) -> std::optional<int64_t> {
         if (v[1] == 0)
           return std::nullopt;
+        if (v[1] == -1)
+          return wrap(0 - uint64_t(v[0]));
         return v[0] / v[1];
       });
 }
