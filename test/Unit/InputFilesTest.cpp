@@ -29,6 +29,25 @@ TEST(InputFiles, JsonNestsAtMostTheLimit) {
   EXPECT_NE(errorOf(spatten::parseJson("]]][")), "");
 }
 
+TEST(InputFiles, JsonNumbersFollowTheGrammar) {
+  for (const char *ok : {"[0, -0.5, 10, 1e05, 1E+5, 2.0e-3, -120]",
+                         "{\"a+\": \"007\"}"})
+    EXPECT_EQ(errorOf(spatten::parseJson(ok)), "") << ok;
+  EXPECT_EQ(errorOf(spatten::parseJson("[1, +1]")),
+            "JSON numbers may not start with '+' (at byte 4)");
+  EXPECT_EQ(errorOf(spatten::parseJson("{\"a\": 00}")),
+            "JSON numbers may not have leading zeros (at byte 6)");
+  EXPECT_EQ(errorOf(spatten::parseJson("[-012]")),
+            "JSON numbers may not have leading zeros (at byte 2)");
+}
+
+TEST(InputFiles, JsonObjectsHaveEachKeyOnce) {
+  EXPECT_EQ(errorOf(spatten::parseJson("{\"a\": 1, \"b\": {\"a\": 2}}")), "");
+  EXPECT_EQ(errorOf(spatten::parseJson("[{\"a\": 1}, {\"a\": 2}]")), "");
+  EXPECT_EQ(errorOf(spatten::parseJson("{\"a\": 1, \"b\": [\"a\"], \"a\": 2}")),
+            "JSON object has key 'a' twice (at byte 21)");
+}
+
 TEST(InputFiles, OnlyRegularFilesOfBoundedSizeAreRead) {
   EXPECT_EQ(errorOf(spatten::readRegularFile("/dev/zero")),
             "'/dev/zero' is not a regular file");

@@ -43,9 +43,13 @@ readRegularFile(llvm::StringRef path, bool isText = false,
 llvm::Error checkRegularFile(llvm::StringRef path,
                              uint64_t maxBytes = kMaxInputFileBytes);
 
-/// llvm::json::parse after checking that arrays and objects nest at most
-/// kMaxJsonDepth levels (the parser recurses once per level). Error:
-/// "JSON nests deeper than 64 levels (at byte N)", or the parser's.
+/// llvm::json::parse after checking what it lets through: arrays and
+/// objects nest at most kMaxJsonDepth levels (the parser recurses once per
+/// level), numbers have no leading '+' or zeros, and no object repeats a
+/// key (the parser would keep the last). Errors: "JSON nests deeper than
+/// 64 levels (at byte N)", "JSON numbers may not start with '+' (at byte
+/// N)", "JSON numbers may not have leading zeros (at byte N)", "JSON object
+/// has key 'K' twice (at byte N)", or the parser's.
 llvm::Expected<llvm::json::Value> parseJson(llvm::StringRef text);
 
 } // namespace spatten
