@@ -10,7 +10,9 @@
 #include "spatten/HostIO/TensorFiles.h"
 #include "spatten/Support/InputFiles.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -55,25 +57,51 @@ namespace {
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr size_t kNpyMagicLen = 6;
 
-/// The value text after `'key':` in the header dict, or an empty ref.
-llvm::StringRef dictValue(llvm::StringRef header, llvm::StringRef key) {
-  std::string pattern = ("'" + key + "'").str();
-  size_t pos = header.find(pattern);
-  if (pos == llvm::StringRef::npos)
-    return {};
-  llvm::StringRef rest = header.drop_front(pos + pattern.size()).ltrim();
-  if (!rest.consume_front(":"))
-    return {};
-  return rest.ltrim();
+/// The keys numpy writes in a .npy header, each exactly once.
+constexpr llvm::StringLiteral kNpyKeys[] = {"descr", "fortran_order", "shape"};
+
+/// The header dict literal's entries (key -> value text), read whole: the
+/// dict holds exactly kNpyKeys, each once, and only padding follows it, so
+/// a header with junk or a repeated key is refused rather than half read.
+Expected<llvm::StringMap<llvm::StringRef>> headerEntries(llvm::StringRef header,
+                                                         llvm::StringRef name) {
+  llvm::StringRef rest = header.rtrim(" \n");
+  if (!rest.consume_front("{") || !rest.consume_back("}"))
+    return makeError(name + ": .npy header is not a dict literal");
+  llvm::StringMap<llvm::StringRef> entries;
+  for (rest = rest.trim(); !rest.empty(); rest = rest.ltrim()) {
+    char quote = rest.front();
+    llvm::StringRef key = rest.drop_front().take_until(
+        [quote](char c) { return c == quote; });
+    if ((quote != '\'' && quote != '"') || key.size() + 2 > rest.size())
+      return makeError(name + ": .npy header has junk where a key belongs: '" +
+                       rest.take_front(16) + "'");
+    rest = rest.drop_front(key.size() + 2).ltrim();
+    if (!rest.consume_front(":"))
+      return makeError(name + ": .npy header key '" + key + "' has no value");
+    rest = rest.ltrim();
+    size_t end = rest.starts_with("(") ? rest.find(')') : rest.find(',');
+    end = end == llvm::StringRef::npos ? rest.size()
+          : rest.starts_with("(")      ? end + 1
+                                       : end;
+    llvm::StringRef value = rest.take_front(end).rtrim();
+    rest = rest.drop_front(end).ltrim();
+    if (!rest.empty() && !rest.consume_front(","))
+      return makeError(name + ": .npy header has junk after key '" + key +
+                       "'");
+    if (!llvm::is_contained(kNpyKeys, key))
+      return makeError(name + ": .npy header has unknown key '" + key + "'");
+    if (!entries.try_emplace(key, value).second)
+      return makeError(name + ": .npy header has key '" + key + "' twice");
+  }
+  return entries;
 }
 
-Expected<ElemType> parseDescr(llvm::StringRef header, llvm::StringRef name) {
-  llvm::StringRef v = dictValue(header, "descr");
+Expected<ElemType> parseDescr(llvm::StringRef v, llvm::StringRef name) {
   char quote = v.empty() ? 0 : v.front();
-  if (quote != '\'' && quote != '"')
+  if ((quote != '\'' && quote != '"') || v.size() < 2 || v.back() != quote)
     return makeError(name + ": .npy header has no 'descr' string");
-  llvm::StringRef descr = v.drop_front().take_until(
-      [quote](char c) { return c == quote; });
+  llvm::StringRef descr = v.drop_front().drop_back();
   if (descr == "<f4")
     return ElemType::F32;
   if (descr == "<i8")
@@ -84,21 +112,21 @@ Expected<ElemType> parseDescr(llvm::StringRef header, llvm::StringRef name) {
                    "' (supported: '<f4' float32, '<i8' int64, '<i4' int32)");
 }
 
-Expected<std::vector<int64_t>> parseShape(llvm::StringRef header,
+Expected<std::vector<int64_t>> parseShape(llvm::StringRef v,
                                           llvm::StringRef name) {
-  llvm::StringRef v = dictValue(header, "shape");
   if (!v.consume_front("("))
     return makeError(name + ": .npy header has no 'shape' tuple");
-  size_t close = v.find(')');
-  if (close == llvm::StringRef::npos)
+  if (!v.consume_back(")"))
     return makeError(name + ": .npy 'shape' tuple is not closed");
   llvm::SmallVector<llvm::StringRef> parts;
-  v.take_front(close).split(parts, ',');
+  v.split(parts, ',');
   std::vector<int64_t> shape;
-  for (llvm::StringRef p : parts) {
+  for (auto [i, p] : llvm::enumerate(parts)) {
     p = p.trim();
-    if (p.empty())
+    if (p.empty() && i + 1 == parts.size() && i)
       continue; // trailing comma of a 1-tuple
+    if (p.empty() && parts.size() == 1)
+      continue; // () is a scalar
     int64_t d;
     if (p.getAsInteger(10, d) || d < 0)
       return makeError(name + ": bad .npy dimension '" + p + "'");
@@ -107,11 +135,10 @@ Expected<std::vector<int64_t>> parseShape(llvm::StringRef header,
   return shape;
 }
 
-Error parseFortranOrder(llvm::StringRef header, llvm::StringRef name) {
-  llvm::StringRef v = dictValue(header, "fortran_order");
-  if (v.starts_with("False"))
+Error parseFortranOrder(llvm::StringRef v, llvm::StringRef name) {
+  if (v == "False")
     return Error::success();
-  if (v.starts_with("True"))
+  if (v == "True")
     return makeError(name + ": Fortran-order .npy arrays are not supported; "
                             "save with numpy.ascontiguousarray");
   return makeError(name + ": .npy header has no 'fortran_order' flag");
@@ -139,13 +166,16 @@ Expected<HostTensor> hostio::parseNpy(llvm::StringRef bytes,
   if (bytes.size() < prefix + headerLen)
     return makeError(name + ": truncated .npy header");
   llvm::StringRef header = bytes.substr(prefix, headerLen);
+  auto entries = headerEntries(header, name);
+  if (!entries)
+    return entries.takeError();
   HostTensor t;
-  auto type = parseDescr(header, name);
+  auto type = parseDescr(entries->lookup("descr"), name);
   if (!type)
     return type.takeError();
-  if (Error e = parseFortranOrder(header, name))
+  if (Error e = parseFortranOrder(entries->lookup("fortran_order"), name))
     return std::move(e);
-  auto shape = parseShape(header, name);
+  auto shape = parseShape(entries->lookup("shape"), name);
   if (!shape)
     return shape.takeError();
   t.type = *type;

@@ -117,6 +117,32 @@ TEST(Npy, RejectsWhatItCannotRead) {
     EXPECT_FALSE(bool(parseNpy(good.substr(0, n), "cut.npy"))) << n;
 }
 
+TEST(Npy, HeaderIsReadWhole) {
+  std::string four(4, '\0');
+  auto header = [&](llvm::StringRef dict) {
+    return parseNpy(npyBytes(dict, four), "h.npy");
+  };
+  ASSERT_OK(header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}"));
+  ASSERT_OK(header("{'shape': (1,), 'descr': '<f4', 'fortran_order': False, }"));
+  EXPECT_ERR(header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), "
+                    "'shape': (1,), }"),
+             "h.npy: .npy header has key 'shape' twice");
+  EXPECT_ERR(header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), "
+                    "'extra': 1, }"),
+             "h.npy: .npy header has unknown key 'extra'");
+  EXPECT_ERR(header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,) "
+                    "junk}"),
+             "h.npy: .npy header has junk after key 'shape'");
+  EXPECT_ERR(header("{'descr': '<f4', 'fortran_order': Falsey, 'shape': (1,)}"),
+             "h.npy: .npy header has no 'fortran_order' flag");
+  EXPECT_ERR(header("{'descr': '<f4', 'fortran_order': False}"),
+             "h.npy: .npy header has no 'shape' tuple");
+  EXPECT_ERR(header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} x"),
+             "h.npy: .npy header is not a dict literal");
+  EXPECT_ERR(header("{'descr': '<f4', 'fortran_order': False, 'shape': (,)}"),
+             "h.npy: bad .npy dimension ''");
+}
+
 TEST(Npy, FileRoundTripAndMissingFile) {
   TempFile f("npy");
   HostTensor h = iota(ElemType::F32, {2, 2});
