@@ -14,6 +14,7 @@
 #include "spatten/Support/InputFiles.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/Object/ELF.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -298,6 +299,41 @@ Error checkHeader(llvm::StringRef data) {
   if (uint8_t(data[E::EI_CLASS]) != E::ELFCLASS64 ||
       uint8_t(data[E::EI_DATA]) != E::ELFDATA2LSB)
     return makeError("not a 64-bit little-endian ELF file");
+  if (uint8_t(data[E::EI_VERSION]) != E::EV_CURRENT)
+    return makeError(llvm::formatv("unexpected ELF version {0} (expected 1)",
+                                   unsigned(uint8_t(data[E::EI_VERSION]))));
+  if (uint8_t(data[E::EI_OSABI]) != E::ELFOSABI_NONE)
+    return makeError(llvm::formatv("unexpected ELF OS/ABI {0} (expected 0, "
+                                   "ELFOSABI_NONE)",
+                                   unsigned(uint8_t(data[E::EI_OSABI]))));
+  return Error::success();
+}
+
+/// Each section name once: a second .text or manifest would be ignored by
+/// one reader and used by another.
+Error checkUniqueSections(const llvm::object::ELFFile<ELFT> &elf) {
+  auto sections = elf.sections();
+  if (!sections)
+    return sections.takeError();
+  llvm::StringSet<> seen;
+  for (const auto &sh : *sections) {
+    auto n = elf.getSectionName(sh);
+    if (!n)
+      return n.takeError();
+    if (!n->empty() && !seen.insert(*n).second)
+      return makeError("section " + *n + " appears twice");
+  }
+  return Error::success();
+}
+
+/// e_entry is the byte offset in .text of the manifest's first entry
+/// point, as the writer sets it.
+Error checkEntry(const Image &img, uint64_t eEntry) {
+  uint64_t expected = img.manifest.entry * isa::kInstrBytes;
+  if (eEntry != expected)
+    return makeError(llvm::formatv("ELF e_entry {0:x} is not the manifest's "
+                                   "entry point (instruction {1}, offset {2:x})",
+                                   eEntry, img.manifest.entry, expected));
   return Error::success();
 }
 
@@ -338,6 +374,8 @@ Expected<Image> parseImage(llvm::StringRef data,
     return makeError(llvm::formatv("unexpected ELF type {0} / machine {1} "
                                    "(expected ET_EXEC / EM_NONE)",
                                    uint16_t(eh.e_type), uint16_t(eh.e_machine)));
+  if (Error e = checkUniqueSections(*elf))
+    return std::move(e);
   Image img;
   auto text = sectionBytes(*elf, kTextSection);
   if (!text)
@@ -364,6 +402,8 @@ Expected<Image> parseImage(llvm::StringRef data,
                      llvm::toString(manifest.takeError()));
   img.manifest = std::move(*manifest);
   if (Error e = checkImage(img))
+    return std::move(e);
+  if (Error e = checkEntry(img, eh.e_entry))
     return std::move(e);
   return img;
 }

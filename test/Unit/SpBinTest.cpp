@@ -144,6 +144,28 @@ TEST(SpBin, GarbageIsRejected) {
   EXPECT_FALSE(bool(readBytes(bytes)));
 }
 
+TEST(SpBin, ElfIdentityAndEntryAreChecked) {
+  std::vector<uint8_t> bytes = serializeImage(sampleImage());
+  bytes[7] = 3; // EI_OSABI: Linux
+  EXPECT_ERR(readBytes(bytes), "unexpected ELF OS/ABI 3 (expected 0");
+  bytes = serializeImage(sampleImage());
+  bytes[6] = 2; // EI_VERSION
+  EXPECT_ERR(readBytes(bytes), "unexpected ELF version 2 (expected 1)");
+  bytes = serializeImage(sampleImage());
+  bytes[24] = 64; // e_entry: the second instruction
+  EXPECT_ERR(readBytes(bytes), "ELF e_entry 0x40 is not the manifest's entry "
+                               "point (instruction 0, offset 0x0)");
+}
+
+TEST(SpBin, DuplicateSectionIsRefused) {
+  std::vector<uint8_t> bytes = serializeImage(sampleImage());
+  std::string s(bytes.begin(), bytes.end());
+  size_t pos = s.rfind(".rodata");
+  ASSERT_NE(pos, std::string::npos);
+  std::memcpy(&bytes[pos], ".text\0", 6); // a second section named .text
+  EXPECT_ERR(readBytes(bytes), "section .text appears twice");
+}
+
 TEST(SpBin, MissingSectionIsNamed) {
   std::vector<uint8_t> bytes = serializeImage(sampleImage());
   std::string s(bytes.begin(), bytes.end());
