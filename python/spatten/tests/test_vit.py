@@ -5,7 +5,9 @@ Exported by PyTorch 1.13 at opsets 14 and 17, compiled dense and compared
 with onnxruntime and PyTorch: the patch-embedding Conv (stride = kernel)
 lifts to a linear layer over the flattened patches, the CLS Concat and the
 position Add run as they are, and the attention lifts as BERT's
-(docs/ONNXImport.md, "Supported model families").
+(docs/ONNXImport.md, "Supported model families"). The SpAtten techniques
+are compared with the NumPy reference, which embeds the patches itself
+(``reference.PatchEmbedding``), as test_agreement.py does for BERT.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pytest
 
 from spatten import export as spexport
 from spatten import ort, tools
+from spatten import reference as R
+from test_agreement import CONFIGS as AGREEMENT_CONFIGS
+from test_agreement import check_agreement
 
 BOUND = 1e-4
 
@@ -44,3 +49,34 @@ def test_dense_matches_onnxruntime_and_torch(opset, tmp_path):
 def test_export_config_checks():
     with pytest.raises(ValueError, match="not divisible by patch_size"):
         spexport.tiny_config("vit", image_size=30)
+
+
+def test_reference_matches_torch(tmp_path):
+    """The reference's patch embedding, CLS row and pre-LN layers equal
+    PyTorch's forward on a batch of two images."""
+    model = spexport.build_model(spexport.tiny_config("vit", seed=3))
+    inputs = spexport.make_inputs(model.config, batch=2, seed=2)
+    want = spexport.torch_outputs(model, inputs)["last_hidden_state"]
+    assert max_err(R.run_inputs(R.from_torch(model), inputs).outputs["last_hidden_state"], want) < BOUND
+
+
+#: Every SpAtten technique, alone and together (test_agreement.py's).
+CONFIGS = {k: AGREEMENT_CONFIGS[k] for k in ("token", "head", "value", "pq", "all", "pq-values-value", "head-bits")}
+
+#: Output bounds other than test_agreement.py's. With 6-bit V MSB planes a
+#: value that rounds the other way after another fp32 summation order moves
+#: the last layers' outputs by ~3e-4: a 1e-6 relative change of the weights
+#: does so in the reference alone. Selections and DRAM bytes stay exact.
+OUTPUT_BOUNDS = {"pq-values-value": 1e-3}
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_spatten_agrees_with_reference(config, tmp_path):
+    """Batch 1, four layers, 17 tokens (CLS + 16 patches): kept tokens,
+    kept heads, refetched heads, unconfident rows, DRAM bytes and outputs
+    as the reference computes them from the torch weights."""
+    path, model = export(tmp_path, layers=4)
+    inputs = spexport.make_inputs(model.config, batch=1, seed=2)
+    tokens = model.config.patches + 1
+    bound = {"output_bound": OUTPUT_BOUNDS[config]} if config in OUTPUT_BOUNDS else {}
+    check_agreement((path, R.from_torch(model), {"batch": 1}, inputs, tokens), CONFIGS[config], tmp_path, **bound)
