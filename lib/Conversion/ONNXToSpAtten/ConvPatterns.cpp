@@ -10,9 +10,11 @@
 //     -> spatten.linear with W [M, C*kh*kw] (transposed) and B [M]
 //     -> transpose [N, M, Ph*Pw] -> reshape Y [N, M, Ph, Pw]
 //
-// (Ph = H / kh, Pw = W / kw). The exporter's following flatten + transpose
-// back to [N, Ph*Pw, M] then cancels against the last two steps. Any other
-// Conv is refused; explainUnliftedConv names the attribute that differs.
+// (Ph = H / kh, Pw = W / kw). When the Conv is followed only by ViT's
+// `flatten(2).transpose(1, 2)` (Reshape to [N, M, Ph*Pw], Transpose 0,2,1),
+// that Transpose reads the linear's rows directly and the last two steps
+// are not emitted. Any other Conv is refused; explainUnliftedConv names the
+// attribute that differs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,6 +79,14 @@ std::string whyNotPatchEmbedding(onnx::ConvOp conv) {
   if (xs[2] % kernel[0] || xs[3] % kernel[1])
     return "has an input of spatial size " + formatInts(xs.drop_front(2)) +
            " that is not a multiple of the kernel " + formatInts(kernel);
+  if (xs[1] != ws[1])
+    return "has X with " + std::to_string(xs[1]) + " channels but W with " +
+           std::to_string(ws[1]);
+  SmallVector<int64_t> patchGrid{xs[0], ws[0], xs[2] / kernel[0],
+                                 xs[3] / kernel[1]};
+  if (shapeOf(conv.getY()) != ArrayRef<int64_t>(patchGrid))
+    return "has the result shape " + formatInts(shapeOf(conv.getY())) +
+           " where " + formatInts(patchGrid) + " was expected";
   return "";
 }
 
@@ -109,9 +119,32 @@ struct PatchEmbeddingPattern : OpRewritePattern<onnx::ConvOp> {
     auto rowsType = tensorTypeOf(x).clone({n, ph * pw, m});
     Value y = LinearOp::create(rw, loc, rowsType, x, weight, bias,
                                /*transpose_weight=*/true);
+    if (Operation *rows = patchRowsUser(conv)) {
+      Operation *flat = soleUser(conv.getY());
+      rw.replaceOp(rows, y);
+      rw.eraseOp(flat);
+      rw.eraseOp(conv);
+      return success();
+    }
     y = transpose(rw, loc, y, {0, 2, 1});
     rw.replaceOp(conv, reshapeTo(rw, loc, y, {n, m, ph, pw}));
     return success();
+  }
+
+  /// The Transpose of `flatten(2).transpose(1, 2)` when it is the Conv's
+  /// only consumer (through its Reshape to [N, M, Ph*Pw]), else null.
+  static Operation *patchRowsUser(onnx::ConvOp conv) {
+    ArrayRef<int64_t> ys = shapeOf(conv.getY());
+    Operation *flat = soleUser(conv.getY());
+    if (!isOnnx(flat, "Reshape") ||
+        shapeOf(flat->getResult(0)) !=
+            ArrayRef<int64_t>{ys[0], ys[1], ys[2] * ys[3]})
+      return nullptr;
+    Operation *t = soleUser(flat->getResult(0));
+    return isOnnx(t, "Transpose") &&
+                   getIntsAttr(t, "perm") == SmallVector<int64_t>{0, 2, 1}
+               ? t
+               : nullptr;
   }
 };
 

@@ -63,3 +63,21 @@ func.func @conv1d(%x: tensor<1x3x4xf32>) -> tensor<1x5x2xf32> {
   %y = "onnx.Conv"(%x, %w) <{strides = array<i64: 2>}> : (tensor<1x3x4xf32>, tensor<5x3x2xf32>) -> tensor<1x5x2xf32>
   return %y : tensor<1x5x2xf32>
 }
+
+// -----
+
+func.func @channel_mismatch(%x: tensor<1x2x4x4xf32>) -> tensor<1x5x2x2xf32> {
+  %w = onnx.Constant {value = dense<0.5> : tensor<5x3x2x2xf32>} : tensor<5x3x2x2xf32>
+  // expected-error @+1 {{has X with 2 channels but W with 3}}
+  %y = "onnx.Conv"(%x, %w) <{strides = array<i64: 2, 2>}> : (tensor<1x2x4x4xf32>, tensor<5x3x2x2xf32>) -> tensor<1x5x2x2xf32>
+  return %y : tensor<1x5x2x2xf32>
+}
+
+// -----
+
+func.func @bad_result(%x: tensor<1x3x4x4xf32>) -> tensor<1x5x4xf32> {
+  %w = onnx.Constant {value = dense<0.5> : tensor<5x3x2x2xf32>} : tensor<5x3x2x2xf32>
+  // expected-error @+1 {{has the result shape [1, 5, 4] where [1, 5, 2, 2] was expected}}
+  %y = "onnx.Conv"(%x, %w) <{strides = array<i64: 2, 2>}> : (tensor<1x3x4x4xf32>, tensor<5x3x2x2xf32>) -> tensor<1x5x4xf32>
+  return %y : tensor<1x5x4xf32>
+}

@@ -32,3 +32,21 @@ func.func @no_bias_valid(%x: tensor<1x2x2x4xf32>) -> tensor<1x3x1x2xf32> {
   %y = "onnx.Conv"(%x, %w) <{auto_pad = "VALID", strides = array<i64: 2, 2>}> : (tensor<1x2x2x4xf32>, tensor<3x2x2x2xf32>) -> tensor<1x3x1x2xf32>
   return %y : tensor<1x3x1x2xf32>
 }
+
+// -----
+
+// ViT's flatten(2).transpose(1, 2) after the Conv reads the linear's patch
+// rows [N, Ph*Pw, M] directly: no transposes back and forth.
+
+// CHECK-LABEL: func @vit_patch_rows
+// CHECK: %[[Y:.*]] = spatten.linear %{{.*}}, %{{.*}}, %{{.*}} {transpose_weight} : (tensor<2x4x12xf32>, tensor<5x12xf32>, tensor<5xf32>) -> tensor<2x4x5xf32>
+// CHECK-NEXT: return %[[Y]] : tensor<2x4x5xf32>
+func.func @vit_patch_rows(%x: tensor<2x3x4x4xf32>) -> tensor<2x4x5xf32> {
+  %w = onnx.Constant {value = dense<0.5> : tensor<5x3x2x2xf32>} : tensor<5x3x2x2xf32>
+  %b = onnx.Constant {value = dense<0.1> : tensor<5xf32>} : tensor<5xf32>
+  %s = onnx.Constant {value = dense<[2, 5, -1]> : tensor<3xi64>} : tensor<3xi64>
+  %y = "onnx.Conv"(%x, %w, %b) <{kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>}> : (tensor<2x3x4x4xf32>, tensor<5x3x2x2xf32>, tensor<5xf32>) -> tensor<2x5x2x2xf32>
+  %f = onnx.Reshape(%y, %s) : (tensor<2x5x2x2xf32>, tensor<3xi64>) -> tensor<2x5x4xf32>
+  %r = onnx.Transpose(%f) {perm = array<i64: 0, 2, 1>} : (tensor<2x5x4xf32>) -> tensor<2x4x5xf32>
+  return %r : tensor<2x4x5xf32>
+}
