@@ -51,6 +51,18 @@ def test_export_config_checks():
         spexport.tiny_config("vit", image_size=30)
 
 
+def test_export_cli_sizes(tmp_path, capsys):
+    """--image-size and --patch-size set the input and the sequence; a
+    size that is not a multiple of the patch is an error, not a trace."""
+    path = tmp_path / "vit.onnx"
+    assert spexport.main(["vit", "--image-size", "16", "--patch-size", "4", "-o", str(path)]) == 0
+    binary = tools.compile(path, tmp_path / "model.spbin", shapes={"batch": 1})
+    inputs = {"pixel_values": np.zeros((1, 3, 16, 16), np.float32)}
+    assert tools.simulate(binary, inputs, tmp_path / "out").outputs["last_hidden_state"].shape == (1, 17, 64)
+    assert spexport.main(["vit", "--image-size", "18", "--patch-size", "4", "-o", str(path)]) == 2
+    assert "not divisible by patch_size" in capsys.readouterr().err
+
+
 def test_reference_matches_torch(tmp_path):
     """The reference's patch embedding, CLS row and pre-LN layers equal
     PyTorch's forward on a batch of two images."""
