@@ -24,6 +24,10 @@ The modules are written in plain torch with the structure of Hugging Face's
 * llama: Hugging Face's ``LlamaForCausalLM`` (RMSNorm, rotary position
   embeddings, grouped-query attention with ``kv_heads`` K/V heads, SwiGLU,
   untied LM head); the modules are in :mod:`spatten.export_llama`.
+* vit: Hugging Face's ``ViTModel`` (Conv2d patch embedding with stride =
+  kernel, CLS token, learned position embeddings, pre-LN encoder, final
+  LayerNorm) on float ``pixel_values``; the modules are in
+  :mod:`spatten.export_vit`.
 
 Weights are drawn from a seeded generator, so a (config, seed) pair always
 gives the same model; LayerNorm gains/biases are randomised too, so a test
@@ -32,6 +36,8 @@ catches a swapped gamma/beta.
 Graph inputs are int64 ``[batch, sequence]`` (``input_ids``, and for BERT
 ``attention_mask``, ``token_type_ids``); the dynamic dimensions are named
 ``batch`` and ``sequence`` (bind them with ``spatten-compile --shape``).
+ViT's input is float32 ``pixel_values [batch, channels, image_size,
+image_size]`` with only ``batch`` dynamic.
 The transformer encoder's optional ``key_padding_mask`` is int64 [batch,
 sequence] with 1 at padding (PyTorch's convention), passed to the encoder as
 ``src_key_padding_mask=key_padding_mask.bool()``.
@@ -42,6 +48,7 @@ CLI::
     /usr/bin/python3 -m spatten.export gpt2 --base --opset 17 -o gpt2.onnx
     /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
     /usr/bin/python3 -m spatten.export llama --tiny --kv-heads 2 --opset 17 -o llama.onnx
+    /usr/bin/python3 -m spatten.export vit --tiny --image-size 32 --patch-size 8 -o vit.onnx
     /usr/bin/python3 -m spatten.export transformer-encoder --norm-first --activation gelu \\
         --batch-first --key-padding-mask --opset 17 -o enc.onnx
 
@@ -69,9 +76,10 @@ import torch
 from torch import nn
 
 from .export_llama import LlamaForCausalLM, LlamaRMSNorm
+from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
-KINDS = ("bert", "gpt2", "transformer-encoder", "llama")
+KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "vit")
 DYNAMIC_DIMS = {"batch": 0, "sequence": 1}
 
 
@@ -85,9 +93,11 @@ class ModelConfig:
     ``gelu``), ``norm_first``, ``batch_first`` and ``key_padding_mask`` (the
     mask input), as ``nn.TransformerEncoderLayer`` names them. LLaMA only:
     ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
-    ``rope_theta`` (the rotary embedding's base)."""
+    ``rope_theta`` (the rotary embedding's base). ViT only: ``image_size``
+    (pixels per side), ``patch_size`` (pixels per patch side, the Conv's
+    kernel and stride) and ``channels``."""
 
-    kind: str  # "bert", "gpt2", "transformer-encoder" or "llama"
+    kind: str  # "bert", "gpt2", "transformer-encoder", "llama" or "vit"
     layers: int
     hidden: int
     heads: int
@@ -107,6 +117,9 @@ class ModelConfig:
     key_padding_mask: bool = False
     kv_heads: int = 0
     rope_theta: float = 10000.0
+    image_size: int = 32
+    patch_size: int = 8
+    channels: int = 3
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -129,6 +142,8 @@ class ModelConfig:
             raise ValueError(f"heads {self.heads} is not divisible by kv_heads {self.kv_heads}")
         if self.kind == "llama" and (self.hidden // self.heads) % 2:
             raise ValueError(f"the rotary embedding needs an even head_dim, not {self.hidden // self.heads}")
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size {self.image_size} is not divisible by patch_size {self.patch_size}")
         if (self.lm_head or self.past) and self.kind != "gpt2":
             raise ValueError("a language-model head and a KV cache are GPT-2 options")
         if self.past and not self.lm_head:
@@ -138,7 +153,12 @@ class ModelConfig:
 
     @property
     def ln_eps(self) -> float:
-        return {"bert": 1e-12, "llama": 1e-6}.get(self.kind, 1e-5)
+        return {"bert": 1e-12, "vit": 1e-12, "llama": 1e-6}.get(self.kind, 1e-5)
+
+    @property
+    def patches(self) -> int:
+        """ViT: image patches (the sequence is one more, the CLS token)."""
+        return (self.image_size // self.patch_size) ** 2
 
     @property
     def input_names(self) -> List[str]:
@@ -146,6 +166,8 @@ class ModelConfig:
             return ["input_ids", "attention_mask", "token_type_ids"]
         if self.kind == "transformer-encoder":
             return ["input_ids"] + (["key_padding_mask"] if self.key_padding_mask else [])
+        if self.kind == "vit":
+            return ["pixel_values"]
         return ["input_ids"] + self.cache_names("past_key_values")
 
     @property
@@ -168,13 +190,16 @@ class ModelConfig:
 
 def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     """2 layers, hidden 32, 4 heads, vocab 99: seconds to export and compile
-    (LLaMA: 2 K/V heads, SwiGLU width 64). A larger init std than HF's 0.02
+    (LLaMA: 2 K/V heads, SwiGLU width 64; ViT: hidden 64, 2 heads on a
+    32x32 image of 8x8 patches, sequence 17). A larger init std than HF's 0.02
     keeps the softmax far from uniform, so a wrong scale or mask changes the
     outputs visibly."""
     base = dict(kind=kind, layers=2, hidden=32, heads=4, vocab=99, max_positions=64,
                 init_std=0.1, seed=seed, pooler=(kind == "bert"))
     if kind == "llama":
         base.update(kv_heads=2, intermediate=64)
+    if kind == "vit":
+        base.update(hidden=64, heads=2)
     base.update(over)
     return ModelConfig(**base)
 
@@ -510,6 +535,8 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         model = TransformerEncoderModel(cfg)
     elif cfg.kind == "llama":
         model = LlamaForCausalLM(cfg)
+    elif cfg.kind == "vit":
+        model = ViTModel(cfg)
     else:
         model = GPT2LMHeadModel(cfg) if cfg.lm_head else GPT2Model(cfg)
     with torch.no_grad():
@@ -532,10 +559,14 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
     of the last batch row is padding (mask 0) when seq_len >= 3, so the
     padding path is exercised. With ``cfg.past``, seeded normal fp32 past
     keys and values [batch, heads, past_len, head_dim]. The transformer
-    encoder's key_padding_mask (if any) pads like BERT's mask (1 = padding)."""
+    encoder's key_padding_mask (if any) pads like BERT's mask (1 = padding).
+    ViT: standard-normal float32 pixel_values (``seq_len`` unused)."""
     if seq_len + past_len > cfg.max_positions:
         raise ValueError(f"seq_len {seq_len} + past_len {past_len} exceeds max_positions {cfg.max_positions}")
     rng = np.random.default_rng(seed)
+    if cfg.kind == "vit":
+        shape = (batch, cfg.channels, cfg.image_size, cfg.image_size)
+        return {"pixel_values": rng.standard_normal(shape).astype(np.float32)}
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
     if cfg.kind == "llama":
         return {"input_ids": ids}
@@ -584,6 +615,8 @@ def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, se
     dyn.update({n: {0: "batch", 2: "past_sequence"} for n in cfg.cache_names("past_key_values")})
     dyn.update({n: {0: "batch", 2: "total_sequence"} for n in cfg.cache_names("present")})
     dyn[cfg.output_names[0]] = {0: "batch", 1: "sequence"}
+    if cfg.kind == "vit":
+        dyn = {"pixel_values": {0: "batch"}, "last_hidden_state": {0: "batch"}}
     if "pooler_output" in cfg.output_names:
         dyn["pooler_output"] = {0: "batch"}
     # The encoder's fast path (taken without autograd) cannot be exported.
@@ -598,7 +631,7 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache), ``transformer-encoder`` or ``llama``; ``size``: a key of ``CONFIGS``.
+    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama`` or ``vit``; ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
         kind, over = "gpt2", {**over, "lm_head": True}
@@ -611,8 +644,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA- or nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama"])
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA-, ViT- or nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -632,6 +665,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-pooler", action="store_true", help="BERT: leave out the tanh pooler")
     ap.add_argument("--past", action="store_true",
                     help="gpt2-lm: past_key_values inputs and present outputs (dynamic past length)")
+    ap.add_argument("--image-size", type=int, dest="image_size", help="vit: pixels per image side")
+    ap.add_argument("--patch-size", type=int, dest="patch_size", help="vit: pixels per patch side")
     enc = ap.add_argument_group("transformer-encoder")
     enc.add_argument("--activation", choices=["relu", "gelu"])
     enc.add_argument("--norm-first", action="store_true", help="pre-norm layers and a final LayerNorm")
@@ -639,7 +674,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     enc.add_argument("--key-padding-mask", action="store_true",
                      help="a key_padding_mask input (int64, 1 at padding)")
     args = ap.parse_args(argv)
-    over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "kv_heads", "vocab", "max_positions")
+    over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "kv_heads", "vocab", "max_positions",
+                                           "image_size", "patch_size")
             if getattr(args, k) is not None}
     if args.no_pooler:
         over["pooler"] = False

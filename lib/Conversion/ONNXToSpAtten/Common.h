@@ -93,6 +93,12 @@ void populateRotaryPatterns(RewritePatternSet &patterns);
 std::string explainUnliftedRotary(Operation *op);
 /// MatMul(+Add) and Gemm to spatten.linear; Gather of a table to embedding.
 void populateLinearPatterns(RewritePatternSet &patterns);
+/// A patch-embedding Conv (stride = kernel, no padding, dilation or groups,
+/// a weight W) to a spatten.linear over the flattened patches.
+void populateConvPatterns(RewritePatternSet &patterns);
+/// Why the Conv `op` is not a patch embedding (e.g. "has pads [1, 1, 1, 1]
+/// (only zero padding)"); "" when `op` is not a Conv or is one.
+std::string explainUnliftedConv(Operation *op);
 
 /// Fallbacks for ops left after the fusions (Fallback.cpp): ReduceSum/
 /// ReduceMean/ReduceMax over any constant axes, Softmax/LogSoftmax along

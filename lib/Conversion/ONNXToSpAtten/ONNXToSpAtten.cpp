@@ -5,9 +5,10 @@
 //      bindings plus -canonicalize guarantee it; otherwise an error names
 //      the node);
 //   2. the fusion patterns (AttentionPatterns.cpp, RotaryPatterns.cpp,
-//      NormActPatterns.cpp, LinearPatterns.cpp) run greedily; the ONNX ops they absorb become dead
-//      and are erased, and the block is re-sorted topologically because a
-//      KV-cache attention rewires the `present` output to its results;
+//      NormActPatterns.cpp, LinearPatterns.cpp, ConvPatterns.cpp) run
+//      greedily; the ONNX ops they absorb become dead and are erased, and
+//      the block is re-sorted topologically because a KV-cache attention
+//      rewires the `present` output to its results;
 //   3. every ONNX op left is lowered one to one (OneToOne.cpp) or by a
 //      fallback (Fallback.cpp), or reported with the reason, its op type and
 //      its node name; a LayerNorm that almost matched gets a warning that
@@ -211,6 +212,7 @@ struct ConvertONNXToSpAttenPass
     populateRotaryPatterns(fusions);
     populateNormActPatterns(fusions);
     populateLinearPatterns(fusions);
+    populateConvPatterns(fusions);
     if (failed(applyPatternsGreedily(module, std::move(fusions), config))) {
       module.emitError("lifting patterns did not converge");
       return signalPassFailure();

@@ -325,6 +325,9 @@ LogicalResult convertOneToOne(Operation *op, RewriterBase &rw,
     return fn(op, rw, why);
   if (type == "LayerNormalization")
     why = "is not lifted to spatten.layer_norm: " + explainUnliftedNorm(op);
+  else if (type == "Conv")
+    why = "is not lifted to a linear layer over patches: it " +
+          explainUnliftedConv(op);
   else if (type == "Gemm")
     why = "multiplies by a computed tensor (not a constant or graph-input "
           "weight) and is not part of a recognised attention subgraph "

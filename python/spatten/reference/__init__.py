@@ -29,7 +29,8 @@ and erf is evaluated in float64 then rounded (NumPy has no fp32 erf).
 
 Weights are "lifted": :class:`ModelWeights` holds plain NumPy arrays, linear
 weights as ``[in, out]`` (``y = x @ w + b``). Loaders build it from a model
-of ``spatten.export`` (:func:`from_torch`) or from an ONNX file
+of ``spatten.export`` (:func:`from_torch`; a ViT's patch embedding as a
+:class:`PatchEmbedding`) or from an ONNX file
 (:func:`from_onnx`: the exports of ``spatten.export``, Hugging Face GPT-2
 with fused Conv1D QKV such as ``GPT2Model.onnx``, Hugging Face BERT /
 BertForPreTraining such as ``bert_toy_optimized.onnx``). The loader reads
@@ -57,7 +58,7 @@ from .kernels import (F32, dequantize, fake_quantize, gelu_erf, gelu_tanh, layer
                       pq_split, quantize_rows, relu, row_bytes, softmax, topk)
 from .loaders import from_onnx, from_torch
 from .attention import fill_fetches, keys_per_fill, kv_bits, pq_query_tiles
-from .models import (LayerWeights, ModelWeights, Result, bert_layer, encoder_layer, gpt2_layer, gpt2_outputs, run,
+from .models import (LayerWeights, ModelWeights, PatchEmbedding, Result, bert_layer, encoder_layer, gpt2_layer, gpt2_outputs, run,
                      run_inputs, run_layers, run_sequence)
 
 __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attention_head", "defer_value_fetch",
@@ -65,5 +66,5 @@ __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attenti
            "Flag", "SpAttenConfig", "Generation", "Step", "generate",
            "F32", "dequantize", "fake_quantize", "gelu_erf", "gelu_tanh", "layer_norm", "linear", "pq_msb_value",
            "pq_split", "quantize_rows", "relu", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "LayerWeights",
-           "ModelWeights", "Result", "bert_layer", "encoder_layer", "gpt2_layer", "gpt2_outputs", "run", "run_inputs", "run_layers",
+           "ModelWeights", "PatchEmbedding", "Result", "bert_layer", "encoder_layer", "gpt2_layer", "gpt2_outputs", "run", "run_inputs", "run_layers",
            "run_sequence"]

@@ -15,13 +15,14 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .kernels import F32
-from .models import LayerWeights, ModelWeights
+from .models import LayerWeights, ModelWeights, PatchEmbedding
 
 
 def from_torch(model) -> ModelWeights:
     """Lifts a ``spatten.export`` BertModel (with its masked-LM head or not)
     / GPT2Model / GPT2LMHeadModel (torch modules; the LM model's output is
-    ``logits``, past or not) / TransformerEncoderModel."""
+    ``logits``, past or not) / TransformerEncoderModel / LlamaForCausalLM /
+    ViTModel."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
     c = model.config
     if c.kind == "bert":
@@ -42,6 +43,8 @@ def from_torch(model) -> ModelWeights:
         return _encoder_from_torch(sd, c)
     if c.kind == "llama":
         return _llama_from_torch(model, sd, c)
+    if c.kind == "vit":
+        return _vit_from_torch(sd, c)
     if hasattr(model, "lm_head"):
         head = model.lm_head.weight.detach().numpy().astype(F32).T.copy()
         return dataclasses.replace(from_torch(model.transformer), lm_head=head, outputs=("logits",))
@@ -97,6 +100,28 @@ def _encoder_from_torch(sd, c) -> ModelWeights:
     return ModelWeights("transformer-encoder", c.heads, c.ln_eps, sd["embeddings.weight"],
                         sd["position_embeddings.weight"], layers, final_ln=final, outputs=("last_hidden_state",),
                         activation=c.activation, norm_first=c.norm_first)
+
+
+def _vit_from_torch(sd, c) -> ModelWeights:
+    """``spatten.export``'s ViTModel: the patch Conv2d weight [hidden, C,
+    p, p] flattened to [C*p*p, hidden]; layernorm_before / layernorm_after
+    as ln1 / ln2 of a pre-LN erf-GELU encoder layer."""
+    lin = lambda q: (sd[q + ".weight"].T.copy(), sd[q + ".bias"])
+    layers = []
+    for i in range(c.layers):
+        p = f"layers.{i}."
+        a = p + "attention."
+        layers.append(LayerWeights(*lin(a + "query"), *lin(a + "key"), *lin(a + "value"),
+                                   *lin(p + "attention_output"), sd[p + "layernorm_before.weight"],
+                                   sd[p + "layernorm_before.bias"], *lin(p + "intermediate"), *lin(p + "output"),
+                                   sd[p + "layernorm_after.weight"], sd[p + "layernorm_after.bias"]))
+    e = "embeddings."
+    conv = sd[e + "patch_embeddings.projection.weight"]
+    patch = PatchEmbedding(conv.reshape(conv.shape[0], -1).T.copy(), sd[e + "patch_embeddings.projection.bias"],
+                           sd[e + "cls_token"].reshape(-1), c.patch_size)
+    return ModelWeights("vit", c.heads, c.ln_eps, None, sd[e + "position_embeddings"][0], layers,
+                        final_ln=(sd["layernorm.weight"], sd["layernorm.bias"]), outputs=("last_hidden_state",),
+                        activation="gelu", norm_first=True, patch_emb=patch)
 
 
 def _mlm(sd, lin) -> Tuple[np.ndarray, ...]:

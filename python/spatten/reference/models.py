@@ -2,8 +2,9 @@
 (post-LN, erf GELU, additive padding mask, optional pooler and
 ``BertForPreTraining`` heads), GPT-2-style (pre-LN, tanh GELU, causal,
 final LN; the whole prompt at once), ``nn.TransformerEncoder`` (post- or
-pre-LN, ReLU or erf GELU, key padding mask) and LLaMA (pre-RMSNorm, rotary
-embeddings, grouped-query attention, SwiGLU, causal) layers, and :func:`run` /
+pre-LN, ReLU or erf GELU, key padding mask), LLaMA (pre-RMSNorm, rotary
+embeddings, grouped-query attention, SwiGLU, causal) and ViT (patch
+embedding, CLS token, pre-LN erf-GELU encoder) layers, and :func:`run` /
 :func:`run_inputs`, which apply the cascade of ``attention.py`` layer by
 layer and restore each pruned token's last output at its position.
 """
@@ -50,6 +51,19 @@ class LayerWeights:
 
 
 @dataclasses.dataclass
+class PatchEmbedding:
+    """ViT's patch embedding: the Conv2d(kernel = stride = ``size``) as a
+    linear layer over flattened patches, ``w`` [channels*size*size, hidden]
+    (rows in (channel, row, column) order), ``b`` [hidden], and the CLS
+    token [hidden] prepended to the patch rows."""
+
+    w: np.ndarray
+    b: np.ndarray
+    cls: np.ndarray
+    size: int
+
+
+@dataclasses.dataclass
 class ModelWeights:
     """A lifted BERT- or GPT-2-style model.
 
@@ -68,6 +82,9 @@ class ModelWeights:
     LLaMA ("llama"): RMSNorms (``ln*_g``, ``final_ln`` gamma; betas unused),
     ``kv_heads`` K/V heads shared by groups of query heads, ``rope`` the
     cos and sin tables [positions, head_dim]; no position embedding.
+    ViT ("vit"): ``patch_emb`` instead of ``word_emb`` (None), pos_emb
+    [patches + 1, hidden], pre-LN erf-GELU layers as the pre-LN transformer
+    encoder's, ``final_ln``; inputs are images, not token ids.
     """
 
     kind: str
@@ -88,10 +105,11 @@ class ModelWeights:
     norm_first: bool = False
     kv_heads: int = 0
     rope: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    patch_emb: Optional[PatchEmbedding] = None
 
     @property
     def hidden(self) -> int:
-        return self.word_emb.shape[1]
+        return (self.pos_emb if self.word_emb is None else self.word_emb).shape[1]
 
     @property
     def head_dim(self) -> int:
@@ -177,7 +195,8 @@ def llama_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeigh
     return (x + linear(gated, lw.w2, lw.b2)).astype(F32), att
 
 
-LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer, "llama": llama_layer}
+LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer, "llama": llama_layer,
+          "vit": encoder_layer}
 
 
 # ============================================================================ forward
@@ -191,8 +210,20 @@ class Result:
     layers: List[List[LayerRecord]]
 
 
+def _embed_patches(pe: PatchEmbedding, image: np.ndarray) -> np.ndarray:
+    """One image [C, H, W] -> the CLS row and its patch rows [1 + Ph*Pw,
+    hidden] (patches in row-major grid order, as ViT's flatten(2))."""
+    c, h, w = image.shape
+    p = pe.size
+    patches = image.reshape(c, h // p, p, w // p, p).transpose(1, 3, 0, 2, 4).reshape(-1, c * p * p)
+    return np.concatenate([pe.cls[None, :], linear(patches.astype(F32), pe.w, pe.b)]).astype(F32)
+
+
 def _embed(mw: ModelWeights, ids: np.ndarray, types: Optional[np.ndarray]) -> np.ndarray:
-    """Embeddings of one sequence ids [L0] -> [L0, hidden] fp32."""
+    """Embeddings of one sequence ids [L0] (ViT: one image [C, H, W]) ->
+    [L0, hidden] fp32."""
+    if mw.patch_emb is not None:
+        return (_embed_patches(mw.patch_emb, ids) + mw.pos_emb).astype(F32)
     if mw.pos_emb is None:  # LLaMA: positions enter through rotary embeddings
         return mw.word_emb[ids].astype(F32)
     x = (mw.word_emb[ids] + mw.pos_emb[np.arange(len(ids))]).astype(F32)
@@ -223,7 +254,8 @@ def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Opt
     replaces each layer's attention (a generation prefill also stores the
     keys and values); ``token_schedule`` replaces the resolved token
     schedule [layers]."""
-    L0, n = len(ids), len(mw.layers)
+    x = _embed(mw, ids, types)
+    L0, n = len(x), len(mw.layers)
     for p in cfg.keep_positions:
         if not 0 <= int(p) < L0:
             raise ValueError(f"keep position {p} is outside the sequence (length {L0})")
@@ -235,12 +267,11 @@ def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Opt
     if mw.kind == "bert":
         m = np.ones(L0, dtype=F32) if mask is None else mask.astype(F32)
         mask_add = ((F32(1) - m) * F32(-10000.0)).astype(F32)
-    elif mw.kind == "transformer-encoder":
-        # 1 at padding; torch's -inf, as the compiler lifts it.
+    elif mw.kind in ("transformer-encoder", "vit"):
+        # 1 at padding (ViT: none); torch's -inf, as the compiler lifts it.
         pad = np.zeros(L0, dtype=F32) if mask is None else mask.astype(F32)
         mask_add = (pad * F32(-10000.0)).astype(F32)
     state = _State(np.arange(L0), np.arange(mw.heads), np.zeros(L0, F32), np.zeros(mw.heads, F32), mask_add)
-    x = _embed(mw, ids, types)
     final = x.copy()
     records = []
     layer_fn = LAYERS[mw.kind]
@@ -275,7 +306,7 @@ def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
     if mw.kind == "gpt2":
         h, logits = gpt2_outputs(mw, x)
         return {mw.outputs[0]: h} if logits is None else {"logits": logits}
-    if mw.kind == "transformer-encoder":
+    if mw.kind in ("transformer-encoder", "vit"):
         return {mw.outputs[0]: x if mw.final_ln is None else layer_norm(x, *mw.final_ln, mw.ln_eps)}
     out = {"last_hidden_state": x}
     pooled = None
@@ -296,7 +327,7 @@ def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = 
         hardware: Optional[Mapping] = None) -> Result:
     """Runs the model on int [B, L0] ids (BERT: optional 0/1 mask and token
     types [B, L0]; transformer encoder: the key padding mask, 1 at
-    padding). Pruning, value pruning and progressive quantization need
+    padding; ViT: float images [B, C, H, W] instead of ids). Pruning, value pruning and progressive quantization need
     B = 1 (ValueError otherwise); dense and ``attn_bits`` runs take any B.
     Outputs are stacked over the batch like the ONNX graph's. ``hardware``
     (a binary's manifest ``hardware`` record) sets the K/V buffer fill the
@@ -304,7 +335,9 @@ def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = 
     cfg = cfg or SpAttenConfig()
     cfg.validate()
     ids = np.asarray(input_ids)
-    if ids.ndim != 2:
+    if mw.kind == "vit" and ids.ndim != 4:
+        raise ValueError(f"pixel_values must be [batch, channels, height, width], got shape {ids.shape}")
+    if mw.kind != "vit" and ids.ndim != 2:
         raise ValueError(f"input_ids must be [batch, sequence], got shape {ids.shape}")
     if cfg.prunes and ids.shape[0] != 1:
         raise ValueError(f"SpAtten pruning and progressive quantization need batch 1, got batch {ids.shape[0]}")
@@ -322,7 +355,8 @@ def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = 
 def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional[SpAttenConfig] = None,
                hardware: Optional[Mapping] = None) -> Result:
     """:func:`run` with ONNX-style named inputs: ``*ids*`` without ``type``
-    = token ids, ``*type*`` = token types, ``*mask*`` = padding mask."""
+    = token ids, ``*type*`` = token types, ``*mask*`` = padding mask,
+    ``*pixel*`` = ViT's images (in place of the ids)."""
     ids = types = mask = None
     for name, a in inputs.items():
         low = name.lower()
@@ -330,7 +364,7 @@ def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional
             mask = a
         elif "type" in low:
             types = a
-        elif "ids" in low:
+        elif "ids" in low or "pixel" in low:
             ids = a
         else:
             raise ValueError(f"input {name!r} is not token ids, token types or a mask")

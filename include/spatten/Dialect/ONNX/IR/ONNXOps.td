@@ -190,6 +190,24 @@ def ONNX_GemmOp : ONNX_Op<"Gemm"> {
   let hasVerifier = 1;
 }
 
+def ONNX_ConvOp : ONNX_Op<"Conv"> {
+  let summary = "N-d convolution (cross-correlation) of `X` by `W`, plus `B`";
+  let description = [{
+    `X` is `[N, C, D1, ...]`, `W` is `[M, C/group, k1, ...]`, `B` is `[M]`.
+    Only the patch-embedding form (stride = kernel, no padding, dilation or
+    groups) is lifted; the attributes are kept as imported so the lift can
+    name the one that is not supported.
+  }];
+  let arguments = (ins T:$X, T:$W, Optional<T>:$B,
+                   DefaultValuedAttr<StrAttr, "\"NOTSET\"">:$auto_pad,
+                   OptionalAttr<DenseI64ArrayAttr>:$dilations,
+                   DefaultValuedAttr<I64Attr, "1">:$group,
+                   OptionalAttr<DenseI64ArrayAttr>:$kernel_shape,
+                   OptionalAttr<DenseI64ArrayAttr>:$pads,
+                   OptionalAttr<DenseI64ArrayAttr>:$strides);
+  let results = (outs T:$Y);
+}
+
 class ONNX_SoftmaxLikeOp<string mnemonic> : ONNX_CompactOp<mnemonic> {
   let summary = mnemonic # " along `axis` (opset 13 semantics)";
   let description = [{
