@@ -23,6 +23,8 @@ packages=(
   # PyTorch and NumPy call the system BLAS; without OpenBLAS that is the slow
   # reference implementation (5x slower training steps).
   libopenblas0-pthread
+  # The fuzz targets' libFuzzer build (bench/fuzz.sh, docs/Reliability.md).
+  clang-22 libfuzzer-22-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -305,16 +305,20 @@ Expected<HostTensor> fromProto(const onnx::TensorProto &p,
 
 } // namespace
 
+Expected<HostTensor> hostio::parseTensorProto(llvm::StringRef bytes,
+                                               llvm::StringRef name) {
+  onnx::TensorProto proto;
+  if (bytes.size() > size_t(INT32_MAX) ||
+      !proto.ParseFromArray(bytes.data(), int(bytes.size())))
+    return makeError(name + ": not a valid ONNX TensorProto");
+  return fromProto(proto, name);
+}
+
 Expected<HostTensor> hostio::readTensorProto(llvm::StringRef path) {
   auto buf = readRegularFile(path);
   if (!buf)
     return buf.takeError();
-  onnx::TensorProto proto;
-  llvm::StringRef bytes = (*buf)->getBuffer();
-  if (bytes.size() > size_t(INT32_MAX) ||
-      !proto.ParseFromArray(bytes.data(), int(bytes.size())))
-    return makeError(path + ": not a valid ONNX TensorProto");
-  return fromProto(proto, path);
+  return parseTensorProto((*buf)->getBuffer(), path);
 }
 
 Expected<HostTensor> hostio::readTensorFile(llvm::StringRef path) {

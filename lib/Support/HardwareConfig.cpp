@@ -435,16 +435,21 @@ Expected<HardwareConfig> HardwareConfig::load(llvm::StringRef presetOrPath) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "hardware config: " +
                                        llvm::toString(buf.takeError()));
-  auto json = parseJson((*buf)->getBuffer());
+  return parse((*buf)->getBuffer(), presetOrPath);
+}
+
+Expected<HardwareConfig> HardwareConfig::parse(llvm::StringRef text,
+                                               llvm::StringRef name) {
+  auto json = parseJson(text);
   if (!json)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "hardware config '" + presetOrPath +
+                                   "hardware config '" + name +
                                        "': invalid JSON: " +
                                        llvm::toString(json.takeError()));
   auto cfg = fromJSON(*json);
   if (!cfg)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   presetOrPath + ": " +
+                                   name + ": " +
                                        llvm::toString(cfg.takeError()));
   return cfg;
 }

@@ -36,6 +36,9 @@ llvm::Error writeNpy(const sim::HostTensor &t, llvm::StringRef path);
 /// Reads an ONNX TensorProto (.pb): raw_data or the typed fields
 /// float_data / int64_data / int32_data. External data is rejected.
 llvm::Expected<sim::HostTensor> readTensorProto(llvm::StringRef path);
+/// Parses TensorProto bytes; `name` is used in errors.
+llvm::Expected<sim::HostTensor> parseTensorProto(llvm::StringRef bytes,
+                                                 llvm::StringRef name);
 
 /// Dispatches on the extension: ".npy" or ".pb"; any other is an error
 /// naming the file.

@@ -124,6 +124,10 @@ struct HardwareConfig {
   static llvm::Expected<HardwareConfig> fromJSON(const llvm::json::Value &v);
   /// A preset name or a path to a JSON file; errors name the file.
   static llvm::Expected<HardwareConfig> load(llvm::StringRef presetOrPath);
+  /// The text of a JSON configuration file (parseJson, then fromJSON);
+  /// errors name `name`, the file.
+  static llvm::Expected<HardwareConfig> parse(llvm::StringRef text,
+                                              llvm::StringRef name);
   /// Every field, in the format fromJSON reads.
   llvm::json::Value toJSON() const;
 

@@ -47,10 +47,17 @@ LogicalResult Importer::parse(llvm::MemoryBufferRef buffer) {
   bool isText = StringRef(path).ends_with(".onnxtext") || looksLikeText(text);
   if (isText) {
     std::string copy = text.str(); // the parser needs a NUL-terminated string
-    auto status = ::onnx::OnnxParser::Parse(model, copy.c_str());
-    if (!status.IsOK())
-      return emitError(fileLoc) << "cannot parse ONNX text: "
-                                << status.ErrorMessage();
+    // The parser reads numbers with std::stof and friends, which throw on
+    // a literal that is not a number or does not fit.
+    try {
+      auto status = ::onnx::OnnxParser::Parse(model, copy.c_str());
+      if (!status.IsOK())
+        return emitError(fileLoc) << "cannot parse ONNX text: "
+                                  << status.ErrorMessage();
+    } catch (const std::exception &e) {
+      return emitError(fileLoc) << "cannot parse ONNX text: bad number ("
+                                << e.what() << ")";
+    }
   } else if (text.size() > (size_t)INT_MAX ||
              !model.ParseFromArray(text.data(), (int)text.size())) {
     return emitError(fileLoc)

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every fuzz target (test/Fuzz) for SECONDS each (default 60), one
+# after another, and prints per target the executions, executions per
+# second and findings (docs/Reliability.md, "Fuzzing").
+#
+#   bench/fuzz.sh [SECONDS] [TARGET...]    # TARGET: onnx-import, spbin, ...
+#
+# Builds build-fuzz/ (clang-22, libFuzzer, ASan + UBSan) when needed, and
+# the seed corpora in build-fuzz/corpus/<target>/ from ../shared/models and
+# binaries compiled with build/ (test/Fuzz/make-corpus.sh). New coverage is
+# added to the corpus; a finding is saved as build-fuzz/findings/<target>/
+# crash-*, leak-*, timeout-* or oom-*; the fuzzer's log is
+# build-fuzz/logs/<target>.log. Replay a finding with
+# `build-fuzz/bin/spatten-fuzz-<target> FILE`, or `build/bin/...` (no
+# sanitizers) to read its error.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(onnx-import spbin tensor-files hw-config isa-decode)
+dir=build-fuzz
+
+export CCACHE_BASEDIR=$root
+if [ ! -f $dir/build.ninja ]; then
+  # -O1: the instrumented build compiles twice as fast, and runs fast
+  # enough to fuzz.
+  cmake -S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" \
+    -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
+    -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+    -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    -DSPATTEN_BUILD_FUZZERS=ON >/dev/null || exit 1
+fi
+nice -n 10 cmake --build $dir --target "${targets[@]/#/spatten-fuzz-}" || exit 1
+if [ ! -d $dir/corpus ]; then
+  nice -n 10 cmake --build build --target spatten-compile || exit 1
+  test/Fuzz/make-corpus.sh "$root/build/bin" $dir/corpus || exit 1
+fi
+
+# LLVM and MLIR are Debian's uninstrumented libraries: as in
+# scripts/sanitizer-build.sh, user poisoning is off.
+export ASAN_OPTIONS=allow_user_poisoning=0:detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+mkdir -p $dir/logs
+printf '%-14s %12s %9s %9s  %s\n' target executions exec/s seconds findings
+for t in "${targets[@]}"; do
+  mkdir -p $dir/findings/$t $dir/corpus/$t
+  # New inputs go to the first directory; the regressions are read only.
+  start=$SECONDS
+  nice -n 10 $dir/bin/spatten-fuzz-$t -max_total_time="$seconds" \
+    -rss_limit_mb=4096 -timeout=60 -print_final_stats=1 \
+    -artifact_prefix=$dir/findings/$t/ \
+    $dir/corpus/$t test/Fuzz/regressions/$t > $dir/logs/$t.log 2>&1
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' $dir/logs/$t.log)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' $dir/logs/$t.log)
+  time=$((SECONDS - start))
+  found=$(ls $dir/findings/$t | tr '\n' ' ')
+  printf '%-14s %12s %9s %9s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "${time:-?}" "${found:-none}"
+done

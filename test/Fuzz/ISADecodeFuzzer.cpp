@@ -1,0 +1,47 @@
+//===- ISADecodeFuzzer.cpp - Fuzz the instruction decoder -----------------===//
+//
+// Input: .text bytes, isa::kInstrBytes per instruction. Every instruction is
+// disassembled as spatten-objdump -d does (a `bind` against the instruction
+// it patches); text the assembler takes back must disassemble the same. Its
+// accesses (the dependency pass's view) are computed, and the simulator
+// executes the first kMaxSteps instructions, checking every field.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FuzzSupport.h"
+
+#include "spatten/ISA/Accesses.h"
+#include "spatten/ISA/Disasm.h"
+
+#include "../Unit/SimTestUtil.h"
+
+using namespace spatten;
+
+static void checkDisassembly(llvm::ArrayRef<uint8_t> text, size_t index) {
+  std::string line = isa::formatInstructionAt(text, index);
+  std::optional<isa::Opcode> bound = isa::boundOpcodeAt(text, index);
+  auto parsed = isa::parseInstruction(line, bound);
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return;
+  }
+  fuzz::check(isa::formatInstruction(*parsed, bound) == line,
+              "disassembly does not assemble back to the same text");
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  llvm::ArrayRef<uint8_t> text(data, size - size % isa::kInstrBytes);
+  size_t n = text.size() / isa::kInstrBytes;
+  for (size_t i = 0; i < n; ++i) {
+    checkDisassembly(text, i);
+    (void)isa::accessesOf(isa::Instr::decode(text.data() + i * isa::kInstrBytes));
+  }
+  binary::Image image = test::haltImage(1 << 20);
+  auto eighth = HardwareConfig::preset("spatten-1/8");
+  fuzz::check(bool(eighth), "the spatten-1/8 preset is missing");
+  image.manifest.hardware = *eighth;
+  auto sim = sim::Simulator::create(std::move(image));
+  fuzz::check(bool(sim), "the simulator refuses a halt program");
+  fuzz::runFirstInstructions(**sim, text, 0);
+  return 0;
+}
