@@ -75,7 +75,7 @@ LogicalResult HeadImportanceOp::verify() {
   if (failed(verifyStatic(*this)) ||
       failed(verifyHeads(*this, getOutput(), getNumHeads())))
     return failure();
-  SmallVector<int64_t> want{shapeOf(getOutput())[0], getNumHeads()};
+  SmallVector<int64_t> want{shapeOf(getOutput())[0], int64_t(getNumHeads())};
   if (shapeOf(getImportance()) != ArrayRef(want) ||
       shapeOf(getResult()) != ArrayRef(want))
     return emitOpError("importance and result must be [B, H]");
@@ -90,7 +90,7 @@ LogicalResult TopkOp::verify() {
     return emitOpError("scores must be [B, N]");
   if (getK() < 1 || getK() > s[1])
     return emitOpError("k = ") << getK() << " must be in [1, " << s[1] << "]";
-  if (shapeOf(getIndices()) != ArrayRef<int64_t>{s[0], getK()})
+  if (shapeOf(getIndices()) != ArrayRef<int64_t>{s[0], int64_t(getK())})
     return emitOpError("result must be [B, k]");
   return success();
 }
