@@ -36,7 +36,7 @@ from spatten import ort, tensors, tools  # noqa: E402
 from spatten import reference as R  # noqa: E402
 
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
-FAMILIES = ("bert", "gpt2-lm", "transformer-encoder", "llama")
+FAMILIES = ("bert", "gpt2-lm", "transformer-encoder", "llama", "vit")
 OPSETS = (14, 17)
 SEQ = 12
 #: The techniques, each alone and together (the accuracy benchmark's
@@ -93,7 +93,8 @@ def render(rows: List[Dict[str, object]]) -> List[str]:
     head = ["family", "opset", "dense vs onnxruntime", "dense vs PyTorch", *(f"{t} vs reference" for t in TECHNIQUES)]
     lines = [BEGIN, "## Model zoo", "",
              "Every family `spatten.export` writes, exported by PyTorch 1.13 (tiny size, seed 3, batch 1, "
-             f"{SEQ} tokens), compiled and simulated: the largest absolute difference of any output element "
+             f"{SEQ} tokens; ViT a 32 x 32 image, 16 patches and its class token), compiled and simulated: the "
+             "largest absolute difference of any output element "
              "from onnxruntime and PyTorch (dense), and from the NumPy reference for each SpAtten technique "
              "(token keep 0.5, head keep 0.5, value keep 0.3, progressive quantization 6+4 bits, and all "
              "four). Produced by `bench/zoo.py`; docs/ONNXImport.md lists the families and what is refused.",
