@@ -96,7 +96,17 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       Transpose(1,0) of one) plus a following [N] bias Add; a linear on
       the attention output's rows (a reshape keeping H*D) reads the
       attention output and reshapes its result; Gemm with
-      transA/transB/alpha/beta; Reshape->Gemm->Reshape (Conv1D) on [...,K].
+      transA/transB/alpha/beta; Reshape->Gemm->Reshape (Conv1D) on [...,K];
+      a ViT patch embedding (ConvPatterns.cpp): a 2-D Conv with strides equal
+      to the kernel, no padding (pads 0, auto_pad NOTSET or VALID), dilations
+      1, group 1 and a weight W [M,C,kh,kw], on an input whose H and W are
+      multiples of the kernel, becomes reshape/transpose of X [N,C,H,W] into
+      patch rows [N, Ph*Pw, C*kh*kw], a linear by W viewed as [M, C*kh*kw]
+      (transpose_weight) plus B, and a transpose/reshape back to
+      [N,M,Ph,Pw] (not emitted when ViT's Reshape to [N,M,Ph*Pw] and
+      Transpose(0,2,1) are the Conv's only consumers: they read the linear's
+      rows). Any other Conv is an error naming the attribute that
+      differs (e.g. "has strides [1, 1] that differ from the kernel [2, 2]").
     - `spatten.embedding`: Gather(axis 0) of a weight table by run-time
       integer ids.
     - Norms and activations: the table above.
