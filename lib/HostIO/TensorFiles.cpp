@@ -21,6 +21,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -80,10 +81,10 @@ Expected<llvm::StringMap<llvm::StringRef>> headerEntries(llvm::StringRef header,
     if (!rest.consume_front(":"))
       return makeError(name + ": .npy header key '" + key + "' has no value");
     rest = rest.ltrim();
-    size_t end = rest.starts_with("(") ? rest.find(')') : rest.find(',');
-    end = end == llvm::StringRef::npos ? rest.size()
-          : rest.starts_with("(")      ? end + 1
-                                       : end;
+    bool tuple = rest.starts_with("(");
+    size_t end = std::min(rest.find(tuple ? ')' : ','), rest.size());
+    if (tuple && end < rest.size())
+      ++end;
     llvm::StringRef value = rest.take_front(end).rtrim();
     rest = rest.drop_front(end).ltrim();
     if (!rest.empty() && !rest.consume_front(","))

@@ -194,14 +194,14 @@ def run(spec: Spec, out_dir: Path, *, scheduler: Optional[str] = None, workers: 
     cached = {job.key: row for job in jobs if not job.invalid
               for row in [_cached(out_dir, job, retry_failed)] if row is not None}
     rows.update(cached)
-    todo = list({job.key: job for job in jobs if job.key not in rows}.values())
-    if todo:
-        rows.update(_compute(todo, out_dir, bin_dir, timing_only, scheduler, workers, progress))
+    pending = list({job.key: job for job in jobs if job.key not in rows}.values())
+    if pending:
+        rows.update(_compute(pending, out_dir, bin_dir, timing_only, scheduler, workers, progress))
     df = results_frame(spec, jobs, rows)
     tmp = out_dir / f"{RESULTS}.tmp"
     df.to_csv(tmp, index=False)
     os.replace(tmp, out_dir / RESULTS)
-    df.attrs.update(computed=len(todo), cached=len(cached), failed=int((df["status"] != "ok").sum()))
+    df.attrs.update(computed=len(pending), cached=len(cached), failed=int((df["status"] != "ok").sum()))
     return df
 
 

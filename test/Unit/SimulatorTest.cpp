@@ -926,6 +926,15 @@ protected:
     else
       EXPECT_NEAR(got, want, 1e-6 * std::max(1.0, std::fabs(want))) << what;
   }
+  /// Row r of x: its mean and (population) variance.
+  std::pair<double, double> meanVar(int r) const {
+    double mean = 0, var = 0;
+    for (int c = 0; c < 3; ++c)
+      mean += x[r * 3 + c] / 3.0;
+    for (int c = 0; c < 3; ++c)
+      var += (x[r * 3 + c] - mean) * (x[r * 3 + c] - mean) / 3.0;
+    return {mean, var};
+  }
   std::vector<float> x = {-1.5f, -0.2f, 0.3f, 2.0f, 0.0f, 1.0f};
   std::vector<float> y = {2.0f, 0.5f, -3.0f, 1.5f, 4.0f, 0.25f};
 };
@@ -1007,11 +1016,7 @@ TEST_F(VecTest, LayerNormPerRow) {
                      "cols=3 imm=1e-5"));
   double gamma[3] = {1, 2, 0.5}, beta[3] = {0, -1, 3};
   for (int r = 0; r < 2; ++r) {
-    double mean = 0, var = 0;
-    for (int c = 0; c < 3; ++c)
-      mean += x[r * 3 + c] / 3.0;
-    for (int c = 0; c < 3; ++c)
-      var += (x[r * 3 + c] - mean) * (x[r * 3 + c] - mean) / 3.0;
+    auto [mean, var] = meanVar(r);
     for (int c = 0; c < 3; ++c)
       expectSame(z(r, c),
                  (x[r * 3 + c] - mean) / std::sqrt(var + 1e-5) * gamma[c] +
@@ -1066,11 +1071,7 @@ TEST_F(VecTest, LayerNormEpsilonOutsideSqrt) {
                      "y_buf=wgt y_off=10 w_buf=wgt w_off=20 z_buf=acc "
                      "z_stride=3 rows=2 cols=3 imm=0.5"));
   for (int r = 0; r < 2; ++r) {
-    double mean = 0, var = 0;
-    for (int c = 0; c < 3; ++c)
-      mean += x[r * 3 + c] / 3.0;
-    for (int c = 0; c < 3; ++c)
-      var += (x[r * 3 + c] - mean) * (x[r * 3 + c] - mean) / 3.0;
+    auto [mean, var] = meanVar(r);
     for (int c = 0; c < 3; ++c)
       expectSame(z(r, c), (x[r * 3 + c] - mean) / (std::sqrt(var) + 0.5),
                  "layer_norm eps outside");

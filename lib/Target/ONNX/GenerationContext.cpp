@@ -318,10 +318,9 @@ LogicalResult Importer::checkPositionTable() {
   if (!ids)
     return success();
   const auto &seq = shapeOf(*ids).dim(1);
+  // An unbound sequence looks up as 0: nothing to check.
   int64_t length = seq.has_dim_value() ? seq.dim_value()
-                   : bindings.count(seq.dim_param())
-                       ? bindings.lookup(seq.dim_param())
-                       : 0;
+                                       : bindings.lookup(seq.dim_param());
   GraphIndex index(graph);
   const auto &[initializers, producer] = index;
   for (const auto &node : graph.node()) {
