@@ -54,7 +54,8 @@ KIND_SIZES: Dict[tuple, Dict[str, object]] = {
 }
 MASK_RATE = 0.15  # BERT's share of masked-LM positions (80% <mask>, 10% random, 10% kept)
 SHORT_SHARE = 0.9  # share of the steps on short windows when short_context is set
-EVAL_WINDOWS = 32  # validation windows scored after training
+EVAL_WINDOWS = 32  # validation windows scored after training (GPT-2: every token is a target)
+EVAL_MASKED_TARGETS = 4000  # BERT scores as many windows as give about this many masked tokens
 INIT_STD = 0.02
 
 
@@ -136,7 +137,8 @@ class Trained:
     onnx: the ONNX export (dynamic batch and sequence, up to ``context``
     tokens); tokenizer: the sentencepiece model; metrics: ``losses`` (per
     step), ``validation_loss`` (mean cross-entropy in nats on
-    :data:`EVAL_WINDOWS` validation windows, masked positions only for BERT),
+    the validation windows of :func:`evaluate_windows`, masked positions
+    only for BERT),
     ``unigram_loss`` (the same for the train split's unigram
     distribution), ``validation_perplexity`` (GPT-2) or
     ``validation_accuracy`` and ``unigram_accuracy`` (BERT, masked-token
@@ -277,8 +279,10 @@ def _fit(settings: TrainSettings, model: nn.Module, ids: np.ndarray, mask_id: in
 
 def evaluate_windows(model: nn.Module, settings: TrainSettings, train_ids: np.ndarray, ids: np.ndarray,
                      mask_id: int) -> Dict[str, float]:
-    """Scores on the first :data:`EVAL_WINDOWS` non-overlapping windows of
-    ``ids`` (fixed masks): ``validation_loss`` (mean nats), and
+    """Scores on the first non-overlapping windows of ``ids`` (
+    :data:`EVAL_WINDOWS` for GPT-2; for BERT enough for about
+    :data:`EVAL_MASKED_TARGETS` masked tokens, fixed masks):
+    ``validation_loss`` (mean nats), and
     ``validation_perplexity`` (GPT-2) or ``validation_accuracy`` (BERT,
     masked-token top-1); beside them the baselines of a model that knows
     only the train split's token frequencies, on the same predicted tokens:
@@ -286,7 +290,8 @@ def evaluate_windows(model: nn.Module, settings: TrainSettings, train_ids: np.nd
     frequent piece). BERT's chosen positions are all replaced by ``<mask>``,
     as ``spatten.accuracy`` scores them: a kept or random piece would let
     the model copy its input and pass for one that reads its context."""
-    n = min(EVAL_WINDOWS, len(ids) // settings.context)
+    wanted = EVAL_WINDOWS if settings.kind == "gpt2" else math.ceil(EVAL_MASKED_TARGETS / (MASK_RATE * settings.context))
+    n = min(wanted, len(ids) // settings.context)
     windows = torch.from_numpy(ids[:n * settings.context].reshape(n, settings.context))
     gen = torch.Generator().manual_seed(settings.seed + 2)
     model.eval()
