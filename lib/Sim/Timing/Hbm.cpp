@@ -36,7 +36,8 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   uint64_t end = issue;
   fillAtStart(ch, c, runs, at, issue);
   while (size_) {
-    unsigned index = pick(ch);
+    unsigned first = oldest();
+    unsigned index = pick(ch, first);
     Segment &s = pool_[index];
     uint64_t column = std::max(columnReady(ch, s), columnSlot(ch));
     // A transaction runs only if it completes by the next refresh; else the
@@ -46,7 +47,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
       replanAll(ch);
       continue;
     }
-    uint64_t count = burstLength(ch, s, column, index == oldest());
+    uint64_t count = burstLength(ch, s, column, index == first);
     uint64_t last = column + (count - 1) * p_.tBurst;
     unsigned bank = s.bank;
     serve(ch, c, s, column, count, issue);
@@ -230,7 +231,7 @@ unsigned HbmModel::frontOfRow(const Channel &ch, unsigned bank) const {
   return banks_[bank].segments.front();
 }
 
-unsigned HbmModel::pick(const Channel &ch) {
+unsigned HbmModel::pick(const Channel &ch, unsigned first) {
   // FR-FCFS (Rixner et al., ISCA 2000) on column commands: at the cycle the
   // data bus can next take a command, the oldest request whose row is open
   // (a row hit); if none is ready yet, the first to become ready, oldest on
@@ -238,7 +239,6 @@ unsigned HbmModel::pick(const Channel &ch) {
   // requests of one row share the ACT, and entry cycles never decrease
   // with arrival.
   uint64_t now = columnSlot(ch);
-  unsigned first = oldest();
   const Segment &o = pool_[first];
   const Bank &ob = ch.banks[o.bank];
   if (ob.open && ob.row == o.row && columnReady(ch, o) <= now)

@@ -252,7 +252,8 @@ private:
                   bool write, uint64_t enter, uint64_t step);
   void openFor(Channel &ch, unsigned bank);
   void replanAll(Channel &ch);
-  unsigned pick(const Channel &ch);
+  /// The segment FR-FCFS serves next; `first` is oldest().
+  unsigned pick(const Channel &ch, unsigned first);
   unsigned frontOfRow(const Channel &ch, unsigned bank) const;
   uint64_t columnReady(const Channel &ch, const Segment &s) const;
   uint64_t burstLength(const Channel &ch, const Segment &s, uint64_t column,
