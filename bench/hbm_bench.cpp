@@ -4,12 +4,18 @@
 // fraction of its peak (channels x 32 B per cycle) for
 //   BM_HbmSequential: one long sequential read of `range(0)` MB;
 //   BM_HbmScattered:  `range(0)` 32-byte reads at random addresses in 8 GB
-//                     (an index-scattered gather, random rows).
+//                     (an index-scattered gather, random rows);
+//   BM_HbmWeightTiles: `range(0)` 768 x 768 fp32 weight matrices read in
+//                     64-column tiles, one call per tile (768 rows of 256 B
+//                     at a 3072-byte stride), each issued when the previous
+//                     one completes, as BERT-base's GEMM weight loads reach
+//                     the model from the load queue.
 // Each runs on the simulator's burst-level HbmModel and on the
 // per-transaction HbmTransactionModel (the `/reference` rows), which give
-// the same cycles: the wall-clock times side by side are the models' own
-// speeds, and `transactions_per_s` is the model's throughput. The unit
-// tests (test/Unit/HbmTest.cpp) check the two bandwidth properties.
+// the same cycles; `transactions_per_s` is the model's throughput. After
+// the runs a table gives each trace's CPU time on both models and their
+// ratio, so one run shows the speed-up side by side. The unit tests
+// (test/Unit/HbmTest.cpp) check the two bandwidth properties.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,18 +24,27 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <map>
+#include <string>
+
 using namespace spatten::sim::timing;
 
 namespace {
 
+/// One access() call: its requests, issued when the previous call completes.
+using Calls = std::vector<std::vector<HbmRequest>>;
+
 template <typename Model>
-void report(benchmark::State &state, llvm::ArrayRef<HbmRequest> requests) {
+void report(benchmark::State &state, const Calls &calls) {
   spatten::HbmTiming p = spatten::HardwareConfig().hbm; // the paper's HBM2
   uint64_t end = 0, bytes = 0;
   double peak = 0;
   for (auto _ : state) {
     Model m(p);
-    end = m.access(requests, 0);
+    end = 0;
+    for (const std::vector<HbmRequest> &call : calls)
+      end = m.access(call, end);
     bytes = m.stats().bytes;
     peak = m.peakBytesPerCycle();
     benchmark::DoNotOptimize(end);
@@ -42,14 +57,66 @@ void report(benchmark::State &state, llvm::ArrayRef<HbmRequest> requests) {
       transactions * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+/// `matrices` 768 x 768 fp32 matrices, one after another in DRAM, each
+/// read in 64-column tiles of 768 rows (one call per tile).
+Calls weightTiles(uint64_t matrices) {
+  constexpr uint64_t kDim = 768, kTileCols = 64, kElem = 4;
+  Calls calls;
+  for (uint64_t m = 0; m < matrices; ++m) {
+    uint64_t base = m * kDim * kDim * kElem;
+    for (uint64_t col = 0; col < kDim; col += kTileCols) {
+      std::vector<HbmRequest> &call = calls.emplace_back();
+      for (uint64_t row = 0; row < kDim; ++row)
+        call.push_back({base + (row * kDim + col) * kElem, kTileCols * kElem,
+                        false});
+    }
+  }
+  return calls;
+}
+
 template <typename Model> void BM_HbmSequential(benchmark::State &state) {
-  report<Model>(state, sequentialReads(0, uint64_t(state.range(0)) << 20));
+  report<Model>(state, {sequentialReads(0, uint64_t(state.range(0)) << 20)});
 }
 
 template <typename Model> void BM_HbmScattered(benchmark::State &state) {
-  report<Model>(state, scatteredReads(uint64_t(state.range(0)), 32,
-                                      uint64_t(8) << 30, /*seed=*/1));
+  report<Model>(state, {scatteredReads(uint64_t(state.range(0)), 32,
+                                       uint64_t(8) << 30, /*seed=*/1)});
 }
+
+template <typename Model> void BM_HbmWeightTiles(benchmark::State &state) {
+  report<Model>(state, weightTiles(uint64_t(state.range(0))));
+}
+
+/// The console output, and each run's CPU time by name for the table.
+class RatioReporter : public benchmark::ConsoleReporter {
+public:
+  void ReportRuns(const std::vector<Run> &runs) override {
+    for (const Run &r : runs)
+      if (r.run_type == Run::RT_Iteration)
+        cpuSeconds[r.benchmark_name()] = r.GetAdjustedCPUTime() / 1e3;
+    ConsoleReporter::ReportRuns(runs);
+  }
+  /// Burst-level and per-transaction CPU time per trace, and the ratio.
+  void printRatios() const {
+    const std::string tag = "/reference";
+    std::printf("\n%-28s %14s %18s %8s\n", "trace", "burst (ms)",
+                "per-txn (ms)", "ratio");
+    for (const auto &[name, seconds] : cpuSeconds) {
+      size_t at = name.find(tag);
+      if (at == std::string::npos)
+        continue;
+      std::string burst = name.substr(0, at) + name.substr(at + tag.size());
+      auto it = cpuSeconds.find(burst);
+      if (it == cpuSeconds.end() || it->second <= 0)
+        continue;
+      std::printf("%-28s %14.3f %18.3f %7.1fx\n", burst.c_str(),
+                  it->second * 1e3, seconds * 1e3, seconds / it->second);
+    }
+  }
+
+private:
+  std::map<std::string, double> cpuSeconds; // milliseconds / 1e3
+};
 
 } // namespace
 
@@ -65,5 +132,20 @@ BENCHMARK(BM_HbmScattered<HbmModel>)
 BENCHMARK(BM_HbmScattered<HbmTransactionModel>)
     ->Name("BM_HbmScattered/reference")
     ->Arg(4096)->Arg(65536)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HbmWeightTiles<HbmModel>)
+    ->Name("BM_HbmWeightTiles")
+    ->Arg(1)->Arg(12)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HbmWeightTiles<HbmTransactionModel>)
+    ->Name("BM_HbmWeightTiles/reference")
+    ->Arg(1)->Arg(12)->Unit(benchmark::kMillisecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char **argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return 1;
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.printRatios();
+  benchmark::Shutdown();
+  return 0;
+}

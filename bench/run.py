@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 
 import accuracy as accuracy_bench  # noqa: E402  (bench/accuracy.py)
 import generation  # noqa: E402  (bench/generation.py)
+import timing_only  # noqa: E402  (bench/timing_only.py)
 import zoo  # noqa: E402  (bench/zoo.py)
 from spatten import analysis as an  # noqa: E402
 from spatten import export as spexport  # noqa: E402
@@ -52,9 +53,9 @@ from spatten.report import ALL_CLASSES, ATTENTION_CLASSES, Report  # noqa: E402
 from spatten.tensors import save_npy  # noqa: E402
 
 #: The markers of the sections other scripts write (bench/generation.py,
-#: bench/accuracy.py, bench/zoo.py), in page order.
+#: bench/accuracy.py, bench/zoo.py, bench/timing_only.py), in page order.
 OWNED_SECTIONS = ((generation.BEGIN, generation.END), (accuracy_bench.BEGIN, accuracy_bench.END),
-                  (zoo.BEGIN, zoo.END))
+                  (zoo.BEGIN, zoo.END), (timing_only.BEGIN, timing_only.END))
 
 #: SpAtten settings of each configuration: each technique alone, then all.
 CONFIGS: Dict[str, SpAttenConfig] = {
@@ -598,7 +599,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     checks = an.paper_comparison(by_model)
     plots = make_plots(plot_dir, by_model, kept)
     text = render(args, machine, runs, by_model, checks, plots, speed, kept)
-    # bench/generation.py, bench/accuracy.py and bench/zoo.py own their sections; keep them.
+    # The scripts of OWNED_SECTIONS own their sections; keep them.
     old = output.read_text() if output.is_file() else ""
     kept_sections = [generation.section_of(old, *markers) for markers in OWNED_SECTIONS]
     write_atomic(output, text + "".join("\n" + k for k in kept_sections if k))

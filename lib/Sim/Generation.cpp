@@ -182,11 +182,35 @@ Error sim::prepareGeneration(Simulator &sim, uint64_t tokens) {
   return sim.selectEntry(kPrefillEntry);
 }
 
+/// Checks the ids fed in place of the argmax: `tokens` of them, each in
+/// the vocabulary.
+static Error checkFedIds(llvm::ArrayRef<int64_t> ids, uint64_t tokens,
+                         uint64_t vocab) {
+  if (ids.size() != tokens)
+    return makeError(llvm::formatv("{0} token ids fed for {1} generated "
+                                   "tokens",
+                                   ids.size(), tokens));
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || uint64_t(ids[i]) >= vocab)
+      return makeError(llvm::formatv("fed token {0} is {1}, outside the "
+                                     "vocabulary [0, {2}) of the logits",
+                                     i, ids[i], vocab));
+  return Error::success();
+}
+
 Expected<Generation> sim::generate(Simulator &sim, uint64_t tokens,
-                                   bool keepLogits, RunObserver observe) {
+                                   bool keepLogits, RunObserver observe,
+                                   llvm::ArrayRef<int64_t> fedIds) {
   auto plan = planOf(sim.manifest(), tokens);
   if (!plan)
     return plan.takeError();
+  if (!fedIds.empty())
+    if (Error e = checkFedIds(fedIds, tokens, plan->vocab))
+      return std::move(e);
+  // Token `n` (from 0): the fed one, else the argmax of the last logits.
+  auto tokenOf = [&](size_t n, const HostTensor &logits) {
+    return fedIds.empty() ? nextToken(logits, plan->vocab) : fedIds[n];
+  };
   Generation g;
   GenerationStages stages;
   // Registers and the prefill's bound inputs: selecting keeps the inputs.
@@ -199,7 +223,7 @@ Expected<Generation> sim::generate(Simulator &sim, uint64_t tokens,
   auto logits = sim.getOutput(plan->prefillLogits->name);
   if (!logits)
     return logits.takeError();
-  g.ids.push_back(nextToken(*logits, plan->vocab));
+  g.ids.push_back(tokenOf(0, *logits));
   if (keepLogits)
     g.prefillLogits = std::move(*logits);
   if (tokens > 1)
@@ -220,7 +244,7 @@ Expected<Generation> sim::generate(Simulator &sim, uint64_t tokens,
     auto stepLogits = sim.getOutput(plan->decodeLogits->name);
     if (!stepLogits)
       return stepLogits.takeError();
-    g.ids.push_back(nextToken(*stepLogits, plan->vocab));
+    g.ids.push_back(tokenOf(step, *stepLogits));
     if (keepLogits)
       g.stepLogits.push_back(std::move(*stepLogits));
   }

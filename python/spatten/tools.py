@@ -240,7 +240,8 @@ class SimRun:
 def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndarray, PathLike]],
              out_dir: PathLike, *, report: Union[bool, PathLike] = True, trace: Optional[PathLike] = None,
              timing_only: bool = False, hw: Optional[PathLike] = None, generate: Optional[int] = None,
-             save_logits: bool = False, directory: Optional[PathLike] = None, echo: Echo = None,
+             save_logits: bool = False, feed_ids: Optional[PathLike] = None,
+             directory: Optional[PathLike] = None, echo: Echo = None,
              timeout: Optional[float] = None) -> SimRun:
     """``spatten-sim binary --output-dir out_dir``.
 
@@ -256,7 +257,9 @@ def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndar
     (:attr:`SimRun.generated_ids`; the report's totals cover every run and
     :attr:`Report.stages <spatten.report.Report.stages>` each one).
     save_logits: with ``generate``, keep the logits of every run
-    (:attr:`SimRun.prefill_logits`, :attr:`SimRun.step_logits`). Raises
+    (:attr:`SimRun.prefill_logits`, :attr:`SimRun.step_logits`). feed_ids:
+    with ``generate``, an ids file fed instead of the argmax (a full run's
+    ``generated_ids.npy`` gives ``timing_only`` that run's report). Raises
     ToolError with the simulator's message (e.g. a binary without those
     entry points, or a prompt and N beyond the KV cache's
     ``max_context``)."""
@@ -271,6 +274,7 @@ def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndar
     args += ["--hw", hw] if hw is not None else []
     args += ["--generate", generate] if generate is not None else []
     args += ["--save-logits"] if save_logits else []
+    args += ["--feed-ids", feed_ids] if feed_ids is not None else []
     with tempfile.TemporaryDirectory(prefix="spatten-sim-inputs-") as tmp:
         for i, (name, value) in enumerate(inputs.items()):
             f = save_npy(Path(tmp) / f"input_{i}.npy", value) if isinstance(value, np.ndarray) else value

@@ -3,9 +3,10 @@
 // HbmModel serves a burst of column commands at a time; HbmTransactionModel
 // one transaction at a time, as docs/Memory.md specifies. On random
 // geometries, timings and request traces (streams, scattered rows, bank
-// conflicts, writes, refreshes, overlapping and clamped calls) both must
-// return the same completion cycles, count the same and trace every
-// transaction identically.
+// conflicts, writes, refreshes, overlapping and clamped calls), and on the
+// presets' HBM with strided weight tiles, both must return the same
+// completion cycles, count the same and trace every transaction
+// identically (so every request completes at the same cycle).
 //
 //===----------------------------------------------------------------------===//
 
@@ -157,6 +158,38 @@ TEST(HbmEquivalence, LongStreamsOfThePaperHbm) {
               reference.access(requests, issue));
   }
   expectSameStats(burst.stats(), reference.stats());
+}
+
+TEST(HbmEquivalence, StridedTilesOfEveryPreset) {
+  // GEMM weight tiles (rows of a tile's columns at the matrix's stride, as
+  // the compiler's loads issue them) and activation rows, reads and
+  // writes, on each preset's HBM: its channels, banks and refresh.
+  for (llvm::StringRef name : {"spatten", "spatten-1/8"}) {
+    SCOPED_TRACE(name.str());
+    auto hw = spatten::HardwareConfig::preset(name);
+    ASSERT_TRUE(bool(hw)) << llvm::toString(hw.takeError());
+    HbmModel burst(hw->hbm);
+    HbmTransactionModel reference(hw->hbm);
+    std::vector<HbmTransactionTrace> got, want;
+    record(burst, got);
+    record(reference, want);
+    std::mt19937_64 rng(11);
+    uint64_t issue = 0;
+    for (int call = 0; call < 60; ++call) {
+      uint64_t width = 4 * (uint64_t(64) << pick(rng, 0, 6)); // bytes per row
+      uint64_t cols = 4 * (uint64_t(16) << pick(rng, 0, 3));
+      uint64_t base = pick(rng, 0, 1 << 16) * 64;
+      bool write = rng() % 5 == 0;
+      std::vector<HbmRequest> requests;
+      for (uint64_t row = 0, rows = pick(rng, 1, 300); row < rows; ++row)
+        requests.push_back({base + row * width, std::min(cols, width), write});
+      issue += pick(rng, 0, rng() % 4 ? 2000 : 9000);
+      ASSERT_EQ(burst.access(requests, issue),
+                reference.access(requests, issue));
+    }
+    expectSameStats(burst.stats(), reference.stats());
+    expectSameTrace(got, want);
+  }
 }
 
 } // namespace

@@ -3,13 +3,15 @@
 //   spatten-sim model.spbin --input NAME=FILE ... --output-dir DIR
 //               [--report report.json] [--trace trace.json]
 //               [--timing-only] [--hw preset|file.json]
-//               [--generate N [--save-logits]]
+//               [--generate N [--save-logits] [--feed-ids FILE]]
 //
 // FILE is .npy or an ONNX TensorProto .pb. Every output of the binary's
 // first entry point is written as DIR/<output name>.npy (atomically). With
 // --generate, a generation binary's prefill and decode entry points
 // generate N tokens greedily into DIR/generated_ids.npy (docs/Simulator.md,
-// "Generation"). Errors go to stderr with exit code 1.
+// "Generation"); --feed-ids feeds the given ids instead of the argmax
+// (a full run's generated_ids.npy makes --timing-only's report equal
+// to that run's). Errors go to stderr with exit code 1.
 //
 //===----------------------------------------------------------------------===//
 
@@ -70,7 +72,36 @@ static cl::opt<bool> saveLogits(
              "DIR/logits_step_<s>.npy for each decode step"),
     cl::cat(category));
 
+static cl::opt<std::string> feedIds(
+    "feed-ids",
+    cl::desc("With --generate: feed these N token ids (.npy or .pb, int64 "
+             "or int32, [1, N], e.g. a full run's generated_ids.npy) instead "
+             "of the argmax of the logits"),
+    cl::value_desc("FILE"), cl::cat(category));
+
 static bool generating() { return generateTokens.getNumOccurrences() > 0; }
+
+/// The ids of --feed-ids, none without it. Errors name the file.
+static Expected<std::vector<int64_t>> readFedIds() {
+  std::vector<int64_t> ids;
+  if (feedIds.empty())
+    return ids;
+  auto t = hostio::readTensorFile(feedIds);
+  if (!t)
+    return t.takeError();
+  if (t->type == sim::ElemType::F32 || t->shape.size() != 2 ||
+      t->shape[0] != 1)
+    return createStringError(inconvertibleErrorCode(),
+                             "--feed-ids " + feedIds +
+                                 ": expected int64 or int32 token ids of "
+                                 "shape [1, N], not " +
+                                 sim::elemTypeName(t->type) + " " +
+                                 t->shapeString());
+  for (uint64_t i = 0; i < t->numElements(); ++i)
+    ids.push_back(t->type == sim::ElemType::I64 ? t->as<int64_t>()[i]
+                                                : t->as<int32_t>()[i]);
+  return ids;
+}
 
 static int fail(const Twine &msg) {
   WithColor::error(errs(), "spatten-sim") << msg << "\n";
@@ -255,11 +286,16 @@ static Error addGeneration(sim::Simulator &s, OutputSet &out) {
   std::optional<sim::timing::RunsTrace> trace;
   if (!tracePath.empty())
     trace.emplace(s.timingConfig().clockGHz);
-  auto g = sim::generate(s, generateTokens, saveLogits,
-                         [&](StringRef name, const sim::Simulator &run) {
-                           if (trace)
-                             trace->addRun(name, run.timeline());
-                         });
+  auto fed = readFedIds();
+  if (!fed)
+    return fed.takeError();
+  auto g = sim::generate(
+      s, generateTokens, saveLogits,
+      [&](StringRef name, const sim::Simulator &run) {
+        if (trace)
+          trace->addRun(name, run.timeline());
+      },
+      *fed);
   if (!g)
     return createStringError(inconvertibleErrorCode(),
                              binaryPath + ": " + toString(g.takeError()));
@@ -322,6 +358,8 @@ int main(int argc, char **argv) {
   s.setTimingOnly(timingOnly);
   if (saveLogits && !generating())
     return fail("--save-logits needs --generate");
+  if (!feedIds.empty() && !generating())
+    return fail("--feed-ids needs --generate");
   if (generating())
     if (Error e = sim::prepareGeneration(s, generateTokens))
       return fail(formatv("--generate {0}: {1}: {2}", generateTokens.getValue(),

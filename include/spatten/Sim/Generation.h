@@ -68,9 +68,17 @@ using RunObserver =
 /// [[token s]] to decode's first input, sets register `position` to
 /// L0 + s - 1, runs, and takes token s + 1 from its logits. Errors name
 /// the run that failed.
+///
+/// With `fedIds` (`tokens` ids, each in [0, V)), token s is fedIds[s - 1]
+/// instead of an argmax, and Generation::ids is fedIds: a run with
+/// timing only (whose logits are meaningless) then feeds the tokens a full
+/// run generated and gives its report byte for byte (docs/Simulator.md,
+/// "Generation"). A count other than `tokens` or an id outside the
+/// vocabulary is an error naming it, before any run.
 llvm::Expected<Generation> generate(Simulator &sim, uint64_t tokens,
                                     bool keepLogits,
-                                    RunObserver observe = nullptr);
+                                    RunObserver observe = nullptr,
+                                    llvm::ArrayRef<int64_t> fedIds = {});
 
 /// The index of the largest value, the lowest one on ties; a NaN counts as
 /// the largest (as numpy.argmax and torch.argmax).

@@ -36,7 +36,8 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   uint64_t end = issue;
   fillAtStart(ch, c, runs, at, issue);
   while (size_) {
-    unsigned index = pick(ch);
+    unsigned first = oldest();
+    unsigned index = pick(ch, first);
     Segment &s = pool_[index];
     uint64_t column = std::max(columnReady(ch, s), columnSlot(ch));
     // A transaction runs only if it completes by the next refresh; else the
@@ -46,7 +47,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
       replanAll(ch);
       continue;
     }
-    uint64_t count = burstLength(ch, s, column, index == oldest());
+    uint64_t count = burstLength(ch, s, column, index == first);
     uint64_t last = column + (count - 1) * p_.tBurst;
     unsigned bank = s.bank;
     serve(ch, c, s, column, count, issue);
@@ -75,12 +76,21 @@ void HbmModel::fillAtStart(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
     uint64_t k = std::min({p_.schedulerWindow - size_, run.count - at.offset,
                            leftInRow(local)});
     uint64_t g = ch.arrivals;
+    // enterCycle() of arrival g + j, with the window slot stepped rather
+    // than divided for each (k is at most the window).
+    unsigned window = p_.schedulerWindow, slot = unsigned(g % window);
+    auto enterOf = [&](uint64_t j) {
+      if (g + j < window)
+        return issue;
+      unsigned at = unsigned(slot + j);
+      return std::max(issue, ch.slotFreed[at >= window ? at - window : at]);
+    };
     for (uint64_t i = 0, j; i < k; i = j) {
-      uint64_t enter = enterCycle(ch, g + i, issue), step = 0;
+      uint64_t enter = enterOf(i), step = 0;
       j = i + 1;
       if (j < k)
-        step = enterCycle(ch, g + j++, issue) - enter;
-      while (j < k && enterCycle(ch, g + j, issue) == enter + (j - i) * step)
+        step = enterOf(j++) - enter;
+      while (j < k && enterOf(j) == enter + (j - i) * step)
         ++j;
       append(ch, c, g + i, local + i, j - i, run.write, enter, step,
              /*decideRow=*/false);
@@ -101,8 +111,10 @@ void HbmModel::fillAtStart(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
 void HbmModel::advance(Cursor &at, llvm::ArrayRef<Run> runs, uint64_t n) {
   at.left -= n;
   at.offset += n;
-  if (at.offset == runs[at.run].count)
-    at = {at.run + 1, 0, at.left};
+  if (at.offset == runs[at.run].count) {
+    ++at.run;
+    at.offset = 0;
+  }
 }
 
 void HbmModel::admitServed(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
@@ -138,7 +150,7 @@ void HbmModel::append(Channel &ch, unsigned c, uint64_t arrival,
     s = Segment{nextId_++, arrival, local, enter, step, loc.row, count,
                 loc.bank, write, HbmRowOutcome::Hit, 0};
     q.segments.push_back(index);
-    order_.push_back({index, s.id});
+    order_.emplace_back(index, s.id);
     tail_ = index;
   }
   if (loc.row == ch.banks[loc.bank].row)
@@ -219,7 +231,7 @@ unsigned HbmModel::frontOfRow(const Channel &ch, unsigned bank) const {
   return banks_[bank].segments.front();
 }
 
-unsigned HbmModel::pick(const Channel &ch) {
+unsigned HbmModel::pick(const Channel &ch, unsigned first) {
   // FR-FCFS (Rixner et al., ISCA 2000) on column commands: at the cycle the
   // data bus can next take a command, the oldest request whose row is open
   // (a row hit); if none is ready yet, the first to become ready, oldest on
@@ -227,7 +239,6 @@ unsigned HbmModel::pick(const Channel &ch) {
   // requests of one row share the ACT, and entry cycles never decrease
   // with arrival.
   uint64_t now = columnSlot(ch);
-  unsigned first = oldest();
   const Segment &o = pool_[first];
   const Bank &ob = ch.banks[o.bank];
   if (ob.open && ob.row == o.row && columnReady(ch, o) <= now)
@@ -262,8 +273,8 @@ uint64_t HbmModel::burstLength(const Channel &ch, const Segment &s,
   // banks' rows do not change meanwhile. Every pick must complete by the
   // next refresh.
   uint64_t tB = p_.tBurst;
-  uint64_t n = std::min(s.count,
-                        (ch.nextRefresh - p_.tCL - tB - column) / tB + 1);
+  uint64_t beforeRefresh = ch.nextRefresh - p_.tCL - tB - column;
+  uint64_t n = std::min(s.count, (tB == 1 ? beforeRefresh : beforeRefresh / tB) + 1);
   if (n == 1 || isOldest)
     return n;
   for (unsigned bank : active_) {
@@ -274,7 +285,8 @@ uint64_t HbmModel::burstLength(const Channel &ch, const Segment &s,
       continue;
     // Older and not ready at `column`, or it would have won this pick.
     uint64_t ready = columnReady(ch, z);
-    n = ready > column ? std::min(n, (ready - column - 1) / tB + 1) : 1;
+    uint64_t wait = ready - column - 1;
+    n = ready > column ? std::min(n, (tB == 1 ? wait : wait / tB) + 1) : 1;
   }
   return n;
 }

@@ -48,25 +48,11 @@ HbmLocation HbmModelBase::locate(uint64_t addr) const {
   return localLocation(channel, local);
 }
 
-HbmLocation HbmModelBase::localLocation(unsigned c, uint64_t local) const {
-  HbmLocation loc;
-  loc.channel = c;
-  loc.column = local & (p_.rowBytes - 1);
-  loc.bank = unsigned((local >> rowShift_) & (p_.banksPerChannel - 1));
-  loc.row = local >> (rowShift_ + bankShift_);
-  return loc;
-}
-
 uint64_t HbmModelBase::globalAddr(unsigned c, uint64_t local) const {
   // locate() backwards: the channel bits go back above the block offset.
   return ((local >> interleaveShift_) << (interleaveShift_ + channelShift_)) |
          (uint64_t(c) << interleaveShift_) |
          (local & (p_.interleaveBytes - 1));
-}
-
-uint64_t HbmModelBase::leftInRow(uint64_t local) const {
-  uint64_t perRow = uint64_t(1) << (rowShift_ - txnShift_);
-  return perRow - (local & (perRow - 1));
 }
 
 uint64_t HbmModelBase::localTxn(uint64_t txn) const {
@@ -112,7 +98,12 @@ void HbmModelBase::enqueueRun(unsigned c, uint64_t local, uint64_t count,
     runs.back().count += count;
     return;
   }
-  runs.push_back({local, count, write});
+  // Fields set in place: an aggregate built on the stack and copied in
+  // stalls on store forwarding, which showed in profiles.
+  Run &run = runs.emplace_back();
+  run.local = local;
+  run.count = count;
+  run.write = write;
 }
 
 uint64_t HbmModelBase::access(llvm::ArrayRef<HbmRequest> requests,
@@ -144,21 +135,23 @@ uint64_t HbmModelBase::enterCycle(const Channel &ch, uint64_t arrival,
 
 void HbmModelBase::freeSlots(Channel &ch, uint64_t column, uint64_t count) {
   unsigned window = p_.schedulerWindow;
-  unsigned slot = unsigned(ch.picks % window);
-  // Only the last `window` picks are ever read back.
+  // Only the last `window` picks are ever read back. The slot index is kept
+  // beside the pick count, as a division per burst costs more than the
+  // stores.
   uint64_t skip = count > window ? count - window : 0;
-  slot = unsigned((slot + skip) % window);
-  for (uint64_t i = skip; i < count; ++i) {
-    ch.slotFreed[slot] = column + i * p_.tBurst;
-    slot = slot + 1 == window ? 0 : slot + 1;
+  unsigned slot = ch.pickSlot;
+  if (skip)
+    slot = unsigned((slot + skip) % window);
+  uint64_t at = column + skip * p_.tBurst;
+  for (uint64_t left = count - skip; left;) {
+    uint64_t n = std::min<uint64_t>(left, window - slot);
+    for (uint64_t i = 0; i < n; ++i, at += p_.tBurst)
+      ch.slotFreed[slot + i] = at;
+    slot = unsigned(slot + n == window ? 0 : slot + n);
+    left -= n;
   }
+  ch.pickSlot = slot;
   ch.picks += count;
-}
-
-uint64_t HbmModelBase::columnSlot(const Channel &ch) const {
-  // Data leaves in column-command order on the shared bus, so the next
-  // column command is issued no earlier than tCL before the bus frees.
-  return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
 }
 
 bool HbmModelBase::refreshUpTo(Channel &ch, uint64_t cycle) {

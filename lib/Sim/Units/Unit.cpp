@@ -4,6 +4,8 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
+
 using namespace spatten;
 using namespace spatten::sim;
 
@@ -128,18 +130,29 @@ void sim::commitWidths(Machine &machine, const UnitOutput &out) {
 }
 
 Mat UnitInstr::read(const Operand &op) const {
-  Mat m(op.rows, op.cols);
+  if (!op.rows || !op.cols)
+    return Mat(op.rows, op.cols);
+  // One strided copy (a stride of 0 broadcasts a row); the operand's
+  // extent was checked against its buffer.
+  using View = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   const std::vector<float> &buf = machine.fbufs[unsigned(op.buf)];
-  for (uint64_t r = 0; r < op.rows; ++r)
-    for (uint64_t c = 0; c < op.cols; ++c)
-      m(r, c) = buf[op.at(r, c)];
-  return m;
+  return View(buf.data() + op.off, Eigen::Index(op.rows),
+              Eigen::Index(op.cols),
+              Eigen::OuterStride<>(Eigen::Index(op.stride)));
 }
 
 void UnitInstr::write(const Operand &op, const Mat &m) {
-  for (uint64_t r = 0; r < op.rows; ++r)
-    for (uint64_t c = 0; c < op.cols; ++c)
-      machine.setElement(op.buf, op.at(r, c), m(r, c));
+  // Output rows never overlap (checked), so each row is one copy; a write
+  // clears the MSB codes of what it overwrites, as setElement does.
+  std::vector<float> &buf = machine.fbufs[unsigned(op.buf)];
+  std::vector<MsbCode> &codes = machine.msbCodes[unsigned(op.buf)];
+  if (!op.cols)
+    return;
+  for (uint64_t r = 0; r < op.rows; ++r) {
+    std::copy_n(m.row(Eigen::Index(r)).data(), op.cols, &buf[op.at(r, 0)]);
+    if (!codes.empty())
+      std::fill_n(&codes[op.at(r, 0)], op.cols, MsbCode());
+  }
 }
 
 LayerCounters *UnitInstr::layer() {

@@ -70,6 +70,19 @@ def test_dense_generation_equals_pytorch_greedy(lm, tmp_path):
     assert stages.prefill.cycles + stages.generation.cycles == run.report.cycles
 
 
+def test_timing_only_fed_the_generated_ids_gives_the_full_report(lm, tmp_path):
+    """--timing-only's logits are meaningless, and the token a step reads
+    decides the embedding row it gathers; fed the tokens a full run
+    generated (--feed-ids), it gives that run's report byte for byte."""
+    _, onnx = lm
+    binary = compile_lm(onnx, tmp_path / "lm.spbin")
+    full = tools.simulate(binary, {"input_ids": PROMPT}, tmp_path / "full", generate=N)
+    fast = tools.simulate(binary, {"input_ids": PROMPT}, tmp_path / "fast", generate=N, timing_only=True,
+                          feed_ids=tmp_path / "full" / "generated_ids.npy")
+    np.testing.assert_array_equal(fast.generated_ids, full.generated_ids)
+    assert (tmp_path / "fast" / "report.json").read_bytes() == (tmp_path / "full" / "report.json").read_bytes()
+
+
 def test_keys_over_several_fills(lm, tmp_path):
     """Context 64 with 16 keys per fill: the decode step's two-pass softmax."""
     model, onnx = lm

@@ -114,6 +114,7 @@ protected:
     uint64_t nextRefresh = 0; ///< the next refresh not yet applied
     uint64_t arrivals = 0;    ///< transactions ever admitted
     uint64_t picks = 0;       ///< transactions ever served
+    unsigned pickSlot = 0;    ///< picks modulo the window
     /// Column-command cycle of the last schedulerWindow picks, by pick
     /// number modulo the window: a pick frees its window slot then.
     std::vector<uint64_t> slotFreed;
@@ -168,6 +169,30 @@ private:
   std::vector<std::vector<Run>> queues_; // per-call scratch, per channel
   uint64_t lastIssue_ = 0;
 };
+
+// The address and bus helpers run for every burst: inline, so that the
+// schedulers in other files can inline them.
+
+inline HbmLocation HbmModelBase::localLocation(unsigned c,
+                                               uint64_t local) const {
+  HbmLocation loc;
+  loc.channel = c;
+  loc.column = local & (p_.rowBytes - 1);
+  loc.bank = unsigned((local >> rowShift_) & (p_.banksPerChannel - 1));
+  loc.row = local >> (rowShift_ + bankShift_);
+  return loc;
+}
+
+inline uint64_t HbmModelBase::leftInRow(uint64_t local) const {
+  uint64_t perRow = uint64_t(1) << (rowShift_ - txnShift_);
+  return perRow - (local & (perRow - 1));
+}
+
+inline uint64_t HbmModelBase::columnSlot(const Channel &ch) const {
+  // Data leaves in column-command order on the shared bus, so the next
+  // column command is issued no earlier than tCL before the bus frees.
+  return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
+}
 
 /// The HBM2 model the simulator runs: per channel, FR-FCFS over the window
 /// as docs/Memory.md specifies, at a cost per burst of column commands to
@@ -227,7 +252,8 @@ private:
                   bool write, uint64_t enter, uint64_t step);
   void openFor(Channel &ch, unsigned bank);
   void replanAll(Channel &ch);
-  unsigned pick(const Channel &ch);
+  /// The segment FR-FCFS serves next; `first` is oldest().
+  unsigned pick(const Channel &ch, unsigned first);
   unsigned frontOfRow(const Channel &ch, unsigned bank) const;
   uint64_t columnReady(const Channel &ch, const Segment &s) const;
   uint64_t burstLength(const Channel &ch, const Segment &s, uint64_t column,
