@@ -75,7 +75,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .export_llama import LlamaForCausalLM, LlamaRMSNorm
+from .export_llama import LlamaForCausalLM, LlamaRMSNorm, apply_rotary_pos_emb, rotary_tables
 from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
@@ -93,7 +93,10 @@ class ModelConfig:
     ``gelu``), ``norm_first``, ``batch_first`` and ``key_padding_mask`` (the
     mask input), as ``nn.TransformerEncoderLayer`` names them. LLaMA only:
     ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
-    ``rope_theta`` (the rotary embedding's base). ViT only: ``image_size``
+    ``rope_theta`` (the rotary embedding's base; also BERT's with
+    ``rotary``). BERT only: ``rotary``, rotary position embeddings on Q and
+    K (RoFormer, Su et al. 2021, in LLaMA's half-split form) in place of the
+    learned position table. ViT only: ``image_size``
     (pixels per side), ``patch_size`` (pixels per patch side, the Conv's
     kernel and stride) and ``channels``."""
 
@@ -117,6 +120,7 @@ class ModelConfig:
     key_padding_mask: bool = False
     kv_heads: int = 0
     rope_theta: float = 10000.0
+    rotary: bool = False
     image_size: int = 32
     patch_size: int = 8
     channels: int = 3
@@ -140,7 +144,9 @@ class ModelConfig:
             self.kv_heads = self.heads
         if self.heads % self.kv_heads:
             raise ValueError(f"heads {self.heads} is not divisible by kv_heads {self.kv_heads}")
-        if self.kind == "llama" and (self.hidden // self.heads) % 2:
+        if self.rotary and self.kind != "bert":
+            raise ValueError("rotary is a bert option (llama always has it)")
+        if (self.kind == "llama" or self.rotary) and (self.hidden // self.heads) % 2:
             raise ValueError(f"the rotary embedding needs an even head_dim, not {self.hidden // self.heads}")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size {self.image_size} is not divisible by patch_size {self.patch_size}")
@@ -244,10 +250,15 @@ class BertSelfAttention(nn.Module):
         b, l, _ = x.shape
         return x.view(b, l, self.heads, self.head_dim).permute(*perm)
 
-    def forward(self, x: torch.Tensor, mask_add: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask_add: torch.Tensor, rope=None) -> torch.Tensor:
+        """rope: None, or (cos, sin [positions, head_dim], position_ids [1, l])."""
         q = self.split_heads(self.query(x), (0, 2, 1, 3))
-        k_t = self.split_heads(self.key(x), (0, 2, 3, 1))  # [b, h, d, l]
         v = self.split_heads(self.value(x), (0, 2, 1, 3))
+        if rope is None:
+            k_t = self.split_heads(self.key(x), (0, 2, 3, 1))  # [b, h, d, l]
+        else:
+            q, k = apply_rotary_pos_emb(q, self.split_heads(self.key(x), (0, 2, 1, 3)), *rope)
+            k_t = k.transpose(2, 3)
         scores = torch.matmul(q, k_t) / math.sqrt(self.head_dim) + mask_add
         ctx = torch.matmul(torch.softmax(scores, dim=-1), v)
         b, _, l, _ = ctx.shape
@@ -264,8 +275,8 @@ class BertLayer(nn.Module):
         self.output = nn.Linear(c.intermediate, c.hidden)
         self.out_ln = nn.LayerNorm(c.hidden, eps=c.ln_eps)
 
-    def forward(self, x: torch.Tensor, mask_add: torch.Tensor) -> torch.Tensor:
-        x = self.attn_ln(x + self.attn_out(self.attention(x, mask_add)))
+    def forward(self, x: torch.Tensor, mask_add: torch.Tensor, rope=None) -> torch.Tensor:
+        x = self.attn_ln(x + self.attn_out(self.attention(x, mask_add, rope)))
         h = nn.functional.gelu(self.intermediate(x))  # erf form, as HF "gelu"
         return self.out_ln(x + self.output(h))
 
@@ -312,7 +323,12 @@ class BertModel(nn.Module):
         super().__init__()
         self.config = c
         self.word_embeddings = nn.Embedding(c.vocab, c.hidden)
-        self.position_embeddings = nn.Embedding(c.max_positions, c.hidden)
+        if c.rotary:
+            cos, sin = rotary_tables(c.max_positions, c.hidden // c.heads, c.rope_theta)
+            self.register_buffer("cos_cached", cos, persistent=False)
+            self.register_buffer("sin_cached", sin, persistent=False)
+        else:
+            self.position_embeddings = nn.Embedding(c.max_positions, c.hidden)
         self.token_type_embeddings = nn.Embedding(c.type_vocab, c.hidden)
         self.emb_ln = nn.LayerNorm(c.hidden, eps=c.ln_eps)
         self.register_buffer("position_ids", torch.arange(c.max_positions).unsqueeze(0), persistent=False)
@@ -323,13 +339,15 @@ class BertModel(nn.Module):
 
     def encode(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
         """The last layer's hidden states [batch, sequence, hidden]."""
-        seq = input_ids.shape[1]
-        x = (self.word_embeddings(input_ids) + self.position_embeddings(self.position_ids[:, :seq])
-             + self.token_type_embeddings(token_type_ids))
-        x = self.emb_ln(x)
+        positions = self.position_ids[:, :input_ids.shape[1]]
+        rope = (self.cos_cached, self.sin_cached, positions) if self.config.rotary else None
+        x = self.word_embeddings(input_ids)
+        if rope is None:
+            x = x + self.position_embeddings(positions)
+        x = self.emb_ln(x + self.token_type_embeddings(token_type_ids))
         mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
         for layer in self.layers:
-            x = layer(x, mask_add)
+            x = layer(x, mask_add, rope)
         return x
 
     def predict(self, hidden: torch.Tensor) -> torch.Tensor:

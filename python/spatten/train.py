@@ -44,14 +44,18 @@ SIZES: Dict[str, Dict[str, object]] = {
     "tiny": dict(layers=2, hidden=64, heads=2, context=128, vocab=1024, batch=16, steps=150, lr=3e-3),
     "small": dict(layers=4, hidden=256, heads=4, context=512, vocab=8192, batch=8, steps=800, lr=1e-3),
 }
-#: Per-kind changes to :data:`SIZES`. A masked LM learns from the masked
-#: positions only: the small BERT uses BERT's own schedule (Devlin et al.
-#: 2019, A.2: 90% of the steps on 128-token windows, the rest at full
-#: length), a 30% masking rate (Wettig et al. 2023) and a lower peak rate
-#: (docs/Accuracy.md: it still learns little beyond the token frequencies).
+#: Per-kind changes to :data:`SIZES`. The BERTs take rotary position
+#: embeddings: with a learned position table no attention head learned to
+#: read the positions beside a masked one within this compute
+#: (docs/Accuracy.md). A masked LM learns from the masked positions only:
+#: the small BERT uses BERT's own schedule (Devlin et al. 2019, A.2: 90% of
+#: the steps on 128-token windows, the rest at full length), a 30% masking
+#: rate (Wettig et al. 2023) and a lower peak rate.
 KIND_SIZES: Dict[tuple, Dict[str, object]] = {
-    ("bert", "small"): dict(steps=1000, lr=5e-4, mask_rate=0.3, short_context=128),
+    ("bert", "tiny"): dict(positions="rotary", steps=600),
+    ("bert", "small"): dict(positions="rotary", steps=1000, lr=5e-4, mask_rate=0.3, short_context=128),
 }
+POSITIONS = ("learned", "rotary")
 MASK_RATE = 0.15  # BERT's share of masked-LM positions (80% <mask>, 10% random, 10% kept)
 SHORT_SHARE = 0.9  # share of the steps on short windows when short_context is set
 EVAL_WINDOWS = 32  # validation windows scored after training (GPT-2: every token is a target)
@@ -71,7 +75,9 @@ class TrainSettings:
     training share of masked positions (validation always masks
     :data:`MASK_RATE`); short_context: when set, the first
     :data:`SHORT_SHARE` of the steps use windows of this many tokens, as
-    many more per step as keep the tokens per step."""
+    many more per step as keep the tokens per step; positions: ``learned``
+    (a position table) or ``rotary`` (BERT: rotary embeddings on Q and K,
+    ``ModelConfig.rotary``)."""
 
     kind: str
     size: str
@@ -86,6 +92,7 @@ class TrainSettings:
     seed: int = 0
     mask_rate: float = MASK_RATE
     short_context: int = 0
+    positions: str = "learned"
 
     def __post_init__(self):
         for name in ("layers", "hidden", "heads", "context", "vocab", "batch", "steps"):
@@ -95,6 +102,10 @@ class TrainSettings:
             raise ValueError(f"the learning rate must be positive, got {self.lr}")
         if not 0 < self.mask_rate < 1:
             raise ValueError(f"the masking rate must be in (0, 1), got {self.mask_rate}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"unknown positions {self.positions!r} (expected one of {POSITIONS})")
+        if self.positions == "rotary" and self.kind != "bert":
+            raise ValueError("rotary positions are a bert option (GPT-2 has its position table)")
         if not 0 <= self.short_context <= self.context:
             raise ValueError(f"short_context must be in [0, context = {self.context}], got {self.short_context}")
 
@@ -120,13 +131,14 @@ class TrainSettings:
         return f"{self.kind}-{self.size}-{hashlib.sha1(record.encode()).hexdigest()[:10]}"
 
     def model_config(self) -> ModelConfig:
-        extra = dict(lm_head=True) if self.kind == "gpt2" else dict(mlm_head=True, pooler=False)
+        extra = (dict(lm_head=True) if self.kind == "gpt2"
+                 else dict(mlm_head=True, pooler=False, rotary=self.positions == "rotary"))
         return ModelConfig(kind=self.kind, layers=self.layers, hidden=self.hidden, heads=self.heads,
                            vocab=self.vocab, max_positions=self.context, init_std=INIT_STD, seed=self.seed,
                            **extra)
 
 
-OPTIONAL_FIELDS = ("mask_rate", "short_context")
+OPTIONAL_FIELDS = ("mask_rate", "short_context", "positions")
 
 
 @dataclasses.dataclass
@@ -369,11 +381,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--steps", type=int, help="optimizer steps (default: the size's)")
     ap.add_argument("--batch", type=int, help="windows per step (default: the size's)")
     ap.add_argument("--lr", type=float, help="peak learning rate (default: the size's)")
+    ap.add_argument("--positions", choices=POSITIONS, help="BERT: a learned position table or rotary embeddings "
+                    "(default: the size's, rotary)")
     ap.add_argument("--force", action="store_true", help="train again even when cached")
     args = ap.parse_args(argv)
     try:
         settings = TrainSettings.of(args.kind, args.size, seed=args.seed, steps=args.steps, batch=args.batch,
-                                    lr=args.lr)
+                                    lr=args.lr, positions=args.positions)
         t = train(settings, force=args.force)
     except (ValueError, corpus.CorpusError) as e:
         print(f"spatten.train: error: {e}", file=sys.stderr)

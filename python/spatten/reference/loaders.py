@@ -34,8 +34,10 @@ def from_torch(model) -> ModelWeights:
                 *lin(p + "attention.query"), *lin(p + "attention.key"), *lin(p + "attention.value"),
                 *lin(p + "attn_out"), sd[p + "attn_ln.weight"], sd[p + "attn_ln.bias"],
                 *lin(p + "intermediate"), *lin(p + "output"), sd[p + "out_ln.weight"], sd[p + "out_ln.bias"]))
+        rope = _torch_rotary(model) if c.rotary else None
         return ModelWeights("bert", c.heads, c.ln_eps, sd["word_embeddings.weight"],
-                            sd["position_embeddings.weight"], layers, type_emb=sd["token_type_embeddings.weight"],
+                            sd.get("position_embeddings.weight"), layers, rope=rope,
+                            type_emb=sd["token_type_embeddings.weight"],
                             emb_ln=(sd["emb_ln.weight"], sd["emb_ln.bias"]),
                             pooler=lin("pooler") if c.pooler else None, mlm=_mlm(sd, lin) if c.mlm_head else None,
                             outputs=tuple(c.output_names))
@@ -77,7 +79,7 @@ def _llama_from_torch(model, sd, c) -> ModelWeights:
             gate, np.zeros(gate.shape[1], F32), down, np.zeros(down.shape[1], F32), ln2,
             np.zeros_like(ln2), w3=lin(m + "up_proj")))
     norm = sd["norm.weight"]
-    rope = tuple(t.detach().numpy().astype(F32) for t in (model.cos_cached, model.sin_cached))
+    rope = _torch_rotary(model)
     return ModelWeights("llama", c.heads, c.ln_eps, sd["embed_tokens.weight"], None, layers,
                         final_ln=(norm, np.zeros_like(norm)), lm_head=lin("lm_head"), outputs=("logits",),
                         kv_heads=c.kv_heads, rope=rope)
@@ -122,6 +124,11 @@ def _vit_from_torch(sd, c) -> ModelWeights:
     return ModelWeights("vit", c.heads, c.ln_eps, None, sd[e + "position_embeddings"][0], layers,
                         final_ln=(sd["layernorm.weight"], sd["layernorm.bias"]), outputs=("last_hidden_state",),
                         activation="gelu", norm_first=True, patch_emb=patch)
+
+
+def _torch_rotary(model) -> Tuple[np.ndarray, np.ndarray]:
+    """The cos and sin tables [positions, head_dim] of a rotary model."""
+    return tuple(t.detach().numpy().astype(F32) for t in (model.cos_cached, model.sin_cached))
 
 
 def _mlm(sd, lin) -> Tuple[np.ndarray, ...]:
@@ -180,6 +187,22 @@ class _Graph:
                 if mm is not None and mm.op_type == "MatMul" and mm.input[1] in self.inits:
                     return self.init(mm.input[1]), self.init(bias)
         raise ValueError(f"{self.path}: no MatMul+Add or Gemm uses bias {bias!r}")
+
+    def rotary_tables(self, head_dim: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The (cos, sin) tables [positions, head_dim] that Gathers read by
+        position: the constants whose row 0 is all ones (cos 0) and all
+        zeros (sin 0). Raises ValueError when there is not exactly one pair."""
+        tables = {}
+        for node in self.model.graph.node:
+            t = self.consts.get(node.input[0]) if node.op_type == "Gather" and node.input else None
+            if t is None or t.ndim != 2 or t.shape[1] != head_dim or t.shape[0] < 2:
+                continue
+            kind = "cos" if np.all(t[0] == 1) else "sin" if np.all(t[0] == 0) else None
+            if kind:
+                tables.setdefault(kind, {})[t.tobytes()] = t.astype(F32)
+        if any(len(tables.get(k, {})) != 1 for k in ("cos", "sin")):
+            raise ValueError(f"{self.path}: has no position table and no single pair of rotary cos/sin tables")
+        return next(iter(tables["cos"].values())), next(iter(tables["sin"].values()))
 
     def scalar(self, name: str) -> Optional[float]:
         a = self.consts.get(name)
@@ -311,9 +334,11 @@ def _bert_from_onnx(g: _Graph) -> ModelWeights:
                g.init("cls.predictions.transform.LayerNorm.bias"), word.T.copy(), g.init("cls.predictions.bias"))
     if "seq_relationship_score" in outputs:
         nsp = g.linear("cls.seq_relationship.bias")
-    hidden = word.shape[1]
-    return ModelWeights("bert", hidden // g.head_dim(), g.ln_eps(nm["emb_ln"] + ".weight"), word,
-                        g.init(nm["pos"]), layers, type_emb=g.inits.get(nm["type"]),
+    hidden, head_dim = word.shape[1], g.head_dim()
+    pos = g.init(nm["pos"]) if nm["pos"] in g.inits else None
+    rope = g.rotary_tables(head_dim) if pos is None else None
+    return ModelWeights("bert", hidden // head_dim, g.ln_eps(nm["emb_ln"] + ".weight"), word,
+                        pos, layers, rope=rope, type_emb=g.inits.get(nm["type"]),
                         emb_ln=(g.init(nm["emb_ln"] + ".weight"), g.init(nm["emb_ln"] + ".bias")),
                         pooler=pooler, mlm=mlm, nsp=nsp, outputs=outputs)
 

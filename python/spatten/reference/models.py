@@ -224,9 +224,9 @@ def _embed(mw: ModelWeights, ids: np.ndarray, types: Optional[np.ndarray]) -> np
     [L0, hidden] fp32."""
     if mw.patch_emb is not None:
         return (_embed_patches(mw.patch_emb, ids) + mw.pos_emb).astype(F32)
-    if mw.pos_emb is None:  # LLaMA: positions enter through rotary embeddings
-        return mw.word_emb[ids].astype(F32)
-    x = (mw.word_emb[ids] + mw.pos_emb[np.arange(len(ids))]).astype(F32)
+    x = mw.word_emb[ids].astype(F32)
+    if mw.pos_emb is not None:  # else positions enter through rotary embeddings (LLaMA, rotary BERT)
+        x = (x + mw.pos_emb[np.arange(len(ids))]).astype(F32)
     if mw.kind == "bert":
         if mw.type_emb is not None:
             t = np.zeros_like(ids) if types is None else types
