@@ -377,6 +377,23 @@ Value positionRow(OpBuilder &b, Value table, int64_t axis, int64_t context) {
   return ReshapeOp::create(b, loc, rowType, row);
 }
 
+/// The K/V heads that grouped-query attention's repeat (the lift's
+/// `repeat_kv`: Reshape to `[1, L, G, 1, D]`, a Concat of g copies on axis
+/// 3, Reshape to `[1, L, G*g*D]`) reads, and G; else `v` itself and 0.
+std::pair<Value, int64_t> unrepeatedHeads(Value v) {
+  auto outer = v.getDefiningOp<ReshapeOp>();
+  auto concat = outer ? outer.getInput().getDefiningOp<ConcatOp>() : nullptr;
+  if (!concat || concat.getAxis() != 3 || concat.getInputs().empty() ||
+      !llvm::all_equal(concat.getInputs()))
+    return {v, 0};
+  Value one = concat.getInputs().front();
+  auto inner = one.getDefiningOp<ReshapeOp>();
+  ArrayRef<int64_t> s = shapeOf(one);
+  if (!inner || s.size() != 5 || s[3] != 1)
+    return {v, 0};
+  return {inner.getInput(), s[2]};
+}
+
 /// `@decode`: one position, read from the `position` register.
 void buildDecode(func::FuncOp func, SequenceRows &seq) {
   OpBuilder b(func.getContext());
@@ -399,12 +416,18 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
     setRows(v, 1);
   for (auto [layer, attention] : llvm::enumerate(seq.attentions)) {
     b.setInsertionPoint(attention);
+    // Grouped-query attention caches the K/V heads, not their repeats.
+    auto [key, kvHeads] = unrepeatedHeads(attention.getKey());
+    auto [value, valueHeads] = unrepeatedHeads(attention.getValue());
+    if (kvHeads != valueHeads)
+      key = attention.getKey(), value = attention.getValue(), kvHeads = 0;
     auto cached = CachedAttentionOp::create(
         b, attention.getLoc(), attention.getOutput().getType(),
-        attention.getQuery(), attention.getKey(), attention.getValue(),
+        attention.getQuery(), key, value,
         /*value_counts=*/Value(), /*token_counts=*/Value(),
         b.getI64IntegerAttr(int64_t(layer)), attention.getNumHeadsAttr(),
         attention.getScaleAttr(), b.getI64IntegerAttr(context),
+        kvHeads ? b.getI64IntegerAttr(kvHeads) : IntegerAttr(),
         /*key_bits=*/IntegerAttr(), /*value_bits=*/IntegerAttr(),
         /*pq_msb=*/IntegerAttr(), /*pq_lsb=*/IntegerAttr(),
         /*pq_threshold=*/FloatAttr(), /*pq_values=*/UnitAttr(),
