@@ -9,6 +9,8 @@ heads and Q/K/V bytes, step by step and layer by layer."""
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from spatten import export as spexport
 from spatten import generate, tools
@@ -81,6 +83,56 @@ def test_spatten_generation_matches_the_reference(gqa, tmp_path, settings):
     run = generate_on_sim(binary, tmp_path / "s")
     ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"], context=CONTEXT)
     check_steps(run, ref, tokens=cfg.token_keep is not None)
+
+
+class WithInputs(nn.Module):
+    """A LlamaForCausalLM exported as Hugging Face's generation exports
+    are: position ids [batch, sequence] as a graph input, and optionally a
+    padding mask [batch, sequence] (1: a token) added to the causal mask."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, input_ids, position_ids, attention_mask=None):
+        m, l = self.m, input_ids.shape[1]
+        low = torch.finfo(torch.float32).min
+        mask = torch.triu(torch.full((l, l), low), diagonal=1)[None, None]
+        if attention_mask is not None:
+            mask = mask + (1.0 - attention_mask[:, None, None, :].float()) * low
+        x = m.embed_tokens(input_ids)
+        for layer in m.layers:
+            x = layer(x, m.cos_cached, m.sin_cached, position_ids, mask)
+        return m.lm_head(m.norm(x))
+
+
+def export_with_inputs(model, path, names):
+    ids = torch.zeros(1, 5, dtype=torch.long)
+    args = (ids, torch.arange(5)[None], torch.ones(1, 5, dtype=torch.long))[:len(names)]
+    torch.onnx.export(WithInputs(model).eval(), args, str(path), input_names=names, output_names=["logits"],
+                      dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names}, opset_version=17)
+
+
+def test_position_ids_input_is_bound(gqa, tmp_path):
+    """position_ids index the rotary tables: the compiler binds them to the
+    positions (docs/Generation.md, "Inputs of a generation model")."""
+    model, _ = gqa
+    export_with_inputs(model, tmp_path / "pos.onnx", ["input_ids", "position_ids"])
+    binary = compile_llama(tmp_path / "pos.onnx", tmp_path / "pos.spbin")
+    assert [t.name for t in binary.inputs] == ["input_ids"]
+    run = generate_on_sim(binary, tmp_path / "out")
+    ids, logits = generate.greedy(model, PROMPT, N)
+    np.testing.assert_array_equal(run.generated_ids, ids)
+    assert float(np.abs(run.generation_logits - logits).max()) <= LOGITS_TOL
+
+
+def test_padding_mask_input_is_refused(gqa, tmp_path):
+    model, _ = gqa
+    export_with_inputs(model, tmp_path / "mask.onnx", ["input_ids", "position_ids", "attention_mask"])
+    with pytest.raises(tools.ToolError) as e:
+        compile_llama(tmp_path / "mask.onnx", tmp_path / "mask.spbin")
+    assert "graph input 'attention_mask' is read by" in e.value.stderr
+    assert "padding masks and a non-empty KV cache are not supported" in e.value.stderr
 
 
 def test_reference_generation_is_pytorch_greedy(gqa):

@@ -148,8 +148,10 @@ LogicalResult SequenceRows::visit(Operation *op) {
   LogicalResult fits = success();
   if (auto binary = dyn_cast<BinaryOp>(op)) {
     fits = visitBinary(binary);
-  } else if (auto rotary = dyn_cast<RotaryEmbeddingOp>(op)) {
-    fits = visitRotary(rotary);
+  } else if (auto rotary = dyn_cast<RotaryEmbeddingOp>(op);
+             rotary && isRows(rotary.getInput())) {
+    if (failed(visitRotary(rotary)))
+      return failure();
   } else if (auto attention = dyn_cast<AttentionOp>(op)) {
     if (attention.getMaskKind() != MaskKind::causal || attention.getMask() ||
         attention.getPastKey() || !attention.getPresent().empty())
@@ -205,16 +207,22 @@ LogicalResult SequenceRows::visitBinary(BinaryOp op) {
   return success();
 }
 
-/// Rotary embeddings rotate each row by its position's angles: the input is
-/// rows, the cos and sin tables `[C, D]` per-position constants (read at row
-/// p in the decode step, as a position embedding is).
+/// Rotary embeddings rotate each row by its position's angles: the cos and
+/// sin tables `[C, D]` must be per-position constants (read at row p in the
+/// decode step, as a position embedding is).
 LogicalResult SequenceRows::visitRotary(RotaryEmbeddingOp op) {
   int64_t rank = shapeOf(op.getOutput()).size();
-  if (!isRows(op.getInput()))
-    return failure();
   for (OpOperand *table : {&op.getCosMutable(), &op.getSinMutable()})
     if (shapeOf(table->get())[0] != context || !addPositional(*table, rank))
-      return failure();
+      return op.emitError("generation: the rotary tables must be constants "
+                          "[")
+             << context << ", D] (the positions 0 .. " << context - 1
+             << ", which the decode step reads at its position), got "
+             << table->get().getType() << " computed by '"
+             << (table->get().getDefiningOp()
+                     ? table->get().getDefiningOp()->getName().getStringRef()
+                     : StringRef("a block argument"))
+             << "'";
   return success();
 }
 
