@@ -18,6 +18,7 @@ from spatten import reference as R
 from spatten.reference import SpAttenConfig
 from test_agreement_generation import check_steps
 from test_generation_sim import LOGITS_TOL, N, PROMPT, generate_on_sim
+from test_long_attention import hw_file
 
 #: Context of the pruning runs: small keeps the per-position tables short.
 CONTEXT = 16
@@ -30,10 +31,10 @@ def export_llama(directory, opset=17, kv_heads=2):
     return model, path
 
 
-def compile_llama(onnx, out, context=None, settings=None):
+def compile_llama(onnx, out, context=None, settings=None, hw=None):
     flag = "--max-context" if context is None else f"--max-context={context}"
     return tools.compile(onnx, out, shapes={"batch": 1, "sequence": PROMPT.shape[1]}, extra=[flag],
-                         settings=settings)
+                         settings=settings, hw=hw)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,22 @@ def test_spatten_generation_matches_the_reference(gqa, tmp_path, settings):
     binary = compile_llama(onnx, tmp_path / "s.spbin", context=CONTEXT, settings=cfg)
     run = generate_on_sim(binary, tmp_path / "s")
     ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"], context=CONTEXT)
+    check_steps(run, ref, tokens=cfg.token_keep is not None)
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(token_keep=0.5, k_bits=8, v_bits=8),
+                                      dict(pq_msb=8, pq_values=True, value_keep=0.3, pq_threshold=0.6)],
+                         ids=["dense", "token-bits", "pq-values-value"])
+def test_fills_match_the_reference(gqa, tmp_path, settings):
+    """Fills of 4 keys: the query heads of a group each stream their K/V
+    head's cached rows fill by fill; the group's first head writes the
+    token's rows."""
+    model, onnx = gqa
+    cfg = SpAttenConfig(**settings)
+    binary = compile_llama(onnx, tmp_path / "f.spbin", context=32, settings=cfg,
+                           hw=hw_file(tmp_path, {"max_keys_per_fill": 4}))
+    run = generate_on_sim(binary, tmp_path / "f")
+    ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"], context=32)
     check_steps(run, ref, tokens=cfg.token_keep is not None)
 
 
