@@ -179,17 +179,18 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
       headPruning |= cached.getKeptHeads().has_value();
     }
     if (auto cached = dyn_cast<CachedAttentionOp>(op))
-      note(cached.getLayer()) = {cached.getCacheHeads(), cached.getHeadDim(),
-                                 cached.getKeyBits(), cached.getValueBits(),
-                                 int64_t(cached.getPqMsb()),
-                                 int64_t(cached.getPqLsb()),
-                                 cached.getPqValues()};
+      note(cached.getLayer()) = {
+          cached.getCacheHeads(),     cached.getHeadDim(),
+          cached.getKeyBits(),        cached.getValueBits(),
+          int64_t(cached.getPqMsb()), int64_t(cached.getPqLsb()),
+          cached.getPqValues()};
     auto attention = dyn_cast<AttentionOp>(op);
     auto layer = attention ? attention->getAttrOfType<IntegerAttr>(
                                  kKVCacheLayerAttrName)
                            : nullptr;
     // The decode step's format wins: a grouped-query cache holds K/V heads.
-    if (LayerFormat *f = layer ? &note(layer.getInt()) : nullptr; f && !f->heads)
+    if (LayerFormat *f = layer ? &note(layer.getInt()) : nullptr;
+        f && !f->heads)
       f->heads = attention.getNumHeads(), f->dim = attention.getHeadDim();
   });
   if (formats.empty())

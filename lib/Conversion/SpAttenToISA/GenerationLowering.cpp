@@ -265,9 +265,8 @@ void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
                                          bool throughPosition, DmaPred pred) {
   bindToKeys(DmaFields::rows, 1, int64_t(throughPosition) - 1 - first, 0, rows);
   if (selection)
-    return pb.gather({buf, off, D},
-                     cacheHead(t, h), rowBytes(t),
-                     rows, D, IndexList{first}, pred);
+    return pb.gather({buf, off, D}, cacheHead(t, h), rowBytes(t), rows, D,
+                     IndexList{first}, pred);
   pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D, pred);
 }
 
@@ -290,8 +289,8 @@ void CachedAttentionLowering::appendToCache(Buffer buf, const Tensor &t,
     return;
   if (selection) { // p is the kept list's last entry
     bindToKeys(fields::Gather::idxOff, 1, -1, 0, maxKeys - 1);
-    return pb.scatter(cacheHead(t, h),
-                      rowBytes(t), {buf, off, D}, 1, D, IndexList{0});
+    return pb.scatter(cacheHead(t, h), rowBytes(t), {buf, off, D}, 1, D,
+                      IndexList{0});
   }
   bindToPositionRow(t, h);
   if (atPosition)
@@ -332,9 +331,8 @@ void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
     bindToKeys(DmaFields::sram.off, D, off - D, off, off + (maxKeys - 1) * D);
   if (selection) { // p is the kept list's last entry
     bindToKeys(fields::Gather::idxOff, 1, -1, 0, maxKeys - 1);
-    return pb.gather({buf, off, D},
-                     cacheHead(t, h), rowBytes(t),
-                     1, D, IndexList{0}, pred);
+    return pb.gather({buf, off, D}, cacheHead(t, h), rowBytes(t), 1, D,
+                     IndexList{0}, pred);
   }
   bindToPositionRow(t, h);
   pb.load({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), 1, D, pred);

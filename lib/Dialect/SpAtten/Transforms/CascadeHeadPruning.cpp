@@ -229,10 +229,10 @@ static SmallVector<int64_t> keptHeadCounts(int64_t layers, int64_t heads,
 
 /// `[1, 1, G*D]` K/V heads repeated over their groups of query heads as
 /// `[1, 1, H*D]` (query head h reads K/V head h / (H/G)).
-static Value repeatKVHeads(OpBuilder &b, Location loc, Value x,
-                           int64_t kvHeads, int64_t heads, int64_t dim) {
-  Value one = ReshapeOp::create(b, loc, withShape(x, {1, 1, kvHeads, 1, dim}),
-                                x);
+static Value repeatKVHeads(OpBuilder &b, Location loc, Value x, int64_t kvHeads,
+                           int64_t heads, int64_t dim) {
+  Value one =
+      ReshapeOp::create(b, loc, withShape(x, {1, 1, kvHeads, 1, dim}), x);
   SmallVector<Value> copies(heads / kvHeads, one);
   Value rep = ConcatOp::create(
       b, loc, withShape(x, {1, 1, kvHeads, heads / kvHeads, dim}), copies, 3);

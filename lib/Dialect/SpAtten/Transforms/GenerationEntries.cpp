@@ -158,8 +158,7 @@ LogicalResult SequenceRows::visit(Operation *op) {
       return op->emitError("generation: attention must be causal, without a "
                            "padding mask or KV-cache inputs");
     fits = visitAttention(attention);
-  }
-  else if (auto concat = dyn_cast<ConcatOp>(op))
+  } else if (auto concat = dyn_cast<ConcatOp>(op))
     fits = success(concat.getAxis() != 1 &&
                    llvm::all_of(concat.getInputs(),
                                 [&](Value v) { return isRows(v); }));
@@ -189,8 +188,8 @@ bool SequenceRows::addPositional(OpOperand &operand, int64_t rank) {
   int64_t axis = 1 - (rank - int64_t(shape.size()));
   if (axis < 0 || shape[axis] == 1)
     return true;
-  bool leadingOnes = llvm::all_of(shape.take_front(axis),
-                                  [](int64_t d) { return d == 1; });
+  bool leadingOnes =
+      llvm::all_of(shape.take_front(axis), [](int64_t d) { return d == 1; });
   if (shape[axis] != context || !leadingOnes || !constantThroughReshapes(v))
     return false;
   positional.push_back(&operand);
