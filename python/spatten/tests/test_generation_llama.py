@@ -57,6 +57,13 @@ def test_dense_generation_equals_pytorch_greedy(tmp_path, opset, kv_heads):
     assert float(np.abs(run.generation_logits - logits).max()) <= LOGITS_TOL
 
 
+def test_a_context_past_the_rotary_tables_is_refused(gqa, tmp_path):
+    _, onnx = gqa
+    with pytest.raises(tools.ToolError) as e:
+        compile_llama(onnx, tmp_path / "l.spbin", context=65)
+    assert "--max-context=65 exceeds the 64 rows of the position table" in e.value.stderr
+
+
 def test_cache_bytes_written_per_step_are_the_kv_heads(gqa, tmp_path):
     """Each step writes one K and one V row per K/V head and layer (2 K/V
     heads of 8 fp32), and reads the cached rows once per query head: the
