@@ -5,6 +5,7 @@
     /usr/bin/python3 bench/generation.py --quick    # tiny GPT-2, 24 + 8 tokens, under --work-dir
     /usr/bin/python3 bench/generation.py --medium   # adds GPT-2 medium to the last run's results
     /usr/bin/python3 bench/generation.py --trained small  # adds the trained GPT-2 likewise
+    /usr/bin/python3 bench/generation.py --model llama    # a small LLaMA, its own section
 
 The paper's GPT-2 setting (paper-figures §2): a 992-token prompt, then 32
 generated tokens, each step one query against the KV cache. GPT-2 small with
@@ -44,6 +45,7 @@ from spatten.reference import SpAttenConfig, schedule_from_keys  # noqa: E402
 from spatten.report import ATTENTION_CLASSES  # noqa: E402
 
 BEGIN, END = "<!-- generation-stage:begin -->", "<!-- generation-stage:end -->"
+LLAMA_BEGIN, LLAMA_END = "<!-- generation-llama:begin -->", "<!-- generation-llama:end -->"
 
 #: The authors' GPT-2-small keeps at the last step, of 1024 keys ([R],
 #: paper-figures §2): 921, 716, then 204 (layers 2-5) and 102 (6-11).
@@ -93,7 +95,7 @@ class Setting:
 
     @property
     def name(self) -> str:
-        model = {"base": "GPT-2 small", "medium": "GPT-2 medium"}.get(self.size, "tiny GPT-2")
+        model = {"base": "GPT-2 small", "medium": "GPT-2 medium", "llama": "LLaMA"}.get(self.size, "tiny GPT-2")
         return f"{model}, {self.prompt}-token prompt + {self.tokens} generated"
 
 
@@ -101,6 +103,10 @@ FULL = Setting("base", 992, 32, 1024)
 #: The paper's setting on GPT-2 medium (24 layers, hidden 1024, 16 heads).
 MEDIUM = Setting("medium", 992, 32, 1024)
 QUICK = Setting("tiny", 24, 8, 64)
+#: A small LLaMA (LLAMA_MODEL) at half GPT-2's context: rotary embeddings
+#: at each step's position and a cache of the K/V heads (docs/Generation.md).
+LLAMA = Setting("llama", 480, 32, 512)
+LLAMA_MODEL = dict(layers=4, hidden=256, heads=4, kv_heads=2, intermediate=704, vocab=8000, max_positions=512)
 #: The models spatten.train trains on English text (docs/Accuracy.md): the
 #: prompt is the start of the corpus's test split.
 TRAINED = {"tiny": Setting("trained-tiny", 96, 16, 128), "small": Setting("trained-small", 480, 32, 512)}
@@ -247,6 +253,23 @@ def measure_medium(args) -> Dict[str, object]:
     return {"setting": dataclasses.asdict(s), "runs": runs}
 
 
+def measure_llama(args) -> Dict[str, object]:
+    """Every configuration but the authors' keeps (a 12-layer schedule) on
+    LLAMA_MODEL with seeded random weights; the dense tokens against
+    PyTorch's greedy generation with its KV cache."""
+    s = LLAMA
+    work = args.work_dir / "generation" / s.size
+    work.mkdir(parents=True, exist_ok=True)
+    onnx = work / "llama.onnx"
+    log(f"exporting LLaMA {LLAMA_MODEL} to {onnx}")
+    model = spexport.export("llama", str(onnx), opset=17, seed=0, seq_len=16, **LLAMA_MODEL)
+    prompt = prompt_ids(model, s)
+    runs = run_workload(args, s, onnx, prompt)
+    ids_torch, _ = generate.greedy(model, prompt, s.tokens)
+    return {"setting": dataclasses.asdict(s), "model": LLAMA_MODEL, "runs": runs,
+            "tokens_equal_pytorch": runs[0].get("ids") == ids_torch.tolist()}
+
+
 def run_workload(args, s: Setting, onnx: Path, prompt: np.ndarray) -> List[Dict[str, object]]:
     """``run_config`` for every configuration but the authors'; keeps no
     binary unless asked to."""
@@ -301,6 +324,34 @@ def medium_rows(m: Dict[str, object]) -> List[str]:
         "",
         *chain_rows(runs),
         "",
+    ]
+
+
+def llama_rows(m: Dict[str, object]) -> List[str]:
+    """The LLaMA section: its stages and each technique."""
+    s, runs, c = Setting(**m["setting"]), m["runs"], m["model"]
+    same = "equal" if m["tokens_equal_pytorch"] else "DIFFER from"
+    return [
+        LLAMA_BEGIN,
+        "## Generation stage, LLaMA",
+        "",
+        f"{s.name}: a LLaMA of {c['layers']} layers, hidden {c['hidden']}, {c['heads']} query heads over "
+        f"{c['kv_heads']} K/V heads (grouped-query attention), SwiGLU width {c['intermediate']}, vocabulary "
+        f"{c['vocab']:,}; context {s.context}, seeded random weights, produced by `bench/generation.py --model "
+        "llama`. Each decode step rotates its query and key with the rotary tables' rows at its position, "
+        f"and the KV cache holds the {c['kv_heads']} K/V heads per layer (docs/Generation.md, \"The LLaMA "
+        f"family\"). The simulator's dense greedy tokens {same} PyTorch's greedy generation with its KV cache.",
+        "",
+        *stage_rows(runs[0]),
+        "",
+        "Each technique against dense; configurations as in the GPT-2 section but the authors' keeps "
+        "(a 12-layer schedule). Attention bytes count every query head's reads of its group's cached rows; "
+        "cascade head pruning keeps one K/V head per query head in the cache (docs/Generation.md).",
+        "",
+        *technique_rows(runs),
+        "",
+        *chain_rows(runs),
+        LLAMA_END,
     ]
 
 
@@ -534,6 +585,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="measure the trained GPT-2 of this size into the last run's results")
     ap.add_argument("--medium", action="store_true",
                     help="measure GPT-2 medium (992 + 32) into the last run's results, which keeps the rest")
+    ap.add_argument("--model", choices=["gpt2", "llama"], default="gpt2",
+                    help="llama: measure LLAMA_MODEL into its own section of the results")
     ap.add_argument("--update", action="store_true",
                     help="with --configs: replace those configurations in the last run's results, keep the rest")
     args = ap.parse_args(argv)
@@ -543,6 +596,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     configs = list(CONFIGS)
     if args.configs:
         configs = ["dense"] + [c for c in args.configs.split(",") if c != "dense"]
+    if args.model == "llama":
+        return main_llama(args, output)
     saved = args.work_dir / ("generation-quick.json" if args.quick else "generation.json")
     if args.render_only:
         res = json.loads(saved.read_text())
@@ -561,6 +616,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     write_section(output, render(res))
     plot(res, output.parent / "results")
     log(f"wrote the generation section of {output}")
+    return 0
+
+
+def main_llama(args, output: Path) -> int:
+    """``--model llama``: measures (or with --render-only re-renders) the
+    LLaMA section, separate from GPT-2's."""
+    saved = args.work_dir / "generation-llama.json"
+    if args.render_only:
+        res = json.loads(saved.read_text())
+    else:
+        res = measure_llama(args)
+        saved.write_text(json.dumps(res, indent=1))
+    write_section(output, llama_rows(res), LLAMA_BEGIN, LLAMA_END)
+    log(f"wrote the LLaMA generation section of {output}")
     return 0
 
 

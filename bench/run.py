@@ -53,9 +53,11 @@ from spatten.report import ALL_CLASSES, ATTENTION_CLASSES, Report  # noqa: E402
 from spatten.tensors import save_npy  # noqa: E402
 
 #: The markers of the sections other scripts write (bench/generation.py,
-#: bench/accuracy.py, bench/zoo.py, bench/timing_only.py), in page order.
+#: bench/accuracy.py, bench/zoo.py, bench/timing_only.py, bench/generation.py
+#: --model llama), in page order.
 OWNED_SECTIONS = ((generation.BEGIN, generation.END), (accuracy_bench.BEGIN, accuracy_bench.END),
-                  (zoo.BEGIN, zoo.END), (timing_only.BEGIN, timing_only.END))
+                  (zoo.BEGIN, zoo.END), (timing_only.BEGIN, timing_only.END),
+                  (generation.LLAMA_BEGIN, generation.LLAMA_END))
 
 #: SpAtten settings of each configuration: each technique alone, then all.
 CONFIGS: Dict[str, SpAttenConfig] = {

@@ -84,18 +84,25 @@ class LlamaAttention(nn.Module):
         self.v_proj = nn.Linear(c.hidden, c.kv_heads * self.head_dim, bias=False)
         self.o_proj = nn.Linear(c.heads * self.head_dim, c.hidden, bias=False)
 
-    def forward(self, x, cos, sin, position_ids, mask):
+    def forward(self, x, cos, sin, position_ids, mask, past=None):
+        """``past``: the cache (k, v) [b, kv_heads, p, d] of the earlier
+        positions (rotated K, before repeat_kv, as HF caches it), or None.
+        Returns the output, and with ``past`` also the cache grown by x's
+        positions."""
         b, l, _ = x.shape
         q = self.q_proj(x).view(b, l, self.heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, l, self.kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, l, self.kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rotary_pos_emb(q, k, cos, sin, position_ids)
+        if past is not None:
+            k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
+            present = (k, v)
         k = repeat_kv(k, self.heads // self.kv_heads)
         v = repeat_kv(v, self.heads // self.kv_heads)
         w = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.head_dim)
         w = torch.softmax(w + mask, dim=-1)
         a = torch.matmul(w, v).transpose(1, 2).contiguous().reshape(b, l, self.heads * self.head_dim)
-        return self.o_proj(a)
+        return self.o_proj(a) if past is None else (self.o_proj(a), present)
 
 
 class LlamaMLP(nn.Module):
@@ -121,6 +128,12 @@ class LlamaDecoderLayer(nn.Module):
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, position_ids, mask)
         return x + self.mlp(self.post_attention_layernorm(x))
 
+    def forward_cached(self, x, cos, sin, position_ids, mask, past):
+        """As forward, after the cached positions ``past``: (output, present)."""
+        a, present = self.self_attn(self.input_layernorm(x), cos, sin, position_ids, mask, past)
+        x = x + a
+        return x + self.mlp(self.post_attention_layernorm(x)), present
+
 
 class LlamaForCausalLM(nn.Module):
     """Input int64 input_ids [batch, sequence]; output logits [batch,
@@ -136,6 +149,27 @@ class LlamaForCausalLM(nn.Module):
         cos, sin = rotary_tables(c.max_positions, c.hidden // c.heads, c.rope_theta)
         self.register_buffer("cos_cached", cos, persistent=False)
         self.register_buffer("sin_cached", sin, persistent=False)
+
+    def step(self, input_ids, past=None):
+        """input_ids [b, l] after ``past`` (None: an empty cache; else per
+        layer (k, v) [b, kv_heads, p, d], the grouped-query cache holds the
+        K/V heads) -> (logits [b, l, vocab], presents). Positions p .. p+l-1
+        take their rotary rows; the mask lets each query see the cache and
+        the tokens up to itself. The one call greedy generation makes per
+        step (:func:`spatten.generate.greedy`)."""
+        c = self.config
+        if past is None:
+            empty = torch.zeros(input_ids.shape[0], c.kv_heads, 0, c.hidden // c.heads)
+            past = [(empty, empty)] * c.layers
+        p, l = past[0][0].shape[2], input_ids.shape[1]
+        position_ids = torch.arange(p, p + l, dtype=torch.long).unsqueeze(0)
+        full = torch.triu(torch.full((l, p + l), torch.finfo(torch.float32).min), diagonal=p + 1)
+        x, presents = self.embed_tokens(input_ids), []
+        for layer, kv in zip(self.layers, past):
+            x, present = layer.forward_cached(x, self.cos_cached, self.sin_cached, position_ids,
+                                              full[None, None], kv)
+            presents.append(present)
+        return self.lm_head(self.norm(x)), presents
 
     def forward(self, input_ids):
         l = input_ids.shape[1]

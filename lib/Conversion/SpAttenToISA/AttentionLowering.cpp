@@ -515,7 +515,7 @@ void AttentionLowering::loadPast(const KVSide &side, int64_t off, int64_t b,
 void AttentionLowering::storePresent(const KVSide &side, int64_t off,
                                      int64_t b, int64_t h, int64_t r0,
                                      int64_t rows) {
-  if (!side.present)
+  if (!side.present || h % cacheGroup(*side.present))
     return;
   if (side.present->ref.plane == Plane::Msb)
     return storePlanesToCache(side, b, h, r0 + rows);
@@ -523,23 +523,32 @@ void AttentionLowering::storePresent(const KVSide &side, int64_t off,
 }
 
 /// Rows [r0, r0 + rows) of head h from `src` to present_key [B, H, keys, D]
-/// or a KV cache [1, H, C >= keys, D]; a fixed-point store re-quantizes
-/// dequantized rows to their codes and scales (docs/Generation.md).
+/// or a KV cache [1, G, C >= keys, D] (G divides H: head h's K/V head is
+/// h / (H/G)); a fixed-point store re-quantizes dequantized rows to their
+/// codes and scales (docs/Generation.md).
 void AttentionLowering::storeCacheRows(const Tensor &t, SramRef src, int64_t b,
                                        int64_t h, int64_t r0, int64_t rows) {
   DramRef ref = t.ref;
   int64_t row = ref.rowBytes(p.D), headBytes = t.shape[2] * row;
+  int64_t cacheHeads = t.shape[1], kvHead = h / cacheGroup(t);
   int64_t first = op.cachePositions ? 0 : r0 * row;
   if (op.t.cacheHeads) // head h is the layer's kept head h
     bindToHeadList(pb, op.t.cacheHeads->ref.addr, h, ref.addr + first,
                    headBytes, t.shape[1]);
   else
-    ref.addr += (b * op.heads + h) * headBytes;
+    ref.addr += (b * cacheHeads + kvHead) * headBytes;
   ref.addr += first;
   if (op.cachePositions) // the kept tokens' rows, at their positions
     return pb.scatter(ref, row, src, rows, p.D,
                       {core.listOffset(op.cachePositions) + r0});
   pb.store(ref, row, src, rows, p.D);
+}
+
+/// Query heads per head of `t`: a grouped-query KV cache holds K/V heads,
+/// written by the group's first query head. Under head pruning (a head
+/// list) the cache has a head per query head.
+int64_t AttentionLowering::cacheGroup(const Tensor &t) const {
+  return op.t.cacheHeads ? 1 : std::max<int64_t>(1, op.heads / t.shape[1]);
 }
 
 /// A cache of MSB and LSB planes takes head h's rows from the attention's

@@ -116,6 +116,7 @@ private:
                 int64_t r0, int64_t rows);
   void storePresent(const KVSide &side, int64_t off, int64_t b, int64_t h,
                     int64_t r0, int64_t rows);
+  int64_t cacheGroup(const Tensor &t) const;
   void storeCacheRows(const Tensor &t, SramRef src, int64_t b, int64_t h,
                       int64_t r0, int64_t rows);
   void storePlanesToCache(const KVSide &side, int64_t b, int64_t h,

@@ -155,7 +155,8 @@ LogicalResult DramPlan::placeConstants(ModuleOp module) {
   return success();
 }
 
-/// The KV cache of a generation binary: per layer, K and V `[1, H, C, D]`,
+/// The KV cache of a generation binary: per layer, K and V `[1, H, C, D]`
+/// (H the K/V heads of grouped-query attention),
 /// from the attentions that read or write it, at the widths the decode
 /// step's `cached_attention` gives (fp32 or fixed-point rows).
 LogicalResult DramPlan::placeKVCache(ModuleOp module) {
@@ -178,19 +179,19 @@ LogicalResult DramPlan::placeKVCache(ModuleOp module) {
       headPruning |= cached.getKeptHeads().has_value();
     }
     if (auto cached = dyn_cast<CachedAttentionOp>(op))
-      note(cached.getLayer()) = {cached.getNumHeads(), cached.getHeadDim(),
-                                 cached.getKeyBits(), cached.getValueBits(),
-                                 int64_t(cached.getPqMsb()),
-                                 int64_t(cached.getPqLsb()),
-                                 cached.getPqValues()};
+      note(cached.getLayer()) = {
+          cached.getCacheHeads(),     cached.getHeadDim(),
+          cached.getKeyBits(),        cached.getValueBits(),
+          int64_t(cached.getPqMsb()), int64_t(cached.getPqLsb()),
+          cached.getPqValues()};
     auto attention = dyn_cast<AttentionOp>(op);
     auto layer = attention ? attention->getAttrOfType<IntegerAttr>(
                                  kKVCacheLayerAttrName)
                            : nullptr;
-    if (layer) {
-      LayerFormat &f = note(layer.getInt());
-      f.heads = attention.getNumHeads(), f.dim = attention.getHeadDim();
-    }
+    // The decode step's format wins: a grouped-query cache holds K/V heads.
+    if (LayerFormat *f = layer ? &note(layer.getInt()) : nullptr;
+        f && !f->heads)
+      f->heads = attention.getNumHeads(), f->dim = attention.getHeadDim();
   });
   if (formats.empty())
     return success();

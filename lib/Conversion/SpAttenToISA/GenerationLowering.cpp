@@ -103,6 +103,10 @@ private:
   const Tensor *valueCounts = nullptr;
   Operand q, k, v;
   int64_t H = 0, D = 0, C = 0;
+  /// Query heads per K/V head (grouped-query attention): query head h reads
+  /// K/V head h / group, whose token rows the group's first head writes.
+  int64_t group = 1;
+  bool writesCache(int64_t h) const { return h % group == 0; }
   /// The most keys the step attends: C, or under cascade token pruning the
   /// layer's keep count at context C (its one-fill or fills schedule).
   int64_t maxKeys = 0;
@@ -142,6 +146,7 @@ private:
   void addImportance(AttnInstr &a, int64_t firstKey) const;
   DramRef cacheRow(const Tensor &t, int64_t h, int64_t row) const;
   DramRef atHead(DramRef head0, int64_t stride, int64_t h);
+  DramRef cacheHead(const Tensor &t, int64_t h);
   void zeroPrunedHeads();
   int64_t rowBytes(const Tensor &t) const { return t.ref.rowBytes(D); }
   void loadCached(Buffer buf, const Tensor &t, int64_t h, int64_t first,
@@ -208,12 +213,18 @@ DramRef CachedAttentionLowering::atHead(DramRef head0, int64_t stride,
   return head0;
 }
 
-/// Row `row` of head h of a cache `[1, H, C, D]`.
+/// Row `row` of query head h's K/V head in a cache `[1, H/group, C, D]`.
 DramRef CachedAttentionLowering::cacheRow(const Tensor &t, int64_t h,
                                           int64_t row) const {
   DramRef ref = t.ref;
-  ref.addr += (h * C + row) * rowBytes(t);
+  ref.addr += (h / group * C + row) * rowBytes(t);
   return ref;
+}
+
+/// Row 0 of query head h's K/V head in cache `t`, bound to the head list
+/// under head pruning (whose caches are not grouped).
+DramRef CachedAttentionLowering::cacheHead(const Tensor &t, int64_t h) {
+  return atHead(cacheRow(t, 0, 0), C * rowBytes(t), h / group);
 }
 
 /// Binds `field` of the next instruction to `add + mul * keys` in
@@ -254,29 +265,32 @@ void CachedAttentionLowering::loadCached(Buffer buf, const Tensor &t,
                                          bool throughPosition, DmaPred pred) {
   bindToKeys(DmaFields::rows, 1, int64_t(throughPosition) - 1 - first, 0, rows);
   if (selection)
-    return pb.gather({buf, off, D},
-                     atHead(cacheRow(t, 0, 0), C * rowBytes(t), h), rowBytes(t),
-                     rows, D, IndexList{first}, pred);
+    return pb.gather({buf, off, D}, cacheHead(t, h), rowBytes(t), rows, D,
+                     IndexList{first}, pred);
   pb.load({buf, off, D}, cacheRow(t, h, first), rowBytes(t), rows, D, pred);
 }
 
-/// The token's own row of head h into `buf` at `off`.
+/// The token's own K or V row of query head h (its K/V head's) into `buf`
+/// at `off`.
 void CachedAttentionLowering::loadNewRow(Buffer buf, const Operand &src,
                                          TensorClass cls, int64_t h,
                                          int64_t off) {
-  pb.load({buf, off, D}, atHead(src.headRow(0, D, cls), src.headStride(D), h),
-          D * 4, 1, D);
+  pb.load({buf, off, D},
+          atHead(src.headRow(0, D, cls), src.headStride(D), h / group), D * 4,
+          1, D);
 }
 
 /// Writes the token's row of head h, in `buf` at `off` (or at off + p*D
-/// when `atPosition`), to row p of the cache.
+/// when `atPosition`), to row p of the cache; once per K/V head.
 void CachedAttentionLowering::appendToCache(Buffer buf, const Tensor &t,
                                             int64_t h, int64_t off,
                                             bool atPosition) {
+  if (!writesCache(h))
+    return;
   if (selection) { // p is the kept list's last entry
     bindToKeys(fields::Gather::idxOff, 1, -1, 0, maxKeys - 1);
-    return pb.scatter(atHead(cacheRow(t, 0, 0), C * rowBytes(t), h),
-                      rowBytes(t), {buf, off, D}, 1, D, IndexList{0});
+    return pb.scatter(cacheHead(t, h), rowBytes(t), {buf, off, D}, 1, D,
+                      IndexList{0});
   }
   bindToPositionRow(t, h);
   if (atPosition)
@@ -296,6 +310,8 @@ void CachedAttentionLowering::bindToPositionRow(const Tensor &t, int64_t h) {
 /// docs/Algorithms.md says (the projection's read is an activation's).
 void CachedAttentionLowering::writeNewRow(const Tensor &t, const Operand &src,
                                           int64_t h) {
+  if (!writesCache(h))
+    return;
   loadNewRow(Buffer::Act, src, TensorClass::Activation, h, 0);
   appendToCache(Buffer::Act, t, h, 0, /*atPosition=*/false);
   const std::optional<Tensor> &lsb =
@@ -315,9 +331,8 @@ void CachedAttentionLowering::loadOwnRow(Buffer buf, const Tensor &t,
     bindToKeys(DmaFields::sram.off, D, off - D, off, off + (maxKeys - 1) * D);
   if (selection) { // p is the kept list's last entry
     bindToKeys(fields::Gather::idxOff, 1, -1, 0, maxKeys - 1);
-    return pb.gather({buf, off, D},
-                     atHead(cacheRow(t, 0, 0), C * rowBytes(t), h), rowBytes(t),
-                     1, D, IndexList{0}, pred);
+    return pb.gather({buf, off, D}, cacheHead(t, h), rowBytes(t), 1, D,
+                     IndexList{0}, pred);
   }
   bindToPositionRow(t, h);
   pb.load({buf, off, D}, cacheRow(t, h, 0), rowBytes(t), 1, D, pred);
@@ -342,6 +357,7 @@ LogicalResult CachedAttentionLowering::lower() {
     return op.emitOpError("reads KV cache layer ")
            << op.getLayer() << ", which the DRAM plan has not placed";
   H = op.getNumHeads(), D = op.getHeadDim(), C = cache->key.shape[2];
+  group = H / op.getCacheHeads();
   maxKeys = maxKeptTokens(op, C);
   const HardwareConfig &hw = pb.config();
   fill = std::min({int64_t(hw.maxKeysPerFill),
@@ -371,9 +387,10 @@ LogicalResult CachedAttentionLowering::lower() {
   }
   keptHeads = op.getKeptHeads() ? int64_t(*op.getKeptHeads()) : H;
   if (keptHeads < H) {
-    if (!selection || !cache->headList)
-      return op.emitOpError("cascade head pruning needs the kept-token path "
-                            "and the KV cache's head list");
+    if (!selection || !cache->headList || group > 1)
+      return op.emitOpError("cascade head pruning needs the kept-token path, "
+                            "the KV cache's head list and one K/V head per "
+                            "query head");
     headList = cache->headList->ref.addr;
   }
   if (op.getPqThresholdAttr() && !cache->keyLsb)

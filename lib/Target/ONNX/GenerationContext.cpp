@@ -182,6 +182,13 @@ static FailureOr<int64_t> chooseContext(int64_t requested,
                           << "table '" << inputs.positionTable
                           << "' that input '"
                           << inputs.positionIds.front()->name() << "' indexes";
+  // Computed position ids (a Range, LLaMA's rotary tables) would read past
+  // the table's last row.
+  if (inputs.positionRows && context > inputs.positionRows)
+    return emitError(loc) << "--max-context=" << context << " exceeds the "
+                          << inputs.positionRows << " rows of the position "
+                          << "table '" << inputs.positionTable
+                          << "' (the positions the model embeds)";
   if (inputs.maskSide && context > inputs.maskSide)
     return emitError(loc) << "--max-context=" << context << " exceeds the "
                           << inputs.maskSide << " x " << inputs.maskSide

@@ -1,6 +1,9 @@
 """SpAtten in the generation stage (paper Sec. III; docs/Algorithms.md
-"Generation"): greedy generation with a GPT-2 LM-head model, every SpAtten
-technique applied across steps.
+"Generation"): greedy generation with a GPT-2 LM-head model or a LLaMA
+model, every SpAtten technique applied across steps. LLaMA's decode step
+rotates the query and key by the rotary tables' rows at its position, and
+its cache holds the K/V heads of grouped-query attention, repeated over
+their query heads when attended.
 
 Step 0, the prefill, runs the prompt as a whole sequence exactly as
 :func:`~spatten.reference.models.run_sequence` does (the summarization
@@ -41,8 +44,8 @@ import numpy as np
 from .attention import (AttentionResult, LayerRecord, _counts, _prune, _State, attention, keep_count,
                         resolve_schedule, select_tokens)
 from .config import SpAttenConfig
-from .kernels import F32, linear, topk
-from .models import ModelWeights, _attend, gpt2_layer, gpt2_outputs, run_layers
+from .kernels import F32, topk
+from .models import LAYERS, ModelWeights, _attend, lm_logits, project_qkv, repeat_kv, run_layers
 
 
 @dataclasses.dataclass
@@ -81,9 +84,10 @@ class Generation:
 
 @dataclasses.dataclass
 class _Cache:
-    """Per layer: K and V rows [positions, hidden] fp32 (those the layer
-    computed), the tokens and heads it kept at the last step. The fp32
-    importance vectors [positions] and [H] shared by the layers."""
+    """Per layer: K and V rows [positions, kv_heads*D] fp32 (those the
+    layer computed; LLaMA's K rotated at its position), the tokens and heads
+    it kept at the last step. The fp32 importance vectors [positions] and
+    [H] shared by the layers."""
 
     keys: List[np.ndarray]
     values: List[np.ndarray]
@@ -94,17 +98,23 @@ class _Cache:
 
 
 def _check(mw: ModelWeights, ids: np.ndarray, n: int, cfg: SpAttenConfig) -> None:
-    if mw.kind != "gpt2" or mw.lm_head is None:
-        raise ValueError("generation needs a GPT-2 model with a language-model head (logits)")
+    if mw.kind not in ("gpt2", "llama") or mw.lm_head is None:
+        raise ValueError("generation needs a GPT-2 model with a language-model head (logits) or a LLaMA model")
     if ids.ndim != 1 or ids.size == 0:
         raise ValueError(f"the prompt must be one non-empty sequence of ids, got shape {ids.shape}")
     if ids.min() < 0 or ids.max() >= mw.word_emb.shape[0]:
         raise ValueError(f"prompt ids must be in [0, {mw.word_emb.shape[0]})")
     if n < 1:
         raise ValueError(f"n={n}: generate at least one token")
-    if ids.size + n - 1 > mw.pos_emb.shape[0]:
-        raise ValueError(f"prompt {ids.size} + {n} tokens exceeds the {mw.pos_emb.shape[0]} positions")
+    if ids.size + n - 1 > _positions(mw):
+        raise ValueError(f"prompt {ids.size} + {n} tokens exceeds the {_positions(mw)} positions")
     cfg.validate()
+
+
+def _positions(mw: ModelWeights) -> int:
+    """The model's positions: rows of its position embeddings, or of
+    LLaMA's rotary tables."""
+    return (mw.pos_emb if mw.rope is None else mw.rope[0]).shape[0]
 
 
 def _token_schedule(mw: ModelWeights, cfg: SpAttenConfig) -> Optional[np.ndarray]:
@@ -119,16 +129,15 @@ def _prefill(mw: ModelWeights, ids: np.ndarray, total: int, cfg: SpAttenConfig,
              f_tok: Optional[np.ndarray], hardware: Optional[Mapping]):
     """Step 0: the prompt as a whole sequence; returns (logits [V], the
     layer records, the cache sized for ``total`` positions)."""
-    L0, hidden = len(ids), mw.hidden
+    L0, width = len(ids), (mw.kv_heads or mw.heads) * mw.head_dim
     layers = range(len(mw.layers))
-    cache = _Cache([np.zeros((total, hidden), F32) for _ in layers], [np.zeros((total, hidden), F32) for _ in layers],
+    cache = _Cache([np.zeros((total, width), F32) for _ in layers], [np.zeros((total, width), F32) for _ in layers],
                    [], [], np.zeros(total, F32), np.zeros(mw.heads, F32))
     index = {id(lw): l for l, lw in enumerate(mw.layers)}
 
     def attend(lw, h, state, mw_, cfg_) -> AttentionResult:
         l = index[id(lw)]
-        cache.keys[l][state.tokens] = linear(h, lw.wk, lw.bk)
-        cache.values[l][state.tokens] = linear(h, lw.wv, lw.bv)
+        _, cache.keys[l][state.tokens], cache.values[l][state.tokens] = project_qkv(lw, h, state.tokens, mw_)
         return _attend(lw, h, state, mw_, cfg_)
 
     prefill_cfg = dataclasses.replace(cfg, keep_positions=tuple(cfg.keep_positions) + (L0 - 1,))
@@ -142,16 +151,18 @@ def _prefill(mw: ModelWeights, ids: np.ndarray, total: int, cfg: SpAttenConfig,
     cache.heads = [np.asarray(r.heads, dtype=np.int64) for r in records]
     cache.token_imp[:L0] = state.token_imp
     cache.head_imp[:] = state.head_imp
-    return gpt2_outputs(mw, final[L0 - 1:])[1][0], records, cache
+    return lm_logits(mw, final[L0 - 1:])[0], records, cache
 
 
 def _decode_attention(q: np.ndarray, keys: np.ndarray, values: np.ndarray, state: _State, mw: ModelWeights,
                       cfg: SpAttenConfig) -> AttentionResult:
-    """One query q [1, hidden] against the kept keys and values [Lk, hidden]
-    of the kept heads; every key is visible (all precede the query or are
-    it, the last key). Local value pruning fetches the kept cached V rows,
-    and the query's own row, which is written to the cache anyway."""
+    """One query q [1, hidden] against the kept keys and values [Lk,
+    kv_heads*D] of the kept heads; every key is visible (all precede the
+    query or are it, the last key). Local value pruning fetches the kept
+    cached V rows, and the query's own row, which is written to the cache
+    anyway."""
     lk = len(keys)
+    keys, values = repeat_kv(keys, mw), repeat_kv(values, mw)
     att = attention(q, keys, values, state.heads.tolist(), mw.heads, np.ones((1, lk), dtype=bool), True, cfg)
     kv = lk if cfg.value_keep is None else keep_count(lk, cfg.value_keep)
     att.value_rows = {h: kv + (0 if _keeps_own_row(p, kv) else 1)
@@ -199,20 +210,21 @@ def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenC
     """One decode step: the token at position ``pos`` through every layer
     against the cache of ``context`` positions; returns (logits [V], the
     layer records)."""
-    x = (mw.word_emb[[token]] + mw.pos_emb[[pos]]).astype(F32)
+    x = mw.word_emb[[token]].astype(F32)
+    if mw.rope is None:
+        x = (x + mw.pos_emb[[pos]]).astype(F32)
     above: Optional[_State] = None
     records: List[LayerRecord] = []
     for l, lw in enumerate(mw.layers):
         state = _select(cache, l, pos, above, pos + 1, cfg, f_tok, f_head)
 
         def attend(lw_, h, state_, mw_, cfg_) -> AttentionResult:
-            cache.keys[l][pos] = linear(h, lw_.wk, lw_.bk)[0]
-            cache.values[l][pos] = linear(h, lw_.wv, lw_.bv)[0]
-            q = linear(h, lw_.wq, lw_.bq)
+            q, k, v = project_qkv(lw_, h, np.array([pos]), mw_)
+            cache.keys[l][pos], cache.values[l][pos] = k[0], v[0]
             return _decode_attention(q, cache.keys[l][state_.tokens], cache.values[l][state_.tokens], state_,
                                      mw_, cfg_)
 
-        x, att = gpt2_layer(lw, x, state, mw, cfg, attend)
+        x, att = LAYERS[mw.kind](lw, x, state, mw, cfg, attend)
         counts = _counts(att, state, mw.head_dim, cfg, queries=1, hardware=hardware,
                          fill_keys=_most_keys(context, l, cfg, f_tok))
         _prune(state, att, l, None, None, pos + 1, cfg)  # accumulates importance only
@@ -223,7 +235,7 @@ def _decode(mw: ModelWeights, cache: _Cache, token: int, pos: int, cfg: SpAttenC
         above = state
     for record, below in zip(records, records[1:]):
         record.kept_tokens, record.kept_heads = below.tokens, below.heads
-    return gpt2_outputs(mw, x)[1][0], records
+    return lm_logits(mw, x)[0], records
 
 
 def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: int,
@@ -261,7 +273,7 @@ def generate(mw: ModelWeights, prompt_ids: Union[Sequence[int], np.ndarray], n: 
         pos = L0 + t - 1
         fed = int(tokens[0, t - 1] if feed is None else feed[t - 1])
         logits[t], records = _decode(mw, cache, fed, pos, cfg, f_tok, f_head, hardware,
-                                     context or mw.pos_emb.shape[0])
+                                     context or _positions(mw))
         tokens[0, t] = int(np.argmax(logits[t]))
         steps.append(Step(t, pos + 1, pos, int(tokens[0, t]), records))
     return Generation(tokens, logits, steps)

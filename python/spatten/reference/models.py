@@ -128,15 +128,24 @@ def repeat_kv(x: np.ndarray, mw: ModelWeights) -> np.ndarray:
     return np.repeat(x.reshape(L, kv, 1, mw.head_dim), mw.heads // kv, axis=2).reshape(L, -1)
 
 
+def project_qkv(lw: LayerWeights, x: np.ndarray, positions: np.ndarray,
+                mw: ModelWeights) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Q [L, hidden], K and V [L, kv_heads*D] of rows x [L, hidden] at
+    their original ``positions`` [L] (LLaMA: Q and K rotated by the rotary
+    tables' rows there; K/V heads not yet repeated over their groups)."""
+    q, k, v = linear(x, lw.wq, lw.bq), linear(x, lw.wk, lw.bk), linear(x, lw.wv, lw.bv)
+    if mw.rope is not None:
+        cos, sin = (t[positions] for t in mw.rope)
+        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+    return q, k, v
+
+
 def _attend(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
             cfg: SpAttenConfig) -> AttentionResult:
     """Q/K/V projections of the kept rows x [L, hidden] (LLaMA: rotary
     embeddings at the kept tokens' original positions, K/V heads repeated
     over their groups), then attention."""
-    q, k, v = linear(x, lw.wq, lw.bq), linear(x, lw.wk, lw.bk), linear(x, lw.wv, lw.bv)
-    if mw.rope is not None:
-        cos, sin = (t[state.tokens] for t in mw.rope)
-        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+    q, k, v = project_qkv(lw, x, state.tokens, mw)
     return attention(q, repeat_kv(k, mw), repeat_kv(v, mw), state.heads.tolist(), mw.heads, state.mask(),
                      mw.kind in ("gpt2", "llama"), cfg)
 
@@ -297,6 +306,12 @@ def gpt2_outputs(mw: ModelWeights, x: np.ndarray) -> Tuple[np.ndarray, Optional[
     the logits [L, V] (None without)."""
     h = layer_norm(x, mw.final_ln[0], mw.final_ln[1], mw.ln_eps)
     return h, None if mw.lm_head is None else linear(h, mw.lm_head, None)
+
+
+def lm_logits(mw: ModelWeights, x: np.ndarray) -> np.ndarray:
+    """A language model's logits [L, V] of its last layer's rows x [L,
+    hidden] (GPT-2 with an LM head, LLaMA)."""
+    return _heads_after(mw, x)["logits"]
 
 
 def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:

@@ -27,8 +27,26 @@ func.func @one_token(%q: tensor<1x2x8xf32>) -> tensor<1x2x8xf32> {
 // -----
 
 func.func @same_width(%q: tensor<1x1x8xf32>, %k: tensor<1x1x4xf32>) -> tensor<1x1x8xf32> {
-  // expected-error @+1 {{key, value and result must be [1, 1, H*D] like the query}}
+  // expected-error @+1 {{key and value must be [1, 1, G*D] with G = kv_heads (else num_heads)}}
   %o = spatten.cached_attention %q, %k, %q {layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x4xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+// Grouped-query attention: two query heads share one K/V head of width 4,
+// so key and value are [1, 1, 4] and the value must be too.
+func.func @kv_heads_width(%q: tensor<1x1x8xf32>, %k: tensor<1x1x4xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{key and value must be [1, 1, G*D] with G = kv_heads (else num_heads)}}
+  %o = spatten.cached_attention %q, %k, %q {kv_heads = 1 : i64, layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x4xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @kv_heads_divide(%q: tensor<1x1x8xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{kv_heads must divide num_heads (0: num_heads)}}
+  %o = spatten.cached_attention %q, %q, %q {kv_heads = 3 : i64, layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
   return %o : tensor<1x1x8xf32>
 }
 

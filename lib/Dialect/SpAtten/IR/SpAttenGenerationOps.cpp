@@ -26,10 +26,16 @@ LogicalResult CachedAttentionOp::verify() {
   ArrayRef<int64_t> q = shapeOf(getQuery());
   if (q.size() != 3 || q[0] != 1 || q[1] != 1)
     return emitOpError("query must be one token, [1, 1, H*D]");
-  for (Value v : {getKey(), getValue(), getOutput()})
-    if (shapeOf(v) != q)
-      return emitOpError("key, value and result must be [1, 1, H*D] like "
-                         "the query");
+  if (shapeOf(getOutput()) != q)
+    return emitOpError("result must be [1, 1, H*D] like the query");
+  int64_t kvHeads = getKvHeadsAttr().getInt();
+  if (kvHeads < 0 || (kvHeads && getNumHeads() % kvHeads))
+    return emitOpError("kv_heads must divide num_heads (0: num_heads)");
+  SmallVector<int64_t> kv = {1, 1, getCacheHeads() * getHeadDim()};
+  for (Value v : {getKey(), getValue()})
+    if (shapeOf(v) != ArrayRef<int64_t>(kv))
+      return emitOpError("key and value must be [1, 1, G*D] with G = "
+                         "kv_heads (else num_heads)");
   // I64Attr getters return uint64_t: compare the signed values.
   if (getLayerAttr().getInt() < 0)
     return emitOpError("layer must be >= 0");

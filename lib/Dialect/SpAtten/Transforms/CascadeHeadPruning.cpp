@@ -227,6 +227,33 @@ static SmallVector<int64_t> keptHeadCounts(int64_t layers, int64_t heads,
   return counts;
 }
 
+/// `[1, 1, G*D]` K/V heads repeated over their groups of query heads as
+/// `[1, 1, H*D]` (query head h reads K/V head h / (H/G)).
+static Value repeatKVHeads(OpBuilder &b, Location loc, Value x, int64_t kvHeads,
+                           int64_t heads, int64_t dim) {
+  Value one =
+      ReshapeOp::create(b, loc, withShape(x, {1, 1, kvHeads, 1, dim}), x);
+  SmallVector<Value> copies(heads / kvHeads, one);
+  Value rep = ConcatOp::create(
+      b, loc, withShape(x, {1, 1, kvHeads, heads / kvHeads, dim}), copies, 3);
+  return ReshapeOp::create(b, loc, withShape(x, {1, 1, heads * dim}), rep);
+}
+
+/// A kept head is addressed through its original index read at run time,
+/// which cannot name its K/V head h / g: a grouped-query cache goes back to
+/// one K/V head per query head (docs/Generation.md).
+static void ungroupCache(CachedAttentionOp op) {
+  if (!op.getKvHeads())
+    return;
+  OpBuilder b(op);
+  int64_t kv = op.getKvHeads(), heads = op.getNumHeads(), d = op.getHeadDim();
+  op.getKeyMutable().assign(
+      repeatKVHeads(b, op.getLoc(), op.getKey(), kv, heads, d));
+  op.getValueMutable().assign(
+      repeatKVHeads(b, op.getLoc(), op.getValue(), kv, heads, d));
+  op.setKvHeads(0);
+}
+
 /// A decode step attends the heads its prefill kept, whose set no later
 /// step changes (docs/Algorithms.md): each cached_attention gets its count,
 /// and every token as its keep count when token pruning is off (the kept
@@ -237,6 +264,7 @@ void CascadeHeadPruningPass::keepDecodeHeads(ArrayRef<CachedAttentionOp> attns,
   SmallVector<int64_t> counts = keptHeadCounts(attns.size(), heads, keep);
   for (auto [l, attn] : llvm::enumerate(attns)) {
     CachedAttentionOp op = attn;
+    ungroupCache(op);
     if (counts[l] < heads)
       op.setKeptHeads(counts[l]);
     if (op.getTokenCounts() || counts[l] == heads)

@@ -48,6 +48,8 @@ private:
   bool isRows(Value v) const { return rows.contains(v); }
   LogicalResult visit(Operation *op);
   LogicalResult visitBinary(BinaryOp op);
+  LogicalResult visitRotary(RotaryEmbeddingOp op);
+  bool addPositional(OpOperand &operand, int64_t rank);
   LogicalResult visitAttention(AttentionOp op);
   LogicalResult checkLogits(mlir::func::FuncOp func);
   bool keepsSequenceAxis(Operation *op) const;
@@ -55,6 +57,14 @@ private:
 
 ArrayRef<int64_t> shapeOf(Value v) {
   return cast<ShapedType>(v.getType()).getShape();
+}
+
+/// The constant `v` holds, through reshapes (the lift views a rotary table
+/// `[1, 1, C, D]` as `[C, D]`), else null.
+arith::ConstantOp constantThroughReshapes(Value v) {
+  while (auto reshape = v.getDefiningOp<ReshapeOp>())
+    v = reshape.getInput();
+  return v.getDefiningOp<arith::ConstantOp>();
 }
 
 /// `[1, C, ...]`.
@@ -138,14 +148,17 @@ LogicalResult SequenceRows::visit(Operation *op) {
   LogicalResult fits = success();
   if (auto binary = dyn_cast<BinaryOp>(op)) {
     fits = visitBinary(binary);
+  } else if (auto rotary = dyn_cast<RotaryEmbeddingOp>(op);
+             rotary && isRows(rotary.getInput())) {
+    if (failed(visitRotary(rotary)))
+      return failure();
   } else if (auto attention = dyn_cast<AttentionOp>(op)) {
     if (attention.getMaskKind() != MaskKind::causal || attention.getMask() ||
         attention.getPastKey() || !attention.getPresent().empty())
       return op->emitError("generation: attention must be causal, without a "
                            "padding mask or KV-cache inputs");
     fits = visitAttention(attention);
-  }
-  else if (auto concat = dyn_cast<ConcatOp>(op))
+  } else if (auto concat = dyn_cast<ConcatOp>(op))
     fits = success(concat.getAxis() != 1 &&
                    llvm::all_of(concat.getInputs(),
                                 [&](Value v) { return isRows(v); }));
@@ -166,25 +179,49 @@ LogicalResult SequenceRows::visit(Operation *op) {
   return success();
 }
 
+/// Whether `operand` of an op with a rank-`rank` result is a per-position
+/// constant `[1.., C, N..]` (aligned to the sequence axis by broadcasting);
+/// records it. A dim of 1 there broadcasts one row to every position.
+bool SequenceRows::addPositional(OpOperand &operand, int64_t rank) {
+  Value v = operand.get();
+  ArrayRef<int64_t> shape = shapeOf(v);
+  int64_t axis = 1 - (rank - int64_t(shape.size()));
+  if (axis < 0 || shape[axis] == 1)
+    return true;
+  bool leadingOnes =
+      llvm::all_of(shape.take_front(axis), [](int64_t d) { return d == 1; });
+  if (shape[axis] != context || !leadingOnes || !constantThroughReshapes(v))
+    return false;
+  positional.push_back(&operand);
+  return true;
+}
+
 /// Each operand is rows, broadcast along the sequence, or a per-position
 /// constant.
 LogicalResult SequenceRows::visitBinary(BinaryOp op) {
   int64_t rank = shapeOf(op.getResult()).size();
-  for (OpOperand &operand : op->getOpOperands()) {
-    Value v = operand.get();
-    if (isRows(v))
-      continue;
-    ArrayRef<int64_t> shape = shapeOf(v);
-    int64_t axis = 1 - (rank - int64_t(shape.size()));
-    if (axis < 0 || shape[axis] == 1)
-      continue;
-    bool leadingOnes = llvm::all_of(shape.take_front(axis),
-                                    [](int64_t d) { return d == 1; });
-    if (shape[axis] != context || !leadingOnes ||
-        !v.getDefiningOp<arith::ConstantOp>())
+  for (OpOperand &operand : op->getOpOperands())
+    if (!isRows(operand.get()) && !addPositional(operand, rank))
       return failure();
-    positional.push_back(&operand);
-  }
+  return success();
+}
+
+/// Rotary embeddings rotate each row by its position's angles: the cos and
+/// sin tables `[C, D]` must be per-position constants (read at row p in the
+/// decode step, as a position embedding is).
+LogicalResult SequenceRows::visitRotary(RotaryEmbeddingOp op) {
+  int64_t rank = shapeOf(op.getOutput()).size();
+  for (OpOperand *table : {&op.getCosMutable(), &op.getSinMutable()})
+    if (shapeOf(table->get())[0] != context || !addPositional(*table, rank))
+      return op.emitError("generation: the rotary tables must be constants "
+                          "[")
+             << context << ", D] (the positions 0 .. " << context - 1
+             << ", which the decode step reads at its position), got "
+             << table->get().getType() << " computed by '"
+             << (table->get().getDefiningOp()
+                     ? table->get().getDefiningOp()->getName().getStringRef()
+                     : StringRef("a block argument"))
+             << "'";
   return success();
 }
 
@@ -226,20 +263,22 @@ int64_t positionalAxis(Value v, int64_t rank) {
   return 1 - (rank - int64_t(shapeOf(v).size()));
 }
 
-/// The first `rows` positions of a per-position constant.
-FailureOr<Value> firstRows(OpBuilder &b, arith::ConstantOp c, int64_t axis,
+/// The first `rows` positions of a per-position constant operand (an
+/// `arith.constant`, possibly reshaped).
+FailureOr<Value> firstRows(OpBuilder &b, Value operand, int64_t axis,
                            int64_t rows) {
+  arith::ConstantOp c = constantThroughReshapes(operand);
   std::optional<SmallVector<float>> data =
       floatsOf(cast<ElementsAttr>(c.getValue()));
   if (!data)
     return c.emitError("generation: a per-position constant must be fp32");
-  ArrayRef<int64_t> shape = shapeOf(c);
+  ArrayRef<int64_t> shape = shapeOf(operand);
   int64_t inner = 1;
   for (int64_t d : shape.drop_front(axis + 1))
     inner *= d;
-  // Leading dims are 1 (SequenceRows::visitBinary): the rows are a prefix.
+  // Leading dims are 1 (SequenceRows::addPositional): the rows are a prefix.
   ArrayRef<float> prefix = ArrayRef<float>(*data).take_front(rows * inner);
-  auto type = withRows(c.getType(), axis, rows);
+  auto type = withRows(operand.getType(), axis, rows);
   return arith::ConstantOp::create(b, c.getLoc(),
                                    DenseElementsAttr::get(type, prefix))
       .getResult();
@@ -311,9 +350,8 @@ LogicalResult buildPrefill(func::FuncOp func, SequenceRows &seq,
     Operation *user = use->getOwner();
     b.setInsertionPoint(user);
     int64_t rank = shapeOf(user->getResult(0)).size();
-    auto c = use->get().getDefiningOp<arith::ConstantOp>();
-    FailureOr<Value> rows =
-        firstRows(b, c, positionalAxis(c, rank), prefillLength);
+    FailureOr<Value> rows = firstRows(
+        b, use->get(), positionalAxis(use->get(), rank), prefillLength);
     if (failed(rows))
       return failure();
     use->set(*rows);
@@ -336,7 +374,9 @@ Value positionRow(OpBuilder &b, Value table, int64_t axis, int64_t context) {
   Location loc = table.getLoc();
   auto type = cast<RankedTensorType>(table.getType());
   int64_t width = type.getNumElements() / context;
-  auto flat = ReshapeOp::create(b, loc, type.clone({context, width}), table);
+  Value flat = table;
+  if (type.getShape() != ArrayRef<int64_t>{context, width})
+    flat = ReshapeOp::create(b, loc, type.clone({context, width}), table);
   Value row = PositionRowOp::create(b, loc, type.clone({1, 1, width}), flat);
   RankedTensorType rowType = withRows(type, axis, 1);
   if (row.getType() == rowType)
@@ -344,27 +384,57 @@ Value positionRow(OpBuilder &b, Value table, int64_t axis, int64_t context) {
   return ReshapeOp::create(b, loc, rowType, row);
 }
 
+/// The K/V heads that grouped-query attention's repeat (the lift's
+/// `repeat_kv`: Reshape to `[1, L, G, 1, D]`, a Concat of g copies on axis
+/// 3, Reshape to `[1, L, G*g*D]`) reads, and G; else `v` itself and 0.
+std::pair<Value, int64_t> unrepeatedHeads(Value v) {
+  auto outer = v.getDefiningOp<ReshapeOp>();
+  auto concat = outer ? outer.getInput().getDefiningOp<ConcatOp>() : nullptr;
+  if (!concat || concat.getAxis() != 3 || concat.getInputs().empty() ||
+      !llvm::all_equal(concat.getInputs()))
+    return {v, 0};
+  Value one = concat.getInputs().front();
+  auto inner = one.getDefiningOp<ReshapeOp>();
+  ArrayRef<int64_t> s = shapeOf(one);
+  if (!inner || s.size() != 5 || s[3] != 1)
+    return {v, 0};
+  return {inner.getInput(), s[2]};
+}
+
 /// `@decode`: one position, read from the `position` register.
 void buildDecode(func::FuncOp func, SequenceRows &seq) {
   OpBuilder b(func.getContext());
   int64_t context = seq.context;
+  // One read per table and axis: the rotary tables are shared by every
+  // layer's Q and K (uses come in op order, so the first dominates).
+  DenseMap<std::pair<Value, int64_t>, Value> rowOf;
   for (OpOperand *use : seq.positional) {
     Operation *user = use->getOwner();
-    b.setInsertionPoint(user);
     int64_t rank = shapeOf(user->getResult(0)).size();
-    use->set(positionRow(b, use->get(), positionalAxis(use->get(), rank),
-                         context));
+    int64_t axis = positionalAxis(use->get(), rank);
+    Value &row = rowOf[{use->get(), axis}];
+    if (!row) {
+      b.setInsertionPoint(user);
+      row = positionRow(b, use->get(), axis, context);
+    }
+    use->set(row);
   }
   for (Value v : seq.rows)
     setRows(v, 1);
   for (auto [layer, attention] : llvm::enumerate(seq.attentions)) {
     b.setInsertionPoint(attention);
+    // Grouped-query attention caches the K/V heads, not their repeats.
+    auto [key, kvHeads] = unrepeatedHeads(attention.getKey());
+    auto [value, valueHeads] = unrepeatedHeads(attention.getValue());
+    if (kvHeads != valueHeads)
+      key = attention.getKey(), value = attention.getValue(), kvHeads = 0;
     auto cached = CachedAttentionOp::create(
         b, attention.getLoc(), attention.getOutput().getType(),
-        attention.getQuery(), attention.getKey(), attention.getValue(),
+        attention.getQuery(), key, value,
         /*value_counts=*/Value(), /*token_counts=*/Value(),
         b.getI64IntegerAttr(int64_t(layer)), attention.getNumHeadsAttr(),
         attention.getScaleAttr(), b.getI64IntegerAttr(context),
+        kvHeads ? b.getI64IntegerAttr(kvHeads) : IntegerAttr(),
         /*key_bits=*/IntegerAttr(), /*value_bits=*/IntegerAttr(),
         /*pq_msb=*/IntegerAttr(), /*pq_lsb=*/IntegerAttr(),
         /*pq_threshold=*/FloatAttr(), /*pq_values=*/UnitAttr(),

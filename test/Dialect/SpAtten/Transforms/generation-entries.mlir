@@ -200,3 +200,70 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
     return %o, %twice : tensor<1x4x2xf32>, tensor<1x1x4x2xf32>
   }
 }
+
+// -----
+
+// LLaMA (docs/Generation.md, "The LLaMA family"): rotary tables [C, D]
+// (folded, viewed through a reshape) are per-position constants. The
+// prefill rotates with their first L0 rows; the decode step reads row p of
+// each table once for every rotation, and its cached attention takes
+// grouped-query attention's unrepeated K/V head (kv_heads = 1 for two
+// query heads).
+// CHECK-LABEL: func.func @prefill(
+// CHECK: %[[COS:.*]] = arith.constant dense<{{\[\[}}1.000000e+00, 1.000000e+00], [5.000000e-01, 5.000000e-01]]> : tensor<2x2xf32>
+// CHECK: %[[SIN:.*]] = arith.constant dense<{{\[\[}}0.000000e+00, 0.000000e+00], [7.500000e-01, 7.500000e-01]]> : tensor<2x2xf32>
+// CHECK: spatten.rotary_embedding %{{.*}}, %[[COS]], %[[SIN]] : (tensor<1x2x4xf32>, tensor<2x2xf32>, tensor<2x2xf32>) -> tensor<1x2x4xf32>
+// CHECK: spatten.attention {{.*}}num_heads = 2 : i64{{.*}}spatten.kv_cache_layer = 0 : i64{{.*}} : (tensor<1x2x4xf32>, tensor<1x2x4xf32>, tensor<1x2x4xf32>) -> tensor<1x2x4xf32>
+// CHECK-LABEL: func.func @decode(
+// CHECK: %[[COSROW:.*]] = spatten.position_row %{{.*}} : (tensor<4x2xf32>) -> tensor<1x1x2xf32>
+// CHECK: %[[C:.*]] = spatten.reshape %[[COSROW]] : (tensor<1x1x2xf32>) -> tensor<1x2xf32>
+// CHECK: %[[SINROW:.*]] = spatten.position_row %{{.*}} : (tensor<4x2xf32>) -> tensor<1x1x2xf32>
+// CHECK: %[[S:.*]] = spatten.reshape %[[SINROW]] : (tensor<1x1x2xf32>) -> tensor<1x2xf32>
+// CHECK: %[[Q:.*]] = spatten.rotary_embedding %{{.*}}, %[[C]], %[[S]] : (tensor<1x1x4xf32>, tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x1x4xf32>
+// CHECK: %[[K:.*]] = spatten.rotary_embedding %{{.*}}, %[[C]], %[[S]] : (tensor<1x1x2xf32>, tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<1x1x2xf32>
+// CHECK-NOT: spatten.position_row
+// CHECK: spatten.cached_attention %[[Q]], %[[K]], %{{.*}} {kv_heads = 1 : i64, layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 5.000000e-01 : f32} : (tensor<1x1x4xf32>, tensor<1x1x2xf32>, tensor<1x1x2xf32>) -> tensor<1x1x4xf32>
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x6xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x4xf32>
+    %wq = arith.constant dense<0.25> : tensor<4x4xf32>
+    %wk = arith.constant dense<0.125> : tensor<4x2xf32>
+    %w = arith.constant dense<0.25> : tensor<4x6xf32>
+    %cos4 = arith.constant dense<[[[[1.0, 1.0], [0.5, 0.5], [0.25, 0.25], [0.125, 0.125]]]]> : tensor<1x1x4x2xf32>
+    %sin4 = arith.constant dense<[[[[0.0, 0.0], [0.75, 0.75], [0.5, 0.5], [0.375, 0.375]]]]> : tensor<1x1x4x2xf32>
+    %cos = spatten.reshape %cos4 : (tensor<1x1x4x2xf32>) -> tensor<4x2xf32>
+    %sin = spatten.reshape %sin4 : (tensor<1x1x4x2xf32>) -> tensor<4x2xf32>
+    %x = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x4xf32>) -> tensor<1x4x4xf32>
+    %q = spatten.linear %x, %wq : (tensor<1x4x4xf32>, tensor<4x4xf32>) -> tensor<1x4x4xf32>
+    %k = spatten.linear %x, %wk : (tensor<1x4x4xf32>, tensor<4x2xf32>) -> tensor<1x4x2xf32>
+    %v = spatten.linear %x, %wk : (tensor<1x4x4xf32>, tensor<4x2xf32>) -> tensor<1x4x2xf32>
+    %qr = spatten.rotary_embedding %q, %cos, %sin : (tensor<1x4x4xf32>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<1x4x4xf32>
+    %kr = spatten.rotary_embedding %k, %cos, %sin : (tensor<1x4x2xf32>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<1x4x2xf32>
+    %k1 = spatten.reshape %kr : (tensor<1x4x2xf32>) -> tensor<1x4x1x1x2xf32>
+    %k2 = spatten.concat %k1, %k1 {axis = 3 : i64} : (tensor<1x4x1x1x2xf32>, tensor<1x4x1x1x2xf32>) -> tensor<1x4x1x2x2xf32>
+    %krep = spatten.reshape %k2 : (tensor<1x4x1x2x2xf32>) -> tensor<1x4x4xf32>
+    %v1 = spatten.reshape %v : (tensor<1x4x2xf32>) -> tensor<1x4x1x1x2xf32>
+    %v2 = spatten.concat %v1, %v1 {axis = 3 : i64} : (tensor<1x4x1x1x2xf32>, tensor<1x4x1x1x2xf32>) -> tensor<1x4x1x2x2xf32>
+    %vrep = spatten.reshape %v2 : (tensor<1x4x1x2x2xf32>) -> tensor<1x4x4xf32>
+    %o = spatten.attention %qr, %krep, %vrep {mask_kind = #spatten.mask_kind<causal>, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x4x4xf32>, tensor<1x4x4xf32>, tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+    %logits = spatten.linear %o, %w : (tensor<1x4x4xf32>, tensor<4x6xf32>) -> tensor<1x4x6xf32>
+    return %logits : tensor<1x4x6xf32>
+  }
+}
+
+// -----
+
+// Rotary tables computed at run time rather than folded to the positions'
+// rows cannot be read at the decode position.
+module attributes {spatten.generation = {max_context = 4 : i64, prefill_length = 2 : i64}} {
+  func.func @main(%ids: tensor<1x4xi64>) -> tensor<1x4x4xf32> {
+    %wte = arith.constant dense<0.5> : tensor<6x4xf32>
+    %t = arith.constant dense<0.5> : tensor<4x2xf32>
+    %cos = spatten.binary <add> %t, %t : (tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<4x2xf32>
+    %x = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x4xf32>) -> tensor<1x4x4xf32>
+    // expected-error @+1 {{generation: the rotary tables must be constants [4, D] (the positions 0 .. 3, which the decode step reads at its position), got 'tensor<4x2xf32>' computed by 'spatten.binary'}}
+    %r = spatten.rotary_embedding %x, %cos, %t : (tensor<1x4x4xf32>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<1x4x4xf32>
+    %o = spatten.attention %r, %r, %r {mask_kind = #spatten.mask_kind<causal>, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x4x4xf32>, tensor<1x4x4xf32>, tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+    return %o : tensor<1x4x4xf32>
+  }
+}

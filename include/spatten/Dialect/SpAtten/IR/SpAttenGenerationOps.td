@@ -41,6 +41,12 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
     memory-bound generation stage). The result is `[1, 1, H*D]`. Not pure:
     it writes the cache.
 
+    With `kv_heads` = G < H (grouped-query attention, LLaMA's `repeat_kv`),
+    `key` and `value` are `[1, 1, G*D]` and query head h attends K/V head
+    `h / (H / G)`: the cache holds the G K/V heads, `[1, G, C, D]`, and the
+    token's K and V rows are written once per K/V head (0 = H, one K/V head
+    per query head).
+
     With `value_counts` (`[C]` int32, written by
     `--spatten-local-value-pruning`), local value pruning (Sec. III-C): at
     position p each head keeps its `value_counts[p]` largest probabilities
@@ -85,6 +91,7 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
                        Optional<RankedTensorOf<[I32]>>:$token_counts,
                        I64Attr:$layer, I64Attr:$num_heads, F32Attr:$scale,
                        I64Attr:$max_context,
+                       DefaultValuedAttr<I64Attr, "0">:$kv_heads,
                        DefaultValuedAttr<I64Attr, "0">:$key_bits,
                        DefaultValuedAttr<I64Attr, "0">:$value_bits,
                        DefaultValuedAttr<I64Attr, "0">:$pq_msb,
@@ -102,6 +109,10 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
   let extraClassDeclaration = [{
     int64_t getHeadDim() {
       return getQuery().getType().getShape().back() / getNumHeads();
+    }
+    /// The K/V heads the cache holds (`kv_heads`, else `num_heads`).
+    int64_t getCacheHeads() {
+      return getKvHeads() ? int64_t(getKvHeads()) : int64_t(getNumHeads());
     }
   }];
 }

@@ -132,7 +132,11 @@ def SpAttenCascadeHeadPruning
     layer's heads are recorded for the decode steps
     (`spatten.record_kept_heads`); each `spatten.cached_attention` of
     `@decode` gets `kept_heads`, the count its prefill layer kept (and
-    `token_counts` keeping every token when token pruning is off).
+    `token_counts` keeping every token when token pruning is off). A kept
+    head is addressed through its original index, read at run time, which
+    cannot name a grouped-query K/V head: a `cached_attention` with
+    `kv_heads` gets its K and V repeated over the query heads again (a
+    cache of one K/V head per query head, docs/Generation.md).
 
     Option (spatten-compile's flag of the same name): `head-keep`, the mean
     fraction of heads kept over all layers, in (0, 1]; the pass does
@@ -180,7 +184,12 @@ def SpAttenGenerationEntries
       ["position"]`): one token at the run-time position `p`. Each attention
       becomes `spatten.cached_attention` on layer `l`'s cache, and each
       per-position constant (`[.., C, N]`, e.g. the position embeddings
-      folded at import) is read at row `p` (`spatten.position_row`).
+      folded at import, or the cos/sin tables `[C, D]` of a
+      `spatten.rotary_embedding`) is read at row `p` (`spatten.position_row`,
+      once per table). An attention whose K and V repeat grouped-query
+      attention's K/V heads (the lift's Concat of `[1, L, G, 1, D]` copies)
+      reads them unrepeated (`kv_heads = G`), so the cache holds the K/V
+      heads.
 
     Every op must treat positions independently (elementwise, layer norm,
     linear layers, embeddings, column slices, reshapes that keep the
