@@ -56,7 +56,7 @@ from .config import FLAGS, Flag, SpAttenConfig
 from .generation import Generation, Step, generate
 from .kernels import (F32, dequantize, fake_quantize, gelu_erf, gelu_tanh, layer_norm, linear, pq_msb_value,
                       pq_split, quantize_rows, relu, row_bytes, softmax, topk)
-from .loaders import from_onnx, from_torch
+from .loaders import from_onnx, from_torch, rotary_positions
 from .attention import fill_fetches, keys_per_fill, kv_bits, pq_query_tiles
 from .models import (LayerWeights, ModelWeights, PatchEmbedding, Result, bert_layer, encoder_layer, gpt2_layer, gpt2_outputs, run,
                      run_inputs, run_layers, run_sequence)
@@ -65,6 +65,7 @@ __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attenti
            "keep_count", "fill_fetches", "pq_query_tiles", "keys_per_fill", "kv_bits", "paper_schedule", "resolve_schedule", "schedule_from_keys", "select_tokens", "FLAGS",
            "Flag", "SpAttenConfig", "Generation", "Step", "generate",
            "F32", "dequantize", "fake_quantize", "gelu_erf", "gelu_tanh", "layer_norm", "linear", "pq_msb_value",
-           "pq_split", "quantize_rows", "relu", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "LayerWeights",
+           "pq_split", "quantize_rows", "relu", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "rotary_positions",
+           "LayerWeights",
            "ModelWeights", "PatchEmbedding", "Result", "bert_layer", "encoder_layer", "gpt2_layer", "gpt2_outputs", "run", "run_inputs", "run_layers",
            "run_sequence"]

@@ -343,6 +343,16 @@ def _bert_from_onnx(g: _Graph) -> ModelWeights:
                         pooler=pooler, mlm=mlm, nsp=nsp, outputs=outputs)
 
 
+def rotary_positions(path) -> Optional[int]:
+    """The rows of a model's rotary cos/sin tables (the longest sequence its
+    positions reach); None when it has no single pair of them."""
+    g = _Graph(path)
+    try:
+        return g.rotary_tables(g.head_dim())[0].shape[0]
+    except ValueError:
+        return None
+
+
 def from_onnx(path) -> ModelWeights:
     """Lifts the weights of a BERT- or GPT-2-style ONNX model by initializer
     names (see the module docstring). Raises ValueError for other models."""

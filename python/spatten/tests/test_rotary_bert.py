@@ -50,6 +50,7 @@ def test_reference_reads_the_rotary_tables_from_onnx(tmp_path):
     inputs = spexport.make_inputs(model.config, seq_len=L0, seed=2)
     onnx_weights = R.from_onnx(path)
     assert onnx_weights.pos_emb is None and onnx_weights.rope is not None
+    assert R.rotary_positions(path) == model.config.max_positions  # spatten.accuracy's longest window
     for a, b in zip(onnx_weights.rope, R.from_torch(model).rope):
         np.testing.assert_array_equal(a, b)
     got = R.run_inputs(onnx_weights, inputs).outputs["prediction_scores"]
