@@ -304,7 +304,8 @@ def evaluate_sim(w: acc.Windows, cfg: R.SpAttenConfig, work: Path, bin_dir: Opti
 
 class Sweep:
     """Evaluates settings on one model, each once: a point's result is
-    cached as JSON in ``cache`` under its engine, stage, windows and flags,
+    cached as JSON in ``cache`` under its engine, stage, windows (count and
+    length) and flags,
     so a new run (after an interruption) reads it instead of running again.
     generation: score the generation stage (:meth:`Setting.prompt`; the
     reference only, causal LMs only) instead of whole windows."""
@@ -331,7 +332,7 @@ class Sweep:
         rates, seconds (see :func:`evaluate_reference`, :func:`evaluate_sim`)."""
         count = windows or len(self.windows.inputs)
         flags = " ".join(cfg.to_flags())
-        key = hashlib.sha1(f"{engine} {count} {self.prompt} {flags}".encode()).hexdigest()[:16]
+        key = hashlib.sha1(f"{engine} {count}x{self.windows.window} {self.prompt} {flags}".encode()).hexdigest()[:16]
         path = self.cache / f"{key}.json"
         if path.is_file():
             return json.loads(path.read_text())
