@@ -28,6 +28,11 @@ The modules are written in plain torch with the structure of Hugging Face's
   kernel, CLS token, learned position embeddings, pre-LN encoder, final
   LayerNorm) on float ``pixel_values``; the modules are in
   :mod:`spatten.export_vit`.
+* bart: Hugging Face's ``BartForConditionalGeneration`` (post-LN encoder
+  and decoder, causal decoder self-attention, cross-attention on the
+  encoder's output, tied LM head with ``final_logits_bias``) on
+  ``input_ids`` and ``decoder_input_ids``; the modules are in
+  :mod:`spatten.export_encdec`.
 
 Weights are drawn from a seeded generator, so a (config, seed) pair always
 gives the same model; LayerNorm gains/biases are randomised too, so a test
@@ -49,6 +54,7 @@ CLI::
     /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
     /usr/bin/python3 -m spatten.export llama --tiny --kv-heads 2 --opset 17 -o llama.onnx
     /usr/bin/python3 -m spatten.export vit --tiny --image-size 32 --patch-size 8 -o vit.onnx
+    /usr/bin/python3 -m spatten.export bart --tiny --opset 17 -o bart.onnx
     /usr/bin/python3 -m spatten.export transformer-encoder --norm-first --activation gelu \\
         --batch-first --key-padding-mask --opset 17 -o enc.onnx
 
@@ -75,11 +81,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .export_encdec import BartForConditionalGeneration, decoder_length
 from .export_llama import LlamaForCausalLM, LlamaRMSNorm
 from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
-KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "vit")
+KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "vit", "bart")
 DYNAMIC_DIMS = {"batch": 0, "sequence": 1}
 
 
@@ -97,7 +104,7 @@ class ModelConfig:
     (pixels per side), ``patch_size`` (pixels per patch side, the Conv's
     kernel and stride) and ``channels``."""
 
-    kind: str  # "bert", "gpt2", "transformer-encoder", "llama" or "vit"
+    kind: str  # "bert", "gpt2", "transformer-encoder", "llama", "vit" or "bart"
     layers: int
     hidden: int
     heads: int
@@ -168,6 +175,8 @@ class ModelConfig:
             return ["input_ids"] + (["key_padding_mask"] if self.key_padding_mask else [])
         if self.kind == "vit":
             return ["pixel_values"]
+        if self.kind == "bart":
+            return ["input_ids", "decoder_input_ids"]
         return ["input_ids"] + self.cache_names("past_key_values")
 
     @property
@@ -176,7 +185,7 @@ class ModelConfig:
             if self.mlm_head:
                 return ["prediction_scores"]
             return ["last_hidden_state", "pooler_output"] if self.pooler else ["last_hidden_state"]
-        if self.lm_head or self.kind == "llama":
+        if self.lm_head or self.kind in ("llama", "bart"):
             return ["logits"] + self.cache_names("present")
         return ["last_hidden_state"]
 
@@ -537,6 +546,8 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         model = LlamaForCausalLM(cfg)
     elif cfg.kind == "vit":
         model = ViTModel(cfg)
+    elif cfg.kind == "bart":
+        model = BartForConditionalGeneration(cfg)
     else:
         model = GPT2LMHeadModel(cfg) if cfg.lm_head else GPT2Model(cfg)
     with torch.no_grad():
@@ -570,6 +581,9 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
     if cfg.kind == "llama":
         return {"input_ids": ids}
+    if cfg.kind == "bart":
+        target = rng.integers(0, cfg.vocab, size=(batch, decoder_length(seq_len)), dtype=np.int64)
+        return {"input_ids": ids, "decoder_input_ids": target}
     if cfg.kind == "transformer-encoder":
         out = {"input_ids": ids}
         if cfg.key_padding_mask:
@@ -617,6 +631,8 @@ def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, se
     dyn[cfg.output_names[0]] = {0: "batch", 1: "sequence"}
     if cfg.kind == "vit":
         dyn = {"pixel_values": {0: "batch"}, "last_hidden_state": {0: "batch"}}
+    if cfg.kind == "bart":
+        dyn["decoder_input_ids"] = dyn["logits"] = {0: "batch", 1: "decoder_sequence"}
     if "pooler_output" in cfg.output_names:
         dyn["pooler_output"] = {0: "batch"}
     # The encoder's fast path (taken without autograd) cannot be exported.
@@ -631,7 +647,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama`` or ``vit``; ``size``: a key of ``CONFIGS``.
+    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``vit`` or ``bart``;
+    ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
         kind, over = "gpt2", {**over, "lm_head": True}
@@ -644,8 +661,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA-, ViT- or nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit"])
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA-, ViT-, BART- or nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit", "bart"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")

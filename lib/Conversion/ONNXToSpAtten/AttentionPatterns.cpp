@@ -102,24 +102,26 @@ std::optional<CachedHeads> matchKeyT(Value kt, double &scale) {
   return std::nullopt;
 }
 
-/// Checks a constant `[1,..,1,Lq,Lk]` against the causal rule "query i sees
+/// Checks a constant `[..,Lq,Lk]` against the causal rule "query i sees
 /// key j iff j <= i + Lk - Lq"; `ok(value, visible)` judges each element.
+/// Leading dims are 1, or copies of one matrix (Hugging Face BART's mask
+/// expanded over the batch and folded).
 bool isCausalConst(Value c, int64_t lq, int64_t lk,
                    function_ref<bool(double, bool)> ok) {
   ElementsAttr attr = getConstAttr(c);
   if (!attr)
     return false;
   ArrayRef<int64_t> s = cast<ShapedType>(attr.getType()).getShape();
-  if (s.size() < 2 || s[s.size() - 2] != lq || s.back() != lk ||
-      llvm::any_of(s.drop_back(2), [](int64_t d) { return d != 1; }))
+  if (s.size() < 2 || s[s.size() - 2] != lq || s.back() != lk)
     return false;
   std::optional<SmallVector<double>> vals = readValues(attr);
   if (!vals)
     return false;
-  for (int64_t i = 0; i < lq; ++i)
-    for (int64_t j = 0; j < lk; ++j)
-      if (!ok((*vals)[i * lk + j], j <= i + lk - lq))
-        return false;
+  for (size_t at = 0; at < vals->size(); at += lq * lk)
+    for (int64_t i = 0; i < lq; ++i)
+      for (int64_t j = 0; j < lk; ++j)
+        if (!ok((*vals)[at + i * lk + j], j <= i + lk - lq))
+          return false;
   return true;
 }
 
@@ -150,6 +152,15 @@ bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
 }
 
 FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape);
+
+/// `a` and `b` are the same scores as [B*H,Lq,Lk] and [B,H,Lq,Lk], in
+/// either order.
+bool isHeadsView(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  if (a.size() == 4)
+    std::swap(a, b);
+  return a.size() == 3 && b.size() == 4 && a.take_back(2) == b.take_back(2) &&
+         a[0] == b[0] * b[1];
+}
 
 /// The ONNX name of a graph input.
 std::string argName(BlockArgument arg) {
@@ -341,6 +352,10 @@ FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape) {
       return parseScores(op->getOperand(1), acc, shape);
     }
   }
+  // BART adds its mask to the 3-D bmm's scores viewed as [B,H,Lq,Lk] and
+  // views the sum back as [B*H,Lq,Lk] for Softmax: read through the view.
+  if (isOnnx(op, "Reshape") && isHeadsView(shapeOf(op->getOperand(0)), shape))
+    return parseScores(op->getOperand(0), acc, shapeOf(op->getOperand(0)));
   if (isOnnx(op, "Sub"))
     return parseMulSubMask(op, acc, shape);
   if (isOnnx(op, "Add"))
