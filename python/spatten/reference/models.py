@@ -356,7 +356,12 @@ def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional
                hardware: Optional[Mapping] = None) -> Result:
     """:func:`run` with ONNX-style named inputs: ``*ids*`` without ``type``
     = token ids, ``*type*`` = token types, ``*mask*`` = padding mask,
-    ``*pixel*`` = ViT's images (in place of the ids)."""
+    ``*pixel*`` = ViT's images (in place of the ids). An encoder-decoder
+    (:class:`~spatten.reference.encdec.EncoderDecoderWeights`) reads
+    ``input_ids`` and ``decoder_input_ids``."""
+    if mw.kind == "bart":
+        from .encdec import run_inputs as run_encoder_decoder
+        return run_encoder_decoder(mw, inputs, cfg, hardware)
     ids = types = mask = None
     for name, a in inputs.items():
         low = name.lower()
