@@ -590,6 +590,12 @@ std::string explainUnliftedAttention(Operation *softmax,
                  ? ""
                  : "its Q*K^T, scale, mask, Softmax, *V chain and head "
                    "layout do not match a recognised attention form";
+    if (isOnnx(op, "Reshape") &&
+        isHeadsView(shapeOf(op->getOperand(0)), shape)) {
+      s = op->getOperand(0);
+      shape = shapeOf(s);
+      continue;
+    }
     bool where = isOnnx(op, "Where");
     if (!where && !isOnnx(op, "Add") && !isOnnx(op, "Sub") &&
         !isOnnx(op, "Mul") && !isOnnx(op, "Div"))

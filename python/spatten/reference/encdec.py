@@ -11,8 +11,8 @@ models").
   BERT's, before the decoder reads it), and the decoder's tokens by their
   causal self-attention importance. Cross-attention queries are the
   decoder's kept rows; its keys are every source token.
-* Q is scaled by ``head_dim ** -0.5`` after its projection, as BART does,
-  and the scores are not scaled again.
+* BART scales Q by ``head_dim ** -0.5`` after its projection; the lift
+  takes that as the attention's scale (``q k^T / sqrt(D)``, as BERT's).
 """
 
 from __future__ import annotations
@@ -116,12 +116,11 @@ class _Tokens:
                                       self.cfg.keep_positions)
 
 
-def _scaled_attention(w, xq: np.ndarray, xkv: np.ndarray, heads: _Heads, mw: EncoderDecoderWeights,
-                      mask: np.ndarray, causal: bool, cfg: SpAttenConfig) -> AttentionResult:
-    """BART's attention of rows xq on rows xkv (Q scaled after q_proj)."""
-    q = (linear(xq, w.wq, w.bq) * F32(mw.head_dim ** -0.5)).astype(F32)
-    k, v = linear(xkv, w.wk, w.bk), linear(xkv, w.wv, w.bv)
-    return attention(q, k, v, heads.kept.tolist(), mw.heads, mask, causal, cfg, scaled=False)
+def _attend(w, xq: np.ndarray, xkv: np.ndarray, heads: _Heads, mw: EncoderDecoderWeights,
+            mask: np.ndarray, causal: bool, cfg: SpAttenConfig) -> AttentionResult:
+    """The attention of rows xq on rows xkv over the kept heads."""
+    q, k, v = linear(xq, w.wq, w.bq), linear(xkv, w.wk, w.bk), linear(xkv, w.wv, w.bv)
+    return attention(q, k, v, heads.kept.tolist(), mw.heads, mask, causal, cfg)
 
 
 def _ffn(lw: LayerWeights, x: np.ndarray, eps: float) -> np.ndarray:
@@ -151,7 +150,7 @@ def _encode(mw: EncoderDecoderWeights, ids: np.ndarray, heads: _Heads, cfg: SpAt
     final = x.copy()
     for l, lw in enumerate(mw.encoder):
         rows, kept_heads = tokens.kept.copy(), heads.kept.copy()
-        att = _scaled_attention(lw, x, x, heads, mw, np.zeros(len(rows), F32), False, cfg)
+        att = _attend(lw, x, x, heads, mw, np.zeros(len(rows), F32), False, cfg)
         x1 = layer_norm((x + linear(att.out, lw.wo, lw.bo)).astype(F32), lw.ln1_g, lw.ln1_b, mw.ln_eps)
         y = _ffn(lw, x1, mw.ln_eps)
         final[rows] = y
@@ -174,12 +173,12 @@ def _decode(mw: EncoderDecoderWeights, ids: np.ndarray, memory: np.ndarray, head
         rows = tokens.kept.copy()
         kept_heads = heads.kept.copy()
         causal = rows[None, :] <= rows[:, None]
-        att = _scaled_attention(lw, x, x, heads, mw, causal, True, cfg)
+        att = _attend(lw, x, x, heads, mw, causal, True, cfg)
         x = layer_norm((x + linear(att.out, lw.wo, lw.bo)).astype(F32), lw.ln1_g, lw.ln1_b, mw.ln_eps)
         heads.after(att)
         records.append(_record(len(records), rows, kept_heads, rows, heads.kept, att))
         kept_heads = heads.kept.copy()
-        cross = _scaled_attention(cw, x, memory, heads, mw, np.zeros(len(memory), F32), False, cfg)
+        cross = _attend(cw, x, memory, heads, mw, np.zeros(len(memory), F32), False, cfg)
         x = layer_norm((x + linear(cross.out, cw.wo, cw.bo)).astype(F32), cw.ln_g, cw.ln_b, mw.ln_eps)
         heads.after(cross)
         y = _ffn(lw, x, mw.ln_eps)
