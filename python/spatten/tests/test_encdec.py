@@ -1,0 +1,121 @@
+"""Encoder-decoder models (spatten.export's ``bart``: post-LN encoder and
+decoder, causal decoder self-attention, cross-attention on the encoder's
+output, tied LM head with ``final_logits_bias``) through the compiler and
+simulator.
+
+Exported by PyTorch 1.13 at opsets 14 and 17 with a source of 12 tokens
+and a target of 8, compiled dense and compared with onnxruntime and
+PyTorch: every self- and cross-attention lifts to ``spatten.attention``
+(docs/ONNXImport.md, "Supported model families"). The SpAtten techniques
+are compared with the NumPy reference (``reference.encdec``): the outputs,
+each attention's heads, each stack's kept tokens and the unconfident rows
+(docs/Algorithms.md, "Encoder-decoder models").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+
+from spatten import export as spexport
+from spatten import ort, tools
+from spatten import reference as R
+from spatten.export_encdec import decoder_length
+from spatten.report import Report
+from test_agreement import CONFIGS as AGREEMENT_CONFIGS
+from test_agreement import OUTPUT_BOUND
+
+BOUND = 1e-4
+SOURCE = 12
+TARGET = decoder_length(SOURCE)
+SHAPES = {"sequence": SOURCE, "decoder_sequence": TARGET}
+
+
+def export(tmp_path: Path, opset: int = 14, layers: int = 2):
+    path = tmp_path / f"bart-{opset}.onnx"
+    model = spexport.export("bart", str(path), opset=opset, seed=3, layers=layers, seq_len=SOURCE)
+    return path, model
+
+
+def max_err(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+@pytest.mark.parametrize("opset", [14, 17])
+def test_dense_matches_onnxruntime_and_torch(opset, tmp_path):
+    """Batch 2: every row's logits equal onnxruntime's and PyTorch's."""
+    path, model = export(tmp_path, opset)
+    inputs = spexport.make_inputs(model.config, batch=2, seq_len=SOURCE, seed=2)
+    binary = tools.compile(path, tmp_path / "model.spbin", shapes={"batch": 2, **SHAPES})
+    got = tools.simulate(binary, inputs, tmp_path / "out").outputs["logits"]
+    assert got.shape == (2, TARGET, model.config.vocab)
+    assert max_err(got, ort.run(path, inputs)["logits"]) < BOUND
+    assert max_err(got, spexport.torch_outputs(model, inputs)["logits"]) < BOUND
+
+
+def test_reference_matches_torch():
+    """The reference's encoder, decoder and cross-attention equal
+    PyTorch's forward on a batch of two."""
+    model = spexport.build_model(spexport.tiny_config("bart", seed=3))
+    inputs = spexport.make_inputs(model.config, batch=2, seq_len=SOURCE, seed=2)
+    want = spexport.torch_outputs(model, inputs)["logits"]
+    assert max_err(R.run_inputs(R.from_torch(model), inputs).outputs["logits"], want) < BOUND
+
+
+def test_export_cli(tmp_path, capsys):
+    """``spatten.export bart`` writes both inputs with their own dynamic
+    lengths."""
+    path = tmp_path / "bart.onnx"
+    assert spexport.main(["bart", "--layers", "1", "-o", str(path)]) == 0
+    from spatten import tensors
+    assert set(tensors.symbolic_dims(path)) == {"batch", "sequence", "decoder_sequence"}
+    assert "wrote" in capsys.readouterr().out
+
+
+def selections(report: Report, encoder_layers: int, heads: int) -> List[Dict[str, List[int]]]:
+    """Per attention (the report's layers, in execution order): the heads it
+    computed and the tokens its stack keeps after it. The encoder's
+    attentions are the first ``encoder_layers``; each stack's token top-k
+    indexes its own kept list."""
+    kept = {"encoder": list(range(SOURCE)), "decoder": list(range(TARGET)), "heads": list(range(heads))}
+    by_layer: Dict[int, List[dict]] = {}
+    for rec in report.data.get("topk", []):
+        by_layer.setdefault(rec["layer"], []).append(rec)
+    out = []
+    for entry in report.layers:
+        l = entry.layer
+        stack = "encoder" if l < encoder_layers else "decoder"
+        computed = list(kept["heads"])
+        for rec in by_layer.get(l, []):
+            role = "heads" if rec["role"] == "heads" else stack
+            kept[role] = [kept[role][s] for s in rec["selected"]]
+        out.append({"heads": computed, "kept_tokens": list(kept[stack])})
+    return out
+
+
+#: Every SpAtten technique, alone and together (test_agreement.py's).
+CONFIGS = {k: AGREEMENT_CONFIGS[k] for k in ("token", "head", "value", "pq", "all", "pq-values-value")}
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_spatten_agrees_with_reference(config, tmp_path):
+    """Batch 1, three encoder and three decoder layers: logits within the
+    agreement bound, and per attention the heads, the kept tokens of its
+    stack and the unconfident rows as the reference computes them."""
+    path, model = export(tmp_path, layers=3)
+    inputs = spexport.make_inputs(model.config, batch=1, seq_len=SOURCE, seed=2)
+    cfg = CONFIGS[config]
+    binary = tools.compile(path, tmp_path / "model.spbin", settings=cfg, shapes={"batch": 1, **SHAPES})
+    run = tools.simulate(binary, inputs, tmp_path / "out")
+    want = R.run_inputs(R.from_torch(model), inputs, cfg, binary.hardware)
+    assert max_err(run.outputs["logits"], want.outputs["logits"]) < OUTPUT_BOUND
+    records = want.layers[0]
+    got = selections(run.report, model.config.layers, model.config.heads)
+    assert len(got) == len(records) == 3 * model.config.layers
+    for sel, entry, r in zip(got, run.report.layers, records):
+        assert sel["heads"] == r.heads, f"attention {r.layer}: heads"
+        assert sel["kept_tokens"] == r.kept_tokens, f"attention {r.layer}: kept tokens"
+        assert (entry.unconfident_rows or 0) == sum(len(v) for v in r.unconfident_rows.values())
