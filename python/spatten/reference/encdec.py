@@ -25,22 +25,14 @@ import numpy as np
 from .attention import AttentionResult, LayerRecord, accumulate, attention, keep_count, resolve_schedule, select_tokens
 from .config import SpAttenConfig
 from .kernels import F32, gelu_erf, layer_norm, linear, topk
-from .models import LayerWeights, Result
+from .models import AttentionWeights, LayerWeights, Result
 
 
 @dataclasses.dataclass
-class CrossAttentionWeights:
-    """A decoder layer's cross-attention (``encoder_attn``), linear weights
-    [in, out], and the LayerNorm after its residual."""
+class CrossAttentionWeights(AttentionWeights):
+    """A decoder layer's cross-attention (``encoder_attn``) and the
+    LayerNorm after its residual."""
 
-    wq: np.ndarray
-    bq: np.ndarray
-    wk: np.ndarray
-    bk: np.ndarray
-    wv: np.ndarray
-    bv: np.ndarray
-    wo: np.ndarray
-    bo: np.ndarray
     ln_g: np.ndarray
     ln_b: np.ndarray
 
@@ -116,7 +108,7 @@ class _Tokens:
                                       self.cfg.keep_positions)
 
 
-def _attend(w, xq: np.ndarray, xkv: np.ndarray, heads: _Heads, mw: EncoderDecoderWeights,
+def _attend(w: AttentionWeights, xq: np.ndarray, xkv: np.ndarray, heads: _Heads, mw: EncoderDecoderWeights,
             mask: np.ndarray, causal: bool, cfg: SpAttenConfig) -> AttentionResult:
     """The attention of rows xq on rows xkv over the kept heads."""
     q, k, v = linear(xq, w.wq, w.bq), linear(xkv, w.wk, w.bk), linear(xkv, w.wv, w.bv)

@@ -26,7 +26,7 @@ from spatten import reference as R
 from spatten.export_encdec import decoder_length
 from spatten.report import Report
 from test_agreement import CONFIGS as AGREEMENT_CONFIGS
-from test_agreement import OUTPUT_BOUND
+from test_agreement import OUTPUT_BOUND, max_err
 
 BOUND = 1e-4
 SOURCE = 12
@@ -38,10 +38,6 @@ def export(tmp_path: Path, opset: int = 14, layers: int = 2):
     path = tmp_path / f"bart-{opset}.onnx"
     model = spexport.export("bart", str(path), opset=opset, seed=3, layers=layers, seq_len=SOURCE)
     return path, model
-
-
-def max_err(a, b) -> float:
-    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
 @pytest.mark.parametrize("opset", [14, 17])
