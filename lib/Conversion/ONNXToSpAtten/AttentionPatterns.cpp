@@ -139,6 +139,8 @@ struct Scores {
   Value keyPadding;
   bool keyPaddingFlags = false;
   bool causal = false;
+  // T5's position bias: a constant [B|1, H, Lq, Lk] added to the scores.
+  Value scoreBias;
 };
 
 bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
@@ -299,8 +301,29 @@ bool matchKeyPadding(Value m, ArrayRef<int64_t> shape, Scores &acc) {
   return true;
 }
 
+/// A constant of zeros (T5's cross-attention bias without a mask).
+bool isZeroConst(Value m) {
+  ElementsAttr attr = getConstAttr(m);
+  std::optional<SmallVector<double>> vals =
+      attr ? readValues(attr) : std::nullopt;
+  return vals && llvm::all_of(*vals, [](double v) { return v == 0; });
+}
+
+/// A constant per-head score bias [B|1, H, Lq, Lk] (T5's relative position
+/// bias, with the mask added in).
+bool isScoreBias(Value m, ArrayRef<int64_t> scores) {
+  auto t = tensorTypeOf(m);
+  if (!t || !t.getElementType().isF32() || t.getRank() != 4 ||
+      scores.size() != 4 || !getConstAttr(m))
+    return false;
+  ArrayRef<int64_t> s = t.getShape();
+  return (s[0] == scores[0] || s[0] == 1) && s[1] == scores[1] &&
+         s[2] == scores[2] && s[3] == scores[3];
+}
+
 /// `Add(s, mask)` in either operand order: a padding bias (HF's
-/// [B,1,1,Lk] or torch's key padding mask) or an additive causal constant.
+/// [B,1,1,Lk] or torch's key padding mask), an additive causal constant, a
+/// per-head score bias or zeros.
 FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
                                ArrayRef<int64_t> shape) {
   for (int i : {0, 1}) {
@@ -308,8 +331,10 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
     if (w.getType() != add->getResult(0).getType())
       continue;
     Scores next = acc;
-    bool padded = next.padding || next.keyPadding;
-    if (!next.causal &&
+    bool padded = next.padding || next.keyPadding || next.scoreBias;
+    if (isZeroConst(m))
+      ;
+    else if (!next.causal &&
         isCausalConst(m, shape[shape.size() - 2], shape.back(),
                       [](double v, bool keep) {
                         return keep ? v == 0 : v <= kMaskedBias;
@@ -317,6 +342,8 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
       next.causal = true;
     else if (!padded && isPaddingBias(m, shape))
       next.padding = m;
+    else if (!padded && isScoreBias(m, shape))
+      next.scoreBias = m;
     else if (padded || !matchKeyPadding(m, shape, next))
       continue;
     if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
@@ -394,7 +421,8 @@ LogicalResult checkShapes(const Match &m, ArrayRef<int64_t> scores) {
                          : scores != ArrayRef<int64_t>{q.b, q.h, q.l,
                                                        past + k.l})
     return failure();
-  if (m.scores.padding && shapeOf(m.scores.padding)[0] != q.b)
+  if ((m.scores.padding && shapeOf(m.scores.padding)[0] != q.b) ||
+      (m.scores.scoreBias && shapeOf(m.scores.scoreBias)[0] != q.b))
     return failure(); // a [1,1,1,Lk] bias with B > 1 needs a broadcast
   if (m.scores.keyPadding &&
       tensorTypeOf(m.scores.keyPadding).getNumElements() != q.b * k.l)
@@ -478,6 +506,8 @@ struct AttentionPattern : RewritePattern {
                  ? reshapeTo(rw, loc, m.scores.padding, {b, q.l, past + lk})
                  : reshapeTo(rw, loc, m.scores.padding, {b, past + lk});
     }
+    if (m.scores.scoreBias)
+      mask = m.scores.scoreBias;
     MaskKind kind = mask
                         ? (m.scores.causal ? MaskKind::padding_causal
                                            : MaskKind::padding)

@@ -366,7 +366,7 @@ def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional
     ``*pixel*`` = ViT's images (in place of the ids). An encoder-decoder
     (:class:`~spatten.reference.encdec.EncoderDecoderWeights`) reads
     ``input_ids`` and ``decoder_input_ids``."""
-    if mw.kind == "bart":
+    if mw.kind in ("bart", "t5"):
         from .encdec import run_inputs as run_encoder_decoder
         return run_encoder_decoder(mw, inputs, cfg, hardware)
     ids = types = mask = None

@@ -1,14 +1,16 @@
-"""Encoder-decoder models (spatten.export's ``bart``: post-LN encoder and
-decoder, causal decoder self-attention, cross-attention on the encoder's
-output, tied LM head with ``final_logits_bias``) through the compiler and
-simulator.
+"""Encoder-decoder models through the compiler and simulator:
+spatten.export's ``bart`` (post-LN encoder and decoder, causal decoder
+self-attention, cross-attention on the encoder's output, tied LM head with
+``final_logits_bias``) and ``t5`` (pre-norm RMSNorm blocks, unscaled
+scores plus a relative position bias, ReLU or gated-GELU FFN).
 
 Exported by PyTorch 1.13 at opsets 14 and 17 with a source of 12 tokens
 and a target of 8, compiled dense and compared with onnxruntime and
-PyTorch: every self- and cross-attention lifts to ``spatten.attention``
-(docs/ONNXImport.md, "Supported model families"). The SpAtten techniques
-are compared with the NumPy reference (``reference.encdec``): the outputs,
-each attention's heads, each stack's kept tokens and the unconfident rows
+PyTorch: every self- and cross-attention lifts to ``spatten.attention``,
+T5's position bias as its per-head score bias (docs/ONNXImport.md,
+"Supported model families"). The SpAtten techniques are compared with the
+NumPy reference (``reference.encdec``): the outputs, each attention's
+heads, each stack's kept tokens and the unconfident rows
 (docs/Algorithms.md, "Encoder-decoder models").
 """
 
@@ -34,16 +36,22 @@ TARGET = decoder_length(SOURCE)
 SHAPES = {"sequence": SOURCE, "decoder_sequence": TARGET}
 
 
-def export(tmp_path: Path, opset: int = 14, layers: int = 2):
-    path = tmp_path / f"bart-{opset}.onnx"
-    model = spexport.export("bart", str(path), opset=opset, seed=3, layers=layers, seq_len=SOURCE)
+#: name -> (spatten.export kind, options).
+FAMILIES = {"bart": ("bart", {}), "t5": ("t5", {}), "t5-gated": ("t5", {"activation": "gelu"})}
+
+
+def export(tmp_path: Path, family: str, opset: int = 14, layers: int = 2):
+    kind, options = FAMILIES[family]
+    path = tmp_path / f"{family}-{opset}.onnx"
+    model = spexport.export(kind, str(path), opset=opset, seed=3, layers=layers, seq_len=SOURCE, **options)
     return path, model
 
 
 @pytest.mark.parametrize("opset", [14, 17])
-def test_dense_matches_onnxruntime_and_torch(opset, tmp_path):
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_dense_matches_onnxruntime_and_torch(family, opset, tmp_path):
     """Batch 2: every row's logits equal onnxruntime's and PyTorch's."""
-    path, model = export(tmp_path, opset)
+    path, model = export(tmp_path, family, opset)
     inputs = spexport.make_inputs(model.config, batch=2, seq_len=SOURCE, seed=2)
     binary = tools.compile(path, tmp_path / "model.spbin", shapes={"batch": 2, **SHAPES})
     got = tools.simulate(binary, inputs, tmp_path / "out").outputs["logits"]
@@ -52,10 +60,13 @@ def test_dense_matches_onnxruntime_and_torch(opset, tmp_path):
     assert max_err(got, spexport.torch_outputs(model, inputs)["logits"]) < BOUND
 
 
-def test_reference_matches_torch():
-    """The reference's encoder, decoder and cross-attention equal
-    PyTorch's forward on a batch of two."""
-    model = spexport.build_model(spexport.tiny_config("bart", seed=3))
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_reference_matches_torch(family):
+    """The reference's encoder, decoder and cross-attention (T5: and its
+    bucketed relative position bias) equal PyTorch's forward on a batch of
+    two."""
+    kind, options = FAMILIES[family]
+    model = spexport.build_model(spexport.tiny_config(kind, seed=3, **options))
     inputs = spexport.make_inputs(model.config, batch=2, seq_len=SOURCE, seed=2)
     want = spexport.torch_outputs(model, inputs)["logits"]
     assert max_err(R.run_inputs(R.from_torch(model), inputs).outputs["logits"], want) < BOUND
@@ -97,11 +108,13 @@ CONFIGS = {k: AGREEMENT_CONFIGS[k] for k in ("token", "head", "value", "pq", "al
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_spatten_agrees_with_reference(config, tmp_path):
+@pytest.mark.parametrize("family", ["bart", "t5"])
+def test_spatten_agrees_with_reference(family, config, tmp_path):
     """Batch 1, three encoder and three decoder layers: logits within the
     agreement bound, and per attention the heads, the kept tokens of its
-    stack and the unconfident rows as the reference computes them."""
-    path, model = export(tmp_path, layers=3)
+    stack and the unconfident rows as the reference computes them (T5:
+    the score bias follows the kept tokens and heads)."""
+    path, model = export(tmp_path, family, layers=3)
     inputs = spexport.make_inputs(model.config, batch=1, seq_len=SOURCE, seed=2)
     cfg = CONFIGS[config]
     binary = tools.compile(path, tmp_path / "model.spbin", settings=cfg, shapes={"batch": 1, **SHAPES})

@@ -115,3 +115,65 @@ func.func @cross_attention_per_head_mask(%q: tensor<1x2x8xf32>, %k: tensor<1x3x8
   %out = onnx.Reshape(%ot, %flat) : (tensor<1x2x2x4xf32>, tensor<3xi64>) -> tensor<1x2x8xf32>
   return %out : tensor<1x2x8xf32>
 }
+
+// -----
+
+// T5's self-attention (T5Attention, PyTorch 1.13): bias-free projections
+// split into heads by view(B,L,H,D).transpose(1,2), 4-D MatMuls with K
+// transposed (0,1,3,2), no scaling, and the position bias (a folded
+// constant [B,H,Lq,Lk]: bucketed relative positions looked up per head,
+// plus the mask) added to the scores. The op carries it as its per-head
+// score bias. B=1, L=2, H=2, D=4.
+
+// CHECK-LABEL: func @t5_score_bias
+// CHECK: %[[BIAS:.*]] = arith.constant {{.*}} : tensor<1x2x2x2xf32>
+// CHECK: spatten.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%[[BIAS]]) {mask_kind = #spatten.mask_kind<padding>, num_heads = 2 : i64, scale = 1.000000e+00 : f32} : (tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x8xf32>
+// CHECK-NOT: onnx.
+func.func @t5_score_bias(%q: tensor<1x2x8xf32>, %k: tensor<1x2x8xf32>, %v: tensor<1x2x8xf32>) -> tensor<1x2x8xf32> {
+  %bias = onnx.Constant {value = dense<[[[[0.5, -0.25], [0.125, 0.75]], [[-0.5, 0.25], [1.0, 0.0]]]]> : tensor<1x2x2x2xf32>} : tensor<1x2x2x2xf32>
+  %h4 = onnx.Constant {value = dense<[1, 2, 2, 4]> : tensor<4xi64>} : tensor<4xi64>
+  %flat = onnx.Constant {value = dense<[1, 2, 8]> : tensor<3xi64>} : tensor<3xi64>
+  %qr = onnx.Reshape(%q, %h4) : (tensor<1x2x8xf32>, tensor<4xi64>) -> tensor<1x2x2x4xf32>
+  %kr = onnx.Reshape(%k, %h4) : (tensor<1x2x8xf32>, tensor<4xi64>) -> tensor<1x2x2x4xf32>
+  %vr = onnx.Reshape(%v, %h4) : (tensor<1x2x8xf32>, tensor<4xi64>) -> tensor<1x2x2x4xf32>
+  %qt = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %kt = onnx.Transpose(%kr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %vt = onnx.Transpose(%vr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %ktt = onnx.Transpose(%kt) {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x4x2xf32>
+  %s = onnx.MatMul(%qt, %ktt) : (tensor<1x2x2x4xf32>, tensor<1x2x4x2xf32>) -> tensor<1x2x2x2xf32>
+  %sb = onnx.Add(%s, %bias) : (tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %p = onnx.Softmax(%sb) {axis = 3 : i64} : (tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %o = onnx.MatMul(%p, %vt) : (tensor<1x2x2x2xf32>, tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %out = onnx.Reshape(%ot, %flat) : (tensor<1x2x2x4xf32>, tensor<3xi64>) -> tensor<1x2x8xf32>
+  return %out : tensor<1x2x8xf32>
+}
+
+// -----
+
+// T5's cross-attention: its position bias is zeros (no relative bias, no
+// padding), which adds nothing: no mask. Lq=2, Lk=3, B=1, H=2, D=4.
+
+// CHECK-LABEL: func @t5_cross_zero_bias
+// CHECK: spatten.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #spatten.mask_kind<none>, num_heads = 2 : i64, scale = 1.000000e+00 : f32} : (tensor<1x2x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x2x8xf32>
+// CHECK-NOT: onnx.
+func.func @t5_cross_zero_bias(%q: tensor<1x2x8xf32>, %k: tensor<1x3x8xf32>, %v: tensor<1x3x8xf32>) -> tensor<1x2x8xf32> {
+  %zeros = onnx.Constant {value = dense<0.0> : tensor<1x2x2x3xf32>} : tensor<1x2x2x3xf32>
+  %q4 = onnx.Constant {value = dense<[1, 2, 2, 4]> : tensor<4xi64>} : tensor<4xi64>
+  %k4 = onnx.Constant {value = dense<[1, 3, 2, 4]> : tensor<4xi64>} : tensor<4xi64>
+  %flat = onnx.Constant {value = dense<[1, 2, 8]> : tensor<3xi64>} : tensor<3xi64>
+  %qr = onnx.Reshape(%q, %q4) : (tensor<1x2x8xf32>, tensor<4xi64>) -> tensor<1x2x2x4xf32>
+  %kr = onnx.Reshape(%k, %k4) : (tensor<1x3x8xf32>, tensor<4xi64>) -> tensor<1x3x2x4xf32>
+  %vr = onnx.Reshape(%v, %k4) : (tensor<1x3x8xf32>, tensor<4xi64>) -> tensor<1x3x2x4xf32>
+  %qt = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %kt = onnx.Transpose(%kr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x3x2x4xf32>) -> tensor<1x2x3x4xf32>
+  %vt = onnx.Transpose(%vr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x3x2x4xf32>) -> tensor<1x2x3x4xf32>
+  %ktt = onnx.Transpose(%kt) {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x2x3x4xf32>) -> tensor<1x2x4x3xf32>
+  %s = onnx.MatMul(%qt, %ktt) : (tensor<1x2x2x4xf32>, tensor<1x2x4x3xf32>) -> tensor<1x2x2x3xf32>
+  %sb = onnx.Add(%s, %zeros) : (tensor<1x2x2x3xf32>, tensor<1x2x2x3xf32>) -> tensor<1x2x2x3xf32>
+  %p = onnx.Softmax(%sb) {axis = 3 : i64} : (tensor<1x2x2x3xf32>) -> tensor<1x2x2x3xf32>
+  %o = onnx.MatMul(%p, %vt) : (tensor<1x2x2x3xf32>, tensor<1x2x3x4xf32>) -> tensor<1x2x2x4xf32>
+  %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %out = onnx.Reshape(%ot, %flat) : (tensor<1x2x2x4xf32>, tensor<3xi64>) -> tensor<1x2x8xf32>
+  return %out : tensor<1x2x8xf32>
+}

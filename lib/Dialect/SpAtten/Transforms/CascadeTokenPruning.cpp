@@ -263,7 +263,8 @@ Cascade CascadeTokenPruningPass::initialState(OpBuilder &b, Location loc,
 }
 
 /// Later layers see only the kept keys of their padding masks (key axis
-/// last; a per-query mask loses the pruned queries too).
+/// last; a per-query mask loses the pruned queries too, a per-head score
+/// bias [B, H, Lq, Lk] both and keeps its heads).
 void CascadeTokenPruningPass::pruneMasks(OpBuilder &b,
                                          ArrayRef<DecomposedAttention> later,
                                          Value idx, ShapeRefresher &refresher) {
@@ -276,7 +277,7 @@ void CascadeTokenPruningPass::pruneMasks(OpBuilder &b,
     if (!p) {
       p = mask;
       int64_t rank = shapeOf(mask).size();
-      for (int64_t axis = 1; axis < rank; ++axis) {
+      for (int64_t axis = rank == 4 ? 2 : 1; axis < rank; ++axis) {
         SmallVector<int64_t> shape(shapeOf(p));
         shape[axis] = shapeOf(idx)[1];
         p = PruneTokensOp::create(
