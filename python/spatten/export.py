@@ -28,14 +28,9 @@ The modules are written in plain torch with the structure of Hugging Face's
   kernel, CLS token, learned position embeddings, pre-LN encoder, final
   LayerNorm) on float ``pixel_values``; the modules are in
   :mod:`spatten.export_vit`.
-* bart: Hugging Face's ``BartForConditionalGeneration`` (post-LN encoder
-  and decoder, causal decoder self-attention, cross-attention on the
-  encoder's output, tied LM head with ``final_logits_bias``) on
-  ``input_ids`` and ``decoder_input_ids``; the modules are in
-  :mod:`spatten.export_encdec`.
-* t5: Hugging Face's ``T5ForConditionalGeneration`` (T5LayerNorm, relative
-  position bias added to unscaled scores, ReLU or, with ``--activation
-  gelu``, gated-GELU FFN), the same inputs and output as bart.
+* bart, t5: Hugging Face's encoder-decoders ``BartForConditionalGeneration``
+  and ``T5ForConditionalGeneration`` on ``input_ids`` and
+  ``decoder_input_ids``, in :mod:`spatten.export_encdec`.
 
 Weights are drawn from a seeded generator, so a (config, seed) pair always
 gives the same model; LayerNorm gains/biases are randomised too, so a test

@@ -71,7 +71,9 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       -1e4, 0), which becomes ints * -10000), Where(tril, s, c <= -1e4),
       s*tril - 1e4*(1-tril) or an additive 0/-1e4 constant (causal: the
       constant must be exactly lower-triangular with offset Lk-Lq, its
-      leading dims 1 or copies of it), each possibly added to the
+      leading dims 1 or copies of it), a constant [B,H,Lq,Lk] (T5's
+      position bias: the op's per-head score bias; zeros add nothing),
+      each possibly added to the
       [B*H,Lq,Lk] scores viewed as [B,H,Lq,Lk] (BART). Q, K and V may be
       projections of different tensors (cross-attention: Lk differs from
       Lq). A
