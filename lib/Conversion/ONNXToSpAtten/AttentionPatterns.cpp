@@ -332,20 +332,21 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
       continue;
     Scores next = acc;
     bool padded = next.padding || next.keyPadding || next.scoreBias;
-    if (isZeroConst(m))
-      ;
-    else if (!next.causal &&
+    if (isZeroConst(m)) {
+      // Adds nothing (T5's cross-attention bias).
+    } else if (!next.causal &&
         isCausalConst(m, shape[shape.size() - 2], shape.back(),
                       [](double v, bool keep) {
                         return keep ? v == 0 : v <= kMaskedBias;
-                      }))
+                      })) {
       next.causal = true;
-    else if (!padded && isPaddingBias(m, shape))
+    } else if (!padded && isPaddingBias(m, shape)) {
       next.padding = m;
-    else if (!padded && isScoreBias(m, shape))
+    } else if (!padded && isScoreBias(m, shape)) {
       next.scoreBias = m;
-    else if (padded || !matchKeyPadding(m, shape, next))
+    } else if (padded || !matchKeyPadding(m, shape, next)) {
       continue;
+    }
     if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
       return r;
   }

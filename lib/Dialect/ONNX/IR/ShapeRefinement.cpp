@@ -169,8 +169,9 @@ std::optional<std::vector<::onnx::TypeProto>> inferWithONNX(Operation *op) {
 }
 
 /// LessOrEqual and GreaterOrEqual, which libonnx 1.12 defines as functions
-/// (Or of Less/Greater and Equal) whose shape function infers no shape: a bool of the
-/// operands' broadcast shape (Hugging Face's decoder masks compare with <=).
+/// (Or of Less/Greater and Equal) whose shape function infers no shape: a
+/// bool of the operands' broadcast shape (Hugging Face's decoder masks
+/// compare with <=).
 std::optional<std::vector<::onnx::TypeProto>> inferOrEqual(Operation *op) {
   if (!isa<LessOrEqualOp, GreaterOrEqualOp>(op))
     return std::nullopt;
