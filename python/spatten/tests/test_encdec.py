@@ -103,8 +103,11 @@ def selections(report: Report, encoder_layers: int, heads: int) -> List[Dict[str
     return out
 
 
-#: Every SpAtten technique, alone and together (test_agreement.py's).
-CONFIGS = {k: AGREEMENT_CONFIGS[k] for k in ("token", "head", "value", "pq", "all", "pq-values-value")}
+#: Every SpAtten technique, alone and together (test_agreement.py's), and
+#: fixed-point attention.
+CONFIGS = {**{k: AGREEMENT_CONFIGS[k] for k in ("token", "head", "value", "pq", "all", "pq-values-value",
+                                                 "head-bits")},
+           "attn-bits": R.SpAttenConfig(attn_bits=12)}
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
