@@ -98,7 +98,8 @@ class ModelConfig:
     GPT-2 only: ``lm_head`` adds the tied language-model head (output
     ``logits``); ``past`` (with ``lm_head``) adds the KV-cache inputs and
     outputs. Transformer encoder only: ``activation`` (``relu`` or
-    ``gelu``), ``norm_first``, ``batch_first`` and ``key_padding_mask`` (the
+    ``gelu``; also T5's, ``gelu`` its gated-GELU FFN), ``norm_first``,
+    ``batch_first`` and ``key_padding_mask`` (the
     mask input), as ``nn.TransformerEncoderLayer`` names them. LLaMA only:
     ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
     ``rope_theta`` (the rotary embedding's base). ViT only: ``image_size``

@@ -86,7 +86,8 @@ class EncoderDecoderWeights:
         return len(self.encoder) + 2 * len(self.decoder)
 
 
-#: T5's relative_attention_num_buckets and relative_attention_max_distance.
+#: T5's relative_attention_num_buckets and relative_attention_max_distance
+#: (Hugging Face's defaults, as spatten.export_encdec builds the model).
 T5_BUCKETS, T5_MAX_DISTANCE = 32, 128
 
 
@@ -180,6 +181,9 @@ def _ffn(mw: EncoderDecoderWeights, lw: LayerWeights, h: np.ndarray) -> np.ndarr
 
 def _record(layer: int, rows: np.ndarray, heads: np.ndarray, after_rows: np.ndarray, after_heads: np.ndarray,
             att: AttentionResult) -> LayerRecord:
+    """One attention's record: the query rows (a cross-attention's: the
+    source tokens) and heads it computed, its stack's kept tokens and the
+    kept heads after it, its unconfident rows; no byte counts."""
     return LayerRecord(layer, rows.tolist(), heads.tolist(), after_rows.tolist(), after_heads.tolist(),
                        {h: rows[u].tolist() for h, u in att.unconfident.items()}, {}, {})
 
