@@ -72,11 +72,12 @@ def test_reference_matches_torch(family):
     assert max_err(R.run_inputs(R.from_torch(model), inputs).outputs["logits"], want) < BOUND
 
 
-def test_export_cli(tmp_path, capsys):
-    """``spatten.export bart`` writes both inputs with their own dynamic
-    lengths."""
-    path = tmp_path / "bart.onnx"
-    assert spexport.main(["bart", "--layers", "1", "-o", str(path)]) == 0
+@pytest.mark.parametrize("args", [["bart"], ["t5", "--activation", "gelu"]])
+def test_export_cli(args, tmp_path, capsys):
+    """``spatten.export bart`` and ``t5`` write both inputs with their own
+    dynamic lengths."""
+    path = tmp_path / "model.onnx"
+    assert spexport.main([*args, "--layers", "1", "-o", str(path)]) == 0
     from spatten import tensors
     assert set(tensors.symbolic_dims(path)) == {"batch", "sequence", "decoder_sequence"}
     assert "wrote" in capsys.readouterr().out
