@@ -7,7 +7,8 @@ zoo" of docs/results.md.
     /usr/bin/python3 bench/zoo.py                 # after building build/bin
     /usr/bin/python3 bench/zoo.py --bin-dir DIR --output FILE
 
-Each family is the tiny size (seed 3) at batch 1 and 12 tokens. A dense
+Each family is the tiny size (seed 3) at batch 1 and 12 tokens (BART and
+T5: a 12-token source and an 8-token target). A dense
 run's error is the largest absolute difference of any output element from
 onnxruntime's and from PyTorch's; a technique's is the largest from the
 reference's outputs for the same settings (docs/Algorithms.md), on the
@@ -36,7 +37,7 @@ from spatten import ort, tensors, tools  # noqa: E402
 from spatten import reference as R  # noqa: E402
 
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
-FAMILIES = ("bert", "gpt2-lm", "transformer-encoder", "llama", "vit")
+FAMILIES = ("bert", "gpt2-lm", "transformer-encoder", "llama", "vit", "bart", "t5")
 OPSETS = (14, 17)
 SEQ = 12
 #: The techniques, each alone and together (the accuracy benchmark's
@@ -62,7 +63,9 @@ def measure(family: str, opset: int, work: Path, bin_dir: Optional[Path]) -> Dic
     model_path = work / f"{family}-{opset}.onnx"
     model = E.export(family, str(model_path), opset=opset, seed=3, seq_len=SEQ)
     inputs = E.make_inputs(model.config, batch=1, seq_len=SEQ, seed=2)
-    shapes = {d: 1 if "batch" in d.lower() else SEQ for d in tensors.symbolic_dims(model_path)}
+    # Each dynamic dim as long as the inputs are (BART's target is shorter).
+    shapes = {d: inputs[spec.name].shape[axis] for spec in tensors.input_specs(model_path)
+              for axis, d in enumerate(spec.dims) if isinstance(d, str)}
     weights, hardware = R.from_torch(model), json.loads(HARDWARE.read_text())
 
     def run(cfg: R.SpAttenConfig) -> Dict[str, np.ndarray]:
@@ -93,7 +96,8 @@ def render(rows: List[Dict[str, object]]) -> List[str]:
     head = ["family", "opset", "dense vs onnxruntime", "dense vs PyTorch", *(f"{t} vs reference" for t in TECHNIQUES)]
     lines = [BEGIN, "## Model zoo", "",
              "Every family `spatten.export` writes, exported by PyTorch 1.13 (tiny size, seed 3, batch 1, "
-             f"{SEQ} tokens; ViT a 32 x 32 image, 16 patches and its class token), compiled and simulated: the "
+             f"{SEQ} tokens; ViT a 32 x 32 image, 16 patches and its class token; BART and T5 (ReLU FFN) a source "
+             f"of {SEQ} tokens and a target of {E.decoder_length(SEQ)}), compiled and simulated: the "
              "largest absolute difference of any output element "
              "from onnxruntime and PyTorch (dense), and from the NumPy reference for each SpAtten technique "
              "(token keep 0.5, head keep 0.5, value keep 0.3, progressive quantization 6+4 bits, and all "

@@ -28,6 +28,9 @@ The modules are written in plain torch with the structure of Hugging Face's
   kernel, CLS token, learned position embeddings, pre-LN encoder, final
   LayerNorm) on float ``pixel_values``; the modules are in
   :mod:`spatten.export_vit`.
+* bart, t5: Hugging Face's encoder-decoders ``BartForConditionalGeneration``
+  and ``T5ForConditionalGeneration`` on ``input_ids`` and
+  ``decoder_input_ids``, in :mod:`spatten.export_encdec`.
 
 Weights are drawn from a seeded generator, so a (config, seed) pair always
 gives the same model; LayerNorm gains/biases are randomised too, so a test
@@ -49,6 +52,8 @@ CLI::
     /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
     /usr/bin/python3 -m spatten.export llama --tiny --kv-heads 2 --opset 17 -o llama.onnx
     /usr/bin/python3 -m spatten.export vit --tiny --image-size 32 --patch-size 8 -o vit.onnx
+    /usr/bin/python3 -m spatten.export bart --tiny --opset 17 -o bart.onnx
+    /usr/bin/python3 -m spatten.export t5 --activation gelu -o t5.onnx
     /usr/bin/python3 -m spatten.export transformer-encoder --norm-first --activation gelu \\
         --batch-first --key-padding-mask --opset 17 -o enc.onnx
 
@@ -75,11 +80,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from .export_encdec import BartForConditionalGeneration, T5ForConditionalGeneration, decoder_length
 from .export_llama import LlamaForCausalLM, LlamaRMSNorm, apply_rotary_pos_emb, rotary_tables
 from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
-KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "vit")
+KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "vit", "bart", "t5")
+#: Kinds with an encoder and a decoder (inputs input_ids, decoder_input_ids).
+ENCODER_DECODER = ("bart", "t5")
 DYNAMIC_DIMS = {"batch": 0, "sequence": 1}
 
 
@@ -90,7 +98,8 @@ class ModelConfig:
     GPT-2 only: ``lm_head`` adds the tied language-model head (output
     ``logits``); ``past`` (with ``lm_head``) adds the KV-cache inputs and
     outputs. Transformer encoder only: ``activation`` (``relu`` or
-    ``gelu``), ``norm_first``, ``batch_first`` and ``key_padding_mask`` (the
+    ``gelu``; also T5's, ``gelu`` its gated-GELU FFN), ``norm_first``,
+    ``batch_first`` and ``key_padding_mask`` (the
     mask input), as ``nn.TransformerEncoderLayer`` names them. LLaMA only:
     ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
     ``rope_theta`` (the rotary embedding's base; also BERT's with
@@ -100,7 +109,7 @@ class ModelConfig:
     (pixels per side), ``patch_size`` (pixels per patch side, the Conv's
     kernel and stride) and ``channels``."""
 
-    kind: str  # "bert", "gpt2", "transformer-encoder", "llama" or "vit"
+    kind: str  # one of KINDS
     layers: int
     hidden: int
     heads: int
@@ -130,10 +139,11 @@ class ModelConfig:
             raise ValueError(f"unknown model kind {self.kind!r} (expected one of {KINDS})")
         if self.activation not in ("relu", "gelu"):
             raise ValueError(f"unknown activation {self.activation!r} (expected relu or gelu)")
-        encoder_only = self.norm_first or self.batch_first or self.key_padding_mask or self.activation != "relu"
+        encoder_only = self.norm_first or self.batch_first or self.key_padding_mask
         if encoder_only and self.kind != "transformer-encoder":
-            raise ValueError("activation, norm_first, batch_first and key_padding_mask are "
-                             "transformer-encoder options")
+            raise ValueError("norm_first, batch_first and key_padding_mask are transformer-encoder options")
+        if self.activation != "relu" and self.kind not in ("transformer-encoder", "t5"):
+            raise ValueError("activation is a transformer-encoder and t5 option")
         if self.hidden % self.heads:
             raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
         if not self.intermediate:
@@ -159,7 +169,7 @@ class ModelConfig:
 
     @property
     def ln_eps(self) -> float:
-        return {"bert": 1e-12, "vit": 1e-12, "llama": 1e-6}.get(self.kind, 1e-5)
+        return {"bert": 1e-12, "vit": 1e-12, "llama": 1e-6, "t5": 1e-6}.get(self.kind, 1e-5)
 
     @property
     def patches(self) -> int:
@@ -174,6 +184,8 @@ class ModelConfig:
             return ["input_ids"] + (["key_padding_mask"] if self.key_padding_mask else [])
         if self.kind == "vit":
             return ["pixel_values"]
+        if self.kind in ENCODER_DECODER:
+            return ["input_ids", "decoder_input_ids"]
         return ["input_ids"] + self.cache_names("past_key_values")
 
     @property
@@ -182,7 +194,7 @@ class ModelConfig:
             if self.mlm_head:
                 return ["prediction_scores"]
             return ["last_hidden_state", "pooler_output"] if self.pooler else ["last_hidden_state"]
-        if self.lm_head or self.kind == "llama":
+        if self.lm_head or self.kind in ("llama", *ENCODER_DECODER):
             return ["logits"] + self.cache_names("present")
         return ["last_hidden_state"]
 
@@ -555,6 +567,10 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         model = LlamaForCausalLM(cfg)
     elif cfg.kind == "vit":
         model = ViTModel(cfg)
+    elif cfg.kind == "bart":
+        model = BartForConditionalGeneration(cfg)
+    elif cfg.kind == "t5":
+        model = T5ForConditionalGeneration(cfg)
     else:
         model = GPT2LMHeadModel(cfg) if cfg.lm_head else GPT2Model(cfg)
     with torch.no_grad():
@@ -588,6 +604,9 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
     if cfg.kind == "llama":
         return {"input_ids": ids}
+    if cfg.kind in ENCODER_DECODER:
+        target = rng.integers(0, cfg.vocab, size=(batch, decoder_length(seq_len)), dtype=np.int64)
+        return {"input_ids": ids, "decoder_input_ids": target}
     if cfg.kind == "transformer-encoder":
         out = {"input_ids": ids}
         if cfg.key_padding_mask:
@@ -635,6 +654,8 @@ def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, se
     dyn[cfg.output_names[0]] = {0: "batch", 1: "sequence"}
     if cfg.kind == "vit":
         dyn = {"pixel_values": {0: "batch"}, "last_hidden_state": {0: "batch"}}
+    if cfg.kind in ENCODER_DECODER:
+        dyn["decoder_input_ids"] = dyn["logits"] = {0: "batch", 1: "decoder_sequence"}
     if "pooler_output" in cfg.output_names:
         dyn["pooler_output"] = {0: "batch"}
     # The encoder's fast path (taken without autograd) cannot be exported.
@@ -649,7 +670,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama`` or ``vit``; ``size``: a key of ``CONFIGS``.
+    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``vit``, ``bart`` or ``t5``;
+    ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
         kind, over = "gpt2", {**over, "lm_head": True}
@@ -662,8 +684,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA-, ViT- or nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit"])
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA-, ViT-, BART-, T5- or nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit", "bart", "t5"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -686,7 +708,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--image-size", type=int, dest="image_size", help="vit: pixels per image side")
     ap.add_argument("--patch-size", type=int, dest="patch_size", help="vit: pixels per patch side")
     enc = ap.add_argument_group("transformer-encoder")
-    enc.add_argument("--activation", choices=["relu", "gelu"])
+    enc.add_argument("--activation", choices=["relu", "gelu"], help="the FFN activation (t5: gelu is the gated-GELU FFN)")
     enc.add_argument("--norm-first", action="store_true", help="pre-norm layers and a final LayerNorm")
     enc.add_argument("--batch-first", action="store_true", help="the encoder runs on [batch, sequence, hidden]")
     enc.add_argument("--key-padding-mask", action="store_true",

@@ -70,7 +70,13 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       by Reshape/Expand (a float bias, or Where(Cast(to bool)(ints), c <=
       -1e4, 0), which becomes ints * -10000), Where(tril, s, c <= -1e4),
       s*tril - 1e4*(1-tril) or an additive 0/-1e4 constant (causal: the
-      constant must be exactly lower-triangular with offset Lk-Lq). A
+      constant must be exactly lower-triangular with offset Lk-Lq, its
+      leading dims 1 or copies of it), a constant [B,H,Lq,Lk] (T5's
+      position bias: the op's per-head score bias; zeros add nothing),
+      each possibly added to the
+      [B*H,Lq,Lk] scores viewed as [B,H,Lq,Lk] (BART). Q, K and V may be
+      projections of different tensors (cross-attention: Lk differs from
+      Lq). A
       cache (Concat of a past [B,H,P,D] before the new K/V, or of
       Transpose(0,1,3,2)(past) before K^T) becomes past_key/past_value and
       the Concat's other uses (the `present` output) take present_key /

@@ -102,24 +102,26 @@ std::optional<CachedHeads> matchKeyT(Value kt, double &scale) {
   return std::nullopt;
 }
 
-/// Checks a constant `[1,..,1,Lq,Lk]` against the causal rule "query i sees
+/// Checks a constant `[..,Lq,Lk]` against the causal rule "query i sees
 /// key j iff j <= i + Lk - Lq"; `ok(value, visible)` judges each element.
+/// Leading dims are 1, or copies of one matrix (Hugging Face BART's mask
+/// expanded over the batch and folded).
 bool isCausalConst(Value c, int64_t lq, int64_t lk,
                    function_ref<bool(double, bool)> ok) {
   ElementsAttr attr = getConstAttr(c);
   if (!attr)
     return false;
   ArrayRef<int64_t> s = cast<ShapedType>(attr.getType()).getShape();
-  if (s.size() < 2 || s[s.size() - 2] != lq || s.back() != lk ||
-      llvm::any_of(s.drop_back(2), [](int64_t d) { return d != 1; }))
+  if (s.size() < 2 || s[s.size() - 2] != lq || s.back() != lk)
     return false;
   std::optional<SmallVector<double>> vals = readValues(attr);
   if (!vals)
     return false;
-  for (int64_t i = 0; i < lq; ++i)
-    for (int64_t j = 0; j < lk; ++j)
-      if (!ok((*vals)[i * lk + j], j <= i + lk - lq))
-        return false;
+  for (size_t at = 0; at < vals->size(); at += lq * lk)
+    for (int64_t i = 0; i < lq; ++i)
+      for (int64_t j = 0; j < lk; ++j)
+        if (!ok((*vals)[at + i * lk + j], j <= i + lk - lq))
+          return false;
   return true;
 }
 
@@ -137,6 +139,8 @@ struct Scores {
   Value keyPadding;
   bool keyPaddingFlags = false;
   bool causal = false;
+  // T5's position bias: a constant [B|1, H, Lq, Lk] added to the scores.
+  Value scoreBias;
 };
 
 bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
@@ -150,6 +154,15 @@ bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
 }
 
 FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape);
+
+/// `a` and `b` are the same scores as [B*H,Lq,Lk] and [B,H,Lq,Lk], in
+/// either order.
+bool isHeadsView(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  if (a.size() == 4)
+    std::swap(a, b);
+  return a.size() == 3 && b.size() == 4 && a.take_back(2) == b.take_back(2) &&
+         a[0] == b[0] * b[1];
+}
 
 /// The ONNX name of a graph input.
 std::string argName(BlockArgument arg) {
@@ -288,8 +301,29 @@ bool matchKeyPadding(Value m, ArrayRef<int64_t> shape, Scores &acc) {
   return true;
 }
 
+/// A constant of zeros (T5's cross-attention bias without a mask).
+bool isZeroConst(Value m) {
+  ElementsAttr attr = getConstAttr(m);
+  std::optional<SmallVector<double>> vals =
+      attr ? readValues(attr) : std::nullopt;
+  return vals && llvm::all_of(*vals, [](double v) { return v == 0; });
+}
+
+/// A constant per-head score bias [B|1, H, Lq, Lk] (T5's relative position
+/// bias, with the mask added in).
+bool isScoreBias(Value m, ArrayRef<int64_t> scores) {
+  auto t = tensorTypeOf(m);
+  if (!t || !t.getElementType().isF32() || t.getRank() != 4 ||
+      scores.size() != 4 || !getConstAttr(m))
+    return false;
+  ArrayRef<int64_t> s = t.getShape();
+  return (s[0] == scores[0] || s[0] == 1) && s[1] == scores[1] &&
+         s[2] == scores[2] && s[3] == scores[3];
+}
+
 /// `Add(s, mask)` in either operand order: a padding bias (HF's
-/// [B,1,1,Lk] or torch's key padding mask) or an additive causal constant.
+/// [B,1,1,Lk] or torch's key padding mask), an additive causal constant, a
+/// per-head score bias or zeros.
 FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
                                ArrayRef<int64_t> shape) {
   for (int i : {0, 1}) {
@@ -297,17 +331,22 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
     if (w.getType() != add->getResult(0).getType())
       continue;
     Scores next = acc;
-    bool padded = next.padding || next.keyPadding;
-    if (!next.causal &&
+    bool padded = next.padding || next.keyPadding || next.scoreBias;
+    if (isZeroConst(m)) {
+      // Adds nothing (T5's cross-attention bias).
+    } else if (!next.causal &&
         isCausalConst(m, shape[shape.size() - 2], shape.back(),
                       [](double v, bool keep) {
                         return keep ? v == 0 : v <= kMaskedBias;
-                      }))
+                      })) {
       next.causal = true;
-    else if (!padded && isPaddingBias(m, shape))
+    } else if (!padded && isPaddingBias(m, shape)) {
       next.padding = m;
-    else if (padded || !matchKeyPadding(m, shape, next))
+    } else if (!padded && isScoreBias(m, shape)) {
+      next.scoreBias = m;
+    } else if (padded || !matchKeyPadding(m, shape, next)) {
       continue;
+    }
     if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
       return r;
   }
@@ -341,6 +380,10 @@ FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape) {
       return parseScores(op->getOperand(1), acc, shape);
     }
   }
+  // BART adds its mask to the 3-D bmm's scores viewed as [B,H,Lq,Lk] and
+  // views the sum back as [B*H,Lq,Lk] for Softmax: read through the view.
+  if (isOnnx(op, "Reshape") && isHeadsView(shapeOf(op->getOperand(0)), shape))
+    return parseScores(op->getOperand(0), acc, shapeOf(op->getOperand(0)));
   if (isOnnx(op, "Sub"))
     return parseMulSubMask(op, acc, shape);
   if (isOnnx(op, "Add"))
@@ -379,7 +422,8 @@ LogicalResult checkShapes(const Match &m, ArrayRef<int64_t> scores) {
                          : scores != ArrayRef<int64_t>{q.b, q.h, q.l,
                                                        past + k.l})
     return failure();
-  if (m.scores.padding && shapeOf(m.scores.padding)[0] != q.b)
+  if ((m.scores.padding && shapeOf(m.scores.padding)[0] != q.b) ||
+      (m.scores.scoreBias && shapeOf(m.scores.scoreBias)[0] != q.b))
     return failure(); // a [1,1,1,Lk] bias with B > 1 needs a broadcast
   if (m.scores.keyPadding &&
       tensorTypeOf(m.scores.keyPadding).getNumElements() != q.b * k.l)
@@ -463,6 +507,8 @@ struct AttentionPattern : RewritePattern {
                  ? reshapeTo(rw, loc, m.scores.padding, {b, q.l, past + lk})
                  : reshapeTo(rw, loc, m.scores.padding, {b, past + lk});
     }
+    if (m.scores.scoreBias)
+      mask = m.scores.scoreBias;
     MaskKind kind = mask
                         ? (m.scores.causal ? MaskKind::padding_causal
                                            : MaskKind::padding)
@@ -575,6 +621,12 @@ std::string explainUnliftedAttention(Operation *softmax,
                  ? ""
                  : "its Q*K^T, scale, mask, Softmax, *V chain and head "
                    "layout do not match a recognised attention form";
+    if (isOnnx(op, "Reshape") &&
+        isHeadsView(shapeOf(op->getOperand(0)), shape)) {
+      s = op->getOperand(0);
+      shape = shapeOf(s);
+      continue;
+    }
     bool where = isOnnx(op, "Where");
     if (!where && !isOnnx(op, "Add") && !isOnnx(op, "Sub") &&
         !isOnnx(op, "Mul") && !isOnnx(op, "Div"))

@@ -135,8 +135,9 @@ struct Candidate {
 };
 
 /// Walks from `v` back through Reshape/Transpose (Expand with `expand`),
-/// no-ops and, with `scale`, scalar Mul/Div; every value on the way is a
-/// candidate base, nearest first.
+/// no-ops and, with `scale`, scalar Mul/Div; every value on the way (the
+/// operand of a scalar Mul/Div in place of its result) is a candidate
+/// base, nearest first.
 SmallVector<Candidate> chainBack(Value v, double *scale, bool expand,
                                  SmallVector<Operation *> &ops) {
   SmallVector<Candidate> out;
@@ -145,14 +146,11 @@ SmallVector<Candidate> chainBack(Value v, double *scale, bool expand,
     cur = skipNoOps(cur);
     if (!tensorTypeOf(cur) || !tensorTypeOf(cur).hasStaticShape())
       break;
+    // A scalar Mul/Div reads as its operand, the scale folded: BART scales
+    // Q after its projection, which then is the base.
+    if (scale)
+      cur = peelScale(cur, s);
     out.push_back({cur, s, ops.size()});
-    if (scale) {
-      Value peeled = peelScale(cur, s);
-      if (peeled != cur) {
-        cur = peeled;
-        out.push_back({cur, s, ops.size()});
-      }
-    }
     Operation *op = cur.getDefiningOp();
     if (!isReshapeLike(op) && !isOnnx(op, "Transpose") &&
         !(expand && isOnnx(op, "Expand")))

@@ -182,7 +182,8 @@ LogicalResult AttentionLowering::planImportance() {
   // A per-query mask streams with the query tile; a per-key one is loaded
   // once per batch and read with stride 0. Token importance accumulates
   // in the last `keys` elements of the mask buffer.
-  p.perQueryMask = p.padding && op.t.mask->shape.size() == 3;
+  p.perQueryMask = p.padding && op.t.mask->shape.size() >= 3;
+  p.perHeadMask = p.padding && op.t.mask->shape.size() == 4;
   p.impOff = pb.bufferElems(Buffer::Mask) - keys;
   if (op.importanceOut && p.impOff < keys)
     return pb.error() << "the mask buffer cannot hold a mask row and the "
@@ -212,8 +213,10 @@ LogicalResult AttentionLowering::plan() {
   p.oneTile = p.tq >= p.Lq;
   // The next head's K/V go to the other slot while this head finishes;
   // with one slot they would overwrite what it still reads.
+  // A per-head mask is in one place of the mask buffer: no prefetch of the
+  // next head's rows over it.
   p.prefetch = p.oneTile && p.kvSlots > 1 && p.qSlots > 1 &&
-               (op.pqThreshold || op.deferValues);
+               (op.pqThreshold || op.deferValues) && !p.perHeadMask;
   FailureOr<HeadRows> q = headRows(op.query), k = headRows(op.key),
                       v = headRows(op.value);
   if (failed(q) || failed(k) || failed(v))
@@ -611,15 +614,17 @@ void AttentionLowering::loadKV(int64_t b, int64_t h, int64_t off) {
 }
 
 /// Q rows q0..q0+n of head h into `qOff`, with their mask rows when the
-/// mask is per query (the same for every head, so loaded once per tile).
+/// mask is per query (the same for every head, so loaded once per tile,
+/// unless it is a per-head score bias).
 void AttentionLowering::loadQueryTile(int64_t b, int64_t h, int64_t q0,
                                       int64_t n, int64_t qOff) {
   loadHeadRows({Buffer::Q, qOff, p.D}, p.q, TensorClass::Q, b, h, q0, n);
-  if (!p.perQueryMask || (p.oneTile && h != 0))
+  if (!p.perQueryMask || (p.oneTile && h != 0 && !p.perHeadMask))
     return;
   const Tensor &m = *op.t.mask;
   DramRef ref = m.ref;
-  ref.addr = m.addrOf((b * p.Lq + q0) * p.keys);
+  int64_t row = p.perHeadMask ? (b * p.H + h) * p.Lq + q0 : b * p.Lq + q0;
+  ref.addr = m.addrOf(row * p.keys);
   pb.load({Buffer::Mask, 0, p.keys}, ref, p.keys * 4, n, p.keys);
 }
 

@@ -55,6 +55,9 @@ struct AttnPlan {
   /// rows in one ATTN than half of those buffers hold.
   int64_t qSlots;
   bool padding, perQueryMask;
+  /// The mask is a per-head score bias [B, H, Lq, Lk] (T5's position
+  /// bias): each head loads its own rows with each query tile.
+  bool perHeadMask;
   /// Progressive quantization and a deferred V fetch split a head's ATTN
   /// around a DMA that waits for its first part. With one query tile per
   /// head, the next head's inputs are fetched right after that DMA, while

@@ -123,13 +123,16 @@ def _pq_planes(x: np.ndarray, cfg: SpAttenConfig) -> Tuple[np.ndarray, np.ndarra
     return pq_msb_value(m, s, cfg.pq_lsb), dequantize(q, s)
 
 
-def _scores(q: np.ndarray, k: np.ndarray, mask: np.ndarray, causal: bool) -> np.ndarray:
-    """``q k^T / sqrt(D)`` then the mask: additive [Lk] (BERT) or, when
-    ``causal``, a [Lq, Lk] bool visibility replaced by -10000 (GPT-2)."""
-    s = (np.matmul(q, k.T).astype(F32) / F32(math.sqrt(q.shape[-1]))).astype(F32)
+def _scores(q: np.ndarray, k: np.ndarray, mask: np.ndarray, causal: bool, scaled: bool = True) -> np.ndarray:
+    """``q k^T / sqrt(D)`` (``q k^T`` unless ``scaled``: T5) then the mask:
+    additive [Lk] (BERT) or [Lq, Lk] (T5's score bias) or, when ``causal``,
+    a [Lq, Lk] bool visibility replaced by -10000 (GPT-2)."""
+    s = np.matmul(q, k.T).astype(F32)
+    if scaled:
+        s = (s / F32(math.sqrt(q.shape[-1]))).astype(F32)
     if causal:
         return np.where(mask, s, F32(-10000.0)).astype(F32)
-    return (s + mask[None, :]).astype(F32)
+    return (s + (mask if mask.ndim == 2 else mask[None, :])).astype(F32)
 
 
 def _value_prune(p: np.ndarray, keep: Optional[float]) -> Tuple[np.ndarray, int]:
@@ -166,8 +169,9 @@ def defer_value_fetch(kv: int, keys: int, rows: int) -> bool:
 
 
 def attention_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray, causal: bool,
-                   cfg: SpAttenConfig) -> Tuple[np.ndarray, np.ndarray, List[int], int]:
-    """One head: q [Lq, D], k, v [Lk, D] fp32 (Q already quantized).
+                   cfg: SpAttenConfig, scaled: bool = True) -> Tuple[np.ndarray, np.ndarray, List[int], int]:
+    """One head: q [Lq, D], k, v [Lk, D] fp32 (Q already quantized);
+    ``mask`` and ``scaled`` as :func:`_scores` takes them.
 
     Returns (O [Lq, D], final probabilities P [Lq, Lk] before value pruning,
     unconfident query rows, V rows fetched). Progressive quantization
@@ -176,14 +180,14 @@ def attention_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray
     unconf: List[int] = []
     if cfg.pq_msb is not None:
         k_msb, k_full = _pq_planes(k, cfg)
-        p = softmax(_scores(q, k_msb, mask, causal))
+        p = softmax(_scores(q, k_msb, mask, causal, scaled))
         unconf = np.nonzero(np.max(p, axis=-1) < F32(cfg.pq_threshold))[0].tolist()
         if unconf:
-            p[unconf] = softmax(_scores(q, k_full, mask, causal))[unconf]
+            p[unconf] = softmax(_scores(q, k_full, mask, causal, scaled))[unconf]
     else:
         if cfg.key_bits is not None:
             k = fake_quantize(k, cfg.key_bits)
-        p = softmax(_scores(q, k, mask, causal))
+        p = softmax(_scores(q, k, mask, causal, scaled))
     if cfg.pq_values:
         v_msb, v_full = _pq_planes(v, cfg)
         v = v_full if unconf else v_msb
@@ -194,9 +198,12 @@ def attention_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray
 
 
 def attention(x_q: np.ndarray, x_k: np.ndarray, x_v: np.ndarray, heads: Sequence[int], n_heads: int,
-              mask: np.ndarray, causal: bool, cfg: SpAttenConfig) -> AttentionResult:
-    """Multi-head attention over kept tokens: x_q/x_k/x_v [L, H * D] are the
-    projections (bias added). Pruned heads produce zero output columns."""
+              mask: np.ndarray, causal: bool, cfg: SpAttenConfig, scaled: bool = True) -> AttentionResult:
+    """Multi-head attention over kept tokens: x_q [Lq, H * D], x_k/x_v
+    [Lk, H * D] are the projections (bias added; Lk differs from Lq in
+    cross-attention). Pruned heads produce zero output columns. ``mask``
+    as :func:`_scores` takes it, or one [Lq, Lk] score bias per head
+    [H, Lq, Lk] (T5); ``scaled`` as :func:`_scores`."""
     L, hd = x_q.shape
     d = hd // n_heads
     out = np.zeros((L, hd), dtype=F32)
@@ -207,7 +214,8 @@ def attention(x_q: np.ndarray, x_k: np.ndarray, x_v: np.ndarray, heads: Sequence
     for h in heads:
         sl = slice(h * d, (h + 1) * d)
         q = x_q[:, sl] if cfg.query_bits is None else fake_quantize(x_q[:, sl], cfg.query_bits)
-        o, p, u, nv = attention_head(q, x_k[:, sl], x_v[:, sl], mask, causal, cfg)
+        m = mask[h] if mask.ndim == 3 else mask
+        o, p, u, nv = attention_head(q, x_k[:, sl], x_v[:, sl], m, causal, cfg, scaled)
         out[:, sl] = o
         token_c.append(np.sum(p.astype(np.float64), axis=0))
         head_c[h] = np.sum(np.abs(o.astype(np.float64)))

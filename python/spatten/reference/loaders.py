@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from . import encdec
 from .kernels import F32
 from .models import LayerWeights, ModelWeights, PatchEmbedding
 
@@ -22,7 +23,8 @@ def from_torch(model) -> ModelWeights:
     """Lifts a ``spatten.export`` BertModel (with its masked-LM head or not)
     / GPT2Model / GPT2LMHeadModel (torch modules; the LM model's output is
     ``logits``, past or not) / TransformerEncoderModel / LlamaForCausalLM /
-    ViTModel."""
+    ViTModel / BartForConditionalGeneration / T5ForConditionalGeneration (an
+    :class:`~spatten.reference.encdec.EncoderDecoderWeights`)."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
     c = model.config
     if c.kind == "bert":
@@ -47,6 +49,8 @@ def from_torch(model) -> ModelWeights:
         return _llama_from_torch(model, sd, c)
     if c.kind == "vit":
         return _vit_from_torch(sd, c)
+    if c.kind in ("bart", "t5"):
+        return encdec.from_torch(model)
     if hasattr(model, "lm_head"):
         head = model.lm_head.weight.detach().numpy().astype(F32).T.copy()
         return dataclasses.replace(from_torch(model.transformer), lm_head=head, outputs=("logits",))

@@ -24,10 +24,9 @@ from .kernels import F32, gelu_erf, gelu_tanh, layer_norm, linear, relu, rms_nor
 # ============================================================================ weights
 
 @dataclasses.dataclass
-class LayerWeights:
-    """One transformer layer, linear weights [in, out]. ``ln1`` is BERT's
-    post-attention LN (GPT-2's ln_1, before attention); ``ln2`` BERT's
-    post-FFN LN (GPT-2's ln_2, before the FFN)."""
+class AttentionWeights:
+    """The Q, K, V and output projections of one attention, weights
+    [in, out]."""
 
     wq: np.ndarray
     bq: np.ndarray
@@ -37,6 +36,14 @@ class LayerWeights:
     bv: np.ndarray
     wo: np.ndarray
     bo: np.ndarray
+
+
+@dataclasses.dataclass
+class LayerWeights(AttentionWeights):
+    """One transformer layer, linear weights [in, out]: its attention, then
+    ``ln1``, BERT's post-attention LN (GPT-2's ln_1, before attention);
+    ``ln2`` BERT's post-FFN LN (GPT-2's ln_2, before the FFN)."""
+
     ln1_g: np.ndarray
     ln1_b: np.ndarray
     w1: np.ndarray
@@ -371,7 +378,12 @@ def run_inputs(mw: ModelWeights, inputs: Mapping[str, np.ndarray], cfg: Optional
                hardware: Optional[Mapping] = None) -> Result:
     """:func:`run` with ONNX-style named inputs: ``*ids*`` without ``type``
     = token ids, ``*type*`` = token types, ``*mask*`` = padding mask,
-    ``*pixel*`` = ViT's images (in place of the ids)."""
+    ``*pixel*`` = ViT's images (in place of the ids). An encoder-decoder
+    (:class:`~spatten.reference.encdec.EncoderDecoderWeights`) reads
+    ``input_ids`` and ``decoder_input_ids``."""
+    if mw.kind in ("bart", "t5"):
+        from .encdec import run_inputs as run_encoder_decoder
+        return run_encoder_decoder(mw, inputs, cfg, hardware)
     ids = types = mask = None
     for name, a in inputs.items():
         low = name.lower()

@@ -9,8 +9,26 @@ func.func @probs_shape(%q: tensor<1x4x8xf32>) -> tensor<1x2x4x3xf32> {
 // -----
 
 func.func @probs_mask(%q: tensor<1x4x8xf32>, %m: tensor<1x3xf32>) -> tensor<1x2x4x4xf32> {
-  // expected-error @+1 {{padding mask must be [B, P + Lk] or [B, Lq, P + Lk]}}
+  // expected-error @+1 {{padding mask must be [B, P + Lk], [B, Lq, P + Lk] or [B, H, Lq, P + Lk]}}
   %p = spatten.attention_probs %q, %q mask(%m : tensor<1x3xf32>) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>} : tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x2x4x4xf32>
+  return %p : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+// A per-head score bias must have one row block per head of the op.
+func.func @probs_score_bias_heads(%q: tensor<1x4x8xf32>, %m: tensor<1x3x4x4xf32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{padding mask must be [B, P + Lk], [B, Lq, P + Lk] or [B, H, Lq, P + Lk]}}
+  %p = spatten.attention_probs %q, %q mask(%m : tensor<1x3x4x4xf32>) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>} : tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x2x4x4xf32>
+  return %p : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+// A score bias is added, never a 0/1 selector.
+func.func @probs_score_bias_fill(%q: tensor<1x4x8xf32>, %m: tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{a per-head score bias cannot be a selector mask}}
+  %p = spatten.attention_probs %q, %q mask(%m : tensor<1x2x4x4xf32>) {num_heads = 2 : i64, scale = 0.5 : f32, mask_kind = #spatten.mask_kind<padding>, mask_fill = -1.0e4 : f32} : tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x2x4x4xf32>
   return %p : tensor<1x2x4x4xf32>
 }
 

@@ -13,6 +13,7 @@
 #include "ShapeRefinement.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 
+#include "mlir/Dialect/Traits.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <onnx/defs/schema.h>
@@ -167,6 +168,26 @@ std::optional<std::vector<::onnx::TypeProto>> inferWithONNX(Operation *op) {
   }
 }
 
+/// LessOrEqual and GreaterOrEqual, which libonnx 1.12 defines as functions
+/// (Or of Less/Greater and Equal) whose shape function infers no shape: a
+/// bool of the operands' broadcast shape (Hugging Face's decoder masks
+/// compare with <=).
+std::optional<std::vector<::onnx::TypeProto>> inferOrEqual(Operation *op) {
+  if (!isa<LessOrEqualOp, GreaterOrEqualOp>(op))
+    return std::nullopt;
+  auto a = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+  auto b = dyn_cast<RankedTensorType>(op->getOperand(1).getType());
+  SmallVector<int64_t> shape;
+  std::vector<::onnx::TypeProto> out(1);
+  if (!a || !b ||
+      !OpTrait::util::getBroadcastedShape(a.getShape(), b.getShape(), shape) ||
+      !toTypeProto(RankedTensorType::get(shape, IntegerType::get(
+                                                    op->getContext(), 1)),
+                   out[0]))
+    return std::nullopt;
+  return out;
+}
+
 /// `current` with each dynamic dim replaced by the inferred static one;
 /// null when the inferred type has another rank or element type or a
 /// conflicting static dim.
@@ -210,7 +231,9 @@ struct RefineResultTypes : RewritePattern {
           return r && r.hasStaticShape();
         }))
       return failure();
-    auto inferred = inferWithONNX(op);
+    auto inferred = inferOrEqual(op);
+    if (!inferred)
+      inferred = inferWithONNX(op);
     if (!inferred)
       return failure();
     SmallVector<std::pair<OpResult, RankedTensorType>> updates;

@@ -33,7 +33,7 @@ LogicalResult verify::verifyHeads(Operation *op, Value q, int64_t heads) {
 
 LogicalResult verify::verifyMask(Operation *op, MaskKind kind, Value mask,
                                  bool hasFill, int64_t batch, int64_t queries,
-                                 int64_t keys) {
+                                 int64_t keys, int64_t heads) {
   bool padding = kind == MaskKind::padding || kind == MaskKind::padding_causal;
   if (padding != bool(mask))
     return op->emitOpError(
@@ -46,8 +46,13 @@ LogicalResult verify::verifyMask(Operation *op, MaskKind kind, Value mask,
   bool perKey = m.size() == 2 && m[0] == batch && m[1] == keys;
   bool perQuery =
       m.size() == 3 && m[0] == batch && m[1] == queries && m[2] == keys;
-  if (!perKey && !perQuery)
-    return op->emitOpError("padding mask must be [B, P + Lk] or [B, Lq, P + Lk]");
+  bool perHead = m.size() == 4 && m[0] == batch && m[1] == heads &&
+                 m[2] == queries && m[3] == keys;
+  if (!perKey && !perQuery && !perHead)
+    return op->emitOpError("padding mask must be [B, P + Lk], [B, Lq, P + Lk] "
+                           "or [B, H, Lq, P + Lk]");
+  if (perHead && hasFill)
+    return op->emitOpError("a per-head score bias cannot be a selector mask");
   return success();
 }
 
@@ -104,7 +109,7 @@ LogicalResult AttentionOp::verify() {
       return emitOpError("present key/value must be [B, H, P + L, D]");
   }
   return verifyMask(*this, getMaskKind(), getMask(), bool(getMaskFill()), q[0],
-                    q[1], past + k[1]);
+                    q[1], past + k[1], heads);
 }
 
 /// A norm over the last dimension N of `input`: each of `params` (named

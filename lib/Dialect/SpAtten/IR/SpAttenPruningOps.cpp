@@ -27,7 +27,8 @@ static LogicalResult verifyProbsOp(OpTy op) {
       ArrayRef(probsShape(op.getQuery(), op.getKey(), op.getNumHeads())))
     return op.emitOpError("result must be [B, H, Lq, Lk]");
   return verifyMask(op, op.getMaskKind(), op.getMask(),
-                    bool(op.getMaskFill()), q[0], q[1], k[1]);
+                    bool(op.getMaskFill()), q[0], q[1], k[1],
+                    op.getNumHeads());
 }
 
 LogicalResult AttentionProbsOp::verify() { return verifyProbsOp(*this); }

@@ -18,11 +18,12 @@ mlir::LogicalResult verifyStatic(mlir::Operation *op);
 mlir::LogicalResult verifyHeads(mlir::Operation *op, mlir::Value q,
                                 int64_t heads);
 
-/// A mask operand exists exactly for padding kinds, is `[B, keys]` or
-/// `[B, Lq, keys]`, and `mask_fill` needs one.
+/// A mask operand exists exactly for padding kinds, is `[B, keys]`,
+/// `[B, Lq, keys]` or a per-head score bias `[B, heads, Lq, keys]` (not a
+/// selector), and `mask_fill` needs one.
 mlir::LogicalResult verifyMask(mlir::Operation *op, MaskKind kind,
                                mlir::Value mask, bool hasFill, int64_t batch,
-                               int64_t queries, int64_t keys);
+                               int64_t queries, int64_t keys, int64_t heads);
 
 } // namespace spatten::verify
 

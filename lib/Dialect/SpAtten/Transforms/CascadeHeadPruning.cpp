@@ -55,6 +55,10 @@ struct LayerPruner {
       probs->setOperand(1, pruneProjection(probs->getOperand(1)));
     }
     probs->setAttr("num_heads", b.getI64IntegerAttr(k));
+    // A per-head score bias [B, H, Lq, Lk] keeps the kept heads' rows.
+    if (probs->getNumOperands() > 2 &&
+        shapeOf(probs->getOperand(2)).size() == 4)
+      probs->setOperand(2, prune(probs->getOperand(2), 1));
     SmallVector<int64_t> p = shapeOf(probs->getResult(0));
     p[1] = k;
     probs->getResult(0).setType(withShape(probs->getResult(0), p));

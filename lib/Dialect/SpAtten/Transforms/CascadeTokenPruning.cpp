@@ -56,6 +56,51 @@ static Value layerInput(Operation *probs) {
   return v;
 }
 
+/// Whether `v` is computed from `target` along rows of its own sequence:
+/// a backward walk that does not enter an attention's keys, values or mask
+/// (where cross-attention reads the rows of another sequence).
+static bool readsRowsOf(Value v, Value target) {
+  SmallVector<Value> stack{v};
+  llvm::DenseSet<Value> seen;
+  while (!stack.empty()) {
+    Value cur = stack.pop_back_val();
+    if (cur == target)
+      return true;
+    Operation *op = cur.getDefiningOp();
+    if (!op || !seen.insert(cur).second)
+      continue;
+    bool attention =
+        isa<AttentionProbsOp, ProgressiveFetchOp, AttentionOutputOp>(op);
+    llvm::append_range(stack, attention ? op->getOperands().take_front(1)
+                                        : op->getOperands());
+  }
+  return false;
+}
+
+/// The token cascades of `attns`, each in program order. A self-attention
+/// continues the cascade whose last attention's output its query reads, or
+/// starts one: an encoder-decoder has one per stack. A cross-attention (its
+/// keys are not computed from its queries' rows) belongs to none: its
+/// queries follow the kept rows of their stack, its keys are every token
+/// of the other (docs/Algorithms.md, "Encoder-decoder models").
+static SmallVector<SmallVector<DecomposedAttention>>
+tokenCascades(ArrayRef<DecomposedAttention> attns) {
+  SmallVector<SmallVector<DecomposedAttention>> cascades;
+  for (const DecomposedAttention &a : attns) {
+    Value query = a.probs->getOperand(0), rows = layerInput(a.probs);
+    if (rows && !readsRowsOf(a.probs->getOperand(1), rows))
+      continue;
+    auto *cascade = llvm::find_if(cascades, [&](const auto &c) {
+      return readsRowsOf(query, c.back().output->getResult(0));
+    });
+    if (cascade == cascades.end())
+      cascades.push_back({a});
+    else
+      cascade->push_back(a);
+  }
+  return cascades;
+}
+
 /// Torch's sequence-first rows [L, 1, ...] of a batch of 1 viewed as
 /// [1, L, ...], the layout prune_tokens and merge_tokens gather on; other
 /// values are returned as they are.
@@ -160,6 +205,8 @@ struct CascadeTokenPruningPass
   }
 
   LogicalResult run(func::FuncOp func);
+  LogicalResult pruneCascade(func::FuncOp func, const SpAttenSettings &settings,
+                             ArrayRef<DecomposedAttention> attns);
   LogicalResult schedule(func::FuncOp func, const SpAttenSettings &settings,
                          int64_t layers, SmallVector<double> &f);
   void addTokenCounts(ArrayRef<CachedAttentionOp> attns, ArrayRef<double> f,
@@ -216,7 +263,8 @@ Cascade CascadeTokenPruningPass::initialState(OpBuilder &b, Location loc,
 }
 
 /// Later layers see only the kept keys of their padding masks (key axis
-/// last; a per-query mask loses the pruned queries too).
+/// last; a per-query mask loses the pruned queries too, a per-head score
+/// bias [B, H, Lq, Lk] both and keeps its heads).
 void CascadeTokenPruningPass::pruneMasks(OpBuilder &b,
                                          ArrayRef<DecomposedAttention> later,
                                          Value idx, ShapeRefresher &refresher) {
@@ -229,7 +277,7 @@ void CascadeTokenPruningPass::pruneMasks(OpBuilder &b,
     if (!p) {
       p = mask;
       int64_t rank = shapeOf(mask).size();
-      for (int64_t axis = 1; axis < rank; ++axis) {
+      for (int64_t axis = rank == 4 ? 2 : 1; axis < rank; ++axis) {
         SmallVector<int64_t> shape(shapeOf(p));
         shape[axis] = shapeOf(idx)[1];
         p = PruneTokensOp::create(
@@ -384,18 +432,29 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
       decomposeAttentions(func, getArgument());
   if (failed(attns))
     return failure();
-  int64_t tokens =
-      attns->empty() ? 0 : shapeOf((*attns)[0].probs->getResult(0))[3];
+  for (ArrayRef<DecomposedAttention> cascade : tokenCascades(*attns))
+    if (failed(pruneCascade(func, *settings, cascade)))
+      return failure();
+  return success();
+}
+
+/// One cascade: the self-attentions `attns` of one token sequence.
+LogicalResult
+CascadeTokenPruningPass::pruneCascade(func::FuncOp func,
+                                      const SpAttenSettings &settings,
+                                      ArrayRef<DecomposedAttention> attns) {
+  SmallVector<double> f;
+  int64_t tokens = shapeOf(attns[0].probs->getResult(0))[3];
   // The prompt's last position is the query of the first generated token.
   SmallVector<int64_t> extra;
   if (entryOf(func) == "prefill")
     extra.push_back(tokens - 1);
   SmallVector<int64_t> keepPositions =
-      uniquePositions(settings->keepPositions, extra);
-  if (attns->empty() || failed(checkShapes(*attns, keepPositions)))
-    return success(attns->empty());
-  int64_t layers = attns->size();
-  if (failed(schedule(func, *settings, layers, f)))
+      uniquePositions(settings.keepPositions, extra);
+  if (failed(checkShapes(attns, keepPositions)))
+    return failure();
+  int64_t layers = attns.size();
+  if (failed(schedule(func, settings, layers, f)))
     return failure();
 
   OpBuilder b(func.getBody());
@@ -404,12 +463,12 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
   SmallVector<std::pair<Value, Value>> boundaries;
   Operation *firstPrune = nullptr;
   for (int64_t l = 0; l < layers; ++l) {
-    Operation *probs = (*attns)[l].probs;
+    Operation *probs = attns[l].probs;
     b.setInsertionPointAfter(probs);
     state.importance = TokenImportanceOp::create(
         b, probs->getLoc(), state.importance.getType(), probs->getResult(0),
         state.importance);
-    AttentionOutputOp output = (*attns)[l].output;
+    AttentionOutputOp output = attns[l].output;
     if (auto layer =
             output->getAttrOfType<IntegerAttr>(kKVCacheLayerAttrName)) {
       OpBuilder after(output->getContext());
@@ -423,9 +482,9 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
         std::max<int64_t>(keptCount(tokens, f[l + 1]), keepPositions.size());
     if (k >= state.count)
       continue;
-    Value h = layerInput((*attns)[l + 1].probs);
+    Value h = layerInput(attns[l + 1].probs);
     if (!h)
-      return (*attns)[l + 1].probs->emitOpError(
+      return attns[l + 1].probs->emitOpError(
           "cascade token pruning cannot find this layer's input rows");
     b.setInsertionPointAfterValue(h);
     if (!h.getDefiningOp() ||
@@ -458,16 +517,16 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
     };
     state = {prune(state.importance), prune(state.forced),
              prune(state.positions), k};
-    pruneMasks(b, ArrayRef(*attns).drop_front(l + 1), idx, refresher);
+    pruneMasks(b, attns.drop_front(l + 1), idx, refresher);
     pruneRotaryTables(b, hp, idx);
   }
   if (!firstPrune)
     return success();
-  if (failed(restoreLastLayer(*attns, boundaries, state.positions)))
+  if (failed(restoreLastLayer(attns, boundaries, state.positions)))
     return failure();
   for (Operation &op : llvm::make_range(firstPrune->getIterator(),
                                         func.getBody().front().end()))
-    if (failed(refresher.refresh(&op)))
+    if (refresher.readsChanged(&op) && failed(refresher.refresh(&op)))
       return failure();
   return success();
 }

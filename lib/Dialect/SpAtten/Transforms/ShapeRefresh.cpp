@@ -22,6 +22,11 @@ void ShapeRefresher::noteReplaced(Value replacement, ArrayRef<int64_t> old) {
   oldShapes[replacement] = Shape(old);
 }
 
+bool ShapeRefresher::readsChanged(Operation *op) const {
+  return llvm::any_of(op->getOperands(),
+                      [&](Value v) { return oldShapes.count(v); });
+}
+
 Shape ShapeRefresher::oldShapeOf(Value v) const {
   auto it = oldShapes.find(v);
   return it != oldShapes.end() ? it->second : shapeOf(v);

@@ -25,6 +25,10 @@ public:
   /// that mixes the token dimension with others).
   mlir::LogicalResult refresh(mlir::Operation *op);
 
+  /// Whether an operand of `op` was noted replaced or changed shape: only
+  /// such ops need `refresh` (another stack's ops are left as they are).
+  bool readsChanged(mlir::Operation *op) const;
+
 private:
   llvm::SmallVector<int64_t> oldShapeOf(mlir::Value v) const;
   void setShape(mlir::Value result, llvm::ArrayRef<int64_t> shape);

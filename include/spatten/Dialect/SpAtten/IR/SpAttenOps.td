@@ -39,7 +39,9 @@ def SpAtten_AttentionOp : SpAtten_Op<"attention", [Pure, AttrSizedOperandSegment
       - `none`: no mask;
       - `padding`: `mask` is an fp32 bias added to the scores, either one
         row per key `[B, Lk]` (BERT exports: `(1 - attention_mask) * -10000`)
-        or one row per query `[B, Lq, Lk]`. With `mask_fill`, `mask` is a
+        or one row per query `[B, Lq, Lk]`, or one `[Lq, Lk]` block per head
+        `[B, H, Lq, Lk]` (a score bias: T5's relative position bias with
+        its mask added in). With `mask_fill`, `mask` is a
         0/1 selector m instead and scores become `s*m + mask_fill*(1-m)`
         (Hugging Face GPT-2's `w*b - 1e4*(1-b)` on a run-time mask);
       - `causal`: query i sees keys j <= i + P, P the past length;

@@ -17,8 +17,8 @@ def SpAtten_AttentionProbsOp : SpAtten_Op<"attention_probs", [Pure]> {
   let summary = "per-head attention probabilities softmax(scale Q K^T + mask)";
   let description = [{
     `query` `[B, Lq, H*D]`, `key` `[B, Lk, H*D]`, optional `mask` as for
-    `spatten.attention` (`[B, Lk]` or `[B, Lq, Lk]`, additive, or a 0/1
-    selector with `mask_fill`). Result `[B, H, Lq, Lk]`, each row summing to
+    `spatten.attention` (`[B, Lk]`, `[B, Lq, Lk]` or a per-head score bias
+    `[B, H, Lq, Lk]`, additive, or a 0/1 selector with `mask_fill`). Result `[B, H, Lq, Lk]`, each row summing to
     1 (paper Sec. II, Fig. 2, the Q*K and softmax stages).
   }];
   let arguments = (ins SpAtten_F32Tensor:$query, SpAtten_F32Tensor:$key,

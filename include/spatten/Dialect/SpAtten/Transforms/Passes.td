@@ -89,6 +89,16 @@ def SpAttenCascadeTokenPruning
     Batch 1, encoder or whole-prompt attention (Lq = Lk); schedules and
     formulas in docs/Algorithms.md.
 
+    Each token sequence is its own cascade: a self-attention continues the
+    cascade whose last attention's output its query reads (following only
+    queries and probabilities through attentions). An encoder-decoder so
+    prunes its source tokens over the encoder's layers, restoring the
+    encoder's output, and its target tokens over the decoder's. A
+    cross-attention (keys not computed from its queries' rows) is in no
+    cascade: its queries follow their sequence's kept rows and its keys
+    are every token of the other (docs/Algorithms.md, "Encoder-decoder
+    models").
+
     In a generation binary (docs/Generation.md) the `@prefill` function is
     pruned so, with its last position kept at every layer and its layer 0
     dense, and each layer's kept positions and importance are recorded for
