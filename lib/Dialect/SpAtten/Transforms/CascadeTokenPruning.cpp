@@ -151,7 +151,7 @@ struct CascadeTokenPruningPass
     : SettingsPass<spatten::impl::SpAttenCascadeTokenPruningBase<
                        CascadeTokenPruningPass>,
                    setting::List<setting::tokenKeep, setting::tokenSchedule,
-                                 setting::keepPositions>> {
+                                 setting::keepPositions, setting::kvBudget>> {
   using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
@@ -162,8 +162,12 @@ struct CascadeTokenPruningPass
   LogicalResult run(func::FuncOp func);
   LogicalResult schedule(func::FuncOp func, const SpAttenSettings &settings,
                          int64_t layers, SmallVector<double> &f);
+  LogicalResult pruneSequence(func::FuncOp func,
+                              const SpAttenSettings &settings);
   void addTokenCounts(ArrayRef<CachedAttentionOp> attns, ArrayRef<double> f,
                       ArrayRef<int64_t> keepPositions);
+  LogicalResult applyKVBudget(func::FuncOp func,
+                              const SpAttenSettings &settings);
   LogicalResult checkShapes(ArrayRef<DecomposedAttention> attns,
                             ArrayRef<int64_t> keepPositions);
   Cascade initialState(OpBuilder &b, Location loc, int64_t tokens,
@@ -368,18 +372,54 @@ void CascadeTokenPruningPass::addTokenCounts(ArrayRef<CachedAttentionOp> attns,
   }
 }
 
+/// The fixed KV budget is a policy of the decode steps: each layer keeps
+/// `kvBudgetKept(n)` of its own candidates. The prefill computes the prompt
+/// densely, as the authors' policy does, and records its importance.
+LogicalResult
+CascadeTokenPruningPass::applyKVBudget(func::FuncOp func,
+                                       const SpAttenSettings &settings) {
+  StringRef entry = entryOf(func);
+  if (entry == "prefill")
+    return pruneSequence(func, settings);
+  if (entry != "decode")
+    return func.emitError()
+           << getArgument()
+           << ": --kv-budget is a policy of generation's decode steps; "
+              "compile a generation binary (--max-context)";
+  OpBuilder b(func.getContext());
+  for (CachedAttentionOp op : func.getOps<CachedAttentionOp>()) {
+    op.getTokenCountsMutable().assign(countsPerContext(
+        op, [&](int64_t n) { return settings.kvBudgetKept(n); }));
+    op.setKvBudget(ArrayRef<int64_t>(settings.kvBudget));
+  }
+  return success();
+}
+
 LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
   FailureOr<SpAttenSettings> settings = checkedSettings(func);
-  if (failed(settings) || !settings->cascadeTokenPruning())
-    return failure(failed(settings));
+  if (failed(settings))
+    return failure();
+  if (settings->kvBudgetPolicy())
+    return applyKVBudget(func, *settings);
+  if (!settings->cascadeTokenPruning())
+    return success();
   auto cached = llvm::to_vector(func.getOps<CachedAttentionOp>());
-  SmallVector<double> f;
   if (!cached.empty()) {
+    SmallVector<double> f;
     if (failed(schedule(func, *settings, cached.size(), f)))
       return failure();
     addTokenCounts(cached, f, uniquePositions(settings->keepPositions, {}));
     return success();
   }
+  return pruneSequence(func, *settings);
+}
+
+/// A whole sequence (the summarization stage, a prefill): prune after each
+/// layer by the schedule, dense under the KV budget, which prunes only in
+/// the decode steps.
+LogicalResult
+CascadeTokenPruningPass::pruneSequence(func::FuncOp func,
+                                       const SpAttenSettings &settings) {
   FailureOr<SmallVector<DecomposedAttention>> attns =
       decomposeAttentions(func, getArgument());
   if (failed(attns))
@@ -391,11 +431,13 @@ LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
   if (entryOf(func) == "prefill")
     extra.push_back(tokens - 1);
   SmallVector<int64_t> keepPositions =
-      uniquePositions(settings->keepPositions, extra);
+      uniquePositions(settings.keepPositions, extra);
   if (attns->empty() || failed(checkShapes(*attns, keepPositions)))
     return success(attns->empty());
   int64_t layers = attns->size();
-  if (failed(schedule(func, *settings, layers, f)))
+  SmallVector<double> f(layers, 1.0);
+  if (!settings.kvBudgetPolicy() &&
+      failed(schedule(func, settings, layers, f)))
     return failure();
 
   OpBuilder b(func.getBody());
