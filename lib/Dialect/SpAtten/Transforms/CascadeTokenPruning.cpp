@@ -386,7 +386,6 @@ CascadeTokenPruningPass::applyKVBudget(func::FuncOp func,
            << getArgument()
            << ": --kv-budget is a policy of generation's decode steps; "
               "compile a generation binary (--max-context)";
-  OpBuilder b(func.getContext());
   for (CachedAttentionOp op : func.getOps<CachedAttentionOp>()) {
     op.getTokenCountsMutable().assign(countsPerContext(
         op, [&](int64_t n) { return settings.kvBudgetKept(n); }));
