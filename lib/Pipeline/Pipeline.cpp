@@ -26,7 +26,7 @@ static void addSpAttenPasses(OpPassManager &pm, const SpAttenSettings &s) {
     fpm.addPass(createSpAttenQuantize(s));
   if (s.progressiveQuantization())
     fpm.addPass(createSpAttenProgressiveQuantization(s));
-  if (s.cascadeTokenPruning())
+  if (s.cascadeTokenPruning() || s.kvBudgetPolicy())
     fpm.addPass(createSpAttenCascadeTokenPruning(s));
   if (s.cascadeHeadPruning())
     fpm.addPass(createSpAttenCascadeHeadPruning(s));

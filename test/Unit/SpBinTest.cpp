@@ -228,11 +228,19 @@ TEST(SpBin, SettingsRoundTripWithEveryKey) {
       manifest.getAsObject()->getObject("settings");
   ASSERT_NE(json, nullptr);
   for (llvm::StringRef key :
-       {"token-keep", "token-schedule", "keep-positions", "head-keep",
-        "value-keep", "pq-msb", "pq-lsb", "pq-threshold", "pq-values",
-        "attn-bits", "q-bits", "k-bits", "v-bits"})
+       {"token-keep", "token-schedule", "keep-positions", "kv-budget",
+        "head-keep", "value-keep", "pq-msb", "pq-lsb", "pq-threshold",
+        "pq-values", "attn-bits", "q-bits", "k-bits", "v-bits"})
     EXPECT_NE(json->get(key), nullptr) << key.str();
-  EXPECT_EQ(json->size(), 13u);
+  EXPECT_EQ(json->size(), 14u);
+}
+
+// A manifest written before --kv-budget existed still loads: an absent
+// list reads as empty.
+TEST(SpBin, AbsentListSettingIsEmpty) {
+  auto back = readWithMeta(metaWith("\"kv-budget\":[],", ""));
+  ASSERT_OK(back);
+  EXPECT_TRUE(back->manifest.settings->kvBudget.empty());
 }
 
 TEST(SpBin, SettingsAreOptional) {

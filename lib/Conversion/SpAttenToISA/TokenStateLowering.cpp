@@ -83,7 +83,8 @@ LogicalResult DecodeTokenSelection::select() {
   countReg = previous == 1u ? 2 : 1;
   loadScores(*cumulative);
   forceKeep();
-  rank(previous, (*counts)->ref.addr);
+  // Under the KV budget a layer ranks its own candidates, not the cascade's.
+  rank(op.getKvBudget() ? std::nullopt : previous, (*counts)->ref.addr);
   // The kept tokens' importance, which the heads' ATTNs add to.
   bindTo(pb, fields::Gather::rows, countReg, 0, 1, C);
   pb.gather(importance(), cumulative->ref, 4, C, 1, IndexList{0});
@@ -107,15 +108,26 @@ void DecodeTokenSelection::loadScores(const Tensor &cumulative) {
   pb.emit(add);
 }
 
-/// The keep positions and the new token (the query) always stay.
+/// The keep positions and the new token (the query) always stay; under the
+/// KV budget [S, I, R], positions [0, S) and [p + 1 - max(R, 1), p].
 void DecodeTokenSelection::forceKeep() {
   for (int64_t position : op.getKeepPositions().value_or(ArrayRef<int64_t>{}))
     pb.emit(actImmediate(VecFunc::Add, {Buffer::Act, position, 1},
                          {Buffer::Act, position, 1}, 1, 1, kForcedScore));
-  bindTo(pb, fields::Vec::x.off, kPositionRegister, 0, 0, C - 1);
-  bindTo(pb, fields::Vec::z.off, kPositionRegister, 0, 0, C - 1);
+  int64_t first = 0, recent = 1;
+  if (std::optional<ArrayRef<int64_t>> budget = op.getKvBudget()) {
+    first = std::min((*budget)[0], C);
+    recent = std::min(std::max<int64_t>((*budget)[2], 1), C);
+  }
+  if (first > 0)
+    pb.emit(actImmediate(VecFunc::Add, {Buffer::Act, 0, 1},
+                         {Buffer::Act, 0, 1}, 1, first, kForcedScore));
+  // Near the start the window is clamped to [0, recent): positions past p
+  // are no candidates, and at most `recent` tokens exist.
+  bindTo(pb, fields::Vec::x.off, kPositionRegister, 1 - recent, 0, C - recent);
+  bindTo(pb, fields::Vec::z.off, kPositionRegister, 1 - recent, 0, C - recent);
   pb.emit(actImmediate(VecFunc::Add, {Buffer::Act, 0, 1}, {Buffer::Act, 0, 1},
-                       1, 1, kForcedScore));
+                       1, recent, kForcedScore));
 }
 
 /// The top-k engine over the candidates: positions [0, p] at the first

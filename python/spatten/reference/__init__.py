@@ -51,7 +51,8 @@ CLI (``__main__.py``)::
 """
 
 from .attention import (AttentionResult, LayerRecord, accumulate, attention, attention_head, defer_value_fetch,
-                        keep_count, paper_schedule, resolve_schedule, schedule_from_keys, select_tokens)
+                        keep_count, kv_budget_kept, paper_schedule, resolve_schedule, schedule_from_keys,
+                        select_kv_budget, select_tokens)
 from .config import FLAGS, Flag, SpAttenConfig
 from .generation import Generation, Step, generate
 from .kernels import (F32, dequantize, fake_quantize, gelu_erf, gelu_tanh, layer_norm, linear, pq_msb_value,
@@ -62,7 +63,7 @@ from .models import (LayerWeights, ModelWeights, PatchEmbedding, Result, bert_la
                      run_inputs, run_layers, run_sequence)
 
 __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attention_head", "defer_value_fetch",
-           "keep_count", "fill_fetches", "pq_query_tiles", "keys_per_fill", "kv_bits", "paper_schedule", "resolve_schedule", "schedule_from_keys", "select_tokens", "FLAGS",
+           "keep_count", "kv_budget_kept", "select_kv_budget", "fill_fetches", "pq_query_tiles", "keys_per_fill", "kv_bits", "paper_schedule", "resolve_schedule", "schedule_from_keys", "select_tokens", "FLAGS",
            "Flag", "SpAttenConfig", "Generation", "Step", "generate",
            "F32", "dequantize", "fake_quantize", "gelu_erf", "gelu_tanh", "layer_norm", "linear", "pq_msb_value",
            "pq_split", "quantize_rows", "relu", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "rotary_positions",

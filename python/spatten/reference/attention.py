@@ -89,6 +89,28 @@ def select_tokens(s: np.ndarray, k: int, kept: np.ndarray, forced: Sequence[int]
     return np.sort(np.concatenate([np.asarray(forced_kept, dtype=np.int64), chosen]))
 
 
+def kv_budget_kept(n: int, budget: Sequence[int]) -> int:
+    """Tokens a decode layer attends under the fixed KV budget ``(S, I, R)``
+    at a context of ``n`` tokens (the new one included): all up to the
+    budget, then ``S + I + max(R, 1)``: the new token is always attended
+    (docs/Algorithms.md "Fixed KV budget")."""
+    first, important, recent = budget
+    return min(n, first + important + max(recent, 1))
+
+
+def select_kv_budget(s: np.ndarray, n: int, candidates: np.ndarray, budget: Sequence[int]) -> np.ndarray:
+    """The fixed KV budget's kept tokens at a context of ``n`` tokens: the
+    first ``S`` positions, the last ``max(R, 1)`` (the new token, position
+    ``n - 1``, among them) and the ``I`` candidates with the largest
+    importance ``s`` among the rest (ties to the earliest position), or
+    every candidate while they fit. ``candidates``: the positions the layer
+    still holds (what it kept at the step before, and the new token).
+    Original order."""
+    first, _, recent = budget
+    forced = list(range(min(first, n))) + list(range(max(n - max(recent, 1), 0), n))
+    return select_tokens(s, kv_budget_kept(n, budget), candidates, forced)
+
+
 def accumulate(importance: np.ndarray, contribution: np.ndarray) -> np.ndarray:
     """``fp32(importance + fp32(contribution))``: one head's contribution,
     summed in float64, is rounded once to fp32 and added in fp32, as the

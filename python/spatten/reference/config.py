@@ -29,7 +29,8 @@ class Flag:
     field: the :class:`SpAttenConfig` attribute (and argparse dest);
     kind: ``ratio`` (float, off at 1), ``bits`` (int, off at 0), ``int``,
     ``float``, ``bool`` (bare flag), ``schedule`` (``paper`` or
-    comma-separated fractions) or ``positions`` (comma-separated ints);
+    comma-separated fractions), ``positions`` (comma-separated ints) or
+    ``budget`` (comma-separated ints, off when empty);
     default: spatten-compile's default, in the settings form."""
 
     name: str
@@ -42,6 +43,7 @@ FLAGS = (
     Flag("token-keep", "token_keep", "ratio", 1.0),
     Flag("token-schedule", "token_schedule", "schedule", "paper"),
     Flag("keep-positions", "keep_positions", "positions", []),
+    Flag("kv-budget", "kv_budget", "budget", []),
     Flag("head-keep", "head_keep", "ratio", 1.0),
     Flag("value-keep", "value_keep", "ratio", 1.0),
     Flag("pq-msb", "pq_msb", "bits", 0),
@@ -66,6 +68,9 @@ class SpAttenConfig:
         steps before).
     head_schedule: the same for heads (reference only: no compile flag).
     keep_positions: original token positions never pruned (0 = [CLS]).
+    kv_budget: ``(S, I, R)``, generation's fixed KV budget in place of the
+        token schedule: each decode layer attends the first S tokens, the I
+        most important and the R most recent (docs/Algorithms.md).
     pq_msb (6 or 8), pq_lsb (4), pq_threshold, pq_values: progressive
     quantization of keys (and values).
     attn_bits: fixed-point width of Q, K, V (4..16); keys/values handled by
@@ -79,6 +84,7 @@ class SpAttenConfig:
     token_keep: Optional[float] = None
     token_schedule: Union[str, Sequence[float]] = "paper"
     keep_positions: Sequence[int] = ()
+    kv_budget: Optional[Sequence[int]] = None
     head_keep: Optional[float] = None
     head_schedule: Union[str, Sequence[float]] = "paper"
     value_keep: Optional[float] = None
@@ -97,6 +103,8 @@ class SpAttenConfig:
             v = getattr(self, name)
             if v is not None and not 0.0 < v <= 1.0:
                 raise ValueError(f"{name}={v} is outside (0, 1]")
+        if self.kv_budget is not None:
+            self._validate_kv_budget()
         if self.pq_msb is not None and self.pq_msb not in (6, 8):
             raise ValueError(f"pq_msb={self.pq_msb} must be 6 or 8")
         if self.pq_msb is not None and self.pq_lsb != 4:
@@ -107,6 +115,16 @@ class SpAttenConfig:
             v = getattr(self, name)
             if v is not None and not 4 <= v <= 16:
                 raise ValueError(f"{name}={v} is outside 4..16")
+
+    def _validate_kv_budget(self) -> None:
+        budget = list(self.kv_budget)
+        if len(budget) != 3:
+            raise ValueError(f"kv_budget={budget} must be (S, I, R), three token counts")
+        if min(budget) < 0 or sum(budget) < 1:
+            raise ValueError(f"kv_budget={budget}: counts must be >= 0 and keep a token")
+        if self.token_keep is not None or self.token_schedule != "paper" or len(self.keep_positions):
+            raise ValueError("kv_budget replaces cascade token pruning: give it without token_keep, "
+                             "token_schedule and keep_positions")
 
     # Fixed-point widths in bits per tensor, None for fp32.
     @property
@@ -125,7 +143,8 @@ class SpAttenConfig:
     def prunes(self) -> bool:
         """True when an option needs batch 1 (anything but the fixed-point
         widths)."""
-        return any(v is not None for v in (self.token_keep, self.head_keep, self.value_keep, self.pq_msb))
+        return any(v is not None for v in (self.token_keep, self.kv_budget, self.head_keep, self.value_keep,
+                                           self.pq_msb))
 
     # ------------------------------------------------------------------ settings
 
@@ -137,15 +156,16 @@ class SpAttenConfig:
         unknown key or a bad value."""
         names = {f.name for f in FLAGS}
         unknown = sorted(set(settings) - names)
-        missing = [f.name for f in FLAGS if f.name not in settings]
+        # A list absent is empty, as spatten-compile's manifest reader has it.
+        missing = [f.name for f in FLAGS if f.name not in settings and f.default != []]
         if unknown or missing:
             raise ValueError(f"settings: unknown keys {unknown}, missing keys {missing}")
         fields = {}
         for f in FLAGS:
             try:
-                fields[f.field] = _to_config(f, settings[f.name])
+                fields[f.field] = _to_config(f, settings.get(f.name, f.default))
             except (ValueError, TypeError, AttributeError):  # a value of the wrong JSON type
-                raise ValueError(f"settings: {f.name}={settings[f.name]!r} is not a valid {f.kind} value") from None
+                raise ValueError(f"settings: {f.name}={settings.get(f.name)!r} is not a valid {f.kind} value") from None
         cfg = cls(**fields)
         # spatten-compile prunes tokens with an explicit schedule at any
         # --token-keep; the reference prunes when token_keep is set.
@@ -220,7 +240,7 @@ def _parse_text(f: Flag, text: str) -> object:
             return float(text)
         if f.kind in ("bits", "int"):
             return int(text)
-        if f.kind == "positions":
+        if f.kind in ("positions", "budget"):
             return [int(p) for p in text.split(",") if p.strip()]
         if f.kind == "schedule":
             _schedule(text)
@@ -237,6 +257,8 @@ def _to_config(f: Flag, value) -> object:
         return _schedule(value)
     if f.kind == "positions":
         return tuple(int(p) for p in value)
+    if f.kind == "budget":
+        return tuple(int(p) for p in value) or None
     return {"int": int, "float": float, "bool": bool}[f.kind](value)
 
 
@@ -252,7 +274,7 @@ def _to_setting(f: Flag, value) -> object:
         return f.default
     if f.kind == "schedule":
         return value if isinstance(value, str) else ",".join(_number(v) for v in value)
-    if f.kind == "positions":
+    if f.kind in ("positions", "budget"):
         return [int(p) for p in value]
     return {"ratio": float, "float": float, "bits": int, "int": int, "bool": bool}[f.kind](value)
 
@@ -260,7 +282,7 @@ def _to_setting(f: Flag, value) -> object:
 def _flag_text(f: Flag, value) -> str:
     if f.kind == "bool":
         return f"--{f.name}"
-    if f.kind == "positions":
+    if f.kind in ("positions", "budget"):
         return f"--{f.name}=" + ",".join(str(p) for p in value)
     return f"--{f.name}={_number(value) if isinstance(value, float) else value}"
 

@@ -19,6 +19,10 @@ token chosen last as one query against the cache:
   before, plus the new token (always kept at its own step: it is the
   query). A pruned token is never fetched again by that layer or a later
   one;
+* the fixed KV budget ``kv_budget = (S, I, R)`` instead of the cascade:
+  each layer attends the first ``S`` tokens, the last ``max(R, 1)`` and
+  the ``I`` of its other candidates (what it kept at the step before) with
+  the largest importance; the prefill is dense;
 * cascade head pruning: the same rule for heads (a fixed count per layer);
 * local value pruning: the top ``max(1, floor(Lk value_keep))``
   probabilities of the one query row; exactly those V rows are fetched;
@@ -42,7 +46,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from .attention import (AttentionResult, LayerRecord, _counts, _prune, _State, attention, keep_count,
-                        resolve_schedule, select_tokens)
+                        kv_budget_kept, resolve_schedule, select_kv_budget, select_tokens)
 from .config import SpAttenConfig
 from .kernels import F32, topk
 from .models import LAYERS, ModelWeights, _attend, lm_logits, project_qkv, repeat_kv, run_layers
@@ -140,7 +144,8 @@ def _prefill(mw: ModelWeights, ids: np.ndarray, total: int, cfg: SpAttenConfig,
         _, cache.keys[l][state.tokens], cache.values[l][state.tokens] = project_qkv(lw, h, state.tokens, mw_)
         return _attend(lw, h, state, mw_, cfg_)
 
-    prefill_cfg = dataclasses.replace(cfg, keep_positions=tuple(cfg.keep_positions) + (L0 - 1,))
+    # The KV budget prunes in the decode steps only: the prompt runs dense.
+    prefill_cfg = dataclasses.replace(cfg, keep_positions=tuple(cfg.keep_positions) + (L0 - 1,), kv_budget=None)
     schedule = None
     if f_tok is not None:
         schedule = f_tok.copy()
@@ -184,8 +189,12 @@ def _select(cache: _Cache, l: int, pos: int, above: Optional[_State], n: int, cf
     tokens = np.union1d(cache.tokens[l], [pos])
     heads = cache.heads[l]
     if above is not None:
-        tokens = np.intersect1d(tokens, above.tokens)
+        # The KV budget ranks each layer's own candidates (no cascade).
+        if cfg.kv_budget is None:
+            tokens = np.intersect1d(tokens, above.tokens)
         heads = np.intersect1d(heads, above.heads)
+    if cfg.kv_budget is not None:
+        tokens = select_kv_budget(cache.token_imp, n, tokens, cfg.kv_budget)
     if f_tok is not None:
         forced = sorted(set(int(p) for p in cfg.keep_positions) | {pos})
         tokens = select_tokens(cache.token_imp, keep_count(n, f_tok[l]), tokens, forced)
@@ -198,6 +207,8 @@ def _most_keys(context: int, l: int, cfg: SpAttenConfig, f_tok: Optional[np.ndar
     """The most keys layer ``l`` of a decode step attends at a context of
     ``context`` positions: they decide whether the compiled step streams
     its keys in one K/V fill or several (docs/Generation.md)."""
+    if cfg.kv_budget is not None:
+        return kv_budget_kept(context, cfg.kv_budget)
     if f_tok is None:
         return context
     forced = 1 + sum(1 for p in set(int(p) for p in cfg.keep_positions) if p < context - 1)

@@ -270,6 +270,9 @@ def run_layers(mw: ModelWeights, ids: np.ndarray, cfg: SpAttenConfig, types: Opt
     replaces each layer's attention (a generation prefill also stores the
     keys and values); ``token_schedule`` replaces the resolved token
     schedule [layers]."""
+    if cfg.kv_budget is not None:
+        raise ValueError("kv_budget is a policy of generation's decode steps "
+                         "(spatten.reference.generate); a whole sequence runs without it")
     x = _embed(mw, ids, types)
     L0, n = len(x), len(mw.layers)
     for p in cfg.keep_positions:

@@ -10,15 +10,20 @@ from spatten import export as spexport
 from spatten import reference as R
 from spatten import tools
 
-DEFAULTS = {"token-keep": 1.0, "token-schedule": "paper", "keep-positions": [], "head-keep": 1.0,
+DEFAULTS = {"token-keep": 1.0, "token-schedule": "paper", "keep-positions": [], "kv-budget": [], "head-keep": 1.0,
             "value-keep": 1.0, "pq-msb": 0, "pq-lsb": 4, "pq-threshold": 0.1, "pq-values": False,
             "attn-bits": 0, "q-bits": 0, "k-bits": 0, "v-bits": 0}
 
 #: Every flag at a value other than its default, except --pq-lsb: the ISA
-#: encodes 4-bit LSB planes only, so 4 (the default) is its one valid value.
+#: encodes 4-bit LSB planes only, so 4 (the default) is its one valid value,
+#: and --kv-budget, which replaces the token schedule (KV_BUDGET_FLAGS).
 EVERY_FLAG = ["--token-keep=0.5", "--token-schedule=1,0.75,0.5,0.25", "--keep-positions=0,3",
               "--head-keep=0.75", "--value-keep=0.3", "--pq-msb=8", "--pq-threshold=0.2", "--pq-values",
               "--attn-bits=12", "--q-bits=16", "--k-bits=8", "--v-bits=6"]
+
+
+#: The KV budget with every other flag it combines with.
+KV_BUDGET_FLAGS = ["--kv-budget=4,0,2", "--head-keep=0.75", "--value-keep=0.3", "--pq-msb=8", "--pq-values"]
 
 
 def test_flag_table_matches_the_manifest_record():
@@ -88,6 +93,18 @@ def test_from_flags_errors_name_the_flag():
         R.SpAttenConfig.from_flags("--pq-values")
     with pytest.raises(ValueError, match="v_bits=17 is outside 4..16"):
         R.SpAttenConfig.from_flags("--v-bits=17")
+
+
+def test_kv_budget_round_trips():
+    cfg = R.SpAttenConfig.from_flags(KV_BUDGET_FLAGS)
+    assert cfg.kv_budget == (4, 0, 2) and cfg.prunes
+    assert cfg.to_flags() == KV_BUDGET_FLAGS
+    assert cfg.to_manifest()["kv-budget"] == [4, 0, 2]
+    assert R.SpAttenConfig.from_manifest(cfg.to_manifest()) == cfg
+    with pytest.raises(ValueError, match="three token counts"):
+        R.SpAttenConfig.from_flags("--kv-budget=1,2")
+    with pytest.raises(ValueError, match="replaces cascade token pruning"):
+        R.SpAttenConfig.from_flags("--kv-budget=1,2,3 --keep-positions=0")
 
 
 def test_tensor_widths_default_to_attn_bits():

@@ -121,3 +121,19 @@ func.func @record_layer(%i: tensor<1x2xf32>, %p: tensor<1x2xi64>) {
   spatten.record_kept_tokens %i, %p {layer = -1 : i64} : tensor<1x2xf32>, tensor<1x2xi64>
   return
 }
+
+// -----
+
+func.func @kv_budget_length(%q: tensor<1x1x8xf32>, %c: tensor<4xi32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{kv_budget must be [S, I, R], each >= 0 and not all 0, and needs token_counts without keep_positions}}
+  %o = spatten.cached_attention %q, %q, %q token_counts(%c) {kv_budget = array<i64: 1, 2>, layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<4xi32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}
+
+// -----
+
+func.func @kv_budget_counts(%q: tensor<1x1x8xf32>) -> tensor<1x1x8xf32> {
+  // expected-error @+1 {{kv_budget must be [S, I, R], each >= 0 and not all 0, and needs token_counts without keep_positions}}
+  %o = spatten.cached_attention %q, %q, %q {kv_budget = array<i64: 1, 2, 2>, layer = 0 : i64, max_context = 4 : i64, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xf32>
+  return %o : tensor<1x1x8xf32>
+}

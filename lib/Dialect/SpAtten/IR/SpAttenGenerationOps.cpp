@@ -49,6 +49,13 @@ LogicalResult CachedAttentionOp::verify() {
     return emitOpError("token_counts must be [max_context]");
   if (getKeepPositions() && !getTokenCounts())
     return emitOpError("keep_positions needs token_counts");
+  if (std::optional<ArrayRef<int64_t>> budget = getKvBudget();
+      budget && (budget->size() != 3 || !getTokenCounts() ||
+                 getKeepPositions() ||
+                 llvm::any_of(*budget, [](int64_t n) { return n < 0; }) ||
+                 llvm::sum_of(*budget) < 1))
+    return emitOpError("kv_budget must be [S, I, R], each >= 0 and not all "
+                       "0, and needs token_counts without keep_positions");
   if (std::optional<uint64_t> kept = getKeptHeads();
       kept && (!getTokenCounts() || getKeptHeadsAttr().getInt() < 1 ||
                *kept > getNumHeads()))

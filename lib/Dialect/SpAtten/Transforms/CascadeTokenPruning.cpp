@@ -196,7 +196,7 @@ struct CascadeTokenPruningPass
     : SettingsPass<spatten::impl::SpAttenCascadeTokenPruningBase<
                        CascadeTokenPruningPass>,
                    setting::List<setting::tokenKeep, setting::tokenSchedule,
-                                 setting::keepPositions>> {
+                                 setting::keepPositions, setting::kvBudget>> {
   using SettingsPass::SettingsPass;
 
   void runOnOperation() override {
@@ -209,8 +209,12 @@ struct CascadeTokenPruningPass
                              ArrayRef<DecomposedAttention> attns);
   LogicalResult schedule(func::FuncOp func, const SpAttenSettings &settings,
                          int64_t layers, SmallVector<double> &f);
+  LogicalResult pruneSequence(func::FuncOp func,
+                              const SpAttenSettings &settings);
   void addTokenCounts(ArrayRef<CachedAttentionOp> attns, ArrayRef<double> f,
                       ArrayRef<int64_t> keepPositions);
+  LogicalResult applyKVBudget(func::FuncOp func,
+                              const SpAttenSettings &settings);
   LogicalResult checkShapes(ArrayRef<DecomposedAttention> attns,
                             ArrayRef<int64_t> keepPositions);
   Cascade initialState(OpBuilder &b, Location loc, int64_t tokens,
@@ -416,24 +420,59 @@ void CascadeTokenPruningPass::addTokenCounts(ArrayRef<CachedAttentionOp> attns,
   }
 }
 
+/// The fixed KV budget is a policy of the decode steps: each layer keeps
+/// `kvBudgetKept(n)` of its own candidates. The prefill computes the prompt
+/// densely, as the authors' policy does, and records its importance.
+LogicalResult
+CascadeTokenPruningPass::applyKVBudget(func::FuncOp func,
+                                       const SpAttenSettings &settings) {
+  StringRef entry = entryOf(func);
+  if (entry == "prefill")
+    return pruneSequence(func, settings);
+  if (entry != "decode")
+    return func.emitError()
+           << getArgument()
+           << ": --kv-budget is a policy of generation's decode steps; "
+              "compile a generation binary (--max-context)";
+  for (CachedAttentionOp op : func.getOps<CachedAttentionOp>()) {
+    op.getTokenCountsMutable().assign(countsPerContext(
+        op, [&](int64_t n) { return settings.kvBudgetKept(n); }));
+    op.setKvBudget(ArrayRef<int64_t>(settings.kvBudget));
+  }
+  return success();
+}
+
 LogicalResult CascadeTokenPruningPass::run(func::FuncOp func) {
   FailureOr<SpAttenSettings> settings = checkedSettings(func);
-  if (failed(settings) || !settings->cascadeTokenPruning())
-    return failure(failed(settings));
+  if (failed(settings))
+    return failure();
+  if (settings->kvBudgetPolicy())
+    return applyKVBudget(func, *settings);
+  if (!settings->cascadeTokenPruning())
+    return success();
   auto cached = llvm::to_vector(func.getOps<CachedAttentionOp>());
-  SmallVector<double> f;
   if (!cached.empty()) {
+    SmallVector<double> f;
     if (failed(schedule(func, *settings, cached.size(), f)))
       return failure();
     addTokenCounts(cached, f, uniquePositions(settings->keepPositions, {}));
     return success();
   }
+  return pruneSequence(func, *settings);
+}
+
+/// A whole sequence (the summarization stage, a prefill): prune after each
+/// layer by the schedule, dense under the KV budget, which prunes only in
+/// the decode steps.
+LogicalResult
+CascadeTokenPruningPass::pruneSequence(func::FuncOp func,
+                                       const SpAttenSettings &settings) {
   FailureOr<SmallVector<DecomposedAttention>> attns =
       decomposeAttentions(func, getArgument());
   if (failed(attns))
     return failure();
   for (ArrayRef<DecomposedAttention> cascade : tokenCascades(*attns))
-    if (failed(pruneCascade(func, *settings, cascade)))
+    if (failed(pruneCascade(func, settings, cascade)))
       return failure();
   return success();
 }
@@ -443,7 +482,6 @@ LogicalResult
 CascadeTokenPruningPass::pruneCascade(func::FuncOp func,
                                       const SpAttenSettings &settings,
                                       ArrayRef<DecomposedAttention> attns) {
-  SmallVector<double> f;
   int64_t tokens = shapeOf(attns[0].probs->getResult(0))[3];
   // The prompt's last position is the query of the first generated token.
   SmallVector<int64_t> extra;
@@ -454,7 +492,9 @@ CascadeTokenPruningPass::pruneCascade(func::FuncOp func,
   if (failed(checkShapes(attns, keepPositions)))
     return failure();
   int64_t layers = attns.size();
-  if (failed(schedule(func, settings, layers, f)))
+  SmallVector<double> f(layers, 1.0);
+  if (!settings.kvBudgetPolicy() &&
+      failed(schedule(func, settings, layers, f)))
     return failure();
 
   OpBuilder b(func.getBody());

@@ -438,7 +438,8 @@ void buildDecode(func::FuncOp func, SequenceRows &seq) {
         /*key_bits=*/IntegerAttr(), /*value_bits=*/IntegerAttr(),
         /*pq_msb=*/IntegerAttr(), /*pq_lsb=*/IntegerAttr(),
         /*pq_threshold=*/FloatAttr(), /*pq_values=*/UnitAttr(),
-        /*keep_positions=*/DenseI64ArrayAttr(), /*kept_heads=*/IntegerAttr());
+        /*keep_positions=*/DenseI64ArrayAttr(), /*kept_heads=*/IntegerAttr(),
+        /*kv_budget=*/DenseI64ArrayAttr());
     attention.getOutput().replaceAllUsesWith(cached.getOutput());
     attention.erase();
   }

@@ -7,6 +7,7 @@
 #include "spatten/Dialect/SpAtten/Transforms/Settings.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace spatten;
@@ -35,6 +36,32 @@ spatten::parseTokenScheduleList(StringRef list) {
   return fractions;
 }
 
+/// validate()'s rules of --kv-budget.
+static Error validateKVBudget(const SpAttenSettings &settings) {
+  const std::vector<int64_t> &kvBudget = settings.kvBudget;
+  if (!settings.kvBudgetPolicy())
+    return Error::success();
+  std::string flag = "--kv-budget=" +
+                     llvm::join(llvm::map_range(kvBudget,
+                                                [](int64_t count) {
+                                                  return std::to_string(count);
+                                                }),
+                                ",");
+  if (kvBudget.size() != 3)
+    return invalid(flag + ": expected S,I,R, three token counts (first, "
+                          "important, recent)");
+  if (llvm::any_of(kvBudget, [](int64_t count) { return count < 0; }))
+    return invalid(flag + ": a token count must be >= 0");
+  if (kvBudget[0] + kvBudget[1] + kvBudget[2] < 1)
+    return invalid(flag + ": the budget keeps no token (S + I + R must be "
+                          ">= 1)");
+  if (settings.cascadeTokenPruning() || !settings.keepPositions.empty())
+    return invalid(flag + ": the KV budget replaces cascade token pruning's "
+                          "schedule; give it without --token-keep, "
+                          "--token-schedule and --keep-positions");
+  return Error::success();
+}
+
 Error SpAttenSettings::validate() const {
   for (auto [flag, ratio] :
        {std::pair<StringRef, double>{"token-keep", tokenKeep},
@@ -53,6 +80,8 @@ Error SpAttenSettings::validate() const {
     if (position < 0)
       return invalid(llvm::formatv(
           "--keep-positions={0}: a token position must be >= 0", position));
+  if (Error error = validateKVBudget(*this))
+    return error;
   if (pqMsb != 0 && pqMsb != 6 && pqMsb != 8)
     return invalid(llvm::formatv(
         "--pq-msb={0}: the ISA encodes MSB planes of 6 or 8 bits", pqMsb));
@@ -103,11 +132,13 @@ bool spatten::fromJSON(const llvm::json::Value &value,
       path.field(entry.first).report("unknown setting");
       return false;
     }
+  // A list absent reads as empty, its default: manifests written before
+  // a list setting existed still load.
   return true
 #define SPATTEN_OPTION(TYPE, MEMBER, FLAG, DEFAULT, HELP)                     \
   &&mapper.map(FLAG, settings.MEMBER)
 #define SPATTEN_LIST_OPTION(TYPE, MEMBER, FLAG, HELP)                         \
-  &&mapper.map(FLAG, settings.MEMBER)
+  &&mapper.mapOptional(FLAG, settings.MEMBER)
 #include "spatten/Dialect/SpAtten/Transforms/Settings.def"
       ;
 }

@@ -70,6 +70,16 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
     by it or a later layer. The kept list and importance live in the KV
     cache's token state (docs/Generation.md, "Cascade token pruning").
 
+    With `kv_budget = [S, I, R]` as well (written by the same pass under
+    `--kv-budget`), the fixed KV budget instead of the cascade: the
+    candidates are the tokens the layer itself kept at the step before,
+    plus the new token, whatever the previous layer kept; the first `S`
+    positions and the last `max(R, 1)` (the new token among them) are
+    always kept, and `token_counts[p]` is `min(p + 1, S + I + max(R, 1))`,
+    so the rest are the `I` with the largest cumulative token importance
+    (docs/Algorithms.md, "Fixed KV budget"). An evicted token is never
+    fetched again by that layer.
+
     With `kept_heads` (written by `--spatten-cascade-head-pruning`),
     cascade head pruning across steps (Sec. III-B): only `kept_heads` heads
     attend, those the prefill's layer kept (their original indices are in
@@ -99,7 +109,8 @@ def SpAtten_CachedAttentionOp : SpAtten_Op<"cached_attention",
                        OptionalAttr<F32Attr>:$pq_threshold,
                        UnitAttr:$pq_values,
                        OptionalAttr<DenseI64ArrayAttr>:$keep_positions,
-                       OptionalAttr<I64Attr>:$kept_heads);
+                       OptionalAttr<I64Attr>:$kept_heads,
+                       OptionalAttr<DenseI64ArrayAttr>:$kv_budget);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`value_counts` `(` $value_counts^ `)`)?

@@ -108,12 +108,20 @@ def SpAttenCascadeTokenPruning
     than the forced tokens), and `keep_positions`; there `f_0 < 1` is
     allowed.
 
+    With `kv-budget=S,I,R`, the fixed KV budget of the authors' LLM policy
+    instead of the schedule (docs/Algorithms.md, "Fixed KV budget"): the
+    `@prefill` is dense and records every layer's positions and importance;
+    each `spatten.cached_attention` of `@decode` gets `kv_budget` and
+    `token_counts` `min(n, S + I + max(R, 1))`. Outside a generation binary
+    the option is an error.
+
     Options (spatten-compile's flags of the same names): `token-keep` (mean
     fraction of tokens kept over all layers, in (0, 1]), `token-schedule`
     (`paper` or a comma-separated keep fraction per layer),
     `keep-positions` (original token positions never pruned, e.g. 0 for
-    [CLS]). The pass does nothing at the defaults, `token-keep=1` with the
-    `paper` schedule.
+    [CLS]), `kv-budget` (three token counts, exclusive with the other
+    three). The pass does nothing at the defaults, `token-keep=1` with the
+    `paper` schedule and no budget.
   }];
   let dependentDialects = ["spatten::SpAttenDialect", "mlir::arith::ArithDialect"];
 }

@@ -23,6 +23,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,11 +52,21 @@ struct SpAttenSettings {
   /// (0, 1], the schedule's text, positions >= 0, the bit widths the ISA
   /// encodes (MSB planes of 6 or 8 bits, 4-bit LSB planes, 4..16-bit
   /// fixed point), the threshold in (0, 1), --pq-values only with
-  /// --pq-msb. The error names the first invalid setting's flag and value,
-  /// e.g. "--token-keep=2.00: a keep ratio must be in (0, 1]". Rules that
-  /// need the model (a schedule's length, a position past the last token)
-  /// are the passes'.
+  /// --pq-msb, --kv-budget as three counts >= 0 that keep a token and
+  /// without cascade token pruning's flags. The error names the first
+  /// invalid setting's flag and value, e.g. "--token-keep=2.00: a keep
+  /// ratio must be in (0, 1]". Rules that need the model (a schedule's
+  /// length, a position past the last token) are the passes'.
   llvm::Error validate() const;
+
+  /// The number of tokens a decode layer attends under --kv-budget=S,I,R
+  /// at a context of `n` tokens (the new one included): every token up to
+  /// the budget, then S + I + max(R, 1), since the new token is always
+  /// attended (docs/Algorithms.md, "Fixed KV budget").
+  int64_t kvBudgetKept(int64_t n) const {
+    return std::min(n, kvBudget[0] + kvBudget[1] +
+                           std::max<int64_t>(kvBudget[2], 1));
+  }
 
   /// The fixed-point width of Q, K and V in bits, 0 for fp32: --q-bits,
   /// --k-bits, --v-bits, or --attn-bits where those are 0. Keys (and values
@@ -69,6 +80,7 @@ struct SpAttenSettings {
     return tokenKeep < 1 || tokenSchedule != "paper";
   }
   bool cascadeHeadPruning() const { return headKeep < 1; }
+  bool kvBudgetPolicy() const { return !kvBudget.empty(); }
   bool localValuePruning() const { return valueKeep < 1; }
   bool progressiveQuantization() const { return pqMsb != 0; }
   bool quantization() const {
@@ -95,7 +107,8 @@ parseTokenScheduleList(llvm::StringRef list);
 /// `token-schedule` the string given, `keep-positions` an array of integers,
 /// `pq-values` a boolean.
 llvm::json::Value toJSON(const SpAttenSettings &settings);
-/// Reads toJSON()'s object: every key present with its type, no other key;
+/// Reads toJSON()'s object: every key present with its type (a list may be
+/// absent: empty), no other key;
 /// reports the offending key through `path`. Values are not validated.
 bool fromJSON(const llvm::json::Value &value, SpAttenSettings &settings,
               llvm::json::Path path);
