@@ -7,7 +7,8 @@ The modules are written in plain torch with the structure of Hugging Face's
 * BERT: token + position + token-type embeddings, LayerNorm (eps 1e-12),
   Q/K/V ``nn.Linear`` (MatMul+Add), per-head ``view``+``permute(0,2,1,3)``,
   K permuted ``(0,2,3,1)``, ``Div`` by sqrt(d), additive padding mask
-  ``(1 - mask) * -10000``, Softmax, GELU (erf), FFN, optional tanh pooler.
+  ``(1 - mask) * -10000``, Softmax, GELU (erf), FFN, optional tanh pooler;
+  the modules are in :mod:`spatten.export_bert`.
 * GPT-2: token + position embeddings, pre-LayerNorm (eps 1e-5), Conv1D
   (``addmm`` -> Gemm between Reshapes) with fused QKV and ``split``, causal
   mask by ``where(tril, w, -10000)``, GELU (tanh), final LayerNorm. The whole
@@ -81,7 +82,8 @@ import torch
 from torch import nn
 
 from .export_encdec import BartForConditionalGeneration, T5ForConditionalGeneration, decoder_length
-from .export_llama import LlamaForCausalLM, LlamaRMSNorm, apply_rotary_pos_emb, rotary_tables
+from .export_bert import BertModel
+from .export_llama import LlamaForCausalLM, LlamaRMSNorm
 from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
@@ -246,133 +248,6 @@ def medium_config(kind: str, seed: int = 0, **over) -> ModelConfig:
 
 #: ``export``'s sizes.
 CONFIGS = {"tiny": tiny_config, "base": base_config, "medium": medium_config}
-
-
-# ----------------------------------------------------------------------------- BERT
-
-class BertSelfAttention(nn.Module):
-    def __init__(self, c: ModelConfig):
-        super().__init__()
-        self.heads, self.head_dim = c.heads, c.hidden // c.heads
-        self.query = nn.Linear(c.hidden, c.hidden)
-        self.key = nn.Linear(c.hidden, c.hidden)
-        self.value = nn.Linear(c.hidden, c.hidden)
-
-    def split_heads(self, x: torch.Tensor, perm) -> torch.Tensor:
-        b, l, _ = x.shape
-        return x.view(b, l, self.heads, self.head_dim).permute(*perm)
-
-    def forward(self, x: torch.Tensor, mask_add: torch.Tensor, rope=None) -> torch.Tensor:
-        """rope: None, or (cos, sin [positions, head_dim], position_ids [1, l])."""
-        q = self.split_heads(self.query(x), (0, 2, 1, 3))
-        v = self.split_heads(self.value(x), (0, 2, 1, 3))
-        if rope is None:
-            k_t = self.split_heads(self.key(x), (0, 2, 3, 1))  # [b, h, d, l]
-        else:
-            q, k = apply_rotary_pos_emb(q, self.split_heads(self.key(x), (0, 2, 1, 3)), *rope)
-            k_t = k.transpose(2, 3)
-        scores = torch.matmul(q, k_t) / math.sqrt(self.head_dim) + mask_add
-        ctx = torch.matmul(torch.softmax(scores, dim=-1), v)
-        b, _, l, _ = ctx.shape
-        return ctx.permute(0, 2, 1, 3).contiguous().view(b, l, self.heads * self.head_dim)
-
-
-class BertLayer(nn.Module):
-    def __init__(self, c: ModelConfig):
-        super().__init__()
-        self.attention = BertSelfAttention(c)
-        self.attn_out = nn.Linear(c.hidden, c.hidden)
-        self.attn_ln = nn.LayerNorm(c.hidden, eps=c.ln_eps)
-        self.intermediate = nn.Linear(c.hidden, c.intermediate)
-        self.output = nn.Linear(c.intermediate, c.hidden)
-        self.out_ln = nn.LayerNorm(c.hidden, eps=c.ln_eps)
-
-    def forward(self, x: torch.Tensor, mask_add: torch.Tensor, rope=None) -> torch.Tensor:
-        x = self.attn_ln(x + self.attn_out(self.attention(x, mask_add, rope)))
-        h = nn.functional.gelu(self.intermediate(x))  # erf form, as HF "gelu"
-        return self.out_ln(x + self.output(h))
-
-
-class BertPredictionTransform(nn.Module):
-    def __init__(self, c: ModelConfig):
-        super().__init__()
-        self.dense = nn.Linear(c.hidden, c.hidden)
-        self.LayerNorm = nn.LayerNorm(c.hidden, eps=c.ln_eps)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(nn.functional.gelu(self.dense(x)))
-
-
-class BertPredictions(nn.Module):
-    """Hugging Face's ``cls.predictions``: transform, then the decoder tied
-    to the word embeddings (passed in, not owned) plus its own bias."""
-
-    def __init__(self, c: ModelConfig):
-        super().__init__()
-        self.transform = BertPredictionTransform(c)
-        self.bias = nn.Parameter(torch.zeros(c.vocab))
-
-    def forward(self, x: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
-        return torch.matmul(self.transform(x), word_embeddings.t()) + self.bias
-
-
-class BertMLMHead(nn.Module):
-    """Named ``cls`` so the initializers are Hugging Face's
-    ``cls.predictions.*`` (BertForMaskedLM / BertForPreTraining)."""
-
-    def __init__(self, c: ModelConfig):
-        super().__init__()
-        self.predictions = BertPredictions(c)
-
-
-class BertModel(nn.Module):
-    """Inputs int64 [batch, sequence]; outputs last_hidden_state
-    [batch, sequence, hidden] (+ pooler_output [batch, hidden]); with
-    ``mlm_head`` only prediction_scores [batch, sequence, vocab], the
-    masked-LM logits."""
-
-    def __init__(self, c: ModelConfig):
-        super().__init__()
-        self.config = c
-        self.word_embeddings = nn.Embedding(c.vocab, c.hidden)
-        if c.rotary:
-            cos, sin = rotary_tables(c.max_positions, c.hidden // c.heads, c.rope_theta)
-            self.register_buffer("cos_cached", cos, persistent=False)
-            self.register_buffer("sin_cached", sin, persistent=False)
-        else:
-            self.position_embeddings = nn.Embedding(c.max_positions, c.hidden)
-        self.token_type_embeddings = nn.Embedding(c.type_vocab, c.hidden)
-        self.emb_ln = nn.LayerNorm(c.hidden, eps=c.ln_eps)
-        self.register_buffer("position_ids", torch.arange(c.max_positions).unsqueeze(0), persistent=False)
-        self.layers = nn.ModuleList(BertLayer(c) for _ in range(c.layers))
-        self.pooler = nn.Linear(c.hidden, c.hidden) if c.pooler else None
-        if c.mlm_head:
-            self.cls = BertMLMHead(c)
-
-    def encode(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
-        """The last layer's hidden states [batch, sequence, hidden]."""
-        positions = self.position_ids[:, :input_ids.shape[1]]
-        rope = (self.cos_cached, self.sin_cached, positions) if self.config.rotary else None
-        x = self.word_embeddings(input_ids)
-        if rope is None:
-            x = x + self.position_embeddings(positions)
-        x = self.emb_ln(x + self.token_type_embeddings(token_type_ids))
-        mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
-        for layer in self.layers:
-            x = layer(x, mask_add, rope)
-        return x
-
-    def predict(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Masked-LM logits [..., vocab] of hidden states [..., hidden]."""
-        return self.cls.predictions(hidden, self.word_embeddings.weight)
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        x = self.encode(input_ids, attention_mask, token_type_ids)
-        if self.config.mlm_head:
-            return self.predict(x)
-        if self.pooler is None:
-            return x
-        return x, torch.tanh(self.pooler(x[:, 0]))
 
 
 # ----------------------------------------------------------------------------- GPT-2
