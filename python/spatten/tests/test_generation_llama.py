@@ -83,14 +83,16 @@ def test_cache_bytes_written_per_step_are_the_kv_heads(gqa, tmp_path):
     dict(pq_msb=6, pq_threshold=0.5),
     dict(k_bits=12, v_bits=8),
     dict(head_keep=0.5, token_keep=0.5, value_keep=0.3, pq_msb=6, pq_threshold=0.5),
-], ids=["token", "head", "value", "pq", "bits", "all"])
+    dict(kv_budget=(1, 2, 2)),
+    dict(kv_budget=(2, 1, 1), head_keep=0.5, value_keep=0.5),
+], ids=["token", "head", "value", "pq", "bits", "all", "kv-budget", "kv-budget-head-value"])
 def test_spatten_generation_matches_the_reference(gqa, tmp_path, settings):
     model, onnx = gqa
     cfg = SpAttenConfig(**settings)
     binary = compile_llama(onnx, tmp_path / "s.spbin", context=CONTEXT, settings=cfg)
     run = generate_on_sim(binary, tmp_path / "s")
     ref = R.generate(R.from_torch(model), PROMPT[0], N, cfg, hardware=binary.manifest["hardware"], context=CONTEXT)
-    check_steps(run, ref, tokens=cfg.token_keep is not None)
+    check_steps(run, ref, tokens=cfg.token_keep is not None or cfg.kv_budget is not None)
 
 
 @pytest.mark.parametrize("settings", [dict(), dict(token_keep=0.5, k_bits=8, v_bits=8),
