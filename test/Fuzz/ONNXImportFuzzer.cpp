@@ -12,18 +12,14 @@
 
 #include "FuzzSupport.h"
 
-#include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 #include "spatten/Target/ONNX/ONNXImporter.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/MemoryBuffer.h"
-
-#include <memory>
 
 using namespace mlir;
 
@@ -48,52 +44,27 @@ static bool parseFlags(llvm::StringRef &input, spatten::ImportOptions &options) 
   return true;
 }
 
-/// Inputs imported in one context. Creating a context and loading the
-/// `onnx` dialect costs more than importing most inputs; constants stay in
-/// the context (resource blobs and uniqued attributes) until it is
-/// destroyed, so a new one is made after this many inputs.
-constexpr unsigned kInputsPerContext = 256;
-
-/// The context and the canonicalize pipeline (its patterns are collected
-/// once per context), renewed every kInputsPerContext inputs.
-struct ImportSession {
-  MLIRContext context{MLIRContext::Threading::DISABLED};
-  PassManager pm{&context};
-  unsigned inputs = 0;
-
-  ImportSession() {
-    // The dialects the importer loads, loaded before the pass manager first
-    // runs so that it collects the canonicalize patterns once.
-    context.loadDialect<spatten::onnx::ONNXDialect, func::FuncDialect>();
-    pm.addPass(createCanonicalizerPass());
-  }
-};
-
-static ImportSession &session() {
-  static std::unique_ptr<ImportSession> current;
-  if (!current || current->inputs == kInputsPerContext)
-    current = std::make_unique<ImportSession>();
-  ++current->inputs;
-  return *current;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::StringRef input(reinterpret_cast<const char *>(data), size);
   spatten::ImportOptions options;
   if (!parseFlags(input, options))
     return 0;
-  ImportSession &s = session();
-  ScopedDiagnosticHandler quiet(&s.context,
+  // A context per input: constants live in the context's resource blobs.
+  // The importer loads the dialects it builds.
+  MLIRContext context(MLIRContext::Threading::DISABLED);
+  ScopedDiagnosticHandler quiet(&context,
                                 [](Diagnostic &) { return success(); });
   // A relative directory that does not exist: external data never resolves.
   auto buffer = llvm::MemoryBuffer::getMemBuffer(input, "fuzz-input/model.onnx",
                                                  /*RequiresNullTerminator=*/false);
   OwningOpRef<ModuleOp> module =
-      spatten::importONNXModel(buffer->getMemBufferRef(), options, &s.context);
+      spatten::importONNXModel(buffer->getMemBufferRef(), options, &context);
   if (!module)
     return 0;
   spatten::fuzz::check(succeeded(verify(*module)),
                        "the importer built a module that does not verify");
-  (void)s.pm.run(*module);
+  PassManager pm(&context);
+  pm.addPass(createCanonicalizerPass());
+  (void)pm.run(*module);
   return 0;
 }
