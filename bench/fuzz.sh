@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (test/Fuzz) for SECONDS each (default 60), one
-# after another, and prints per target the executions, executions per
-# second and findings (docs/Reliability.md, "Fuzzing").
+# Runs every fuzz target (test/Fuzz) for SECONDS each (default 60), or
+# until RUNS executions when RUNS is set, one after another on one core,
+# and prints per target the executions, executions per second and findings
+# (docs/Reliability.md, "Fuzzing").
 #
 #   bench/fuzz.sh [SECONDS] [TARGET...]    # TARGET: onnx-import, spbin, ...
+#   RUNS=10000000 bench/fuzz.sh 7200 tensor-files
+#
+# It runs in a session of its own at autogroup niceness 19, so that a long
+# run on a shared machine takes only the CPU time nobody else wants (`nice`
+# alone does not lower it against other sessions). Time limits are wall
+# clock: on a busy machine an input waits for the CPU, so only an input
+# slower than the 60-second timeout is reported as slow.
 #
 # Builds build-fuzz/ (clang-22, libFuzzer, ASan + UBSan) when needed, and
 # the seed corpora in build-fuzz/corpus/<target>/ from ../shared/models and
@@ -14,6 +22,10 @@
 # `build-fuzz/bin/spatten-fuzz-<target> FILE`, or `build/bin/...` (no
 # sanitizers) to read its error.
 set -uo pipefail
+if [ -z "${FUZZ_SESSION:-}" ]; then
+  FUZZ_SESSION=1 exec setsid -w "$0" "$@"
+fi
+echo 19 > /proc/self/autogroup 2>/dev/null || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
@@ -48,11 +60,13 @@ printf '%-14s %12s %9s %9s  %s\n' target executions exec/s seconds findings
 for t in "${targets[@]}"; do
   mkdir -p $dir/findings/$t $dir/corpus/$t
   # New inputs go to the first directory; the regressions are read only.
+  seeds=($dir/corpus/$t)
+  [ -d test/Fuzz/regressions/$t ] && seeds+=(test/Fuzz/regressions/$t)
   start=$SECONDS
   nice -n 10 $dir/bin/spatten-fuzz-$t -max_total_time="$seconds" \
-    -rss_limit_mb=4096 -timeout=60 -print_final_stats=1 \
-    -artifact_prefix=$dir/findings/$t/ \
-    $dir/corpus/$t test/Fuzz/regressions/$t > $dir/logs/$t.log 2>&1
+    ${RUNS:+-runs=$RUNS} -rss_limit_mb=4096 -timeout=60 -report_slow_units=60 \
+    -print_final_stats=1 \
+    -artifact_prefix=$dir/findings/$t/ "${seeds[@]}" > $dir/logs/$t.log 2>&1
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' $dir/logs/$t.log)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' $dir/logs/$t.log)
   time=$((SECONDS - start))

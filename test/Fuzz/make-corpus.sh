@@ -48,6 +48,11 @@ if [ -d "$models" ]; then
   seed_model attention-past-state "$models/attention_past_state.onnx" \
     "--shape batch=1" "--shape seq_len=2" "--shape past_sequence_length=3"
   seed_model bert-squad "$models/bert_squad_pytorch1.4_opset11/BertForQuestionAnswering_0.onnx"
+  # Zero-sized dimensions: an empty past, an empty batch.
+  seed_model gpt2-megatron-empty-past "$models/gpt2_megatron.onnx" \
+    "--shape batch_size=1" "--shape seq_len=2" "--shape past_seq_len=0"
+  seed_model bert-toy-empty-batch "$models/bert_toy_optimized.onnx" \
+    "--shape batch=0" "--shape max_seq_len_in_batch=4"
   seed_binary gpt2 "$models/gpt2_pytorch1.4_opset11_no_past/GPT2Model.onnx" \
     --shape batch_size=1 --shape seq_len=2
   seed_binary gpt2-pruned "$models/gpt2_pytorch1.4_opset11_no_past/GPT2Model.onnx" \

@@ -109,7 +109,13 @@ bool isReshapeLike(Operation *op) {
 std::optional<StridedView> applyOp(const StridedView &v, Operation *op,
                                    bool expand) {
   auto type = tensorTypeOf(op->getResult(0));
-  if (!type || !type.hasStaticShape())
+  // An empty tensor (a `--shape` dimension bound to 0) has no layout to
+  // read, and its zero sizes would divide the atoms.
+  auto emptyDim = [](const AtomList &dim) {
+    return llvm::any_of(dim, [](Atom a) { return a.size == 0; });
+  };
+  if (!type || !type.hasStaticShape() || type.getNumElements() == 0 ||
+      llvm::any_of(v.dims, emptyDim))
     return std::nullopt;
   if (isReshapeLike(op))
     return reshapeView(v, type.getShape());

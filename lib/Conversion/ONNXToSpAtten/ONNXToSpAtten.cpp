@@ -72,8 +72,38 @@ LogicalResult checkStaticInputs(ModuleOp module) {
   return success(ok);
 }
 
+/// A `--shape` dimension bound to 0 is allowed where the outputs stay
+/// non-empty (an empty past_key_values: the first generation step); one that
+/// empties a graph output leaves nothing to compute, so it is refused naming
+/// the zero bindings rather than failing in a pattern that cannot match.
+LogicalResult checkNonEmptyOutputs(ModuleOp module) {
+  std::string zeros;
+  if (auto bindings = module->getAttrOfType<DictionaryAttr>(
+          onnx::kShapeBindingsAttrName))
+    for (NamedAttribute b : bindings)
+      if (cast<IntegerAttr>(b.getValue()).getInt() == 0)
+        zeros += (zeros.empty() ? "" : ", ") + b.getName().str() + "=0";
+  bool ok = true;
+  module.walk([&](func::FuncOp func) {
+    for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+      auto shaped = dyn_cast<ShapedType>(type);
+      if (!shaped || !shaped.hasStaticShape() || shaped.getNumElements())
+        continue;
+      auto name = func.getResultAttrOfType<StringAttr>(i, "onnx.name");
+      func.emitError() << "graph output '" << (name ? name.getValue() : "?")
+                       << "' is empty (" << type << ")"
+                       << (zeros.empty() ? "" : " with --shape " + zeros)
+                       << ": a program with an empty result computes "
+                          "nothing; a dimension may be 0 only where every "
+                          "output stays non-empty (an empty past)";
+      ok = false;
+    }
+  });
+  return success(ok);
+}
+
 LogicalResult checkStaticShapes(ModuleOp module) {
-  if (failed(checkStaticInputs(module)))
+  if (failed(checkStaticInputs(module)) || failed(checkNonEmptyOutputs(module)))
     return failure();
   bool ok = true;
   module.walk([&](Operation *op) {

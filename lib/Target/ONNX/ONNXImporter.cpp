@@ -27,8 +27,8 @@ namespace spatten {
 std::string addShapeBinding(StringRef spec, ImportOptions &opts) {
   auto [name, value] = spec.split('=');
   int64_t v;
-  if (name.empty() || value.empty() || value.getAsInteger(10, v) || v <= 0)
-    return ("--shape expects NAME=VALUE with VALUE > 0, got '" + spec + "'")
+  if (name.empty() || value.empty() || value.getAsInteger(10, v) || v < 0)
+    return ("--shape expects NAME=VALUE with VALUE >= 0, got '" + spec + "'")
         .str();
   opts.shapeBindings[name] = v;
   return "";

@@ -43,6 +43,11 @@ SHARED_CASES = {
     "gpt2_megatron": Case("gpt2_megatron.onnx", {"batch_size": 1, "seq_len": 4, "past_seq_len": 3}),
     "attention_past_state": Case("attention_past_state.onnx",
                                  {"batch": 1, "seq_len": 4, "past_sequence_length": 3}),
+    # An empty past (`--shape past...=0`): the first step of generation.
+    "gpt2_megatron_empty_past": Case("gpt2_megatron.onnx",
+                                     {"batch_size": 1, "seq_len": 4, "past_seq_len": 0}),
+    "attention_past_state_empty_past": Case("attention_past_state.onnx",
+                                            {"batch": 1, "seq_len": 4, "past_sequence_length": 0}),
 }
 
 
@@ -141,6 +146,20 @@ def test_invalid_model_clear_error(tmp_path):
     assert failed.value.returncode > 0, "an invalid model must be rejected with a non-zero exit"
     assert re.search(r"node_\d+|Concat|shape inference", failed.value.stderr, re.I), failed.value.stderr
     assert not out.exists(), "nothing may be written for a rejected model"
+
+
+@pytest.mark.parametrize("shapes", [{"batch": 0, "max_seq_len_in_batch": 4},
+                                    {"batch": 1, "max_seq_len_in_batch": 0}], ids=["batch", "sequence"])
+def test_zero_dimension_that_empties_the_outputs_is_refused(shapes, tmp_path):
+    model = shared_model("bert_toy_optimized.onnx")
+    out = tmp_path / "empty.spbin"
+    with pytest.raises(tools.ToolError) as failed:
+        tools.compile(model, out, shapes=shapes, timeout=TIMEOUT)
+    zero = next(name for name, value in shapes.items() if value == 0)
+    assert failed.value.returncode == 1, failed.value.stderr
+    assert "graph output 'prediction_scores' is empty" in failed.value.stderr
+    assert f"--shape {zero}=0" in failed.value.stderr
+    assert not out.exists()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@
 namespace spatten {
 
 struct ImportOptions {
-  /// `--shape NAME=VALUE`: the value (> 0) given to every graph-input dim whose
+  /// `--shape NAME=VALUE`: the value (>= 0) given to every graph-input dim whose
   /// dim_param is NAME, before ONNX shape inference. A NAME that no graph
   /// input uses is an error, so typos do not pass silently.
   llvm::StringMap<int64_t> shapeBindings;
