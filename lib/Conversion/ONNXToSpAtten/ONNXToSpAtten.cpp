@@ -83,6 +83,10 @@ LogicalResult checkNonEmptyOutputs(ModuleOp module) {
     for (NamedAttribute b : bindings)
       if (cast<IntegerAttr>(b.getValue()).getInt() == 0)
         zeros += (zeros.empty() ? "" : ", ") + b.getName().str() + "=0";
+  // A model whose own shapes give an empty output (ONNX's Trilu node tests)
+  // compiles to an empty result, as before; only a 0 binding is checked.
+  if (zeros.empty())
+    return success();
   bool ok = true;
   module.walk([&](func::FuncOp func) {
     for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
@@ -91,8 +95,7 @@ LogicalResult checkNonEmptyOutputs(ModuleOp module) {
         continue;
       auto name = func.getResultAttrOfType<StringAttr>(i, "onnx.name");
       func.emitError() << "graph output '" << (name ? name.getValue() : "?")
-                       << "' is empty (" << type << ")"
-                       << (zeros.empty() ? "" : " with --shape " + zeros)
+                       << "' is empty (" << type << ") with --shape " << zeros
                        << ": a program with an empty result computes "
                           "nothing; a dimension may be 0 only where every "
                           "output stays non-empty (an empty past)";
