@@ -42,6 +42,15 @@ def gqa(tmp_path_factory):
     return export_llama(tmp_path_factory.mktemp("llama"))
 
 
+def check_pytorch_greedy(binary, model, out):
+    """spatten-sim --generate N on ``binary`` gives PyTorch's greedy tokens,
+    with logits within LOGITS_TOL at every step."""
+    run = generate_on_sim(binary, out)
+    ids, logits = generate.greedy(model, PROMPT, N)
+    np.testing.assert_array_equal(run.generated_ids, ids)
+    assert float(np.abs(run.generation_logits - logits).max()) <= LOGITS_TOL
+
+
 @pytest.mark.parametrize("opset,kv_heads", [(14, 2), (17, 2), (17, 1)], ids=["gqa-14", "gqa-17", "mqa-17"])
 def test_dense_generation_equals_pytorch_greedy(tmp_path, opset, kv_heads):
     """The context defaults to the rotary tables' 64 rows; the cache holds
@@ -51,10 +60,7 @@ def test_dense_generation_equals_pytorch_greedy(tmp_path, opset, kv_heads):
     assert binary.entries == ["prefill", "decode"]
     layers = binary.manifest["kv_cache"]["layers"]
     assert [layer["k"]["shape"] for layer in layers] == [[1, kv_heads, 64, 8]] * 2
-    run = generate_on_sim(binary, tmp_path / "out")
-    ids, logits = generate.greedy(model, PROMPT, N)
-    np.testing.assert_array_equal(run.generated_ids, ids)
-    assert float(np.abs(run.generation_logits - logits).max()) <= LOGITS_TOL
+    check_pytorch_greedy(binary, model, tmp_path / "out")
 
 
 def test_a_context_past_the_rotary_tables_is_refused(gqa, tmp_path):
@@ -146,10 +152,7 @@ def test_position_ids_input_is_bound(gqa, tmp_path):
     export_with_inputs(model, tmp_path / "pos.onnx", ["input_ids", "position_ids"])
     binary = compile_llama(tmp_path / "pos.onnx", tmp_path / "pos.spbin")
     assert [t.name for t in binary.inputs] == ["input_ids"]
-    run = generate_on_sim(binary, tmp_path / "out")
-    ids, logits = generate.greedy(model, PROMPT, N)
-    np.testing.assert_array_equal(run.generated_ids, ids)
-    assert float(np.abs(run.generation_logits - logits).max()) <= LOGITS_TOL
+    check_pytorch_greedy(binary, model, tmp_path / "out")
 
 
 def test_padding_mask_input_is_refused(gqa, tmp_path):
