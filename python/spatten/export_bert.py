@@ -43,12 +43,12 @@ class BertSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask_add: torch.Tensor, rope=None) -> torch.Tensor:
         """rope: None, or (cos, sin [positions, head_dim], position_ids [1, l])."""
         q = self.split_heads(self.query(x), (0, 2, 1, 3))
-        v = self.split_heads(self.value(x), (0, 2, 1, 3))
         if rope is None:
             k_t = self.split_heads(self.key(x), (0, 2, 3, 1))  # [b, h, d, l]
         else:
             q, k = apply_rotary_pos_emb(q, self.split_heads(self.key(x), (0, 2, 1, 3)), *rope)
             k_t = k.transpose(2, 3)
+        v = self.split_heads(self.value(x), (0, 2, 1, 3))
         scores = torch.matmul(q, k_t) / math.sqrt(self.head_dim) + mask_add
         ctx = torch.matmul(torch.softmax(scores, dim=-1), v)
         b, _, l, _ = ctx.shape
@@ -129,9 +129,11 @@ class BertModel(nn.Module):
 
     def encode(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
         """The last layer's hidden states [batch, sequence, hidden]."""
-        positions = self.position_ids[:, :input_ids.shape[1]]
-        rope = (self.cos_cached, self.sin_cached, positions) if self.config.rotary else None
+        # This order keeps the node order of the learned-table export as it was.
+        seq = input_ids.shape[1]
         x = self.word_embeddings(input_ids)
+        positions = self.position_ids[:, :seq]
+        rope = (self.cos_cached, self.sin_cached, positions) if self.config.rotary else None
         if rope is None:
             x = x + self.position_embeddings(positions)
         x = self.emb_ln(x + self.token_type_embeddings(token_type_ids))
