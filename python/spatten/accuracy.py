@@ -135,14 +135,14 @@ def detect_task(model: onnx.ModelProto, logits: str) -> str:
     return "masked" if logits == "prediction_scores" or any("type" in n for n in inputs) else "causal"
 
 
-def position_rows(model: onnx.ModelProto, path: Path) -> Optional[int]:
+def position_rows(model: onnx.ModelProto) -> Optional[int]:
     """The rows of the position-embedding table (GPT-2 ``wpe``, BERT
     ``position_embeddings``) or of the rotary tables: the longest window;
     None when not found."""
     for t in model.graph.initializer:
         if ("wpe" in t.name or "position_embeddings" in t.name) and len(t.dims) == 2:
             return int(t.dims[0])
-    return R.rotary_positions(path)
+    return R.rotary_positions(model)
 
 
 def graph_inputs(specs: Sequence[tensors.InputSpec], ids: np.ndarray) -> Dict[str, np.ndarray]:
@@ -243,7 +243,7 @@ def _tokenizer(path: Path, graph: onnx.ModelProto, logits: str, task: str):
 
 
 def _window(graph: onnx.ModelProto, model: Path, window: Optional[int]) -> int:
-    positions = position_rows(graph, model)
+    positions = position_rows(graph)
     window = window or positions or DEFAULT_WINDOW
     if window < 2 or (positions and window > positions):
         raise ValueError(f"{model}: a window of {window} tokens does not fit the model "

@@ -430,24 +430,17 @@ class TransformerEncoderModel(nn.Module):
 
 # ----------------------------------------------------------------------------- API
 
+#: The top module of each family but GPT-2 (with or without its LM head).
+FAMILY_MODULES = {"bert": BertModel, "transformer-encoder": TransformerEncoderModel, "llama": LlamaForCausalLM,
+                  "vit": ViTModel, "bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
     """Builds the model in eval mode with seeded weights (normal(0, init_std);
     LayerNorm gain 1 + N(0, 0.1), biases N(0, init_std))."""
     gen = torch.Generator().manual_seed(cfg.seed)
-    if cfg.kind == "bert":
-        model = BertModel(cfg)
-    elif cfg.kind == "transformer-encoder":
-        model = TransformerEncoderModel(cfg)
-    elif cfg.kind == "llama":
-        model = LlamaForCausalLM(cfg)
-    elif cfg.kind == "vit":
-        model = ViTModel(cfg)
-    elif cfg.kind == "bart":
-        model = BartForConditionalGeneration(cfg)
-    elif cfg.kind == "t5":
-        model = T5ForConditionalGeneration(cfg)
-    else:
-        model = GPT2LMHeadModel(cfg) if cfg.lm_head else GPT2Model(cfg)
+    family = FAMILY_MODULES.get(cfg.kind) or (GPT2LMHeadModel if cfg.lm_head else GPT2Model)
+    model = family(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=gen)

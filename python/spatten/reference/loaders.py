@@ -156,9 +156,10 @@ class _Graph:
     weights of known structures (not an interpreter)."""
 
     def __init__(self, path):
+        """path: an ONNX file, or a loaded ModelProto (not read again)."""
         import onnx
         from onnx import numpy_helper
-        self.model = onnx.load(str(path))
+        self.model = path if isinstance(path, onnx.ModelProto) else onnx.load(str(path))
         g = self.model.graph
         self.inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.consts = dict(self.inits)
@@ -170,7 +171,7 @@ class _Graph:
                 self.producer[o] = node
             for i in node.input:
                 self.consumers.setdefault(i, []).append(node)
-        self.path = str(path)
+        self.path = "the ONNX model" if isinstance(path, onnx.ModelProto) else str(path)
 
     def init(self, name: str) -> np.ndarray:
         if name not in self.inits:
@@ -349,7 +350,8 @@ def _bert_from_onnx(g: _Graph) -> ModelWeights:
 
 def rotary_positions(path) -> Optional[int]:
     """The rows of a model's rotary cos/sin tables (the longest sequence its
-    positions reach); None when it has no single pair of them."""
+    positions reach); None when it has no single pair of them. path: an
+    ONNX file or a loaded ModelProto."""
     g = _Graph(path)
     try:
         return g.rotary_tables(g.head_dim())[0].shape[0]
