@@ -10,11 +10,12 @@
 //                     at a 3072-byte stride), each issued when the previous
 //                     one completes, as BERT-base's GEMM weight loads reach
 //                     the model from the load queue.
-// Each runs on the simulator's burst-level HbmModel and on the
-// per-transaction HbmTransactionModel (the `/reference` rows), which give
-// the same cycles; `transactions_per_s` is the model's throughput. After
-// the runs a table gives each trace's CPU time on both models and their
-// ratio, so one run shows the speed-up side by side. The unit tests
+// Each runs on the simulator's burst-level HbmModel, on the same without
+// its memo of repeated calls (the `/no-memo` rows), and on the
+// per-transaction HbmTransactionModel (the `/reference` rows), which all
+// give the same cycles; `transactions_per_s` is the model's throughput.
+// After the runs a table gives each trace's CPU time on the three and the
+// ratios, so one run shows the speed-ups side by side. The unit tests
 // (test/Unit/HbmTest.cpp) check the two bandwidth properties.
 //
 //===----------------------------------------------------------------------===//
@@ -26,7 +27,9 @@
 
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
+#include <type_traits>
 
 using namespace spatten::sim::timing;
 
@@ -35,18 +38,27 @@ namespace {
 /// One access() call: its requests, issued when the previous call completes.
 using Calls = std::vector<std::vector<HbmRequest>>;
 
-template <typename Model>
+/// HbmModel with its memo on (Memoize) or off; the reference model has none.
+template <typename Model, bool Memoize>
+std::unique_ptr<Model> makeModel(const spatten::HbmTiming &p) {
+  if constexpr (std::is_same_v<Model, HbmModel>)
+    return std::make_unique<HbmModel>(p, Memoize);
+  else
+    return std::make_unique<Model>(p);
+}
+
+template <typename Model, bool Memoize>
 void report(benchmark::State &state, const Calls &calls) {
   spatten::HbmTiming p = spatten::HardwareConfig().hbm; // the paper's HBM2
   uint64_t end = 0, bytes = 0;
   double peak = 0;
   for (auto _ : state) {
-    Model m(p);
+    std::unique_ptr<Model> m = makeModel<Model, Memoize>(p);
     end = 0;
     for (const std::vector<HbmRequest> &call : calls)
-      end = m.access(call, end);
-    bytes = m.stats().bytes;
-    peak = m.peakBytesPerCycle();
+      end = m->access(call, end);
+    bytes = m->stats().bytes;
+    peak = m->peakBytesPerCycle();
     benchmark::DoNotOptimize(end);
   }
   double transactions = double(bytes) / p.transactionBytes;
@@ -74,17 +86,20 @@ Calls weightTiles(uint64_t matrices) {
   return calls;
 }
 
-template <typename Model> void BM_HbmSequential(benchmark::State &state) {
-  report<Model>(state, {sequentialReads(0, uint64_t(state.range(0)) << 20)});
+template <typename Model, bool Memoize = true>
+void BM_HbmSequential(benchmark::State &state) {
+  report<Model, Memoize>(state, {sequentialReads(0, uint64_t(state.range(0)) << 20)});
 }
 
-template <typename Model> void BM_HbmScattered(benchmark::State &state) {
-  report<Model>(state, {scatteredReads(uint64_t(state.range(0)), 32,
+template <typename Model, bool Memoize = true>
+void BM_HbmScattered(benchmark::State &state) {
+  report<Model, Memoize>(state, {scatteredReads(uint64_t(state.range(0)), 32,
                                        uint64_t(8) << 30, /*seed=*/1)});
 }
 
-template <typename Model> void BM_HbmWeightTiles(benchmark::State &state) {
-  report<Model>(state, weightTiles(uint64_t(state.range(0))));
+template <typename Model, bool Memoize = true>
+void BM_HbmWeightTiles(benchmark::State &state) {
+  report<Model, Memoize>(state, weightTiles(uint64_t(state.range(0))));
 }
 
 /// The console output, and each run's CPU time by name for the table.
@@ -96,25 +111,32 @@ public:
         cpuSeconds[r.benchmark_name()] = r.GetAdjustedCPUTime() / 1e3;
     ConsoleReporter::ReportRuns(runs);
   }
-  /// Burst-level and per-transaction CPU time per trace, and the ratio.
+  /// CPU time per trace of the burst-level model with and without its
+  /// memo and of the per-transaction one, and their ratios to the first.
   void printRatios() const {
-    const std::string tag = "/reference";
-    std::printf("\n%-28s %14s %18s %8s\n", "trace", "burst (ms)",
-                "per-txn (ms)", "ratio");
-    for (const auto &[name, seconds] : cpuSeconds) {
-      size_t at = name.find(tag);
-      if (at == std::string::npos)
+    std::printf("\n%-24s %10s %12s %13s %14s %14s\n", "trace", "memo (ms)",
+                "no memo (ms)", "per-txn (ms)", "no memo/memo",
+                "per-txn/memo");
+    for (const auto &[name, memo] : cpuSeconds) {
+      double noMemo = of(name, "/no-memo"), perTxn = of(name, "/reference");
+      if (memo <= 0 || noMemo <= 0 || perTxn <= 0)
         continue;
-      std::string burst = name.substr(0, at) + name.substr(at + tag.size());
-      auto it = cpuSeconds.find(burst);
-      if (it == cpuSeconds.end() || it->second <= 0)
-        continue;
-      std::printf("%-28s %14.3f %18.3f %7.1fx\n", burst.c_str(),
-                  it->second * 1e3, seconds * 1e3, seconds / it->second);
+      std::printf("%-24s %10.3f %12.3f %13.3f %13.1fx %13.1fx\n",
+                  name.c_str(), memo * 1e3, noMemo * 1e3, perTxn * 1e3,
+                  noMemo / memo, perTxn / memo);
     }
   }
 
 private:
+  /// The CPU seconds of `name`'s variant `tag` ("BM_X/tag/arg"), or 0.
+  double of(const std::string &name, const std::string &tag) const {
+    size_t slash = name.find('/');
+    if (slash == std::string::npos)
+      return 0;
+    auto it = cpuSeconds.find(name.substr(0, slash) + tag + name.substr(slash));
+    return it == cpuSeconds.end() ? 0 : it->second;
+  }
+
   std::map<std::string, double> cpuSeconds; // milliseconds / 1e3
 };
 
@@ -123,17 +145,26 @@ private:
 BENCHMARK(BM_HbmSequential<HbmModel>)
     ->Name("BM_HbmSequential")
     ->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HbmSequential<HbmModel, false>)
+    ->Name("BM_HbmSequential/no-memo")
+    ->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HbmSequential<HbmTransactionModel>)
     ->Name("BM_HbmSequential/reference")
     ->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HbmScattered<HbmModel>)
     ->Name("BM_HbmScattered")
     ->Arg(4096)->Arg(65536)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HbmScattered<HbmModel, false>)
+    ->Name("BM_HbmScattered/no-memo")
+    ->Arg(4096)->Arg(65536)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HbmScattered<HbmTransactionModel>)
     ->Name("BM_HbmScattered/reference")
     ->Arg(4096)->Arg(65536)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HbmWeightTiles<HbmModel>)
     ->Name("BM_HbmWeightTiles")
+    ->Arg(1)->Arg(12)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HbmWeightTiles<HbmModel, false>)
+    ->Name("BM_HbmWeightTiles/no-memo")
     ->Arg(1)->Arg(12)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HbmWeightTiles<HbmTransactionModel>)
     ->Name("BM_HbmWeightTiles/reference")

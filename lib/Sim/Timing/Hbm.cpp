@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "spatten/Sim/Timing/Hbm.h"
+#include "HbmMemo.h" // HbmModel owns the memo
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -16,7 +16,8 @@
 using namespace spatten::sim::timing;
 using spatten::HbmTiming;
 
-HbmModel::HbmModel(HbmTiming p) : HbmModelBase(p) {
+HbmModel::HbmModel(HbmTiming p, bool memoize)
+    : HbmModelBase(p), memoize_(memoize) {
   // A segment holds at least one transaction, and a burst admits at most
   // one window's worth before it leaves: never more than 2W segments, so
   // references into the pool stay valid.
@@ -26,10 +27,11 @@ HbmModel::HbmModel(HbmTiming p) : HbmModelBase(p) {
   banks_.resize(p_.banksPerChannel);
 }
 
-uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
-                              uint64_t issue) {
+uint64_t HbmModel::schedule(unsigned c, llvm::ArrayRef<Run> runs,
+                            uint64_t issue) {
   Channel &ch = channels_[c];
   Cursor at;
+  reach_ = issue;
   for (const Run &r : runs)
     at.left += r.count;
   tail_ = -1;
@@ -47,6 +49,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
       replanAll(ch);
       continue;
     }
+    reach_ = std::max(reach_, column + s.count * p_.tBurst + p_.tCL);
     uint64_t count = burstLength(ch, s, column, index == first);
     uint64_t last = column + (count - 1) * p_.tBurst;
     unsigned bank = s.bank;

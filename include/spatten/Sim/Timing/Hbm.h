@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace spatten::sim::timing {
@@ -201,9 +202,22 @@ inline uint64_t HbmModelBase::columnSlot(const Channel &ch) const {
 /// segment as FR-FCFS would serve back to back, and the transactions that
 /// enter meanwhile are admitted together. Cycles, counters and the trace
 /// equal HbmTransactionModel's.
+///
+/// A channel's share of a call is served from a memo when the channel's
+/// state and the share's bank and row pattern repeat an earlier call's up
+/// to a shift in time and a renaming of rows, and the earlier call ended
+/// before the next refresh would have fallen due (HbmMemo.cpp,
+/// docs/Memory.md "Repeated calls"). Weight tiles repeat that way from
+/// tile to tile and layer to layer. With a trace hook set, or `memoize`
+/// false, every call is scheduled.
 class HbmModel final : public HbmModelBase {
 public:
-  explicit HbmModel(HbmTiming p);
+  explicit HbmModel(HbmTiming p, bool memoize = true);
+  ~HbmModel() override;
+
+  /// Channel shares served from the memo, and scheduled, since construction.
+  uint64_t replayedShares() const { return replayed_; }
+  uint64_t scheduledShares() const { return scheduled_; }
 
 private:
   /// Consecutive arrivals for one row of one bank, whose entry cycles step
@@ -237,6 +251,9 @@ private:
 
   uint64_t runChannel(unsigned c, llvm::ArrayRef<Run> runs,
                       uint64_t issue) override;
+  /// FR-FCFS over the window for one call's share; runChannel() without
+  /// the memo. Sets reach_.
+  uint64_t schedule(unsigned c, llvm::ArrayRef<Run> runs, uint64_t issue);
   void fillAtStart(Channel &ch, unsigned c, llvm::ArrayRef<Run> runs,
                    Cursor &at, uint64_t issue);
   static void advance(Cursor &at, llvm::ArrayRef<Run> runs, uint64_t n);
@@ -275,6 +292,14 @@ private:
   uint64_t size_ = 0;   ///< transactions in the window
   uint64_t nextId_ = 1;
   int64_t tail_ = -1;   ///< the youngest segment, while it is in the window
+  /// The latest cycle by which schedule()'s picks needed no refresh: the
+  /// end of each picked segment as if served whole.
+  uint64_t reach_ = 0;
+
+  struct Memo; // HbmMemo.cpp
+  std::unique_ptr<Memo> memo_;
+  bool memoize_;
+  uint64_t replayed_ = 0, scheduled_ = 0;
 };
 
 /// Achieved over peak bandwidth of `requests` issued together at cycle 0 on

@@ -1,0 +1,162 @@
+//===- HbmMemo.cpp - Serving a channel's repeated calls from a memo -------===//
+//
+// A call's share of one channel depends on the channel's state and the
+// share's runs only through differences of cycles, equality of rows, and
+// maxima against cycles no earlier than the call's issue cycle
+// (docs/Memory.md, "Repeated calls"). So the key writes every cycle
+// relative to `issue`, clamped where earlier values stop mattering, and
+// names rows by order of first appearance; a share whose key was seen
+// before is served by shifting the recorded outcome to this call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "HbmMemo.h"
+
+using namespace spatten::sim::timing;
+using namespace spatten::sim::timing::hbm_memo;
+
+/// `t - issue`, raised to `floor`: below it a cycle no longer matters.
+static int64_t relative(uint64_t t, uint64_t issue, int64_t floor) {
+  return std::max(int64_t(t - issue), floor);
+}
+
+void HbmModel::Memo::appendState(const HbmModel &m, const Channel &ch,
+                                 uint64_t issue, std::vector<int64_t> &out,
+                                 bool nameNewRows) {
+  const HbmTiming &p = m.p_;
+  // ACT matters through ACT + tRCD (column) and ACT + tRAS (PRE), each
+  // against a cycle no earlier than `issue`; the last transfer and the
+  // idle cycle through a maximum with such a cycle. A closed bank's row
+  // and ACT are never read: opening it sets both.
+  int64_t actFloor = -int64_t(std::max(p.tRCD, p.tRAS));
+  for (const Bank &b : ch.banks) {
+    int64_t name = -1;
+    if (b.open) {
+      auto it = names.find(b.row);
+      name = it != names.end() ? it->second
+             : nameNewRows     ? nameOf(b.row)
+                               : -2;
+    }
+    out.push_back(b.open);
+    out.push_back(name);
+    out.push_back(b.open ? relative(b.actAt, issue, actFloor) : 0);
+    out.push_back(relative(b.lastDataEnd, issue, 0));
+    out.push_back(relative(b.idleFrom, issue, 0));
+  }
+  // The bus matters through busFree - tCL against a column-ready cycle,
+  // which is at least `issue`.
+  out.push_back(relative(ch.busFree, issue, int64_t(p.tCL) - 1));
+  // Window slots from the next arrival's, which is pickSlot (the window
+  // is empty between calls); a slot matters through a maximum with `issue`.
+  unsigned window = p.schedulerWindow;
+  for (unsigned i = 0; i < window; ++i) {
+    unsigned slot = ch.pickSlot + i;
+    out.push_back(
+        relative(ch.slotFreed[slot >= window ? slot - window : slot], issue, 0));
+  }
+}
+
+void HbmModel::Memo::appendRuns(const HbmModel &m, unsigned c,
+                                llvm::ArrayRef<Run> runs) {
+  // A run's pieces, one per row it touches: which transactions share a
+  // row and a bank is all the schedule reads of their addresses.
+  for (const Run &r : runs) {
+    key.push_back(r.write ? kWriteRun : kReadRun);
+    for (uint64_t local = r.local, left = r.count; left;) {
+      uint64_t n = std::min(left, m.leftInRow(local));
+      HbmLocation loc = m.localLocation(c, local << m.txnShift_);
+      key.push_back(loc.bank);
+      key.push_back(nameOf(loc.row));
+      key.push_back(int64_t(n));
+      local += n;
+      left -= n;
+    }
+  }
+}
+
+void HbmModel::Memo::restore(HbmModel &m, Channel &ch, uint64_t issue,
+                             const Outcome &o) {
+  const HbmTiming &p = m.p_;
+  const int64_t *w = o.after.data();
+  for (Bank &b : ch.banks) {
+    b.open = w[0];
+    if (b.open)
+      b.row = rows[size_t(w[1])];
+    b.actAt = issue + uint64_t(w[2]);
+    b.lastDataEnd = issue + uint64_t(w[3]);
+    b.idleFrom = issue + uint64_t(w[4]);
+    w += kBankWords;
+  }
+  ch.busFree = issue + uint64_t(*w++);
+  unsigned window = p.schedulerWindow;
+  ch.picks += o.transactions;
+  ch.arrivals += o.transactions;
+  ch.pickSlot = unsigned((ch.pickSlot + o.transactions) % window);
+  for (unsigned i = 0; i < window; ++i) {
+    unsigned slot = ch.pickSlot + i;
+    ch.slotFreed[slot >= window ? slot - window : slot] = issue + uint64_t(w[i]);
+  }
+}
+
+HbmModel::~HbmModel() = default;
+
+uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
+                              uint64_t issue) {
+  Channel &ch = channels_[c];
+  // The refreshes due by `issue` come first: schedule() applies them
+  // before any row decision either way, and this way a share's outcome
+  // never depends on how long the channel was idle.
+  refreshUpTo(ch, issue);
+  if (trace_ || !memoize_) {
+    ++scheduled_;
+    return schedule(c, runs, issue);
+  }
+  if (!memo_)
+    memo_ = std::make_unique<Memo>();
+  Memo &m = *memo_;
+  m.key.clear();
+  m.rows.clear();
+  m.names.clear();
+  m.appendState(*this, ch, issue, m.key, /*nameNewRows=*/true);
+  m.appendRuns(*this, c, runs);
+  auto found = m.outcomes.find(m.key);
+  if (found != m.outcomes.end() &&
+      ch.nextRefresh - issue >= found->second.margin) {
+    const Outcome &o = found->second;
+    m.restore(*this, ch, issue, o);
+    stats_.transactions += o.transactions;
+    stats_.bytes += o.transactions * p_.transactionBytes;
+    stats_.channelBusyCycles[c] += o.transactions * p_.tBurst;
+    stats_.rowHits += o.rowHits;
+    stats_.rowMisses += o.rowMisses;
+    stats_.rowConflicts += o.rowConflicts;
+    ++replayed_;
+    return issue + o.end;
+  }
+
+  HbmStats before = stats_;
+  uint64_t end = schedule(c, runs, issue);
+  ++scheduled_;
+  // A share that met a refresh depends on the refresh's phase: not kept.
+  if (stats_.refreshes != before.refreshes || reach_ > ch.nextRefresh)
+    return end;
+  Outcome o;
+  o.margin = reach_ - issue;
+  o.end = end - issue;
+  o.transactions = stats_.transactions - before.transactions;
+  o.rowHits = stats_.rowHits - before.rowHits;
+  o.rowMisses = stats_.rowMisses - before.rowMisses;
+  o.rowConflicts = stats_.rowConflicts - before.rowConflicts;
+  m.appendState(*this, ch, issue, o.after, /*nameNewRows=*/false);
+  // Every open row after the share was open before it or in its runs.
+  for (size_t i = 1; i < o.after.size(); i += kBankWords)
+    if (i / kBankWords < ch.banks.size() && o.after[i] == -2)
+      return end;
+  if (m.words > kMaxWords) {
+    m.outcomes.clear();
+    m.words = 0;
+  }
+  m.words += m.key.size() + o.after.size();
+  m.outcomes.emplace(m.key, std::move(o));
+  return end;
+}

@@ -1,0 +1,72 @@
+//===- HbmMemo.h - The memo of HbmModel, private to lib/Sim -----*- C++ -*-===//
+//
+// Shared by Hbm.cpp (which owns it) and HbmMemo.cpp (which fills and reads
+// it).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SPATTEN_LIB_SIM_TIMING_HBMMEMO_H
+#define SPATTEN_LIB_SIM_TIMING_HBMMEMO_H
+
+#include "spatten/Sim/Timing/Hbm.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/xxhash.h"
+
+#include <unordered_map>
+
+namespace spatten::sim::timing {
+
+namespace hbm_memo {
+struct KeyHash {
+  size_t operator()(const std::vector<int64_t> &key) const {
+    // xxh3 over the words: hash_combine_range was a tenth of a memoized
+    // --timing-only run.
+    return llvm::xxh3_64bits(llvm::ArrayRef(
+        reinterpret_cast<const uint8_t *>(key.data()), key.size() * 8));
+  }
+};
+
+/// Run markers in a key; banks, row names and counts are never negative.
+constexpr int64_t kReadRun = -2, kWriteRun = -3;
+/// Words of channel state per bank: open, row name, ACT, last data, idle.
+constexpr unsigned kBankWords = 5;
+/// Memo size past which it starts again (8-byte words, about 256 MiB).
+constexpr size_t kMaxWords = size_t(32) << 20;
+
+/// What a channel's share of a call did, relative to its issue cycle.
+struct Outcome {
+  uint64_t margin = 0; ///< it needs nextRefresh - issue >= margin
+  uint64_t end = 0;    ///< its completion - issue
+  uint64_t transactions = 0, rowHits = 0, rowMisses = 0, rowConflicts = 0;
+  std::vector<int64_t> after; ///< the channel state after, as in a key
+};
+} // namespace hbm_memo
+
+/// Outcomes by key: the channel's state relative to the call, then its runs.
+
+struct HbmModel::Memo {
+  std::unordered_map<std::vector<int64_t>, hbm_memo::Outcome,
+                     hbm_memo::KeyHash> outcomes;
+  size_t words = 0;
+  std::vector<int64_t> key;
+  /// This share's rows by name, and names by row.
+  std::vector<uint64_t> rows;
+  llvm::DenseMap<uint64_t, int64_t> names;
+
+  int64_t nameOf(uint64_t row) {
+    auto [it, fresh] = names.try_emplace(row, int64_t(rows.size()));
+    if (fresh)
+      rows.push_back(row);
+    return it->second;
+  }
+  void appendState(const HbmModel &m, const Channel &ch, uint64_t issue,
+                   std::vector<int64_t> &out, bool nameNewRows);
+  void appendRuns(const HbmModel &m, unsigned c, llvm::ArrayRef<Run> runs);
+  void restore(HbmModel &m, Channel &ch, uint64_t issue,
+               const hbm_memo::Outcome &o);
+};
+
+} // namespace spatten::sim::timing
+
+#endif
