@@ -49,19 +49,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", choices=(*sweep.MODELS, "both"), default="both",
                     help="the models to measure (default both); the others are rendered from their saved JSON")
-    ap.add_argument("--quick", action="store_true", help="tiny models, 4 windows; output under --work-dir")
+    generation.add_page_args(ap, "tiny models, 4 windows", bin_dir=None)
     ap.add_argument("--size", choices=train.SIZES, help="the trained models' size (default small, quick tiny)")
     ap.add_argument("--windows", type=int, help="test windows (default: GPT-2 "
                     f"{sweep.MODELS['gpt2'].full.windows}, BERT {sweep.MODELS['bert'].full.windows}; quick 4)")
     ap.add_argument("--sim-windows", type=int, help="windows of the simulator points (default 4, quick 1)")
-    ap.add_argument("--work-dir", type=Path, default=ROOT / "out" / "bench")
-    ap.add_argument("--bin-dir", type=Path, default=None, help="spatten tools (default: $SPATTEN_BIN or build/bin)")
-    ap.add_argument("--output", type=Path, help="results Markdown (default docs/results.md; with --quick "
-                                                "<work-dir>/quick/results.md)")
     ap.add_argument("--render-only", action="store_true", help="rewrite the section from the last runs' JSON")
     args = ap.parse_args(argv)
-    args.work_dir = args.work_dir.resolve()
-    output = args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
+    output = generation.page_of(args)
     measured = [] if args.render_only else [k for k in sweep.MODELS if args.model in (k, "both")]
     results: Dict[str, Dict] = {}
     for kind, model in sweep.MODELS.items():

@@ -562,6 +562,25 @@ def write_section(output: Path, section: List[str], begin: str = BEGIN, end: str
     os.replace(tmp, output)
 
 
+def add_page_args(ap: argparse.ArgumentParser, quick: str, bin_dir: Optional[Path] = ROOT / "build" / "bin") -> None:
+    """The options of every script that writes a section of the results
+    page: --quick (``quick`` says what it runs then), --work-dir, --bin-dir
+    (default ``bin_dir``; None: $SPATTEN_BIN or build/bin) and --output."""
+    ap.add_argument("--quick", action="store_true", help=f"{quick}; output under --work-dir")
+    ap.add_argument("--work-dir", type=Path, default=ROOT / "out" / "bench")
+    ap.add_argument("--bin-dir", type=Path, default=bin_dir,
+                    help="spatten tools" + ("" if bin_dir else " (default: $SPATTEN_BIN or build/bin)"))
+    ap.add_argument("--output", type=Path, help="results Markdown (default docs/results.md; with --quick "
+                                                "<work-dir>/quick/results.md)")
+
+
+def page_of(args: argparse.Namespace) -> Path:
+    """Resolves ``args.work_dir`` and returns the results page: --output,
+    or docs/results.md (with --quick, <work-dir>/quick/results.md)."""
+    args.work_dir = args.work_dir.resolve()
+    return args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
+
+
 def merged(old: Dict[str, object], new: Dict[str, object]) -> Dict[str, object]:
     """``new`` with the configurations only ``old`` measured, in CONFIGS
     order (the same setting; dense and the speed rounds are the new run's)."""
@@ -578,11 +597,7 @@ def merged(old: Dict[str, object], new: Dict[str, object]) -> Dict[str, object]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny GPT-2, 24 + 8 tokens; output under --work-dir")
-    ap.add_argument("--work-dir", type=Path, default=ROOT / "out" / "bench")
-    ap.add_argument("--bin-dir", type=Path, default=ROOT / "build" / "bin")
-    ap.add_argument("--output", type=Path, help="results Markdown (default docs/results.md; with --quick "
-                                                "<work-dir>/quick/results.md)")
+    add_page_args(ap, "tiny GPT-2, 24 + 8 tokens")
     ap.add_argument("--repeat", type=int, help="timing rounds (default 3, quick 1)")
     ap.add_argument("--keep-binaries", action="store_true")
     ap.add_argument("--render-only", action="store_true",
@@ -597,9 +612,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--update", action="store_true",
                     help="with --configs: replace those configurations in the last run's results, keep the rest")
     args = ap.parse_args(argv)
-    args.work_dir = args.work_dir.resolve()
+    output = page_of(args)
     args.repeat = args.repeat or (1 if args.quick else 3)
-    output = args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
     configs = list(CONFIGS)
     if args.configs:
         configs = ["dense"] + [c for c in args.configs.split(",") if c != "dense"]

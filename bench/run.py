@@ -14,7 +14,9 @@ with spatten-sim (full and --timing-only; both through spatten.tools) and tabula
 cycles, DRAM bytes by class and energy against the dense run and the paper
 (python/spatten/analysis.py). It also measures the tools' own speed side by
 side in the same run: compile against the protobuf parse of the same ONNX
-file, and simulation against PyTorch and onnxruntime CPU inference.
+file, and simulation against PyTorch and onnxruntime CPU inference; and
+bench/dse.py's section: sweep throughput on 1 and 2 workers, the HBM2
+model's transactions per second, Fig. 19 and a Pareto front.
 
 Nothing here is a test: the goals are checked and reported, met or not.
 Tools run one at a time (the machine is shared).
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT / "python"))
 import numpy as np  # noqa: E402
 
 import accuracy as accuracy_bench  # noqa: E402  (bench/accuracy.py)
+import dse  # noqa: E402  (bench/dse.py)
 import generation  # noqa: E402  (bench/generation.py)
 import timing_only  # noqa: E402  (bench/timing_only.py)
 import zoo  # noqa: E402  (bench/zoo.py)
@@ -54,10 +57,10 @@ from spatten.tensors import save_npy  # noqa: E402
 
 #: The markers of the sections other scripts write (bench/generation.py,
 #: bench/accuracy.py, bench/zoo.py, bench/timing_only.py, bench/generation.py
-#: --model llama), in page order.
+#: --model llama, bench/dse.py), in page order.
 OWNED_SECTIONS = ((generation.BEGIN, generation.END), (accuracy_bench.BEGIN, accuracy_bench.END),
                   (zoo.BEGIN, zoo.END), (timing_only.BEGIN, timing_only.END),
-                  (generation.LLAMA_BEGIN, generation.LLAMA_END))
+                  (generation.LLAMA_BEGIN, generation.LLAMA_END), (dse.BEGIN, dse.END))
 
 #: SpAtten settings of each configuration: each technique alone, then all.
 CONFIGS: Dict[str, SpAttenConfig] = {
@@ -607,6 +610,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     write_atomic(output, text + "".join("\n" + k for k in kept_sections if k))
     (args.work_dir / ("speed-quick.json" if args.quick else "speed.json")).write_text(json.dumps(speed, indent=1))
     log(f"wrote {output} and {len(plots)} plots in {plot_dir}")
+    if not args.no_speed:
+        # Sweep throughput, the HBM2 model's speed, Fig. 19 and a Pareto front.
+        dse.main(["--work-dir", str(args.work_dir), "--bin-dir", str(args.bin_dir), "--output", str(output)]
+                 + (["--quick"] if args.quick else []))
     return 0
 
 

@@ -186,16 +186,11 @@ def render(results: List[Dict[str, object]], goal: float, loadavg: float) -> Lis
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny models; output under --work-dir")
-    ap.add_argument("--work-dir", type=Path, default=ROOT / "out" / "bench")
-    ap.add_argument("--bin-dir", type=Path, default=ROOT / "build" / "bin")
-    ap.add_argument("--output", type=Path, help="results Markdown (default docs/results.md; with --quick "
-                                                "<work-dir>/quick/results.md)")
+    generation.add_page_args(ap, "tiny models")
     ap.add_argument("--repeat", type=int, default=3, help="timing rounds (default 3)")
     ap.add_argument("--keep-binaries", action="store_true")
     args = ap.parse_args(argv)
-    args.work_dir = args.work_dir.resolve()
-    output = args.output or (args.work_dir / "quick" / "results.md" if args.quick else ROOT / "docs" / "results.md")
+    output = generation.page_of(args)
     loadavg = os.getloadavg()[0]
     results = [measure(args, w) for w in (QUICK if args.quick else FULL)]
     (args.work_dir / "timing-only.json").write_text(json.dumps(results, indent=1))

@@ -167,7 +167,7 @@ def parse(data: Mapping, path: Path) -> Spec:
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise SpecError(f"{where}: [[model]] names repeat: {names} (give each a distinct 'name')")
-    settings = {k: _setting(k, v, f"{where}: [settings] '{k}'") for k, v in _table(data, "settings", where).items()}
+    settings = _assignments(_table(data, "settings", where), f"{where}: [settings]", hw_allowed=False)[0]
     hw = _hw_fields(_table(data, "hw", where), f"{where}: [hw]")
     axes = [_axis(name, values, f"{where}: [axes] '{name}'") for name, values in _table(data, "axes", where).items()]
     zipped = _typed(data.get("zip", False), bool, f"{where}: 'zip'")
@@ -215,22 +215,35 @@ def _axis(name: str, values, at: str) -> Axis:
             label = v.get("label", " ".join(f"{k}={x}" for k, x in fields.items()))
             out.append((label, s, h))
         return Axis(name, out)
-    if name in _FLAGS or name.startswith("hw."):
+    if _flag_name(name) or name.startswith("hw."):
+        name = _flag_name(name) or name
         return Axis(name, [(v, *_assignments({name: v}, f"{at} value {j + 1}")) for j, v in enumerate(values)])
     raise SpecError(f"{at}: unknown axis; an axis is a SpAtten setting ({', '.join(_FLAGS)}), "
                     "hw.<field> (docs/HardwareConfig.md), or a compound axis whose values are tables of those")
 
 
-def _assignments(fields: Mapping[str, object], at: str) -> Tuple[Dict[str, object], Dict[str, object]]:
-    """Settings and hardware fields of ``{setting or hw.<field>: value}``."""
+def _flag_name(name: str) -> Optional[str]:
+    """The flag name of a SpAtten setting written as its flag
+    (``token-keep``) or as its Python field (``token_keep``), else None."""
+    for n in (name, name.replace("_", "-")):
+        if n in _FLAGS:
+            return n
+    return None
+
+
+def _assignments(fields: Mapping[str, object], at: str,
+                 hw_allowed: bool = True) -> Tuple[Dict[str, object], Dict[str, object]]:
+    """Settings (by flag name) and hardware fields of ``{setting or
+    hw.<field>: value}``."""
     settings, hw = {}, {}
     for k, v in fields.items():
-        if k.startswith("hw."):
+        if hw_allowed and k.startswith("hw."):
             hw.update(_hw_fields({k[3:]: v}, at))
-        elif k in _FLAGS:
-            settings[k] = _setting(k, v, f"{at} '{k}'")
+        elif _flag_name(k):
+            settings[_flag_name(k)] = _setting(_flag_name(k), v, f"{at} '{k}'")
         else:
-            raise SpecError(f"{at}: '{k}' is neither a SpAtten setting ({', '.join(_FLAGS)}) nor hw.<field>")
+            raise SpecError(f"{at}: '{k}' is neither a SpAtten setting ({', '.join(_FLAGS)})"
+                            + (" nor hw.<field>" if hw_allowed else ""))
     return settings, hw
 
 

@@ -218,6 +218,17 @@ def test_cli_writes_pareto_plots(local_sweep, capsys):
                     "pareto-cycles-energy_uj.png", "plot-hw.topk_comparators-cycles.png"]
 
 
+def test_settings_take_their_python_field_names(bert, tmp_path):
+    # The issue-style spelling (token_keep, as SpAttenConfig names the field)
+    # means the flag it names; results columns use the flag name.
+    dashed = sweep.load_spec(write_spec(tmp_path / "a", bert, '[settings]\npq-msb = 6\n[axes]\n'
+                                        'token-keep = [1.0, 0.5]\ncase = [{ label = \"half\", head-keep = 0.5 }]'))
+    snake = sweep.load_spec(write_spec(tmp_path / "b", bert, '[settings]\npq_msb = 6\n[axes]\n'
+                                       'token_keep = [1.0, 0.5]\ncase = [{ label = \"half\", head_keep = 0.5 }]'))
+    assert [(p.settings, p.columns) for p in snake.points()] == [(p.settings, p.columns) for p in dashed.points()]
+    assert snake.columns == dashed.columns == ["token-keep", "case", "head-keep"]
+
+
 # ----------------------------------------------------------------------------- bad specifications
 
 @pytest.mark.parametrize("body, message", [
