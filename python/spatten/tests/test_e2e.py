@@ -121,16 +121,20 @@ def test_exported_tiny_model(kind, opset, tiny_models, tmp_path, reference_ready
     check_report(run.report)
 
 
-def test_heads_that_fill_more_than_half_the_kv_buffers(tmp_path, reference_ready):
-    """One head's K (64 keys x 64 fp32 = 16 KiB) takes more than half of a
-    24 KiB K/V buffer: the heads share one slot instead of double-buffering
+@pytest.mark.parametrize("k_bytes, v_bytes", [(24576, 24576), (200704, 24576), (24576, 200704)],
+                         ids=["both-small", "v-smaller", "k-smaller"])
+def test_heads_that_fill_more_than_half_the_kv_buffers(tmp_path, reference_ready, k_bytes, v_bytes):
+    """One head's K or V (64 keys x 64 fp32 = 16 KiB) takes more than half
+    of a 24 KiB buffer: the heads share one slot instead of double-buffering
     (BERT-base at 512 tokens does this on the `spatten` preset), and the
-    outputs still match onnxruntime."""
+    outputs still match onnxruntime. K and V buffers of different sizes
+    each place their slots in their own buffer: V's slot offset once came
+    from the K buffer, so V loads fell past a smaller V buffer."""
     path = tmp_path / "model.onnx"
     model = spexport.export("bert", str(path), size="tiny", seed=7, layers=2, hidden=128, heads=2, seq_len=64)
     hw = tmp_path / "hw.json"
     hw.write_text(json.dumps({"preset": "spatten", "name": "small-kv",
-                              "k_buffer_bytes": 24576, "v_buffer_bytes": 24576}))
+                              "k_buffer_bytes": k_bytes, "v_buffer_bytes": v_bytes}))
     arrays = spexport.make_inputs(model.config, batch=1, seq_len=64, seed=8)
     binary = compile_model(path, {"batch": 1, "sequence": 64}, tmp_path / "model.spbin", hw)
     run = simulate(binary, write_inputs(arrays, tmp_path / "in"), tmp_path / "out")

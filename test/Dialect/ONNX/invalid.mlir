@@ -148,6 +148,33 @@ func.func @split_count(%a: tensor<4xf32>) {
 
 // -----
 
+func.func @split_negative(%a: tensor<4xf32>) {
+  %s = onnx.Constant {value = dense<[5, -1]> : tensor<2xi64>} : tensor<2xi64>
+  // expected-error @below {{'onnx.Split' op 'split' has -1, below the smallest allowed 0}}
+  %c:2 = "onnx.Split"(%a, %s) : (tensor<4xf32>, tensor<2xi64>) -> (tensor<*xf32>, tensor<*xf32>)
+  return
+}
+
+// -----
+
+func.func @split_sum(%a: tensor<4x6xf32>) {
+  %s = onnx.Constant {value = dense<[1, 5]> : tensor<2xi64>} : tensor<2xi64>
+  // expected-error @below {{'onnx.Split' op 'split' sums to 6, not the length 4 of axis 0}}
+  %c:2 = "onnx.Split"(%a, %s) : (tensor<4x6xf32>, tensor<2xi64>) -> (tensor<*xf32>, tensor<*xf32>)
+  return
+}
+
+// -----
+
+func.func @split_sum_overflows(%a: tensor<?xf32>) {
+  %s = onnx.Constant {value = dense<[4611686018427387904, 4611686018427387904]> : tensor<2xi64>} : tensor<2xi64>
+  // expected-error @below {{'onnx.Split' op 'split' sums past the int64 range}}
+  %c:2 = "onnx.Split"(%a, %s) : (tensor<?xf32>, tensor<2xi64>) -> (tensor<*xf32>, tensor<*xf32>)
+  return
+}
+
+// -----
+
 func.func @range_scalars(%a: tensor<1xi64>) {
   // expected-error @below {{'onnx.Range' op start, limit and delta must be scalars}}
   %c = onnx.Range(%a, %a, %a) : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?xi64>

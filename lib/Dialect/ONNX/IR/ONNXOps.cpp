@@ -12,6 +12,7 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace spatten::onnx;
@@ -412,16 +413,33 @@ LogicalResult ConcatOp::verify() {
   return success();
 }
 
+/// ONNX Split: the lengths are non-negative and, on a static axis, sum to
+/// its length; otherwise shape refinement would give a result more elements
+/// than the input has.
 LogicalResult SplitOp::verify() {
   if (failed(verifyAxisOf(*this, getAxis(), getInput())))
     return failure();
   if (getSplit())
-    if (failed(verifyIndexVector(*this, getSplit(), "split")))
+    if (failed(verifyIndexVector(*this, getSplit(), "split")) ||
+        failed(verifyConstDims(*this, getSplit(), "split")))
       return failure();
   auto split = getConstInts(getSplit());
-  if (split && split->size() != getNumResults())
+  if (!split)
+    return success();
+  if (split->size() != getNumResults())
     return emitOpError() << "'split' has " << split->size() << " entries for "
                          << getNumResults() << " results";
+  auto in = rankedType(getInput());
+  if (!in)
+    return success();
+  int64_t axis = getAxis() < 0 ? getAxis() + in.getRank() : getAxis();
+  int64_t length = in.getDimSize(axis), sum = 0;
+  for (int64_t n : *split)
+    if (llvm::AddOverflow(sum, n, sum))
+      return emitOpError("'split' sums past the int64 range");
+  if (!ShapedType::isDynamic(length) && sum != length)
+    return emitOpError() << "'split' sums to " << sum << ", not the length "
+                         << length << " of axis " << axis;
   return success();
 }
 
