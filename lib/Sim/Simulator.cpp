@@ -54,8 +54,13 @@ struct Executed {
 /// so it may run on another thread than execution.
 class sim::Retirement {
 public:
-  /// A new timeline with the HBM2 model of `timing`.
-  Error reset(const HardwareConfig &timing);
+  /// Retirement on the HBM2 model of `timing`, kept for every run of the
+  /// simulator. Errors: the field HbmTiming::validate refuses.
+  static Expected<std::unique_ptr<Retirement>>
+  create(const HardwareConfig &timing);
+  /// A new timeline at cycle 0. The HBM2 model keeps its memo: a decode
+  /// step's weight tiles replay the previous step's schedules.
+  void reset();
   /// Places `x` on the timeline and counts it. Errors name the
   /// instruction: a `dep_wait` with no token to take, or the host out of
   /// memory.
@@ -79,14 +84,20 @@ private:
   Report retired;
 };
 
-Error Retirement::reset(const HardwareConfig &timing) {
+Expected<std::unique_ptr<Retirement>>
+Retirement::create(const HardwareConfig &timing) {
   auto dram = timing::hbmDram(timing);
   if (!dram)
     return makeError("hardware configuration: " +
                      llvm::toString(dram.takeError()));
-  engine = std::make_unique<timing::Engine>(std::move(*dram));
+  auto r = std::make_unique<Retirement>();
+  r->engine = std::make_unique<timing::Engine>(std::move(*dram));
+  return r;
+}
+
+void Retirement::reset() {
+  engine->reset();
   retired = Report();
-  return Error::success();
 }
 
 Error Retirement::retire(const Executed &x) {
@@ -438,9 +449,10 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
     m.entries = {m.mainEntry()};
   std::unique_ptr<Simulator> sim(new Simulator(std::move(image)));
   sim->boundInputs.resize(sim->manifest().entries.size());
-  sim->retirement = std::make_unique<Retirement>();
-  if (Error e = sim->retirement->reset(t))
-    return std::move(e);
+  auto retirement = Retirement::create(t);
+  if (!retirement)
+    return retirement.takeError();
+  sim->retirement = std::move(*retirement);
   // .rodata is viewed where `sim->image` keeps it.
   auto machine = Machine::create(sim->image, std::move(t));
   if (!machine)
@@ -642,8 +654,7 @@ Error Simulator::run() {
   machine->startRun();
   machine->registers = presetRegisters;
   machine->pendingBinds.clear();
-  if (Error e = retirement->reset(machine->timing))
-    return e;
+  retirement->reset();
   std::optional<Error> retireErr;
   auto retireOrKeepError = [&](const Executed &x) {
     if (Error e = retirement->retire(x)) {

@@ -291,4 +291,37 @@ TEST(HbmEquivalence, LayersOfWeightTilesReplayIdentically) {
   }
 }
 
+/// reset() returns to power-on but keeps the memo: a model run, reset and
+/// run again must time the second run as a fresh model does, and serve
+/// some of it from what the first run memoized (as a simulator's decode
+/// steps do).
+TEST(HbmEquivalence, ResetKeepsOnlyTheMemo) {
+  uint64_t replayedAfterReset = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    HbmTiming p = randomTiming(rng);
+    std::vector<std::pair<std::vector<HbmRequest>, uint64_t>> calls;
+    uint64_t issue = 0;
+    for (uint64_t call = pick(rng, 1, 40); call-- > 0;) {
+      issue += rng() % 4 ? pick(rng, 0, 8) : pick(rng, 0, 2 * p.tREFI);
+      calls.push_back({rng() % 4 ? memoizableCall(rng, p) : randomCall(rng, p),
+                       issue});
+    }
+    HbmModel burst(p);
+    for (const auto &[requests, at] : calls)
+      burst.access(requests, at);
+    burst.reset();
+    uint64_t replayedBefore = burst.replayedShares();
+    HbmTransactionModel reference(p);
+    for (const auto &[requests, at] : calls)
+      ASSERT_EQ(burst.access(requests, at), reference.access(requests, at));
+    expectSameStats(burst.stats(), reference.stats());
+    replayedAfterReset += burst.replayedShares() - replayedBefore;
+    if (HasFailure())
+      return;
+  }
+  EXPECT_GT(replayedAfterReset, 100u) << "the memo did not survive reset()";
+}
+
 } // namespace

@@ -22,6 +22,7 @@ public:
     uint64_t perCycle = std::max<uint64_t>(1, hw.dramBytesPerCycle());
     return issue + hw.dramLatencyCycles + (bytes + perCycle - 1) / perCycle;
   }
+  void reset() override {}
 
 private:
   HardwareConfig hw;
@@ -45,6 +46,7 @@ public:
       requests.push_back({r.addr, r.bytes, write});
     return requests.empty() ? issue : model.access(requests, issue);
   }
+  void reset() override { model.reset(); }
 
 private:
   HbmModel model;
@@ -61,6 +63,11 @@ sim::timing::hbmDram(const HardwareConfig &hw) {
 
 Engine::Engine(std::unique_ptr<DramModel> dram)
     : dram(std::move(dram)) {}
+
+void Engine::reset() {
+  dram->reset();
+  *this = Engine(std::move(dram));
+}
 
 /// Takes the tokens `w` waits for: it starts after each was pushed.
 llvm::Expected<uint64_t> Engine::startOf(const Work &w, Queue q,

@@ -113,7 +113,11 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   if (!memo_)
     memo_ = std::make_unique<Memo>();
   Memo &m = *memo_;
-  if (trace_ || !memoize_ || transactions < kMinMemoTransactions ||
+  // A share whose transactions alone keep the bus busy past the next
+  // refresh meets it: no outcome could be replayed for it or kept.
+  bool meetsRefresh = transactions * p_.tBurst > ch.nextRefresh - issue;
+  if (trace_ || !memoize_ || meetsRefresh ||
+      transactions < kMinMemoTransactions ||
       transactions < kMinTransactionsPerRun * runs.size()) {
     ++scheduled_;
     return schedule(c, runs, issue);

@@ -21,14 +21,20 @@ HbmModelBase::HbmModelBase(HbmTiming p) : p_(p) {
   channelShift_ = llvm::Log2_64(p_.channels);
   rowShift_ = llvm::Log2_64(p_.rowBytes);
   bankShift_ = llvm::Log2_64(p_.banksPerChannel);
-  channels_.resize(p_.channels);
+  queues_.resize(p_.channels);
+  reset();
+}
+
+void HbmModelBase::reset() {
+  channels_.assign(p_.channels, Channel());
   for (Channel &ch : channels_) {
     ch.banks.resize(p_.banksPerChannel);
     ch.slotFreed.assign(p_.schedulerWindow, 0);
     ch.nextRefresh = p_.tREFI;
   }
-  queues_.resize(p_.channels);
+  stats_ = HbmStats();
   stats_.channelBusyCycles.assign(p_.channels, 0);
+  lastIssue_ = 0;
 }
 
 HbmModelBase::~HbmModelBase() = default;

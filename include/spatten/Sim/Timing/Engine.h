@@ -46,6 +46,9 @@ public:
   virtual ~DramModel() = default;
   virtual uint64_t access(llvm::ArrayRef<DramRow> rows, bool write,
                           uint64_t issue) = 0;
+  /// Back to the state before the first access, at cycle 0. What a model
+  /// learned that holds at any cycle (HbmModel's memo) stays.
+  virtual void reset() = 0;
 };
 
 /// `dram_latency_cycles + ceil(bytes / (channels x transaction bytes))`
@@ -105,6 +108,8 @@ public:
   /// instruction of no queue.
   llvm::Expected<Interval> issue(const Work &w,
                                  PipelineResult *pipeline = nullptr);
+  /// An empty timeline at cycle 0, on the same DRAM model, reset.
+  void reset();
 
   /// The cycle the last instruction finished.
   uint64_t total() const { return finish; }

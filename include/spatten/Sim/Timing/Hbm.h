@@ -90,6 +90,11 @@ public:
   /// after every earlier call's (no reordering across calls).
   uint64_t access(llvm::ArrayRef<HbmRequest> requests, uint64_t issue);
 
+  /// Back to power-on: banks closed, data buses free, the first refresh
+  /// due at tREFI, counters zero. HbmModel keeps its memo, which holds at
+  /// any cycle.
+  void reset();
+
   const HbmStats &stats() const { return stats_; }
   const HbmTiming &params() const { return p_; }
   /// Peak bytes per cycle: channels x transactionBytes / tBurst.
