@@ -2,7 +2,8 @@
 //
 // Private to the SpAttenToISA lowering: the plan and state of lowering one
 // attention (AttentionLowering.cpp plans it and emits its heads and query
-// tiles; AttentionDma.cpp fetches one head's rows).
+// tiles; AttentionDma.cpp fetches one head's rows; AttentionKVCache.cpp
+// reads and writes its KV cache rows).
 //
 //===----------------------------------------------------------------------===//
 
