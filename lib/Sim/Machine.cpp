@@ -96,6 +96,15 @@ Machine::create(const binary::Image &image, HardwareConfig timing) {
   return std::move(m);
 }
 
+llvm::ThreadPoolInterface *Machine::gemmHelper() {
+  if (hostThreads < 2)
+    return nullptr;
+  if (!helper)
+    helper =
+        std::make_unique<llvm::StdThreadPool>(llvm::hardware_concurrency(1));
+  return helper.get();
+}
+
 void Machine::startRun() {
   for (std::vector<float> &b : fbufs)
     std::fill(b.begin(), b.end(), 0.0f);

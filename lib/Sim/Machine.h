@@ -17,6 +17,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/BitVector.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/ThreadPool.h"
 
 #include <array>
 #include <cstdlib>
@@ -184,6 +185,11 @@ struct Machine {
   HardwareConfig sram;
   /// Timing only (docs/Simulator.md): GEMM, VEC and ATTN skip their math.
   bool timingOnly = false;
+  /// Host threads a run may use (Simulator::setHostThreads).
+  unsigned hostThreads = llvm::hardware_concurrency().compute_thread_count();
+  /// A thread that computes half of a large GEMM's rows (Gemm.cpp), started
+  /// by the first one; null with one host thread.
+  llvm::ThreadPoolInterface *gemmHelper();
 
   Dram dram;
   /// IDX unused. K and V are allocated for their narrowest elements
@@ -197,6 +203,11 @@ struct Machine {
   /// Per fp32 buffer, one entry per element; empty until the first
   /// MSB-plane load into the buffer.
   std::array<std::vector<MsbCode>, isa::kNumBuffers> msbCodes;
+
+private:
+  std::unique_ptr<llvm::ThreadPoolInterface> helper;
+
+public:
 
   /// The attention unit between phases.
   PqPending pq;

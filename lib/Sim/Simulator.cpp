@@ -462,6 +462,9 @@ Simulator::create(binary::Image image, std::optional<HardwareConfig> timing) {
 }
 
 void Simulator::setTimingOnly(bool on) { machine->timingOnly = on; }
+void Simulator::setHostThreads(unsigned n) {
+  machine->hostThreads = std::max(1u, n);
+}
 const HardwareConfig &Simulator::timingConfig() const {
   return machine->timing;
 }
@@ -664,7 +667,7 @@ Error Simulator::run() {
     return true;
   };
   Error execErr =
-      llvm::hardware_concurrency().compute_thread_count() > 1
+      machine->hostThreads > 1
           ? runPipelined(*machine, image, entry.entry, retireOrKeepError)
           : executeProgram(*machine, image, entry.entry, [&](Executed &&x) {
               return retireOrKeepError(x);

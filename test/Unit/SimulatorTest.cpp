@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 
 using namespace spatten;
 using namespace spatten::isa;
@@ -234,6 +235,39 @@ TEST_F(GemmTest, BiasAndAccumulate) {
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 2; ++j)
       EXPECT_FLOAT_EQ(out(i, j), ab(i, j) + bias[j] + float(1 + i * 2 + j));
+}
+
+/// A GEMM large enough to split its rows across two host threads gives the
+/// bits it gives on one, rows past the split and remainder rows included.
+TEST_F(GemmTest, SplitAcrossThreadsKeepsTheBits) {
+  const uint64_t m = 203, n = 160, k = 136;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> a(m * k), b(k * n);
+  for (float &x : a)
+    x = dist(rng);
+  for (float &x : b)
+    x = dist(rng);
+  fill(Buffer::Act, 0, k, m, k, a);
+  fill(Buffer::Wgt, 0, n, k, n, b);
+  std::string gemm = llvm::formatv(
+      "gemm flags=0 a_buf=act a_stride={1} b_buf=wgt b_stride={0} c_buf=acc "
+      "c_stride={0} m={2} n={0} k={1}", n, k, m);
+  std::vector<float> results[2];
+  for (unsigned threads : {1, 2}) {
+    sim->setHostThreads(threads);
+    ASSERT_NO_ERR(exec(gemm));
+    results[threads - 1].assign(buf(Buffer::Acc).begin(),
+                                buf(Buffer::Acc).begin() + m * n);
+  }
+  EXPECT_EQ(0, std::memcmp(results[0].data(), results[1].data(),
+                           m * n * sizeof(float)));
+  EXPECT_FLOAT_EQ(results[1][(m - 1) * n + 3], [&] {
+    double s = 0;
+    for (uint64_t i = 0; i < k; ++i)
+      s += double(a[(m - 1) * k + i]) * b[i * n + 3];
+    return float(s);
+  }());
 }
 
 TEST_F(GemmTest, OperandErrors) {

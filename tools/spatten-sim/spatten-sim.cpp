@@ -64,6 +64,13 @@ static cl::opt<bool> timingOnly(
              "bytes only, outputs meaningless (docs/Simulator.md)"),
     cl::cat(category));
 
+static cl::opt<unsigned> hostThreads(
+    "host-threads",
+    cl::desc("Host threads (default: all; at least 1): with 2 or more, "
+             "execution and timing overlap and large GEMMs split their rows. "
+             "Results are the same for every count"),
+    cl::init(0), cl::cat(category));
+
 static cl::opt<unsigned> generateTokens(
     "generate",
     cl::desc("Generate N tokens greedily with the binary's prefill and decode "
@@ -373,6 +380,8 @@ int main(int argc, char **argv) {
     return fail(simulator.takeError());
   sim::Simulator &s = **simulator;
   s.setTimingOnly(timingOnly);
+  if (hostThreads)
+    s.setHostThreads(hostThreads);
   if (saveLogits && !generating())
     return fail("--save-logits needs --generate");
   if (!feedIds.empty() && !generating())

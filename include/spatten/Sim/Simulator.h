@@ -56,6 +56,13 @@ public:
   /// whenever the program's control does not depend on computed values.
   void setTimingOnly(bool on);
 
+  /// Host threads a run may use, at least 1; by default the host's
+  /// hardware threads (llvm::hardware_concurrency). With 2 or more,
+  /// execution and the timing model run on two threads, and a large GEMM
+  /// computes half its rows on a third. Outputs, report and trace are the
+  /// same for every count.
+  void setHostThreads(unsigned n);
+
   /// The manifest; its `entries` are never empty (a binary without them
   /// has the one entry point `main`).
   const binary::Manifest &manifest() const { return image.manifest; }

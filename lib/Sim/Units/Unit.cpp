@@ -129,16 +129,17 @@ void sim::commitWidths(Machine &machine, const UnitOutput &out) {
         machine.setWidth(w.op.buf, w.op.at(r, 0), w.op.cols, w.bits);
 }
 
-Mat UnitInstr::read(const Operand &op) const {
-  if (!op.rows || !op.cols)
-    return Mat(op.rows, op.cols);
-  // One strided copy (a stride of 0 broadcasts a row); the operand's
-  // extent was checked against its buffer.
-  using View = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
+UnitInstr::View UnitInstr::view(const Operand &op) const {
+  // The operand's extent was checked against its buffer.
   const std::vector<float> &buf = machine.fbufs[unsigned(op.buf)];
-  return View(buf.data() + op.off, Eigen::Index(op.rows),
-              Eigen::Index(op.cols),
+  return View(op.rows && op.cols ? buf.data() + op.off : nullptr,
+              Eigen::Index(op.rows), Eigen::Index(op.cols),
               Eigen::OuterStride<>(Eigen::Index(op.stride)));
+}
+
+Mat UnitInstr::read(const Operand &op) const {
+  // One strided copy (a stride of 0 broadcasts a row).
+  return view(op);
 }
 
 void UnitInstr::write(const Operand &op, const Mat &m) {

@@ -127,6 +127,10 @@ protected:
   llvm::Expected<Operand> decode(const OperandFields &fields, uint64_t rows,
                                  uint64_t cols, bool allowIdx) const;
 
+  /// The operand's elements in place: rows x cols, row-major, the
+  /// operand's stride apart (0 repeats one row), valid until SRAM changes.
+  using View = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
+  View view(const Operand &op) const;
   /// The operand's elements as a rows x cols matrix.
   Mat read(const Operand &op) const;
   void write(const Operand &op, const Mat &m);
