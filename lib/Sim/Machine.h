@@ -204,11 +204,6 @@ struct Machine {
   /// MSB-plane load into the buffer.
   std::array<std::vector<MsbCode>, isa::kNumBuffers> msbCodes;
 
-private:
-  std::unique_ptr<llvm::ThreadPoolInterface> helper;
-
-public:
-
   /// The attention unit between phases.
   PqPending pq;
   /// Set by an ATTN `decide` with an unconfident row; DMAs with `pred = 1`
@@ -228,6 +223,9 @@ public:
   /// The execution counters: everything but what the timeline defines
   /// (docs/Simulator.md, "Two threads").
   Report rep;
+
+private:
+  std::unique_ptr<llvm::ThreadPoolInterface> helper;
 };
 
 } // namespace spatten::sim
