@@ -6,24 +6,16 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "spatten/ISA/Disasm.h"
 #include "spatten/Sim/Simulator.h"
-#include "spatten/Sim/Timing/Latency.h"
 
 #include "SimTestUtil.h"
 #include "TestUtil.h"
 
-#include "llvm/Support/FormatVariadic.h"
-
 #include <cmath>
-#include <cstring>
-#include <limits>
 
 using namespace spatten;
 using namespace spatten::isa;
 using namespace spatten::sim;
-using spatten::test::asmLine;
-using spatten::test::haltImage;
 using spatten::test::SimTest;
 
 namespace {

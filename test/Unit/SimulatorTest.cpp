@@ -6,7 +6,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "spatten/ISA/Disasm.h"
 #include "spatten/Sim/Simulator.h"
 #include "spatten/Sim/Timing/Latency.h"
 
@@ -15,7 +14,6 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
