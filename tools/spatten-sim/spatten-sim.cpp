@@ -66,7 +66,7 @@ static cl::opt<bool> timingOnly(
 
 static cl::opt<unsigned> hostThreads(
     "host-threads",
-    cl::desc("Host threads (default: all; at least 1): with 2 or more, "
+    cl::desc("Host threads, at least 1 (default: all): with 2 or more, "
              "execution and timing overlap and large GEMMs split their rows. "
              "Results are the same for every count"),
     cl::init(0), cl::cat(category));
@@ -380,8 +380,11 @@ int main(int argc, char **argv) {
     return fail(simulator.takeError());
   sim::Simulator &s = **simulator;
   s.setTimingOnly(timingOnly);
-  if (hostThreads)
+  if (hostThreads.getNumOccurrences()) {
+    if (!hostThreads)
+      return fail("--host-threads must be at least 1");
     s.setHostThreads(hostThreads);
+  }
   if (saveLogits && !generating())
     return fail("--save-logits needs --generate");
   if (!feedIds.empty() && !generating())
