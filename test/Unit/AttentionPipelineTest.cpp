@@ -280,6 +280,55 @@ TEST(AttentionPipeline, RandomRefetchRunsAccountEveryCycle) {
   }
 }
 
+/// The same run stepped through every event: a traced run records every
+/// service, so it never jumps periods.
+void expectSameAsStepped(const std::vector<RowWork> &rows, PipelineParams p,
+                         uint64_t start, const std::string &what) {
+  p.trace = false;
+  PipelineResult fast = runPipeline(rows, p, start);
+  p.trace = true;
+  PipelineResult stepped = runPipeline(rows, p, start);
+  ASSERT_EQ(fast.cycles, stepped.cycles) << what;
+  EXPECT_EQ(fast.lastLeave, stepped.lastLeave) << what;
+  for (unsigned s = 0; s < kNumStages; ++s) {
+    EXPECT_EQ(fast.stages[s].busy, stepped.stages[s].busy) << what << s;
+    EXPECT_EQ(fast.stages[s].blocked, stepped.stages[s].blocked) << what << s;
+    EXPECT_EQ(fast.stages[s].starved, stepped.stages[s].starved) << what << s;
+  }
+}
+
+TEST(AttentionPipeline, JumpingPeriodsOfIdenticalRowsIsExact) {
+  // A prefix of mixed rows (some refetching), then hundreds of identical
+  // ones, on random depths, engines and stages still busy from before.
+  std::mt19937 gen(23);
+  for (unsigned t = 0; t < 400; ++t) {
+    std::vector<RowWork> rows;
+    for (unsigned i = gen() % 6; i-- > 0;) {
+      RowWork w;
+      for (uint64_t &c : w.cycles)
+        c = gen() % 7;
+      w.refetch = gen() % 3 == 0;
+      for (uint64_t &c : w.refetchCycles)
+        c = gen() % 5;
+      rows.push_back(w);
+    }
+    RowWork same;
+    for (uint64_t &c : same.cycles)
+      c = gen() % 4 == 0 ? 0 : gen() % 9;
+    rows.insert(rows.end(), 50 + gen() % 400, same);
+    PipelineParams p;
+    p.queueDepth = gen() % 4;
+    p.servers[VT] = 1 + gen() % 3;
+    if (gen() % 2)
+      for (uint64_t &f : p.freeAt)
+        f = gen() % 40;
+    expectSameAsStepped(rows, p, gen() % 1000, "trial " + std::to_string(t));
+  }
+  // No work at all: every period is zero cycles long.
+  expectSameAsStepped(std::vector<RowWork>(100, row({})), PipelineParams(), 7,
+                      "empty rows");
+}
+
 TEST(AttentionPipeline, SeveralEnginesServeRowsAtOnce) {
   // QK 2, ValueTopk 10, depth 2. One engine: VT [2,12) [12,22) [22,32)
   // [32,42). Two: row 0 [2,12) and row 1 [4,14) at once, rows 2 and 3 wait

@@ -336,4 +336,16 @@ TEST(Hbm, SplittingAStreamIntoRowsChangesNothing) {
   EXPECT_EQ(got, want);
 }
 
+TEST(Hbm, RowsSharingATransactionEachFetchIt) {
+  // Rows of 48 bytes back to back: a row that starts inside a transaction
+  // fetches it again, so the model must not join it to the row before.
+  std::vector<HbmRequest> rows;
+  for (uint64_t r = 0; r < 8; ++r)
+    rows.push_back(read(r * 48, 48));
+  HbmModel m(paper());
+  m.access(rows, 0);
+  // Two transactions a row: 16, not the 12 that the 384 bytes cover.
+  EXPECT_EQ(m.stats().transactions, 16u);
+}
+
 } // namespace

@@ -8,10 +8,17 @@
 // row PqDecide sends back in cycle t goes ahead of a new row KFetch could
 // start in t.
 //
+// Once only identical rows are left, the pipeline falls into a period: its
+// state, with times taken from `now` and rows from the next one to enter,
+// recurs. The run then jumps whole periods at once; the replay is
+// deterministic and shift-invariant there, so the cycles and statistics
+// are those of stepping through every event.
+//
 //===----------------------------------------------------------------------===//
 
 #include "spatten/Sim/Timing/AttentionPipeline.h"
 
+#include "llvm/ADT/Hashing.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/ErrorHandling.h"
@@ -20,6 +27,7 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
+#include <unordered_map>
 
 using namespace spatten::sim;
 using namespace spatten::sim::timing;
@@ -52,6 +60,19 @@ struct Unit {
 constexpr unsigned kPqDecide = unsigned(Stage::PqDecide);
 constexpr unsigned kPV = unsigned(Stage::PV);
 
+/// What the state was at an earlier event, for measuring one period.
+struct Snapshot {
+  uint64_t now, nextRow;
+  std::array<StageStats, kNumStages> stages;
+  std::array<uint64_t, kNumStages> lastLeave;
+};
+
+struct SignatureHash {
+  size_t operator()(const std::vector<uint64_t> &v) const {
+    return llvm::hash_combine_range(v.begin(), v.end());
+  }
+};
+
 class Engine {
 public:
   Engine(llvm::ArrayRef<RowWork> rows, const PipelineParams &p,
@@ -72,6 +93,12 @@ private:
   bool nextInput(unsigned s, Token &t);
   uint64_t nextEvent() const;
   void account(uint64_t until);
+  static size_t uniformSuffix(llvm::ArrayRef<RowWork> rows);
+  bool periodic() const;
+  void signature(std::vector<uint64_t> &out) const;
+  void skipPeriods();
+  void shift(uint64_t periods, uint64_t cycles, uint64_t rowsPer,
+             const Snapshot &before);
 
   llvm::ArrayRef<RowWork> rows;
   PipelineParams p;
@@ -81,6 +108,10 @@ private:
   std::deque<Token> refetch; ///< PqDecide -> KFetch, ahead of new rows
   uint64_t nextRow = 0, left, lastLeave;
   PipelineResult res;
+  /// Rows from here on are identical and never refetch.
+  size_t uniformFrom;
+  std::unordered_map<std::vector<uint64_t>, Snapshot, SignatureHash> seen;
+  std::vector<uint64_t> key;
 };
 
 } // namespace
@@ -88,7 +119,7 @@ private:
 Engine::Engine(llvm::ArrayRef<RowWork> rows, const PipelineParams &p,
                uint64_t start)
     : rows(rows), p(p), start(start), now(start), left(rows.size()),
-      lastLeave(start) {
+      lastLeave(start), uniformFrom(uniformSuffix(rows)) {
   // A row holds one unit at a time, so units beyond the row count are never
   // taken (the lowest idle one always is): a configuration of millions of
   // engines costs what one per row does.
@@ -224,6 +255,103 @@ void Engine::account(uint64_t until) {
   }
 }
 
+size_t Engine::uniformSuffix(llvm::ArrayRef<RowWork> rows) {
+  size_t from = rows.size();
+  if (!from || rows.back().refetch)
+    return from;
+  while (from > 0 && rows[from - 1].cycles == rows.back().cycles &&
+         !rows[from - 1].refetch)
+    --from;
+  return from;
+}
+
+/// Whether the run's future is a function of the signature alone: every
+/// row in flight or yet to enter is one of the identical rows, no stage
+/// waits for the previous ATTN, and nothing is traced.
+bool Engine::periodic() const {
+  if (p.trace || nextRow < uniformFrom || !refetch.empty())
+    return false;
+  for (unsigned s = 0; s < kNumStages; ++s)
+    if (now < start + p.freeAt[s])
+      return false;
+  for (const auto &stage : units)
+    for (const Unit &u : stage)
+      if (u.state != State::Idle && u.tok.row < uniformFrom)
+        return false;
+  for (const std::deque<Token> &q : queues)
+    for (const Token &t : q)
+      if (t.row < uniformFrom)
+        return false;
+  return true;
+}
+
+/// The state with times relative to `now` and rows relative to `nextRow`.
+void Engine::signature(std::vector<uint64_t> &out) const {
+  out.clear();
+  for (const auto &stage : units)
+    for (const Unit &u : stage) {
+      out.push_back(uint64_t(u.state));
+      out.push_back(u.state == State::Idle ? 0 : nextRow - u.tok.row);
+      out.push_back(u.state == State::Busy ? u.doneAt - now : 0);
+    }
+  for (const std::deque<Token> &q : queues) {
+    out.push_back(q.size());
+    for (const Token &t : q)
+      out.push_back(nextRow - t.row);
+  }
+}
+
+void Engine::skipPeriods() {
+  if (!periodic())
+    return;
+  signature(key);
+  Snapshot here{now, nextRow, res.stages, res.lastLeave};
+  auto [it, fresh] = seen.try_emplace(key, here);
+  if (fresh) {
+    // A period spans a few events per row; a state space this large means
+    // the rows are long, and the map only costs memory.
+    if (seen.size() > 4096)
+      seen.clear();
+    return;
+  }
+  const Snapshot &before = it->second;
+  uint64_t rowsPer = nextRow - before.nextRow, cycles = now - before.now;
+  // Every row of a skipped period must exist when KFetch asks for it, as
+  // it did in the period measured.
+  uint64_t periods = rowsPer ? (rows.size() - nextRow) / rowsPer : 0;
+  if (periods && cycles)
+    shift(periods, cycles, rowsPer, before);
+  seen.clear();
+}
+
+void Engine::shift(uint64_t periods, uint64_t cycles, uint64_t rowsPer,
+                   const Snapshot &before) {
+  uint64_t dt = periods * cycles, dr = periods * rowsPer;
+  for (auto &stage : units)
+    for (Unit &u : stage) {
+      u.tok.row += u.state == State::Idle ? 0 : dr;
+      u.doneAt += u.state == State::Busy ? dt : 0;
+    }
+  for (std::deque<Token> &q : queues)
+    for (Token &t : q)
+      t.row += dr;
+  for (unsigned s = 0; s < kNumStages; ++s) {
+    StageStats &st = res.stages[s];
+    const StageStats &was = before.stages[s];
+    st.busy += periods * (st.busy - was.busy);
+    st.blocked += periods * (st.blocked - was.blocked);
+    st.starved += periods * (st.starved - was.starved);
+    if (res.lastLeave[s] != before.lastLeave[s])
+      res.lastLeave[s] += dt;
+  }
+  // The rows in flight are as many as before: each period retires rowsPer.
+  if (lastLeave > before.now)
+    lastLeave += dt;
+  now += dt;
+  nextRow += dr;
+  left -= dr;
+}
+
 PipelineResult Engine::run() {
   while (left) {
     for (auto &stage : units)
@@ -239,6 +367,7 @@ PipelineResult Engine::run() {
     }
     if (!left)
       break;
+    skipPeriods();
     uint64_t next = nextEvent();
     account(next);
     now = next;

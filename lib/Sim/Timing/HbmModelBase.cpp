@@ -118,8 +118,23 @@ uint64_t HbmModelBase::access(llvm::ArrayRef<HbmRequest> requests,
   // only moves forward, and the model's state already reflects later work.
   issue = std::max(issue, lastIssue_);
   lastIssue_ = issue;
-  for (const HbmRequest &r : requests)
-    enqueue(r);
+  // A request that starts at a transaction boundary where the previous one
+  // ended joins it: the two touch no transaction in common, and each
+  // channel's runs come out the same (enqueueRun would join them anyway).
+  // DMA rows of a contiguous tile arrive this way, one request per row.
+  HbmRequest joined{0, 0, false};
+  for (const HbmRequest &r : requests) {
+    uint64_t end = joined.addr + joined.bytes; // no join across 2^64
+    if (joined.bytes && r.write == joined.write && r.addr == end &&
+        end > joined.addr && (end & (p_.transactionBytes - 1)) == 0 &&
+        r.bytes <= ~uint64_t(0) - r.addr) {
+      joined.bytes += r.bytes;
+      continue;
+    }
+    enqueue(joined);
+    joined = r;
+  }
+  enqueue(joined);
   uint64_t end = issue;
   for (unsigned c = 0; c < p_.channels; ++c) {
     if (queues_[c].empty())
