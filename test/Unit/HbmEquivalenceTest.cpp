@@ -266,6 +266,37 @@ TEST(HbmEquivalence, RepeatedCallsReplayIdentically) {
   EXPECT_GT(replayed, 100u) << "the memo was not exercised";
 }
 
+TEST(HbmEquivalence, ChainedKeysTellEveryGapApart) {
+  // The same pair of calls again and again: A after a long idle, then B at
+  // every gap from 0 to well past A's end. B is keyed by the chain (A's
+  // outcome, the gap, no refresh); the gap is clamped only where A's state
+  // no longer depends on it, so each B must time as the reference does.
+  uint64_t replayed = 0;
+  for (uint64_t seed = 1; seed <= 16; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    HbmTiming p = randomTiming(rng);
+    p.tREFI = 1u << 24;
+    HbmModel burst(p);
+    HbmTransactionModel reference(p);
+    std::vector<HbmRequest> a = memoizableCall(rng, p), b = memoizableCall(rng, p);
+    uint64_t issue = 0, span = 0;
+    for (uint64_t gap = 0; gap <= span + 4 * (p.tCL + p.tRAS); ++gap) {
+      issue += 4 * span + 1000;
+      uint64_t end = burst.access(a, issue);
+      ASSERT_EQ(end, reference.access(a, issue));
+      span = std::max(span, end - issue);
+      ASSERT_EQ(burst.access(b, issue + gap), reference.access(b, issue + gap))
+          << "gap " << gap;
+    }
+    expectSameStats(burst.stats(), reference.stats());
+    replayed += burst.replayedShares();
+    if (HasFailure())
+      return;
+  }
+  EXPECT_GT(replayed, 1000u) << "the memo was not exercised";
+}
+
 TEST(HbmEquivalence, LayersOfWeightTilesReplayIdentically) {
   // Twelve layers of one tile sequence at a layer stride that is not a
   // multiple of the address interleave, issued as a pipeline would: each

@@ -61,13 +61,13 @@ void HbmModel::Memo::appendRuns(const HbmModel &m, unsigned c,
   // A run's pieces, one per row it touches: which transactions share a
   // row and a bank is all the schedule reads of their addresses.
   for (const Run &r : runs) {
-    key.push_back(r.write ? kWriteRun : kReadRun);
+    runsKey.push_back(r.write ? kWriteRun : kReadRun);
     for (uint64_t local = r.local, left = r.count; left;) {
       uint64_t n = std::min(left, m.leftInRow(local));
       HbmLocation loc = m.localLocation(c, local << m.txnShift_);
-      key.push_back(loc.bank);
-      key.push_back(nameOf(loc.row));
-      key.push_back(int64_t(n));
+      runsKey.push_back(loc.bank);
+      runsKey.push_back(nameOf(loc.row));
+      runsKey.push_back(int64_t(n));
       local += n;
       left -= n;
     }
@@ -98,7 +98,95 @@ void HbmModel::Memo::restore(HbmModel &m, Channel &ch, uint64_t issue,
   }
 }
 
+void HbmModel::Memo::buildKeys(const HbmModel &m, unsigned c,
+                               const Channel &ch, llvm::ArrayRef<Run> runs,
+                               uint64_t issue, bool refreshed) {
+  rows.clear();
+  names.clear();
+  runsKey.clear();
+  chain.clear();
+  key.clear();
+  // Open rows first, in bank order, as appendState names them.
+  for (const Bank &b : ch.banks)
+    if (b.open)
+      nameOf(b.row);
+  appendRuns(m, c, runs);
+  if (!ch.origin)
+    return;
+  const auto &origin = *static_cast<const Outcome *>(ch.origin);
+  const HbmTiming &p = m.p_;
+  // A refresh since the origin closed every bank and holds idle banks and
+  // the bus until its end; an end before `issue` is below every floor.
+  int64_t refresh = kNoRefresh;
+  if (refreshed)
+    refresh = std::max<int64_t>(
+        int64_t(ch.nextRefresh - p.tREFI + p.tRFC - issue), -1);
+  chain.push_back(int64_t(reinterpret_cast<uintptr_t>(ch.origin)));
+  chain.push_back(int64_t(std::min(issue - ch.originIssue, origin.horizon)));
+  chain.push_back(refresh);
+  chain.insert(chain.end(), runsKey.begin(), runsKey.end());
+}
+
+const Outcome *HbmModel::Memo::findChained() const {
+  if (chain.empty())
+    return nullptr;
+  auto it = chains.find(KeyHash()(chain));
+  return it == chains.end() || it->second.key != chain ? nullptr
+                                                       : it->second.outcome;
+}
+
+const Outcome *HbmModel::Memo::findFull(const HbmModel &m, const Channel &ch,
+                                        uint64_t issue) {
+  appendState(m, ch, issue, key, /*nameNewRows=*/true);
+  key.insert(key.end(), runsKey.begin(), runsKey.end());
+  auto it = outcomes.find(key);
+  return it == outcomes.end() ? nullptr : &it->second;
+}
+
+const Outcome *HbmModel::Memo::record(Outcome o, bool chained) {
+  words += key.size() + o.after.size();
+  const Outcome *kept = &outcomes.emplace(key, std::move(o)).first->second;
+  if (chained)
+    addChain(kept);
+  return kept;
+}
+
+void HbmModel::Memo::addChain(const Outcome *o) {
+  Chained &slot = chains[KeyHash()(chain)];
+  words += chain.size() + 1 - slot.key.size();
+  slot = {chain, o};
+}
+
+uint64_t HbmModel::Memo::horizonOf(const HbmTiming &p,
+                                   llvm::ArrayRef<int64_t> after) {
+  // The floors appendState clamps each cycle word to.
+  int64_t actFloor = -int64_t(std::max(p.tRCD, p.tRAS)), most = 0;
+  size_t banks = p.banksPerChannel;
+  for (size_t b = 0; b < banks; ++b) {
+    const int64_t *w = &after[b * kBankWords];
+    most = std::max({most, w[2] - (w[0] ? actFloor : 0), w[3], w[4]});
+  }
+  most = std::max(most, after[banks * kBankWords] - (int64_t(p.tCL) - 1));
+  for (size_t i = banks * kBankWords + 1; i < after.size(); ++i)
+    most = std::max(most, after[i]);
+  return uint64_t(most);
+}
+
 HbmModel::~HbmModel() = default;
+
+void HbmModel::replay(Channel &ch, unsigned c, uint64_t issue,
+                      const Outcome &o) {
+  memo_->restore(*this, ch, issue, o);
+  stats_.transactions += o.transactions;
+  stats_.bytes += o.transactions * p_.transactionBytes;
+  stats_.channelBusyCycles[c] += o.transactions * p_.tBurst;
+  stats_.rowHits += o.rowHits;
+  stats_.rowMisses += o.rowMisses;
+  stats_.rowConflicts += o.rowConflicts;
+  ch.origin = &o;
+  ch.originIssue = issue;
+  ++replayed_;
+}
 
 uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
                               uint64_t issue) {
@@ -106,7 +194,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   // The refreshes due by `issue` come first: schedule() applies them
   // before any row decision either way, and this way a share's outcome
   // never depends on how long the channel was idle.
-  refreshUpTo(ch, issue);
+  bool refreshed = refreshUpTo(ch, issue);
   uint64_t transactions = 0;
   for (const Run &r : runs)
     transactions += r.count;
@@ -120,31 +208,27 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
       transactions < kMinMemoTransactions ||
       transactions < kMinTransactionsPerRun * runs.size()) {
     ++scheduled_;
+    ch.origin = nullptr;
     return schedule(c, runs, issue);
   }
-  m.key.clear();
-  m.rows.clear();
-  m.names.clear();
-  m.appendState(*this, ch, issue, m.key, /*nameNewRows=*/true);
-  m.appendRuns(*this, c, runs);
-  auto found = m.outcomes.find(m.key);
-  if (found != m.outcomes.end() &&
-      ch.nextRefresh - issue >= found->second.margin) {
-    const Outcome &o = found->second;
-    m.restore(*this, ch, issue, o);
-    stats_.transactions += o.transactions;
-    stats_.bytes += o.transactions * p_.transactionBytes;
-    stats_.channelBusyCycles[c] += o.transactions * p_.tBurst;
-    stats_.rowHits += o.rowHits;
-    stats_.rowMisses += o.rowMisses;
-    stats_.rowConflicts += o.rowConflicts;
-    ++replayed_;
-    return issue + o.end;
+  m.buildKeys(*this, c, ch, runs, issue, refreshed);
+  const Outcome *found = m.findChained();
+  bool chainedHit = found;
+  if (!found)
+    found = m.findFull(*this, ch, issue);
+  if (found && ch.nextRefresh - issue >= found->margin) {
+    if (!chainedHit && !m.chain.empty())
+      m.addChain(found);
+    replay(ch, c, issue, *found);
+    return issue + found->end;
   }
 
+  if (m.key.empty()) // the chain found an outcome the refresh forbids
+    m.findFull(*this, ch, issue);
   HbmStats before = stats_;
   uint64_t end = schedule(c, runs, issue);
   ++scheduled_;
+  ch.origin = nullptr;
   // A share that met a refresh depends on the refresh's phase: not kept.
   if (stats_.refreshes != before.refreshes || reach_ > ch.nextRefresh)
     return end;
@@ -160,11 +244,16 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   for (size_t i = 1; i < o.after.size(); i += kBankWords)
     if (i / kBankWords < ch.banks.size() && o.after[i] == -2)
       return end;
+  o.horizon = Memo::horizonOf(p_, o.after);
   if (m.words > kMaxWords) {
     m.outcomes.clear();
+    m.chains.clear();
     m.words = 0;
+    for (Channel &other : channels_)
+      other.origin = nullptr;
+    m.chain.clear(); // it names an outcome just dropped
   }
-  m.words += m.key.size() + o.after.size();
-  m.outcomes.emplace(m.key, std::move(o));
+  ch.origin = m.record(std::move(o), !m.chain.empty());
+  ch.originIssue = issue;
   return end;
 }

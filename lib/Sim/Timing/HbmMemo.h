@@ -38,22 +38,40 @@ constexpr uint64_t kMinMemoTransactions = 16, kMinTransactionsPerRun = 4;
 /// Memo size past which it starts again (8-byte words, about 256 MiB).
 constexpr size_t kMaxWords = size_t(32) << 20;
 
+/// Words before the runs in a chained key: origin, elapsed, refresh.
+constexpr unsigned kChainWords = 3;
+/// The chained key's refresh word when no refresh fell due since the origin.
+constexpr int64_t kNoRefresh = -2;
+
 /// What a channel's share of a call did, relative to its issue cycle.
 struct Outcome {
   uint64_t margin = 0; ///< it needs nextRefresh - issue >= margin
   uint64_t end = 0;    ///< its completion - issue
   uint64_t transactions = 0, rowHits = 0, rowMisses = 0, rowConflicts = 0;
+  /// Cycles after the share's issue from which every cycle in `after` has
+  /// fallen to its floor: the state no longer depends on the time elapsed.
+  uint64_t horizon = 0;
   std::vector<int64_t> after; ///< the channel state after, as in a key
 };
 } // namespace hbm_memo
 
-/// Outcomes by key: the channel's state relative to the call, then its runs.
-
+/// Outcomes by key: the channel's state relative to the call, then its
+/// runs. A channel whose state is a recorded outcome's `after` (its origin)
+/// is keyed more cheaply by the chain: the origin, the cycles since it, the
+/// refresh applied since, and the runs. Equal chained keys imply equal
+/// keys, as the state is a function of those three.
 struct HbmModel::Memo {
   std::unordered_map<std::vector<int64_t>, hbm_memo::Outcome,
                      hbm_memo::KeyHash> outcomes;
+  /// Chained keys by their hash; a colliding key replaces the entry, and a
+  /// lookup compares the whole key.
+  struct Chained {
+    std::vector<int64_t> key;
+    const hbm_memo::Outcome *outcome;
+  };
+  llvm::DenseMap<uint64_t, Chained> chains;
   size_t words = 0;
-  std::vector<int64_t> key;
+  std::vector<int64_t> key, chain, runsKey;
   /// This share's rows by name, and names by row.
   std::vector<uint64_t> rows;
   llvm::DenseMap<uint64_t, int64_t> names;
@@ -67,6 +85,19 @@ struct HbmModel::Memo {
   void appendState(const HbmModel &m, const Channel &ch, uint64_t issue,
                    std::vector<int64_t> &out, bool nameNewRows);
   void appendRuns(const HbmModel &m, unsigned c, llvm::ArrayRef<Run> runs);
+  /// The share's keys: rows named as appendState names them, the runs, and
+  /// the chained key when the channel has an origin.
+  void buildKeys(const HbmModel &m, unsigned c, const Channel &ch,
+                 llvm::ArrayRef<Run> runs, uint64_t issue,
+                 bool refreshed);
+  const hbm_memo::Outcome *findChained() const;
+  void addChain(const hbm_memo::Outcome *o);
+  /// Builds the full key (appendState, then the runs) and looks it up.
+  const hbm_memo::Outcome *findFull(const HbmModel &m, const Channel &ch,
+                                    uint64_t issue);
+  const hbm_memo::Outcome *record(hbm_memo::Outcome o, bool chained);
+  static uint64_t horizonOf(const HbmTiming &p,
+                            llvm::ArrayRef<int64_t> after);
   void restore(HbmModel &m, Channel &ch, uint64_t issue,
                const hbm_memo::Outcome &o);
 };

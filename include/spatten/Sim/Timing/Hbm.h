@@ -124,6 +124,11 @@ protected:
     /// Column-command cycle of the last schedulerWindow picks, by pick
     /// number modulo the window: a pick frees its window slot then.
     std::vector<uint64_t> slotFreed;
+    /// HbmModel's memo: the recorded outcome whose state, taken relative to
+    /// `originIssue`, the channel holds since its last call (null if that
+    /// call was scheduled and not recorded).
+    const void *origin = nullptr;
+    uint64_t originIssue = 0;
   };
   /// `count` consecutive transactions of one channel from its transaction
   /// number `local` (channel-local byte address / transactionBytes), in
@@ -200,6 +205,10 @@ inline uint64_t HbmModelBase::columnSlot(const Channel &ch) const {
   return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
 }
 
+namespace hbm_memo {
+struct Outcome; // HbmMemo.h
+}
+
 /// The HBM2 model the simulator runs: per channel, FR-FCFS over the window
 /// as docs/Memory.md specifies, at a cost per burst of column commands to
 /// an open row rather than per transaction. The window holds segments
@@ -256,6 +265,9 @@ private:
 
   uint64_t runChannel(unsigned c, llvm::ArrayRef<Run> runs,
                       uint64_t issue) override;
+  /// Serves a share from the memo's outcome `o`.
+  void replay(Channel &ch, unsigned c, uint64_t issue,
+              const hbm_memo::Outcome &o);
   /// FR-FCFS over the window for one call's share; runChannel() without
   /// the memo. Sets reach_.
   uint64_t schedule(unsigned c, llvm::ArrayRef<Run> runs, uint64_t issue);
