@@ -355,10 +355,13 @@ namespace {
 /// A bounded hand-off from one producer thread to one consumer thread.
 /// Bounded so that the producer (functional execution) cannot run far ahead
 /// of the consumer (the timing model) and hold every instruction's DRAM rows
-/// in memory at once.
+/// in memory at once. Items pass in batches of `batchSize`: a wake-up per item
+/// cost more than the timing of most instructions, so that two threads ran
+/// no faster than one.
 template <typename T> class HandOff {
 public:
-  explicit HandOff(size_t capacity) : capacity(capacity) {}
+  HandOff(size_t capacity, size_t batchSize)
+      : capacity(capacity), batchSize(batchSize) {}
 
   /// Producer: waits for room. False once the consumer has stopped.
   bool push(T &&item) {
@@ -367,8 +370,10 @@ public:
     if (stopped)
       return false;
     items.push_back(std::move(item));
+    bool ready = items.size() >= batchSize;
     lock.unlock();
-    notEmpty.notify_one();
+    if (ready)
+      notEmpty.notify_one();
     return true;
   }
   /// Producer: no more items.
@@ -382,7 +387,7 @@ public:
   bool popAll(std::deque<T> &batch) {
     batch.clear();
     std::unique_lock<std::mutex> lock(mutex);
-    notEmpty.wait(lock, [&] { return !items.empty() || closed; });
+    notEmpty.wait(lock, [&] { return items.size() >= batchSize || closed; });
     batch.swap(items);
     lock.unlock();
     notFull.notify_one();
@@ -396,15 +401,16 @@ public:
   }
 
 private:
-  const size_t capacity;
+  const size_t capacity, batchSize;
   std::mutex mutex;
   std::condition_variable notFull, notEmpty;
   std::deque<T> items;
   bool closed = false, stopped = false;
 };
 
-/// Instructions the execute half may run ahead of the retire half.
-constexpr size_t kRetireQueueDepth = 32;
+/// Instructions the execute half may run ahead of the retire half, and
+/// how many it hands over at once.
+constexpr size_t kRetireQueueDepth = 256, kRetireBatch = 32;
 
 } // namespace
 
@@ -414,7 +420,7 @@ constexpr size_t kRetireQueueDepth = 32;
 static Error
 runPipelined(Machine &m, const binary::Image &image, uint64_t entry,
              llvm::function_ref<bool(const Executed &)> retireOne) {
-  HandOff<Executed> queue(kRetireQueueDepth);
+  HandOff<Executed> queue(kRetireQueueDepth, kRetireBatch);
   std::thread worker([&] {
     std::deque<Executed> batch;
     while (queue.popAll(batch))
