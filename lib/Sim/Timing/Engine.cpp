@@ -13,7 +13,7 @@ namespace {
 class FirstOrderDram : public DramModel {
 public:
   explicit FirstOrderDram(const HardwareConfig &hw) : hw(hw) {}
-  uint64_t access(llvm::ArrayRef<DramRow> rows, bool, uint64_t issue) override {
+  uint64_t access(llvm::ArrayRef<DramRow> rows, uint64_t issue) override {
     uint64_t bytes = 0;
     for (const DramRow &r : rows)
       bytes += r.bytes;
@@ -39,18 +39,13 @@ namespace {
 class HbmDram : public DramModel {
 public:
   explicit HbmDram(const HbmTiming &p) : model(p) {}
-  uint64_t access(llvm::ArrayRef<DramRow> rows, bool write,
-                  uint64_t issue) override {
-    requests.clear();
-    for (const DramRow &r : rows)
-      requests.push_back({r.addr, r.bytes, write});
-    return requests.empty() ? issue : model.access(requests, issue);
+  uint64_t access(llvm::ArrayRef<DramRow> rows, uint64_t issue) override {
+    return rows.empty() ? issue : model.access(rows, issue);
   }
   void reset() override { model.reset(); }
 
 private:
   HbmModel model;
-  std::vector<HbmRequest> requests;
 };
 } // namespace
 
@@ -148,8 +143,7 @@ llvm::Expected<Interval> Engine::issue(const Work &w,
       if (*q == Queue::Compute)
         when.end = when.start + w.computeCycles;
       else
-        when.end = std::max(when.start, dram->access(w.dram, *q == Queue::Store,
-                                                     when.start));
+        when.end = std::max(when.start, dram->access(w.dram, when.start));
     }
     // Only the part after the previous instruction counts as busy time.
     busyCycles[unsigned(*q)] += when.end - std::max(when.start, free);

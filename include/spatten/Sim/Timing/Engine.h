@@ -20,6 +20,7 @@
 
 #include "spatten/ISA/Spec.h"
 #include "spatten/Sim/Timing/AttentionPipeline.h"
+#include "spatten/Sim/Timing/Hbm.h"
 #include "spatten/Support/HardwareConfig.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -34,18 +35,17 @@
 
 namespace spatten::sim::timing {
 
-/// One DRAM row a DMA instruction moves: `bytes` at byte address `addr`.
-struct DramRow {
-  uint64_t addr = 0, bytes = 0;
-};
+/// One DRAM row a DMA instruction moves: `bytes` at byte address `addr`,
+/// written (a store) or read. The HBM2 model's request, so that a DMA's
+/// rows reach it without a copy.
+using DramRow = HbmRequest;
 
 /// The DRAM as the engine sees it: a DMA's rows are all issued at cycle
 /// `issue`; the result is the cycle the last byte has moved.
 class DramModel {
 public:
   virtual ~DramModel() = default;
-  virtual uint64_t access(llvm::ArrayRef<DramRow> rows, bool write,
-                          uint64_t issue) = 0;
+  virtual uint64_t access(llvm::ArrayRef<DramRow> rows, uint64_t issue) = 0;
   /// Back to the state before the first access, at cycle 0. What a model
   /// learned that holds at any cycle (HbmModel's memo) stays.
   virtual void reset() = 0;
