@@ -32,10 +32,9 @@ void HbmModel::Memo::appendState(const HbmModel &m, const Channel &ch,
   for (const Bank &b : ch.banks) {
     int64_t name = -1;
     if (b.open) {
-      auto it = names.find(b.row);
-      name = it != names.end() ? it->second
-             : nameNewRows     ? nameOf(b.row)
-                               : -2;
+      name = find(b.row);
+      if (name < 0)
+        name = nameNewRows ? nameOf(b.row) : -2;
     }
     out.push_back(b.open);
     out.push_back(name);
@@ -101,8 +100,7 @@ void HbmModel::Memo::restore(HbmModel &m, Channel &ch, uint64_t issue,
 void HbmModel::Memo::buildKeys(const HbmModel &m, unsigned c,
                                const Channel &ch, llvm::ArrayRef<Run> runs,
                                uint64_t issue, bool refreshed) {
-  rows.clear();
-  names.clear();
+  clearNames();
   runsKey.clear();
   chain.clear();
   key.clear();

@@ -72,15 +72,40 @@ struct HbmModel::Memo {
   llvm::DenseMap<uint64_t, Chained> chains;
   size_t words = 0;
   std::vector<int64_t> key, chain, runsKey;
-  /// This share's rows by name, and names by row.
+  /// This share's rows by name, and names by row once there are more than
+  /// kScanRows of them: most shares touch a few rows, which a scan finds
+  /// faster than a hash map, and clearing a map that once grew costs its
+  /// whole size on every share.
+  static constexpr size_t kScanRows = 32;
   std::vector<uint64_t> rows;
   llvm::DenseMap<uint64_t, int64_t> names;
 
+  /// The name of `row`, or -1.
+  int64_t find(uint64_t row) const {
+    if (rows.size() <= kScanRows) {
+      for (size_t i = 0; i < rows.size(); ++i)
+        if (rows[i] == row)
+          return int64_t(i);
+      return -1;
+    }
+    auto it = names.find(row);
+    return it == names.end() ? -1 : it->second;
+  }
   int64_t nameOf(uint64_t row) {
-    auto [it, fresh] = names.try_emplace(row, int64_t(rows.size()));
-    if (fresh)
-      rows.push_back(row);
-    return it->second;
+    if (int64_t name = find(row); name >= 0)
+      return name;
+    rows.push_back(row);
+    if (rows.size() == kScanRows + 1)
+      for (size_t i = 0; i < rows.size(); ++i)
+        names[rows[i]] = int64_t(i);
+    else if (rows.size() > kScanRows + 1)
+      names[row] = int64_t(rows.size() - 1);
+    return int64_t(rows.size() - 1);
+  }
+  void clearNames() {
+    if (rows.size() > kScanRows)
+      names.clear();
+    rows.clear();
   }
   void appendState(const HbmModel &m, const Channel &ch, uint64_t issue,
                    std::vector<int64_t> &out, bool nameNewRows);
