@@ -336,6 +336,49 @@ TEST(Hbm, SplittingAStreamIntoRowsChangesNothing) {
   EXPECT_EQ(got, want);
 }
 
+TEST(Hbm, AStridedRequestIsItsRows) {
+  // One request of 64 rows at a stride schedules as the 64 row requests:
+  // the same transactions at the same cycles. Contiguous rows (stride =
+  // bytes) that meet at transaction boundaries, and rows that meet inside
+  // one (48 bytes), both.
+  for (auto [bytes, stride] : {std::pair<uint64_t, uint64_t>{256, 3072},
+                               {1024, 1024}, {48, 48}, {96, 160}}) {
+    SCOPED_TRACE(std::to_string(bytes) + " at " + std::to_string(stride));
+    std::vector<HbmRequest> rows;
+    for (uint64_t r = 0; r < 64; ++r)
+      rows.push_back(read(16 + r * stride, bytes));
+    HbmRequest strided = read(16, bytes);
+    strided.count = 64;
+    strided.stride = stride;
+    HbmModel one{paper()}, each{paper()};
+    Recorder a(one), b(each);
+    EXPECT_EQ(one.access({strided}, 3), each.access(rows, 3));
+    ASSERT_EQ(a.served.size(), b.served.size());
+    for (size_t i = 0; i < a.served.size(); ++i) {
+      EXPECT_EQ(a.served[i].addr, b.served[i].addr);
+      EXPECT_EQ(a.served[i].done, b.served[i].done);
+    }
+  }
+}
+
+TEST(Hbm, AppendRowFollowsProgressions) {
+  std::vector<HbmRequest> rows;
+  for (uint64_t addr : {0, 100, 200, 300, 350, 400, 450, 900})
+    appendRow(rows, addr, 32, false);
+  appendRow(rows, 950, 32, true); // a write starts another request
+  appendRow(rows, 990, 16, true); // so does another row size
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0].count, 4u);
+  EXPECT_EQ(rows[0].stride, 100u);
+  EXPECT_EQ(rows[1].addr, 350u); // 300 -> 350 breaks the stride of 100
+  EXPECT_EQ(rows[1].count, 3u);
+  EXPECT_EQ(rows[1].stride, 50u);
+  EXPECT_EQ(rows[2].addr, 900u);
+  EXPECT_EQ(rows[2].count, 1u);
+  EXPECT_EQ(rows[3].count, 1u);
+  EXPECT_EQ(rows[4].bytes, 16u);
+}
+
 TEST(Hbm, RowsSharingATransactionEachFetchIt) {
   // Rows of 48 bytes back to back: a row that starts inside a transaction
   // fetches it again, so the model must not join it to the row before.

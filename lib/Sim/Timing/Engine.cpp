@@ -16,7 +16,7 @@ public:
   uint64_t access(llvm::ArrayRef<DramRow> rows, uint64_t issue) override {
     uint64_t bytes = 0;
     for (const DramRow &r : rows)
-      bytes += r.bytes;
+      bytes += r.bytes * r.count;
     if (!bytes)
       return issue;
     uint64_t perCycle = std::max<uint64_t>(1, hw.dramBytesPerCycle());

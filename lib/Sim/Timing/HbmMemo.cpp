@@ -29,6 +29,12 @@ void HbmModel::Memo::appendState(const HbmModel &m, const Channel &ch,
   // idle cycle through a maximum with such a cycle. A closed bank's row
   // and ACT are never read: opening it sets both.
   int64_t actFloor = -int64_t(std::max(p.tRCD, p.tRAS));
+  unsigned window = p.schedulerWindow;
+  // Written through a pointer: a push_back per word cost a tenth of a
+  // memoized run.
+  size_t at = out.size();
+  out.resize(at + ch.banks.size() * kBankWords + 1 + window);
+  int64_t *w = out.data() + at;
   for (const Bank &b : ch.banks) {
     int64_t name = -1;
     if (b.open) {
@@ -36,22 +42,22 @@ void HbmModel::Memo::appendState(const HbmModel &m, const Channel &ch,
       if (name < 0)
         name = nameNewRows ? nameOf(b.row) : -2;
     }
-    out.push_back(b.open);
-    out.push_back(name);
-    out.push_back(b.open ? relative(b.actAt, issue, actFloor) : 0);
-    out.push_back(relative(b.lastDataEnd, issue, 0));
-    out.push_back(relative(b.idleFrom, issue, 0));
+    w[0] = b.open;
+    w[1] = name;
+    w[2] = b.open ? relative(b.actAt, issue, actFloor) : 0;
+    w[3] = relative(b.lastDataEnd, issue, 0);
+    w[4] = relative(b.idleFrom, issue, 0);
+    w += kBankWords;
   }
   // The bus matters through busFree - tCL against a column-ready cycle,
   // which is at least `issue`.
-  out.push_back(relative(ch.busFree, issue, int64_t(p.tCL) - 1));
+  *w++ = relative(ch.busFree, issue, int64_t(p.tCL) - 1);
   // Window slots from the next arrival's, which is pickSlot (the window
   // is empty between calls); a slot matters through a maximum with `issue`.
-  unsigned window = p.schedulerWindow;
   for (unsigned i = 0; i < window; ++i) {
     unsigned slot = ch.pickSlot + i;
-    out.push_back(
-        relative(ch.slotFreed[slot >= window ? slot - window : slot], issue, 0));
+    w[i] = relative(ch.slotFreed[slot >= window ? slot - window : slot],
+                    issue, 0);
   }
 }
 
@@ -59,18 +65,27 @@ void HbmModel::Memo::appendRuns(const HbmModel &m, unsigned c,
                                 llvm::ArrayRef<Run> runs) {
   // A run's pieces, one per row it touches: which transactions share a
   // row and a bank is all the schedule reads of their addresses.
+  // At most one piece per row a run starts, ends or crosses.
+  uint64_t perRow = m.p_.rowBytes / m.p_.transactionBytes, bound = 0;
+  for (const Run &r : runs)
+    bound += 1 + 3 * (r.count / perRow + 2);
+  size_t at = runsKey.size();
+  runsKey.resize(at + bound);
+  int64_t *w = runsKey.data() + at;
   for (const Run &r : runs) {
-    runsKey.push_back(r.write ? kWriteRun : kReadRun);
+    *w++ = r.write ? kWriteRun : kReadRun;
     for (uint64_t local = r.local, left = r.count; left;) {
       uint64_t n = std::min(left, m.leftInRow(local));
       HbmLocation loc = m.localLocation(c, local << m.txnShift_);
-      runsKey.push_back(loc.bank);
-      runsKey.push_back(nameOf(loc.row));
-      runsKey.push_back(int64_t(n));
+      w[0] = loc.bank;
+      w[1] = nameOf(loc.row);
+      w[2] = int64_t(n);
+      w += 3;
       local += n;
       left -= n;
     }
   }
+  runsKey.resize(size_t(w - runsKey.data()));
 }
 
 void HbmModel::Memo::restore(HbmModel &m, Channel &ch, uint64_t issue,

@@ -69,6 +69,22 @@ uint64_t HbmModelBase::localTxn(uint64_t txn) const {
          (txn & ((uint64_t(1) << perBlock) - 1));
 }
 
+void HbmModelBase::addRow(HbmRequest &pending, uint64_t addr, uint64_t bytes,
+                          bool write) {
+  // A row that starts at a transaction boundary where the pending one ended
+  // joins it: the two touch no transaction in common, and each channel's
+  // runs come out the same (enqueueRun would join them anyway).
+  uint64_t end = pending.addr + pending.bytes; // no join across 2^64
+  if (pending.bytes && write == pending.write && addr == end &&
+      end > pending.addr && (end & (p_.transactionBytes - 1)) == 0 &&
+      bytes <= ~uint64_t(0) - addr) {
+    pending.bytes += bytes;
+    return;
+  }
+  enqueue(pending);
+  pending = {addr, bytes, write};
+}
+
 void HbmModelBase::enqueue(const HbmRequest &r) {
   if (r.bytes == 0)
     return;
@@ -118,23 +134,22 @@ uint64_t HbmModelBase::access(llvm::ArrayRef<HbmRequest> requests,
   // only moves forward, and the model's state already reflects later work.
   issue = std::max(issue, lastIssue_);
   lastIssue_ = issue;
-  // A request that starts at a transaction boundary where the previous one
-  // ended joins it: the two touch no transaction in common, and each
-  // channel's runs come out the same (enqueueRun would join them anyway).
-  // DMA rows of a contiguous tile arrive this way, one request per row.
-  HbmRequest joined{0, 0, false};
+  HbmRequest pending{0, 0, false};
   for (const HbmRequest &r : requests) {
-    uint64_t end = joined.addr + joined.bytes; // no join across 2^64
-    if (joined.bytes && r.write == joined.write && r.addr == end &&
-        end > joined.addr && (end & (p_.transactionBytes - 1)) == 0 &&
-        r.bytes <= ~uint64_t(0) - r.addr) {
-      joined.bytes += r.bytes;
+    // A contiguous tile whose rows meet at transaction boundaries is one
+    // row (addRow would join its rows one by one).
+    uint64_t whole = r.bytes * r.count;
+    bool aligned = ((r.addr + r.bytes) & (p_.transactionBytes - 1)) == 0 &&
+                   (r.bytes & (p_.transactionBytes - 1)) == 0;
+    if (r.count > 1 && r.stride == r.bytes && aligned &&
+        whole / r.count == r.bytes && whole <= ~uint64_t(0) - r.addr) {
+      addRow(pending, r.addr, whole, r.write);
       continue;
     }
-    enqueue(joined);
-    joined = r;
+    for (uint64_t i = 0, addr = r.addr; i < r.count; ++i, addr += r.stride)
+      addRow(pending, addr, r.bytes, r.write);
   }
-  enqueue(joined);
+  enqueue(pending);
   uint64_t end = issue;
   for (unsigned c = 0; c < p_.channels; ++c) {
     if (queues_[c].empty())
@@ -213,6 +228,27 @@ void HbmModelBase::countServed(Channel &ch, unsigned c, unsigned bank,
     ++stats_.rowConflicts;
     break;
   }
+}
+
+void spatten::sim::timing::appendRow(std::vector<HbmRequest> &rows,
+                                     uint64_t addr, uint64_t bytes,
+                                     bool write) {
+  if (!rows.empty()) {
+    HbmRequest &last = rows.back();
+    if (last.bytes == bytes && last.write == write) {
+      uint64_t lastRow = last.addr + (last.count - 1) * last.stride;
+      if (last.count == 1 && addr > last.addr) {
+        last.stride = addr - last.addr;
+        last.count = 2;
+        return;
+      }
+      if (last.count > 1 && addr - lastRow == last.stride && addr > lastRow) {
+        ++last.count;
+        return;
+      }
+    }
+  }
+  rows.push_back({addr, bytes, write});
 }
 
 double spatten::sim::timing::bandwidthRatio(

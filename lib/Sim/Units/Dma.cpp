@@ -401,10 +401,9 @@ Error DmaUnit::moveRows(const Operand &op, const std::vector<bool> &moved,
       if (moved[r])
         if (Error e = moveRow(op, r, (*addrs)[r], rowBytes))
           return e;
-  out.dramRows.reserve(op.rows);
   for (uint64_t r = 0; r < op.rows; ++r)
     if (moved[r])
-      out.dramRows.push_back({(*addrs)[r], rowBytes, !toSram});
+      timing::appendRow(out.dramRows, (*addrs)[r], rowBytes, !toSram);
   return Error::success();
 }
 

@@ -35,9 +35,9 @@
 
 namespace spatten::sim::timing {
 
-/// One DRAM row a DMA instruction moves: `bytes` at byte address `addr`,
-/// written (a store) or read. The HBM2 model's request, so that a DMA's
-/// rows reach it without a copy.
+/// DRAM rows a DMA instruction moves: `count` rows of `bytes`, from byte
+/// address `addr` at `stride`, written (a store) or read. The HBM2 model's
+/// request, so that a DMA's rows reach it without a copy.
 using DramRow = HbmRequest;
 
 /// The DRAM as the engine sees it: a DMA's rows are all issued at cycle

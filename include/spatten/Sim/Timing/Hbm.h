@@ -23,13 +23,22 @@
 
 namespace spatten::sim::timing {
 
-/// `bytes` bytes at DRAM byte address `addr`; split into every
-/// transactionBytes-aligned block it touches.
+/// `count` rows of `bytes` bytes, the first at DRAM byte address `addr`
+/// and each next one `stride` bytes further (a DMA's rows, in order); each
+/// row is split into every transactionBytes-aligned block it touches.
 struct HbmRequest {
   uint64_t addr = 0;
   uint64_t bytes = 0;
   bool write = false;
+  uint64_t count = 1;
+  uint64_t stride = 0;
 };
+
+/// Appends one row of `bytes` at `addr` to `rows`: as one more row of the
+/// last request when it continues that request's progression (a tile's
+/// rows, or a gather of consecutive indices), else as a new request.
+void appendRow(std::vector<HbmRequest> &rows, uint64_t addr, uint64_t bytes,
+               bool write);
 
 /// Counters since construction. `bytes` counts whole transactions (what the
 /// data buses moved), not the requested bytes.
@@ -173,6 +182,9 @@ protected:
   std::function<void(const HbmTransactionTrace &)> trace_;
 
 private:
+  /// Adds one row of `r` to the call, joined to `pending` (a row not yet
+  /// enqueued) where the two share no transaction.
+  void addRow(HbmRequest &pending, uint64_t addr, uint64_t bytes, bool write);
   void enqueue(const HbmRequest &r);
   void enqueueRun(unsigned c, uint64_t local, uint64_t count, bool write);
   uint64_t localTxn(uint64_t txn) const;
