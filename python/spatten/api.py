@@ -200,8 +200,8 @@ def default_inputs(binary: tools.Binary, seed: int = 0) -> Dict[str, np.ndarray]
 
 def simulate(binary: Union[tools.Binary, PathLike], inputs: Optional[Mapping[str, Union[np.ndarray, PathLike]]] = None,
              hw: Hardware = None, timing_only: bool = False, *, generate: Optional[int] = None, seed: int = 0,
-             out_dir: Optional[PathLike] = None, bin_dir: Optional[PathLike] = None,
-             timeout: Optional[float] = None) -> Report:
+             out_dir: Optional[PathLike] = None, host_threads: Optional[int] = None,
+             bin_dir: Optional[PathLike] = None, timeout: Optional[float] = None) -> Report:
     """Runs ``binary`` on ``spatten-sim`` and returns its Report (cycles of
     the accelerator clock, DRAM bytes by tensor class, energy in
     microjoules; docs/Simulator.md, "Report").
@@ -213,8 +213,10 @@ def simulate(binary: Union[tools.Binary, PathLike], inputs: Optional[Mapping[str
     for dense and fixed-point programs, outputs meaningless). generate:
     greedily generate this many tokens (a ``max_context`` binary). out_dir:
     keep the outputs there (default: a temporary directory, removed).
-    Raises Error with the simulator's message (a missing input, a wrong
-    shape, a bad hardware field)."""
+    host_threads: at most this many host threads (None: all; results are
+    the same for every count). Raises Error with the simulator's message
+    (a missing input, a wrong shape, a bad hardware field, a thread count
+    of 0)."""
     binary = binary if isinstance(binary, tools.Binary) else tools.Binary(binary, directory=bin_dir)
     if inputs is None:
         try:
@@ -224,6 +226,6 @@ def simulate(binary: Union[tools.Binary, PathLike], inputs: Optional[Mapping[str
     with tempfile.TemporaryDirectory(prefix="spatten-sim-") as tmp:
         run = tools.simulate(binary, inputs, Path(out_dir) if out_dir else Path(tmp) / "outputs",
                              report=Path(tmp) / "report.json", timing_only=timing_only,
-                             hw=_hardware_argument(hw, Path(tmp)), generate=generate, directory=bin_dir,
-                             timeout=timeout)
+                             hw=_hardware_argument(hw, Path(tmp)), generate=generate,
+                             host_threads=host_threads, directory=bin_dir, timeout=timeout)
         return run.report

@@ -123,7 +123,17 @@ def dask_client(scheduler: Optional[str], workers: int) -> Iterator[object]:
         yield client
 
 
-def _submit(client, jobs: Sequence[Job], out_dir: Path, bin_dir: str, timing_only: bool) -> List[object]:
+def host_threads_per_point(scheduler: Optional[str], workers: int) -> Optional[int]:
+    """The simulator's thread cap on a LocalCluster: this host's cores
+    shared among its workers (at least 1), so that points running at once
+    do not oversubscribe the cores (a simulation uses two threads, and
+    more for large GEMMs). None on an existing cluster, whose hosts are
+    not known here."""
+    return None if scheduler else max(1, (os.cpu_count() or 1) // workers)
+
+
+def _submit(client, jobs: Sequence[Job], out_dir: Path, bin_dir: str, timing_only: bool,
+            host_threads: Optional[int]) -> List[object]:
     """One compile task per compile key and one simulate task per point,
     which waits for its compile; returns the simulate futures."""
     compiles, sims = {}, []
@@ -136,7 +146,7 @@ def _submit(client, jobs: Sequence[Job], out_dir: Path, bin_dir: str, timing_onl
                 p.model.compile_flags(), bin_dir, key=f"compile-{job.compile_key}")
         sims.append(client.submit(simulate_point, compiles[job.compile_key], job.key, str(out_dir), job.inputs,
                                   job.generated_inputs, dict(p.hw), p.model.generate, timing_only, bin_dir,
-                                  key=f"simulate-{job.key}"))
+                                  host_threads, key=f"simulate-{job.key}"))
     return sims
 
 
@@ -150,7 +160,8 @@ def _compute(jobs: Sequence[Job], out_dir: Path, bin_dir: str, timing_only: bool
     (out_dir / "binaries").mkdir(parents=True, exist_ok=True)
     rows = {}
     with dask_client(scheduler, workers) as client:
-        futures = _submit(client, jobs, out_dir, bin_dir, timing_only)
+        futures = _submit(client, jobs, out_dir, bin_dir, timing_only,
+                          host_threads_per_point(scheduler, workers))
         if progress:
             progress_bar(futures)
             print(file=sys.stdout, flush=True)

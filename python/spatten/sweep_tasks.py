@@ -55,7 +55,7 @@ def compile_point(model: str, out: str, settings: Mapping[str, object], hw: Mapp
 
 def simulate_point(compiled: Mapping[str, object], key: str, out_dir: str, inputs: Mapping[str, str],
                    generated_inputs: bool, hw: Mapping[str, object], generate: Optional[int], timing_only: bool,
-                   bin_dir: Optional[str]) -> Dict[str, object]:
+                   bin_dir: Optional[str], host_threads: Optional[int] = None) -> Dict[str, object]:
     """Simulates the binary of ``compiled`` (a :func:`compile_point`
     result) on ``inputs`` (graph input -> file; ``generated_inputs``: made
     from the ONNX model's inputs, so those the binary does not take, such
@@ -63,7 +63,8 @@ def simulate_point(compiled: Mapping[str, object], key: str, out_dir: str, input
     the hardware fields ``hw``; writes the report to
     ``out_dir/reports/<key>.json`` and the row to
     ``out_dir/points/<key>.json``, and returns the row (``status``,
-    ``error``, the :func:`metrics`, ``compile_seconds``, ``sim_seconds``)."""
+    ``error``, the :func:`metrics`, ``compile_seconds``, ``sim_seconds``).
+    host_threads: the simulator's thread cap (None: all)."""
     row: Dict[str, object] = {"status": "failed", "error": compiled.get("error", "")}
     if compiled["status"] == "ok":
         try:
@@ -72,7 +73,7 @@ def simulate_point(compiled: Mapping[str, object], key: str, out_dir: str, input
                 inputs = {t.name: inputs[t.name] for t in binary.inputs if t.name in inputs}
             t0 = time.perf_counter()
             report = api.simulate(binary, dict(inputs), dict(hw) or None, timing_only, generate=generate,
-                                  bin_dir=bin_dir)
+                                  host_threads=host_threads, bin_dir=bin_dir)
             seconds = time.perf_counter() - t0
             write_json(Path(out_dir) / "reports" / f"{key}.json", report.data)
             row = ok_row(report, compiled.get("compile_seconds"), seconds)

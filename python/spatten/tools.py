@@ -241,7 +241,7 @@ def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndar
              out_dir: PathLike, *, report: Union[bool, PathLike] = True, trace: Optional[PathLike] = None,
              timing_only: bool = False, hw: Optional[PathLike] = None, generate: Optional[int] = None,
              save_logits: bool = False, feed_ids: Optional[PathLike] = None,
-             directory: Optional[PathLike] = None, echo: Echo = None,
+             host_threads: Optional[int] = None, directory: Optional[PathLike] = None, echo: Echo = None,
              timeout: Optional[float] = None) -> SimRun:
     """``spatten-sim binary --output-dir out_dir``.
 
@@ -259,7 +259,9 @@ def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndar
     save_logits: with ``generate``, keep the logits of every run
     (:attr:`SimRun.prefill_logits`, :attr:`SimRun.step_logits`). feed_ids:
     with ``generate``, an ids file fed instead of the argmax (a full run's
-    ``generated_ids.npy`` gives ``timing_only`` that run's report). Raises
+    ``generated_ids.npy`` gives ``timing_only`` that run's report).
+    host_threads: at most this many host threads (``--host-threads``, at
+    least 1; results are the same for every count); None: all. Raises
     ToolError with the simulator's message (e.g. a binary without those
     entry points, or a prompt and N beyond the KV cache's
     ``max_context``)."""
@@ -275,6 +277,7 @@ def simulate(binary: Union[Binary, PathLike], inputs: Mapping[str, Union[np.ndar
     args += ["--generate", generate] if generate is not None else []
     args += ["--save-logits"] if save_logits else []
     args += ["--feed-ids", feed_ids] if feed_ids is not None else []
+    args += ["--host-threads", host_threads] if host_threads is not None else []
     with tempfile.TemporaryDirectory(prefix="spatten-sim-inputs-") as tmp:
         for i, (name, value) in enumerate(inputs.items()):
             f = save_npy(Path(tmp) / f"input_{i}.npy", value) if isinstance(value, np.ndarray) else value

@@ -308,8 +308,8 @@ void Engine::skipPeriods() {
   Snapshot here{now, nextRow, res.stages, res.lastLeave};
   auto [it, fresh] = seen.try_emplace(key, here);
   if (fresh) {
-    // A period spans a few events per row; a state space this large means
-    // the rows are long, and the map only costs memory.
+    // A period spans a few events per row and unit; past this many states
+    // it is not worth finding, and the map would only grow.
     if (seen.size() > 4096)
       seen.clear();
     return;

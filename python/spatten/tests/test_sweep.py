@@ -78,6 +78,9 @@ def test_compile_and_simulate_api(bert, tmp_path, monkeypatch):
     assert all(np.array_equal(v, from_manifest[k]) for k, v in api.default_inputs(b).items())
     assert spatten.simulate(b.path, from_manifest) == report
     assert spatten.simulate(b, hw="spatten-1/8").cycles > report.cycles
+    assert spatten.simulate(b, host_threads=1) == report  # same for every thread count
+    with pytest.raises(spatten.Error, match="--host-threads must be at least 1"):
+        spatten.simulate(b, host_threads=0)
     with pytest.raises(spatten.Error, match="topk_comparatorz"):
         spatten.compile(bert, None, {"topk_comparatorz": 4}, {"batch": 1, "sequence": 8})
     with pytest.raises(spatten.Error, match="input_ids.*bind its dimensions"):
@@ -87,6 +90,14 @@ def test_compile_and_simulate_api(bert, tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- sweeps
+
+def test_local_cluster_points_share_the_cores(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert sweep.host_threads_per_point(None, 2) == 4
+    assert sweep.host_threads_per_point(None, 3) == 2
+    assert sweep.host_threads_per_point(None, 16) == 1
+    assert sweep.host_threads_per_point("tcp://127.0.0.1:8786", 2) is None
+
 
 def test_local_cluster_sweep(local_sweep, bert):
     spec, out, df = local_sweep
