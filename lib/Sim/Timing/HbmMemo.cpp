@@ -126,7 +126,7 @@ void HbmModel::Memo::buildKeys(const HbmModel &m, unsigned c,
   appendRuns(m, c, runs);
   if (!ch.origin)
     return;
-  const auto &origin = *static_cast<const Outcome *>(ch.origin);
+  const Outcome &origin = *ch.origin;
   const HbmTiming &p = m.p_;
   // A refresh since the origin closed every bank and holds idle banks and
   // the bus until its end; an end before `issue` is below every floor.

@@ -23,6 +23,10 @@
 
 namespace spatten::sim::timing {
 
+namespace hbm_memo {
+struct Outcome; // lib/Sim/Timing/HbmMemo.h: what HbmModel's memo records
+}
+
 /// `count` rows of `bytes` bytes, the first at DRAM byte address `addr`
 /// and each next one `stride` bytes further (a DMA's rows, in order); each
 /// row is split into every transactionBytes-aligned block it touches.
@@ -136,7 +140,7 @@ protected:
     /// HbmModel's memo: the recorded outcome whose state, taken relative to
     /// `originIssue`, the channel holds since its last call (null if that
     /// call was scheduled and not recorded).
-    const void *origin = nullptr;
+    const hbm_memo::Outcome *origin = nullptr;
     uint64_t originIssue = 0;
   };
   /// `count` consecutive transactions of one channel from its transaction
@@ -215,10 +219,6 @@ inline uint64_t HbmModelBase::columnSlot(const Channel &ch) const {
   // Data leaves in column-command order on the shared bus, so the next
   // column command is issued no earlier than tCL before the bus frees.
   return ch.busFree > p_.tCL ? ch.busFree - p_.tCL : 0;
-}
-
-namespace hbm_memo {
-struct Outcome; // HbmMemo.h
 }
 
 /// The HBM2 model the simulator runs: per channel, FR-FCFS over the window
