@@ -124,12 +124,15 @@ def dask_client(scheduler: Optional[str], workers: int) -> Iterator[object]:
 
 
 def host_threads_per_point(scheduler: Optional[str], workers: int) -> Optional[int]:
-    """The simulator's thread cap on a LocalCluster: this host's cores
-    shared among its workers (at least 1), so that points running at once
+    """The simulator's thread cap on a LocalCluster: the cores this process
+    may run on, shared among its workers (at least 1), so that points running at once
     do not oversubscribe the cores (a simulation uses two threads, and
     more for large GEMMs). None on an existing cluster, whose hosts are
     not known here."""
-    return None if scheduler else max(1, (os.cpu_count() or 1) // workers)
+    if scheduler:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 def _submit(client, jobs: Sequence[Job], out_dir: Path, bin_dir: str, timing_only: bool,

@@ -92,6 +92,7 @@ def test_compile_and_simulate_api(bert, tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- sweeps
 
 def test_local_cluster_points_share_the_cores(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert sweep.host_threads_per_point(None, 2) == 4
     assert sweep.host_threads_per_point(None, 3) == 2
