@@ -279,7 +279,8 @@ TEST(HbmEquivalence, ChainedKeysTellEveryGapApart) {
     p.tREFI = 1u << 24;
     HbmModel burst(p);
     HbmTransactionModel reference(p);
-    std::vector<HbmRequest> a = memoizableCall(rng, p), b = memoizableCall(rng, p);
+    std::vector<HbmRequest> a = memoizableCall(rng, p);
+    std::vector<HbmRequest> b = memoizableCall(rng, p);
     uint64_t issue = 0, span = 0;
     for (uint64_t gap = 0; gap <= span + 4 * (p.tCL + p.tRAS); ++gap) {
       issue += 4 * span + 1000;
