@@ -242,9 +242,16 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   uint64_t end = schedule(c, runs, issue);
   ++scheduled_;
   ch.origin = nullptr;
+  keep(ch, issue, end, before);
+  return end;
+}
+
+void HbmModel::keep(Channel &ch, uint64_t issue, uint64_t end,
+                    const HbmStats &before) {
   // A share that met a refresh depends on the refresh's phase: not kept.
   if (stats_.refreshes != before.refreshes || reach_ > ch.nextRefresh)
-    return end;
+    return;
+  Memo &m = *memo_;
   Outcome o;
   o.margin = reach_ - issue;
   o.end = end - issue;
@@ -256,7 +263,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   // Every open row after the share was open before it or in its runs.
   for (size_t i = 1; i < o.after.size(); i += kBankWords)
     if (i / kBankWords < ch.banks.size() && o.after[i] == -2)
-      return end;
+      return;
   o.horizon = Memo::horizonOf(p_, o.after);
   if (m.words > kMaxWords) {
     m.outcomes.clear();
@@ -268,5 +275,4 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   }
   ch.origin = m.record(std::move(o), !m.chain.empty());
   ch.originIssue = issue;
-  return end;
 }

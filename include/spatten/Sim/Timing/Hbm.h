@@ -280,6 +280,10 @@ private:
   /// Serves a share from the memo's outcome `o`.
   void replay(Channel &ch, unsigned c, uint64_t issue,
               const hbm_memo::Outcome &o);
+  /// Records the share just scheduled (stats_ were `before` it) in the memo
+  /// if it can be replayed, and makes it the channel's origin.
+  void keep(Channel &ch, uint64_t issue, uint64_t end,
+            const HbmStats &before);
   /// FR-FCFS over the window for one call's share; runChannel() without
   /// the memo. Sets reach_.
   uint64_t schedule(unsigned c, llvm::ArrayRef<Run> runs, uint64_t issue);
