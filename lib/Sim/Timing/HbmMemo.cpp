@@ -148,10 +148,13 @@ const Outcome *HbmModel::Memo::findChained() const {
                                                        : it->second.outcome;
 }
 
-const Outcome *HbmModel::Memo::findFull(const HbmModel &m, const Channel &ch,
-                                        uint64_t issue) {
+void HbmModel::Memo::buildFullKey(const HbmModel &m, const Channel &ch,
+                                  uint64_t issue) {
   appendState(m, ch, issue, key, /*nameNewRows=*/true);
   key.insert(key.end(), runsKey.begin(), runsKey.end());
+}
+
+const Outcome *HbmModel::Memo::findFull() const {
   auto it = outcomes.find(key);
   return it == outcomes.end() ? nullptr : &it->second;
 }
@@ -227,8 +230,10 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   m.buildKeys(*this, c, ch, runs, issue, refreshed);
   const Outcome *found = m.findChained();
   bool chainedHit = found;
-  if (!found)
-    found = m.findFull(*this, ch, issue);
+  if (!found) {
+    m.buildFullKey(*this, ch, issue);
+    found = m.findFull();
+  }
   if (found && ch.nextRefresh - issue >= found->margin) {
     if (!chainedHit && !m.chain.empty())
       m.addChain(found);
@@ -237,7 +242,7 @@ uint64_t HbmModel::runChannel(unsigned c, llvm::ArrayRef<Run> runs,
   }
 
   if (m.key.empty()) // the chain found an outcome the refresh forbids
-    m.findFull(*this, ch, issue);
+    m.buildFullKey(*this, ch, issue);
   HbmStats before = stats_;
   uint64_t end = schedule(c, runs, issue);
   ++scheduled_;

@@ -38,8 +38,6 @@ constexpr uint64_t kMinMemoTransactions = 16, kMinTransactionsPerRun = 4;
 /// Memo size past which it starts again (8-byte words, about 256 MiB).
 constexpr size_t kMaxWords = size_t(32) << 20;
 
-/// Words before the runs in a chained key: origin, elapsed, refresh.
-constexpr unsigned kChainWords = 3;
 /// The chained key's refresh word when no refresh fell due since the origin.
 constexpr int64_t kNoRefresh = -2;
 
@@ -117,9 +115,9 @@ struct HbmModel::Memo {
                  bool refreshed);
   const hbm_memo::Outcome *findChained() const;
   void addChain(const hbm_memo::Outcome *o);
-  /// Builds the full key (appendState, then the runs) and looks it up.
-  const hbm_memo::Outcome *findFull(const HbmModel &m, const Channel &ch,
-                                    uint64_t issue);
+  /// The full key: appendState, then the runs.
+  void buildFullKey(const HbmModel &m, const Channel &ch, uint64_t issue);
+  const hbm_memo::Outcome *findFull() const;
   const hbm_memo::Outcome *record(hbm_memo::Outcome o, bool chained);
   static uint64_t horizonOf(const HbmTiming &p,
                             llvm::ArrayRef<int64_t> after);

@@ -135,20 +135,9 @@ uint64_t HbmModelBase::access(llvm::ArrayRef<HbmRequest> requests,
   issue = std::max(issue, lastIssue_);
   lastIssue_ = issue;
   HbmRequest pending{0, 0, false};
-  for (const HbmRequest &r : requests) {
-    // A contiguous tile whose rows meet at transaction boundaries is one
-    // row (addRow would join its rows one by one).
-    uint64_t whole = r.bytes * r.count;
-    bool aligned = ((r.addr + r.bytes) & (p_.transactionBytes - 1)) == 0 &&
-                   (r.bytes & (p_.transactionBytes - 1)) == 0;
-    if (r.count > 1 && r.stride == r.bytes && aligned &&
-        whole / r.count == r.bytes && whole <= ~uint64_t(0) - r.addr) {
-      addRow(pending, r.addr, whole, r.write);
-      continue;
-    }
+  for (const HbmRequest &r : requests)
     for (uint64_t i = 0, addr = r.addr; i < r.count; ++i, addr += r.stride)
       addRow(pending, addr, r.bytes, r.write);
-  }
   enqueue(pending);
   uint64_t end = issue;
   for (unsigned c = 0; c < p_.channels; ++c) {
@@ -233,19 +222,14 @@ void HbmModelBase::countServed(Channel &ch, unsigned c, unsigned bank,
 void spatten::sim::timing::appendRow(std::vector<HbmRequest> &rows,
                                      uint64_t addr, uint64_t bytes,
                                      bool write) {
-  if (!rows.empty()) {
-    HbmRequest &last = rows.back();
-    if (last.bytes == bytes && last.write == write) {
-      uint64_t lastRow = last.addr + (last.count - 1) * last.stride;
-      if (last.count == 1 && addr > last.addr) {
-        last.stride = addr - last.addr;
-        last.count = 2;
-        return;
-      }
-      if (last.count > 1 && addr - lastRow == last.stride && addr > lastRow) {
-        ++last.count;
-        return;
-      }
+  HbmRequest *last = rows.empty() ? nullptr : &rows.back();
+  if (last && last->bytes == bytes && last->write == write) {
+    // A second row sets the stride; later ones must keep it.
+    uint64_t lastRow = last->addr + (last->count - 1) * last->stride;
+    if (addr > lastRow && (last->count == 1 || addr - lastRow == last->stride)) {
+      last->stride = addr - lastRow;
+      ++last->count;
+      return;
     }
   }
   rows.push_back({addr, bytes, write});
