@@ -3,6 +3,7 @@
 #include "Machine.h"
 #include "SimError.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
@@ -108,6 +109,8 @@ llvm::ThreadPoolInterface *Machine::gemmHelper() {
 void Machine::startRun() {
   for (std::vector<float> &b : fbufs)
     std::fill(b.begin(), b.end(), 0.0f);
+  for (std::vector<LazyLoad> &loads : lazy)
+    loads.clear();
   std::fill(idx.begin(), idx.end(), 0);
   for (std::vector<MsbCode> &codes : msbCodes)
     codes.clear();
@@ -141,4 +144,126 @@ void Machine::setWidth(Buffer b, uint64_t e, uint64_t n, unsigned bits) {
   std::vector<uint8_t> &w = widths[unsigned(b)];
   if (!w.empty())
     std::fill_n(w.begin() + e, n, uint8_t(bits));
+}
+
+/// Loads smaller than this many bytes are copied at once: tracking them
+/// would cost about what it saves.
+static constexpr uint64_t kMinLazyBytes = 4096;
+/// Lazy loads kept per buffer; past it the oldest is copied in, so that
+/// looking them up stays cheap.
+static constexpr size_t kMaxLazyLoads = 16;
+
+static bool overlaps(uint64_t lo, uint64_t hi, uint64_t lo2, uint64_t hi2) {
+  return lo < hi2 && lo2 < hi;
+}
+
+/// Where the rows x cols elements at `off` (rows `stride` apart) start in
+/// `l`, when every one of them is among its elements: row `r0`, column
+/// `c0`.
+static bool holds(const LazyLoad &l, uint64_t off, uint64_t stride,
+                  uint64_t rows, uint64_t cols, uint64_t &r0, uint64_t &c0) {
+  if (off < l.sramOff || !rows || !cols)
+    return false;
+  uint64_t delta = off - l.sramOff;
+  // A load of several rows has sramStride >= cols >= 1 (its rows do not
+  // overlap); stride 0 repeats one row.
+  r0 = l.rows == 1 ? 0 : delta / l.sramStride;
+  c0 = l.rows == 1 ? delta : delta % l.sramStride;
+  if (c0 + cols > l.cols)
+    return false;
+  bool oneRow = rows == 1 || stride == 0;
+  if (!oneRow && (l.rows == 1 || stride != l.sramStride))
+    return false;
+  return r0 + (oneRow ? 0 : rows - 1) < l.rows;
+}
+
+template <typename Copy, typename Drop>
+void Machine::settle(Buffer b, Copy copy, Drop drop) {
+  std::vector<LazyLoad> &loads = lazy[unsigned(b)];
+  float *dst = fbufs[unsigned(b)].data();
+  llvm::erase_if(loads, [&](const LazyLoad &l) {
+    if (drop(l))
+      return true;
+    if (!copy(l))
+      return false;
+    for (uint64_t r = 0; r < l.rows; ++r)
+      std::memcpy(dst + l.sramOff + r * l.sramStride,
+                  dram.forRead(l.dramAddr + r * l.dramStride, 4 * l.cols),
+                  4 * l.cols);
+    return true;
+  });
+}
+
+uint8_t *Machine::dramForWrite(uint64_t addr, uint64_t n) {
+  for (unsigned b = 0; b < isa::kNumBuffers; ++b)
+    if (!lazy[b].empty())
+      settle(
+          Buffer(b),
+          [&](const LazyLoad &l) {
+            return overlaps(l.dramAddr, l.dramEnd(), addr, addr + n);
+          },
+          [](const LazyLoad &) { return false; });
+  return dram.forWrite(addr, n);
+}
+
+std::vector<float> &Machine::buffer(Buffer b, uint64_t lo, uint64_t hi) {
+  if (!lazy[unsigned(b)].empty())
+    settle(
+        b,
+        [&](const LazyLoad &l) {
+          return overlaps(l.sramOff, l.sramEnd(), lo, hi);
+        },
+        [](const LazyLoad &) { return false; });
+  return fbufs[unsigned(b)];
+}
+
+std::vector<float> &Machine::bufferForOverwrite(Buffer b, uint64_t off,
+                                                uint64_t stride, uint64_t rows,
+                                                uint64_t cols) {
+  if (!rows || !cols || lazy[unsigned(b)].empty())
+    return fbufs[unsigned(b)];
+  uint64_t hi = off + (rows - 1) * stride + cols;
+  settle(
+      b,
+      [&](const LazyLoad &l) {
+        return overlaps(l.sramOff, l.sramEnd(), off, hi);
+      },
+      [&](const LazyLoad &l) {
+        // Every element of `l` is overwritten when `l`'s rows lie inside
+        // the written rows.
+        LazyLoad written{off, stride, rows, cols, 0, 0};
+        uint64_t r0, c0;
+        return holds(written, l.sramOff, l.sramStride, l.rows, l.cols, r0, c0);
+      });
+  return fbufs[unsigned(b)];
+}
+
+bool Machine::loadLazily(Buffer b, const LazyLoad &l) {
+  // A float read in place must be 4-byte aligned.
+  bool aligned = l.dramAddr % 4 == 0 && (l.rows == 1 || l.dramStride % 4 == 0);
+  if (!aligned || l.rows * l.cols * 4 < kMinLazyBytes)
+    return false;
+  bufferForOverwrite(b, l.sramOff, l.sramStride, l.rows, l.cols);
+  std::vector<LazyLoad> &loads = lazy[unsigned(b)];
+  if (loads.size() == kMaxLazyLoads) {
+    const LazyLoad oldest = loads.front();
+    buffer(b, oldest.sramOff, oldest.sramOff + 1);
+  }
+  loads.push_back(l);
+  return true;
+}
+
+const float *Machine::lazyRows(Buffer b, uint64_t off, uint64_t stride,
+                               uint64_t rows, uint64_t cols,
+                               uint64_t &rowStride) {
+  for (const LazyLoad &l : lazy[unsigned(b)]) {
+    uint64_t r0, c0;
+    if (!holds(l, off, stride, rows, cols, r0, c0))
+      continue;
+    rowStride = rows == 1 || stride == 0 ? 0 : l.dramStride / 4;
+    uint64_t first = l.dramAddr + r0 * l.dramStride + 4 * c0;
+    uint64_t span = (rows - 1) * rowStride * 4 + 4 * cols;
+    return reinterpret_cast<const float *>(dram.forRead(first, span));
+  }
+  return nullptr;
 }

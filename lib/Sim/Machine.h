@@ -46,10 +46,12 @@ public:
   /// The `n` bytes at `addr`, to read; .rodata not yet written is read
   /// from the image where it is mapped.
   const uint8_t *forRead(uint64_t addr, uint64_t n) const;
+
+private:
+  friend struct Machine; // writes go through Machine::dramForWrite
   /// The same bytes to write; the .rodata among them is copied in first.
   uint8_t *forWrite(uint64_t addr, uint64_t n);
 
-private:
   struct FreeDeleter {
     void operator()(uint8_t *p) const { std::free(p); }
   };
@@ -71,6 +73,21 @@ private:
   /// Per chunk of .rodata: copied into `bytes`. Mutable: copying in does
   /// not change what the DRAM holds.
   mutable llvm::BitVector rodataCopied;
+};
+
+/// A load of fp32 rows whose copy into SRAM is put off (docs/Simulator.md,
+/// "Lazy loads"): element sramOff + r * sramStride + c of its buffer holds
+/// the fp32 at DRAM byte dramAddr + r * dramStride + 4c, for r < rows and
+/// c < cols. Most loads are weight tiles that one GEMM reads once; reading
+/// them where they lie saves a copy of every weight on every pass.
+struct LazyLoad {
+  uint64_t sramOff = 0, sramStride = 0, rows = 0, cols = 0;
+  uint64_t dramAddr = 0, dramStride = 0;
+  /// One past its last SRAM element, and past its last DRAM byte.
+  uint64_t sramEnd() const { return sramOff + (rows - 1) * sramStride + cols; }
+  uint64_t dramEnd() const {
+    return dramAddr + (rows - 1) * dramStride + 4 * cols;
+  }
 };
 
 /// What an MSB-plane load left in an SRAM element, so that an LSB-plane
@@ -173,7 +190,7 @@ struct Machine {
   void setWidth(isa::Buffer b, uint64_t e, uint64_t n, unsigned bits);
   /// Writes fp32 element `e` of `b`; it no longer holds an MSB-plane code.
   void setElement(isa::Buffer b, uint64_t e, float v) {
-    fbufs[unsigned(b)][e] = v;
+    buffer(b, e, e + 1)[e] = v;
     std::vector<MsbCode> &codes = msbCodes[unsigned(b)];
     if (!codes.empty())
       codes[e] = MsbCode();
@@ -192,9 +209,29 @@ struct Machine {
   llvm::ThreadPoolInterface *gemmHelper();
 
   Dram dram;
-  /// IDX unused. K and V are allocated for their narrowest elements
-  /// (bufferElems at isa::kMinFixedPointBits).
-  std::array<std::vector<float>, isa::kNumBuffers> fbufs;
+  /// DRAM bytes [addr, addr + n) to write (callers check the range): the
+  /// lazy loads that read them are copied into SRAM first.
+  uint8_t *dramForWrite(uint64_t addr, uint64_t n);
+
+  /// fp32 buffer `b` (not IDX), with its elements [lo, hi) current: the
+  /// lazy loads among them are copied in first. The reference stays valid;
+  /// the elements stay current until the next lazy load into them.
+  std::vector<float> &buffer(isa::Buffer b, uint64_t lo, uint64_t hi);
+  /// The same, for an instruction about to overwrite rows x cols elements
+  /// from `off`, `stride` apart: a lazy load wholly among them is dropped
+  /// rather than copied in.
+  std::vector<float> &bufferForOverwrite(isa::Buffer b, uint64_t off,
+                                         uint64_t stride, uint64_t rows,
+                                         uint64_t cols);
+  /// Loads `l` into fp32 buffer `b` lazily when it is worth it; false when
+  /// the caller must copy its rows now.
+  bool loadLazily(isa::Buffer b, const LazyLoad &l);
+  /// When one lazy load holds every element of the rows x cols operand of
+  /// `b` at `off` (rows `stride` apart), their address in DRAM, with
+  /// `rowStride` set to the floats between rows; else nullptr. Valid until
+  /// DRAM or SRAM next changes.
+  const float *lazyRows(isa::Buffer b, uint64_t off, uint64_t stride,
+                        uint64_t rows, uint64_t cols, uint64_t &rowStride);
   /// K and V: per element, the width in bits of the data it holds, that of
   /// the last instruction that wrote it (32 until written). Empty for the
   /// other buffers.
@@ -225,7 +262,17 @@ struct Machine {
   Report rep;
 
 private:
+  /// Copies lazy loads of `b` for which `copy` holds into SRAM, and drops
+  /// those for which `drop` holds.
+  template <typename Copy, typename Drop>
+  void settle(isa::Buffer b, Copy copy, Drop drop);
+
   std::unique_ptr<llvm::ThreadPoolInterface> helper;
+  /// IDX unused. K and V are allocated for their narrowest elements
+  /// (bufferElems at isa::kMinFixedPointBits).
+  std::array<std::vector<float>, isa::kNumBuffers> fbufs;
+  /// Per buffer, its lazy loads, oldest first; no two share an element.
+  std::array<std::vector<LazyLoad>, isa::kNumBuffers> lazy;
 };
 
 } // namespace spatten::sim

@@ -481,10 +481,10 @@ const timing::Engine &Simulator::timeline() const {
 
 llvm::MutableArrayRef<uint8_t> Simulator::dram() {
   uint64_t size = machine->dram.size();
-  return {machine->dram.forWrite(0, size), size};
+  return {machine->dramForWrite(0, size), size};
 }
 std::vector<float> &Simulator::buffer(Buffer b) {
-  return machine->fbufs[unsigned(b)];
+  return machine->buffer(b, 0, ~uint64_t(0));
 }
 std::vector<int32_t> &Simulator::indexBuffer() { return machine->idx; }
 
@@ -613,7 +613,7 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
                      expected.shapeString());
   }
   uint64_t n = value.numElements();
-  uint8_t *dst = machine->dram.forWrite(info->dramAddr, info->bytes());
+  uint8_t *dst = machine->dramForWrite(info->dramAddr, info->bytes());
   if (value.type == want) {
     if (!value.data.empty())
       std::memcpy(dst, value.data.data(), value.data.size());

@@ -127,7 +127,8 @@ AttentionUnit::tokenImportance(uint64_t lk) const {
 /// reference can reproduce it exactly (docs/ISA.md).
 void AttentionUnit::accumulateImportance(const Mat &p, const Operand &imp) {
   Eigen::RowVectorXd sums = p.cast<double>().colwise().sum();
-  const std::vector<float> &buf = machine.fbufs[unsigned(imp.buf)];
+  const std::vector<float> &buf =
+      machine.buffer(imp.buf, imp.off, imp.off + imp.cols);
   for (uint64_t j = 0; j < imp.cols; ++j)
     machine.setElement(imp.buf, imp.off + j,
                        buf[imp.off + j] + float(sums[j]));
@@ -166,7 +167,7 @@ void AttentionUnit::writeOutput(const Mat &o, const Operand &op,
     // Cascade head pruning: sum of |O| over rows and the head dimension,
     // summed in double, then added in fp32.
     double sum = o.cast<double>().cwiseAbs().sum();
-    float acc = machine.fbufs[unsigned(himp->buf)][himp->off];
+    float acc = machine.buffer(himp->buf, himp->off, himp->off + 1)[himp->off];
     machine.setElement(himp->buf, himp->off, acc + float(sum));
   }
   LayerCounters *l = layer();

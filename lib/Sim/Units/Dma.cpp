@@ -56,8 +56,14 @@ private:
   Error storeQuantizedRow(const Operand &op, uint64_t r, uint8_t *dst) const;
   /// Adds the moved bytes to the report and its layer.
   void count(TensorClass cls, uint64_t numMoved, uint64_t rowBytes);
+  /// Leaves a load of every row of fp32 data in DRAM until it is read
+  /// (Machine::loadLazily); false when its rows must move now.
+  bool loadLazily(const Operand &op, const std::vector<bool> &moved,
+                  const std::vector<uint64_t> &addrs);
 
   const bool toSram, gather;
+  /// The fp32 SRAM buffer of the operand, its moved elements current.
+  std::vector<float> *fbuf = nullptr;
 };
 
 } // namespace
@@ -212,8 +218,8 @@ Error DmaUnit::loadElem(const Operand &op, uint64_t r, uint64_t c, DType dt,
 Error DmaUnit::storeElem(const Operand &op, uint64_t r, uint64_t c, DType dt,
                          uint8_t *dst) const {
   bool fromIdx = op.buf == Buffer::Idx;
-  double v = fromIdx ? double(machine.idx[op.at(r, c)])
-                     : double(machine.fbufs[unsigned(op.buf)][op.at(r, c)]);
+  double v =
+      fromIdx ? double(machine.idx[op.at(r, c)]) : double((*fbuf)[op.at(r, c)]);
   if (dt == DType::F32) {
     float fv = float(v);
     std::memcpy(dst, &fv, 4);
@@ -282,7 +288,7 @@ Error DmaUnit::loadQuantizedRow(const Operand &op, uint64_t r,
   }
   std::vector<MsbCode> &codes = machine.msbCodes[unsigned(op.buf)];
   if (plane == Plane::Msb && codes.empty())
-    codes.assign(machine.fbufs[unsigned(op.buf)].size(), MsbCode());
+    codes.assign(fbuf->size(), MsbCode());
   for (uint64_t c = 0; c < op.cols; ++c) {
     uint64_t e = op.at(r, c);
     if (plane == Plane::Full) {
@@ -305,7 +311,7 @@ Error DmaUnit::loadQuantizedRow(const Operand &op, uint64_t r,
       MsbCode mc = codes[e];
       int64_t q = int64_t(mc.code) * (int64_t(1) << lsb) +
                   unpackCode(src, c, lsb, false);
-      machine.fbufs[unsigned(op.buf)][e] = float(q) * mc.scale;
+      (*fbuf)[e] = float(q) * mc.scale;
     }
   }
   return Error::success();
@@ -315,7 +321,7 @@ Error DmaUnit::storeQuantizedRow(const Operand &op, uint64_t r,
                                  uint8_t *dst) const {
   unsigned bits = get(F::bits), lsb = get(F::lsbBits);
   Plane plane = Plane(get(F::plane));
-  const std::vector<float> &buf = machine.fbufs[unsigned(op.buf)];
+  const std::vector<float> &buf = *fbuf;
   float maxAbs = 0;
   for (uint64_t c = 0; c < op.cols; ++c) {
     float x = buf[op.at(r, c)];
@@ -354,8 +360,7 @@ Error DmaUnit::loadRow(const Operand &op, uint64_t r, const uint8_t *src) {
   DType dt = DType(get(F::dtype));
   if (dt == DType::F32 && op.buf != Buffer::Idx) {
     // fp32 rows move as they are (most of a model's traffic).
-    std::memcpy(machine.fbufs[unsigned(op.buf)].data() + op.at(r, 0), src,
-                op.cols * 4);
+    std::memcpy(fbuf->data() + op.at(r, 0), src, op.cols * 4);
     std::vector<MsbCode> &codes = machine.msbCodes[unsigned(op.buf)];
     if (!codes.empty())
       std::fill_n(codes.begin() + op.at(r, 0), op.cols, MsbCode());
@@ -373,8 +378,7 @@ Error DmaUnit::storeRow(const Operand &op, uint64_t r, uint8_t *dst) const {
     return storeQuantizedRow(op, r, dst);
   DType dt = DType(get(F::dtype));
   if (dt == DType::F32 && op.buf != Buffer::Idx) {
-    std::memcpy(dst, machine.fbufs[unsigned(op.buf)].data() + op.at(r, 0),
-                op.cols * 4);
+    std::memcpy(dst, fbuf->data() + op.at(r, 0), op.cols * 4);
     return Error::success();
   }
   uint64_t esz = dtypeBytes(dt);
@@ -387,7 +391,7 @@ Error DmaUnit::storeRow(const Operand &op, uint64_t r, uint8_t *dst) const {
 Error DmaUnit::moveRow(const Operand &op, uint64_t r, uint64_t addr,
                        uint64_t bytes) {
   return toSram ? loadRow(op, r, machine.dram.forRead(addr, bytes))
-                : storeRow(op, r, machine.dram.forWrite(addr, bytes));
+                : storeRow(op, r, machine.dramForWrite(addr, bytes));
 }
 
 Error DmaUnit::moveRows(const Operand &op, const std::vector<bool> &moved,
@@ -396,7 +400,15 @@ Error DmaUnit::moveRows(const Operand &op, const std::vector<bool> &moved,
   if (!addrs)
     return addrs.takeError();
   // --timing-only keeps only the data that steers control: index lists.
-  if (!machine.timingOnly || op.buf == Buffer::Idx)
+  bool move = !machine.timingOnly || op.buf == Buffer::Idx;
+  // A load overwrites the operand's elements only if it moves every row.
+  bool overwrites = toSram && !llvm::is_contained(moved, false);
+  if (move && op.buf != Buffer::Idx)
+    fbuf = overwrites
+               ? &machine.bufferForOverwrite(op.buf, op.off, op.stride, op.rows,
+                                             op.cols)
+               : &machine.buffer(op.buf, op.off, op.at(op.rows - 1, op.cols));
+  if (move && !(toSram && loadLazily(op, moved, *addrs)))
     for (uint64_t r = 0; r < op.rows; ++r)
       if (moved[r])
         if (Error e = moveRow(op, r, (*addrs)[r], rowBytes))
@@ -405,6 +417,21 @@ Error DmaUnit::moveRows(const Operand &op, const std::vector<bool> &moved,
     if (moved[r])
       timing::appendRow(out.dramRows, (*addrs)[r], rowBytes, !toSram);
   return Error::success();
+}
+
+bool DmaUnit::loadLazily(const Operand &op, const std::vector<bool> &moved,
+                         const std::vector<uint64_t> &addrs) {
+  if (gather || op.buf == Buffer::Idx || get(F::bits) != 32 ||
+      DType(get(F::dtype)) != DType::F32 || llvm::is_contained(moved, false))
+    return false;
+  LazyLoad l{op.off, op.stride, op.rows, op.cols, addrs[0], get(F::dramStride)};
+  if (!machine.loadLazily(op.buf, l))
+    return false;
+  std::vector<MsbCode> &codes = machine.msbCodes[unsigned(op.buf)];
+  if (!codes.empty())
+    for (uint64_t r = 0; r < op.rows; ++r)
+      std::fill_n(codes.begin() + op.at(r, 0), op.cols, MsbCode());
+  return true;
 }
 
 void DmaUnit::count(TensorClass cls, uint64_t numMoved, uint64_t rowBytes) {

@@ -84,7 +84,9 @@ Error TopkUnit::readCandidates(std::vector<int32_t> &cand,
                                std::vector<float> &score) const {
   uint64_t flags = get(F::flags), n = get(F::n);
   uint64_t sbuf = get(F::sBuf), sOff = get(F::sOff), inOff = get(F::inOff);
-  const std::vector<float> &scores = machine.fbufs[sbuf];
+  // Scores by index may lie anywhere in the buffer.
+  const std::vector<float> &scores =
+      machine.buffer(Buffer(sbuf), 0, ~uint64_t(0));
   bool iota = flags & TopkIota, byIndex = flags & TopkScoresByIndex;
   cand.resize(n);
   score.resize(n);

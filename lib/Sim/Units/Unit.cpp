@@ -131,9 +131,16 @@ void sim::commitWidths(Machine &machine, const UnitOutput &out) {
 
 UnitInstr::View UnitInstr::view(const Operand &op) const {
   // The operand's extent was checked against its buffer.
-  const std::vector<float> &buf = machine.fbufs[unsigned(op.buf)];
-  return View(op.rows && op.cols ? buf.data() + op.off : nullptr,
-              Eigen::Index(op.rows), Eigen::Index(op.cols),
+  auto rows = Eigen::Index(op.rows), cols = Eigen::Index(op.cols);
+  if (!op.rows || !op.cols)
+    return View(nullptr, rows, cols, Eigen::OuterStride<>(0));
+  uint64_t rowStride;
+  if (const float *p = machine.lazyRows(op.buf, op.off, op.stride, op.rows,
+                                        op.cols, rowStride))
+    return View(p, rows, cols, Eigen::OuterStride<>(Eigen::Index(rowStride)));
+  const std::vector<float> &buf =
+      machine.buffer(op.buf, op.off, op.at(op.rows - 1, op.cols));
+  return View(buf.data() + op.off, rows, cols,
               Eigen::OuterStride<>(Eigen::Index(op.stride)));
 }
 
@@ -145,10 +152,11 @@ Mat UnitInstr::read(const Operand &op) const {
 void UnitInstr::write(const Operand &op, const Mat &m) {
   // Output rows never overlap (checked), so each row is one copy; a write
   // clears the MSB codes of what it overwrites, as setElement does.
-  std::vector<float> &buf = machine.fbufs[unsigned(op.buf)];
-  std::vector<MsbCode> &codes = machine.msbCodes[unsigned(op.buf)];
-  if (!op.cols)
+  if (!op.rows || !op.cols)
     return;
+  std::vector<float> &buf =
+      machine.bufferForOverwrite(op.buf, op.off, op.stride, op.rows, op.cols);
+  std::vector<MsbCode> &codes = machine.msbCodes[unsigned(op.buf)];
   for (uint64_t r = 0; r < op.rows; ++r) {
     std::copy_n(m.row(Eigen::Index(r)).data(), op.cols, &buf[op.at(r, 0)]);
     if (!codes.empty())
