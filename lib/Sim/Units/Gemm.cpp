@@ -73,9 +73,9 @@ Error GemmUnit::run() {
   Mat result = transB ? product(view(*a), view(*b).transpose(), helper)
                       : product(view(*a), view(*b), helper);
   if (flags & GemmAccumulate)
-    result += read(*c);
+    result += view(*c);
   if (flags & GemmBias)
-    result.rowwise() += read(*bias).row(0);
+    result.rowwise() += view(*bias).row(0);
   write(*c, result);
   return Error::success();
 }
