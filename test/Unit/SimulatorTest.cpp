@@ -268,6 +268,56 @@ TEST_F(GemmTest, SplitAcrossThreadsKeepsTheBits) {
   }());
 }
 
+/// Attention products and elementwise functions large enough to split
+/// across two host threads give the bits they give on one.
+TEST_F(SimTest, LargeAttentionAndVectorWorkKeepTheirBitsOnTwoThreads) {
+  const uint64_t lq = 203, lk = 330, d = 64; // 4.3 M multiply-accumulates
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (Buffer b : {Buffer::Q, Buffer::K, Buffer::V})
+    for (uint64_t i = 0; i < (b == Buffer::Q ? lq : lk) * d; ++i)
+      buf(b)[i] = dist(rng);
+  for (uint64_t i = 0; i < 256 * 256; ++i)
+    buf(Buffer::Act)[i] = 4 * dist(rng);
+  std::string attn = llvm::formatv(
+      "attn q_buf=q q_stride={2} k_buf=k k_stride={2} v_buf=v v_stride={2} "
+      "o_buf=act o_stride={2} mask_buf=mask lq={0} lk={1} d={2} "
+      "mask_kind=none scale=0.125",
+      lq, lk, d);
+  // 256 x 256 elements: the split threshold.
+  std::string gelu = "vec func=gelu_tanh x_buf=act x_stride=256 z_buf=acc "
+                     "z_stride=256 rows=256 cols=256";
+  std::vector<float> attnOut[2], geluOut[2];
+  // Two threads first: a row they left out must not find the one-thread
+  // result in reused memory.
+  for (unsigned threads : {2, 1}) {
+    sim->setHostThreads(threads);
+    ASSERT_NO_ERR(exec(attn));
+    attnOut[threads - 1].assign(buf(Buffer::Act).begin(),
+                                buf(Buffer::Act).begin() + lq * d);
+    ASSERT_NO_ERR(exec(gelu));
+    geluOut[threads - 1].assign(buf(Buffer::Acc).begin(),
+                                buf(Buffer::Acc).begin() + 256 * 256);
+  }
+  EXPECT_EQ(attnOut[0], attnOut[1]);
+  EXPECT_EQ(geluOut[0], geluOut[1]);
+  // Not trivially equal: the last query row's first output, in double.
+  std::vector<double> s(lk);
+  double mx = -INFINITY, sum = 0, o = 0;
+  for (uint64_t j = 0; j < lk; ++j) {
+    double dot = 0;
+    for (uint64_t t = 0; t < d; ++t)
+      dot +=
+          double(buf(Buffer::Q)[(lq - 1) * d + t]) * buf(Buffer::K)[j * d + t];
+    mx = std::max(mx, s[j] = 0.125 * dot);
+  }
+  for (uint64_t j = 0; j < lk; ++j)
+    sum += (s[j] = std::exp(s[j] - mx));
+  for (uint64_t j = 0; j < lk; ++j)
+    o += s[j] / sum * buf(Buffer::V)[j * d];
+  EXPECT_NEAR(attnOut[1][(lq - 1) * d], o, 1e-5);
+}
+
 TEST_F(GemmTest, OperandErrors) {
   EXPECT_ERR(exec("gemm flags=8" + ops), "instruction 7 (gemm): field 'flags': "
                                          "unknown bits 0x8");

@@ -39,7 +39,8 @@ Expected<Mat> AttentionUnit::scores(const Operand &q, const Operand &k,
   float scale = getFloat(F::scale);
   if (!std::isfinite(scale))
     return error(F::scale, "is not a finite fp32 value");
-  Mat s = scale * (read(q) * read(k).transpose());
+  Mat s =
+      splitProduct(read(q), read(k).transpose(), machine.gemmHelper(), scale);
   if (padding && (get(F::flags) & AttnMaskSelect)) {
     float fill = getFloat(F::maskFill);
     if (!std::isfinite(fill))
@@ -153,7 +154,7 @@ Expected<std::optional<Operand>> AttentionUnit::headImportance() const {
 Mat AttentionUnit::times(const Mat &p, const Mat &v) const {
   if (machine.timingOnly)
     return Mat::Zero(p.rows(), v.cols());
-  return p * v;
+  return splitProduct(p, v, machine.gemmHelper());
 }
 
 /// Writes O, adds the head importance and counts a kept head: what every

@@ -2,8 +2,6 @@
 
 #include "Unit.h"
 
-#include "llvm/Support/ThreadPool.h"
-
 using namespace spatten;
 using namespace spatten::sim;
 
@@ -16,30 +14,6 @@ public:
   explicit GemmUnit(const UnitInstr &instr) : UnitInstr(instr) {}
   Error run();
 };
-
-/// Products of fewer multiply-accumulates stay on one thread: handing half
-/// to the helper costs about as much as it saves.
-constexpr uint64_t kMinSplitMacs = uint64_t(1) << 22;
-
-/// `a` (m x k) times `b` (k x n). A large product computes its top rows on
-/// `helper`, split at a multiple of the rows Eigen's kernel takes at once
-/// (gebp's mr). Eigen blocks k by k alone and rows by multiples of mr, so
-/// each row takes the same kernel path, and gets the same bits, as in the
-/// whole product.
-template <typename Lhs, typename Rhs>
-Mat product(const Lhs &a, const Rhs &b, llvm::ThreadPoolInterface *helper) {
-  constexpr Eigen::Index mr = Eigen::internal::gebp_traits<float, float>::mr;
-  Eigen::Index m = a.rows(), split = m / 2 / mr * mr;
-  if (!helper || !split ||
-      uint64_t(m) * uint64_t(b.rows()) * uint64_t(b.cols()) < kMinSplitMacs)
-    return a * b;
-  Mat result(m, b.cols());
-  auto top = helper->async(
-      [&] { result.topRows(split).noalias() = a.topRows(split) * b; });
-  result.bottomRows(m - split).noalias() = a.bottomRows(m - split) * b;
-  top.wait();
-  return result;
-}
 
 } // namespace
 
@@ -70,8 +44,8 @@ Error GemmUnit::run() {
   // The product reads A and B in place (Eigen packs them anyway), and is
   // complete before C, which may overlap them, is written.
   llvm::ThreadPoolInterface *helper = machine.gemmHelper();
-  Mat result = transB ? product(view(*a), view(*b).transpose(), helper)
-                      : product(view(*a), view(*b), helper);
+  Mat result = transB ? splitProduct(view(*a), view(*b).transpose(), helper)
+                      : splitProduct(view(*a), view(*b), helper);
   if (flags & GemmAccumulate)
     result += view(*c);
   if (flags & GemmBias)

@@ -174,6 +174,58 @@ llvm::Expected<isa::Instr> applyBinds(Machine &machine, isa::Instr inst,
 /// the first of them.
 llvm::Error unboundError(Machine &machine);
 
+/// Products of fewer multiply-accumulates, and elementwise functions of
+/// fewer elements, stay on one thread: handing half to the helper costs
+/// about as much as it saves.
+constexpr uint64_t kMinSplitMacs = uint64_t(1) << 22;
+constexpr uint64_t kMinSplitElements = uint64_t(1) << 16;
+
+/// `a` (m x k) times `b` (k x n), times `alpha` when given, as Eigen
+/// evaluates that expression. A large product computes its top rows on
+/// `helper` (Machine::gemmHelper(); none when null), split at a multiple of
+/// the rows Eigen's kernel takes at once (gebp's mr). Eigen blocks k by k
+/// alone and rows by multiples of mr, so each row takes the same kernel
+/// path, and gets the same bits, as in the whole product.
+template <typename Lhs, typename Rhs>
+Mat splitProduct(const Lhs &a, const Rhs &b, llvm::ThreadPoolInterface *helper,
+                 std::optional<float> alpha = std::nullopt) {
+  auto times = [&](auto &&lhs) -> Mat {
+    return alpha ? Mat(*alpha * (lhs * b)) : Mat(lhs * b);
+  };
+  constexpr Eigen::Index mr = Eigen::internal::gebp_traits<float, float>::mr;
+  Eigen::Index m = a.rows(), split = m / 2 / mr * mr;
+  if (!helper || !split ||
+      uint64_t(m) * uint64_t(b.rows()) * uint64_t(b.cols()) < kMinSplitMacs)
+    return times(a);
+  Mat result(m, b.cols());
+  auto rows = [&](Eigen::Index lo, Eigen::Index n) {
+    if (alpha)
+      result.middleRows(lo, n).noalias() = *alpha * (a.middleRows(lo, n) * b);
+    else
+      result.middleRows(lo, n).noalias() = a.middleRows(lo, n) * b;
+  };
+  auto top = helper->async([&] { rows(0, split); });
+  rows(split, m - split);
+  top.wait();
+  return result;
+}
+
+/// `f(lo, n)` on rows [lo, lo + n) of an elementwise computation over
+/// `rows` x `cols` elements: rows [0, rows / 2) on `helper` when it is
+/// large, the rest here. Each row's result must not depend on the others.
+template <typename F>
+void splitRows(Eigen::Index rows, Eigen::Index cols,
+               llvm::ThreadPoolInterface *helper, F f) {
+  Eigen::Index split = rows / 2;
+  if (!helper || !split || uint64_t(rows * cols) < kMinSplitElements) {
+    f(0, rows);
+    return;
+  }
+  auto top = helper->async([&] { f(0, split); });
+  f(split, rows - split);
+  top.wait();
+}
+
 /// Row-wise softmax in place (the vector unit's and the attention unit's).
 /// A row whose every score is -inf (all keys masked) becomes all zeros
 /// instead of NaN.

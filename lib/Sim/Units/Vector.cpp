@@ -246,7 +246,13 @@ Error VectorUnit::run() {
   }
   if (isBinary)
     return binary(func, xm, *z);
-  write(*z, xm.unaryExpr([func](float v) { return applyUnary(func, v); }));
+  Mat zm(xm.rows(), xm.cols());
+  splitRows(xm.rows(), xm.cols(), machine.gemmHelper(),
+            [&](Eigen::Index lo, Eigen::Index n) {
+              zm.middleRows(lo, n) = xm.middleRows(lo, n).unaryExpr(
+                  [func](float v) { return applyUnary(func, v); });
+            });
+  write(*z, zm);
   return Error::success();
 }
 
