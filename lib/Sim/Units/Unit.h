@@ -174,11 +174,11 @@ llvm::Expected<isa::Instr> applyBinds(Machine &machine, isa::Instr inst,
 /// the first of them.
 llvm::Error unboundError(Machine &machine);
 
-/// Products of fewer multiply-accumulates, and elementwise functions of
-/// fewer elements, stay on one thread: handing half to the helper costs
-/// about as much as it saves.
+/// Products of fewer multiply-accumulates, and elementwise libm functions
+/// (tens of nanoseconds each) of fewer elements, stay on one thread:
+/// handing half to the helper costs about as much as it saves.
 constexpr uint64_t kMinSplitMacs = uint64_t(1) << 22;
-constexpr uint64_t kMinSplitElements = uint64_t(1) << 16;
+constexpr uint64_t kMinSplitElements = uint64_t(1) << 13;
 
 /// `a` (m x k) times `b` (k x n), times `alpha` when given, as Eigen
 /// evaluates that expression. A large product computes its top rows on

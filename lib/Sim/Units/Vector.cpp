@@ -9,6 +9,7 @@
 
 #include "Unit.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
@@ -247,7 +248,12 @@ Error VectorUnit::run() {
   if (isBinary)
     return binary(func, xm, *z);
   Mat zm(xm.rows(), xm.cols());
-  splitRows(xm.rows(), xm.cols(), machine.gemmHelper(),
+  // Cheap functions are bound by memory, not worth a second thread.
+  bool libm = llvm::is_contained({VecFunc::Exp, VecFunc::Log, VecFunc::Tanh,
+                                  VecFunc::Erf, VecFunc::Sigmoid, VecFunc::Silu,
+                                  VecFunc::GeluErf, VecFunc::GeluTanh},
+                                 func);
+  splitRows(xm.rows(), xm.cols(), libm ? machine.gemmHelper() : nullptr,
             [&](Eigen::Index lo, Eigen::Index n) {
               zm.middleRows(lo, n) = xm.middleRows(lo, n).unaryExpr(
                   [func](float v) { return applyUnary(func, v); });
