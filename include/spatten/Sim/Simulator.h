@@ -109,6 +109,9 @@ public:
   /// Raw state, for unit tests: all of DRAM (manifest dram.size bytes), an
   /// fp32 SRAM buffer (IDX: empty), and the int32 IDX buffer. Writing an
   /// element through buffer() leaves what an MSB-plane load recorded for it.
+  /// Each call first copies in the loads still read from DRAM in place
+  /// (docs/Simulator.md, "Lazy loads"), so what it returns is current until
+  /// the next instruction: call it again after stepping.
   llvm::MutableArrayRef<uint8_t> dram();
   std::vector<float> &buffer(isa::Buffer b);
   std::vector<int32_t> &indexBuffer();
