@@ -235,6 +235,15 @@ TEST_F(GemmTest, BiasAndAccumulate) {
       EXPECT_FLOAT_EQ(out(i, j), ab(i, j) + bias[j] + float(1 + i * 2 + j));
 }
 
+TEST_F(GemmTest, AccumulateWithoutBias) {
+  fill(Buffer::Acc, 10, 4, 2, 2, {1, 2, 3, 4});
+  ASSERT_NO_ERR(exec("gemm flags=1" + ops));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      EXPECT_FLOAT_EQ(out(i, j), ab(i, j) + float(1 + i * 2 + j));
+  EXPECT_EQ(buf(Buffer::Acc)[10 + 2], 0.0f); // between C's rows: untouched
+}
+
 /// A GEMM large enough to split its rows across two host threads gives the
 /// bits it gives on one, rows past the split and remainder rows included.
 TEST_F(GemmTest, SplitAcrossThreadsKeepsTheBits) {

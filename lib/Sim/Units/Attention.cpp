@@ -40,7 +40,7 @@ Expected<Mat> AttentionUnit::scores(const Operand &q, const Operand &k,
   if (!std::isfinite(scale))
     return error(F::scale, "is not a finite fp32 value");
   Mat s =
-      splitProduct(read(q), read(k).transpose(), machine.gemmHelper(), scale);
+      splitProduct(view(q), view(k).transpose(), machine.gemmHelper(), scale);
   if (padding && (get(F::flags) & AttnMaskSelect)) {
     float fill = getFloat(F::maskFill);
     if (!std::isfinite(fill))
@@ -151,7 +151,7 @@ Expected<std::optional<Operand>> AttentionUnit::headImportance() const {
   return std::optional<Operand>(himp);
 }
 
-Mat AttentionUnit::times(const Mat &p, const Mat &v) const {
+Mat AttentionUnit::times(const Mat &p, const View &v) const {
   if (machine.timingOnly)
     return Mat::Zero(p.rows(), v.cols());
   return splitProduct(p, v, machine.gemmHelper());
@@ -205,7 +205,7 @@ void AttentionUnit::finish(Mat &p, const Operands &ops) {
                         std::move(rowMask)};
     return;
   }
-  writeOutput(times(p, read(ops.v)), ops.o, ops.himp);
+  writeOutput(times(p, view(ops.v)), ops.o, ops.himp);
 }
 
 /// Phase `values`: O = P V with the pending pruned P, where V rows outside
@@ -244,7 +244,8 @@ Error AttentionUnit::values() {
   Mat p = Eigen::Map<const Mat>(dv.probs.data(), lq, lk);
   // FillApply: a later fill adds to the O of the fills before it.
   bool accumulate = flags & AttnFillApply;
-  Mat pv = times(p, vm);
+  Mat pv = times(p, View(vm.data(), vm.rows(), vm.cols(),
+                         Eigen::OuterStride<>(vm.cols())));
   if (accumulate)
     pv += read(*o);
   writeOutput(pv, *o, *himp, /*countHead=*/!accumulate);

@@ -340,7 +340,7 @@ void AttentionUnit::applyFill(Mat &s, const Operands &ops) {
                         std::move(rowMask)};
     return;
   }
-  Mat o = times(s, read(ops.v));
+  Mat o = times(s, view(ops.v));
   if (st.written)
     o += read(ops.o);
   bool firstWrite = !st.written;

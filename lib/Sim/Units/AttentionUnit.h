@@ -61,7 +61,7 @@ private:
   std::vector<bool> pruneValues(Mat &p, std::vector<uint64_t> &topkCycles) const;
   void accumulateImportance(const Mat &p, const Operand &imp);
   /// P V, or (timing only) zeros of its shape.
-  Mat times(const Mat &p, const Mat &v) const;
+  Mat times(const Mat &p, const View &v) const;
   void writeOutput(const Mat &o, const Operand &op,
                    const std::optional<Operand> &himp, bool countHead = true);
   /// Hands the rows to the timeline and counts their operations.

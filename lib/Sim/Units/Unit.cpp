@@ -164,6 +164,21 @@ void UnitInstr::write(const Operand &op, const Mat &m) {
   }
 }
 
+void UnitInstr::addInto(const Operand &op, const Mat &m) {
+  if (!op.rows || !op.cols)
+    return;
+  std::vector<float> &buf =
+      machine.buffer(op.buf, op.off, op.at(op.rows - 1, op.cols));
+  std::vector<MsbCode> &codes = machine.msbCodes[unsigned(op.buf)];
+  for (uint64_t r = 0; r < op.rows; ++r) {
+    Eigen::Map<Eigen::RowVectorXf> row(&buf[op.at(r, 0)],
+                                       Eigen::Index(op.cols));
+    row = m.row(Eigen::Index(r)) + row;
+    if (!codes.empty())
+      std::fill_n(&codes[op.at(r, 0)], op.cols, MsbCode());
+  }
+}
+
 LayerCounters *UnitInstr::layer() {
   const Field *f = layerField(spec.opcode);
   return f ? machine.rep.layer(get(*f)) : nullptr;

@@ -134,6 +134,9 @@ protected:
   /// The operand's elements as a rows x cols matrix.
   Mat read(const Operand &op) const;
   void write(const Operand &op, const Mat &m);
+  /// Writes `m` + the operand's elements into them, in place: the sums
+  /// write(op, m + read(op)) would write.
+  void addInto(const Operand &op, const Mat &m);
 
   /// The report's counters of the instruction's layer, or nullptr when its
   /// `layer` field is 0.
