@@ -7,9 +7,10 @@
 // llvm::Error naming the instruction index, mnemonic and field
 // (docs/Simulator.md, "Execution"). docs/ISA.md defines the semantics.
 //
-// SRAM operands are copied into dense Eigen matrices first, so that an
-// output may overlap an input exactly as on hardware that reads before it
-// writes. Eigen's SIMD width decides summation order: every file that
+// A unit reads all of its SRAM operands (in place, or copied into dense
+// Eigen matrices) before it writes its output, so that an output may
+// overlap an input exactly as on hardware that reads before it writes.
+// Eigen's SIMD width decides summation order: every file that
 // includes this header is built with the same target flags
 // (lib/Sim/CMakeLists.txt).
 //
