@@ -188,9 +188,10 @@ struct Machine {
   /// Elements [e, e + n) of `b` now hold data `bits` wide (K and V only;
   /// other buffers hold 32-bit elements).
   void setWidth(isa::Buffer b, uint64_t e, uint64_t n, unsigned bits);
-  /// Writes fp32 element `e` of `b`; it no longer holds an MSB-plane code.
+  /// Writes fp32 element `e` of `b`, which buffer() or bufferForOverwrite()
+  /// made current; it no longer holds an MSB-plane code.
   void setElement(isa::Buffer b, uint64_t e, float v) {
-    buffer(b, e, e + 1)[e] = v;
+    fbufs[unsigned(b)][e] = v;
     std::vector<MsbCode> &codes = msbCodes[unsigned(b)];
     if (!codes.empty())
       codes[e] = MsbCode();

@@ -125,14 +125,35 @@ void expectSameStats(const HbmStats &a, const HbmStats &b) {
   EXPECT_EQ(a.channelBusyCycles, b.channelBusyCycles);
 }
 
-TEST(HbmEquivalence, RandomTracesGiveIdenticalSchedules) {
-  for (uint64_t seed = 1; seed <= 400; ++seed) {
+/// For seeds 1..`seeds`: HbmModel and the per-transaction reference on a
+/// random timing (changed by `adjust`), and `body` issuing the same calls
+/// to both; their counters must then agree. Stops at the first failure.
+/// Returns the shares HbmModel served from its memo.
+template <typename Body>
+uint64_t againstReference(uint64_t seeds, Body body,
+                          void (*adjust)(HbmTiming &) = nullptr) {
+  uint64_t replayed = 0;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937_64 rng(seed);
     HbmTiming p = randomTiming(rng);
-    ASSERT_EQ(spatten::test::errorOf(p.validate()), "");
+    if (adjust)
+      adjust(p);
     HbmModel burst(p);
     HbmTransactionModel reference(p);
+    body(rng, p, burst, reference);
+    if (::testing::Test::HasFailure())
+      break;
+    expectSameStats(burst.stats(), reference.stats());
+    replayed += burst.replayedShares();
+  }
+  return replayed;
+}
+
+TEST(HbmEquivalence, RandomTracesGiveIdenticalSchedules) {
+  againstReference(400, [](std::mt19937_64 &rng, const HbmTiming &p,
+                           HbmModel &burst, HbmTransactionModel &reference) {
+    ASSERT_EQ(spatten::test::errorOf(p.validate()), "");
     std::vector<HbmTransactionTrace> got, want;
     record(burst, got);
     record(reference, want);
@@ -148,11 +169,8 @@ TEST(HbmEquivalence, RandomTracesGiveIdenticalSchedules) {
       ASSERT_EQ(burst.access(requests, issue),
                 reference.access(requests, issue));
     }
-    expectSameStats(burst.stats(), reference.stats());
     expectSameTrace(got, want);
-    if (HasFailure())
-      return;
-  }
+  });
 }
 
 TEST(HbmEquivalence, LongStreamsOfThePaperHbm) {
@@ -231,13 +249,10 @@ std::vector<HbmRequest> memoizableCall(std::mt19937_64 &rng,
 /// per call the completion cycle, and the counters at the end (which a
 /// wrongly restored channel state would change for the calls after).
 TEST(HbmEquivalence, RepeatedCallsReplayIdentically) {
-  uint64_t replayed = 0;
-  for (uint64_t seed = 1; seed <= 300; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    std::mt19937_64 rng(seed);
-    HbmTiming p = randomTiming(rng);
-    HbmModel burst(p);
-    HbmTransactionModel reference(p);
+  uint64_t replayed = againstReference(300, [](std::mt19937_64 &rng,
+                                               const HbmTiming &p,
+                                               HbmModel &burst,
+                                               HbmTransactionModel &reference) {
     // A shift by whole rows of every bank and channel keeps a call's bank
     // pattern and renames its rows; other shifts change both.
     uint64_t rowSpan = uint64_t(p.rowBytes) * p.banksPerChannel * p.channels;
@@ -258,11 +273,7 @@ TEST(HbmEquivalence, RepeatedCallsReplayIdentically) {
       ASSERT_EQ(burst.access(requests, issue),
                 reference.access(requests, issue));
     }
-    expectSameStats(burst.stats(), reference.stats());
-    replayed += burst.replayedShares();
-    if (HasFailure())
-      return;
-  }
+  });
   EXPECT_GT(replayed, 100u) << "the memo was not exercised";
 }
 
@@ -271,14 +282,9 @@ TEST(HbmEquivalence, ChainedKeysTellEveryGapApart) {
   // every gap from 0 to well past A's end. B is keyed by the chain (A's
   // outcome, the gap, no refresh); the gap is clamped only where A's state
   // no longer depends on it, so each B must time as the reference does.
-  uint64_t replayed = 0;
-  for (uint64_t seed = 1; seed <= 16; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    std::mt19937_64 rng(seed);
-    HbmTiming p = randomTiming(rng);
-    p.tREFI = 1u << 24;
-    HbmModel burst(p);
-    HbmTransactionModel reference(p);
+  auto noRefresh = [](HbmTiming &p) { p.tREFI = 1u << 24; };
+  auto pairs = [](std::mt19937_64 &rng, const HbmTiming &p, HbmModel &burst,
+                  HbmTransactionModel &reference) {
     std::vector<HbmRequest> a = memoizableCall(rng, p);
     std::vector<HbmRequest> b = memoizableCall(rng, p);
     uint64_t issue = 0, span = 0;
@@ -290,12 +296,9 @@ TEST(HbmEquivalence, ChainedKeysTellEveryGapApart) {
       ASSERT_EQ(burst.access(b, issue + gap), reference.access(b, issue + gap))
           << "gap " << gap;
     }
-    expectSameStats(burst.stats(), reference.stats());
-    replayed += burst.replayedShares();
-    if (HasFailure())
-      return;
-  }
-  EXPECT_GT(replayed, 1000u) << "the memo was not exercised";
+  };
+  EXPECT_GT(againstReference(16, pairs, noRefresh), 1000u)
+      << "the memo was not exercised";
 }
 
 TEST(HbmEquivalence, LayersOfWeightTilesReplayIdentically) {

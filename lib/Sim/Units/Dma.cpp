@@ -401,18 +401,19 @@ Error DmaUnit::moveRows(const Operand &op, const std::vector<bool> &moved,
     return addrs.takeError();
   // --timing-only keeps only the data that steers control: index lists.
   bool move = !machine.timingOnly || op.buf == Buffer::Idx;
-  // A load overwrites the operand's elements only if it moves every row.
-  bool overwrites = toSram && !llvm::is_contained(moved, false);
-  if (move && op.buf != Buffer::Idx)
-    fbuf = overwrites
-               ? &machine.bufferForOverwrite(op.buf, op.off, op.stride, op.rows,
-                                             op.cols)
-               : &machine.buffer(op.buf, op.off, op.at(op.rows - 1, op.cols));
-  if (move && !(toSram && loadLazily(op, moved, *addrs)))
+  if (move && !(toSram && loadLazily(op, moved, *addrs))) {
+    // A load overwrites the operand's elements only if it moves every row.
+    bool overwrites = toSram && !llvm::is_contained(moved, false);
+    if (op.buf != Buffer::Idx)
+      fbuf = overwrites
+                 ? &machine.bufferForOverwrite(op.buf, op.off, op.stride,
+                                               op.rows, op.cols)
+                 : &machine.buffer(op.buf, op.off, op.at(op.rows - 1, op.cols));
     for (uint64_t r = 0; r < op.rows; ++r)
       if (moved[r])
         if (Error e = moveRow(op, r, (*addrs)[r], rowBytes))
           return e;
+  }
   for (uint64_t r = 0; r < op.rows; ++r)
     if (moved[r])
       timing::appendRow(out.dramRows, (*addrs)[r], rowBytes, !toSram);

@@ -184,6 +184,21 @@ llvm::Error unboundError(Machine &machine);
 constexpr uint64_t kMinSplitMacs = uint64_t(1) << 22;
 constexpr uint64_t kMinSplitElements = uint64_t(1) << 13;
 
+/// `f(lo, n)` on rows [lo, lo + n) of [0, rows): rows [0, split) on
+/// `helper` and the rest here, or all here when `helper` is null or `split`
+/// is 0.
+template <typename F>
+void onTwoThreads(llvm::ThreadPoolInterface *helper, Eigen::Index split,
+                  Eigen::Index rows, F f) {
+  if (!helper || !split) {
+    f(0, rows);
+    return;
+  }
+  auto top = helper->async([&] { f(0, split); });
+  f(split, rows - split);
+  top.wait();
+}
+
 /// `a` (m x k) times `b` (k x n), times `alpha` when given, as Eigen
 /// evaluates that expression. A large product computes its top rows on
 /// `helper` (Machine::gemmHelper(); none when null), split at a multiple of
@@ -202,15 +217,12 @@ Mat splitProduct(const Lhs &a, const Rhs &b, llvm::ThreadPoolInterface *helper,
       uint64_t(m) * uint64_t(b.rows()) * uint64_t(b.cols()) < kMinSplitMacs)
     return times(a);
   Mat result(m, b.cols());
-  auto rows = [&](Eigen::Index lo, Eigen::Index n) {
+  onTwoThreads(helper, split, m, [&](Eigen::Index lo, Eigen::Index n) {
     if (alpha)
       result.middleRows(lo, n).noalias() = *alpha * (a.middleRows(lo, n) * b);
     else
       result.middleRows(lo, n).noalias() = a.middleRows(lo, n) * b;
-  };
-  auto top = helper->async([&] { rows(0, split); });
-  rows(split, m - split);
-  top.wait();
+  });
   return result;
 }
 
@@ -220,14 +232,8 @@ Mat splitProduct(const Lhs &a, const Rhs &b, llvm::ThreadPoolInterface *helper,
 template <typename F>
 void splitRows(Eigen::Index rows, Eigen::Index cols,
                llvm::ThreadPoolInterface *helper, F f) {
-  Eigen::Index split = rows / 2;
-  if (!helper || !split || uint64_t(rows * cols) < kMinSplitElements) {
-    f(0, rows);
-    return;
-  }
-  auto top = helper->async([&] { f(0, split); });
-  f(split, rows - split);
-  top.wait();
+  bool large = uint64_t(rows * cols) >= kMinSplitElements;
+  onTwoThreads(large ? helper : nullptr, rows / 2, rows, f);
 }
 
 /// Row-wise softmax in place (the vector unit's and the attention unit's).
