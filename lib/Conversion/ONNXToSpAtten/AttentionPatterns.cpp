@@ -15,6 +15,8 @@
 //   s  = s + mask                     mask [B,1,1|Lq,Lk]: padding bias
 //      | s + kpm                      [B,Lk] broadcast over heads and queries
 //                                     (float, or Where(bool(ints), -inf, 0))
+//      | s + f(ints)                  f of two values over an integer [B,Lk]
+//      | Where(c(ints), fill, s)      (KeyMask.h: HF >= 4.36, DistilBERT)
 //      | s * m - c * (1 - m)          m [B,1,Lq,Lk] at run time: selector
 //      | Where(tril, s, c<=-1e4)      constant lower-triangular: causal
 //      | s * tril - 1e4 * (1 - tril)  (folded to constants): causal
@@ -32,10 +34,14 @@
 
 #include "Common.h"
 #include "HeadLayout.h"
+#include "KeyMask.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Interfaces/FunctionInterfaces.h"
+
+#include <limits>
+#include <sstream>
 
 namespace spatten::lift {
 namespace {
@@ -141,6 +147,13 @@ struct Scores {
   bool causal = false;
   // T5's position bias: a constant [B|1, H, Lq, Lk] added to the scores.
   Value scoreBias;
+  // A mask over keys read from an integer tensor: additive, or with
+  // `maskFill` a 0/1 selector.
+  std::optional<KeyMask> keyMask;
+
+  bool hasPadding() const {
+    return padding || keyPadding || scoreBias || keyMask;
+  }
 };
 
 bool isPaddingBias(Value m, ArrayRef<int64_t> scores) {
@@ -262,7 +275,7 @@ FailureOr<Scores> parseMulSubMask(Operation *sub, Scores acc,
     Scores next = acc;
     if (isAssertedCausal(m, lq, lk, acc.causalInputs)) {
       next.causal = true;
-    } else if (!acc.padding && isPaddingBias(m, shape)) {
+    } else if (!acc.hasPadding() && isPaddingBias(m, shape)) {
       next.padding = m;
       next.maskFill = -*c;
     } else {
@@ -331,7 +344,8 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
     if (w.getType() != add->getResult(0).getType())
       continue;
     Scores next = acc;
-    bool padded = next.padding || next.keyPadding || next.scoreBias;
+    bool padded = next.hasPadding();
+    std::optional<KeyMask> keyMask;
     if (isZeroConst(m)) {
       // Adds nothing (T5's cross-attention bias).
     } else if (!next.causal &&
@@ -340,6 +354,8 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
                         return keep ? v == 0 : v <= kMaskedBias;
                       })) {
       next.causal = true;
+    } else if (!padded && (keyMask = matchKeyMask(m, shape))) {
+      next.keyMask = keyMask;
     } else if (!padded && isPaddingBias(m, shape)) {
       next.padding = m;
     } else if (!padded && isScoreBias(m, shape)) {
@@ -347,6 +363,34 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
     } else if (padded || !matchKeyPadding(m, shape, next)) {
       continue;
     }
+    if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
+      return r;
+  }
+  return failure();
+}
+
+/// `Where(c, fill, s)` or `Where(c, s, fill)` with fill <= -1e4 and c a
+/// condition on an integer [B, Lk] (KeyMask.h): DistilBERT's
+/// `scores.masked_fill(mask == 0, finfo.min)`. The kept keys become a 0/1
+/// selector with `mask_fill` = fill, which is what Where computes.
+FailureOr<Scores> parseKeySelect(Operation *where, Scores acc,
+                                 ArrayRef<int64_t> shape) {
+  for (unsigned fillAt : {1u, 2u}) {
+    Value w = where->getOperand(3 - fillAt);
+    std::optional<double> fill = getScalarConst(where->getOperand(fillAt));
+    if (!fill || !(*fill <= kMaskedBias) ||
+        w.getType() != where->getResult(0).getType())
+      continue;
+    std::optional<KeyMask> cond =
+        matchKeyCondition(where->getOperand(0), shape);
+    if (!cond)
+      continue;
+    if (fillAt == 1) // the scores are kept where the condition is false
+      std::swap(cond->equal, cond->other);
+    Scores next = acc;
+    next.keyMask = cond;
+    next.maskFill =
+        std::max(*fill, double(std::numeric_limits<float>::lowest()));
     if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
       return r;
   }
@@ -380,6 +424,9 @@ FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape) {
       return parseScores(op->getOperand(1), acc, shape);
     }
   }
+  if (isOnnx(op, "Where") && !acc.hasPadding())
+    if (FailureOr<Scores> r = parseKeySelect(op, acc, shape); succeeded(r))
+      return r;
   // BART adds its mask to the 3-D bmm's scores viewed as [B,H,Lq,Lk] and
   // views the sum back as [B*H,Lq,Lk] for Softmax: read through the view.
   if (isOnnx(op, "Reshape") && isHeadsView(shapeOf(op->getOperand(0)), shape))
@@ -509,6 +556,8 @@ struct AttentionPattern : RewritePattern {
     }
     if (m.scores.scoreBias)
       mask = m.scores.scoreBias;
+    if (m.scores.keyMask)
+      mask = buildKeyMask(rw, loc, *m.scores.keyMask, b, past + lk);
     MaskKind kind = mask
                         ? (m.scores.causal ? MaskKind::padding_causal
                                            : MaskKind::padding)
@@ -589,9 +638,11 @@ std::string explainMask(Value m, ArrayRef<int64_t> scores,
              "' but not as its rows [Lk-Lq, Lk) and columns [0, Lk) by "
              "unit-step Slices in w*m - 10000*(1-m)";
     return "its run-time attention mask" +
-           (input.empty() ? std::string() : " (from graph input '" + input + "')") +
-           " is neither an additive bias [B,1,1|Lq,Lk] nor a 0/1 selector "
-           "applied as w*m - c*(1-m) with c >= 10000";
+           (input.empty() ? std::string()
+                          : " (from graph input '" + input + "')") +
+           " is neither an additive bias [B,1,1|Lq,Lk], a 0/1 selector "
+           "applied as w*m - c*(1-m) with c >= 10000, nor a mask of two "
+           "values over the keys of an integer [B,Lk] tensor";
   }
   auto causal01 = [](double v, bool keep) { return v == (keep ? 1.0 : 0.0); };
   auto causalBias = [](double v, bool keep) {
@@ -636,6 +687,13 @@ std::string explainUnliftedAttention(Operation *softmax,
     if (path.getType() != op->getResult(0).getType())
       std::swap(path, other);
     Value mask = where ? op->getOperand(0) : other;
+    std::optional<double> fill = where ? getScalarConst(other) : std::nullopt;
+    if (fill && !(*fill <= kMaskedBias)) {
+      std::ostringstream value;
+      value << *fill;
+      return "its Where fills the masked scores with " + value.str() +
+             ", not -10000 or less, so they would not vanish in Softmax";
+    }
     if (std::string why = explainMask(mask, shape, causalInputs); !why.empty())
       return why;
     s = path;

@@ -107,7 +107,7 @@ func.func @cross_attention_per_head_mask(%q: tensor<1x2x8xf32>, %k: tensor<1x3x8
   %sv = onnx.Reshape(%s, %s4) : (tensor<2x2x3xf32>, tensor<4xi64>) -> tensor<1x2x2x3xf32>
   %sm = onnx.Add(%sv, %mask) : (tensor<1x2x2x3xf32>, tensor<1x2x2x3xf32>) -> tensor<1x2x2x3xf32>
   %s3v = onnx.Reshape(%sm, %s3) : (tensor<1x2x2x3xf32>, tensor<3xi64>) -> tensor<2x2x3xf32>
-  // expected-error @+1 {{ONNX Softmax node '<unnamed>' ends an attention subgraph that cannot be lifted: its run-time attention mask (from graph input 'cross_attention_bias') is neither an additive bias [B,1,1|Lq,Lk] nor a 0/1 selector applied as w*m - c*(1-m) with c >= 10000}}
+  // expected-error @+1 {{ONNX Softmax node '<unnamed>' ends an attention subgraph that cannot be lifted: its run-time attention mask (from graph input 'cross_attention_bias') is neither an additive bias [B,1,1|Lq,Lk], a 0/1 selector applied as w*m - c*(1-m) with c >= 10000, nor a mask of two values over the keys of an integer [B,Lk] tensor}}
   %p = onnx.Softmax(%s3v) {axis = -1 : i64} : (tensor<2x2x3xf32>) -> tensor<2x2x3xf32>
   %o = onnx.MatMul(%p, %vh) : (tensor<2x2x3xf32>, tensor<2x3x4xf32>) -> tensor<2x2x4xf32>
   %o4 = onnx.Reshape(%o, %q4) : (tensor<2x2x4xf32>, tensor<4xi64>) -> tensor<1x2x2x4xf32>

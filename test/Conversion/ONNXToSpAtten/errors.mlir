@@ -62,7 +62,7 @@ func.func @runtime_mask(%q: tensor<1x2x2xf32>, %k: tensor<1x2x2xf32>, %v: tensor
   %inv = onnx.Sub(%one, %m) : (tensor<f32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
   %off = onnx.Mul(%inv, %big) : (tensor<1x1x2x2xf32>, tensor<f32>) -> tensor<1x1x2x2xf32>
   %sc = onnx.Sub(%wm, %off) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
-  // expected-error @+1 {{its run-time attention mask (from graph input 'attention_mask') is neither an additive bias [B,1,1|Lq,Lk] nor a 0/1 selector applied as w*m - c*(1-m) with c >= 10000}}
+  // expected-error @+1 {{its run-time attention mask (from graph input 'attention_mask') is neither an additive bias [B,1,1|Lq,Lk], a 0/1 selector applied as w*m - c*(1-m) with c >= 10000, nor a mask of two values over the keys of an integer [B,Lk] tensor}}
   %p = onnx.Softmax(%sc) {axis = 3 : i64} : (tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
   %o = onnx.MatMul(%p, %vt) : (tensor<1x1x2x2xf32>, tensor<1x1x2x2xf32>) -> tensor<1x1x2x2xf32>
   %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x1x2x2xf32>) -> tensor<1x2x1x2xf32>
