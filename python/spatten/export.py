@@ -90,6 +90,8 @@ SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
 KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "vit", "bart", "t5")
 #: Kinds with an encoder and a decoder (inputs input_ids, decoder_input_ids).
 ENCODER_DECODER = ("bart", "t5")
+#: How ``spatten.export bert`` builds its padding mask (:mod:`spatten.export_bert`).
+MASK_STYLES = ("extended", "4d", "masked-fill")
 DYNAMIC_DIMS = {"batch": 0, "sequence": 1}
 
 
@@ -107,7 +109,9 @@ class ModelConfig:
     ``rope_theta`` (the rotary embedding's base; also BERT's with
     ``rotary``). BERT only: ``rotary``, rotary position embeddings on Q and
     K (RoFormer, Su et al. 2021, in LLaMA's half-split form) in place of the
-    learned position table. ViT only: ``image_size``
+    learned position table; ``mask_style``, how the padding mask is built
+    (``extended``, ``4d`` or ``masked-fill``: :mod:`spatten.export_bert`).
+    ViT only: ``image_size``
     (pixels per side), ``patch_size`` (pixels per patch side, the Conv's
     kernel and stride) and ``channels``."""
 
@@ -132,6 +136,7 @@ class ModelConfig:
     kv_heads: int = 0
     rope_theta: float = 10000.0
     rotary: bool = False
+    mask_style: str = "extended"
     image_size: int = 32
     patch_size: int = 8
     channels: int = 3
@@ -156,6 +161,10 @@ class ModelConfig:
             self.kv_heads = self.heads
         if self.heads % self.kv_heads:
             raise ValueError(f"heads {self.heads} is not divisible by kv_heads {self.kv_heads}")
+        if self.mask_style not in MASK_STYLES:
+            raise ValueError(f"unknown mask style {self.mask_style!r} (expected one of {MASK_STYLES})")
+        if self.mask_style != "extended" and self.kind != "bert":
+            raise ValueError("mask_style is a bert option")
         if self.rotary and self.kind != "bert":
             raise ValueError("rotary is a bert option (llama always has it)")
         if (self.kind == "llama" or self.rotary) and (self.hidden // self.heads) % 2:
@@ -571,6 +580,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--max-positions", type=int, dest="max_positions")
     ap.add_argument("--seq-len", type=int, default=8, help="sequence length of the tracing sample")
     ap.add_argument("--no-pooler", action="store_true", help="BERT: leave out the tanh pooler")
+    ap.add_argument("--mask-style", choices=MASK_STYLES, dest="mask_style",
+                    help="BERT: the padding mask as Hugging Face exports it: extended (1 - mask) * -10000 "
+                         "(default), 4d (transformers >= 4.36) or masked-fill (DistilBERT)")
     ap.add_argument("--past", action="store_true",
                     help="gpt2-lm: past_key_values inputs and present outputs (dynamic past length)")
     ap.add_argument("--image-size", type=int, dest="image_size", help="vit: pixels per image side")
@@ -583,7 +595,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                      help="a key_padding_mask input (int64, 1 at padding)")
     args = ap.parse_args(argv)
     over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "kv_heads", "vocab", "max_positions",
-                                           "image_size", "patch_size")
+                                           "image_size", "patch_size", "mask_style")
             if getattr(args, k) is not None}
     if args.no_pooler:
         over["pooler"] = False

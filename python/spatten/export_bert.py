@@ -7,6 +7,14 @@ permuted ``(0,2,3,1)``, ``Div`` by sqrt(d), additive padding mask
 ``(1 - mask) * -10000``, Softmax, GELU (erf), FFN, optional tanh pooler or
 the masked-LM head ``cls.predictions``.
 
+``ModelConfig.mask_style`` picks how the padding mask reaches the scores,
+as the Hugging Face versions export it: ``extended`` (the additive
+``(1 - mask) * -10000`` above), ``4d`` (transformers >= 4.36,
+``_prepare_4d_attention_mask``: the mask expanded to ``[B, 1, Lq, Lk]``,
+inverted, and ``masked_fill(inv.bool(), finfo.min)`` added) or
+``masked-fill`` (DistilBERT: ``scores.masked_fill(mask == 0, finfo.min)``
+on the mask viewed ``[B, 1, 1, Lk]`` and expanded over the scores).
+
 With ``ModelConfig.rotary`` the position table gives way to rotary
 embeddings on Q and K (RoFormer, Su et al. 2021) in LLaMA's half-split
 form (:mod:`spatten.export_llama`'s tables and ``rotate_half``), K
@@ -32,6 +40,7 @@ class BertSelfAttention(nn.Module):
     def __init__(self, c: "ModelConfig"):
         super().__init__()
         self.heads, self.head_dim = c.heads, c.hidden // c.heads
+        self.masked_fill = c.mask_style == "masked-fill"
         self.query = nn.Linear(c.hidden, c.hidden)
         self.key = nn.Linear(c.hidden, c.hidden)
         self.value = nn.Linear(c.hidden, c.hidden)
@@ -40,8 +49,10 @@ class BertSelfAttention(nn.Module):
         b, l, _ = x.shape
         return x.view(b, l, self.heads, self.head_dim).permute(*perm)
 
-    def forward(self, x: torch.Tensor, mask_add: torch.Tensor, rope=None) -> torch.Tensor:
-        """rope: None, or (cos, sin [positions, head_dim], position_ids [1, l])."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, rope=None) -> torch.Tensor:
+        """mask: the additive bias, or with ``masked-fill`` the int64
+        attention_mask [b, l]. rope: None, or (cos, sin [positions,
+        head_dim], position_ids [1, l])."""
         q = self.split_heads(self.query(x), (0, 2, 1, 3))
         if rope is None:
             k_t = self.split_heads(self.key(x), (0, 2, 3, 1))  # [b, h, d, l]
@@ -49,7 +60,12 @@ class BertSelfAttention(nn.Module):
             q, k = apply_rotary_pos_emb(q, self.split_heads(self.key(x), (0, 2, 1, 3)), *rope)
             k_t = k.transpose(2, 3)
         v = self.split_heads(self.value(x), (0, 2, 1, 3))
-        scores = torch.matmul(q, k_t) / math.sqrt(self.head_dim) + mask_add
+        scores = torch.matmul(q, k_t) / math.sqrt(self.head_dim)
+        if self.masked_fill:
+            padded = (mask == 0).view(mask.shape[0], 1, 1, -1).expand_as(scores)
+            scores = scores.masked_fill(padded, torch.finfo(scores.dtype).min)
+        else:
+            scores = scores + mask
         ctx = torch.matmul(torch.softmax(scores, dim=-1), v)
         b, _, l, _ = ctx.shape
         return ctx.permute(0, 2, 1, 3).contiguous().view(b, l, self.heads * self.head_dim)
@@ -137,10 +153,22 @@ class BertModel(nn.Module):
         if rope is None:
             x = x + self.position_embeddings(positions)
         x = self.emb_ln(x + self.token_type_embeddings(token_type_ids))
-        mask_add = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
+        mask = self.padding_mask(attention_mask, x.dtype)
         for layer in self.layers:
-            x = layer(x, mask_add, rope)
+            x = layer(x, mask, rope)
         return x
+
+    def padding_mask(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """What the layers take for ``ModelConfig.mask_style`` (module doc)."""
+        style = self.config.mask_style
+        if style == "masked-fill":
+            return attention_mask
+        if style == "4d":
+            b, lk = attention_mask.shape
+            expanded = attention_mask[:, None, None, :].expand(b, 1, lk, lk).to(dtype)
+            inverted = 1.0 - expanded
+            return inverted.masked_fill(inverted.to(torch.bool), torch.finfo(dtype).min)
+        return (1.0 - attention_mask[:, None, None, :].to(dtype)) * -10000.0
 
     def predict(self, hidden: torch.Tensor) -> torch.Tensor:
         """Masked-LM logits [..., vocab] of hidden states [..., hidden]."""
