@@ -44,16 +44,24 @@ def max_err(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
+def check_dense(tmp_path, path, model, inputs):
+    """Compiles ``path`` for batch 2 and sequence L0, dense, and checks
+    every output of the run on ``inputs`` against onnxruntime's and
+    PyTorch's within BOUND."""
+    binary = tools.compile(path, tmp_path / "model.spbin", shapes={"batch": 2, "sequence": L0})
+    got = tools.simulate(binary, inputs, tmp_path / "out").outputs
+    want_ort, want_torch = ort.run(path, inputs), spexport.torch_outputs(model, inputs)
+    for name in model.config.output_names:
+        assert max_err(got[name], want_ort[name]) < BOUND, name
+        assert max_err(got[name], want_torch[name]) < BOUND, name
+
+
 @pytest.mark.parametrize("opset", [14, 17])
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_dense_matches_onnxruntime_and_torch(variant, opset, tmp_path):
     """Batch 2: every row's logits equal onnxruntime's and PyTorch's."""
     path, model = export(tmp_path, variant, opset)
-    inputs = spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2)
-    binary = tools.compile(path, tmp_path / "model.spbin", shapes={"batch": 2, "sequence": L0})
-    got = tools.simulate(binary, inputs, tmp_path / "out").outputs["logits"]
-    assert max_err(got, ort.run(path, inputs)["logits"]) < BOUND
-    assert max_err(got, spexport.torch_outputs(model, inputs)["logits"]) < BOUND
+    check_dense(tmp_path, path, model, spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2))
 
 
 def test_export_config_checks():

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 from spatten import export as spexport
-from spatten import ort, tools
 from spatten import reference as R
 from test_agreement import CONFIGS as AGREEMENT_CONFIGS
 from test_agreement import check_agreement
-from test_llama import BOUND, max_err
+from test_llama import BOUND, check_dense, max_err
 
 L0 = 12
 STYLES = ["4d", "masked-fill"]
@@ -30,15 +29,6 @@ def export(tmp_path, style: str, opset: int = 14, layers: int = 2):
     model = spexport.export("bert", str(path), opset=opset, seed=5, layers=layers, seq_len=L0,
                             mask_style=style)
     return path, model
-
-
-def check_dense(tmp_path, path, model, inputs):
-    binary = tools.compile(path, tmp_path / "model.spbin", shapes={"batch": 2, "sequence": L0})
-    got = tools.simulate(binary, inputs, tmp_path / "out").outputs
-    want_ort, want_torch = ort.run(path, inputs), spexport.torch_outputs(model, inputs)
-    for name in model.config.output_names:
-        assert max_err(got[name], want_ort[name]) < BOUND, name
-        assert max_err(got[name], want_torch[name]) < BOUND, name
 
 
 @pytest.mark.parametrize("opset", [14, 17])

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 from spatten import export as spexport
-from spatten import ort, tools
 from spatten import reference as R
 from test_agreement import CONFIGS as AGREEMENT_CONFIGS
 from test_agreement import check_agreement
-from test_llama import BOUND, max_err
+from test_llama import BOUND, check_dense, max_err
 
 L0 = 12
 
@@ -36,13 +35,7 @@ def test_dense_matches_onnxruntime_and_torch(opset, tmp_path):
     """Batch 2, the last row partly padding: both outputs equal
     onnxruntime's and PyTorch's."""
     path, model = export(tmp_path, opset)
-    inputs = spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2)
-    binary = tools.compile(path, tmp_path / "model.spbin", shapes={"batch": 2, "sequence": L0})
-    got = tools.simulate(binary, inputs, tmp_path / "out").outputs
-    want_ort, want_torch = ort.run(path, inputs), spexport.torch_outputs(model, inputs)
-    for name in model.config.output_names:
-        assert max_err(got[name], want_ort[name]) < BOUND, name
-        assert max_err(got[name], want_torch[name]) < BOUND, name
+    check_dense(tmp_path, path, model, spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2))
 
 
 def test_reference_reads_the_rotary_tables_from_onnx(tmp_path):
