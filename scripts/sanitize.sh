@@ -161,5 +161,8 @@ for m in "${models[@]}"; do
     run $m-$i-manifest spatten-objdump --manifest $p
   done
 done
+# A reference compiler that compiles nothing (say, one being relinked) would
+# otherwise leave no program to check and still read as clean.
+[ $n -gt 0 ] || fail "no program compiled with $ref/spatten-compile"
 echo "sanitize: $n programs, $kind: $([ $status = 0 ] && echo clean || echo FAILED)"
 exit $status

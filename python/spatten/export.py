@@ -107,7 +107,8 @@ class ModelConfig:
     mask input), as ``nn.TransformerEncoderLayer`` names them. LLaMA only:
     ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
     ``rope_theta`` (the rotary embedding's base; also BERT's with
-    ``rotary``). BERT only: ``rotary``, rotary position embeddings on Q and
+    ``rotary``), and ``padding_mask``, an ``attention_mask`` input combined
+    with the causal mask as transformers >= 4.36 does. BERT only: ``rotary``, rotary position embeddings on Q and
     K (RoFormer, Su et al. 2021, in LLaMA's half-split form) in place of the
     learned position table; ``mask_style``, how the padding mask is built
     (``extended``, ``4d`` or ``masked-fill``: :mod:`spatten.export_bert`).
@@ -135,6 +136,7 @@ class ModelConfig:
     key_padding_mask: bool = False
     kv_heads: int = 0
     rope_theta: float = 10000.0
+    padding_mask: bool = False
     rotary: bool = False
     mask_style: str = "extended"
     image_size: int = 32
@@ -165,6 +167,8 @@ class ModelConfig:
             raise ValueError(f"unknown mask style {self.mask_style!r} (expected one of {MASK_STYLES})")
         if self.mask_style != "extended" and self.kind != "bert":
             raise ValueError("mask_style is a bert option")
+        if self.padding_mask and self.kind != "llama":
+            raise ValueError("padding_mask is a llama option (bert always has its attention_mask)")
         if self.rotary and self.kind != "bert":
             raise ValueError("rotary is a bert option (llama always has it)")
         if (self.kind == "llama" or self.rotary) and (self.hidden // self.heads) % 2:
@@ -197,6 +201,8 @@ class ModelConfig:
             return ["pixel_values"]
         if self.kind in ENCODER_DECODER:
             return ["input_ids", "decoder_input_ids"]
+        if self.padding_mask:
+            return ["input_ids", "attention_mask"]
         return ["input_ids"] + self.cache_names("past_key_values")
 
     @property
@@ -480,7 +486,7 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
         return {"pixel_values": rng.standard_normal(shape).astype(np.float32)}
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
     if cfg.kind == "llama":
-        return {"input_ids": ids}
+        return {"input_ids": ids, **({"attention_mask": padding_mask(batch, seq_len)} if cfg.padding_mask else {})}
     if cfg.kind in ENCODER_DECODER:
         target = rng.integers(0, cfg.vocab, size=(batch, decoder_length(seq_len)), dtype=np.int64)
         return {"input_ids": ids, "decoder_input_ids": target}
@@ -496,12 +502,19 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
         shape = (batch, cfg.heads, past_len, cfg.hidden // cfg.heads)
         past = {n: rng.standard_normal(shape).astype(np.float32) for n in cfg.cache_names("past_key_values")}
         return {"input_ids": ids, **past}
+    types = np.zeros((batch, seq_len), dtype=np.int64)
+    types[:, seq_len // 2:] = 1
+    return {"input_ids": ids, "attention_mask": padding_mask(batch, seq_len), "token_type_ids": types}
+
+
+def padding_mask(batch: int, seq_len: int) -> np.ndarray:
+    """int64 [batch, seq_len], 1 where a token is attended: the last
+    quarter (at least one position) of the last row is padding (0) when
+    seq_len >= 3."""
     mask = np.ones((batch, seq_len), dtype=np.int64)
     if seq_len >= 3:
         mask[-1, seq_len - max(1, seq_len // 4):] = 0
-    types = np.zeros((batch, seq_len), dtype=np.int64)
-    types[:, seq_len // 2:] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return mask
 
 
 def torch_outputs(model: nn.Module, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -576,6 +589,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--hidden", type=int)
     ap.add_argument("--heads", type=int)
     ap.add_argument("--kv-heads", type=int, dest="kv_heads", help="llama: K/V heads (grouped-query attention)")
+    ap.add_argument("--padding-mask", action="store_true", dest="padding_mask",
+                    help="llama: an attention_mask input, combined with the causal mask as transformers >= 4.36 does")
     ap.add_argument("--vocab", type=int)
     ap.add_argument("--max-positions", type=int, dest="max_positions")
     ap.add_argument("--seq-len", type=int, default=8, help="sequence length of the tracing sample")
@@ -601,7 +616,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         over["pooler"] = False
     if args.past:
         over["past"] = True
-    for flag in ("norm_first", "batch_first", "key_padding_mask"):
+    for flag in ("norm_first", "batch_first", "key_padding_mask", "padding_mask"):
         if getattr(args, flag):
             over[flag] = True
     if args.activation:

@@ -136,8 +136,9 @@ class LlamaDecoderLayer(nn.Module):
 
 
 class LlamaForCausalLM(nn.Module):
-    """Input int64 input_ids [batch, sequence]; output logits [batch,
-    sequence, vocab]. Batch rows are unpadded (no attention_mask input)."""
+    """Input int64 input_ids [batch, sequence], and with
+    ``ModelConfig.padding_mask`` int64 attention_mask [batch, sequence] (1:
+    attend, 0: padding); output logits [batch, sequence, vocab]."""
 
     def __init__(self, c: "ModelConfig"):
         super().__init__()
@@ -171,10 +172,17 @@ class LlamaForCausalLM(nn.Module):
             presents.append(present)
         return self.lm_head(self.norm(x)), presents
 
-    def forward(self, input_ids):
-        l = input_ids.shape[1]
+    def forward(self, input_ids, attention_mask=None):
+        b, l = input_ids.shape
         position_ids = torch.arange(0, l, dtype=torch.long).unsqueeze(0)
-        mask = torch.triu(torch.full((l, l), torch.finfo(torch.float32).min), diagonal=1)[None, None]
+        lowest = torch.finfo(torch.float32).min
+        mask = torch.triu(torch.full((l, l), lowest), diagonal=1)[None, None]
+        if attention_mask is not None:
+            # transformers >= 4.36 (AttentionMaskConverter.to_4d): the padding
+            # mask expanded and inverted, then the causal mask filled where it is set.
+            inverted = 1.0 - attention_mask[:, None, None, :].expand(b, 1, l, l).to(torch.float32)
+            padded = inverted.masked_fill(inverted.to(torch.bool), lowest)
+            mask = mask.masked_fill(padded.to(torch.bool), lowest)
         x = self.embed_tokens(input_ids)
         for layer in self.layers:
             x = layer(x, self.cos_cached, self.sin_cached, position_ids, mask)

@@ -334,6 +334,40 @@ bool isScoreBias(Value m, ArrayRef<int64_t> scores) {
          s[2] == scores[2] && s[3] == scores[3];
 }
 
+/// `Where(c, fill, C)` or `Where(c, C, fill)` with fill <= -1e4, c a
+/// condition on an integer [B, Lk] (KeyMask.h) that selects the fill for
+/// padded keys, and C a causal constant: transformers >= 4.36's
+/// `causal_4d_mask.masked_fill(expanded_mask.bool(), finfo.min)` (LLaMA
+/// with an attention_mask). Sets the causal flag and the keys' bias.
+bool matchCausalKeyMask(Value m, ArrayRef<int64_t> shape, Scores &acc) {
+  Operation *where = defOnnx(m, "Where");
+  if (!where || acc.causal || acc.hasPadding())
+    return false;
+  int64_t lq = shape[shape.size() - 2], lk = shape.back();
+  for (unsigned fillAt : {1u, 2u}) {
+    std::optional<double> fill = getScalarConst(where->getOperand(fillAt));
+    if (!fill || !(*fill <= kMaskedBias) ||
+        !isCausalConst(where->getOperand(3 - fillAt), lq, lk,
+                       [](double v, bool keep) {
+                         return keep ? v == 0 : v <= kMaskedBias;
+                       }))
+      continue;
+    std::optional<KeyMask> padded =
+        matchKeyCondition(where->getOperand(0), shape);
+    if (!padded)
+      continue;
+    if (fillAt == 2) // the fill where the condition is false
+      std::swap(padded->equal, padded->other);
+    float bias = std::max(float(*fill), std::numeric_limits<float>::lowest());
+    padded->equal *= bias;
+    padded->other *= bias;
+    acc.keyMask = padded;
+    acc.causal = true;
+    return true;
+  }
+  return false;
+}
+
 /// `Add(s, mask)` in either operand order: a padding bias (HF's
 /// [B,1,1,Lk] or torch's key padding mask), an additive causal constant, a
 /// per-head score bias or zeros.
@@ -354,6 +388,8 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
                         return keep ? v == 0 : v <= kMaskedBias;
                       })) {
       next.causal = true;
+    } else if (matchCausalKeyMask(m, shape, next)) {
+      // causal and the keys' bias
     } else if (!padded && (keyMask = matchKeyMask(m, shape))) {
       next.keyMask = keyMask;
     } else if (!padded && isPaddingBias(m, shape)) {

@@ -1,7 +1,9 @@
 """The padding masks newer Hugging Face exports compute from the int64
 ``attention_mask`` (``ModelConfig.mask_style``): transformers >= 4.36's
 ``_prepare_4d_attention_mask`` (``4d``) and DistilBERT's
-``scores.masked_fill(mask == 0, finfo.min)`` (``masked-fill``).
+``scores.masked_fill(mask == 0, finfo.min)`` (``masked-fill``); and
+LLaMA's causal mask filled where the padding mask is set
+(``ModelConfig.padding_mask``, transformers >= 4.36).
 
 Exported by PyTorch 1.13 at opsets 14 and 17, compiled dense and compared
 with onnxruntime and PyTorch, padding included, and with mask values
@@ -70,3 +72,15 @@ def test_spatten_agrees_with_reference(style, config, tmp_path):
     inputs["attention_mask"][0, -3:] = 0
     check_agreement((path, R.from_onnx(path), {"batch": 1, "sequence": L0}, inputs, L0), CONFIGS[config],
                     tmp_path)
+
+
+@pytest.mark.parametrize("opset", [14, 17])
+def test_padded_llama_matches_onnxruntime_and_torch(opset, tmp_path):
+    """Batch 2, the last row's last keys padding, under the causal mask.
+    Dense only: the NumPy reference has no padding under a causal mask."""
+    path = tmp_path / f"llama-{opset}.onnx"
+    model = spexport.export("llama", str(path), opset=opset, seed=1, seq_len=L0, padding_mask=True)
+    inputs = spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2)
+    assert (inputs["attention_mask"] == 0).any()
+    check_dense(tmp_path, path, model, inputs)
+
