@@ -108,9 +108,10 @@ class ModelConfig:
     ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
     ``rope_theta`` (the rotary embedding's base; also BERT's with
     ``rotary``), and ``padding_mask``, an ``attention_mask`` input combined
-    with the causal mask as transformers >= 4.36 does. BERT only: ``rotary``, rotary position embeddings on Q and
-    K (RoFormer, Su et al. 2021, in LLaMA's half-split form) in place of the
-    learned position table; ``mask_style``, how the padding mask is built
+    with the causal mask as transformers >= 4.36 does. BERT only:
+    ``rotary``, rotary position embeddings on Q and K (RoFormer, Su et al.
+    2021, in LLaMA's half-split form) in place of the learned position
+    table; ``mask_style``, how the padding mask is built
     (``extended``, ``4d`` or ``masked-fill``: :mod:`spatten.export_bert`).
     ViT only: ``image_size``
     (pixels per side), ``patch_size`` (pixels per patch side, the Conv's
