@@ -40,7 +40,6 @@
 
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
-#include <limits>
 #include <sstream>
 
 namespace spatten::lift {
@@ -132,6 +131,12 @@ bool isCausalConst(Value c, int64_t lq, int64_t lk,
 }
 
 constexpr double kMaskedBias = -1e4 * 0.999;
+
+/// An additive causal constant's element: 0 where the key is visible, at
+/// most -1e4 where it is masked.
+bool isCausalBias(double v, bool visible) {
+  return visible ? v == 0 : v <= kMaskedBias;
+}
 
 /// The chain between MatMul(Qh, Kt) and Softmax.
 struct Scores {
@@ -344,28 +349,17 @@ bool matchCausalKeyMask(Value m, ArrayRef<int64_t> shape, Scores &acc) {
   if (!where || acc.causal || acc.hasPadding())
     return false;
   int64_t lq = shape[shape.size() - 2], lk = shape.back();
-  for (unsigned fillAt : {1u, 2u}) {
-    std::optional<double> fill = getScalarConst(where->getOperand(fillAt));
-    if (!fill || !(*fill <= kMaskedBias) ||
-        !isCausalConst(where->getOperand(3 - fillAt), lq, lk,
-                       [](double v, bool keep) {
-                         return keep ? v == 0 : v <= kMaskedBias;
-                       }))
-      continue;
-    std::optional<KeyMask> padded =
-        matchKeyCondition(where->getOperand(0), shape);
-    if (!padded)
-      continue;
-    if (fillAt == 2) // the fill where the condition is false
-      std::swap(padded->equal, padded->other);
-    float bias = std::max(float(*fill), std::numeric_limits<float>::lowest());
-    padded->equal *= bias;
-    padded->other *= bias;
-    acc.keyMask = padded;
-    acc.causal = true;
-    return true;
-  }
-  return false;
+  std::optional<FilledKeys> f =
+      matchFilledKeys(where, shape, kMaskedBias, [&](Value causal) {
+        return isCausalConst(causal, lq, lk, isCausalBias);
+      });
+  if (!f)
+    return false;
+  f->padded.equal *= f->fill;
+  f->padded.other *= f->fill;
+  acc.keyMask = f->padded;
+  acc.causal = true;
+  return true;
 }
 
 /// `Add(s, mask)` in either operand order: a padding bias (HF's
@@ -382,11 +376,8 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
     std::optional<KeyMask> keyMask;
     if (isZeroConst(m)) {
       // Adds nothing (T5's cross-attention bias).
-    } else if (!next.causal &&
-        isCausalConst(m, shape[shape.size() - 2], shape.back(),
-                      [](double v, bool keep) {
-                        return keep ? v == 0 : v <= kMaskedBias;
-                      })) {
+    } else if (!next.causal && isCausalConst(m, shape[shape.size() - 2],
+                                             shape.back(), isCausalBias)) {
       next.causal = true;
     } else if (matchCausalKeyMask(m, shape, next)) {
       // causal and the keys' bias
@@ -411,26 +402,17 @@ FailureOr<Scores> parseAddMask(Operation *add, Scores acc,
 /// selector with `mask_fill` = fill, which is what Where computes.
 FailureOr<Scores> parseKeySelect(Operation *where, Scores acc,
                                  ArrayRef<int64_t> shape) {
-  for (unsigned fillAt : {1u, 2u}) {
-    Value w = where->getOperand(3 - fillAt);
-    std::optional<double> fill = getScalarConst(where->getOperand(fillAt));
-    if (!fill || !(*fill <= kMaskedBias) ||
-        w.getType() != where->getResult(0).getType())
-      continue;
-    std::optional<KeyMask> cond =
-        matchKeyCondition(where->getOperand(0), shape);
-    if (!cond)
-      continue;
-    if (fillAt == 1) // the scores are kept where the condition is false
-      std::swap(cond->equal, cond->other);
-    Scores next = acc;
-    next.keyMask = cond;
-    next.maskFill =
-        std::max(*fill, double(std::numeric_limits<float>::lowest()));
-    if (FailureOr<Scores> r = parseScores(w, next, shape); succeeded(r))
-      return r;
-  }
-  return failure();
+  Type scores = where->getResult(0).getType();
+  std::optional<FilledKeys> f =
+      matchFilledKeys(where, shape, kMaskedBias,
+                      [&](Value y) { return y.getType() == scores; });
+  if (!f)
+    return failure();
+  // The selector keeps the keys the fill leaves alone.
+  std::swap(f->padded.equal, f->padded.other);
+  acc.keyMask = f->padded;
+  acc.maskFill = f->fill;
+  return parseScores(f->y, acc, shape);
 }
 
 FailureOr<Scores> parseScores(Value s, Scores acc, ArrayRef<int64_t> shape) {
@@ -681,10 +663,8 @@ std::string explainMask(Value m, ArrayRef<int64_t> scores,
            "values over the keys of an integer [B,Lk] tensor";
   }
   auto causal01 = [](double v, bool keep) { return v == (keep ? 1.0 : 0.0); };
-  auto causalBias = [](double v, bool keep) {
-    return keep ? v == 0 : v <= kMaskedBias;
-  };
-  if (isCausalConst(m, lq, lk, causal01) || isCausalConst(m, lq, lk, causalBias))
+  if (isCausalConst(m, lq, lk, causal01) ||
+      isCausalConst(m, lq, lk, isCausalBias))
     return "";
   return "its mask constant [.., " + std::to_string(lq) + ", " +
          std::to_string(lk) + "] is not lower-triangular with offset Lk - Lq = " +

@@ -386,6 +386,26 @@ std::optional<KeyMask> matchKeyCondition(Value cond, ArrayRef<int64_t> scores) {
                  s->whenEqual ? 0.0f : 1.0f};
 }
 
+std::optional<FilledKeys> matchFilledKeys(Operation *where,
+                                          ArrayRef<int64_t> scores,
+                                          double maxFill,
+                                          llvm::function_ref<bool(Value)> isY) {
+  for (unsigned fillAt : {1u, 2u}) {
+    std::optional<double> fill = getScalarConst(where->getOperand(fillAt));
+    Value y = where->getOperand(3 - fillAt);
+    if (!fill || !(*fill <= maxFill) || !isY(y))
+      continue;
+    std::optional<KeyMask> padded =
+        matchKeyCondition(where->getOperand(0), scores);
+    if (!padded)
+      return std::nullopt;
+    if (fillAt == 2) // the fill where the condition is false
+      std::swap(padded->equal, padded->other);
+    return FilledKeys{*padded, finite(float(*fill)), y};
+  }
+  return std::nullopt;
+}
+
 Value buildKeyMask(OpBuilder &rw, Location loc, const KeyMask &mask, int64_t b,
                    int64_t lk) {
   auto type = RankedTensorType::get({b, lk}, rw.getF32Type());

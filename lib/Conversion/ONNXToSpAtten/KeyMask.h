@@ -44,6 +44,19 @@ std::optional<KeyMask> matchKeyMask(Value m, ArrayRef<int64_t> scores);
 /// KeyMask of 1 where it is true and 0 where it is false.
 std::optional<KeyMask> matchKeyCondition(Value cond, ArrayRef<int64_t> scores);
 
+/// `Where(c, fill, y)` or `Where(c, y, fill)` read as y with the fill at
+/// the padded keys: the fill a scalar constant <= `maxFill`, `isY(y)`, and
+/// c a condition on an integer [B, Lk] (matchKeyCondition).
+struct FilledKeys {
+  KeyMask padded; ///< 1 at the keys that take the fill, 0 elsewhere
+  float fill;     ///< -inf becomes the lowest finite f32
+  Value y;
+};
+std::optional<FilledKeys> matchFilledKeys(Operation *where,
+                                          ArrayRef<int64_t> scores,
+                                          double maxFill,
+                                          llvm::function_ref<bool(Value)> isY);
+
 /// The mask as f32 [b, lk], computed from `mask.ints` with spatten ops:
 /// `(Cast(ints) - k)^2` capped at 1 is 0 where ints == k and 1 elsewhere,
 /// exactly for every int32 or int64 value.
