@@ -9,14 +9,17 @@
 //     bias = Where(Cast<bool>(inv), finfo.min, inv)       added to the scores
 //   DistilBERT (`masked_fill`):
 //     s    = Where(Expand(Reshape(Equal(mask, 0))), finfo.min, s)
+//   transformers >= 4.36 with a causal mask (LLaMA):
+//     bias = Where(Cast<bool>(the 4.36 bias above), finfo.min, causal)
 //
-// Both are functions of one element of the integer tensor, broadcast over
-// heads and queries, that take one value where it equals some k and another
-// elsewhere. This file reads such a chain of elementwise ops with scalar
-// constants (Cast, Add, Sub, Mul, Div, Equal, Not, Where) and layout ops
-// that only add, remove or broadcast unit dims, and rebuilds the mask on
-// [B, Lk] with spatten ops exactly for every integer value, so the Expand
-// over queries, the bool tensors and Where need no lowering of their own.
+// Their key masks are functions of one element of the integer tensor,
+// broadcast over heads and queries, that take one value where it equals
+// some k and another elsewhere. This file reads such a chain of
+// elementwise ops with scalar constants (Cast, Add, Sub, Mul, Div, Equal,
+// Not, Where) and layout ops that only add, remove or broadcast unit dims,
+// and rebuilds the mask on [B, Lk] with spatten ops exactly for every
+// integer value, so the Expand over queries, the bool tensors and Where
+// need no lowering of their own.
 //
 //===----------------------------------------------------------------------===//
 
