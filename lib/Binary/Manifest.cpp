@@ -35,6 +35,8 @@ json::Value tensorToJSON(const TensorInfo &t) {
                  {"dram_addr", int64_t(t.dramAddr)}};
   if (t.indexRows)
     o["index_rows"] = int64_t(*t.indexRows);
+  if (t.indexRows && !t.indexWraps)
+    o["index_wraps"] = false;
   return o;
 }
 
@@ -47,8 +49,9 @@ json::Array tensorsToJSON(const std::vector<TensorInfo> &ts) {
 
 Expected<TensorInfo> tensorFromJSON(const json::Value &v,
                                     const std::string &path) {
-  auto o = objectWithKeys(&v, path,
-                          {"name", "shape", "dtype", "dram_addr", "index_rows"});
+  auto o = objectWithKeys(
+      &v, path,
+      {"name", "shape", "dtype", "dram_addr", "index_rows", "index_wraps"});
   if (!o)
     return o.takeError();
   TensorInfo t;
@@ -76,6 +79,12 @@ Expected<TensorInfo> tensorFromJSON(const json::Value &v,
       return fieldError(path + ".index_rows",
                         "expected a positive row count on an integer tensor");
     t.indexRows = *rows;
+  }
+  if (const json::Value *wraps = (*o)->get("index_wraps")) {
+    if (!wraps->getAsBoolean() || !t.indexRows)
+      return fieldError(path + ".index_wraps",
+                        "expected a boolean beside index_rows");
+    t.indexWraps = *wraps->getAsBoolean();
   }
   return t;
 }

@@ -571,21 +571,25 @@ static std::string elementIndex(uint64_t flat, llvm::ArrayRef<int64_t> shape) {
 /// Token ids as ONNX Gather takes them: in [-rows, rows), a negative one
 /// counting from the end. Wraps the negative ones in place in DRAM; an id
 /// outside is an error naming the input, the element and the table, as
-/// onnxruntime refuses it (the gather would read past the table).
+/// onnxruntime refuses it (the gather would read past the table). Ids the
+/// program also reads as values (`indexWraps` false) must be in [0, rows).
 template <typename T>
 static Error wrapIndicesOf(const binary::TensorInfo &info, uint8_t *data) {
   int64_t rows = int64_t(*info.indexRows);
+  int64_t lowest = info.indexWraps ? -rows : 0;
   uint64_t n = info.bytes() / sizeof(T);
   for (uint64_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, data + i * sizeof(T), sizeof(T));
-    if (v < -rows || v >= rows)
-      return makeError("input '" + info.name + "': element " +
-                       elementIndex(i, info.shape) + " is " +
-                       std::to_string(v) + ", outside [-" +
-                       std::to_string(rows) + ", " + std::to_string(rows) +
-                       "): the table it indexes has " + std::to_string(rows) +
-                       " rows");
+    if (v < lowest || v >= rows)
+      return makeError(
+          "input '" + info.name + "': element " + elementIndex(i, info.shape) +
+          " is " + std::to_string(v) + ", outside [" + std::to_string(lowest) +
+          ", " + std::to_string(rows) + "): the table it indexes has " +
+          std::to_string(rows) + " rows" +
+          (info.indexWraps ? ""
+                           : ", and the program also reads the ids as values, "
+                             "so a negative one is not counted from the end"));
     if (v < 0) {
       v = T(v + rows);
       std::memcpy(data + i * sizeof(T), &v, sizeof(T));

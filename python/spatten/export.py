@@ -112,7 +112,11 @@ class ModelConfig:
     ``rotary``, rotary position embeddings on Q and K (RoFormer, Su et al.
     2021, in LLaMA's half-split form) in place of the learned position
     table; ``mask_style``, how the padding mask is built
-    (``extended``, ``4d`` or ``masked-fill``: :mod:`spatten.export_bert`).
+    (``extended``, ``4d`` or ``masked-fill``: :mod:`spatten.export_bert`);
+    ``padding_idx``, RoBERTa's position ids counted from ``input_ids``
+    (padding tokens are this id and keep it as their position; the others
+    count from it + 1, so ``max_positions`` must exceed the sequence by
+    padding_idx + 1).
     ViT only: ``image_size``
     (pixels per side), ``patch_size`` (pixels per patch side, the Conv's
     kernel and stride) and ``channels``."""
@@ -140,6 +144,7 @@ class ModelConfig:
     padding_mask: bool = False
     rotary: bool = False
     mask_style: str = "extended"
+    padding_idx: Optional[int] = None
     image_size: int = 32
     patch_size: int = 8
     channels: int = 3
@@ -170,6 +175,8 @@ class ModelConfig:
             raise ValueError("mask_style is a bert option")
         if self.padding_mask and self.kind != "llama":
             raise ValueError("padding_mask is a llama option (bert always has its attention_mask)")
+        if self.padding_idx is not None and (self.kind != "bert" or self.rotary):
+            raise ValueError("padding_idx (RoBERTa's position ids) is a bert option without rotary")
         if self.rotary and self.kind != "bert":
             raise ValueError("rotary is a bert option (llama always has it)")
         if (self.kind == "llama" or self.rotary) and (self.hidden // self.heads) % 2:
@@ -481,6 +488,9 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
     ViT: standard-normal float32 pixel_values (``seq_len`` unused)."""
     if seq_len + past_len > cfg.max_positions:
         raise ValueError(f"seq_len {seq_len} + past_len {past_len} exceeds max_positions {cfg.max_positions}")
+    if cfg.padding_idx is not None and seq_len + cfg.padding_idx >= cfg.max_positions:
+        raise ValueError(f"seq_len {seq_len} needs max_positions above {seq_len + cfg.padding_idx} "
+                         f"with padding_idx {cfg.padding_idx}")
     rng = np.random.default_rng(seed)
     if cfg.kind == "vit":
         shape = (batch, cfg.channels, cfg.image_size, cfg.image_size)
@@ -504,8 +514,12 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
         past = {n: rng.standard_normal(shape).astype(np.float32) for n in cfg.cache_names("past_key_values")}
         return {"input_ids": ids, **past}
     types = np.zeros((batch, seq_len), dtype=np.int64)
-    types[:, seq_len // 2:] = 1
-    return {"input_ids": ids, "attention_mask": padding_mask(batch, seq_len), "token_type_ids": types}
+    types[:, seq_len // 2:] = min(1, cfg.type_vocab - 1)
+    mask = padding_mask(batch, seq_len)
+    if cfg.padding_idx is not None:  # RoBERTa: padding is the padding id, and only padding is
+        ids[ids == cfg.padding_idx] = (cfg.padding_idx + 1) % cfg.vocab
+        ids[mask == 0] = cfg.padding_idx
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 def padding_mask(batch: int, seq_len: int) -> np.ndarray:
@@ -557,10 +571,18 @@ def export_onnx(model: nn.Module, path: str, opset: int = 14, batch: int = 1, se
     return path
 
 
+def roberta_options(bert: ModelConfig, over: Dict) -> Dict:
+    """``over`` with RoBERTa's differences from ``bert``: position ids
+    counted from input_ids with padding_idx 1, so two more positions, and
+    one token type."""
+    return {"padding_idx": 1, "type_vocab": 1, "max_positions": bert.max_positions + 2, **over}
+
+
 def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int = 0,
            batch: int = 1, seq_len: int = 8, **over) -> nn.Module:
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
-    ``kind``: ``bert``, ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
+    ``kind``: ``bert``, ``roberta`` (BERT with RoBERTa's position ids and
+    one token type: :func:`roberta_options`), ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
     ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``vit``, ``bart`` or ``t5``;
     ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
@@ -568,6 +590,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
         kind, over = "gpt2", {**over, "lm_head": True}
     if size not in CONFIGS:
         raise ValueError(f"unknown size {size!r} (expected one of {tuple(CONFIGS)})")
+    if kind == "roberta":
+        kind, over = "bert", roberta_options(CONFIGS[size]("bert"), over)
     cfg = CONFIGS[size](kind, seed=seed, **over)
     model = build_model(cfg)
     export_onnx(model, path, opset=opset, batch=batch, seq_len=seq_len)
@@ -575,8 +599,9 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, GPT-2-, LLaMA-, ViT-, BART-, T5- or nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit", "bart", "t5"])
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, ViT-, BART-, T5- or nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit", "bart",
+                                     "t5"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")

@@ -148,7 +148,7 @@ class BertModel(nn.Module):
         # This order keeps the node order of the learned-table export as it was.
         seq = input_ids.shape[1]
         x = self.word_embeddings(input_ids)
-        positions = self.position_ids[:, :seq]
+        positions = self.position_ids[:, :seq] if self.config.padding_idx is None else self.positions(input_ids)
         rope = (self.cos_cached, self.sin_cached, positions) if self.config.rotary else None
         if rope is None:
             x = x + self.position_embeddings(positions)
@@ -157,6 +157,14 @@ class BertModel(nn.Module):
         for layer in self.layers:
             x = layer(x, mask, rope)
         return x
+
+    def positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """RoBERTa's position ids [batch, sequence], counted from input_ids
+        as Hugging Face's ``create_position_ids_from_input_ids`` does:
+        padding_idx at padding tokens, padding_idx + 1, + 2, ... at the
+        others."""
+        mask = input_ids.ne(self.config.padding_idx).int()
+        return (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + self.config.padding_idx
 
     def padding_mask(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """What the layers take for ``ModelConfig.mask_style`` (module doc)."""

@@ -226,6 +226,25 @@ TEST_F(VecTest, RowReductionsWriteOneColumn) {
   }
 }
 
+TEST_F(VecTest, RowCumSumRunsAlongEachRow) {
+  // flags 16: exclusive, 32: reverse (ONNX CumSum's attributes).
+  for (unsigned flags : {0u, 16u, 32u, 48u}) {
+    ASSERT_NO_ERR(run("row_cumsum", "flags=" + std::to_string(flags)));
+    bool exclusive = flags & 16, reverse = flags & 32;
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < 3; ++c) {
+        double want = 0;
+        for (int i = 0; i < 3; ++i) {
+          bool before = reverse ? i > c : i < c;
+          if (before || (i == c && !exclusive))
+            want += x[r * 3 + i];
+        }
+        expectSame(z(r, c), want, "row_cumsum flags=" + std::to_string(flags));
+      }
+  }
+  EXPECT_ERR(run("row_cumsum", "flags=1"), "field 'flags': unknown bits 0x1");
+}
+
 TEST_F(VecTest, RotaryRotatesHalfPairs) {
   // Rows of 4 (one head): x in act, cos in wgt, sin in wgt at 8; pair
   // (i, i + 2) rotates by the angle whose cos/sin sit at columns i, i + 2.

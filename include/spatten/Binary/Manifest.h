@@ -49,14 +49,19 @@ struct TensorInfo {
   std::vector<int64_t> shape;
   std::string dtype;   ///< "float32" | "int64" | "int32"
   uint64_t dramAddr = 0;
-  /// An input of token ids whose every use indexes a table of this many
-  /// rows: the host refuses ids outside [-rows, rows) and counts negative
-  /// ones from the end, as ONNX Gather defines (docs/BinaryFormat.md).
+  /// An input of token ids that indexes tables of this many rows: the host
+  /// refuses ids outside [-rows, rows) and counts negative ones from the
+  /// end, as ONNX Gather defines (docs/BinaryFormat.md).
   std::optional<uint64_t> indexRows;
+  /// False when the program also reads the ids as values (RoBERTa's
+  /// positions): counting a negative id from the end would change those,
+  /// so the host refuses ids outside [0, rows) instead.
+  bool indexWraps = true;
   uint64_t bytes() const;
   bool operator==(const TensorInfo &o) const {
     return name == o.name && shape == o.shape && dtype == o.dtype &&
-           dramAddr == o.dramAddr && indexRows == o.indexRows;
+           dramAddr == o.dramAddr && indexRows == o.indexRows &&
+           indexWraps == o.indexWraps;
   }
 };
 

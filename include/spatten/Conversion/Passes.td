@@ -114,7 +114,11 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       rows). Any other Conv is an error naming the attribute that
       differs (e.g. "has strides [1, 1] that differ from the kernel [2, 2]").
     - `spatten.embedding`: Gather(axis 0) of a weight table by run-time
-      integer ids.
+      integer ids. Ids computed from an integer input (RoBERTa's position
+      ids: Equal, Not, And, Or, Where, Cast, Add, Sub, Mul, Max, Min,
+      CumSum, reshapes; IndexArithmetic.h) are rebuilt in fp32 with
+      spatten.binary and spatten.cumsum, proven exact by intervals below
+      2^24 and inside the table, then spatten.cast to int32.
     - Norms and activations: the table above.
     - One to one: Add/Sub/Mul/Div/Pow/Max/Min, Neg/Exp/Log/Sqrt/Reciprocal/
       Tanh/Erf/Sigmoid/Relu/Abs, Reshape/Flatten/Squeeze/Unsqueeze,

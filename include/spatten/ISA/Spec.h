@@ -137,20 +137,48 @@ constexpr std::array<std::string_view, kNumMaskKinds> kMaskKindNames = {
 /// from w, RmsNorm gamma from y, and both use imm as epsilon; Softmax,
 /// LogSoftmax and the norms work per row; RowSum, RowMean and RowMax reduce
 /// each row of x to one value, so z is `rows` x 1; Rotary rotates each row
-/// of x (one head) by the cos row in y and the sin row in w.
+/// of x (one head) by the cos row in y and the sin row in w; RowCumSum
+/// writes each row's running sums (ONNX CumSum along the row, with flags
+/// VecExclusive and VecReverse).
 enum class VecFunc : uint8_t {
-  Copy = 0, Add = 1, Sub = 2, Mul = 3, Div = 4, Pow = 5, Max = 6, Min = 7,
-  Neg = 8, Exp = 9, Log = 10, Sqrt = 11, Recip = 12, Tanh = 13, Erf = 14,
-  Sigmoid = 15, Relu = 16, GeluErf = 17, GeluTanh = 18, LayerNorm = 19,
-  Softmax = 20, Abs = 21, RmsNorm = 22, LogSoftmax = 23, Silu = 24,
-  RowSum = 25, RowMean = 26, RowMax = 27, Rotary = 28,
+  Copy = 0,
+  Add = 1,
+  Sub = 2,
+  Mul = 3,
+  Div = 4,
+  Pow = 5,
+  Max = 6,
+  Min = 7,
+  Neg = 8,
+  Exp = 9,
+  Log = 10,
+  Sqrt = 11,
+  Recip = 12,
+  Tanh = 13,
+  Erf = 14,
+  Sigmoid = 15,
+  Relu = 16,
+  GeluErf = 17,
+  GeluTanh = 18,
+  LayerNorm = 19,
+  Softmax = 20,
+  Abs = 21,
+  RmsNorm = 22,
+  LogSoftmax = 23,
+  Silu = 24,
+  RowSum = 25,
+  RowMean = 26,
+  RowMax = 27,
+  Rotary = 28,
+  RowCumSum = 29,
 };
-constexpr unsigned kNumVecFuncs = 29;
+constexpr unsigned kNumVecFuncs = 30;
 constexpr std::array<std::string_view, kNumVecFuncs> kVecFuncNames = {
-    "copy", "add", "sub", "mul", "div", "pow", "max", "min", "neg", "exp", "log",
-    "sqrt", "recip", "tanh", "erf", "sigmoid", "relu", "gelu_erf", "gelu_tanh",
-    "layer_norm", "softmax", "abs", "rms_norm", "log_softmax", "silu",
-    "row_sum", "row_mean", "row_max", "rotary"};
+    "copy",      "add",        "sub",      "mul",     "div",      "pow",
+    "max",       "min",        "neg",      "exp",     "log",      "sqrt",
+    "recip",     "tanh",       "erf",      "sigmoid", "relu",     "gelu_erf",
+    "gelu_tanh", "layer_norm", "softmax",  "abs",     "rms_norm", "log_softmax",
+    "silu",      "row_sum",    "row_mean", "row_max", "rotary",   "row_cumsum"};
 /// Number of y/imm inputs a function reads (0 unary, 1 binary).
 constexpr bool vecFuncIsBinary(VecFunc f) {
   return f >= VecFunc::Add && f <= VecFunc::Min;
@@ -166,10 +194,12 @@ constexpr bool vecFuncIsNorm(VecFunc f) {
 
 /// VEC `flags` bits.
 enum VecFlags : uint8_t {
-  VecYImm = 1,     ///< y is the fp32 immediate `imm`, not an operand.
-  VecYPerRow = 2,  ///< y holds one value per row (column broadcast).
-  VecSwap = 4,     ///< compute y op x instead of x op y (e.g. 1 - x).
+  VecYImm = 1,           ///< y is the fp32 immediate `imm`, not an operand.
+  VecYPerRow = 2,        ///< y holds one value per row (column broadcast).
+  VecSwap = 4,           ///< compute y op x instead of x op y (e.g. 1 - x).
   VecEpsOutsideSqrt = 8, ///< a norm divides by sqrt(statistic) + imm.
+  VecExclusive = 16,     ///< RowCumSum: z[c] sums the elements before c.
+  VecReverse = 32,       ///< RowCumSum: sums run from the row's end.
 };
 /// GEMM `flags` bits.
 enum GemmFlags : uint8_t {

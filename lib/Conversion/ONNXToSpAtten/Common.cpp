@@ -262,6 +262,16 @@ Value reshapeTo(OpBuilder &rw, Location loc, Value v,
   return ReshapeOp::create(rw, loc, type.clone(shape), v);
 }
 
+Value permute(OpBuilder &rw, Location loc, Value v, ArrayRef<int64_t> perm) {
+  if (llvm::equal(perm, llvm::seq<int64_t>(0, perm.size())))
+    return v;
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(shapeOf(v)[p]);
+  return TransposeOp::create(rw, loc, tensorTypeOf(v).clone(shape), v,
+                             rw.getDenseI64ArrayAttr(perm));
+}
+
 Value scalarConst(OpBuilder &rw, Location loc, double v) {
   auto type = RankedTensorType::get({}, rw.getF32Type());
   return arith::ConstantOp::create(

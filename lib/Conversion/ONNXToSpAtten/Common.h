@@ -64,6 +64,9 @@ bool isWeight(Value v);
 /// `v` viewed with `shape` through spatten.reshape (no-op if equal).
 Value reshapeTo(OpBuilder &rw, Location loc, Value v,
                 ArrayRef<int64_t> shape);
+/// `v` with dims permuted by `perm` through spatten.transpose (no-op for
+/// the identity).
+Value permute(OpBuilder &rw, Location loc, Value v, ArrayRef<int64_t> perm);
 /// A rank-0 fp32 arith.constant.
 Value scalarConst(OpBuilder &rw, Location loc, double v);
 /// `shape` normalised to `[N]` when all leading dims are 1, else nullopt.

@@ -33,17 +33,6 @@ int64_t product(ArrayRef<int64_t> dims) {
                          std::multiplies<int64_t>());
 }
 
-/// `v` with dims permuted by `perm` (no-op for the identity).
-Value permute(OpBuilder &rw, Location loc, Value v, ArrayRef<int64_t> perm) {
-  if (llvm::equal(perm, llvm::seq<int64_t>(0, perm.size())))
-    return v;
-  SmallVector<int64_t> shape;
-  for (int64_t p : perm)
-    shape.push_back(shapeOf(v)[p]);
-  return TransposeOp::create(rw, loc, tensorTypeOf(v).clone(shape), v,
-                             rw.getDenseI64ArrayAttr(perm));
-}
-
 /// The reduced axes, sorted and non-negative; all axes when none are given
 /// (ONNX default), an empty list for ReduceSum's noop_with_empty_axes.
 FailureOr<SmallVector<int64_t>> reducedAxes(Operation *op, int64_t rank,

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KeyMask.h"
+#include "IndexArithmetic.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
@@ -418,8 +419,7 @@ Value buildKeyMask(OpBuilder &rw, Location loc, const KeyMask &mask, int64_t b,
   Value d = reshapeTo(rw, loc, x, {b, lk});
   if (mask.k != 0)
     d = binary(d, c(double(mask.k)), BinaryFn::sub);
-  // 0 where x == k, else 1: d is an integer (or huge), so d^2 >= 1 unless 0.
-  Value other = binary(binary(d, d, BinaryFn::mul), c(1), BinaryFn::min);
+  Value other = nonZeroIndicator(rw, loc, d); // 0 where x == k, else 1
   if (mask.equal == 0)
     return mask.other == 1 ? other
                            : binary(other, c(mask.other), BinaryFn::mul);

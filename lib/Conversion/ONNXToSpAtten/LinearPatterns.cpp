@@ -13,11 +13,14 @@
 //     the attention output itself, its result reshaped, as the pruning
 //     passes expect of an out-projection.
 //   - Gather(table [V,D], ids, axis 0) with a weight table and integer ids
-//     computed at run time -> spatten.embedding.
+//     given at run time -> spatten.embedding; ids computed from an integer
+//     input (RoBERTa's position ids) are rebuilt on the vector unit first
+//     (IndexArithmetic.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "Common.h"
+#include "IndexArithmetic.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
@@ -139,15 +142,15 @@ struct EmbeddingPattern : RewritePattern {
 
   LogicalResult matchAndRewrite(Operation *op,
                                 PatternRewriter &rw) const override {
-    Value table = op->getOperand(0), ids = op->getOperand(1);
-    auto idType = tensorTypeOf(ids);
-    if (getIntAttr(op, "axis").value_or(0) != 0 || !isF32Tensor(table) ||
-        shapeOf(table).size() != 2 || !isWeight(table) || getConstAttr(ids) ||
-        !idType ||
-        !(idType.getElementType().isInteger(64) ||
-          idType.getElementType().isInteger(32)))
+    if (!isTableLookup(op))
       return rw.notifyMatchFailure(op, "not a table lookup by run-time ids");
-    rw.replaceOpWithNewOp<EmbeddingOp>(op, op->getResult(0).getType(), ids,
+    Value table = op->getOperand(0), ids = op->getOperand(1);
+    std::string why;
+    FailureOr<Value> lookup =
+        liftIndexArithmetic(rw, op->getLoc(), ids, shapeOf(table)[0], why);
+    if (failed(lookup))
+      return rw.notifyMatchFailure(op, why);
+    rw.replaceOpWithNewOp<EmbeddingOp>(op, op->getResult(0).getType(), *lookup,
                                        table);
     return success();
   }

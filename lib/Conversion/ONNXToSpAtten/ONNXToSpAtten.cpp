@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Common.h"
+#include "IndexArithmetic.h"
 
 #include "spatten/Conversion/Passes.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
@@ -203,8 +204,17 @@ LogicalResult lowerRemaining(ModuleOp module) {
         op->emitWarning() << "the LayerNorm at node '" << nodeName(op)
                           << "' is not lifted: " << why
                           << "; its ops run one by one";
+  // A lookup refused for its computed ids says why; the ops that only
+  // compute those ids would repeat it.
+  llvm::SmallPtrSet<Operation *, 16> explained;
+  for (Operation *op : ops)
+    if (isTableLookup(op))
+      for (Operation *chainOp : indexChainOf(op))
+        explained.insert(chainOp);
   for (Operation *op : ops) {
     std::string why;
+    if (explained.contains(op))
+      continue;
     if (failed(convertOneToOne(op, rw, why))) {
       nodeError(op) << why;
       ok = false;

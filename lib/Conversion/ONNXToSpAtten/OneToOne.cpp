@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Common.h"
+#include "IndexArithmetic.h"
 
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
@@ -218,9 +219,15 @@ LogicalResult convertGather(Operation *op, RewriterBase &rw,
   int64_t axis = getIntAttr(op, "axis").value_or(0);
   axis = axis < 0 ? axis + rank : axis;
   std::optional<SmallVector<int64_t>> idx = getConstInts(op->getOperand(1));
-  if (!idx || idx->empty() || axis < 0 || axis >= rank) {
-    why = "gathers with run-time indices from a computed tensor, or along an "
-          "invalid axis";
+  if (axis < 0 || axis >= rank) {
+    why = "gathers along an invalid axis";
+    return failure();
+  }
+  if (!idx || idx->empty()) {
+    why = "gathers with run-time indices from a computed tensor";
+    if (isTableLookup(op))
+      why = "looks up table rows by indices it cannot compute: " +
+            explainIndexArithmetic(op->getOperand(1), shape[0]);
     return failure();
   }
   if (!isF32Tensor(data)) {

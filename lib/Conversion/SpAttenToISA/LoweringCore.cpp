@@ -112,7 +112,7 @@ LogicalResult isa::lowerOp(LoweringCore &core, Operation *op) {
                 ProgressiveFetchOp, TokenImportanceOp, LocalValuePruneOp,
                 HeadImportanceOp>([](auto) { return lowerAttentionFamily; })
           .Case<LayerNormOp, RmsNormOp, GeluOp, UnaryOp, SoftmaxOp,
-                LogSoftmaxOp, ReduceOp, BinaryOp, RotaryEmbeddingOp>(
+                LogSoftmaxOp, ReduceOp, CumSumOp, BinaryOp, RotaryEmbeddingOp>(
               [](auto) { return lowerVectorFamily; })
           .Case<EmbeddingOp, TransposeOp, SliceOp, ConcatOp, CastOp,
                 MergeTokensOp>([](auto) { return lowerDataMovement; })

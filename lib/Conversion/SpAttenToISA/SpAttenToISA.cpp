@@ -184,35 +184,59 @@ struct ConvertSpAttenToISAPass
 };
 } // namespace
 
+namespace {
+/// The tables a graph input of token ids indexes (binary::TensorInfo).
+struct IndexUse {
+  int64_t rows;
+  bool wraps; ///< no other use reads the ids as values
+};
+} // namespace
+
 static DictionaryAttr tensorInfo(Builder &b, StringRef name, const Tensor &t,
-                                 std::optional<int64_t> indexRows) {
+                                 std::optional<IndexUse> index) {
   SmallVector<NamedAttribute> fields = {
       b.getNamedAttr("name", b.getStringAttr(name)),
       b.getNamedAttr("shape", b.getI64ArrayAttr(t.shape)),
       b.getNamedAttr("dtype", b.getStringAttr(dtypeName(t.ref.dtype))),
       b.getNamedAttr("addr", b.getI64IntegerAttr(t.ref.addr)),
   };
-  if (indexRows)
+  if (index)
     fields.push_back(
-        b.getNamedAttr("index_rows", b.getI64IntegerAttr(*indexRows)));
+        b.getNamedAttr("index_rows", b.getI64IntegerAttr(index->rows)));
+  if (index && !index->wraps)
+    fields.push_back(b.getNamedAttr("index_wraps", b.getBoolAttr(false)));
   return b.getDictionaryAttr(fields);
 }
 
-/// The rows of the table `v` indexes when its every use is the indices of
-/// an embedding lookup into tables of one size: the range the host checks
-/// its ids against, and wraps negative ones into (ONNX Gather).
-static std::optional<int64_t> indexRowsOf(Value v) {
-  std::optional<int64_t> rows;
-  for (Operation *user : v.getUsers()) {
-    auto lookup = dyn_cast<EmbeddingOp>(user);
-    if (!lookup || lookup.getIndices() != v || lookup.getTable() == v)
-      return std::nullopt;
-    int64_t n = cast<ShapedType>(lookup.getTable().getType()).getDimSize(0);
-    if (rows && *rows != n)
-      return std::nullopt;
-    rows = n;
+/// The rows of the tables `v` indexes when it is the indices of embedding
+/// lookups into tables of one size: the range the host checks its ids
+/// against, and wraps negative ones into (ONNX Gather) unless another use
+/// reads the ids as values. A reshape of `v` counts as `v`.
+static std::optional<IndexUse> indexUseOf(Value v) {
+  std::optional<IndexUse> use;
+  bool values = false;
+  SmallVector<Value> views{v};
+  while (!views.empty()) {
+    Value view = views.pop_back_val();
+    for (Operation *user : view.getUsers()) {
+      if (auto reshape = dyn_cast<ReshapeOp>(user)) {
+        views.push_back(reshape.getOutput());
+        continue;
+      }
+      auto lookup = dyn_cast<EmbeddingOp>(user);
+      if (!lookup || lookup.getIndices() != view) {
+        values = true;
+        continue;
+      }
+      int64_t n = cast<ShapedType>(lookup.getTable().getType()).getDimSize(0);
+      if (use && use->rows != n)
+        return std::nullopt;
+      use = IndexUse{n, true};
+    }
   }
-  return rows;
+  if (use)
+    use->wraps = !values;
+  return use;
 }
 
 /// The graph-level name of argument/result `i` (`onnx.name`), or a default.
@@ -238,7 +262,7 @@ static FailureOr<ArrayAttr> ioInfo(Builder &b, func::FuncOp func,
     if (failed(t))
       return failure();
     infos.push_back(tensorInfo(b, ioName(func, i, results), **t,
-                               results ? std::nullopt : indexRowsOf(v)));
+                               results ? std::nullopt : indexUseOf(v)));
   }
   return b.getArrayAttr(infos);
 }

@@ -1,8 +1,8 @@
 //===- VectorLowering.cpp - Elementwise and row-wise ops to VEC -----------===//
 //
-// unary, gelu, softmax, log_softmax, layer_norm, rms_norm, reduce and
-// rotary_embedding stream rows through the vector unit (reduce writes one
-// value per row, rotary one instruction per head); binary ops
+// unary, gelu, softmax, log_softmax, layer_norm, rms_norm, reduce, cumsum
+// and rotary_embedding stream rows through the vector unit (reduce writes
+// one value per row, rotary one instruction per head); binary ops
 // broadcast their operands (numpy rules) row by row, a one-element constant
 // operand becoming the instruction's immediate.
 //
@@ -332,6 +332,13 @@ LogicalResult isa::lowerVectorFamily(LoweringCore &core, Operation *op) {
       })
       .Case([&](LogSoftmaxOp o) {
         return rowwise(core, o.getInput(), o.getOutput(), VecFunc::LogSoftmax);
+      })
+      .Case([&](CumSumOp o) {
+        RowOperands extra;
+        extra.flags = (o.getExclusive() ? VecExclusive : 0) |
+                      (o.getReverse() ? VecReverse : 0);
+        return rowwise(core, o.getInput(), o.getOutput(), VecFunc::RowCumSum,
+                       extra);
       })
       .Case([&](GeluOp o) {
         return rowwise(core, o.getInput(), o.getOutput(),

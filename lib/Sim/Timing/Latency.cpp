@@ -21,6 +21,7 @@ unsigned sim::vecFuncCost(VecFunc f) {
   case VecFunc::Max: case VecFunc::Min: case VecFunc::Neg: case VecFunc::Relu:
   case VecFunc::Abs: case VecFunc::RowSum: case VecFunc::RowMean:
   case VecFunc::RowMax:
+  case VecFunc::RowCumSum:
     return 1;
   // Iterative units (divider, square root, transcendental approximations).
   case VecFunc::Div: case VecFunc::Recip: case VecFunc::Sqrt:

@@ -2,8 +2,8 @@
 //
 // Element-wise unary and binary functions (y an operand, a per-row column
 // or an immediate), row softmax and log-softmax, layer and RMS
-// normalization, row reductions and the rotary embedding (docs/ISA.md,
-// "vec").
+// normalization, row reductions, running sums along rows and the rotary
+// embedding (docs/ISA.md, "vec").
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +36,10 @@ private:
   Error norm(VecFunc func, const Operand &x, const Operand &z);
   /// z[r] = sum, mean or max of row r of x.
   Error reduceRows(VecFunc func, const Mat &x, const Operand &z);
+  /// z[r, c] = the sum of x[r, 0..c] (ONNX CumSum along the row), of the
+  /// elements before c with VecExclusive, from the row's end with
+  /// VecReverse.
+  Error cumSumRows(const Mat &x, const Operand &z);
   /// Rotary: z = x * cos (y) + rotate_half(x) * sin (w).
   Error rotary(const Operand &x, const Operand &z);
 };
@@ -187,6 +191,26 @@ Error VectorUnit::reduceRows(VecFunc func, const Mat &x, const Operand &z) {
   return Error::success();
 }
 
+Error VectorUnit::cumSumRows(const Mat &x, const Operand &z) {
+  bool exclusive = get(F::flags) & VecExclusive;
+  bool reverse = get(F::flags) & VecReverse;
+  Eigen::Index n = x.cols();
+  Mat result(x.rows(), n);
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    double sum = 0; // in double, as the row reductions
+    for (Eigen::Index i = 0; i < n; ++i) {
+      Eigen::Index c = reverse ? n - 1 - i : i;
+      if (!exclusive)
+        sum += x(r, c);
+      result(r, c) = float(sum);
+      if (exclusive)
+        sum += x(r, c);
+    }
+  }
+  write(z, result);
+  return Error::success();
+}
+
 Error VectorUnit::rotary(const Operand &x, const Operand &z) {
   if (x.cols % 2)
     return error(F::cols, llvm::formatv("rotary needs an even row width "
@@ -217,7 +241,8 @@ Error VectorUnit::run() {
   bool isBinary = vecFuncIsBinary(func);
   uint64_t allowed = isBinary              ? (VecYImm | VecYPerRow | VecSwap)
                      : vecFuncIsNorm(func) ? VecEpsOutsideSqrt
-                                           : 0;
+                     : func == VecFunc::RowCumSum ? (VecExclusive | VecReverse)
+                                                  : 0;
   if (Error e = checkFlags(F::flags, allowed))
     return e;
   uint64_t rows = get(F::rows), cols = get(F::cols);
@@ -237,6 +262,8 @@ Error VectorUnit::run() {
   Mat xm = read(*x);
   if (vecFuncReducesRows(func))
     return reduceRows(func, xm, *z);
+  if (func == VecFunc::RowCumSum)
+    return cumSumRows(xm, *z);
   if (func == VecFunc::Softmax || func == VecFunc::LogSoftmax) {
     if (func == VecFunc::Softmax)
       softmaxRows(xm);

@@ -62,6 +62,8 @@ static FailureOr<std::vector<binary::TensorInfo>> tensorInfos(Operation *op,
     info.dramAddr = addr.getInt();
     if (auto rows = dict.getAs<IntegerAttr>("index_rows"))
       info.indexRows = rows.getInt();
+    if (auto wraps = dict.getAs<BoolAttr>("index_wraps"))
+      info.indexWraps = wraps.getValue();
     infos.push_back(std::move(info));
   }
   return infos;

@@ -59,8 +59,8 @@ from .kernels import (F32, dequantize, fake_quantize, gelu_erf, gelu_tanh, layer
                       pq_split, quantize_rows, relu, row_bytes, softmax, topk)
 from .loaders import from_onnx, from_torch, rotary_positions
 from .attention import fill_fetches, keys_per_fill, kv_bits, pq_query_tiles
-from .models import (LayerWeights, ModelWeights, PatchEmbedding, Result, bert_layer, encoder_layer, gpt2_layer, gpt2_outputs, run,
-                     run_inputs, run_layers, run_sequence)
+from .models import (LayerWeights, ModelWeights, PatchEmbedding, Result, bert_layer, encoder_layer, gpt2_layer, gpt2_outputs,
+                     roberta_positions, run, run_inputs, run_layers, run_sequence)
 
 __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attention_head", "defer_value_fetch",
            "keep_count", "kv_budget_kept", "select_kv_budget", "fill_fetches", "pq_query_tiles", "keys_per_fill", "kv_bits", "paper_schedule", "resolve_schedule", "schedule_from_keys", "select_tokens", "FLAGS",
@@ -68,5 +68,5 @@ __all__ = ["AttentionResult", "LayerRecord", "accumulate", "attention", "attenti
            "F32", "dequantize", "fake_quantize", "gelu_erf", "gelu_tanh", "layer_norm", "linear", "pq_msb_value",
            "pq_split", "quantize_rows", "relu", "row_bytes", "softmax", "topk", "from_onnx", "from_torch", "rotary_positions",
            "LayerWeights",
-           "ModelWeights", "PatchEmbedding", "Result", "bert_layer", "encoder_layer", "gpt2_layer", "gpt2_outputs", "run", "run_inputs", "run_layers",
-           "run_sequence"]
+           "ModelWeights", "PatchEmbedding", "Result", "bert_layer", "encoder_layer", "gpt2_layer", "gpt2_outputs", "roberta_positions", "run", "run_inputs",
+           "run_layers", "run_sequence"]

@@ -42,7 +42,7 @@ def from_torch(model) -> ModelWeights:
                             type_emb=sd["token_type_embeddings.weight"],
                             emb_ln=(sd["emb_ln.weight"], sd["emb_ln.bias"]),
                             pooler=lin("pooler") if c.pooler else None, mlm=_mlm(sd, lin) if c.mlm_head else None,
-                            outputs=tuple(c.output_names))
+                            outputs=tuple(c.output_names), padding_idx=c.padding_idx)
     if c.kind == "transformer-encoder":
         return _encoder_from_torch(sd, c)
     if c.kind == "llama":
@@ -209,6 +209,29 @@ class _Graph:
             raise ValueError(f"{self.path}: has no position table and no single pair of rotary cos/sin tables")
         return next(iter(tables["cos"].values())), next(iter(tables["sin"].values()))
 
+    def padding_idx(self, table: str) -> Optional[int]:
+        """RoBERTa's padding_idx when the Gathers of ``table`` (the position
+        embeddings) take ids computed from a graph input: the constant that
+        input is compared with by an Equal up the ids' chain. None when no
+        such Equal computes them (constants, or ``arange`` sliced by the
+        sequence's shape: positions 0, 1, ...)."""
+        graph_inputs = {i.name for i in self.model.graph.input}
+        for gather in (n for n in self.consumers.get(table, []) if n.op_type == "Gather"):
+            if gather.input[1] in self.consts:
+                continue
+            frontier, seen = [gather.input[1]], set()
+            while frontier:
+                node = self.producer.get(frontier.pop())
+                if node is None or id(node) in seen:
+                    continue
+                seen.add(id(node))
+                if node.op_type == "Equal" and any(i in graph_inputs for i in node.input):
+                    pad = [self.scalar(i) for i in node.input if self.scalar(i) is not None]
+                    if pad:
+                        return int(pad[0])
+                frontier.extend(node.input)
+        return None
+
     def scalar(self, name: str) -> Optional[float]:
         a = self.consts.get(name)
         return float(a.reshape(-1)[0]) if a is not None and a.size == 1 else None
@@ -345,7 +368,8 @@ def _bert_from_onnx(g: _Graph) -> ModelWeights:
     return ModelWeights("bert", hidden // head_dim, g.ln_eps(nm["emb_ln"] + ".weight"), word,
                         pos, layers, rope=rope, type_emb=g.inits.get(nm["type"]),
                         emb_ln=(g.init(nm["emb_ln"] + ".weight"), g.init(nm["emb_ln"] + ".bias")),
-                        pooler=pooler, mlm=mlm, nsp=nsp, outputs=outputs)
+                        pooler=pooler, mlm=mlm, nsp=nsp, outputs=outputs,
+                        padding_idx=g.padding_idx(nm["pos"]) if pos is not None else None)
 
 
 def rotary_positions(path) -> Optional[int]:

@@ -89,6 +89,8 @@ class ModelWeights:
     LLaMA ("llama"): RMSNorms (``ln*_g``, ``final_ln`` gamma; betas unused),
     ``kv_heads`` K/V heads shared by groups of query heads, ``rope`` the
     cos and sin tables [positions, head_dim]; no position embedding.
+    padding_idx: RoBERTa's position ids, counted from ``ids``
+    (:func:`roberta_positions`); None numbers positions 0, 1, ...
     ViT ("vit"): ``patch_emb`` instead of ``word_emb`` (None), pos_emb
     [patches + 1, hidden], pre-LN erf-GELU layers as the pre-LN transformer
     encoder's, ``final_ln``; inputs are images, not token ids.
@@ -113,6 +115,7 @@ class ModelWeights:
     kv_heads: int = 0
     rope: Optional[Tuple[np.ndarray, np.ndarray]] = None
     patch_emb: Optional[PatchEmbedding] = None
+    padding_idx: Optional[int] = None
 
     @property
     def hidden(self) -> int:
@@ -235,6 +238,15 @@ def _embed_patches(pe: PatchEmbedding, image: np.ndarray) -> np.ndarray:
     return np.concatenate([pe.cls[None, :], linear(patches.astype(F32), pe.w, pe.b)]).astype(F32)
 
 
+def roberta_positions(ids: np.ndarray, padding_idx: int) -> np.ndarray:
+    """Position ids of one sequence ids [L] as RoBERTa numbers them (Hugging
+    Face ``create_position_ids_from_input_ids``): ``padding_idx`` at padding
+    tokens, ``padding_idx`` + 1 + the count of earlier non-padding tokens
+    elsewhere."""
+    real = (ids != padding_idx).astype(np.int64)
+    return np.cumsum(real) * real + padding_idx
+
+
 def _embed(mw: ModelWeights, ids: np.ndarray, types: Optional[np.ndarray]) -> np.ndarray:
     """Embeddings of one sequence ids [L0] (ViT: one image [C, H, W]) ->
     [L0, hidden] fp32."""
@@ -242,7 +254,8 @@ def _embed(mw: ModelWeights, ids: np.ndarray, types: Optional[np.ndarray]) -> np
         return (_embed_patches(mw.patch_emb, ids) + mw.pos_emb).astype(F32)
     x = mw.word_emb[ids].astype(F32)
     if mw.pos_emb is not None:  # else positions enter through rotary embeddings (LLaMA, rotary BERT)
-        x = (x + mw.pos_emb[np.arange(len(ids))]).astype(F32)
+        positions = np.arange(len(ids)) if mw.padding_idx is None else roberta_positions(ids, mw.padding_idx)
+        x = (x + mw.pos_emb[positions]).astype(F32)
     if mw.kind == "bert":
         if mw.type_emb is not None:
             t = np.zeros_like(ids) if types is None else types

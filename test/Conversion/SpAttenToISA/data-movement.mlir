@@ -39,19 +39,23 @@ func.func @reshape(%x: tensor<2x3xf32>) -> tensor<6xf32> {
 // -----
 
 // Concat writes each input at its offset along the axis; slice reads with
-// the slice's offset and strides; cast converts int64 on load.
+// the slice's offset and strides; cast converts int64 on load, and fp32
+// to int32 on store.
 // CHECK-LABEL: spatten_isa.program @concat_slice_cast
 // CHECK: spatten_isa.store {{.*}}dram_stride = 20 : i64{{.*}}rows = 2 : i64
 // CHECK: spatten_isa.store {{.*}}dram_addr = 4300 : i64, dram_stride = 20 : i64
 // CHECK: spatten_isa.load {{.*}}dram_addr = 4100 : i64, dram_stride = 24 : i64
 // CHECK: spatten_isa.load {{.*}}dtype = 1 : i64
 // CHECK-NEXT: spatten_isa.store {{.*}}dtype = 0 : i64
-func.func @concat_slice_cast(%x: tensor<2x3xf32>, %y: tensor<2x2xf32>, %i: tensor<2xi64>) -> (tensor<1x4xf32>, tensor<2xf32>) {
+// CHECK: spatten_isa.load {{.*}}dtype = 0 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}dtype = 2 : i64
+func.func @concat_slice_cast(%x: tensor<2x3xf32>, %y: tensor<2x2xf32>, %i: tensor<2xi64>) -> (tensor<1x4xf32>, tensor<2xf32>, tensor<2x3xi32>) {
   %c = spatten.concat %x, %y {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2x2xf32>) -> tensor<2x5xf32>
   %s = spatten.slice %x [0, 1] [2, 1] : (tensor<2x3xf32>) -> tensor<1x2xf32>
   %s2 = spatten.slice %c [0, 1] [1, 1] : (tensor<2x5xf32>) -> tensor<1x4xf32>
   %f = spatten.cast %i : (tensor<2xi64>) -> tensor<2xf32>
-  return %s2, %f : tensor<1x4xf32>, tensor<2xf32>
+  %n = spatten.cast %x : (tensor<2x3xf32>) -> tensor<2x3xi32>
+  return %s2, %f, %n : tensor<1x4xf32>, tensor<2xf32>, tensor<2x3xi32>
 }
 
 // -----

@@ -76,3 +76,18 @@ func.func @rotary(%x: tensor<2x3x8xf32>, %cos: tensor<3x4xf32>, %sin: tensor<3x4
   %r = spatten.rotary_embedding %x, %cos, %sin : (tensor<2x3x8xf32>, tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<2x3x8xf32>
   return %r : tensor<2x3x8xf32>
 }
+
+// -----
+
+// Running sums along each row: one `vec row_cumsum` (func 29) per row
+// tile, exclusive and reverse as flag bits 16 and 32.
+// CHECK-LABEL: spatten_isa.program @cumsum
+// CHECK: spatten_isa.load {{.*}}cols = 5 : i64{{.*}}rows = 2 : i64
+// CHECK-NEXT: spatten_isa.vec {cols = 5 : i64, flags = 0 : i64, func = 29 : i64{{.*}}rows = 2 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}cols = 5 : i64
+// CHECK: spatten_isa.vec {cols = 5 : i64, flags = 48 : i64, func = 29 : i64
+func.func @cumsum(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
+  %a = spatten.cumsum %x : tensor<2x5xf32>
+  %b = spatten.cumsum %a {exclusive, reverse} : tensor<2x5xf32>
+  return %b : tensor<2x5xf32>
+}

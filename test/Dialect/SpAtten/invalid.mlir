@@ -117,3 +117,11 @@ func.func @rotary_odd_head(%x: tensor<1x4x9xf32>, %t: tensor<4x3xf32>) -> tensor
   %y = spatten.rotary_embedding %x, %t, %t : (tensor<1x4x9xf32>, tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<1x4x9xf32>
   return %y : tensor<1x4x9xf32>
 }
+
+// -----
+
+func.func @cast_f32_to_f32(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{converts between an integer and an fp32 tensor, not 'tensor<2x3xf32>' to 'tensor<2x3xf32>'}}
+  %y = spatten.cast %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}

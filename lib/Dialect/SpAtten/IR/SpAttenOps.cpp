@@ -276,6 +276,13 @@ LogicalResult SliceOp::verify() {
 LogicalResult CastOp::verify() {
   if (shapeOf(getInput()) != shapeOf(getOutput()))
     return emitOpError("result must have the input's shape");
+  auto isF32 = [](Value v) {
+    return cast<ShapedType>(v.getType()).getElementType().isF32();
+  };
+  if (isF32(getInput()) == isF32(getOutput()))
+    return emitOpError("converts between an integer and an fp32 tensor, "
+                       "not ")
+           << getInput().getType() << " to " << getOutput().getType();
   return success();
 }
 

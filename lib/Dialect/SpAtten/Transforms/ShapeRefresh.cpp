@@ -114,8 +114,8 @@ LogicalResult ShapeRefresher::refresh(Operation *op) {
   };
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<LayerNormOp, RmsNormOp, GeluOp, UnaryOp, SoftmaxOp, LogSoftmaxOp,
-            CastOp, LocalValuePruneOp, DequantizeOp, RotaryEmbeddingOp>(
-          [&](Operation *) { return sameAsInput(0); })
+            CastOp, CumSumOp, LocalValuePruneOp, DequantizeOp,
+            RotaryEmbeddingOp>([&](Operation *) { return sameAsInput(0); })
       .Case([&](LinearOp l) {
         Shape s = shapeOf(l.getInput());
         s.back() = shapeOf(l.getOutput()).back();

@@ -277,15 +277,36 @@ def SpAtten_SliceOp : SpAtten_Op<"slice", [Pure]> {
 }
 
 def SpAtten_CastOp : SpAtten_Op<"cast", [Pure]> {
-  let summary = "convert integer tensors to fp32";
+  let summary = "convert between integer and fp32 tensors";
   let description = [{
-    Same shape; int64/int32 input (e.g. an attention mask graph input),
-    fp32 result. Lowered to a DMA load with dtype conversion.
+    Same shape. An int64/int32 input (e.g. an attention mask graph input)
+    gives fp32; an fp32 input gives int64/int32, truncated toward zero as
+    ONNX Cast does (e.g. position ids computed on the vector unit, for an
+    embedding lookup). Lowered to DMA copies whose load or store converts
+    (docs/ISA.md, "load"); an fp32 value that the integer type cannot hold
+    is a runtime error in the simulator.
   }];
-  let arguments = (ins SpAtten_IndexTensor:$input);
-  let results = (outs SpAtten_F32Tensor:$output);
+  let arguments = (ins AnyTypeOf<[SpAtten_IndexTensor, SpAtten_F32Tensor]>:$input);
+  let results = (outs AnyTypeOf<[SpAtten_IndexTensor, SpAtten_F32Tensor]>:$output);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+}
+
+def SpAtten_CumSumOp : SpAtten_Op<"cumsum", [Pure, SameOperandsAndResultType]> {
+  let summary = "running sums along the last dimension";
+  let description = [{
+    `input` and result are `[..., N]`: `output[..., j]` is the sum of
+    `input[..., 0..j]` (ONNX CumSum-14 along the last axis; the lift
+    transposes other axes there). With `exclusive` the sum stops before
+    `j`; with `reverse` it runs from `N - 1` down to `j`. Accumulated in
+    more than fp32 precision, so integer-valued inputs whose sums stay below
+    2^24 in magnitude give exact integers. Runs on the vector unit
+    (`row_cumsum`, docs/ISA.md "vec").
+  }];
+  let arguments = (ins SpAtten_F32Tensor:$input, UnitAttr:$exclusive,
+                       UnitAttr:$reverse);
+  let results = (outs SpAtten_F32Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
 include "spatten/Dialect/SpAtten/IR/SpAttenPruningOps.td"
