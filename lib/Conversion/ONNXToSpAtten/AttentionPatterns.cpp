@@ -182,15 +182,6 @@ bool isHeadsView(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
          a[0] == b[0] * b[1];
 }
 
-/// The ONNX name of a graph input.
-std::string argName(BlockArgument arg) {
-  auto func = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
-  auto name = func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                       "onnx.name")
-                   : StringAttr();
-  return name ? name.str() : "#" + std::to_string(arg.getArgNumber());
-}
-
 /// `m` is the [.., P:P+Lq, 0:Lk] window (P = Lk - Lq) of a [B,1,M,M] graph
 /// input that the caller asserted (assume-causal-inputs) to hold a
 /// lower-triangular 0/1 mask, taken by unit-step Slices: then `m` is the

@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/APFloat.h"
 
 #include <cmath>
@@ -270,6 +271,14 @@ Value permute(OpBuilder &rw, Location loc, Value v, ArrayRef<int64_t> perm) {
     shape.push_back(shapeOf(v)[p]);
   return TransposeOp::create(rw, loc, tensorTypeOf(v).clone(shape), v,
                              rw.getDenseI64ArrayAttr(perm));
+}
+
+std::string argName(BlockArgument arg) {
+  auto func = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
+  auto name =
+      func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "onnx.name")
+           : StringAttr();
+  return name ? name.str() : "#" + std::to_string(arg.getArgNumber());
 }
 
 Value scalarConst(OpBuilder &rw, Location loc, double v) {

@@ -27,6 +27,9 @@ bool isOnnxDialect(Operation *op);
 /// The ONNX node name that the importer stores as a NameLoc, or "<unnamed>".
 std::string nodeName(Operation *op);
 
+/// The ONNX name of a graph input (`onnx.name`), or `#<argument number>`.
+std::string argName(BlockArgument arg);
+
 /// Skips ops that do not change the value: Identity, Dropout (inference) and
 /// a Cast whose result type equals its input type (PyTorch's `.float()`).
 Value skipNoOps(Value v);

@@ -125,8 +125,11 @@ std::optional<Info> IndexReader::compute(Value v, unsigned depth) {
     Type t = tensorTypeOf(v).getElementType();
     if (t.isSignlessInteger(64) || t.isSignlessInteger(32))
       return Info{true, 0, 0};
-    why = "integer indices are computed from an input that is not int32 or "
-          "int64";
+    auto arg = dyn_cast<BlockArgument>(v);
+    why =
+        (arg ? "graph input '" + argName(arg) + "'" : std::string("a value")) +
+        " holds " + std::to_string(cast<IntegerType>(t).getWidth()) +
+        "-bit integers; ids are int32 or int64";
     return std::nullopt;
   }
   if (!llvm::is_contained(kIndexOps, op->getName().stripDialect()))

@@ -65,3 +65,14 @@ func.func @integer_division(%ids: tensor<1x3xi64>) -> (tensor<1x3x4xf32>, tensor
   %y = onnx.Gather(%table, %d) : (tensor<8x4xf32>, tensor<1x3xi64>) -> tensor<1x3x4xf32>
   return %y, %e : tensor<1x3x4xf32>, tensor<1x3xi1>
 }
+
+// -----
+
+// Ids widened from a narrow integer input: lookups read int32 or int64.
+func.func @narrow_ids(%ids: tensor<1x3xi16> {onnx.name = "ids"}) -> tensor<1x3x4xf32> {
+  %table = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : tensor<8x4xf32>
+  %w = onnx.Cast(%ids) {to = 7 : i64} : (tensor<1x3xi16>) -> tensor<1x3xi64>
+  // expected-error @+1 {{looks up table rows by indices it cannot compute: graph input 'ids' holds 16-bit integers; ids are int32 or int64}}
+  %y = onnx.Gather(%table, %w) : (tensor<8x4xf32>, tensor<1x3xi64>) -> tensor<1x3x4xf32>
+  return %y : tensor<1x3x4xf32>
+}
