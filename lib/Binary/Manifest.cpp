@@ -37,6 +37,8 @@ json::Value tensorToJSON(const TensorInfo &t) {
     o["index_rows"] = int64_t(*t.indexRows);
   if (t.indexRows && !t.indexWraps)
     o["index_wraps"] = false;
+  if (t.valueRange)
+    o["value_range"] = json::Array{t.valueRange->first, t.valueRange->second};
   return o;
 }
 
@@ -49,9 +51,9 @@ json::Array tensorsToJSON(const std::vector<TensorInfo> &ts) {
 
 Expected<TensorInfo> tensorFromJSON(const json::Value &v,
                                     const std::string &path) {
-  auto o = objectWithKeys(
-      &v, path,
-      {"name", "shape", "dtype", "dram_addr", "index_rows", "index_wraps"});
+  auto o = objectWithKeys(&v, path,
+                          {"name", "shape", "dtype", "dram_addr", "index_rows",
+                           "index_wraps", "value_range"});
   if (!o)
     return o.takeError();
   TensorInfo t;
@@ -85,6 +87,18 @@ Expected<TensorInfo> tensorFromJSON(const json::Value &v,
       return fieldError(path + ".index_wraps",
                         "expected a boolean beside index_rows");
     t.indexWraps = *wraps->getAsBoolean();
+  }
+  if (const json::Value *range = (*o)->get("value_range")) {
+    const json::Array *a = range->getAsArray();
+    std::optional<int64_t> lo, hi;
+    if (a && a->size() == 2) {
+      lo = (*a)[0].getAsInteger();
+      hi = (*a)[1].getAsInteger();
+    }
+    if (!lo || !hi || *lo > *hi || t.dtype == "float32")
+      return fieldError(path + ".value_range",
+                        "expected [lo, hi] with lo <= hi on an integer tensor");
+    t.valueRange = {*lo, *hi};
   }
   return t;
 }

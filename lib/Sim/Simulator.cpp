@@ -598,6 +598,27 @@ static Error wrapIndicesOf(const binary::TensorInfo &info, uint8_t *data) {
   return Error::success();
 }
 
+/// An input the program computes with as holding only `info.valueRange`
+/// (binary::TensorInfo): another value is an error naming the element.
+template <typename T>
+static Error checkValueRange(const binary::TensorInfo &info,
+                             const uint8_t *data) {
+  auto [lo, hi] = *info.valueRange;
+  uint64_t n = info.bytes() / sizeof(T);
+  for (uint64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
+    if (v < lo || v > hi)
+      return makeError("input '" + info.name + "': element " +
+                       elementIndex(i, info.shape) + " is " +
+                       std::to_string(v) + ", outside [" + std::to_string(lo) +
+                       ", " + std::to_string(hi) +
+                       "]: the program computes with it as holding only these "
+                       "values (a 0/1 mask that positions are counted from)");
+  }
+  return Error::success();
+}
+
 static Error wrapIndices(const binary::TensorInfo &info, uint8_t *data) {
   if (info.dtype == "int64")
     return wrapIndicesOf<int64_t>(info, data);
@@ -634,6 +655,10 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
                      (want == ElemType::I64 ? " (int32 is also accepted for it)"
                                             : ""));
   }
+  if (info->valueRange)
+    if (Error e = info->dtype == "int64" ? checkValueRange<int64_t>(*info, dst)
+                                         : checkValueRange<int32_t>(*info, dst))
+      return e;
   if (info->indexRows)
     if (Error e = wrapIndices(*info, dst))
       return e;

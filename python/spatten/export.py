@@ -29,6 +29,10 @@ The modules are written in plain torch with the structure of Hugging Face's
   kernel, CLS token, learned position embeddings, pre-LN encoder, final
   LayerNorm) on float ``pixel_values``; the modules are in
   :mod:`spatten.export_vit`.
+* opt: Hugging Face's ``OPTForCausalLM`` (positions counted from
+  ``attention_mask`` with an offset of 2, pre-LN, BART's attention, ReLU
+  FFN, causal mask with the padding filled in, tied LM head); the modules
+  are in :mod:`spatten.export_opt`.
 * bart, t5: Hugging Face's encoder-decoders ``BartForConditionalGeneration``
   and ``T5ForConditionalGeneration`` on ``input_ids`` and
   ``decoder_input_ids``, in :mod:`spatten.export_encdec`.
@@ -52,6 +56,7 @@ CLI::
     /usr/bin/python3 -m spatten.export gpt2 --base --opset 17 -o gpt2.onnx
     /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
     /usr/bin/python3 -m spatten.export llama --tiny --kv-heads 2 --opset 17 -o llama.onnx
+    /usr/bin/python3 -m spatten.export opt --base -o opt.onnx
     /usr/bin/python3 -m spatten.export vit --tiny --image-size 32 --patch-size 8 -o vit.onnx
     /usr/bin/python3 -m spatten.export bart --tiny --opset 17 -o bart.onnx
     /usr/bin/python3 -m spatten.export t5 --activation gelu -o t5.onnx
@@ -84,10 +89,11 @@ from torch import nn
 from .export_encdec import BartForConditionalGeneration, T5ForConditionalGeneration, decoder_length
 from .export_bert import BertModel
 from .export_llama import LlamaForCausalLM, LlamaRMSNorm
+from .export_opt import OPTForCausalLM
 from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
-KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "vit", "bart", "t5")
+KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "opt", "vit", "bart", "t5")
 #: Kinds with an encoder and a decoder (inputs input_ids, decoder_input_ids).
 ENCODER_DECODER = ("bart", "t5")
 #: How ``spatten.export bert`` builds its padding mask (:mod:`spatten.export_bert`).
@@ -209,7 +215,7 @@ class ModelConfig:
             return ["pixel_values"]
         if self.kind in ENCODER_DECODER:
             return ["input_ids", "decoder_input_ids"]
-        if self.padding_mask:
+        if self.padding_mask or self.kind == "opt":
             return ["input_ids", "attention_mask"]
         return ["input_ids"] + self.cache_names("past_key_values")
 
@@ -219,7 +225,7 @@ class ModelConfig:
             if self.mlm_head:
                 return ["prediction_scores"]
             return ["last_hidden_state", "pooler_output"] if self.pooler else ["last_hidden_state"]
-        if self.lm_head or self.kind in ("llama", *ENCODER_DECODER):
+        if self.lm_head or self.kind in ("llama", "opt", *ENCODER_DECODER):
             return ["logits"] + self.cache_names("present")
         return ["last_hidden_state"]
 
@@ -249,11 +255,14 @@ def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
 
 def base_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     """BERT-base (12/768/12, vocab 30522, 512 positions; the transformer
-    encoder too), GPT-2 small (12/768/12, vocab 50257, 1024 positions) or a
-    LLaMA of that size (4 K/V heads, SwiGLU width 2048, vocab 32000)."""
+    encoder too), GPT-2 small (12/768/12, vocab 50257, 1024 positions), OPT-125M
+    (12/768/12, vocab 50272, 2048 positions) or a LLaMA of that size (4 K/V
+    heads, SwiGLU width 2048, vocab 32000)."""
     if kind == "llama":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, kv_heads=4, vocab=32000,
                     max_positions=1024, intermediate=2048)
+    elif kind == "opt":
+        base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=50272, max_positions=2048)
     elif kind != "gpt2":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=30522, max_positions=512, pooler=True)
     else:
@@ -455,7 +464,7 @@ class TransformerEncoderModel(nn.Module):
 
 #: The top module of each family but GPT-2 (with or without its LM head).
 FAMILY_MODULES = {"bert": BertModel, "transformer-encoder": TransformerEncoderModel, "llama": LlamaForCausalLM,
-                  "vit": ViTModel, "bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
+                  "opt": OPTForCausalLM, "vit": ViTModel, "bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
@@ -496,8 +505,9 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
         shape = (batch, cfg.channels, cfg.image_size, cfg.image_size)
         return {"pixel_values": rng.standard_normal(shape).astype(np.float32)}
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
-    if cfg.kind == "llama":
-        return {"input_ids": ids, **({"attention_mask": padding_mask(batch, seq_len)} if cfg.padding_mask else {})}
+    if cfg.kind in ("llama", "opt"):
+        padded = cfg.padding_mask or cfg.kind == "opt"
+        return {"input_ids": ids, **({"attention_mask": padding_mask(batch, seq_len)} if padded else {})}
     if cfg.kind in ENCODER_DECODER:
         target = rng.integers(0, cfg.vocab, size=(batch, decoder_length(seq_len)), dtype=np.int64)
         return {"input_ids": ids, "decoder_input_ids": target}
@@ -600,8 +610,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, ViT-, BART-, T5- or nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "vit", "bart",
-                                     "t5"])
+    ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "opt", "vit",
+                                     "bart", "t5"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")

@@ -22,7 +22,7 @@ in plain torch (no transformers dependency), written so that
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from torch import nn
@@ -135,6 +135,23 @@ class LlamaDecoderLayer(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x)), present
 
 
+def causal_mask_4d(attention_mask: Optional[torch.Tensor], l: int) -> torch.Tensor:
+    """The additive mask [1 or batch, 1, l, l] of a decoder-only model:
+    ``finfo.min`` above the diagonal and, with an int64 attention_mask
+    [batch, l] (1: attend, 0: padding), at the padded keys, built as
+    transformers >= 4.36 builds it (AttentionMaskConverter.to_4d): the
+    padding mask expanded and inverted, then the causal mask filled where it
+    is set."""
+    lowest = torch.finfo(torch.float32).min
+    mask = torch.triu(torch.full((l, l), lowest), diagonal=1)[None, None]
+    if attention_mask is None:
+        return mask
+    b = attention_mask.shape[0]
+    inverted = 1.0 - attention_mask[:, None, None, :].expand(b, 1, l, l).to(torch.float32)
+    padded = inverted.masked_fill(inverted.to(torch.bool), lowest)
+    return mask.masked_fill(padded.to(torch.bool), lowest)
+
+
 class LlamaForCausalLM(nn.Module):
     """Input int64 input_ids [batch, sequence], and with
     ``ModelConfig.padding_mask`` int64 attention_mask [batch, sequence] (1:
@@ -175,14 +192,7 @@ class LlamaForCausalLM(nn.Module):
     def forward(self, input_ids, attention_mask=None):
         b, l = input_ids.shape
         position_ids = torch.arange(0, l, dtype=torch.long).unsqueeze(0)
-        lowest = torch.finfo(torch.float32).min
-        mask = torch.triu(torch.full((l, l), lowest), diagonal=1)[None, None]
-        if attention_mask is not None:
-            # transformers >= 4.36 (AttentionMaskConverter.to_4d): the padding
-            # mask expanded and inverted, then the causal mask filled where it is set.
-            inverted = 1.0 - attention_mask[:, None, None, :].expand(b, 1, l, l).to(torch.float32)
-            padded = inverted.masked_fill(inverted.to(torch.bool), lowest)
-            mask = mask.masked_fill(padded.to(torch.bool), lowest)
+        mask = causal_mask_4d(attention_mask, l)
         x = self.embed_tokens(input_ids)
         for layer in self.layers:
             x = layer(x, self.cos_cached, self.sin_cached, position_ids, mask)

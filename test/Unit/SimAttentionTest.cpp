@@ -14,6 +14,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace spatten;
 using namespace spatten::isa;
@@ -143,6 +144,27 @@ TEST_F(AttnTest, PaddingAndCausal) {
   for (int i = 0; i < lq; ++i)
     bias.insert(bias.end(), row.begin(), row.end());
   expectOutput(reference(1.0f, bias, 1, nullptr));
+}
+
+TEST_F(AttnTest, LeftPaddedRowSpreadsOverEveryKey) {
+  // Keys 0 and 1 padded with finfo.min: query 0 (causal offset 0) sees only
+  // key 0, so every score of its row is the lowest fp32, as in a
+  // transformers graph, and it averages all four V rows; query 2 sees key 2,
+  // so its later key 3 gets nothing.
+  float lowest = std::numeric_limits<float>::lowest();
+  std::vector<float> row = {lowest, lowest, 0, 0};
+  fill(Buffer::Mask, 0, 0, 1, lk, row);
+  ASSERT_NO_ERR(exec(ops("mask_kind=padding_causal scale=1")));
+  for (int t = 0; t < d; ++t) {
+    double mean = (v[t] + v[d + t] + v[2 * d + t] + v[3 * d + t]) / 4.0;
+    EXPECT_NEAR(buf(Buffer::Act)[t], mean, 1e-6);
+  }
+  std::vector<float> bias;
+  for (int i = 0; i < lq; ++i)
+    bias.insert(bias.end(), row.begin(), row.end());
+  std::vector<double> want = reference(1.0f, bias, 0, nullptr);
+  for (int i = 2 * d; i < lq * d; ++i)
+    EXPECT_NEAR(buf(Buffer::Act)[i], want[i], 1e-6);
 }
 
 TEST_F(AttnTest, ImportanceAccumulatesColumnSums) {

@@ -57,11 +57,15 @@ struct TensorInfo {
   /// positions): counting a negative id from the end would change those,
   /// so the host refuses ids outside [0, rows) instead.
   bool indexWraps = true;
+  /// An integer input the program computes with in fp32 as holding only
+  /// [first, second] (OPT's positions counted from a 0/1 attention_mask):
+  /// the host refuses other values.
+  std::optional<std::pair<int64_t, int64_t>> valueRange;
   uint64_t bytes() const;
   bool operator==(const TensorInfo &o) const {
     return name == o.name && shape == o.shape && dtype == o.dtype &&
            dramAddr == o.dramAddr && indexRows == o.indexRows &&
-           indexWraps == o.indexWraps;
+           indexWraps == o.indexWraps && valueRange == o.valueRange;
   }
 };
 

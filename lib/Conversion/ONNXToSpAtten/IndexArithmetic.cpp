@@ -8,11 +8,14 @@
 
 #include "IndexArithmetic.h"
 
+#include "spatten/Dialect/SpAtten/IR/InputAttrs.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Traits.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
@@ -34,9 +37,10 @@ struct Info {
   /// A graph's integer input, possibly reshaped or widened: any value.
   bool raw = false;
   double lo = 0, hi = 0; ///< otherwise every element is an integer in [lo, hi]
+  Value leaf;            ///< raw: the graph input
 };
 
-Info interval(double lo, double hi) { return Info{false, lo, hi}; }
+Info interval(double lo, double hi) { return Info{false, lo, hi, Value()}; }
 
 bool isIntegerTensor(Value v) {
   auto t = tensorTypeOf(v);
@@ -58,11 +62,40 @@ private:
   std::optional<Info> constant(Value v, ElementsAttr attr);
   std::optional<Info> castTo(Operation *op, const Info &in);
   std::optional<Info> combine(Operation *op, ArrayRef<Info> in);
+  std::optional<Info> assumeRange(Operation *op, const Info &raw);
   Value emit(OpBuilder &rw, Location loc, Operation *op);
   Value asF32(OpBuilder &rw, Location loc, Value v);
   llvm::DenseMap<Value, std::optional<Info>> infos;
-  llvm::DenseMap<Value, Value> built;
+  llvm::DenseMap<Value, Value> built, casts;
+
+public:
+  /// Graph inputs computed with as numbers, assumed to be 0/1 masks.
+  llvm::SmallSetVector<BlockArgument, 2> masks;
 };
+
+/// The rows of the tables `v` indexes as a lookup's ids, if any.
+std::optional<int64_t> lookupRows(Value v) {
+  std::optional<int64_t> rows;
+  for (Operation *user : v.getUsers())
+    if (isTableLookup(user) && user->getOperand(1) == v)
+      rows =
+          std::min(rows.value_or(INT64_MAX), shapeOf(user->getOperand(0))[0]);
+  return rows;
+}
+
+/// An integer input that the chain computes with as a number: token ids
+/// that index a table are in [0, rows), which the host checks
+/// (binary::TensorInfo::indexWraps); any other input is taken for a 0/1
+/// mask, which the host checks too (kValueRangeAttrName).
+std::optional<Info> IndexReader::assumeRange(Operation *op, const Info &raw) {
+  auto arg = dyn_cast<BlockArgument>(raw.leaf);
+  if (!arg)
+    return fail(op, "computes with an integer value of unknown range");
+  if (std::optional<int64_t> rows = lookupRows(arg))
+    return interval(0, double(*rows - 1));
+  masks.insert(arg);
+  return interval(0, 1);
+}
 
 std::optional<Info> IndexReader::fail(Operation *op, const Twine &what) {
   if (why.empty())
@@ -124,7 +157,7 @@ std::optional<Info> IndexReader::compute(Value v, unsigned depth) {
   if (!op || !isOnnxDialect(op)) {
     Type t = tensorTypeOf(v).getElementType();
     if (t.isSignlessInteger(64) || t.isSignlessInteger(32))
-      return Info{true, 0, 0};
+      return Info{true, 0, 0, v};
     auto arg = dyn_cast<BlockArgument>(v);
     why =
         (arg ? "graph input '" + argName(arg) + "'" : std::string("a value")) +
@@ -187,10 +220,15 @@ std::optional<Info> IndexReader::combine(Operation *op, ArrayRef<Info> in) {
       return std::nullopt;
     return interval(0, 1);
   }
-  for (const Info &i : in)
-    if (i.raw)
-      return fail(op, "computes with an integer input of unknown range (only "
-                      "comparing it with a constant is exact in fp32)");
+  SmallVector<Info, 3> ranged(in);
+  for (Info &i : ranged)
+    if (i.raw) {
+      std::optional<Info> assumed = assumeRange(op, i);
+      if (!assumed)
+        return std::nullopt;
+      i = *assumed;
+    }
+  in = ranged;
   auto bounds = [&](double a, double b, double c, double d) {
     return checked(op,
                    interval(std::min({a, b, c, d}), std::max({a, b, c, d})));
@@ -228,7 +266,11 @@ Value IndexReader::asF32(OpBuilder &rw, Location loc, Value v) {
   Value b = build(rw, loc, v);
   if (tensorTypeOf(b).getElementType().isF32())
     return b;
-  return CastOp::create(rw, loc, tensorTypeOf(b).clone(rw.getF32Type()), b);
+  Value &converted = casts[b]; // one conversion of a raw input per chain
+  if (!converted)
+    converted =
+        CastOp::create(rw, loc, tensorTypeOf(b).clone(rw.getF32Type()), b);
+  return converted;
 }
 
 Value IndexReader::build(OpBuilder &rw, Location loc, Value v) {
@@ -369,13 +411,21 @@ static std::optional<Info> readIndices(IndexReader &reader, Value indices,
   return info;
 }
 
-FailureOr<Value> liftIndexArithmetic(OpBuilder &rw, Location loc, Value indices,
-                                     int64_t rows, std::string &why) {
+FailureOr<Value> liftIndexArithmetic(RewriterBase &rw, Location loc,
+                                     Value indices, int64_t rows,
+                                     std::string &why) {
   IndexReader reader;
   std::optional<Info> info = readIndices(reader, indices, rows);
   if (!info) {
     why = reader.why;
     return failure();
+  }
+  for (BlockArgument mask : reader.masks) {
+    auto func = cast<FunctionOpInterface>(mask.getOwner()->getParentOp());
+    rw.modifyOpInPlace(func, [&] {
+      func.setArgAttr(mask.getArgNumber(), kValueRangeAttrName,
+                      rw.getDenseI64ArrayAttr({0, 1}));
+    });
   }
   Value built = reader.build(rw, loc, indices);
   if (info->raw)

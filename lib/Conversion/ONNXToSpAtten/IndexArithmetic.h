@@ -9,12 +9,14 @@
 //   positions = Cast<int64>(CumSum(mask, 1) * mask) + padding_idx
 //
 // so padding keeps position padding_idx and the other tokens count from
-// padding_idx + 1. The accelerator computes in fp32 only. This file reads
-// such a chain and rebuilds it with spatten ops on fp32, where it is exact:
-// an interval is carried through every op, and each value must stay an
-// integer below 2^24 in magnitude, which fp32 holds exactly. An integer
-// input of unknown range is used only through comparisons with constants
-// below 2^24 (exact for every value, as in KeyMask.h) or as it is.
+// padding_idx + 1. OPT counts them from its attention_mask instead,
+// `Cast(CumSum(mask, 1) * mask) - 1 + 2`. The accelerator computes in fp32
+// only. This file reads such a chain and rebuilds it with spatten ops on
+// fp32, where it is exact: an interval is carried through every op, and
+// each value must stay an integer below 2^24 in magnitude, which fp32 holds
+// exactly. An integer input is compared with constants below 2^24 exactly
+// whatever it holds (as in KeyMask.h); one computed with as a number gets
+// the range the host checks (liftIndexArithmetic).
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,11 +38,16 @@ bool isTableLookup(Operation *gather);
 /// integer) tensor of the same shape, for an embedding lookup into a table
 /// of `rows` rows. The chain may use Equal, Not, And, Or, Where, Cast, Add,
 /// Sub, Mul, Max, Min, CumSum (constant axis) and Reshape, Unsqueeze,
-/// Squeeze, Flatten. Fails with `why` naming the node when another op
+/// Squeeze, Flatten. An input it computes with as a number (not only
+/// compares) is taken to be in [0, rows) when it indexes a table of `rows`
+/// rows, else to be a 0/1 mask (OPT counts positions from its
+/// attention_mask), which kValueRangeAttrName on the argument tells the
+/// host to check. Fails with `why` naming the node when another op
 /// computes a value, when a value may leave (-2^24, 2^24), or when the
-/// indices may leave [0, rows). Builds nothing on failure.
-FailureOr<Value> liftIndexArithmetic(OpBuilder &rw, Location loc, Value indices,
-                                     int64_t rows, std::string &why);
+/// indices may leave [0, rows). Changes nothing on failure.
+FailureOr<Value> liftIndexArithmetic(RewriterBase &rw, Location loc,
+                                     Value indices, int64_t rows,
+                                     std::string &why);
 
 /// Why liftIndexArithmetic refuses `indices`, or "" when it takes them.
 std::string explainIndexArithmetic(Value indices, int64_t rows);

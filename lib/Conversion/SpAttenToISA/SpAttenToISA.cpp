@@ -15,6 +15,7 @@
 #include "spatten/Dialect/ISA/IR/ISAOps.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 #include "spatten/Dialect/SpAtten/IR/GenerationAttrs.h"
+#include "spatten/Dialect/SpAtten/IR/InputAttrs.h"
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -193,7 +194,8 @@ struct IndexUse {
 } // namespace
 
 static DictionaryAttr tensorInfo(Builder &b, StringRef name, const Tensor &t,
-                                 std::optional<IndexUse> index) {
+                                 std::optional<IndexUse> index,
+                                 DenseI64ArrayAttr valueRange) {
   SmallVector<NamedAttribute> fields = {
       b.getNamedAttr("name", b.getStringAttr(name)),
       b.getNamedAttr("shape", b.getI64ArrayAttr(t.shape)),
@@ -205,16 +207,19 @@ static DictionaryAttr tensorInfo(Builder &b, StringRef name, const Tensor &t,
         b.getNamedAttr("index_rows", b.getI64IntegerAttr(index->rows)));
   if (index && !index->wraps)
     fields.push_back(b.getNamedAttr("index_wraps", b.getBoolAttr(false)));
+  if (valueRange)
+    fields.push_back(b.getNamedAttr("value_range", valueRange));
   return b.getDictionaryAttr(fields);
 }
 
 /// The rows of the tables `v` indexes when it is the indices of embedding
-/// lookups into tables of one size: the range the host checks its ids
-/// against, and wraps negative ones into (ONNX Gather) unless another use
-/// reads the ids as values. A reshape of `v` counts as `v`.
+/// lookups: the range the host checks its ids against, and wraps negative
+/// ones into (ONNX Gather) unless another use reads the ids as values or
+/// the tables differ in size (then ids must be in [0, the fewest rows)). A
+/// reshape of `v` counts as `v`.
 static std::optional<IndexUse> indexUseOf(Value v) {
   std::optional<IndexUse> use;
-  bool values = false;
+  bool values = false, sizes = false;
   SmallVector<Value> views{v};
   while (!views.empty()) {
     Value view = views.pop_back_val();
@@ -229,13 +234,12 @@ static std::optional<IndexUse> indexUseOf(Value v) {
         continue;
       }
       int64_t n = cast<ShapedType>(lookup.getTable().getType()).getDimSize(0);
-      if (use && use->rows != n)
-        return std::nullopt;
-      use = IndexUse{n, true};
+      sizes |= use && use->rows != n;
+      use = IndexUse{use ? std::min(use->rows, n) : n, true};
     }
   }
   if (use)
-    use->wraps = !values;
+    use->wraps = !values && !sizes;
   return use;
 }
 
@@ -262,7 +266,11 @@ static FailureOr<ArrayAttr> ioInfo(Builder &b, func::FuncOp func,
     if (failed(t))
       return failure();
     infos.push_back(tensorInfo(b, ioName(func, i, results), **t,
-                               results ? std::nullopt : indexUseOf(v)));
+                               results ? std::nullopt : indexUseOf(v),
+                               results
+                                   ? DenseI64ArrayAttr()
+                                   : func.getArgAttrOfType<DenseI64ArrayAttr>(
+                                         i, kValueRangeAttrName)));
   }
   return b.getArrayAttr(infos);
 }

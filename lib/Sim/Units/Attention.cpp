@@ -51,10 +51,16 @@ Expected<Mat> AttentionUnit::scores(const Operand &q, const Operand &k,
     s += read(mask);
   }
   if (causal) {
+    // With padding, a later key scores the lowest fp32 (transformers'
+    // finfo.min masks), not -inf: a query row whose every earlier key is
+    // padding (left padding) then spreads over all keys as the graph does;
+    // in any other row a later key gets 0 either way.
+    float hidden = padding ? std::numeric_limits<float>::lowest()
+                           : -std::numeric_limits<float>::infinity();
     int64_t off = attnCausalOffset(get(F::causalOffset), get(F::flags));
     for (int64_t i = 0; i < int64_t(lq); ++i)
       for (int64_t j = std::max<int64_t>(0, i + off + 1); j < int64_t(lk); ++j)
-        s(i, j) = -std::numeric_limits<float>::infinity();
+        s(i, j) = hidden;
   }
   return s;
 }

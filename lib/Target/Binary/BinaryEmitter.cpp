@@ -64,6 +64,9 @@ static FailureOr<std::vector<binary::TensorInfo>> tensorInfos(Operation *op,
       info.indexRows = rows.getInt();
     if (auto wraps = dict.getAs<BoolAttr>("index_wraps"))
       info.indexWraps = wraps.getValue();
+    if (auto range = dict.getAs<DenseI64ArrayAttr>("value_range");
+        range && range.size() == 2)
+      info.valueRange = {range[0], range[1]};
     infos.push_back(std::move(info));
   }
   return infos;

@@ -47,6 +47,8 @@ def from_torch(model) -> ModelWeights:
         return _encoder_from_torch(sd, c)
     if c.kind == "llama":
         return _llama_from_torch(model, sd, c)
+    if c.kind == "opt":
+        return _opt_from_torch(sd, c)
     if c.kind == "vit":
         return _vit_from_torch(sd, c)
     if c.kind in ("bart", "t5"):
@@ -63,6 +65,27 @@ def from_torch(model) -> ModelWeights:
                                   sd[p + "ln_2.weight"], sd[p + "ln_2.bias"]))
     return ModelWeights("gpt2", c.heads, c.ln_eps, sd["wte.weight"], sd["wpe.weight"], layers,
                         final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]), outputs=("last_hidden_state",))
+
+
+def _opt_from_torch(sd, c) -> ModelWeights:
+    """``spatten.export``'s OPTForCausalLM as the "gpt2" block with a ReLU
+    FFN: separate q/k/v projections (Q's scaling is the attention's),
+    self_attn_layer_norm / final_layer_norm as ln1 / ln2, the positions of
+    an unpadded sequence (rows 2, 3, ...), the LM head tied to the token
+    embedding."""
+    lin = lambda p: (sd[p + ".weight"].T.copy(), sd[p + ".bias"])
+    ln = lambda p: (sd[p + ".weight"], sd[p + ".bias"])
+    layers = []
+    for i in range(c.layers):
+        p = f"layers.{i}."
+        a = p + "self_attn."
+        layers.append(LayerWeights(*lin(a + "q_proj"), *lin(a + "k_proj"), *lin(a + "v_proj"),
+                                   *lin(a + "out_proj"), *ln(p + "self_attn_layer_norm"), *lin(p + "fc1"),
+                                   *lin(p + "fc2"), *ln(p + "final_layer_norm")))
+    words = sd["embed_tokens.weight"]
+    return ModelWeights("gpt2", c.heads, c.ln_eps, words, sd["embed_positions.weight"][2:], layers,
+                        final_ln=ln("final_layer_norm"), lm_head=words.T.copy(), outputs=("logits",),
+                        relu_ffn=True)
 
 
 def _llama_from_torch(model, sd, c) -> ModelWeights:

@@ -89,6 +89,9 @@ class ModelWeights:
     LLaMA ("llama"): RMSNorms (``ln*_g``, ``final_ln`` gamma; betas unused),
     ``kv_heads`` K/V heads shared by groups of query heads, ``rope`` the
     cos and sin tables [positions, head_dim]; no position embedding.
+    relu_ffn: OPT's decoder, the "gpt2" block with a ReLU FFN in place of
+    the tanh GELU (``pos_emb`` then starts at OPT's row 2, the position of
+    the first token of an unpadded sequence).
     padding_idx: RoBERTa's position ids, counted from ``ids``
     (:func:`roberta_positions`); None numbers positions 0, 1, ...
     ViT ("vit"): ``patch_emb`` instead of ``word_emb`` (None), pos_emb
@@ -116,6 +119,7 @@ class ModelWeights:
     rope: Optional[Tuple[np.ndarray, np.ndarray]] = None
     patch_emb: Optional[PatchEmbedding] = None
     padding_idx: Optional[int] = None
+    relu_ffn: bool = False
 
     @property
     def hidden(self) -> int:
@@ -182,7 +186,8 @@ def gpt2_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeight
     residual stream after the block and the attention result."""
     att = attend(lw, layer_norm(x, lw.ln1_g, lw.ln1_b, mw.ln_eps), state, mw, cfg)
     x = (x + linear(att.out, lw.wo, lw.bo)).astype(F32)
-    h = linear(gelu_tanh(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
+    act = relu if mw.relu_ffn else gelu_tanh
+    h = linear(act(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
     return (x + h).astype(F32), att
 
 

@@ -4,12 +4,15 @@
 // the table, are refused at the lookup, naming the node and the reason
 // (IndexArithmetic.h); the ops that only compute them add no errors.
 
-// Arithmetic on input_ids itself: its range is unknown.
-func.func @unknown_range(%ids: tensor<1x3xi64>) -> tensor<1x3x4xf32> {
+// An input computed with as a number is taken for a 0/1 mask (the host
+// checks it); times 2^24 it passes what fp32 holds exactly.
+func.func @mask_times_2_24(%ids: tensor<1x3xi64>) -> tensor<1x3x4xf32> {
   %table = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : tensor<8x4xf32>
+  %big = onnx.Constant {value = dense<16777215> : tensor<i64>} : tensor<i64>
   %one = onnx.Constant {value = dense<1> : tensor<i64>} : tensor<i64>
-  %p = onnx.Add(%ids, %one) : (tensor<1x3xi64>, tensor<i64>) -> tensor<1x3xi64> loc("Add_3")
-  // expected-error @+1 {{looks up table rows by indices it cannot compute: the Add at node 'Add_3' computes with an integer input of unknown range (only comparing it with a constant is exact in fp32)}}
+  %m = onnx.Mul(%ids, %big) : (tensor<1x3xi64>, tensor<i64>) -> tensor<1x3xi64>
+  %p = onnx.Add(%m, %one) : (tensor<1x3xi64>, tensor<i64>) -> tensor<1x3xi64> loc("Add_3")
+  // expected-error @+1 {{looks up table rows by indices it cannot compute: the Add at node 'Add_3' may reach 1.68e+07, beyond the 2^24 up to which fp32 holds every integer}}
   %y = onnx.Gather(%table, %p) : (tensor<8x4xf32>, tensor<1x3xi64>) -> tensor<1x3x4xf32>
   return %y : tensor<1x3x4xf32>
 }

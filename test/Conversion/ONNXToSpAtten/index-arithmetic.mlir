@@ -90,3 +90,47 @@ func.func @where_max(%ids: tensor<1x3xi64>) -> tensor<1x3x4xf32> {
   %y = onnx.Gather(%table, %m) : (tensor<8x4xf32>, tensor<1x3xi64>) -> tensor<1x3x4xf32>
   return %y : tensor<1x3x4xf32>
 }
+
+// -----
+
+// OPT counts positions from its attention_mask, cumsum(mask) * mask - 1,
+// read at row + 2. Computed with as a number, the mask is taken for a 0/1
+// mask, which its argument records for the host to check.
+// CHECK-LABEL: func @opt_positions
+// CHECK-SAME: %arg0: tensor<2x5xi64> {onnx.name = "attention_mask", spatten.value_range = array<i64: 0, 1>}
+// CHECK: %[[M:.*]] = spatten.cast %arg0 : (tensor<2x5xi64>) -> tensor<2x5xf32>
+// CHECK: %[[S:.*]] = spatten.cumsum %[[M]] : tensor<2x5xf32>
+// CHECK: spatten.binary <mul> %[[S]], %[[M]]
+// CHECK: spatten.cast %{{.*}} : (tensor<2x5xf32>) -> tensor<2x5xi32>
+func.func @opt_positions(%mask: tensor<2x5xi64> {onnx.name = "attention_mask"}) -> tensor<2x5x4xf32> {
+  %table = onnx.Constant {value = dense<0.5> : tensor<9x4xf32>} : tensor<9x4xf32>
+  %axis = onnx.Constant {value = dense<1> : tensor<i64>} : tensor<i64>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : tensor<i64>
+  %two = onnx.Constant {value = dense<2> : tensor<i64>} : tensor<i64>
+  %c = onnx.CumSum(%mask, %axis) : (tensor<2x5xi64>, tensor<i64>) -> tensor<2x5xi64>
+  %cm = onnx.Mul(%c, %mask) : (tensor<2x5xi64>, tensor<2x5xi64>) -> tensor<2x5xi64>
+  %p = onnx.Sub(%cm, %one) : (tensor<2x5xi64>, tensor<i64>) -> tensor<2x5xi64>
+  %r = onnx.Add(%p, %two) : (tensor<2x5xi64>, tensor<i64>) -> tensor<2x5xi64>
+  %y = onnx.Gather(%table, %r) : (tensor<9x4xf32>, tensor<2x5xi64>) -> tensor<2x5x4xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Ids that also index a table are in [0, rows) (the host checks them), so
+// ids + 1 indexes a table one row longer.
+// CHECK-LABEL: func @ids_plus_one
+// CHECK-NOT: spatten.value_range
+// CHECK: spatten.embedding %arg0
+// CHECK: spatten.binary <add>
+// CHECK: spatten.embedding
+func.func @ids_plus_one(%ids: tensor<1x3xi64>) -> (tensor<1x3x4xf32>, tensor<1x3x4xf32>) {
+  %words = onnx.Constant {value = dense<0.5> : tensor<8x4xf32>} : tensor<8x4xf32>
+  %next = onnx.Constant {value = dense<0.25> : tensor<9x4xf32>} : tensor<9x4xf32>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : tensor<i64>
+  %w = onnx.Gather(%words, %ids) : (tensor<8x4xf32>, tensor<1x3xi64>) -> tensor<1x3x4xf32>
+  %p = onnx.Add(%ids, %one) : (tensor<1x3xi64>, tensor<i64>) -> tensor<1x3xi64>
+  %y = onnx.Gather(%next, %p) : (tensor<9x4xf32>, tensor<1x3xi64>) -> tensor<1x3x4xf32>
+  return %w, %y : tensor<1x3x4xf32>, tensor<1x3x4xf32>
+}
+

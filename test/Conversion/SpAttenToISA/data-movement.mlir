@@ -85,3 +85,19 @@ func.func @prune_head_columns(%w: tensor<3x8xf32>, %h: tensor<2xi64>) -> tensor<
   %p = spatten.prune_heads %w, %h {num_heads = 4 : i64, axis = 1 : i64} : tensor<3x8xf32>, tensor<2xi64> -> tensor<3x4xf32>
   return %p : tensor<3x4xf32>
 }
+
+// -----
+
+// Graph inputs record what the host checks: ids that index tables of 8 and
+// 6 rows must be in [0, 6) and are not wrapped (the tables would disagree);
+// a mask the program computes with as 0/1 keeps its value_range.
+// CHECK-LABEL: spatten_isa.program @input_checks
+// CHECK-SAME: inputs = [{addr = {{[0-9]+}} : i64, dtype = "int64", index_rows = 6 : i64, index_wraps = false, name = "ids", shape = [1, 3]}, {addr = {{[0-9]+}} : i64, dtype = "int64", name = "mask", shape = [1, 3], value_range = array<i64: 0, 1>}]
+func.func @input_checks(%ids: tensor<1x3xi64> {onnx.name = "ids"}, %mask: tensor<1x3xi64> {onnx.name = "mask", spatten.value_range = array<i64: 0, 1>}) -> (tensor<1x3x4xf32>, tensor<1x3x4xf32>, tensor<1x3xf32>) {
+  %a = arith.constant dense<0.5> : tensor<8x4xf32>
+  %b = arith.constant dense<0.25> : tensor<6x4xf32>
+  %x = spatten.embedding %ids, %a : (tensor<1x3xi64>, tensor<8x4xf32>) -> tensor<1x3x4xf32>
+  %y = spatten.embedding %ids, %b : (tensor<1x3xi64>, tensor<6x4xf32>) -> tensor<1x3x4xf32>
+  %m = spatten.cast %mask : (tensor<1x3xi64>) -> tensor<1x3xf32>
+  return %x, %y, %m : tensor<1x3x4xf32>, tensor<1x3x4xf32>, tensor<1x3xf32>
+}
