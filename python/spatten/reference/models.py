@@ -384,6 +384,8 @@ def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = 
         raise ValueError(f"input_ids must be [batch, sequence], got shape {ids.shape}")
     if cfg.prunes and ids.shape[0] != 1:
         raise ValueError(f"SpAtten pruning and progressive quantization need batch 1, got batch {ids.shape[0]}")
+    if mw.kind in ("gpt2", "llama") and attention_mask is not None and np.any(np.asarray(attention_mask) != 1):
+        raise ValueError("the reference has no padding under a causal mask: the attention_mask must be all ones")
     outs: Dict[str, List[np.ndarray]] = {k: [] for k in mw.outputs}
     records = []
     for b in range(ids.shape[0]):

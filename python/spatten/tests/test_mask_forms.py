@@ -76,11 +76,14 @@ def test_spatten_agrees_with_reference(style, config, tmp_path):
 
 @pytest.mark.parametrize("opset", [14, 17])
 def test_padded_llama_matches_onnxruntime_and_torch(opset, tmp_path):
-    """Batch 2, the last row's last keys padding, under the causal mask.
-    Dense only: the NumPy reference has no padding under a causal mask."""
+    """Batch 2 under the causal mask: the last row's last keys padding, the
+    first row's first two (left padding: those query rows see only padding,
+    and the graph spreads them over every key). Dense only: the NumPy
+    reference has no padding under a causal mask."""
     path = tmp_path / f"llama-{opset}.onnx"
     model = spexport.export("llama", str(path), opset=opset, seed=1, seq_len=L0, padding_mask=True)
     inputs = spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2)
     assert (inputs["attention_mask"] == 0).any()
+    inputs["attention_mask"][0, :2] = 0
     check_dense(tmp_path, path, model, inputs)
 

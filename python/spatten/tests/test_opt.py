@@ -65,3 +65,13 @@ def test_spatten_agrees_with_reference(config, tmp_path):
     inputs["attention_mask"][:] = 1
     check_agreement((path, R.from_torch(model), {"batch": 1, "sequence": L0}, inputs, L0), CONFIGS[config],
                     tmp_path)
+
+
+def test_reference_refuses_padding(tmp_path):
+    """The reference has no padding under a causal mask: a padded row is
+    refused rather than computed as if unpadded."""
+    _, model = export(tmp_path)
+    inputs = spexport.make_inputs(model.config, batch=1, seq_len=L0, seed=2)
+    assert (inputs["attention_mask"] == 0).any()
+    with pytest.raises(ValueError, match="no padding under a causal mask"):
+        R.run_inputs(R.from_torch(model), inputs)
