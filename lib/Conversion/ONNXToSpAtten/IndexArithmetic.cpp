@@ -73,13 +73,19 @@ public:
   llvm::SmallSetVector<BlockArgument, 2> masks;
 };
 
-/// The rows of the tables `v` indexes as a lookup's ids, if any.
+/// The fewest rows of the tables `v` indexes as a lookup's ids, lifted
+/// already or not, if any.
 std::optional<int64_t> lookupRows(Value v) {
   std::optional<int64_t> rows;
-  for (Operation *user : v.getUsers())
-    if (isTableLookup(user) && user->getOperand(1) == v)
-      rows =
-          std::min(rows.value_or(INT64_MAX), shapeOf(user->getOperand(0))[0]);
+  for (Operation *user : v.getUsers()) {
+    auto lifted = dyn_cast<EmbeddingOp>(user);
+    Value table = lifted && lifted.getIndices() == v ? lifted.getTable()
+                  : isTableLookup(user) && user->getOperand(1) == v
+                      ? user->getOperand(0)
+                      : Value();
+    if (table)
+      rows = std::min(rows.value_or(INT64_MAX), shapeOf(table)[0]);
+  }
   return rows;
 }
 

@@ -134,3 +134,21 @@ func.func @ids_plus_one(%ids: tensor<1x3xi64>) -> (tensor<1x3x4xf32>, tensor<1x3
   return %w, %y : tensor<1x3x4xf32>, tensor<1x3x4xf32>
 }
 
+
+// -----
+
+// The same when the word lookup was lifted first: ids indexing a table are
+// never taken for a 0/1 mask.
+// CHECK-LABEL: func @ids_plus_one_after_the_lookup
+// CHECK-NOT: spatten.value_range
+// CHECK: spatten.embedding %arg0
+// CHECK: spatten.binary <add>
+func.func @ids_plus_one_after_the_lookup(%ids: tensor<1x3xi64>) -> (tensor<1x3x4xf32>, tensor<1x3x4xf32>) {
+  %words = arith.constant dense<0.5> : tensor<8x4xf32>
+  %next = onnx.Constant {value = dense<0.25> : tensor<9x4xf32>} : tensor<9x4xf32>
+  %one = onnx.Constant {value = dense<1> : tensor<i64>} : tensor<i64>
+  %w = spatten.embedding %ids, %words : (tensor<1x3xi64>, tensor<8x4xf32>) -> tensor<1x3x4xf32>
+  %p = onnx.Add(%ids, %one) : (tensor<1x3xi64>, tensor<i64>) -> tensor<1x3xi64>
+  %y = onnx.Gather(%next, %p) : (tensor<9x4xf32>, tensor<1x3xi64>) -> tensor<1x3x4xf32>
+  return %w, %y : tensor<1x3x4xf32>, tensor<1x3x4xf32>
+}
