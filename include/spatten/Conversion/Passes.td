@@ -114,9 +114,10 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       rows). Any other Conv is an error naming the attribute that
       differs (e.g. "has strides [1, 1] that differ from the kernel [2, 2]").
     - `spatten.embedding`: Gather(axis 0) of a weight table by run-time
-      integer ids. Ids computed from an integer input (RoBERTa's position
-      ids: Equal, Not, And, Or, Where, Cast, Add, Sub, Mul, Max, Min,
-      CumSum, reshapes; IndexArithmetic.h) are rebuilt in fp32 with
+      integer ids. Ids computed from integer inputs (RoBERTa's position ids
+      from input_ids, OPT's from its 0/1 attention_mask: Equal, Not, And,
+      Or, Where, Cast, Add, Sub, Mul, Max, Min, CumSum, reshapes;
+      IndexArithmetic.h) are rebuilt in fp32 with
       spatten.binary and spatten.cumsum, proven exact by intervals below
       2^24 and inside the table, then spatten.cast to int32.
     - Norms and activations: the table above.
