@@ -65,8 +65,11 @@ if [ $kind = address ]; then
   echo "== lit test/Sim ($kind)"
   # Reports go to files: a test that expects a tool to fail (`not`) would
   # pass on a sanitizer's exit status too.
+  # Tools the sanitized tree does not build (spatten-compile without
+  # --compiler) come from the Release build.
   ASAN_OPTIONS=$ASAN_OPTIONS:log_path=$work/report \
     UBSAN_OPTIONS=$UBSAN_OPTIONS:log_path=$work/report \
+    SPATTEN_LIT_FALLBACK_TOOLS=$root/$ref \
     /usr/lib/llvm-22/bin/lit -s $dir/test/Sim || fail "lit test/Sim"
   for r in "$work"/report.*; do
     [ -e "$r" ] && fail "lit test/Sim: sanitizer report: $(head -c 2000 "$r")"

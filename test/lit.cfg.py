@@ -34,6 +34,11 @@ config.substitutions.append(("%python", "/usr/bin/python3"))
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.spatten_tools_dir, config.llvm_tools_dir]
+# A sanitized tree (scripts/sanitize.sh) builds only the simulator's tools;
+# the script names the Release build's bin here for the others
+# (spatten-compile).
+if os.environ.get("SPATTEN_LIT_FALLBACK_TOOLS"):
+    tool_dirs.append(os.environ["SPATTEN_LIT_FALLBACK_TOOLS"])
 tools = [
     "spatten-opt", "spatten-translate", "spatten-compile", "spatten-sim",
     "spatten-objdump", "spatten-asm",

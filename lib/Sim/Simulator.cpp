@@ -588,8 +588,9 @@ static Error wrapIndicesOf(const binary::TensorInfo &info, uint8_t *data) {
           ", " + std::to_string(rows) + "): the table it indexes has " +
           std::to_string(rows) + " rows" +
           (info.indexWraps ? ""
-                           : ", and the program also reads the ids as values, "
-                             "so a negative one is not counted from the end"));
+                           : ", and a negative id is not counted from the end "
+                             "here (index_wraps false: the ids are also read "
+                             "as values, or index tables of other sizes)"));
     if (v < 0) {
       v = T(v + rows);
       std::memcpy(data + i * sizeof(T), &v, sizeof(T));
@@ -613,8 +614,9 @@ static Error checkValueRange(const binary::TensorInfo &info,
                        elementIndex(i, info.shape) + " is " +
                        std::to_string(v) + ", outside [" + std::to_string(lo) +
                        ", " + std::to_string(hi) +
-                       "]: the program computes with it as holding only these "
-                       "values (a 0/1 mask that positions are counted from)");
+                       "]: the program computes with it in fp32 as holding "
+                       "only these values (value_range; e.g. a 0/1 mask that "
+                       "positions are counted from)");
   }
   return Error::success();
 }
