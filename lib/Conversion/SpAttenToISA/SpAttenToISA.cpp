@@ -183,13 +183,11 @@ struct ConvertSpAttenToISAPass
   LogicalResult lowerOps(Block &block, const DramPlan &plan,
                          ProgramBuilder &pb);
 };
-} // namespace
 
-namespace {
 /// The tables a graph input of token ids indexes (binary::TensorInfo).
 struct IndexUse {
   int64_t rows;
-  bool wraps; ///< no other use reads the ids as values
+  bool wraps; ///< one table size, and no other use reads the ids as values
 };
 } // namespace
 

@@ -54,7 +54,7 @@ def test_positions_are_counted_from_the_ids(tmp_path):
     outputs past the padding, which positions 0, 1, ... would not."""
     _, model = export(tmp_path)
     inputs = spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2)
-    moved = spexport.torch_outputs(model, left_padded(dict(inputs, **{k: v.copy() for k, v in inputs.items()})))
+    moved = spexport.torch_outputs(model, left_padded({k: v.copy() for k, v in inputs.items()}))
     same = spexport.torch_outputs(model, inputs)
     assert max_err(moved["last_hidden_state"][0, 3:], same["last_hidden_state"][0, 3:]) > 100 * BOUND
 
