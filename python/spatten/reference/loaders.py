@@ -412,7 +412,7 @@ def from_onnx(path) -> ModelWeights:
     g = _Graph(path)
     if any(re.fullmatch(r"(transformer\.)?h\.\d+\.attn\.c_attn\.weight(_resize)?", n) for n in g.inits):
         return _gpt2_from_onnx(g)
-    if any(re.match(r"(bert\.encoder\.layer|layers)\.\d+\.", n) for n in g.inits):
+    if any(names["word"] in g.inits for names in _BERT_NAMES.values()):
         return _bert_from_onnx(g)
     raise ValueError(f"{path}: not a BERT- or GPT-2-style model this reference knows "
                      "(expected Hugging Face or spatten.export initializer names)")

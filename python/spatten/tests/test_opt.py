@@ -75,3 +75,12 @@ def test_reference_refuses_padding(tmp_path):
     assert (inputs["attention_mask"] == 0).any()
     with pytest.raises(ValueError, match="no padding under a causal mask"):
         R.run_inputs(R.from_torch(model), inputs)
+
+
+def test_onnx_reference_names_what_it_knows(tmp_path):
+    """OPT's layer names look like the BERT export's (``layers.N.``); the
+    ONNX weight reader says it does not know the model rather than naming
+    a BERT initializer it lacks (what scripts/demo.sh shows)."""
+    path, _ = export(tmp_path)
+    with pytest.raises(ValueError, match="not a BERT- or GPT-2-style model this reference knows"):
+        R.from_onnx(path)
