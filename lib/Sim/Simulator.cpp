@@ -568,63 +568,79 @@ static std::string elementIndex(uint64_t flat, llvm::ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
-/// Token ids as ONNX Gather takes them: in [-rows, rows), a negative one
-/// counting from the end. Wraps the negative ones in place in DRAM; an id
-/// outside is an error naming the input, the element and the table, as
-/// onnxruntime refuses it (the gather would read past the table). Ids the
-/// program also reads as values (`indexWraps` false) must be in [0, rows).
-template <typename T>
-static Error wrapIndicesOf(const binary::TensorInfo &info, uint8_t *data) {
-  int64_t rows = int64_t(*info.indexRows);
-  int64_t lowest = info.indexWraps ? -rows : 0;
-  uint64_t n = info.bytes() / sizeof(T);
-  for (uint64_t i = 0; i < n; ++i) {
-    T v;
-    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
-    if (v < lowest || v >= rows)
-      return makeError(
-          "input '" + info.name + "': element " + elementIndex(i, info.shape) +
-          " is " + std::to_string(v) + ", outside [" + std::to_string(lowest) +
-          ", " + std::to_string(rows) + "): the table it indexes has " +
-          std::to_string(rows) + " rows" +
-          (info.indexWraps ? ""
-                           : ", and a negative id is not counted from the end "
-                             "here (index_wraps false: the ids are also read "
-                             "as values, or index tables of other sizes)"));
-    if (v < 0) {
-      v = T(v + rows);
-      std::memcpy(data + i * sizeof(T), &v, sizeof(T));
-    }
+/// Element `i` of the int64 or int32 input `info` at `data`.
+static int64_t intElement(const binary::TensorInfo &info, const uint8_t *data,
+                          uint64_t i) {
+  if (info.dtype == "int64") {
+    int64_t v;
+    std::memcpy(&v, data + i * 8, 8);
+    return v;
   }
-  return Error::success();
+  int32_t v;
+  std::memcpy(&v, data + i * 4, 4);
+  return v;
 }
 
-/// An input the program computes with as holding only `info.valueRange`
-/// (binary::TensorInfo): another value is an error naming the element.
-template <typename T>
-static Error checkValueRange(const binary::TensorInfo &info,
-                             const uint8_t *data) {
-  auto [lo, hi] = *info.valueRange;
-  uint64_t n = info.bytes() / sizeof(T);
-  for (uint64_t i = 0; i < n; ++i) {
-    T v;
-    std::memcpy(&v, data + i * sizeof(T), sizeof(T));
-    if (v < lo || v > hi)
+/// Every element of the integer input `info` in [lo, hi], else an error
+/// naming the input, the first element outside, `range` (how the bounds
+/// read) and `why`.
+static Error checkElements(const binary::TensorInfo &info, const uint8_t *data,
+                           int64_t lo, int64_t hi, const std::string &range,
+                           const std::string &why) {
+  uint64_t n = info.bytes() / (info.dtype == "int64" ? 8 : 4);
+  for (uint64_t i = 0; i < n; ++i)
+    if (int64_t v = intElement(info, data, i); v < lo || v > hi)
       return makeError("input '" + info.name + "': element " +
                        elementIndex(i, info.shape) + " is " +
-                       std::to_string(v) + ", outside [" + std::to_string(lo) +
-                       ", " + std::to_string(hi) +
-                       "]: the program computes with it in fp32 as holding "
-                       "only these values (value_range; e.g. a 0/1 mask that "
-                       "positions are counted from)");
-  }
+                       std::to_string(v) + ", outside " + range + ": " + why);
   return Error::success();
 }
 
-static Error wrapIndices(const binary::TensorInfo &info, uint8_t *data) {
-  if (info.dtype == "int64")
-    return wrapIndicesOf<int64_t>(info, data);
-  return wrapIndicesOf<int32_t>(info, data);
+/// Checks the inputs the manifest bounds. Token ids as ONNX Gather takes
+/// them are in [-rows, rows), a negative one counting from the end, which
+/// is wrapped in place in DRAM; an id outside is an error naming the input,
+/// the element and the table, as onnxruntime refuses it (the gather would
+/// read past the table). Ids the program also reads as values
+/// (`indexWraps` false) must be in [0, rows). An input with a `valueRange`
+/// must hold only those values.
+static Error checkInput(const binary::TensorInfo &info, uint8_t *data) {
+  if (info.valueRange) {
+    auto [lo, hi] = *info.valueRange;
+    if (Error e = checkElements(
+            info, data, lo, hi,
+            "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
+            "the program computes with it in fp32 as holding only these "
+            "values (value_range; e.g. a 0/1 mask that positions are "
+            "counted from)"))
+      return e;
+  }
+  if (!info.indexRows)
+    return Error::success();
+  int64_t rows = int64_t(*info.indexRows);
+  int64_t lowest = info.indexWraps ? -rows : 0;
+  if (Error e = checkElements(
+          info, data, lowest, rows - 1,
+          "[" + std::to_string(lowest) + ", " + std::to_string(rows) + ")",
+          "the table it indexes has " + std::to_string(rows) + " rows" +
+              (info.indexWraps
+                   ? ""
+                   : ", and a negative id is not counted from the end here "
+                     "(index_wraps false: the ids are also read as values, "
+                     "or index tables of other sizes)")))
+    return e;
+  bool wide = info.dtype == "int64";
+  uint64_t n = info.bytes() / (wide ? 8 : 4);
+  for (uint64_t i = 0; i < n; ++i) {
+    int64_t v = intElement(info, data, i) + rows; // counted from the end
+    int32_t narrow = int32_t(v);
+    if (v >= rows)
+      continue; // not a negative id
+    if (wide)
+      std::memcpy(data + i * 8, &v, 8);
+    else
+      std::memcpy(data + i * 4, &narrow, 4);
+  }
+  return Error::success();
 }
 
 Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
@@ -657,13 +673,8 @@ Error Simulator::setInput(llvm::StringRef name, const HostTensor &value) {
                      (want == ElemType::I64 ? " (int32 is also accepted for it)"
                                             : ""));
   }
-  if (info->valueRange)
-    if (Error e = info->dtype == "int64" ? checkValueRange<int64_t>(*info, dst)
-                                         : checkValueRange<int32_t>(*info, dst))
-      return e;
-  if (info->indexRows)
-    if (Error e = wrapIndices(*info, dst))
-      return e;
+  if (Error e = checkInput(*info, dst))
+    return e;
   boundInputs[selected].insert(name);
   return Error::success();
 }

@@ -5,6 +5,7 @@
 #include "spatten/Dialect/SpAtten/IR/SpAttenOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Traits.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -279,6 +280,15 @@ std::string argName(BlockArgument arg) {
       func ? func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "onnx.name")
            : StringAttr();
   return name ? name.str() : "#" + std::to_string(arg.getArgNumber());
+}
+
+FailureOr<Value> broadcastBinary(OpBuilder &rw, Location loc, BinaryFn fn,
+                                 Value lhs, Value rhs) {
+  SmallVector<int64_t> shape;
+  if (!OpTrait::util::getBroadcastedShape(shapeOf(lhs), shapeOf(rhs), shape))
+    return failure();
+  return Value(
+      BinaryOp::create(rw, loc, tensorTypeOf(lhs).clone(shape), lhs, rhs, fn));
 }
 
 Value scalarConst(OpBuilder &rw, Location loc, double v) {

@@ -14,8 +14,13 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
+
+namespace spatten {
+enum class BinaryFn : uint32_t; // SpAttenOps.td
+} // namespace spatten
 
 namespace spatten::lift {
 using namespace mlir;
@@ -70,6 +75,10 @@ Value reshapeTo(OpBuilder &rw, Location loc, Value v,
 /// `v` with dims permuted by `perm` through spatten.transpose (no-op for
 /// the identity).
 Value permute(OpBuilder &rw, Location loc, Value v, ArrayRef<int64_t> perm);
+/// spatten.binary `fn` of `lhs` and `rhs` with the shape they broadcast to
+/// (ONNX multidirectional broadcasting); failure when they do not.
+FailureOr<Value> broadcastBinary(OpBuilder &rw, Location loc, BinaryFn fn,
+                                 Value lhs, Value rhs);
 /// A rank-0 fp32 arith.constant.
 Value scalarConst(OpBuilder &rw, Location loc, double v);
 /// `shape` normalised to `[N]` when all leading dims are 1, else nullopt.

@@ -34,13 +34,14 @@ constexpr StringLiteral kIndexOps[] = {
 
 /// What the read knows of a value of the chain.
 struct Info {
-  /// A graph's integer input, possibly reshaped or widened: any value.
-  bool raw = false;
+  /// Set for a graph's integer input, possibly reshaped or widened: any
+  /// value (raw).
+  Value leaf;
   double lo = 0, hi = 0; ///< otherwise every element is an integer in [lo, hi]
-  Value leaf;            ///< raw: the graph input
+  bool raw() const { return bool(leaf); }
 };
 
-Info interval(double lo, double hi) { return Info{false, lo, hi, Value()}; }
+Info interval(double lo, double hi) { return Info{Value(), lo, hi}; }
 
 bool isIntegerTensor(Value v) {
   auto t = tensorTypeOf(v);
@@ -163,7 +164,7 @@ std::optional<Info> IndexReader::compute(Value v, unsigned depth) {
   if (!op || !isOnnxDialect(op)) {
     Type t = tensorTypeOf(v).getElementType();
     if (t.isSignlessInteger(64) || t.isSignlessInteger(32))
-      return Info{true, 0, 0, v};
+      return Info{v, 0, 0};
     auto arg = dyn_cast<BlockArgument>(v);
     why =
         (arg ? "graph input '" + argName(arg) + "'" : std::string("a value")) +
@@ -197,7 +198,7 @@ std::optional<Info> IndexReader::castTo(Operation *op, const Info &in) {
   auto to = cast<IntegerType>(tensorTypeOf(op->getResult(0)).getElementType());
   if (to.getWidth() == 1)
     return interval(0, 1);
-  if (in.raw) {
+  if (in.raw()) {
     if (to.getWidth() < 64 || to.isUnsigned())
       return fail(op, "narrows an integer input of unknown range");
     return in;
@@ -216,9 +217,9 @@ std::optional<Info> IndexReader::combine(Operation *op, ArrayRef<Info> in) {
   if (isOnnx(op, "Cast"))
     return castTo(op, in[0]);
   if (isOnnx(op, "Equal") && in.size() == 2) {
-    bool rawSide = in[0].raw || in[1].raw;
-    if (rawSide && (in[0].raw == in[1].raw ||
-                    !getScalarConst(op->getOperand(in[0].raw ? 1 : 0))))
+    bool rawSide = in[0].raw() || in[1].raw();
+    if (rawSide && (in[0].raw() == in[1].raw() ||
+                    !getScalarConst(op->getOperand(in[0].raw() ? 1 : 0))))
       return fail(op, "compares an integer input of unknown range with "
                       "something other than a constant");
     if (!rawSide &&
@@ -228,7 +229,7 @@ std::optional<Info> IndexReader::combine(Operation *op, ArrayRef<Info> in) {
   }
   SmallVector<Info, 3> ranged(in);
   for (Info &i : ranged)
-    if (i.raw) {
+    if (i.raw()) {
       std::optional<Info> assumed = assumeRange(op, i);
       if (!assumed)
         return std::nullopt;
@@ -303,9 +304,7 @@ Value IndexReader::build(OpBuilder &rw, Location loc, Value v) {
 Value IndexReader::emit(OpBuilder &rw, Location loc, Operation *op) {
   Value out = op->getResult(0);
   auto binary = [&](Value x, Value y, BinaryFn fn) -> Value {
-    SmallVector<int64_t> shape;
-    (void)OpTrait::util::getBroadcastedShape(shapeOf(x), shapeOf(y), shape);
-    return BinaryOp::create(rw, loc, tensorTypeOf(x).clone(shape), x, y, fn);
+    return *broadcastBinary(rw, loc, fn, x, y); // the read checked the shapes
   };
   auto f32 = [&](unsigned i) { return asF32(rw, loc, op->getOperand(i)); };
   auto one = [&] { return scalarConst(rw, loc, 1.0); };
@@ -407,7 +406,7 @@ static std::optional<Info> readIndices(IndexReader &reader, Value indices,
       reader.why = "the indices are not index arithmetic";
     return std::nullopt;
   }
-  if (!info->raw && (info->lo < 0 || info->hi >= double(rows)))
+  if (!info->raw() && (info->lo < 0 || info->hi >= double(rows)))
     reader.why = llvm::formatv("the indices may reach [{0}, {1}], outside the "
                                "table's {2} rows",
                                int64_t(info->lo), int64_t(info->hi), rows)
@@ -434,7 +433,7 @@ FailureOr<Value> liftIndexArithmetic(RewriterBase &rw, Location loc,
     });
   }
   Value built = reader.build(rw, loc, indices);
-  if (info->raw)
+  if (info->raw())
     return built;
   return Value(CastOp::create(
       rw, loc, tensorTypeOf(built).clone(rw.getI32Type()), built));

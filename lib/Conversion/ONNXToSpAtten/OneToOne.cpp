@@ -82,13 +82,12 @@ LogicalResult convertBinary(Operation *op, BinaryFn fn, RewriterBase &rw,
   Value acc = op->getOperand(0);
   Type resultType = op->getResult(0).getType();
   for (Value rhs : op->getOperands().drop_front()) {
-    SmallVector<int64_t> shape;
-    if (!OpTrait::util::getBroadcastedShape(shapeOf(acc), shapeOf(rhs), shape)) {
+    FailureOr<Value> next = broadcastBinary(rw, op->getLoc(), fn, acc, rhs);
+    if (failed(next)) {
       why = "has operands that do not broadcast";
       return failure();
     }
-    acc = BinaryOp::create(rw, op->getLoc(), tensorTypeOf(acc).clone(shape),
-                           acc, rhs, fn);
+    acc = *next;
   }
   if (acc.getType() != resultType) {
     why = "has a result type that is not the broadcast of its operands";
