@@ -29,6 +29,10 @@ The modules are written in plain torch with the structure of Hugging Face's
   kernel, CLS token, learned position embeddings, pre-LN encoder, final
   LayerNorm) on float ``pixel_values``; the modules are in
   :mod:`spatten.export_vit`.
+* gpt-neox: Hugging Face's ``GPTNeoXForCausalLM`` (Pythia: fused
+  head-interleaved QKV, partial rotary embeddings on ``rotary_pct`` of each
+  head, parallel residual, erf GELU, untied LM head); the modules are in
+  :mod:`spatten.export_neox`.
 * opt: Hugging Face's ``OPTForCausalLM`` (positions counted from
   ``attention_mask`` with an offset of 2, pre-LN, BART's attention, ReLU
   FFN, causal mask with the padding filled in, tied LM head); the modules
@@ -57,6 +61,7 @@ CLI::
     /usr/bin/python3 -m spatten.export gpt2-lm --tiny --past -o lm.onnx
     /usr/bin/python3 -m spatten.export llama --tiny --kv-heads 2 --opset 17 -o llama.onnx
     /usr/bin/python3 -m spatten.export opt --base -o opt.onnx
+    /usr/bin/python3 -m spatten.export gpt-neox --base --padding-mask -o pythia.onnx
     /usr/bin/python3 -m spatten.export vit --tiny --image-size 32 --patch-size 8 -o vit.onnx
     /usr/bin/python3 -m spatten.export bart --tiny --opset 17 -o bart.onnx
     /usr/bin/python3 -m spatten.export t5 --activation gelu -o t5.onnx
@@ -89,11 +94,14 @@ from torch import nn
 from .export_encdec import BartForConditionalGeneration, T5ForConditionalGeneration, decoder_length
 from .export_bert import BertModel
 from .export_llama import LlamaForCausalLM, LlamaRMSNorm
+from .export_neox import GPTNeoXForCausalLM, rotary_dims
 from .export_opt import OPTForCausalLM
 from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
-KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "opt", "vit", "bart", "t5")
+KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "gpt-neox", "opt", "vit", "bart", "t5")
+#: Decoder-only kinds with their own modules (input_ids, optional attention_mask; logits).
+CAUSAL_LMS = ("llama", "gpt-neox", "opt")
 #: Kinds with an encoder and a decoder (inputs input_ids, decoder_input_ids).
 ENCODER_DECODER = ("bart", "t5")
 #: How ``spatten.export bert`` builds its padding mask (:mod:`spatten.export_bert`).
@@ -113,8 +121,10 @@ class ModelConfig:
     mask input), as ``nn.TransformerEncoderLayer`` names them. LLaMA only:
     ``kv_heads`` (K/V heads of grouped-query attention; 0: ``heads``) and
     ``rope_theta`` (the rotary embedding's base; also BERT's with
-    ``rotary``), and ``padding_mask``, an ``attention_mask`` input combined
-    with the causal mask as transformers >= 4.36 does. BERT only:
+    ``rotary`` and GPT-NeoX's), and ``padding_mask``, an ``attention_mask``
+    input combined with the causal mask as transformers >= 4.36 does (also
+    GPT-NeoX's). GPT-NeoX only: ``rotary_pct``, the share of each head's
+    columns that the rotary embedding rotates. BERT only:
     ``rotary``, rotary position embeddings on Q and K (RoFormer, Su et al.
     2021, in LLaMA's half-split form) in place of the learned position
     table; ``mask_style``, how the padding mask is built
@@ -147,6 +157,7 @@ class ModelConfig:
     key_padding_mask: bool = False
     kv_heads: int = 0
     rope_theta: float = 10000.0
+    rotary_pct: float = 1.0
     padding_mask: bool = False
     rotary: bool = False
     mask_style: str = "extended"
@@ -179,14 +190,19 @@ class ModelConfig:
             raise ValueError(f"unknown mask style {self.mask_style!r} (expected one of {MASK_STYLES})")
         if self.mask_style != "extended" and self.kind != "bert":
             raise ValueError("mask_style is a bert option")
-        if self.padding_mask and self.kind != "llama":
-            raise ValueError("padding_mask is a llama option (bert always has its attention_mask)")
+        if self.padding_mask and self.kind not in ("llama", "gpt-neox"):
+            raise ValueError("padding_mask is a llama and gpt-neox option (bert always has its attention_mask)")
         if self.padding_idx is not None and (self.kind != "bert" or self.rotary):
             raise ValueError("padding_idx (RoBERTa's position ids) is a bert option without rotary")
         if self.rotary and self.kind != "bert":
             raise ValueError("rotary is a bert option (llama always has it)")
         if (self.kind == "llama" or self.rotary) and (self.hidden // self.heads) % 2:
             raise ValueError(f"the rotary embedding needs an even head_dim, not {self.hidden // self.heads}")
+        if self.rotary_pct != 1.0 and self.kind != "gpt-neox":
+            raise ValueError("rotary_pct is a gpt-neox option")
+        if self.kind == "gpt-neox" and (rotary_dims(self) < 2 or rotary_dims(self) % 2):
+            raise ValueError(f"rotary_pct {self.rotary_pct} of head_dim {self.hidden // self.heads} rotates "
+                             f"{rotary_dims(self)} columns; the rotary embedding needs an even number, at least 2")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size {self.image_size} is not divisible by patch_size {self.patch_size}")
         if (self.lm_head or self.past) and self.kind != "gpt2":
@@ -225,7 +241,7 @@ class ModelConfig:
             if self.mlm_head:
                 return ["prediction_scores"]
             return ["last_hidden_state", "pooler_output"] if self.pooler else ["last_hidden_state"]
-        if self.lm_head or self.kind in ("llama", "opt", *ENCODER_DECODER):
+        if self.lm_head or self.kind in (*CAUSAL_LMS, *ENCODER_DECODER):
             return ["logits"] + self.cache_names("present")
         return ["last_hidden_state"]
 
@@ -239,7 +255,8 @@ class ModelConfig:
 
 def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     """2 layers, hidden 32, 4 heads, vocab 99: seconds to export and compile
-    (LLaMA: 2 K/V heads, SwiGLU width 64; ViT: hidden 64, 2 heads on a
+    (LLaMA: 2 K/V heads, SwiGLU width 64; GPT-NeoX: rotary on half of each
+    head, 4 of 8 columns; ViT: hidden 64, 2 heads on a
     32x32 image of 8x8 patches, sequence 17). A larger init std than HF's 0.02
     keeps the softmax far from uniform, so a wrong scale or mask changes the
     outputs visibly."""
@@ -247,6 +264,8 @@ def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
                 init_std=0.1, seed=seed, pooler=(kind == "bert"))
     if kind == "llama":
         base.update(kv_heads=2, intermediate=64)
+    if kind == "gpt-neox":
+        base.update(rotary_pct=0.5)
     if kind == "vit":
         base.update(hidden=64, heads=2)
     base.update(over)
@@ -256,13 +275,16 @@ def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
 def base_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     """BERT-base (12/768/12, vocab 30522, 512 positions; the transformer
     encoder too), GPT-2 small (12/768/12, vocab 50257, 1024 positions), OPT-125M
-    (12/768/12, vocab 50272, 2048 positions) or a LLaMA of that size (4 K/V
-    heads, SwiGLU width 2048, vocab 32000)."""
+    (12/768/12, vocab 50272, 2048 positions), Pythia-160M (12/768/12, vocab
+    50304, 2048 positions, rotary on a quarter of each head) or a LLaMA of
+    GPT-2 small's size (4 K/V heads, SwiGLU width 2048, vocab 32000)."""
     if kind == "llama":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, kv_heads=4, vocab=32000,
                     max_positions=1024, intermediate=2048)
     elif kind == "opt":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=50272, max_positions=2048)
+    elif kind == "gpt-neox":
+        base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=50304, max_positions=2048, rotary_pct=0.25)
     elif kind != "gpt2":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=30522, max_positions=512, pooler=True)
     else:
@@ -464,7 +486,7 @@ class TransformerEncoderModel(nn.Module):
 
 #: The top module of each family but GPT-2 (with or without its LM head).
 FAMILY_MODULES = {"bert": BertModel, "transformer-encoder": TransformerEncoderModel, "llama": LlamaForCausalLM,
-                  "opt": OPTForCausalLM, "vit": ViTModel, "bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
+                  "gpt-neox": GPTNeoXForCausalLM, "opt": OPTForCausalLM, "vit": ViTModel, "bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
@@ -505,7 +527,7 @@ def make_inputs(cfg: ModelConfig, batch: int = 1, seq_len: int = 8, seed: int = 
         shape = (batch, cfg.channels, cfg.image_size, cfg.image_size)
         return {"pixel_values": rng.standard_normal(shape).astype(np.float32)}
     ids = rng.integers(0, cfg.vocab, size=(batch, seq_len), dtype=np.int64)
-    if cfg.kind in ("llama", "opt"):
+    if cfg.kind in CAUSAL_LMS:
         padded = cfg.padding_mask or cfg.kind == "opt"
         return {"input_ids": ids, **({"attention_mask": padding_mask(batch, seq_len)} if padded else {})}
     if cfg.kind in ENCODER_DECODER:
@@ -593,7 +615,7 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``roberta`` (BERT with RoBERTa's position ids and
     one token type: :func:`roberta_options`), ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``vit``, ``bart`` or ``t5``;
+    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``gpt-neox``, ``opt``, ``vit``, ``bart`` or ``t5``;
     ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
@@ -609,9 +631,10 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, ViT-, BART-, T5- or nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "opt", "vit",
-                                     "bart", "t5"])
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, GPT-NeoX-, OPT-, ViT-, BART-, T5- or "
+                                 "nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "gpt-neox", "opt",
+                                     "vit", "bart", "t5"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -626,7 +649,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--heads", type=int)
     ap.add_argument("--kv-heads", type=int, dest="kv_heads", help="llama: K/V heads (grouped-query attention)")
     ap.add_argument("--padding-mask", action="store_true", dest="padding_mask",
-                    help="llama: an attention_mask input, combined with the causal mask as transformers >= 4.36 does")
+                    help="llama, gpt-neox: an attention_mask input, combined with the causal mask as transformers >= 4.36 "
+                         "does")
+    ap.add_argument("--rotary-pct", type=float, dest="rotary_pct",
+                    help="gpt-neox: the share of each head's columns the rotary embedding rotates")
     ap.add_argument("--vocab", type=int)
     ap.add_argument("--max-positions", type=int, dest="max_positions")
     ap.add_argument("--seq-len", type=int, default=8, help="sequence length of the tracing sample")
@@ -646,7 +672,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                      help="a key_padding_mask input (int64, 1 at padding)")
     args = ap.parse_args(argv)
     over = {k: getattr(args, k) for k in ("layers", "hidden", "heads", "kv_heads", "vocab", "max_positions",
-                                           "image_size", "patch_size", "mask_style")
+                                           "image_size", "patch_size", "mask_style", "rotary_pct")
             if getattr(args, k) is not None}
     if args.no_pooler:
         over["pooler"] = False

@@ -152,6 +152,21 @@ def causal_mask_4d(attention_mask: Optional[torch.Tensor], l: int) -> torch.Tens
     return mask.masked_fill(padded.to(torch.bool), lowest)
 
 
+def step_inputs(c: "ModelConfig", input_ids: torch.Tensor, past):
+    """What a KV-cache step of a rotary decoder needs besides its tokens
+    input_ids [b, l]: the cache (``past``, or per layer an empty (k, v)
+    [b, kv_heads, 0, head_dim]), the position ids [1, l] of p .. p+l-1
+    after its p cached positions, and the mask [1, 1, l, p+l] that lets
+    each query see the cache and the tokens up to itself."""
+    if past is None:
+        empty = torch.zeros(input_ids.shape[0], c.kv_heads, 0, c.hidden // c.heads)
+        past = [(empty, empty)] * c.layers
+    p, l = past[0][0].shape[2], input_ids.shape[1]
+    position_ids = torch.arange(p, p + l, dtype=torch.long).unsqueeze(0)
+    mask = torch.triu(torch.full((l, p + l), torch.finfo(torch.float32).min), diagonal=p + 1)
+    return past, position_ids, mask[None, None]
+
+
 class LlamaForCausalLM(nn.Module):
     """Input int64 input_ids [batch, sequence], and with
     ``ModelConfig.padding_mask`` int64 attention_mask [batch, sequence] (1:
@@ -175,17 +190,10 @@ class LlamaForCausalLM(nn.Module):
         take their rotary rows; the mask lets each query see the cache and
         the tokens up to itself. The one call greedy generation makes per
         step (:func:`spatten.generate.greedy`)."""
-        c = self.config
-        if past is None:
-            empty = torch.zeros(input_ids.shape[0], c.kv_heads, 0, c.hidden // c.heads)
-            past = [(empty, empty)] * c.layers
-        p, l = past[0][0].shape[2], input_ids.shape[1]
-        position_ids = torch.arange(p, p + l, dtype=torch.long).unsqueeze(0)
-        full = torch.triu(torch.full((l, p + l), torch.finfo(torch.float32).min), diagonal=p + 1)
+        past, position_ids, mask = step_inputs(self.config, input_ids, past)
         x, presents = self.embed_tokens(input_ids), []
         for layer, kv in zip(self.layers, past):
-            x, present = layer.forward_cached(x, self.cos_cached, self.sin_cached, position_ids,
-                                              full[None, None], kv)
+            x, present = layer.forward_cached(x, self.cos_cached, self.sin_cached, position_ids, mask, kv)
             presents.append(present)
         return self.lm_head(self.norm(x)), presents
 

@@ -94,7 +94,11 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       batch-first projection [B,L,H*D] as above, cos/sin constants
       [1,..,1,L,D] (the position tables gathered by folded position ids).
       The rotation applies to the projection and the head split is repeated
-      on its result, so the attention pattern then finds plain heads. Other
+      on its result, so the attention pattern then finds plain heads.
+      GPT-NeoX's partial rotary embedding, rooted at the Concat(axis -1) of
+      that rotation on Slice(q, :R) and the pass-through Slice(q, R:), with
+      tables [1,..,1,L,R], becomes one `spatten.rotary_embedding` with
+      `head_dim` = D. Other
       rotations (interleaved pairs, run-time positions) stay ONNX ops: their
       Slice/Concat run one to one, and the attention they feed is refused at
       its Softmax.

@@ -100,7 +100,8 @@ void populateNormActPatterns(RewritePatternSet &patterns);
 /// x) where (x, mean) was expected"; "" when `op` does not root a near-miss.
 std::string explainUnliftedNorm(Operation *op);
 /// Rotary position embeddings on attention heads (Hugging Face LLaMA's
-/// `q * cos + rotate_half(q) * sin`) to spatten.rotary_embedding.
+/// `q * cos + rotate_half(q) * sin`, and GPT-NeoX's on the first columns of
+/// each head) to spatten.rotary_embedding.
 void populateRotaryPatterns(RewritePatternSet &patterns);
 /// Why the rotary embedding rooted at the Add `op`, left after the fusions,
 /// was not lifted (e.g. run-time cos/sin tables); "" when `op` does not

@@ -13,6 +13,12 @@
 // result. The attention pattern then finds plain heads, as without rotary
 // embeddings.
 //
+// GPT-NeoX (Pythia) rotates only the first R columns of each head:
+//
+//   out = Concat(axis -1)(rotary(Slice(xh, :R)), Slice(xh, R:))
+//
+// with R-wide tables; the op then carries head_dim = D.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Common.h"
@@ -62,18 +68,18 @@ bool isRotateHalf(Value v, Value x) {
          *low == std::make_pair(int64_t(0), d / 2);
 }
 
-/// A constant table [1,..,1, L, D] for heads of length L and width D.
-bool isTable(Value t, const Heads &h) {
+/// A constant table [1,..,1, L, R] for heads of length L rotated in their
+/// first R columns.
+bool isTable(Value t, int64_t l, int64_t r) {
   ArrayRef<int64_t> s = shapeOf(t);
   return getConstAttr(t) && isF32Tensor(t) && s.size() >= 2 &&
-         s[s.size() - 2] == h.l && s.back() == h.d &&
+         s[s.size() - 2] == l && s.back() == r &&
          llvm::all_of(s.drop_back(2), [](int64_t n) { return n == 1; });
 }
 
-struct RotaryMatch {
-  Heads heads;
-  Value cos, sin;
-  SmallVector<Operation *> chain; // base -> xh, nearest xh first
+/// `add` = x * cos + rotate_half(x) * sin, cos and sin any values.
+struct RotaryMath {
+  Value x, cos, sin;
 };
 
 /// `mul` = x * table in either operand order: (x, table).
@@ -84,30 +90,91 @@ SmallVector<std::pair<Value, Value>, 2> factors(Operation *mul) {
           {skipNoOps(mul->getOperand(1)), mul->getOperand(0)}};
 }
 
-std::optional<RotaryMatch> matchRotary(Operation *add) {
+SmallVector<RotaryMath> rotaryMathOf(Operation *add) {
+  SmallVector<RotaryMath> found;
+  if (!isOnnx(add, "Add"))
+    return found;
   Type type = add->getResult(0).getType();
-  for (int i : {0, 1}) {
-    Operation *cosMul = defOnnx(add->getOperand(i), "Mul");
-    Operation *sinMul = defOnnx(add->getOperand(1 - i), "Mul");
-    for (auto [x, cos] : factors(cosMul)) {
-      if (x.getType() != type)
-        continue;
-      for (auto [rotated, sin] : factors(sinMul)) {
-        if (!isRotateHalf(rotated, x))
-          continue;
-        RotaryMatch m;
-        std::optional<Heads> h = matchHeadsLayout(x, false, nullptr, &m.chain);
-        if (!h || h->seqMajor || h->group != 1 || !isTable(cos, *h) ||
-            !isTable(sin, *h))
-          continue;
-        m.heads = *h;
-        m.cos = cos;
-        m.sin = sin;
-        return m;
-      }
-    }
+  for (int i : {0, 1})
+    for (auto [x, cos] : factors(defOnnx(add->getOperand(i), "Mul")))
+      for (auto [rotated, sin] :
+           factors(defOnnx(add->getOperand(1 - i), "Mul")))
+        if (x.getType() == type && isRotateHalf(rotated, x))
+          found.push_back({x, cos, sin});
+  return found;
+}
+
+/// A partial rotary embedding: Concat(last axis) of the rotary math on the
+/// first R columns of `heads` and the columns R.. passed through.
+struct PartialRotary {
+  RotaryMath math;
+  Value heads;
+};
+
+std::optional<PartialRotary> matchPartial(Operation *concat) {
+  int64_t rank = concat ? shapeOf(concat->getResult(0)).size() : 0;
+  std::optional<int64_t> axis =
+      isOnnx(concat, "Concat") ? getIntAttr(concat, "axis") : std::nullopt;
+  if (!axis || concat->getNumOperands() != 2 ||
+      !(*axis == -1 || *axis == rank - 1))
+    return std::nullopt;
+  Operation *pass = defOnnx(concat->getOperand(1), "Slice");
+  Value heads = pass ? skipNoOps(pass->getOperand(0)) : Value();
+  if (!heads || heads.getType() != concat->getResult(0).getType())
+    return std::nullopt;
+  int64_t d = shapeOf(heads).back();
+  for (RotaryMath m :
+       rotaryMathOf(skipNoOps(concat->getOperand(0)).getDefiningOp())) {
+    auto rot = lastAxisWindow(m.x.getDefiningOp(), heads);
+    int64_t r = shapeOf(m.x).back();
+    if (isOnnx(m.x.getDefiningOp(), "Slice") &&
+        rot == std::make_pair(int64_t(0), r) &&
+        lastAxisWindow(pass, heads) == std::make_pair(r, d))
+      return PartialRotary{m, heads};
   }
   return std::nullopt;
+}
+
+/// Why heads `x` with tables `cos`/`sin` of width `r` cannot be rotated;
+/// "" when they can (`heads` and `chain` then set).
+std::string whyNotRotary(Value x, Value cos, Value sin, int64_t r,
+                         Heads *heads = nullptr,
+                         SmallVectorImpl<Operation *> *chain = nullptr) {
+  std::optional<Heads> h = matchHeadsLayout(x, false, nullptr, chain);
+  if (!h)
+    return "its input is not the heads [B,H,L,D] of a projection";
+  if (h->seqMajor || h->group != 1)
+    return "its input heads are sequence-first or shared by a group "
+           "(rotate the batch-first heads before repeat_kv)";
+  if (!isTable(cos, h->l, r) || !isTable(sin, h->l, r))
+    return "its cos and sin are not constant tables [1,..,1,L,R]; "
+           "position ids from a graph input are known only at run "
+           "time (export them as arange(sequence))";
+  if (heads)
+    *heads = *h;
+  return "";
+}
+
+/// Replaces `root` with spatten.rotary_embedding of the heads' projection
+/// (R = the tables' width of D = `h.d` columns), split into heads again.
+void rewriteRotary(PatternRewriter &rw, Operation *root, const Heads &h,
+                   ArrayRef<Operation *> chain, Value cos, Value sin) {
+  Location loc = root->getLoc();
+  rw.setInsertionPoint(root);
+  int64_t r = shapeOf(cos).back();
+  Value flat = flatProjection(rw, loc, h);
+  Value rotated = RotaryEmbeddingOp::create(
+      rw, loc, flat.getType(), flat, reshapeTo(rw, loc, cos, {h.l, r}),
+      reshapeTo(rw, loc, sin, {h.l, r}),
+      r == h.d ? IntegerAttr() : rw.getI64IntegerAttr(h.d));
+  // The same head split, now of the rotated projection.
+  Value cur = reshapeTo(rw, loc, rotated, shapeOf(h.base));
+  for (Operation *op : llvm::reverse(chain)) {
+    Operation *copy = rw.clone(*op);
+    copy->setOperand(0, cur);
+    cur = copy->getResult(0);
+  }
+  rw.replaceOp(root, cur);
 }
 
 struct RotaryPattern : RewritePattern {
@@ -116,24 +183,33 @@ struct RotaryPattern : RewritePattern {
 
   LogicalResult matchAndRewrite(Operation *add,
                                 PatternRewriter &rw) const override {
-    std::optional<RotaryMatch> m = matchRotary(add);
-    if (!m)
-      return rw.notifyMatchFailure(add, "not a rotary embedding");
-    const Heads &h = m->heads;
-    Location loc = add->getLoc();
-    rw.setInsertionPoint(add);
-    Value flat = flatProjection(rw, loc, h);
-    Value rotated = RotaryEmbeddingOp::create(
-        rw, loc, flat.getType(), flat, reshapeTo(rw, loc, m->cos, {h.l, h.d}),
-        reshapeTo(rw, loc, m->sin, {h.l, h.d}));
-    // The same head split, now of the rotated projection.
-    Value cur = reshapeTo(rw, loc, rotated, shapeOf(h.base));
-    for (Operation *op : llvm::reverse(m->chain)) {
-      Operation *copy = rw.clone(*op);
-      copy->setOperand(0, cur);
-      cur = copy->getResult(0);
+    for (const RotaryMath &m : rotaryMathOf(add)) {
+      Heads h;
+      SmallVector<Operation *> chain;
+      if (whyNotRotary(m.x, m.cos, m.sin, shapeOf(m.x).back(), &h, &chain)
+              .empty()) {
+        rewriteRotary(rw, add, h, chain, m.cos, m.sin);
+        return success();
+      }
     }
-    rw.replaceOp(add, cur);
+    return rw.notifyMatchFailure(add, "not a rotary embedding");
+  }
+};
+
+struct PartialRotaryPattern : RewritePattern {
+  explicit PartialRotaryPattern(MLIRContext *ctx)
+      : RewritePattern("onnx.Concat", /*benefit=*/5, ctx) {}
+
+  LogicalResult matchAndRewrite(Operation *concat,
+                                PatternRewriter &rw) const override {
+    std::optional<PartialRotary> p = matchPartial(concat);
+    Heads h;
+    SmallVector<Operation *> chain;
+    if (!p || !whyNotRotary(p->heads, p->math.cos, p->math.sin,
+                            shapeOf(p->math.x).back(), &h, &chain)
+                   .empty())
+      return rw.notifyMatchFailure(concat, "not a partial rotary embedding");
+    rewriteRotary(rw, concat, h, chain, p->math.cos, p->math.sin);
     return success();
   }
 };
@@ -141,31 +217,22 @@ struct RotaryPattern : RewritePattern {
 } // namespace
 
 std::string explainUnliftedRotary(Operation *add) {
-  if (!isOnnx(add, "Add"))
-    return "";
-  Type type = add->getResult(0).getType();
-  for (int i : {0, 1})
-    for (auto [x, cos] : factors(defOnnx(add->getOperand(i), "Mul")))
-      for (auto [rotated, sin] :
-           factors(defOnnx(add->getOperand(1 - i), "Mul"))) {
-        if (x.getType() != type || !isRotateHalf(rotated, x))
-          continue;
-        std::optional<Heads> h = matchHeadsLayout(x, false, nullptr);
-        if (!h)
-          return "its input is not the heads [B,H,L,D] of a projection";
-        if (h->seqMajor || h->group != 1)
-          return "its input heads are sequence-first or shared by a group "
-                 "(rotate the batch-first heads before repeat_kv)";
-        if (!isTable(cos, *h) || !isTable(sin, *h))
-          return "its cos and sin are not constant tables [1,..,1,L,D]; "
-                 "position ids from a graph input are known only at run "
-                 "time (export them as arange(sequence))";
-      }
+  for (const RotaryMath &m : rotaryMathOf(add)) {
+    int64_t r = shapeOf(m.x).back();
+    // The rotated columns of a partial rotary embedding: the heads are
+    // what they were cut from.
+    Value x = m.x;
+    for (Operation *user : add->getResult(0).getUsers())
+      if (std::optional<PartialRotary> p = matchPartial(user))
+        x = p->heads;
+    if (std::string why = whyNotRotary(x, m.cos, m.sin, r); !why.empty())
+      return why;
+  }
   return "";
 }
 
 void populateRotaryPatterns(RewritePatternSet &patterns) {
-  patterns.add<RotaryPattern>(patterns.getContext());
+  patterns.add<RotaryPattern, PartialRotaryPattern>(patterns.getContext());
 }
 
 } // namespace spatten::lift

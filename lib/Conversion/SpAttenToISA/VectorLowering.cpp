@@ -143,9 +143,10 @@ LogicalResult lowerNorm(LoweringCore &core, Operation *op, VecFunc func,
 }
 
 /// rotary_embedding: per batch, tiles of token rows [n, H*D] stream through
-/// act and acc, their cos and sin rows [n, D] through the weight buffer
-/// (loaded once when one tile holds every token), and one `vec rotary` per
-/// head rotates its D columns (x and z strided by H*D).
+/// act, their cos and sin rows [n, R] through the weight buffer (loaded
+/// once when one tile holds every token), and one `vec rotary` per head
+/// rotates its first R columns (x and z strided by H*D): into acc when it
+/// rotates the whole head, in place in act when columns R..D pass through.
 LogicalResult lowerRotary(LoweringCore &core, RotaryEmbeddingOp op) {
   const Tensor *x, *z, *cos, *sin;
   if (failed(core.get(op.getInput(), x, op.getOutput(), z)) ||
@@ -153,31 +154,39 @@ LogicalResult lowerRotary(LoweringCore &core, RotaryEmbeddingOp op) {
     return failure();
   ProgramBuilder &pb = core.pb;
   int64_t B = x->shape[0], L = x->shape[1], C = x->shape[2];
-  int64_t D = op.getHeadDim();
+  int64_t D = op.getHeadColumns(), R = op.getRotaryDims();
+  bool inPlace = R < D;
   FailureOr<int64_t> tile = core.commonTile({Buffer::Act, Buffer::Acc}, C, L);
-  if (failed(tile) ||
-      failed(tile = pb.rowsThatFit(Buffer::Wgt, 2 * D, *tile)))
+  if (failed(tile) || failed(tile = pb.rowsThatFit(Buffer::Wgt, 2 * R, *tile)))
     return failure();
-  SramRef cosBuf{Buffer::Wgt, 0, D}, sinBuf{Buffer::Wgt, *tile * D, D};
+  SramRef cosBuf{Buffer::Wgt, 0, R}, sinBuf{Buffer::Wgt, *tile * R, R};
   for (int64_t b = 0, i = 0; b < B; ++b)
     for (int64_t r0 = 0; r0 < L; r0 += *tile, ++i) {
       int64_t n = std::min(*tile, L - r0), slot = core.slotOff(Buffer::Act, i);
       DramRef src = x->ref, dst = z->ref, c = cos->ref, s = sin->ref;
       src.addr = x->addrOf((b * L + r0) * C);
       dst.addr = z->addrOf((b * L + r0) * C);
-      c.addr = cos->addrOf(r0 * D);
-      s.addr = sin->addrOf(r0 * D);
+      c.addr = cos->addrOf(r0 * R);
+      s.addr = sin->addrOf(r0 * R);
       pb.load({Buffer::Act, slot, C}, src, C * 4, n, C);
       if (b == 0 || n < L) {
-        pb.load(cosBuf, c, D * 4, n, D);
-        pb.load(sinBuf, s, D * 4, n, D);
+        pb.load(cosBuf, c, R * 4, n, R);
+        pb.load(sinBuf, s, R * 4, n, R);
       }
-      int64_t out = core.slotOff(Buffer::Acc, i);
+      SramRef out = inPlace
+                        ? SramRef{Buffer::Act, slot, C}
+                        : SramRef{Buffer::Acc, core.slotOff(Buffer::Acc, i), C};
       for (int64_t h = 0; h < C / D; ++h)
-        pb.emit(VecInstr{VecFunc::Rotary, 0, {Buffer::Act, slot + h * D, C},
-                         cosBuf, {Buffer::Acc, out + h * D, C}, sinBuf, n, D,
+        pb.emit(VecInstr{VecFunc::Rotary,
+                         0,
+                         {Buffer::Act, slot + h * D, C},
+                         cosBuf,
+                         {out.buf, out.off + h * D, C},
+                         sinBuf,
+                         n,
+                         R,
                          0.f});
-      pb.store(dst, C * 4, {Buffer::Acc, out, C}, n, C);
+      pb.store(dst, C * 4, out, n, C);
     }
   return success();
 }

@@ -1,9 +1,9 @@
 """SpAtten in the generation stage (paper Sec. III; docs/Algorithms.md
-"Generation"): greedy generation with a GPT-2 LM-head model or a LLaMA
-model, every SpAtten technique applied across steps. LLaMA's decode step
-rotates the query and key by the rotary tables' rows at its position, and
-its cache holds the K/V heads of grouped-query attention, repeated over
-their query heads when attended.
+"Generation"): greedy generation with a GPT-2 LM-head model, a LLaMA or a
+GPT-NeoX model, every SpAtten technique applied across steps. LLaMA's and
+GPT-NeoX's decode step rotates the query and key by the rotary tables' rows
+at its position, and LLaMA's cache holds the K/V heads of grouped-query
+attention, repeated over their query heads when attended.
 
 Step 0, the prefill, runs the prompt as a whole sequence exactly as
 :func:`~spatten.reference.models.run_sequence` does (the summarization
@@ -49,7 +49,7 @@ from .attention import (AttentionResult, LayerRecord, _counts, _prune, _State, a
                         kv_budget_kept, resolve_schedule, select_kv_budget, select_tokens)
 from .config import SpAttenConfig
 from .kernels import F32, topk
-from .models import LAYERS, ModelWeights, _attend, lm_logits, project_qkv, repeat_kv, run_layers
+from .models import CAUSAL_KINDS, LAYERS, ModelWeights, _attend, lm_logits, project_qkv, repeat_kv, run_layers
 
 
 @dataclasses.dataclass
@@ -102,8 +102,9 @@ class _Cache:
 
 
 def _check(mw: ModelWeights, ids: np.ndarray, n: int, cfg: SpAttenConfig) -> None:
-    if mw.kind not in ("gpt2", "llama") or mw.lm_head is None:
-        raise ValueError("generation needs a GPT-2 model with a language-model head (logits) or a LLaMA model")
+    if mw.kind not in CAUSAL_KINDS or mw.lm_head is None:
+        raise ValueError("generation needs a GPT-2 model with a language-model head (logits), a LLaMA or a "
+                         "GPT-NeoX model")
     if ids.ndim != 1 or ids.size == 0:
         raise ValueError(f"the prompt must be one non-empty sequence of ids, got shape {ids.shape}")
     if ids.min() < 0 or ids.max() >= mw.word_emb.shape[0]:
@@ -116,8 +117,8 @@ def _check(mw: ModelWeights, ids: np.ndarray, n: int, cfg: SpAttenConfig) -> Non
 
 
 def _positions(mw: ModelWeights) -> int:
-    """The model's positions: rows of its position embeddings, or of
-    LLaMA's rotary tables."""
+    """The model's positions: rows of its position embeddings, or of its
+    rotary tables (LLaMA, GPT-NeoX)."""
     return (mw.pos_emb if mw.rope is None else mw.rope[0]).shape[0]
 
 

@@ -123,17 +123,20 @@ def silu(x: np.ndarray) -> np.ndarray:
     return (x / (F32(1) + np.exp(-x))).astype(F32)
 
 
-def rotary(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+def rotary(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, head_dim: Optional[int] = None) -> np.ndarray:
     """Rotary embedding of every head of x [L, H*D] (RoFormer; Hugging Face
-    LLaMA's half split): per head ``x * cos + rotate_half(x) * sin`` with
-    ``rotate_half(x) = concat(-x[D/2:], x[:D/2])``; cos/sin [L, D] are the
-    table rows of the tokens' positions (``spatten.rotary_embedding``; the
-    vector unit's ``rotary``)."""
-    L, d = cos.shape
-    h = x.reshape(L, -1, d)
-    rotated = np.concatenate([-h[..., d // 2:], h[..., :d // 2]], axis=-1)
-    out = (h * cos[:, None, :]).astype(F32) + (rotated * sin[:, None, :]).astype(F32)
-    return out.astype(F32).reshape(x.shape)
+    LLaMA's half split): the first R columns of each head become
+    ``x * cos + rotate_half(x) * sin`` with ``rotate_half(x) =
+    concat(-x[R/2:], x[:R/2])``, the others pass through (GPT-NeoX's
+    partial rotary embedding); cos/sin [L, R] are the table rows of the
+    tokens' positions, ``head_dim`` D (R when None)
+    (``spatten.rotary_embedding``; the vector unit's ``rotary``)."""
+    L, r = cos.shape
+    h = x.reshape(L, -1, head_dim or r)
+    x_rot = h[..., :r]
+    rotated = np.concatenate([-x_rot[..., r // 2:], x_rot[..., :r // 2]], axis=-1)
+    out = (x_rot * cos[:, None, :]).astype(F32) + (rotated * sin[:, None, :]).astype(F32)
+    return np.concatenate([out.astype(F32), h[..., r:]], axis=-1).reshape(x.shape)
 
 
 _ERF = np.vectorize(math.erf, otypes=[np.float64])

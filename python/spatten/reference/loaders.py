@@ -23,6 +23,7 @@ def from_torch(model) -> ModelWeights:
     """Lifts a ``spatten.export`` BertModel (with its masked-LM head or not)
     / GPT2Model / GPT2LMHeadModel (torch modules; the LM model's output is
     ``logits``, past or not) / TransformerEncoderModel / LlamaForCausalLM /
+    GPTNeoXForCausalLM /
     ViTModel / BartForConditionalGeneration / T5ForConditionalGeneration (an
     :class:`~spatten.reference.encdec.EncoderDecoderWeights`)."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
@@ -49,6 +50,8 @@ def from_torch(model) -> ModelWeights:
         return _llama_from_torch(model, sd, c)
     if c.kind == "opt":
         return _opt_from_torch(sd, c)
+    if c.kind == "gpt-neox":
+        return _neox_from_torch(model, sd, c)
     if c.kind == "vit":
         return _vit_from_torch(sd, c)
     if c.kind in ("bart", "t5"):
@@ -110,6 +113,31 @@ def _llama_from_torch(model, sd, c) -> ModelWeights:
     return ModelWeights("llama", c.heads, c.ln_eps, sd["embed_tokens.weight"], None, layers,
                         final_ln=(norm, np.zeros_like(norm)), lm_head=lin("lm_head"), outputs=("logits",),
                         kv_heads=c.kv_heads, rope=rope)
+
+
+def _neox_from_torch(model, sd, c) -> ModelWeights:
+    """``spatten.export``'s GPTNeoXForCausalLM: the fused
+    ``query_key_value`` [3 hidden, hidden] (torch's [out, in]) holds head
+    h's Q, K and V in rows [3hD, 3hD + D), [3hD + D, 3hD + 2D) and
+    [3hD + 2D, 3hD + 3D); input / post-attention LayerNorms as ln1 / ln2,
+    dense_h_to_4h / dense_4h_to_h as w1 / w2; the rotary tables [positions,
+    rotary_dims] of the model; the untied ``embed_out``."""
+    lin = lambda p: (sd[p + ".weight"].T.copy(), sd[p + ".bias"])
+    ln = lambda p: (sd[p + ".weight"], sd[p + ".bias"])
+    d = c.hidden // c.heads
+    layers = []
+    for i in range(c.layers):
+        p = f"layers.{i}."
+        qkv = sd[p + "attention.query_key_value.weight"].reshape(c.heads, 3, d, c.hidden)
+        bias = sd[p + "attention.query_key_value.bias"].reshape(c.heads, 3, d)
+        part = lambda k: (qkv[:, k].reshape(c.hidden, c.hidden).T.copy(), bias[:, k].reshape(-1).copy())
+        layers.append(LayerWeights(*part(0), *part(1), *part(2), *lin(p + "attention.dense"),
+                                   *ln(p + "input_layernorm"), *lin(p + "mlp.dense_h_to_4h"),
+                                   *lin(p + "mlp.dense_4h_to_h"), *ln(p + "post_attention_layernorm")))
+    rope = tuple(t.detach().numpy().astype(F32) for t in model.rotary_tables(c.max_positions))
+    return ModelWeights("gpt-neox", c.heads, c.ln_eps, sd["embed_in.weight"], None, layers,
+                        final_ln=ln("final_layer_norm"), lm_head=sd["embed_out.weight"].T.copy(),
+                        outputs=("logits",), rope=rope)
 
 
 def _encoder_from_torch(sd, c) -> ModelWeights:

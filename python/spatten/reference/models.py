@@ -3,7 +3,8 @@
 ``BertForPreTraining`` heads), GPT-2-style (pre-LN, tanh GELU, causal,
 final LN; the whole prompt at once), ``nn.TransformerEncoder`` (post- or
 pre-LN, ReLU or erf GELU, key padding mask), LLaMA (pre-RMSNorm, rotary
-embeddings, grouped-query attention, SwiGLU, causal) and ViT (patch
+embeddings, grouped-query attention, SwiGLU, causal), GPT-NeoX (parallel
+residual, partial rotary embeddings, erf GELU, causal) and ViT (patch
 embedding, CLS token, pre-LN erf-GELU encoder) layers, and :func:`run` /
 :func:`run_inputs`, which apply the cascade of ``attention.py`` layer by
 layer and restore each pruned token's last output at its position.
@@ -89,6 +90,11 @@ class ModelWeights:
     LLaMA ("llama"): RMSNorms (``ln*_g``, ``final_ln`` gamma; betas unused),
     ``kv_heads`` K/V heads shared by groups of query heads, ``rope`` the
     cos and sin tables [positions, head_dim]; no position embedding.
+    GPT-NeoX ("gpt-neox"): LayerNorms ``ln1`` (input_layernorm) and ``ln2``
+    (post_attention_layernorm) both of the layer's input, the parallel
+    residual ``x + attention + mlp``, erf GELU, ``rope`` [positions, R]
+    rotating the first R columns of each head, ``final_ln`` and an untied
+    ``lm_head``.
     relu_ffn: OPT's decoder, the "gpt2" block with a ReLU FFN in place of
     the tanh GELU (``pos_emb`` then starts at OPT's row 2, the position of
     the first token of an unpadded sequence).
@@ -132,6 +138,10 @@ class ModelWeights:
 
 # ============================================================================ layers
 
+#: Decoder-only kinds: causal attention, no padding under the causal mask.
+CAUSAL_KINDS = ("gpt2", "llama", "gpt-neox")
+
+
 def repeat_kv(x: np.ndarray, mw: ModelWeights) -> np.ndarray:
     """Grouped-query K or V [L, kv_heads*D] -> [L, heads*D], query head h
     reading K/V head h // (heads / kv_heads) (Hugging Face's repeat_kv)."""
@@ -150,7 +160,7 @@ def project_qkv(lw: LayerWeights, x: np.ndarray, positions: np.ndarray,
     q, k, v = linear(x, lw.wq, lw.bq), linear(x, lw.wk, lw.bk), linear(x, lw.wv, lw.bv)
     if mw.rope is not None:
         cos, sin = (t[positions] for t in mw.rope)
-        q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+        q, k = rotary(q, cos, sin, mw.head_dim), rotary(k, cos, sin, mw.head_dim)
     return q, k, v
 
 
@@ -161,7 +171,7 @@ def _attend(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
     over their groups), then attention."""
     q, k, v = project_qkv(lw, x, state.tokens, mw)
     return attention(q, repeat_kv(k, mw), repeat_kv(v, mw), state.heads.tolist(), mw.heads, state.mask(),
-                     mw.kind in ("gpt2", "llama"), cfg)
+                     mw.kind in CAUSAL_KINDS, cfg)
 
 
 #: ``attend(lw, x, state, mw, cfg)``: a layer's attention on its (normalised)
@@ -219,8 +229,17 @@ def llama_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeigh
     return (x + linear(gated, lw.w2, lw.b2)).astype(F32), att
 
 
+def neox_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
+               cfg: SpAttenConfig, attend: Attend = _attend) -> Tuple[np.ndarray, AttentionResult]:
+    """GPT-NeoX layer on the kept rows x [L, hidden], with the parallel
+    residual: ``mlp(ln2(x)) + attention(ln1(x)) + x`` (erf GELU MLP)."""
+    att = attend(lw, layer_norm(x, lw.ln1_g, lw.ln1_b, mw.ln_eps), state, mw, cfg)
+    h = linear(gelu_erf(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
+    return ((h + linear(att.out, lw.wo, lw.bo)).astype(F32) + x).astype(F32), att
+
+
 LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer, "llama": llama_layer,
-          "vit": encoder_layer}
+          "gpt-neox": neox_layer, "vit": encoder_layer}
 
 
 # ============================================================================ forward
@@ -346,6 +365,8 @@ def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
     """What follows the layers, on all L0 tokens of one sequence x [L0, hidden]."""
     if mw.kind == "llama":
         return {"logits": linear(rms_norm(x, mw.final_ln[0], mw.ln_eps), mw.lm_head, None)}
+    if mw.kind == "gpt-neox":
+        return {"logits": linear(layer_norm(x, *mw.final_ln, mw.ln_eps), mw.lm_head, None)}
     if mw.kind == "gpt2":
         h, logits = gpt2_outputs(mw, x)
         return {mw.outputs[0]: h} if logits is None else {"logits": logits}
@@ -384,7 +405,7 @@ def run(mw: ModelWeights, input_ids: np.ndarray, cfg: Optional[SpAttenConfig] = 
         raise ValueError(f"input_ids must be [batch, sequence], got shape {ids.shape}")
     if cfg.prunes and ids.shape[0] != 1:
         raise ValueError(f"SpAtten pruning and progressive quantization need batch 1, got batch {ids.shape[0]}")
-    if mw.kind in ("gpt2", "llama") and attention_mask is not None and np.any(np.asarray(attention_mask) != 1):
+    if mw.kind in CAUSAL_KINDS and attention_mask is not None and np.any(np.asarray(attention_mask) != 1):
         raise ValueError("the reference has no padding under a causal mask: the attention_mask must be all ones")
     outs: Dict[str, List[np.ndarray]] = {k: [] for k in mw.outputs}
     records = []

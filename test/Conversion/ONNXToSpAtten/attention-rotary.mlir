@@ -140,3 +140,48 @@ func.func @llama_mha(%q: tensor<1x4x16xf32>, %k: tensor<1x4x16xf32>, %v: tensor<
   %out = onnx.Reshape(%ot, %so) : (tensor<1x4x2x8xf32>, tensor<3xi64>) -> tensor<1x4x16xf32>
   return %out : tensor<1x4x16xf32>
 }
+
+// -----
+
+// GPT-NeoX's partial rotary embedding: the first R = 4 of each head's
+// D = 8 columns are rotated by [1, L, 4] tables, the last 4 pass through
+// (Concat of the rotation and the pass-through Slice). It lifts to one
+// spatten.rotary_embedding with head_dim 8, on the projection.
+
+// CHECK-LABEL: func @neox_partial_rotary
+// CHECK-DAG: %[[C:.*]] = arith.constant dense<5.000000e-01> : tensor<1x1x4x4xf32>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<2.500000e-01> : tensor<1x1x4x4xf32>
+// CHECK-DAG: %[[COS:.*]] = spatten.reshape %[[C]] : (tensor<1x1x4x4xf32>) -> tensor<4x4xf32>
+// CHECK-DAG: %[[SIN:.*]] = spatten.reshape %[[S]] : (tensor<1x1x4x4xf32>) -> tensor<4x4xf32>
+// CHECK: %[[R:.*]] = spatten.rotary_embedding %arg0, %[[COS]], %[[SIN]] {head_dim = 8 : i64} : (tensor<1x4x16xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<1x4x16xf32>
+// CHECK: %[[H:.*]] = spatten.reshape %[[R]] : (tensor<1x4x16xf32>) -> tensor<1x4x2x8xf32>
+// CHECK: %[[T:.*]] = spatten.transpose %[[H]]
+// CHECK-NEXT: return %[[T]]
+// CHECK-NOT: onnx.
+
+func.func @neox_partial_rotary(%q: tensor<1x4x16xf32>) -> tensor<1x2x4x8xf32> {
+  %sq = onnx.Constant {value = dense<[1, 4, 2, 8]> : tensor<4xi64>} : tensor<4xi64>
+  %cos = onnx.Constant {value = dense<0.5> : tensor<1x4x4xf32>} : tensor<1x4x4xf32>
+  %sin = onnx.Constant {value = dense<0.25> : tensor<1x4x4xf32>} : tensor<1x4x4xf32>
+  %c0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : tensor<1xi64>
+  %c2 = onnx.Constant {value = dense<2> : tensor<1xi64>} : tensor<1xi64>
+  %c4 = onnx.Constant {value = dense<4> : tensor<1xi64>} : tensor<1xi64>
+  %end = onnx.Constant {value = dense<9223372036854775807> : tensor<1xi64>} : tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : tensor<1xi64>
+  %one = onnx.Constant {value = dense<1> : tensor<1xi64>} : tensor<1xi64>
+  %qr = onnx.Reshape(%q, %sq) : (tensor<1x4x16xf32>, tensor<4xi64>) -> tensor<1x4x2x8xf32>
+  %qh = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x4x2x8xf32>) -> tensor<1x2x4x8xf32>
+  %rot = "onnx.Slice"(%qh, %c0, %c4, %last, %one) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<1x2x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x4xf32>
+  %pass = "onnx.Slice"(%qh, %c4, %end, %last, %one) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<1x2x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x4xf32>
+  %cos4 = onnx.Unsqueeze(%cos, %one) : (tensor<1x4x4xf32>, tensor<1xi64>) -> tensor<1x1x4x4xf32>
+  %sin4 = onnx.Unsqueeze(%sin, %one) : (tensor<1x4x4xf32>, tensor<1xi64>) -> tensor<1x1x4x4xf32>
+  %x1 = "onnx.Slice"(%rot, %c0, %c2, %last, %one) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<1x2x4x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x2xf32>
+  %x2 = "onnx.Slice"(%rot, %c2, %end, %last, %one) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<1x2x4x4xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x2xf32>
+  %neg = onnx.Neg(%x2) : (tensor<1x2x4x2xf32>) -> tensor<1x2x4x2xf32>
+  %half = onnx.Concat(%neg, %x1) {axis = -1 : i64} : (tensor<1x2x4x2xf32>, tensor<1x2x4x2xf32>) -> tensor<1x2x4x4xf32>
+  %rc = onnx.Mul(%rot, %cos4) : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %rs = onnx.Mul(%half, %sin4) : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %re = onnx.Add(%rc, %rs) : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %out = onnx.Concat(%re, %pass) {axis = -1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x8xf32>
+  return %out : tensor<1x2x4x8xf32>
+}

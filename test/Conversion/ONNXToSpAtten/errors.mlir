@@ -179,7 +179,7 @@ func.func @llama_runtime_tables(%q: tensor<1x4x16xf32>, %k: tensor<1x4x8xf32>, %
   %qrot = onnx.Concat(%qn, %q1) {axis = -1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x8xf32>
   %qc = onnx.Mul(%qh, %cos) : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
   %qs = onnx.Mul(%qrot, %sin) : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
-  // expected-error @+1 {{is a rotary embedding that cannot be lifted: its cos and sin are not constant tables [1,..,1,L,D]; position ids from a graph input are known only at run time}}
+  // expected-error @+1 {{is a rotary embedding that cannot be lifted: its cos and sin are not constant tables [1,..,1,L,R]; position ids from a graph input are known only at run time}}
   %qe = onnx.Add(%qc, %qs) : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
   %k1 = "onnx.Slice"(%kh, %zero, %half, %last, %one) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<1x1x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x4x4xf32>
   %k2 = "onnx.Slice"(%kh, %half, %end, %last, %one) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}> : (tensor<1x1x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x1x4x4xf32>
@@ -187,7 +187,7 @@ func.func @llama_runtime_tables(%q: tensor<1x4x16xf32>, %k: tensor<1x4x8xf32>, %
   %krot = onnx.Concat(%kn, %k1) {axis = -1 : i64} : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x1x4x8xf32>
   %kc = onnx.Mul(%kh, %cos) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   %ks = onnx.Mul(%krot, %sin) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
-  // expected-error @+1 {{is a rotary embedding that cannot be lifted: its cos and sin are not constant tables [1,..,1,L,D]; position ids from a graph input are known only at run time}}
+  // expected-error @+1 {{is a rotary embedding that cannot be lifted: its cos and sin are not constant tables [1,..,1,L,R]; position ids from a graph input are known only at run time}}
   %ke = onnx.Add(%kc, %ks) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   %ku = onnx.Unsqueeze(%ke, %two) : (tensor<1x1x4x8xf32>, tensor<1xi64>) -> tensor<1x1x1x4x8xf32>
   %kx = onnx.Expand(%ku, %rep) : (tensor<1x1x1x4x8xf32>, tensor<5xi64>) -> tensor<1x1x2x4x8xf32>

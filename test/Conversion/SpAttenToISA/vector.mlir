@@ -79,6 +79,24 @@ func.func @rotary(%x: tensor<2x3x8xf32>, %cos: tensor<3x4xf32>, %sin: tensor<3x4
 
 // -----
 
+// A partial rotary embedding (GPT-NeoX): heads of width 4, of which the
+// first 2 columns are rotated by [3, 2] tables. Each head's `vec rotary`
+// rotates 2 columns in place in act (z = x), so columns 2..3 pass through,
+// and the store reads act.
+// CHECK-LABEL: spatten_isa.program @partial_rotary
+// CHECK: spatten_isa.load {{.*}}cols = 8 : i64{{.*}}rows = 3 : i64, sram_buf = 1 : i64
+// CHECK-NEXT: spatten_isa.load {{.*}}cols = 2 : i64{{.*}}sram_buf = 2 : i64, sram_off = 0 : i64, sram_stride = 2 : i64
+// CHECK-NEXT: spatten_isa.load {{.*}}cols = 2 : i64{{.*}}sram_buf = 2 : i64, sram_off = 6 : i64, sram_stride = 2 : i64
+// CHECK-NEXT: spatten_isa.vec {cols = 2 : i64, flags = 0 : i64, func = 28 : i64{{.*}}x_buf = 1 : i64, x_off = 0 : i64, x_stride = 8 : i64{{.*}}z_buf = 1 : i64, z_off = 0 : i64, z_stride = 8 : i64}
+// CHECK-NEXT: spatten_isa.vec {{{.*}}func = 28 : i64{{.*}}x_buf = 1 : i64, x_off = 4 : i64{{.*}}z_buf = 1 : i64, z_off = 4 : i64
+// CHECK-NEXT: spatten_isa.store {{.*}}cols = 8 : i64{{.*}}sram_buf = 1 : i64
+func.func @partial_rotary(%x: tensor<2x3x8xf32>, %cos: tensor<3x2xf32>, %sin: tensor<3x2xf32>) -> tensor<2x3x8xf32> {
+  %r = spatten.rotary_embedding %x, %cos, %sin {head_dim = 4} : (tensor<2x3x8xf32>, tensor<3x2xf32>, tensor<3x2xf32>) -> tensor<2x3x8xf32>
+  return %r : tensor<2x3x8xf32>
+}
+
+// -----
+
 // Running sums along each row: one `vec row_cumsum` (func 29) per row
 // tile, exclusive and reverse as flag bits 16 and 32.
 // CHECK-LABEL: spatten_isa.program @cumsum

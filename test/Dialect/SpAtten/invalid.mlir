@@ -105,7 +105,7 @@ func.func @reduce_shape(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {
 // -----
 
 func.func @rotary_table_rows(%x: tensor<1x4x8xf32>, %t: tensor<3x4xf32>) -> tensor<1x4x8xf32> {
-  // expected-error @+1 {{cos and sin must be [L, D] with L = 4}}
+  // expected-error @+1 {{cos and sin must be [L, R] with L = 4}}
   %y = spatten.rotary_embedding %x, %t, %t : (tensor<1x4x8xf32>, tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<1x4x8xf32>
   return %y : tensor<1x4x8xf32>
 }
@@ -113,9 +113,25 @@ func.func @rotary_table_rows(%x: tensor<1x4x8xf32>, %t: tensor<3x4xf32>) -> tens
 // -----
 
 func.func @rotary_odd_head(%x: tensor<1x4x9xf32>, %t: tensor<4x3xf32>) -> tensor<1x4x9xf32> {
-  // expected-error @+1 {{head dim D = 3 must be even and divide the input width 9}}
+  // expected-error @+1 {{rotary dims R = 3 must be even, positive and at most the head dim 3}}
   %y = spatten.rotary_embedding %x, %t, %t : (tensor<1x4x9xf32>, tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<1x4x9xf32>
   return %y : tensor<1x4x9xf32>
+}
+
+// -----
+
+func.func @rotary_wider_than_head(%x: tensor<1x4x8xf32>, %t: tensor<4x4xf32>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{rotary dims R = 4 must be even, positive and at most the head dim 2}}
+  %y = spatten.rotary_embedding %x, %t, %t {head_dim = 2} : (tensor<1x4x8xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<1x4x8xf32>
+  return %y : tensor<1x4x8xf32>
+}
+
+// -----
+
+func.func @rotary_head_not_dividing(%x: tensor<1x4x8xf32>, %t: tensor<4x2xf32>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{head dim D = 6 must divide the input width 8}}
+  %y = spatten.rotary_embedding %x, %t, %t {head_dim = 6} : (tensor<1x4x8xf32>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<1x4x8xf32>
+  return %y : tensor<1x4x8xf32>
 }
 
 // -----

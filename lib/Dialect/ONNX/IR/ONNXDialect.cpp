@@ -1,6 +1,7 @@
 //===- ONNXDialect.cpp - ONNX dialect --------------------------------------===//
 
 #include "spatten/Dialect/ONNX/IR/ONNXDialect.h"
+#include "ProjectionSplit.h"
 #include "ShapeRefinement.h"
 #include "spatten/Dialect/ONNX/IR/ONNXOps.h"
 
@@ -35,4 +36,5 @@ Operation *ONNXDialect::materializeConstant(OpBuilder &builder, Attribute value,
 void ONNXDialect::getCanonicalizationPatterns(
     RewritePatternSet &results) const {
   populateShapeRefinementPatterns(results);
+  populateProjectionSplitPatterns(results);
 }

@@ -151,10 +151,15 @@ LogicalResult RotaryEmbeddingOp::verify() {
   if (x.size() != 3)
     return emitOpError("input must be [B, L, H*D]");
   if (cos.size() != 2 || cos[0] != x[1] || shapeOf(getSin()) != cos)
-    return emitOpError("cos and sin must be [L, D] with L = ") << x[1];
-  if (cos[1] <= 0 || cos[1] % 2 || x[2] % cos[1])
+    return emitOpError("cos and sin must be [L, R] with L = ") << x[1];
+  int64_t d = getHeadColumns();
+  if (cos[1] <= 0 || cos[1] % 2 || cos[1] > d)
+    return emitOpError("rotary dims R = ")
+           << cos[1] << " must be even, positive and at most the head dim "
+           << d;
+  if (x[2] % d)
     return emitOpError("head dim D = ")
-           << cos[1] << " must be even and divide the input width " << x[2];
+           << d << " must divide the input width " << x[2];
   if (shapeOf(getOutput()) != x)
     return emitOpError("result must have the input's shape");
   return success();

@@ -124,26 +124,32 @@ def SpAtten_RotaryEmbeddingOp : SpAtten_Op<"rotary_embedding", [Pure]> {
   let summary = "rotary position embedding of every attention head";
   let description = [{
     `input` is `[B, L, H*D]` (the Q or K projection, head h in columns
-    `[h*D, (h+1)*D)`), `cos` and `sin` are `[L, D]`: row l holds the table
-    row of the position of token l. Each head's row x becomes
-    `x * cos + rotate_half(x) * sin` with `rotate_half(x) = concat(-x[D/2:],
-    x[:D/2])`: the rotation of the pairs (i, i + D/2) by the angle of
-    position and frequency i mod D/2 (RoFormer, Su et al. 2021, Eq. 34, in
+    `[h*D, (h+1)*D)`), `cos` and `sin` are `[L, R]`: row l holds the table
+    row of the position of token l. D is `head_dim`, R when absent. The
+    first R columns x of each head's row become
+    `x * cos + rotate_half(x) * sin` with `rotate_half(x) = concat(-x[R/2:],
+    x[:R/2])`: the rotation of the pairs (i, i + R/2) by the angle of
+    position and frequency i mod R/2 (RoFormer, Su et al. 2021, Eq. 34, in
     Hugging Face LLaMA's half-split pairing; the tables are
-    `cos(p * theta^(-2i/D))` repeated twice). D is even. The result has the
-    input's shape. Cascade token pruning gathers the table rows of the kept
-    tokens, so a token keeps its original position. Runs on the vector
-    unit (`vec rotary`, one instruction per head and row tile).
+    `cos(p * theta^(-2i/R))` repeated twice). Columns R to D pass through
+    unchanged: GPT-NeoX (Pythia) rotates only `rotary_pct` of each head,
+    a partial rotary embedding. R is even and at most D. The result has
+    the input's shape. Cascade token pruning gathers the table rows of the
+    kept tokens, so a token keeps its original position. Runs on the
+    vector unit (`vec rotary`, one instruction per head and row tile).
   }];
   let arguments = (ins SpAtten_F32Tensor:$input, SpAtten_F32Tensor:$cos,
-                       SpAtten_F32Tensor:$sin);
+                       SpAtten_F32Tensor:$sin, OptionalAttr<I64Attr>:$head_dim);
   let results = (outs SpAtten_F32Tensor:$output);
   let assemblyFormat = [{
     $input `,` $cos `,` $sin attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    int64_t getHeadDim() { return getCos().getType().getShape().back(); }
+    /// R: the rotated columns of each head (the tables' width).
+    int64_t getRotaryDims() { return getCos().getType().getShape().back(); }
+    /// D: the columns of each head.
+    int64_t getHeadColumns() { return getHeadDim().value_or(getRotaryDims()); }
   }];
 }
 
