@@ -24,7 +24,8 @@ def ONNX_Dialect : Dialect {
     `spatten-translate --import-onnx`. Canonicalization folds the shape
     arithmetic of exporters (Shape, Gather, Concat, ...) into `onnx.Constant`
     and refines result types to static shapes with libonnx's per-op shape
-    inference.
+    inference; it also gives each per-head window of a fused projection
+    (GPT-NeoX's Q, K and V) its own projection by the weight's columns.
   }];
   let hasConstantMaterializer = 1;
   let hasCanonicalizer = 1;
