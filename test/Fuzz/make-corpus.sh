@@ -77,6 +77,15 @@ seed_binary layer "$root/test/Tools/Inputs/layer.onnxtext" \
 seed_binary generation "$root/test/Target/ONNX/generation-context.onnxtext" \
   --shape batch=1 --shape seq=3 --max-context
 
+# One-layer exports of the decoder families whose graphs the lift reads
+# most (position ids computed from the inputs, fused per-head QKV, partial
+# rotary embeddings), bound as the tests bind them.
+for kind in roberta opt llama gpt-neox; do
+  (cd "$root/python" && /usr/bin/python3 -m spatten.export "$kind" --layers 1 \
+    -o "$tmp/$kind.onnx" >/dev/null 2>&1) &&
+    seed_model "$kind" "$tmp/$kind.onnx" "--shape batch=1" "--shape sequence=4"
+done
+
 # Hardware configurations: the presets and the tests' files.
 cp "$root"/configs/*.json "$root"/test/Tools/Inputs/*.json "$out/hw-config/"
 

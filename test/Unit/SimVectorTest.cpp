@@ -270,6 +270,28 @@ TEST_F(VecTest, RotaryRotatesHalfPairs) {
   EXPECT_ERR(run("rotary", "flags=8"), "field 'flags': unknown bits 0x8");
 }
 
+TEST_F(VecTest, PartialRotaryInPlaceKeepsTheOtherColumns) {
+  // GPT-NeoX: heads of 4 columns, the first 2 rotated in place (z = x);
+  // columns 2..3 of each row are never written.
+  std::vector<float> xs = {1.0f, 2.0f, 3.0f, 4.0f, -1.0f, 0.5f, 2.0f, -3.0f};
+  std::vector<float> cs = {0.6f, 0.6f, -0.8f, -0.8f};
+  std::vector<float> sn = {0.8f, 0.8f, 0.6f, 0.6f};
+  fill(Buffer::Act, 0, 4, 2, 4, xs);
+  fill(Buffer::Wgt, 0, 2, 2, 2, cs);
+  fill(Buffer::Wgt, 8, 2, 2, 2, sn);
+  ASSERT_NO_ERR(exec("vec func=rotary x_buf=act x_stride=4 y_buf=wgt "
+                     "y_stride=2 w_buf=wgt w_off=8 w_stride=2 z_buf=act "
+                     "z_stride=4 rows=2 cols=2"));
+  for (int r = 0; r < 2; ++r) {
+    const float *x0 = &xs[r * 4];
+    float c = cs[r * 2], s = sn[r * 2];
+    expectSame(buf(Buffer::Act)[r * 4], x0[0] * c - x0[1] * s, "rotary");
+    expectSame(buf(Buffer::Act)[r * 4 + 1], x0[1] * c + x0[0] * s, "rotary");
+    EXPECT_EQ(buf(Buffer::Act)[r * 4 + 2], x0[2]);
+    EXPECT_EQ(buf(Buffer::Act)[r * 4 + 3], x0[3]);
+  }
+}
+
 TEST_F(VecTest, InPlaceIsAllowed) {
   ASSERT_NO_ERR(exec("vec func=mul flags=1 x_buf=act x_stride=3 z_buf=act "
                      "z_stride=3 rows=2 cols=3 imm=2"));

@@ -179,6 +179,15 @@ struct SplitHeadWindows : OpRewritePattern<ReshapeOp> {
           return concatenatedBack(w.result, out.getRank());
         }))
       return rw.notifyMatchFailure(reshape, "no projection split to make");
+    // A window past the head (a result type that does not match its Slice)
+    // or a weight too large to copy is left alone.
+    int64_t rows = proj->weight.shape()[0];
+    if (llvm::any_of(windows, [&](const Window &w) {
+          return w.start + w.width > width ||
+                 rows * heads * w.width > kMoveLimit;
+        }))
+      return rw.notifyMatchFailure(reshape,
+                                   "a window past the head or too large");
     for (const Window &w : windows)
       rw.replaceAllUsesWith(w.result,
                             windowProjection(rw, reshape, *proj, chain, w));
