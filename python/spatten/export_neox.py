@@ -123,22 +123,22 @@ class GPTNeoXLayer(nn.Module):
         return out if past is None else (out, present)
 
 
-class GPTNeoXForCausalLM(nn.Module):
-    """Input int64 input_ids [batch, sequence] (and with
+class RotaryCausalLM(nn.Module):
+    """A decoder whose rotary angles are computed from the positions, as
+    current transformers' GPT-NeoX and Falcon do: a subclass names its
+    modules with ``embed``, ``blocks`` and ``logits``.
+
+    Input int64 input_ids [batch, sequence] (and with
     ``ModelConfig.padding_mask`` int64 attention_mask [batch, sequence], 1:
     attend, 0: padding); output logits [batch, sequence, vocab]."""
 
-    def __init__(self, c: "ModelConfig"):
+    def __init__(self, c: "ModelConfig", dims: int):
         super().__init__()
         self.config = c
-        self.embed_in = nn.Embedding(c.vocab, c.hidden)
-        self.layers = nn.ModuleList(GPTNeoXLayer(c) for _ in range(c.layers))
-        self.final_layer_norm = nn.LayerNorm(c.hidden, eps=c.ln_eps)
-        self.embed_out = nn.Linear(c.hidden, c.vocab, bias=False)
-        self.register_buffer("inv_freq", inverse_frequencies(rotary_dims(c), c.rope_theta), persistent=False)
+        self.register_buffer("inv_freq", inverse_frequencies(dims, c.rope_theta), persistent=False)
 
     def rotary_tables(self, positions: int):
-        """The cos and sin tables [positions, rotary_dims] of positions 0 ..
+        """The cos and sin tables [positions, rotary dims] of positions 0 ..
         positions - 1."""
         ids = torch.arange(positions, dtype=torch.long).unsqueeze(0)
         cos, sin = rotary_cos_sin(self.inv_freq, ids)
@@ -146,24 +146,45 @@ class GPTNeoXForCausalLM(nn.Module):
 
     def step(self, input_ids, past=None):
         """input_ids [b, l] after ``past`` (None: an empty cache; else per
-        layer (k, v) [b, heads, p, d]) -> (logits [b, l, vocab], presents):
-        positions p .. p+l-1 take their rotary angles, and each query sees
-        the cache and the tokens up to itself. The one call greedy
-        generation makes per step (:func:`spatten.generate.greedy`)."""
+        layer (k, v) [b, kv_heads, p, d]) -> (logits [b, l, vocab],
+        presents): positions p .. p+l-1 take their rotary angles, and each
+        query sees the cache and the tokens up to itself. The one call
+        greedy generation makes per step (:func:`spatten.generate.greedy`)."""
         past, position_ids, mask = step_inputs(self.config, input_ids, past)
         cos, sin = rotary_cos_sin(self.inv_freq, position_ids)
-        x, presents = self.embed_in(input_ids), []
-        for layer, kv in zip(self.layers, past):
+        x, presents = self.embed(input_ids), []
+        for layer, kv in zip(self.blocks, past):
             x, present = layer(x, cos, sin, mask, kv)
             presents.append(present)
-        return self.embed_out(self.final_layer_norm(x)), presents
+        return self.logits(x), presents
 
     def forward(self, input_ids, attention_mask=None):
         l = input_ids.shape[1]
         position_ids = torch.arange(0, l, dtype=torch.long).unsqueeze(0)
         cos, sin = rotary_cos_sin(self.inv_freq, position_ids)
         mask = causal_mask_4d(attention_mask, l)
-        x = self.embed_in(input_ids)
-        for layer in self.layers:
+        x = self.embed(input_ids)
+        for layer in self.blocks:
             x = layer(x, cos, sin, mask)
+        return self.logits(x)
+
+
+class GPTNeoXForCausalLM(RotaryCausalLM):
+    """``RotaryCausalLM`` with GPT-NeoX's modules."""
+
+    def __init__(self, c: "ModelConfig"):
+        super().__init__(c, rotary_dims(c))
+        self.embed_in = nn.Embedding(c.vocab, c.hidden)
+        self.layers = nn.ModuleList(GPTNeoXLayer(c) for _ in range(c.layers))
+        self.final_layer_norm = nn.LayerNorm(c.hidden, eps=c.ln_eps)
+        self.embed_out = nn.Linear(c.hidden, c.vocab, bias=False)
+
+    def embed(self, input_ids):
+        return self.embed_in(input_ids)
+
+    @property
+    def blocks(self):
+        return self.layers
+
+    def logits(self, x):
         return self.embed_out(self.final_layer_norm(x))

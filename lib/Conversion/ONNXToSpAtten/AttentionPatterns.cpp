@@ -454,6 +454,14 @@ struct Match {
   bool seqMajorOut = false; // the merge reads the output as [Lq, B, H*D]
 };
 
+/// Falcon's multi-query attention: the one K or V head [B, 1, L, D] that
+/// the 4-D MatMul broadcasts over the H query heads reads as a group of H.
+void broadcastOverQueryHeads(CachedHeads &kv, const Heads &q) {
+  Heads &h = kv.heads;
+  if (!kv.cat && h.h == 1 && h.group == 1 && !h.seqMajor && q.h > 1)
+    h.h = h.group = q.h;
+}
+
 bool sameHeads(const Heads &a, const Heads &b) {
   return a.b == b.b && a.h == b.h && a.d == b.d;
 }
@@ -536,6 +544,10 @@ struct AttentionPattern : RewritePattern {
     if (!m.merge)
       return failure();
     m.v = *v;
+    if (rank == 4) {
+      broadcastOverQueryHeads(m.k, *q);
+      broadcastOverQueryHeads(m.v, *q);
+    }
     if (failed(checkShapes(m, shape)))
       return failure();
     return m;

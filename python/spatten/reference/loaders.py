@@ -23,7 +23,7 @@ def from_torch(model) -> ModelWeights:
     """Lifts a ``spatten.export`` BertModel (with its masked-LM head or not)
     / GPT2Model / GPT2LMHeadModel (torch modules; the LM model's output is
     ``logits``, past or not) / TransformerEncoderModel / LlamaForCausalLM /
-    GPTNeoXForCausalLM /
+    GPTNeoXForCausalLM / FalconForCausalLM /
     ViTModel / BartForConditionalGeneration / T5ForConditionalGeneration (an
     :class:`~spatten.reference.encdec.EncoderDecoderWeights`)."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
@@ -52,6 +52,8 @@ def from_torch(model) -> ModelWeights:
         return _opt_from_torch(sd, c)
     if c.kind == "gpt-neox":
         return _neox_from_torch(model, sd, c)
+    if c.kind == "falcon":
+        return _falcon_from_torch(model, sd, c)
     if c.kind == "vit":
         return _vit_from_torch(sd, c)
     if c.kind in ("bart", "t5"):
@@ -138,6 +140,32 @@ def _neox_from_torch(model, sd, c) -> ModelWeights:
     return ModelWeights("gpt-neox", c.heads, c.ln_eps, sd["embed_in.weight"], None, layers,
                         final_ln=ln("final_layer_norm"), lm_head=sd["embed_out.weight"].T.copy(),
                         outputs=("logits",), rope=rope)
+
+
+def _falcon_from_torch(model, sd, c) -> ModelWeights:
+    """``spatten.export``'s FalconForCausalLM: the fused bias-free
+    ``query_key_value`` [(H + 2) D, hidden] (torch's [out, in]) holds the H
+    query heads, then the one key and the one value head; its single
+    input_layernorm is both ln1 and ln2; zero biases; the rotary tables
+    [positions, head_dim] of the model; the LM head tied to the word
+    embeddings."""
+    t = lambda w: w.T.copy()
+    zeros = lambda w: np.zeros(w.shape[1], F32)
+    d = c.hidden // c.heads
+    layers = []
+    for i in range(c.layers):
+        p = f"h.{i}."
+        qkv = sd[p + "self_attention.query_key_value.weight"]
+        w = [t(qkv[:c.hidden]), t(qkv[c.hidden:c.hidden + d]), t(qkv[c.hidden + d:]),
+             t(sd[p + "self_attention.dense.weight"]), t(sd[p + "mlp.dense_h_to_4h.weight"]),
+             t(sd[p + "mlp.dense_4h_to_h.weight"])]
+        ln = (sd[p + "input_layernorm.weight"], sd[p + "input_layernorm.bias"])
+        layers.append(LayerWeights(w[0], zeros(w[0]), w[1], zeros(w[1]), w[2], zeros(w[2]), w[3], zeros(w[3]),
+                                   *ln, w[4], zeros(w[4]), w[5], zeros(w[5]), *ln))
+    rope = tuple(table.detach().numpy().astype(F32) for table in model.rotary_tables(c.max_positions))
+    words = sd["word_embeddings.weight"]
+    return ModelWeights("falcon", c.heads, c.ln_eps, words, None, layers, final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]),
+                        lm_head=words.T.copy(), outputs=("logits",), kv_heads=1, rope=rope)
 
 
 def _encoder_from_torch(sd, c) -> ModelWeights:

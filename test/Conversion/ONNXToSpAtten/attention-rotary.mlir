@@ -185,3 +185,43 @@ func.func @neox_partial_rotary(%q: tensor<1x4x16xf32>) -> tensor<1x2x4x8xf32> {
   %out = onnx.Concat(%re, %pass) {axis = -1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x8xf32>
   return %out : tensor<1x2x4x8xf32>
 }
+
+// -----
+
+// Falcon's multi-query attention: one K and one V head [1, 1, L, D] that
+// the 4-D MatMuls broadcast over the two query heads (no repeat_kv). They
+// read as a group of both query heads: repeated by a concat, as repeat_kv's
+// are.
+
+// CHECK-LABEL: func @falcon_mqa
+// CHECK: %[[KG:.*]] = spatten.reshape %arg1 : (tensor<1x4x8xf32>) -> tensor<1x4x1x1x8xf32>
+// CHECK: %[[KR:.*]] = spatten.concat %[[KG]], %[[KG]] {axis = 3 : i64}
+// CHECK: %[[KF:.*]] = spatten.reshape %[[KR]] : (tensor<1x4x1x2x8xf32>) -> tensor<1x4x16xf32>
+// CHECK: %[[VG:.*]] = spatten.reshape %arg2 : (tensor<1x4x8xf32>) -> tensor<1x4x1x1x8xf32>
+// CHECK: %[[VR:.*]] = spatten.concat %[[VG]], %[[VG]] {axis = 3 : i64}
+// CHECK: %[[VF:.*]] = spatten.reshape %[[VR]]
+// CHECK: spatten.attention %arg0, %[[KF]], %[[VF]] {mask_kind = #spatten.mask_kind<causal>, num_heads = 2 : i64
+// CHECK-NOT: onnx.
+
+func.func @falcon_mqa(%q: tensor<1x4x16xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8xf32>) -> tensor<1x4x16xf32> {
+  %sq = onnx.Constant {value = dense<[1, 4, 2, 8]> : tensor<4xi64>} : tensor<4xi64>
+  %skv = onnx.Constant {value = dense<[1, 4, 1, 8]> : tensor<4xi64>} : tensor<4xi64>
+  %so = onnx.Constant {value = dense<[1, 4, 16]> : tensor<3xi64>} : tensor<3xi64>
+  %sqrtd = onnx.Constant {value = dense<2.82842708> : tensor<f32>} : tensor<f32>
+  %mask = onnx.Constant {value = dense<[[[[0.0, -3.40282347E+38, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, -3.40282347E+38, -3.40282347E+38], [0.0, 0.0, 0.0, -3.40282347E+38], [0.0, 0.0, 0.0, 0.0]]]]> : tensor<1x1x4x4xf32>} : tensor<1x1x4x4xf32>
+  %qr = onnx.Reshape(%q, %sq) : (tensor<1x4x16xf32>, tensor<4xi64>) -> tensor<1x4x2x8xf32>
+  %qh = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x4x2x8xf32>) -> tensor<1x2x4x8xf32>
+  %kr = onnx.Reshape(%k, %skv) : (tensor<1x4x8xf32>, tensor<4xi64>) -> tensor<1x4x1x8xf32>
+  %kh = onnx.Transpose(%kr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x4x1x8xf32>) -> tensor<1x1x4x8xf32>
+  %vr = onnx.Reshape(%v, %skv) : (tensor<1x4x8xf32>, tensor<4xi64>) -> tensor<1x4x1x8xf32>
+  %vh = onnx.Transpose(%vr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x4x1x8xf32>) -> tensor<1x1x4x8xf32>
+  %kt = onnx.Transpose(%kh) {perm = array<i64: 0, 1, 3, 2>} : (tensor<1x1x4x8xf32>) -> tensor<1x1x8x4xf32>
+  %s = onnx.MatMul(%qh, %kt) : (tensor<1x2x4x8xf32>, tensor<1x1x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %sd = onnx.Div(%s, %sqrtd) : (tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %sm = onnx.Add(%sd, %mask) : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = onnx.Softmax(%sm) : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %o = onnx.MatMul(%p, %vh) : (tensor<1x2x4x4xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %ot = onnx.Transpose(%o) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x4x8xf32>) -> tensor<1x4x2x8xf32>
+  %out = onnx.Reshape(%ot, %so) : (tensor<1x4x2x8xf32>, tensor<3xi64>) -> tensor<1x4x16xf32>
+  return %out : tensor<1x4x16xf32>
+}

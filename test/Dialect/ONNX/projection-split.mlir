@@ -112,3 +112,49 @@ func.func @whole_heads(%x: tensor<1x3x1xf32>) -> tensor<1x3x2x4xf32> {
   %s = "onnx.Split"(%v) <{axis = -1 : i64}> : (tensor<1x3x2x4xf32>) -> tensor<1x3x2x4xf32>
   return %s : tensor<1x3x2x4xf32>
 }
+
+// -----
+
+// Falcon's multi-query projection: viewed [B, L, H + 2, D] and cut on the
+// head axis into the H query heads (Slice :-2) and one key and one value
+// head (Gather [-2], Gather [-1]). H = 2, D = 2: K is columns {4, 5}.
+// CHECK-LABEL: func.func @falcon_head_windows
+// CHECK-DAG: %[[WQ:.*]] = onnx.Constant {value = dense<{{\[\[}}0.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00]]> : tensor<1x4xf32>}
+// CHECK-DAG: %[[WK:.*]] = onnx.Constant {value = dense<{{\[\[}}4.000000e+00, 5.000000e+00]]> : tensor<1x2xf32>}
+// CHECK-DAG: %[[WV:.*]] = onnx.Constant {value = dense<{{\[\[}}6.000000e+00, 7.000000e+00]]> : tensor<1x2xf32>}
+// CHECK-DAG: onnx.MatMul(%arg0, %[[WQ]]) : (tensor<1x3x1xf32>, tensor<1x4xf32>) -> tensor<1x3x4xf32>
+// CHECK-DAG: onnx.MatMul(%arg0, %[[WK]]) : (tensor<1x3x1xf32>, tensor<1x2xf32>) -> tensor<1x3x2xf32>
+// CHECK-DAG: onnx.MatMul(%arg0, %[[WV]]) : (tensor<1x3x1xf32>, tensor<1x2xf32>) -> tensor<1x3x2xf32>
+// CHECK-DAG: onnx.Reshape({{.*}}) : (tensor<1x3x2xf32>, tensor<4xi64>) -> tensor<1x3x1x2xf32>
+// CHECK-NOT: onnx.Gather
+// CHECK-NOT: onnx.Slice
+func.func @falcon_head_windows(%x: tensor<1x3x1xf32>) -> (tensor<1x3x2x2xf32>, tensor<1x3x1x2xf32>, tensor<1x3x1x2xf32>) {
+  %w = onnx.Constant {value = dense<[[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]> : tensor<1x8xf32>} : tensor<1x8xf32>
+  %mm = onnx.MatMul(%x, %w) : (tensor<1x3x1xf32>, tensor<1x8xf32>) -> tensor<1x3x8xf32>
+  %shape = onnx.Constant {value = dense<[1, 3, 4, 2]> : tensor<4xi64>} : tensor<4xi64>
+  %v = onnx.Reshape(%mm, %shape) : (tensor<1x3x8xf32>, tensor<4xi64>) -> tensor<1x3x4x2xf32>
+  %c0 = onnx.Constant {value = dense<[0]> : tensor<1xi64>} : tensor<1xi64>
+  %cm2 = onnx.Constant {value = dense<[-2]> : tensor<1xi64>} : tensor<1xi64>
+  %cm1 = onnx.Constant {value = dense<[-1]> : tensor<1xi64>} : tensor<1xi64>
+  %axis = onnx.Constant {value = dense<[2]> : tensor<1xi64>} : tensor<1xi64>
+  %q = "onnx.Slice"(%v, %c0, %cm2, %axis) {operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>} : (tensor<1x3x4x2xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x3x2x2xf32>
+  %k = onnx.Gather(%v, %cm2) {axis = 2 : i64} : (tensor<1x3x4x2xf32>, tensor<1xi64>) -> tensor<1x3x1x2xf32>
+  %vv = onnx.Gather(%v, %cm1) {axis = -2 : i64} : (tensor<1x3x4x2xf32>, tensor<1xi64>) -> tensor<1x3x1x2xf32>
+  return %q, %k, %vv : tensor<1x3x2x2xf32>, tensor<1x3x1x2xf32>, tensor<1x3x1x2xf32>
+}
+
+// -----
+
+// Gathered heads that are not consecutive are no window.
+// CHECK-LABEL: func.func @scattered_heads
+// CHECK-COUNT-1: onnx.MatMul
+// CHECK-NOT: onnx.MatMul
+func.func @scattered_heads(%x: tensor<1x3x1xf32>) -> tensor<1x3x2x2xf32> {
+  %w = onnx.Constant {value = dense<[[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]> : tensor<1x8xf32>} : tensor<1x8xf32>
+  %mm = onnx.MatMul(%x, %w) : (tensor<1x3x1xf32>, tensor<1x8xf32>) -> tensor<1x3x8xf32>
+  %shape = onnx.Constant {value = dense<[1, 3, 4, 2]> : tensor<4xi64>} : tensor<4xi64>
+  %v = onnx.Reshape(%mm, %shape) : (tensor<1x3x8xf32>, tensor<4xi64>) -> tensor<1x3x4x2xf32>
+  %ids = onnx.Constant {value = dense<[0, 2]> : tensor<2xi64>} : tensor<2xi64>
+  %g = onnx.Gather(%v, %ids) {axis = 2 : i64} : (tensor<1x3x4x2xf32>, tensor<2xi64>) -> tensor<1x3x2x2xf32>
+  return %g : tensor<1x3x2x2xf32>
+}

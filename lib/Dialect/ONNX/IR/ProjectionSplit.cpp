@@ -11,11 +11,17 @@
 // V are then plain projections viewed per head, with the fused
 // projection's multiply-adds split among them, not repeated.
 //
+// Falcon's multi-query projection is viewed [.., H + 2, D] and cut on the
+// head axis instead: its query heads, then one key and one value head. A
+// window may take a range of heads, a range of each head's columns, or
+// both.
+//
 // It applies only when every reader of the per-head view is a constant
-// last-axis window (Slice with step 1, or Split), so the fused projection
-// dies; and not when a window is concatenated back on the last axis: that
-// is a computation on part of each head (a partial rotary embedding
-// rotates the first columns and keeps the rest), not a projection split.
+// window (Slice with unit steps, Gather of consecutive indices, or Split,
+// on the head or the last axis), so the fused projection dies; and not when a
+// window is concatenated back on the last axis: that is a computation on part
+// of each head (a partial rotary embedding rotates the first columns and keeps
+// the rest), not a projection split.
 //
 //===----------------------------------------------------------------------===//
 
@@ -73,48 +79,107 @@ std::optional<Projection> matchProjection(Value p) {
   return Projection{matmul.getA(), *w, b};
 }
 
-/// A window [start, start + width) of the last axis, read by `result`.
+/// A window of the per-head view read by `result`: heads [head, head +
+/// heads) and, of each, the columns [start, start + width).
 struct Window {
   Value result;
-  int64_t start, width;
+  int64_t head, heads, start, width;
 };
 
 bool isLastAxis(int64_t axis, int64_t rank) {
   return normalizeAxis(axis, rank) == rank - 1;
 }
 
-/// The last-axis windows that `op` (a reader of `v`) cuts, appended to
-/// `out`; false when `op` is no such window.
-bool appendWindows(Operation *op, Value v, SmallVectorImpl<Window> &out) {
-  auto type = rankedType(v);
-  int64_t rank = type.getRank(), dim = type.getShape().back();
-  if (auto slice = dyn_cast<SliceOp>(op)) {
-    auto starts = getConstInts(slice.getStarts());
-    auto axes = slice.getAxes() ? getConstInts(slice.getAxes())
-                                : std::optional<SmallVector<int64_t>>();
-    auto steps = slice.getSteps() ? getConstInts(slice.getSteps())
-                                  : SmallVector<int64_t>{1};
-    auto result = rankedType(slice.getOutput());
-    if (slice.getData() != v || !starts || !axes || !steps ||
-        starts->size() != 1 || axes->size() != 1 ||
-        *steps != ArrayRef<int64_t>{1} || !isLastAxis((*axes)[0], rank) ||
-        !result || !result.hasStaticShape())
+/// The per-head view `v` [.., H, .., M] (its head axis `headAxis`, its
+/// columns last) and the windows its readers cut.
+struct View {
+  Value v;
+  int64_t headAxis;
+
+  int64_t rank() const { return rankedType(v).getRank(); }
+  int64_t dim(int64_t axis) const { return rankedType(v).getDimSize(axis); }
+  Window whole(Value result) const {
+    return {result, 0, dim(headAxis), 0, dim(rank() - 1)};
+  }
+  /// Narrows `w` to [start, start + size) of `axis`; false for another axis.
+  bool narrow(Window &w, int64_t axis, int64_t start, int64_t size) const {
+    std::optional<int64_t> a = normalizeAxis(axis, rank());
+    if (!a || (*a != headAxis && *a != rank() - 1) || size < 0)
       return false;
-    int64_t start = (*starts)[0] < 0 ? (*starts)[0] + dim : (*starts)[0];
-    out.push_back({slice.getOutput(), std::clamp<int64_t>(start, 0, dim),
-                   result.getShape().back()});
+    int64_t n = dim(*a);
+    start = std::clamp<int64_t>(start < 0 ? start + n : start, 0, n);
+    (*a == headAxis ? w.head : w.start) = start;
+    (*a == headAxis ? w.heads : w.width) = size;
     return true;
   }
+};
+
+/// Slice with unit steps, on the head or the last axis.
+bool appendSlice(SliceOp slice, const View &view,
+                 SmallVectorImpl<Window> &out) {
+  auto starts = getConstInts(slice.getStarts());
+  auto axes = slice.getAxes() ? getConstInts(slice.getAxes())
+                              : std::optional<SmallVector<int64_t>>();
+  auto steps = slice.getSteps() ? getConstInts(slice.getSteps())
+                                : std::optional<SmallVector<int64_t>>();
+  auto result = rankedType(slice.getOutput());
+  if (!starts || !axes || starts->size() != axes->size() || !result ||
+      !result.hasStaticShape() ||
+      (steps && llvm::any_of(*steps, [](int64_t s) { return s != 1; })))
+    return false;
+  Window w = view.whole(slice.getOutput());
+  for (auto [axis, start] : llvm::zip(*axes, *starts)) {
+    std::optional<int64_t> a = normalizeAxis(axis, view.rank());
+    if (!a || !view.narrow(w, *a, start, result.getDimSize(*a)))
+      return false;
+  }
+  out.push_back(w);
+  return true;
+}
+
+/// Gather of consecutive indices on the head or the last axis (Falcon's
+/// `x[..., [-2], :]`).
+bool appendGather(GatherOp gather, const View &view,
+                  SmallVectorImpl<Window> &out) {
+  auto indices = getConstInts(gather.getIndices());
+  auto ids = rankedType(gather.getIndices());
+  std::optional<int64_t> axis = normalizeAxis(gather.getAxis(), view.rank());
+  if (!indices || !ids || ids.getRank() != 1 || indices->empty() || !axis)
+    return false;
+  int64_t n = view.dim(*axis),
+          first = (*indices)[0] < 0 ? (*indices)[0] + n : (*indices)[0];
+  for (auto [i, index] : llvm::enumerate(*indices))
+    if ((index < 0 ? index + n : index) != first + int64_t(i))
+      return false;
+  Window w = view.whole(gather.getOutput());
+  if (first < 0 || !view.narrow(w, *axis, first, indices->size()))
+    return false;
+  out.push_back(w);
+  return true;
+}
+
+/// The windows that `op` (a reader of the view) cuts, appended to `out`;
+/// false when `op` is no such window.
+bool appendWindows(Operation *op, const View &view,
+                   SmallVectorImpl<Window> &out) {
+  if (auto slice = dyn_cast<SliceOp>(op))
+    return slice.getData() == view.v && appendSlice(slice, view, out);
+  if (auto gather = dyn_cast<GatherOp>(op))
+    return gather.getData() == view.v && appendGather(gather, view, out);
   auto split = dyn_cast<SplitOp>(op);
-  if (!split || !isLastAxis(split.getAxis(), rank))
+  std::optional<int64_t> axis =
+      split ? normalizeAxis(split.getAxis(), view.rank()) : std::nullopt;
+  if (!axis)
     return false;
   int64_t offset = 0;
   for (Value r : split.getOutputs()) {
     auto result = rankedType(r);
-    if (!result || !result.hasStaticShape())
+    Window w = view.whole(r);
+    if (!result || !result.hasStaticShape() ||
+        !view.narrow(w, *axis, offset, result.getDimSize(*axis)))
       return false;
-    out.push_back({r, offset, result.getShape().back()});
-    offset += result.getShape().back();
+    out.push_back(w);
+    offset += result.getDimSize(*axis);
   }
   return true;
 }
@@ -150,13 +215,13 @@ struct SplitHeadWindows : OpRewritePattern<ReshapeOp> {
       return rw.notifyMatchFailure(reshape, "not a view of a projection");
     // The view, through transposes that keep the last axis last.
     SmallVector<TransposeOp> chain;
-    Value view = reshape.getReshaped();
+    View view{reshape.getReshaped(), out.getRank() - 2};
     SmallVector<Window> windows;
     while (true) {
-      if (auto type = rankedType(view); !type || !type.hasStaticShape())
+      if (auto type = rankedType(view.v); !type || !type.hasStaticShape())
         return rw.notifyMatchFailure(reshape, "a view without a static shape");
       auto readers = llvm::make_filter_range(
-          view.getUsers(), [](Operation *op) { return !isa<ShapeOp>(op); });
+          view.v.getUsers(), [](Operation *op) { return !isa<ShapeOp>(op); });
       auto next = llvm::range_size(readers) == 1
                       ? dyn_cast<TransposeOp>(*readers.begin())
                       : TransposeOp();
@@ -164,7 +229,8 @@ struct SplitHeadWindows : OpRewritePattern<ReshapeOp> {
           next ? next.getPerm() : std::nullopt;
       if (perm && !perm->empty() && perm->back() == out.getRank() - 1) {
         chain.push_back(next);
-        view = next.getTransposed();
+        view = {next.getTransposed(),
+                int64_t(llvm::find(*perm, view.headAxis) - perm->begin())};
         continue;
       }
       for (Operation *reader : readers)
@@ -174,20 +240,23 @@ struct SplitHeadWindows : OpRewritePattern<ReshapeOp> {
     }
     if (windows.empty() ||
         llvm::all_of(windows,
-                     [&](const Window &w) { return w.width == width; }) ||
+                     [&](const Window &w) {
+                       return w.heads == heads && w.width == width;
+                     }) ||
         llvm::any_of(windows, [&](const Window &w) {
           return concatenatedBack(w.result, out.getRank());
         }))
       return rw.notifyMatchFailure(reshape, "no projection split to make");
-    // A window past the head (a result type that does not match its Slice)
-    // or a weight too large to copy is left alone.
+    // A window past the view (a result type that does not match its
+    // reader) or a weight too large to copy is left alone.
     int64_t rows = proj->weight.shape()[0];
     if (llvm::any_of(windows, [&](const Window &w) {
-          return w.start + w.width > width ||
-                 rows * heads * w.width > kMoveLimit;
+          return w.head + w.heads > heads || w.start + w.width > width ||
+                 w.heads < 1 || w.width < 1 ||
+                 rows * w.heads * w.width > kMoveLimit;
         }))
       return rw.notifyMatchFailure(reshape,
-                                   "a window past the head or too large");
+                                   "a window past the view or too large");
     for (const Window &w : windows)
       rw.replaceAllUsesWith(w.result,
                             windowProjection(rw, reshape, *proj, chain, w));
@@ -201,12 +270,12 @@ struct SplitHeadWindows : OpRewritePattern<ReshapeOp> {
                                 ArrayRef<TransposeOp> chain, const Window &w) {
     Location loc = reshape.getLoc();
     rw.setInsertionPoint(reshape);
-    ArrayRef<int64_t> view = rankedType(reshape.getReshaped()).getShape();
-    int64_t heads = view[view.size() - 2], m = view.back(), n = heads * w.width;
+    int64_t m = rankedType(reshape.getReshaped()).getShape().back();
+    int64_t n = w.heads * w.width;
     // Column o of the window's projection is column `source(o)` of the
     // fused one.
     auto source = [&](int64_t o) {
-      return o / w.width * m + w.start + o % w.width;
+      return (w.head + o / w.width) * m + w.start + o % w.width;
     };
     int64_t k = p.weight.shape()[0], fused = p.weight.shape()[1];
     auto f32 = rw.getF32Type();
@@ -226,7 +295,7 @@ struct SplitHeadWindows : OpRewritePattern<ReshapeOp> {
           rw, loc, biasType, gatherElements(biasType, *p.bias, source));
       y = AddOp::create(rw, loc, y.getType(), y, bias);
     }
-    shape.back() = heads;
+    shape.back() = w.heads;
     shape.push_back(w.width);
     auto shapeType =
         RankedTensorType::get({int64_t(shape.size())}, rw.getI64Type());
