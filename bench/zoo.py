@@ -37,8 +37,8 @@ from spatten import ort, tensors, tools  # noqa: E402
 from spatten import reference as R  # noqa: E402
 
 BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
-FAMILIES = ("bert", "roberta", "gpt2-lm", "opt", "transformer-encoder", "llama", "gpt-neox", "falcon", "vit", "bart",
-            "t5")
+FAMILIES = ("bert", "roberta", "gpt2-lm", "opt", "transformer-encoder", "llama", "gpt-neox", "falcon", "phi", "vit",
+            "bart", "t5")
 OPSETS = (14, 17)
 #: Families whose techniques run on an unpadded row: the reference has no
 #: padding under a causal mask (dense runs keep the padding).

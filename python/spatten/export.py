@@ -37,6 +37,10 @@ The modules are written in plain torch with the structure of Hugging Face's
   (multi-query attention from a fused ``[H + 2]``-head projection, rotary
   embeddings, parallel attention and MLP on one LayerNorm, tied LM head);
   the modules are in :mod:`spatten.export_falcon`.
+* phi: Hugging Face's ``PhiForCausalLM`` (Phi-1.5 and Phi-2: separate
+  projections with biases, a partial rotary embedding on ``rotary_pct`` of
+  each head, attention and tanh-GELU MLP in parallel on one LayerNorm, an
+  LM head with a bias); the modules are in :mod:`spatten.export_phi`.
 * opt: Hugging Face's ``OPTForCausalLM`` (positions counted from
   ``attention_mask`` with an offset of 2, pre-LN, BART's attention, ReLU
   FFN, causal mask with the padding filled in, tied LM head); the modules
@@ -67,6 +71,7 @@ CLI::
     /usr/bin/python3 -m spatten.export opt --base -o opt.onnx
     /usr/bin/python3 -m spatten.export gpt-neox --base --padding-mask -o pythia.onnx
     /usr/bin/python3 -m spatten.export falcon --tiny -o falcon.onnx
+    /usr/bin/python3 -m spatten.export phi --tiny --rotary-pct 0.25 -o phi.onnx
     /usr/bin/python3 -m spatten.export vit --tiny --image-size 32 --patch-size 8 -o vit.onnx
     /usr/bin/python3 -m spatten.export bart --tiny --opset 17 -o bart.onnx
     /usr/bin/python3 -m spatten.export t5 --activation gelu -o t5.onnx
@@ -102,12 +107,15 @@ from .export_falcon import FalconForCausalLM
 from .export_llama import LlamaForCausalLM, LlamaRMSNorm
 from .export_neox import GPTNeoXForCausalLM, rotary_dims
 from .export_opt import OPTForCausalLM
+from .export_phi import PhiForCausalLM
 from .export_vit import ViTModel
 
 SUPPORTED_OPSETS = (13, 14, 15, 16, 17)
-KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "gpt-neox", "falcon", "opt", "vit", "bart", "t5")
+KINDS = ("bert", "gpt2", "transformer-encoder", "llama", "gpt-neox", "falcon", "phi", "opt", "vit", "bart", "t5")
 #: Decoder-only kinds with their own modules (input_ids, optional attention_mask; logits).
-CAUSAL_LMS = ("llama", "gpt-neox", "falcon", "opt")
+CAUSAL_LMS = ("llama", "gpt-neox", "falcon", "phi", "opt")
+#: Kinds whose rotary embedding rotates ``rotary_pct`` of each head.
+PARTIAL_ROTARY = ("gpt-neox", "phi")
 #: Kinds with an encoder and a decoder (inputs input_ids, decoder_input_ids).
 ENCODER_DECODER = ("bart", "t5")
 #: How ``spatten.export bert`` builds its padding mask (:mod:`spatten.export_bert`).
@@ -129,9 +137,10 @@ class ModelConfig:
     ``rope_theta`` (the rotary embedding's base; also BERT's with
     ``rotary`` and GPT-NeoX's), and ``padding_mask``, an ``attention_mask``
     input combined with the causal mask as transformers >= 4.36 does (also
-    GPT-NeoX's and Falcon's). GPT-NeoX only: ``rotary_pct``, the share of
-    each head's columns that the rotary embedding rotates. Falcon is
-    multi-query: ``kv_heads`` is 1. BERT only:
+    GPT-NeoX's, Falcon's and Phi's). GPT-NeoX and Phi only: ``rotary_pct``,
+    the share of each head's columns that the rotary embedding rotates
+    (Phi's ``partial_rotary_factor``). Falcon is multi-query: ``kv_heads``
+    is 1. BERT only:
     ``rotary``, rotary position embeddings on Q and K (RoFormer, Su et al.
     2021, in LLaMA's half-split form) in place of the learned position
     table; ``mask_style``, how the padding mask is built
@@ -201,8 +210,8 @@ class ModelConfig:
             raise ValueError(f"unknown mask style {self.mask_style!r} (expected one of {MASK_STYLES})")
         if self.mask_style != "extended" and self.kind != "bert":
             raise ValueError("mask_style is a bert option")
-        if self.padding_mask and self.kind not in ("llama", "gpt-neox", "falcon"):
-            raise ValueError("padding_mask is a llama, gpt-neox and falcon option (bert always has its "
+        if self.padding_mask and self.kind not in ("llama", "gpt-neox", "falcon", "phi"):
+            raise ValueError("padding_mask is a llama, gpt-neox, falcon and phi option (bert always has its "
                              "attention_mask)")
         if self.padding_idx is not None and (self.kind != "bert" or self.rotary):
             raise ValueError("padding_idx (RoBERTa's position ids) is a bert option without rotary")
@@ -210,9 +219,9 @@ class ModelConfig:
             raise ValueError("rotary is a bert option (llama always has it)")
         if (self.kind in ("llama", "falcon") or self.rotary) and (self.hidden // self.heads) % 2:
             raise ValueError(f"the rotary embedding needs an even head_dim, not {self.hidden // self.heads}")
-        if self.rotary_pct != 1.0 and self.kind != "gpt-neox":
-            raise ValueError("rotary_pct is a gpt-neox option")
-        if self.kind == "gpt-neox" and (rotary_dims(self) < 2 or rotary_dims(self) % 2):
+        if self.rotary_pct != 1.0 and self.kind not in PARTIAL_ROTARY:
+            raise ValueError("rotary_pct is a gpt-neox and phi option")
+        if self.kind in PARTIAL_ROTARY and (rotary_dims(self) < 2 or rotary_dims(self) % 2):
             raise ValueError(f"rotary_pct {self.rotary_pct} of head_dim {self.hidden // self.heads} rotates "
                              f"{rotary_dims(self)} columns; the rotary embedding needs an even number, at least 2")
         if self.image_size % self.patch_size:
@@ -267,8 +276,8 @@ class ModelConfig:
 
 def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     """2 layers, hidden 32, 4 heads, vocab 99: seconds to export and compile
-    (LLaMA: 2 K/V heads, SwiGLU width 64; GPT-NeoX: rotary on half of each
-    head, 4 of 8 columns; ViT: hidden 64, 2 heads on a
+    (LLaMA: 2 K/V heads, SwiGLU width 64; GPT-NeoX and Phi: rotary on half
+    of each head, 4 of 8 columns; ViT: hidden 64, 2 heads on a
     32x32 image of 8x8 patches, sequence 17). A larger init std than HF's 0.02
     keeps the softmax far from uniform, so a wrong scale or mask changes the
     outputs visibly."""
@@ -276,7 +285,7 @@ def tiny_config(kind: str, seed: int = 0, **over) -> ModelConfig:
                 init_std=0.1, seed=seed, pooler=(kind == "bert"))
     if kind == "llama":
         base.update(kv_heads=2, intermediate=64)
-    if kind == "gpt-neox":
+    if kind in PARTIAL_ROTARY:
         base.update(rotary_pct=0.5)
     if kind == "vit":
         base.update(hidden=64, heads=2)
@@ -289,12 +298,15 @@ def base_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     encoder too), GPT-2 small (12/768/12, vocab 50257, 1024 positions), OPT-125M
     (12/768/12, vocab 50272, 2048 positions), Pythia-160M (12/768/12, vocab
     50304, 2048 positions, rotary on a quarter of each head), or a Falcon
-    (vocab 65024, 2048 positions) or a LLaMA of GPT-2 small's size (4 K/V heads, SwiGLU width 2048, vocab 32000)."""
+    (vocab 65024, 2048 positions), a Phi (Phi-1.5's vocab 51200 and rotary
+    on half of each head) or a LLaMA of GPT-2 small's size (4 K/V heads, SwiGLU width 2048, vocab 32000)."""
     if kind == "llama":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, kv_heads=4, vocab=32000,
                     max_positions=1024, intermediate=2048)
     elif kind == "opt":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=50272, max_positions=2048)
+    elif kind == "phi":
+        base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=51200, max_positions=2048, rotary_pct=0.5)
     elif kind == "falcon":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, vocab=65024, max_positions=2048)
     elif kind == "gpt-neox":
@@ -500,7 +512,8 @@ class TransformerEncoderModel(nn.Module):
 
 #: The top module of each family but GPT-2 (with or without its LM head).
 FAMILY_MODULES = {"bert": BertModel, "transformer-encoder": TransformerEncoderModel, "llama": LlamaForCausalLM,
-                  "gpt-neox": GPTNeoXForCausalLM, "falcon": FalconForCausalLM, "opt": OPTForCausalLM, "vit": ViTModel, "bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
+                  "gpt-neox": GPTNeoXForCausalLM, "falcon": FalconForCausalLM, "phi": PhiForCausalLM,
+                  "opt": OPTForCausalLM, "vit": ViTModel, "bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
@@ -629,7 +642,7 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``roberta`` (BERT with RoBERTa's position ids and
     one token type: :func:`roberta_options`), ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``gpt-neox``, ``falcon``, ``opt``, ``vit``, ``bart`` or ``t5``;
+    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``gpt-neox``, ``falcon``, ``phi``, ``opt``, ``vit``, ``bart`` or ``t5``;
     ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
@@ -645,10 +658,10 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, GPT-NeoX-, Falcon-, OPT-, ViT-, BART-, T5- or "
+    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, GPT-NeoX-, Falcon-, Phi-, OPT-, ViT-, BART-, T5- or "
                                  "nn.TransformerEncoder model to ONNX.")
     ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "gpt-neox", "falcon",
-                                     "opt", "vit", "bart", "t5"])
+                                     "phi", "opt", "vit", "bart", "t5"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -663,10 +676,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--heads", type=int)
     ap.add_argument("--kv-heads", type=int, dest="kv_heads", help="llama: K/V heads (grouped-query attention)")
     ap.add_argument("--padding-mask", action="store_true", dest="padding_mask",
-                    help="llama, gpt-neox, falcon: an attention_mask input, combined with the causal mask as transformers >= 4.36 "
+                    help="llama, gpt-neox, falcon, phi: an attention_mask input, combined with the causal mask as transformers >= 4.36 "
                          "does")
     ap.add_argument("--rotary-pct", type=float, dest="rotary_pct",
-                    help="gpt-neox: the share of each head's columns the rotary embedding rotates")
+                    help="gpt-neox, phi: the share of each head's columns the rotary embedding rotates")
     ap.add_argument("--vocab", type=int)
     ap.add_argument("--max-positions", type=int, dest="max_positions")
     ap.add_argument("--seq-len", type=int, default=8, help="sequence length of the tracing sample")

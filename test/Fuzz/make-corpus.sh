@@ -80,7 +80,7 @@ seed_binary generation "$root/test/Target/ONNX/generation-context.onnxtext" \
 # One-layer exports of the decoder families whose graphs the lift reads
 # most (position ids computed from the inputs, fused per-head QKV, partial
 # rotary embeddings, multi-query attention), bound as the tests bind them.
-for kind in roberta opt llama gpt-neox falcon; do
+for kind in roberta opt llama gpt-neox falcon phi; do
   (cd "$root/python" && /usr/bin/python3 -m spatten.export "$kind" --layers 1 \
     -o "$tmp/$kind.onnx" >/dev/null 2>&1) &&
     seed_model "$kind" "$tmp/$kind.onnx" "--shape batch=1" "--shape sequence=4"

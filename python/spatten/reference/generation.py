@@ -1,7 +1,7 @@
 """SpAtten in the generation stage (paper Sec. III; docs/Algorithms.md
-"Generation"): greedy generation with a GPT-2 LM-head model, a LLaMA or a
-GPT-NeoX model, every SpAtten technique applied across steps. LLaMA's and
-GPT-NeoX's decode step rotates the query and key by the rotary tables' rows
+"Generation"): greedy generation with a GPT-2 LM-head model, a LLaMA,
+GPT-NeoX, Falcon or Phi model, every SpAtten technique applied across
+steps. A rotary model's decode step rotates the query and key by the rotary tables' rows
 at its position, and LLaMA's cache holds the K/V heads of grouped-query
 attention, repeated over their query heads when attended.
 
@@ -103,8 +103,8 @@ class _Cache:
 
 def _check(mw: ModelWeights, ids: np.ndarray, n: int, cfg: SpAttenConfig) -> None:
     if mw.kind not in CAUSAL_KINDS or mw.lm_head is None:
-        raise ValueError("generation needs a GPT-2 model with a language-model head (logits), a LLaMA or a "
-                         "GPT-NeoX model")
+        raise ValueError("generation needs a decoder-only language model with logits: GPT-2 with its "
+                         "language-model head, LLaMA, GPT-NeoX, Falcon or Phi")
     if ids.ndim != 1 or ids.size == 0:
         raise ValueError(f"the prompt must be one non-empty sequence of ids, got shape {ids.shape}")
     if ids.min() < 0 or ids.max() >= mw.word_emb.shape[0]:

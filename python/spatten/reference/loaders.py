@@ -23,7 +23,7 @@ def from_torch(model) -> ModelWeights:
     """Lifts a ``spatten.export`` BertModel (with its masked-LM head or not)
     / GPT2Model / GPT2LMHeadModel (torch modules; the LM model's output is
     ``logits``, past or not) / TransformerEncoderModel / LlamaForCausalLM /
-    GPTNeoXForCausalLM / FalconForCausalLM /
+    GPTNeoXForCausalLM / FalconForCausalLM / PhiForCausalLM /
     ViTModel / BartForConditionalGeneration / T5ForConditionalGeneration (an
     :class:`~spatten.reference.encdec.EncoderDecoderWeights`)."""
     sd = {k: v.detach().numpy().astype(F32) for k, v in model.state_dict().items()}
@@ -54,6 +54,8 @@ def from_torch(model) -> ModelWeights:
         return _neox_from_torch(model, sd, c)
     if c.kind == "falcon":
         return _falcon_from_torch(model, sd, c)
+    if c.kind == "phi":
+        return _phi_from_torch(model, sd, c)
     if c.kind == "vit":
         return _vit_from_torch(sd, c)
     if c.kind in ("bart", "t5"):
@@ -166,6 +168,26 @@ def _falcon_from_torch(model, sd, c) -> ModelWeights:
     words = sd["word_embeddings.weight"]
     return ModelWeights("falcon", c.heads, c.ln_eps, words, None, layers, final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]),
                         lm_head=words.T.copy(), outputs=("logits",), kv_heads=1, rope=rope)
+
+
+def _phi_from_torch(model, sd, c) -> ModelWeights:
+    """``spatten.export``'s PhiForCausalLM: q/k/v_proj and dense with
+    biases, its single input_layernorm as both ln1 and ln2, fc1 / fc2 as w1
+    / w2, the rotary tables [positions, rotary dims] of the model, the LM
+    head and its bias."""
+    lin = lambda p: (sd[p + ".weight"].T.copy(), sd[p + ".bias"])
+    layers = []
+    for i in range(c.layers):
+        p = f"layers.{i}."
+        a = p + "self_attn."
+        ln = (sd[p + "input_layernorm.weight"], sd[p + "input_layernorm.bias"])
+        layers.append(LayerWeights(*lin(a + "q_proj"), *lin(a + "k_proj"), *lin(a + "v_proj"), *lin(a + "dense"),
+                                   *ln, *lin(p + "mlp.fc1"), *lin(p + "mlp.fc2"), *ln))
+    rope = tuple(table.detach().numpy().astype(F32) for table in model.rotary_tables(c.max_positions))
+    head, bias = lin("lm_head")
+    return ModelWeights("phi", c.heads, c.ln_eps, sd["embed_tokens.weight"], None, layers,
+                        final_ln=(sd["final_layernorm.weight"], sd["final_layernorm.bias"]), lm_head=head,
+                        lm_head_bias=bias, outputs=("logits",), rope=rope)
 
 
 def _encoder_from_torch(sd, c) -> ModelWeights:

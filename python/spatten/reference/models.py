@@ -3,9 +3,9 @@
 ``BertForPreTraining`` heads), GPT-2-style (pre-LN, tanh GELU, causal,
 final LN; the whole prompt at once), ``nn.TransformerEncoder`` (post- or
 pre-LN, ReLU or erf GELU, key padding mask), LLaMA (pre-RMSNorm, rotary
-embeddings, grouped-query attention, SwiGLU, causal), GPT-NeoX and Falcon
-(parallel residual, partial or full rotary embeddings, erf GELU, causal;
-Falcon multi-query) and ViT (patch
+embeddings, grouped-query attention, SwiGLU, causal), GPT-NeoX, Falcon and
+Phi (parallel residual, partial or full rotary embeddings, erf or tanh
+GELU, causal; Falcon multi-query) and ViT (patch
 embedding, CLS token, pre-LN erf-GELU encoder) layers, and :func:`run` /
 :func:`run_inputs`, which apply the cascade of ``attention.py`` layer by
 layer and restore each pruned token's last output at its position.
@@ -97,7 +97,9 @@ class ModelWeights:
     rotating the first R columns of each head, ``final_ln`` and an untied
     ``lm_head``. Falcon ("falcon"): the same layer with one LayerNorm
     (``ln2`` is ``ln1``), rotary on every column, one K/V head
-    (``kv_heads`` 1) and the LM head tied to ``word_emb``.
+    (``kv_heads`` 1) and the LM head tied to ``word_emb``. Phi ("phi"):
+    GPT-NeoX's layer with one LayerNorm, the tanh GELU and an LM head with
+    ``lm_head_bias``.
     relu_ffn: OPT's decoder, the "gpt2" block with a ReLU FFN in place of
     the tanh GELU (``pos_emb`` then starts at OPT's row 2, the position of
     the first token of an unpadded sequence).
@@ -129,6 +131,7 @@ class ModelWeights:
     patch_emb: Optional[PatchEmbedding] = None
     padding_idx: Optional[int] = None
     relu_ffn: bool = False
+    lm_head_bias: Optional[np.ndarray] = None
 
     @property
     def hidden(self) -> int:
@@ -142,7 +145,7 @@ class ModelWeights:
 # ============================================================================ layers
 
 #: Decoder-only kinds: causal attention, no padding under the causal mask.
-CAUSAL_KINDS = ("gpt2", "llama", "gpt-neox", "falcon")
+CAUSAL_KINDS = ("gpt2", "llama", "gpt-neox", "falcon", "phi")
 
 
 def repeat_kv(x: np.ndarray, mw: ModelWeights) -> np.ndarray:
@@ -234,16 +237,17 @@ def llama_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeigh
 
 def parallel_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWeights,
                    cfg: SpAttenConfig, attend: Attend = _attend) -> Tuple[np.ndarray, AttentionResult]:
-    """GPT-NeoX's and Falcon's layer on the kept rows x [L, hidden], with the
-    parallel residual: ``mlp(ln2(x)) + attention(ln1(x)) + x`` (erf GELU
-    MLP; Falcon's ln2 is its ln1)."""
+    """GPT-NeoX's, Falcon's and Phi's layer on the kept rows x [L, hidden],
+    with the parallel residual: ``mlp(ln2(x)) + attention(ln1(x)) + x``
+    (erf GELU MLP, Phi's tanh; Falcon's and Phi's ln2 is their ln1)."""
     att = attend(lw, layer_norm(x, lw.ln1_g, lw.ln1_b, mw.ln_eps), state, mw, cfg)
-    h = linear(gelu_erf(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
+    act = gelu_tanh if mw.kind == "phi" else gelu_erf
+    h = linear(act(linear(layer_norm(x, lw.ln2_g, lw.ln2_b, mw.ln_eps), lw.w1, lw.b1)), lw.w2, lw.b2)
     return ((h + linear(att.out, lw.wo, lw.bo)).astype(F32) + x).astype(F32), att
 
 
 LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer, "llama": llama_layer,
-          "gpt-neox": parallel_layer, "falcon": parallel_layer, "vit": encoder_layer}
+          "gpt-neox": parallel_layer, "falcon": parallel_layer, "phi": parallel_layer, "vit": encoder_layer}
 
 
 # ============================================================================ forward
@@ -369,8 +373,8 @@ def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
     """What follows the layers, on all L0 tokens of one sequence x [L0, hidden]."""
     if mw.kind == "llama":
         return {"logits": linear(rms_norm(x, mw.final_ln[0], mw.ln_eps), mw.lm_head, None)}
-    if mw.kind in ("gpt-neox", "falcon"):
-        return {"logits": linear(layer_norm(x, *mw.final_ln, mw.ln_eps), mw.lm_head, None)}
+    if mw.kind in ("gpt-neox", "falcon", "phi"):
+        return {"logits": linear(layer_norm(x, *mw.final_ln, mw.ln_eps), mw.lm_head, mw.lm_head_bias)}
     if mw.kind == "gpt2":
         h, logits = gpt2_outputs(mw, x)
         return {mw.outputs[0]: h} if logits is None else {"logits": logits}

@@ -1,16 +1,18 @@
-"""Decoders with a fused per-head QKV and computed rotary tables through the
-compiler and simulator: GPT-NeoX (``spatten.export gpt-neox``: Hugging
-Face's GPTNeoXForCausalLM, the Pythia suite) and Falcon (``spatten.export
-falcon``: FalconForCausalLM in Falcon-7B's multi-query architecture).
+"""Decoders with computed rotary tables and parallel attention and MLP
+through the compiler and simulator: GPT-NeoX (``spatten.export gpt-neox``:
+Hugging Face's GPTNeoXForCausalLM, the Pythia suite), Falcon
+(``spatten.export falcon``: FalconForCausalLM in Falcon-7B's multi-query
+architecture) and Phi (``spatten.export phi``: PhiForCausalLM, separate
+projections and a partial rotary embedding).
 
 Exported by PyTorch 1.13 at opsets 14 and 17, compiled dense and compared
 with onnxruntime and PyTorch, without and with an attention_mask (a row
 padded at its front, the other at its end). The fused QKV, viewed per head
 ([B, L, H, 3D] cut on the last axis; Falcon's [B, L, H + 2, D] cut on the
 head axis), becomes three projections by the weight's columns when
-canonicalized (docs/ONNXImport.md). GPT-NeoX's partial rotary embedding
-(the first ``rotary_pct`` of each head's columns) lifts to one
-``spatten.rotary_embedding`` with ``head_dim``; Falcon's one K/V head,
+canonicalized (docs/ONNXImport.md). The partial rotary embedding of
+GPT-NeoX and Phi (the first ``rotary_pct`` of each head's columns) lifts to
+one ``spatten.rotary_embedding`` with ``head_dim``; Falcon's one K/V head,
 which its MatMuls broadcast over the query heads, is read as a group of
 all of them. Every SpAtten technique is compared with the NumPy reference
 on unpadded rows.
@@ -28,7 +30,7 @@ from test_agreement import check_agreement
 from test_llama import L0, check_dense
 
 
-FAMILIES = ("gpt-neox", "falcon")
+FAMILIES = ("gpt-neox", "falcon", "phi")
 
 
 def export(tmp_path, family: str, opset: int = 14, layers: int = 2, **over):
@@ -62,12 +64,13 @@ def test_padded_dense_matches_onnxruntime_and_torch(family, opset, tmp_path):
     check_dense(tmp_path, path, model, inputs)
 
 
-def test_rotary_on_a_quarter_of_each_head(tmp_path):
+@pytest.mark.parametrize("family", ["gpt-neox", "phi"])
+def test_rotary_on_a_quarter_of_each_head(family, tmp_path):
     """Pythia's rotary_pct 0.25: 2 of each head's 8 columns rotated; the
     lifted program has one rotary embedding for Q and one for K per layer,
-    and no projection is computed twice (three per layer for Q, K and V,
-    where the fused one was)."""
-    path, model = export(tmp_path, "gpt-neox", rotary_pct=0.25)
+    and three projections per layer for Q, K and V: GPT-NeoX's fused one is
+    split, and the rotated and passed columns of a head are not."""
+    path, model = export(tmp_path, family, rotary_pct=0.25)
     check_dense(tmp_path, path, model, spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2))
     ir = lifted(path)
     assert ir.count("spatten.rotary_embedding") == 2 * model.config.layers
@@ -92,7 +95,7 @@ def test_falcon_reads_one_kv_head_for_every_query_head(tmp_path):
 def test_export_config_checks():
     with pytest.raises(ValueError, match="rotates 1 columns"):
         spexport.tiny_config("gpt-neox", rotary_pct=0.125)
-    with pytest.raises(ValueError, match="gpt-neox option"):
+    with pytest.raises(ValueError, match="gpt-neox and phi option"):
         spexport.tiny_config("llama", rotary_pct=0.5)
     with pytest.raises(ValueError, match="falcon is multi-query"):
         spexport.tiny_config("falcon", kv_heads=2)

@@ -1,9 +1,11 @@
-"""Text generation with the GPT-NeoX and Falcon families (docs/Generation.md):
-a ``spatten.export gpt-neox`` or ``falcon`` model compiled with
+"""Text generation with the GPT-NeoX, Falcon and Phi families
+(docs/Generation.md): a ``spatten.export gpt-neox``, ``falcon`` or ``phi``
+model compiled with
 ``--max-context=C`` (their rotary tables are computed in the graph from the
 positions, so no table gives the context) rotates each decode step's query
 and key heads at the step's position: the first columns of each head for
-GPT-NeoX, all of them for Falcon, whose cache holds its one K/V head.
+GPT-NeoX and Phi, all of them for Falcon, whose cache holds its one K/V
+head.
 ``spatten-sim --generate`` gives PyTorch's greedy tokens (the model's
 KV-cache ``step``) with logits within LOGITS_TOL, and with SpAtten's
 techniques the NumPy reference's tokens, logits, kept tokens and heads and
@@ -25,13 +27,13 @@ CONTEXT = 64
 
 #: family -> (export seed, K/V heads of the cache): seeds whose tiny model's
 #: greedy tokens vary from step to step.
-FAMILIES = {"gpt-neox": (5, 4), "falcon": (2, 1)}
+FAMILIES = {"gpt-neox": (5, 4), "falcon": (2, 1), "phi": (4, 4)}
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
 def decoder(request, tmp_path_factory):
-    """A tiny model of the family: 4 heads of 8 columns (GPT-NeoX rotates 4
-    of them; Falcon all, with one K/V head)."""
+    """A tiny model of the family: 4 heads of 8 columns (GPT-NeoX and Phi
+    rotate 4 of them; Falcon all, with one K/V head)."""
     path = tmp_path_factory.mktemp(request.param) / "model.onnx"
     seed, kv_heads = FAMILIES[request.param]
     return spexport.export(request.param, str(path), opset=17, seed=seed, init_std=0.3), path, kv_heads
