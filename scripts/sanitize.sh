@@ -13,7 +13,8 @@
 #
 # Steps: build the sanitized tools; run the GoogleTest unit tests; (address)
 # run the lit tests of test/Sim with the sanitized tools; export the tiny
-# BERT and GPT-2 models (and use the shared onnxruntime models when
+# BERT, GPT-2, GPT-NeoX (a partial rotary embedding, rotated in place) and
+# Falcon (multi-query) models (and use the shared onnxruntime models when
 # ../shared/models holds them), compile each under every SpAtten setting
 # group with the Release build (build/, made by scripts/setup.sh), then
 # simulate every program, full and --timing-only, with --report and
@@ -80,6 +81,8 @@ echo "== programs ($kind)"
 py() { PYTHONPATH=$root/python /usr/bin/python3 "$@"; }
 py -m spatten.export bert -o $work/bert.onnx --seq-len 32 >/dev/null || exit 1
 py -m spatten.export gpt2 -o $work/gpt2.onnx --seq-len 32 >/dev/null || exit 1
+py -m spatten.export gpt-neox -o $work/neox.onnx --seq-len 32 >/dev/null || exit 1
+py -m spatten.export falcon -o $work/falcon.onnx --seq-len 32 >/dev/null || exit 1
 py - "$work" <<'EOF' || exit 1
 import sys, numpy as np
 w = sys.argv[1]
@@ -94,12 +97,12 @@ EOF
 
 shared=$root/../shared/models/onnxruntime-testdata
 gpt2s=$shared/gpt2_pytorch1.4_opset11_no_past
-models=(bert gpt2)
+models=(bert gpt2 neox falcon)
 [ -f $shared/bert_toy_optimized.onnx ] && models+=(toy)
 [ -f $gpt2s/GPT2Model.onnx ] && models+=(gpt2s)
 model_args() {
   case $1 in
-    bert|gpt2) echo "$work/$1.onnx --shape batch=1 --shape sequence=32" ;;
+    bert|gpt2|neox|falcon) echo "$work/$1.onnx --shape batch=1 --shape sequence=32" ;;
     toy) echo "$shared/bert_toy_optimized.onnx --shape batch=1 --shape max_seq_len_in_batch=16" ;;
     gpt2s) echo "$gpt2s/GPT2Model.onnx --shape batch_size=1 --shape seq_len=2" ;;
   esac
@@ -107,7 +110,7 @@ model_args() {
 inputs() {
   case $1 in
     bert) echo "--input input_ids=$work/input_ids.npy --input attention_mask=$work/attention_mask.npy --input token_type_ids=$work/token_type_ids.npy" ;;
-    gpt2) echo "--input input_ids=$work/input_ids.npy" ;;
+    gpt2|neox|falcon) echo "--input input_ids=$work/input_ids.npy" ;;
     toy) echo "--input input_ids=$work/toy_ids.npy --input input_mask=$work/input_mask.npy --input token_type_ids=$work/toy_types.npy" ;;
     gpt2s) echo "--input input_ids=$gpt2s/test_data_set_0/input_0.pb" ;;
   esac

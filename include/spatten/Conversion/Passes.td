@@ -60,7 +60,9 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       (sequence first, then transposed for the op); K and V may repeat
       each head of a [B,L,(H/g)*D] projection over g query heads
       (grouped-query attention: Hugging Face's repeat_kv, an Expand of a
-      new axis after the head axis), and the lift repeats them with a
+      new axis after the head axis; or Falcon's multi-query attention,
+      one K/V head [B,1,L,D] that the 4-D MatMuls broadcast over the
+      query heads), and the lift repeats them with a
       `spatten.concat`; the ·V result must reach such a
       layout through Reshape/Transpose (Hugging Face's Transpose(0,2,1,3),
       torch's Transpose(1,0,2) + Reshape to [Lq*B,H*D]); scalar Mul/Div
@@ -95,7 +97,8 @@ def ConvertONNXToSpAtten : Pass<"convert-onnx-to-spatten", "mlir::ModuleOp"> {
       [1,..,1,L,D] (the position tables gathered by folded position ids).
       The rotation applies to the projection and the head split is repeated
       on its result, so the attention pattern then finds plain heads.
-      GPT-NeoX's partial rotary embedding, rooted at the Concat(axis -1) of
+      The partial rotary embedding of GPT-NeoX and Phi, rooted at the
+      Concat(axis -1) of
       that rotation on Slice(q, :R) and the pass-through Slice(q, R:), with
       tables [1,..,1,L,R], becomes one `spatten.rotary_embedding` with
       `head_dim` = D. Other

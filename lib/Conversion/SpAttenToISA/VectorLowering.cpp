@@ -176,16 +176,12 @@ LogicalResult lowerRotary(LoweringCore &core, RotaryEmbeddingOp op) {
       SramRef out = inPlace
                         ? SramRef{Buffer::Act, slot, C}
                         : SramRef{Buffer::Acc, core.slotOff(Buffer::Acc, i), C};
-      for (int64_t h = 0; h < C / D; ++h)
-        pb.emit(VecInstr{VecFunc::Rotary,
-                         0,
-                         {Buffer::Act, slot + h * D, C},
-                         cosBuf,
-                         {out.buf, out.off + h * D, C},
-                         sinBuf,
-                         n,
-                         R,
-                         0.f});
+      for (int64_t h = 0; h < C / D; ++h) {
+        SramRef head{Buffer::Act, slot + h * D, C};
+        SramRef rotated{out.buf, out.off + h * D, C};
+        pb.emit(VecInstr{VecFunc::Rotary, 0, head, cosBuf, rotated, sinBuf, n,
+                         R, 0.f});
+      }
       pb.store(dst, C * 4, out, n, C);
     }
   return success();

@@ -1,5 +1,4 @@
-//===- ProjectionSplit.cpp - per-head windows of a fused projection
-//--------===//
+//===- ProjectionSplit.cpp - per-head windows of a projection -------------===//
 //
 // GPT-NeoX (Pythia) fuses Q, K and V in one projection whose output is
 // viewed per head, [.., H, 3*D], and cut on the last axis: head h's Q is
@@ -90,8 +89,8 @@ bool isLastAxis(int64_t axis, int64_t rank) {
   return normalizeAxis(axis, rank) == rank - 1;
 }
 
-/// The per-head view `v` [.., H, .., M] (its head axis `headAxis`, its
-/// columns last) and the windows its readers cut.
+/// The per-head view `v` [.., H, .., M]: its head axis `headAxis` (moved by
+/// transposes), its columns last.
 struct View {
   Value v;
   int64_t headAxis;

@@ -207,7 +207,7 @@ LogicalResult SequenceRows::visitBinary(BinaryOp op) {
 }
 
 /// Rotary embeddings rotate each row by its position's angles: the cos and
-/// sin tables `[C, D]` must be per-position constants (read at row p in the
+/// sin tables `[C, R]` must be per-position constants (read at row p in the
 /// decode step, as a position embedding is).
 LogicalResult SequenceRows::visitRotary(RotaryEmbeddingOp op) {
   int64_t rank = shapeOf(op.getOutput()).size();
@@ -215,7 +215,7 @@ LogicalResult SequenceRows::visitRotary(RotaryEmbeddingOp op) {
     if (shapeOf(table->get())[0] != context || !addPositional(*table, rank))
       return op.emitError("generation: the rotary tables must be constants "
                           "[")
-             << context << ", D] (the positions 0 .. " << context - 1
+             << context << ", R] (the positions 0 .. " << context - 1
              << ", which the decode step reads at its position), got "
              << table->get().getType() << " computed by '"
              << (table->get().getDefiningOp()

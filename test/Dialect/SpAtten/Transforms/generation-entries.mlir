@@ -261,7 +261,7 @@ module attributes {spatten.generation = {max_context = 4 : i64, prefill_length =
     %t = arith.constant dense<0.5> : tensor<4x2xf32>
     %cos = spatten.binary <add> %t, %t : (tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<4x2xf32>
     %x = spatten.embedding %ids, %wte : (tensor<1x4xi64>, tensor<6x4xf32>) -> tensor<1x4x4xf32>
-    // expected-error @+1 {{generation: the rotary tables must be constants [4, D] (the positions 0 .. 3, which the decode step reads at its position), got 'tensor<4x2xf32>' computed by 'spatten.binary'}}
+    // expected-error @+1 {{generation: the rotary tables must be constants [4, R] (the positions 0 .. 3, which the decode step reads at its position), got 'tensor<4x2xf32>' computed by 'spatten.binary'}}
     %r = spatten.rotary_embedding %x, %cos, %t : (tensor<1x4x4xf32>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<1x4x4xf32>
     %o = spatten.attention %r, %r, %r {mask_kind = #spatten.mask_kind<causal>, num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<1x4x4xf32>, tensor<1x4x4xf32>, tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
     return %o : tensor<1x4x4xf32>
