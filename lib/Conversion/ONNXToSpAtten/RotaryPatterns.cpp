@@ -105,18 +105,20 @@ SmallVector<RotaryMath> rotaryMathOf(Operation *add) {
 }
 
 /// A partial rotary embedding: Concat(last axis) of the rotary math on the
-/// first R columns of `heads` and the columns R.. passed through.
+/// first R columns of `heads` and the columns R.. passed through. With
+/// R = D (rotary_pct 1) the first slice is the whole head, a no-op folded
+/// away, and the pass-through is empty.
 struct PartialRotary {
   RotaryMath math;
   Value heads;
 };
 
 std::optional<PartialRotary> matchPartial(Operation *concat) {
-  int64_t rank = concat ? shapeOf(concat->getResult(0)).size() : 0;
-  std::optional<int64_t> axis =
-      isOnnx(concat, "Concat") ? getIntAttr(concat, "axis") : std::nullopt;
-  if (!axis || concat->getNumOperands() != 2 ||
-      !(*axis == -1 || *axis == rank - 1))
+  if (!isOnnx(concat, "Concat") || concat->getNumOperands() != 2)
+    return std::nullopt;
+  int64_t rank = shapeOf(concat->getResult(0)).size();
+  std::optional<int64_t> axis = getIntAttr(concat, "axis");
+  if (!axis || !(*axis == -1 || *axis == rank - 1))
     return std::nullopt;
   Operation *pass = defOnnx(concat->getOperand(1), "Slice");
   Value heads = pass ? skipNoOps(pass->getOperand(0)) : Value();
@@ -127,9 +129,10 @@ std::optional<PartialRotary> matchPartial(Operation *concat) {
        rotaryMathOf(skipNoOps(concat->getOperand(0)).getDefiningOp())) {
     auto rot = lastAxisWindow(m.x.getDefiningOp(), heads);
     int64_t r = shapeOf(m.x).back();
-    if (isOnnx(m.x.getDefiningOp(), "Slice") &&
-        rot == std::make_pair(int64_t(0), r) &&
-        lastAxisWindow(pass, heads) == std::make_pair(r, d))
+    bool first = isOnnx(m.x.getDefiningOp(), "Slice")
+                     ? rot == std::make_pair(int64_t(0), r)
+                     : m.x == heads;
+    if (first && lastAxisWindow(pass, heads) == std::make_pair(r, d))
       return PartialRotary{m, heads};
   }
   return std::nullopt;
@@ -183,6 +186,10 @@ struct RotaryPattern : RewritePattern {
 
   LogicalResult matchAndRewrite(Operation *add,
                                 PatternRewriter &rw) const override {
+    if (llvm::any_of(add->getUsers(), [](Operation *user) {
+          return matchPartial(user).has_value();
+        }))
+      return rw.notifyMatchFailure(add, "rotated at its partial Concat");
     for (const RotaryMath &m : rotaryMathOf(add)) {
       Heads h;
       SmallVector<Operation *> chain;

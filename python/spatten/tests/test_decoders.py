@@ -79,6 +79,18 @@ def test_rotary_on_a_quarter_of_each_head(family, tmp_path):
     assert ir.count("spatten.linear") == 6 * model.config.layers + 1
 
 
+@pytest.mark.parametrize("family", ["gpt-neox", "phi"])
+def test_rotary_on_every_column_in_the_partial_form(family, tmp_path):
+    """rotary_pct 1, which some GPT-NeoX derivatives use: the rotated slice
+    is the whole head and the pass-through is empty; one rotary embedding
+    without head_dim per Q and K."""
+    path, model = export(tmp_path, family, rotary_pct=1.0)
+    check_dense(tmp_path, path, model, spexport.make_inputs(model.config, batch=2, seq_len=L0, seed=2))
+    ir = lifted(path)
+    assert ir.count("spatten.rotary_embedding") == 2 * model.config.layers
+    assert "head_dim" not in ir
+
+
 def test_falcon_reads_one_kv_head_for_every_query_head(tmp_path):
     """Falcon's Q, K and V projections are [.., 4 * 8], [.., 8] and [.., 8]
     (the fused [.., 6 * 8] cut on the head axis), and the one K/V head is

@@ -225,3 +225,39 @@ func.func @falcon_mqa(%q: tensor<1x4x16xf32>, %k: tensor<1x4x8xf32>, %v: tensor<
   %out = onnx.Reshape(%ot, %so) : (tensor<1x4x2x8xf32>, tensor<3xi64>) -> tensor<1x4x16xf32>
   return %out : tensor<1x4x16xf32>
 }
+
+// -----
+
+// The GPT-NeoX form of a rotary embedding on every column (rotary_pct 1):
+// the first slice is the whole head (a no-op, folded away) and the
+// pass-through is empty. It lifts to a rotary embedding without head_dim,
+// and the empty Concat operand goes with it.
+
+// CHECK-LABEL: func @neox_full_rotary
+// CHECK: %[[R:.*]] = spatten.rotary_embedding %arg0, %{{.*}}, %{{.*}} : (tensor<1x4x16xf32>, tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<1x4x16xf32>
+// CHECK: spatten.reshape %[[R]]
+// CHECK-NOT: spatten.concat
+// CHECK-NOT: onnx.
+
+func.func @neox_full_rotary(%q: tensor<1x4x16xf32>) -> tensor<1x2x4x8xf32> {
+  %sq = onnx.Constant {value = dense<[1, 4, 2, 8]> : tensor<4xi64>} : tensor<4xi64>
+  %cos = onnx.Constant {value = dense<0.5> : tensor<1x1x4x8xf32>} : tensor<1x1x4x8xf32>
+  %sin = onnx.Constant {value = dense<0.25> : tensor<1x1x4x8xf32>} : tensor<1x1x4x8xf32>
+  %c0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : tensor<1xi64>
+  %c4 = onnx.Constant {value = dense<4> : tensor<1xi64>} : tensor<1xi64>
+  %c8 = onnx.Constant {value = dense<8> : tensor<1xi64>} : tensor<1xi64>
+  %end = onnx.Constant {value = dense<9223372036854775807> : tensor<1xi64>} : tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : tensor<1xi64>
+  %qr = onnx.Reshape(%q, %sq) : (tensor<1x4x16xf32>, tensor<4xi64>) -> tensor<1x4x2x8xf32>
+  %qh = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x4x2x8xf32>) -> tensor<1x2x4x8xf32>
+  %pass = "onnx.Slice"(%qh, %c8, %end, %last) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>}> : (tensor<1x2x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x0xf32>
+  %x1 = "onnx.Slice"(%qh, %c0, %c4, %last) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>}> : (tensor<1x2x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x4xf32>
+  %x2 = "onnx.Slice"(%qh, %c4, %end, %last) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>}> : (tensor<1x2x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x4xf32>
+  %neg = onnx.Neg(%x2) : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %half = onnx.Concat(%neg, %x1) {axis = -1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x8xf32>
+  %rc = onnx.Mul(%qh, %cos) : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %rs = onnx.Mul(%half, %sin) : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %re = onnx.Add(%rc, %rs) : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %out = onnx.Concat(%re, %pass) {axis = -1 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x4x0xf32>) -> tensor<1x2x4x8xf32>
+  return %out : tensor<1x2x4x8xf32>
+}

@@ -206,3 +206,26 @@ func.func @llama_runtime_tables(%q: tensor<1x4x16xf32>, %k: tensor<1x4x8xf32>, %
   %out = onnx.Reshape(%ot, %so) : (tensor<1x4x2x8xf32>, tensor<3xi64>) -> tensor<1x4x16xf32>
   return %out : tensor<1x4x16xf32>
 }
+
+// -----
+
+// A rotary embedding whose tables are graph inputs, its result returned
+// directly: reported at its Add, with nothing else to name.
+func.func @rotary_returned(%q: tensor<1x4x16xf32>, %cos: tensor<1x1x4x8xf32>, %sin: tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  %sq = onnx.Constant {value = dense<[1, 4, 2, 8]> : tensor<4xi64>} : tensor<4xi64>
+  %c0 = onnx.Constant {value = dense<0> : tensor<1xi64>} : tensor<1xi64>
+  %c4 = onnx.Constant {value = dense<4> : tensor<1xi64>} : tensor<1xi64>
+  %end = onnx.Constant {value = dense<9223372036854775807> : tensor<1xi64>} : tensor<1xi64>
+  %last = onnx.Constant {value = dense<-1> : tensor<1xi64>} : tensor<1xi64>
+  %qr = onnx.Reshape(%q, %sq) : (tensor<1x4x16xf32>, tensor<4xi64>) -> tensor<1x4x2x8xf32>
+  %qh = onnx.Transpose(%qr) {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x4x2x8xf32>) -> tensor<1x2x4x8xf32>
+  %x1 = "onnx.Slice"(%qh, %c0, %c4, %last) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>}> : (tensor<1x2x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x4xf32>
+  %x2 = "onnx.Slice"(%qh, %c4, %end, %last) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0>}> : (tensor<1x2x4x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1x2x4x4xf32>
+  %neg = onnx.Neg(%x2) : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %half = onnx.Concat(%neg, %x1) {axis = -1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x8xf32>
+  %rc = onnx.Mul(%qh, %cos) : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
+  %rs = onnx.Mul(%half, %sin) : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
+  // expected-error @+1 {{is a rotary embedding that cannot be lifted: its cos and sin are not constant tables [1,..,1,L,R]}}
+  %re = onnx.Add(%rc, %rs) : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %re : tensor<1x2x4x8xf32>
+}
