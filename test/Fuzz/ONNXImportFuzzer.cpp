@@ -6,12 +6,15 @@
 // imported as spatten-compile imports it (importONNXModel with the
 // bindings), must verify, and goes through the folding that begins the
 // compile pipeline (canonicalize: the `onnx` dialect's folders and shape
-// refinement, where an input's sizes first turn into work).
+// refinement, where an input's sizes first turn into work), then the lift
+// into spatten ops, whose pattern matchers read whatever structure the
+// graph has.
 //
 //===----------------------------------------------------------------------===//
 
 #include "FuzzSupport.h"
 
+#include "spatten/Conversion/Passes.h"
 #include "spatten/Target/ONNX/ONNXImporter.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -65,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                        "the importer built a module that does not verify");
   PassManager pm(&context);
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(spatten::createConvertONNXToSpAtten());
   (void)pm.run(*module);
   return 0;
 }
