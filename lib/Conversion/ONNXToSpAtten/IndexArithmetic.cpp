@@ -286,8 +286,10 @@ Value IndexReader::build(OpBuilder &rw, Location loc, Value v) {
     return b;
   Value b;
   if (ElementsAttr attr = getConstAttr(v)) {
+    // The interval pass read every constant of the chain (`constant`).
+    std::optional<SmallVector<double>> read = readValues(attr);
     SmallVector<float> values;
-    for (double x : *readValues(attr))
+    for (double x : read ? *read : SmallVector<double>())
       values.push_back(float(x));
     auto type = tensorTypeOf(v).clone(rw.getF32Type());
     b = arith::ConstantOp::create(
@@ -366,9 +368,10 @@ Value nonZeroIndicator(OpBuilder &rw, Location loc, Value d) {
 }
 
 bool isTableLookup(Operation *gather) {
+  if (!isOnnx(gather, "Gather") || gather->getNumOperands() != 2)
+    return false;
   Value table = gather->getOperand(0), ids = gather->getOperand(1);
-  return isOnnx(gather, "Gather") &&
-         getIntAttr(gather, "axis").value_or(0) == 0 && isF32Tensor(table) &&
+  return getIntAttr(gather, "axis").value_or(0) == 0 && isF32Tensor(table) &&
          shapeOf(table).size() == 2 && isWeight(table) && !getConstAttr(ids) &&
          isIntegerTensor(ids);
 }

@@ -42,10 +42,10 @@ LogicalResult CachedAttentionOp::verify() {
   if (getMaxContextAttr().getInt() < 1)
     return emitOpError("max_context must be >= 1");
   if (getValueCounts() &&
-      shapeOf(getValueCounts()) != ArrayRef<int64_t>{getMaxContext()})
+      shapeOf(getValueCounts()) != ArrayRef<int64_t>{int64_t(getMaxContext())})
     return emitOpError("value_counts must be [max_context]");
   if (getTokenCounts() &&
-      shapeOf(getTokenCounts()) != ArrayRef<int64_t>{getMaxContext()})
+      shapeOf(getTokenCounts()) != ArrayRef<int64_t>{int64_t(getMaxContext())})
     return emitOpError("token_counts must be [max_context]");
   if (getKeepPositions() && !getTokenCounts())
     return emitOpError("keep_positions needs token_counts");
