@@ -2,15 +2,17 @@
 ``spatten.export`` torch model or from an ONNX file (the exports of
 ``spatten.export``, Hugging Face GPT-2 with fused Conv1D QKV such as
 ``GPT2Model.onnx``, Hugging Face BERT / BertForPreTraining such as
-``bert_toy_optimized.onnx``). Weights are found by initializer names and
-the few nodes around them; the ONNX graph is not interpreted.
+``bert_toy_optimized.onnx``, GPT-NeoX, Falcon and Phi). Weights are found
+by initializer names, the node names torch gives MatMuls, and the few
+nodes around them; the ONNX graph is not interpreted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Optional, Tuple
+from types import SimpleNamespace
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -50,12 +52,9 @@ def from_torch(model) -> ModelWeights:
         return _llama_from_torch(model, sd, c)
     if c.kind == "opt":
         return _opt_from_torch(sd, c)
-    if c.kind == "gpt-neox":
-        return _neox_from_torch(model, sd, c)
-    if c.kind == "falcon":
-        return _falcon_from_torch(model, sd, c)
-    if c.kind == "phi":
-        return _phi_from_torch(model, sd, c)
+    if c.kind in ROTARY_LMS:
+        rope = tuple(t.detach().numpy().astype(F32) for t in model.rotary_tables(c.max_positions))
+        return ROTARY_LMS[c.kind](sd, c, rope)
     if c.kind == "vit":
         return _vit_from_torch(sd, c)
     if c.kind in ("bart", "t5"):
@@ -119,13 +118,13 @@ def _llama_from_torch(model, sd, c) -> ModelWeights:
                         kv_heads=c.kv_heads, rope=rope)
 
 
-def _neox_from_torch(model, sd, c) -> ModelWeights:
+def _neox_weights(sd, c, rope) -> ModelWeights:
     """``spatten.export``'s GPTNeoXForCausalLM: the fused
     ``query_key_value`` [3 hidden, hidden] (torch's [out, in]) holds head
     h's Q, K and V in rows [3hD, 3hD + D), [3hD + D, 3hD + 2D) and
     [3hD + 2D, 3hD + 3D); input / post-attention LayerNorms as ln1 / ln2,
-    dense_h_to_4h / dense_4h_to_h as w1 / w2; the rotary tables [positions,
-    rotary_dims] of the model; the untied ``embed_out``."""
+    dense_h_to_4h / dense_4h_to_h as w1 / w2; ``rope`` the rotary tables
+    [positions, rotary_dims]; the untied ``embed_out``."""
     lin = lambda p: (sd[p + ".weight"].T.copy(), sd[p + ".bias"])
     ln = lambda p: (sd[p + ".weight"], sd[p + ".bias"])
     d = c.hidden // c.heads
@@ -138,19 +137,17 @@ def _neox_from_torch(model, sd, c) -> ModelWeights:
         layers.append(LayerWeights(*part(0), *part(1), *part(2), *lin(p + "attention.dense"),
                                    *ln(p + "input_layernorm"), *lin(p + "mlp.dense_h_to_4h"),
                                    *lin(p + "mlp.dense_4h_to_h"), *ln(p + "post_attention_layernorm")))
-    rope = tuple(t.detach().numpy().astype(F32) for t in model.rotary_tables(c.max_positions))
     return ModelWeights("gpt-neox", c.heads, c.ln_eps, sd["embed_in.weight"], None, layers,
                         final_ln=ln("final_layer_norm"), lm_head=sd["embed_out.weight"].T.copy(),
                         outputs=("logits",), rope=rope)
 
 
-def _falcon_from_torch(model, sd, c) -> ModelWeights:
+def _falcon_weights(sd, c, rope) -> ModelWeights:
     """``spatten.export``'s FalconForCausalLM: the fused bias-free
     ``query_key_value`` [(H + 2) D, hidden] (torch's [out, in]) holds the H
     query heads, then the one key and the one value head; its single
-    input_layernorm is both ln1 and ln2; zero biases; the rotary tables
-    [positions, head_dim] of the model; the LM head tied to the word
-    embeddings."""
+    input_layernorm is both ln1 and ln2; zero biases; ``rope`` the rotary
+    tables [positions, head_dim]; the LM head tied to the word embeddings."""
     t = lambda w: w.T.copy()
     zeros = lambda w: np.zeros(w.shape[1], F32)
     d = c.hidden // c.heads
@@ -164,17 +161,16 @@ def _falcon_from_torch(model, sd, c) -> ModelWeights:
         ln = (sd[p + "input_layernorm.weight"], sd[p + "input_layernorm.bias"])
         layers.append(LayerWeights(w[0], zeros(w[0]), w[1], zeros(w[1]), w[2], zeros(w[2]), w[3], zeros(w[3]),
                                    *ln, w[4], zeros(w[4]), w[5], zeros(w[5]), *ln))
-    rope = tuple(table.detach().numpy().astype(F32) for table in model.rotary_tables(c.max_positions))
     words = sd["word_embeddings.weight"]
     return ModelWeights("falcon", c.heads, c.ln_eps, words, None, layers, final_ln=(sd["ln_f.weight"], sd["ln_f.bias"]),
                         lm_head=words.T.copy(), outputs=("logits",), kv_heads=1, rope=rope)
 
 
-def _phi_from_torch(model, sd, c) -> ModelWeights:
+def _phi_weights(sd, c, rope) -> ModelWeights:
     """``spatten.export``'s PhiForCausalLM: q/k/v_proj and dense with
     biases, its single input_layernorm as both ln1 and ln2, fc1 / fc2 as w1
-    / w2, the rotary tables [positions, rotary dims] of the model, the LM
-    head and its bias."""
+    / w2, ``rope`` the rotary tables [positions, rotary dims], the LM head
+    and its bias."""
     lin = lambda p: (sd[p + ".weight"].T.copy(), sd[p + ".bias"])
     layers = []
     for i in range(c.layers):
@@ -183,11 +179,16 @@ def _phi_from_torch(model, sd, c) -> ModelWeights:
         ln = (sd[p + "input_layernorm.weight"], sd[p + "input_layernorm.bias"])
         layers.append(LayerWeights(*lin(a + "q_proj"), *lin(a + "k_proj"), *lin(a + "v_proj"), *lin(a + "dense"),
                                    *ln, *lin(p + "mlp.fc1"), *lin(p + "mlp.fc2"), *ln))
-    rope = tuple(table.detach().numpy().astype(F32) for table in model.rotary_tables(c.max_positions))
     head, bias = lin("lm_head")
     return ModelWeights("phi", c.heads, c.ln_eps, sd["embed_tokens.weight"], None, layers,
                         final_ln=(sd["final_layernorm.weight"], sd["final_layernorm.bias"]), lm_head=head,
                         lm_head_bias=bias, outputs=("logits",), rope=rope)
+
+
+#: kind -> its loader from a state dict (torch names, weights [out, in]),
+#: the config (``heads``, ``hidden``, ``layers``, ``ln_eps``) and the rotary
+#: tables: the decoders whose rotary angles are computed from the positions.
+ROTARY_LMS = {"gpt-neox": _neox_weights, "falcon": _falcon_weights, "phi": _phi_weights}
 
 
 def _encoder_from_torch(sd, c) -> ModelWeights:
@@ -293,6 +294,37 @@ class _Graph:
                 if mm is not None and mm.op_type == "MatMul" and mm.input[1] in self.inits:
                     return self.init(mm.input[1]), self.init(bias)
         raise ValueError(f"{self.path}: no MatMul+Add or Gemm uses bias {bias!r}")
+
+    def state_dict(self, prefix: str) -> Dict[str, np.ndarray]:
+        """The model's parameters by torch name, ``prefix`` (e.g. HF's
+        ``gpt_neox.``) removed: named initializers as they are, and each
+        MatMul's initializer weight [in, out] as ``<module>.weight`` [out,
+        in], the module path read from the node name torch gives it
+        (``/layers.0/attention/dense/MatMul``)."""
+        strip = lambda name: name[len(prefix):] if name.startswith(prefix) else name
+        sd = {strip(k): v.astype(F32) for k, v in self.inits.items()}
+        for node in self.model.graph.node:
+            path = node.name.strip("/").rsplit("/", 1)
+            if node.op_type == "MatMul" and len(path) == 2 and node.input[1] in self.inits:
+                sd[strip(path[0].replace("/", ".")) + ".weight"] = self.init(node.input[1]).T.copy()
+        return sd
+
+    def computed_rotary(self, positions: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The (cos, sin) tables [positions, R] of rotary angles that the
+        graph computes from the positions: ``inv_freq`` [R/2] is the
+        constant [1, R/2, 1] that a MatMul multiplies by the positions
+        (transformers' rotary embedding of GPT-NeoX, Falcon and Phi), each
+        angle is p * inv_freq in fp32 as that MatMul computes it, repeated
+        twice (``cat((freqs, freqs))``). Raises ValueError without one."""
+        found = {self.consts[n.input[0]].tobytes(): self.consts[n.input[0]] for n in self.model.graph.node
+                 if n.op_type == "MatMul" and n.input[0] in self.consts
+                 and self.consts[n.input[0]].ndim == 3 and self.consts[n.input[0]].shape[::2] == (1, 1)}
+        if len(found) != 1:
+            raise ValueError(f"{self.path}: has no single rotary inv_freq [1, R/2, 1] (found {len(found)})")
+        inv_freq = next(iter(found.values())).reshape(-1).astype(F32)
+        freqs = (np.arange(positions, dtype=F32)[:, None] * inv_freq[None, :]).astype(F32)
+        emb = np.concatenate([freqs, freqs], axis=-1).astype(np.float64)
+        return np.cos(emb).astype(F32), np.sin(emb).astype(F32)
 
     def rotary_tables(self, head_dim: int) -> Tuple[np.ndarray, np.ndarray]:
         """The (cos, sin) tables [positions, head_dim] that Gathers read by
@@ -473,6 +505,43 @@ def _bert_from_onnx(g: _Graph) -> ModelWeights:
                         padding_idx=g.padding_idx(nm["pos"]) if pos is not None else None)
 
 
+#: Rows of the rotary tables the ONNX reader computes for a model whose
+#: angles its graph computes from the positions: no table bounds them.
+COMPUTED_ROTARY_POSITIONS = 4096
+
+#: kind -> (a name only its initializers have, as a regex with HF's
+#: prefix; a name they lack; the prefix; a per-layer module that counts the
+#: layers; the LayerNorm whose epsilon is the model's): the decoders of
+#: ROTARY_LMS as spatten.export and Hugging Face name them. Falcon-7B's
+#: layers have one LayerNorm (BLOOM's, named alike, have two); Phi's
+#: attention output is ``dense`` (OPT's, also ``self_attn``, ``out_proj``).
+_ROTARY_LM_NAMES = {
+    "gpt-neox": (r"(gpt_neox\.)?layers\.\d+\.attention\.query_key_value\.bias", None, "gpt_neox.",
+                 "attention.dense.weight", "final_layer_norm"),
+    "falcon": (r"(transformer\.)?h\.\d+\.input_layernorm\.weight",
+               r"(transformer\.)?h\.\d+\.post_attention_layernorm\.weight", "transformer.",
+               "self_attention.dense.weight", "ln_f"),
+    "phi": (r"(model\.)?layers\.\d+\.self_attn\.dense\.bias", None, "model.", "self_attn.dense.weight",
+            "final_layernorm"),
+}
+
+
+def _rotary_lm_from_onnx(g: _Graph, kind: str) -> ModelWeights:
+    """A decoder of ROTARY_LMS from its ONNX graph: the state dict by torch
+    names, the heads from the score scale, the rotary tables from the
+    graph's inv_freq (COMPUTED_ROTARY_POSITIONS rows)."""
+    _, _, prefix, per_layer, final_ln = _ROTARY_LM_NAMES[kind]
+    sd = g.state_dict(prefix)
+    layer = "h" if kind == "falcon" else "layers"
+    layers = sum(1 for k in sd if re.fullmatch(rf"{layer}\.\d+\.{re.escape(per_layer)}", k))
+    hidden = next(v for k, v in sd.items() if k.endswith("_embeddings.weight") or k in ("embed_in.weight",
+                                                                                       "embed_tokens.weight")).shape[1]
+    head_dim = g.head_dim()
+    gamma = next(n for n in g.inits if n.endswith(final_ln + ".weight"))
+    c = SimpleNamespace(heads=hidden // head_dim, hidden=hidden, layers=layers, ln_eps=g.ln_eps(gamma))
+    return ROTARY_LMS[kind](sd, c, g.computed_rotary(COMPUTED_ROTARY_POSITIONS))
+
+
 def rotary_positions(path) -> Optional[int]:
     """The rows of a model's rotary cos/sin tables (the longest sequence its
     positions reach); None when it has no single pair of them. path: an
@@ -490,7 +559,11 @@ def from_onnx(path) -> ModelWeights:
     g = _Graph(path)
     if any(re.fullmatch(r"(transformer\.)?h\.\d+\.attn\.c_attn\.weight(_resize)?", n) for n in g.inits):
         return _gpt2_from_onnx(g)
+    has = lambda pattern: pattern and any(re.fullmatch(pattern, n) for n in g.inits)
+    for kind, (present, absent, *_rest) in _ROTARY_LM_NAMES.items():
+        if has(present) and not has(absent):
+            return _rotary_lm_from_onnx(g, kind)
     if any(names["word"] in g.inits for names in _BERT_NAMES.values()):
         return _bert_from_onnx(g)
-    raise ValueError(f"{path}: not a BERT- or GPT-2-style model this reference knows "
-                     "(expected Hugging Face or spatten.export initializer names)")
+    raise ValueError(f"{path}: not a BERT-, GPT-2-, GPT-NeoX-, Falcon- or Phi-style model this reference "
+                     "knows (expected Hugging Face or spatten.export initializer names)")

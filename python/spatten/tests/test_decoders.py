@@ -20,6 +20,7 @@ on unpadded rows.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from spatten import export as spexport
@@ -102,6 +103,22 @@ def test_falcon_reads_one_kv_head_for_every_query_head(tmp_path):
         assert ir.count(f"tensor<32x{width}xf32>) -> tensor<2x{L0}x{width}xf32>") == count, width
     assert ir.count("spatten.concat") == 2 * n
     assert ir.count("num_heads = 4") == n
+
+
+@pytest.mark.parametrize("opset", [14, 17])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_reference_reads_the_onnx_export(family, opset, tmp_path):
+    """spatten.reference.from_onnx (what scripts/demo.sh runs) finds the
+    weights by torch's names and node paths and computes the rotary tables
+    from the graph's inv_freq: the same logits as the torch model's
+    weights, within the tables' cos/sin rounding."""
+    path, model = export(tmp_path, family, opset)
+    got, want = R.from_onnx(path), R.from_torch(model)
+    assert (got.kind, got.heads, len(got.layers), got.kv_heads) == (want.kind, want.heads, len(want.layers),
+                                                                    want.kv_heads)
+    inputs = spexport.make_inputs(model.config, batch=1, seq_len=L0, seed=2)
+    logits = [R.run_inputs(w, inputs).outputs["logits"] for w in (got, want)]
+    assert float(np.max(np.abs(logits[0] - logits[1]))) < 1e-6
 
 
 def test_export_config_checks():
