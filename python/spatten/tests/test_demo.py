@@ -12,6 +12,7 @@ import pytest
 
 from conftest import shared_model, tool
 from spatten import accuracy, corpus, demo, train
+from spatten import export as spexport
 from spatten import reference as R
 from spatten.report import Report
 
@@ -148,6 +149,20 @@ def test_dense_only(tmp_path, capsys, reference_ready):
     assert "dense outputs vs onnxruntime" in out and "DRAM bytes read:" in out
     assert "SpAtten" not in out.replace("SpAtten demo summary", "") and "reduction" not in out
     assert not (tmp_path / "spatten").exists()
+
+
+@pytest.mark.parametrize("family", ["gpt-neox", "falcon", "phi"])
+def test_demo_on_a_rotary_decoder_export(family, tmp_path, capsys, reference_ready):
+    """The demo's SpAtten run on a user's decoder with computed rotary
+    tables: the reference reads it from the ONNX file."""
+    tool("spatten-compile"), tool("spatten-sim")
+    path = tmp_path / f"{family}.onnx"
+    spexport.export(family, str(path), seq_len=12)
+    args = [str(path), "--workdir", str(tmp_path / "demo"), "--shape", "batch=1", "--shape", "sequence=12"]
+    assert demo.main(args) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "SpAtten outputs vs the NumPy reference" in out and "ABOVE BOUND" not in out, out
+    assert re.search(r"attention bytes read .* reduction ([\d.]+)x", out), out
 
 
 TINY_GPT2 = train.TrainSettings.of("gpt2", "tiny")
