@@ -299,7 +299,8 @@ def base_config(kind: str, seed: int = 0, **over) -> ModelConfig:
     (12/768/12, vocab 50272, 2048 positions), Pythia-160M (12/768/12, vocab
     50304, 2048 positions, rotary on a quarter of each head), or a Falcon
     (vocab 65024, 2048 positions), a Phi (Phi-1.5's vocab 51200 and rotary
-    on half of each head) or a LLaMA of GPT-2 small's size (4 K/V heads, SwiGLU width 2048, vocab 32000)."""
+    on half of each head) or a LLaMA (4 K/V heads, SwiGLU width 2048, vocab
+    32000) of GPT-2 small's size."""
     if kind == "llama":
         base = dict(kind=kind, layers=12, hidden=768, heads=12, kv_heads=4, vocab=32000,
                     max_positions=1024, intermediate=2048)
@@ -642,7 +643,8 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
     """One-call export; returns the PyTorch model (for ``torch_outputs``).
     ``kind``: ``bert``, ``roberta`` (BERT with RoBERTa's position ids and
     one token type: :func:`roberta_options`), ``gpt2``, ``gpt2-lm`` (GPT-2 with the LM head;
-    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``gpt-neox``, ``falcon``, ``phi``, ``opt``, ``vit``, ``bart`` or ``t5``;
+    ``past=True`` adds the KV cache), ``transformer-encoder``, ``llama``, ``gpt-neox``, ``falcon``, ``phi``,
+    ``opt``, ``vit``, ``bart`` or ``t5``;
     ``size``: a key of ``CONFIGS``.
     Raises ValueError for an unknown size or a bad configuration."""
     if kind == "gpt2-lm":
@@ -658,10 +660,11 @@ def export(kind: str, path: str, size: str = "tiny", opset: int = 14, seed: int 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="spatten.export", description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, GPT-NeoX-, Falcon-, Phi-, OPT-, ViT-, BART-, T5- or "
-                                 "nn.TransformerEncoder model to ONNX.")
-    ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "gpt-neox", "falcon",
-                                     "phi", "opt", "vit", "bart", "t5"])
+    ap = argparse.ArgumentParser(prog="spatten.export",
+                                 description="Export a BERT-, RoBERTa-, GPT-2-, LLaMA-, GPT-NeoX-, Falcon-, Phi-, OPT-, "
+                                             "ViT-, BART-, T5- or nn.TransformerEncoder model to ONNX.")
+    ap.add_argument("kind", choices=["bert", "roberta", "gpt2", "gpt2-lm", "transformer-encoder", "llama", "gpt-neox",
+                                     "falcon", "phi", "opt", "vit", "bart", "t5"])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--tiny", dest="size", action="store_const", const="tiny", help="2 layers, hidden 32 (default)")
     size.add_argument("--base", dest="size", action="store_const", const="base", help="BERT-base / GPT-2 small")
@@ -676,8 +679,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--heads", type=int)
     ap.add_argument("--kv-heads", type=int, dest="kv_heads", help="llama: K/V heads (grouped-query attention)")
     ap.add_argument("--padding-mask", action="store_true", dest="padding_mask",
-                    help="llama, gpt-neox, falcon, phi: an attention_mask input, combined with the causal mask as transformers >= 4.36 "
-                         "does")
+                    help="llama, gpt-neox, falcon, phi: an attention_mask input, combined with the causal mask as "
+                         "transformers >= 4.36 does")
     ap.add_argument("--rotary-pct", type=float, dest="rotary_pct",
                     help="gpt-neox, phi: the share of each head's columns the rotary embedding rotates")
     ap.add_argument("--vocab", type=int)

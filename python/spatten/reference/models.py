@@ -144,8 +144,10 @@ class ModelWeights:
 
 # ============================================================================ layers
 
+#: Decoders whose attention and MLP run in parallel on the layer's input.
+PARALLEL_KINDS = ("gpt-neox", "falcon", "phi")
 #: Decoder-only kinds: causal attention, no padding under the causal mask.
-CAUSAL_KINDS = ("gpt2", "llama", "gpt-neox", "falcon", "phi")
+CAUSAL_KINDS = ("gpt2", "llama", *PARALLEL_KINDS)
 
 
 def repeat_kv(x: np.ndarray, mw: ModelWeights) -> np.ndarray:
@@ -247,7 +249,7 @@ def parallel_layer(lw: LayerWeights, x: np.ndarray, state: "_State", mw: ModelWe
 
 
 LAYERS = {"bert": bert_layer, "gpt2": gpt2_layer, "transformer-encoder": encoder_layer, "llama": llama_layer,
-          "gpt-neox": parallel_layer, "falcon": parallel_layer, "phi": parallel_layer, "vit": encoder_layer}
+          "vit": encoder_layer, **{kind: parallel_layer for kind in PARALLEL_KINDS}}
 
 
 # ============================================================================ forward
@@ -373,7 +375,7 @@ def _heads_after(mw: ModelWeights, x: np.ndarray) -> Dict[str, np.ndarray]:
     """What follows the layers, on all L0 tokens of one sequence x [L0, hidden]."""
     if mw.kind == "llama":
         return {"logits": linear(rms_norm(x, mw.final_ln[0], mw.ln_eps), mw.lm_head, None)}
-    if mw.kind in ("gpt-neox", "falcon", "phi"):
+    if mw.kind in PARALLEL_KINDS:
         return {"logits": linear(layer_norm(x, *mw.final_ln, mw.ln_eps), mw.lm_head, mw.lm_head_bias)}
     if mw.kind == "gpt2":
         h, logits = gpt2_outputs(mw, x)
