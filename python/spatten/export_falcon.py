@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from .export_llama import rotate_half
-from .export_neox import RotaryCausalLM
+from .export_neox import ParallelDecoderLayer, RotaryCausalLM
 
 if TYPE_CHECKING:  # pragma: no cover
     from .export import ModelConfig
@@ -80,20 +80,15 @@ class FalconMLP(nn.Module):
         return self.dense_4h_to_h(nn.functional.gelu(self.dense_h_to_4h(x)))
 
 
-class FalconDecoderLayer(nn.Module):
+class FalconDecoderLayer(ParallelDecoderLayer):
     def __init__(self, c: "ModelConfig"):
         super().__init__()
         self.input_layernorm = nn.LayerNorm(c.hidden, eps=c.ln_eps)
         self.self_attention = FalconAttention(c)
         self.mlp = FalconMLP(c)
 
-    def forward(self, x, cos, sin, mask, past=None):
-        """With ``past`` (the layer's cache), returns (output, present)."""
-        h = self.input_layernorm(x)
-        attn = self.self_attention(h, cos, sin, mask, past)
-        attn, present = (attn, None) if past is None else attn
-        out = (self.mlp(h) + attn) + x
-        return out if past is None else (out, present)
+    def attend(self, *args):
+        return self.self_attention(*args)
 
 
 class FalconForCausalLM(RotaryCausalLM):

@@ -107,7 +107,28 @@ class GPTNeoXMLP(nn.Module):
         return self.dense_4h_to_h(nn.functional.gelu(self.dense_h_to_4h(x)))
 
 
-class GPTNeoXLayer(nn.Module):
+class ParallelDecoderLayer(nn.Module):
+    """A layer whose attention and MLP both read the layer's input (GPT-NeoX,
+    Falcon, Phi): ``mlp(h_mlp) + attention(h_attn) + x``. A subclass gives
+    ``input_layernorm``, ``attend`` (its attention module under the
+    family's name) and ``mlp``, and ``normed`` when the MLP has a
+    LayerNorm of its own."""
+
+    def normed(self, x):
+        """(the attention's input, the MLP's input): one LayerNorm for both."""
+        h = self.input_layernorm(x)
+        return h, h
+
+    def forward(self, x, cos, sin, mask, past=None):
+        """With ``past`` (the layer's cache), returns (output, present)."""
+        h_attn, h_mlp = self.normed(x)
+        attn = self.attend(h_attn, cos, sin, mask, past)
+        attn, present = (attn, None) if past is None else attn
+        out = self.mlp(h_mlp) + attn + x
+        return out if past is None else (out, present)
+
+
+class GPTNeoXLayer(ParallelDecoderLayer):
     def __init__(self, c: "ModelConfig"):
         super().__init__()
         self.input_layernorm = nn.LayerNorm(c.hidden, eps=c.ln_eps)
@@ -115,12 +136,11 @@ class GPTNeoXLayer(nn.Module):
         self.attention = GPTNeoXAttention(c)
         self.mlp = GPTNeoXMLP(c)
 
-    def forward(self, x, cos, sin, mask, past=None):
-        """With ``past`` (the layer's cache), returns (output, present)."""
-        attn = self.attention(self.input_layernorm(x), cos, sin, mask, past)
-        attn, present = (attn, None) if past is None else attn
-        out = self.mlp(self.post_attention_layernorm(x)) + attn + x
-        return out if past is None else (out, present)
+    def normed(self, x):
+        return self.input_layernorm(x), self.post_attention_layernorm(x)
+
+    def attend(self, *args):
+        return self.attention(*args)
 
 
 class RotaryCausalLM(nn.Module):

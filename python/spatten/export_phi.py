@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from .export_neox import RotaryCausalLM, apply_partial_rotary, rotary_dims
+from .export_neox import ParallelDecoderLayer, RotaryCausalLM, apply_partial_rotary, rotary_dims
 
 if TYPE_CHECKING:  # pragma: no cover
     from .export import ModelConfig
@@ -75,20 +75,15 @@ class PhiMLP(nn.Module):
         return self.fc2(nn.functional.gelu(self.fc1(x), approximate="tanh"))
 
 
-class PhiDecoderLayer(nn.Module):
+class PhiDecoderLayer(ParallelDecoderLayer):
     def __init__(self, c: "ModelConfig"):
         super().__init__()
         self.input_layernorm = nn.LayerNorm(c.hidden, eps=c.ln_eps)
         self.self_attn = PhiAttention(c)
         self.mlp = PhiMLP(c)
 
-    def forward(self, x, cos, sin, mask, past=None):
-        """With ``past`` (the layer's cache), returns (output, present)."""
-        h = self.input_layernorm(x)
-        attn = self.self_attn(h, cos, sin, mask, past)
-        attn, present = (attn, None) if past is None else attn
-        out = attn + self.mlp(h) + x
-        return out if past is None else (out, present)
+    def attend(self, *args):
+        return self.self_attn(*args)
 
 
 class PhiForCausalLM(RotaryCausalLM):

@@ -29,10 +29,11 @@
 namespace spatten::lift {
 namespace {
 
-/// The last-axis window [start, end) of a unit-step Slice of `x`.
+/// The last-axis window [start, end) of `slice` when it is a unit-step
+/// Slice of `x`.
 std::optional<std::pair<int64_t, int64_t>> lastAxisWindow(Operation *slice,
                                                           Value x) {
-  if (!slice || skipNoOps(slice->getOperand(0)) != x)
+  if (!isOnnx(slice, "Slice") || skipNoOps(slice->getOperand(0)) != x)
     return std::nullopt;
   int64_t rank = shapeOf(x).size(), dim = shapeOf(x).back();
   Value axesIn = getOnnxInput(slice, 3), stepsIn = getOnnxInput(slice, 4);
@@ -129,9 +130,7 @@ std::optional<PartialRotary> matchPartial(Operation *concat) {
        rotaryMathOf(skipNoOps(concat->getOperand(0)).getDefiningOp())) {
     auto rot = lastAxisWindow(m.x.getDefiningOp(), heads);
     int64_t r = shapeOf(m.x).back();
-    bool first = isOnnx(m.x.getDefiningOp(), "Slice")
-                     ? rot == std::make_pair(int64_t(0), r)
-                     : m.x == heads;
+    bool first = rot ? *rot == std::make_pair(int64_t(0), r) : m.x == heads;
     if (first && lastAxisWindow(pass, heads) == std::make_pair(r, d))
       return PartialRotary{m, heads};
   }

@@ -510,19 +510,21 @@ def _bert_from_onnx(g: _Graph) -> ModelWeights:
 COMPUTED_ROTARY_POSITIONS = 4096
 
 #: kind -> (a name only its initializers have, as a regex with HF's
-#: prefix; a name they lack; the prefix; a per-layer module that counts the
-#: layers; the LayerNorm whose epsilon is the model's): the decoders of
+#: prefix; a name they lack; the prefix; the name of a per-layer weight, as
+#: a regex without the prefix, that counts the layers; the final
+#: LayerNorm, whose epsilon is the model's and whose width is the hidden
+#: size): the decoders of
 #: ROTARY_LMS as spatten.export and Hugging Face name them. Falcon-7B's
 #: layers have one LayerNorm (BLOOM's, named alike, have two); Phi's
 #: attention output is ``dense`` (OPT's, also ``self_attn``, ``out_proj``).
 _ROTARY_LM_NAMES = {
     "gpt-neox": (r"(gpt_neox\.)?layers\.\d+\.attention\.query_key_value\.bias", None, "gpt_neox.",
-                 "attention.dense.weight", "final_layer_norm"),
+                 r"layers\.\d+\.attention\.dense\.weight", "final_layer_norm"),
     "falcon": (r"(transformer\.)?h\.\d+\.input_layernorm\.weight",
                r"(transformer\.)?h\.\d+\.post_attention_layernorm\.weight", "transformer.",
-               "self_attention.dense.weight", "ln_f"),
-    "phi": (r"(model\.)?layers\.\d+\.self_attn\.dense\.bias", None, "model.", "self_attn.dense.weight",
-            "final_layernorm"),
+               r"h\.\d+\.self_attention\.dense\.weight", "ln_f"),
+    "phi": (r"(model\.)?layers\.\d+\.self_attn\.dense\.bias", None, "model.",
+            r"layers\.\d+\.self_attn\.dense\.weight", "final_layernorm"),
 }
 
 
@@ -532,13 +534,10 @@ def _rotary_lm_from_onnx(g: _Graph, kind: str) -> ModelWeights:
     graph's inv_freq (COMPUTED_ROTARY_POSITIONS rows)."""
     _, _, prefix, per_layer, final_ln = _ROTARY_LM_NAMES[kind]
     sd = g.state_dict(prefix)
-    layer = "h" if kind == "falcon" else "layers"
-    layers = sum(1 for k in sd if re.fullmatch(rf"{layer}\.\d+\.{re.escape(per_layer)}", k))
-    hidden = next(v for k, v in sd.items() if k.endswith("_embeddings.weight") or k in ("embed_in.weight",
-                                                                                       "embed_tokens.weight")).shape[1]
-    head_dim = g.head_dim()
+    layers = sum(1 for k in sd if re.fullmatch(per_layer, k))
+    hidden = sd[final_ln + ".weight"].shape[0]
     gamma = next(n for n in g.inits if n.endswith(final_ln + ".weight"))
-    c = SimpleNamespace(heads=hidden // head_dim, hidden=hidden, layers=layers, ln_eps=g.ln_eps(gamma))
+    c = SimpleNamespace(heads=hidden // g.head_dim(), hidden=hidden, layers=layers, ln_eps=g.ln_eps(gamma))
     return ROTARY_LMS[kind](sd, c, g.computed_rotary(COMPUTED_ROTARY_POSITIONS))
 
 
